@@ -1,0 +1,102 @@
+"""The audience vocabulary journeys refer to: contact and account attributes, consent levels, events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+AttrType = Literal["text", "number", "date", "datetime", "boolean", "choice", "list"]
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """A field of a contact (or of its account) that segments, branches and tokens can use."""
+
+    name: str
+    type: AttrType
+    label: str
+    choices: tuple[str, ...] = ()
+
+
+# Consent levels in increasing order (as in Dynamics 365 Marketing's data-protection settings).
+CONSENT_LEVELS: tuple[str, ...] = (
+    "not_set", "consent_given", "transactional", "subscriptions", "marketing", "profiling",
+)
+LOYALTY_TIERS: tuple[str, ...] = ("none", "bronze", "silver", "gold", "platinum")
+
+CONTACT_ATTRIBUTES: tuple[Attribute, ...] = (
+    Attribute("first_name", "text", "First name"),
+    Attribute("last_name", "text", "Last name"),
+    Attribute("full_name", "text", "Full name"),
+    Attribute("email", "text", "Email"),
+    Attribute("mobile_phone", "text", "Mobile phone"),
+    Attribute("city", "text", "Address 1: City"),
+    Attribute("country", "text", "Address 1: Country"),
+    Attribute("time_zone", "text", "Time zone"),
+    Attribute("language", "text", "Language"),
+    Attribute("birth_date", "date", "Birth date"),
+    Attribute("created_on", "datetime", "Created on"),
+    Attribute("consent_level", "choice", "Consent level", CONSENT_LEVELS),
+    Attribute("subscription_lists", "list", "Subscription lists"),
+    Attribute("loyalty_tier", "choice", "Loyalty tier", LOYALTY_TIERS),
+    Attribute("lifetime_value", "number", "Lifetime value"),
+    Attribute("last_purchase_date", "date", "Last purchase date"),
+    Attribute("account", "text", "Account (company name)"),
+)
+
+ACCOUNT_ATTRIBUTES: tuple[Attribute, ...] = (
+    Attribute("account.name", "text", "Account name"),
+    Attribute("account.industry", "text", "Account industry"),
+    Attribute("account.size", "number", "Account size (employees)"),
+    Attribute("account.city", "text", "Account city"),
+)
+
+STANDARD_ATTRIBUTES: dict[str, Attribute] = {a.name: a for a in CONTACT_ATTRIBUTES + ACCOUNT_ATTRIBUTES}
+
+# Operators of an if/then attribute test, by the attribute types they apply to.
+OPERATORS: dict[str, tuple[AttrType, ...]] = {
+    "equals": ("text", "number", "date", "datetime", "boolean", "choice"),
+    "not_equals": ("text", "number", "date", "datetime", "boolean", "choice"),
+    "contains": ("text", "list"),
+    "does_not_contain": ("text", "list"),
+    "begins_with": ("text",),
+    "ends_with": ("text",),
+    "less_than": ("number", "date", "datetime"),
+    "at_most": ("number", "date", "datetime"),
+    "greater_than": ("number", "date", "datetime"),
+    "at_least": ("number", "date", "datetime"),
+    "in": ("text", "choice"),
+    "contains_data": ("text", "number", "date", "datetime", "boolean", "choice", "list"),
+    "does_not_contain_data": ("text", "number", "date", "datetime", "boolean", "choice", "list"),
+}
+UNARY_OPERATORS = frozenset({"contains_data", "does_not_contain_data"})
+
+# Events a contact can do outside any message; goals and exit conditions name these.
+CONTACT_EVENTS: tuple[str, ...] = (
+    "purchase", "web_visit", "form_submitted", "unsubscribed", "subscribed", "registered", "renewed",
+)
+
+# Events on an earlier message that an if/then can wait for, by channel.
+MESSAGE_EVENTS: dict[str, tuple[str, ...]] = {
+    "email": ("delivered", "opened", "link_clicked", "bounced"),
+    "sms": ("delivered", "link_clicked"),
+    "push": ("delivered", "opened"),
+}
+
+
+def attribute_names(custom: dict[str, str] | None = None) -> set[str]:
+    """Every attribute name a token or condition may use: the standard ones and the project's custom ones."""
+    names = set(STANDARD_ATTRIBUTES)
+    if custom:
+        names.update(custom)
+    return names
+
+
+def lookup_attribute(name: str, custom: dict[str, str] | None = None) -> Attribute | None:
+    if name in STANDARD_ATTRIBUTES:
+        return STANDARD_ATTRIBUTES[name]
+    if custom and name in custom:
+        t = custom[name]
+        return Attribute(name, t if t in ("text", "number", "date", "datetime", "boolean", "list") else "text",
+                         name)  # type: ignore[arg-type]
+    return None
