@@ -7,6 +7,7 @@ a file:line:column message.
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from typing import Any, Mapping
 
@@ -72,6 +73,18 @@ def _wrap(path: Path, fn: Any, *a: Any) -> Any:
         raise
     except (ValueError, TypeError) as e:
         raise PlainError(path, str(e)) from None
+    except OverflowError:  # e.g. a duration of 10**30 days: timedelta cannot hold it
+        raise PlainError(path, "the value is out of range") from None
+
+
+def _finite(v: Any) -> bool:
+    """A real number that fits a float and is not infinite or NaN (a canvas coordinate, say)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
 
 
 def _num(v: float) -> float | int:
@@ -298,7 +311,7 @@ def step_from_plain(step_id: str, v: Any, path: Path) -> Step:
                          "and -; not 'end')", at_key=True)
     m = _mapping(v, path, f"step '{step_id}'")
     type_id = m.get("type")
-    if type_id not in REGISTRY:
+    if not isinstance(type_id, str) or type_id not in REGISTRY:
         raise PlainError(path + ("type",) if "type" in m else path,
                          f"unknown tile type {type_id!r} in step '{step_id}' (known: {', '.join(REGISTRY)})"
                          if type_id is not None else f"step '{step_id}' has no type")
@@ -337,6 +350,8 @@ def content_to_plain(c: Content) -> dict[str, Any]:
 
 
 def content_from_plain(name: str, v: Any, path: Path) -> Content:
+    if not isinstance(name, str):
+        raise PlainError(path, f"a content name must be text, not {name!r} (quote it)", at_key=True)
     m = _mapping(v, path, f"content '{name}'")
     _only(m, ("kind", "status") + _CONTENT_FIELDS + ("links",), path, "content")
     kind = _choice(m.get("kind"), CONTENT_KINDS, path + ("kind",), "kind")
@@ -356,6 +371,8 @@ def segment_to_plain(s: Segment) -> dict[str, Any]:
 
 
 def segment_from_plain(name: str, v: Any, path: Path) -> Segment:
+    if not isinstance(name, str):
+        raise PlainError(path, f"a segment name must be text, not {name!r} (quote it)", at_key=True)
     m = _mapping(v, path, f"segment '{name}'")
     _only(m, ("entity", "kind", "description", "query"), path, "segment")
     q = m.get("query")
@@ -443,14 +460,14 @@ def journey_from_doc(doc: Any, *, journey_id: str = "") -> tuple[Journey, list[C
         if sid not in ids:
             raise PlainError(("layout", sid), f"layout names '{sid}', which is not a step", at_key=True)
         if (not isinstance(pos, list) or len(pos) != 2
-                or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in pos)):
+                or not all(_finite(x) for x in pos)):
             raise PlainError(("layout", sid), "a position is [x, y]")
     for s in built:
         if s.id in layout:
             s.position = Position(float(layout[s.id][0]), float(layout[s.id][1]))
         journey.add_step(s)
     if m.get("entry") is not None:
-        if m["entry"] not in ids:
+        if not isinstance(m["entry"], str) or m["entry"] not in ids:
             raise PlainError(("entry",), f"entry '{m['entry']}' is not a step of this journey")
         journey.entry = m["entry"]
     contents = [content_from_plain(n, v, ("content", n))

@@ -95,11 +95,22 @@ _Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_marked_map)
 _Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_marked_seq)
 
 
+def _text_mark(text: str, position: int) -> Mark:
+    """The 1-based line and column of a character offset in `text`."""
+    line = text.count("\n", 0, position) + 1
+    return line, position - (text.rfind("\n", 0, position) + 1) + 1
+
+
 def parse_text(text: str, *, file: str = "<input>") -> Any:
     """Parse YAML (or JSON, which is YAML) into plain values that carry their source positions."""
-    loader = _Loader(text)
+    loader: _Loader | None = None
     try:
+        loader = _Loader(text)  # the reader refuses control characters here, before any parsing
         return loader.get_single_data()
+    except yaml.reader.ReaderError as e:
+        line, column = _text_mark(text, e.position) if isinstance(text, str) else (None, None)
+        raise FormatError(f"malformed YAML: character {e.character!r} is not allowed ({e.reason})", file=file,
+                          line=line, column=column) from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         problem = (e.problem or e.context or "malformed YAML").strip()
@@ -109,8 +120,11 @@ def parse_text(text: str, *, file: str = "<input>") -> Any:
                           line=mark.line + 1 if mark else None, column=mark.column + 1 if mark else None) from None
     except yaml.YAMLError as e:
         raise FormatError(f"malformed YAML: {e}", file=file) from None
+    except RecursionError:  # PyYAML composes recursively: '[[[[...' thousands deep exhausts the stack
+        raise FormatError("malformed YAML: nested too deeply", file=file) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def locate(doc: Any, path: tuple[Any, ...], *, at_key: bool = False) -> Mark | None:
@@ -144,10 +158,12 @@ def read_journey_text(text: str, *, file: str = "<input>", journey_id: str = "",
         raise FormatError("the file is empty; a journey file starts with 'format: journey/1'", file=file, line=1)
     try:  # the decoder's messages are the most specific; the schema is the second net
         result = journey_from_doc(doc, journey_id=journey_id)
+        for path, message in schema_errors(doc):
+            raise format_error(doc, PlainError(path, message), file)
     except PlainError as e:
         raise format_error(doc, e, file) from None
-    for path, message in schema_errors(doc):
-        raise format_error(doc, PlainError(path, message), file)
+    except RecursionError:  # a document nested deeply enough to parse can still be too deep to check
+        raise FormatError("the document is nested too deeply", file=file) from None
     return result
 
 
@@ -216,14 +232,24 @@ def _style(v: Any, depth: int = 0) -> Any:
     return v
 
 
+_BLOCK_SECTIONS = ("steps", "content", "segments", "layout")
+
+
 def dump_yaml(doc: dict[str, Any]) -> str:
     """Canonical YAML: top-level keys in block style, small inner mappings and lists on one line."""
-    return yaml.dump(_style(doc), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=110,
+    styled = {k: ({n: _style(x, 1) for n, x in v.items()} if k in _BLOCK_SECTIONS and isinstance(v, dict)
+                  else _style(v, 1)) for k, v in doc.items()}
+    return yaml.dump(styled, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=110,
                      default_flow_style=False)
 
 
+_NON_PRINTABLE = re.compile("[\x7f-\x9f\ufffe\uffff]")
+
+
 def dump_json(doc: dict[str, Any]) -> str:
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    """Pretty JSON; characters YAML readers refuse are escaped (they can only occur inside strings)."""
+    text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return _NON_PRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def write_journey_text(journey: Journey, content: dict[str, Content] | None = None,

@@ -1,0 +1,1 @@
+"""The `journey-studio` command line."""

@@ -1,0 +1,234 @@
+"""`journey-studio`: open the designer, or work on project files from the command line.
+
+Every user error ends in one line on stderr naming what is wrong and where, and a non-zero exit status:
+1 when the check for errors finds errors, 2 for bad input or a file that cannot be used.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+from typing import Any, NoReturn, Sequence
+
+import click
+
+from app import __version__
+from app.errors import JourneyStudioError
+
+EXIT_FINDINGS = 1
+EXIT_BAD_INPUT = 2
+log = logging.getLogger("journey_studio")
+
+
+def fail(message: str) -> NoReturn:
+    raise JourneyStudioError(message)
+
+
+def _open(path: str, *, write: bool) -> Any:
+    """Open a project for the command; a write command refuses a project it may not write."""
+    from app.store import ProjectFile
+    p = Path(path)
+    if not p.exists():
+        fail(f"{p}: no such project file (create one with: journey-studio new {p})")
+    pf = ProjectFile.open(p, readonly=not write)
+    if write and pf.readonly:
+        pf.close()
+        fail(f"{p}: cannot change the project: {pf.readonly_reason}")
+    return pf
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write a text file so that a crash leaves either the old file or the new one, never half of one."""
+    path = path.resolve()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class _Cli(click.Group):
+    """Subcommands, and a bare project path (or nothing) that opens the designer."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            ctx.meta["designer_project"] = args[0]
+            args = []
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_Cli, invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="journey-studio")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Design customer journeys offline, check them, and hand them to a live runner.
+
+    With no command (or a project path), opens the designer.
+    """
+    if ctx.invoked_subcommand is None:
+        project = ctx.meta.get("designer_project")
+        from designer.launch import launch
+        ctx.exit(launch(project))
+
+
+@cli.command()
+@click.argument("project", type=click.Path(dir_okay=False))
+@click.option("--name", help="Project name (default: the file name).")
+def new(project: str, name: str | None) -> None:
+    """Create an empty project file."""
+    from app.store import ProjectFile
+    p = Path(project)
+    if p.exists():
+        fail(f"{p}: already exists; choose another name (nothing was changed)")
+    ProjectFile.create(p, name=name or p.stem).close()
+    click.echo(f"Created {p}")
+
+
+@cli.command("import")
+@click.argument("project", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--replace", is_flag=True, help="Replace a journey of the same name.")
+def import_(project: str, file: str, replace: bool) -> None:
+    """Import a journey file (YAML or JSON) into a project."""
+    from app.codec.yamlio import read_journey_file
+    from app.services import import_journey
+    journey, contents, segments = read_journey_file(file)  # parse fully before touching the project
+    with _open(project, write=True) as pf:
+        report = import_journey(pf.project, journey, contents, segments, replace=replace)
+    for line in report:
+        click.echo(line)
+
+
+@cli.command()
+@click.argument("project", type=click.Path(dir_okay=False))
+@click.option("--journey", "journey_name", required=True, help="Journey name.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Output file (default: standard output).")
+@click.option("--json", "as_json", is_flag=True, help="Write JSON instead of YAML (also chosen by a .json --out).")
+@click.option("--version", "version", type=int, help="Export this frozen version instead of the current draft.")
+def export(project: str, journey_name: str, out: str | None, as_json: bool, version: int | None) -> None:
+    """Write a journey as code (YAML or JSON)."""
+    from app.codec.plain import journey_to_doc
+    from app.codec.yamlio import dump_json, dump_yaml
+    as_json = as_json or bool(out and out.lower().endswith(".json"))
+    with _open(project, write=False) as pf:
+        if version is not None:
+            journey, contents, segments = pf.read_version(journey_name, version)
+            doc = journey_to_doc(journey, {c.name: c for c in contents}, {s.name: s for s in segments})
+        else:
+            doc = journey_to_doc(pf.project.journey(journey_name), pf.project.content, pf.project.segments)
+    text = dump_json(doc) if as_json else dump_yaml(doc)
+    if out:
+        write_atomically(Path(out), text)
+        click.echo(f"Wrote {out}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@cli.command()
+@click.argument("project", type=click.Path(dir_okay=False))
+@click.option("--journey", "journey_name", help="Check only this journey.")
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@click.option("--for-export", is_flag=True, help="Check as export does: draft content is an error.")
+def validate(project: str, journey_name: str | None, as_json: bool, for_export: bool) -> None:
+    """Check journeys for errors; exit status 1 when there are errors."""
+    from app.validation.checks import check_journey
+    with _open(project, write=False) as pf:
+        journeys = [pf.project.journey(journey_name)] if journey_name else pf.project.journeys
+        results = {j.name: check_journey(j, pf.project, for_export=for_export) for j in journeys}
+    errors = sum(f.is_error for fs in results.values() for f in fs)
+    warnings = sum(not f.is_error for fs in results.values() for f in fs)
+    if as_json:
+        click.echo(json.dumps({"errors": errors, "warnings": warnings,
+                               "journeys": {n: [f.to_dict() for f in fs] for n, fs in results.items()}}, indent=2))
+    else:
+        for name, findings in results.items():
+            e = sum(f.is_error for f in findings)
+            click.echo(f"{name}: {_count(e, 'error')}, {_count(len(findings) - e, 'warning')}")
+            for f in findings:
+                where = f.step or "journey"
+                if f.field:
+                    where += f" ({f.field})"
+                click.echo(f"  {f.severity.value:<7} {where}: {f.message} Fix: {f.fix}")
+    if errors:
+        sys.exit(EXIT_FINDINGS)
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+@cli.command()
+@click.argument("project", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def info(project: str, as_json: bool) -> None:
+    """Summarise a project: journeys, versions, milestones, segments and content."""
+    from app.services import project_summary
+    with _open(project, write=False) as pf:
+        summary = project_summary(pf)
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, default=str))
+        return
+    click.echo(f"{summary['name']}  ({summary['path']}, schema {summary['schema']}"
+               f"{', read-only: ' + summary['readonly'] if summary['readonly'] else ''})")
+    click.echo(f"Journeys ({len(summary['journeys'])}):")
+    for j in summary["journeys"]:
+        frozen = f", frozen versions {', '.join(map(str, j['frozen_versions']))}" if j["frozen_versions"] else ""
+        click.echo(f"  {j['name']}: {j['steps']} steps, {j['target']}, {j['frequency']}, "
+                   f"draft of version {j['version']}{frozen}")
+        for m in j["milestones"]:
+            click.echo(f"      {m['at']}  {m['kind']}{'  ' + m['detail'] if m['detail'] else ''}")
+    click.echo(f"Segments ({len(summary['segments'])}): "
+               + ", ".join(f"{s['name']} [{s['entity']}]" for s in summary["segments"]))
+    click.echo(f"Content ({len(summary['content'])}): "
+               + ", ".join(f"{c['name']} [{c['kind']}, {c['status']}]" for c in summary["content"]))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: run the command line, turning every user error into one line and an exit status."""
+    try:
+        rv = cli.main(args=list(argv) if argv is not None else None, prog_name="journey-studio",
+                      standalone_mode=False)
+    except JourneyStudioError as e:
+        click.echo(f"journey-studio: error: {e}", err=True)
+        return EXIT_BAD_INPUT
+    except click.exceptions.Abort:
+        click.echo("journey-studio: aborted", err=True)
+        return EXIT_BAD_INPUT
+    except click.ClickException as e:
+        e.show()
+        return EXIT_BAD_INPUT if e.exit_code != 0 else 0
+    except SystemExit as e:
+        return int(e.code or 0) if not isinstance(e.code, str) else 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # noqa: BLE001 - the last net: one line for the user, the trace in the log
+        where = _log_crash()
+        click.echo(f"journey-studio: internal error: {type(e).__name__}: {e} (details in {where})", err=True)
+        return 3
+    return rv if isinstance(rv, int) else 0
+
+
+def _log_crash() -> str:
+    from platformdirs import user_log_dir
+    d = Path(user_log_dir("journey-studio", appauthor=False))
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        path = d / "crash.log"
+        with path.open("a", encoding="utf-8") as f:
+            f.write(traceback.format_exc() + "\n")
+        return str(path)
+    except OSError:
+        return "standard error"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
