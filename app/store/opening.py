@@ -1,0 +1,197 @@
+"""Checks before a file is opened as a project, and the SQLite connections a project file uses.
+
+Nothing here creates or changes a file that is not a project: the header is read with plain file I/O
+(size, SQLite magic, `application_id`) before SQLite is involved, and the schema is then inspected through a
+read-only (`mode=ro`) connection. Only once a file is known to be ours is it opened for writing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.pool import NullPool
+
+from app import APP_NAME
+from app.errors import ProjectFileError
+from app.store import migrate
+from app.store.schema import APPLICATION_ID, SQLITE_MAGIC
+
+HEADER_SIZE = 100
+BUSY_TIMEOUT_S = 5.0
+NOT_A_PROJECT = f"is not a {APP_NAME} project"
+
+
+def not_a_project(path: Path, why: str) -> ProjectFileError:
+    """The error for a file that is not a project."""
+    return ProjectFileError(f"{path} {NOT_A_PROJECT} ({why})")
+
+
+def damaged(path: Path, why: str) -> ProjectFileError:
+    """The error for a project file whose content is broken."""
+    return ProjectFileError(f"{path} is damaged: {why}")
+
+
+def newer_schema(path: Path, number: int) -> ProjectFileError:
+    """The error for a file written with a schema this version does not know."""
+    return ProjectFileError(
+        f"{path} was made by a newer version of {APP_NAME} (schema {number}); this version reads up to schema "
+        f"{migrate.SCHEMA_VERSION}. Upgrade {APP_NAME} to open it.")
+
+
+def sqlite_error(path: Path, exc: BaseException, doing: str = "cannot be opened") -> ProjectFileError:
+    """One line for an SQLite failure; corruption is reported as damage."""
+    orig: Any = getattr(exc, "orig", None) or exc
+    text = str(orig).splitlines()[0] if str(orig) else type(orig).__name__
+    name = getattr(orig, "sqlite_errorname", "") or ""
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in text or "not a database" in text:
+        return damaged(path, text)
+    if name.startswith("SQLITE_BUSY") or "locked" in text:
+        return ProjectFileError(f"{path} {doing}: another program is using it ({text})")
+    if name.startswith("SQLITE_FULL"):
+        return ProjectFileError(f"{path} {doing}: the disk is full")
+    return ProjectFileError(f"{path} {doing}: {text}")
+
+
+def writable_bits(path: Path) -> bool:
+    """Whether the file's permission bits allow writing (os.access says yes to root for any file)."""
+    return bool(path.stat().st_mode & 0o222)
+
+
+def check_header(path: Path) -> None:
+    """Refuse, without touching it, anything that is not an SQLite file marked as a Journey Studio project."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise ProjectFileError(f"{path} does not exist") from None
+    except OSError as e:
+        raise ProjectFileError(f"{path} cannot be opened: {e.strerror or e}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise not_a_project(path, "it is a folder")
+    if not stat.S_ISREG(st.st_mode):
+        raise not_a_project(path, "not a regular file")
+    if st.st_size == 0:
+        raise ProjectFileError(f"{path} is empty (0 bytes), not a {APP_NAME} project")
+    try:
+        with open(path, "rb") as f:
+            header = f.read(HEADER_SIZE)
+    except OSError as e:
+        raise ProjectFileError(f"{path} cannot be read: {e.strerror or e}") from None
+    if not header.startswith(SQLITE_MAGIC):
+        raise not_a_project(path, "not an SQLite database")
+    if len(header) < HEADER_SIZE:
+        raise damaged(path, f"the file is cut short ({len(header)} bytes)")
+    app_id = int.from_bytes(header[68:72], "big", signed=True) & 0xFFFFFFFF
+    if app_id != APPLICATION_ID:
+        raise not_a_project(path, "an SQLite database of another application" if app_id
+                            else "an SQLite database without project tables")
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """What the file records about its schema."""
+
+    revision: str | None
+    user_version: int
+
+    @property
+    def current(self) -> bool:
+        """Whether the file is at the schema this version writes."""
+        return self.revision == migrate.HEAD_REVISION and self.user_version == migrate.SCHEMA_VERSION
+
+
+def connect_readonly(path: Path) -> sqlite3.Connection:
+    """A read-only SQLite connection that can never create or change the file."""
+    uri = path.resolve().as_uri() + "?mode=ro"
+    return sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+
+
+def _inspect(path: Path) -> SchemaState:
+    con = connect_readonly(path)
+    try:
+        problems = [r[0] for r in con.execute("PRAGMA quick_check(3)")]
+        if problems != ["ok"]:
+            raise damaged(path, "; ".join(problems))
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        user_version = con.execute("PRAGMA user_version").fetchone()[0]
+        if "alembic_version" not in tables:
+            raise not_a_project(path, "an SQLite database without project tables")
+        revisions = [r[0] for r in con.execute("SELECT version_num FROM alembic_version")]
+    finally:
+        con.close()
+    if len(revisions) != 1:
+        raise damaged(path, f"it records {len(revisions)} schema revisions instead of one")
+    return SchemaState(revisions[0], user_version)
+
+
+def _recover(path: Path) -> None:
+    """Let SQLite roll back a transaction that a crash left unfinished (a 'hot journal')."""
+    con = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    try:
+        con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    finally:
+        con.close()
+
+
+def inspect_schema(path: Path, *, may_write: bool) -> SchemaState:
+    """Read the schema state of a file that passed `check_header`; refuse damaged and too-new files.
+
+    With `may_write`, a transaction left unfinished by a crash is rolled back first (the file is ours).
+    """
+    try:
+        try:
+            state = _inspect(path)
+        except sqlite3.OperationalError as e:
+            if getattr(e, "sqlite_errorname", "") != "SQLITE_READONLY_ROLLBACK":
+                raise
+            if not may_write:
+                raise ProjectFileError(f"{path} holds a change that was interrupted by a crash; open it for "
+                                       "writing once to recover it") from None
+            _recover(path)
+            state = _inspect(path)
+    except sqlite3.Error as e:
+        raise sqlite_error(path, e) from None
+    number = max(state.user_version, migrate.schema_number(state.revision))
+    if state.current:
+        return state
+    if number > migrate.SCHEMA_VERSION or state.revision not in migrate.known_revisions():
+        raise newer_schema(path, number)
+    return state
+
+
+def make_engine(path: Path, *, readonly: bool) -> Engine:
+    """An engine on one project file; transactions are real SQLite transactions (DDL included)."""
+    if readonly:
+        def creator() -> sqlite3.Connection:
+            return connect_readonly(path)
+    else:
+        def creator() -> sqlite3.Connection:
+            return sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+
+    engine = create_engine("sqlite+pysqlite://", creator=creator, poolclass=NullPool)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # isolation_level=None stops the sqlite3 module from issuing its own BEGIN (it skips DDL and SELECT);
+        # the "begin" hook below emits a real BEGIN so that every SQLAlchemy transaction is an SQLite one.
+        dbapi_connection.isolation_level = None
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA foreign_keys = ON")
+        if readonly:
+            cur.execute("PRAGMA query_only = ON")
+        else:
+            # A rollback journal keeps the project one self-contained file (no -wal/-shm beside it that a
+            # user copying the file could leave behind); FULL sync makes each committed edit durable.
+            cur.execute("PRAGMA journal_mode = DELETE")
+            cur.execute("PRAGMA synchronous = FULL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+    return engine

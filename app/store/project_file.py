@@ -1,0 +1,402 @@
+"""A project file on disk: one SQLite file per project, kept up to date as the project is edited.
+
+`ProjectFile.open` loads the Project and, unless the file is read-only, subscribes to `project.committed`:
+every batch of changes (one user gesture) is written in one transaction, so a crash loses at most the edit in
+flight. A file is read-only when asked, when its permission bits forbid writing, or when another Journey
+Studio process already has it open for writing (see app.store.lock).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Callable, Iterator
+
+from sqlalchemy import Connection, Engine, insert, select, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from app import APP_NAME
+from app.codec.plain import PlainError, journey_from_doc, journey_to_doc
+from app.errors import ModelError, ProjectFileError
+from app.model.content import Content
+from app.model.journey import Change, Journey
+from app.model.project import Project
+from app.model.segment import Segment
+from app.store import lock as locking
+from app.store import migrate
+from app.store import schema as t
+from app.store.loading import encode_settings, load_project
+from app.store.opening import check_header, inspect_schema, make_engine, sqlite_error, writable_bits
+from app.store.writing import write_changes, write_project
+
+MILESTONE_KINDS: tuple[str, ...] = ("created", "checked", "simulated", "approved", "exported")
+"""Milestones the application records; other lower-case words are accepted too."""
+_MILESTONE_KIND = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+Write = Callable[[Connection], None]
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def _lock_reason(holder: int) -> str:
+    who = f" (process {holder})" if holder else ""
+    return f"it is open for writing in another {APP_NAME} window{who}"
+
+
+def _take_lock(path: Path) -> tuple[locking.WriteLock | None, str | None]:
+    """The write lock, or the reason the file must be opened read-only instead."""
+    try:
+        got = locking.try_acquire(path)
+    except OSError as e:
+        return None, f"its folder cannot be written to ({e.strerror or e})"
+    if isinstance(got, int):
+        return None, _lock_reason(got)
+    return got, None
+
+
+def _upgrade(path: Path, conn: Connection, old: int) -> None:
+    """Migrate an older file to the current schema in one transaction (all or nothing)."""
+    try:
+        with conn.begin():
+            migrate.upgrade(conn)
+            conn.exec_driver_sql(f"PRAGMA user_version = {int(migrate.SCHEMA_VERSION)}")
+    except Exception as e:
+        raise ProjectFileError(f"{path} could not be upgraded from schema {old} to schema "
+                               f"{migrate.SCHEMA_VERSION}: {_one_line(e)}") from None
+
+
+class ProjectFile:
+    """An open project file and the Project loaded from it."""
+
+    path: Path
+    readonly_reason: str | None
+    project: Project
+
+    def __init__(self, path: Path, engine: Engine, conn: Connection, project: Project,
+                 lock: locking.WriteLock | None, readonly_reason: str | None) -> None:
+        self.path = path
+        self.project = project
+        self.readonly_reason = readonly_reason
+        self._engine: Engine | None = engine
+        self._conn: Connection | None = conn
+        self._lock = lock
+        self._unsaved: list[Change] = []
+        self._queued: list[Write] = []
+        self._attached = False
+        if not self.readonly:
+            project.committed.connect(self._on_committed)
+            self._attached = True
+
+    @property
+    def readonly(self) -> bool:
+        """Whether edits are not written (see `readonly_reason`)."""
+        return self.readonly_reason is not None
+
+    @property
+    def closed(self) -> bool:
+        """Whether `close()` was called."""
+        return self._conn is None
+
+    @property
+    def unsaved(self) -> bool:
+        """Whether a batch failed to be written (it is written again with the next one)."""
+        return bool(self._unsaved or self._queued)
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else ("read-only" if self.readonly else "writable")
+        return f"ProjectFile({str(self.path)!r}, {state})"
+
+    # --- opening and closing ------------------------------------------------------------------------------
+    @classmethod
+    def create(cls, path: str | os.PathLike[str], *, name: str | None = None,
+               project: Project | None = None) -> ProjectFile:
+        """Create a new project file (refused if `path` exists) holding `project` or an empty project."""
+        path = Path(path)
+        if path.exists() or path.is_symlink():
+            raise ProjectFileError(f"{path} already exists; choose another name")
+        if not path.parent.is_dir():
+            raise ProjectFileError(f"{path} cannot be created: the folder {path.parent} does not exist")
+        lock, reason = _take_lock(path)
+        if lock is None:
+            raise ProjectFileError(f"{path} cannot be created: {reason}")
+        project = project if project is not None else Project(name or path.stem)
+        if name is not None:
+            project.name = name
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        except OSError as e:
+            lock.release()
+            if isinstance(e, FileExistsError):
+                raise ProjectFileError(f"{path} already exists; choose another name") from None
+            raise ProjectFileError(f"{path} cannot be created: {e.strerror or e}") from None
+        engine = conn = None
+        try:
+            engine = make_engine(path, readonly=False)
+            conn = engine.connect()
+            with conn.begin():
+                migrate.upgrade(conn)
+                conn.execute(insert(t.project).values(id=1, name=project.name,
+                                                      settings=encode_settings(project.settings)))
+                write_project(conn, project, t.utcnow())
+        except BaseException as e:
+            if conn is not None:
+                conn.close()
+            if engine is not None:
+                engine.dispose()
+            for leftover in (path, path.with_name(path.name + "-journal")):
+                leftover.unlink(missing_ok=True)
+            lock.release()
+            if isinstance(e, (SQLAlchemyError, sqlite3.Error)):
+                raise sqlite_error(path, e, "cannot be created") from None
+            if isinstance(e, Exception) and not isinstance(e, ProjectFileError):
+                raise ProjectFileError(f"{path} cannot be created: {_one_line(e)}") from None
+            raise
+        return cls(path, engine, conn, project, lock, None)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, readonly: bool = False) -> ProjectFile:
+        """Open a project file and load its project; writable unless asked, read-only on disk, or in use."""
+        path = Path(path)
+        check_header(path)
+        lock: locking.WriteLock | None = None
+        if readonly:
+            reason: str | None = "it was opened read-only"
+        elif not writable_bits(path):
+            reason = "the file is read-only"
+        else:
+            lock, reason = _take_lock(path)
+        engine = conn = None
+        try:
+            state = inspect_schema(path, may_write=lock is not None)
+            if not state.current and lock is None:
+                raise ProjectFileError(
+                    f"{path} uses schema {state.user_version} of an older {APP_NAME} and must be upgraded, "
+                    f"which cannot be done while {reason}")
+            engine = make_engine(path, readonly=lock is None)
+            conn = engine.connect()
+            if not state.current:
+                _upgrade(path, conn, state.user_version)
+            with conn.begin():
+                project = load_project(conn, path)
+        except BaseException as e:
+            if conn is not None:
+                conn.close()
+            if engine is not None:
+                engine.dispose()
+            if lock is not None:
+                lock.release()
+            if isinstance(e, (SQLAlchemyError, sqlite3.Error)):
+                raise sqlite_error(path, e) from None
+            if isinstance(e, Exception) and not isinstance(e, ProjectFileError):
+                raise ProjectFileError(f"{path} cannot be read: {_one_line(e)}") from None
+            raise
+        return cls(path, engine, conn, project, lock, reason)
+
+    def close(self) -> None:
+        """Stop writing through and release the file (idempotent)."""
+        if self._attached:
+            self.project.committed.disconnect(self._on_committed)
+            self._attached = False
+        self._release()
+
+    def _release(self) -> None:
+        conn, self._conn = self._conn, None
+        engine, self._engine = self._engine, None
+        if conn is not None:
+            conn.close()
+        if engine is not None:
+            engine.dispose()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self) -> ProjectFile:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    # --- writing ------------------------------------------------------------------------------------------
+    @contextmanager
+    def _transaction(self, doing: str) -> Iterator[Connection]:
+        if self._conn is None:
+            raise ProjectFileError(f"{self.path} is closed")
+        try:
+            with self._conn.begin():
+                yield self._conn
+        except ProjectFileError:
+            raise
+        except (SQLAlchemyError, sqlite3.Error) as e:
+            raise sqlite_error(self.path, e, doing) from None
+
+    def _require_writable(self, doing: str) -> None:
+        if self.readonly:
+            raise ProjectFileError(f"{self.path}: cannot {doing}: {self.readonly_reason}")
+
+    def _on_committed(self, changes: list[Change]) -> None:
+        pending = self._unsaved + list(changes)
+        queued = self._queued
+        try:
+            with self._transaction("could not save the change") as conn:
+                write_changes(conn, self.project, pending, t.utcnow())
+                for write in queued:
+                    write(conn)
+        except Exception as e:
+            self._unsaved, self._queued = pending, queued
+            if isinstance(e, ProjectFileError):
+                raise
+            raise ProjectFileError(f"{self.path} could not save the change: {_one_line(e)}") from None
+        self._unsaved, self._queued = [], []
+
+    def _write_for(self, journey_id: str, write: Write, doing: str) -> None:
+        """Write now, or with the pending batch when the journey has not reached the file yet."""
+        with self._transaction(doing) as conn:
+            known = conn.execute(select(t.journeys.c.id).where(t.journeys.c.id == journey_id)).first()
+            if known is not None and not self._queued:
+                write(conn)
+                return
+        self._queued.append(write)
+
+    # --- versions -----------------------------------------------------------------------------------------
+    def freeze(self, journey_key: str) -> int:
+        """Freeze a journey as version N (its current version) and make later edits a draft of N + 1."""
+        self._require_writable("freeze a version")
+        journey = self.project.journey(journey_key)
+        number = journey.version
+        with self._transaction("cannot freeze a version") as conn:
+            frozen = conn.execute(select(t.journey_versions.c.version).where(
+                t.journey_versions.c.journey_id == journey.id, t.journey_versions.c.version == number)).first()
+        if frozen is not None:
+            raise ProjectFileError(f"{self.path}: version {number} of journey '{journey.name}' is already frozen")
+        document = journey_to_doc(journey, self.project.content, self.project.segments)
+        now = t.utcnow()
+
+        def write(conn: Connection) -> None:
+            conn.execute(insert(t.journey_versions).values(journey_id=journey.id, version=number, frozen_at=now,
+                                                           document=document))
+            conn.execute(insert(t.milestones).values(journey_id=journey.id, kind="exported", at=now,
+                                                     detail=f"version {number}"))
+
+        self._queued.append(write)  # written in the same transaction as the version bump below
+        with self.project.batch():
+            journey.update(version=number + 1)
+        return number
+
+    def versions(self, journey_key: str) -> list[tuple[int, datetime]]:
+        """The frozen versions of a journey and when each was frozen, oldest first."""
+        journey = self.project.journey(journey_key)
+        v = t.journey_versions
+        with self._transaction("cannot be read") as conn:
+            rows = conn.execute(select(v.c.version, v.c.frozen_at).where(v.c.journey_id == journey.id)
+                                .order_by(v.c.version)).all()
+        return [(r.version, r.frozen_at) for r in rows]
+
+    def read_version(self, journey_key: str, version: int) -> tuple[Journey, list[Content], list[Segment]]:
+        """A frozen version of a journey, with the content and segments it used then."""
+        journey = self.project.journey(journey_key)
+        v = t.journey_versions
+        with self._transaction("cannot be read") as conn:
+            doc = conn.execute(select(v.c.document).where(v.c.journey_id == journey.id, v.c.version == version)
+                               ).scalar_one_or_none()
+        if doc is None:
+            known = ", ".join(str(n) for n, _ in self.versions(journey.id)) or "none"
+            raise ModelError(f"journey '{journey.name}' has no frozen version {version} (frozen: {known})")
+        try:
+            return journey_from_doc(doc, journey_id=journey.id)
+        except PlainError as e:
+            raise ProjectFileError(f"{self.path}: journey '{journey.name}', version {version}: {e}") from None
+
+    # --- milestones ---------------------------------------------------------------------------------------
+    def add_milestone(self, journey_key: str, kind: str, detail: str = "") -> None:
+        """Record that something happened to a journey (checked, simulated...); skipped when read-only."""
+        if not _MILESTONE_KIND.match(kind):
+            raise ValueError(f"milestone kind must be a lower-case word such as {', '.join(MILESTONE_KINDS)}")
+        if self.readonly:
+            return
+        journey = self.project.journey(journey_key)
+
+        def write(conn: Connection) -> None:
+            conn.execute(insert(t.milestones).values(journey_id=journey.id, kind=kind, at=t.utcnow(),
+                                                     detail=detail))
+
+        self._write_for(journey.id, write, "cannot record a milestone")
+
+    def milestones(self, journey_key: str) -> list[tuple[str, datetime, str]]:
+        """What happened to a journey: (kind, when, detail), oldest first."""
+        journey = self.project.journey(journey_key)
+        m = t.milestones
+        with self._transaction("cannot be read") as conn:
+            rows = conn.execute(select(m.c.kind, m.c.at, m.c.detail).where(m.c.journey_id == journey.id)
+                                .order_by(m.c.at, m.c.id)).all()
+        return [(r.kind, r.at, r.detail) for r in rows]
+
+    # --- save as ------------------------------------------------------------------------------------------
+    def save_as(self, new_path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
+        """Copy the project to `new_path` and continue on the new file (writable), as desktop apps do."""
+        new = Path(new_path)
+        if self._conn is None:
+            raise ProjectFileError(f"{self.path} is closed")
+        if new.exists() and new.resolve() == self.path.resolve():
+            return
+        if new.exists() and (not overwrite or new.is_dir()):
+            raise ProjectFileError(f"{new} already exists; choose another name")
+        if not new.parent.is_dir():
+            raise ProjectFileError(f"{new} cannot be created: the folder {new.parent} does not exist")
+        lock, reason = _take_lock(new)
+        if lock is None:
+            raise ProjectFileError(f"{new} cannot be written: {reason}")
+        tmp = new.with_name(f".{new.name}.{os.getpid()}.tmp")
+        try:
+            source = self._conn.connection.driver_connection
+            target = sqlite3.connect(tmp, isolation_level=None)
+            try:
+                source.backup(target)  # type: ignore[union-attr]
+            finally:
+                target.close()
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            for sidecar in ("-journal", "-wal", "-shm"):  # never let a stale journal "recover" into the copy
+                new.with_name(new.name + sidecar).unlink(missing_ok=True)
+            os.replace(tmp, new)
+        except BaseException as e:
+            tmp.unlink(missing_ok=True)
+            lock.release()
+            if isinstance(e, OSError):
+                raise ProjectFileError(f"{new} cannot be written: {e.strerror or e}") from None
+            if isinstance(e, sqlite3.Error):
+                raise sqlite_error(new, e, "cannot be written") from None
+            raise
+        self._release()
+        self.path, self._lock, self.readonly_reason = new, lock, None
+        self._engine = make_engine(new, readonly=False)
+        self._conn = self._engine.connect()
+        if not self._attached:
+            self.project.committed.connect(self._on_committed)
+            self._attached = True
+        if self._unsaved or self._queued:
+            self._on_committed([])
+
+    def schema_version(self) -> int:
+        """The schema number recorded in the file (PRAGMA user_version)."""
+        with self._transaction("cannot be read") as conn:
+            return int(conn.execute(text("PRAGMA user_version")).scalar_one())
+
+
+def is_project_file(path: str | os.PathLike[str]) -> bool:
+    """Whether a file carries the Journey Studio mark (a quick check; it may still be damaged)."""
+    try:
+        check_header(Path(path))
+    except ProjectFileError:
+        return False
+    return True
+
+
+__all__ = ["MILESTONE_KINDS", "ProjectFile", "is_project_file"]
