@@ -645,3 +645,21 @@ def test_close_is_idempotent_and_releases_the_lock(pf: ProjectFile) -> None:
     assert held_by(pf.path) is None and pf.closed
     pf.project.journey("Welcome").rename_step("task", "after close")  # no longer written, no error
     assert reloaded(pf.path).journey("Welcome").step("task").name == ""
+
+
+def test_deleting_a_journey_keeps_its_history_for_undo(tmp_path: Path) -> None:
+    """Undo of a deletion (the same journey id added back) brings back its frozen versions and milestones."""
+    journey, contents, segments = read_journey_text(ANNOUNCEMENT, journey_id="j1")
+    with ProjectFile.create(tmp_path / "p.jstudio") as pf:
+        p = pf.project
+        with p.batch():
+            for c in contents:
+                p.put_content(c)
+            p.add_journey(journey)
+        assert pf.freeze("j1") == 1
+        history = pf.milestones("j1")
+        removed = p.remove_journey("j1")
+        p.add_journey(removed)  # what undo does
+        assert [v for v, _ in pf.versions("j1")] == [1]
+        assert pf.milestones("j1") == history  # not "created" a second time
+        assert pf.read_version("j1", 1)[0].name == "Product announcement"

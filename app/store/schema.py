@@ -103,9 +103,11 @@ segments = Table(
     Column("data", JSON, nullable=False),  # app.codec.plain.segment_to_plain
 )
 
+# Versions and milestones are a journey's history: no foreign key, so that deleting a journey keeps them and
+# undoing the deletion (same journey id) brings the history back with it.
 journey_versions = Table(
     "journey_versions", metadata,
-    Column("journey_id", Text, ForeignKey("journeys.id", ondelete="CASCADE"), primary_key=True),
+    Column("journey_id", Text, primary_key=True),
     Column("version", Integer, primary_key=True),
     Column("frozen_at", UtcDateTime, nullable=False),
     Column("document", JSON, nullable=False),  # app.codec.plain.journey_to_doc, with content and segments
@@ -114,7 +116,7 @@ journey_versions = Table(
 milestones = Table(
     "milestones", metadata,
     Column("id", Integer, primary_key=True),
-    Column("journey_id", Text, ForeignKey("journeys.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("journey_id", Text, nullable=False, index=True),
     Column("kind", Text, nullable=False),
     Column("at", UtcDateTime, nullable=False),
     Column("detail", Text, nullable=False),

@@ -68,7 +68,9 @@ def _write_journey(conn: Connection, journey: Journey, now: datetime) -> None:
         conn.execute(delete(t.steps).where(t.steps.c.journey_id == journey.id))
     else:
         conn.execute(insert(t.journeys).values(id=journey.id, created_at=now, **journey_values(journey, now)))
-        conn.execute(insert(t.milestones).values(journey_id=journey.id, kind="created", at=now, detail=""))
+        has_history = conn.execute(select(exists().where(t.milestones.c.journey_id == journey.id))).scalar()
+        if not has_history:  # a journey brought back by undo keeps its history and was not created again
+            conn.execute(insert(t.milestones).values(journey_id=journey.id, kind="created", at=now, detail=""))
     _insert_steps(conn, journey)
 
 

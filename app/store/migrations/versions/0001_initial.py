@@ -79,8 +79,6 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("frozen_at", sa.String(length=32), nullable=False),
         sa.Column("document", sa.JSON(), nullable=False),
-        sa.ForeignKeyConstraint(["journey_id"], ["journeys.id"], name="fk_journey_versions_journey_id_journeys",
-                                ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("journey_id", "version", name="pk_journey_versions"),
     )
     op.create_table(
@@ -90,8 +88,6 @@ def upgrade() -> None:
         sa.Column("kind", sa.Text(), nullable=False),
         sa.Column("at", sa.String(length=32), nullable=False),
         sa.Column("detail", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(["journey_id"], ["journeys.id"], name="fk_milestones_journey_id_journeys",
-                                ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name="pk_milestones"),
     )
     op.create_index("ix_milestones_journey_id", "milestones", ["journey_id"])
