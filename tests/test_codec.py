@@ -129,3 +129,19 @@ def test_dump_quotes_only_what_yaml_would_misread() -> None:
     assert "name: yes\n" in text  # YAML 1.2: a plain word
     j, _, _ = read_journey_text(text)
     assert j.name == "yes" and j.description == "12:30"
+
+
+@pytest.mark.parametrize("old,new,message", [
+    ("target: contacts", "version: 99999999999999999999\ntarget: contacts", "version must be a whole number"),
+    ("within: 1d\n", "within: 1d\n    split_me: 1\n", "no property or output 'split_me'"),
+])
+def test_out_of_range_values_are_refused(old, new, message) -> None:
+    with pytest.raises(FormatError, match=message):
+        read_journey_text(ANNOUNCEMENT.replace(old, new, 1))
+
+
+def test_split_percentages_must_be_finite() -> None:
+    text = ANNOUNCEMENT.replace("  launched: {type: sms, content: Product launched text}",
+                                "  launched: {type: ab-split, split: [.nan, 50]}")
+    with pytest.raises(FormatError, match="list of percentages"):
+        read_journey_text(text)

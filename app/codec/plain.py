@@ -20,6 +20,7 @@ from app.model.values import (format_datetime, format_duration, format_time, par
                               parse_time)
 
 FORMAT = "journey/1"
+MAX_INT = 2**31 - 1  # whole numbers in files must fit the project file's integers
 Path = tuple[Any, ...]
 
 
@@ -183,8 +184,8 @@ def settings_from_plain(d: Mapping[str, Any], path: Path = ()) -> dict[str, Any]
         out["description"] = _text(d["description"], path + ("description",), "description") or ""
     if "version" in d:
         v = d["version"]
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise PlainError(path + ("version",), "version must be a whole number from 1")
+        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_INT:
+            raise PlainError(path + ("version",), f"version must be a whole number from 1 to {MAX_INT}")
         out["version"] = v
     out["target"] = _choice(d.get("target", "contacts"), ("contacts", "accounts"), path + ("target",), "target")
 

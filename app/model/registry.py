@@ -6,6 +6,7 @@ runner all read this table. Adding a tile type means adding one entry here, plus
 
 from __future__ import annotations
 
+import math
 import string
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -128,15 +129,15 @@ def _str(spec: PropSpec, v: Any) -> Any:
 def _int(spec: PropSpec, v: Any) -> Any:
     if v is None:
         return None
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise ValueError(f"{spec.name} must be a whole number, not {v!r}")
+    if isinstance(v, bool) or not isinstance(v, int) or abs(v) > 2**31 - 1:
+        raise ValueError(f"{spec.name} must be a whole number (at most 2147483647), not {v!r}")
     return v
 
 
 def _percent(spec: PropSpec, v: Any) -> Any:
     if v is None:
         return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
         raise ValueError(f"{spec.name} must be a percentage (a number from 0 to 100), not {v!r}")
     return v
 
@@ -193,7 +194,7 @@ def _percent_list(spec: PropSpec, v: Any) -> Any:
     if v is None:
         return None
     if not isinstance(v, (list, tuple)) or not all(
-            isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
+            isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v):
         raise ValueError(f"{spec.name} must be a list of percentages, e.g. [50, 50]")
     return tuple(v)
 
@@ -334,8 +335,12 @@ def check_split(step: Step, ctx: CheckContext) -> Iterable[Finding]:
 
 def check_webhook(step: Step, ctx: CheckContext) -> Iterable[Finding]:
     url = step.props.get("url") or ""
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+    try:
+        parsed = urlparse(url)
+        valid = parsed.scheme in ("http", "https") and bool(parsed.netloc)
+    except ValueError:  # urlparse refuses some malformed addresses, e.g. 'http://[' (an unclosed IPv6 host)
+        valid = False
+    if not valid:
         yield error("webhook-url", f"'{url}' is not an http(s) address." if url else "The webhook has no address.",
                     "Enter the full address, e.g. https://hooks.example.com/journey.", **_where(step, ctx, "url"))
 
