@@ -11,7 +11,7 @@ import copy
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
-from typing import Any, Iterator, Literal
+from typing import Any, Callable, Iterator, Literal
 
 from app.errors import ModelError
 from app.model.registry import END, REGISTRY, Port
@@ -147,6 +147,7 @@ class Journey:
         self._steps: dict[str, Step] = {}
         self._preds: dict[str, dict[tuple[str, str], None]] = {}
         self.changed = Signal()
+        self.name_taken: Callable[[str], bool] = lambda name: False  # set by the project that holds it
 
     # --- reading ------------------------------------------------------------------------------------------
     @property
@@ -209,6 +210,8 @@ class Journey:
         unknown = set(settings) - set(SETTINGS_FIELDS)
         if unknown:
             raise ModelError(f"unknown journey setting(s): {', '.join(sorted(unknown))}")
+        if "name" in settings and settings["name"] != self.name and self.name_taken(settings["name"]):
+            raise ModelError(f"a journey named '{settings['name']}' is already in the project")
         old = {k: getattr(self, k) for k in settings}
         for k, v in settings.items():
             setattr(self, k, tuple(v) if k == "exit_when" else v)

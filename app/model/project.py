@@ -85,20 +85,28 @@ class Project:
     def new_journey_id(self) -> str:
         return uuid.uuid4().hex[:12]
 
-    def add_journey(self, journey: Journey) -> Journey:
+    def add_journey(self, journey: Journey, index: int | None = None) -> Journey:
+        """Add a journey at `index` in the journey order (default: the end; undo puts one back in place)."""
         if journey.id in self._journeys:
             raise ModelError(f"a journey with id '{journey.id}' is already in the project")
         if journey.name in self._journey_by_name:
             raise ModelError(f"a journey named '{journey.name}' is already in the project")
-        self._journeys[journey.id] = journey
+        if index is None or index >= len(self._journeys):
+            self._journeys[journey.id] = journey
+        else:
+            items = list(self._journeys.items())
+            items.insert(max(index, 0), (journey.id, journey))
+            self._journeys = dict(items)
         self._journey_by_name[journey.name] = journey.id
         journey.changed.connect(self._journey_changed)
+        journey.name_taken = lambda name: name in self._journey_by_name
         self._on_change(Change("journey-added", journey=journey.id))
         return journey
 
     def remove_journey(self, key: str) -> Journey:
         journey = self.journey(key)
         journey.changed.disconnect(self._journey_changed)
+        journey.name_taken = lambda name: False
         del self._journeys[journey.id]
         del self._journey_by_name[journey.name]
         self._on_change(Change("journey-removed", journey=journey.id, detail=journey))
@@ -108,10 +116,7 @@ class Project:
         if change.kind == "journey-changed" and "name" in (change.detail or ()):
             journey = self._journeys[change.journey]  # type: ignore[index]
             old = next((n for n, i in self._journey_by_name.items() if i == journey.id), None)
-            if old is not None and old != journey.name:
-                if journey.name in self._journey_by_name:
-                    journey.name = old  # refuse: names are unique
-                    raise ModelError(f"a journey named '{journey.name}' is already in the project")
+            if old is not None and old != journey.name:  # uniqueness was checked by Journey.update
                 del self._journey_by_name[old]
                 self._journey_by_name[journey.name] = journey.id
         self._on_change(change)
