@@ -1,0 +1,1 @@
+"""The Qt designer: a node-graph canvas and panels over a project file."""

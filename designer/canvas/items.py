@@ -1,0 +1,456 @@
+"""The canvas items: a tile per step (TileItem) and a curve per link (EdgeItem).
+
+Items only draw what the scene tells them (`TileItem.sync`, `set_status`, `set_findings`); they never read or
+edit the model. Everything a paint needs is prepared when the item changes, so painting allocates little.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
+from PySide6.QtGui import QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker, QPolygonF
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+
+from app.model.journey import Step
+from app.model.registry import END, REGISTRY
+from designer.canvas.geometry import END_STUB, PORT_HIT, PORT_R, TILE_W, output_port_y, tile_height
+from designer.canvas.summary import step_summary
+from designer.canvas.theme import Theme, type_color
+from designer.icons import paint_glyph
+
+LOD_SIMPLE = 0.4   # below this zoom tiles are coloured cards without text
+BAND_W = 36.0      # the coloured band holding the type glyph
+TEXT_X = BAND_W + 10.0
+TEXT_W = TILE_W - TEXT_X - 10.0
+RADIUS = 8.0
+ARROW = 9.0
+END_R = 6.5        # radius of the ringed dot that marks the end of a path
+LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+CENTER = Qt.AlignmentFlag.AlignCenter
+TILE_FLAGS = (QGraphicsItem.GraphicsItemFlag.ItemIsMovable | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+              | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
+
+
+@functools.lru_cache(maxsize=16)
+def _card_paths(height: float) -> tuple[QPainterPath, QPainterPath]:
+    """The coloured band and the shadow sliver of a card of `height` (shared by all tiles of that height)."""
+    card = QPainterPath()
+    card.addRoundedRect(QRectF(0.0, 0.0, TILE_W, height), RADIUS, RADIUS)
+    band = QPainterPath()
+    band.addRoundedRect(QRectF(0.0, 0.0, BAND_W + RADIUS, height), RADIUS, RADIUS)
+    clip = QPainterPath()
+    clip.addRect(QRectF(0.0, 0.0, BAND_W, height))
+    # Only the part of the shadow that shows below the card: filling a whole card for it costs pixels.
+    return band.intersected(clip), card.translated(0.0, 2.0).subtracted(card)
+
+
+def port_label_rect(port_pos: QPointF, text: str, side: int, theme: Theme) -> QRectF:
+    """Where a port's label goes: just right of the port, above (side -1) or below (side 1) the link."""
+    width = theme.label_metrics.horizontalAdvance(text) + 6.0
+    return QRectF(port_pos.x() + PORT_R + 3.0, port_pos.y() + (-15.0 if side < 0 else 3.0), width, 13.0)
+
+
+def label_side(index: int, count: int) -> int:
+    """Labels of the upper half of the ports go above their link, the others below: they never collide."""
+    return -1 if index < count / 2 else 1
+
+
+def paint_port_label(painter: QPainter, rect: QRectF, text: str, theme: Theme) -> None:
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(theme.background_brush)
+    painter.drawRoundedRect(rect, 3.0, 3.0)
+    painter.setPen(theme.muted_pen)
+    painter.setFont(theme.label_font)
+    painter.drawText(rect, CENTER, text)
+
+
+def wrap_text(text: str, metrics: QFontMetricsF, width: float, max_lines: int = 2) -> list[str]:
+    """Word-wrap `text` into at most `max_lines` lines of `width`, eliding the last one."""
+    words = text.split()
+    lines: list[str] = []
+    while words and len(lines) < max_lines - 1:
+        line = words.pop(0)
+        while words and metrics.horizontalAdvance(f"{line} {words[0]}") <= width:
+            line = f"{line} {words.pop(0)}"
+        if metrics.horizontalAdvance(line) > width:  # one word longer than the line
+            line = metrics.elidedText(line, Qt.TextElideMode.ElideRight, width)
+        lines.append(line)
+    if words:
+        lines.append(metrics.elidedText(" ".join(words), Qt.TextElideMode.ElideRight, width))
+    return lines or [""]
+
+
+class TileItem(QGraphicsItem):
+    """A step drawn as a card: type colour and glyph, name, type, status line, ports, badges."""
+
+    def __init__(self, step_id: str, theme: Theme) -> None:
+        super().__init__()
+        self.step_id = step_id
+        self.theme = theme
+        self.edges: list[EdgeItem] = []      # links into and out of this tile; the scene keeps this list
+        self.type_id = ""
+        self.ports: tuple[tuple[str, str], ...] = ()   # (port id, label shown; "" for an unlabelled next)
+        self.linked: frozenset[str] = frozenset()
+        self.is_entry = False
+        self.height = tile_height(0)
+        self._name = self._type_label = self._summary = ""
+        self._status: str | None = None
+        self._errors = self._warnings = 0
+        self._drop_port: str | None = None
+        self._hover_port: str | None = None
+        self._link_target = False
+        self._rows: list[tuple[str, QRectF, str]] = []
+        self._labels: list[tuple[QRectF, str]] = []
+        self._notes: list[str] = []
+        self._bounds = QRectF()
+        self._card = QRectF()
+        self._band = QPainterPath()
+        self._shadow = QPainterPath()
+        self.setFlags(TILE_FLAGS)
+        self.setAcceptHoverEvents(True)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+
+    # --- state from the scene -----------------------------------------------------------------------------
+    def sync(self, step: Step, *, is_entry: bool) -> None:
+        """Take over what the step looks like now (type, name, ports, links, summary)."""
+        tile = REGISTRY.get(step.type)
+        ports = tuple((p.id, "" if p.id == "next" else p.label) for p in step.ports())
+        state = (step.type, step.display_name, ports, frozenset(step.outputs), is_entry, step_summary(step))
+        if state == (self.type_id, self._name, self.ports, self.linked, self.is_entry, self._summary):
+            return
+        if ports != self.ports or step.type != self.type_id or is_entry != self.is_entry:
+            self.prepareGeometryChange()
+        self.type_id, self._name, self.ports, self.linked, self.is_entry, self._summary = state
+        self._type_label = tile.label if tile else f"Unknown type '{step.type}'"
+        self._layout()
+        self.update()
+
+    def set_status(self, text: str | None) -> None:
+        """Show `text` on the status line (None: the summary of the step's properties)."""
+        if text != self._status:
+            self._status = text
+            self._layout()
+            self.update()
+
+    @property
+    def status_text(self) -> str:
+        return self._status if self._status is not None else self._summary
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def set_findings(self, errors: int, warnings: int, notes: list[str] | None = None) -> None:
+        """Show a red (errors) or amber (warnings only) badge with the count; `notes` go in the tooltip."""
+        notes = [html.escape(n) for n in notes or ()]
+        if (errors, warnings, notes) != (self._errors, self._warnings, self._notes):
+            self._errors, self._warnings, self._notes = errors, warnings, notes
+            self._layout()
+            self.update()
+
+    @property
+    def findings_count(self) -> tuple[int, int]:
+        return self._errors, self._warnings
+
+    def set_drop_port(self, port: str | None) -> None:
+        """Highlight the port a dragged tile would be dropped on (None: no highlight)."""
+        if port != self._drop_port:
+            self._drop_port = port
+            self.update()
+
+    def set_link_target(self, on: bool) -> None:
+        """Highlight the tile as the target of a link being dragged."""
+        if on != self._link_target:
+            self._link_target = on
+            self.update()
+
+    def _layout(self) -> None:
+        t = self.theme
+        self.height = tile_height(len(self.ports))
+        self._card = QRectF(0.0, 0.0, TILE_W, self.height)
+        mode = Qt.TextElideMode.ElideRight
+        type_w = TEXT_W - (22.0 if self._errors or self._warnings else 0.0)
+        names = wrap_text(self._name, t.name_metrics, TEXT_W, 2)
+        status = wrap_text(self.status_text, t.status_metrics, TEXT_W, 3 - len(names)) if self.status_text else []
+        # Type, name and status stacked and centred vertically; a long name or status takes two lines.
+        rows = [("type", t.type_metrics.elidedText(self._type_label, mode, type_w), 14.0)]
+        rows += [("name", line, 17.0) for line in names] + [("status", line, 14.0) for line in status]
+        total = sum(h for _, _, h in rows) + 3.0 + (3.0 if status else 0.0)
+        y = (self.height - total) / 2
+        self._rows = []
+        for i, (kind, text, h) in enumerate(rows):
+            if i == 1 or (kind == "status" and rows[i - 1][0] == "name"):
+                y += 3.0
+            self._rows.append((kind, QRectF(TEXT_X, y, TEXT_W + 8.0, h), text))
+            y += h
+        self._band, self._shadow = _card_paths(self.height)
+        self._labels = []
+        right, top, bottom = TILE_W + PORT_R + 4.0, -24.0, self.height + 6.0
+        for i, (port, label) in enumerate(self.ports):
+            if label and port not in self.linked:
+                rect = port_label_rect(self.port_local_pos(port), label, label_side(i, len(self.ports)), t)
+                self._labels.append((rect, label))
+                right, bottom = max(right, rect.right() + 2.0), max(bottom, rect.bottom() + 2.0)
+        self._bounds = QRectF(-PORT_R - 4.0, top, right + PORT_R + 4.0, bottom - top)
+
+    def tooltip(self) -> str:
+        """Rich text for the tooltip (built when asked: setting a tooltip on every tile is slow)."""
+        tile = REGISTRY.get(self.type_id)
+        tip = [f"<b>{html.escape(self._name)}</b> ({html.escape(self.step_id)})",
+               html.escape(tile.label if tile else self.type_id)]
+        if self.status_text:
+            tip.append(html.escape(self.status_text))
+        return "<br>".join(tip + self._notes)
+
+    # --- geometry -----------------------------------------------------------------------------------------
+    def boundingRect(self) -> QRectF:
+        return self._bounds
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        path.addRoundedRect(self._card, RADIUS, RADIUS)
+        for i in range(len(self.ports)):
+            path.addEllipse(QPointF(TILE_W, output_port_y(i, len(self.ports), self.height)), PORT_HIT, PORT_HIT)
+        return path
+
+    def port_local_pos(self, port: str) -> QPointF:
+        ids = [p for p, _ in self.ports]
+        index = ids.index(port) if port in ids else 0
+        return QPointF(TILE_W, output_port_y(index, len(ids), self.height))
+
+    def port_scene_pos(self, port: str) -> QPointF:
+        """Centre of an output port, in scene coordinates."""
+        return self.mapToScene(self.port_local_pos(port))
+
+    def input_scene_pos(self) -> QPointF:
+        """Centre of the input port, in scene coordinates."""
+        return self.mapToScene(QPointF(0.0, self.height / 2.0))
+
+    def port_at(self, scene_pos: QPointF, tolerance: float = PORT_HIT) -> str | None:
+        """The output port within `tolerance` of a scene point, if any."""
+        local = self.mapFromScene(scene_pos)
+        for i, (port, _label) in enumerate(self.ports):
+            centre = QPointF(TILE_W, output_port_y(i, len(self.ports), self.height))
+            if QLineF(local, centre).length() <= tolerance:
+                return port
+        return None
+
+    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: object) -> object:
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
+            for edge in self.edges:
+                edge.adjust()
+        return super().itemChange(change, value)
+
+    def hoverMoveEvent(self, event: object) -> None:
+        port = self.port_at(event.scenePos())  # type: ignore[attr-defined]
+        if port != self._hover_port:
+            self._hover_port = port
+            self.setCursor(Qt.CursorShape.CrossCursor if port else Qt.CursorShape.ArrowCursor)
+            self.update()
+
+    def hoverLeaveEvent(self, event: object) -> None:
+        if self._hover_port is not None:
+            self._hover_port = None
+            self.unsetCursor()
+            self.update()
+
+    # --- painting -----------------------------------------------------------------------------------------
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        t = self.theme
+        color = type_color(self.type_id)
+        selected = self.isSelected()
+        lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        if lod < LOD_SIMPLE:
+            painter.setPen(t.select_pen if selected else Qt.PenStyle.NoPen)
+            painter.setBrush(color)
+            painter.drawRoundedRect(self._card, RADIUS, RADIUS)
+            if self._errors:
+                painter.setPen(Qt.PenStyle.NoPen)
+                painter.setBrush(t.error)
+                painter.drawEllipse(QPointF(TILE_W - 6.0, 6.0), 14.0, 14.0)
+            return
+        card = self._card
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(t.shadow)
+        painter.drawPath(self._shadow)
+        if selected or self._link_target:
+            painter.setPen(t.halo_pen)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(card, RADIUS, RADIUS)
+        painter.setPen(t.select_pen if selected or self._link_target else t.border_pen)
+        painter.setBrush(t.card_brush)
+        painter.drawRoundedRect(card, RADIUS, RADIUS)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(color)
+        painter.drawPath(self._band)
+        glyph = 20.0
+        paint_glyph(painter, QRectF((BAND_W - glyph) / 2, (self.height - glyph) / 2, glyph, glyph),
+                    REGISTRY[self.type_id].icon if self.type_id in REGISTRY else "exit")
+        for kind, rect, text in self._rows:
+            if kind == "type":
+                painter.setFont(t.type_font)
+                painter.setPen(t.muted_pen if t.dark else color)
+            elif kind == "name":
+                painter.setFont(t.name_font)
+                painter.setPen(t.text_pen)
+            else:
+                painter.setFont(t.status_font)
+                painter.setPen(t.muted_pen)
+            painter.drawText(rect, LEFT, text)
+        self._paint_ports(painter)
+        if self.is_entry:
+            self._paint_start(painter)
+        if self._errors or self._warnings:
+            self._paint_badge(painter)
+
+    def _paint_ports(self, painter: QPainter) -> None:
+        t = self.theme
+        painter.setPen(t.port_pen)
+        painter.setBrush(t.port_free_brush)
+        painter.drawEllipse(QPointF(0.0, self.height / 2), PORT_R - 1.0, PORT_R - 1.0)
+        n = len(self.ports)
+        for i, (port, _label) in enumerate(self.ports):
+            centre = QPointF(TILE_W, output_port_y(i, n, self.height))
+            hot = port in (self._drop_port, self._hover_port)
+            painter.setPen(t.port_pen)
+            painter.setBrush(t.port_hot_brush if hot else
+                             t.port_linked_brush if port in self.linked else t.port_free_brush)
+            radius = PORT_R + 2.0 if hot else PORT_R
+            painter.drawEllipse(centre, radius, radius)
+        for rect, label in self._labels:
+            paint_port_label(painter, rect, label, t)
+
+    def _paint_start(self, painter: QPainter) -> None:
+        t = self.theme
+        rect = QRectF(0.0, -21.0, 58.0, 17.0)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(t.start_brush)
+        painter.drawRoundedRect(rect, 8.5, 8.5)
+        paint_glyph(painter, QRectF(5.0, -19.0, 13.0, 13.0), "entry")
+        painter.setPen(t.white)
+        painter.setFont(t.label_font)
+        painter.drawText(rect.adjusted(19.0, 0.0, 0.0, 0.0),
+                         LEFT, "Start")
+
+    def _paint_badge(self, painter: QPainter) -> None:
+        t = self.theme
+        count = self._errors or self._warnings
+        centre = QPointF(TILE_W - 16.0, 16.0)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(t.error if self._errors else t.warning)
+        painter.drawEllipse(centre, 9.0, 9.0)
+        painter.setPen(t.white)
+        painter.setFont(t.badge_font)
+        painter.drawText(QRectF(centre.x() - 9.0, centre.y() - 9.0, 18.0, 18.0), CENTER,
+                         str(count) if count < 10 else "9+")
+
+
+class EdgeItem(QGraphicsItem):
+    """A link from an output port to a tile's input (an arrow), or to the end of the journey (a stub)."""
+
+    def __init__(self, source: TileItem, port: str, target: TileItem | None, theme: Theme) -> None:
+        super().__init__()
+        self.source, self.port, self.target, self.theme = source, port, target, theme
+        self.label = dict(source.ports).get(port, "")
+        self._path = QPainterPath()
+        self._arrow = QPolygonF()
+        self._label_rect = QRectF()
+        self._end_at: QPointF | None = None
+        self._bounds = QRectF()
+        self._shape: QPainterPath | None = None
+        self._drop = False
+        self.setZValue(-1.0)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.adjust()
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.source.step_id, self.port
+
+    @property
+    def target_id(self) -> str:
+        return self.target.step_id if self.target is not None else END
+
+    def point_at(self, fraction: float) -> QPointF:
+        """A point along the drawn link (0: at the port, 1: at the arrow tip or the end marker)."""
+        return self._path.pointAtPercent(fraction)
+
+    def set_drop_highlight(self, on: bool) -> None:
+        if on != self._drop:
+            self._drop = on
+            self.update()
+
+    def adjust(self) -> None:
+        """Re-route the curve after a tile moved or its ports changed."""
+        self.prepareGeometryChange()
+        ports = [p for p, _ in self.source.ports]
+        self.label = dict(self.source.ports).get(self.port, "")
+        start = self.source.port_scene_pos(self.port)
+        side = label_side(ports.index(self.port) if self.port in ports else 0, len(ports))
+        self._label_rect = port_label_rect(start, self.label, side, self.theme) if self.label else QRectF()
+        path = QPainterPath(start)
+        if self.target is None:
+            path.lineTo(start.x() + END_STUB, start.y())
+            self._end_at = QPointF(start.x() + END_STUB + END_R, start.y())
+            self._arrow = QPolygonF()
+        else:
+            tip = self.target.input_scene_pos() - QPointF(PORT_R + 1.0, 0.0)
+            dx = tip.x() - start.x()
+            reach = max(40.0, abs(dx) * 0.5) if dx > 0 else max(80.0, min(240.0, -dx * 0.5 + 80.0))
+            path.cubicTo(QPointF(start.x() + reach, start.y()), QPointF(tip.x() - ARROW - reach, tip.y()),
+                         QPointF(tip.x() - ARROW, tip.y()))
+            path.lineTo(tip)
+            self._arrow = QPolygonF([tip, QPointF(tip.x() - ARROW, tip.y() - ARROW * 0.55),
+                                     QPointF(tip.x() - ARROW, tip.y() + ARROW * 0.55)])
+            self._end_at = None
+        self._path = path
+        self._shape = None
+        bounds = path.controlPointRect().adjusted(-10.0, -10.0, 10.0, 10.0)
+        if self._end_at is not None:
+            bounds = bounds.united(QRectF(self._end_at.x() - END_R - 3.0, self._end_at.y() - END_R - 3.0,
+                                          2 * END_R + 6.0, 2 * END_R + 6.0))
+        if self.label:
+            bounds = bounds.united(self._label_rect.adjusted(-2.0, -2.0, 2.0, 2.0))
+        self._bounds = bounds
+
+    def tooltip(self) -> str:
+        via = f" ({self.label})" if self.label else ""
+        return f"{html.escape(self.source.name)}{via} → " + (
+            html.escape(self.target.name) if self.target is not None else "the journey ends here")
+
+    def boundingRect(self) -> QRectF:
+        return self._bounds
+
+    def shape(self) -> QPainterPath:
+        if self._shape is None:  # built on demand: only hit tests and rubber bands need it
+            stroker = QPainterPathStroker()
+            stroker.setWidth(14.0)
+            self._shape = stroker.createStroke(self._path)
+            if self._end_at is not None:
+                self._shape.addEllipse(self._end_at, END_R + 4.0, END_R + 4.0)
+        return self._shape
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        t = self.theme
+        selected = self.isSelected()
+        pen = t.edge_drop_pen if self._drop else t.edge_selected_pen if selected else t.edge_pen
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(self._path)
+        if option.levelOfDetailFromTransform(painter.worldTransform()) < LOD_SIMPLE:
+            return
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(t.edge_selected_brush if (selected or self._drop) else t.edge_brush)
+        if not self._arrow.isEmpty():
+            painter.drawPolygon(self._arrow)
+        if self._end_at is not None:
+            painter.setPen(t.edge_selected_pen if (selected or self._drop) else t.edge_pen)
+            painter.setBrush(t.card_brush)
+            painter.drawEllipse(self._end_at, END_R, END_R)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(t.edge_selected_brush if (selected or self._drop) else t.edge_brush)
+            painter.drawEllipse(self._end_at, END_R - 3.0, END_R - 3.0)
+        if self.label:
+            paint_port_label(painter, self._label_rect, self.label, t)
