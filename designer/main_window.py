@@ -1,0 +1,230 @@
+"""The designer's main window: canvas in the centre, palette and project on the left, properties and journey
+settings on the right, problems and history below.
+
+Edits are written to the project file as they happen. "Save" (Ctrl+S) marks a checkpoint: the title shows
+`*` while there are edits since the last checkpoint, and closing then offers to keep them or go back to it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QUndoView, QWidget
+
+from app import APP_NAME
+from app.errors import JourneyStudioError
+from app.store import ProjectFile
+from app.userdirs import add_recent_project
+from designer.actions import Actions
+from designer.canvas.scene import JourneyScene
+from designer.canvas.view import JourneyView
+from designer.document import Document
+from designer.panels.browser import ProjectBrowser
+from designer.panels.journey_settings import JourneySettingsPanel
+from designer.panels.palette import PalettePanel
+from designer.panels.problems import ProblemsPanel
+from designer.panels.properties import PropertiesPanel
+
+_open_windows: list[MainWindow] = []  # top-level windows are kept alive by Python references
+
+
+class MainWindow(QMainWindow):
+    """One window per open project."""
+
+    @classmethod
+    def open(cls, path: str | Path, parent: QWidget | None = None) -> MainWindow | None:
+        """Open a project in a new window; a project that cannot be opened gets one clear message."""
+        try:
+            pf = ProjectFile.open(Path(path))
+        except (JourneyStudioError, OSError) as e:
+            QMessageBox.warning(parent, APP_NAME, f"The project could not be opened.\n\n{e}")
+            return None
+        window = cls(Document(pf))
+        add_recent_project(pf.path)
+        if pf.readonly:
+            QMessageBox.information(window, APP_NAME, f"{pf.path.name} is open read-only: {pf.readonly_reason}.\n\n"
+                                    "You can look at it and use File > Save As to edit a copy.")
+        return window
+
+    def __init__(self, document: Document) -> None:
+        super().__init__()
+        _open_windows.append(self)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.document = document
+        self.setDockNestingEnabled(True)
+        # A scene owned only by its view can be collected: keep our own reference.
+        self.scene = JourneyScene(document)
+        self.view = JourneyView(self.scene, document)
+        self.setCentralWidget(self.view)
+
+        self.palette_panel = PalettePanel()
+        self.browser = ProjectBrowser(document)
+        self.properties = PropertiesPanel(document)
+        self.settings_panel = JourneySettingsPanel(document)
+        self.problems = ProblemsPanel(document)
+        self.history = QUndoView(document.undo_stack)
+        self.history.setEmptyLabel("Opened project")
+        self.docks = {
+            "palette": self._dock("Tiles", self.palette_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
+            "browser": self._dock("Project", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea),
+            "properties": self._dock("Properties", self.properties, Qt.DockWidgetArea.RightDockWidgetArea),
+            "settings": self._dock("Journey settings", self.settings_panel, Qt.DockWidgetArea.RightDockWidgetArea),
+            "problems": self._dock("Problems", self.problems, Qt.DockWidgetArea.BottomDockWidgetArea),
+            "history": self._dock("History", self.history, Qt.DockWidgetArea.BottomDockWidgetArea),
+        }
+        self.tabifyDockWidget(self.docks["palette"], self.docks["browser"])
+        self.docks["palette"].raise_()
+        self.tabifyDockWidget(self.docks["properties"], self.docks["settings"])
+        self.docks["properties"].raise_()
+        self.tabifyDockWidget(self.docks["problems"], self.docks["history"])
+        self.docks["problems"].raise_()
+        self.resizeDocks([self.docks["palette"], self.docks["properties"]], [230, 330], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["problems"]], [150], Qt.Orientation.Vertical)
+
+        self.actions = Actions(self)
+        self._status = QLabel()
+        self.statusBar().addPermanentWidget(self._status)
+
+        document.currentJourneyChanged.connect(self._journey_switched)
+        document.selectRequested.connect(self._select_requested)
+        document.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        document.failed.connect(self._save_failed)
+        document.undo_stack.cleanChanged.connect(lambda _clean: self._update_title())
+        document.changed.connect(self._model_changed)
+        document.findingsChanged.connect(self._update_status)
+        self.scene.stepsSelected.connect(self._steps_selected)
+        self.palette_panel.tileActivated.connect(self.view.start_add_flow)
+        self.problems.fieldRequested.connect(self._field_requested)
+        self.problems.settingsRequested.connect(self._settings_requested)
+
+        self.resize(1440, 900)
+        self._restore_state()
+        self._journey_switched(document.current_journey.id if document.current_journey else None)
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock-{title}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    # --- following the document -------------------------------------------------------------------------------
+    def _journey_switched(self, journey_id: str | None) -> None:
+        self.scene.set_journey(journey_id)
+        self.properties.show_step(journey_id, None)
+        self.view.fit()
+        if self.view.zoom < 0.6:  # a big journey: start readable at its first tile rather than as specks
+            self.view.show_start()
+        self._update_title()
+        self._update_status()
+
+    def _model_changed(self, change: object) -> None:
+        kind = getattr(change, "kind", "")
+        journey = self.document.current_journey
+        if kind == "journey-removed" and journey is None:
+            remaining = self.document.project.journeys
+            self.document.set_current_journey(remaining[0].id if remaining else None)
+        elif kind == "journey-added" and journey is None:
+            self.document.set_current_journey(getattr(change, "journey", None))
+        if kind.startswith("journey-") or kind == "settings-changed":
+            self._update_title()
+
+    def _steps_selected(self, step_ids: list[str]) -> None:
+        journey = self.document.current_journey
+        self.properties.show_step(journey.id if journey else None, step_ids[0] if len(step_ids) == 1 else None)
+        if len(step_ids) == 1:
+            self.docks["properties"].raise_()
+
+    def _select_requested(self, journey_id: str, step_id: str | None) -> None:
+        if self.document.current_journey is None or self.document.current_journey.id != journey_id:
+            self.document.set_current_journey(journey_id)
+        if step_id:
+            self.scene.select_steps([step_id], center=True)
+        else:
+            self.docks["settings"].raise_()
+
+    def _field_requested(self, step_id: str | None, field: str | None) -> None:
+        if step_id and hasattr(self.properties, "focus_field"):
+            self.properties.focus_field(field)
+
+    def _settings_requested(self, field: str | None) -> None:
+        self.docks["settings"].show()
+        self.docks["settings"].raise_()
+        self.settings_panel.focus_field(field)
+
+    def _update_title(self) -> None:
+        pf = self.document.file
+        journey = self.document.current_journey
+        parts = [f"{pf.path.name}[*]"]
+        if journey is not None:
+            parts.insert(0, journey.name)
+        title = " — ".join(parts)
+        if pf.readonly:
+            title += " (read-only)"
+        self.setWindowTitle(title)
+        self.setWindowModified(not self.document.undo_stack.isClean())
+
+    def _update_status(self) -> None:
+        journey = self.document.current_journey
+        if journey is None:
+            self._status.setText("No journey")
+            return
+        findings = self.document.findings()
+        errors = sum(f.is_error for f in findings)
+        warnings = len(findings) - errors
+        self._status.setText(f"{len(journey)} tiles · {errors} error{'s' * (errors != 1)}, "
+                             f"{warnings} warning{'s' * (warnings != 1)} · version {journey.version} draft")
+
+    def _save_failed(self, message: str) -> None:
+        QMessageBox.critical(self, APP_NAME, f"The last edit could not be saved to the project file.\n\n{message}\n\n"
+                             "Use File > Save As to keep your work in another file.")
+
+    # --- closing --------------------------------------------------------------------------------------------
+    def confirm_close(self) -> bool:
+        """Offer to keep or drop the edits made since the last checkpoint; False when the user cancels."""
+        stack = self.document.undo_stack
+        if stack.isClean() or self.document.readonly:
+            return True
+        box = QMessageBox(QMessageBox.Icon.Question, APP_NAME,
+                          "Save changes to this project?", parent=self)
+        box.setInformativeText("Your edits are already written to the project file as you make them. Keep them, "
+                               "or go back to how the project was when you last saved?")
+        keep = box.addButton("Save", QMessageBox.ButtonRole.AcceptRole)
+        drop = box.addButton("Don't Save", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        drop.setEnabled(stack.cleanIndex() >= 0)
+        box.setDefaultButton(keep)
+        box.exec()
+        clicked = box.clickedButton()
+        if clicked is keep:
+            stack.setClean()
+            return True
+        if clicked is drop:
+            stack.setIndex(stack.cleanIndex())
+            return True
+        return False
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.confirm_close():
+            event.ignore()
+            return
+        self._save_state()
+        self.document.close()
+        if self in _open_windows:
+            _open_windows.remove(self)
+        event.accept()
+
+    def _restore_state(self) -> None:
+        s = QSettings()
+        geometry, state = s.value("window/geometry"), s.value("window/state")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state)
+
+    def _save_state(self) -> None:
+        s = QSettings()
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState())
