@@ -43,8 +43,10 @@ def big_journey(n_steps: int = 1000, *, journey_id: str = "big") -> tuple[Journe
                 step.outputs[port] = END
             elif k == 0:
                 step.outputs[port] = nxt
-            else:  # side branches rejoin the spine two steps on, or end
+            elif step.type == "if-then":  # the "no" side skips the text message and rejoins at the wait
                 step.outputs[port] = steps[i + 2].id if i + 2 < len(steps) else END
+            else:  # a split's second path rejoins at once: skipping the next email would strand its if/then
+                step.outputs[port] = nxt
     for s in steps:
         j.add_step(s)
     return j, contents, [Segment("Everyone")]
