@@ -42,3 +42,22 @@ def test_none_refcount_does_not_fall_across_void_qt_calls(qtbot) -> None:
     for i in range(1000):
         w.setVisible(i % 2 == 0)
     assert sys.getrefcount(None) >= before
+
+
+def test_process_exits_cleanly_after_a_copy_to_the_clipboard() -> None:
+    """Qt destroys the clipboard after Python has finalised; our data must be gone by then (was a segfault)."""
+    code = textwrap.dedent("""
+        import os
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        from PySide6.QtCore import QMimeData
+        from PySide6.QtWidgets import QApplication
+        from designer.clipboard import set_mime_data
+        app = QApplication([])
+        mime = QMimeData()
+        mime.setText("steps")
+        set_mime_data(mime)
+        print(QApplication.clipboard().text())
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, (out.returncode, out.stderr[-500:])
+    assert out.stdout.strip() == "steps"

@@ -22,6 +22,7 @@ from app.model.registry import REGISTRY
 from designer.canvas.geometry import LAYER_GAP, TILE_H, TILE_W, after_port_spot, free_spot, to_position
 from designer.canvas.scene import DropTarget, JourneyScene
 from designer.document import Document
+from designer.clipboard import set_mime_data
 from designer.mime import STEPS_MIME
 
 if TYPE_CHECKING:
@@ -146,7 +147,7 @@ class CanvasActions:
         mime = QMimeData()
         mime.setData(STEPS_MIME, text.encode("utf-8"))
         mime.setText(text)
-        QApplication.clipboard().setMimeData(mime)
+        set_mime_data(mime)
         self._paste_anchor, self._paste_count = None, 0
         return True
 
