@@ -22,34 +22,13 @@ from app.model.journey import Audience, Journey, Position, Schedule, Step, Trigg
 from app.model.project import Project
 from app.model.registry import END, REGISTRY
 from app.model.segment import Segment
+from tests.samples import ANNOUNCEMENT
 
-BASE_YAML = """\
-format: journey/1
-name: Product announcement
-target: contacts
-audience: {segments: [Most valuable customers], exclude: [Do not contact], suppress: Unsubscribed}
-frequency: one-time
-schedule: {start: 2026-12-01T09:00, end: 2027-01-31T00:00, timezone: Europe/Paris}
-exit_when: [{event: purchase}]
-steps:
-  announce: {type: email, content: Product announcement email, next: clicked}
-  clicked:
-    type: if-then
-    wait_for: {event: link_clicked, step: announce, link: product-details}
-    within: 1d
-    yes: launch
-    no: end
-  launch: {type: wait, until: 2026-12-10T09:00, next: launched}
-  launched: {type: sms, content: Product launched text}
-content:
-  Product announcement email: {kind: email, subject: "Meet the new X", status: ready, links: [product-details]}
-  Product launched text: {kind: sms, text: "X is here", status: ready}
-"""
 
 State = tuple[list[Journey], dict[str, Content], dict[str, Segment]]
 
 
-_BASE, _CONTENTS, _ = read_journey_text(BASE_YAML, journey_id="j1")  # parsed once: the schema check is slow
+_BASE, _CONTENTS, _ = read_journey_text(ANNOUNCEMENT, journey_id="j1")  # parsed once: the schema check is slow
 for _i, _step in enumerate(_BASE):
     _BASE.move_step(_step.id, Position(220.0 * _i, 0.0))
 
