@@ -114,12 +114,29 @@ def import_(project: str, file: str, replace: bool) -> None:
 @click.option("--out", type=click.Path(dir_okay=False), help="Output file (default: standard output).")
 @click.option("--json", "as_json", is_flag=True, help="Write JSON instead of YAML (also chosen by a .json --out).")
 @click.option("--version", "version", type=int, help="Export this frozen version instead of the current draft.")
-def export(project: str, journey_name: str, out: str | None, as_json: bool, version: int | None) -> None:
+@click.option("--release", is_flag=True,
+              help="Freeze the journey as its next version first (refused while the check finds errors).")
+def export(project: str, journey_name: str, out: str | None, as_json: bool, version: int | None,
+           release: bool) -> None:
     """Write a journey as code (YAML or JSON)."""
     from app.codec.plain import journey_to_doc
     from app.codec.yamlio import dump_json, dump_yaml
+    from app.validation.checks import check_journey
     as_json = as_json or bool(out and out.lower().endswith(".json"))
-    with _open(project, write=False) as pf:
+    if release and version is not None:
+        fail("--release freezes the current draft; it does not go with --version")
+    with _open(project, write=release) as pf:
+        if release:
+            journey = pf.project.journey(journey_name)
+            errors = [f for f in check_journey(journey, pf.project, for_export=True) if f.is_error]
+            if errors:
+                for f in errors:
+                    click.echo(f"  error   {f.step or 'journey'}: {f.message} Fix: {f.fix}", err=True)
+                fail(f"journey '{journey.name}' has {_count(len(errors), 'error')}; fix them before releasing "
+                     "(nothing was frozen)")
+            version = pf.freeze(journey.id)
+            click.echo(f"Froze '{journey.name}' as version {version}; edits now make version {version + 1}",
+                       err=True)
         if version is not None:
             journey, contents, segments = pf.read_version(journey_name, version)
             doc = journey_to_doc(journey, {c.name: c for c in contents}, {s.name: s for s in segments})
