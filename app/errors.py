@@ -33,3 +33,7 @@ class ProjectFileError(JourneyStudioError):
 
 class ModelError(JourneyStudioError):
     """An edit that the journey model refuses (unknown step, port that the tile does not have...)."""
+
+
+class AudienceError(JourneyStudioError):
+    """Contacts or segments that cannot be used: a bad segment query, a bad contacts file, no population."""

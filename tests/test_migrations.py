@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import func, inspect, select
 
 from app.errors import ProjectFileError
 from app.model.journey import Journey, Step
 from app.model.project import Project
 from app.store import APPLICATION_ID, ProjectFile, migrate
 from app.store.opening import make_engine
+from app.store import schema
 from app.store.schema import metadata
 
 
@@ -96,14 +97,15 @@ def test_migrations_produce_the_metadata_schema(tmp_path: Path) -> None:
 
 def test_newer_revision_is_refused_and_the_file_untouched(tmp_path: Path) -> None:
     path = _make(tmp_path / "p.jstudio")
+    newer = migrate.SCHEMA_VERSION + 1
     with sqlite3.connect(path) as con:
-        con.execute("UPDATE alembic_version SET version_num = '0002'")
-        con.execute("PRAGMA user_version = 2")
+        con.execute("UPDATE alembic_version SET version_num = ?", (f"{newer:04d}",))
+        con.execute(f"PRAGMA user_version = {newer}")
     con.close()
     before = path.read_bytes()
     for readonly in (False, True):
-        with pytest.raises(ProjectFileError, match=r"made by a newer version of Journey Studio \(schema 2\); "
-                                                   r"this version reads up to schema 1\."):
+        with pytest.raises(ProjectFileError, match=rf"made by a newer version of Journey Studio \(schema {newer}\); "
+                                                   rf"this version reads up to schema {migrate.SCHEMA_VERSION}\."):
             ProjectFile.open(path, readonly=readonly)
     assert path.read_bytes() == before
 
@@ -117,13 +119,14 @@ def test_unknown_revision_id_counts_as_newer(tmp_path: Path) -> None:
         ProjectFile.open(path)
 
 
-SECOND_REVISION = '''
-"""Schema 2 (test only): step notes."""
+NEXT = migrate.SCHEMA_VERSION + 1
+NEXT_REVISION = '''
+"""Schema {next} (test only): step notes."""
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "{next:04d}"
+down_revision = "{head}"
 branch_labels = None
 depends_on = None
 
@@ -131,7 +134,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table("notes", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("text", sa.Text()))
     {fail}
-    op.execute("PRAGMA user_version = 2")
+    op.execute("PRAGMA user_version = {next}")
 
 
 def downgrade() -> None:
@@ -139,27 +142,31 @@ def downgrade() -> None:
 '''
 
 
-def _second_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, fail: bool = False) -> None:
+def _next_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, fail: bool = False) -> None:
+    """A test-only revision after the real head, so that the current schema becomes the "older" one."""
     scripts = tmp_path / "migrations"
     shutil.copytree(migrate.SCRIPT_LOCATION, scripts, ignore=shutil.ignore_patterns("__pycache__"))
-    body = SECOND_REVISION.replace("{fail}", 'raise RuntimeError("migration failed")' if fail else "pass")
-    (scripts / "versions" / "0002_notes.py").write_text(textwrap.dedent(body))
+    body = (NEXT_REVISION.replace("{fail}", 'raise RuntimeError("migration failed")' if fail else "pass")
+            .replace("{next:04d}", f"{NEXT:04d}").replace("{next}", str(NEXT))
+            .replace("{head}", migrate.HEAD_REVISION))
+    (scripts / "versions" / f"{NEXT:04d}_notes.py").write_text(textwrap.dedent(body))
     monkeypatch.setattr(migrate, "SCRIPT_LOCATION", scripts)
-    monkeypatch.setattr(migrate, "HEAD_REVISION", "0002")
-    monkeypatch.setattr(migrate, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(migrate, "HEAD_REVISION", f"{NEXT:04d}")
+    monkeypatch.setattr(migrate, "SCHEMA_VERSION", NEXT)
 
 
 def test_older_file_is_migrated_to_head_on_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = _make(tmp_path / "p.jstudio")
-    _second_revision(tmp_path, monkeypatch)
+    old = migrate.SCHEMA_VERSION
+    _next_revision(tmp_path, monkeypatch)
     before = path.read_bytes()
-    with pytest.raises(ProjectFileError, match=r"uses schema 1 of an older Journey Studio and must be upgraded"):
+    with pytest.raises(ProjectFileError, match=rf"uses schema {old} of an older Journey Studio and must be upgraded"):
         ProjectFile.open(path, readonly=True)
     assert path.read_bytes() == before
     with ProjectFile.open(path) as f:
-        assert not f.readonly and f.schema_version() == 2
+        assert not f.readonly and f.schema_version() == NEXT
         assert f.project.journey("One").step("bye").props == {"reason": "done"}
-    assert _pragmas(path) == (APPLICATION_ID, 2, ["0002"])
+    assert _pragmas(path) == (APPLICATION_ID, NEXT, [f"{NEXT:04d}"])
     with sqlite3.connect(path) as con:
         assert con.execute("SELECT count(*) FROM notes").fetchone() == (0,)
     con.close()
@@ -167,12 +174,78 @@ def test_older_file_is_migrated_to_head_on_open(tmp_path: Path, monkeypatch: pyt
 
 def test_failed_migration_leaves_the_file_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = _make(tmp_path / "p.jstudio")
-    _second_revision(tmp_path, monkeypatch, fail=True)
-    with pytest.raises(ProjectFileError, match="could not be upgraded from schema 1 to schema 2: migration failed"):
+    old, head = migrate.SCHEMA_VERSION, migrate.HEAD_REVISION
+    _next_revision(tmp_path, monkeypatch, fail=True)
+    with pytest.raises(ProjectFileError,
+                       match=f"could not be upgraded from schema {old} to schema {NEXT}: migration failed"):
         ProjectFile.open(path)
-    assert _pragmas(path) == (APPLICATION_ID, 1, ["0001"])
+    assert _pragmas(path) == (APPLICATION_ID, old, [head])
     with sqlite3.connect(path) as con:
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     con.close()
     assert "notes" not in tables
     assert not path.with_name(path.name + "-lock").exists()
+
+
+# --- schema 1 -> 2 (the audience tables) ---------------------------------------------------------------------
+
+def _schema1_file(path: Path) -> Path:
+    """A project file exactly as schema 1 wrote it: the migrations up to 0001 only, then a journey."""
+    from app.store.loading import encode_settings
+    from app.store.writing import write_project
+
+    project = Project("Old")
+    j = Journey("j1", "One")
+    j.add_step(Step("bye", "exit", props={"reason": "done"}))
+    project.add_journey(j)
+    path.touch()
+    engine = make_engine(path, readonly=False)
+    try:
+        with engine.connect() as conn, conn.begin():
+            migrate.upgrade(conn, "0001")
+            conn.execute(schema.project.insert().values(id=1, name=project.name,
+                                                        settings=encode_settings(project.settings)))
+            write_project(conn, project, schema.utcnow())
+    finally:
+        engine.dispose()
+    return path
+
+
+def test_schema_1_file_is_migrated_to_the_audience_schema(tmp_path: Path) -> None:
+    path = _schema1_file(tmp_path / "old.jstudio")
+    assert _pragmas(path) == (APPLICATION_ID, 1, ["0001"])
+    with sqlite3.connect(path) as con:
+        old_tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    con.close()
+    assert not old_tables & set(schema.AUDIENCE_TABLES)
+    before = path.read_bytes()
+    with pytest.raises(ProjectFileError, match=r"uses schema 1 of an older Journey Studio and must be upgraded, "
+                                               r"which cannot be done while it was opened read-only"):
+        ProjectFile.open(path, readonly=True)
+    assert path.read_bytes() == before
+    with ProjectFile.open(path) as f:
+        assert f.schema_version() == migrate.SCHEMA_VERSION == 2
+        assert f.project.journey("One").step("bye").props == {"reason": "done"}
+        with f.connection() as conn:
+            insp = inspect(conn)
+            for name in schema.AUDIENCE_TABLES:
+                assert [c["name"] for c in insp.get_columns(name)] == [c.name for c in metadata.tables[name].columns]
+                assert {i["name"] for i in insp.get_indexes(name)} == {i.name for i in metadata.tables[name].indexes}
+            assert conn.execute(select(func.count()).select_from(schema.contacts)).scalar_one() == 0
+    assert _pragmas(path) == (APPLICATION_ID, 2, ["0002"])
+    with ProjectFile.open(path, readonly=True) as f:  # now current: read-only opening works
+        assert f.project.journey("One").name == "One"
+
+
+def test_audience_migration_downgrades_cleanly(tmp_path: Path) -> None:
+    path = _make(tmp_path / "p.jstudio")
+    engine = make_engine(path, readonly=False)
+    try:
+        with engine.connect() as conn, conn.begin():
+            from alembic import command
+            command.downgrade(migrate.make_config(conn), "0001")
+            tables = set(inspect(conn).get_table_names())
+    finally:
+        engine.dispose()
+    assert not tables & set(schema.AUDIENCE_TABLES) and "journeys" in tables
+    assert _pragmas(path)[1:] == (1, ["0001"])

@@ -28,33 +28,11 @@ from app.model.journey import (Audience, Frequency, FrequencyCap, Journey, Posit
 from app.model.project import Project
 from app.model.registry import END, REGISTRY
 from app.model.segment import Segment
-from app.store import APPLICATION_ID, ProjectFile, held_by, is_project_file
+from app.store import APPLICATION_ID, ProjectFile, held_by, is_project_file, migrate
+from tests.samples import ANNOUNCEMENT as _PLAIN
 
-ANNOUNCEMENT = """\
-format: journey/1
-name: Product announcement
-target: contacts
-audience: {segments: [Most valuable customers], exclude: [Do not contact], suppress: Unsubscribed}
-frequency: one-time
-schedule: {start: 2026-12-01T09:00, end: 2027-01-31T00:00, timezone: Europe/Paris}
-exit_when: [{event: purchase}]
-steps:
-  announce: {type: email, content: Product announcement email, next: clicked}
-  clicked:
-    type: if-then
-    wait_for: {event: link_clicked, step: announce, link: product-details}
-    within: 1d
-    yes: launch
-    no: end
-  launch: {type: wait, until: 2026-12-10T09:00, next: launched}
-  launched: {type: sms, content: Product launched text}
-layout:
-  announce: [0, 0]
-  clicked: [200.5, -40]
-content:
-  Product announcement email: {kind: email, subject: "Meet the new X", status: ready, links: [product-details]}
-  Product launched text: {kind: sms, text: "X is here", status: ready}
-"""
+ANNOUNCEMENT = _PLAIN.replace("content:\n", "layout:\n  announce: [0, 0]\n  clicked: [200.5, -40]\ncontent:\n", 1)
+
 
 WELCOME = """\
 format: journey/1
@@ -115,7 +93,7 @@ def test_create_writes_empty_project_and_refuses_existing(tmp_path: Path) -> Non
     path = tmp_path / "new.jstudio"
     with ProjectFile.create(path) as f:
         assert not f.readonly and f.readonly_reason is None and f.project.name == "new"
-        assert f.schema_version() == 1
+        assert f.schema_version() == migrate.SCHEMA_VERSION
     assert is_project_file(path) and held_by(path) is None
     before = path.read_bytes()
     with pytest.raises(ProjectFileError, match="already exists"):
@@ -458,7 +436,7 @@ def test_newer_schema_is_refused(pf: ProjectFile) -> None:
         con.execute("PRAGMA user_version = 7")
     con.close()
     _refused(pf.path, r"was made by a newer version of Journey Studio \(schema 7\); this version reads up to "
-                      r"schema 1\. Upgrade Journey Studio to open it\.")
+                      rf"schema {migrate.SCHEMA_VERSION}\. Upgrade Journey Studio to open it\.")
 
 
 def test_undecodable_rows_name_journey_and_step(pf: ProjectFile) -> None:

@@ -247,5 +247,8 @@ def _log_crash() -> str:
         return "standard error"
 
 
+from app.cli.audience import register as _register_audience  # noqa: E402  (after `cli` exists)
+_register_audience(cli)
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -53,7 +53,10 @@ ACCOUNT_ATTRIBUTES: tuple[Attribute, ...] = (
 
 STANDARD_ATTRIBUTES: dict[str, Attribute] = {a.name: a for a in CONTACT_ATTRIBUTES + ACCOUNT_ATTRIBUTES}
 
-# Operators of an if/then attribute test, by the attribute types they apply to.
+# Operators of an if/then attribute test and of a segment query row, by the attribute types they apply to.
+# Values: one value of the attribute's type; `in` a list of them; `between` [low, high] (inclusive);
+# `in_last_days` / `not_in_last_days` a whole number of days before the moment of evaluation; none for the
+# unary ones.
 OPERATORS: dict[str, tuple[AttrType, ...]] = {
     "equals": ("text", "number", "date", "datetime", "boolean", "choice"),
     "not_equals": ("text", "number", "date", "datetime", "boolean", "choice"),
@@ -65,16 +68,24 @@ OPERATORS: dict[str, tuple[AttrType, ...]] = {
     "at_most": ("number", "date", "datetime"),
     "greater_than": ("number", "date", "datetime"),
     "at_least": ("number", "date", "datetime"),
+    "between": ("number", "date", "datetime"),
+    "in_last_days": ("date", "datetime"),
+    "not_in_last_days": ("date", "datetime"),
     "in": ("text", "choice"),
     "contains_data": ("text", "number", "date", "datetime", "boolean", "choice", "list"),
     "does_not_contain_data": ("text", "number", "date", "datetime", "boolean", "choice", "list"),
 }
 UNARY_OPERATORS = frozenset({"contains_data", "does_not_contain_data"})
+RANGE_OPERATORS = frozenset({"between"})
+DAY_OPERATORS = frozenset({"in_last_days", "not_in_last_days"})
 
 # Events a contact can do outside any message; goals and exit conditions name these.
 CONTACT_EVENTS: tuple[str, ...] = (
     "purchase", "web_visit", "form_submitted", "unsubscribed", "subscribed", "registered", "renewed",
 )
+
+# Kinds of recorded contact interactions (the population's history); segment queries filter on them.
+INTERACTION_KINDS: tuple[str, ...] = ("purchase", "web_visit", "form_submitted")
 
 # Events on an earlier message that an if/then can wait for, by channel.
 MESSAGE_EVENTS: dict[str, tuple[str, ...]] = {

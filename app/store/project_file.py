@@ -384,6 +384,20 @@ class ProjectFile:
         if self._unsaved or self._queued:
             self._on_committed([])
 
+    # --- audience data -----------------------------------------------------------------------------------
+    @contextmanager
+    def connection(self, *, write: bool = False) -> Iterator[Connection]:
+        """The file's connection inside one transaction, for the audience tables (never loaded into memory).
+
+        The transaction commits when the block ends and rolls back if it raises, so a bulk write is all or
+        nothing. `write=True` refuses a read-only file up front. Do not edit the Project inside the block:
+        its changes are written through the same connection.
+        """
+        if write:
+            self._require_writable("change the contacts")
+        with self._transaction("cannot use the contacts") as conn:
+            yield conn
+
     def schema_version(self) -> int:
         """The schema number recorded in the file (PRAGMA user_version)."""
         with self._transaction("cannot be read") as conn:

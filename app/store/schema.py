@@ -7,11 +7,11 @@ number, and bump `HEAD_REVISION` / `SCHEMA_VERSION` in `app.store.migrate`.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlalchemy import (JSON, CheckConstraint, Column, Dialect, Float, ForeignKey, Index, Integer, MetaData,
-                        String, Table, Text, TypeDecorator)
+                        PrimaryKeyConstraint, String, Table, Text, TypeDecorator)
 
 FILE_SUFFIX = ".jstudio"
 APPLICATION_ID = 0x4A535450  # "JSTP": SQLite `PRAGMA application_id` of every Journey Studio project file
@@ -44,6 +44,42 @@ class UtcDateTime(TypeDecorator[datetime]):
             return None
         parsed = datetime.fromisoformat(value)
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+class IsoDate(TypeDecorator[date]):
+    """A calendar date stored as 'YYYY-MM-DD' text, so that comparing the text compares the dates."""
+
+    impl = String(10)
+    cache_ok = True
+
+    def process_bind_param(self, value: date | str | None, dialect: Dialect) -> str | None:
+        if value is None or isinstance(value, str):
+            return value
+        return (value.date() if isinstance(value, datetime) else value).isoformat()
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> date | None:
+        return None if value is None else date.fromisoformat(value)
+
+
+class IsoSeconds(TypeDecorator[datetime]):
+    """A UTC date-time to the second stored as 'YYYY-MM-DDTHH:MM:SS' text (naive; aware values are converted).
+
+    The fixed width makes text order equal time order, and it is what NumPy's datetime_as_string writes, so
+    bulk generation needs no per-row formatting.
+    """
+
+    impl = String(19)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | str | None, dialect: Dialect) -> str | None:
+        if value is None or isinstance(value, str):
+            return value
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.replace(microsecond=0).isoformat(timespec="seconds")
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        return None if value is None else datetime.fromisoformat(value)
 
 
 def utcnow() -> datetime:
@@ -122,4 +158,83 @@ milestones = Table(
     Column("detail", Text, nullable=False),
 )
 
+# --- the audience (schema 2): contacts, their accounts, list memberships, interactions ----------------------
+# Contacts are never loaded into the in-memory Project (there can be millions); app.audience queries them.
+# Text attributes compare case-insensitively (NOCASE, ASCII letters), as marketers expect "atlantis" to find
+# "Atlantis"; the indexes on them use the same collation.
+NoCase = Text(collation="NOCASE")
+
+accounts = Table(
+    "accounts", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", NoCase, nullable=False),
+    Column("industry", NoCase),
+    Column("size", Integer),  # employees
+    Column("city", NoCase),
+    Index("ix_accounts_name", "name"),
+)
+
+contacts = Table(
+    "contacts", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("first_name", NoCase),
+    Column("last_name", NoCase),
+    Column("full_name", NoCase),
+    Column("email", NoCase),
+    Column("mobile_phone", Text),
+    Column("city", NoCase),
+    Column("country", NoCase),
+    Column("time_zone", NoCase),
+    Column("language", NoCase),
+    Column("birth_date", IsoDate),
+    Column("created_on", IsoSeconds),
+    Column("consent_level", Text),
+    Column("loyalty_tier", Text),
+    Column("lifetime_value", Float),
+    Column("last_purchase_date", IsoDate),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="SET NULL")),
+    Column("engagement", Float),  # latent engagement in [0, 1] the simulator uses; None for imported contacts
+    Column("custom", JSON(none_as_null=True)),  # {custom attribute: value}, the project's custom attributes
+    # Segment counts filter on these. SQLite uses one index per table and, without range statistics, guesses
+    # badly between them; one covering index over the usual segment columns answers most multi-row queries
+    # from the index alone, and (with ANALYZE) its skip-scan serves equality on country, consent_level and
+    # loyalty_tier, which therefore need no index of their own. Selective lookups keep single-column indexes.
+    Index("ix_contacts_segmenting", "country", "consent_level", "loyalty_tier", "lifetime_value",
+          "last_purchase_date", "account_id", "city"),
+    Index("ix_contacts_city", "city"),
+    Index("ix_contacts_last_purchase_date", "last_purchase_date"),
+    Index("ix_contacts_lifetime_value", "lifetime_value"),
+    Index("ix_contacts_account_id", "account_id"),
+)
+
+contact_lists = Table(
+    "contact_lists", metadata,
+    Column("contact_id", Integer, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("list", NoCase, nullable=False),
+    PrimaryKeyConstraint("contact_id", "list"),
+    Index("ix_contact_lists_list_contact_id", "list", "contact_id"),  # the members of a list, covering
+)
+
+interactions = Table(
+    "interactions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("contact_id", Integer, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", Text, nullable=False),  # app.model.attributes.INTERACTION_KINDS
+    Column("at", IsoSeconds, nullable=False),
+    Column("value", Float),
+    Index("ix_interactions_contact_id", "contact_id"),
+    Index("ix_interactions_kind_at_contact_id", "kind", "at", "contact_id"),  # "who did X since T", covering
+)
+
+# Members of static segments, by segment name. No foreign key to `segments`, as for journey versions: removing
+# a segment and undoing that brings its members back.
+segment_members = Table(
+    "segment_members", metadata,
+    Column("segment", Text, nullable=False),
+    Column("contact_id", Integer, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    PrimaryKeyConstraint("segment", "contact_id"),
+    Index("ix_segment_members_contact_id", "contact_id"),
+)
+
+AUDIENCE_TABLES: tuple[str, ...] = ("accounts", "contacts", "contact_lists", "interactions", "segment_members")
 PROJECT_TABLES: tuple[str, ...] = tuple(metadata.tables)

@@ -1,7 +1,8 @@
 """Check for errors: run every journey rule and every tile's own checks, and sort what they find.
 
 Rules live in settings_rules (audience, schedule, triggers...), flow_rules (links, reachability, loops,
-if/then ordering) and step_rules (tile types, property types, tokens); per-tile checks live in the registry.
+if/then ordering), step_rules (tile types, property types, tokens) and segment_rules (segment queries);
+per-tile checks live in the registry.
 The validator never raises: a rule that fails unexpectedly becomes one `check-failed` finding.
 """
 
@@ -12,13 +13,13 @@ from typing import Callable, Iterable
 
 from app.model.journey import Journey
 from app.model.project import Project
-from app.validation import flow_rules, settings_rules, step_rules
+from app.validation import flow_rules, segment_rules, settings_rules, step_rules
 from app.validation.context import Context
 from app.validation.findings import Finding, error
 
 Rule = Callable[[Context], Iterable[Finding]]
 
-RULES: tuple[Rule, ...] = step_rules.RULES + flow_rules.RULES + settings_rules.RULES
+RULES: tuple[Rule, ...] = step_rules.RULES + flow_rules.RULES + settings_rules.RULES + segment_rules.RULES
 
 # Findings that need the project's content and segments to be decided; without a project they are unknown.
 _NEEDS_PROJECT = frozenset({"unknown-content", "unknown-segment"})
