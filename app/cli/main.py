@@ -249,6 +249,7 @@ def _log_crash() -> str:
 
 from app.cli.audience import register as _register_audience  # noqa: E402  (after `cli` exists)
 _register_audience(cli)
+from app.cli import simulate as _simulate  # noqa: E402,F401  (registers `simulate`; after `cli` exists)
 
 if __name__ == "__main__":
     sys.exit(main())

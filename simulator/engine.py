@@ -1,0 +1,205 @@
+"""The vectorised engine: whole cohorts per step with NumPy, in chunks of contacts to bound memory.
+
+The population is cut into chunks (whole accounts stay together when targeting accounts); for each chunk and
+each iteration, the contacts that enter are grouped into units and pushed through the steps in topological
+order (cohorts.py). A contact's state that outlives an iteration (its unsubscribe time, its recent sends for
+the frequency cap) is kept per chunk. Chunks are independent, so the results do not depend on the chunk size
+except for the order of trace rows; the chunk size is part of a run's inputs all the same.
+
+Entry rules are those of reference_run.py (the oracle), written here over arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+import numpy as np
+
+from simulator.behaviour import BehaviourModel, Modifiers, contact_modifiers
+from simulator.draws import NEVER
+from simulator.memory import keep_freed_memory
+from simulator.plan import Plan
+from simulator.population import Population
+from simulator.timezones import OffsetTable
+from simulator.trace import Trace, TraceBuilder
+
+DEFAULT_CHUNK = 125_000  # contacts per chunk: arrays stay in cache and memory is reused (measured best)
+ENGINE_VERSION = "1"
+Progress = Callable[[float, str], None]
+
+
+class CancelToken(Protocol):
+    """Anything with is_set() (a threading.Event will do)."""
+
+    def is_set(self) -> bool: ...
+
+
+class Cancelled(Exception):
+    """The run was cancelled through its cancel token."""
+
+
+@dataclass
+class Context:
+    """What every chunk of a run shares."""
+
+    plan: Plan
+    pop: Population
+    behaviour: BehaviourModel
+    seed: int
+    offsets: OffsetTable
+    journey_zone: int  # row of the journey's time zone in `offsets`
+
+
+@dataclass
+class Chunk:
+    """Contacts of one chunk (population `rows`) and their state that outlives an iteration."""
+
+    rows: np.ndarray
+    rows32: np.ndarray  # the same, as the trace stores them
+    keys: np.ndarray
+    zone: np.ndarray
+    mods: Modifiers
+    unsubscribed: np.ndarray
+    ring: np.ndarray | None  # the last `cap` send times per contact (frequency cap)
+    ring_pos: np.ndarray | None
+
+
+@dataclass
+class Units:
+    """Units entering one iteration: their entry times and members (local contact indexes, grouped by unit)."""
+
+    entry: np.ndarray
+    member: np.ndarray
+    start: np.ndarray  # member offsets per unit (n + 1)
+    unit_of: np.ndarray  # unit of each member
+    key: np.ndarray  # draw key per unit for splits: the account id, or the contact id
+    by_account: np.ndarray  # whether `key` is an account id
+    single: bool  # every unit has one member (a fast path)
+    identity: bool = False  # single, and every contact of the chunk entered: member[i] == i
+
+    @property
+    def n(self) -> int:
+        return len(self.entry)
+
+    def first(self) -> np.ndarray:
+        """The first member (lowest population row) of each unit."""
+        return self.member[self.start[:-1]]
+
+
+def run(plan: Plan, pop: Population, behaviour: BehaviourModel, seed: int, *, chunk_size: int = DEFAULT_CHUNK,
+        progress: Progress | None = None, cancel: CancelToken | None = None) -> Trace:
+    """Simulate the population through the journey; the trace holds every step each contact took."""
+    with keep_freed_memory():
+        return _run(plan, pop, behaviour, seed, chunk_size, progress, cancel)
+
+
+def _run(plan: Plan, pop: Population, behaviour: BehaviourModel, seed: int, chunk_size: int,
+         progress: Progress | None, cancel: CancelToken | None) -> Trace:
+    from simulator.cohorts import run_iteration  # the step logic lives there (it imports this module)
+
+    zones = list(pop.timezones) + [plan.timezone]
+    ctx = Context(plan, pop, behaviour, seed, OffsetTable(zones, plan.start - 2 * 86_400, plan.horizon + 2 * 86_400),
+                  len(zones) - 1)
+    out = TraceBuilder(plan, capacity=len(pop))
+    order = _order(plan, pop)
+    bounds = _chunk_bounds(plan, pop, order, max(1, chunk_size))
+    steps = max(1, len(bounds) * len(plan.iterations))
+    done = 0
+    for lo, hi in bounds:
+        chunk = _chunk(ctx, order[lo:hi])
+        for k in range(len(plan.iterations)):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("the simulation was cancelled")
+            units = enter_units(ctx, chunk, k)
+            if units.n:
+                run_iteration(ctx, chunk, units, k, out, cancel)
+            done += 1
+            if progress is not None:
+                progress(done / steps, f"contacts {hi:,} of {len(pop):,}, iteration {k + 1}")
+    return out.finish({"engine": "vectorised", "engine_version": ENGINE_VERSION, "seed": seed,
+                       "chunk_size": chunk_size})
+
+
+def _order(plan: Plan, pop: Population) -> np.ndarray:
+    """Population rows in processing order: as they are, or by account (then row) when targeting accounts."""
+    if not plan.accounts:
+        return np.arange(len(pop), dtype=np.int64)
+    return np.lexsort((np.arange(len(pop)), pop.account_id)).astype(np.int64)
+
+
+def _chunk_bounds(plan: Plan, pop: Population, order: np.ndarray, size: int) -> list[tuple[int, int]]:
+    n = len(order)
+    cuts = list(range(0, n, size)) + [n]
+    if plan.accounts and n:  # move each cut forward to the start of an account's run of contacts
+        acc = pop.account_id[order]
+        fixed = [0]
+        for c in cuts[1:-1]:
+            while c < n and acc[c] >= 0 and acc[c] == acc[c - 1]:
+                c += 1
+            if c > fixed[-1]:
+                fixed.append(c)
+        cuts = fixed + ([n] if fixed[-1] != n else [])
+    return [(a, b) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+
+
+def _chunk(ctx: Context, rows: np.ndarray) -> Chunk:
+    plan, pop = ctx.plan, ctx.pop
+    tz = np.take(pop.tz, rows).astype(np.int64)
+    zone = np.where(tz < 0, ctx.journey_zone, tz)
+    mods = contact_modifiers(ctx.behaviour, pop, rows, plan.events, plan.start)
+    ring = pos = None
+    if plan.cap is not None:
+        ring = np.full((len(rows), plan.cap[0]), -NEVER, dtype=np.int64)
+        pos = np.zeros(len(rows), dtype=np.int64)
+    return Chunk(rows, rows.astype(np.int32), np.take(pop.contact_id, rows), zone, mods,
+                 np.full(len(rows), NEVER, dtype=np.int64), ring, pos)
+
+
+def enter_units(ctx: Context, chunk: Chunk, k: int) -> Units:
+    """Who enters iteration `k` and when, grouped into units."""
+    plan, pop = ctx.plan, ctx.pop
+    aud = plan.audience
+    rows = chunk.rows
+    begin = plan.iterations[k][0]
+    cutoff = plan.cutoff(k)[0]
+    ok = np.take(pop.consent, rows) >= aud.min_consent
+    if not aud.segments:
+        t = np.full(len(rows), begin, dtype=np.int64)
+    elif plan.frequency == "ongoing":
+        firsts = [pop.segment(s).first_at_or_after(rows, begin) for s in aud.segments]
+        if aud.combine == "union":
+            t = np.minimum.reduce(firsts)
+        else:
+            t = np.maximum.reduce(firsts)
+            for s in aud.segments:
+                ok &= (t >= NEVER) | pop.segment(s).member_at(rows, t)
+    else:
+        hits = [pop.segment(s).member_at(rows, begin) for s in aud.segments]
+        inside = np.logical_or.reduce(hits) if aud.combine == "union" else np.logical_and.reduce(hits)
+        t = np.where(inside, begin, NEVER)
+    ok &= t < cutoff
+    idx = np.flatnonzero(ok)
+    t = np.take(t, idx)
+    for s in aud.exclude:
+        keep = ~pop.segment(s).member_at(np.take(rows, idx), t)
+        idx, t = np.compress(keep, idx), np.compress(keep, t)
+    if not plan.accounts:
+        n = len(idx)
+        everyone = n == len(rows)
+        return Units(t, idx, np.arange(n + 1), idx, chunk.keys if everyone else np.take(chunk.keys, idx),
+                     np.zeros(n, bool), True, everyone)
+    acc = np.take(pop.account_id, np.take(rows, idx))
+    new = np.ones(len(idx), dtype=bool)
+    new[1:] = (acc[1:] != acc[:-1]) | (acc[1:] < 0)
+    group = np.cumsum(new) - 1
+    starts = np.flatnonzero(new)
+    first_t = np.minimum.reduceat(t, starts) if len(idx) else t
+    keep = t == first_t[group]  # the account's contacts that enter at its first entry time
+    idx, group, acc = idx[keep], group[keep], acc[keep]
+    counts = np.bincount(group, minlength=len(starts))
+    start = np.concatenate(([0], np.cumsum(counts)))
+    heads = start[:-1]
+    by_account = acc[heads] >= 0
+    key = np.where(by_account, acc[heads], chunk.keys[idx[heads]])
+    return Units(first_t, idx, start, group, key, by_account, bool((counts == 1).all()))

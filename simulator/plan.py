@@ -1,0 +1,305 @@
+"""A journey compiled for execution: steps in topological order, times in UTC seconds, properties resolved.
+
+Both the reference interpreter and the vectorised engine (and later the live runner) read a `Plan`, never the
+editable Journey, so the meaning of a journey's settings is worked out once, here:
+
+- the schedule's local start and end, and wait-until dates, become UTC seconds via the journey's time zone;
+- the simulated horizon defaults to the schedule end (or 90 days when the journey has none);
+- iterations: one for one-time and ongoing journeys; `count` windows of `interval` for repeating ones, each
+  lasting until the next begins (the recurrence interval is how long each recurrence lasts), all inside the
+  schedule;
+- an output port that is not connected, or is connected to `end`, leads to the virtual step END;
+- journeys are DAGs: a cycle is refused here with the steps it goes through.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import IntEnum
+from typing import Any
+
+from app.model.attributes import CONSENT_LEVELS, MESSAGE_EVENTS
+from app.model.journey import Journey, Trigger
+from app.model.registry import END, REGISTRY
+from simulator.draws import NEVER, name_key
+from simulator.timezones import local_to_utc, zone
+
+DAY = 86_400
+DEFAULT_HORIZON_DAYS = 90
+# if/then events as the journey names them -> the message event the simulator records
+WATCH_EVENTS = {"delivered": "delivered", "opened": "opened", "link_clicked": "clicked", "bounced": "bounced"}
+PER_ACCOUNT_ACTIONS = frozenset({"task", "lead", "workflow"})  # one per account when targeting accounts
+
+
+class PlanError(ValueError):
+    """A journey the simulator cannot run, with a message that says what to change."""
+
+
+class Kind(IntEnum):
+    """What a step does, as far as execution is concerned."""
+
+    MESSAGE = 0
+    WAIT_FOR = 1
+    WAIT_UNTIL = 2
+    IF_EVENT = 3
+    IF_CONDITION = 4
+    IF_SEGMENT = 5
+    SPLIT = 6
+    ACTION = 7
+    EXIT = 8
+
+
+@dataclass(frozen=True)
+class Condition:
+    """An attribute test of an if/then: attribute, operator and value (see app.model.attributes.OPERATORS)."""
+
+    attribute: str
+    op: str
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """One step ready to execute. `next[i]` is the step index its i-th port leads to (`Plan.end` for the end)."""
+
+    index: int
+    id: str
+    name: str
+    type: str
+    kind: Kind
+    key: int
+    ports: tuple[str, ...]
+    next: tuple[int, ...]
+    channel: str | None = None
+    seconds: int = 0
+    until: int = 0
+    watch_step: int = -1
+    watch_event: str = ""
+    condition: Condition | None = None
+    segment: str | None = None
+    thresholds: tuple[float, ...] = ()
+    per_account: bool = False
+
+
+@dataclass(frozen=True)
+class TriggerPlan:
+    """A goal or an exit condition: a contact event, or joining / leaving a segment."""
+
+    event: str | None = None
+    segment: str | None = None
+    when: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The event name the interpreter is told about, e.g. 'purchase' or 'segment:VIP:joins'."""
+        return self.event if self.event else f"segment:{self.segment}:{self.when or 'joins'}"
+
+
+@dataclass(frozen=True)
+class AudiencePlan:
+    segments: tuple[str, ...]
+    combine: str
+    exclude: tuple[str, ...]
+    suppress: str | None
+    min_consent: int  # index into CONSENT_LEVELS; 0 admits everyone
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A compiled journey. Times are UTC seconds; `iterations` are (start, stop) windows (stop NEVER: open)."""
+
+    journey_id: str
+    journey_name: str
+    version: int
+    target: str
+    frequency: str
+    steps: tuple[StepPlan, ...]
+    entry: int
+    start: int
+    end_at: int
+    horizon: int
+    iterations: tuple[tuple[int, int], ...]
+    timezone: str
+    quiet: tuple[int, int] | None
+    cap: tuple[int, int] | None
+    audience: AudiencePlan
+    exits: tuple[TriggerPlan, ...]
+    goal: TriggerPlan | None
+    events: tuple[str, ...] = field(default=())
+
+    @property
+    def end(self) -> int:
+        """The index of the virtual END step (one past the last real step)."""
+        return len(self.steps)
+
+    @property
+    def accounts(self) -> bool:
+        return self.target == "accounts"
+
+    def step_names(self) -> list[str]:
+        """Step ids by index, END last (as 'end')."""
+        return [s.id for s in self.steps] + [END]
+
+    def cutoff(self, iteration: int) -> tuple[int, bool]:
+        """When processing of an iteration stops, and whether that is the horizon (still waiting) or the end."""
+        stop = min(self.iterations[iteration][1], self.end_at)
+        return (self.horizon, True) if self.horizon < stop else (stop, False)
+
+    def segments_used(self) -> list[str]:
+        """Segments named by if/then steps, the goal and exit conditions (not the audience)."""
+        names = [s.segment for s in self.steps if s.segment]
+        names += [t.segment for t in (*self.exits, *([self.goal] if self.goal else [])) if t.segment]
+        return list(dict.fromkeys(n for n in names if n))
+
+
+def _trigger(t: Trigger) -> TriggerPlan:
+    return TriggerPlan(t.event, t.segment, t.when)
+
+
+def _topological(journey: Journey) -> list[str]:
+    """Step ids in an order where every link goes forward (journey order among equals); PlanError on a cycle."""
+    order: list[str] = []
+    state: dict[str, int] = {}  # 1: on the DFS stack, 2: done
+    ids = list(journey.steps)
+
+    def visit(sid: str, stack: list[str]) -> None:
+        state[sid] = 1
+        stack.append(sid)
+        for _, target in reversed(journey.successors(sid)):
+            if state.get(target) == 1:
+                loop = stack[stack.index(target):]
+                first = min(range(len(loop)), key=lambda i: ids.index(loop[i]))  # start where the journey does
+                loop = loop[first:] + loop[:first] + [loop[first]]
+                raise PlanError(f"journey '{journey.name}' has a cycle ({' -> '.join(loop)}); contacts could loop "
+                                "for ever. Break the loop: journeys must only lead forward.")
+            if target not in state:
+                visit(target, stack)
+        stack.pop()
+        state[sid] = 2
+        order.append(sid)
+
+    for sid in reversed(ids):
+        if sid not in state:
+            visit(sid, [])
+    order.reverse()
+    return order
+
+
+def compile_plan(journey: Journey, *, horizon: int | datetime | None = None) -> Plan:
+    """Compile a journey; `horizon` (UTC seconds or a journey-local date-time) bounds the simulated time."""
+    s = journey.schedule
+    try:
+        zone(s.timezone)
+    except Exception:
+        raise PlanError(f"unknown time zone '{s.timezone}'") from None
+    if s.start is None:
+        raise PlanError(f"journey '{journey.name}' has no start date; set schedule.start to simulate it")
+    if journey.entry is None or not journey.steps:
+        raise PlanError(f"journey '{journey.name}' has no steps")
+    start = local_to_utc(s.start, s.timezone)
+    end_at = local_to_utc(s.end, s.timezone) if s.end else NEVER
+    if end_at <= start:
+        raise PlanError(f"journey '{journey.name}' ends before it starts")
+    if isinstance(horizon, datetime):
+        horizon = local_to_utc(horizon, s.timezone)
+    h = horizon if horizon is not None else (end_at if end_at < NEVER else start + DEFAULT_HORIZON_DAYS * DAY)
+    if h <= start:
+        raise PlanError("the simulated horizon must be after the journey start")
+
+    f = journey.frequency
+    if f.kind == "repeating":
+        if not f.interval or not f.count or f.interval.total_seconds() <= 0 or f.count < 1:
+            raise PlanError("a repeating journey needs an interval above zero and a count of at least 1")
+        step = int(f.interval.total_seconds())
+        iterations = tuple((start + k * step, start + (k + 1) * step) for k in range(f.count)
+                           if start + k * step < min(end_at, h))
+    else:
+        iterations = ((start, NEVER),)
+
+    order = _topological(journey)
+    index = {sid: i for i, sid in enumerate(order)}
+    accounts = journey.target == "accounts"
+    steps = tuple(_step(journey, sid, i, index, s.timezone, accounts) for i, sid in enumerate(order))
+
+    q = s.quiet_hours
+    quiet = None
+    if q is not None:
+        qs, qe = q.start.hour * 3600 + q.start.minute * 60 + q.start.second, q.end.hour * 3600 + q.end.minute * 60 \
+            + q.end.second
+        quiet = (qs, qe) if qs != qe else None
+    cap = None
+    if journey.frequency_cap is not None:
+        cap = (int(journey.frequency_cap.messages), int(journey.frequency_cap.per.total_seconds()))
+    a = journey.audience
+    if a.min_consent is not None and a.min_consent not in CONSENT_LEVELS:
+        raise PlanError(f"unknown consent level '{a.min_consent}'")
+    audience = AudiencePlan(tuple(dict.fromkeys(a.segments)), a.combine, tuple(a.exclude), a.suppress,
+                            CONSENT_LEVELS.index(a.min_consent) if a.min_consent else 0)
+    exits = tuple(_trigger(t) for t in journey.exit_when)
+    goal = _trigger(journey.goal) if journey.goal else None
+    events = tuple(dict.fromkeys(t.event for t in (*exits, *([goal] if goal else [])) if t.event))
+    return Plan(journey.id, journey.name, journey.version, journey.target, f.kind, steps, index[journey.entry],
+                start, end_at, h, iterations, s.timezone, quiet, cap, audience, exits, goal, events)
+
+
+def _step(journey: Journey, sid: str, i: int, index: dict[str, int], tz: str, accounts: bool) -> StepPlan:
+    st = journey.step(sid)
+    tile = REGISTRY.get(st.type)
+    if tile is None:
+        raise PlanError(f"step '{sid}' has unknown tile type '{st.type}'")
+    ports = tuple(p.id for p in st.ports())
+    end = len(journey.steps)
+    nxt = tuple(index.get(st.outputs.get(p, END), end) if st.outputs.get(p, END) != END else end for p in ports)
+    base: dict[str, Any] = dict(index=i, id=sid, name=st.display_name, type=st.type, key=name_key(sid),
+                                ports=ports, next=nxt)
+    p = st.props
+    if tile.channel is not None:
+        return StepPlan(kind=Kind.MESSAGE, channel=tile.channel, **base)
+    if st.type == "wait":
+        if p.get("until") is not None:
+            return StepPlan(kind=Kind.WAIT_UNTIL, until=local_to_utc(p["until"], tz), **base)
+        if p.get("duration") is None or p["duration"].total_seconds() <= 0:
+            raise PlanError(f"wait '{sid}' needs a duration above zero or a date to wait until")
+        return StepPlan(kind=Kind.WAIT_FOR, seconds=int(p["duration"].total_seconds()), **base)
+    if st.type == "if-then":
+        return _if_then(journey, sid, p, index, base)
+    if st.type in ("ab-split", "random-split"):
+        split = list(p.get("split") or ())
+        holdout = float(p.get("holdout") or 0)
+        total = sum(split) + holdout
+        if len(split) < 1 or total <= 0 or any(x < 0 for x in split) or holdout < 0:
+            raise PlanError(f"split '{sid}' needs positive path percentages")
+        cum, acc = [], 0.0
+        for x in split:  # thresholds are cumulative shares; a draw above the last one is held out
+            acc += x
+            cum.append(acc / total)
+        if holdout == 0:
+            cum[-1] = 1.0
+        return StepPlan(kind=Kind.SPLIT, thresholds=tuple(cum), **base)
+    if st.type == "exit":
+        return StepPlan(kind=Kind.EXIT, **base)
+    return StepPlan(kind=Kind.ACTION, per_account=accounts and st.type in PER_ACCOUNT_ACTIONS, **base)
+
+
+def _if_then(journey: Journey, sid: str, p: dict[str, Any], index: dict[str, int], base: dict[str, Any]) -> StepPlan:
+    wait_for, condition, segment = p.get("wait_for"), p.get("condition"), p.get("segment")
+    if sum(bool(x) for x in (wait_for, condition, segment)) != 1:
+        raise PlanError(f"if/then '{sid}' must test exactly one thing (wait_for, condition or segment)")
+    if wait_for:
+        src = wait_for.get("step")
+        if src not in journey.steps:
+            raise PlanError(f"if/then '{sid}' waits on step '{src}', which is not in the journey")
+        channel = REGISTRY[journey.step(src).type].channel if journey.step(src).type in REGISTRY else None
+        event = wait_for.get("event")
+        if channel is None or event not in MESSAGE_EVENTS[channel] or event not in WATCH_EVENTS:
+            raise PlanError(f"if/then '{sid}' waits for '{event}' on '{src}', which cannot happen there")
+        within = p.get("within")
+        if within is None or within.total_seconds() <= 0:
+            raise PlanError(f"if/then '{sid}' needs a time limit above zero")
+        return StepPlan(kind=Kind.IF_EVENT, watch_step=index[src], watch_event=WATCH_EVENTS[event],
+                        seconds=int(within.total_seconds()), **base)
+    if condition:
+        return StepPlan(kind=Kind.IF_CONDITION, condition=Condition(condition["attribute"], condition["op"],
+                                                                     condition.get("value")), **base)
+    return StepPlan(kind=Kind.IF_SEGMENT, segment=segment, **base)

@@ -1,0 +1,251 @@
+"""The reference run: the interpreter (reference.py) driven one unit at a time through an event loop.
+
+Slow and plain on purpose: it is the oracle the vectorised engine is tested against. Entry is worked out per
+contact in Python; each unit then lives in its own loop: events (predrawn with the shared behaviour functions)
+become visible at their times, `advance` runs the moves of each moment, `exit_due` follows, and the unit
+sleeps until its next wake-up, an event, or the cutoff.
+
+Entry, per iteration: a contact enters if its consent reaches the journey's minimum and it is in the audience
+(one-time and repeating: a member at the iteration's start; ongoing: at the first moment from the start that it
+is a member, i.e. when it joins) and is not in an exclusion segment at that moment, before the cutoff. With no
+audience segment, everyone is in the audience. Targeting accounts, the contacts of an account that enter at
+the account's first entry time form one unit (an account enters once per iteration; a contact that qualifies
+later does not join it); contacts without an account are units of their own.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from simulator.behaviour import BehaviourModel, contact_modifiers, background_times, message_events
+from simulator.draws import SPLIT, SPLIT_ACCOUNT, hash_keys, stream, uniforms
+from simulator.outcomes import COMPLETED, EXITED, SENT
+from simulator.plan import Kind, Plan, StepPlan, TriggerPlan
+from simulator.population import CategoryColumn, Population
+from simulator.reference import (NEVER, ContactState, Move, Wait, advance, apply, enter, exit_due,
+                                 observe, observe_event, stop)
+from simulator.trace import Trace, TraceBuilder
+
+MSG_EVENTS = ("delivered", "bounced", "opened", "clicked")
+
+
+class PopulationFacts:
+    """Facts about contacts (population rows), read from a Population one value at a time."""
+
+    def __init__(self, pop: Population) -> None:
+        self.pop = pop
+
+    def member(self, contact: int, segment: str, t: int) -> bool:
+        m = self.pop.segment(segment)
+        return int(m.since[contact]) <= t and (m.until is None or t < int(m.until[contact]))
+
+    def attribute(self, contact: int, name: str) -> Any:
+        col = self.pop.attribute(name)
+        if col is None:
+            raise KeyError(f"the population has no attribute '{name}'")
+        if isinstance(col, CategoryColumn):
+            code = int(col.codes[contact])
+            return col.values[code] if code >= 0 else None
+        v = float(col[contact])
+        return None if math.isnan(v) else v
+
+    def timezone(self, contact: int) -> str | None:
+        i = int(self.pop.tz[contact])
+        return self.pop.timezones[i] if i >= 0 else None
+
+
+def _first_member(facts: PopulationFacts, row: int, segment: str, t: int) -> int:
+    m = facts.pop.segment(segment)
+    since = int(m.since[row])
+    until = NEVER if m.until is None else int(m.until[row])
+    f = max(since, t)
+    return f if since < NEVER and f < until else NEVER
+
+
+def entry_time(plan: Plan, facts: PopulationFacts, row: int, iteration: int) -> int:
+    """When contact `row` enters iteration `iteration` (NEVER if it does not)."""
+    pop, aud = facts.pop, plan.audience
+    if int(pop.consent[row]) < aud.min_consent:
+        return NEVER
+    begin = plan.iterations[iteration][0]
+    if not aud.segments:
+        t = begin
+    elif plan.frequency == "ongoing":
+        firsts = [_first_member(facts, row, s, begin) for s in aud.segments]
+        if aud.combine == "union":
+            t = min(firsts)
+        else:
+            t = max(firsts)
+            if t < NEVER and not all(facts.member(row, s, t) for s in aud.segments):
+                t = NEVER
+    else:
+        hits = [facts.member(row, s, begin) for s in aud.segments]
+        t = begin if (any(hits) if aud.combine == "union" else all(hits)) else NEVER
+    if t >= plan.cutoff(iteration)[0]:
+        return NEVER
+    if any(facts.member(row, s, t) for s in aud.exclude):
+        return NEVER
+    return t
+
+
+def _trigger_time(facts: PopulationFacts, trig: TriggerPlan, row: int, entry: int) -> int:
+    m = facts.pop.segment(trig.segment or "")
+    since = int(m.since[row])
+    until = NEVER if m.until is None else int(m.until[row])
+    if trig.when == "leaves":
+        return until if since < until and until > entry and until < NEVER else NEVER
+    return _first_member(facts, row, trig.segment or "", entry)
+
+
+def run_reference(plan: Plan, pop: Population, behaviour: BehaviourModel, seed: int) -> Trace:
+    """Simulate every unit through the interpreter; the same trace as the engine, row order aside."""
+    facts = PopulationFacts(pop)
+    out = TraceBuilder(plan)
+    carried: dict[int, ContactState] = {}
+    mods_cache: dict[int, Any] = {}
+    for k in range(len(plan.iterations)):
+        entries = [(row, entry_time(plan, facts, row, k)) for row in range(len(pop))]
+        for members, t, account in _units(plan, pop, [(r, t) for r, t in entries if t < NEVER]):
+            contacts = [carried.setdefault(r, ContactState(r)) for r in members]
+            _run_unit(plan, facts, behaviour, seed, k, contacts, t, account, out, mods_cache)
+    return out.finish({"engine": "reference", "seed": seed})
+
+
+def _units(plan: Plan, pop: Population, entries: list[tuple[int, int]]) -> list[tuple[list[int], int, int]]:
+    if not plan.accounts:
+        return [([r], t, -1) for r, t in entries]
+    groups: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    units = []
+    for r, t in entries:
+        acc = int(pop.account_id[r])
+        if acc < 0:
+            units.append(([r], t, -1))
+        else:
+            groups[acc].append((r, t))
+    for acc, items in groups.items():
+        first = min(t for _, t in items)
+        units.append((sorted(r for r, t in items if t == first), first, acc))
+    return units
+
+
+def _run_unit(plan: Plan, facts: PopulationFacts, behaviour: BehaviourModel, seed: int, k: int,
+              contacts: list[ContactState], t0: int, account: int, out: TraceBuilder,
+              mods_cache: dict[int, Any]) -> None:
+    pop = facts.pop
+    cutoff, horizon = plan.cutoff(k)
+    state = enter(plan, contacts, k, t0)
+    heap: list[tuple[int, int, str, Any]] = []
+    seq = 0
+    goal_name = plan.goal.name if plan.goal else None
+    goal_at = NEVER
+    drawn_unsub: dict[int, int] = {}
+
+    def push(t: int, kind: str, payload: Any) -> None:
+        nonlocal seq, goal_at
+        if t >= NEVER:
+            return
+        heapq.heappush(heap, (t, seq, kind, payload))
+        seq += 1
+        if kind == "contact" and payload[0] == goal_name:
+            goal_at = min(goal_at, t)
+
+    def mods(row: int) -> Any:
+        if row not in mods_cache:
+            mods_cache[row] = contact_modifiers(behaviour, pop, np.array([row]), plan.events, plan.start)
+        return mods_cache[row]
+
+    for pos, c in enumerate(contacts):
+        key = pop.contact_id[c.contact:c.contact + 1]
+        for trig in (*plan.exits, *([plan.goal] if plan.goal else [])):
+            if trig.event:
+                t = int(background_times(behaviour, seed, k, trig.event, key, np.array([t0]),
+                                         mods(c.contact).rate(trig.event))[0])
+            else:
+                t = _trigger_time(facts, trig, c.contact, t0)
+            push(t, "contact", (trig.name, pos))
+
+    def chance(step: StepPlan) -> float:
+        if account >= 0:
+            h = hash_keys(np.array([account]), stream(seed, step.key, SPLIT_ACCOUNT))
+        else:
+            h = hash_keys(pop.contact_id[contacts[0].contact:contacts[0].contact + 1], stream(seed, step.key, SPLIT))
+        return float(uniforms(h)[0][0])
+
+    def visit(step: int, t_enter: int, move: Move) -> None:
+        for pos, c in enumerate(contacts):
+            o = move.contact_outcomes[pos] if move.contact_outcomes is not None else move.outcome
+            out.visits(np.array([c.contact]), k, step, np.array([t_enter]), np.array([move.at]), o)
+
+    now = t0
+    final: Move | None = None
+    while final is None:
+        while heap and heap[0][0] <= now:
+            t, _, kind, payload = heapq.heappop(heap)
+            if kind == "message":
+                observe(state, payload[0], payload[1], t)
+            else:
+                observe_event(state, payload[0], t, contacts[payload[1]])
+        action: Wait | Move = Wait(NEVER)
+        while final is None:
+            action = advance(plan, facts, state, now, chance)
+            if isinstance(action, Wait):
+                break
+            step_index, arrived = state.step, state.arrived
+            assert step_index is not None
+            visit(step_index, arrived, action)
+            apply(plan, state, action)
+            if plan.steps[step_index].kind == Kind.MESSAGE:
+                _send(plan, pop, behaviour, seed, k, step_index, contacts, action, mods, push, drawn_unsub, out)
+            if action.next is None:
+                final = action
+            elif action.next == plan.end:
+                final = Move(action.at, COMPLETED, None)
+                visit(plan.end, action.at, final)
+        if final is not None:
+            break
+        assert isinstance(action, Wait) and state.step is not None
+        ex = exit_due(plan, state)
+        if ex is not None:  # an exit event seen now (after this moment's moves)
+            final = ex
+            visit(state.step, state.arrived, ex)
+            break
+        wake = min(action.until, heap[0][0] if heap else NEVER)
+        if wake >= cutoff:  # nothing happens at or after the cutoff
+            final = stop(cutoff, horizon)
+            visit(state.step, state.arrived, final)
+            break
+        now = wake
+
+    reached = goal_at < cutoff and not (final.outcome == EXITED and goal_at > final.at)
+    for pos, c in enumerate(contacts):
+        c.unsubscribed_at = min(c.unsubscribed_at, drawn_unsub.get(pos, NEVER))  # carried to later iterations
+        out.units(np.array([c.contact]), k, np.array([t0]), np.array([final.at]), np.array([final.outcome]),
+                  np.array([goal_at if reached else NEVER]))
+
+
+def _send(plan: Plan, pop: Population, behaviour: BehaviourModel, seed: int, k: int, step_index: int,
+          contacts: list[ContactState], move: Move, mods: Any, push: Any, drawn_unsub: dict[int, int],
+          out: TraceBuilder) -> None:
+    """Draw what each contact sent the message does, and schedule those events."""
+    step = plan.steps[step_index]
+    b = behaviour.for_step(step.id, step.channel or "")
+    assert move.contact_outcomes is not None
+    for pos, (c, o) in enumerate(zip(contacts, move.contact_outcomes)):
+        if o != SENT:
+            continue
+        row = c.contact
+        ev = message_events(b, seed, k, step.key, pop.contact_id[row:row + 1], np.array([move.at]), mods(row),
+                            np.zeros(1, dtype=np.int64))
+        for name in MSG_EVENTS:
+            push(int(ev.get(name)[0]), "message", (step_index, name))
+        unsub = int(ev.unsubscribed[0])
+        push(unsub, "contact", ("unsubscribed", pos))
+        drawn_unsub[pos] = min(drawn_unsub.get(pos, NEVER), unsub)
+        push(int(ev.converted[0]), "contact", (behaviour.conversion_event, pos))
+        out.messages(np.array([row]), k, step_index, np.array([move.at]),
+                     {n: ev.get(n) for n in ("delivered", "opened", "clicked", "unsubscribed", "converted")})

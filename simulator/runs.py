@@ -1,0 +1,112 @@
+"""A saved simulation run: everything needed to replay it and compare, bit for bit.
+
+A `RunRecord` holds the journey (its id, version and the full journey document as it was), the population's
+spec (how to rebuild it), the behaviour model, the seed, replicas, horizon and chunk size, the engine version,
+the results (the command line's JSON document) and the trace of replica 0 as compressed npz bytes.
+
+`to_plain` / `from_plain` give a JSON-able form (the trace in base64); `to_bytes` / `from_bytes` give one
+compact blob (a zip of record.json and trace.npz) for a BLOB column of the project file. `replay()` reruns the
+recorded inputs; the same inputs give the same trace digest.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from app.codec.plain import journey_from_doc, journey_to_doc
+from app.model.journey import Journey
+from simulator.behaviour import BehaviourModel
+from simulator.engine import ENGINE_VERSION
+from simulator.plan import compile_plan
+from simulator.population import population_from_spec
+from simulator.replicas import SimulationResult, simulate
+from simulator.trace import Trace
+
+FORMAT = "simulation-run/1"
+
+
+@dataclass
+class RunRecord:
+    """One saved run (see the module docstring)."""
+
+    journey_id: str
+    journey_version: int
+    journey_doc: dict[str, Any]
+    population: dict[str, Any]
+    behaviour: dict[str, Any]
+    seed: int
+    replicas: int
+    horizon: int
+    chunk_size: int
+    results: dict[str, Any]
+    trace_npz: bytes
+    trace_digest: str
+    engine_version: str = ENGINE_VERSION
+    created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+    @classmethod
+    def from_result(cls, result: SimulationResult, journey: Journey, population_spec: Mapping[str, Any],
+                    behaviour: BehaviourModel, *, chunk_size: int, content: Mapping[str, Any] | None = None,
+                    segments: Mapping[str, Any] | None = None) -> RunRecord:
+        """A record of a finished simulation of `journey`."""
+        return cls(journey.id, journey.version, journey_to_doc(journey, content, segments), dict(population_spec),
+                   behaviour.to_plain(), result.seed, result.replicas, result.plan.horizon, chunk_size,
+                   result.to_json(), result.trace.to_npz(), result.trace.digest())
+
+    def trace(self) -> Trace:
+        """The recorded trace of replica 0."""
+        return Trace.from_npz(self.trace_npz)
+
+    def journey(self) -> Journey:
+        """The journey as it was when the run was made."""
+        return journey_from_doc(self.journey_doc, journey_id=self.journey_id)[0]
+
+    def replay(self) -> SimulationResult:
+        """Run the recorded inputs again (same inputs, same engine version: the same trace digest)."""
+        plan = compile_plan(self.journey(), horizon=self.horizon)
+        return simulate(plan, population_from_spec(self.population), BehaviourModel.from_plain(self.behaviour),
+                        self.seed, self.replicas, chunk_size=self.chunk_size)
+
+    # --- persistence ---------------------------------------------------------------------------------------
+    def _meta(self) -> dict[str, Any]:
+        return {"format": FORMAT, "journey_id": self.journey_id, "journey_version": self.journey_version,
+                "journey": self.journey_doc, "population": self.population, "behaviour": self.behaviour,
+                "seed": self.seed, "replicas": self.replicas, "horizon": self.horizon,
+                "chunk_size": self.chunk_size, "engine_version": self.engine_version, "created_at": self.created_at,
+                "results": self.results, "trace_digest": self.trace_digest}
+
+    def to_plain(self) -> dict[str, Any]:
+        """A JSON-able form (the trace as base64 of its npz bytes)."""
+        return {**self._meta(), "trace_npz": base64.b64encode(self.trace_npz).decode("ascii")}
+
+    @classmethod
+    def from_plain(cls, d: Mapping[str, Any]) -> RunRecord:
+        """Read `to_plain`'s form; an unknown format is refused."""
+        if d.get("format") != FORMAT:
+            raise ValueError(f"not a simulation run record (format {d.get('format')!r}, expected {FORMAT})")
+        return cls(str(d["journey_id"]), int(d["journey_version"]), dict(d["journey"]), dict(d["population"]),
+                   dict(d["behaviour"]), int(d["seed"]), int(d["replicas"]), int(d["horizon"]),
+                   int(d["chunk_size"]), dict(d["results"]), base64.b64decode(d["trace_npz"]),
+                   str(d["trace_digest"]), str(d["engine_version"]), str(d["created_at"]))
+
+    def to_bytes(self) -> bytes:
+        """One blob: a zip of record.json and trace.npz (already compressed, so stored as is)."""
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr(zipfile.ZipInfo("record.json"), json.dumps(self._meta(), sort_keys=True),
+                       compress_type=zipfile.ZIP_DEFLATED)
+            z.writestr(zipfile.ZipInfo("trace.npz"), self.trace_npz, compress_type=zipfile.ZIP_STORED)
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> RunRecord:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            meta = json.loads(z.read("record.json"))
+            npz = z.read("trace.npz")
+        return cls.from_plain({**meta, "trace_npz": base64.b64encode(npz).decode("ascii")})
