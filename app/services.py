@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -110,12 +111,20 @@ def template_paths() -> list[Path]:
 
 
 DEMO_TEMPLATES = ("announcement", "re-engagement", "welcome-series")
+DEMO_CONTACTS = 5_000
+DEMO_SEED = 2026
+DEMO_AS_OF = date(2026, 11, 1)  # fixed, so that every demo project holds the same contacts
 
 
-def create_demo_project(path: Path) -> None:
-    """A project holding journeys built from the seed documents, for a first start."""
+def create_demo_project(path: Path, *, contacts: int = DEMO_CONTACTS, seed: int = DEMO_SEED,
+                        as_of: date = DEMO_AS_OF) -> None:
+    """A project holding journeys built from the seed documents and a synthetic population (the same rows on
+    every machine), so that a first start shows segments with members at once."""
+    from app.audience.population import generate  # NumPy and Faker: only when a demo is made
     from app.store import ProjectFile
     with ProjectFile.create(path, name="Demo project") as pf:
         for stem in DEMO_TEMPLATES:
             journey, contents, segments = read_journey_file(resource_path("templates", f"{stem}.yaml"))
             import_journey(pf.project, journey, contents, segments)
+        if contacts:
+            generate(pf, contacts, seed, as_of=as_of)

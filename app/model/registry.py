@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Mapping, Protocol
 from urllib.parse import urlparse
 
+from app.audience.query import value_problem
 from app.model.attributes import MESSAGE_EVENTS, OPERATORS, UNARY_OPERATORS, lookup_attribute
 from app.model.values import format_datetime, format_duration, parse_datetime, parse_duration
 from app.validation.findings import Finding, error, warning
@@ -237,6 +238,14 @@ def check_message_content(step: Step, ctx: CheckContext) -> Iterable[Finding]:
                      **_where(step, ctx, "content"))
 
 
+_VALUE_FIXES = {
+    "between": "Give the range as two values, low then high, e.g. [100, 500].",
+    "in_last_days": "Give a whole number of days, e.g. 30.",
+    "not_in_last_days": "Give a whole number of days, e.g. 60.",
+    "in": "Give a list of one or more values.",
+}
+
+
 def check_if_then(step: Step, ctx: CheckContext) -> Iterable[Finding]:
     """An if/then tests exactly one thing; what it waits for must be an event of that message's channel."""
     p = step.props
@@ -295,6 +304,12 @@ def check_if_then(step: Step, ctx: CheckContext) -> Iterable[Finding]:
         elif op not in UNARY_OPERATORS and "value" not in condition:
             yield error("condition-value", f"The condition '{op}' needs a value.", "Set the value to compare with.",
                         **_where(step, ctx, "condition"))
+        elif attr is not None:  # the value's shape: the same rule as segment query rows
+            problem = value_problem(attr, op, condition.get("value"))
+            if problem:
+                yield error("condition-value-type", f"The condition's value does not fit: {problem}.",
+                            _VALUE_FIXES.get(op, "Correct the value to compare with."),
+                            **_where(step, ctx, "condition"))
     segment = p.get("segment")
     if segment and ctx.segment(segment) is None:
         yield error("unknown-segment", f"Segment '{segment}' does not exist in the project.",

@@ -11,15 +11,14 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QMenu, QMessageBox, QTreeWidget, QTreeWidgetItem,
                                QVBoxLayout, QWidget)
 
-from app.model.commands import (AddJourney, DuplicateJourney, PutContent, PutSegment, RemoveContent, RemoveJourney,
-                                RemoveSegment, UpdateJourney)
+from app.model.commands import (AddJourney, DuplicateJourney, PutContent, RemoveContent, RemoveJourney, RemoveSegment,
+                                UpdateJourney)
 from app.model.content import CONTENT_KINDS, Content
 from app.model.journey import Change, Journey
 from designer.icons import app_icon, tile_icon
 from designer.panels.common import blocked, bold, dot_icon, muted_color
 from designer.panels.content_dialog import KIND_LABELS, ContentDialog, status_text
 from app.model.refs import content_users, rename_content_command, rename_segment_command, segment_users
-from designer.panels.segment_dialog import SegmentDialog
 from designer.panels.templates import new_journey_from_template
 
 if TYPE_CHECKING:
@@ -250,22 +249,16 @@ class ProjectBrowser(QWidget):
         if self.confirm(f"Delete the content “{name}”?{used}\nYou can undo this."):
             self.document.run(RemoveContent(name))
 
-    def new_segment(self) -> None:
-        """Create a segment (of the current journey's target by default)."""
+    def new_segment(self) -> Any:
+        """Create a segment in the segment editor (of the current journey's target by default)."""
+        from designer.segments import open_segment_editor  # here: designer.segments uses these panels
         journey = self.document.current_journey
-        dialog = SegmentDialog(self.document.project, entity=journey.target if journey else "contacts",
-                               parent=self)
-        if dialog.exec():
-            self.document.run(PutSegment(dialog.segment()))
+        return open_segment_editor(self.document, entity=journey.target if journey else "contacts", parent=self)
 
-    def edit_segment(self, name: str) -> None:
-        """Edit a segment's definition (entity, kind, description)."""
-        old = self.document.project.segments.get(name)
-        if old is None:
-            return
-        dialog = SegmentDialog(self.document.project, old, parent=self)
-        if dialog.exec() and dialog.segment() != old:
-            self.document.run(PutSegment(dialog.segment()))
+    def edit_segment(self, name: str) -> Any:
+        """Edit a segment in the segment editor: its definition, with a live member count and its members."""
+        from designer.segments import open_segment_editor
+        return open_segment_editor(self.document, name, parent=self)
 
     def delete_segment(self, name: str) -> None:
         """Delete a segment after asking (saying which journeys use it)."""
@@ -292,8 +285,11 @@ class ProjectBrowser(QWidget):
         if not new_name or new_name in taken:
             self.document.message.emit(f"A {kind} needs a name that no other {kind} has.")
             return False
-        if kind == "segment":
-            return self.document.run(rename_segment_command(project, key, new_name))
+        if kind == "segment":  # a static segment's stored members follow its name
+            from designer.segments.member_commands import with_members_moved
+            return self.document.run(with_members_moved(self.document.file,
+                                                        rename_segment_command(project, key, new_name),
+                                                        key, new_name))
         return self.document.run(rename_content_command(project, key, replace(project.content[key],
                                                                               name=new_name)))
 

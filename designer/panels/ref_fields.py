@@ -3,13 +3,13 @@ event (wait_for), an attribute test (condition) and the path percentages of a sp
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QCompleter, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
                                QToolButton, QVBoxLayout, QWidget)
 
+from app.audience.query import value_problem
 from app.model.attributes import MESSAGE_EVENTS, OPERATORS, STANDARD_ATTRIBUTES, UNARY_OPERATORS, lookup_attribute
 from app.model.commands import PutContent
 from app.model.registry import PATH_NAMES, REGISTRY, PropSpec
@@ -18,6 +18,7 @@ from designer.panels.common import (ERROR_COLORS, OK_COLORS, WARNING_COLORS, blo
                                     dot_icon, set_invalid, tone)
 from designer.panels.content_dialog import ContentDialog, status_text
 from designer.panels.fields import EDITORS as SIMPLE_EDITORS
+from designer.panels.condition_values import placeholder, read_value, value_shape, value_text
 from designer.panels.fields import FieldContext, PropEditor, StringEditor, percent_spin, plain_number
 from app.model.refs import rename_content_command
 
@@ -227,40 +228,6 @@ class WaitForEditor(PropEditor):
         return self.step_combo
 
 
-def _value_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(map(str, value))
-    return str(value)
-
-
-def _read_value(text: str, attr_type: str, op: str) -> Any:
-    """The typed value of a condition from what was typed; ValueError saying what is expected."""
-    text = text.strip()
-    if op == "in":
-        return [v.strip() for v in text.split(",") if v.strip()]
-    if attr_type == "number":
-        try:
-            return plain_number(float(text))
-        except ValueError:
-            raise ValueError(f"'{text}' is not a number.") from None
-    if attr_type == "boolean":
-        if text.lower() in ("true", "yes", "1"):
-            return True
-        if text.lower() in ("false", "no", "0"):
-            return False
-        raise ValueError("Write true or false.")
-    if attr_type == "date":
-        try:
-            return date.fromisoformat(text).isoformat()
-        except ValueError:
-            raise ValueError(f"'{text}' is not a date; write e.g. 2026-12-01.") from None
-    return text
-
-
 class ConditionEditor(PropEditor):
     """An attribute test: attribute, an operator that fits its type, and the value to compare with."""
 
@@ -306,6 +273,7 @@ class ConditionEditor(PropEditor):
                 _select(self.op_combo, op)
             self.op_combo.setEnabled(name is not None)
         unary = op in UNARY_OPERATORS
+        self.value_edit.setPlaceholderText(placeholder(op))
         self.value_edit.setVisible(not unary)
         self.value_label.setVisible(not unary)
         self.value_edit.setEnabled(name is not None)
@@ -314,7 +282,7 @@ class ConditionEditor(PropEditor):
         if not self.value_edit.hasFocus():  # never overwrite what is being typed
             set_invalid(self.value_edit, False)
             self.note.set_input_error(None)
-            self.value_edit.setText(_value_text(value.get("value")))
+            self.value_edit.setText(value_text(value.get("value")))
 
     def _edited(self) -> None:
         name = self.attr_combo.currentData()
@@ -331,11 +299,20 @@ class ConditionEditor(PropEditor):
         text = self.value_edit.text()
         if op not in UNARY_OPERATORS and text.strip():
             try:
-                value["value"] = _read_value(text, attr_type, op)
+                value["value"] = read_value(text, attr_type, op)
+                problem = value_problem(attr, op, value["value"]) if attr is not None else None
+                if problem:  # the same rule as the check for errors (and segment queries) applies
+                    raise ValueError(problem[0].upper() + problem[1:] + ".")
             except ValueError as e:
-                set_invalid(self.value_edit, True)
-                self.note.set_input_error(str(e))
-                return
+                previous = self._value if isinstance(self._value, dict) else None
+                other_kind = previous is not None and (previous.get("attribute") != name
+                                                       or value_shape(previous.get("op")) != value_shape(op))
+                if not other_kind or self.value_edit.hasFocus():
+                    set_invalid(self.value_edit, True)
+                    self.note.set_input_error(str(e))
+                    return
+                value.pop("value", None)  # another attribute or kind of value: the value starts afresh
+                self.value_edit.clear()
         set_invalid(self.value_edit, False)
         self.note.set_input_error(None)
         self._commit(value)
