@@ -2,7 +2,8 @@
 
 A `RunRecord` holds the journey (its id, version and the full journey document as it was), the population's
 spec (how to rebuild it), the behaviour model, the seed, replicas, horizon and chunk size, the engine version,
-the results (the command line's JSON document) and the trace of replica 0 as compressed npz bytes.
+the results (the command line's JSON document) and the trace of replica 0 as compressed npz bytes. A population
+its spec cannot rebuild (the project's own contacts, which change after the run) is kept whole, as npz bytes.
 
 `to_plain` / `from_plain` give a JSON-able form (the trace in base64); `to_bytes` / `from_bytes` give one
 compact blob (a zip of record.json and trace.npz) for a BLOB column of the project file. `replay()` reruns the
@@ -24,7 +25,7 @@ from app.model.journey import Journey
 from simulator.behaviour import BehaviourModel
 from simulator.engine import ENGINE_VERSION
 from simulator.plan import compile_plan
-from simulator.population import population_from_spec
+from simulator.population import Population, population_from_npz, population_from_spec, population_to_npz
 from simulator.replicas import SimulationResult, simulate
 from simulator.trace import Trace
 
@@ -49,15 +50,25 @@ class RunRecord:
     trace_digest: str
     engine_version: str = ENGINE_VERSION
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    population_npz: bytes = b""  # the population's columns when its spec cannot rebuild it (else empty)
 
     @classmethod
     def from_result(cls, result: SimulationResult, journey: Journey, population_spec: Mapping[str, Any],
                     behaviour: BehaviourModel, *, chunk_size: int, content: Mapping[str, Any] | None = None,
-                    segments: Mapping[str, Any] | None = None) -> RunRecord:
-        """A record of a finished simulation of `journey`."""
+                    segments: Mapping[str, Any] | None = None, population: Population | None = None) -> RunRecord:
+        """A record of a finished simulation of `journey`.
+
+        `population` is required when its spec is not synthetic (its columns are then kept in the record).
+        """
+        kept = b""
+        if population_spec.get("kind") != "synthetic":
+            if population is None:
+                raise ValueError(f"a {population_spec.get('kind')!r} population cannot be rebuilt from its spec: "
+                                 "pass the population itself")
+            kept = population_to_npz(population)
         return cls(journey.id, journey.version, journey_to_doc(journey, content, segments), dict(population_spec),
                    behaviour.to_plain(), result.seed, result.replicas, result.plan.horizon, chunk_size,
-                   result.to_json(), result.trace.to_npz(), result.trace.digest())
+                   result.to_json(), result.trace.to_npz(), result.trace.digest(), population_npz=kept)
 
     def trace(self) -> Trace:
         """The recorded trace of replica 0."""
@@ -67,10 +78,16 @@ class RunRecord:
         """The journey as it was when the run was made."""
         return journey_from_doc(self.journey_doc, journey_id=self.journey_id)[0]
 
+    def population_(self) -> Population:
+        """The population of the run (rebuilt from its spec, or read from the kept columns)."""
+        if self.population_npz:
+            return population_from_npz(self.population_npz)
+        return population_from_spec(self.population)
+
     def replay(self) -> SimulationResult:
         """Run the recorded inputs again (same inputs, same engine version: the same trace digest)."""
         plan = compile_plan(self.journey(), horizon=self.horizon)
-        return simulate(plan, population_from_spec(self.population), BehaviourModel.from_plain(self.behaviour),
+        return simulate(plan, self.population_(), BehaviourModel.from_plain(self.behaviour),
                         self.seed, self.replicas, chunk_size=self.chunk_size)
 
     # --- persistence ---------------------------------------------------------------------------------------
@@ -83,7 +100,10 @@ class RunRecord:
 
     def to_plain(self) -> dict[str, Any]:
         """A JSON-able form (the trace as base64 of its npz bytes)."""
-        return {**self._meta(), "trace_npz": base64.b64encode(self.trace_npz).decode("ascii")}
+        plain = {**self._meta(), "trace_npz": base64.b64encode(self.trace_npz).decode("ascii")}
+        if self.population_npz:
+            plain["population_npz"] = base64.b64encode(self.population_npz).decode("ascii")
+        return plain
 
     @classmethod
     def from_plain(cls, d: Mapping[str, Any]) -> RunRecord:
@@ -93,15 +113,20 @@ class RunRecord:
         return cls(str(d["journey_id"]), int(d["journey_version"]), dict(d["journey"]), dict(d["population"]),
                    dict(d["behaviour"]), int(d["seed"]), int(d["replicas"]), int(d["horizon"]),
                    int(d["chunk_size"]), dict(d["results"]), base64.b64decode(d["trace_npz"]),
-                   str(d["trace_digest"]), str(d["engine_version"]), str(d["created_at"]))
+                   str(d["trace_digest"]), str(d["engine_version"]), str(d["created_at"]),
+                   base64.b64decode(d["population_npz"]) if d.get("population_npz") else b"")
 
     def to_bytes(self) -> bytes:
         """One blob: a zip of record.json and trace.npz (already compressed, so stored as is)."""
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w") as z:
-            z.writestr(zipfile.ZipInfo("record.json"), json.dumps(self._meta(), sort_keys=True),
+            # key order is kept, not sorted: the journey document's step order is part of the input (it fixes
+            # the plan's topological order, hence the trace)
+            z.writestr(zipfile.ZipInfo("record.json"), json.dumps(self._meta()),
                        compress_type=zipfile.ZIP_DEFLATED)
             z.writestr(zipfile.ZipInfo("trace.npz"), self.trace_npz, compress_type=zipfile.ZIP_STORED)
+            if self.population_npz:
+                z.writestr(zipfile.ZipInfo("population.npz"), self.population_npz, compress_type=zipfile.ZIP_STORED)
         return buf.getvalue()
 
     @classmethod
@@ -109,4 +134,6 @@ class RunRecord:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             meta = json.loads(z.read("record.json"))
             npz = z.read("trace.npz")
-        return cls.from_plain({**meta, "trace_npz": base64.b64encode(npz).decode("ascii")})
+            pop = z.read("population.npz") if "population.npz" in z.namelist() else b""
+        extra = {"population_npz": base64.b64encode(pop).decode("ascii")} if pop else {}
+        return cls.from_plain({**meta, "trace_npz": base64.b64encode(npz).decode("ascii"), **extra})

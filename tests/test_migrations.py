@@ -189,8 +189,9 @@ def test_failed_migration_leaves_the_file_as_it_was(tmp_path: Path, monkeypatch:
 
 # --- schema 1 -> 2 (the audience tables) ---------------------------------------------------------------------
 
-def _schema1_file(path: Path) -> Path:
-    """A project file exactly as schema 1 wrote it: the migrations up to 0001 only, then a journey."""
+def _schema1_file(path: Path, revision: str = "0001") -> Path:
+    """A project file exactly as an older schema wrote it: the migrations up to `revision` only, then a
+    journey."""
     from app.store.loading import encode_settings
     from app.store.writing import write_project
 
@@ -202,7 +203,7 @@ def _schema1_file(path: Path) -> Path:
     engine = make_engine(path, readonly=False)
     try:
         with engine.connect() as conn, conn.begin():
-            migrate.upgrade(conn, "0001")
+            migrate.upgrade(conn, revision)
             conn.execute(schema.project.insert().values(id=1, name=project.name,
                                                         settings=encode_settings(project.settings)))
             write_project(conn, project, schema.utcnow())
@@ -224,7 +225,7 @@ def test_schema_1_file_is_migrated_to_the_audience_schema(tmp_path: Path) -> Non
         ProjectFile.open(path, readonly=True)
     assert path.read_bytes() == before
     with ProjectFile.open(path) as f:
-        assert f.schema_version() == migrate.SCHEMA_VERSION == 2
+        assert f.schema_version() == migrate.SCHEMA_VERSION
         assert f.project.journey("One").step("bye").props == {"reason": "done"}
         with f.connection() as conn:
             insp = inspect(conn)
@@ -232,7 +233,7 @@ def test_schema_1_file_is_migrated_to_the_audience_schema(tmp_path: Path) -> Non
                 assert [c["name"] for c in insp.get_columns(name)] == [c.name for c in metadata.tables[name].columns]
                 assert {i["name"] for i in insp.get_indexes(name)} == {i.name for i in metadata.tables[name].indexes}
             assert conn.execute(select(func.count()).select_from(schema.contacts)).scalar_one() == 0
-    assert _pragmas(path) == (APPLICATION_ID, 2, ["0002"])
+    assert _pragmas(path) == (APPLICATION_ID, migrate.SCHEMA_VERSION, [migrate.HEAD_REVISION])
     with ProjectFile.open(path, readonly=True) as f:  # now current: read-only opening works
         assert f.project.journey("One").name == "One"
 
@@ -249,3 +250,46 @@ def test_audience_migration_downgrades_cleanly(tmp_path: Path) -> None:
         engine.dispose()
     assert not tables & set(schema.AUDIENCE_TABLES) and "journeys" in tables
     assert _pragmas(path)[1:] == (1, ["0001"])
+
+
+# --- schema 2 -> 3 (saved simulation runs) -------------------------------------------------------------------
+
+def test_schema_2_file_is_migrated_to_the_runs_schema(tmp_path: Path) -> None:
+    path = _schema1_file(tmp_path / "old2.jstudio", "0002")
+    assert _pragmas(path) == (APPLICATION_ID, 2, ["0002"])
+    with sqlite3.connect(path) as con:  # audience data written by schema 2 must survive the migration
+        con.execute("INSERT INTO contacts (id, full_name, engagement) VALUES (7, 'Ada', 0.5)")
+        con.execute("INSERT INTO segment_members (segment, contact_id) VALUES ('VIP', 7)")
+        old_tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    con.close()
+    assert "simulation_runs" not in old_tables
+    before = path.read_bytes()
+    with pytest.raises(ProjectFileError, match=r"uses schema 2 of an older Journey Studio and must be upgraded"):
+        ProjectFile.open(path, readonly=True)
+    assert path.read_bytes() == before
+    with ProjectFile.open(path) as f:
+        assert f.schema_version() == migrate.SCHEMA_VERSION >= 3
+        assert f.project.journey("One").step("bye").props == {"reason": "done"}
+        assert f.runs() == []
+        with f.connection() as conn:
+            insp = inspect(conn)
+            table = metadata.tables["simulation_runs"]
+            assert [c["name"] for c in insp.get_columns("simulation_runs")] == [c.name for c in table.columns]
+            assert conn.execute(select(schema.contacts.c.full_name, schema.contacts.c.engagement)).all() == [
+                ("Ada", 0.5)]
+            assert conn.execute(select(schema.segment_members.c.segment)).scalars().all() == ["VIP"]
+    assert _pragmas(path) == (APPLICATION_ID, migrate.SCHEMA_VERSION, [migrate.HEAD_REVISION])
+
+
+def test_runs_migration_downgrades_cleanly(tmp_path: Path) -> None:
+    path = _make(tmp_path / "p.jstudio")
+    engine = make_engine(path, readonly=False)
+    try:
+        with engine.connect() as conn, conn.begin():
+            from alembic import command
+            command.downgrade(migrate.make_config(conn), "0002")
+            tables = set(inspect(conn).get_table_names())
+    finally:
+        engine.dispose()
+    assert "simulation_runs" not in tables and "contacts" in tables
+    assert _pragmas(path)[1:] == (2, ["0002"])

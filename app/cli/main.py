@@ -252,4 +252,7 @@ _register_audience(cli)
 from app.cli import simulate as _simulate  # noqa: E402,F401  (registers `simulate`; after `cli` exists)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as a script this module is `__main__`, and the subcommand modules register on `app.cli.main.cli`:
+    # call that module's main so that every command is there.
+    from app.cli.main import main as _main
+    sys.exit(_main())

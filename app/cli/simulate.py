@@ -1,4 +1,5 @@
-"""`journey-studio simulate`: play a journey over a population before it goes live, with intervals.
+"""`journey-studio simulate`: play a journey over a population before it goes live, with intervals; `runs`:
+the saved runs of a project.
 
 Registered on the `journey-studio` group by importing this module (app/cli/main.py does, after defining `cli`).
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -51,56 +53,173 @@ class _Progress:
             click.echo(f"\r  {fraction:6.1%}  {message[:70]:<70}", err=True, nl=fraction >= 1.0)
 
 
+POPULATIONS = ("synthetic", "project", "segment")
+
+
+def _as_of(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text) if "T" in text or " " in text else date.fromisoformat(text)
+    except ValueError:
+        fail(f"--as-of {text}: not a date or date-time; write e.g. 2026-12-01 or 2026-12-01T09:00")
+    if not isinstance(moment, datetime):
+        moment = datetime(moment.year, moment.month, moment.day)
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _population_kind(population: str | None, segment: str | None, contacts: int | None) -> str:
+    kind = population or ("segment" if segment else "synthetic")
+    if kind == "synthetic":
+        if contacts is None:
+            fail("a synthetic population needs its size: add --contacts N (or use --population project)")
+        if segment:
+            fail("--segment is for --population segment; a synthetic population has no segment to read")
+    else:
+        if contacts is not None:
+            fail(f"--contacts is only for --population synthetic; --population {kind} reads the project's contacts")
+        if kind == "segment" and not segment:
+            fail("--population segment needs the segment: add --segment NAME")
+        if kind == "project" and segment:
+            fail("--segment needs --population segment (or leave out --population)")
+    return kind
+
+
+def _open_for(project: str, save: bool | None) -> Any:
+    """Open the project: writable to save (refused if it cannot be), read-only for --no-save, else as it comes."""
+    if save is True:
+        return _open(project, write=True)
+    if save is False:
+        return _open(project, write=False)
+    from app.store import ProjectFile
+    p = Path(project)
+    if not p.exists():
+        fail(f"{p}: no such project file (create one with: journey-studio new {p})")
+    return ProjectFile.open(p)
+
+
 @click.command()
 @click.argument("project", type=click.Path(dir_okay=False))
 @click.option("--journey", "journey_name", required=True, help="Journey name.")
-@click.option("--contacts", type=click.IntRange(1, 20_000_000), required=True,
-              help="Size of the synthetic population.")
+@click.option("--contacts", type=click.IntRange(1, 20_000_000),
+              help="Size of the synthetic population (only with --population synthetic).")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), required=True,
               help="Seed of the population and of the replicas; the same seed gives the same figures.")
 @click.option("--replicas", type=click.IntRange(1, 1000), default=1, show_default=True,
               help="Runs with derived seeds; figures are given as means with 95% intervals.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False),
               help="Also write the funnel per step (with intervals) and the daily time series as JSON.")
-@click.option("--population", type=click.Choice(["synthetic"]), default="synthetic", show_default=True,
-              help="Who is simulated. Only 'synthetic' for now (contacts generated from the seed, with the "
-                   "journey's segments); the project's own contacts and segments come with the audience adapter.")
+@click.option("--population", type=click.Choice(POPULATIONS),
+              help="Who is simulated: 'synthetic' (contacts generated from the seed, with the journey's segments; "
+                   "the default), 'project' (the project's contacts in the journey's audience) or 'segment' (the "
+                   "members of --segment, as the audience). Default: 'segment' with --segment, else 'synthetic'.")
+@click.option("--segment", help="The segment whose members are simulated (--population segment).")
+@click.option("--as-of", "as_of", help="When the project's segments are evaluated (default: the journey's start), "
+                                       "e.g. 2026-12-01 or 2026-12-01T09:00 (UTC).")
 @click.option("--horizon-days", type=click.IntRange(1, 3660),
               help="Simulate this many days from the start (default: until the schedule ends, or 90 days).")
-def simulate(project: str, journey_name: str, contacts: int, seed: int, replicas: int, json_out: str | None,
-             population: str, horizon_days: int | None) -> None:
-    """Simulate a journey over a population and print its funnel (read-only: the project is not changed)."""
+@click.option("--save/--no-save", "save", default=None,
+              help="Save the run in the project (default: when the project can be written). --no-save leaves "
+                   "the project file untouched; --save refuses a project that cannot be written.")
+@click.option("--name", "run_name", default="", help="Name of the saved run (default: from its seed and replicas).")
+def simulate(project: str, journey_name: str, contacts: int | None, seed: int, replicas: int, json_out: str | None,
+             population: str | None, segment: str | None, as_of: str | None, horizon_days: int | None,
+             save: bool | None, run_name: str) -> None:
+    """Simulate a journey over a population, print its funnel and save the run in the project."""
     from simulator.behaviour import BehaviourModel
+    from simulator.engine import DEFAULT_CHUNK
     from simulator.plan import DAY, PlanError, compile_plan
     from simulator.population import population_for
     from simulator.replicas import simulate as run_replicas
 
-    with _open(project, write=False) as pf:
+    kind = _population_kind(population, segment, contacts)
+    moment = _as_of(as_of)
+    with _open_for(project, save) as pf:
         journey = pf.project.journey(journey_name)
-    try:
-        plan = compile_plan(journey)
-        if horizon_days is not None:
-            plan = compile_plan(journey, horizon=plan.start + horizon_days * DAY)
-    except PlanError as e:
-        fail(f"cannot simulate '{journey.name}': {e}")
-    pop = population_for(plan, contacts, seed)
-    try:
-        result = run_replicas(plan, pop, BehaviourModel(), seed, replicas,
-                              progress=_Progress(sys.stderr.isatty()))
-    except KeyError as e:  # a condition on an attribute the population lacks
-        fail(f"cannot simulate '{journey.name}': {e.args[0] if e.args else e}")
-    doc = result.to_json()
-    doc["population"] = dict(pop.spec)
-    click.echo(f"{journey.name} (version {journey.version}): {contacts:,} synthetic contacts, seed {seed}, "
+        try:
+            plan = compile_plan(journey)
+            if horizon_days is not None:
+                plan = compile_plan(journey, horizon=plan.start + horizon_days * DAY)
+        except PlanError as e:
+            fail(f"cannot simulate '{journey.name}': {e}")
+        behaviour = BehaviourModel()
+        if kind == "synthetic":
+            assert contacts is not None
+            pop = population_for(plan, contacts, seed)
+            who = f"{contacts:,} synthetic contacts"
+        else:
+            from simulator.project_population import population_from_project
+            pop = population_from_project(pf, journey, segment=segment if kind == "segment" else None,
+                                          as_of=moment, plan=plan, behaviour=behaviour)
+            who = (f"{len(pop):,} project contacts in the audience" if kind == "project"
+                   else f"{len(pop):,} members of segment '{segment}'")
+        try:
+            result = run_replicas(plan, pop, behaviour, seed, replicas, chunk_size=DEFAULT_CHUNK,
+                                  progress=_Progress(sys.stderr.isatty()))
+        except KeyError as e:  # a condition on an attribute the population lacks
+            fail(f"cannot simulate '{journey.name}': {e.args[0] if e.args else e}")
+        doc = result.to_json()
+        doc["population"] = dict(pop.spec)
+        run_id = None
+        if save is not False and not pf.readonly:
+            from simulator.runs import RunRecord
+            record = RunRecord.from_result(result, journey, pop.spec, behaviour, chunk_size=DEFAULT_CHUNK,
+                                           content=pf.project.content, segments=pf.project.segments,
+                                           population=pop)
+            record.results["population"] = dict(pop.spec)
+            run_id = pf.save_run(record, name=run_name)
+            doc["run"] = run_id
+        not_saved = pf.readonly_reason if save is None and pf.readonly else None
+    click.echo(f"{journey.name} (version {journey.version}): {who}, seed {seed}, "
                f"{replicas} replica{'s' if replicas != 1 else ''}, {doc['start']} to {doc['horizon']}")
     for line in _table(doc["funnel"], replicas):
         click.echo("  " + line)
     conv = doc["conversion"]
-    ci = f" (95% interval {conv['low']:.2%} to {conv['high']:.2%})" if replicas > 1 else ""
-    click.echo(f"Goal reached by {conv['mean']:.2%} of the contacts who entered{ci}; {result.seconds:.1f} s.")
+    if conv["mean"] is None:
+        click.echo(f"Nobody entered the journey; {result.seconds:.1f} s.")
+    else:
+        ci = f" (95% interval {conv['low']:.2%} to {conv['high']:.2%})" if replicas > 1 else ""
+        click.echo(f"Goal reached by {conv['mean']:.2%} of the contacts who entered{ci}; {result.seconds:.1f} s.")
+    if run_id is not None:
+        click.echo(f"Saved as run {run_id} in {project}")
+    elif not_saved:
+        click.echo(f"Not saved: {not_saved}", err=True)
     if json_out:
         write_atomically(Path(json_out), json.dumps(doc, indent=1) + "\n")
         click.echo(f"Wrote {json_out}", err=True)
 
 
+@click.command()
+@click.argument("project", type=click.Path(dir_okay=False))
+@click.option("--journey", "journey_name", help="Only the runs of this journey (name, or id of a deleted one).")
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON (with their summaries).")
+def runs(project: str, journey_name: str | None, as_json: bool) -> None:
+    """List the simulation runs saved in a project (read-only)."""
+    with _open(project, write=False) as pf:
+        if journey_name is not None and pf.project.find_journey(journey_name) is None \
+                and not any(r.journey_id == journey_name for r in pf.runs()):
+            pf.project.journey(journey_name)  # the usual error, naming the journeys
+        infos = pf.runs(journey_name)
+    if as_json:
+        click.echo(json.dumps([i.to_plain() for i in infos], indent=1))
+        return
+    if not infos:
+        click.echo("No saved runs." if journey_name is None else f"No saved runs of '{journey_name}'.")
+        return
+    for i in infos:
+        version = f"v{i.journey_version}" + ("" if not i.outdated else
+                                            (" (journey deleted)" if i.current_version is None
+                                             else f" (now v{i.current_version})"))
+        pop = i.population
+        who = (f"{pop.get('contacts', pop.get('size', 0)):,} synthetic" if pop.get("kind") == "synthetic"
+               else f"{pop.get('size', 0):,} in segment '{pop.get('segment')}'" if pop.get("kind") == "segment"
+               else f"{pop.get('size', 0):,} project contacts")
+        conv = i.summary.get("conversion", {}).get("mean")
+        goal = f"goal {conv:.2%}" if isinstance(conv, (int, float)) else "goal -"
+        flag = "  approved" if i.approved else ""
+        click.echo(f"{i.id:>4}  {i.created_at:%Y-%m-%d %H:%M}  {i.journey_name} {version}  {i.name}  "
+                   f"[{who}, seed {i.seed}, {i.replicas} replica{'s' if i.replicas != 1 else ''}, {goal}]{flag}")
+
+
 cli.add_command(simulate)
+cli.add_command(runs)

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from sqlalchemy import Connection, Engine, insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -29,10 +29,15 @@ from app.model.project import Project
 from app.model.segment import Segment
 from app.store import lock as locking
 from app.store import migrate
+from app.store import runs as _runs
 from app.store import schema as t
 from app.store.loading import encode_settings, load_project
 from app.store.opening import check_header, inspect_schema, make_engine, sqlite_error, writable_bits
+from app.store.runs import RunInfo
 from app.store.writing import write_changes, write_project
+
+if TYPE_CHECKING:
+    from simulator.runs import RunRecord
 
 MILESTONE_KINDS: tuple[str, ...] = ("created", "checked", "simulated", "approved", "exported")
 """Milestones the application records; other lower-case words are accepted too."""
@@ -337,6 +342,23 @@ class ProjectFile:
             rows = conn.execute(select(m.c.kind, m.c.at, m.c.detail).where(m.c.journey_id == journey.id)
                                 .order_by(m.c.at, m.c.id)).all()
         return [(r.kind, r.at, r.detail) for r in rows]
+
+    # --- saved simulation runs (app.store.runs) -------------------------------------------------------------
+    def save_run(self, record: RunRecord, *, name: str = "") -> int:
+        """Save a simulation run and a "simulated" milestone, in one transaction; returns the run id."""
+        return _runs.save_run(self, record, name=name)
+
+    def runs(self, journey_key: str | None = None) -> list[RunInfo]:
+        """Saved runs, oldest first (of one journey, by name or id, if given)."""
+        return _runs.runs(self, journey_key)
+
+    def load_run(self, run_id: int) -> RunRecord:
+        """A saved run's record, to replay or compare."""
+        return _runs.load_run(self, run_id)
+
+    def delete_run(self, run_id: int) -> None:
+        """Delete a saved run."""
+        _runs.delete_run(self, run_id)
 
     # --- save as ------------------------------------------------------------------------------------------
     def save_as(self, new_path: str | os.PathLike[str], *, overwrite: bool = False) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import (JSON, CheckConstraint, Column, Dialect, Float, ForeignKey, Index, Integer, MetaData,
-                        PrimaryKeyConstraint, String, Table, Text, TypeDecorator)
+from sqlalchemy import (JSON, CheckConstraint, Column, Dialect, Float, ForeignKey, Index, Integer, LargeBinary,
+                        MetaData, PrimaryKeyConstraint, String, Table, Text, TypeDecorator)
 
 FILE_SUFFIX = ".jstudio"
 APPLICATION_ID = 0x4A535450  # "JSTP": SQLite `PRAGMA application_id` of every Journey Studio project file
@@ -234,6 +234,29 @@ segment_members = Table(
     Column("contact_id", Integer, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
     PrimaryKeyConstraint("segment", "contact_id"),
     Index("ix_segment_members_contact_id", "contact_id"),
+)
+
+# --- saved simulation runs (schema 3) ------------------------------------------------------------------------
+# No foreign key to `journeys`, as for journey versions: a run is history and outlives the journey's deletion.
+# `data` is simulator.runs.RunRecord.to_bytes() (everything needed to replay the run); the other columns are
+# what the run browser lists without unpacking it. Notes and approval are the reviewer's (empty / NULL for now).
+simulation_runs = Table(
+    "simulation_runs", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("journey_id", Text, nullable=False),
+    Column("journey_version", Integer, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("population", JSON, nullable=False),  # {kind: synthetic|project|segment, size, seed, segment, as_of}
+    Column("behaviour", JSON, nullable=False),  # simulator.behaviour.BehaviourModel.to_plain()
+    Column("seed", Integer, nullable=False),
+    Column("replicas", Integer, nullable=False),
+    Column("summary", JSON, nullable=False),  # funnel with intervals, conversion, start, horizon, contacts
+    Column("data", LargeBinary, nullable=False),
+    Column("notes", Text, nullable=False, server_default=""),
+    Column("approved_at", UtcDateTime),
+    Column("approved_by", Text),
+    Index("ix_simulation_runs_journey_id_id", "journey_id", "id"),
 )
 
 AUDIENCE_TABLES: tuple[str, ...] = ("accounts", "contacts", "contact_lists", "interactions", "segment_members")
