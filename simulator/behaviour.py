@@ -71,6 +71,22 @@ class ChannelBehaviour:
         return min(1.0, self.unsubscribe / self.open) if self.open > 0 else 0.0
 
 
+_PROBABILITIES = ("delivery", "open", "click", "unsubscribe", "conversion")
+
+
+def _check_channels(channels: Mapping[str, ChannelBehaviour]) -> None:
+    """Probabilities lie in [0, 1] and delays are not negative; ValueError names the channel and field."""
+    for name, ch in channels.items():
+        for f in fields(ChannelBehaviour):
+            value = getattr(ch, f.name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+                raise ValueError(f"channels.{name}.{f.name} must be a number, not {value!r}")
+            if f.name in _PROBABILITIES and not 0.0 <= value <= 1.0:
+                raise ValueError(f"channels.{name}.{f.name} is a probability: give a number from 0 to 1, not {value}")
+            if f.name not in _PROBABILITIES and value < 0:
+                raise ValueError(f"channels.{name}.{f.name} is a delay or spread: it cannot be negative ({value})")
+
+
 @dataclass(frozen=True)
 class Multiplier:
     """Multiply the odds of `target` ('open', 'click', 'unsubscribe', 'conversion') or the rate of event
@@ -148,6 +164,7 @@ class BehaviourModel:
             if unknown:
                 raise ValueError(f"unknown behaviour field(s) for {k}: {', '.join(sorted(unknown))}")
             channels[k] = replace(DEFAULT_CHANNELS[k], **v) if k in DEFAULT_CHANNELS else ChannelBehaviour(**v)
+        _check_channels(channels)
         default = cls()
         return cls(channels=channels, messages={k: dict(v) for k, v in (d.get("messages") or {}).items()},
                    event_rates=dict(d.get("event_rates", default.event_rates)),

@@ -56,6 +56,23 @@ class _Progress:
 POPULATIONS = ("synthetic", "project", "segment")
 
 
+def read_behaviour(path: str) -> Any:
+    """A behaviour model from a YAML or JSON file; one clear line (file:line for syntax) on anything wrong."""
+    from app.codec.yamlio import parse_text
+    from simulator.behaviour import BehaviourModel
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        fail(f"{path}: cannot read the behaviour file: {getattr(e, 'strerror', None) or e}")
+    doc = parse_text(text, file=path)
+    if not isinstance(doc, dict):
+        fail(f"{path}: a behaviour file is a mapping (write the defaults with: journey-studio behaviour --out FILE)")
+    try:
+        return BehaviourModel.from_plain(doc)
+    except (ValueError, TypeError) as e:
+        fail(f"{path}: {e}")
+
+
 def _as_of(text: str | None) -> datetime | None:
     if text is None:
         return None
@@ -122,9 +139,12 @@ def _open_for(project: str, save: bool | None) -> Any:
               help="Save the run in the project (default: when the project can be written). --no-save leaves "
                    "the project file untouched; --save refuses a project that cannot be written.")
 @click.option("--name", "run_name", default="", help="Name of the saved run (default: from its seed and replicas).")
+@click.option("--behaviour", "behaviour_file", type=click.Path(dir_okay=False),
+              help="The behaviour assumptions (YAML or JSON) instead of the defaults; write the defaults to edit "
+                   "with: journey-studio behaviour --out FILE.")
 def simulate(project: str, journey_name: str, contacts: int | None, seed: int, replicas: int, json_out: str | None,
              population: str | None, segment: str | None, as_of: str | None, horizon_days: int | None,
-             save: bool | None, run_name: str) -> None:
+             save: bool | None, run_name: str, behaviour_file: str | None) -> None:
     """Simulate a journey over a population, print its funnel and save the run in the project."""
     from simulator.behaviour import BehaviourModel
     from simulator.engine import DEFAULT_CHUNK
@@ -142,7 +162,7 @@ def simulate(project: str, journey_name: str, contacts: int | None, seed: int, r
                 plan = compile_plan(journey, horizon=plan.start + horizon_days * DAY)
         except PlanError as e:
             fail(f"cannot simulate '{journey.name}': {e}")
-        behaviour = BehaviourModel()
+        behaviour = read_behaviour(behaviour_file) if behaviour_file else BehaviourModel()
         if kind == "synthetic":
             assert contacts is not None
             pop = population_for(plan, contacts, seed)
@@ -223,3 +243,23 @@ def runs(project: str, journey_name: str | None, as_json: bool) -> None:
 
 cli.add_command(simulate)
 cli.add_command(runs)
+
+
+@click.command()
+@click.option("--out", type=click.Path(dir_okay=False), help="Write to this file (default: standard output).")
+def behaviour(out: str | None) -> None:
+    """Write the default behaviour assumptions (with their sources) as YAML, to edit and pass to simulate."""
+    from app.codec.yamlio import dump_yaml
+    from simulator import behaviour as model
+    doc = (model.__doc__ or "").strip()
+    sources = doc[doc.find("Default figures"):] if "Default figures" in doc else doc
+    header = "".join(f"# {line}".rstrip() + "\n" for line in sources.splitlines())
+    text = header + "\n" + dump_yaml(model.BehaviourModel().to_plain())
+    if out:
+        write_atomically(Path(out), text)
+        click.echo(f"Wrote {out}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+cli.add_command(behaviour)
