@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from app.cli.main import main
 from tests.audience_helpers import fill
+from tests.cli_helpers import run
 
 JOURNEY = """\
 format: journey/1
@@ -31,12 +31,6 @@ segments:
     kind: dynamic
     query: {blocks: [{where: {all: [{attribute: city, op: greater_than, value: 3}]}}]}
 """
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

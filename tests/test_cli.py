@@ -9,18 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from app.cli.main import main
 from app.codec.yamlio import read_journey_text, write_journey_text
 from app.resources import resource_path
 from tests.samples import ANNOUNCEMENT
+from tests.cli_helpers import run
 
 TEMPLATE = resource_path("templates", "announcement.yaml")
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

@@ -14,15 +14,10 @@ from app.audience import members as m
 from app.cli.main import main
 from app.resources import resource_path
 from app.store import ProjectFile
+from tests.cli_helpers import run
 
 START = "2026-12-01T08:00"
 MOMENT = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")
