@@ -580,3 +580,20 @@ def test_the_event_loop_keeps_turning_while_50k_contacts_are_counted(large_file:
         editor.reject()
     finally:
         document.close()
+
+
+def test_the_total_completes_the_count_line_whichever_answer_comes_first(qtbot: Any, doc: Document) -> None:
+    """Count and total are separate background reads; a total that lands after the count still shows."""
+    editor = open_editor(qtbot, doc)
+    wait_counted(qtbot, editor)
+    editor._total = None
+    editor._count_ticket = 41
+    editor._job_finished("count", 41, 3)
+    assert editor.count_label.text() == "3 members"
+    editor._job_finished("total", 0, CONTACTS)
+    assert editor.count_label.text() == count_text(3)
+    # while the editor asks for a fix (no count running), a late total must not bring an old count back
+    editor._last_count = None
+    editor._show_count("Fix the problem to count the members", error=True)
+    editor._job_finished("total", 0, CONTACTS)
+    assert editor.count_label.text() == "Fix the problem to count the members"

@@ -61,6 +61,7 @@ class SegmentEditor(QDialog):
         self.runner = JobRunner(document.file.path, self)
         self._count_ticket: int | None = None
         self._total: int | None = None
+        self._last_count: int | None = None
         self._problems: list[Problem] = []
         self._closed = False
         self._build_form(segment, entity)
@@ -313,6 +314,7 @@ class SegmentEditor(QDialog):
         source = self.source()
         self.runner.cancel("count")
         self._count_ticket = None
+        self._last_count = None  # until the new count arrives, a late total must not bring back the old one
         self.members.set_source(source)
         self._show_table_status()
         segment = self.segment()
@@ -348,8 +350,8 @@ class SegmentEditor(QDialog):
     def _job_finished(self, channel: str, ticket: int, result: Any) -> None:
         if channel == "count" and ticket == self._count_ticket:
             self._count_ticket = None
-            total = f" of {self._total:,} contacts" if self._total else ""
-            self._show_count((plural(int(result), "member") if result else "No members") + total)
+            self._last_count = int(result)
+            self._show_counted()
         elif channel == "lists":
             self.context.lists[:] = list(result)
             self.builder.refresh_lists()
@@ -360,6 +362,13 @@ class SegmentEditor(QDialog):
                 self.list_combo.setEditText(text)
         elif channel == "total":
             self._total = int(result)
+            if self._last_count is not None and self._count_ticket is None:
+                self._show_counted()  # the total can arrive after the count: complete the line
+
+    def _show_counted(self) -> None:
+        n = self._last_count or 0
+        total = f" of {self._total:,} contacts" if self._total else ""
+        self._show_count((plural(n, "member") if n else "No members") + total)
 
     def _job_failed(self, channel: str, ticket: int, message: str) -> None:
         if channel == "count" and ticket == self._count_ticket:
