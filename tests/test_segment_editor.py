@@ -70,7 +70,7 @@ def open_editor(qtbot: Any, doc: Document, segment: Segment | None = None) -> Se
 def wait_counted(qtbot: Any, editor: SegmentEditor) -> str:
     """Wait for the count (not 'Counting…') and for the first page of members; return the count line."""
     qtbot.waitUntil(lambda: editor._count_ticket is None and not editor._timer.isActive()
-                    and not editor.members.loading, timeout=10_000)
+                    and not editor.members.loading and editor._total is not None, timeout=10_000)
     return editor.count_label.text()
 
 
