@@ -38,8 +38,8 @@ def choose_type(qtbot, c: Canvas, type_id: str) -> AddTileFlow:
             break
         qtbot.keyClick(menu, Key.Key_Down)
     qtbot.keyClick(menu, Key.Key_Return)
-    qtbot.wait(1)  # the list reports "closed" one turn of the event loop later
-    assert flow.type_id == type_id and flow.candidates
+    # the list reports "closed" a turn of the event loop later: wait for that, however busy the machine is
+    qtbot.waitUntil(lambda: flow.type_id == type_id and bool(flow.candidates), timeout=5_000)
     return flow
 
 
