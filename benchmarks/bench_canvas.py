@@ -22,8 +22,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.model.commands import AddStep, SetProps  # noqa: E402
 from app.model.journey import Position, Step  # noqa: E402
-from app.store import ProjectFile  # noqa: E402
-from benchmarks.journeys import big_journey  # noqa: E402
+from benchmarks.journeys import big_project  # noqa: E402
 
 
 def _ms(seconds: list[float]) -> dict[str, float]:
@@ -44,14 +43,7 @@ def main(n_steps: int = 1000, frames: int = 50) -> dict[str, object]:
     from designer.document import Document
 
     with tempfile.TemporaryDirectory() as d:
-        journey, contents, segments = big_journey(n_steps)
-        pf = ProjectFile.create(Path(d) / "big.jstudio", name="Bench")
-        with pf.project.batch():
-            for c in contents:
-                pf.project.put_content(c)
-            for s in segments:
-                pf.project.put_segment(s)
-            pf.project.add_journey(journey)
+        pf, journey = big_project(Path(d) / "big.jstudio", n_steps)
         doc = Document(pf)
 
         t0 = time.perf_counter()

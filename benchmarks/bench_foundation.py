@@ -15,20 +15,14 @@ from pathlib import Path
 
 from app.store import ProjectFile
 from app.validation.checks import check_journey
-from benchmarks.journeys import big_journey
+from benchmarks.journeys import big_project
 
 
 def main(n_steps: int = 1000, repeats: int = 7) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "big.jstudio"
-        journey, contents, segments = big_journey(n_steps)
-        with ProjectFile.create(path, name="Bench") as pf:
-            with pf.project.batch():
-                for c in contents:
-                    pf.project.put_content(c)
-                for s in segments:
-                    pf.project.put_segment(s)
-                pf.project.add_journey(journey)
+        pf, journey = big_project(path, n_steps)
+        pf.close()
         opens, checks, totals = [], [], []
         findings = []
         for _ in range(repeats):

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.model.content import Content
 from app.model.journey import Audience, Journey, Position, Schedule, Step
 from app.model.registry import END
 from app.model.segment import Segment
+
+if TYPE_CHECKING:
+    from app.store import ProjectFile
 
 
 def big_journey(n_steps: int = 1000, *, journey_id: str = "big") -> tuple[Journey, list[Content], list[Segment]]:
@@ -50,3 +55,17 @@ def big_journey(n_steps: int = 1000, *, journey_id: str = "big") -> tuple[Journe
     for s in steps:
         j.add_step(s)
     return j, contents, [Segment("Everyone")]
+
+
+def big_project(path: Path, n_steps: int = 1000) -> tuple["ProjectFile", Journey]:
+    """A new project file at `path` holding `big_journey(n_steps)` with its content and segments (left open)."""
+    from app.store import ProjectFile
+    journey, contents, segments = big_journey(n_steps)
+    pf = ProjectFile.create(path, name="Bench")
+    with pf.project.batch():
+        for c in contents:
+            pf.project.put_content(c)
+        for s in segments:
+            pf.project.put_segment(s)
+        pf.project.add_journey(journey)
+    return pf, journey

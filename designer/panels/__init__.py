@@ -7,9 +7,8 @@ from designer.panels.journey_settings import JourneySettingsPanel
 from designer.panels.palette import PalettePanel
 from designer.panels.problems import ProblemsPanel
 from designer.panels.properties import PropertiesPanel
-from designer.panels.segment_dialog import SegmentDialog
 from designer.panels.templates import TemplateGallery, journey_from_template_command, new_journey_from_template
 
 __all__ = ["ProjectBrowser", "ContentDialog", "JourneySettingsPanel", "PalettePanel", "ProblemsPanel",
-           "PropertiesPanel", "SegmentDialog", "TemplateGallery", "journey_from_template_command",
+           "PropertiesPanel", "TemplateGallery", "journey_from_template_command",
            "new_journey_from_template"]

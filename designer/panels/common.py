@@ -9,7 +9,8 @@ from typing import Any, Iterable, Iterator
 
 from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPainterPath, QPalette, QPen, QPixmap
-from PySide6.QtWidgets import QApplication, QComboBox, QFormLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QApplication, QComboBox, QFormLayout, QFrame, QLabel, QScrollArea,
+                               QStackedWidget, QVBoxLayout, QWidget)
 
 from app.validation.findings import Finding, Severity
 
@@ -322,3 +323,21 @@ def field_with_note(editor: QWidget, note: FieldNote) -> QWidget:
     lay.addWidget(editor)
     lay.addWidget(note)
     return box
+
+
+def hint_or_form(owner: QWidget, hint: str) -> tuple[QLabel, QScrollArea, QStackedWidget]:
+    """Lay `owner` out as a stack: a centred hint (page 0) or a form in a vertical scroll area (page 1)."""
+    label = MutedLabel(hint)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.setWordWrap(True)
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.Shape.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    stack = QStackedWidget()
+    stack.addWidget(label)
+    stack.addWidget(scroll)
+    lay = QVBoxLayout(owner)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.addWidget(stack)
+    return label, scroll, stack

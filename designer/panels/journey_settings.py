@@ -8,15 +8,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QFrame, QGroupBox, QLabel, QLineEdit, QPlainTextEdit, QScrollArea, QStackedWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QGroupBox, QLabel, QLineEdit, QPlainTextEdit, QVBoxLayout, QWidget
 
 from app.model.attributes import CONSENT_LEVELS
 from app.model.commands import UpdateJourney
 from app.model.journey import Change, Journey
 from app.validation.findings import Finding
-from designer.panels.common import (FieldNote, MutedLabel, blocked, combo_box, combo_select_data, field_with_note,
-                                    form_layout, set_invalid)
+from designer.panels.common import (FieldNote, blocked, combo_box, combo_select_data, field_with_note, form_layout,
+                                    hint_or_form, set_invalid)
 from designer.panels.inputs import CommitOnLeave, OptionalDateTime, finish_edit
 from designer.panels.settings_fields import (NONE_TEXT, CapEdit, FrequencyEdit, QuietHoursEdit, SegmentChecklist,
                                              TimeZoneBox, TriggerEdit, TriggerList)
@@ -43,20 +42,8 @@ class JourneySettingsPanel(QWidget):
         self.notes: dict[str, FieldNote] = {}
         self.inputs: dict[str, QWidget] = {}
         self._labels: list[QLabel] = []
-        self.hint = MutedLabel("Open or create a journey to edit its settings")
-        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.hint.setWordWrap(True)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.hint, self.scroll, self.stack = hint_or_form(self, "Open or create a journey to edit its settings")
         self.scroll.setWidget(self._build())
-        self.stack = QStackedWidget()
-        self.stack.addWidget(self.hint)
-        self.stack.addWidget(self.scroll)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.stack)
         document.currentJourneyChanged.connect(self.show_journey)
         document.changed.connect(self._on_change)
         document.findingsChanged.connect(self.refresh_findings)

@@ -6,8 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QLineEdit, QScrollArea, QStackedWidget, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from app.model.command_base import MacroCommand
 from app.model.commands import RenameStep, SetProps
@@ -15,7 +14,7 @@ from app.model.journey import Change, Step
 from app.model.registry import REGISTRY
 from app.validation.findings import Finding
 from designer.icons import tile_icon
-from designer.panels.common import FieldNote, MutedLabel, bold, field_with_note, form_layout
+from designer.panels.common import FieldNote, MutedLabel, bold, field_with_note, form_layout, hint_or_form
 from designer.panels.inputs import finish_edit
 from designer.panels.fields import FieldContext, PropEditor
 from designer.panels.ref_fields import make_editor
@@ -37,19 +36,7 @@ class PropertiesPanel(QWidget):
         self.step_id: str | None = None
         self.editors: dict[str, PropEditor] = {}
         self._pending_focus: tuple[str, str | None] | None = None
-        self.hint = MutedLabel(HINT)
-        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.hint.setWordWrap(True)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.stack = QStackedWidget()
-        self.stack.addWidget(self.hint)
-        self.stack.addWidget(self.scroll)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.stack)
+        self.hint, self.scroll, self.stack = hint_or_form(self, HINT)
         self.name_edit: QLineEdit | None = None
         self.name_note = FieldNote()
         self.general_note = FieldNote()
