@@ -250,6 +250,9 @@ def _log_crash() -> str:
 from app.cli.audience import register as _register_audience  # noqa: E402  (after `cli` exists)
 _register_audience(cli)
 from app.cli import simulate as _simulate  # noqa: E402,F401  (registers `simulate`; after `cli` exists)
+from app.cli import report as _report  # noqa: E402,F401  (registers `report`)
+from app.cli import package as _package  # noqa: E402,F401  (registers `package`, `verify`...)
+from app.cli import runner as _runner  # noqa: E402,F401  (registers `run`, `status`)
 
 if __name__ == "__main__":
     # Run as a script this module is `__main__`, and the subcommand modules register on `app.cli.main.cli`:

@@ -1,0 +1,1 @@
+"""`journey-studio` commands of this module (being written)."""
