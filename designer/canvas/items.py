@@ -10,7 +10,7 @@ import functools
 import html
 
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
-from PySide6.QtGui import QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker, QPolygonF
+from PySide6.QtGui import QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker, QPen, QPolygonF
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from app.model.journey import Step
@@ -104,6 +104,7 @@ class TileItem(QGraphicsItem):
         self._rows: list[tuple[str, QRectF, str]] = []
         self._labels: list[tuple[QRectF, str]] = []
         self._notes: list[str] = []
+        self._status_notes: list[str] = []   # figures behind the status line (a simulation replay), for the tooltip
         self._bounds = QRectF()
         self._card = QRectF()
         self._band = QPainterPath()
@@ -127,8 +128,10 @@ class TileItem(QGraphicsItem):
         self._layout()
         self.update()
 
-    def set_status(self, text: str | None) -> None:
-        """Show `text` on the status line (None: the summary of the step's properties)."""
+    def set_status(self, text: str | None, notes: list[str] | None = None) -> None:
+        """Show `text` on the status line (None: the summary of the step's properties); `notes` (plain text
+        lines, e.g. the figures with their intervals) go in the tooltip."""
+        self._status_notes = [html.escape(n) for n in notes or ()]
         if text != self._status:
             self._status = text
             self._layout()
@@ -200,7 +203,9 @@ class TileItem(QGraphicsItem):
         tile = REGISTRY.get(self.type_id)
         tip = [f"<b>{html.escape(self._name)}</b> ({html.escape(self.step_id)})",
                html.escape(tile.label if tile else self.type_id)]
-        if self.status_text:
+        if self._status_notes:
+            tip.extend(self._status_notes)
+        elif self.status_text:
             tip.append(html.escape(self.status_text))
         return "<br>".join(tip + self._notes)
 
@@ -361,6 +366,10 @@ class EdgeItem(QGraphicsItem):
         self._bounds = QRectF()
         self._shape: QPainterPath | None = None
         self._drop = False
+        self._flow: int | None = None   # contacts that passed along the link (a simulation replay), or None
+        self._flow_width = 0.0
+        self._flow_text = ""
+        self._flow_rect = QRectF()
         self.setZValue(-1.0)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.adjust()
@@ -376,6 +385,33 @@ class EdgeItem(QGraphicsItem):
     def point_at(self, fraction: float) -> QPointF:
         """A point along the drawn link (0: at the port, 1: at the arrow tip or the end marker)."""
         return self._path.pointAtPercent(fraction)
+
+    @property
+    def flow(self) -> int | None:
+        return self._flow
+
+    def set_flow(self, count: int | None, width: float = 0.0) -> None:
+        """Draw the flow that has passed along the link: `count` contacts as a label, `width` the stroke (None:
+        no flow shown, the plain link)."""
+        text = "" if count is None else f"{count:,}"
+        if (count, width) == (self._flow, self._flow_width):
+            return
+        self._flow, self._flow_width = count, width
+        if text != self._flow_text:
+            self._flow_text = text
+            self.prepareGeometryChange()
+            self._place_flow_label()
+        self.update()
+
+    def _place_flow_label(self) -> None:
+        if not self._flow_text:
+            self._flow_rect = QRectF()
+        else:
+            w = self.theme.status_metrics.horizontalAdvance(self._flow_text) + 10.0
+            mid = self._path.pointAtPercent(0.5) if self.target is not None else self._path.pointAtPercent(0.55)
+            self._flow_rect = QRectF(mid.x() - w / 2, mid.y() - 8.0, w, 16.0)
+        self._bounds = self._route_bounds.united(self._flow_rect.adjusted(-2.0, -2.0, 2.0, 2.0)) \
+            if self._flow_text else self._route_bounds
 
     def set_drop_highlight(self, on: bool) -> None:
         if on != self._drop:
@@ -413,12 +449,17 @@ class EdgeItem(QGraphicsItem):
                                           2 * END_R + 6.0, 2 * END_R + 6.0))
         if self.label:
             bounds = bounds.united(self._label_rect.adjusted(-2.0, -2.0, 2.0, 2.0))
-        self._bounds = bounds
+        bounds = bounds.adjusted(-6.0, -6.0, 6.0, 6.0)  # room for a thick flow stroke
+        self._route_bounds = bounds
+        self._place_flow_label()
 
     def tooltip(self) -> str:
         via = f" ({self.label})" if self.label else ""
-        return f"{html.escape(self.source.name)}{via} → " + (
+        text = f"{html.escape(self.source.name)}{via} → " + (
             html.escape(self.target.name) if self.target is not None else "the journey ends here")
+        if self._flow is not None:
+            text += f"<br>{self._flow:,} contact{'s' if self._flow != 1 else ''} passed so far"
+        return text
 
     def boundingRect(self) -> QRectF:
         return self._bounds
@@ -436,11 +477,24 @@ class EdgeItem(QGraphicsItem):
         t = self.theme
         selected = self.isSelected()
         pen = t.edge_drop_pen if self._drop else t.edge_selected_pen if selected else t.edge_pen
+        if self._flow_width > 0.0:  # the flow under the link, as a translucent band as wide as the flow
+            flow_pen = QPen(t.flow_pen)
+            flow_pen.setWidthF(self._flow_width)
+            painter.setPen(flow_pen)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawPath(self._path)
         painter.setPen(pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self._path)
         if option.levelOfDetailFromTransform(painter.worldTransform()) < LOD_SIMPLE:
             return
+        if self._flow_text:
+            painter.setPen(t.flow_label_pen)
+            painter.setBrush(t.flow_label_brush)
+            painter.drawRoundedRect(self._flow_rect, 8.0, 8.0)
+            painter.setPen(t.highlighted_text_pen)
+            painter.setFont(t.status_font)
+            painter.drawText(self._flow_rect, CENTER, self._flow_text)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(t.edge_selected_brush if (selected or self._drop) else t.edge_brush)
         if not self._arrow.isEmpty():

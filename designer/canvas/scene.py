@@ -23,6 +23,7 @@ from designer.canvas.theme import Theme
 from designer.document import Document
 
 SCENE_MARGIN = 1600.0
+FLOW_MIN, FLOW_MAX = 3.0, 16.0  # stroke width of a replayed flow: a trickle, and everyone who entered
 
 
 class DropTarget(NamedTuple):
@@ -49,6 +50,9 @@ class JourneyScene(QGraphicsScene):
         self._tiles: dict[str, TileItem] = {}
         self._edges: dict[tuple[str, str], EdgeItem] = {}
         self._status: dict[str, str] = {}
+        self._status_notes: dict[str, list[str]] = {}
+        self._flows: dict[tuple[str, str], int] | None = None
+        self._flow_scale = 0
         self._entry: str | None = None
         self._drag_start: dict[str, QPointF] = {}
         self._drop_target: DropTarget | None = None
@@ -161,7 +165,7 @@ class JourneyScene(QGraphicsScene):
     def _add_tile(self, step: Step, place: QPointF | None = None) -> TileItem:
         tile = TileItem(step.id, self.theme)
         tile.sync(step, is_entry=step.id == self._entry)
-        tile.set_status(self._status.get(step.id))
+        tile.set_status(self._status.get(step.id), self._status_notes.get(step.id))
         tile.setPos(to_point(step.position) if step.position is not None else place or self._place_new(step))
         self._tiles[step.id] = tile
         self.addItem(tile)
@@ -193,6 +197,8 @@ class JourneyScene(QGraphicsScene):
             dst.edges.append(edge)
         self._edges[(source, port)] = edge
         self.addItem(edge)
+        if self._flows is not None:
+            self._apply_flow((source, port), edge)
         return edge
 
     def _remove_edge(self, key: tuple[str, str]) -> None:
@@ -274,11 +280,35 @@ class JourneyScene(QGraphicsScene):
             errors, warnings = counts.get(sid, (0, 0))
             tile.set_findings(errors, warnings, notes.get(sid))
 
-    def set_status_lines(self, lines: dict[str, str]) -> None:
-        """Status line per step (e.g. '120 waiting' from the simulator); steps left out show their summary."""
+    def set_status_lines(self, lines: dict[str, str], notes: dict[str, list[str]] | None = None) -> None:
+        """Status line per step (e.g. '120 waiting' from the simulator); steps left out show their summary.
+        `notes` gives a step's tooltip lines (the figures with their intervals)."""
         self._status = dict(lines)
+        self._status_notes = dict(notes or {})
         for sid, tile in self._tiles.items():
-            tile.set_status(self._status.get(sid))
+            tile.set_status(self._status.get(sid), self._status_notes.get(sid))
+
+    def set_flows(self, flows: dict[tuple[str, str], int] | None, scale: int = 0) -> None:
+        """Contacts that have passed along each link, drawn as the link's width and a count; `scale` is the
+        count drawn at full width (e.g. everyone who entered the journey in the whole run, so that links
+        thicken as the replay moves on). None: no flows (plain links)."""
+        self._flows = dict(flows) if flows is not None else None
+        self._flow_scale = scale
+        for key, edge in self._edges.items():
+            self._apply_flow(key, edge)
+
+    def _apply_flow(self, key: tuple[str, str], edge: EdgeItem) -> None:
+        if self._flows is None:
+            edge.set_flow(None)
+            return
+        count = self._flows.get(key, 0)
+        share = min(1.0, count / self._flow_scale) if self._flow_scale > 0 else 0.0
+        edge.set_flow(count, 0.0 if count == 0 else FLOW_MIN + (FLOW_MAX - FLOW_MIN) * share ** 0.5)
+
+    def flow_of(self, source: str, port: str) -> int | None:
+        """The flow shown on a link (None: no flows shown or no such link)."""
+        edge = self._edges.get((source, port))
+        return edge.flow if edge is not None else None
 
     def set_palette(self, palette: QPalette) -> None:
         """Re-colour every item for a (light or dark) palette."""
