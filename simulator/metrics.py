@@ -9,9 +9,11 @@
 - `waiting_at(trace, t)`: contacts at each step at UTC time t (entered at or before t, not yet left);
   `Occupancy(trace).at(t)` gives the same for many moments quickly.
 - `conversion(trace)`: the share of contacts entering (per iteration) that reach the goal.
+- `step_series(trace)`: per step and simulated day, cumulative counts at the end of the day (entered, each
+  outcome, message events): the replay view's figures with intervals.
 
-`figures(trace)` gathers them all under flat names ('funnel.sent', 'series.opened', 'conversion') for
-replicas; `METRICS` lists them by name.
+`figures(trace)` gathers them all under flat names ('funnel.sent', 'series.opened', 'steps.opened',
+'conversion') for replicas; `METRICS` lists them by name.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ FUNNEL_OUTCOMES: dict[str, tuple[int, ...]] = {
     "goal": (oc.GOAL,), "stopped": (oc.STOPPED,), "waiting": (oc.WAITING,), "completed": (oc.COMPLETED,)}
 FUNNEL_OUTCOMES.update({f"path_{c}": (oc.path(i),) for i, c in enumerate("ABCDEFGHIJ")})
 SERIES = ("entered", "sent", "delivered", "opened", "clicked", "goals", "exited", "in_journey")
+# outcomes counted per step and day when they leave: the funnel's, less 'waiting' (only the horizon tells it),
+# plus 'passed' (a wait or an exit tile let the contact through)
+STEP_OUTCOMES: dict[str, tuple[int, ...]] = {"passed": (oc.PASSED,), **{
+    k: v for k, v in FUNNEL_OUTCOMES.items() if k != "waiting"}}
 
 
 def funnel(trace: Trace) -> dict[str, np.ndarray]:
@@ -105,6 +111,55 @@ class Occupancy:
                          for e, lv in zip(self._enter, self._leave)], dtype=np.int64)
 
 
+def step_series(trace: Trace) -> dict[str, np.ndarray]:
+    """Per step ('end' last) and simulated day: cumulative counts at the end of the day (int64, steps x days).
+
+    'entered' by entry time; each outcome of `STEP_OUTCOMES` by leaving time; per message step each message
+    event by its time. Only outcomes and events that happen at all in the trace are given (replicas fill in the
+    others with zeros). A leaving at the horizon itself (a stop at the schedule end) counts in the last day, so
+    the last column equals the funnel.
+    """
+    n, days = len(trace.steps), trace.days
+    w = days + 1  # one more bucket: the horizon itself, folded into the last day below
+    v, m = trace.visits, trace.messages
+    codes = np.bincount(v["outcome"], minlength=oc.N_CODES)
+    present = {name: [c for c in cs if codes[c]] for name, cs in STEP_OUTCOMES.items()}
+    used = sorted({c for cs in present.values() for c in cs})
+    entered = np.zeros((n, w), dtype=np.int64)
+    left = np.zeros((n, len(used), w), dtype=np.int64)
+    # blocks are runs of rows of one step: per block, one bincount of (outcome, day) and one of the entry day
+    for step, _, lo, hi in trace.blocks["visits"].tolist():
+        entered[step] += np.bincount(v["t_enter"][lo:hi] // DAY, minlength=w)[:w]
+        key = v["outcome"][lo:hi].astype(np.intp)
+        key *= w
+        key += v["t_leave"][lo:hi] // DAY
+        left[step] += np.bincount(key, minlength=oc.N_CODES * w).reshape(oc.N_CODES, w)[used]
+    out = {"entered": _cumulative(entered)}
+    row = {c: i for i, c in enumerate(used)}
+    for name, cs in present.items():
+        if cs:
+            out[name] = _cumulative(left[:, row[cs[0]]] if len(cs) == 1 else left[:, [row[c] for c in cs]].sum(1))
+    blocks = trace.blocks["messages"].tolist()
+    for name in MESSAGE_EVENTS:
+        col = m[name]
+        if not blocks or not (col >= 0).any():
+            continue
+        counts = np.zeros((n, w), dtype=np.int64)
+        for step, _, lo, hi in blocks:
+            d = col[lo:hi] + DAY  # -1 (did not happen) falls in a bucket before day 0, dropped
+            d //= DAY
+            counts[step] += np.bincount(d, minlength=w + 1)[1:w + 1]
+        out[name] = _cumulative(counts)
+    return out
+
+
+def _cumulative(counts: np.ndarray) -> np.ndarray:
+    """Per-day counts (rows x days + 1, the last bucket the horizon itself) as cumulative counts per day."""
+    c = counts[:, :-1].copy()
+    c[:, -1] += counts[:, -1]
+    return np.cumsum(c, axis=1)
+
+
 def conversion(trace: Trace) -> float:
     """Goals reached per contact entering (per iteration); NaN when nobody entered."""
     n = len(trace.units["goal"])
@@ -115,10 +170,11 @@ def figures(trace: Trace) -> dict[str, np.ndarray]:
     """Every figure of a trace under a flat name, as float64 arrays (scalars as 0-d arrays)."""
     out = {f"funnel.{k}": a.astype(np.float64) for k, a in funnel(trace).items()}
     out.update({f"series.{k}": a.astype(np.float64) for k, a in time_series(trace).items()})
+    out.update({f"steps.{k}": a.astype(np.float64) for k, a in step_series(trace).items()})
     out["conversion"] = np.array(conversion(trace))
     return out
 
 
 METRICS: dict[str, Callable[..., object]] = {"funnel": funnel, "time_series": time_series,
                                              "waiting_at": waiting_at, "conversion": conversion,
-                                             "figures": figures}
+                                             "figures": figures, "step_series": step_series}

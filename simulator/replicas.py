@@ -4,10 +4,13 @@ Replica r runs with seed `derive_seed(seed, r)`, so replica r gives the same fig
 is Student's t interval for the mean over replicas (mean +- t(0.975, K-1) * sd / sqrt(K)): where the figure's
 expected value lies given the behaviour model and the population. With one replica there is no interval (both
 ends equal the figure). The trace of replica 0 is kept for the replay view; the others only give figures.
+The per-step daily figures ('steps.*') are kept out of `to_json()` (too big); `step_intervals()` gives them as
+`StepIntervals`, which a saved run stores compactly for the replay view's hover figures.
 """
 
 from __future__ import annotations
 
+import io
 import math
 import time
 from dataclasses import dataclass, field
@@ -65,11 +68,12 @@ def _nan_to_none(v: Any) -> Any:
 
 
 def summarize(samples: list[dict[str, np.ndarray]]) -> dict[str, Estimate]:
-    """Mean and 95 % interval of every figure across replicas."""
+    """Mean and 95 % interval of every figure across replicas (a figure a replica lacks counts as zeros)."""
     k = len(samples)
     out: dict[str, Estimate] = {}
-    for name in samples[0]:
-        stack = np.stack([s[name] for s in samples])
+    for name in dict.fromkeys(n for s in samples for n in s):
+        shape = next(s[name] for s in samples if name in s)
+        stack = np.stack([s[name] if name in s else np.zeros_like(shape) for s in samples])
         mean = stack.mean(axis=0)
         if k > 1:
             sd = stack.std(axis=0, ddof=1)
@@ -79,6 +83,64 @@ def summarize(samples: list[dict[str, np.ndarray]]) -> dict[str, Estimate]:
             half = np.zeros_like(mean)
         out[name] = Estimate(mean, sd, mean - half, mean + half)
     return out
+
+
+STEP_PREFIX = "steps."
+
+
+@dataclass(frozen=True)
+class StepIntervals:
+    """Per step and simulated day, each cumulative step figure ('entered', 'sent', 'opened'...) over replicas:
+    mean and 95 % interval, float32 arrays of steps ('end' last) x days. With one replica low == high == mean."""
+
+    replicas: int
+    steps: tuple[str, ...]
+    mean: dict[str, np.ndarray]
+    low: dict[str, np.ndarray]
+    high: dict[str, np.ndarray]
+
+    @classmethod
+    def from_estimates(cls, estimates: dict[str, Estimate], replicas: int, steps: tuple[str, ...]) -> StepIntervals:
+        """The 'steps.*' figures of a summary."""
+        names = [k for k in estimates if k.startswith(STEP_PREFIX)]
+        cut = len(STEP_PREFIX)
+        return cls(replicas, tuple(steps), *({k[cut:]: getattr(estimates[k], part).astype(np.float32) for k in names}
+                                              for part in ("mean", "low", "high")))
+
+    @property
+    def days(self) -> int:
+        """Simulated days covered."""
+        return next(iter(self.mean.values())).shape[1] if self.mean else 0
+
+    def at(self, metric: str, step: int, day: int) -> tuple[float, float, float] | None:
+        """(mean, low, high) of a figure of step index `step` by the end of `day` (0-based); None if unknown."""
+        if metric not in self.mean or not 0 <= day < self.days:
+            return None
+        return (float(self.mean[metric][step, day]), float(self.low[metric][step, day]),
+                float(self.high[metric][step, day]))
+
+    def to_npz(self) -> bytes:
+        """Compressed npz bytes (with one replica the interval ends are not stored: they equal the mean)."""
+        arrays: dict[str, np.ndarray] = {"replicas": np.array(self.replicas),
+                                         "steps": np.array(self.steps, dtype=np.str_)}
+        for name in self.mean:
+            arrays[f"mean.{name}"] = self.mean[name]
+            if self.replicas > 1:
+                arrays[f"low.{name}"], arrays[f"high.{name}"] = self.low[name], self.high[name]
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **arrays)
+        return buf.getvalue()
+
+    @classmethod
+    def from_npz(cls, data: bytes) -> StepIntervals:
+        """Read `to_npz`'s form."""
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            replicas = int(z["replicas"])
+            steps = tuple(str(s) for s in z["steps"])
+            mean = {k[5:]: z[k] for k in z.files if k.startswith("mean.")}
+            low = {k: z[f"low.{k}"] for k in mean} if replicas > 1 else dict(mean)
+            high = {k: z[f"high.{k}"] for k in mean} if replicas > 1 else dict(mean)
+        return cls(replicas, steps, mean, low, high)
 
 
 @dataclass
@@ -107,6 +169,10 @@ class SimulationResult:
                                                  "high": float(est.high[i])}
             rows.append(row)
         return rows
+
+    def step_intervals(self) -> StepIntervals:
+        """The per-step daily figures with their intervals (for the replay view; not in `to_json`)."""
+        return StepIntervals.from_estimates(self.estimates, self.replicas, self.trace.steps)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON document of the command line: funnel per step and time series, with intervals."""

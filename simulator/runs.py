@@ -4,10 +4,14 @@ A `RunRecord` holds the journey (its id, version and the full journey document a
 spec (how to rebuild it), the behaviour model, the seed, replicas, horizon and chunk size, the engine version,
 the results (the command line's JSON document) and the trace of replica 0 as compressed npz bytes. A population
 its spec cannot rebuild (the project's own contacts, which change after the run) is kept whole, as npz bytes.
+The per-step daily figures with their intervals (`StepIntervals`, for the replay view's hover figures) are kept
+as npz bytes too; records saved before they existed have none (`step_intervals()` is None) and still replay.
 
 `to_plain` / `from_plain` give a JSON-able form (the trace in base64); `to_bytes` / `from_bytes` give one
-compact blob (a zip of record.json and trace.npz) for a BLOB column of the project file. `replay()` reruns the
-recorded inputs; the same inputs give the same trace digest.
+compact blob (a zip of record.json, trace.npz and the optional population.npz and steps.npz) for a BLOB column
+of the project file; it is computed once and kept (a worker thread can make it, so that the UI thread only
+stores it), and forgotten when a field is assigned. `replay()` reruns the recorded inputs; the same inputs give
+the same trace digest.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from simulator.behaviour import BehaviourModel
 from simulator.engine import ENGINE_VERSION
 from simulator.plan import compile_plan
 from simulator.population import Population, population_from_npz, population_from_spec, population_to_npz
-from simulator.replicas import SimulationResult, simulate
+from simulator.replicas import SimulationResult, StepIntervals, simulate
 from simulator.trace import Trace
 
 FORMAT = "simulation-run/1"
@@ -51,6 +55,13 @@ class RunRecord:
     engine_version: str = ENGINE_VERSION
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
     population_npz: bytes = b""  # the population's columns when its spec cannot rebuild it (else empty)
+    steps_npz: bytes = b""  # StepIntervals.to_npz() (empty in records saved before they were kept)
+    _blob: bytes | None = field(default=None, init=False, repr=False, compare=False)  # to_bytes(), once made
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name != "_blob" and self.__dict__.get("_blob") is not None:
+            object.__setattr__(self, "_blob", None)  # a changed record is serialised anew
+        object.__setattr__(self, name, value)
 
     @classmethod
     def from_result(cls, result: SimulationResult, journey: Journey, population_spec: Mapping[str, Any],
@@ -68,11 +79,16 @@ class RunRecord:
             kept = population_to_npz(population)
         return cls(journey.id, journey.version, journey_to_doc(journey, content, segments), dict(population_spec),
                    behaviour.to_plain(), result.seed, result.replicas, result.plan.horizon, chunk_size,
-                   result.to_json(), result.trace.to_npz(), result.trace.digest(), population_npz=kept)
+                   result.to_json(), result.trace.to_npz(), result.trace.digest(), population_npz=kept,
+                   steps_npz=result.step_intervals().to_npz())
 
     def trace(self) -> Trace:
         """The recorded trace of replica 0."""
         return Trace.from_npz(self.trace_npz)
+
+    def step_intervals(self) -> StepIntervals | None:
+        """Per-step daily figures over replicas with intervals; None for a record saved before they were kept."""
+        return StepIntervals.from_npz(self.steps_npz) if self.steps_npz else None
 
     def journey(self) -> Journey:
         """The journey as it was when the run was made."""
@@ -103,6 +119,8 @@ class RunRecord:
         plain = {**self._meta(), "trace_npz": base64.b64encode(self.trace_npz).decode("ascii")}
         if self.population_npz:
             plain["population_npz"] = base64.b64encode(self.population_npz).decode("ascii")
+        if self.steps_npz:
+            plain["steps_npz"] = base64.b64encode(self.steps_npz).decode("ascii")
         return plain
 
     @classmethod
@@ -114,10 +132,17 @@ class RunRecord:
                    dict(d["behaviour"]), int(d["seed"]), int(d["replicas"]), int(d["horizon"]),
                    int(d["chunk_size"]), dict(d["results"]), base64.b64decode(d["trace_npz"]),
                    str(d["trace_digest"]), str(d["engine_version"]), str(d["created_at"]),
-                   base64.b64decode(d["population_npz"]) if d.get("population_npz") else b"")
+                   base64.b64decode(d["population_npz"]) if d.get("population_npz") else b"",
+                   base64.b64decode(d["steps_npz"]) if d.get("steps_npz") else b"")
 
     def to_bytes(self) -> bytes:
-        """One blob: a zip of record.json and trace.npz (already compressed, so stored as is)."""
+        """One blob: a zip of record.json and trace.npz (already compressed, so stored as is), made once."""
+        blob = self._blob
+        if blob is None:
+            blob = self._blob = self._zip()
+        return blob
+
+    def _zip(self) -> bytes:
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w") as z:
             # key order is kept, not sorted: the journey document's step order is part of the input (it fixes
@@ -127,13 +152,19 @@ class RunRecord:
             z.writestr(zipfile.ZipInfo("trace.npz"), self.trace_npz, compress_type=zipfile.ZIP_STORED)
             if self.population_npz:
                 z.writestr(zipfile.ZipInfo("population.npz"), self.population_npz, compress_type=zipfile.ZIP_STORED)
+            if self.steps_npz:
+                z.writestr(zipfile.ZipInfo("steps.npz"), self.steps_npz, compress_type=zipfile.ZIP_STORED)
         return buf.getvalue()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> RunRecord:
+        """Read `to_bytes`'s blob (one without steps.npz, saved before it existed, too)."""
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             meta = json.loads(z.read("record.json"))
+            names = set(z.namelist())
             npz = z.read("trace.npz")
-            pop = z.read("population.npz") if "population.npz" in z.namelist() else b""
-        extra = {"population_npz": base64.b64encode(pop).decode("ascii")} if pop else {}
-        return cls.from_plain({**meta, "trace_npz": base64.b64encode(npz).decode("ascii"), **extra})
+            pop = z.read("population.npz") if "population.npz" in names else b""
+            steps = z.read("steps.npz") if "steps.npz" in names else b""
+        record = cls.from_plain(meta | {"trace_npz": ""})
+        record.trace_npz, record.population_npz, record.steps_npz = npz, pop, steps
+        return record
