@@ -2,22 +2,31 @@
 
 Views listen to `changed` (every model change, as it happens) and never edit the model themselves: they hand a
 command to `run()`, which puts it on the undo stack. Every command is one transaction in the project file.
+
+Saved simulation runs are history, not edits (no undo): `save_run`, `rename_run`, `set_run_notes`, `approve_run`
+... go straight to the project file and announce themselves with `runsChanged`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 
-from app.errors import JourneyStudioError
+from app.errors import JourneyStudioError, ProjectFileError
 from app.model.journey import Change, Journey
 from app.model.project import Project
 from app.store import ProjectFile
+from app.store.runs import RunInfo
 from app.validation.checks import check_journey
 from app.validation.findings import Finding
 from designer.undo import UndoEntry
+
+if TYPE_CHECKING:
+    from simulator.runs import RunRecord
+
+T = TypeVar("T")
 
 
 class Document(QObject):
@@ -29,6 +38,7 @@ class Document(QObject):
     selectRequested = Signal(str, object)   # journey id, step id (or None): show it on the canvas
     message = Signal(str)                  # a line for the status bar
     failed = Signal(str)                   # an edit that could not be saved: the window tells the user
+    runsChanged = Signal()                 # a simulation run was saved, renamed, annotated, approved or deleted
 
     FINDINGS_DELAY_MS = 150
 
@@ -115,6 +125,74 @@ class Document(QObject):
         if jid in self._stale:
             self.refresh_findings()
         return self._findings.get(jid or "", [])
+
+    # --- saved simulation runs ----------------------------------------------------------------------------------
+    def _runs_call(self, action: Callable[[], T], doing: str | None = None, *, quiet: bool = False) -> T | None:
+        """Call the project file for a run: `doing` marks a change (refused when read-only, then `runsChanged`).
+
+        A refusal is a status message; a project file error is one line on `failed` too, unless `quiet` (reads
+        made to refresh a view, where a dialog would interrupt the user for something they did not ask).
+        """
+        if doing is not None and self.readonly:
+            self.message.emit(f"Read-only: cannot {doing}: {self.file.readonly_reason}. "
+                              "Use File > Save As to work on a copy.")
+            return None
+        try:
+            result = action()
+        except JourneyStudioError as e:
+            line = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            self.message.emit(line)
+            if isinstance(e, ProjectFileError) and not quiet:
+                self.failed.emit(line)
+            return None
+        if doing is not None:
+            self.runsChanged.emit()
+        return result
+
+    def save_run(self, record: RunRecord, name: str = "") -> int | None:
+        """Save a simulation run in the project; its id, or None when it cannot be saved (the reason is shown)."""
+        run_id = self._runs_call(lambda: self.file.save_run(record, name=name), "save the simulation run")
+        if run_id is not None:
+            self.message.emit(f"Saved simulation run {run_id}.")
+        return run_id
+
+    def runs(self, journey_id: str | None = None) -> list[RunInfo]:
+        """The saved runs, oldest first (of one journey if given); none when they cannot be read."""
+        return self._runs_call(lambda: self.file.runs(journey_id), quiet=True) or []
+
+    def run_info(self, run_id: int) -> RunInfo | None:
+        """What the browser lists about one saved run, or None when there is no such run."""
+        return self._runs_call(lambda: self.file.run_info(run_id), quiet=True)
+
+    def load_run(self, run_id: int) -> RunRecord | None:
+        """A saved run's record to replay or compare, or None when it cannot be read (the reason is shown)."""
+        return self._runs_call(lambda: self.file.load_run(run_id))
+
+    def delete_run(self, run_id: int) -> bool:
+        """Delete a saved run; False when refused or failed."""
+        return self._runs_call(lambda: self.file.delete_run(run_id) or True, "delete the simulation run") is True
+
+    def rename_run(self, run_id: int, name: str) -> RunInfo | None:
+        """Give a saved run another name; the run as it is now, or None."""
+        if not name.strip():
+            self.message.emit("A simulation run needs a name.")
+            return None
+        return self._runs_call(lambda: self.file.rename_run(run_id, name), "rename the simulation run")
+
+    def set_run_notes(self, run_id: int, text: str) -> RunInfo | None:
+        """Replace a saved run's review notes; the run as it is now, or None."""
+        return self._runs_call(lambda: self.file.set_run_notes(run_id, text), "save the notes")
+
+    def approve_run(self, run_id: int, by: str) -> RunInfo | None:
+        """Approve a saved run in the name of `by`; the run as it is now, or None."""
+        if not by.strip():
+            self.message.emit("Approving a run needs the reviewer's name.")
+            return None
+        return self._runs_call(lambda: self.file.approve_run(run_id, by), "approve the simulation run")
+
+    def withdraw_approval(self, run_id: int) -> RunInfo | None:
+        """Take back a saved run's approval; the run as it is now, or None."""
+        return self._runs_call(lambda: self.file.withdraw_approval(run_id), "withdraw the approval")
 
     def close(self) -> None:
         self._findings_timer.stop()

@@ -1,5 +1,5 @@
 """`journey-studio simulate`: play a journey over a population before it goes live, with intervals; `runs`:
-the saved runs of a project.
+the saved runs of a project; `review`: name a saved run, write notes on it, approve it or withdraw the approval.
 
 Registered on the `journey-studio` group by importing this module (app/cli/main.py does, after defining `cli`).
 """
@@ -11,11 +11,14 @@ import sys
 import time
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from app.cli.main import _open, cli, fail, write_atomically
+
+if TYPE_CHECKING:
+    from app.store.runs import RunInfo
 
 COLUMNS = ("entered", "sent", "delivered", "opened", "clicked", "yes", "no", "exited", "goal", "stopped", "waiting")
 
@@ -209,6 +212,19 @@ def simulate(project: str, journey_name: str, contacts: int | None, seed: int, r
         click.echo(f"Wrote {json_out}", err=True)
 
 
+def _version(i: RunInfo) -> str:
+    """'v3', or 'v3 (outdated: journey now v5)' / 'v3 (journey deleted)'."""
+    if not i.outdated:
+        return f"v{i.journey_version}"
+    now = "journey deleted" if i.current_version is None else f"outdated: journey now v{i.current_version}"
+    return f"v{i.journey_version} ({now})"
+
+
+def _approval(i: RunInfo) -> str:
+    """'approved by NAME on DATE UTC' or 'not approved'."""
+    return f"approved by {i.approved_by} on {i.approved_at:%Y-%m-%d %H:%M} UTC" if i.approved else "not approved"
+
+
 @click.command()
 @click.argument("project", type=click.Path(dir_okay=False))
 @click.option("--journey", "journey_name", help="Only the runs of this journey (name, or id of a deleted one).")
@@ -227,22 +243,74 @@ def runs(project: str, journey_name: str | None, as_json: bool) -> None:
         click.echo("No saved runs." if journey_name is None else f"No saved runs of '{journey_name}'.")
         return
     for i in infos:
-        version = f"v{i.journey_version}" + ("" if not i.outdated else
-                                            (" (journey deleted)" if i.current_version is None
-                                             else f" (now v{i.current_version})"))
-        pop = i.population
-        who = (f"{pop.get('contacts', pop.get('size', 0)):,} synthetic" if pop.get("kind") == "synthetic"
-               else f"{pop.get('size', 0):,} in segment '{pop.get('segment')}'" if pop.get("kind") == "segment"
-               else f"{pop.get('size', 0):,} project contacts")
         conv = i.summary.get("conversion", {}).get("mean")
         goal = f"goal {conv:.2%}" if isinstance(conv, (int, float)) else "goal -"
-        flag = "  approved" if i.approved else ""
-        click.echo(f"{i.id:>4}  {i.created_at:%Y-%m-%d %H:%M}  {i.journey_name} {version}  {i.name}  "
-                   f"[{who}, seed {i.seed}, {i.replicas} replica{'s' if i.replicas != 1 else ''}, {goal}]{flag}")
+        flag = f"  {_approval(i)}" if i.approved else ""
+        click.echo(f"{i.id:>4}  {i.created_at:%Y-%m-%d %H:%M}  {i.journey_name} {_version(i)}  {i.name}  "
+                   f"[{i.population_text}, seed {i.seed}, {i.replicas} replica{'s' if i.replicas != 1 else ''}, "
+                   f"{goal}]{flag}")
+        for n, line in enumerate(i.notes.splitlines()):
+            click.echo(f"{'':6}{'notes: ' if n == 0 else '       '}{line}")
+
+
+def _state(i: RunInfo) -> list[str]:
+    """A saved run as the reviewer sees it: what it is, its assumptions, approval and notes."""
+    from app.store.runs import describe_change
+    changes = i.behaviour_changes
+    behaviour = "defaults" if not changes else "edited: " + ", ".join(describe_change(*c) for c in changes)
+    lines = [f"Run {i.id} \"{i.name}\": {i.journey_name} {_version(i)}",
+             f"  made {i.created_at:%Y-%m-%d %H:%M} UTC: {i.population_text}, seed {i.seed}, "
+             f"{i.replicas} replica{'s' if i.replicas != 1 else ''}, {i.period_text}",
+             f"  goal reached: {i.goal_text}",
+             f"  behaviour: {behaviour}",
+             f"  {_approval(i)}"]
+    notes = i.notes.splitlines()
+    lines += ["  notes:", *(f"    {line}" for line in notes)] if notes else ["  no notes"]
+    return lines
+
+
+@click.command()
+@click.argument("project", type=click.Path(dir_okay=False))
+@click.argument("run_id", type=int)
+@click.option("--note", "note", help="Set the run's notes (this replaces them; --note '' clears them).")
+@click.option("--approve", is_flag=True, help="Approve the run (the package of its journey will show it).")
+@click.option("--by", "by", help="Who approves (default: your user name).")
+@click.option("--withdraw", is_flag=True, help="Withdraw the run's approval.")
+@click.option("--name", "new_name", help="Rename the run.")
+def review(project: str, run_id: int, note: str | None, approve: bool, by: str | None, withdraw: bool,
+           new_name: str | None) -> None:
+    """Show a saved run; name it, write notes on it, approve it or withdraw the approval."""
+    if approve and withdraw:
+        fail("--approve and --withdraw go one at a time: choose one")
+    if by is not None and not approve:
+        fail("--by names who approves: add --approve")
+    if approve and by is None:
+        import getpass
+        try:
+            by = getpass.getuser()
+        except (OSError, KeyError, ImportError):
+            fail("cannot tell your user name: add --by NAME")
+    if approve and not (by or "").strip():
+        fail("--by needs the reviewer's name (it is recorded with the approval)")
+    changing = approve or withdraw or note is not None or new_name is not None
+    with _open(project, write=changing) as pf:
+        info = pf.run_info(run_id)
+        if new_name is not None:
+            info = pf.rename_run(run_id, new_name)
+        if note is not None:
+            info = pf.set_run_notes(run_id, note)
+        if approve:
+            assert by is not None
+            info = pf.approve_run(run_id, by)
+        elif withdraw:
+            info = pf.withdraw_approval(run_id)
+    for line in _state(info):
+        click.echo(line)
 
 
 cli.add_command(simulate)
 cli.add_command(runs)
+cli.add_command(review)
 
 
 @click.command()

@@ -360,6 +360,30 @@ class ProjectFile:
         """Delete a saved run."""
         _runs.delete_run(self, run_id)
 
+    def run_info(self, run_id: int) -> RunInfo:
+        """What the browser lists about one saved run."""
+        return _runs.run_info(self, run_id)
+
+    def rename_run(self, run_id: int, name: str) -> RunInfo:
+        """Give a saved run another name."""
+        return _runs.rename_run(self, run_id, name)
+
+    def set_run_notes(self, run_id: int, text: str) -> RunInfo:
+        """Replace a saved run's review notes."""
+        return _runs.set_run_notes(self, run_id, text)
+
+    def approve_run(self, run_id: int, by: str) -> RunInfo:
+        """Mark a saved run approved by `by` and record an "approved" milestone, in one transaction."""
+        return _runs.approve_run(self, run_id, by)
+
+    def withdraw_approval(self, run_id: int) -> RunInfo:
+        """Take back a saved run's approval."""
+        return _runs.withdraw_approval(self, run_id)
+
+    def approved_run(self, journey_key: str, version: int | None = None) -> RunInfo | None:
+        """The run of a journey approved last (of journey `version` if given), or None."""
+        return _runs.approved_run(self, journey_key, version)
+
     # --- save as ------------------------------------------------------------------------------------------
     def save_as(self, new_path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
         """Copy the project to `new_path` and continue on the new file (writable), as desktop apps do."""

@@ -5,21 +5,26 @@ population spec, seed, replicas, summary) and `data`, the `simulator.runs.RunRec
 for bit. Runs are a journey's history: they keep their journey id after the journey is deleted. Saving also
 records a "simulated" milestone for the journey, in the same transaction.
 
-`ProjectFile.save_run` / `runs` / `load_run` / `delete_run` are thin wrappers around these functions.
+A reviewer names a run, writes notes on it and approves it (recording an "approved" milestone, in the same
+transaction) or withdraws the approval; `approved_run` finds the run a journey's package shows.
+
+`ProjectFile.save_run` / `runs` / `run_info` / `load_run` / `delete_run` / `rename_run` / `set_run_notes` /
+`approve_run` / `withdraw_approval` / `approved_run` are thin wrappers around these functions.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Row, delete, insert, select, update
 
 from app.errors import ProjectFileError
 from app.store import schema as t
 
 if TYPE_CHECKING:
+    from app.model.journey import Journey
     from app.store.project_file import ProjectFile
     from simulator.runs import RunRecord
 
@@ -45,6 +50,7 @@ class RunInfo:
     notes: str
     approved_at: datetime | None
     approved_by: str | None
+    behaviour_changes: tuple[tuple[str, Any, Any], ...] = ()  # (figure, value, default): see behaviour_changes
 
     @property
     def approved(self) -> bool:
@@ -55,6 +61,87 @@ class RunInfo:
         """Whether the journey has changed version since the run (or was deleted)."""
         return self.current_version != self.journey_version
 
+    @property
+    def population_text(self) -> str:
+        """Who was simulated: "1,500 synthetic contacts", "320 members of segment 'VIP'"..."""
+        pop = self.population
+        if pop.get("kind") == "synthetic":
+            return f"{pop.get('contacts', pop.get('size', 0)):,} synthetic contacts"
+        if pop.get("kind") == "segment":
+            return f"{pop.get('size', 0):,} members of segment '{pop.get('segment')}'"
+        return f"{pop.get('size', 0):,} project contacts in the audience"
+
+    @property
+    def period_text(self) -> str:
+        """The simulated period: "2026-12-01 08:00 to 2027-01-30 23:00 UTC"."""
+        def moment(key: str) -> str:
+            return str(self.summary.get(key, "?")).replace("T", " ").removesuffix("Z")[:16]
+        return f"{moment('start')} to {moment('horizon')} UTC"
+
+    @property
+    def goal_text(self) -> str:
+        """The share of entered contacts who reached the goal, with its 95 % interval over replicas."""
+        conv = self.summary.get("conversion") or {}
+        mean, low, high = conv.get("mean"), conv.get("low"), conv.get("high")
+        if not isinstance(mean, (int, float)):
+            return "nobody entered"
+        if self.replicas > 1 and isinstance(low, (int, float)) and isinstance(high, (int, float)):
+            return f"{mean:.2%} (95% interval {low:.2%} to {high:.2%})"
+        return f"{mean:.2%}"
+
+    @property
+    def outdated_text(self) -> str:
+        """Why the run is outdated, as a sentence ("" when it is not)."""
+        if not self.outdated:
+            return ""
+        made = f"This run was made on version {self.journey_version} of the journey"
+        if self.current_version is None:
+            return f"{made}; the journey was deleted."
+        return f"{made}; the journey is now at version {self.current_version}."
+
+    @property
+    def version_tag(self) -> str:
+        """The run's journey version for a narrow list: "v3", or "v3 (now v5)" / "v3 (deleted)" when outdated."""
+        if not self.outdated:
+            return f"v{self.journey_version}"
+        now = "deleted" if self.current_version is None else f"now v{self.current_version}"
+        return f"v{self.journey_version} ({now})"
+
+    @property
+    def approval_text(self) -> str:
+        """'Approved by NAME on DATE UTC' or 'Not approved'."""
+        if self.approved_at is None:
+            return "Not approved"
+        return f"Approved by {self.approved_by} on {self.approved_at:%Y-%m-%d %H:%M} UTC"
+
+    @property
+    def behaviour_text(self) -> str:
+        """'Defaults', or how many behaviour figures differ from the defaults (see `behaviour_changes`)."""
+        n = len(self.behaviour_changes)
+        if not n:
+            return "Defaults"
+        return f"Edited ({n} figure{'s differ' if n != 1 else ' differs'} from the defaults)"
+
+    def assumptions(self) -> list[tuple[str, str]]:
+        """What the run assumed, as (label, value): population, seed, replicas, period, behaviour, goal reached."""
+        return [("Population", self.population_text), ("Seed", str(self.seed)), ("Replicas", str(self.replicas)),
+                ("Period", self.period_text), ("Behaviour", self.behaviour_text), ("Goal reached", self.goal_text)]
+
+    def description(self, max_changes: int = 8) -> str:
+        """Everything about the run in a few lines (a tooltip): journey and version, approval, assumptions, notes."""
+        lines = [f"{self.name}: {self.journey_name}, version {self.journey_version}"]
+        lines += [self.outdated_text] if self.outdated else []
+        lines.append(self.approval_text)
+        lines += [f"{label}: {value}" for label, value in self.assumptions()]
+        lines += [f"  {describe_change(*c)}" for c in self.behaviour_changes[:max_changes]]
+        if len(self.behaviour_changes) > max_changes:
+            lines.append(f"  … and {len(self.behaviour_changes) - max_changes} more")
+        lines.append(f"Made {self.created_at:%Y-%m-%d %H:%M} UTC")
+        if self.notes:
+            first, *rest = self.notes.splitlines()
+            lines.append(f"Notes: {first}" + (" …" if rest else ""))
+        return "\n".join(lines)
+
     def to_plain(self) -> dict[str, Any]:
         """A JSON-able form (for `journey-studio runs --json`)."""
         return {"id": self.id, "journey": {"id": self.journey_id, "name": self.journey_name,
@@ -63,7 +150,9 @@ class RunInfo:
                 "population": self.population, "seed": self.seed, "replicas": self.replicas,
                 "summary": self.summary, "notes": self.notes, "approved": self.approved,
                 "approved_at": self.approved_at.isoformat(timespec="seconds") if self.approved_at else None,
-                "approved_by": self.approved_by}
+                "approved_by": self.approved_by,
+                "behaviour_changes": [{"figure": n, "label": figure_label(n), "value": v, "default": d}
+                                      for n, v, d in self.behaviour_changes]}
 
 
 def summary_of(record: RunRecord) -> dict[str, Any]:
@@ -97,30 +186,112 @@ def save_run(pf: ProjectFile, record: RunRecord, *, name: str = "") -> int:
     return int(run_id)
 
 
+def _flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, Mapping):
+            out.update(_flat(v, f"{prefix}{k}."))
+        elif k != "format" or prefix:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+_DEFAULT_BEHAVIOUR: dict[str, Any] = {}
+
+
+def behaviour_changes(behaviour: Mapping[str, Any]) -> tuple[tuple[str, Any, Any], ...]:
+    """The figures of a run's behaviour model that differ from the defaults: (dotted name, value, default).
+
+    Names are dotted paths of `BehaviourModel.to_plain()` ("channels.email.open", "messages.announce.click",
+    "event_rates.purchase", "multipliers"...); a figure the defaults lack has the default None.
+    """
+    from simulator.behaviour import BehaviourModel
+
+    if not _DEFAULT_BEHAVIOUR:
+        _DEFAULT_BEHAVIOUR.update(_flat(BehaviourModel().to_plain()))
+    try:  # compare the model as read (a missing key takes its default), not the stored text
+        plain = BehaviourModel.from_plain(behaviour).to_plain()
+    except (ValueError, TypeError, KeyError):
+        plain = dict(behaviour)
+    mine = _flat(plain)
+    names = list(mine) + [n for n in _DEFAULT_BEHAVIOUR if n not in mine]
+    return tuple((n, mine.get(n), _DEFAULT_BEHAVIOUR.get(n)) for n in names
+                 if mine.get(n) != _DEFAULT_BEHAVIOUR.get(n))
+
+
+def figure_label(name: str) -> str:
+    """A behaviour figure's dotted name in words: "channels.email.open" -> "email open"."""
+    parts = name.split(".")
+    words = [p.replace("_", " ") for p in parts]
+    if parts[0] == "channels" and len(parts) == 3:
+        return f"{words[1]} {words[2]}"
+    if parts[0] == "messages" and len(parts) == 3:
+        return f"step '{parts[1]}' {words[2]}"
+    if parts[0] == "event_rates" and len(parts) == 2:
+        return f"{words[1]} rate per day"
+    if parts[0] == "engagement_effect" and len(parts) == 2:
+        return f"engagement effect on {words[1]}"
+    if name == "engagement_mean":
+        return "mean engagement"
+    return " ".join(words)
+
+
+def _figure(v: Any) -> str:
+    if v is None:
+        return "not set"
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, list):
+        return f"{len(v)} rule{'s' if len(v) != 1 else ''}"
+    return str(v)
+
+
+def describe_change(name: str, value: Any, default: Any) -> str:
+    """One behaviour figure that differs from the default, in words: "email open 0.3 (default 0.2133)"."""
+    return f"{figure_label(name)} {_figure(value)} (default {_figure(default)})"
+
+
+_LISTED = [c for c in _r.c if c.name != "data"]
+
+
+def _info(pf: ProjectFile, r: Row[Any], by_id: Mapping[str, Journey] | None = None) -> RunInfo:
+    by_id = by_id if by_id is not None else {j.id: j for j in pf.project.journeys}
+    journey = by_id.get(r.journey_id)
+    summary = dict(r.summary or {})
+    name = journey.name if journey is not None else str(summary.get("journey", {}).get("name", r.journey_id))
+    return RunInfo(r.id, r.journey_id, name, r.journey_version, journey.version if journey is not None else None,
+                   r.name, r.created_at, dict(r.population or {}), r.seed, r.replicas, summary, r.notes or "",
+                   r.approved_at, r.approved_by, behaviour_changes(r.behaviour or {}))
+
+
+def _journey_id(pf: ProjectFile, journey_key: str) -> str:
+    """A journey's id from its name or id; the id of a deleted journey stands for itself."""
+    found = pf.project.find_journey(journey_key)
+    return found.id if found is not None else journey_key
+
+
 def runs(pf: ProjectFile, journey_key: str | None = None) -> list[RunInfo]:
     """Saved runs, oldest first; only those of one journey (by name or id) if `journey_key` is given."""
-    cols = [c for c in _r.c if c.name not in ("data", "behaviour")]
-    q = select(*cols).order_by(_r.c.id)
+    q = select(*_LISTED).order_by(_r.c.id)
     if journey_key is not None:  # a journey's name or id; the id of a deleted journey still finds its runs
-        found = pf.project.find_journey(journey_key)
-        q = q.where(_r.c.journey_id == (found.id if found is not None else journey_key))
+        q = q.where(_r.c.journey_id == _journey_id(pf, journey_key))
     with pf._transaction("cannot be read") as conn:
         rows = conn.execute(q).all()
     by_id = {j.id: j for j in pf.project.journeys}
-    out = []
-    for r in rows:
-        journey = by_id.get(r.journey_id)
-        summary = dict(r.summary or {})
-        name = journey.name if journey is not None else str(summary.get("journey", {}).get("name", r.journey_id))
-        out.append(RunInfo(r.id, r.journey_id, name, r.journey_version,
-                           journey.version if journey is not None else None, r.name, r.created_at,
-                           dict(r.population or {}), r.seed, r.replicas, summary, r.notes, r.approved_at,
-                           r.approved_by))
-    return out
+    return [_info(pf, r, by_id) for r in rows]
 
 
 def _missing(pf: ProjectFile, run_id: int) -> ProjectFileError:
     return ProjectFileError(f"{pf.path}: there is no saved simulation run {run_id}")
+
+
+def run_info(pf: ProjectFile, run_id: int) -> RunInfo:
+    """What the browser lists about one saved run (an unknown id is an error)."""
+    with pf._transaction("cannot be read") as conn:
+        row = conn.execute(select(*_LISTED).where(_r.c.id == run_id)).first()
+    if row is None:
+        raise _missing(pf, run_id)
+    return _info(pf, row)
 
 
 def load_run(pf: ProjectFile, run_id: int) -> RunRecord:
@@ -145,4 +316,85 @@ def delete_run(pf: ProjectFile, run_id: int) -> None:
             raise _missing(pf, run_id)
 
 
-__all__ = ["RunInfo", "delete_run", "load_run", "runs", "save_run", "summary_of"]
+def _update(pf: ProjectFile, run_id: int, doing: str, **values: Any) -> RunInfo:
+    with pf._transaction(f"cannot {doing}") as conn:
+        if conn.execute(update(_r).where(_r.c.id == run_id).values(**values)).rowcount == 0:
+            raise _missing(pf, run_id)
+    return run_info(pf, run_id)
+
+
+def set_run_notes(pf: ProjectFile, run_id: int, text: str) -> RunInfo:
+    """Replace a run's review notes (surrounding blank space is dropped); returns the run as it is now."""
+    pf._require_writable("change the notes of a simulation run")
+    return _update(pf, run_id, "save the notes", notes=text.strip())
+
+
+def rename_run(pf: ProjectFile, run_id: int, name: str) -> RunInfo:
+    """Give a run another name (an empty name is refused); returns the run as it is now."""
+    pf._require_writable("rename a simulation run")
+    name = name.strip()
+    if not name:
+        raise ProjectFileError(f"{pf.path}: simulation run {run_id} needs a name; give a few words that say "
+                               "what it tried")
+    return _update(pf, run_id, "rename the simulation run", name=name)
+
+
+def approve_run(pf: ProjectFile, run_id: int, by: str) -> RunInfo:
+    """Mark a run approved by `by` now, and record an "approved" milestone for its journey, in one transaction.
+
+    Approving again records who approved it last, and when. A run of an older version of the journey can be
+    approved: it is what a package of that (frozen) version shows.
+    """
+    pf._require_writable("approve a simulation run")
+    by = by.strip()
+    if not by:
+        raise ProjectFileError(f"{pf.path}: approving simulation run {run_id} needs the reviewer's name")
+    now = t.utcnow()
+    with pf._transaction("cannot approve the simulation run") as conn:
+        row = conn.execute(select(_r.c.journey_id, _r.c.journey_version, _r.c.name).where(_r.c.id == run_id)).first()
+        if row is None:
+            raise _missing(pf, run_id)
+        conn.execute(update(_r).where(_r.c.id == run_id).values(approved_at=now, approved_by=by))
+        conn.execute(insert(t.milestones).values(
+            journey_id=row.journey_id, kind="approved", at=now,
+            detail=f"run {run_id}: version {row.journey_version}, {row.name}, approved by {by}"))
+    return run_info(pf, run_id)
+
+
+def withdraw_approval(pf: ProjectFile, run_id: int) -> RunInfo:
+    """Take back a run's approval (recorded as an "approval-withdrawn" milestone); nothing to do if it has none."""
+    pf._require_writable("withdraw the approval of a simulation run")
+    with pf._transaction("cannot withdraw the approval") as conn:
+        row = conn.execute(select(_r.c.journey_id, _r.c.journey_version, _r.c.name, _r.c.approved_by)
+                           .where(_r.c.id == run_id)).first()
+        if row is None:
+            raise _missing(pf, run_id)
+        if row.approved_by is not None:
+            conn.execute(update(_r).where(_r.c.id == run_id).values(approved_at=None, approved_by=None))
+            conn.execute(insert(t.milestones).values(
+                journey_id=row.journey_id, kind="approval-withdrawn", at=t.utcnow(),
+                detail=f"run {run_id}: version {row.journey_version}, {row.name}, was approved by {row.approved_by}"))
+    return run_info(pf, run_id)
+
+
+def approved_run(pf: ProjectFile, journey_key: str, version: int | None = None) -> RunInfo | None:
+    """The run of a journey (by name or id) approved last, optionally only among runs of journey `version`.
+
+    None when no run is approved; a journey that is neither in the project nor in the saved runs is an error.
+    """
+    jid = _journey_id(pf, journey_key)
+    q = (select(*_LISTED).where(_r.c.journey_id == jid, _r.c.approved_at.is_not(None))
+         .order_by(_r.c.approved_at.desc(), _r.c.id.desc()).limit(1))
+    if version is not None:
+        q = q.where(_r.c.journey_version == version)
+    with pf._transaction("cannot be read") as conn:
+        row = conn.execute(q).first()
+        known = row is not None or conn.execute(select(_r.c.id).where(_r.c.journey_id == jid).limit(1)).first()
+    if not known and pf.project.find_journey(journey_key) is None:
+        pf.project.journey(journey_key)  # the usual error, naming the journeys
+    return _info(pf, row) if row is not None else None
+
+
+__all__ = ["RunInfo", "approve_run", "approved_run", "behaviour_changes", "delete_run", "describe_change",
+           "figure_label", "load_run", "rename_run", "run_info", "runs", "save_run", "set_run_notes", "summary_of",
+           "withdraw_approval"]

@@ -1,22 +1,29 @@
 """The project browser: journeys, segments, content and simulation runs of the project, with their actions
-(open, new, duplicate, rename, delete...). Every action is a command; the tree follows the model."""
+(open, new, duplicate, rename, delete...). Every action is a command; the tree follows the model.
+
+Saved simulation runs are listed with the current journey's first, newest first, each as "name — journey" and
+its version ("v3", or "v3 (now v5)" once the journey has moved on), with a check when approved. Opening,
+comparing and reporting are signals for the window; renaming and deleting go through the document (runs are
+history: no undo).
+"""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable
 
-from PySide6.QtCore import QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QMenu, QMessageBox, QTreeWidget, QTreeWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QColor, QKeySequence
+from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QInputDialog, QLineEdit, QMenu, QMessageBox,
+                               QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from app.model.commands import (AddJourney, DuplicateJourney, PutContent, RemoveContent, RemoveJourney, RemoveSegment,
                                 UpdateJourney)
 from app.model.content import CONTENT_KINDS, Content
 from app.model.journey import Change, Journey
+from app.store.runs import RunInfo
 from designer.icons import app_icon, tile_icon
-from designer.panels.common import blocked, bold, dot_icon, muted_color
+from designer.panels.common import WARNING_COLORS, blocked, bold, dot_icon, muted_color, status_icon, tone
 from designer.panels.content_dialog import KIND_LABELS, ContentDialog, status_text
 from app.model.refs import content_users, rename_content_command, rename_segment_command, segment_users
 from designer.panels.templates import new_journey_from_template
@@ -35,6 +42,9 @@ class ProjectBrowser(QWidget):
     """A tree of the project's journeys, segments, content and simulation runs."""
 
     journeyActivated = Signal(str)  # a journey was opened (it is already the document's current journey)
+    runActivated = Signal(int)  # a saved run was opened: replay it
+    compareRequested = Signal(int, int)  # two runs side by side: the one right-clicked first, or the older one
+    reportRequested = Signal(int)  # a saved run whose report to export
 
     def __init__(self, document: Document, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -43,7 +53,8 @@ class ProjectBrowser(QWidget):
         self.tree.setColumnCount(2)
         self.tree.setHeaderHidden(True)
         self.tree.setAccessibleName("Project")
-        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        # Several items can be selected only among runs (to compare two); see _limit_selection.
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.tree.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed)
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.tree.setExpandsOnDoubleClick(False)
@@ -71,8 +82,11 @@ class ProjectBrowser(QWidget):
         self.tree.itemActivated.connect(lambda item, _c: self.activate(item))
         self.tree.itemChanged.connect(self._renamed)
         self.tree.customContextMenuRequested.connect(self._context_menu)
+        self.tree.itemSelectionChanged.connect(self._limit_selection)
         document.changed.connect(self._on_change)
         document.currentJourneyChanged.connect(self._mark_current)
+        document.currentJourneyChanged.connect(self.refresh_runs)
+        document.runsChanged.connect(self.refresh_runs)
         self.refresh()
         for item in self.groups.values():
             item.setExpanded(True)
@@ -82,6 +96,7 @@ class ProjectBrowser(QWidget):
         """Rebuild the lists from the project (selection kept)."""
         project = self.document.project
         selected = self._key(self.tree.currentItem())
+        runs = set(self.selected_runs())
         with blocked(self.tree):
             for group in self.groups.values():
                 group.takeChildren()
@@ -96,21 +111,70 @@ class ProjectBrowser(QWidget):
             for c in sorted(project.content.values(), key=lambda c: c.name.lower()):
                 self._child("content", "content", c.name, c.name, "Ready" if c.status == "ready" else "Draft",
                             tile_icon(c.kind), self._content_tip(c), editable=True)
-            runs = self.groups["runs"]
-            if not runs.childCount():
-                hint = QTreeWidgetItem(runs, ["No runs yet"])
-                hint.setFlags(Qt.ItemFlag.NoItemFlags)
-                hint.setToolTip(0, "Simulate a journey to see its runs here")
+            self._fill_runs()
             for key, group in self.groups.items():
-                group.setText(1, str(group.childCount()) if key != "runs" else "")
+                if key != "runs":
+                    group.setText(1, str(group.childCount()))
                 group.setForeground(1, muted_color(self.tree))
             self._mark_current()
             for group in self.groups.values():
                 for i in range(group.childCount()):
                     if self._key(group.child(i)) == selected:
                         self.tree.setCurrentItem(group.child(i))
+            self._select_runs(runs)
 
-    def _child(self, group: str, kind: str, key: str, text: str, detail: str, icon: Any, tip: str,
+    def refresh_runs(self, _journey_id: object = None) -> None:
+        """Rebuild the list of saved runs (selected runs stay selected; the current journey's come first)."""
+        keep = set(self.selected_runs())
+        current = self._key(self.tree.currentItem())
+        with blocked(self.tree):
+            self._fill_runs()
+            group = self.groups["runs"]
+            for i in range(group.childCount()):
+                if self._key(group.child(i)) == current:
+                    self.tree.setCurrentItem(group.child(i), 0, QItemSelectionModel.SelectionFlag.NoUpdate)
+            self._select_runs(keep)
+
+    def _select_runs(self, run_ids: set[int]) -> None:
+        """Select these runs again after a rebuild (two selected runs are what "Compare selected" compares)."""
+        group = self.groups["runs"]
+        for i in range(group.childCount()):
+            item = group.child(i)
+            item.setSelected(item.data(0, KIND_ROLE) == "run" and item.data(0, KEY_ROLE) in run_ids)
+
+    def _fill_runs(self) -> None:
+        """The saved runs: the current journey's first, then by journey (project order), newest first."""
+        group = self.groups["runs"]
+        group.takeChildren()
+        infos = self.document.runs()
+        current = self.document.current_journey
+        order = {j.id: n for n, j in enumerate(self.document.project.journeys)}
+        infos.sort(key=lambda i: (current is None or i.journey_id != current.id, order.get(i.journey_id, len(order)),
+                                  i.journey_name.lower(), -i.id))
+        for info in infos:
+            self._run_item(info)
+        if not infos:
+            hint = QTreeWidgetItem(group, ["No runs yet"])
+            hint.setFlags(Qt.ItemFlag.NoItemFlags)
+            hint.setToolTip(0, "Simulate a journey to see its runs here")
+            hint.setForeground(0, muted_color(self.tree))
+        group.setText(1, str(len(infos)))
+
+    def _run_item(self, info: RunInfo) -> QTreeWidgetItem:
+        """A run: "name — journey", its version (and the journey's now, if it moved on); a check when approved."""
+        icon = status_icon("ok" if info.approved else "warning") if info.approved or info.outdated \
+            else dot_icon("#64748b", 16)
+        item = self._child("runs", "run", info.id, f"{info.name} — {info.journey_name}", info.version_tag, icon,
+                           info.description(), editable=False)
+        if info.outdated:
+            item.setForeground(1, QColor(tone(self.tree, WARNING_COLORS)))
+        marks = (["approved"] if info.approved else []) + ([info.outdated_text] if info.outdated else [])
+        item.setData(0, Qt.ItemDataRole.AccessibleTextRole,
+                     f"{info.name} — {info.journey_name} v{info.journey_version}" + "".join(f", {m}" for m in marks))
+        item.setData(0, Qt.ItemDataRole.AccessibleDescriptionRole, info.description())
+        return item
+
+    def _child(self, group: str, kind: str, key: str | int, text: str, detail: str, icon: Any, tip: str,
                editable: bool) -> QTreeWidgetItem:
         item = QTreeWidgetItem(self.groups[group], [text, detail])
         item.setData(0, KIND_ROLE, kind)
@@ -143,9 +207,9 @@ class ProjectBrowser(QWidget):
                 font.setBold(is_current)
                 item.setFont(0, font)
 
-    def item(self, kind: str, key: str) -> QTreeWidgetItem | None:
-        """The tree item of a journey (by id), segment or content (by name)."""
-        group = self.groups["journeys" if kind == "journey" else "segments" if kind == "segment" else "content"]
+    def item(self, kind: str, key: str | int) -> QTreeWidgetItem | None:
+        """The tree item of a journey (by id), segment or content (by name), or saved run (by id)."""
+        group = self.groups[{"journey": "journeys", "segment": "segments", "run": "runs"}.get(kind, "content")]
         for i in range(group.childCount()):
             if group.child(i).data(0, KEY_ROLE) == key:
                 return group.child(i)
@@ -156,8 +220,21 @@ class ProjectBrowser(QWidget):
         g = self.groups[group]
         return [g.child(i).text(0) for i in range(g.childCount())]
 
+    def selected_runs(self) -> list[int]:
+        """The ids of the selected runs, oldest first."""
+        return sorted(i.data(0, KEY_ROLE) for i in self.tree.selectedItems() if i.data(0, KIND_ROLE) == "run")
+
+    def _limit_selection(self) -> None:
+        """Keep a selection of several items to runs only: anything else is acted on one at a time."""
+        items = self.tree.selectedItems()
+        if len(items) > 1 and any(i.data(0, KIND_ROLE) != "run" for i in items):
+            current = self.tree.currentItem()
+            for i in items:
+                if i is not current:
+                    i.setSelected(False)
+
     @staticmethod
-    def _key(item: QTreeWidgetItem | None) -> tuple[str, str] | None:
+    def _key(item: QTreeWidgetItem | None) -> tuple[str, Any] | None:
         if item is None or item.data(0, KIND_ROLE) is None:
             return None
         return item.data(0, KIND_ROLE), item.data(0, KEY_ROLE)
@@ -183,8 +260,15 @@ class ProjectBrowser(QWidget):
             self.edit_content(key)
         elif kind == "segment":
             self.edit_segment(key)
+        elif kind == "run":
+            self.runActivated.emit(int(key))
         elif kind == "group":
             item.setExpanded(not item.isExpanded())
+
+    def ask_text(self, title: str, label: str, text: str) -> str | None:
+        """Ask for a line of text (tests replace this); None when cancelled."""
+        answer, ok = QInputDialog.getText(self, title, label, QLineEdit.EchoMode.Normal, text)
+        return answer if ok else None
 
     def confirm(self, question: str) -> bool:
         """Ask before deleting (tests replace this)."""
@@ -267,6 +351,28 @@ class ProjectBrowser(QWidget):
         if self.confirm(f"Delete the segment “{name}”?{used}\nYou can undo this."):
             self.document.run(RemoveSegment(name))
 
+    def rename_run(self, run_id: int) -> bool:
+        """Ask for a run's new name and rename it; False when cancelled or refused."""
+        info = self.document.run_info(run_id)
+        if info is None:
+            return False
+        name = self.ask_text("Rename run", f"New name of run {run_id} ({info.journey_name} v{info.journey_version}):",
+                             info.name)
+        if name is None or name.strip() == info.name:
+            return False
+        return self.document.rename_run(run_id, name) is not None
+
+    def delete_run(self, run_id: int) -> bool:
+        """Delete a saved run after asking (it cannot be undone); False when cancelled or refused."""
+        info = self.document.run_info(run_id)
+        if info is None:
+            return False
+        approved = ("\nIt is approved: the journey's package will no longer show it." if info.approved else "")
+        if not self.confirm(f"Delete the simulation run “{info.name}” of {info.journey_name} "
+                            f"(version {info.journey_version})?{approved}\nThis cannot be undone."):
+            return False
+        return self.document.delete_run(run_id)
+
     def rename(self, kind: str, key: str, new_name: str) -> bool:
         """Rename a journey, segment or content (references follow); False when refused."""
         project = self.document.project
@@ -304,9 +410,9 @@ class ProjectBrowser(QWidget):
     def _delete_current(self) -> None:
         item = self.tree.currentItem()
         kind, key = (item.data(0, KIND_ROLE), item.data(0, KEY_ROLE)) if item is not None else (None, None)
-        actions: dict[str, Callable[[str], None]] = {"journey": self.delete_journey, "segment": self.delete_segment,
-                                                     "content": self.delete_content}
-        if kind in actions:
+        actions: dict[str, Callable[[Any], Any]] = {"journey": self.delete_journey, "segment": self.delete_segment,
+                                                    "content": self.delete_content, "run": self.delete_run}
+        if kind in actions and not (kind == "run" and self.document.readonly):
             actions[kind](key)
 
     def context_menu(self, item: QTreeWidgetItem | None) -> QMenu:
@@ -314,6 +420,9 @@ class ProjectBrowser(QWidget):
         menu = QMenu(self)
         kind = item.data(0, KIND_ROLE) if item is not None else None
         key = item.data(0, KEY_ROLE) if item is not None else None
+        if kind == "run" or (kind == "group" and key == "runs"):
+            self._run_menu(menu, key if kind == "run" else None)
+            return menu
         if kind == "journey":
             menu.addAction("Open", lambda: self.activate(item))
             menu.addSeparator()
@@ -346,6 +455,32 @@ class ProjectBrowser(QWidget):
         for action in menu.actions():
             action.setEnabled(action.isEnabled() and not self.document.readonly)
         return menu
+
+    def _run_menu(self, menu: QMenu, run_id: int | None) -> None:
+        """Open, compare, report on a run (also read-only); rename and delete it (not when read-only)."""
+        selected = self.selected_runs()
+        if run_id is not None:
+            menu.addAction("Open (replay)", lambda: self.runActivated.emit(run_id))
+            infos = self.document.runs()
+            mine = next((i for i in infos if i.id == run_id), None)
+            others = [i for i in infos if i.id != run_id]
+            if mine is not None:  # the same journey's runs first
+                others.sort(key=lambda i: (i.journey_id != mine.journey_id, -i.id))
+            compare = menu.addMenu("Compare with")
+            for other in others:
+                compare.addAction(f"{other.name} — {other.journey_name} v{other.journey_version}",
+                                  lambda other=other.id: self.compareRequested.emit(run_id, other))
+            compare.menuAction().setEnabled(bool(others))
+        if len(selected) == 2:
+            menu.addAction("Compare selected", lambda: self.compareRequested.emit(selected[0], selected[1]))
+        if run_id is None:
+            return
+        menu.addAction("Export report…", lambda: self.reportRequested.emit(run_id))
+        menu.addSeparator()
+        rename = menu.addAction("Rename…", lambda: self.rename_run(run_id))
+        delete = menu.addAction("Delete…", lambda: self.delete_run(run_id))
+        for action in (rename, delete):
+            action.setEnabled(not self.document.readonly)
 
     def _context_menu(self, pos: QPoint) -> None:
         menu = self.context_menu(self.tree.itemAt(pos))
