@@ -88,7 +88,7 @@ def project_summary(pf: Any) -> dict[str, Any]:
     return {
         "name": p.name,
         "path": str(pf.path),
-        "schema": pf.schema_version,
+        "schema": pf.schema_version(),
         "readonly": pf.readonly_reason if pf.readonly else None,
         "journeys": [{
             "name": j.name, "steps": len(j), "target": j.target, "frequency": j.frequency.kind,

@@ -56,6 +56,8 @@ def test_import_validate_info_export(project: Path, tmp_path: Path, capsys) -> N
     assert code == 0 and json.loads(out)["errors"] == 0
     code, out, _ = run(capsys, "info", project)
     assert code == 0 and "Product announcement: 4 steps" in out and "Most valuable customers" in out
+    from app.store.migrate import SCHEMA_VERSION
+    assert f"schema {SCHEMA_VERSION}" in out and "bound method" not in out
     out_file = tmp_path / "out.json"
     assert run(capsys, "export", project, "--journey", "Product announcement", "--out", out_file)[0] == 0
     assert json.loads(out_file.read_text())["steps"]["clicked"]["yes"] == "launch"
