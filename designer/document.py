@@ -156,6 +156,11 @@ class Document(QObject):
             self.message.emit(f"Saved simulation run {run_id}.")
         return run_id
 
+    def run_saved(self, run_id: int) -> None:
+        """A run was stored by a worker on a connection of its own: tell the views, as `save_run` does."""
+        self.runsChanged.emit()
+        self.message.emit(f"Saved simulation run {run_id}.")
+
     def runs(self, journey_id: str | None = None) -> list[RunInfo]:
         """The saved runs, oldest first (of one journey if given); none when they cannot be read."""
         return self._runs_call(lambda: self.file.runs(journey_id), quiet=True) or []

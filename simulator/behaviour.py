@@ -48,6 +48,26 @@ DAY = 86_400
 TARGETS = ("open", "click", "unsubscribe", "conversion")
 
 
+def _paragraph(label: str) -> str:
+    """The docstring's bullet that starts with `label` (e.g. "Email:"), on one line."""
+    doc = " ".join((__doc__ or "").split())
+    start = doc.find(f"- {label}")
+    end = doc.find(" - ", start + 2)
+    return doc[start + 2:end if end > 0 else len(doc)].strip()
+
+
+# Where each default figure comes from, for the behaviour table: key -> (short citation, the docstring's text).
+# Keys: a channel (its delivery, open, click and unsubscribe figures and delays), "conversion" (after a click,
+# every channel) and "event_rates".
+SOURCES: dict[str, tuple[str, str]] = {
+    "email": ("Mailchimp 2019; GetResponse", _paragraph("Email:")),
+    "sms": ("Gartner; Attentive, Klaviyo", _paragraph("SMS:")),
+    "push": ("Airship push benchmarks", _paragraph("Push:")),
+    "conversion": ("Assumption (2-3 % of visits)", _paragraph("Conversion after a click:")),
+    "event_rates": ("Assumption: use your own data", _paragraph("Background event rates")),
+}
+
+
 @dataclass(frozen=True)
 class ChannelBehaviour:
     """Probabilities and delays for one channel (or one message). Delays in seconds."""

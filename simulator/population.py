@@ -15,6 +15,11 @@ column-by-column copy:
 - `numeric` (float64, NaN = no data; dates as UTC seconds) and `categories` (codes into a tuple of texts, -1 =
   no data): attribute columns that if/then conditions test, keyed by attribute name (`account.size` too).
 - `spec`: how the population was made (JSON-able), so a saved run can rebuild it.
+
+Synthetic contacts live where their `locale` says: "mixed" (the default: a spread over Europe, the Americas,
+Asia and Australia) or one region such as "en_GB" or "en_US", whose time zones (weighted by where people live),
+country and language they then take. The locale is part of the spec; "mixed" is left out of it, so specs made
+before locales existed rebuild the same population.
 """
 
 from __future__ import annotations
@@ -40,6 +45,52 @@ LANGUAGES = ("fr", "en", "de", "en", "en", "en", "ja", "en", "en")
 TIER_CUTS = np.array([50.0, 200.0, 600.0, 1500.0])
 CONSENT_CUTS = np.array([-0.21, 0.23, 0.53, 0.99, 1.63])
 ZIPF_EXPONENT, ZIPF_OFFSET = 1.1, 10.0
+
+
+@dataclass(frozen=True)
+class Locale:
+    """Where synthetic contacts live: time zones and the share of contacts in each, and each zone's country and
+    language."""
+
+    label: str
+    zones: tuple[tuple[str, float], ...]
+    countries: tuple[str, ...]
+    languages: tuple[str, ...]
+
+
+def _region(label: str, country: str, language: str, *zones: tuple[str, float]) -> Locale:
+    return Locale(label, zones, (country,) * len(zones), (language,) * len(zones))
+
+
+MIXED = "mixed"
+# Zone shares are rough shares of the country's population (national statistics, rounded); a locale is a
+# plausible audience of that market, not a census.
+LOCALES: dict[str, Locale] = {
+    MIXED: Locale("Worldwide mix", DEFAULT_TIMEZONES, COUNTRIES, LANGUAGES),
+    "en_US": _region("United States (en_US)", "US", "en", ("America/New_York", 0.47), ("America/Chicago", 0.29),
+                     ("America/Denver", 0.05), ("America/Phoenix", 0.02), ("America/Los_Angeles", 0.16),
+                     ("America/Anchorage", 0.002), ("Pacific/Honolulu", 0.004)),
+    "en_GB": _region("United Kingdom (en_GB)", "GB", "en", ("Europe/London", 1.0)),
+    "en_AU": _region("Australia (en_AU)", "AU", "en", ("Australia/Sydney", 0.33), ("Australia/Melbourne", 0.26),
+                     ("Australia/Brisbane", 0.20), ("Australia/Perth", 0.11), ("Australia/Adelaide", 0.07),
+                     ("Australia/Hobart", 0.02), ("Australia/Darwin", 0.01)),
+    "de_DE": _region("Germany (de_DE)", "DE", "de", ("Europe/Berlin", 1.0)),
+    "fr_FR": _region("France (fr_FR)", "FR", "fr", ("Europe/Paris", 1.0)),
+    "es_ES": _region("Spain (es_ES)", "ES", "es", ("Europe/Madrid", 0.955), ("Atlantic/Canary", 0.045)),
+    "it_IT": _region("Italy (it_IT)", "IT", "it", ("Europe/Rome", 1.0)),
+    "nl_NL": _region("Netherlands (nl_NL)", "NL", "nl", ("Europe/Amsterdam", 1.0)),
+    "pt_BR": _region("Brazil (pt_BR)", "BR", "pt", ("America/Sao_Paulo", 0.91), ("America/Manaus", 0.07),
+                     ("America/Rio_Branco", 0.02)),
+    "ja_JP": _region("Japan (ja_JP)", "JP", "ja", ("Asia/Tokyo", 1.0)),
+}
+
+
+def locale_of(name: str) -> Locale:
+    """A locale by name (e.g. "en_GB", or "mixed"); ValueError naming the known ones otherwise."""
+    try:
+        return LOCALES[name]
+    except KeyError:
+        raise ValueError(f"unknown locale {name!r} (known: {', '.join(LOCALES)})") from None
 
 
 @dataclass(frozen=True)
@@ -154,17 +205,19 @@ def population_for(plan: Plan, n: int, seed: int, **kw: Any) -> Population:
 
 def synthetic_population(n: int, seed: int, *, start: int, end: int,
                          segments: Mapping[str, SegmentSpec] | None = None, account_share: float = 0.6,
-                         contacts_per_account: int = 40, unknown_tz_share: float = 0.02) -> Population:
+                         contacts_per_account: int = 40, unknown_tz_share: float = 0.02,
+                         locale: str = MIXED) -> Population:
     """`n` synthetic contacts from `seed`: skewed engagement and value, time zones, accounts of Zipf-like sizes.
 
-    Segment members who join do so uniformly over [start, end). The same arguments give the same population bit
-    for bit (with the same NumPy).
+    Segment members who join do so uniformly over [start, end). `locale` says where contacts live (see
+    LOCALES). The same arguments give the same population bit for bit (with the same NumPy).
     """
     if n < 0:
         raise ValueError("the population size cannot be negative")
+    where = locale_of(locale)
     rng = np.random.default_rng(seed)
-    zones = tuple(z for z, _ in DEFAULT_TIMEZONES)
-    weights = np.array([w for _, w in DEFAULT_TIMEZONES])
+    zones = tuple(z for z, _ in where.zones)
+    weights = np.array([w for _, w in where.zones])
     tz = rng.choice(len(zones), size=n, p=weights / weights.sum()).astype(np.int16)
     unknown_tz = rng.random(n) < unknown_tz_share
 
@@ -199,13 +252,26 @@ def synthetic_population(n: int, seed: int, *, start: int, end: int,
                   "segments": {k: [v.at_start, v.joining] for k, v in (segments or {}).items()},
                   "account_share": account_share, "contacts_per_account": contacts_per_account,
                   "unknown_tz_share": unknown_tz_share}
+    if locale != MIXED:
+        spec_plain["locale"] = locale
     return Population(
         contact_id=ids, account_id=account, tz=tz, timezones=zones, consent=consent, engagement=engagement,
         loyalty=loyalty, segments=members,
         numeric={"lifetime_value": lifetime_value, "last_purchase_date": last_purchase,
                  "account.size": account_size},
-        categories={"country": CategoryColumn(country, COUNTRIES), "language": CategoryColumn(country, LANGUAGES)},
+        categories={"country": _by_zone(country, where.countries, locale),
+                    "language": _by_zone(country, where.languages, locale)},
         spec=spec_plain)
+
+
+def _by_zone(zone: np.ndarray, per_zone: tuple[str, ...], locale: str) -> CategoryColumn:
+    """A text column from each contact's zone index. A region's repeated values become one code (a test for
+    "US" then finds every American); "mixed" keeps one code per zone, as populations made before locales had."""
+    if locale == MIXED:
+        return CategoryColumn(zone, per_zone)
+    values = tuple(dict.fromkeys(per_zone))
+    remap = np.array([values.index(v) for v in per_zone], dtype=np.int32)
+    return CategoryColumn(remap[zone], values)
 
 
 def _membership(rng: np.random.Generator, n: int, spec: SegmentSpec, start: int, end: int) -> Membership:
@@ -227,7 +293,8 @@ def population_from_spec(spec: Mapping[str, Any]) -> Population:
     return synthetic_population(int(spec["contacts"]), int(spec["seed"]), start=int(spec["start"]),
                                 end=int(spec["end"]), segments=segs, account_share=float(spec["account_share"]),
                                 contacts_per_account=int(spec["contacts_per_account"]),
-                                unknown_tz_share=float(spec["unknown_tz_share"]))
+                                unknown_tz_share=float(spec["unknown_tz_share"]),
+                                locale=str(spec.get("locale", MIXED)))
 
 
 # --- a population's columns as bytes (for populations a spec cannot rebuild: the project's own contacts) -------

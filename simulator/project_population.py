@@ -7,6 +7,9 @@ consent); `segment=NAME` reads the members of that segment instead, who then all
 is a member from before the journey's start until the end (joins and leaves over time are not in the project's
 data yet), so an ongoing journey enters its members at the start.
 
+`population_from_connection` does the same through a given connection, with the project's segments and
+custom attributes passed in (a worker thread's own read-only connection and a snapshot of the project).
+
 Columns are read with one SELECT per kind (contacts, each segment's member ids) into NumPy arrays, without a
 Python loop per contact. Each contact keeps its id, so its random draws are the same as in any other
 population it appears in. The spec (`kind` "project" or "segment", size, segment, as_of) describes the
@@ -21,12 +24,13 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, Connection, and_, func, select
 
 from app.audience.members import audience_condition, segment_condition
 from app.errors import AudienceError
 from app.model.attributes import CONSENT_LEVELS, LOYALTY_TIERS, STANDARD_ATTRIBUTES, lookup_attribute
 from app.model.journey import Journey
+from app.model.segment import Segment
 from app.store import ProjectFile
 from app.store import schema as t
 from simulator.behaviour import BehaviourModel
@@ -156,10 +160,24 @@ def population_from_project(pf: ProjectFile, journey: Journey, *, segment: str |
     attributes its multipliers use. A segment of accounts, or one the project does not have, is an
     AudienceError naming it.
     """
+    with pf.connection() as conn:
+        return population_from_connection(conn, journey, pf.project.segments,
+                                          pf.project.settings.custom_attributes or {}, segment=segment,
+                                          as_of=as_of, plan=plan, behaviour=behaviour)
+
+
+def population_from_connection(conn: Connection, journey: Journey, segments: Mapping[str, Segment],
+                               custom: Mapping[str, str], *, segment: str | None = None,
+                               as_of: date | datetime | None = None, plan: Plan | None = None,
+                               behaviour: BehaviourModel | None = None) -> Population:
+    """`population_from_project` reading through `conn` with the project's `segments` and custom attributes.
+
+    For a worker thread: it opens its own read-only connection to the project file and passes a snapshot of the
+    segments and settings taken on the UI thread, so neither the editor's connection nor its live model is used.
+    """
     plan = plan if plan is not None else compile_plan(journey)
     moment = _moment(as_of, plan)
-    segments = pf.project.segments
-    custom = dict(pf.project.settings.custom_attributes or {})
+    custom = dict(custom)
 
     def seg(name: str) -> ColumnElement[bool]:
         if name not in segments:
@@ -176,16 +194,16 @@ def population_from_project(pf: ProjectFile, journey: Journey, *, segment: str |
     cols = [_c.c.id, _c.c.account_id, _c.c.time_zone, _c.c.consent_level, _c.c.engagement, _c.c.loyalty_tier,
             *(e.label(f"a{i}") for i, (e, _) in enumerate(extra.values()))]
     q = select(*cols).select_from(_c.outerjoin(_a, _c.c.account_id == _a.c.id)).where(who).order_by(_c.c.id)
-    with pf.connection() as conn:
-        rows = conn.execute(q).all()
-        columns: list[tuple[Any, ...]] = list(zip(*rows)) if rows else [() for _ in cols]
-        ids = np.array(columns[0], dtype=np.int64)
-        member_ids: dict[str, np.ndarray] = {}
-        for name in _segment_names(plan, behaviour):
-            if segment is not None and name in plan.audience.segments:
-                continue  # the given segment stands for the audience: all its members are in it
-            found = conn.execute(select(_c.c.id).where(and_(who, seg(name))).order_by(_c.c.id)).scalars()
-            member_ids[name] = np.fromiter(found, dtype=np.int64)
+    rows = conn.execute(q).all()
+    columns: list[tuple[Any, ...]] = list(zip(*rows)) if rows else [() for _ in cols]
+    del rows
+    ids = np.array(columns[0], dtype=np.int64)
+    member_ids: dict[str, np.ndarray] = {}
+    for name in _segment_names(plan, behaviour):
+        if segment is not None and name in plan.audience.segments:
+            continue  # the given segment stands for the audience: all its members are in it
+        found = conn.execute(select(_c.c.id).where(and_(who, seg(name))).order_by(_c.c.id)).scalars()
+        member_ids[name] = np.fromiter(found, dtype=np.int64)
 
     n = len(ids)
     account = _float_column(columns[1])
@@ -222,4 +240,4 @@ def population_from_project(pf: ProjectFile, journey: Journey, *, segment: str |
                       spec)
 
 
-__all__ = ["population_from_project"]
+__all__ = ["population_from_connection", "population_from_project"]

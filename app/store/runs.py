@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Mapping
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from app.errors import ProjectFileError
 from app.store import schema as t
@@ -172,17 +172,23 @@ def save_run(pf: ProjectFile, record: RunRecord, *, name: str = "") -> int:
     """Save a run (and a "simulated" milestone for its journey) in one transaction; returns the run's id."""
     pf._require_writable("save a simulation run")
     journey = pf.project.journey(record.journey_id)
+    with pf._transaction("cannot save the simulation run") as conn:
+        return insert_run(conn, record, name=name, journey_id=journey.id)
+
+
+def insert_run(conn: Connection, record: RunRecord, *, name: str = "", journey_id: str | None = None) -> int:
+    """Insert a run and its "simulated" milestone through `conn`, in the caller's transaction (a worker thread
+    saves a large run on a connection of its own so that the editor never waits for it); returns the run's id."""
     name = name.strip() or f"seed {record.seed}, {record.replicas} replica{'s' if record.replicas != 1 else ''}"
     blob = record.to_bytes()
     at = _created_at(record)
-    with pf._transaction("cannot save the simulation run") as conn:
-        run_id = conn.execute(insert(_r).values(
-            journey_id=record.journey_id, journey_version=record.journey_version, name=name, created_at=at,
-            population=record.population, behaviour=record.behaviour, seed=record.seed, replicas=record.replicas,
-            summary=summary_of(record), data=blob, notes="")).inserted_primary_key[0]
-        conn.execute(insert(t.milestones).values(
-            journey_id=journey.id, kind="simulated", at=t.utcnow(),
-            detail=f"run {run_id}: version {record.journey_version}, {name}"))
+    run_id = conn.execute(insert(_r).values(
+        journey_id=record.journey_id, journey_version=record.journey_version, name=name, created_at=at,
+        population=record.population, behaviour=record.behaviour, seed=record.seed, replicas=record.replicas,
+        summary=summary_of(record), data=blob, notes="")).inserted_primary_key[0]
+    conn.execute(insert(t.milestones).values(
+        journey_id=journey_id or record.journey_id, kind="simulated", at=t.utcnow(),
+        detail=f"run {run_id}: version {record.journey_version}, {name}"))
     return int(run_id)
 
 
@@ -396,5 +402,5 @@ def approved_run(pf: ProjectFile, journey_key: str, version: int | None = None) 
 
 
 __all__ = ["RunInfo", "approve_run", "approved_run", "behaviour_changes", "delete_run", "describe_change",
-           "figure_label", "load_run", "rename_run", "run_info", "runs", "save_run", "set_run_notes", "summary_of",
+           "figure_label", "insert_run", "load_run", "rename_run", "run_info", "runs", "save_run", "set_run_notes", "summary_of",
            "withdraw_approval"]
