@@ -67,6 +67,13 @@ class Actions:
         self.check = a("&Check for Errors", self.check_for_errors, "F7")
         self.settings = a("Journey &Settings", lambda: self._raise("settings"), "Ctrl+,")
         self.about = a("&About Journey Studio", self.show_about)
+        sim = window.simulation
+        self.run_simulation = a("&Simulate…", lambda: sim.show_docks("simulate"), "F5")
+        self.play_replay = a("&Play / Pause Replay", sim.replay_bar.timeline.toggle, "F6")
+        self.close_replay = a("&Close Replay", sim.replay.close)
+        self.show_plots = a("Show P&lots", lambda: sim.show_docks("plots"))
+        self.review_run = a("Re&view Run", lambda: sim.show_docks("review"))
+        self.go_live = a("&Go Live / Export Package…", self.export_package, "Ctrl+Shift+E")
         # Canvas shortcuts (Delete, F2, arrows, copy/paste) act where the focus is; panels keep their own.
         for act in (self.cut, self.copy, self.paste, self.duplicate, self.delete, self.rename, self.select_all):
             act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -96,7 +103,7 @@ class Actions:
         for act in (self.save, self.save_as):
             file.addAction(act)
         file.addSeparator()
-        for act in (self.import_journey, self.export_journey):
+        for act in (self.import_journey, self.export_journey, self.go_live):
             file.addAction(act)
         file.addSeparator()
         file.addAction(self.close)
@@ -109,7 +116,7 @@ class Actions:
         for act in (self.zoom_in, self.zoom_out, self.fit, None, self.layout_lr, self.layout_tb, None, self.minimap):
             view.addSeparator() if act is None else view.addAction(act)
         panels = view.addMenu("&Panels")
-        for dock in self.w.docks.values():
+        for dock in [*self.w.docks.values(), *self.w.simulation.docks.values()]:
             panels.addAction(dock.toggleViewAction())
         journey = bar.addMenu("&Journey")
         journey.addAction(self.add_tile)
@@ -117,6 +124,12 @@ class Actions:
         journey.addSeparator()
         journey.addAction(self.check)
         journey.addAction(self.settings)
+        journey.addSeparator()
+        journey.addAction(self.go_live)
+        simulate = bar.addMenu("&Simulate")
+        for act in (self.run_simulation, None, self.play_replay, self.close_replay, None, self.show_plots,
+                    self.review_run):
+            simulate.addSeparator() if act is None else simulate.addAction(act)
         bar.addMenu("&Help").addAction(self.about)
 
     def add_menu(self) -> QMenu:
@@ -146,7 +159,7 @@ class Actions:
         bar.addWidget(add)
         bar.addSeparator()
         for act in (self.undo, self.redo, None, self.delete, self.duplicate, None, self.zoom_in, self.zoom_out,
-                    self.fit, self.layout_lr, None, self.check):
+                    self.fit, self.layout_lr, None, self.check, None, self.run_simulation):
             bar.addSeparator() if act is None else bar.addAction(act)
 
     def _fill_recent(self) -> None:
@@ -242,6 +255,11 @@ class Actions:
             QMessageBox.warning(self.w, APP_NAME, f"Could not write {path}: {e.strerror or e}")
             return
         self.w.statusBar().showMessage(f"Exported {journey.name} to {path}", 5000)
+
+    def export_package(self) -> None:
+        """The current journey as a validated package for the live runner (refused, with reasons, if not ready)."""
+        from designer.panels.package_dialog import PackageDialog
+        PackageDialog(self.w.document, self.w).exec()
 
     def check_for_errors(self) -> None:
         doc = self.w.document

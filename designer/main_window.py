@@ -83,6 +83,8 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.docks["palette"], self.docks["properties"]], [230, 330], Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["problems"]], [150], Qt.Orientation.Vertical)
 
+        from designer.simulation.workspace import SimulationWorkspace
+        self.simulation = SimulationWorkspace(self)
         self.actions = Actions(self)
         self._status = QLabel()
         self.statusBar().addPermanentWidget(self._status)
@@ -211,6 +213,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self._save_state()
+        self.simulation.close()
         self.document.close()
         if self in _open_windows:
             _open_windows.remove(self)

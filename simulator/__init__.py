@@ -10,6 +10,8 @@ Modules, in the order a run uses them (simulator/README.md has the assumptions):
 - reference_run: the oracle: the interpreter driven contact by contact.
 - engine, cohorts: the vectorised engine (whole cohorts per step, chunked).
 - trace, metrics: the columnar trace and named metrics over it.
-- replicas: K seeds, means and 95 % intervals. runs: a saved run (RunRecord).
+- replicas: K seeds, means and 95 % intervals. runs: a saved run (RunRecord). request: one run from its inputs.
+- replay: the time-warp replay's frames; compare: run against run; branches: branch and A/B figures.
+- report, svg: the HTML report of a run.
 - baseline_simpy: a SimPy process-per-contact model (benchmark yardstick only).
 """

@@ -113,7 +113,7 @@ def test_flows_draw_on_links_and_survive_a_rebuild(canvas: Canvas) -> None:
     assert all(e.flow == 0 and e._flow_width == 0.0 for e in untouched)
     assert "1,000 contacts passed so far" in first.tooltip()
     # the label widens the link's bounds so that it is repainted
-    assert first.boundingRect().contains(first._flow_rect)
+    assert first.boundingRect().contains(first._flow_label_rect())
     scene.rebuild()
     assert scene.flow_of(*first.key) == 1_000
     scene.set_flows(None)

@@ -27,6 +27,7 @@ TEXT_W = TILE_W - TEXT_X - 10.0
 RADIUS = 8.0
 ARROW = 9.0
 END_R = 6.5        # radius of the ringed dot that marks the end of a path
+FLOW_LABEL_W = 64.0  # the widest flow count a link leaves room for ('12,345,678')
 LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 CENTER = Qt.AlignmentFlag.AlignCenter
 TILE_FLAGS = (QGraphicsItem.GraphicsItemFlag.ItemIsMovable | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
@@ -102,6 +103,7 @@ class TileItem(QGraphicsItem):
         self._hover_port: str | None = None
         self._link_target = False
         self._rows: list[tuple[str, QRectF, str]] = []
+        self._rows_dirty = False
         self._labels: list[tuple[QRectF, str]] = []
         self._notes: list[str] = []
         self._status_notes: list[str] = []   # figures behind the status line (a simulation replay), for the tooltip
@@ -128,14 +130,18 @@ class TileItem(QGraphicsItem):
         self._layout()
         self.update()
 
-    def set_status(self, text: str | None, notes: list[str] | None = None) -> None:
+    def set_status(self, text: str | None, notes: list[str] | None = None, *, visible: bool = True) -> None:
         """Show `text` on the status line (None: the summary of the step's properties); `notes` (plain text
-        lines, e.g. the figures with their intervals) go in the tooltip."""
+        lines, e.g. the figures with their intervals) go in the tooltip. `visible=False`: the view is zoomed out
+        so far that tiles are drawn without text, so nothing needs repainting now."""
         self._status_notes = [html.escape(n) for n in notes or ()]
         if text != self._status:
             self._status = text
-            self._layout()
-            self.update()
+            # the text rows are placed when next painted: a replay changes every tile's line on every frame,
+            # and only the tiles drawn with text need them
+            self._rows_dirty = True
+            if visible:
+                self.update()
 
     @property
     def status_text(self) -> str:
@@ -173,6 +179,21 @@ class TileItem(QGraphicsItem):
         t = self.theme
         self.height = tile_height(len(self.ports))
         self._card = QRectF(0.0, 0.0, TILE_W, self.height)
+        self._layout_rows()
+        self._band, self._shadow = _card_paths(self.height)
+        self._labels = []
+        right, top, bottom = TILE_W + PORT_R + 4.0, -24.0, self.height + 6.0
+        for i, (port, label) in enumerate(self.ports):
+            if label and port not in self.linked:
+                rect = port_label_rect(self.port_local_pos(port), label, label_side(i, len(self.ports)), t)
+                self._labels.append((rect, label))
+                right, bottom = max(right, rect.right() + 2.0), max(bottom, rect.bottom() + 2.0)
+        self._bounds = QRectF(-PORT_R - 4.0, top, right + PORT_R + 4.0, bottom - top)
+
+    def _layout_rows(self) -> None:
+        """Place the type, name and status lines (they never change the tile's size)."""
+        t = self.theme
+        self._rows_dirty = False
         mode = Qt.TextElideMode.ElideRight
         type_w = TEXT_W - (22.0 if self._errors or self._warnings else 0.0)
         names = wrap_text(self._name, t.name_metrics, TEXT_W, 2)
@@ -188,15 +209,6 @@ class TileItem(QGraphicsItem):
                 y += 3.0
             self._rows.append((kind, QRectF(TEXT_X, y, TEXT_W + 8.0, h), text))
             y += h
-        self._band, self._shadow = _card_paths(self.height)
-        self._labels = []
-        right, top, bottom = TILE_W + PORT_R + 4.0, -24.0, self.height + 6.0
-        for i, (port, label) in enumerate(self.ports):
-            if label and port not in self.linked:
-                rect = port_label_rect(self.port_local_pos(port), label, label_side(i, len(self.ports)), t)
-                self._labels.append((rect, label))
-                right, bottom = max(right, rect.right() + 2.0), max(bottom, rect.bottom() + 2.0)
-        self._bounds = QRectF(-PORT_R - 4.0, top, right + PORT_R + 4.0, bottom - top)
 
     def tooltip(self) -> str:
         """Rich text for the tooltip (built when asked: setting a tooltip on every tile is slow)."""
@@ -291,6 +303,8 @@ class TileItem(QGraphicsItem):
         painter.setBrush(color)
         painter.drawPath(self._band)
         glyph = 20.0
+        if self._rows_dirty:
+            self._layout_rows()
         paint_glyph(painter, QRectF((BAND_W - glyph) / 2, (self.height - glyph) / 2, glyph, glyph),
                     REGISTRY[self.type_id].icon if self.type_id in REGISTRY else "exit")
         for kind, rect, text in self._rows:
@@ -370,6 +384,7 @@ class EdgeItem(QGraphicsItem):
         self._flow_width = 0.0
         self._flow_text = ""
         self._flow_rect = QRectF()
+        self._flow_at = QPointF()
         self.setZValue(-1.0)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.adjust()
@@ -392,26 +407,20 @@ class EdgeItem(QGraphicsItem):
 
     def set_flow(self, count: int | None, width: float = 0.0) -> None:
         """Draw the flow that has passed along the link: `count` contacts as a label, `width` the stroke (None:
-        no flow shown, the plain link)."""
-        text = "" if count is None else f"{count:,}"
+        no flow shown, the plain link). The bounds always leave room for the label, so a changing count is a
+        repaint, not a geometry change (a replay changes every link's count on every frame)."""
         if (count, width) == (self._flow, self._flow_width):
             return
         self._flow, self._flow_width = count, width
-        if text != self._flow_text:
-            self._flow_text = text
-            self.prepareGeometryChange()
-            self._place_flow_label()
+        self._flow_text = "" if count is None else f"{count:,}"
+        self._flow_rect = QRectF()  # measured when painted
         self.update()
 
-    def _place_flow_label(self) -> None:
-        if not self._flow_text:
-            self._flow_rect = QRectF()
-        else:
-            w = self.theme.status_metrics.horizontalAdvance(self._flow_text) + 10.0
-            mid = self._path.pointAtPercent(0.5) if self.target is not None else self._path.pointAtPercent(0.55)
-            self._flow_rect = QRectF(mid.x() - w / 2, mid.y() - 8.0, w, 16.0)
-        self._bounds = self._route_bounds.united(self._flow_rect.adjusted(-2.0, -2.0, 2.0, 2.0)) \
-            if self._flow_text else self._route_bounds
+    def _flow_label_rect(self) -> QRectF:
+        if self._flow_rect.isNull() and self._flow_text:
+            w = min(FLOW_LABEL_W, self.theme.status_metrics.horizontalAdvance(self._flow_text) + 10.0)
+            self._flow_rect = QRectF(self._flow_at.x() - w / 2, self._flow_at.y() - 8.0, w, 16.0)
+        return self._flow_rect
 
     def set_drop_highlight(self, on: bool) -> None:
         if on != self._drop:
@@ -450,8 +459,10 @@ class EdgeItem(QGraphicsItem):
         if self.label:
             bounds = bounds.united(self._label_rect.adjusted(-2.0, -2.0, 2.0, 2.0))
         bounds = bounds.adjusted(-6.0, -6.0, 6.0, 6.0)  # room for a thick flow stroke
-        self._route_bounds = bounds
-        self._place_flow_label()
+        self._flow_at = self._path.pointAtPercent(0.5 if self.target is not None else 0.55)
+        self._flow_rect = QRectF()
+        room = QRectF(self._flow_at.x() - FLOW_LABEL_W / 2 - 2.0, self._flow_at.y() - 10.0, FLOW_LABEL_W + 4.0, 20.0)
+        self._bounds = bounds.united(room)
 
     def tooltip(self) -> str:
         via = f" ({self.label})" if self.label else ""
@@ -489,12 +500,13 @@ class EdgeItem(QGraphicsItem):
         if option.levelOfDetailFromTransform(painter.worldTransform()) < LOD_SIMPLE:
             return
         if self._flow_text:
+            rect = self._flow_label_rect()
             painter.setPen(t.flow_label_pen)
             painter.setBrush(t.flow_label_brush)
-            painter.drawRoundedRect(self._flow_rect, 8.0, 8.0)
+            painter.drawRoundedRect(rect, 8.0, 8.0)
             painter.setPen(t.highlighted_text_pen)
             painter.setFont(t.status_font)
-            painter.drawText(self._flow_rect, CENTER, self._flow_text)
+            painter.drawText(rect, CENTER, self._flow_text)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(t.edge_selected_brush if (selected or self._drop) else t.edge_brush)
         if not self._arrow.isEmpty():

@@ -18,7 +18,7 @@ from app.model.journey import Change, Journey, Step
 from app.model.layout import layered_layout
 from app.model.registry import END
 from designer.canvas.geometry import PORT_HIT, TILE_H, TILE_W, after_port_spot, free_spot, to_point, to_position
-from designer.canvas.items import EdgeItem, TileItem
+from designer.canvas.items import LOD_SIMPLE, EdgeItem, TileItem
 from designer.canvas.theme import Theme
 from designer.document import Document
 
@@ -285,8 +285,11 @@ class JourneyScene(QGraphicsScene):
         `notes` gives a step's tooltip lines (the figures with their intervals)."""
         self._status = dict(lines)
         self._status_notes = dict(notes or {})
+        # zoomed out below the level of detail that shows text, tiles need no repaint for a new status line
+        # (zooming in re-renders their cached pictures anyway)
+        visible = any(v.transform().m11() >= LOD_SIMPLE for v in self.views()) or not self.views()
         for sid, tile in self._tiles.items():
-            tile.set_status(self._status.get(sid), self._status_notes.get(sid))
+            tile.set_status(self._status.get(sid), self._status_notes.get(sid), visible=visible)
 
     def set_flows(self, flows: dict[tuple[str, str], int] | None, scale: int = 0) -> None:
         """Contacts that have passed along each link, drawn as the link's width and a count; `scale` is the

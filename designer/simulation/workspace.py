@@ -1,0 +1,196 @@
+"""The simulation workspace of a main window: the docks (Simulate, Replay, Plots, Run review), and the wiring
+between them, the canvas and the project browser.
+
+- A run finished in the run panel, or a saved run opened from the browser, becomes the *open run*: its replay
+  index is built in a worker thread, then the replay bar plays it on the canvas, the plots show its figures,
+  and the review panel shows its assumptions, notes and approval.
+- The timeline and the time-series cursor follow each other.
+- Two saved runs compare side by side in a compare window; a run's HTML report is exported from the browser or
+  the review panel.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QVBoxLayout, QWidget
+
+from app import APP_NAME
+from designer.simulation.background import Background
+from designer.simulation.replay_view import ReplayBar, ReplayController, ReplaySource
+
+if TYPE_CHECKING:
+    from designer.main_window import MainWindow
+    from simulator.runs import RunRecord
+
+PLOTS_HEIGHT = 330  # the plots dock's height when a run opens (a few px tall dock shows nothing)
+
+
+class SimulationWorkspace(QObject):
+    """Owns the simulation docks of one window and what is open in them."""
+
+    runOpened = Signal(object)  # the run id (None for an unsaved run) once its replay is ready
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        from designer.simulation.plots import PlotsPanel
+        from designer.simulation.review import RunReview
+        from designer.simulation.run_panel import RunPanel
+
+        self.window = window
+        self.document = window.document
+        self.background = Background(self)
+        self.run_panel = RunPanel(self.document)
+        self.replay_bar = ReplayBar()
+        self.plots = PlotsPanel()
+        self.review = RunReview(self.document)
+        self.replay = ReplayController(window.scene, self.replay_bar, self.document, self)
+        self.record: RunRecord | None = None
+        self.run_id: int | None = None
+        self.compare_windows: list[Any] = []  # kept alive while open
+
+        # The replay bar sits under the canvas it drives, like a player's timeline, shown while a run is open.
+        view = window.takeCentralWidget()
+        centre = QWidget()
+        column = QVBoxLayout(centre)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(view, 1)
+        column.addWidget(self.replay_bar)
+        window.setCentralWidget(centre)
+        self.replay_bar.hide()
+        dock = window._dock
+        self.docks = {
+            "simulate": dock("Simulate", self.run_panel, Qt.DockWidgetArea.RightDockWidgetArea),
+            "review": dock("Run review", self.review, Qt.DockWidgetArea.RightDockWidgetArea),
+            "plots": dock("Plots", self.plots, Qt.DockWidgetArea.BottomDockWidgetArea),
+        }
+        window.tabifyDockWidget(window.docks["settings"], self.docks["simulate"])
+        window.tabifyDockWidget(self.docks["simulate"], self.docks["review"])
+        window.tabifyDockWidget(window.docks["history"], self.docks["plots"])
+        window.docks["properties"].raise_()
+        window.resizeDocks([window.docks["palette"], window.docks["properties"]], [230, 360],
+                           Qt.Orientation.Horizontal)
+
+        self.run_panel.runCompleted.connect(self._run_completed)
+        self.replay_bar.timeline.timeChanged.connect(self.plots.set_cursor)
+        self.plots.timeRequested.connect(self.replay_bar.timeline.set_time)
+        self.replay_bar.closeRequested.connect(self._replay_closed)
+        self.review.reportRequested.connect(self.export_report)
+        browser = window.browser
+        browser.runActivated.connect(self.open_run)
+        browser.compareRequested.connect(self.compare)
+        browser.reportRequested.connect(self.export_report)
+
+    # --- opening runs -----------------------------------------------------------------------------------------
+    def show_docks(self, *names: str) -> None:
+        for name in names:
+            self.docks[name].show()
+            self.docks[name].raise_()
+
+    def _run_completed(self, record: RunRecord, run_id: int | None) -> None:
+        self.open_record(record, run_id)
+
+    def open_run(self, run_id: int) -> None:
+        """Open saved run `run_id`: replay it on the canvas, plot it, show it for review."""
+        try:
+            record = self.document.load_run(run_id)
+        except Exception as e:  # noqa: BLE001 - a damaged or missing run: one line, nothing half-open
+            self.window.statusBar().showMessage(f"The run could not be opened: {e}", 10000)
+            return
+        if record is None:
+            return
+        self.open_record(record, run_id)
+
+    def open_record(self, record: RunRecord, run_id: int | None) -> None:
+        """Open a run's record (just run, or loaded): its replay index is built off the UI thread."""
+        from simulator.replay import Replay
+
+        self.record, self.run_id = record, run_id
+        if self.document.project.find_journey(record.journey_id) is not None:
+            self.document.set_current_journey(record.journey_id)
+        self.replay_bar.title.setText(f"Preparing the replay of {run_id if run_id is not None else 'the run'}…")
+        self.plots.set_record(record)
+        self.review.set_run(run_id, record)
+        self.replay_bar.show()
+        self.show_docks("plots")
+        if self.docks["plots"].height() < PLOTS_HEIGHT:
+            self.window.resizeDocks([self.docks["plots"]], [PLOTS_HEIGHT], Qt.Orientation.Vertical)
+        if run_id is not None:
+            self.show_docks("review")
+        name = self._run_name(record, run_id)
+        source = ReplaySource(run_id, name, record.journey_id, record.journey_version,
+                              int(record.results.get("contacts", 0)), record.replicas)
+        self.background.submit("replay", lambda: Replay.from_record(record),
+                               lambda replay: self._replay_ready(replay, source),
+                               lambda message: self._replay_failed(message))
+
+    def _run_name(self, record: RunRecord, run_id: int | None) -> str:
+        if run_id is not None:
+            try:
+                return self.document.file.run_info(run_id).name
+            except Exception:  # noqa: BLE001 - a name is nice to have, not worth failing the replay
+                pass
+        return f"seed {record.seed}"
+
+    def _replay_ready(self, replay: Any, source: ReplaySource) -> None:
+        if self.record is None or source.journey_id != self.record.journey_id:
+            return
+        self.replay.load(replay, source)
+        self.runOpened.emit(source.run_id)
+
+    def _replay_failed(self, message: str) -> None:
+        self.replay_bar.title.setText(f"The replay could not be prepared: {message}")
+
+    def _replay_closed(self) -> None:
+        self.record, self.run_id = None, None
+        self.plots.set_record(None)
+        self.replay_bar.hide()
+
+    def close(self) -> None:
+        """Stop background work (the window is closing)."""
+        self.replay_bar.timeline.pause()
+        self.run_panel.shutdown()
+        self.background.wait(10000)
+        for w in list(self.compare_windows):
+            w.close()
+
+    # --- compare and report -----------------------------------------------------------------------------------
+    def compare(self, run_a: int, run_b: int) -> None:
+        """Open two saved runs side by side (per-step deltas, assumptions that differ, funnels)."""
+        from designer.simulation.compare_view import CompareWindow
+
+        try:
+            a, b = self.document.load_run(run_a), self.document.load_run(run_b)
+        except Exception as e:  # noqa: BLE001
+            self.window.statusBar().showMessage(f"The runs could not be compared: {e}", 10000)
+            return
+        if a is None or b is None:
+            return
+        names = (self._run_name(a, run_a), self._run_name(b, run_b))
+        w = CompareWindow(a, b, (f"A: {names[0]} (run {run_a})", f"B: {names[1]} (run {run_b})"), self.window)
+        self.compare_windows.append(w)
+        w.destroyed.connect(lambda _=None, w=w: self.compare_windows.remove(w) if w in self.compare_windows else None)
+        w.show()
+
+    def export_report(self, run_id: int, path: str | Path | None = None) -> Path | None:
+        """Write run `run_id`'s HTML report (asks where unless `path` is given); returns the path written."""
+        from app.cli.main import write_atomically
+        from simulator.report import report_for_run
+
+        if path is None:
+            default = str(self.document.file.path.with_name(f"{self.document.file.path.stem}-run-{run_id}.html"))
+            chosen, _ = QFileDialog.getSaveFileName(self.window, "Export run report", default, "HTML (*.html)")
+            if not chosen:
+                return None
+            path = chosen
+        try:
+            html = report_for_run(self.document.file, run_id)
+            write_atomically(Path(path), html)
+        except Exception as e:  # noqa: BLE001 - a clear message, the old file (if any) untouched
+            QMessageBox.warning(self.window, APP_NAME, f"The report could not be written.\n\n{e}")
+            return None
+        self.window.statusBar().showMessage(f"Report written to {path}", 8000)
+        return Path(path)
