@@ -173,6 +173,18 @@ class BehaviourModel:
                 "conversion_event": self.conversion_event}
 
     @classmethod
+    def from_file(cls, d: Mapping[str, Any]) -> BehaviourModel:
+        """Read a behaviour file a user edited: event rates and engagement effects it leaves out keep their
+        defaults (as channels do; set one to 0 to turn it off). A saved run's own record is read exactly, with
+        `from_plain`, so that it replays bit for bit."""
+        default = cls()
+        merged = dict(d)
+        for key in ("event_rates", "engagement_effect"):
+            if isinstance(d.get(key), Mapping):
+                merged[key] = {**getattr(default, key), **d[key]}
+        return cls.from_plain(merged)
+
+    @classmethod
     def from_plain(cls, d: Mapping[str, Any]) -> BehaviourModel:
         """Read `to_plain`'s form; a missing key takes its default, an unknown channel field is refused."""
         if d.get("format", FORMAT) != FORMAT:

@@ -62,3 +62,18 @@ def test_bad_behaviour_files_get_one_clear_line(project: Path, tmp_path: Path, c
                        "--seed", "1", "--behaviour", bad)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
     assert project.read_bytes() == before
+
+
+def test_a_partial_file_keeps_the_other_defaults() -> None:
+    from simulator.behaviour import BehaviourModel
+    default = BehaviourModel()
+    model = BehaviourModel.from_file({"event_rates": {"purchase": 0.01}, "engagement_effect": {"open": 0.0}})
+    assert model.event_rates["purchase"] == 0.01
+    assert {k: v for k, v in model.event_rates.items() if k != "purchase"} == \
+        {k: v for k, v in default.event_rates.items() if k != "purchase"}
+    assert model.engagement_effect["open"] == 0.0
+    assert {k: v for k, v in model.engagement_effect.items() if k != "open"} == \
+        {k: v for k, v in default.engagement_effect.items() if k != "open"}
+    assert BehaviourModel.from_file(default.to_plain()) == default
+    # a saved run's record is read exactly: a rate it lacks stays absent
+    assert "web_visit" not in BehaviourModel.from_plain({"event_rates": {"purchase": 0.01}}).event_rates

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import stat
@@ -117,3 +118,28 @@ def test_no_save_leaves_the_file_byte_identical(project: Path, capsys: pytest.Ca
     assert code == 0, err
     assert project.read_bytes() == before and "Saved" not in out
     assert run(capsys, "runs", project)[1] == "No saved runs.\n"
+
+
+def test_compare_two_runs_and_locale(project: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert run(capsys, "simulate", project, *SIM, "--contacts", "1500", "--replicas", "2")[0] == 0
+    code, out, err = run(capsys, "simulate", project, "--journey", "Product announcement", "--seed", "6",
+                         "--contacts", "1500", "--replicas", "2", "--locale", "en_GB")
+    assert code == 0, err
+    with ProjectFile.open(project, readonly=True) as pf:
+        a, b = pf.load_run(1), pf.load_run(2)
+    assert b.population["locale"] == "en_GB" and "locale" not in a.population
+    csv_path = tmp_path / "c.csv"
+    code, out, err = run(capsys, "compare", project, "1", "2", "--csv", csv_path)
+    assert code == 0, err
+    first = a.results["funnel"][0]
+    assert first["name"] in out and f"{first['entered']['mean']:,.0f}" in out
+    assert "population.locale" in out  # the assumptions that differ are listed
+    rows = list(csv.reader(csv_path.open()))
+    assert rows[0][:5] == ["step", "name", "type", "status", "metric"]
+    entered = next(r for r in rows if r[0] == first["step"] and r[4] == "entered")
+    assert float(entered[5]) == first["entered"]["mean"]
+    assert float(entered[8]) == b.results["funnel"][0]["entered"]["mean"]
+    code, _, err = run(capsys, "compare", project, "1", "7")
+    assert code == 2 and "no saved simulation run 7" in err
+    code, _, err = run(capsys, "simulate", project, *SIM, "--contacts", "10", "--locale", "xx_YY")
+    assert code == 2 and "unknown locale 'xx_YY'" in err

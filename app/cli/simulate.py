@@ -71,7 +71,7 @@ def read_behaviour(path: str) -> Any:
     if not isinstance(doc, dict):
         fail(f"{path}: a behaviour file is a mapping (write the defaults with: journey-studio behaviour --out FILE)")
     try:
-        return BehaviourModel.from_plain(doc)
+        return BehaviourModel.from_file(doc)
     except (ValueError, TypeError) as e:
         fail(f"{path}: {e}")
 
@@ -133,6 +133,9 @@ def _open_for(project: str, save: bool | None) -> Any:
               help="Who is simulated: 'synthetic' (contacts generated from the seed, with the journey's segments; "
                    "the default), 'project' (the project's contacts in the journey's audience) or 'segment' (the "
                    "members of --segment, as the audience). Default: 'segment' with --segment, else 'synthetic'.")
+@click.option("--locale", default="mixed", show_default=True,
+              help="Where synthetic contacts live (time zones, countries, languages): 'mixed' or a region such as "
+                   "en_US, en_GB, de_DE, fr_FR, ja_JP (only with --population synthetic).")
 @click.option("--segment", help="The segment whose members are simulated (--population segment).")
 @click.option("--as-of", "as_of", help="When the project's segments are evaluated (default: the journey's start), "
                                        "e.g. 2026-12-01 or 2026-12-01T09:00 (UTC).")
@@ -147,52 +150,42 @@ def _open_for(project: str, save: bool | None) -> Any:
                    "with: journey-studio behaviour --out FILE.")
 def simulate(project: str, journey_name: str, contacts: int | None, seed: int, replicas: int, json_out: str | None,
              population: str | None, segment: str | None, as_of: str | None, horizon_days: int | None,
-             save: bool | None, run_name: str, behaviour_file: str | None) -> None:
+             save: bool | None, run_name: str, behaviour_file: str | None, locale: str) -> None:
     """Simulate a journey over a population, print its funnel and save the run in the project."""
+    from contextlib import contextmanager
+
     from simulator.behaviour import BehaviourModel
-    from simulator.engine import DEFAULT_CHUNK
-    from simulator.plan import DAY, PlanError, compile_plan
-    from simulator.population import population_for
-    from simulator.replicas import simulate as run_replicas
+    from simulator.request import RunError, RunRequest, execute, population_label, snapshot
 
     kind = _population_kind(population, segment, contacts)
     moment = _as_of(as_of)
     with _open_for(project, save) as pf:
         journey = pf.project.journey(journey_name)
-        try:
-            plan = compile_plan(journey)
-            if horizon_days is not None:
-                plan = compile_plan(journey, horizon=plan.start + horizon_days * DAY)
-        except PlanError as e:
-            fail(f"cannot simulate '{journey.name}': {e}")
         behaviour = read_behaviour(behaviour_file) if behaviour_file else BehaviourModel()
-        if kind == "synthetic":
-            assert contacts is not None
-            pop = population_for(plan, contacts, seed)
-            who = f"{contacts:,} synthetic contacts"
-        else:
-            from simulator.project_population import population_from_project
-            pop = population_from_project(pf, journey, segment=segment if kind == "segment" else None,
-                                          as_of=moment, plan=plan, behaviour=behaviour)
-            who = (f"{len(pop):,} project contacts in the audience" if kind == "project"
-                   else f"{len(pop):,} members of segment '{segment}'")
-        try:
-            result = run_replicas(plan, pop, behaviour, seed, replicas, chunk_size=DEFAULT_CHUNK,
-                                  progress=_Progress(sys.stderr.isatty()))
-        except KeyError as e:  # a condition on an attribute the population lacks
-            fail(f"cannot simulate '{journey.name}': {e.args[0] if e.args else e}")
+        request = RunRequest(journey.id, population=kind, contacts=contacts or 1, locale=locale, seed=seed,
+                             segment=segment if kind == "segment" else None, as_of=moment,
+                             horizon_days=horizon_days, replicas=replicas, behaviour=behaviour, name=run_name)
+
+        @contextmanager
+        def connect() -> Any:  # the project's own connection: this command runs in one thread
+            with pf.connection() as conn:
+                yield conn
+
+        try:  # the same path as the designer's run panel (simulator/request.py)
+            outcome = execute(request, snapshot(pf.project, journey.id, connect),
+                              progress=_Progress(sys.stderr.isatty()))
+        except RunError as e:
+            fail(str(e))
+        result, record = outcome.result, outcome.record
+        pop_spec = dict(record.population)
         doc = result.to_json()
-        doc["population"] = dict(pop.spec)
+        doc["population"] = pop_spec
         run_id = None
         if save is not False and not pf.readonly:
-            from simulator.runs import RunRecord
-            record = RunRecord.from_result(result, journey, pop.spec, behaviour, chunk_size=DEFAULT_CHUNK,
-                                           content=pf.project.content, segments=pf.project.segments,
-                                           population=pop)
-            record.results["population"] = dict(pop.spec)
             run_id = pf.save_run(record, name=run_name)
             doc["run"] = run_id
         not_saved = pf.readonly_reason if save is None and pf.readonly else None
+    who = population_label(request, result.contacts)
     click.echo(f"{journey.name} (version {journey.version}): {who}, seed {seed}, "
                f"{replicas} replica{'s' if replicas != 1 else ''}, {doc['start']} to {doc['horizon']}")
     for line in _table(doc["funnel"], replicas):
@@ -308,9 +301,40 @@ def review(project: str, run_id: int, note: str | None, approve: bool, by: str |
         click.echo(line)
 
 
+@click.command()
+@click.argument("project", type=click.Path(dir_okay=False))
+@click.argument("run_a", type=int)
+@click.argument("run_b", type=int)
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False),
+              help="Also write every step's figures, deltas and intervals as CSV.")
+def compare(project: str, run_a: int, run_b: int, csv_out: str | None) -> None:
+    """Compare two saved runs step by step (e.g. before and after an edit, or two behaviour assumptions)."""
+    import csv
+    import io
+
+    from simulator.compare import compare_records
+
+    with _open(project, write=False) as pf:
+        infos = {i.id: i for i in pf.runs()}
+        for rid in (run_a, run_b):
+            if rid not in infos:
+                fail(f"{project}: there is no saved simulation run {rid} (list them with: journey-studio runs "
+                     f"{project})")
+        a, b = pf.load_run(run_a), pf.load_run(run_b)
+    labels = (f"A (run {run_a}: {infos[run_a].name})", f"B (run {run_b}: {infos[run_b].name})")
+    comparison = compare_records(a, b, labels=labels)
+    click.echo(comparison.text_table())
+    if csv_out:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows(comparison.to_csv_rows())
+        write_atomically(Path(csv_out), buf.getvalue())
+        click.echo(f"Wrote {csv_out}", err=True)
+
+
 cli.add_command(simulate)
 cli.add_command(runs)
 cli.add_command(review)
+cli.add_command(compare)
 
 
 @click.command()

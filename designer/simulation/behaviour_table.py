@@ -457,7 +457,7 @@ def read_behaviour_file(path: str | Path) -> BehaviourModel:
         raise ValueError(f"{path}: a behaviour file is a mapping (write one with Save… or "
                          "journey-studio behaviour --out FILE)")
     try:
-        model = BehaviourModel.from_plain(doc)
+        model = BehaviourModel.from_file(doc)
     except (ValueError, TypeError) as e:
         raise ValueError(f"{path}: {e}") from None
     names = {f.name for f in fields(ChannelBehaviour)}
