@@ -73,6 +73,7 @@ class Actions:
         self.close_replay = a("&Close Replay", sim.replay.close)
         self.show_plots = a("Show P&lots", lambda: sim.show_docks("plots"))
         self.review_run = a("Re&view Run", lambda: sim.show_docks("review"))
+        self.watch_runner = a("&Watch Live Runner…", lambda: sim.watch_runner())
         self.go_live = a("&Go Live / Export Package…", self.export_package, "Ctrl+Shift+E")
         # Canvas shortcuts (Delete, F2, arrows, copy/paste) act where the focus is; panels keep their own.
         for act in (self.cut, self.copy, self.paste, self.duplicate, self.delete, self.rename, self.select_all):
@@ -128,7 +129,7 @@ class Actions:
         journey.addAction(self.go_live)
         simulate = bar.addMenu("&Simulate")
         for act in (self.run_simulation, None, self.play_replay, self.close_replay, None, self.show_plots,
-                    self.review_run):
+                    self.review_run, None, self.watch_runner):
             simulate.addSeparator() if act is None else simulate.addAction(act)
         bar.addMenu("&Help").addAction(self.about)
 

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QVBoxLayout, QWidget
 
 from app import APP_NAME
 from designer.simulation.background import Background
+from designer.simulation.live_view import LiveBar, LiveWatcher
 from designer.simulation.replay_view import ReplayBar, ReplayController, ReplaySource
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ class SimulationWorkspace(QObject):
         self.record: RunRecord | None = None
         self.run_id: int | None = None
         self.compare_windows: list[Any] = []  # kept alive while open
+        self._last_runner = "127.0.0.1:8787"
 
         # The replay bar sits under the canvas it drives, like a player's timeline, shown while a run is open.
         view = window.takeCentralWidget()
@@ -59,8 +61,11 @@ class SimulationWorkspace(QObject):
         column.setSpacing(0)
         column.addWidget(view, 1)
         column.addWidget(self.replay_bar)
+        self.live_bar = LiveBar()
+        column.addWidget(self.live_bar)
         window.setCentralWidget(centre)
         self.replay_bar.hide()
+        self.live = LiveWatcher(window.scene, self.document, self.live_bar, self)
         dock = window._dock
         self.docks = {
             "simulate": dock("Simulate", self.run_panel, Qt.DockWidgetArea.RightDockWidgetArea),
@@ -109,6 +114,8 @@ class SimulationWorkspace(QObject):
         from simulator.replay import Replay
 
         self.record, self.run_id = record, run_id
+        if self.live.active:  # one overlay on the canvas at a time
+            self.live.stop()
         if self.document.project.find_journey(record.journey_id) is not None:
             self.document.set_current_journey(record.journey_id)
         self.replay_bar.title.setText(f"Preparing the replay of {run_id if run_id is not None else 'the run'}…")
@@ -149,10 +156,25 @@ class SimulationWorkspace(QObject):
         self.plots.set_record(None)
         self.replay_bar.hide()
 
+    def watch_runner(self, address: str | None = None) -> None:
+        """Show a live runner's per-step counts on the canvas (asks for its address unless given)."""
+        if address is None:
+            address, ok = QInputDialog.getText(
+                self.window, "Watch a live runner", "The runner's tracking address (journey-studio run prints "
+                "it), e.g. 127.0.0.1:8787:", text=self._last_runner)
+            if not ok or not address.strip():
+                return
+        self._last_runner = address.strip()
+        if self.replay.active:
+            self.replay.close()
+        self.live.start(self._last_runner)
+
     def close(self) -> None:
         """Stop background work (the window is closing)."""
         self.replay_bar.timeline.pause()
         self.run_panel.shutdown()
+        self.live.stop()
+        self.live.wait()
         self.background.wait(10000)
         for w in list(self.compare_windows):
             w.close()
