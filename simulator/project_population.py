@@ -61,7 +61,7 @@ def _attributes_used(plan: Plan, behaviour: BehaviourModel | None) -> list[str]:
     return list(dict.fromkeys([*DEFAULT_ATTRIBUTES, *names]))
 
 
-def _expression(name: str, custom: Mapping[str, str]) -> tuple[Any, str] | None:
+def attribute_expression(name: str, custom: Mapping[str, str]) -> tuple[Any, str] | None:
     """The SQL expression of an attribute and how to read it: 'number', 'date', 'datetime' or 'text'."""
     if name in ("consent_level", "loyalty_tier", "time_zone", "subscription_lists"):
         return None  # core columns of the population (or, for lists, not supported by the simulator)
@@ -190,7 +190,7 @@ def population_from_connection(conn: Connection, journey: Journey, segments: Map
     else:
         who = seg(segment)
 
-    extra = {n: e for n in _attributes_used(plan, behaviour) if (e := _expression(n, custom)) is not None}
+    extra = {n: e for n in _attributes_used(plan, behaviour) if (e := attribute_expression(n, custom)) is not None}
     cols = [_c.c.id, _c.c.account_id, _c.c.time_zone, _c.c.consent_level, _c.c.engagement, _c.c.loyalty_tier,
             *(e.label(f"a{i}") for i, (e, _) in enumerate(extra.values()))]
     q = select(*cols).select_from(_c.outerjoin(_a, _c.c.account_id == _a.c.id)).where(who).order_by(_c.c.id)

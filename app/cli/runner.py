@@ -1,1 +1,99 @@
-"""`journey-studio` commands of this module (being written)."""
+"""`journey-studio run`: run a journey package live on Temporal; `status`: its live per-step counts.
+
+Registered on the `journey-studio` group by importing this module (app/cli/main.py does, after defining `cli`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from pathlib import Path
+from typing import Any
+
+import click
+
+from app.cli.main import cli, fail
+
+
+def _host_port(text: str | None, what: str, default_port: int | None = None) -> tuple[str, int] | None:
+    from app.runner.channels import parse_host_port
+    if text is None:
+        return None
+    try:
+        return parse_host_port(text, what, default_port)
+    except ValueError as e:
+        fail(str(e))
+
+
+def _runnable(package: str) -> Any:
+    from app.runner.runnable import from_package
+    if not Path(package).exists():
+        fail(f"{package}: no such package file (make one with: journey-studio package PROJECT --journey NAME)")
+    return from_package(package)
+
+
+@cli.command()
+@click.argument("package", type=click.Path(dir_okay=False))
+@click.option("--contacts-db", required=True, help="The contacts: a project file, an SQLite file or a database URL.")
+@click.option("--temporal", help="HOST:PORT of a Temporal cluster to join (default: start a local dev server).")
+@click.option("--smtp", help="HOST:PORT of the SMTP server email goes through.")
+@click.option("--sms-url", help="URL of the HTTP gateway text messages are posted to.")
+@click.option("--time-scale", type=float, default=1.0, show_default=True,
+              help="Run waits this many times faster than real time, from the journey's start (rehearsals).")
+@click.option("--state-dir", type=click.Path(file_okay=False), help="Where the run keeps its state "
+              "(default: PACKAGE.run next to the package).")
+@click.option("--listen", help="HOST:PORT of the tracking endpoint (default 127.0.0.1 and a free port, kept).")
+@click.option("--public-url", help="The tracking endpoint's address as emails link to it.")
+@click.option("--temporal-port", type=int, help="Port of the local dev server (default: a free port, kept).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split draws.")
+@click.option("--send-timeout", type=float, default=60.0, show_default=True,
+              help="Seconds a send may take before it is tried again.")
+@click.option("--keep-running", is_flag=True, help="Do not stop when everybody has left the journey.")
+def run(package: str, contacts_db: str, temporal: str | None, smtp: str | None, sms_url: str | None,
+        time_scale: float, state_dir: str | None, listen: str | None, public_url: str | None,
+        temporal_port: int | None, seed: int, send_timeout: float, keep_running: bool) -> None:
+    """Run a journey package live: enrol its audience, send, wait and branch until everybody has left."""
+    from app.runner.worker import RunSettings, default_state_dir, run_journey
+    from app.runner.status import format_counts
+    if time_scale <= 0:
+        fail(f"--time-scale must be above zero, not {time_scale:g}")
+    r = _runnable(package)
+    settings = RunSettings(
+        contacts_db=contacts_db, state_dir=Path(state_dir) if state_dir else default_state_dir(package),
+        temporal=temporal, temporal_port=temporal_port, smtp=_host_port(smtp, "--smtp", 25),
+        sms_url=sms_url, time_scale=time_scale, listen=_host_port(listen or "127.0.0.1:0", "--listen") or ("", 0),
+        public_url=public_url, seed=seed, send_timeout=send_timeout, until_done=not keep_running)
+
+    async def main() -> Any:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, stop.set)
+            except (NotImplementedError, RuntimeError):
+                pass
+        return await run_journey(r, settings, say=lambda s: click.echo(s, err=True), stop=stop)
+
+    summary = asyncio.run(main())
+    for line in format_counts(summary.counts) if summary.counts else []:
+        click.echo(line)
+
+
+@cli.command()
+@click.argument("package", type=click.Path(dir_okay=False))
+@click.option("--temporal", help="HOST:PORT of the Temporal cluster the run is on (default: the run's own).")
+@click.option("--state-dir", type=click.Path(file_okay=False), help="The run's state folder (default: PACKAGE.run).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def status(package: str, temporal: str | None, state_dir: str | None, as_json: bool) -> None:
+    """Live per-step counts of a running (or finished) run of a journey package."""
+    from app.runner.status import format_counts
+    from app.runner.status import read_counts
+    r = _runnable(package)
+    from app.runner.worker import default_state_dir
+    counts = asyncio.run(read_counts(r, Path(state_dir) if state_dir else default_state_dir(package), temporal))
+    if as_json:
+        click.echo(json.dumps(counts, indent=2))
+    else:
+        for line in format_counts(counts):
+            click.echo(line)

@@ -1,0 +1,213 @@
+"""The runner's activities: everything that touches the world (databases, SMTP, the SMS gateway, Temporal).
+
+Sends and actions are idempotent by key (workflow id + step id): see state.py for the claim / mark protocol
+and the crash window it leaves. Reading facts is done by local activities (short, no side effects). Enrolment
+starts contact workflows with ids derived from journey, version, contact and iteration and a reuse policy that
+refuses duplicates, and records each enrolment, so it may run any number of times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import urllib.error
+import urllib.request
+import zoneinfo
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from app.runner.calls import (CONTACT_WORKFLOW, ContactInput, EnrolPage, EnrolResult, FactsAnswer, FactsRequest,
+                              SendResult, StepRequest, contact_workflow_id)
+from app.runner.channels import ChannelError, SmsChannel, SmtpChannel, Tokens, Tracked, build_email, personalise
+from app.runner.contacts import ContactsDb
+from app.runner.runnable import Runnable, RunnerError, lookup
+from app.runner.state import NO_ADDRESS, SENT, SUPPRESSED, StateDb
+from app.runner.workflows import KEY
+
+START_CONCURRENCY = 32  # workflow starts in flight at once during enrolment
+
+
+def transport_id(key: str, channel: str) -> str:
+    """The id a message keeps on every attempt: an email Message-ID, or an SMS idempotency key."""
+    h = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    return f"<{h}@journey-studio>" if channel == "email" else h
+
+
+def _zone(name: str | None) -> str | None:
+    if not name:
+        return None
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+    return name
+
+
+@dataclass
+class Activities:
+    """The activities of one runner process, with what they need."""
+
+    contacts: ContactsDb
+    state: StateDb
+    tokens: Tokens
+    tracking_url: str  # base URL of the tracking endpoint, e.g. http://127.0.0.1:8787
+    smtp: SmtpChannel | None = None
+    sms: SmsChannel | None = None
+    client: Client | None = None
+
+    def all(self) -> list[Any]:
+        """The activity callables to register on a worker."""
+        return [self.contact_facts, self.contact_sends, self.send_message, self.run_action, self.enrol_page]
+
+    # --- facts ---------------------------------------------------------------------------------------------
+
+    @activity.defn(name="contact_facts")
+    def contact_facts(self, req: FactsRequest) -> FactsAnswer:
+        """Segment memberships and attribute values of a contact at a simulated moment."""
+        r = lookup(req.journey, req.digest)
+        members = {s: self.contacts.member(r, req.contact, s, req.at) for s in req.segments}
+        values = {a: self.contacts.attribute(req.contact, a) for a in req.attributes}
+        return FactsAnswer(members, values)
+
+    @activity.defn(name="contact_sends")
+    def contact_sends(self, journey: str, contact: int) -> list[int]:
+        """When this journey sent the contact messages (for the frequency cap)."""
+        return self.state.contact_sends(journey, contact)
+
+    # --- sends ---------------------------------------------------------------------------------------------
+
+    @activity.defn(name="send_message")
+    def send_message(self, req: StepRequest) -> SendResult:
+        """Send a message step to a contact once: consent and suppression checked now, then the transport."""
+        r = lookup(req.journey, req.digest)
+        step = r.plan.steps[r.step(req.step_id)]
+        channel = step.channel or ""
+        key = f"{req.workflow_id}:{req.step_id}"
+        prior, tid = self.state.claim(key, journey=r.key, contact=req.contact, iteration=req.iteration,
+                                      step_id=req.step_id, channel=channel, transport_id=transport_id(key, channel))
+        if prior in (SENT, SUPPRESSED, NO_ADDRESS):
+            return SendResult(prior, tid)  # a retry after the send was recorded: nothing to do
+        supp = r.plan.audience.suppress
+        row = self.contacts.contact(req.contact)
+        if row is None or not self.contacts.consent_ok(r, row.get("consent_level")) or \
+                (supp is not None and self.contacts.member(r, req.contact, supp, req.at)):
+            self.state.mark(key, SUPPRESSED)
+            return SendResult(SUPPRESSED, tid)
+        jstep = r.journey.step(req.step_id)
+        address = row.get(str(jstep.props.get("send_to") or ("email" if channel == "email" else "mobile_phone")))
+        if not address:
+            self.state.mark(key, NO_ADDRESS)
+            return SendResult(NO_ADDRESS, tid)
+        content = r.content[jstep.props["content"]]
+        try:
+            if channel == "email":
+                self._email(r, req, content, row, str(address), tid)
+            else:
+                self._sms(r, req, personalise(content.text, row), str(address), tid)
+        except ChannelError as e:
+            raise RuntimeError(str(e)) from None  # retried by Temporal; the claim stays 'sending'
+        self.state.mark(key, SENT, req.at)
+        return SendResult(SENT, tid)
+
+    def _email(self, r: Runnable, req: StepRequest, content: Any, row: dict[str, Any], to: str, tid: str) -> None:
+        if self.smtp is None:
+            raise RunnerError(f"step '{req.step_id}' sends email but the runner has no SMTP server (--smtp)")
+        links = {link: self._url("c", req, link) for link in content.links}
+        msg = build_email(content, row, to, tid, links, self._url("o", req), self.smtp.sender)
+        self.smtp.send(msg)
+
+    def _sms(self, r: Runnable, req: StepRequest, text: str, to: str, tid: str) -> None:
+        if self.sms is None:
+            raise RunnerError(f"step '{req.step_id}' sends text messages but the runner has no gateway (--sms-url)")
+        self.sms.send(tid, to, text, {"contact": req.contact, "journey": r.key, "step": req.step_id,
+                                      "iteration": req.iteration})
+
+    def _url(self, kind: str, req: StepRequest, link: str = "") -> str:
+        token = self.tokens.make(Tracked(req.workflow_id, req.step_id, kind, link))
+        return f"{self.tracking_url}/{kind}/{token}"
+
+    # --- actions -------------------------------------------------------------------------------------------
+
+    @activity.defn(name="run_action")
+    def run_action(self, req: StepRequest) -> str:
+        """Create the task or lead, launch the workflow (recorded in the contacts database) or call the webhook."""
+        r = lookup(req.journey, req.digest)
+        st = r.journey.step(req.step_id)
+        p = st.props
+        key = f"{req.workflow_id}:{req.step_id}"
+        at = datetime.fromtimestamp(req.at, timezone.utc)
+        if st.type == "webhook":
+            self._webhook(r, req, key)
+            return "called"
+        if st.type == "task":
+            kind, subject = str(p.get("activity") or "task"), str(p.get("subject") or "")
+            due = p.get("due_in")
+            due_at = (at + due).isoformat() if due is not None else None
+        elif st.type == "lead":
+            kind, subject, due_at = "lead", str(p.get("topic") or ""), None
+        else:
+            kind, subject, due_at = st.type, str(p.get("workflow") or ""), None
+        row = self.contacts.contact(req.contact) or {}
+        self.contacts.add_task({"key": key, "journey_id": r.plan.journey_id, "journey_version": r.plan.version,
+                                "step_id": req.step_id, "contact_id": req.contact, "iteration": req.iteration,
+                                "kind": kind, "subject": personalise(subject, row), "owner": p.get("owner"),
+                                "due_at": due_at, "created_at": at.isoformat(),
+                                "data": {"step": st.display_name}})
+        return "done"
+
+    def _webhook(self, r: Runnable, req: StepRequest, key: str) -> None:
+        p = r.journey.step(req.step_id).props
+        row = self.contacts.contact(req.contact) or {}
+        method = str(p.get("method") or "POST")
+        template = p.get("payload")
+        body = personalise(str(template), row) if template else json.dumps(
+            {"contact": row, "journey": r.key, "step": req.step_id}, default=str)
+        request = urllib.request.Request(str(p["url"]), data=None if method == "GET" else body.encode("utf-8"),
+                                         method=method, headers={"Content-Type": "application/json",
+                                                                 "Idempotency-Key": transport_id(key, "webhook")})
+        try:
+            with urllib.request.urlopen(request, timeout=30):
+                pass
+        except (urllib.error.URLError, OSError) as e:
+            raise RuntimeError(f"webhook {p['url']}: {e}") from None
+
+    # --- enrolment -----------------------------------------------------------------------------------------
+
+    @activity.defn(name="enrol_page")
+    async def enrol_page(self, req: EnrolPage) -> EnrolResult:
+        """Start the workflows of one page of the audience that have not entered this iteration yet."""
+        assert self.client is not None
+        r = lookup(req.journey, req.digest)
+        page = await asyncio.to_thread(self.contacts.audience_page, r, req.at, req.after, req.limit)
+        done = await asyncio.to_thread(self.state.enrolled, r.key, req.iteration, [c for c, _ in page])
+        todo = [(c, _zone(tz)) for c, tz in page if c not in done]
+        gate = asyncio.Semaphore(START_CONCURRENCY)
+        attributes = TypedSearchAttributes([SearchAttributePair(KEY, r.key)])
+
+        async def start(contact: int, zone: str | None) -> tuple[int, str, int, bool]:
+            wid = contact_workflow_id(r.key, contact, req.iteration)
+            inp = ContactInput(r.key, r.digest, contact, req.iteration, req.entered_at, zone, req.clock, req.seed,
+                               req.send_timeout)
+            new = True
+            async with gate:
+                try:
+                    assert self.client is not None
+                    await self.client.start_workflow(CONTACT_WORKFLOW, inp, id=wid, task_queue=r.task_queue,
+                                                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                                                     search_attributes=attributes)
+                except WorkflowAlreadyStartedError:
+                    new = False  # started before (a crash after the start, before its record): not again
+            if activity.in_activity():
+                activity.heartbeat()
+            return contact, wid, req.entered_at, new
+
+        rows = await asyncio.gather(*(start(c, z) for c, z in todo))
+        await asyncio.to_thread(self.state.record_enrolments, r.key, req.iteration, [row[:3] for row in rows])
+        return EnrolResult(page[-1][0] if len(page) == req.limit else None, sum(row[3] for row in rows))

@@ -1,0 +1,128 @@
+"""What the runner's workflows, activities and signals exchange (plain dataclasses, JSON in Temporal's history).
+
+Times are simulated UTC seconds (see clock.py). A journey is named by its key and digest (runnable.py), never
+carried whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+CONTACT_WORKFLOW = "JourneyContact"
+ENROLMENT_WORKFLOW = "JourneyEnrolment"
+
+
+def contact_workflow_id(key: str, contact: int, iteration: int) -> str:
+    """The id of a contact's workflow for one iteration: the same however often enrolment runs."""
+    return f"journey:{key}:contact:{contact}:it:{iteration}"
+
+
+def enrolment_workflow_id(key: str) -> str:
+    """The id of a journey version's enrolment workflow."""
+    return f"journey:{key}:enrolment"
+
+
+@dataclass
+class ContactInput:
+    """Start of a contact's workflow."""
+
+    journey: str
+    digest: str
+    contact: int
+    iteration: int
+    entered_at: int
+    timezone: str | None
+    clock: list[float]
+    seed: int = 0
+    send_timeout: float = 60.0
+
+
+@dataclass
+class EnrolInput:
+    """Start (or continuation) of the enrolment workflow."""
+
+    journey: str
+    digest: str
+    clock: list[float]
+    seed: int = 0
+    page: int = 500
+    poll: int = 3600  # simulated seconds between two looks at an ongoing journey's audience
+    send_timeout: float = 60.0
+    iteration: int = 0
+    after: int = 0
+    enrolled: int = 0
+
+
+@dataclass
+class EnrolPage:
+    """One page of enrolment: contacts of the audience at `at` with ids above `after`."""
+
+    journey: str
+    digest: str
+    iteration: int
+    at: int
+    entered_at: int
+    after: int
+    limit: int
+    clock: list[float]
+    seed: int
+    send_timeout: float
+
+
+@dataclass
+class EnrolResult:
+    """How far a page got: the cursor for the next page (None: the audience is done) and how many started."""
+
+    after: int | None
+    started: int
+
+
+@dataclass
+class FactsRequest:
+    """Segment memberships and attribute values of one contact at a simulated moment."""
+
+    journey: str
+    digest: str
+    contact: int
+    at: int
+    segments: list[str] = field(default_factory=list)
+    attributes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FactsAnswer:
+    """The answer to a FactsRequest."""
+
+    members: dict[str, bool]
+    attributes: dict[str, Any]
+
+
+@dataclass
+class StepRequest:
+    """Carry out a step's effect (send a message, create a task...) for one contact."""
+
+    journey: str
+    digest: str
+    workflow_id: str
+    contact: int
+    iteration: int
+    step_id: str
+    at: int
+
+
+@dataclass
+class SendResult:
+    """How a send ended: sent, suppressed (consent or suppression at send time) or no_address."""
+
+    outcome: str
+    transport_id: str = ""
+
+
+@dataclass
+class Event:
+    """Something that happened to a contact: a message event (opened, clicked...) of a step, or a contact event."""
+
+    name: str
+    at: int
+    step_id: str = ""  # set for message events

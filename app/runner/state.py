@@ -1,0 +1,218 @@
+"""The runner's own database (SQLite in the run's state folder): its clock and settings, enrolments, sends.
+
+`sent_messages` makes sends idempotent. A send activity claims its key (workflow id + step id) in a committed
+row *before* it hands the message to the transport, and marks it sent right after; a retried activity finds the
+row and does not send again once it is marked. What remains is the crash window between the transport's
+acceptance (SMTP's reply to the final '.', the gateway's 2xx) and that mark: the attempt that follows cannot
+know whether the message went out. The runner then sends it again with the same transport id (the email's
+Message-ID, the SMS gateway's Idempotency-Key), so a duplicate, if any, carries the first one's id and the
+receiving side drops it (mail stores and gateways de-duplicate on these ids): at least once on the wire,
+exactly once for the recipient. The alternative, never resending a claimed key, would lose a message each
+time the crash came before the transport accepted it; a marketing message lost silently is the worse failure.
+
+`enrolments` records which contact entered which iteration, so an enrolment that runs again (a restarted
+runner, an ongoing journey polling its audience) starts no workflow twice even after Temporal has forgotten a
+finished one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (JSON, Column, Engine, Float, Integer, MetaData, PrimaryKeyConstraint, Table, Text,
+                        create_engine, event, func, select, update)
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+_meta = MetaData()
+
+settings = Table(
+    "settings", _meta,
+    Column("name", Text, primary_key=True),
+    Column("value", JSON, nullable=False),
+)
+
+sent_messages = Table(
+    "sent_messages", _meta,
+    Column("key", Text, primary_key=True),  # workflow id + ':' + step id
+    Column("journey", Text, nullable=False),  # journey key, e.g. 'j-1:v2'
+    Column("contact_id", Integer, nullable=False),
+    Column("iteration", Integer, nullable=False),
+    Column("step_id", Text, nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("status", Text, nullable=False),  # sending, sent, suppressed, no_address
+    Column("attempts", Integer, nullable=False),
+    Column("transport_id", Text, nullable=False),  # Message-ID / Idempotency-Key
+    Column("sim_at", Integer),  # simulated send time (UTC seconds), once sent
+    Column("real_at", Float),  # real send time, once sent
+)
+
+enrolments = Table(
+    "enrolments", _meta,
+    Column("journey", Text, nullable=False),
+    Column("contact_id", Integer, nullable=False),
+    Column("iteration", Integer, nullable=False),
+    Column("workflow_id", Text, nullable=False),
+    Column("sim_at", Integer, nullable=False),
+    PrimaryKeyConstraint("journey", "contact_id", "iteration"),
+)
+
+# Events received over HTTP, kept until Temporal has taken them: a click that comes while Temporal is away (or
+# just before the runner is stopped) is delivered when it is back, not lost.
+outbox = Table(
+    "outbox", _meta,
+    Column("id", Integer, primary_key=True),
+    Column("workflow_id", Text, nullable=False),
+    Column("event", JSON, nullable=False),  # calls.Event as a dict
+    Column("received", Float, nullable=False),  # real time
+    Column("status", Text, nullable=False),  # pending, delivered, not_running
+)
+
+SENDING, SENT, SUPPRESSED, NO_ADDRESS = "sending", "sent", "suppressed", "no_address"
+
+
+class StateDb:
+    """The runner's state file. Thread-safe (SQLite in WAL mode; each call is its own transaction)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = create_engine(f"sqlite:///{self.path}")
+
+        @event.listens_for(self.engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = FULL")  # a claim or a mark must survive a crash of the machine
+            cur.execute("PRAGMA busy_timeout = 30000")
+            cur.close()
+
+        _meta.create_all(self.engine)
+
+    def close(self) -> None:
+        """Release the connections."""
+        self.engine.dispose()
+
+    # --- settings ------------------------------------------------------------------------------------------
+
+    def get(self, name: str) -> Any:
+        """A stored setting, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(settings.c.value).where(settings.c.name == name)).first()
+        return None if row is None else row[0]
+
+    def put(self, name: str, value: Any) -> None:
+        """Store a setting."""
+        stmt = sqlite_insert(settings).values(name=name, value=value)
+        with self.engine.begin() as conn:
+            conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"value": value}))
+
+    def setdefault(self, name: str, value: Any) -> Any:
+        """The stored setting, storing `value` first when there is none (the first run decides)."""
+        with self.engine.begin() as conn:
+            conn.execute(sqlite_insert(settings).values(name=name, value=value).on_conflict_do_nothing())
+            return conn.execute(select(settings.c.value).where(settings.c.name == name)).scalar_one()
+
+    # --- sends ---------------------------------------------------------------------------------------------
+
+    def claim(self, key: str, *, journey: str, contact: int, iteration: int, step_id: str, channel: str,
+              transport_id: str) -> tuple[str, str]:
+        """Claim a send before it goes to the transport: (status before this claim, transport id).
+
+        A new key is committed as 'sending' and returns ('new', id); a known key returns its stored status
+        ('sending' after a crash in the window, 'sent'...) and the id it was first sent with.
+        """
+        with self.engine.begin() as conn:
+            row = conn.execute(select(sent_messages.c.status, sent_messages.c.transport_id)
+                               .where(sent_messages.c.key == key)).first()
+            if row is None:
+                conn.execute(sent_messages.insert().values(
+                    key=key, journey=journey, contact_id=contact, iteration=iteration, step_id=step_id,
+                    channel=channel, status=SENDING, attempts=1, transport_id=transport_id))
+                return "new", transport_id
+            if row[0] == SENDING:
+                conn.execute(update(sent_messages).where(sent_messages.c.key == key)
+                             .values(attempts=sent_messages.c.attempts + 1))
+            return str(row[0]), str(row[1])
+
+    def mark(self, key: str, status: str, sim_at: int | None = None) -> None:
+        """Record how a claimed send ended."""
+        with self.engine.begin() as conn:
+            conn.execute(update(sent_messages).where(sent_messages.c.key == key)
+                         .values(status=status, sim_at=sim_at, real_at=time.time()))
+
+    def sends(self, journey: str | None = None) -> list[dict[str, Any]]:
+        """Every recorded send (of one journey, or all), in key order."""
+        q = select(sent_messages).order_by(sent_messages.c.key)
+        if journey is not None:
+            q = q.where(sent_messages.c.journey == journey)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def contact_sends(self, journey: str, contact: int) -> list[int]:
+        """Simulated times of the messages this journey sent a contact (for the frequency cap)."""
+        q = (select(sent_messages.c.sim_at).where(sent_messages.c.journey == journey,
+                                                  sent_messages.c.contact_id == contact,
+                                                  sent_messages.c.status == SENT)
+             .order_by(sent_messages.c.sim_at))
+        with self.engine.connect() as conn:
+            return [int(x) for x in conn.execute(q).scalars() if x is not None]
+
+    # --- enrolments ----------------------------------------------------------------------------------------
+
+    def enrolled(self, journey: str, iteration: int, contacts: Sequence[int]) -> set[int]:
+        """Which of these contacts already entered the iteration."""
+        if not contacts:
+            return set()
+        e = enrolments.c
+        q = select(e.contact_id).where(e.journey == journey, e.iteration == iteration,
+                                       e.contact_id.in_(list(contacts)))
+        with self.engine.connect() as conn:
+            return {int(x) for x in conn.execute(q).scalars()}
+
+    def record_enrolments(self, journey: str, iteration: int, rows: Iterable[tuple[int, str, int]]) -> None:
+        """Record (contact, workflow id, simulated entry time) rows of an iteration."""
+        values = [{"journey": journey, "contact_id": c, "iteration": iteration, "workflow_id": w, "sim_at": at}
+                  for c, w, at in rows]
+        if values:
+            with self.engine.begin() as conn:
+                conn.execute(sqlite_insert(enrolments).on_conflict_do_nothing(), values)
+
+    def enrolment_count(self, journey: str) -> int:
+        """How many (contact, iteration) entries the journey has."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(enrolments)
+                                    .where(enrolments.c.journey == journey)).scalar_one())
+
+
+    # --- the event outbox -----------------------------------------------------------------------------------
+
+    def queue_events(self, rows: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """Keep (workflow id, event) pairs until they are delivered."""
+        if rows:
+            now = time.time()
+            with self.engine.begin() as conn:
+                conn.execute(outbox.insert(), [{"workflow_id": w, "event": e, "received": now, "status": "pending"}
+                                               for w, e in rows])
+
+    def pending_events(self, limit: int = 500) -> list[tuple[int, str, dict[str, Any]]]:
+        """The oldest events not delivered yet: (id, workflow id, event)."""
+        q = select(outbox.c.id, outbox.c.workflow_id, outbox.c.event).where(outbox.c.status == "pending") \
+            .order_by(outbox.c.id).limit(limit)
+        with self.engine.connect() as conn:
+            return [(int(i), str(w), dict(e)) for i, w, e in conn.execute(q)]
+
+    def settle_events(self, outcomes: Sequence[tuple[int, str]]) -> None:
+        """Mark events delivered (or not_running: their workflow had finished)."""
+        if outcomes:
+            with self.engine.begin() as conn:
+                for i, status in outcomes:
+                    conn.execute(update(outbox).where(outbox.c.id == i).values(status=status))
+
+    def event_counts(self) -> dict[str, int]:
+        """How many events are pending, delivered, not_running."""
+        q = select(outbox.c.status, func.count()).group_by(outbox.c.status)
+        with self.engine.connect() as conn:
+            return {str(k): int(v) for k, v in conn.execute(q)}

@@ -1,0 +1,99 @@
+"""Live per-step counts of a run, from Temporal's visibility store (the workflows' search attributes).
+
+Each contact workflow keeps `JourneyStep` (where it is), `JourneyPath` (every step it entered, and
+`step=outcome` once it left one) and, at the end, `JourneyOutcome`; all carry `JourneyKey` (journey id and
+version). A count query per figure answers, so the figures need no state of the runner and work for a run on
+a cluster as well as on the local dev server. Visibility trails the workflows by a moment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client
+
+from app.runner.runnable import Runnable, RunnerError, step_types
+from simulator.plan import Kind
+
+OUTCOMES = {Kind.MESSAGE: ("sent", "suppressed", "capped"), Kind.IF_EVENT: ("yes", "no"),
+            Kind.IF_CONDITION: ("yes", "no"), Kind.IF_SEGMENT: ("yes", "no"), Kind.ACTION: ("done",)}
+FINAL = ("completed", "exited", "goal", "holdout", "stopped")
+
+
+def _q(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+async def step_counts(client: Client, r: Runnable) -> dict[str, Any]:
+    """{journey, version, enrolled, running, failed, outcomes: {...}, steps: [{step, type, entered, waiting, ...}]}."""
+    base = f"JourneyKey = {_q(r.key)}"
+
+    async def count(extra: str = "") -> int:
+        return (await client.count_workflows(base + (f" AND {extra}" if extra else ""))).count
+
+    types = step_types(r)
+    rows = []
+    for s in r.plan.steps:
+        row: dict[str, Any] = {"step": s.id, "type": types[s.id],
+                               "entered": await count(f"JourneyPath = {_q(s.id)}"),
+                               "waiting": await count(f"JourneyStep = {_q(s.id)} AND ExecutionStatus = 'Running'")}
+        outcomes = OUTCOMES.get(s.kind, ())
+        if s.kind == Kind.SPLIT:
+            outcomes = tuple(f"path {c}" for c in "ABCDEFGHIJ"[:len(s.thresholds)]) + ("holdout",)
+        for o in outcomes:
+            row[o] = await count(f"JourneyPath = {_q(f'{s.id}={o}')}")
+        rows.append(row)
+    return {"journey": r.plan.journey_name, "key": r.key, "enrolled": await count(),
+            "running": await count("ExecutionStatus = 'Running'"),
+            "failed": await count("ExecutionStatus IN ('Failed', 'Terminated', 'TimedOut')"),
+            "outcomes": {o: await count(f"JourneyOutcome = {_q(o)}") for o in FINAL},
+            "steps": rows}
+
+
+def format_counts(counts: dict[str, Any]) -> list[str]:
+    """The counts as a table of lines."""
+    rows = counts["steps"]
+    cols = ["entered", "waiting"] + [c for c in ("sent", "suppressed", "capped", "yes", "no", "done", "holdout")
+                                     if any(c in r for r in rows)]
+    cols += sorted({k for r in rows for k in r if k.startswith("path ")})
+    head = ["step", "type", *cols]
+    body = [[r["step"], r["type"], *(str(r.get(c, "")) for c in cols)] for r in rows]
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
+    lines = [f"{counts['journey']} ({counts['key']}): {counts['enrolled']} enrolled, {counts['running']} in the "
+             f"journey, " + ", ".join(f"{v} {k}" for k, v in counts["outcomes"].items() if v)
+             + (f", {counts['failed']} failed" if counts["failed"] else "")]
+    lines.append("  ".join(h.ljust(w) if i < 2 else h.rjust(w) for i, (h, w) in enumerate(zip(head, widths))))
+    for line in body:
+        lines.append("  ".join(str(x).ljust(w) if i < 2 else str(x).rjust(w)
+                               for i, (x, w) in enumerate(zip(line, widths))))
+    return lines
+
+
+async def read_counts(r: Runnable, state_dir: Path, temporal: str | None = None) -> dict[str, Any]:
+    """The counts of a run: from `temporal`, else the run's own dev server (started for a moment if it is down)."""
+    from app.runner.devserver import DevServer, connect, port_open
+    from app.runner.state import StateDb
+    if temporal is not None:
+        return await step_counts(await connect(temporal, timeout=10), r)
+    db = Path(state_dir) / "runner.db"
+    if not db.exists():
+        raise RunnerError(f"{state_dir}: no run of this package here (start one with journey-studio run, or give "
+                          "--state-dir or --temporal)")
+    state = StateDb(db)
+    try:
+        address = state.get("temporal")
+    finally:
+        state.close()
+    if address:
+        host, _, port = str(address).rpartition(":")
+        if port_open(host, int(port)):
+            return await step_counts(await connect(str(address), timeout=10), r)
+    if not (Path(state_dir) / "temporal.db").exists():
+        raise RunnerError(f"cannot reach Temporal at {address} for this run; give --temporal HOST:PORT")
+    server = DevServer(Path(state_dir) / "temporal.db", log_file=Path(state_dir) / "temporal-status.log")
+    server.start()  # the run's server is down: read its database with a server of our own for a moment
+    try:
+        return await step_counts(await connect(server.address), r)
+    finally:
+        server.stop()

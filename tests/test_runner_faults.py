@@ -1,0 +1,159 @@
+"""Faults in the middle of a live run: the worker killed and started again, Temporal stopped and started again.
+
+The runner runs as its own process (`journey-studio run --temporal ...`), the announcement as a rehearsal (a day
+lasts 2 seconds; the launch text goes out 3 simulated days after the start). Messages are counted at the sinks:
+nobody may be lost and nobody may get a message twice.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from app.runner.devserver import DevServer, free_port
+from app.runner.state import StateDb
+from tests.runner_helpers import (Mail, People, Population, SmsSink, SmtpSink, announcement_text, contact_of,
+                                  contacts_project, dev_server, needs_temporal, package_of)
+
+pytestmark = [needs_temporal, pytest.mark.temporal]
+_fixtures = (dev_server,)
+ROOT = Path(__file__).parent.parent
+SCALE = 43_200.0
+LAUNCH = "2026-12-04T09:00"  # the clickers wait 3 simulated days (6 s) for the text: the faults happen meanwhile
+
+
+def _wait_for(what: str, ok: Callable[[], bool], timeout: float = 90.0) -> None:
+    """Block until `ok()` holds (checked every 20 ms); fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    tick = threading.Event()
+    while not ok():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        tick.wait(0.02)
+
+
+class Rehearsal:
+    """A project, its package, the sinks and the people, and the runner as a process of its own."""
+
+    def __init__(self, tmp: Path, temporal: str, n: int = 24, clicks: bool = True) -> None:
+        self.db = tmp / "contacts.jstudio"
+        self.pop: Population = contacts_project(self.db, n, announcement_text(LAUNCH))
+        self.pkg = package_of(self.db, tmp / "announcement.jpkg")
+        self.clickers = {c for c in self.pop.emailed() if c % 2 == 1} if clicks else set()
+        self.people = People().start()
+        self.on_mail: Callable[[Mail], None] | None = None
+        self.smtp = SmtpSink(on_mail=self._mail).start()
+        self.sms = SmsSink().start()
+        self.port = free_port()
+        self.cmd = [sys.executable, "-m", "app.cli.main", "run", str(self.pkg), "--contacts-db", str(self.db),
+                    "--temporal", temporal, "--smtp", self.smtp.address, "--sms-url", self.sms.url,
+                    "--time-scale", str(SCALE), "--listen", f"127.0.0.1:{self.port}", "--send-timeout", "3",
+                    "--state-dir", str(tmp / "state")]
+        self.state_dir = tmp / "state"
+        self.log = open(tmp / "runner.log", "ab")
+
+    def _mail(self, mail: Mail) -> None:
+        if contact_of(mail) in self.clickers:
+            self.people.visit(f"click {contact_of(mail)}", mail.links()[0])
+        if self.on_mail is not None:
+            self.on_mail(mail)
+
+    def start(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(self.cmd, cwd=ROOT, stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL)
+
+    def all_emailed_and_clicked(self) -> bool:
+        """Every email is at the sink, and every click has reached the contact's workflow."""
+        mails = self.smtp.snapshot()
+        if {contact_of(m) for m in mails} != set(self.pop.emailed()) or len(set(self.people.done)) < len(self.clickers):
+            return False
+        state = StateDb(self.state_dir / "runner.db")
+        try:
+            return state.event_counts() == {"delivered": len(self.clickers)}
+        finally:
+            state.close()
+
+    def close(self) -> None:
+        self.people.stop()
+        self.smtp.stop()
+        self.sms.stop()
+        self.log.close()
+
+    def assert_exactly_once(self) -> None:
+        """Each contact got exactly the messages its path implies, once."""
+        assert Counter(contact_of(m) for m in self.smtp.snapshot()) == Counter(self.pop.emailed())
+        assert Counter(contact_of(s) for s in self.sms.snapshot()) == Counter(self.clickers)
+
+
+def _finish(proc: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
+    assert proc.wait(timeout) == 0, "the runner failed; see runner.log in the test's folder"
+
+
+def test_worker_killed_mid_journey_then_restarted(tmp_path: Path, dev_server: DevServer) -> None:
+    run = Rehearsal(tmp_path, dev_server.address)
+    try:
+        proc = run.start()
+        _wait_for("the emails and the clicks", run.all_emailed_and_clicked)
+        assert run.sms.snapshot() == []  # the clickers are waiting for the launch: mid-journey
+        proc.kill()  # SIGKILL: no clean shutdown of the worker, the endpoint or anything
+        proc.wait()
+        _finish(run.start())
+        run.assert_exactly_once()
+    finally:
+        run.close()
+
+
+def test_worker_killed_between_smtp_acceptance_and_its_record(tmp_path: Path, dev_server: DevServer) -> None:
+    """The one window no idempotency key can close: the sink has the message, the runner has not recorded it.
+    The message goes again with the same Message-ID, so the recipient's mail store keeps one. (Nobody clicks
+    here: a click on an email that arrived while the runner was down reaches it days later in simulated time,
+    too late for the one-day window; the first test covers clicks.)"""
+    run = Rehearsal(tmp_path, dev_server.address, clicks=False)
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def kill_on_third(mail: Mail) -> None:  # inside the SMTP transaction, before the sink answers 250
+        if len(run.smtp.snapshot()) == 3 and procs:
+            os.kill(procs[0].pid, signal.SIGKILL)
+
+    run.on_mail = kill_on_third
+    try:
+        procs.append(run.start())
+        procs[0].wait(120)
+        assert procs[0].returncode == -signal.SIGKILL
+        run.on_mail = None
+        _finish(run.start())
+        mails = run.smtp.snapshot()
+        by_id = Counter(m.message_id for m in mails)
+        resent = [mid for mid, n in by_id.items() if n > 1]
+        # every contact has exactly one distinct message; the only repeats are resends of the same message
+        assert Counter(contact_of(m) for m in {m.message_id: m for m in mails}.values()) == \
+            Counter(run.pop.emailed())
+        assert 1 <= len(resent) and all(by_id[mid] == 2 for mid in resent)
+        assert mails[2].message_id in resent  # the one being accepted when the runner died
+        assert run.sms.snapshot() == []
+    finally:
+        run.close()
+
+
+def test_temporal_stopped_and_restarted_mid_journey(tmp_path: Path) -> None:
+    server = DevServer(tmp_path / "temporal" / "temporal.db").start()
+    run = Rehearsal(tmp_path, server.address)
+    try:
+        proc = run.start()
+        _wait_for("the emails and the clicks", run.all_emailed_and_clicked)
+        assert run.sms.snapshot() == []
+        server.stop()  # SIGTERM; its state stays in the database file
+        server.start()  # same file, same port
+        _finish(proc)
+        run.assert_exactly_once()
+    finally:
+        run.close()
+        server.stop()
