@@ -344,3 +344,27 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     code, _, err = run(capsys, "run", pkg, "--contacts-db", tmp_path / "nope.db", "--smtp", "127.0.0.1:9",
                        "--sms-url", "http://127.0.0.1:9/")
     assert code == 2 and "no such contacts database" in err
+
+
+def test_run_refuses_a_bad_package_before_starting_anything(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.runner_helpers import package_of
+    db = tmp_path / "contacts.jstudio"
+    contacts_project(db, 3)
+    pkg = package_of(db, tmp_path / "a.jpkg")
+    common = ("--contacts-db", db, "--smtp", "127.0.0.1:9", "--sms-url", "http://127.0.0.1:9/")
+    # unsigned where the team requires a signature
+    code, _, err = run(capsys, "run", pkg, *common, "--require-signature")
+    assert code == 2 and "not signed" in err and err.count("\n") == 1
+    # one byte changed in the journey member (stored uncompressed here so the change reaches the text)
+    import zipfile
+    tampered = tmp_path / "t.jpkg"
+    with zipfile.ZipFile(pkg) as src, zipfile.ZipFile(tampered, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "journey.yaml":
+                data = data.replace(b"announce", b"announcX", 1)
+            dst.writestr(info.filename, data, compress_type=zipfile.ZIP_STORED)
+    code, _, err = run(capsys, "run", tampered, *common)
+    assert code == 2 and "journey.yaml" in err and err.count("\n") == 1
+    assert not (tmp_path / "t.jpkg.run").exists()  # refused before any state was made

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from app.cli.main import cli, fail
+from app.package.signing import PUBLIC_KEY_ENV
 
 
 def _host_port(text: str | None, what: str, default_port: int | None = None) -> tuple[str, int] | None:
@@ -26,11 +27,11 @@ def _host_port(text: str | None, what: str, default_port: int | None = None) -> 
         fail(str(e))
 
 
-def _runnable(package: str) -> Any:
+def _runnable(package: str, public_key: str | None = None, require_signature: bool = False) -> Any:
     from app.runner.runnable import from_package
     if not Path(package).exists():
         fail(f"{package}: no such package file (make one with: journey-studio package PROJECT --journey NAME)")
-    return from_package(package)
+    return from_package(package, public_key=public_key, require_signature=require_signature)
 
 
 @cli.command()
@@ -50,15 +51,19 @@ def _runnable(package: str) -> Any:
 @click.option("--send-timeout", type=float, default=60.0, show_default=True,
               help="Seconds a send may take before it is tried again.")
 @click.option("--keep-running", is_flag=True, help="Do not stop when everybody has left the journey.")
+@click.option("--public-key", type=click.Path(dir_okay=False), envvar=PUBLIC_KEY_ENV, show_envvar=True,
+              help="The team's public key (KEYFILE.pub): a signed package must be signed with it.")
+@click.option("--require-signature", is_flag=True, help="Refuse to run a package that is not signed.")
 def run(package: str, contacts_db: str, temporal: str | None, smtp: str | None, sms_url: str | None,
         time_scale: float, state_dir: str | None, listen: str | None, public_url: str | None,
-        temporal_port: int | None, seed: int, send_timeout: float, keep_running: bool) -> None:
+        temporal_port: int | None, seed: int, send_timeout: float, keep_running: bool, public_key: str | None,
+        require_signature: bool) -> None:
     """Run a journey package live: enrol its audience, send, wait and branch until everybody has left."""
     from app.runner.worker import RunSettings, default_state_dir, run_journey
     from app.runner.status import format_counts
     if time_scale <= 0:
         fail(f"--time-scale must be above zero, not {time_scale:g}")
-    r = _runnable(package)
+    r = _runnable(package, public_key, require_signature)
     settings = RunSettings(
         contacts_db=contacts_db, state_dir=Path(state_dir) if state_dir else default_state_dir(package),
         temporal=temporal, temporal_port=temporal_port, smtp=_host_port(smtp, "--smtp", 25),
