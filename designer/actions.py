@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from designer.main_window import MainWindow
 
 PROJECT_FILTER = "Journey Studio projects (*.jstudio);;All files (*)"
-JOURNEY_FILTER = "Journey files (*.yaml *.yml *.json);;All files (*)"
+JOURNEY_FILTER = "Journey files (*.yaml *.yml *.json *.jpkg);;Journey packages (*.jpkg);;All files (*)"
 
 
 class Actions:
@@ -44,7 +44,7 @@ class Actions:
         self.open = a("&Open…", self.open_project, QKeySequence.StandardKey.Open)
         self.save = a("&Save", self.save_checkpoint, QKeySequence.StandardKey.Save)
         self.save_as = a("Save &As…", self.save_project_as, QKeySequence.StandardKey.SaveAs)
-        self.import_journey = a("&Import Journey…", self.import_journey_file, "Ctrl+I")
+        self.import_journey = a("&Import Journey or Package…", self.import_journey_file, "Ctrl+I")
         self.export_journey = a("&Export Journey…", self.export_journey_file, "Ctrl+E")
         self.close = a("&Close", window.close, QKeySequence.StandardKey.Close)
         self.quit = a("&Quit", self.quit_all, QKeySequence.StandardKey.Quit)
@@ -222,15 +222,24 @@ class Actions:
         from designer.panels.templates import TemplateGallery
         TemplateGallery(self.w.document, self.w).exec()
 
-    def import_journey_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.w, "Import Journey", "", JOURNEY_FILTER)
-        if not path:
-            return
+    def import_journey_file(self, path: str | None = None) -> None:
+        """Import a journey file, or a package (.jpkg: checked first; what was shipped, for review)."""
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self.w, "Import Journey", "", JOURNEY_FILTER)
+            if not path:
+                return
         from app.model.command_base import MacroCommand
         from app.model.project_commands import AddJourney, PutContent, PutSegment
         doc = self.w.document
+        package = None
         try:
-            plan = plan_import(doc.project, *read_journey_file(path), rename=True)
+            if path.lower().endswith(".jpkg"):
+                from app.package.importing import plan_package_import
+                from app.package.read import read_package
+                package = read_package(path)
+                plan, report = plan_package_import(doc.project, package)
+            else:
+                plan = plan_import(doc.project, *read_journey_file(path), rename=True)
         except JourneyStudioError as e:
             QMessageBox.warning(self.w, APP_NAME, f"The journey could not be imported.\n\n{e}")
             return
@@ -238,6 +247,13 @@ class Actions:
         commands.append(AddJourney(plan.journey))
         if doc.run(MacroCommand(f"Import {plan.journey.name}", commands)):
             doc.set_current_journey(plan.journey.id)
+            if package is not None:
+                from app.package.importing import imported_milestone
+                try:
+                    doc.file.add_milestone(plan.journey.id, "imported", imported_milestone(package))
+                except JourneyStudioError as e:  # the journey is in; only its record of where it came from is not
+                    doc.message.emit(f"The import was not recorded as a milestone: {e}")
+                QMessageBox.information(self.w, APP_NAME, "\n".join(report))
 
     def export_journey_file(self) -> None:
         doc = self.w.document

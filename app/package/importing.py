@@ -16,14 +16,16 @@ from app.model.journey import Journey
 from app.model.project import Project
 from app.package.read import Package, read_package
 from app.package.signing import PublicKeyLike
-from app.services import plan_import
+from app.services import ImportPlan, plan_import
 
 if TYPE_CHECKING:
     from app.store.project_file import ProjectFile
 
 
-def import_package(project: Project, package: Package, *, name: str | None = None) -> tuple[Journey, list[str]]:
-    """Add a checked package's journey, content and segments in one transaction; (journey added, report)."""
+def plan_package_import(project: Project, package: Package, *,
+                        name: str | None = None) -> tuple[ImportPlan, list[str]]:
+    """What importing a checked package would add (its journey renamed if the name is taken; content and
+    segments the project already has are kept, and reported when they differ); (plan, report)."""
     journey = package.journey
     if name is not None:
         name = name.strip()
@@ -51,6 +53,19 @@ def import_package(project: Project, package: Package, *, name: str | None = Non
         report.append(f"The project already has a journey named '{journey.name}'")
     report.append(f"Imported journey '{plan.journey.name}' ({len(plan.journey)} steps), version {package.version} "
                   f"as packaged on {package.created_at}")
+    return plan, report
+
+
+def imported_milestone(package: Package) -> str:
+    """The detail of the "imported" milestone: which package, which version, who signed it."""
+    signed = f", signed by {package.signed_by}" if package.signed_by else ", unsigned"
+    return (f"package {package.path.name}: '{package.name}' version {package.version}, made {package.created_at}"
+            f"{signed}, SHA-256 {package.sha256[:16]}")
+
+
+def import_package(project: Project, package: Package, *, name: str | None = None) -> tuple[Journey, list[str]]:
+    """Add a checked package's journey, content and segments in one transaction; (journey added, report)."""
+    plan, report = plan_package_import(project, package, name=name)
     with project.batch():
         for c in plan.content:
             project.put_content(c)
@@ -63,9 +78,7 @@ def import_package(project: Project, package: Package, *, name: str | None = Non
 def import_package_into(pf: ProjectFile, package: Package, *, name: str | None = None) -> list[str]:
     """Import a checked package into an open project and record an "imported" milestone; the report."""
     journey, report = import_package(pf.project, package, name=name)
-    signed = f", signed by {package.signed_by}" if package.signed_by else ", unsigned"
-    pf.add_milestone(journey.id, "imported", f"package {package.path.name}: '{package.name}' version "
-                     f"{package.version}, made {package.created_at}{signed}, SHA-256 {package.sha256[:16]}")
+    pf.add_milestone(journey.id, "imported", imported_milestone(package))
     return report
 
 
@@ -76,4 +89,5 @@ def import_package_file(pf: ProjectFile, path: str | os.PathLike[str], *, name: 
     return import_package_into(pf, package, name=name)
 
 
-__all__ = ["import_package", "import_package_file", "import_package_into"]
+__all__ = ["import_package", "import_package_file", "import_package_into", "imported_milestone",
+           "plan_package_import"]
