@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from temporalio.service import RPCError, RPCStatusCode
 
 from app.audience import members as m
@@ -21,7 +22,7 @@ from app.codec.yamlio import read_journey_text
 from app.model.content import Content
 from app.runner.activities import Activities, transport_id
 from app.runner.calls import Event, StepRequest, contact_workflow_id
-from app.runner.channels import ChannelError, Tokens, Tracked, build_email, parse_host_port
+from app.runner.channels import ChannelError, SmsChannel, Tokens, Tracked, build_email, parse_host_port
 from app.runner.clock import Clock
 from app.runner.contacts import ContactsDb
 from app.runner.devserver import temporal_binary
@@ -29,8 +30,9 @@ from app.runner.runnable import Runnable, RunnerError, register, runnable
 from app.runner.state import SENDING, SENT, StateDb
 from app.runner.tracking import PIXEL, TrackingServer
 from app.store import ProjectFile
+from app.store import schema as t
 from tests.cli_helpers import run
-from tests.runner_helpers import announcement_text, contacts_project, needs_temporal
+from tests.runner_helpers import SmsSink, announcement_text, contacts_project, needs_temporal
 
 
 # --- clock -------------------------------------------------------------------------------------------------
@@ -95,16 +97,12 @@ def test_temporal_binary_comes_from_the_installed_package() -> None:
 # --- journeys the runner refuses -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("change, message", [
-    (("content: Product launched text", "content: Push text"), "sends push messages"),
     (("target: contacts", "target: accounts"), "targets accounts"),
     (("exit_when: [{event: purchase}]", "exit_when: [{segment: Unsubscribed, when: joins}]"),
      "cannot watch segment conditions"),
 ])
 def test_runner_refuses_what_it_cannot_do_in_one_line(change: tuple[str, str], message: str) -> None:
     text = announcement_text().replace(*change)
-    if "Push text" in text:
-        text = text.replace("launched: {type: sms,", "launched: {type: push,")
-        text = text.replace("content:\n", "content:\n  Push text: {kind: push, status: ready, title: X, text: Y}\n", 1)
     j, contents, segments = read_journey_text(text)
     with pytest.raises(RunnerError, match=message) as e:
         runnable(j, {c.name: c for c in contents}, {s.name: s for s in segments})
@@ -368,3 +366,36 @@ def test_run_refuses_a_bad_package_before_starting_anything(tmp_path: Path,
     code, _, err = run(capsys, "run", tampered, *common)
     assert code == 2 and "journey.yaml" in err and err.count("\n") == 1
     assert not (tmp_path / "t.jpkg.run").exists()  # refused before any state was made
+
+
+def test_push_notifications_go_to_their_gateway_once(project: tuple[Path, Runnable], tmp_path: Path) -> None:
+    """A push step posts title, text and the contact's id (its external user id at the push provider) to the
+    push gateway, with the idempotency key; a retry after it was recorded posts nothing."""
+    db, _ = project
+    text = announcement_text().replace("content: Product launched text", "content: Push text")
+    text = text.replace("launched: {type: sms,", "launched: {type: push,")
+    text = text.replace("content:\n", "content:\n  Push text: {kind: push, status: ready, title: "
+                        "'Hi {{first_name}}', text: It is out}\n", 1)
+    j, contents, segments = read_journey_text(text)
+    r = runnable(j, {c.name: c for c in contents}, {s.name: s for s in segments})
+    register(r)
+    sink = SmsSink().start()
+    try:
+        acts = _acts(db, tmp_path, FakeSmtp())
+        acts.push = SmsChannel(f"http://127.0.0.1:{sink.server.server_address[1]}/push", label="push gateway")
+        first = acts.send_message(_req(r, 1, "launched"))
+        again = acts.send_message(_req(r, 1, "launched"))
+        assert (first.outcome, again.outcome) == ("sent", "sent")
+        assert len(sink.messages) == 1
+        msg = sink.messages[0]
+        with ProjectFile.open(db, readonly=True) as pf, pf.connection() as conn:
+            first_name = conn.execute(select(t.contacts.c.first_name).where(t.contacts.c.id == 1)).scalar_one()
+        assert (msg["to"], msg["title"], msg["text"], msg["step"]) == ("1", f"Hi {first_name}", "It is out",
+                                                                        "launched")
+        assert msg["idempotency_key"] == first.transport_id and msg["open_url"].startswith("http://127.0.0.1:9/o/")
+        assert acts.send_message(_req(r, 11, "launched")).outcome == "suppressed"  # suppression holds for push
+        acts.push = None
+        with pytest.raises(RunnerError, match="--push-url"):
+            acts.send_message(_req(r, 3, "launched"))
+    finally:
+        sink.server.shutdown()

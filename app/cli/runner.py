@@ -40,6 +40,8 @@ def _runnable(package: str, public_key: str | None = None, require_signature: bo
 @click.option("--temporal", help="HOST:PORT of a Temporal cluster to join (default: start a local dev server).")
 @click.option("--smtp", help="HOST:PORT of the SMTP server email goes through.")
 @click.option("--sms-url", help="URL of the HTTP gateway text messages are posted to.")
+@click.option("--push-url", help="URL of the HTTP gateway push notifications are posted to (to: the contact's id "
+                                 "unless the step's 'send to' attribute is a column of the contacts).")
 @click.option("--time-scale", type=float, default=1.0, show_default=True,
               help="Run waits this many times faster than real time, from the journey's start (rehearsals).")
 @click.option("--state-dir", type=click.Path(file_okay=False), help="Where the run keeps its state "
@@ -55,6 +57,7 @@ def _runnable(package: str, public_key: str | None = None, require_signature: bo
               help="The team's public key (KEYFILE.pub): a signed package must be signed with it.")
 @click.option("--require-signature", is_flag=True, help="Refuse to run a package that is not signed.")
 def run(package: str, contacts_db: str, temporal: str | None, smtp: str | None, sms_url: str | None,
+        push_url: str | None,
         time_scale: float, state_dir: str | None, listen: str | None, public_url: str | None,
         temporal_port: int | None, seed: int, send_timeout: float, keep_running: bool, public_key: str | None,
         require_signature: bool) -> None:
@@ -67,7 +70,7 @@ def run(package: str, contacts_db: str, temporal: str | None, smtp: str | None, 
     settings = RunSettings(
         contacts_db=contacts_db, state_dir=Path(state_dir) if state_dir else default_state_dir(package),
         temporal=temporal, temporal_port=temporal_port, smtp=_host_port(smtp, "--smtp", 25),
-        sms_url=sms_url, time_scale=time_scale, listen=_host_port(listen or "127.0.0.1:0", "--listen") or ("", 0),
+        sms_url=sms_url, push_url=push_url, time_scale=time_scale, listen=_host_port(listen or "127.0.0.1:0", "--listen") or ("", 0),
         public_url=public_url, seed=seed, send_timeout=send_timeout, until_done=not keep_running)
 
     async def main() -> Any:

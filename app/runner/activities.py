@@ -50,6 +50,9 @@ def _zone(name: str | None) -> str | None:
     return name
 
 
+DEFAULT_SEND_TO = {"email": "email", "sms": "mobile_phone", "push": "mobile_app"}  # as the registry's tiles
+
+
 @dataclass
 class Activities:
     """The activities of one runner process, with what they need."""
@@ -61,6 +64,7 @@ class Activities:
     smtp: SmtpChannel | None = None
     sms: SmsChannel | None = None
     client: Client | None = None
+    push: SmsChannel | None = None  # push notifications: the same generic gateway, at its own URL
 
     def all(self) -> list[Any]:
         """The activity callables to register on a worker."""
@@ -101,7 +105,12 @@ class Activities:
             self.state.mark(key, SUPPRESSED)
             return SendResult(SUPPRESSED, tid)
         jstep = r.journey.step(req.step_id)
-        address = row.get(str(jstep.props.get("send_to") or ("email" if channel == "email" else "mobile_phone")))
+        send_to = str(jstep.props.get("send_to") or DEFAULT_SEND_TO.get(channel, "email"))
+        address = row.get(send_to)
+        if channel == "push" and send_to not in row:
+            # the contacts have no column of app installations: the push provider knows the app's users by
+            # their id (an 'external user id'), so the contact's id is the address
+            address = str(req.contact)
         if not address:
             self.state.mark(key, NO_ADDRESS)
             return SendResult(NO_ADDRESS, tid)
@@ -109,6 +118,9 @@ class Activities:
         try:
             if channel == "email":
                 self._email(r, req, content, row, str(address), tid)
+            elif channel == "push":
+                self._push(r, req, personalise(content.title, row), personalise(content.text, row), str(address),
+                           tid)
             else:
                 self._sms(r, req, personalise(content.text, row), str(address), tid)
         except ChannelError as e:
@@ -128,6 +140,14 @@ class Activities:
             raise RunnerError(f"step '{req.step_id}' sends text messages but the runner has no gateway (--sms-url)")
         self.sms.send(tid, to, text, {"contact": req.contact, "journey": r.key, "step": req.step_id,
                                       "iteration": req.iteration})
+
+    def _push(self, r: Runnable, req: StepRequest, title: str, text: str, to: str, tid: str) -> None:
+        if self.push is None:
+            raise RunnerError(f"step '{req.step_id}' sends push notifications but the runner has no gateway "
+                              "(--push-url)")
+        self.push.send(tid, to, text, {"title": title, "contact": req.contact, "journey": r.key,
+                                       "step": req.step_id, "iteration": req.iteration,
+                                       "open_url": self._url("o", req)})
 
     def _url(self, kind: str, req: StepRequest, link: str = "") -> str:
         token = self.tokens.make(Tracked(req.workflow_id, req.step_id, kind, link))

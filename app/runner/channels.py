@@ -183,10 +183,11 @@ class SmtpChannel:
 
 @dataclass(frozen=True)
 class SmsChannel:
-    """A generic HTTP gateway for text messages."""
+    """A generic HTTP gateway for text messages (and, with its own URL, for push notifications)."""
 
     url: str
     timeout: float = 30.0
+    label: str = "SMS gateway"
 
     def send(self, key: str, to: str, text: str, extra: Mapping[str, Any]) -> None:
         """POST the message; ChannelError unless the gateway answers 2xx."""
@@ -197,11 +198,11 @@ class SmsChannel:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                 status = resp.status
         except urllib.error.HTTPError as e:
-            raise ChannelError(f"SMS gateway {self.url}: HTTP {e.code}") from None
+            raise ChannelError(f"{self.label} {self.url}: HTTP {e.code}") from None
         except OSError as e:
-            raise ChannelError(f"SMS gateway {self.url}: {e}") from None
+            raise ChannelError(f"{self.label} {self.url}: {e}") from None
         if not 200 <= status < 300:
-            raise ChannelError(f"SMS gateway {self.url}: HTTP {status}")
+            raise ChannelError(f"{self.label} {self.url}: HTTP {status}")
 
 
 def parse_host_port(text: str, what: str, default_port: int | None = None) -> tuple[str, int]:

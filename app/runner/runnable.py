@@ -23,7 +23,7 @@ from app.model.segment import Segment
 from simulator.draws import NEVER
 from simulator.plan import Kind, Plan, PlanError, compile_plan
 
-CHANNELS = ("email", "sms")  # the channels the runner can send on
+CHANNELS = ("email", "sms", "push")  # the channels the runner can send on
 
 
 class RunnerError(JourneyStudioError):
@@ -84,7 +84,7 @@ def runnable(journey: Journey, content: Mapping[str, Content], segments: Mapping
         if s.kind == Kind.MESSAGE:
             if s.channel not in CHANNELS:
                 raise RunnerError(f"{where}: step '{s.id}' sends {s.channel} messages; the runner sends "
-                                  f"{' and '.join(CHANNELS)} only so far")
+                                  f"{', '.join(CHANNELS)} only")
             name = journey.step(s.id).props.get("content")
             if name not in content:
                 raise RunnerError(f"{where}: step '{s.id}' sends '{name}', which is not in the package")

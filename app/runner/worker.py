@@ -55,6 +55,7 @@ class RunSettings:
     temporal_port: int | None = None  # the local dev server's port (default: the one it had, else a free one)
     smtp: tuple[str, int] | None = None
     sms_url: str | None = None
+    push_url: str | None = None
     time_scale: float = 1.0
     listen: tuple[str, int] = ("127.0.0.1", 0)  # the tracking endpoint (port 0: the one it had, else free)
     public_url: str | None = None  # the tracking endpoint as emails link to it (default http://HOST:PORT)
@@ -123,6 +124,9 @@ def check_channels(r: Runnable, settings: RunSettings) -> None:
     if "sms" in channels and not settings.sms_url:
         raise RunnerError(f"{r.source or r.plan.journey_name}: the journey sends text messages; give a gateway with "
                           "--sms-url URL")
+    if "push" in channels and not settings.push_url:
+        raise RunnerError(f"{r.source or r.plan.journey_name}: the journey sends push notifications; give a gateway "
+                          "with --push-url URL")
 
 
 class Run:
@@ -187,7 +191,8 @@ class Run:
 
         smtp = self.smtp = SmtpChannel(s.smtp[0], s.smtp[1], s.sender) if s.smtp else None
         sms = SmsChannel(s.sms_url) if s.sms_url else None
-        acts = Activities(self.contacts, self.state, tokens, self.tracking_url, smtp, sms, self.client)
+        push = SmsChannel(s.push_url, label="push gateway") if s.push_url else None
+        acts = Activities(self.contacts, self.state, tokens, self.tracking_url, smtp, sms, self.client, push)
         self.executor = ThreadPoolExecutor(max_workers=max(8, s.max_concurrent_activities))
         self.worker = Worker(self.client, task_queue=r.task_queue, workflows=[ContactWorkflow, EnrolmentWorkflow],
                              activities=acts.all(), activity_executor=self.executor,
