@@ -69,6 +69,7 @@ def test_a_ready_journey_is_packaged_and_shows_path_and_sha256(doc: Document, qt
         ("Check for errors: no errors", []),
         ("Content: all 2 Ready to send", ["Product announcement email (email)", "Product launched text (sms)"]),
         ("Approved simulation: none", []),
+        ("Live runner: can run it", []),
     ]
     assert "no simulated funnel" in meaning(dialog, "Approved simulation")
     assert dialog.out_path.text() == str(tmp_path / default_package_name(NAME, 1)) == str(
@@ -187,5 +188,21 @@ def test_without_a_journey_nothing_can_be_made(tmp_path: Path, qtbot) -> None:
         qtbot.addWidget(dialog)
         assert dialog.verdict.text() == "No journey is open" and not dialog.create_button.isEnabled()
         assert not dialog.create_package()
+    finally:
+        document.close()
+
+
+def test_the_dialog_says_when_the_live_runner_could_not_run_the_journey(tmp_path: Path, qtbot) -> None:
+    from tests.samples import ANNOUNCEMENT as TEXT
+    accounts = TEXT.replace("target: contacts", "target: accounts")
+    assert accounts != TEXT
+    document = Document(ProjectFile.open(make_project(tmp_path / "a.jstudio", accounts)))
+    try:
+        dialog = PackageDialog(document)
+        qtbot.addWidget(dialog)
+        assert dialog.readiness is not None and not dialog.readiness.errors
+        assert ("Live runner: cannot run it yet", []) in rows(dialog)
+        assert "targets accounts" in meaning(dialog, "Live runner")
+        assert dialog.create_button.isEnabled()  # a warning, not a refusal: another runner may take it
     finally:
         document.close()

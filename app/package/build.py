@@ -57,6 +57,7 @@ class Readiness:
     not_ready: tuple[Content, ...]      # those of them that are not Ready to send
     approved_run: RunInfo | None        # the run approved for `version`, if any
     run_matches: bool | None            # whether that run simulated this very journey (None: no run)
+    runner_refusal: str | None = None   # why Journey Studio's live runner could not run it (None: it can)
 
     @property
     def errors(self) -> list[Finding]:
@@ -156,7 +157,20 @@ def assess(pf: ProjectFile, journey_key: str, version: int | None = None) -> Rea
     run = find_approved_run(pf, journey.id, number)
     return Readiness(journey.id, journey.name, number, version is None, tuple(findings), used,
                      tuple(c for c in used if c.status != "ready"), run,
-                     run_matches(pf, run, doc) if run is not None else None)
+                     run_matches(pf, run, doc) if run is not None else None,
+                     runner_refusal(j, project) if not any(f.is_error for f in findings) else None)
+
+
+def runner_refusal(journey: Journey, project: Project) -> str | None:
+    """Why the live runner (app/runner) could not run the journey, or None. Not a refusal to package it: the
+    package is the hand-over to any runner; the designer says so before the team ships it."""
+    from app.runner.runnable import RunnerError, runnable
+    try:
+        runnable(journey, project.content, project.segments)
+    except RunnerError as e:
+        message, prefix = str(e), f"journey '{journey.name}': "
+        return message[len(prefix):] if message.startswith(prefix) else message
+    return None
 
 
 # --- members ---------------------------------------------------------------------------------------------

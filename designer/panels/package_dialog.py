@@ -198,6 +198,7 @@ class PackageDialog(QDialog):
         self._add_check_rows(r)
         self._add_content_rows(r)
         self._add_run_row(r)
+        self._add_runner_row(r)
         self.tree.expandAll()
         if not self.out_path.text().strip() or self._default_out in (None, self.out_path.text()):
             self._default_out = str(self.document.file.path.parent / default_package_name(r.journey_name,
@@ -279,6 +280,17 @@ class PackageDialog(QDialog):
         else:
             self._row(self.tree, "ok", f"Approved simulation: run {r.approved_run.id}",
                       run_line(summary) + ". Its funnel goes in the package, to compare with the live journey.")
+
+    def _add_runner_row(self, r: Readiness) -> None:
+        if r.errors:
+            return  # the errors come first; the runner is asked once the journey is sound
+        if r.runner_refusal is None:
+            self._row(self.tree, "ok", "Live runner: can run it",
+                      "journey-studio run executes this package on Temporal (see Simulate > Watch Live Runner).")
+        else:
+            self._row(self.tree, "warning", "Live runner: cannot run it yet",
+                      f"Journey Studio's runner would refuse it: {r.runner_refusal}. The package can still be made "
+                      "for another runner.")
 
     def _update_button(self, _text: str = "") -> None:
         r = self.readiness
