@@ -10,3 +10,5 @@ from hypothesis import settings  # noqa: E402
 
 settings.register_profile("ci", deadline=None, print_blob=True)
 settings.load_profile("ci")
+
+pytest_plugins = ["tests.window_helpers"]  # the leftover_windows_closed fixture of the main-window tests

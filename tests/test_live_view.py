@@ -11,25 +11,11 @@ from typing import Any, Iterator
 
 import pytest
 
-from app.codec.yamlio import read_journey_file
-from app.resources import resource_path
-from app.services import import_journey
-from app.store import ProjectFile
 from designer.main_window import MainWindow
 from designer.simulation.live_view import status_lines, status_url
+from tests.window_helpers import template_window
 
-pytestmark = pytest.mark.gui
-
-
-@pytest.fixture(autouse=True)
-def close_leftover_windows():
-    yield
-    import shiboken6
-    from designer import main_window
-    for window in list(main_window._open_windows):
-        if shiboken6.isValid(window):
-            window.document.undo_stack.setClean()
-            window.close()
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("leftover_windows_closed")]
 
 
 class FakeRunner:
@@ -65,15 +51,7 @@ def runner() -> Iterator[FakeRunner]:
 
 @pytest.fixture
 def window(qtbot, tmp_path: Path) -> MainWindow:
-    path = tmp_path / "live.jstudio"
-    pf = ProjectFile.create(path)
-    import_journey(pf.project, *read_journey_file(resource_path("templates", "re-engagement.yaml")))
-    pf.close()
-    w = MainWindow.open(path)
-    assert w is not None
-    w.show()
-    qtbot.waitExposed(w)
-    return w
+    return template_window(qtbot, tmp_path / "live.jstudio", "re-engagement.yaml")
 
 
 def counts_for(w: MainWindow, entered: int) -> dict[str, Any]:

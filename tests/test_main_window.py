@@ -25,16 +25,7 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "home"
 
 
-@pytest.fixture(autouse=True)
-def close_leftover_windows():
-    """Windows delete themselves on close; close what a failing test left open, answering no prompts."""
-    yield
-    import shiboken6
-    from designer import main_window
-    for window in list(main_window._open_windows):
-        if shiboken6.isValid(window):
-            window.document.undo_stack.setClean()
-            window.close()
+pytestmark = pytest.mark.usefixtures("leftover_windows_closed")
 
 
 def open_window(qtbot, path: Path) -> MainWindow:

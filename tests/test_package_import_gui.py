@@ -14,18 +14,7 @@ from app.store import ProjectFile
 from designer.main_window import MainWindow
 from tests.test_package import NAME, make_project
 
-pytestmark = pytest.mark.gui
-
-
-@pytest.fixture(autouse=True)
-def close_leftover_windows():
-    yield
-    import shiboken6
-    from designer import main_window
-    for window in list(main_window._open_windows):
-        if shiboken6.isValid(window):
-            window.document.undo_stack.setClean()
-            window.close()
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("leftover_windows_closed")]
 
 
 def test_import_a_package_for_review_then_undo(qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,41 +10,18 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from app.codec.yamlio import read_journey_file
-from app.resources import resource_path
-from app.services import import_journey
-from app.store import ProjectFile
 from designer.main_window import MainWindow
 from simulator import outcomes as oc
 from simulator.plan import compile_plan
+from tests.window_helpers import template_window
 
-pytestmark = pytest.mark.gui
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("leftover_windows_closed")]
 DAY = 86_400
-
-
-@pytest.fixture(autouse=True)
-def close_leftover_windows():
-    """Windows delete themselves on close; close what a failing test left open, answering no prompts."""
-    yield
-    import shiboken6
-    from designer import main_window
-    for window in list(main_window._open_windows):
-        if shiboken6.isValid(window):
-            window.document.undo_stack.setClean()
-            window.close()
 
 
 @pytest.fixture
 def window(qtbot, tmp_path: Path) -> MainWindow:
-    path = tmp_path / "sim.jstudio"
-    pf = ProjectFile.create(path)
-    import_journey(pf.project, *read_journey_file(resource_path("templates", "re-engagement.yaml")))
-    pf.close()
-    w = MainWindow.open(path)
-    assert w is not None
-    w.show()
-    qtbot.waitExposed(w)
-    return w
+    return template_window(qtbot, tmp_path / "sim.jstudio", "re-engagement.yaml")
 
 
 def start_run(qtbot, w: MainWindow, *, contacts: int, replicas: int, seed: int) -> int:
