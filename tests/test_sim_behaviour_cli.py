@@ -77,3 +77,15 @@ def test_a_partial_file_keeps_the_other_defaults() -> None:
     assert BehaviourModel.from_file(default.to_plain()) == default
     # a saved run's record is read exactly: a rate it lacks stays absent
     assert "web_visit" not in BehaviourModel.from_plain({"event_rates": {"purchase": 0.01}}).event_rates
+
+
+def test_the_command_line_checks_every_figure_of_a_behaviour_file(project: Path, tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("messages:\n  announce: {open: 1.5}\n")
+    code, _, err = run(capsys, "simulate", project, "--journey", "Product announcement", "--contacts", "100",
+                       "--seed", "1", "--behaviour", bad, "--no-save")
+    assert code == 2 and "messages.announce.open is a probability from 0 to 1, not 1.5" in err
+    bad.write_text("event_rates: {purchase: -1}\n")
+    code, _, err = run(capsys, "simulate", project, "--journey", "Product announcement", "--contacts", "100",
+                       "--seed", "1", "--behaviour", bad, "--no-save")
+    assert code == 2 and "event_rates.purchase" in err and err.count("\n") == 1

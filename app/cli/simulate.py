@@ -61,19 +61,11 @@ POPULATIONS = ("synthetic", "project", "segment")
 
 def read_behaviour(path: str) -> Any:
     """A behaviour model from a YAML or JSON file; one clear line (file:line for syntax) on anything wrong."""
-    from app.codec.yamlio import parse_text
-    from simulator.behaviour import BehaviourModel
+    from simulator.behaviour_file import read_behaviour_file
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
-        fail(f"{path}: cannot read the behaviour file: {getattr(e, 'strerror', None) or e}")
-    doc = parse_text(text, file=path)
-    if not isinstance(doc, dict):
-        fail(f"{path}: a behaviour file is a mapping (write the defaults with: journey-studio behaviour --out FILE)")
-    try:
-        return BehaviourModel.from_file(doc)
-    except (ValueError, TypeError) as e:
-        fail(f"{path}: {e}")
+        return read_behaviour_file(path)
+    except ValueError as e:
+        fail(str(e))
 
 
 def _as_of(text: str | None) -> datetime | None:
@@ -341,12 +333,9 @@ cli.add_command(compare)
 @click.option("--out", type=click.Path(dir_okay=False), help="Write to this file (default: standard output).")
 def behaviour(out: str | None) -> None:
     """Write the default behaviour assumptions (with their sources) as YAML, to edit and pass to simulate."""
-    from app.codec.yamlio import dump_yaml
-    from simulator import behaviour as model
-    doc = (model.__doc__ or "").strip()
-    sources = doc[doc.find("Default figures"):] if "Default figures" in doc else doc
-    header = "".join(f"# {line}".rstrip() + "\n" for line in sources.splitlines())
-    text = header + "\n" + dump_yaml(model.BehaviourModel().to_plain())
+    from simulator.behaviour import BehaviourModel
+    from simulator.behaviour_file import behaviour_file_text
+    text = behaviour_file_text(BehaviourModel())
     if out:
         write_atomically(Path(out), text)
         click.echo(f"Wrote {out}", err=True)
