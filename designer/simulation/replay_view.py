@@ -10,6 +10,7 @@ timeline rests, not on every frame of playback.
 
 from __future__ import annotations
 
+import html
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -80,18 +81,13 @@ class ReplayBar(QWidget):
             self.totals.clear()
         else:
             saved = f"run {source.run_id}" if source.run_id is not None else "not saved"
-            self.title.setText(f"<b>Replaying {_escape(source.name)}</b> ({saved}) · journey version "
+            self.title.setText(f"<b>Replaying {html.escape(source.name)}</b> ({saved}) · journey version "
                                f"{source.journey_version} · {source.contacts:,} contacts · {source.replicas} "
                                f"replica{'s' if source.replicas != 1 else ''}")
         self.warning.setText(warning)
         self.warning.setVisible(bool(warning))
         self.close_button.setEnabled(source is not None)
         self.timeline.setEnabled(source is not None)
-
-
-def _escape(text: str) -> str:
-    import html
-    return html.escape(text)
 
 
 class ReplayController(QObject):
