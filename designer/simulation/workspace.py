@@ -69,13 +69,14 @@ class SimulationWorkspace(QObject):
         dock = window._dock
         self.docks = {
             "simulate": dock("Simulate", self.run_panel, Qt.DockWidgetArea.RightDockWidgetArea),
-            "review": dock("Run review", self.review, Qt.DockWidgetArea.RightDockWidgetArea),
+            "review": dock("Review", self.review, Qt.DockWidgetArea.RightDockWidgetArea),
             "plots": dock("Plots", self.plots, Qt.DockWidgetArea.BottomDockWidgetArea),
         }
         window.tabifyDockWidget(window.docks["settings"], self.docks["simulate"])
         window.tabifyDockWidget(self.docks["simulate"], self.docks["review"])
         window.tabifyDockWidget(window.docks["history"], self.docks["plots"])
         window.docks["properties"].raise_()
+        window.docks["problems"].raise_()  # the plots wait for a run
         window.resizeDocks([window.docks["palette"], window.docks["properties"]], [230, 360],
                            Qt.Orientation.Horizontal)
 
