@@ -280,8 +280,9 @@ def _matches(m: Multiplier, pop: Population, rows: np.ndarray, at: int) -> np.nd
         return pop.segment(m.segment).member_at(rows, at)
     col = pop.attribute(m.attribute or "")
     if isinstance(col, CategoryColumn):
-        code = col.values.index(m.value) if m.value in col.values else -2
-        return np.take(col.codes, rows) == code
+        # every code of the value: a text may stand at several codes (the mixed locale's 'US' is three zones)
+        codes = [i for i, v in enumerate(col.values) if v == m.value]
+        return np.isin(np.take(col.codes, rows), codes)
     if col is None:
         if m.attribute == "loyalty_tier" and m.value not in LOYALTY_TIERS:
             raise ValueError(f"unknown loyalty tier {m.value!r}")

@@ -99,3 +99,18 @@ def test_progress_and_cancellation() -> None:
             cancel.set()
     with pytest.raises(Cancelled):
         run(plan, pop, BehaviourModel(), 1, chunk_size=1000, progress=stop_half_way, cancel=cancel)
+
+
+def test_a_multiplier_on_a_category_reaches_every_code_of_its_value() -> None:
+    """In the mixed locale 'US' stands at three codes (New York, Chicago, Los Angeles): all are US contacts."""
+    import numpy as np
+
+    from simulator.behaviour import Multiplier, _matches
+    from simulator.population import synthetic_population
+    pop = synthetic_population(3000, 4, start=0, end=86_400)
+    col = pop.attribute("country")
+    rows = np.arange(len(pop))
+    us = np.array([col.values[c] == "US" if c >= 0 else False for c in col.codes])
+    assert len({c for c in col.codes[us]}) >= 2  # the value really stands at several codes here
+    hit = _matches(Multiplier("open", 2.0, attribute="country", value="US"), pop, rows, 0)
+    assert np.array_equal(hit, us)
