@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 
+def one_line(e: BaseException) -> str:
+    """The first line of an exception's message (its type's name when it has none), to show a user."""
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
 class JourneyStudioError(Exception):
     """Base of every error that is reported to the user as one line (never as a traceback)."""
 

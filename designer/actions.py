@@ -265,7 +265,7 @@ class Actions:
             return
         data = journey_to_doc(journey, doc.project.content, doc.project.segments)
         text = dump_json(data) if path.lower().endswith(".json") else dump_yaml(data)
-        from app.cli.main import write_atomically
+        from app.files import write_atomically
         try:
             write_atomically(Path(path), text)
         except OSError as e:

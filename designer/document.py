@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 
-from app.errors import JourneyStudioError, ProjectFileError
+from app.errors import JourneyStudioError, ProjectFileError, one_line
 from app.model.journey import Change, Journey
 from app.model.project import Project
 from app.store import ProjectFile
@@ -140,7 +140,7 @@ class Document(QObject):
         try:
             result = action()
         except JourneyStudioError as e:
-            line = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            line = one_line(e)
             self.message.emit(line)
             if isinstance(e, ProjectFileError) and not quiet:
                 self.failed.emit(line)

@@ -141,10 +141,10 @@ class Comparison:
             title = r.name if r.type == "end" else f"{r.name} ({r.type})"
             table.append([title + where, "", "", "", "", ""])
             for m in r.metrics:
-                table.append([f"  {m.metric}", _num(m.a), _num(m.b), _signed(m.delta), _pct(m), m.note])
+                table.append([f"  {m.metric}", figure_text(m.a), figure_text(m.b), signed_text(m.delta), change_text(m), m.note])
         c = self.conversion
-        table.append(["conversion", _share(c.a), _share(c.b),
-                      "" if c.delta is None else f"{c.delta * 100:+.2f} pt", _pct(c), c.note])
+        table.append(["conversion", share_text(c.a), share_text(c.b),
+                      "" if c.delta is None else f"{c.delta * 100:+.2f} pt", change_text(c), c.note])
         widths = [max(len(row[i]) for row in table) for i in range(6)]
         for row in table:
             cells = [row[0].ljust(widths[0])] + [row[i].rjust(widths[i]) for i in range(1, 5)] + [row[5]]
@@ -248,17 +248,20 @@ def _csv_metric(m: MetricDelta) -> list[str]:
             m.note]
 
 
-def _num(f: Figure | None) -> str:
+def figure_text(f: Figure | None) -> str:
+    """A figure's mean for a table ('—' when the run has no such figure)."""
     if f is None:
         return "—"
     return f"{f.mean:,.0f}" if f.mean == int(f.mean) else f"{f.mean:,.1f}"
 
 
-def _share(f: Figure | None) -> str:
+def share_text(f: Figure | None) -> str:
+    """A share (conversion) as a percentage."""
     return "—" if f is None else f"{f.mean:.2%}"
 
 
-def _signed(x: float | None) -> str:
+def signed_text(x: float | None) -> str:
+    """A change with its sign ('' when there is none)."""
     if x is None:
         return ""
     if x == 0:
@@ -266,7 +269,8 @@ def _signed(x: float | None) -> str:
     return f"{x:+,.0f}" if x == int(x) else f"{x:+,.1f}"
 
 
-def _pct(m: MetricDelta) -> str:
+def change_text(m: MetricDelta) -> str:
+    """The relative change, or 'new' for a figure that was 0 in A."""
     r = m.relative
     if r is None:
         return "new" if m.a is not None and m.a.mean == 0 and m.b is not None and m.b.mean > 0 else ""

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
-import tempfile
 import traceback
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
@@ -19,6 +17,7 @@ import click
 
 from app import __version__
 from app.errors import JourneyStudioError
+from app.files import write_atomically
 
 EXIT_FINDINGS = 1
 EXIT_BAD_INPUT = 2
@@ -40,22 +39,6 @@ def _open(path: str, *, write: bool) -> Any:
         pf.close()
         fail(f"{p}: cannot change the project: {pf.readonly_reason}")
     return pf
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write a text file so that a crash leaves either the old file or the new one, never half of one."""
-    path = path.resolve()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; the file is meant to be shared like any other
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class _Cli(click.Group):

@@ -15,14 +15,14 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from sqlalchemy import Connection, Engine, insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import APP_NAME
 from app.codec.plain import PlainError, journey_from_doc, journey_to_doc
-from app.errors import ModelError, ProjectFileError
+from app.errors import ModelError, ProjectFileError, one_line
 from app.model.content import Content
 from app.model.journey import Change, Journey
 from app.model.project import Project
@@ -43,11 +43,6 @@ MILESTONE_KINDS: tuple[str, ...] = ("created", "checked", "simulated", "approved
 """Milestones the application records; other lower-case words are accepted too."""
 _MILESTONE_KIND = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 Write = Callable[[Connection], None]
-
-
-def _one_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
 
 
 def _lock_reason(holder: int) -> str:
@@ -74,7 +69,7 @@ def _upgrade(path: Path, conn: Connection, old: int) -> None:
             conn.exec_driver_sql(f"PRAGMA user_version = {int(migrate.SCHEMA_VERSION)}")
     except Exception as e:
         raise ProjectFileError(f"{path} could not be upgraded from schema {old} to schema "
-                               f"{migrate.SCHEMA_VERSION}: {_one_line(e)}") from None
+                               f"{migrate.SCHEMA_VERSION}: {one_line(e)}") from None
 
 
 class ProjectFile:
@@ -161,7 +156,7 @@ class ProjectFile:
             if isinstance(e, (SQLAlchemyError, sqlite3.Error)):
                 raise sqlite_error(path, e, "cannot be created") from None
             if isinstance(e, Exception) and not isinstance(e, ProjectFileError):
-                raise ProjectFileError(f"{path} cannot be created: {_one_line(e)}") from None
+                raise ProjectFileError(f"{path} cannot be created: {one_line(e)}") from None
             raise
         return cls(path, engine, conn, project, lock, None)
 
@@ -200,7 +195,7 @@ class ProjectFile:
             if isinstance(e, (SQLAlchemyError, sqlite3.Error)):
                 raise sqlite_error(path, e) from None
             if isinstance(e, Exception) and not isinstance(e, ProjectFileError):
-                raise ProjectFileError(f"{path} cannot be read: {_one_line(e)}") from None
+                raise ProjectFileError(f"{path} cannot be read: {one_line(e)}") from None
             raise
         return cls(path, engine, conn, project, lock, reason)
 
@@ -258,7 +253,7 @@ class ProjectFile:
             self._unsaved, self._queued = pending, queued
             if isinstance(e, ProjectFileError):
                 raise
-            raise ProjectFileError(f"{self.path} could not save the change: {_one_line(e)}") from None
+            raise ProjectFileError(f"{self.path} could not save the change: {one_line(e)}") from None
         self._unsaved, self._queued = [], []
 
     def _write_for(self, journey_id: str, write: Write, doing: str) -> None:

@@ -18,15 +18,11 @@ from typing import Any, Callable
 from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
 from sqlalchemy import Connection
 
+from app.errors import one_line
 from app.store.opening import make_engine
 
 Read = Callable[[Connection], Any]
 _tickets = itertools.count(1)
-
-
-def _one_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
 
 
 class _Signals(QObject):
@@ -72,7 +68,7 @@ class _Job:
                         with self._lock:
                             self._raw = None
         except Exception as e:  # reported as one line in the editor, never a traceback
-            ok, result = False, "cancelled" if self._cancelled else _one_line(e)
+            ok, result = False, "cancelled" if self._cancelled else one_line(e)
         finally:
             if engine is not None:
                 engine.dispose()

@@ -4,6 +4,7 @@ that differ, and both funnels on one plot. A view over `simulator.compare.Compar
 from __future__ import annotations
 
 import csv
+import html
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,32 +13,14 @@ from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
                                QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
-from simulator.compare import BOTH, Comparison, MetricDelta, compare_records
+from simulator.compare import (BOTH, Comparison, MetricDelta, change_text, compare_records, figure_text,
+                               share_text, signed_text)
 
 if TYPE_CHECKING:
     from simulator.runs import RunRecord
 
 COLUMNS = ("Step", "Figure", "A", "B", "Change", "Change %", "Intervals")
 NUMERIC = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-
-
-def _number(x: float | None) -> str:
-    if x is None:
-        return "—"
-    return f"{x:,.0f}" if x == int(x) else f"{x:,.1f}"
-
-
-def _signed(x: float | None) -> str:
-    if x is None:
-        return ""
-    return "0" if x == 0 else (f"{x:+,.0f}" if x == int(x) else f"{x:+,.1f}")
-
-
-def _relative(m: MetricDelta) -> str:
-    r = m.relative
-    if r is None:
-        return "new" if m.a is not None and m.a.mean == 0 and m.b is not None and m.b.mean > 0 else ""
-    return f"{r:+.1%}"
 
 
 class CompareWindow(QWidget):
@@ -52,8 +35,8 @@ class CompareWindow(QWidget):
         self.comparison: Comparison = compare_records(a, b, labels=labels)
         c = self.comparison
         conv = c.conversion
-        head = QLabel(f"<b>A</b> = {labels[0]}<br><b>B</b> = {labels[1]}<br>"
-                      f"Conversion: {_share(conv.a)} → {_share(conv.b)}"
+        head = QLabel(f"{html.escape(labels[0])}<br>{html.escape(labels[1])}<br>"
+                      f"Conversion: {share_text(conv.a)} → {share_text(conv.b)}"
                       + (f" ({conv.delta * 100:+.2f} points; {conv.note})" if conv.delta is not None else ""))
         head.setTextFormat(Qt.TextFormat.RichText)
         head.setWordWrap(True)
@@ -92,8 +75,8 @@ class CompareWindow(QWidget):
             if title and r.status != BOTH:
                 title += f" [{r.status}]"
             previous = r.step
-            cells = [title, m.metric, _number(m.a.mean if m.a else None), _number(m.b.mean if m.b else None),
-                     _signed(m.delta), _relative(m), m.note]
+            cells = [title, m.metric, figure_text(m.a), figure_text(m.b), signed_text(m.delta), change_text(m),
+                     m.note]
             for j, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if 2 <= j <= 5:
@@ -137,11 +120,6 @@ class CompareWindow(QWidget):
         path, _ = QFileDialog.getSaveFileName(self, "Export comparison", "comparison.csv", "CSV (*.csv)")
         if path:
             self.export_csv(path)
-
-
-def _share(f: object) -> str:
-    mean = getattr(f, "mean", None)
-    return "—" if mean is None else f"{mean:.2%}"
 
 
 def _interval_tip(m: MetricDelta) -> str:

@@ -102,6 +102,7 @@ class ReplayController(QObject):
         self.source: ReplaySource | None = None
         self.frame: Frame | None = None
         self._scale = 0
+        self._lines: dict[str, str] = {}  # the status lines of the frame shown
         self.last_frame_ms = 0.0   # how long drawing the last moment took (for the benchmark)
         self._notes_timer = QTimer(self)
         self._notes_timer.setSingleShot(True)
@@ -146,8 +147,8 @@ class ReplayController(QObject):
         started = time.perf_counter()
         self.frame = frame = self.replay.at(t)
         if self._on_canvas():
-            lines = {sid: self.replay.status_line(frame, sid) for sid in self.replay.steps}
-            self.scene.set_status_lines(lines)
+            self._lines = {sid: self.replay.status_line(frame, sid) for sid in self.replay.steps}
+            self.scene.set_status_lines(self._lines)
             self.scene.set_flows(frame.flows, self._scale)
             self._notes_timer.start()
         self.bar.totals.setText(_totals_text(frame.journey))
@@ -157,9 +158,8 @@ class ReplayController(QObject):
     def _write_notes(self) -> None:
         if self.replay is None or self.frame is None or not self._on_canvas():
             return
-        lines = {sid: self.replay.status_line(self.frame, sid) for sid in self.replay.steps}
         notes = {sid: self.replay.tooltip_lines(self.frame, sid) for sid in self.replay.steps}
-        self.scene.set_status_lines(lines, notes)
+        self.scene.set_status_lines(self._lines, notes)  # the lines of the frame shown, now with their figures
 
     def _redraw(self) -> None:
         if self.replay is None:

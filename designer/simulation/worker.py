@@ -30,18 +30,13 @@ from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.errors import JourneyStudioError
+from app.errors import JourneyStudioError, one_line
 from app.store.opening import make_engine, sqlite_error
 from simulator.engine import Cancelled
 from simulator.request import RunOutcome, RunRequest, Snapshot, execute
 
 MAX_PROGRESS_PER_S = 20
 CANCELLED = "cancelled"
-
-
-def _one_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
 
 
 class RunJob(QThread):
@@ -120,9 +115,9 @@ class RunJob(QThread):
             if self.cancel_token.is_set():  # e.g. an interrupted SQLite read
                 self.cancelled.emit()
             elif isinstance(e, JourneyStudioError):
-                self.failed.emit(_one_line(e))
+                self.failed.emit(one_line(e))
             else:
-                self.failed.emit(f"the simulation failed: {_one_line(e)}")
+                self.failed.emit(f"the simulation failed: {one_line(e)}")
         else:
             if self.cancel_token.is_set():
                 self.cancelled.emit()
@@ -133,7 +128,7 @@ class RunJob(QThread):
                 try:
                     run_id = self.run_id = self._save(self.save_to, outcome)
                 except Exception as e:  # the panel then saves it on the UI thread, or says why it could not
-                    why = _one_line(e)
+                    why = one_line(e)
             self.succeeded.emit(outcome, run_id, why)
 
     def _save(self, path: Path, outcome: RunOutcome) -> int:

@@ -101,11 +101,7 @@ class SimulationWorkspace(QObject):
 
     def open_run(self, run_id: int) -> None:
         """Open saved run `run_id`: replay it on the canvas, plot it, show it for review."""
-        try:
-            record = self.document.load_run(run_id)
-        except Exception as e:  # noqa: BLE001 - a damaged or missing run: one line, nothing half-open
-            self.window.statusBar().showMessage(f"The run could not be opened: {e}", 10000)
-            return
+        record = self.document.load_run(run_id)  # None when it cannot be read: the document said why
         if record is None:
             return
         self.open_record(record, run_id)
@@ -132,16 +128,11 @@ class SimulationWorkspace(QObject):
         source = ReplaySource(run_id, name, record.journey_id, record.journey_version,
                               int(record.results.get("contacts", 0)), record.replicas)
         self.background.submit("replay", lambda: Replay.from_record(record),
-                               lambda replay: self._replay_ready(replay, source),
-                               lambda message: self._replay_failed(message))
+                               lambda replay: self._replay_ready(replay, source), self._replay_failed)
 
     def _run_name(self, record: RunRecord, run_id: int | None) -> str:
-        if run_id is not None:
-            try:
-                return self.document.file.run_info(run_id).name
-            except Exception:  # noqa: BLE001 - a name is nice to have, not worth failing the replay
-                pass
-        return f"seed {record.seed}"
+        info = self.document.run_info(run_id) if run_id is not None else None
+        return info.name if info is not None else f"seed {record.seed}"
 
     def _replay_ready(self, replay: Any, source: ReplaySource) -> None:
         if self.record is None or source.journey_id != self.record.journey_id:
@@ -185,12 +176,8 @@ class SimulationWorkspace(QObject):
         """Open two saved runs side by side (per-step deltas, assumptions that differ, funnels)."""
         from designer.simulation.compare_view import CompareWindow
 
-        try:
-            a, b = self.document.load_run(run_a), self.document.load_run(run_b)
-        except Exception as e:  # noqa: BLE001
-            self.window.statusBar().showMessage(f"The runs could not be compared: {e}", 10000)
-            return
-        if a is None or b is None:
+        a, b = self.document.load_run(run_a), self.document.load_run(run_b)
+        if a is None or b is None:  # the document said why
             return
         names = (self._run_name(a, run_a), self._run_name(b, run_b))
         w = CompareWindow(a, b, (f"A: {names[0]} (run {run_a})", f"B: {names[1]} (run {run_b})"), self.window)
@@ -200,7 +187,7 @@ class SimulationWorkspace(QObject):
 
     def export_report(self, run_id: int, path: str | Path | None = None) -> Path | None:
         """Write run `run_id`'s HTML report (asks where unless `path` is given); returns the path written."""
-        from app.cli.main import write_atomically
+        from app.files import write_atomically
         from simulator.report import report_for_run
 
         if path is None:
