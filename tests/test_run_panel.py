@@ -22,7 +22,8 @@ from app.codec.yamlio import read_journey_text
 from app.services import create_demo_project, import_journey
 from app.store import ProjectFile
 from designer.document import Document
-from designer.simulation.behaviour_table import COLUMNS, BehaviourTable
+from designer.simulation.behaviour_model import COLUMNS
+from designer.simulation.behaviour_table import BehaviourTable
 from designer.simulation.run_panel import PROGRESS_STEPS, RunPanel
 from designer.simulation.worker import running_jobs
 from simulator.behaviour import BehaviourModel

@@ -29,7 +29,8 @@ from app.model.journey import Journey
 from designer.document import Document
 from designer.panels.common import (ERROR_COLORS, MutedLabel, blocked, bold, combo_box, form_layout, no_wheel,
                                     tone)
-from designer.simulation.behaviour_table import BehaviourTable, message_steps
+from designer.simulation.behaviour_model import message_steps
+from designer.simulation.behaviour_table import BehaviourTable
 from designer.simulation.worker import RunJob
 from simulator.plan import DEFAULT_HORIZON_DAYS
 from simulator.population import LOCALES, MIXED
