@@ -144,14 +144,15 @@ def test_existing_contacts_are_kept_unless_replaced(tmp_path: Path) -> None:
 
 def test_a_failure_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pf = ProjectFile.create(tmp_path / "f.jstudio")
-    real = population.insert_rows
+    from app.audience import bulk
+    real = bulk.insert_rows
 
     def failing(conn: Connection, table: t.Table, *args: object, **kw: object) -> int:
         if table is t.interactions:
             raise RuntimeError("disk on fire")
         return real(conn, table, *args, **kw)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(population, "insert_rows", failing)
+    monkeypatch.setattr(bulk, "insert_rows", failing)
     with pf, pytest.raises(RuntimeError, match="disk on fire"):
         population.generate(pf, 200, 3, as_of=AS_OF)
     with ProjectFile.open(pf.path) as again, again.connection() as conn:

@@ -23,7 +23,7 @@ from typing import Any, TextIO
 from sqlalchemy import Connection, func, insert, select
 
 from app.audience.bulk import analyze, insert_rows
-from app.audience.population import CONTACT_COLUMNS
+from app.audience.base import CONTACT_COLUMNS
 from app.errors import AudienceError
 from app.model.attributes import CONSENT_LEVELS, LOYALTY_TIERS, STANDARD_ATTRIBUTES
 from app.store import ProjectFile

@@ -78,6 +78,58 @@ def _zone_weights(zones: list[str]) -> np.ndarray:
     return w / w.sum()
 
 
+# Time zones by share of the country's people (national statistics, rounded), where a country has several;
+# other locales weigh zone.tab's zones down its list (a country's main zones come first).
+LOCALE_ZONES: dict[str, tuple[tuple[str, float], ...]] = {
+    "en_US": (("America/New_York", 0.47), ("America/Chicago", 0.29), ("America/Denver", 0.05),
+              ("America/Phoenix", 0.02), ("America/Los_Angeles", 0.16), ("America/Anchorage", 0.002),
+              ("Pacific/Honolulu", 0.004)),
+    "en_GB": (("Europe/London", 1.0),), "de_DE": (("Europe/Berlin", 1.0),), "fr_FR": (("Europe/Paris", 1.0),),
+    "en_IE": (("Europe/Dublin", 1.0),), "it_IT": (("Europe/Rome", 1.0),), "nl_NL": (("Europe/Amsterdam", 1.0),),
+    "ja_JP": (("Asia/Tokyo", 1.0),), "es_ES": (("Europe/Madrid", 0.955), ("Atlantic/Canary", 0.045)),
+    "en_AU": (("Australia/Sydney", 0.33), ("Australia/Melbourne", 0.26), ("Australia/Brisbane", 0.20),
+              ("Australia/Perth", 0.11), ("Australia/Adelaide", 0.07), ("Australia/Hobart", 0.02),
+              ("Australia/Darwin", 0.01)),
+    "pt_BR": (("America/Sao_Paulo", 0.91), ("America/Manaus", 0.07), ("America/Rio_Branco", 0.02)),
+}
+# Faker's current_country() for common locales, so that the simulator need not start Faker to know them
+COUNTRY_NAMES: dict[str, str] = {
+    "en_US": "United States", "fr_FR": "France", "en_GB": "United Kingdom", "de_DE": "Germany", "ja_JP": "Japan",
+    "en_AU": "Australia", "es_ES": "Spain", "it_IT": "Italy", "nl_NL": "Kingdom of the Netherlands",
+    "pt_BR": "Brazil", "en_CA": "Canada", "en_IE": "Republic of Ireland"}
+
+
+@lru_cache(maxsize=None)
+def known_locale(locale: str) -> bool:
+    """Whether Faker has the locale (cheap after the first call)."""
+    if locale in COUNTRY_NAMES:
+        return True
+    from faker.config import AVAILABLE_LOCALES
+    return locale in AVAILABLE_LOCALES
+
+
+@lru_cache(maxsize=64)
+def city_zone_table(locale: str, seed: int) -> tuple[str, ...]:
+    """The time zone of each of the locale's POOL_CITIES cities (no Faker needed: zones come from tzdata)."""
+    code = locale.split("_")[-1].upper() if "_" in locale else ""
+    if locale in LOCALE_ZONES:
+        zones = [z for z, _ in LOCALE_ZONES[locale]]
+        weights = np.array([w for _, w in LOCALE_ZONES[locale]])
+        weights = weights / weights.sum()
+    else:
+        zones = _zones_by_country().get(code) or ["UTC"]
+        weights = _zone_weights(zones)
+    rng = np.random.default_rng(seed)
+    return tuple(zones[i] for i in rng.choice(len(zones), size=POOL_CITIES, p=weights))
+
+
+def country_name(locale: str, seed: int = 0) -> str:
+    """The country contacts of a locale live in, as the project's contacts spell it."""
+    if locale in COUNTRY_NAMES:
+        return COUNTRY_NAMES[locale]
+    return locale_pools(locale, seed).country
+
+
 def locale_pools(locale: str, seed: int) -> LocalePools:
     """Draw the pools of one locale (a few thousand Faker calls) with a Faker instance seeded by `seed`."""
     from faker import Faker
@@ -95,11 +147,10 @@ def locale_pools(locale: str, seed: int) -> LocalePools:
         country = str(fake.current_country())
     except (AttributeError, ValueError):
         country = code or locale
-    zones = _zones_by_country().get(code) or ["UTC"]
-    rng = np.random.default_rng(seed)
-    city_zones = [zones[i] for i in rng.choice(len(zones), size=len(cities), p=_zone_weights(zones))]
+    city_zones = list(city_zone_table(locale, seed))
     return LocalePools(
-        locale=locale, country=country, country_code=code, language=locale.replace("_", "-"),
+        locale=locale, country=COUNTRY_NAMES.get(locale, country), country_code=code,
+        language=locale.replace("_", "-"),
         calling_code=CALLING_CODES.get(code, "999"),
         first_names=first, last_names=last,
         first_ascii=[ascii_word(n) or "contact" for n in first], last_ascii=[ascii_word(n) or "person" for n in last],
@@ -151,4 +202,5 @@ def _company_provider(fake: Any) -> Any:
     return None
 
 
-__all__ = ["INDUSTRIES", "LocalePools", "PERSONAL_DOMAINS", "ascii_word", "company_names", "locale_pools"]
+__all__ = ["COUNTRY_NAMES", "INDUSTRIES", "LOCALE_ZONES", "LocalePools", "PERSONAL_DOMAINS", "ascii_word", "city_zone_table",
+           "company_names", "country_name", "known_locale", "locale_pools"]

@@ -1,0 +1,491 @@
+"""A customer base as NumPy columns: contacts, their accounts, interactions and list memberships.
+
+The synthetic generator (app.audience.synthetic) makes one; `read_base` reads one from a project file; the
+vectorised segment evaluator (app.audience.evaluate) and the simulator read it; `write_base` writes one into a
+project file. Columns by attribute type:
+
+- number, date, date-time, boolean: float64 with NaN for "no data" (dates as days since 1970-01-01, date-times
+  as seconds, booleans as 1 / 0);
+- text and choice: `Text`, codes into the distinct values (-1: no data);
+- list: `Items`, each owner's items (codes into names) in CSR form.
+
+A column may be given as a function that makes it: the generator makes expensive text columns (names, e-mail
+addresses) only when something reads them.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, func, select
+
+from app.model.attributes import INTERACTION_KINDS
+from app.store import schema as t
+
+DAY = 86_400
+
+
+@dataclass(frozen=True)
+class Text:
+    """A text column: codes into `values` (-1: no data). Values may repeat (the evaluator tests each code)."""
+
+    codes: np.ndarray
+    values: tuple[str, ...]
+
+    @classmethod
+    def of(cls, items: Sequence[Any]) -> Text:
+        """From Python values (None: no data)."""
+        index: dict[str, int] = {}
+        codes = np.fromiter((-1 if v is None else index.setdefault(str(v), len(index)) for v in items),
+                            dtype=np.int32, count=len(items))
+        return cls(codes, tuple(index))
+
+    def texts(self) -> list[str | None]:
+        """The column as Python values (None: no data)."""
+        table = np.array(list(self.values) + [None], dtype=object)
+        return table[np.where(self.codes >= 0, self.codes, len(self.values))].tolist()  # type: ignore[no-any-return]
+
+    def take(self, rows: np.ndarray) -> Text:
+        return Text(np.take(self.codes, rows), self.values)
+
+
+@dataclass(frozen=True)
+class Items:
+    """A list column: owner i has items codes[indptr[i]:indptr[i + 1]] (codes into `values`); `missing` marks
+    owners with no value at all (as opposed to an empty list), when the distinction exists."""
+
+    indptr: np.ndarray
+    codes: np.ndarray
+    values: tuple[str, ...]
+    missing: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, n: int, owner: np.ndarray, names: Sequence[str], missing: np.ndarray | None = None) -> Items:
+        """From (owner row, item name) pairs in any order."""
+        owner = np.asarray(owner, dtype=np.int64)
+        index: dict[str, int] = {}
+        codes = np.fromiter((index.setdefault(v, len(index)) for v in names), dtype=np.int32, count=len(names))
+        order = np.argsort(owner, kind="stable")
+        indptr = np.concatenate(([0], np.cumsum(np.bincount(owner, minlength=n)))).astype(np.int64)
+        return cls(indptr, codes[order], tuple(index), missing)
+
+    @classmethod
+    def from_codes(cls, n: int, owner: np.ndarray, codes: np.ndarray, values: tuple[str, ...]) -> Items:
+        """From (owner row, item code) pairs in any order."""
+        owner = np.asarray(owner, dtype=np.int64)
+        order = np.argsort(owner, kind="stable")
+        indptr = np.concatenate(([0], np.cumsum(np.bincount(owner, minlength=n)))).astype(np.int64)
+        return cls(indptr, np.asarray(codes, dtype=np.int32)[order], values)
+
+    @property
+    def owners(self) -> np.ndarray:
+        """The owner row of each item."""
+        return np.repeat(np.arange(len(self.indptr) - 1, dtype=np.int64), np.diff(self.indptr))
+
+    def take(self, rows: np.ndarray) -> Items:
+        rows = np.asarray(rows, dtype=np.int64)
+        counts = np.diff(self.indptr)[rows]
+        starts = self.indptr[rows]
+        idx = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+        indptr = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+        return Items(indptr, self.codes[idx], self.values, None if self.missing is None else self.missing[rows])
+
+
+Column = np.ndarray | Text | Items
+
+
+@dataclass(frozen=True)
+class Interactions:
+    """Interaction rows (purchases, web visits, form submissions), sorted by contact row."""
+
+    contact: np.ndarray  # int64 contact row
+    kind: np.ndarray  # int8 index into INTERACTION_KINDS
+    at: np.ndarray  # int64 seconds, UTC
+    value: np.ndarray  # float64, NaN: none
+
+    @classmethod
+    def none(cls) -> Interactions:
+        return cls(np.zeros(0, np.int64), np.zeros(0, np.int8), np.zeros(0, np.int64), np.zeros(0))
+
+    def __len__(self) -> int:
+        return len(self.contact)
+
+    def take(self, rows: np.ndarray) -> Interactions:
+        """The interactions of contacts `rows` (renumbered 0..len(rows) - 1; rows sorted ascending)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        lo = np.searchsorted(self.contact, rows, "left")
+        hi = np.searchsorted(self.contact, rows, "right")
+        counts = hi - lo
+        idx = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+        return Interactions(np.repeat(np.arange(len(rows), dtype=np.int64), counts), self.kind[idx], self.at[idx],
+                            self.value[idx])
+
+
+@dataclass
+class ContactBase:
+    """Contacts (rows 0..n-1, ids `ids`), their accounts, interactions, lists and static segment members."""
+
+    ids: np.ndarray
+    columns: dict[str, Column | Callable[[], Column]]
+    account: np.ndarray  # int64 row into the accounts (-1: none)
+    account_ids: np.ndarray
+    accounts: dict[str, Column | Callable[[], Column]]
+    interactions: Interactions
+    lists: Items
+    static: dict[str, np.ndarray] = field(default_factory=dict)  # static segment -> member rows
+    custom: dict[str, Column | Callable[[], Column]] = field(default_factory=dict)
+    custom_types: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+    @property
+    def n_accounts(self) -> int:
+        return len(self.account_ids)
+
+    def column(self, name: str) -> Column | None:
+        """A standard contact column by attribute name (made on first use when it is made lazily)."""
+        return _resolve(self.columns, name)
+
+    def account_column(self, name: str) -> Column | None:
+        """An account column: name, industry, size, city."""
+        return _resolve(self.accounts, name)
+
+    def custom_column(self, name: str) -> Column | None:
+        return _resolve(self.custom, name)
+
+
+def _resolve(table: dict[str, Any], name: str) -> Any:
+    value = table.get(name)
+    if callable(value):
+        value = table[name] = value()
+    return value
+
+
+# --- dates and times as numbers -------------------------------------------------------------------------------
+
+def days_of(texts: Sequence[Any]) -> np.ndarray:
+    """'YYYY-MM-DD' texts as days since 1970-01-01 (float64; missing or unreadable: NaN)."""
+    return _parse_times(texts, "D", 10)
+
+
+def seconds_of(texts: Sequence[Any]) -> np.ndarray:
+    """'YYYY-MM-DDTHH:MM:SS' texts (or a date: its 00:00) as UTC seconds (float64; missing or unreadable: NaN)."""
+    return _parse_times(texts, "s", None)
+
+
+def _iso(v: Any) -> str:
+    """A stored date or date-time as ISO text (the project file's types read back as date / datetime objects)."""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, datetime):
+        return v.replace(tzinfo=None).isoformat(timespec="seconds")
+    if isinstance(v, date):
+        return v.isoformat()
+    return "NaT"
+
+
+def _parse_times(texts: Sequence[Any], unit: str, length: int | None) -> np.ndarray:
+    out = np.full(len(texts), np.nan)
+    if not len(texts):
+        return out
+    arr = np.array([_iso(v) if length is None or len(_iso(v)) == length else "NaT" for v in texts], dtype=object)
+    ok = arr != "NaT"
+    try:
+        out[ok] = arr[ok].astype(f"datetime64[{unit}]").astype(np.int64)
+    except ValueError:  # some text is no date: one value at a time
+        for i in np.flatnonzero(ok):
+            try:
+                out[i] = np.datetime64(arr[i], unit).astype(np.int64)
+            except ValueError:
+                pass
+    return out
+
+
+def day_texts(days: np.ndarray) -> list[str | None]:
+    """Days since 1970-01-01 (NaN: none) as 'YYYY-MM-DD' texts."""
+    ok = ~np.isnan(days)
+    out = np.full(len(days), None, dtype=object)
+    out[ok] = np.datetime_as_string(days[ok].astype(np.int64).astype("datetime64[D]"), unit="D")
+    return out.tolist()  # type: ignore[no-any-return]
+
+
+def second_texts(seconds: np.ndarray) -> list[str | None]:
+    """UTC seconds (NaN: none) as 'YYYY-MM-DDTHH:MM:SS' texts."""
+    ok = ~np.isnan(seconds)
+    out = np.full(len(seconds), None, dtype=object)
+    out[ok] = np.datetime_as_string(seconds[ok].astype(np.int64).astype("datetime64[s]"), unit="s")
+    return out.tolist()  # type: ignore[no-any-return]
+
+
+# --- reading a project file ------------------------------------------------------------------------------------
+
+_c, _a, _i, _l, _m = t.contacts, t.accounts, t.interactions, t.contact_lists, t.segment_members
+NUMBER_COLUMNS = {"lifetime_value": "number", "engagement": "number", "birth_date": "date",
+                  "last_purchase_date": "date", "created_on": "datetime"}
+TEXT_COLUMNS = ("first_name", "last_name", "full_name", "email", "mobile_phone", "city", "country", "time_zone",
+                "language", "consent_level", "loyalty_tier")
+ACCOUNT_COLUMNS = {"name": "text", "industry": "text", "size": "number", "city": "text"}
+
+
+def _typed(values: Sequence[Any], kind: str) -> Column:
+    if kind == "number":
+        return np.array([float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else np.nan
+                         for v in values], dtype=np.float64)
+    if kind == "boolean":
+        return np.array([float(v) if isinstance(v, (int, float)) else np.nan for v in values], dtype=np.float64)
+    if kind == "date":
+        return days_of(values)
+    if kind == "datetime":
+        return seconds_of(values)
+    return Text.of([None if v is None else str(v) for v in values])
+
+
+def read_base(conn: Connection, *, columns: Iterable[str] = (), custom: Mapping[str, str] | None = None,
+              custom_names: Iterable[str] = (), interactions: bool = False, lists: bool = False,
+              static: Iterable[str] = (), where: Any = None) -> ContactBase:
+    """The project's contacts (those matching `where`, an SQL condition on contacts; default all) as a base.
+
+    Only what is asked is read: the standard contact `columns` (attribute names; account.* names read the
+    account columns), the custom attributes `custom_names` (typed by `custom`), interactions, subscription
+    lists and the members of the `static` segments. Rows are in id order.
+    """
+    wanted = list(dict.fromkeys(c for c in columns if c in NUMBER_COLUMNS or c in TEXT_COLUMNS))
+    custom = dict(custom or {})
+    extra = [n for n in dict.fromkeys(custom_names) if n in custom]
+    sel = [_c.c.id, _c.c.account_id, *(_c.c[c] for c in wanted),
+           *(func.json_extract(_c.c.custom, f'$."{n}"').label(f"x{i}") for i, n in enumerate(extra))]
+    q = select(*sel).order_by(_c.c.id)
+    if where is not None:
+        q = q.where(where)
+    rows = conn.execute(q).all()
+    cols: list[tuple[Any, ...]] = list(zip(*rows)) if rows else [() for _ in sel]
+    del rows
+    ids = np.array(cols[0], dtype=np.int64)
+    n = len(ids)
+    table: dict[str, Column | Callable[[], Column]] = {}
+    for i, name in enumerate(wanted):
+        values = cols[2 + i]
+        table[name] = _typed(values, NUMBER_COLUMNS[name]) if name in NUMBER_COLUMNS else Text.of(values)
+    custom_cols: dict[str, Column | Callable[[], Column]] = {}
+    for i, name in enumerate(extra):
+        values = cols[2 + len(wanted) + i]
+        kind = custom[name]
+        if kind == "list":
+            custom_cols[name] = _json_lists(n, values)
+        else:
+            custom_cols[name] = _typed(values, kind if kind in ("number", "date", "datetime", "boolean") else "text")
+
+    # accounts: every account a read contact works for
+    acc_raw = np.array([-1 if v is None else v for v in cols[1]], dtype=np.int64) if n else np.zeros(0, np.int64)
+    account_ids = np.unique(acc_raw[acc_raw >= 0])
+    account = np.where(acc_raw >= 0, np.searchsorted(account_ids, acc_raw), -1).astype(np.int64)
+    accounts: dict[str, Column | Callable[[], Column]] = {}
+    if len(account_ids):
+        arows = conn.execute(select(_a.c.id, _a.c.name, _a.c.industry, _a.c.size, _a.c.city)
+                             .where(_a.c.id.in_(select(_c.c.account_id).where(where) if where is not None
+                                                else select(_c.c.account_id)))
+                             .order_by(_a.c.id)).all()
+        acols = list(zip(*arows)) if arows else [()] * 5
+        found = np.array(acols[0], dtype=np.int64)
+        pos = np.searchsorted(found, account_ids)
+        present = (pos < len(found)) & (found[np.minimum(pos, len(found) - 1)] == account_ids) if len(found) \
+            else np.zeros(len(account_ids), bool)
+        for j, (name, kind) in enumerate(ACCOUNT_COLUMNS.items()):
+            vals = [acols[1 + j][p] if ok else None for p, ok in zip(pos.tolist(), present.tolist())]
+            accounts[name] = _typed(vals, kind)
+    else:
+        for name, kind in ACCOUNT_COLUMNS.items():
+            accounts[name] = _typed([], kind)
+
+    inter = Interactions.none()
+    if interactions and n:
+        iq = select(_i.c.contact_id, _i.c.kind, _i.c.at, _i.c.value).order_by(_i.c.contact_id, _i.c.at, _i.c.id)
+        if where is not None:
+            iq = iq.where(_i.c.contact_id.in_(select(_c.c.id).where(where)))
+        irows = conn.execute(iq).all()
+        icols = list(zip(*irows)) if irows else [()] * 4
+        del irows
+        who = np.searchsorted(ids, np.array(icols[0], dtype=np.int64))
+        kinds = {k: i for i, k in enumerate(INTERACTION_KINDS)}
+        kind_codes = np.array([kinds.get(k, -1) for k in icols[1]], dtype=np.int8)
+        at = seconds_of(icols[2])
+        ok = ~np.isnan(at)
+        value = np.array([np.nan if v is None else float(v) for v in icols[3]], dtype=np.float64)
+        inter = Interactions(who[ok].astype(np.int64), kind_codes[ok], at[ok].astype(np.int64), value[ok])
+
+    list_items = Items.of(n, np.zeros(0, np.int64), [])
+    if lists and n:
+        lq = select(_l.c.contact_id, _l.c.list)
+        if where is not None:
+            lq = lq.where(_l.c.contact_id.in_(select(_c.c.id).where(where)))
+        lrows = conn.execute(lq).all()
+        if lrows:
+            who = np.searchsorted(ids, np.array([r[0] for r in lrows], dtype=np.int64))
+            list_items = Items.of(n, who, [str(r[1]) for r in lrows])
+
+    members: dict[str, np.ndarray] = {}
+    for name in dict.fromkeys(static):
+        found_ids = np.array(conn.execute(select(_m.c.contact_id).where(_m.c.segment == name)).scalars().all(),
+                             dtype=np.int64)
+        pos = np.searchsorted(ids, found_ids)
+        inside = (pos < n) & (ids[np.minimum(pos, max(n - 1, 0))] == found_ids) if n else np.zeros(0, bool)
+        members[name] = np.sort(pos[inside])
+    return ContactBase(ids, table, account, account_ids, accounts, inter, list_items, members, custom_cols,
+                       {k: custom[k] for k in extra})
+
+
+def _json_lists(n: int, values: Sequence[Any]) -> Items:
+    owners: list[int] = []
+    names: list[str] = []
+    missing = np.ones(n, dtype=bool)
+    for i, v in enumerate(values):
+        if v is None:
+            continue
+        try:
+            items = json.loads(v) if isinstance(v, str) else v
+        except ValueError:
+            continue
+        if not isinstance(items, list):
+            continue
+        missing[i] = False
+        for item in items:
+            if isinstance(item, str):
+                owners.append(i)
+                names.append(item)
+    return Items.of(n, np.array(owners, dtype=np.int64), names, missing)
+
+
+# --- writing a project file -----------------------------------------------------------------------------------
+
+CONTACT_COLUMNS: tuple[str, ...] = (
+    "id", "first_name", "last_name", "full_name", "email", "mobile_phone", "city", "country", "time_zone",
+    "language", "birth_date", "created_on", "consent_level", "loyalty_tier", "lifetime_value",
+    "last_purchase_date", "account_id", "engagement")
+
+
+def _python(col: Column | None, n: int, kind: str) -> list[Any]:
+    if col is None:
+        return [None] * n
+    if isinstance(col, Text):
+        return col.texts()
+    if isinstance(col, Items):
+        raise TypeError("a list column is written as rows of its own")
+    if kind == "date":
+        return day_texts(col)
+    if kind == "datetime":
+        return second_texts(col)
+    out = np.where(np.isnan(col), None, col.astype(object)) if len(col) else np.zeros(0, dtype=object)
+    return out.tolist()  # type: ignore[no-any-return]
+
+
+def write_base(conn: Connection, base: ContactBase) -> tuple[int, int, int, int]:
+    """Insert the base's accounts, contacts, list memberships and interactions (inside the caller's
+    transaction, into empty tables); returns (contacts, accounts, list memberships, interactions)."""
+    from app.audience.bulk import analyze, bulk_pragmas, indexes_deferred, insert_rows
+
+    n = base.n
+    acc_rows = zip(base.account_ids.tolist(),
+                   *(_python(base.account_column(c), base.n_accounts, k) for c, k in ACCOUNT_COLUMNS.items()))
+    account_ids: list[int | None] = np.where(base.account >= 0, base.account_ids[np.maximum(base.account, 0)]
+                                             if base.n_accounts else 0, -1).tolist()
+    for i in np.flatnonzero(base.account < 0).tolist():
+        account_ids[i] = None
+    columns = []
+    for name in CONTACT_COLUMNS:
+        if name == "id":
+            columns.append(base.ids.tolist())
+        elif name == "account_id":
+            columns.append(account_ids)
+        else:
+            kind = NUMBER_COLUMNS.get(name, "text")
+            columns.append(_python(base.column(name), n, kind))
+    lists = base.lists
+    owners = lists.owners
+    names = np.array(lists.values, dtype=object)[lists.codes] if len(lists.codes) else np.zeros(0, dtype=object)
+    order = np.lexsort((names.astype(str), owners)) if len(owners) else np.zeros(0, np.int64)
+    list_rows = zip(base.ids[owners[order]].tolist(), names[order].tolist())
+    inter = base.interactions
+    order = np.lexsort((inter.kind, inter.at, inter.contact))
+    kinds = np.array(INTERACTION_KINDS, dtype=object)[inter.kind[order]].tolist()
+    values = np.where(np.isnan(inter.value[order]), None, inter.value[order].astype(object)).tolist()
+    inter_rows = zip(range(1, len(order) + 1), base.ids[inter.contact[order]].tolist(), kinds,
+                     second_texts(inter.at[order].astype(np.float64)), values)
+    with bulk_pragmas(conn), indexes_deferred(conn, (t.accounts, t.contacts, t.contact_lists, t.interactions)):
+        n_acc = insert_rows(conn, t.accounts, ("id", "name", "industry", "size", "city"), acc_rows)
+        n_con = insert_rows(conn, t.contacts, CONTACT_COLUMNS, zip(*columns))
+        n_lists = insert_rows(conn, t.contact_lists, ("contact_id", "list"), list_rows)
+        n_inter = insert_rows(conn, t.interactions, ("id", "contact_id", "kind", "at", "value"), inter_rows)
+        for segment, rows in base.static.items():
+            insert_rows(conn, t.segment_members, ("segment", "contact_id"),
+                        ((segment, i) for i in base.ids[rows].tolist()))
+    analyze(conn)
+    return n_con, n_acc, n_lists, n_inter
+
+
+# --- as plain arrays (a saved run keeps the base of a project population) ------------------------------------
+
+def _column_arrays(prefix: str, col: Column, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    if isinstance(col, Text):
+        arrays[f"{prefix}.codes"] = col.codes
+        return {"type": "text", "values": list(col.values)}
+    if isinstance(col, Items):
+        arrays[f"{prefix}.indptr"], arrays[f"{prefix}.codes"] = col.indptr, col.codes
+        if col.missing is not None:
+            arrays[f"{prefix}.missing"] = col.missing
+        return {"type": "items", "values": list(col.values)}
+    arrays[prefix] = np.asarray(col)
+    return {"type": "array"}
+
+
+def _column_from(prefix: str, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> Column:
+    if meta["type"] == "text":
+        return Text(arrays[f"{prefix}.codes"], tuple(meta["values"]))
+    if meta["type"] == "items":
+        return Items(arrays[f"{prefix}.indptr"], arrays[f"{prefix}.codes"], tuple(meta["values"]),
+                     arrays.get(f"{prefix}.missing"))
+    return arrays[prefix]
+
+
+def base_to_arrays(base: ContactBase) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The base as named arrays and a JSON-able description (every column made now); `base_from_arrays`."""
+    arrays: dict[str, np.ndarray] = {"b.ids": base.ids, "b.account": base.account, "b.account_ids": base.account_ids,
+                                     "b.i.contact": base.interactions.contact, "b.i.kind": base.interactions.kind,
+                                     "b.i.at": base.interactions.at, "b.i.value": base.interactions.value}
+    meta: dict[str, Any] = {"columns": {}, "accounts": {}, "custom": {}, "custom_types": dict(base.custom_types),
+                            "static": list(base.static)}
+    meta["lists"] = _column_arrays("b.lists", base.lists, arrays)
+    for group, getter, names in (("columns", base.column, list(base.columns)),
+                                 ("accounts", base.account_column, list(base.accounts)),
+                                 ("custom", base.custom_column, list(base.custom))):
+        for i, name in enumerate(names):
+            col = getter(name)
+            if col is not None:
+                meta[group][name] = _column_arrays(f"b.{group}.{i}", col, arrays) | {"index": i}
+    for i, name in enumerate(base.static):
+        arrays[f"b.static.{i}"] = base.static[name]
+    return arrays, meta
+
+
+def base_from_arrays(arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> ContactBase:
+    """The base `base_to_arrays` described."""
+    tables: dict[str, dict[str, Any]] = {}
+    for group in ("columns", "accounts", "custom"):
+        tables[group] = {name: _column_from(f"b.{group}.{m['index']}", m, arrays)
+                         for name, m in meta[group].items()}
+    lists = _column_from("b.lists", meta["lists"], arrays)
+    assert isinstance(lists, Items)
+    inter = Interactions(arrays["b.i.contact"], arrays["b.i.kind"], arrays["b.i.at"], arrays["b.i.value"])
+    static = {name: arrays[f"b.static.{i}"] for i, name in enumerate(meta["static"])}
+    return ContactBase(arrays["b.ids"], tables["columns"], arrays["b.account"], arrays["b.account_ids"],
+                       tables["accounts"], inter, lists, static, tables["custom"], dict(meta["custom_types"]))
+
+
+__all__ = ["ACCOUNT_COLUMNS", "Column", "ContactBase", "Interactions", "Items", "NUMBER_COLUMNS", "TEXT_COLUMNS",
+           "Text", "base_from_arrays", "base_to_arrays", "day_texts", "days_of", "read_base", "second_texts", "seconds_of", "write_base"]

@@ -1,0 +1,350 @@
+"""The synthetic customer base: contacts, accounts, subscription lists and an interaction history, from a seed
+and a population profile. The one generator: the demo project, `journey-studio population` (written into a
+project file) and the simulator (evaluated in memory) all draw their contacts here.
+
+NumPy samples every numeric column for all contacts at once; Faker only fills small pools per locale (names,
+cities, companies), and only when a text column that needs them is read (`ContactBase` columns are made on
+first use), so the simulator, which needs no names, never starts Faker for the common locales. Every random
+draw is made up front in a fixed order, so what is read does not change what is drawn.
+
+The shape follows a real customer base, with engagement as the common thread (see app.audience.profile):
+lifetime value is lognormal (right-skewed), purchase recency exponential and shorter for engaged contacts,
+consent and loyalty tiers follow engagement and value (at the profile's shares), contacts spread over accounts
+with Zipf-like sizes, and the history (purchases, web visits, form submissions) ends before `as_of`, the
+latest purchase on the last purchase date.
+
+The same seed, size, profile, `as_of` and assumed segments give the same base bit for bit (with the same
+versions of Faker and NumPy).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from app.audience.base import DAY, ContactBase, Interactions, Items, Text
+from app.audience.pools import (INDUSTRIES, PERSONAL_DOMAIN_WEIGHTS, PERSONAL_DOMAINS, POOL_CITIES, POOL_NAMES,
+                                LocalePools, ascii_word, city_zone_table, company_names, country_name, known_locale,
+                                locale_pools)
+from app.audience.profile import PopulationProfile
+from app.errors import AudienceError
+from app.model.attributes import CONSENT_LEVELS, LOYALTY_TIERS
+
+MAX_SIZE = 20_000_000
+ZIPF_EXPONENT, ZIPF_OFFSET = 1.1, 10.0  # the offset keeps the largest account to a few % of the contacts
+SUBSCRIBABLE = CONSENT_LEVELS.index("subscriptions")
+_REFERENCE = 200_000  # draws of the latent scores that place the consent and loyalty cut points
+# how engagement shapes a contact (log-value per unit of engagement above the mean; recency and buying odds)
+VALUE_SLOPE, BUYER_SLOPE, MAX_TENURE_DAYS = 2.0, 0.5, 3650.0
+
+
+def _recency_scale(e: np.ndarray) -> np.ndarray:
+    return 20.0 + 500.0 * (1.0 - e) ** 2
+
+
+@lru_cache(maxsize=32)
+def _cuts(profile: PopulationProfile) -> tuple[np.ndarray, np.ndarray]:
+    """Cut points of the consent and loyalty latent scores that give the profile's shares (quantiles of a fixed
+    reference sample: a function of the profile alone)."""
+    rng = np.random.default_rng(20_261_201)
+    a, b = profile.engagement
+    e = rng.beta(a, b, _REFERENCE)
+    consent_latent = 2.5 * e + rng.normal(0.0, 0.6, _REFERENCE)
+    buyer = rng.random(_REFERENCE) < _buyer_p(profile, e)
+    value = np.where(buyer, _value(profile, e, rng.normal(0.0, 1.0, _REFERENCE)), 0.0)
+    tier_latent = value * rng.lognormal(0.0, 0.25, _REFERENCE)
+    return (np.quantile(consent_latent, np.cumsum(profile.consent)[:-1]),
+            np.quantile(tier_latent, np.cumsum(profile.loyalty)[:-1]))
+
+
+@lru_cache(maxsize=32)
+def _recency_factor(profile: PopulationProfile) -> float:
+    """The factor of the recency scale that makes buyers' mean days since their last purchase the profile's
+    `recency_days` (recency cannot exceed a contact's tenure: solved on a fixed reference sample)."""
+    rng = np.random.default_rng(20_261_202)
+    a, b = profile.engagement
+    e = rng.beta(a, b, 20_000)
+    buyer = rng.random(20_000) < _buyer_p(profile, e)
+    e = e[buyer]
+    tenure = np.minimum(rng.exponential(profile.tenure_days, len(e)), max(MAX_TENURE_DAYS, 5 * profile.tenure_days))
+    base = rng.exponential(1.0, len(e)) * _recency_scale(e)
+    lo, hi = -12.0, 12.0  # log of the factor
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if float(np.minimum(base * np.exp(mid), tenure).mean()) < profile.recency_days:
+            lo = mid
+        else:
+            hi = mid
+    return float(np.exp((lo + hi) / 2))
+
+
+def _mean_engagement(profile: PopulationProfile) -> float:
+    a, b = profile.engagement
+    return a / (a + b)
+
+
+def _buyer_p(profile: PopulationProfile, e: np.ndarray) -> np.ndarray:
+    return np.clip(profile.buyers + BUYER_SLOPE * (e - _mean_engagement(profile)), 0.0, 1.0)
+
+
+def _value(profile: PopulationProfile, e: np.ndarray, z: np.ndarray) -> np.ndarray:
+    mu = np.log(profile.value_median) + VALUE_SLOPE * (e - _mean_engagement(profile))
+    return np.round(np.exp(mu + profile.value_sigma * z), 2)
+
+
+def name_seed(seed: int, name: str) -> np.random.SeedSequence:
+    """A seed sequence of its own for a named thing (an assumed segment), whatever else is drawn."""
+    digest = int.from_bytes(hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest(), "little")
+    return np.random.SeedSequence([seed & ((1 << 63) - 1), digest])
+
+
+class _Pools:
+    """Faker pools per locale, drawn on first use (names, cities, company names)."""
+
+    def __init__(self, locales: tuple[str, ...], seeds: np.ndarray) -> None:
+        self.locales, self.seeds = locales, seeds
+        self._pools: dict[int, LocalePools] = {}
+
+    def __getitem__(self, i: int) -> LocalePools:
+        if i not in self._pools:
+            self._pools[i] = locale_pools(self.locales[i], int(self.seeds[i]))
+        return self._pools[i]
+
+    def flat(self, name: str) -> np.ndarray:
+        return np.array([v for i in range(len(self.locales)) for v in getattr(self[i], name)], dtype=object)
+
+
+def synthesize(size: int, seed: int, profile: PopulationProfile | None = None, *, as_of: int,
+               accounts: int | None = None, static: Iterable[str] = (), lists: Iterable[str] = ()) -> ContactBase:
+    """`size` synthetic contacts (with accounts, lists and history) seen at `as_of` (UTC seconds).
+
+    `static` names static segments and `lists` subscription lists the profile does not hold: their members are
+    drawn at the profile's assumed share (`PopulationProfile.segment_share`), each from its own stream.
+    """
+    profile = profile or PopulationProfile()
+    if isinstance(size, bool) or not isinstance(size, int) or not 0 < size <= MAX_SIZE:
+        raise AudienceError(f"the population size must be a whole number from 1 to {MAX_SIZE:,}, not {size!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 63:
+        raise AudienceError(f"the seed must be a whole number from 0 to {2 ** 63 - 1}, not {seed!r}")
+    if accounts is not None and (isinstance(accounts, bool) or not isinstance(accounts, int)
+                                 or not 0 <= accounts <= MAX_SIZE):
+        raise AudienceError(f"the number of accounts must be a whole number from 0 to {MAX_SIZE:,}, not {accounts!r}")
+    n = size
+    locales = tuple(name for name, _ in profile.locales)
+    for name in locales:
+        if not known_locale(name):
+            raise AudienceError(f"'{name}' is not a locale Faker knows; use e.g. en_US, fr_FR, de_DE, ja_JP")
+    shares = np.array([s for _, s in profile.locales], dtype=np.float64)
+    shares /= shares.sum()
+    root = np.random.SeedSequence(seed)
+    pool_seeds = root.generate_state(len(locales))
+    r_acc, r_who, r_attr, r_list, r_events, r_text = (np.random.default_rng(s) for s in root.spawn(6))
+    pools = _Pools(locales, pool_seeds)
+    now = int(as_of)
+    today = now // DAY
+    mean_e = _mean_engagement(profile)
+
+    # --- accounts ----------------------------------------------------------------------------------------------
+    n_acc = accounts if accounts is not None else (
+        max(1, round(n * profile.account_share / profile.contacts_per_account)) if profile.account_share > 0 else 0)
+    acc_locale = r_acc.choice(len(locales), size=n_acc, p=shares)
+    acc_share = 1.0 / (np.arange(1, n_acc + 1) + ZIPF_OFFSET) ** ZIPF_EXPONENT  # Zipf-Mandelbrot by size rank
+    r_acc.shuffle(acc_share)
+    acc_share = acc_share / acc_share.sum() if n_acc else acc_share
+    expected = acc_share * n * profile.account_share  # contacts the account will have
+    employees = np.ceil(np.maximum(expected, 1) * r_acc.lognormal(2.0, 0.8, n_acc))
+    industry = r_acc.integers(0, len(INDUSTRIES), n_acc)
+    acc_city = r_acc.integers(0, POOL_CITIES, n_acc)
+    name_state = int(r_acc.integers(0, 2 ** 62))
+
+    # --- contacts ------------------------------------------------------------------------------------------------
+    ids = np.arange(1, n + 1, dtype=np.int64)
+    loc = r_who.choice(len(locales), size=n, p=shares)
+    first_i = r_who.integers(0, POOL_NAMES, n)
+    last_i = r_who.integers(0, POOL_NAMES, n)
+    city_i = r_who.integers(0, POOL_CITIES, n)
+    if n_acc:
+        works = r_who.random(n) < profile.account_share
+        account = np.where(works, r_who.choice(n_acc, size=n, p=acc_share), -1).astype(np.int64)
+    else:
+        account = np.full(n, -1, dtype=np.int64)
+    personal = r_who.choice(len(PERSONAL_DOMAINS), size=n, p=PERSONAL_DOMAIN_WEIGHTS)
+    digits = r_who.integers(600_000_000, 800_000_000, n)
+    has_mobile = r_who.random(n) < profile.mobile_share
+    unknown_tz = r_who.random(n) < profile.unknown_time_zone
+
+    a, b = profile.engagement
+    engagement = r_attr.beta(a, b, n)
+    age_days = (np.clip(r_attr.normal(profile.age[0], profile.age[1], n), 18.0, 92.0) * 365.25).astype(np.int64)
+    no_birth = r_attr.random(n) < profile.birth_date_missing
+    tenure = np.minimum(r_attr.exponential(profile.tenure_days, n), max(MAX_TENURE_DAYS, 5 * profile.tenure_days))
+    created_s = now - (tenure * DAY).astype(np.int64) - 1
+    created_day = created_s // DAY
+    buyer = r_attr.random(n) < _buyer_p(profile, engagement)
+    lifetime_value = np.where(buyer, _value(profile, engagement, r_attr.normal(0.0, 1.0, n)), 0.0)
+    scale = _recency_scale(engagement) * _recency_factor(profile)
+    recency = np.minimum(r_attr.exponential(scale), tenure)
+    last_day = np.maximum(today - 1 - recency.astype(np.int64), created_day)
+    consent_cuts, tier_cuts = _cuts(profile)
+    tier = np.searchsorted(tier_cuts, lifetime_value * r_attr.lognormal(0.0, 0.25, n), side="right")
+    consent = np.searchsorted(consent_cuts, 2.5 * engagement + r_attr.normal(0.0, 0.6, n), side="right")
+
+    # --- subscription lists: mostly contacts who consented to subscriptions, engaged ones more often --------------
+    weight = np.where(consent >= SUBSCRIBABLE, 0.6 + engagement, 0.1)
+    mean_weight = float(weight.mean()) or 1.0
+    list_owner, list_codes, list_values = [], [], []
+    for list_name, share in profile.lists:
+        on = np.flatnonzero(r_list.random(n) < np.minimum(1.0, share / mean_weight * weight))
+        list_owner.append(on)
+        list_codes.append(np.full(len(on), len(list_values), dtype=np.int32))
+        list_values.append(list_name)
+    for list_name in dict.fromkeys(lists):
+        if profile.list_share(list_name) is not None:
+            continue
+        on = np.flatnonzero(np.random.default_rng(name_seed(seed, f"list:{list_name}")).random(n)
+                            < profile.segment_share(list_name))
+        list_owner.append(on)
+        list_codes.append(np.full(len(on), len(list_values), dtype=np.int32))
+        list_values.append(list_name)
+    owners = np.concatenate(list_owner) if list_owner else np.zeros(0, np.int64)
+    codes = np.concatenate(list_codes) if list_codes else np.zeros(0, np.int32)
+    items = Items.from_codes(n, owners, codes, tuple(list_values))
+
+    # --- history -----------------------------------------------------------------------------------------------
+    interactions = _history(r_events, profile, engagement, buyer, lifetime_value, last_day, created_s, now, mean_e)
+
+    static_members = {}
+    for segment in dict.fromkeys(static):
+        u = np.random.default_rng(name_seed(seed, f"static:{segment}")).random(n)
+        static_members[segment] = np.flatnonzero(u < profile.segment_share(segment))
+
+    # --- columns (text made when read) ---------------------------------------------------------------------------
+    zone_tables = [city_zone_table(loc_name, int(s)) for loc_name, s in zip(locales, pool_seeds)]
+    zone_values = tuple(z for table in zone_tables for z in table)
+    zone_codes = np.where(unknown_tz, -1, loc * POOL_CITIES + city_i).astype(np.int32)
+
+    def names(kind: str) -> Any:
+        def make() -> Text:
+            idx = loc * POOL_NAMES + (first_i if kind == "first" else last_i)
+            return Text(idx.astype(np.int32), tuple(pools.flat(f"{kind}_names").tolist()))
+        return make
+
+    def full_name() -> Text:
+        first = pools.flat("first_names")[loc * POOL_NAMES + first_i]
+        last = pools.flat("last_names")[loc * POOL_NAMES + last_i]
+        return Text.of([f"{x} {y}" for x, y in zip(first.tolist(), last.tolist())])
+
+    domains_cache: dict[str, list[str]] = {}
+
+    def account_names() -> list[str]:
+        if "names" not in domains_cache:
+            rng = np.random.default_rng(name_state)
+            found: list[str] = [""] * n_acc
+            for li in range(len(locales)):
+                where = np.flatnonzero(acc_locale == li)
+                if len(where):
+                    for i, nm in zip(where.tolist(), company_names(pools[li], len(where), rng)):
+                        found[i] = nm
+            seen: set[str] = set()
+            for i, nm in enumerate(found):  # company names of different locales may still coincide
+                if nm.casefold() in seen:
+                    found[i] = nm = f"{nm} ({i + 1})"
+                seen.add(nm.casefold())
+            domains_cache["names"] = found
+        return domains_cache["names"]
+
+    def email() -> Text:
+        acc_domains = [f"{(ascii_word(nm) or 'company')[:24]}{i + 1}.example" for i, nm in enumerate(account_names())]
+        domain = np.where(account >= 0, np.array(acc_domains + [""], dtype=object)[account],
+                          np.array(PERSONAL_DOMAINS, dtype=object)[personal])
+        first = pools.flat("first_ascii")[loc * POOL_NAMES + first_i]
+        last = pools.flat("last_ascii")[loc * POOL_NAMES + last_i]
+        return Text.of([f"{x}.{y}.{i}@{d}" for x, y, i, d in zip(first.tolist(), last.tolist(), ids.tolist(),
+                                                                    domain.tolist())])
+
+    def mobile() -> Text:
+        calling = np.array([_calling_code(name) for name in locales], dtype=object)[loc]
+        return Text.of([(f"+{cc} 2{d}" if cc == "1" else f"+{cc} {d}") if m else None
+                        for cc, d, m in zip(calling.tolist(), digits.tolist(), has_mobile.tolist())])
+
+    def city() -> Text:
+        return Text((loc * POOL_CITIES + city_i).astype(np.int32), tuple(pools.flat("cities").tolist()))
+
+    def country() -> Text:
+        return Text(loc.astype(np.int32), tuple(country_name(name, int(s)) for name, s in zip(locales, pool_seeds)))
+
+    columns: dict[str, Any] = {
+        "first_name": names("first"), "last_name": names("last"), "full_name": full_name, "email": email,
+        "mobile_phone": mobile, "city": city, "country": country,
+        "time_zone": Text(zone_codes, zone_values),
+        "language": Text(loc.astype(np.int32), tuple(name.replace("_", "-") for name in locales)),
+        "birth_date": np.where(no_birth, np.nan, (today - age_days).astype(np.float64)),
+        "created_on": created_s.astype(np.float64),
+        "consent_level": Text(consent.astype(np.int32), CONSENT_LEVELS),
+        "loyalty_tier": Text(tier.astype(np.int32), LOYALTY_TIERS),
+        "lifetime_value": lifetime_value,
+        "last_purchase_date": np.where(buyer, last_day.astype(np.float64), np.nan),
+        "engagement": engagement,
+    }
+
+    def acc_city_text() -> Text:
+        return Text((acc_locale * POOL_CITIES + acc_city).astype(np.int32), tuple(pools.flat("cities").tolist()))
+
+    account_columns: dict[str, Any] = {
+        "name": lambda: Text.of(account_names()), "industry": Text(industry.astype(np.int32), INDUSTRIES),
+        "size": employees.astype(np.float64), "city": acc_city_text}
+    return ContactBase(ids, columns, account, np.arange(1, n_acc + 1, dtype=np.int64), account_columns,
+                       interactions, items, static_members)
+
+
+def _calling_code(locale: str) -> str:
+    from app.audience.pools import CALLING_CODES
+    code = locale.split("_")[-1].upper() if "_" in locale else ""
+    return CALLING_CODES.get(code, "999")
+
+
+def _history(rng: np.random.Generator, profile: PopulationProfile, engagement: np.ndarray, buyer: np.ndarray,
+             lifetime_value: np.ndarray, last_day: np.ndarray, created_s: np.ndarray, now: int,
+             mean_e: float) -> Interactions:
+    """Purchases (the latest on the last purchase date; values adding up to lifetime value), web visits and
+    form submissions, more of them for engaged contacts; all before `now`."""
+    n = len(engagement)
+    rows = np.arange(n, dtype=np.int64)
+    extra = max(0.0, profile.purchases_per_buyer - 1.0)
+    n_buy = np.where(buyer, 1 + np.minimum(rng.poisson(extra * engagement / mean_e), max(7, int(4 * extra) + 7)), 0)
+    who_buy = np.repeat(rows, n_buy)
+    latest = np.zeros(len(who_buy), dtype=bool)
+    latest[(np.cumsum(n_buy) - n_buy)[n_buy > 0]] = True
+    last_s = last_day * DAY
+    latest_s = np.clip(last_s + rng.integers(8 * 3600, 22 * 3600, n), created_s, np.minimum(last_s + DAY, now) - 1)
+    lo, hi = created_s[who_buy], latest_s[who_buy]
+    buy_at = np.where(latest, hi, lo + (rng.random(len(who_buy)) * np.maximum(hi - lo, 0)).astype(np.int64))
+    buy_value = np.round(lifetime_value[who_buy] / np.maximum(n_buy[who_buy], 1), 2)
+
+    n_visit = rng.poisson(profile.web_visits * engagement / mean_e)
+    who_visit = np.repeat(rows, n_visit)
+    back = rng.exponential(20.0 + 160.0 * (1.0 - engagement[who_visit]))
+    visit_at = np.maximum(now - 1 - (back * DAY).astype(np.int64), created_s[who_visit])
+
+    n_form = rng.poisson(profile.form_submissions * engagement / mean_e)
+    who_form = np.repeat(rows, n_form)
+    lo = created_s[who_form]
+    form_at = lo + (rng.random(len(who_form)) * (now - 1 - lo)).astype(np.int64)
+
+    who = np.concatenate([who_buy, who_visit, who_form])
+    at = np.concatenate([buy_at, visit_at, form_at])
+    kind = np.concatenate([np.zeros(len(who_buy), np.int8), np.ones(len(who_visit), np.int8),
+                           np.full(len(who_form), 2, np.int8)])
+    value = np.concatenate([buy_value, np.full(len(who_visit) + len(who_form), np.nan)])
+    # (contact, time, kind) order through one int64 key: the history spans less than 2^33 seconds before now
+    rel = np.clip(now - at, 0, (1 << 33) - 1)
+    key = (who << 35) | (((1 << 33) - 1 - rel) << 2) | kind
+    order = np.argsort(key)
+    return Interactions(who[order], kind[order], at[order], value[order])
+
+
+__all__ = ["MAX_SIZE", "name_seed", "synthesize"]

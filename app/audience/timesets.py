@@ -1,0 +1,304 @@
+"""Sets of moments per owner (a contact, an account, an interaction): when each one is in a segment.
+
+A `TimeSet` answers "is owner i a member at time t?" for every owner and every moment from the window start
+`w0` on (seconds since the epoch, UTC). It is held in two parts, so that the common case costs a mask:
+
+- `full`: owners that are members at every moment of the window (most conditions do not depend on time);
+- spans: for the other owners, half-open intervals [lo, hi) sorted by (owner, lo), disjoint and not touching.
+  `hi == NEVER` means "until the end". Times before `w0` are clipped to it: the set says nothing of the past.
+
+Operations (`|`, `&`, `~`, `-`, grouping entities by owner, expanding accounts to their contacts) keep that
+form; each is a few sorts and cumulative scans over flat NumPy arrays, never a Python loop per owner.
+Queries take arrays of owners and times: `member_at`, `first_at_or_after` (when a contact joins),
+`first_leave_after` (when it leaves).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+NEVER = 1 << 62
+"""A time that never comes (seconds), the same constant as the simulator's."""
+_SPAN = 1 << 38  # times are keyed relative to w0 below this (8,700 years); later ones count as NEVER
+_EMPTY = np.zeros(0, dtype=np.int64)
+
+
+def _rel(t: np.ndarray | int, w0: int) -> np.ndarray:
+    """Times as offsets from w0 in [0, _SPAN - 1] (before w0: 0; NEVER and beyond: _SPAN - 1)."""
+    r = np.asarray(t, dtype=np.int64) - w0
+    return np.clip(r, 0, _SPAN - 1)
+
+
+@dataclass(frozen=True)
+class TimeSet:
+    """Membership over time of `n` owners (see the module docstring)."""
+
+    n: int
+    w0: int
+    full: np.ndarray  # bool, n
+    owner: np.ndarray = field(default_factory=lambda: _EMPTY)  # int64, spans sorted by (owner, lo)
+    lo: np.ndarray = field(default_factory=lambda: _EMPTY)
+    hi: np.ndarray = field(default_factory=lambda: _EMPTY)
+
+    # --- constructors ------------------------------------------------------------------------------------
+    @classmethod
+    def empty(cls, n: int, w0: int) -> TimeSet:
+        return cls(n, w0, np.zeros(n, dtype=bool))
+
+    @classmethod
+    def static(cls, mask: np.ndarray, w0: int) -> TimeSet:
+        """Members at every moment: the owners where `mask` is true."""
+        return cls(len(mask), w0, np.asarray(mask, dtype=bool))
+
+    @classmethod
+    def spans(cls, n: int, w0: int, owner: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+              full: np.ndarray | None = None) -> TimeSet:
+        """Members during [lo, hi) for each (owner, lo, hi), in any order, overlapping or not (and always for
+        owners in `full`)."""
+        f = np.zeros(n, dtype=bool) if full is None else np.asarray(full, dtype=bool)
+        o, a, b = _normalise(np.asarray(owner, np.int64), np.asarray(lo, np.int64), np.asarray(hi, np.int64), w0)
+        # spans covering the whole window are "full"
+        whole = (a <= w0) & (b >= NEVER)
+        if whole.any():
+            f = f.copy()
+            f[o[whole]] = True
+        keep = ~f[o] if len(o) else np.zeros(0, dtype=bool)
+        return cls(n, w0, f, o[keep], a[keep], b[keep])
+
+    @property
+    def static_only(self) -> bool:
+        """No owner's membership changes over time."""
+        return len(self.owner) == 0
+
+    # --- combination -------------------------------------------------------------------------------------
+    def __or__(self, other: TimeSet) -> TimeSet:
+        self._same(other)
+        full = self.full | other.full
+        if self.static_only and other.static_only:
+            return TimeSet(self.n, self.w0, full)
+        return TimeSet.spans(self.n, self.w0, np.concatenate([self.owner, other.owner]),
+                             np.concatenate([self.lo, other.lo]), np.concatenate([self.hi, other.hi]), full)
+
+    def __and__(self, other: TimeSet) -> TimeSet:
+        self._same(other)
+        full = self.full & other.full
+        if self.static_only and other.static_only:
+            return TimeSet(self.n, self.w0, full)
+        parts_o, parts_l, parts_h = [], [], []
+        for a, b in ((self, other), (other, self)):  # a's spans where b holds always
+            sel = b.full[a.owner] if len(a.owner) else np.zeros(0, dtype=bool)
+            parts_o.append(a.owner[sel]), parts_l.append(a.lo[sel]), parts_h.append(a.hi[sel])
+        o, lo, hi = _intersect(self.owner, self.lo, self.hi, other.owner, other.lo, other.hi)
+        parts_o.append(o), parts_l.append(lo), parts_h.append(hi)
+        return TimeSet.spans(self.n, self.w0, np.concatenate(parts_o), np.concatenate(parts_l),
+                             np.concatenate(parts_h), full)
+
+    def __invert__(self) -> TimeSet:
+        if self.static_only:
+            return TimeSet(self.n, self.w0, ~self.full)
+        has = np.zeros(self.n, dtype=bool)
+        has[self.owner] = True
+        full = ~self.full & ~has
+        o, lo, hi = _gaps(self.owner, self.lo, self.hi, self.w0)
+        return TimeSet(self.n, self.w0, full, o, lo, hi)
+
+    def __sub__(self, other: TimeSet) -> TimeSet:
+        return self & ~other
+
+    def _same(self, other: TimeSet) -> None:
+        if other.n != self.n or other.w0 != self.w0:
+            raise ValueError("time sets of different owners or windows cannot be combined")
+
+    def group(self, owner_of: np.ndarray, n_owners: int) -> TimeSet:
+        """The union over entities of each owner: entity i belongs to owner `owner_of[i]` (-1: to none)."""
+        owner_of = np.asarray(owner_of, dtype=np.int64)
+        full = np.zeros(n_owners, dtype=bool)
+        fo = owner_of[self.full]
+        full[fo[fo >= 0]] = True
+        if self.static_only:
+            return TimeSet(n_owners, self.w0, full)
+        o = owner_of[self.owner]
+        keep = o >= 0
+        return TimeSet.spans(n_owners, self.w0, o[keep], self.lo[keep], self.hi[keep], full)
+
+    def expand(self, parent: np.ndarray) -> TimeSet:
+        """Owners that take their parent's membership: owner i is a member when `parent[i]` is (-1: never).
+
+        Contacts take their account's membership this way.
+        """
+        parent = np.asarray(parent, dtype=np.int64)
+        has = parent >= 0
+        full = np.zeros(len(parent), dtype=bool)
+        full[has] = self.full[parent[has]]
+        if self.static_only:
+            return TimeSet(len(parent), self.w0, full)
+        starts = np.searchsorted(self.owner, np.arange(self.n + 1))
+        counts = np.where(has, np.diff(starts)[np.maximum(parent, 0)], 0)
+        child = np.repeat(np.arange(len(parent), dtype=np.int64), counts)
+        first = np.repeat(starts[:-1][np.maximum(parent, 0)], counts)
+        offset = np.arange(len(child)) - np.repeat(np.cumsum(counts) - counts, counts)
+        idx = first + offset
+        return TimeSet(len(parent), self.w0, full, child, self.lo[idx], self.hi[idx])
+
+    def take(self, rows: np.ndarray) -> TimeSet:
+        """The set of owners `rows` (in that order, renumbered 0..len(rows) - 1)."""
+        return self.expand(np.asarray(rows, dtype=np.int64))
+
+    def restrict(self, lo: np.ndarray | int, hi: np.ndarray | int) -> TimeSet:
+        """Each owner's membership within [lo, hi) only (per-owner bounds, or one for all)."""
+        n = self.n
+        lo_a = np.broadcast_to(np.asarray(lo, dtype=np.int64), (n,))
+        hi_a = np.broadcast_to(np.asarray(hi, dtype=np.int64), (n,))
+        window = TimeSet.spans(n, self.w0, np.arange(n, dtype=np.int64), lo_a, hi_a)
+        return self & window
+
+    # --- queries -----------------------------------------------------------------------------------------
+    def _keys(self) -> np.ndarray:
+        keys = self.__dict__.get("_key_cache")
+        if keys is None:
+            keys = self.owner * _SPAN + _rel(self.lo, self.w0)
+            object.__setattr__(self, "_key_cache", keys)
+        return keys
+
+    def _locate(self, rows: np.ndarray, t: np.ndarray | int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For each (row, t): the index of the row's last span starting at or before t (-1: none), whether t is
+        inside it, and the index of the row's next span after t (-1: none)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if len(self.owner) == 0:
+            none = np.full(len(rows), -1, dtype=np.int64)
+            return none, np.zeros(len(rows), dtype=bool), none
+        q = rows * _SPAN + _rel(t, self.w0)
+        j = np.searchsorted(self._keys(), q, side="right") - 1
+        jc = np.maximum(j, 0)
+        mine = (j >= 0) & (np.take(self.owner, jc) == rows)
+        inside = mine & (np.take(self.hi, jc) > np.maximum(t, self.w0))
+        k = j + 1
+        kc = np.minimum(k, len(self.owner) - 1)
+        nxt = (k < len(self.owner)) & (np.take(self.owner, kc) == rows)
+        return np.where(mine, j, -1), inside, np.where(nxt, k, -1)
+
+    def member_at(self, rows: np.ndarray, t: np.ndarray | int) -> np.ndarray:
+        """Whether owners `rows` are members at time(s) `t` (before w0: as at w0)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        hit = np.take(self.full, rows)
+        if len(self.owner):
+            hit = hit | self._locate(rows, t)[1]
+        return hit
+
+    def first_at_or_after(self, rows: np.ndarray, t: np.ndarray | int) -> np.ndarray:
+        """The first moment >= t at which each owner is a member (NEVER if none)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        tt = np.broadcast_to(np.maximum(np.asarray(t, dtype=np.int64), self.w0), rows.shape)
+        out = np.where(np.take(self.full, rows), tt, NEVER)
+        if len(self.owner):
+            _, inside, nxt = self._locate(rows, tt)
+            later = np.where(nxt >= 0, np.take(self.lo, np.maximum(nxt, 0)), NEVER)
+            out = np.where(np.take(self.full, rows) | inside, tt, later)
+        return out.astype(np.int64)
+
+    def first_leave_after(self, rows: np.ndarray, t: np.ndarray | int) -> np.ndarray:
+        """The first moment > t at which a membership of each owner ends (NEVER if none ends)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.full(len(rows), NEVER, dtype=np.int64)
+        if len(self.owner):
+            tt = np.broadcast_to(np.maximum(np.asarray(t, dtype=np.int64), self.w0), rows.shape)
+            j, inside, nxt = self._locate(rows, tt)
+            pick = np.where(inside, j, nxt)
+            end = np.where(pick >= 0, np.take(self.hi, np.maximum(pick, 0)), NEVER)
+            out = np.where(np.take(self.full, rows), NEVER, end).astype(np.int64)
+        return out
+
+    def at(self, t: int) -> np.ndarray:
+        """Every owner's membership at moment `t` (a mask)."""
+        return self.member_at(np.arange(self.n, dtype=np.int64), t)
+
+    def count_at(self, t: int) -> int:
+        return int(np.count_nonzero(self.at(t)))
+
+    def ever(self) -> np.ndarray:
+        """Owners that are members at some moment of the window."""
+        out = self.full.copy()
+        out[self.owner] = True
+        return out
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Plain arrays (for npz files); `from_arrays` reads them back."""
+        return {"full": self.full, "owner": self.owner, "lo": self.lo, "hi": self.hi,
+                "meta": np.array([self.n, self.w0], dtype=np.int64)}
+
+    @classmethod
+    def from_arrays(cls, a: dict[str, np.ndarray]) -> TimeSet:
+        n, w0 = (int(x) for x in a["meta"])
+        return cls(n, w0, a["full"].astype(bool), a["owner"].astype(np.int64), a["lo"].astype(np.int64),
+                   a["hi"].astype(np.int64))
+
+    def equals(self, other: TimeSet) -> bool:
+        return (self.n == other.n and self.w0 == other.w0 and np.array_equal(self.full, other.full)
+                and np.array_equal(self.owner, other.owner) and np.array_equal(self.lo, other.lo)
+                and np.array_equal(self.hi, other.hi))
+
+
+# --- span arithmetic on flat arrays --------------------------------------------------------------------------
+
+def _normalise(owner: np.ndarray, lo: np.ndarray, hi: np.ndarray, w0: int) -> tuple[np.ndarray, ...]:
+    """Spans clipped to [w0, NEVER), empty ones dropped, sorted and merged where they overlap or touch."""
+    lo = np.maximum(lo, w0)
+    hi = np.minimum(hi, NEVER)
+    keep = hi > lo
+    owner, lo, hi = owner[keep], lo[keep], hi[keep]
+    if len(owner) == 0:
+        return _EMPTY, _EMPTY, _EMPTY
+    order = np.lexsort((lo, owner))
+    owner, lo, hi = owner[order], lo[order], hi[order]
+    if len(owner) == 1:
+        return owner, lo, hi
+    # running maximum of each owner's span ends: a span starts a new run when its owner changes or it begins
+    # after every earlier span of its owner has ended
+    key_hi = owner * _SPAN + _rel(hi, w0)
+    reach = np.maximum.accumulate(key_hi)
+    new = np.ones(len(owner), dtype=bool)
+    new[1:] = (owner[1:] != owner[:-1]) | (owner[1:] * _SPAN + _rel(lo[1:], w0) > reach[:-1])
+    starts = np.flatnonzero(new)
+    ends = np.maximum.reduceat(hi, starts)
+    return owner[starts], lo[starts], ends
+
+
+def _intersect(oa: np.ndarray, la: np.ndarray, ha: np.ndarray, ob: np.ndarray, lb: np.ndarray,
+               hb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Intersections of two normalised span lists (each disjoint within an owner): a sweep over their ends."""
+    if len(oa) == 0 or len(ob) == 0:
+        return _EMPTY, _EMPTY, _EMPTY
+    owner = np.concatenate([oa, ob, oa, ob])
+    t = np.concatenate([la, lb, ha, hb])
+    delta = np.concatenate([np.ones(len(oa) + len(ob), np.int8), -np.ones(len(oa) + len(ob), np.int8)])
+    order = np.lexsort((delta, t, owner))  # at one moment an end comes before a start: [a, b) and [b, c) meet
+    owner, t, delta = owner[order], t[order], delta[order]
+    depth = np.cumsum(delta)
+    both = np.flatnonzero(depth[:-1] == 2)  # inside both from this event to the next (of the same owner)
+    return owner[both], t[both], t[both + 1]
+
+
+def _gaps(owner: np.ndarray, lo: np.ndarray, hi: np.ndarray, w0: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The complement of normalised spans within [w0, NEVER), for the owners that have spans."""
+    if len(owner) == 0:
+        return _EMPTY, _EMPTY, _EMPTY
+    first = np.ones(len(owner), dtype=bool)
+    first[1:] = owner[1:] != owner[:-1]
+    last = np.ones(len(owner), dtype=bool)
+    last[:-1] = owner[1:] != owner[:-1]
+    before_o, before_l, before_h = owner[first], np.full(int(first.sum()), w0, np.int64), lo[first]
+    mid = ~last
+    mid_o, mid_l, mid_h = owner[mid], hi[mid], lo[1:][mid[:-1]]
+    after_o, after_l, after_h = owner[last], hi[last], np.full(int(last.sum()), NEVER, np.int64)
+    o = np.concatenate([before_o, mid_o, after_o])
+    a = np.concatenate([before_l, mid_l, after_l])
+    b = np.concatenate([before_h, mid_h, after_h])
+    keep = b > a
+    o, a, b = o[keep], a[keep], b[keep]
+    order = np.lexsort((a, o))
+    return o[order], a[order], b[order]
+
+
+__all__ = ["NEVER", "TimeSet"]
