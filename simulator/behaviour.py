@@ -33,7 +33,7 @@ Default figures and where they come from (ballparks; they are assumptions to edi
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -44,6 +44,7 @@ from simulator.draws import (BACKGROUND, CLICK_DELAY, CLICK_UNSUBSCRIBE, CONVERT
 from simulator.population import CategoryColumn, Population
 
 FORMAT = "behaviour/1"
+Member = Callable[[str, np.ndarray, int], np.ndarray]  # (segment, population rows, time) -> members
 DAY = 86_400
 TARGETS = ("open", "click", "unsubscribe", "conversion")
 
@@ -218,11 +219,12 @@ class Modifiers:
     EAGER = ("open", "click", "unsubscribe")
 
     def __init__(self, model: BehaviourModel, pop: Population, rows: np.ndarray, events: tuple[str, ...],
-                 at: int) -> None:
+                 at: int, member: Member | None = None, *, eager: bool = True) -> None:
         self._model, self._pop, self._rows, self._at = model, pop, rows, at
+        self._member = member
         self._dev = pop.engagement[rows] - model.engagement_mean
         self._full: dict[str, np.ndarray | None] = {}
-        for target in (*self.EAGER, *(f"event:{e}" for e in events)):
+        for target in (*(self.EAGER if eager else ()), *(f"event:{e}" for e in events)):
             self._full[target] = self._compute(target, None)
 
     def _compute(self, target: str, idx: np.ndarray | None) -> np.ndarray | None:
@@ -242,7 +244,7 @@ class Modifiers:
                 if m.value in col.values:
                     table[col.values.index(m.value)] += np.log(m.factor)
                 continue
-            term = _matches(m, self._pop, rows, self._at) * np.log(m.factor)
+            term = _matches(m, self._pop, rows, self._at, self._member) * np.log(m.factor)
             log = term if log is None else log + term
         for name, table in tables.items():
             col = self._pop.attribute(name)
@@ -270,14 +272,17 @@ class Modifiers:
 
 
 def contact_modifiers(model: BehaviourModel, pop: Population, rows: np.ndarray, events: tuple[str, ...],
-                      at: int) -> Modifiers:
-    """Engagement and attribute / segment multipliers of contacts `rows` (segments: membership at `at`)."""
-    return Modifiers(model, pop, rows, events, at)
+                      at: int, member: Member | None = None) -> Modifiers:
+    """Engagement and attribute / segment multipliers of contacts `rows` (segments: membership at `at`, as
+    `member(segment, rows, at)` answers)."""
+    return Modifiers(model, pop, rows, events, at, member)
 
 
-def _matches(m: Multiplier, pop: Population, rows: np.ndarray, at: int) -> np.ndarray:
+def _matches(m: Multiplier, pop: Population, rows: np.ndarray, at: int, member: Member | None) -> np.ndarray:
     if m.segment is not None:
-        return pop.segment(m.segment).member_at(rows, at)
+        if member is None:
+            raise ValueError(f"a multiplier names segment '{m.segment}', which this run cannot evaluate")
+        return member(m.segment, rows, at)
     col = pop.attribute(m.attribute or "")
     if isinstance(col, CategoryColumn):
         # every code of the value: a text may stand at several codes (the mixed locale's 'US' is three zones)

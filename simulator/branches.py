@@ -9,6 +9,8 @@
   and click rates of the first message sent on that path (per message delivered) and the goal conversion (per
   contact taking the path); each version against version A: the difference in proportions, its 95 % interval
   (Wald, unpooled) and a two-sided p-value (two-proportion z-test, pooled). Tests are over replica 0's contacts.
+  With a holdout, each version's lift: its goal conversion against the held-out contacts' (who left the journey
+  at the split: what a version causes beyond not being in the journey at all from there).
 
 "Afterwards" needs no clock: steps are numbered in topological order and a contact walks one chain of them per
 iteration, so the messages after a branch at step b are that contact's message rows at steps above b, and the
@@ -142,6 +144,8 @@ class ABTest:
     versions: tuple[Version, ...]
     differences: tuple[Difference, ...]
     note: str = AB_NOTE
+    holdout: Rate | None = None  # the held-out contacts' goal conversion (they left the journey at the split)
+    lifts: tuple[Difference, ...] = ()  # each version's goal conversion against the holdout's: its own effect
 
 
 def two_proportions(x1: int, n1: int, x2: int, n2: int) -> tuple[float, float, float, float, float]:
@@ -364,5 +368,21 @@ def ab_figures(trace: Trace, plan: Plan, results: Mapping[str, Any] | None = Non
                 r0, r1 = base.rate(metric), v.rate(metric)
                 d, lo, hi, z, p = two_proportions(r0.successes, r0.trials, r1.successes, r1.trials)
                 diffs.append(Difference(metric, v.port, base.port, d, lo, hi, z, p))
-        out.append(ABTest(step.id, step.name, step.index, replicas, tuple(versions), tuple(diffs)))
+        holdout, lifts = _holdout_lifts(joins, step, versions)
+        out.append(ABTest(step.id, step.name, step.index, replicas, tuple(versions), tuple(diffs), AB_NOTE,
+                          holdout, lifts))
     return out
+
+
+def _holdout_lifts(joins: _Joins, step: StepPlan, versions: list[Version]) -> tuple[Rate | None,
+                                                                                     tuple[Difference, ...]]:
+    """The holdout's goal conversion, and each version's lift over it (goal conversion, version minus holdout)."""
+    if not any(port == "holdout" for port, _, _ in _ports(step)):
+        return None, ()
+    held = joins.after(step.index, (oc.HOLDOUT,))
+    rate = Rate(int(np.count_nonzero(held.goal)), len(held.port))
+    lifts = []
+    for v in versions:
+        d, lo, hi, z, p = two_proportions(rate.successes, rate.trials, v.conversion.successes, v.conversion.trials)
+        lifts.append(Difference("conversion", v.port, "holdout", d, lo, hi, z, p))
+    return rate, tuple(lifts)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulator.behaviour import background_times, message_events
+from simulator.behaviour import message_events
 from simulator.draws import NEVER, SPLIT, SPLIT_ACCOUNT, hash_keys, stream, uniform
 from simulator.engine import CancelToken, Cancelled, Chunk, Context, Units
 from simulator.outcomes import (CAPPED, COMPLETED, DONE, EXITED, GOAL, HOLDOUT, NO, PASSED, PATH_BASE, SENT, SHARED,
@@ -25,6 +25,7 @@ from simulator.plan import Kind, StepPlan, TriggerPlan
 from simulator.population import CategoryColumn
 from simulator.reference import _number, condition_holds
 from simulator.trace import TraceBuilder
+from simulator.world import effect_bits, trigger_times
 
 DAY = 86_400
 take, compress = np.take, np.compress
@@ -60,6 +61,10 @@ class _Iteration:
             for s in plan.steps if s.kind == Kind.IF_EVENT}
         self.term_outcome = np.zeros(n, dtype=np.int8)
         self.term_time = np.zeros(n, dtype=np.int64)
+        # per member: the first conversion and unsubscribe the journey's messages caused (for the effect)
+        members = len(units.member)
+        self.caused = {"converted": np.full(members, NEVER, dtype=np.int64),
+                       "unsubscribed": np.full(members, NEVER, dtype=np.int64)}
 
     # --- unit <-> contact -------------------------------------------------------------------------------
     def _members(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -89,24 +94,15 @@ class _Iteration:
         else:
             np.minimum.at(target, units, values)
 
-    def _trigger_times(self, trig: TriggerPlan) -> np.ndarray:
-        us, ch, ctx = self.units, self.chunk, self.ctx
+    def _member_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Population rows and entry times of every member."""
+        us, ch = self.units, self.chunk
         entry = us.entry if self.single else take(us.entry, us.unit_of)
-        if trig.event:
-            every = None if us.identity else us.member
-            t = background_times(ctx.behaviour, ctx.seed, self.k, trig.event,
-                                 ch.keys if every is None else take(ch.keys, every), entry,
-                                 ch.mods.rate(trig.event, every))
-        else:
-            m = ctx.pop.segment(trig.segment or "")
-            rows = ch.rows if us.identity else take(ch.rows, us.member)
-            if trig.when == "leaves":
-                since = take(m.since, rows)
-                until = take(m.until, rows) if m.until is not None else np.full(len(rows), NEVER, dtype=np.int64)
-                t = np.where((since < until) & (until > entry) & (until < NEVER), until, NEVER)
-            else:
-                t = m.first_at_or_after(rows, entry)
-        return self._per_unit_min(t)
+        return (ch.rows if us.identity else take(ch.rows, us.member)), entry
+
+    def _trigger_times(self, trig: TriggerPlan) -> np.ndarray:
+        rows, entry = self._member_rows()
+        return self._per_unit_min(trigger_times(self.ctx.world, trig, rows, entry, self.k))
 
     # --- rows -------------------------------------------------------------------------------------------
     def _visits(self, step: int, u: np.ndarray, t_enter: np.ndarray, t_leave: np.ndarray,
@@ -246,7 +242,7 @@ class _Iteration:
         s = send if rep is None else take(send, rep)
         blocked = take(ch.unsubscribed, local) <= s
         if plan.audience.suppress is not None:
-            blocked |= ctx.pop.segment(plan.audience.suppress).member_at(take(ch.rows, local), s)
+            blocked |= ctx.world.member(plan.audience.suppress, take(ch.rows, local), s)
         codes = np.where(blocked, SUPPRESSED, SENT).astype(np.int8)
         if plan.cap is not None:
             assert ch.ring is not None and ch.ring_pos is not None
@@ -272,6 +268,12 @@ class _Iteration:
         self.out.messages(take(self.member_rows, pos), self.k, step.index, s,
                           {"delivered": ev.delivered, "opened": ev.opened, "clicked": ev.clicked,
                            "unsubscribed": ev.unsubscribed, "converted": ev.converted})
+        for name in ("converted", "unsubscribed"):  # what the journey caused, per member
+            vals = ev.get(name)
+            hit = np.flatnonzero(vals < NEVER)
+            if hit.size:
+                ph = take(pos, hit)
+                self.caused[name][ph] = np.minimum(take(self.caused[name], ph), take(vals, hit))
         hit = np.flatnonzero(ev.unsubscribed < NEVER)  # few: update only those
         if hit.size:
             li = take(local, hit)
@@ -302,7 +304,7 @@ class _Iteration:
         rows = take(self.chunk.rows, self._local(pos))
         at = a if rep is None else take(a, rep)
         if step.kind == Kind.IF_SEGMENT:
-            hit = self.ctx.pop.segment(step.segment or "").member_at(rows, at)
+            hit = self.ctx.world.member(step.segment or "", rows, at)
         else:
             hit = _condition(self.ctx, step, rows, at)
         if rep is None:
@@ -339,12 +341,15 @@ class _Iteration:
         goal = self.events[self.plan.goal.name] if self.plan.goal else np.full(us.n, NEVER, dtype=np.int64)
         reached = (goal < self.cutoff) & ~((self.term_outcome == EXITED) & (goal > self.term_time))
         g = np.where(reached, goal, NEVER)
+        rows, entry = self._member_rows()
+        with_j, without_j = effect_bits(self.ctx.world, rows, entry, self.cutoff, self.k, self.caused)
         if self.single:
-            self.out.units(self.member_rows, self.k, us.entry, self.term_time, self.term_outcome, g)
+            self.out.units(self.member_rows, self.k, us.entry, self.term_time, self.term_outcome, g, with_j,
+                           without_j)
         else:
             of = us.unit_of
             self.out.units(self.member_rows, self.k, take(us.entry, of), take(self.term_time, of),
-                           take(self.term_outcome, of), take(g, of))
+                           take(self.term_outcome, of), take(g, of), with_j, without_j)
 
 
 def _joined(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:

@@ -6,7 +6,8 @@ order (cohorts.py). A contact's state that outlives an iteration (its unsubscrib
 the frequency cap) is kept per chunk. Chunks are independent, so the results do not depend on the chunk size
 except for the order of trace rows; the chunk size is part of a run's inputs all the same.
 
-Entry rules are those of reference_run.py (the oracle), written here over arrays.
+Entry rules are those of reference_run.py (the oracle), written here over arrays. Both read one `World`
+(simulator.world): the calibrated behaviour, the contacts' background events and the segments over time.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from simulator.plan import Plan
 from simulator.population import Population
 from simulator.timezones import OffsetTable
 from simulator.trace import Trace, TraceBuilder
+from simulator.world import World, build_world
 
 DEFAULT_CHUNK = 125_000  # contacts per chunk: arrays stay in cache and memory is reused (measured best)
-ENGINE_VERSION = "1"
+ENGINE_VERSION = "2"  # 2: segments from their definitions over time, calibrated figures, the twin
 Progress = Callable[[float, str], None]
 
 
@@ -45,10 +47,11 @@ class Context:
 
     plan: Plan
     pop: Population
-    behaviour: BehaviourModel
+    behaviour: BehaviourModel  # calibrated (world.behaviour)
     seed: int
     offsets: OffsetTable
     journey_zone: int  # row of the journey's time zone in `offsets`
+    world: World
 
 
 @dataclass
@@ -88,19 +91,23 @@ class Units:
 
 
 def run(plan: Plan, pop: Population, behaviour: BehaviourModel, seed: int, *, chunk_size: int = DEFAULT_CHUNK,
-        progress: Progress | None = None, cancel: CancelToken | None = None) -> Trace:
-    """Simulate the population through the journey; the trace holds every step each contact took."""
+        progress: Progress | None = None, cancel: CancelToken | None = None, world: World | None = None) -> Trace:
+    """Simulate the population through the journey; the trace holds every step each contact took.
+
+    `world` is the run's world (made here from the inputs when not given; simulator.world)."""
     with keep_freed_memory():
-        return _run(plan, pop, behaviour, seed, chunk_size, progress, cancel)
+        if world is None:
+            world = build_world(plan, pop, behaviour, seed)
+        return _run(plan, pop, world, seed, chunk_size, progress, cancel)
 
 
-def _run(plan: Plan, pop: Population, behaviour: BehaviourModel, seed: int, chunk_size: int,
+def _run(plan: Plan, pop: Population, world: World, seed: int, chunk_size: int,
          progress: Progress | None, cancel: CancelToken | None) -> Trace:
     from simulator.cohorts import run_iteration  # the step logic lives there (it imports this module)
 
     zones = list(pop.timezones) + [plan.timezone]
-    ctx = Context(plan, pop, behaviour, seed, OffsetTable(zones, plan.start - 2 * 86_400, plan.horizon + 2 * 86_400),
-                  len(zones) - 1)
+    ctx = Context(plan, pop, world.behaviour, seed,
+                  OffsetTable(zones, plan.start - 2 * 86_400, plan.horizon + 2 * 86_400), len(zones) - 1, world)
     out = TraceBuilder(plan, capacity=len(pop))
     order = _order(plan, pop)
     bounds = _chunk_bounds(plan, pop, order, max(1, chunk_size))
@@ -118,7 +125,7 @@ def _run(plan: Plan, pop: Population, behaviour: BehaviourModel, seed: int, chun
             if progress is not None:
                 progress(done / steps, f"contacts {hi:,} of {len(pop):,}, iteration {k + 1}")
     return out.finish({"engine": "vectorised", "engine_version": ENGINE_VERSION, "seed": seed,
-                       "chunk_size": chunk_size})
+                       "chunk_size": chunk_size, "effect_events": list(world.effect_events)})
 
 
 def _order(plan: Plan, pop: Population) -> np.ndarray:
@@ -147,7 +154,7 @@ def _chunk(ctx: Context, rows: np.ndarray) -> Chunk:
     plan, pop = ctx.plan, ctx.pop
     tz = np.take(pop.tz, rows).astype(np.int64)
     zone = np.where(tz < 0, ctx.journey_zone, tz)
-    mods = contact_modifiers(ctx.behaviour, pop, rows, plan.events, plan.start)
+    mods = contact_modifiers(ctx.behaviour, pop, rows, plan.events, plan.start, ctx.world.member)
     ring = pos = None
     if plan.cap is not None:
         ring = np.full((len(rows), plan.cap[0]), -NEVER, dtype=np.int64)
@@ -164,26 +171,16 @@ def enter_units(ctx: Context, chunk: Chunk, k: int) -> Units:
     begin = plan.iterations[k][0]
     cutoff = plan.cutoff(k)[0]
     ok = np.take(pop.consent, rows) >= aud.min_consent
-    if not aud.segments:
+    audience = ctx.world.audience
+    if audience is None:
         t = np.full(len(rows), begin, dtype=np.int64)
-    elif plan.frequency == "ongoing":
-        firsts = [pop.segment(s).first_at_or_after(rows, begin) for s in aud.segments]
-        if aud.combine == "union":
-            t = np.minimum.reduce(firsts)
-        else:
-            t = np.maximum.reduce(firsts)
-            for s in aud.segments:
-                ok &= (t >= NEVER) | pop.segment(s).member_at(rows, t)
+    elif plan.frequency == "ongoing":  # when each contact first is in the audience (joins it)
+        t = audience.first_at_or_after(rows, begin)
     else:
-        hits = [pop.segment(s).member_at(rows, begin) for s in aud.segments]
-        inside = np.logical_or.reduce(hits) if aud.combine == "union" else np.logical_and.reduce(hits)
-        t = np.where(inside, begin, NEVER)
+        t = np.where(audience.member_at(rows, begin), begin, NEVER)
     ok &= t < cutoff
     idx = np.flatnonzero(ok)
     t = np.take(t, idx)
-    for s in aud.exclude:
-        keep = ~pop.segment(s).member_at(np.take(rows, idx), t)
-        idx, t = np.compress(keep, idx), np.compress(keep, t)
     if not plan.accounts:
         n = len(idx)
         everyone = n == len(rows)

@@ -12,6 +12,9 @@
 - `step_series(trace)`: per step and simulated day, cumulative counts at the end of the day (entered, each
   outcome, message events): the replay view's figures with intervals.
 
+- `effect_counts(trace)`: the paired twin: per effect event, contacts who had it with the journey and without.
+- `channel_counts(trace)`: per channel, messages sent and their events (what the behaviour figures realised).
+
 `figures(trace)` gathers them all under flat names ('funnel.sent', 'series.opened', 'steps.opened',
 'conversion') for replicas; `METRICS` lists them by name.
 """
@@ -166,9 +169,46 @@ def conversion(trace: Trace) -> float:
     return float((trace.units["goal"] >= 0).sum() / n) if n else float("nan")
 
 
+def effect_counts(trace: Trace) -> dict[str, np.ndarray]:
+    """The paired twin: per effect event (`trace.meta["effect_events"]`), how many contacts entering (per
+    iteration) had it from entry until the cutoff with the journey, without it, and in one run but not the
+    other; 'n' is the number of contacts entering."""
+    names = list(trace.meta.get("effect_events", []))
+    u = trace.units
+    w, wo = u["effect_with"], u["effect_without"]
+    out = {"n": np.array(float(len(w)))}
+    with_n, without_n, differ = np.zeros(len(names)), np.zeros(len(names)), np.zeros(len(names))
+    for j in range(len(names)):
+        bit = np.int32(1 << j)
+        a, b = (w & bit) != 0, (wo & bit) != 0
+        with_n[j], without_n[j], differ[j] = np.count_nonzero(a), np.count_nonzero(b), np.count_nonzero(a != b)
+    out.update({"with": with_n, "without": without_n, "differ": differ})
+    return out
+
+
+CHANNEL_EVENTS = ("sent", "delivered", "opened", "clicked", "unsubscribed", "converted")
+
+
+def channel_counts(trace: Trace) -> dict[str, np.ndarray]:
+    """Per channel ('email', 'sms', 'push'): messages sent and their events, over every message step."""
+    from app.model.registry import REGISTRY
+    m = trace.messages
+    out: dict[str, np.ndarray] = {}
+    for step, _, lo, hi in trace.blocks["messages"].tolist():
+        tile = REGISTRY.get(trace.step_types[step])
+        channel = tile.channel if tile is not None and tile.channel else trace.step_types[step]
+        for name in CHANNEL_EVENTS:
+            key = f"{channel}.{name}"
+            count = (hi - lo) if name == "sent" else int(np.count_nonzero(m[name][lo:hi] >= 0))
+            out[key] = out.get(key, np.array(0.0)) + count
+    return out
+
+
 def figures(trace: Trace) -> dict[str, np.ndarray]:
     """Every figure of a trace under a flat name, as float64 arrays (scalars as 0-d arrays)."""
     out = {f"funnel.{k}": a.astype(np.float64) for k, a in funnel(trace).items()}
+    out.update({f"effect.{k}": a for k, a in effect_counts(trace).items()})
+    out.update({f"channels.{k}": a for k, a in channel_counts(trace).items()})
     out.update({f"series.{k}": a.astype(np.float64) for k, a in time_series(trace).items()})
     out.update({f"steps.{k}": a.astype(np.float64) for k, a in step_series(trace).items()})
     out["conversion"] = np.array(conversion(trace))
@@ -177,4 +217,5 @@ def figures(trace: Trace) -> dict[str, np.ndarray]:
 
 METRICS: dict[str, Callable[..., object]] = {"funnel": funnel, "time_series": time_series,
                                              "waiting_at": waiting_at, "conversion": conversion,
-                                             "figures": figures, "step_series": step_series}
+                                             "figures": figures, "step_series": step_series,
+                                             "effect_counts": effect_counts, "channel_counts": channel_counts}

@@ -127,6 +127,7 @@ class Plan:
     exits: tuple[TriggerPlan, ...]
     goal: TriggerPlan | None
     events: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = field(default=())  # settings the plan had to read its own way (see compile_plan)
 
     @property
     def end(self) -> int:
@@ -207,6 +208,7 @@ def compile_plan(journey: Journey, *, horizon: int | datetime | None = None) -> 
     if h <= start:
         raise PlanError("the simulated horizon must be after the journey start")
 
+    notes: list[str] = []
     f = journey.frequency
     if f.kind == "repeating":
         if not f.interval or not f.count or f.interval.total_seconds() <= 0 or f.count < 1:
@@ -214,13 +216,17 @@ def compile_plan(journey: Journey, *, horizon: int | datetime | None = None) -> 
         step = int(f.interval.total_seconds())
         iterations = tuple((start + k * step, start + (k + 1) * step) for k in range(f.count)
                            if start + k * step < min(end_at, h))
+        fit = sum(1 for k in range(f.count) if start + k * step < end_at)
+        if fit < f.count:
+            notes.append(f"the journey repeats {f.count} times every {_days(step)}, but only {fit} of them start "
+                         "before its schedule ends; only those are simulated")
     else:
         iterations = ((start, NEVER),)
 
     order = _topological(journey)
     index = {sid: i for i, sid in enumerate(order)}
     accounts = journey.target == "accounts"
-    steps = tuple(_step(journey, sid, i, index, s.timezone, accounts) for i, sid in enumerate(order))
+    steps = tuple(_step(journey, sid, i, index, s.timezone, accounts, notes) for i, sid in enumerate(order))
 
     q = s.quiet_hours
     quiet = None
@@ -240,10 +246,20 @@ def compile_plan(journey: Journey, *, horizon: int | datetime | None = None) -> 
     goal = _trigger(journey.goal) if journey.goal else None
     events = tuple(dict.fromkeys(t.event for t in (*exits, *([goal] if goal else [])) if t.event))
     return Plan(journey.id, journey.name, journey.version, journey.target, f.kind, steps, index[journey.entry],
-                start, end_at, h, iterations, s.timezone, quiet, cap, audience, exits, goal, events)
+                start, end_at, h, iterations, s.timezone, quiet, cap, audience, exits, goal, events, tuple(notes))
 
 
-def _step(journey: Journey, sid: str, i: int, index: dict[str, int], tz: str, accounts: bool) -> StepPlan:
+def _days(seconds: int) -> str:
+    days, rest = divmod(seconds, DAY)
+    return f"{days} day{'s' if days != 1 else ''}" if not rest else f"{seconds / 3600:g} hours"
+
+
+def _pct(x: float) -> str:
+    return f"{x:g}%"
+
+
+def _step(journey: Journey, sid: str, i: int, index: dict[str, int], tz: str, accounts: bool,
+          notes: list[str]) -> StepPlan:
     st = journey.step(sid)
     tile = REGISTRY.get(st.type)
     if tile is None:
@@ -276,6 +292,11 @@ def _step(journey: Journey, sid: str, i: int, index: dict[str, int], tz: str, ac
             cum.append(acc / total)
         if holdout == 0:
             cum[-1] = 1.0
+        if abs(total - 100.0) > 1e-9:
+            shares = " / ".join(f"{x / total:.1%}" for x in split)
+            held = f" and {holdout / total:.1%} held out" if holdout else ""
+            notes.append(f"split '{sid}': its paths{' and holdout' if holdout else ''} add up to {_pct(total)}, not "
+                         f"100%; simulated as shares of the total: {shares}{held}")
         return StepPlan(kind=Kind.SPLIT, thresholds=tuple(cum), **base)
     if st.type == "exit":
         return StepPlan(kind=Kind.EXIT, **base)

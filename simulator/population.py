@@ -1,120 +1,81 @@
-"""The simulated population: one NumPy column per contact fact, and a fast synthetic generator.
+"""The simulated population: one NumPy column per contact fact, and where the segments' membership comes from.
 
-`Population` is deliberately plain so that an adapter from the project's stored audience (app/audience) is a
-column-by-column copy:
+`Population` columns:
 
 - `contact_id` (int64): the contact's id; random draws are keyed by it, so a contact behaves the same in any
   population it appears in.
 - `account_id` (int64, -1 = none): the account the contact works for (accounts-targeting journeys).
 - `tz` (int16, -1 = unknown: the journey's zone applies) indexing `timezones` (IANA names).
 - `consent` (int8): index into app.model.attributes.CONSENT_LEVELS (increasing).
-- `engagement` (float64 in [0, 1]): the latent engagement the audience generator draws (Beta(2, 5)).
+- `engagement` (float64 in [0, 1]): the latent engagement behaviour depends on.
 - `loyalty` (int8): index into LOYALTY_TIERS.
-- `segments`: name -> `Membership` (member from `since` until `until`, UTC seconds; `NEVER` = never). Ongoing
-  journeys enter contacts at the time they join an audience segment; this is the "joined_at" of the issue.
-- `numeric` (float64, NaN = no data; dates as UTC seconds) and `categories` (codes into a tuple of texts, -1 =
-  no data): attribute columns that if/then conditions test, keyed by attribute name (`account.size` too).
-- `spec`: how the population was made (JSON-able), so a saved run can rebuild it.
+- `numeric` (float64, NaN = no data; dates and date-times as UTC seconds) and `categories` (codes into a tuple of
+  texts, -1 = no data): attribute columns that if/then conditions and behaviour multipliers test, keyed by
+  attribute name (`account.size` too). Synthetic populations make them when first read.
+- `source`: the contacts' data and the segment definitions (`AudienceSource`): a run evaluates every segment
+  the journey uses on it, over the simulated period, with the contacts' own simulated events (simulator.world),
+  with the semantics of the project's segment queries (app.audience.evaluate).
+- `segments`: memberships given as they are (a `TimeSet` per segment name), for segments without a definition:
+  hand-made populations in tests, and `assumed` ones (see `population_for`).
+- `spec`: how the population was made (JSON-able), so a saved run can make it again.
 
-Synthetic contacts live where their `locale` says: "mixed" (the default: a spread over Europe, the Americas,
-Asia and Australia) or one region such as "en_GB" or "en_US", whose time zones (weighted by where people live),
-country and language they then take. The locale is part of the spec; "mixed" is left out of it, so specs made
-before locales existed rebuild the same population.
+Synthetic contacts come from the one generator (app.audience.synthetic) and a population profile
+(app.audience.profile), seen at the journey's start: they have a history, and a segment such as "No purchase in
+60 days" holds exactly the contacts whose last purchase is that old.
 """
 
 from __future__ import annotations
 
+import zoneinfo
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from app.model.attributes import CONSENT_LEVELS, LOYALTY_TIERS
-from simulator.draws import NEVER
+from app.audience.base import DAY, ContactBase, Items, Text
+from app.audience.evaluate import list_name
+from app.audience.profile import PopulationProfile
+from app.audience.synthetic import synthesize
+from app.audience.timesets import NEVER, TimeSet
+from app.model.attributes import CONSENT_LEVELS, LOYALTY_TIERS, STANDARD_ATTRIBUTES, lookup_attribute
+from app.model.segment import Segment
 from simulator.plan import Plan
 
-DAY = 86_400
-DEFAULT_TIMEZONES: tuple[tuple[str, float], ...] = (
-    ("Europe/Paris", 0.22), ("Europe/London", 0.14), ("Europe/Berlin", 0.10), ("America/New_York", 0.18),
-    ("America/Chicago", 0.07), ("America/Los_Angeles", 0.10), ("Asia/Tokyo", 0.06), ("Australia/Sydney", 0.05),
-    ("UTC", 0.08))
-COUNTRIES = ("FR", "GB", "DE", "US", "US", "US", "JP", "AU", "IE")  # by time zone above
-LANGUAGES = ("fr", "en", "de", "en", "en", "en", "ja", "en", "en")
-# These mirror app/audience/population.py so synthetic and stored populations look alike: tiers on noisy
-# lifetime value, consent cut points on noisy engagement (about 10/15/15/25/25/10 % from not_set to profiling).
-TIER_CUTS = np.array([50.0, 200.0, 600.0, 1500.0])
-CONSENT_CUTS = np.array([-0.21, 0.23, 0.53, 0.99, 1.63])
-ZIPF_EXPONENT, ZIPF_OFFSET = 1.1, 10.0
+AVERAGE_ENGAGEMENT = 2.0 / 7.0  # the Beta(2, 5) mean: a contact with no recorded engagement behaves as average
+MIXED = "mixed"
 
 
-@dataclass(frozen=True)
-class Locale:
-    """Where synthetic contacts live: time zones and the share of contacts in each, and each zone's country and
-    language."""
+class Locale(NamedTuple):
+    """A choice of where synthetic contacts live, for the run panel (label) and the profile (locales)."""
 
     label: str
-    zones: tuple[tuple[str, float], ...]
-    countries: tuple[str, ...]
-    languages: tuple[str, ...]
+    locales: tuple[str, ...]
 
 
-def _region(label: str, country: str, language: str, *zones: tuple[str, float]) -> Locale:
-    return Locale(label, zones, (country,) * len(zones), (language,) * len(zones))
-
-
-MIXED = "mixed"
-# Zone shares are rough shares of the country's population (national statistics, rounded); a locale is a
-# plausible audience of that market, not a census.
 LOCALES: dict[str, Locale] = {
-    MIXED: Locale("Worldwide mix", DEFAULT_TIMEZONES, COUNTRIES, LANGUAGES),
-    "en_US": _region("United States (en_US)", "US", "en", ("America/New_York", 0.47), ("America/Chicago", 0.29),
-                     ("America/Denver", 0.05), ("America/Phoenix", 0.02), ("America/Los_Angeles", 0.16),
-                     ("America/Anchorage", 0.002), ("Pacific/Honolulu", 0.004)),
-    "en_GB": _region("United Kingdom (en_GB)", "GB", "en", ("Europe/London", 1.0)),
-    "en_AU": _region("Australia (en_AU)", "AU", "en", ("Australia/Sydney", 0.33), ("Australia/Melbourne", 0.26),
-                     ("Australia/Brisbane", 0.20), ("Australia/Perth", 0.11), ("Australia/Adelaide", 0.07),
-                     ("Australia/Hobart", 0.02), ("Australia/Darwin", 0.01)),
-    "de_DE": _region("Germany (de_DE)", "DE", "de", ("Europe/Berlin", 1.0)),
-    "fr_FR": _region("France (fr_FR)", "FR", "fr", ("Europe/Paris", 1.0)),
-    "es_ES": _region("Spain (es_ES)", "ES", "es", ("Europe/Madrid", 0.955), ("Atlantic/Canary", 0.045)),
-    "it_IT": _region("Italy (it_IT)", "IT", "it", ("Europe/Rome", 1.0)),
-    "nl_NL": _region("Netherlands (nl_NL)", "NL", "nl", ("Europe/Amsterdam", 1.0)),
-    "pt_BR": _region("Brazil (pt_BR)", "BR", "pt", ("America/Sao_Paulo", 0.91), ("America/Manaus", 0.07),
-                     ("America/Rio_Branco", 0.02)),
-    "ja_JP": _region("Japan (ja_JP)", "JP", "ja", ("Asia/Tokyo", 1.0)),
+    MIXED: Locale("Worldwide mix", ()),
+    "en_US": Locale("United States (en_US)", ("en_US",)), "en_GB": Locale("United Kingdom (en_GB)", ("en_GB",)),
+    "en_AU": Locale("Australia (en_AU)", ("en_AU",)), "de_DE": Locale("Germany (de_DE)", ("de_DE",)),
+    "fr_FR": Locale("France (fr_FR)", ("fr_FR",)), "es_ES": Locale("Spain (es_ES)", ("es_ES",)),
+    "it_IT": Locale("Italy (it_IT)", ("it_IT",)), "nl_NL": Locale("Netherlands (nl_NL)", ("nl_NL",)),
+    "pt_BR": Locale("Brazil (pt_BR)", ("pt_BR",)), "ja_JP": Locale("Japan (ja_JP)", ("ja_JP",)),
 }
 
 
 def locale_of(name: str) -> Locale:
-    """A locale by name (e.g. "en_GB", or "mixed"); ValueError naming the known ones otherwise."""
-    try:
+    """A locale by name ("mixed", a listed region, or any locale Faker knows); ValueError otherwise."""
+    if name in LOCALES:
         return LOCALES[name]
-    except KeyError:
-        raise ValueError(f"unknown locale {name!r} (known: {', '.join(LOCALES)})") from None
+    from app.audience.pools import known_locale
+    if isinstance(name, str) and known_locale(name):
+        return Locale(name, (name,))
+    raise ValueError(f"unknown locale {name!r} (known: {', '.join(LOCALES)}, or any locale Faker knows)")
 
 
-@dataclass(frozen=True)
-class Membership:
-    """Segment membership per contact: member during [since, until); since == NEVER: never a member."""
-
-    since: np.ndarray
-    until: np.ndarray | None = None
-
-    def member_at(self, rows: np.ndarray, t: np.ndarray | int) -> np.ndarray:
-        """Whether contacts `rows` are members at time(s) `t`."""
-        inside = np.take(self.since, rows) <= t
-        if self.until is not None:
-            inside &= np.take(self.until, rows) > t
-        return inside
-
-    def first_at_or_after(self, rows: np.ndarray, t: np.ndarray | int) -> np.ndarray:
-        """The first time >= t at which each contact is a member (NEVER if none)."""
-        since = np.take(self.since, rows)
-        f = np.maximum(since, t)
-        ok = since < NEVER
-        if self.until is not None:
-            ok &= f < np.take(self.until, rows)
-        return np.where(ok, f, NEVER)
+def profile_for_locale(name: str) -> PopulationProfile:
+    """The default profile with contacts in locale `name` ("mixed": the worldwide mix)."""
+    return PopulationProfile.for_locales(locale_of(name).locales or (MIXED,))
 
 
 @dataclass(frozen=True)
@@ -123,6 +84,36 @@ class CategoryColumn:
 
     codes: np.ndarray
     values: tuple[str, ...]
+
+
+class Lazy(Mapping[str, Any]):
+    """A mapping whose values may be functions that make them on first read."""
+
+    def __init__(self, items: Mapping[str, Any] | None = None) -> None:
+        self._items: dict[str, Any] = dict(items or {})
+
+    def __getitem__(self, key: str) -> Any:
+        v = self._items[key]
+        if callable(v):
+            v = self._items[key] = v()
+        return v
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+@dataclass(frozen=True)
+class AudienceSource:
+    """What a run evaluates segments on: the contacts' data (rows as the population's), the definitions of the
+    segments by name, the project's custom attributes, and the window start (the journey's start)."""
+
+    base: ContactBase
+    definitions: Mapping[str, Segment]
+    custom: Mapping[str, str]
+    w0: int
 
 
 @dataclass(frozen=True)
@@ -136,10 +127,11 @@ class Population:
     consent: np.ndarray
     engagement: np.ndarray
     loyalty: np.ndarray
-    segments: Mapping[str, Membership] = field(default_factory=dict)
+    segments: Mapping[str, TimeSet] = field(default_factory=dict)
     numeric: Mapping[str, np.ndarray] = field(default_factory=dict)
     categories: Mapping[str, CategoryColumn] = field(default_factory=dict)
     spec: Mapping[str, Any] = field(default_factory=dict)
+    source: AudienceSource | None = None
 
     def __len__(self) -> int:
         return len(self.contact_id)
@@ -159,25 +151,149 @@ class Population:
     def attribute_names(self) -> list[str]:
         return sorted({"consent_level", "loyalty_tier", "time_zone", *self.numeric, *self.categories})
 
-    def segment(self, name: str) -> Membership:
-        """A segment's membership; a clear error naming the segments the population has otherwise."""
-        try:
-            return self.segments[name]
-        except KeyError:
-            have = ", ".join(sorted(self.segments)) or "none"
-            raise KeyError(f"the population has no segment '{name}' (it has: {have})") from None
+    def knows(self, segment: str) -> bool:
+        """Whether the population can say who is in `segment` (a definition or a given membership)."""
+        return segment in self.segments or (self.source is not None and segment in self.source.definitions)
 
+
+# --- from a customer base ----------------------------------------------------------------------------------------
+
+def _zones(col: Any, n: int) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Time zone names as codes into the distinct valid names (unknown or invalid: -1, the journey's zone)."""
+    if not isinstance(col, Text):
+        return np.full(n, -1, dtype=np.int16), ()
+    names = list(dict.fromkeys(col.values))
+    valid = []
+    for name in names:
+        try:
+            zoneinfo.ZoneInfo(name)
+            valid.append(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            pass
+    index = {name: i for i, name in enumerate(valid)}
+    table = np.array([index.get(v, -1) for v in col.values] + [-1], dtype=np.int16)
+    return table[np.where(col.codes >= 0, col.codes, len(col.values))], tuple(valid)
+
+
+def _levels(col: Any, n: int, levels: tuple[str, ...]) -> np.ndarray:
+    """A choice column as indexes into `levels` (unknown or missing: 0), ignoring case."""
+    if not isinstance(col, Text):
+        return np.zeros(n, dtype=np.int8)
+    folded = [v.casefold() for v in levels]
+    table = np.array([folded.index(v.casefold()) if v.casefold() in folded else 0 for v in col.values] + [0],
+                     dtype=np.int8)
+    return table[np.where(col.codes >= 0, col.codes, len(col.values))]
+
+
+def _category(col: Any) -> CategoryColumn | None:
+    """A text column for conditions and multipliers: an empty text counts as no data there."""
+    if not isinstance(col, Text):
+        return None
+    codes = col.codes.astype(np.int32)
+    if "" in col.values:
+        empty = np.array([v == "" for v in col.values] + [False])
+        codes = np.where(empty[np.where(codes >= 0, codes, len(col.values))], -1, codes).astype(np.int32)
+    return CategoryColumn(codes, col.values)
+
+
+def _numeric(col: Any, kind: str) -> np.ndarray | None:
+    if not isinstance(col, np.ndarray):
+        return None
+    return col * DAY if kind == "date" else col
+
+
+def _attribute_columns(base: ContactBase, custom: Mapping[str, str]) -> tuple[Lazy, Lazy]:
+    """Every attribute a condition or multiplier may read, made on first read."""
+    numeric: dict[str, Any] = {}
+    categories: dict[str, Any] = {}
+    for attr in STANDARD_ATTRIBUTES.values():
+        name = attr.name
+        if name in ("consent_level", "loyalty_tier", "time_zone", "subscription_lists"):
+            continue
+        if name == "account" or name.startswith("account."):
+            column = "name" if name == "account" else name.removeprefix("account.")
+
+            def acc(column: str = column, kind: str = attr.type) -> Any:
+                col = base.account_column(column)
+                if isinstance(col, Text):
+                    mapped = Text(np.where(base.account >= 0, col.codes[np.maximum(base.account, 0)]
+                                           if len(col.codes) else -1, -1).astype(np.int32), col.values)
+                    return _category(mapped)
+                if isinstance(col, np.ndarray):
+                    return np.where(base.account >= 0, col[np.maximum(base.account, 0)] if len(col) else np.nan,
+                                    np.nan)
+                return None
+            (numeric if attr.type == "number" else categories)[name] = acc
+            continue
+        if attr.type in ("number", "date", "datetime"):
+            numeric[name] = lambda name=name, kind=attr.type: _numeric(base.column(name), kind)
+        elif attr.type in ("text", "choice"):
+            categories[name] = lambda name=name: _category(base.column(name))
+    for name, kind in custom.items():
+        if name in STANDARD_ATTRIBUTES or name not in base.custom:
+            continue
+        attr = lookup_attribute(name, dict(custom))
+        if attr is None:
+            continue
+        if attr.type in ("number", "date", "datetime", "boolean"):
+            numeric[name] = lambda name=name, kind=attr.type: _numeric(base.custom_column(name), kind)
+        elif attr.type == "text":
+            categories[name] = lambda name=name: _category(base.custom_column(name))
+    return _present(numeric), _present(categories)
+
+
+def _present(items: dict[str, Any]) -> Lazy:
+    """Lazy columns, dropping those that turn out to be missing when read (None)."""
+    class _Dropping(Lazy):
+        def __getitem__(self, key: str) -> Any:
+            value = super().__getitem__(key)
+            if value is None:
+                raise KeyError(key)
+            return value
+
+        def __contains__(self, key: object) -> bool:
+            try:
+                self[key]  # type: ignore[index]
+            except KeyError:
+                return False
+            return True
+
+        def __iter__(self) -> Iterator[str]:
+            return (k for k in list(self._items) if k in self)
+    return _Dropping(items)
+
+
+def population_from_base(base: ContactBase, *, definitions: Mapping[str, Segment], custom: Mapping[str, str],
+                         w0: int, spec: Mapping[str, Any], segments: Mapping[str, TimeSet] | None = None
+                         ) -> Population:
+    """A population over a customer base whose segments are evaluated from their definitions."""
+    n = base.n
+    tz, zones = _zones(base.column("time_zone"), n)
+    engagement_col = base.column("engagement")
+    engagement = (np.clip(np.nan_to_num(engagement_col, nan=AVERAGE_ENGAGEMENT), 0.0, 1.0)
+                  if isinstance(engagement_col, np.ndarray) else np.full(n, AVERAGE_ENGAGEMENT))
+    account_id = np.where(base.account >= 0, base.account_ids[np.maximum(base.account, 0)] if base.n_accounts
+                          else -1, -1).astype(np.int64)
+    numeric, categories = _attribute_columns(base, custom)
+    return Population(base.ids.astype(np.int64), account_id, tz, zones,
+                      _levels(base.column("consent_level"), n, CONSENT_LEVELS), engagement,
+                      _levels(base.column("loyalty_tier"), n, LOYALTY_TIERS), dict(segments or {}), numeric,
+                      categories, dict(spec), AudienceSource(base, dict(definitions), dict(custom), int(w0)))
+
+
+# --- synthetic populations ----------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class SegmentSpec:
-    """How a synthetic segment fills: a share of members at the start, then a share of the rest who join."""
+    """An assumed membership for a segment with no definition: a share at the start, a share of the rest who
+    join over the period."""
 
     at_start: float
     joining: float = 0.0
 
 
 def segment_specs_for(plan: Plan) -> dict[str, SegmentSpec]:
-    """Default synthetic segments for a journey, by the role each segment plays in it.
+    """Assumed memberships by the role each segment plays in a journey, for segments with no definition.
 
     Audience: everyone at the start (one-time, repeating), or 40 % at the start and the rest joining over the
     schedule (ongoing); with several audience segments each holds 70 %, so they overlap. Exclusion: 2 %.
@@ -198,130 +314,135 @@ def segment_specs_for(plan: Plan) -> dict[str, SegmentSpec]:
     return specs
 
 
-def population_for(plan: Plan, n: int, seed: int, **kw: Any) -> Population:
-    """A synthetic population of `n` contacts with the segments the journey uses (see `segment_specs_for`)."""
-    return synthetic_population(n, seed, start=plan.start, end=plan.horizon, segments=segment_specs_for(plan), **kw)
+def plan_segments(plan: Plan) -> list[str]:
+    """Every segment a journey names: audience, exclusions, suppression, if/then, goal and exits."""
+    a = plan.audience
+    return list(dict.fromkeys([*a.segments, *a.exclude, *([a.suppress] if a.suppress else []),
+                               *plan.segments_used()]))
 
 
-def synthetic_population(n: int, seed: int, *, start: int, end: int,
-                         segments: Mapping[str, SegmentSpec] | None = None, account_share: float = 0.6,
-                         contacts_per_account: int = 40, unknown_tz_share: float = 0.02,
-                         locale: str = MIXED) -> Population:
-    """`n` synthetic contacts from `seed`: skewed engagement and value, time zones, accounts of Zipf-like sizes.
+def assumed_membership(n: int, seed: int, name: str, spec: SegmentSpec, start: int, end: int) -> TimeSet:
+    """A membership drawn at an assumed share (members at the start joined before it; the others join uniformly
+    over [start, end)); from a stream of its own per segment name."""
+    from app.audience.synthetic import name_seed
+    rng = np.random.default_rng(name_seed(seed, f"assumed:{name}"))
+    u = rng.random(n)
+    when = rng.random(n)
+    first = u < spec.at_start
+    joins = (u >= spec.at_start) & (rng.random(n) < spec.joining)
+    span = max(1, end - start)
+    since = np.where(first, start, np.where(joins, start + (when * span).astype(np.int64), NEVER))
+    rows = np.flatnonzero(since < NEVER)
+    return TimeSet.spans(n, start, rows, since[rows], np.full(len(rows), NEVER, dtype=np.int64))
 
-    Segment members who join do so uniformly over [start, end). `locale` says where contacts live (see
-    LOCALES). The same arguments give the same population bit for bit (with the same NumPy).
+
+def evaluable(segment: Segment) -> bool:
+    """Whether a segment's members can be worked out from contact data: a segment of contacts, with a query if
+    it is dynamic (segments of accounts are not evaluated yet; they get an assumed membership)."""
+    return segment.entity == "contacts" and (segment.kind != "dynamic" or segment.query is not None)
+
+
+def population_for(plan: Plan, n: int, seed: int, *, definitions: Mapping[str, Segment] | None = None,
+                   profile: PopulationProfile | None = None, locale: str | None = None,
+                   custom: Mapping[str, str] | None = None) -> Population:
+    """`n` synthetic contacts from `seed` and a profile (default: the default profile in `locale`, "mixed"),
+    seen at the journey's start, with the journey's segments evaluated from their `definitions`.
+
+    A segment the journey uses that has no definition here (or one that cannot be evaluated: see `evaluable`) is
+    given an assumed membership by its role (`segment_specs_for`), recorded in the spec as assumed.
     """
     if n < 0:
         raise ValueError("the population size cannot be negative")
-    where = locale_of(locale)
-    rng = np.random.default_rng(seed)
-    zones = tuple(z for z, _ in where.zones)
-    weights = np.array([w for _, w in where.zones])
-    tz = rng.choice(len(zones), size=n, p=weights / weights.sum()).astype(np.int16)
-    unknown_tz = rng.random(n) < unknown_tz_share
-
-    engagement = rng.beta(2.0, 5.0, n)
-    value = np.round(rng.lognormal(4.6 + 2.0 * (engagement - 0.29), 1.0, n), 2)
-    buyer = rng.random(n) < 0.45 + 0.5 * engagement
-    lifetime_value = np.where(buyer, value, 0.0)
-    loyalty = np.searchsorted(TIER_CUTS, lifetime_value * rng.lognormal(0.0, 0.25, n), side="right").astype(np.int8)
-    consent = np.searchsorted(CONSENT_CUTS, 2.5 * engagement + rng.normal(0.0, 0.6, n), side="right").astype(np.int8)
-    recency_days = rng.exponential(20.0 + 500.0 * (1.0 - engagement) ** 2)
-    last_purchase = np.where(buyer, start - np.round(recency_days * DAY), np.nan)
-
-    n_accounts = max(1, n // max(1, contacts_per_account))
-    ranks = np.arange(n_accounts, dtype=np.float64)
-    p = (ranks + ZIPF_OFFSET) ** -ZIPF_EXPONENT
-    works = rng.random(n) < account_share
-    account = np.where(works, rng.choice(n_accounts, size=n, p=p / p.sum()), -1).astype(np.int64)
-    # most of an account's contacts work where the account is (an account's journey uses one time zone)
-    account_zone = rng.choice(len(zones), size=n_accounts, p=weights / weights.sum()).astype(np.int16)
-    local = works & (rng.random(n) < 0.85)
-    tz[local] = account_zone[account[local]]
-    country = tz.astype(np.int32)  # where the contact is, known even when its time zone is not
-    tz[unknown_tz] = -1
-    sizes = np.bincount(account[account >= 0], minlength=n_accounts).astype(np.float64)
-    account_size = np.where(account >= 0, sizes[np.maximum(account, 0)] * 25.0, np.nan)
-
-    members: dict[str, Membership] = {}
-    for name, spec in (segments or {}).items():
-        members[name] = _membership(rng, n, spec, start, end)
-    ids = np.arange(1, n + 1, dtype=np.int64)
-    spec_plain = {"kind": "synthetic", "contacts": n, "seed": seed, "start": start, "end": end,
-                  "segments": {k: [v.at_start, v.joining] for k, v in (segments or {}).items()},
-                  "account_share": account_share, "contacts_per_account": contacts_per_account,
-                  "unknown_tz_share": unknown_tz_share}
-    if locale != MIXED:
-        spec_plain["locale"] = locale
-    return Population(
-        contact_id=ids, account_id=account, tz=tz, timezones=zones, consent=consent, engagement=engagement,
-        loyalty=loyalty, segments=members,
-        numeric={"lifetime_value": lifetime_value, "last_purchase_date": last_purchase,
-                 "account.size": account_size},
-        categories={"country": _by_zone(country, where.countries, locale),
-                    "language": _by_zone(country, where.languages, locale)},
-        spec=spec_plain)
+    if profile is None:
+        profile = profile_for_locale(locale or MIXED)
+    definitions = dict(definitions or {})
+    custom = dict(custom or {})
+    names = plan_segments(plan)
+    defined = {k: v for k, v in definitions.items() if k in names and evaluable(v)}
+    missing = [name for name in names if name not in defined]
+    static = [s.name for s in defined.values() if s.kind == "static"]
+    lists = [list_name(s) for s in defined.values() if s.kind == "subscription"]
+    base = synthesize(n, seed, profile, as_of=plan.start, static=static, lists=lists) if n else None
+    specs = segment_specs_for(plan)
+    assumed = {name: assumed_membership(n, seed, name, specs[name], plan.start, plan.horizon) for name in missing}
+    spec: dict[str, Any] = {"kind": "synthetic", "contacts": n, "seed": seed, "as_of": plan.start,
+                            "profile": profile.to_plain()}
+    if locale and locale != MIXED:
+        spec["locale"] = locale
+    if missing:
+        spec["assumed"] = {name: [specs[name].at_start, specs[name].joining] for name in missing}
+        spec["horizon"] = plan.horizon
+    if static or lists:
+        spec["static"], spec["lists"] = static, lists
+    if base is None:
+        return _empty(spec)
+    return population_from_base(base, definitions=defined, custom=custom, w0=plan.start, spec=spec,
+                                segments=assumed)
 
 
-def _by_zone(zone: np.ndarray, per_zone: tuple[str, ...], locale: str) -> CategoryColumn:
-    """A text column from each contact's zone index. A region's repeated values become one code (a test for
-    "US" then finds every American); "mixed" keeps one code per zone, as populations made before locales had."""
-    if locale == MIXED:
-        return CategoryColumn(zone, per_zone)
-    values = tuple(dict.fromkeys(per_zone))
-    remap = np.array([values.index(v) for v in per_zone], dtype=np.int32)
-    return CategoryColumn(remap[zone], values)
+def replica_seed(seed: int, replica: int) -> int:
+    """The seed of replica `replica`'s synthetic population: the run's seed for the first (so that `population`
+    with the same seed writes the same contacts), derived seeds for the others."""
+    from simulator.draws import derive_seed
+    return seed if replica == 0 else derive_seed(seed ^ 0x504F50, replica)
 
 
-def _membership(rng: np.random.Generator, n: int, spec: SegmentSpec, start: int, end: int) -> Membership:
-    since = np.full(n, NEVER, dtype=np.int64)
-    u = rng.random(n)
-    first = u < spec.at_start  # members at the start joined some time in the 30 days before
-    since[first] = start - 1 - (rng.random(int(first.sum())) * 30 * DAY).astype(np.int64)
-    joins = (u >= spec.at_start) & (rng.random(n) < spec.joining)
-    span = max(1, end - start)
-    since[joins] = start + (rng.random(int(joins.sum())) * span).astype(np.int64)
-    return Membership(since)
+def _empty(spec: Mapping[str, Any]) -> Population:
+    z = np.zeros(0, dtype=np.int64)
+    return Population(z, z, z.astype(np.int16), (), z.astype(np.int8), np.zeros(0), z.astype(np.int8), spec=spec)
 
 
-def population_from_spec(spec: Mapping[str, Any]) -> Population:
-    """Rebuild a population from its `spec` (synthetic populations only, for now)."""
+def population_from_spec(spec: Mapping[str, Any], *, definitions: Mapping[str, Segment] | None = None,
+                         custom: Mapping[str, str] | None = None, plan: Plan | None = None) -> Population:
+    """Make a synthetic population again from its spec (and the segment definitions it was evaluated with)."""
     if spec.get("kind") != "synthetic":
         raise ValueError(f"cannot rebuild a population of kind {spec.get('kind')!r}")
-    segs = {k: SegmentSpec(float(v[0]), float(v[1])) for k, v in spec.get("segments", {}).items()}
-    return synthetic_population(int(spec["contacts"]), int(spec["seed"]), start=int(spec["start"]),
-                                end=int(spec["end"]), segments=segs, account_share=float(spec["account_share"]),
-                                contacts_per_account=int(spec["contacts_per_account"]),
-                                unknown_tz_share=float(spec["unknown_tz_share"]),
-                                locale=str(spec.get("locale", MIXED)))
+    if "profile" not in spec:
+        raise ValueError("this run's population was made by an earlier version of the generator; it cannot be "
+                         "made again (its saved trace and figures still show)")
+    profile = PopulationProfile.from_plain(spec["profile"])
+    n, seed, start = int(spec["contacts"]), int(spec["seed"]), int(spec["as_of"])
+    assumed_names = set(spec.get("assumed") or {})
+    defined = {k: v for k, v in (definitions or {}).items() if k not in assumed_names and evaluable(v)}
+    static, lists = list(spec.get("static", [])), list(spec.get("lists", []))
+    base = synthesize(n, seed, profile, as_of=start, static=static, lists=lists) if n else None
+    assumed = {}
+    horizon = int(spec.get("horizon", start + 90 * DAY))
+    for name, (at_start, joining) in (spec.get("assumed") or {}).items():
+        assumed[name] = assumed_membership(n, seed, name, SegmentSpec(float(at_start), float(joining)), start,
+                                           horizon)
+    if base is None:
+        return _empty(spec)
+    return population_from_base(base, definitions=defined, custom=dict(custom or {}), w0=start, spec=spec,
+                                segments=assumed)
 
 
-# --- a population's columns as bytes (for populations a spec cannot rebuild: the project's own contacts) -------
+# --- a population's data as bytes (for populations a spec cannot rebuild: the project's own contacts) -----------
 
 def population_to_npz(pop: Population) -> bytes:
-    """Every column of `pop` as compressed npz bytes; `population_from_npz` gives back an equal population."""
+    """The population's contact data and given memberships as compressed npz bytes (`population_from_npz`)."""
     import io
     import json
 
-    arrays: dict[str, np.ndarray] = {"contact_id": pop.contact_id, "account_id": pop.account_id, "tz": pop.tz,
-                                     "consent": pop.consent, "engagement": pop.engagement, "loyalty": pop.loyalty}
-    segs, nums, cats = list(pop.segments), list(pop.numeric), list(pop.categories)
+    from app.audience.base import base_to_arrays
+    if pop.source is None:
+        raise ValueError("only a population made from a customer base can be kept")
+    arrays, meta = base_to_arrays(pop.source.base)
+    segs = list(pop.segments)
     for i, name in enumerate(segs):
-        m = pop.segments[name]
-        arrays[f"seg{i}.since"] = m.since
-        if m.until is not None:
-            arrays[f"seg{i}.until"] = m.until
-    for i, name in enumerate(nums):
-        arrays[f"num{i}"] = pop.numeric[name]
-    for i, name in enumerate(cats):
-        arrays[f"cat{i}"] = pop.categories[name].codes
-    meta = {"timezones": list(pop.timezones), "segments": segs, "numeric": nums,
-            "categories": [[name, list(pop.categories[name].values)] for name in cats], "spec": dict(pop.spec)}
-    arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+        for k, v in pop.segments[name].to_arrays().items():
+            arrays[f"seg{i}.{k}"] = v
+    header = {"base": meta, "segments": segs, "spec": dict(pop.spec), "custom": dict(pop.source.custom),
+              "w0": pop.source.w0,
+              "definitions": {k: _segment_plain(s) for k, s in pop.source.definitions.items()}}
+    arrays["header"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     return buf.getvalue()
+
+
+def _segment_plain(s: Segment) -> dict[str, Any]:
+    return {"name": s.name, "entity": s.entity, "kind": s.kind, "query": s.query}
 
 
 def population_from_npz(data: bytes) -> Population:
@@ -329,13 +450,23 @@ def population_from_npz(data: bytes) -> Population:
     import io
     import json
 
+    from app.audience.base import base_from_arrays
     with np.load(io.BytesIO(data), allow_pickle=False) as z:
         a = {k: z[k] for k in z.files}
-    meta = json.loads(a["meta"].tobytes().decode("utf-8"))
-    segments = {name: Membership(a[f"seg{i}.since"], a.get(f"seg{i}.until"))
-                for i, name in enumerate(meta["segments"])}
-    numeric = {name: a[f"num{i}"] for i, name in enumerate(meta["numeric"])}
-    categories = {name: CategoryColumn(a[f"cat{i}"], tuple(values))
-                  for i, (name, values) in enumerate(meta["categories"])}
-    return Population(a["contact_id"], a["account_id"], a["tz"], tuple(meta["timezones"]), a["consent"],
-                      a["engagement"], a["loyalty"], segments, numeric, categories, meta["spec"])
+    header = json.loads(a["header"].tobytes().decode("utf-8"))
+    if "base" not in header:
+        raise ValueError("this run's population was kept by an earlier version; it cannot be simulated again "
+                         "(its saved trace and figures still show)")
+    base = base_from_arrays(a, header["base"])
+    segments = {name: TimeSet.from_arrays({k: a[f"seg{i}.{k}"] for k in ("full", "owner", "lo", "hi", "meta")})
+                for i, name in enumerate(header["segments"])}
+    definitions = {k: Segment(v["name"], v["entity"], v["kind"], query=v["query"])
+                   for k, v in header["definitions"].items()}
+    return population_from_base(base, definitions=definitions, custom=header["custom"], w0=int(header["w0"]),
+                                spec=header["spec"], segments=segments)
+
+
+__all__ = ["AVERAGE_ENGAGEMENT", "AudienceSource", "CategoryColumn", "LOCALES", "Locale", "MIXED", "Population",
+           "SegmentSpec", "assumed_membership", "evaluable", "locale_of", "plan_segments", "population_for",
+           "population_from_base", "population_from_npz", "population_from_spec", "population_to_npz",
+           "profile_for_locale", "replica_seed", "segment_specs_for"]

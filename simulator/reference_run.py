@@ -6,9 +6,10 @@ become visible at their times, `advance` runs the moves of each moment, `exit_du
 sleeps until its next wake-up, an event, or the cutoff.
 
 Entry, per iteration: a contact enters if its consent reaches the journey's minimum and it is in the audience
-(one-time and repeating: a member at the iteration's start; ongoing: at the first moment from the start that it
-is a member, i.e. when it joins) and is not in an exclusion segment at that moment, before the cutoff. With no
-audience segment, everyone is in the audience. Targeting accounts, the contacts of an account that enter at
+(its segments combined, minus its exclusion segments; one-time and repeating: at the iteration's start;
+ongoing: at the first moment from the start that it is, i.e. when it joins), before the cutoff. With no
+audience segment, everyone is in the audience (less the exclusions). Segments come from the run's world
+(simulator.world): evaluated from their definitions over time, the contacts' own events fed back. Targeting accounts, the contacts of an account that enter at
 the account's first entry time form one unit (an account enters once per iteration; a contact that qualifies
 later does not join it); contacts without an account are units of their own.
 """
@@ -22,27 +23,27 @@ from typing import Any
 
 import numpy as np
 
-from simulator.behaviour import BehaviourModel, contact_modifiers, background_times, message_events
+from simulator.behaviour import BehaviourModel, contact_modifiers, message_events
 from simulator.draws import SPLIT, SPLIT_ACCOUNT, hash_keys, stream, uniforms
 from simulator.outcomes import COMPLETED, EXITED, SENT
-from simulator.plan import Kind, Plan, StepPlan, TriggerPlan
+from simulator.plan import Kind, Plan, StepPlan
 from simulator.population import CategoryColumn, Population
 from simulator.reference import (NEVER, ContactState, Move, Wait, advance, apply, enter, exit_due,
                                  observe, observe_event, stop)
 from simulator.trace import Trace, TraceBuilder
+from simulator.world import World, build_world, effect_bits, trigger_times
 
 MSG_EVENTS = ("delivered", "bounced", "opened", "clicked")
 
 
 class PopulationFacts:
-    """Facts about contacts (population rows), read from a Population one value at a time."""
+    """Facts about contacts (population rows), read one value at a time from a Population and its World."""
 
-    def __init__(self, pop: Population) -> None:
-        self.pop = pop
+    def __init__(self, pop: Population, world: World) -> None:
+        self.pop, self.world = pop, world
 
     def member(self, contact: int, segment: str, t: int) -> bool:
-        m = self.pop.segment(segment)
-        return int(m.since[contact]) <= t and (m.until is None or t < int(m.until[contact]))
+        return bool(self.world.member(segment, np.array([contact]), t)[0])
 
     def attribute(self, contact: int, name: str) -> Any:
         col = self.pop.attribute(name)
@@ -59,52 +60,30 @@ class PopulationFacts:
         return self.pop.timezones[i] if i >= 0 else None
 
 
-def _first_member(facts: PopulationFacts, row: int, segment: str, t: int) -> int:
-    m = facts.pop.segment(segment)
-    since = int(m.since[row])
-    until = NEVER if m.until is None else int(m.until[row])
-    f = max(since, t)
-    return f if since < NEVER and f < until else NEVER
-
-
 def entry_time(plan: Plan, facts: PopulationFacts, row: int, iteration: int) -> int:
-    """When contact `row` enters iteration `iteration` (NEVER if it does not)."""
+    """When contact `row` enters iteration `iteration` (NEVER if it does not): with enough consent, when it is
+    in the audience (its segments combined, minus exclusions): at the iteration's start, or for an ongoing
+    journey the first moment from the start that it is (when it joins)."""
     pop, aud = facts.pop, plan.audience
     if int(pop.consent[row]) < aud.min_consent:
         return NEVER
     begin = plan.iterations[iteration][0]
-    if not aud.segments:
+    audience = facts.world.audience
+    rows = np.array([row])
+    if audience is None:
         t = begin
     elif plan.frequency == "ongoing":
-        firsts = [_first_member(facts, row, s, begin) for s in aud.segments]
-        if aud.combine == "union":
-            t = min(firsts)
-        else:
-            t = max(firsts)
-            if t < NEVER and not all(facts.member(row, s, t) for s in aud.segments):
-                t = NEVER
+        t = int(audience.first_at_or_after(rows, begin)[0])
     else:
-        hits = [facts.member(row, s, begin) for s in aud.segments]
-        t = begin if (any(hits) if aud.combine == "union" else all(hits)) else NEVER
-    if t >= plan.cutoff(iteration)[0]:
-        return NEVER
-    if any(facts.member(row, s, t) for s in aud.exclude):
-        return NEVER
-    return t
+        t = begin if bool(audience.member_at(rows, begin)[0]) else NEVER
+    return t if t < plan.cutoff(iteration)[0] else NEVER
 
 
-def _trigger_time(facts: PopulationFacts, trig: TriggerPlan, row: int, entry: int) -> int:
-    m = facts.pop.segment(trig.segment or "")
-    since = int(m.since[row])
-    until = NEVER if m.until is None else int(m.until[row])
-    if trig.when == "leaves":
-        return until if since < until and until > entry and until < NEVER else NEVER
-    return _first_member(facts, row, trig.segment or "", entry)
-
-
-def run_reference(plan: Plan, pop: Population, behaviour: BehaviourModel, seed: int) -> Trace:
+def run_reference(plan: Plan, pop: Population, behaviour: BehaviourModel, seed: int, *,
+                  world: World | None = None) -> Trace:
     """Simulate every unit through the interpreter; the same trace as the engine, row order aside."""
-    facts = PopulationFacts(pop)
+    world = world if world is not None else build_world(plan, pop, behaviour, seed)
+    facts = PopulationFacts(pop, world)
     out = TraceBuilder(plan)
     carried: dict[int, ContactState] = {}
     mods_cache: dict[int, Any] = {}
@@ -112,8 +91,8 @@ def run_reference(plan: Plan, pop: Population, behaviour: BehaviourModel, seed: 
         entries = [(row, entry_time(plan, facts, row, k)) for row in range(len(pop))]
         for members, t, account in _units(plan, pop, [(r, t) for r, t in entries if t < NEVER]):
             contacts = [carried.setdefault(r, ContactState(r)) for r in members]
-            _run_unit(plan, facts, behaviour, seed, k, contacts, t, account, out, mods_cache)
-    return out.finish({"engine": "reference", "seed": seed})
+            _run_unit(plan, facts, world.behaviour, seed, k, contacts, t, account, out, mods_cache)
+    return out.finish({"engine": "reference", "seed": seed, "effect_events": list(world.effect_events)})
 
 
 def _units(plan: Plan, pop: Population, entries: list[tuple[int, int]]) -> list[tuple[list[int], int, int]]:
@@ -144,6 +123,7 @@ def _run_unit(plan: Plan, facts: PopulationFacts, behaviour: BehaviourModel, see
     goal_name = plan.goal.name if plan.goal else None
     goal_at = NEVER
     drawn_unsub: dict[int, int] = {}
+    drawn_conv: dict[int, int] = {}
 
     def push(t: int, kind: str, payload: Any) -> None:
         nonlocal seq, goal_at
@@ -156,17 +136,13 @@ def _run_unit(plan: Plan, facts: PopulationFacts, behaviour: BehaviourModel, see
 
     def mods(row: int) -> Any:
         if row not in mods_cache:
-            mods_cache[row] = contact_modifiers(behaviour, pop, np.array([row]), plan.events, plan.start)
+            mods_cache[row] = contact_modifiers(behaviour, pop, np.array([row]), plan.events, plan.start,
+                                                facts.world.member)
         return mods_cache[row]
 
     for pos, c in enumerate(contacts):
-        key = pop.contact_id[c.contact:c.contact + 1]
         for trig in (*plan.exits, *([plan.goal] if plan.goal else [])):
-            if trig.event:
-                t = int(background_times(behaviour, seed, k, trig.event, key, np.array([t0]),
-                                         mods(c.contact).rate(trig.event))[0])
-            else:
-                t = _trigger_time(facts, trig, c.contact, t0)
+            t = int(trigger_times(facts.world, trig, np.array([c.contact]), np.array([t0]), k)[0])
             push(t, "contact", (trig.name, pos))
 
     def chance(step: StepPlan) -> float:
@@ -200,7 +176,8 @@ def _run_unit(plan: Plan, facts: PopulationFacts, behaviour: BehaviourModel, see
             visit(step_index, arrived, action)
             apply(plan, state, action)
             if plan.steps[step_index].kind == Kind.MESSAGE:
-                _send(plan, pop, behaviour, seed, k, step_index, contacts, action, mods, push, drawn_unsub, out)
+                _send(plan, pop, behaviour, seed, k, step_index, contacts, action, mods, push, drawn_unsub,
+                      drawn_conv, out)
             if action.next is None:
                 final = action
             elif action.next == plan.end:
@@ -224,13 +201,16 @@ def _run_unit(plan: Plan, facts: PopulationFacts, behaviour: BehaviourModel, see
     reached = goal_at < cutoff and not (final.outcome == EXITED and goal_at > final.at)
     for pos, c in enumerate(contacts):
         c.unsubscribed_at = min(c.unsubscribed_at, drawn_unsub.get(pos, NEVER))  # carried to later iterations
+        caused = {"converted": np.array([drawn_conv.get(pos, NEVER)]),
+                  "unsubscribed": np.array([drawn_unsub.get(pos, NEVER)])}
+        with_bits, without_bits = effect_bits(facts.world, np.array([c.contact]), np.array([t0]), cutoff, k, caused)
         out.units(np.array([c.contact]), k, np.array([t0]), np.array([final.at]), np.array([final.outcome]),
-                  np.array([goal_at if reached else NEVER]))
+                  np.array([goal_at if reached else NEVER]), with_bits, without_bits)
 
 
 def _send(plan: Plan, pop: Population, behaviour: BehaviourModel, seed: int, k: int, step_index: int,
           contacts: list[ContactState], move: Move, mods: Any, push: Any, drawn_unsub: dict[int, int],
-          out: TraceBuilder) -> None:
+          drawn_conv: dict[int, int], out: TraceBuilder) -> None:
     """Draw what each contact sent the message does, and schedule those events."""
     step = plan.steps[step_index]
     b = behaviour.for_step(step.id, step.channel or "")
@@ -247,5 +227,6 @@ def _send(plan: Plan, pop: Population, behaviour: BehaviourModel, seed: int, k: 
         push(unsub, "contact", ("unsubscribed", pos))
         drawn_unsub[pos] = min(drawn_unsub.get(pos, NEVER), unsub)
         push(int(ev.converted[0]), "contact", (behaviour.conversion_event, pos))
+        drawn_conv[pos] = min(drawn_conv.get(pos, NEVER), int(ev.converted[0]))
         out.messages(np.array([row]), k, step_index, np.array([move.at]),
                      {n: ev.get(n) for n in ("delivered", "opened", "clicked", "unsubscribed", "converted")})

@@ -14,7 +14,7 @@ import io
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -27,6 +27,7 @@ from simulator.plan import Plan
 from simulator.population import Population
 from simulator.timezones import utc_iso
 from simulator.trace import Trace
+from simulator.world import build_world
 
 # two-sided 95 % Student t quantiles by degrees of freedom (beyond 30: the normal approximation below)
 _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
@@ -54,6 +55,10 @@ class Estimate:
 
     def to_plain(self) -> dict[str, Any]:
         return {k: _plain(getattr(self, k)) for k in ("mean", "low", "high", "sd")}
+
+    def to_plain_at(self, index: int) -> dict[str, Any]:
+        """One entry of an array figure, as {mean, low, high, sd}."""
+        return {k: _plain(np.asarray(getattr(self, k))[index]) for k in ("mean", "low", "high", "sd")}
 
 
 def _plain(a: np.ndarray) -> Any:
@@ -143,6 +148,62 @@ class StepIntervals:
         return cls(replicas, steps, mean, low, high)
 
 
+Z975 = 1.959964
+EFFECT_METHOD = ("Shares of the contacts who entered who did the event from their entry until the run's cutoff, "
+                 "with the journey and in the paired run without it (the same contacts, seeds and events of their "
+                 "own); 95% intervals by the normal approximation over every contact who entered, pooled over the "
+                 "replicas (paired differences for what the journey causes)")
+
+
+def _share(mean: float, se: float, lo: float = 0.0, hi: float = 1.0) -> dict[str, float]:
+    return {"mean": round(mean, 6), "low": round(max(lo, mean - Z975 * se), 6),
+            "high": round(min(hi, mean + Z975 * se), 6)}
+
+
+def pooled_effect(samples: list[dict[str, np.ndarray]], events: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """Per effect event: the share with the journey, without it and the difference (the journey's own effect),
+    each {mean, low, high}, pooled over the replicas' contacts (see EFFECT_METHOD)."""
+    n = sum(float(s.get("effect.n", 0.0)) for s in samples)
+    out: dict[str, dict[str, Any]] = {}
+    if n <= 0:
+        return {e: {"with_journey": None, "without_journey": None, "incremental": None} for e in events}
+    for j, event in enumerate(events):
+        w = sum(float(s["effect.with"][j]) for s in samples if len(s.get("effect.with", ())) > j) / n
+        wo = sum(float(s["effect.without"][j]) for s in samples if len(s.get("effect.without", ())) > j) / n
+        differ = sum(float(s["effect.differ"][j]) for s in samples if len(s.get("effect.differ", ())) > j) / n
+        d = w - wo
+        var_d = max(0.0, differ - d * d)
+        out[event] = {"with_journey": _share(w, math.sqrt(w * (1 - w) / n)),
+                      "without_journey": _share(wo, math.sqrt(wo * (1 - wo) / n)),
+                      "incremental": _share(d, math.sqrt(var_d / n), -1.0, 1.0)}
+    return out
+
+
+CHANNEL_FIGURES = (("delivery", "delivered", "sent"), ("open", "opened", "delivered"),
+                   ("click", "clicked", "opened"), ("unsubscribe", "unsubscribed", "delivered"),
+                   ("conversion", "converted", "clicked"))
+
+
+def realised_figures(samples: list[dict[str, np.ndarray]]) -> dict[str, dict[str, Any]]:
+    """Per channel used: each behaviour figure as this run's recipients realised it (pooled over replicas;
+    95% binomial interval), with its denominator."""
+    channels = sorted({k.split(".")[1] for s in samples for k in s if k.startswith("channels.")})
+    out: dict[str, dict[str, Any]] = {}
+    for ch in channels:
+        def total(event: str) -> float:
+            return sum(float(s.get(f"channels.{ch}.{event}", 0.0)) for s in samples)
+        if total("sent") <= 0:
+            continue
+        figs: dict[str, Any] = {}
+        for name, num, den in CHANNEL_FIGURES:
+            d = total(den)
+            if d > 0:
+                p = total(num) / d
+                figs[name] = {**_share(p, math.sqrt(p * (1 - p) / d)), "of": int(round(d))}
+        out[ch] = figs
+    return out
+
+
 @dataclass
 class SimulationResult:
     """Figures of K replicas with intervals, and the trace of the first replica."""
@@ -155,6 +216,18 @@ class SimulationResult:
     seconds: float
     contacts: int
     extra: dict[str, Any] = field(default_factory=dict)
+    effect: dict[str, dict[str, Any]] = field(default_factory=dict)
+    realised: dict[str, dict[str, Any]] = field(default_factory=dict)
+    calibration: dict[str, Any] = field(default_factory=dict)
+    population_per_replica: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+    per_replica: dict[str, np.ndarray] = field(default_factory=dict)  # see `replica_figures`
+
+    def replicas_npz(self) -> bytes:
+        """The per-replica figures compare needs for paired differences, as compressed npz bytes."""
+        buf = io.BytesIO()
+        np.savez_compressed(buf, steps=np.array(self.trace.steps, dtype=np.str_), **self.per_replica)
+        return buf.getvalue()
 
     def funnel_rows(self) -> list[dict[str, Any]]:
         """Per step: id, name, type and each funnel figure as an Estimate-like dict."""
@@ -174,14 +247,42 @@ class SimulationResult:
         """The per-step daily figures with their intervals (for the replay view; not in `to_json`)."""
         return StepIntervals.from_estimates(self.estimates, self.replicas, self.trace.steps)
 
+    @property
+    def goal(self) -> str | None:
+        """The name of the journey's goal event (as in `effect`), if it has one."""
+        return self.plan.goal.name if self.plan.goal is not None else None
+
+    def behaviour_figures(self) -> dict[str, dict[str, Any]]:
+        """Per channel (and message step with its own figures): each figure as stated, the base for a contact
+        whose multipliers are all 1 (so that the population's mean is the stated figure), and as realised by
+        this journey's recipients."""
+        out: dict[str, dict[str, Any]] = {}
+        for where, figs in (self.calibration.get("figures") or {}).items():
+            if where.startswith("step:") or where in self.realised:
+                row = {}
+                for name, f in figs.items():
+                    realised = self.realised.get(where, {}).get(name) if not where.startswith("step:") else None
+                    row[name] = {"stated": f["stated"], "average_contact": round(f["base"], 6),
+                                 "realised": realised}
+                out[where] = row
+        return out
+
     def to_json(self) -> dict[str, Any]:
-        """The JSON document of the command line: funnel per step and time series, with intervals."""
+        """The JSON document of the command line: the journey's effect, funnel per step and time series, with
+        intervals."""
         days = self.trace.days
         return {
             "journey": {"id": self.plan.journey_id, "name": self.plan.journey_name, "version": self.plan.version},
             "seed": self.seed, "replicas": self.replicas, "contacts": self.contacts,
             "start": utc_iso(self.plan.start), "horizon": utc_iso(self.plan.horizon),
             "interval": "95% Student t interval of the mean over replicas",
+            "population_per_replica": self.population_per_replica,
+            "entries": self.estimates["funnel.entered"].to_plain_at(self.plan.entry)
+            if "funnel.entered" in self.estimates else None,
+            "goal": self.goal,
+            "effect": self.effect,
+            "effect_method": EFFECT_METHOD,
+            "behaviour_figures": self.behaviour_figures(),
             "funnel": self.funnel_rows(),
             "conversion": self.estimates["conversion"].to_plain(),
             "time_series": {"days": [utc_iso(self.plan.start + 86_400 * d)[:10] for d in range(days)],
@@ -190,26 +291,61 @@ class SimulationResult:
             "seconds": round(self.seconds, 3), **self.extra}
 
 
-def simulate(plan: Plan, pop: Population, behaviour: BehaviourModel, seed: int, replicas: int = 1, *,
+PopulationSource = Population | Callable[[int], Population]
+
+
+def simulate(plan: Plan, pop: PopulationSource, behaviour: BehaviourModel, seed: int, replicas: int = 1, *,
              chunk_size: int = DEFAULT_CHUNK, progress: Progress | None = None,
              cancel: CancelToken | None = None) -> SimulationResult:
-    """Run `replicas` replicas and summarise every figure; progress covers all replicas."""
+    """Run `replicas` replicas and summarise every figure; progress covers all replicas.
+
+    `pop` is one population for every replica, or a function that makes replica r's population (each replica
+    then draws its own, so that the intervals include the population's own variation)."""
     if replicas < 1:
         raise ValueError("replicas must be at least 1")
     started = time.perf_counter()
     samples: list[dict[str, np.ndarray]] = []
     first: Trace | None = None
+    calibration: dict[str, Any] = {}
+    contacts = 0
+    timings = {"population": 0.0, "world": 0.0, "run": 0.0}
+    per_replica = callable(pop)
     with keep_freed_memory():
         for r in range(replicas):
             def step(fraction: float, message: str, r: int = r) -> None:
                 if progress is not None:
                     progress((r + fraction) / replicas, f"replica {r + 1} of {replicas}: {message}")
-            trace = run(plan, pop, behaviour, derive_seed(seed, r), chunk_size=chunk_size, progress=step,
-                        cancel=cancel)
+            t0 = time.perf_counter()
+            population = pop(r) if callable(pop) else pop
+            t1 = time.perf_counter()
+            world = build_world(plan, population, behaviour, derive_seed(seed, r))
+            t2 = time.perf_counter()
+            trace = run(plan, population, behaviour, derive_seed(seed, r), chunk_size=chunk_size, progress=step,
+                        cancel=cancel, world=world)
+            t3 = time.perf_counter()
+            timings["population"] += t1 - t0
+            timings["world"] += t2 - t1
+            timings["run"] += t3 - t2
             samples.append(figures(trace))
             if first is None:
                 first = trace
-            del trace
+                calibration = world.calibration.to_plain()
+                contacts = len(population)
+            del trace, world, population
     assert first is not None
+    events = tuple(first.meta.get("effect_events", ()))
     return SimulationResult(plan, seed, replicas, summarize(samples), first, time.perf_counter() - started,
-                            len(pop))
+                            contacts, effect=pooled_effect(samples, events), realised=realised_figures(samples),
+                            calibration=calibration, population_per_replica=per_replica, timings=timings,
+                            per_replica=replica_figures(samples, plan.entry))
+
+
+def replica_figures(samples: list[dict[str, np.ndarray]], entry: int) -> dict[str, np.ndarray]:
+    """Each replica's journey entries ('entries', K) and funnel figures ('funnel.<metric>', K x steps)."""
+    names = list(dict.fromkeys(k for s in samples for k in s if k.startswith("funnel.")))
+    out = {"entries": np.array([float(s["funnel.entered"][entry]) if "funnel.entered" in s else 0.0
+                                for s in samples])}
+    for name in names:
+        shape = next(s[name] for s in samples if name in s)
+        out[name] = np.stack([s[name] if name in s else np.zeros_like(shape) for s in samples]).astype(np.float64)
+    return out

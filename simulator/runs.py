@@ -24,12 +24,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
+import numpy as np
+
 from app.codec.plain import journey_from_doc, journey_to_doc
 from app.model.journey import Journey
 from simulator.behaviour import BehaviourModel
 from simulator.engine import ENGINE_VERSION
 from simulator.plan import compile_plan
-from simulator.population import Population, population_from_npz, population_from_spec, population_to_npz
+from simulator.population import (Population, population_from_npz, population_from_spec, population_to_npz,
+                                  replica_seed)
 from simulator.replicas import SimulationResult, StepIntervals, simulate
 from simulator.trace import Trace
 
@@ -56,6 +59,7 @@ class RunRecord:
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
     population_npz: bytes = b""  # the population's columns when its spec cannot rebuild it (else empty)
     steps_npz: bytes = b""  # StepIntervals.to_npz() (empty in records saved before they were kept)
+    replicas_npz: bytes = b""  # SimulationResult.replicas_npz(): per-replica figures (empty in older records)
     _blob: bytes | None = field(default=None, init=False, repr=False, compare=False)  # to_bytes(), once made
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -66,25 +70,37 @@ class RunRecord:
     @classmethod
     def from_result(cls, result: SimulationResult, journey: Journey, population_spec: Mapping[str, Any],
                     behaviour: BehaviourModel, *, chunk_size: int, content: Mapping[str, Any] | None = None,
-                    segments: Mapping[str, Any] | None = None, population: Population | None = None) -> RunRecord:
+                    segments: Mapping[str, Any] | None = None, population: Population | None = None,
+                    custom: Mapping[str, str] | None = None) -> RunRecord:
         """A record of a finished simulation of `journey`.
 
-        `population` is required when its spec is not synthetic (its columns are then kept in the record).
+        `population` is required when its spec is not synthetic (its data are then kept in the record).
+        `custom` (the project's custom attributes) is kept when synthetic segments are evaluated with them.
         """
         kept = b""
-        if population_spec.get("kind") != "synthetic":
+        spec = dict(population_spec)
+        if spec.get("kind") != "synthetic":
             if population is None:
                 raise ValueError(f"a {population_spec.get('kind')!r} population cannot be rebuilt from its spec: "
                                  "pass the population itself")
             kept = population_to_npz(population)
-        return cls(journey.id, journey.version, journey_to_doc(journey, content, segments), dict(population_spec),
+        elif custom:
+            spec["custom_attributes"] = dict(custom)
+        return cls(journey.id, journey.version, journey_to_doc(journey, content, segments), spec,
                    behaviour.to_plain(), result.seed, result.replicas, result.plan.horizon, chunk_size,
                    result.to_json(), result.trace.to_npz(), result.trace.digest(), population_npz=kept,
-                   steps_npz=result.step_intervals().to_npz())
+                   steps_npz=result.step_intervals().to_npz(), replicas_npz=result.replicas_npz())
 
     def trace(self) -> Trace:
         """The recorded trace of replica 0."""
         return Trace.from_npz(self.trace_npz)
+
+    def replica_figures(self) -> dict[str, Any] | None:
+        """Each replica's entries and funnel figures (for paired comparisons); None for older records."""
+        if not self.replicas_npz:
+            return None
+        with np.load(io.BytesIO(self.replicas_npz), allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
 
     def step_intervals(self) -> StepIntervals | None:
         """Per-step daily figures over replicas with intervals; None for a record saved before they were kept."""
@@ -94,16 +110,29 @@ class RunRecord:
         """The journey as it was when the run was made."""
         return journey_from_doc(self.journey_doc, journey_id=self.journey_id)[0]
 
-    def population_(self) -> Population:
-        """The population of the run (rebuilt from its spec, or read from the kept columns)."""
+    def population_(self, replica: int = 0) -> Population:
+        """The population of the run (of replica `replica` when each drew its own): made again from its spec, or
+        read from the kept data."""
         if self.population_npz:
             return population_from_npz(self.population_npz)
-        return population_from_spec(self.population)
+        segments = journey_from_doc(self.journey_doc, journey_id=self.journey_id)[2]
+        spec = dict(self.population)
+        if replica and spec.get("per_replica"):
+            spec["seed"] = replica_seed(int(spec["seed"]), replica)
+        return population_from_spec(spec, definitions={s.name: s for s in segments},
+                                    custom=spec.get("custom_attributes"))
 
     def replay(self) -> SimulationResult:
         """Run the recorded inputs again (same inputs, same engine version: the same trace digest)."""
+        if self.engine_version != ENGINE_VERSION:
+            raise ValueError(f"this run was made by engine version {self.engine_version}; this version "
+                             f"({ENGINE_VERSION}) simulates differently, so it cannot replay it bit for bit (its "
+                             "saved trace and figures still show)")
         plan = compile_plan(self.journey(), horizon=self.horizon)
-        return simulate(plan, self.population_(), BehaviourModel.from_plain(self.behaviour),
+        pop: Any = self.population_
+        if not self.population.get("per_replica"):
+            pop = self.population_()
+        return simulate(plan, pop, BehaviourModel.from_plain(self.behaviour),
                         self.seed, self.replicas, chunk_size=self.chunk_size)
 
     # --- persistence ---------------------------------------------------------------------------------------
@@ -121,6 +150,8 @@ class RunRecord:
             plain["population_npz"] = base64.b64encode(self.population_npz).decode("ascii")
         if self.steps_npz:
             plain["steps_npz"] = base64.b64encode(self.steps_npz).decode("ascii")
+        if self.replicas_npz:
+            plain["replicas_npz"] = base64.b64encode(self.replicas_npz).decode("ascii")
         return plain
 
     @classmethod
@@ -133,7 +164,8 @@ class RunRecord:
                    int(d["chunk_size"]), dict(d["results"]), base64.b64decode(d["trace_npz"]),
                    str(d["trace_digest"]), str(d["engine_version"]), str(d["created_at"]),
                    base64.b64decode(d["population_npz"]) if d.get("population_npz") else b"",
-                   base64.b64decode(d["steps_npz"]) if d.get("steps_npz") else b"")
+                   base64.b64decode(d["steps_npz"]) if d.get("steps_npz") else b"",
+                   base64.b64decode(d["replicas_npz"]) if d.get("replicas_npz") else b"")
 
     def to_bytes(self) -> bytes:
         """One blob: a zip of record.json and trace.npz (already compressed, so stored as is), made once."""
@@ -154,6 +186,8 @@ class RunRecord:
                 z.writestr(zipfile.ZipInfo("population.npz"), self.population_npz, compress_type=zipfile.ZIP_STORED)
             if self.steps_npz:
                 z.writestr(zipfile.ZipInfo("steps.npz"), self.steps_npz, compress_type=zipfile.ZIP_STORED)
+            if self.replicas_npz:
+                z.writestr(zipfile.ZipInfo("replicas.npz"), self.replicas_npz, compress_type=zipfile.ZIP_STORED)
         return buf.getvalue()
 
     @classmethod
@@ -165,6 +199,8 @@ class RunRecord:
             npz = z.read("trace.npz")
             pop = z.read("population.npz") if "population.npz" in names else b""
             steps = z.read("steps.npz") if "steps.npz" in names else b""
+            per_replica = z.read("replicas.npz") if "replicas.npz" in names else b""
         record = cls.from_plain(meta | {"trace_npz": ""})
         record.trace_npz, record.population_npz, record.steps_npz = npz, pop, steps
+        record.replicas_npz = per_replica
         return record

@@ -6,7 +6,9 @@
 - `messages`: one row per message sent: contact, iteration, step, and the times it was sent, delivered, opened,
   clicked, unsubscribed from, and converted (-1: did not happen before the horizon).
 - `units`: one row per contact per iteration entered: when it entered, and when it reached the goal (-1: not
-  within its attribution window: before the cutoff, and not after leaving on another exit condition).
+  within its attribution window: before the cutoff, and not after leaving on another exit condition); and
+  which of the run's effect events (`meta["effect_events"]`, bit j for the j-th) happened from its entry until
+  the cutoff with the journey (`effect_with`) and without it (`effect_without`: the paired twin).
 
 Times are int32 seconds after `t0` (the journey start, UTC), exact and compact; `absolute()` converts back.
 """
@@ -29,7 +31,8 @@ MESSAGE_COLUMNS: dict[str, type] = {"contact": np.int32, "iteration": np.int16, 
                                     "delivered": np.int32, "opened": np.int32, "clicked": np.int32,
                                     "unsubscribed": np.int32, "converted": np.int32}
 UNIT_COLUMNS: dict[str, type] = {"contact": np.int32, "iteration": np.int16, "entered": np.int32,
-                                 "left": np.int32, "outcome": np.int8, "goal": np.int32}
+                                 "left": np.int32, "outcome": np.int8, "goal": np.int32,
+                                 "effect_with": np.int32, "effect_without": np.int32}
 MESSAGE_EVENTS = ("delivered", "opened", "clicked", "unsubscribed", "converted")
 TABLES = {"visits": VISIT_COLUMNS, "messages": MESSAGE_COLUMNS, "units": UNIT_COLUMNS}
 COMPACT_ABOVE = 4096  # more blocks than this (the reference run writes row by row): regroup rows by step
@@ -93,7 +96,8 @@ class Trace:
     def from_npz(cls, data: bytes) -> Trace:
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             header = json.loads(bytes(z["header"]).decode())
-            tables = {t: {c: z[f"{t}.{c}"] for c in cols} for t, cols in TABLES.items()}
+            tables = {t: {c: z[f"{t}.{c}"] if f"{t}.{c}" in z.files else np.zeros(len(z[f"{t}.contact"]), d)
+                          for c, d in cols.items()} for t, cols in TABLES.items()}  # older traces lack columns
             blocks = {t: z[f"blocks.{t}"] for t in ("visits", "messages")}
         return cls(header["t0"], header["horizon"], tuple(header["steps"]), tuple(header["step_types"]),
                    tables["visits"], tables["messages"], tables["units"], blocks, header.get("meta", {}))
@@ -189,8 +193,10 @@ class TraceBuilder:
             self._event(events[name], c[name][sl])
 
     def units(self, contact: np.ndarray, iteration: int, entered: np.ndarray, left: np.ndarray,
-              outcome: np.ndarray, goal: np.ndarray) -> None:
-        """Rows for contacts entering an iteration: when and how they left; `goal` NEVER when not reached."""
+              outcome: np.ndarray, goal: np.ndarray, effect_with: np.ndarray | int = 0,
+              effect_without: np.ndarray | int = 0) -> None:
+        """Rows for contacts entering an iteration: when and how they left; `goal` NEVER when not reached; the
+        effect events' bits with and without the journey."""
         n = len(contact)
         if n == 0:
             return
@@ -203,6 +209,8 @@ class TraceBuilder:
         np.subtract(left, self.t0, out=c["left"][sl], casting="unsafe")
         c["outcome"][sl] = outcome
         self._event(goal, c["goal"][sl])
+        c["effect_with"][sl] = effect_with
+        c["effect_without"][sl] = effect_without
 
     def _event(self, t: np.ndarray, out: np.ndarray) -> None:
         """Relative times into `out`, -1 where the event does not happen before the horizon."""

@@ -40,8 +40,9 @@ def test_engine_matches_reference(j: Journey, n: int, seed: int, behaviour: Beha
 def test_templates_match_reference() -> None:
     """The shipped templates (accounts, repeating, ongoing, quiet hours, a cap) agree as well."""
     for name in ("announcement", "re-engagement", "renewal-reminder", "welcome-series", "abandoned-cart"):
-        j = read_journey_file(resource_path("templates", f"{name}.yaml"))[0]
+        j, _, segments = read_journey_file(resource_path("templates", f"{name}.yaml"))
         plan = compile_plan(j)
-        pop = population_for(plan, 150 if name != "renewal-reminder" else 60, 11)
+        pop = population_for(plan, 150 if name != "renewal-reminder" else 60, 11,
+                             definitions={s.name: s for s in segments})
         for behaviour in (BehaviourModel(), lively()):
             assert_same(run(plan, pop, behaviour, 5, chunk_size=64), run_reference(plan, pop, behaviour, 5))

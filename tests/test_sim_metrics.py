@@ -76,7 +76,8 @@ def test_time_series_in_journey_matches_waiting_at_each_day_end() -> None:
 
 
 def test_metrics_by_name() -> None:
-    assert set(METRICS) == {"funnel", "time_series", "waiting_at", "conversion", "figures",
+    assert set(METRICS) == {"funnel", "time_series", "waiting_at", "conversion", "figures", "effect_counts",
+                            "channel_counts",
                             "step_series"}
     f = figures(trace(n=500))
     assert f["conversion"].shape == () and f["funnel.sent"].shape == (6,) and f["series.sent"].shape == (90,)

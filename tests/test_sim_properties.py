@@ -16,6 +16,7 @@ from simulator.plan import Kind, Plan, compile_plan
 from simulator.population import Population
 from simulator.timezones import utc_offset
 from simulator.trace import Trace
+from simulator.world import World, build_world
 from tests.test_sim_strategies import behaviours, journeys, population
 
 DAY = 86_400
@@ -64,23 +65,40 @@ def check_conservation(plan: Plan, tr: Trace) -> None:
             assert path[-1][2] == plan.end
 
 
-def check_messages_allowed(plan: Plan, pop: Population, tr: Trace) -> None:
-    """No message to a contact excluded, under the minimum consent, suppressed or unsubscribed at send time."""
+def check_messages_allowed(plan: Plan, pop: Population, world: World, tr: Trace) -> None:
+    """Every contact entering is in the audience then (its segments, not excluded, enough consent); no message
+    to a contact suppressed or unsubscribed at send time."""
     m, u = tr.messages, tr.units
     contacts = m["contact"].astype(np.int64)
     sent = tr.absolute(m["sent"])
     assert (pop.consent[u["contact"]] >= plan.audience.min_consent).all()
     entered = tr.absolute(u["entered"])
+    who = u["contact"].astype(np.int64)
     for seg in plan.audience.exclude:
-        assert not pop.segment(seg).member_at(u["contact"].astype(np.int64), entered).any()
+        assert not world.member(seg, who, entered).any()
+    if plan.audience.segments:
+        hits = [world.member(seg, who, entered) for seg in plan.audience.segments]
+        inside = np.logical_or.reduce(hits) if plan.audience.combine == "union" else np.logical_and.reduce(hits)
+        assert inside.all(), "a contact entered while not in the audience"
     if plan.audience.suppress:
-        assert not pop.segment(plan.audience.suppress).member_at(contacts, sent).any()
+        assert not world.member(plan.audience.suppress, contacts, sent).any()
     first_unsub: dict[int, int] = {}
     for c, t in zip(contacts.tolist(), tr.absolute(m["unsubscribed"]).tolist()):
         if t >= 0:
             first_unsub[c] = min(first_unsub.get(c, t), t)
     for c, t in zip(contacts.tolist(), sent.tolist()):
         assert t < first_unsub.get(c, 1 << 62), "a message to a contact who had unsubscribed"
+
+
+def check_effect(plan: Plan, tr: Trace) -> None:
+    """The twin: the journey adds events (its conversions and unsubscribes) to the contacts' own, never removes
+    one; a goal reached on the journey is a goal event with the journey."""
+    w, wo = tr.units["effect_with"], tr.units["effect_without"]
+    assert ((wo & ~w) == 0).all(), "an event of a contact's own vanished with the journey"
+    if plan.goal is not None and not plan.accounts:  # (an account's goal is the first of any of its contacts)
+        assert tr.meta["effect_events"][0] == plan.goal.name
+        reached = tr.units["goal"] >= 0
+        assert ((w[reached] & 1) != 0).all(), "a goal reached that the run with the journey does not count"
 
 
 def check_time_bounds(plan: Plan, tr: Trace) -> None:
@@ -172,9 +190,11 @@ def test_invariants(j: Journey, seed: int, behaviour: BehaviourModel, horizon: i
     if horizon is not None:
         plan = compile_plan(j, horizon=plan.start + horizon)
     pop = population(300, seed, j)
-    tr = run(plan, pop, behaviour, seed, chunk_size=128)
+    world = build_world(plan, pop, behaviour, seed)
+    tr = run(plan, pop, behaviour, seed, chunk_size=128, world=world)
     check_conservation(plan, tr)
-    check_messages_allowed(plan, pop, tr)
+    check_messages_allowed(plan, pop, world, tr)
+    check_effect(plan, tr)
     check_time_bounds(plan, tr)
     check_quiet_hours(plan, pop, tr)
     check_cap(plan, tr)

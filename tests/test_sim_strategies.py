@@ -20,13 +20,20 @@ from hypothesis import strategies as st
 from app.model.attributes import MESSAGE_EVENTS
 from app.model.journey import (Audience, Frequency, FrequencyCap, Journey, QuietHours, Schedule, Step, Trigger)
 from app.model.registry import END, REGISTRY
+from app.audience.profile import PopulationProfile
+from app.audience.timesets import NEVER, TimeSet
+from app.model.segment import Segment
 from simulator.behaviour import BehaviourModel
 from simulator.plan import compile_plan
-from simulator.population import Population, SegmentSpec, synthetic_population
+from simulator.population import Population, SegmentSpec, assumed_membership, population_for
 
 START = datetime(2027, 3, 20, 9, 0)  # Europe and the US change their clocks within the next weeks
 ZONES = ("Europe/Paris", "America/New_York", "UTC", "Australia/Sydney", "Asia/Tokyo")
-SEGMENTS = ("A", "B", "X", "S", "V")
+SEGMENTS = ("A", "B", "X", "S", "V", "P")
+# P has a definition: it is evaluated over time, with the contacts' purchases in the run fed back
+DEFINITIONS = {"P": Segment("P", query={"blocks": [{"root": "interactions", "where": {"all": [
+    {"attribute": "kind", "op": "equals", "value": "purchase"}, {"attribute": "at", "op": "in_last_days",
+                                                                  "value": 3}]}}]})}
 CHANNELS = {"email": "email", "sms": "sms", "push": "push"}
 KINDS = ("email", "sms", "push", "wait", "wait-until", "if-event", "if-condition", "if-segment", "ab-split",
          "random-split", "task", "webhook", "lead", "workflow", "exit")
@@ -58,7 +65,8 @@ def journeys(draw: Any, *, max_steps: int = 7) -> Journey:
                         exclude=draw(st.sampled_from(((), ("X",)))), suppress=draw(st.sampled_from((None, "S"))),
                         min_consent=draw(st.sampled_from((None, "subscriptions", "marketing"))))
     triggers = (Trigger(event="purchase"), Trigger(event="unsubscribed"), Trigger(segment="V", when="joins"),
-                Trigger(segment="V", when="leaves"))
+                Trigger(segment="V", when="leaves"), Trigger(segment="P", when="joins"),
+                Trigger(segment="P", when="leaves"))
     exits = tuple(draw(st.lists(st.sampled_from(triggers), max_size=2, unique=True)))
     goal = draw(st.sampled_from((None, Trigger(event="purchase"), *exits)))
     j = Journey("j", "Random", target=draw(st.sampled_from(("contacts", "accounts"))), audience=audience,
@@ -90,7 +98,7 @@ def journeys(draw: Any, *, max_steps: int = 7) -> Journey:
             props = {"condition": dict(draw(st.sampled_from(CONDITIONS)))}
         elif kind == "if-segment":
             ttype = "if-then"
-            props = {"segment": draw(st.sampled_from(("V", "S")))}
+            props = {"segment": draw(st.sampled_from(("V", "S", "P")))}
         elif kind in ("ab-split", "random-split"):
             paths = draw(st.integers(2, 3))
             holdout = draw(st.sampled_from((0, 10, 25)))
@@ -113,17 +121,21 @@ def journeys(draw: Any, *, max_steps: int = 7) -> Journey:
 
 
 def population(n: int, seed: int, journey: Journey, *, account_size: int = 4) -> Population:
-    """A small synthetic population with every segment the strategies name (joins and leaves included)."""
+    """A small synthetic population with every segment the strategies name: A, B, X, S and V given as
+    memberships (joins and leaves included), P evaluated from its definition."""
     plan = compile_plan(journey)
-    pop = synthetic_population(n, seed, start=plan.start, end=plan.horizon, contacts_per_account=account_size,
-                               segments={"A": SegmentSpec(0.6, 0.5), "B": SegmentSpec(0.5, 0.5),
-                                         "X": SegmentSpec(0.1), "S": SegmentSpec(0.1, 0.2),
-                                         "V": SegmentSpec(0.2, 0.3)})
+    profile = replace(PopulationProfile(), contacts_per_account=float(account_size))
+    pop = population_for(plan, n, seed, definitions=DEFINITIONS, profile=profile)
+    specs = {"A": SegmentSpec(0.6, 0.5), "B": SegmentSpec(0.5, 0.5), "X": SegmentSpec(0.1),
+             "S": SegmentSpec(0.1, 0.2), "V": SegmentSpec(0.2, 0.3)}
+    segs = {name: assumed_membership(n, seed, name, spec, plan.start, plan.horizon) for name, spec in specs.items()}
     rng = np.random.default_rng(seed + 1)  # some members leave V part-way (for 'leaves' exit conditions)
-    v = pop.segments["V"]
-    until = np.where(rng.random(n) < 0.5, v.since + rng.integers(3600, 20 * 86400, n), np.iinfo(np.int64).max)
-    segs = dict(pop.segments)
-    segs["V"] = replace(v, until=np.minimum(until, 1 << 62))
+    v = segs["V"]
+    since = v.first_at_or_after(np.arange(n), plan.start)
+    leave = rng.random(n) < 0.5
+    until = np.where(leave, since + rng.integers(3600, 20 * 86400, n), NEVER)
+    rows = np.flatnonzero(since < NEVER)
+    segs["V"] = TimeSet.spans(n, plan.start, rows, since[rows], np.minimum(until[rows], NEVER))
     return replace(pop, segments=segs)
 
 

@@ -247,4 +247,31 @@ def query_condition(query: Any, custom: Mapping[str, str] | None = None,
     return _Compiler(custom, moment_of(at)).query(query)
 
 
-__all__ = ["compare", "like_escape", "moment_of", "query_condition"]
+_TEXT_ACCOUNT = {"account": "name", "account.name": "name", "account.industry": "industry",
+                 "account.city": "city"}
+
+
+def attribute_expression(name: str, custom: Mapping[str, str]) -> tuple[Any, str] | None:
+    """The SQL expression of one attribute of a contact (with its account joined) and how to read its value:
+    'number', 'date', 'datetime' or 'text'; None for the core columns and lists (read on their own)."""
+    from app.model.attributes import lookup_attribute
+    if name in ("consent_level", "loyalty_tier", "time_zone", "subscription_lists"):
+        return None
+    if name in _TEXT_ACCOUNT:
+        return _a.c[_TEXT_ACCOUNT[name]], "text"
+    if name == "account.size":
+        return _a.c.size, "number"
+    attr = lookup_attribute(name, dict(custom))
+    if attr is None:
+        return None
+    if name in STANDARD_ATTRIBUTES and name in _c.c:
+        expr: Any = _c.c[name]
+    else:
+        expr = func.json_extract(_c.c.custom, f'$."{name}"')
+    kind = {"number": "number", "date": "date", "datetime": "datetime", "boolean": "number"}.get(attr.type, "text")
+    if kind == "text" and attr.type not in ("text", "choice"):
+        return None
+    return expr, kind
+
+
+__all__ = ["attribute_expression", "compare", "like_escape", "moment_of", "query_condition"]

@@ -25,12 +25,12 @@ from sqlalchemy import (JSON, Column, Engine, Integer, MetaData, Table, Text, an
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.audience.compile import attribute_expression  # one reading of attributes
 from app.audience.members import audience_condition, segment_condition
 from app.errors import AudienceError
 from app.model.attributes import CONSENT_LEVELS
 from app.runner.runnable import Runnable, RunnerError
 from app.store import schema as t
-from simulator.project_population import attribute_expression  # one reading of attributes
 
 _c, _a = t.contacts, t.accounts
 _CORE_TEXT = ("consent_level", "loyalty_tier", "time_zone")

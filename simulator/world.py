@@ -1,0 +1,313 @@
+"""A run's world: what its contacts do without the journey, and who is in which segment, when.
+
+Made once per replica (seed) from the journey's plan, the population and the behaviour model, and read by both
+the vectorised engine and the reference run, so that they see the same world:
+
+- `behaviour`: the model with every base figure calibrated on the population (simulator.calibration), so that
+  the stated figures are the population's averages;
+- background events: each contact's own purchases, web visits... as Poisson processes with counter-based
+  draws. Kinds that feed segments (interactions, and a purchase's effect on the last purchase date and lifetime
+  value) are drawn as whole sequences over the simulated period; other kinds only as "the first time at or
+  after t" (memoryless), keyed by the iteration;
+- `segments`: every segment the journey (or a behaviour multiplier) names, evaluated from its definition over
+  the period, with those background events fed back (a purchase in the run resets recency), or given as is;
+- `audience`: the journey's audience over time (its segments combined, minus its exclusion segments);
+- `effect_events`: the events whose share with and without the journey a run reports (the goal first).
+
+The journey's own effects (its messages' conversions and unsubscribes) come on top of this world; the world
+itself is the "without the journey" twin of every run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from app.audience.base import Interactions
+from app.audience.evaluate import Evaluator
+from app.audience.timesets import TimeSet, _SPAN
+from app.model.attributes import CONTACT_EVENTS, INTERACTION_KINDS
+from simulator.behaviour import (BehaviourModel, Modifiers, background_times)
+from simulator.calibration import Calibration, calibrate
+from simulator.draws import BACKGROUND, NEVER, exponential_seconds, hash_keys, name_key, stream, uniform
+from simulator.plan import Kind, Plan, TriggerPlan
+from simulator.population import Population, plan_segments
+
+DAY = 86_400
+MAX_ROUNDS = 100_000  # a contact's events of one kind over the period at most (rates are bounded far below)
+
+
+@dataclass(frozen=True)
+class EventTimes:
+    """Event times per population row (sorted within a row), in CSR form."""
+
+    owner: np.ndarray
+    at: np.ndarray
+    start: int
+
+    def _keys(self) -> np.ndarray:
+        keys = self.__dict__.get("_k")
+        if keys is None:
+            keys = self.owner * _SPAN + np.clip(self.at - self.start, 0, _SPAN - 1)
+            object.__setattr__(self, "_k", keys)
+        return keys
+
+    def first_at_or_after(self, rows: np.ndarray, t: np.ndarray | int) -> np.ndarray:
+        """Each row's first event at or after t (NEVER if none)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if not len(self.owner):
+            return np.full(len(rows), NEVER, dtype=np.int64)
+        q = rows * _SPAN + np.clip(np.asarray(t, dtype=np.int64) - self.start, 0, _SPAN - 1)
+        j = np.searchsorted(self._keys(), q, side="left")
+        jc = np.minimum(j, len(self.owner) - 1)
+        ok = (j < len(self.owner)) & (np.take(self.owner, jc) == rows)
+        return np.where(ok, np.take(self.at, jc), NEVER).astype(np.int64)
+
+
+def event_sequence(keys: np.ndarray, rate_per_second: np.ndarray, seed: int, event: str, start: int,
+                   end: int) -> EventTimes:
+    """Every event of a Poisson process per contact in [start, end): the k-th waiting time is a counter-based
+    draw keyed by (seed, contact id, event, k), so a contact's events do not depend on who else is simulated."""
+    rate = np.asarray(rate_per_second, dtype=np.float64)
+    active = np.flatnonzero(rate > 0.0)
+    cur = np.full(len(active), start, dtype=np.int64)
+    owners, times = [], []
+    k = 0
+    base = name_key(event)
+    while active.size and k < MAX_ROUNDS:
+        u = uniform(hash_keys(np.take(keys, active), stream(seed, BACKGROUND, base, -1 - k)))
+        cur = cur + exponential_seconds(u, np.take(rate, active))
+        ok = cur < end
+        active, cur = np.compress(ok, active), np.compress(ok, cur)
+        owners.append(active)
+        times.append(cur)
+        k += 1
+    if not owners:
+        return EventTimes(np.zeros(0, np.int64), np.zeros(0, np.int64), start)
+    o, t = np.concatenate(owners), np.concatenate(times)
+    order = np.argsort(o, kind="stable")  # rounds are in time order within each contact
+    return EventTimes(o[order], t[order], start)
+
+
+def effect_events(plan: Plan, behaviour: BehaviourModel) -> tuple[str, ...]:
+    """The events a run reports with and without the journey: the goal, then every contact event that happens
+    on its own (rate above 0) or that the journey's messages cause (conversions, unsubscribes)."""
+    names: list[str] = [plan.goal.name] if plan.goal is not None else []
+    messages = any(s.kind == Kind.MESSAGE for s in plan.steps)
+    for event in CONTACT_EVENTS:
+        caused = messages and event in (behaviour.conversion_event, "unsubscribed")
+        if behaviour.event_rates.get(event, 0.0) > 0 or caused:
+            names.append(event)
+    if behaviour.conversion_event not in names and messages:
+        names.append(behaviour.conversion_event)
+    return tuple(dict.fromkeys(names))[:31]
+
+
+@dataclass
+class World:
+    """See the module docstring."""
+
+    plan: Plan
+    pop: Population
+    stated: BehaviourModel
+    behaviour: BehaviourModel
+    calibration: Calibration
+    seed: int
+    segments: dict[str, TimeSet]
+    audience: TimeSet | None
+    sequences: dict[str, EventTimes]
+    effect_events: tuple[str, ...]
+    _rates: dict[str, np.ndarray | None] = field(default_factory=dict)
+
+    def member(self, segment: str, rows: np.ndarray, t: np.ndarray | int) -> np.ndarray:
+        """Whether contacts `rows` are in `segment` at time(s) `t`."""
+        return self.segment(segment).member_at(rows, t)
+
+    def segment(self, name: str) -> TimeSet:
+        try:
+            return self.segments[name]
+        except KeyError:
+            have = ", ".join(sorted(self.segments)) or "none"
+            raise KeyError(f"the population has no segment '{name}' (it has: {have})") from None
+
+    def rate_multiplier(self, event: str) -> np.ndarray | None:
+        """Each contact's multiplier of the event's rate (None: 1 for everyone)."""
+        if event not in self._rates:
+            mods = Modifiers(self.behaviour, self.pop, np.arange(len(self.pop)), (event,), self.plan.start,
+                             self.member, eager=False)
+            self._rates[event] = mods.rate(event)
+        return self._rates[event]
+
+    def event_first(self, event: str, rows: np.ndarray, t: np.ndarray, iteration: int) -> np.ndarray:
+        """The first time at or after `t` each contact does `event` on its own (NEVER: not before the horizon)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if event in self.sequences:
+            return self.sequences[event].first_at_or_after(rows, t)
+        mult = self.rate_multiplier(event)
+        return background_times(self.behaviour, self.seed, iteration, event, np.take(self.pop.contact_id, rows),
+                                np.asarray(t, dtype=np.int64), None if mult is None else np.take(mult, rows))
+
+
+def trigger_times(world: World, trig: TriggerPlan, rows: np.ndarray, entry: np.ndarray, iteration: int) -> np.ndarray:
+    """When each contact (population `rows`, entered at `entry`) meets a goal or exit condition on its own: its
+    first background event at or after entry, or when it joins (is in at entry: then) or leaves a segment."""
+    if trig.event:
+        return world.event_first(trig.event, rows, entry, iteration)
+    m = world.segment(trig.segment or "")
+    if trig.when == "leaves":
+        return m.first_leave_after(rows, entry)
+    return m.first_at_or_after(rows, entry)
+
+
+def effect_bits(world: World, rows: np.ndarray, entry: np.ndarray, cutoff: int, iteration: int,
+                caused: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per contact, which effect events happen from its entry until the cutoff, with the journey and without it
+    (bit j for `world.effect_events[j]`). Without: the contact's own events. With: those, and the conversions
+    ('converted') and unsubscribes ('unsubscribed') the journey's messages caused."""
+    with_bits = np.zeros(len(rows), dtype=np.int32)
+    without_bits = np.zeros(len(rows), dtype=np.int32)
+    conversion = world.behaviour.conversion_event
+    for j, name in enumerate(world.effect_events):
+        if name.startswith("segment:"):
+            segment, when = name[len("segment:"):].rsplit(":", 1)
+            own = trigger_times(world, TriggerPlan(segment=segment, when=when), rows, entry, iteration)
+            journey = own
+        else:
+            own = world.event_first(name, rows, entry, iteration)
+            journey = own
+            if name == conversion:
+                journey = np.minimum(journey, caused["converted"])
+            if name == "unsubscribed":
+                journey = np.minimum(journey, caused["unsubscribed"])
+        bit = np.int32(1 << j)
+        without_bits |= np.where(own < cutoff, bit, np.int32(0))
+        with_bits |= np.where(journey < cutoff, bit, np.int32(0))
+    return with_bits, without_bits
+
+
+def _uses(query: Any, what: str) -> bool:
+    """Whether a query has an interactions block ('interactions') or names an attribute."""
+    if isinstance(query, Mapping):
+        if what == "interactions" and query.get("root") == "interactions":
+            return True
+        if query.get("attribute") == what:
+            return True
+        return any(_uses(v, what) for v in query.values())
+    if isinstance(query, list):
+        return any(_uses(v, what) for v in query)
+    return False
+
+
+def _purchase_values(pop: Population) -> np.ndarray:
+    """What a contact's purchase in the run is worth: its average past purchase (else the population's median
+    past purchase, else 50)."""
+    assert pop.source is not None
+    base = pop.source.base
+    inter = base.interactions
+    buys = inter.kind == INTERACTION_KINDS.index("purchase")
+    count = np.bincount(inter.contact[buys], minlength=base.n).astype(np.float64)
+    lv = base.column("lifetime_value")
+    lv = np.asarray(lv, dtype=np.float64) if isinstance(lv, np.ndarray) else np.full(base.n, np.nan)
+    past = inter.value[buys]
+    past = past[~np.isnan(past) & (past > 0)]
+    typical = float(np.median(past)) if len(past) else 50.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        avg = np.where(count > 0, lv / np.maximum(count, 1), np.where(lv > 0, lv, typical))
+    return np.round(np.where(np.isnan(avg) | (avg <= 0), typical, avg), 2)
+
+
+def build_world(plan: Plan, pop: Population, behaviour: BehaviourModel, seed: int) -> World:
+    """The world of one run (see the module docstring)."""
+    names = list(dict.fromkeys([*plan_segments(plan), *(m.segment for m in behaviour.multipliers if m.segment)]))
+    source = pop.source
+    definitions = {n: source.definitions[n] for n in names if source is not None and n in source.definitions}
+    for name in names:
+        if name not in definitions and name not in pop.segments:
+            have = ", ".join(sorted({*pop.segments, *definitions})) or "none"
+            raise KeyError(f"the population has no segment '{name}' (it has: {have})")
+    fixed: dict[str, TimeSet] = {n: pop.segments[n] for n in names if n not in definitions}
+
+    # membership at the start (no simulated event has happened yet) serves the multipliers of the calibration
+    plain: Evaluator | None = None
+    start_segments: dict[str, TimeSet] = dict(fixed)
+    multiplier_segments = [m.segment for m in behaviour.multipliers if m.segment]
+    if source is not None:
+        plain = Evaluator(source.base, source.custom, w0=source.w0)
+        for name in multiplier_segments:
+            if name in definitions:
+                start_segments[name] = plain.segment(definitions[name])
+
+    def member_at_start(segment: str, rows: np.ndarray, t: int) -> np.ndarray:
+        return start_segments[segment].member_at(rows, t)
+
+    steps = {s.id: s.channel or "" for s in plan.steps if s.kind == Kind.MESSAGE}
+    effects = effect_events(plan, behaviour)
+    events = tuple(dict.fromkeys([*plan.events, *(e for e in effects if not e.startswith("segment:"))]))
+    calibrated, calibration = calibrate(behaviour, pop, at=plan.start, events=events, member=member_at_start,
+                                        steps=steps)
+
+    # background event sequences for the kinds that feed segments
+    feed: list[str] = []
+    if any(_uses(d.query, "interactions") for d in definitions.values()):
+        feed += list(INTERACTION_KINDS)
+    if any(_uses(d.query, a) for d in definitions.values() for a in ("last_purchase_date", "lifetime_value")):
+        feed.append("purchase")
+    sequences: dict[str, EventTimes] = {}
+    world = World(plan, pop, behaviour, calibrated, calibration, seed, dict(start_segments), None, sequences,
+                  effects)
+    for kind in dict.fromkeys(feed):
+        rate = calibrated.event_rates.get(kind, 0.0) / DAY
+        if rate <= 0.0:
+            continue
+        mult = world.rate_multiplier(kind)
+        per_row = np.full(len(pop), rate) if mult is None else mult * rate
+        sequences[kind] = event_sequence(pop.contact_id, per_row, seed, kind, plan.start, plan.horizon)
+
+    segments = dict(fixed)
+    if source is not None and definitions:
+        simulated = _simulated_interactions(pop, sequences)
+        evaluator = Evaluator(source.base, source.custom, w0=source.w0, simulated=simulated) \
+            if simulated is not None else plain
+        assert evaluator is not None
+        for name, definition in definitions.items():
+            segments[name] = evaluator.segment(definition)
+    world.segments = segments
+    world.audience = _audience(plan, segments, len(pop))
+    return world
+
+
+def _simulated_interactions(pop: Population, sequences: Mapping[str, EventTimes]) -> Interactions | None:
+    parts = [(kind, seq) for kind, seq in sequences.items() if kind in INTERACTION_KINDS and len(seq.owner)]
+    if not parts:
+        return None
+    values = _purchase_values(pop) if any(kind == "purchase" for kind, _ in parts) else None
+    who = np.concatenate([seq.owner for _, seq in parts])
+    at = np.concatenate([seq.at for _, seq in parts])
+    kind = np.concatenate([np.full(len(seq.owner), INTERACTION_KINDS.index(k), np.int8) for k, seq in parts])
+    value = np.concatenate([values[seq.owner] if k == "purchase" and values is not None
+                            else np.full(len(seq.owner), np.nan) for k, seq in parts])
+    order = np.lexsort((at, who))
+    return Interactions(who[order], kind[order], at[order], value[order])
+
+
+def _audience(plan: Plan, segments: Mapping[str, TimeSet], n: int) -> TimeSet | None:
+    """The journey's audience over time: its segments (union or intersection) minus its exclusions."""
+    aud = plan.audience
+    if not aud.segments and not aud.exclude:
+        return None
+    if aud.segments:
+        parts = [segments[s] for s in aud.segments]
+        result = parts[0]
+        for p in parts[1:]:
+            result = (result | p) if aud.combine == "union" else (result & p)
+    else:
+        result = TimeSet.static(np.ones(n, dtype=bool), plan.start)
+    for name in aud.exclude:
+        result = result - segments[name]
+    return result
+
+
+__all__ = ["EventTimes", "World", "build_world", "effect_events", "event_sequence"]
