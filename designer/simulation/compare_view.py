@@ -1,5 +1,7 @@
-"""Two saved runs side by side: per-step changes (with whether their 95 % intervals overlap), the assumptions
-that differ, and both funnels on one plot. A view over `simulator.compare.Comparison`."""
+"""Two saved runs side by side: per-step counts and rates, whether each difference is more than noise (the 95 %
+interval of the difference), the journey's own effect in each, warnings (different journeys or population
+sizes, assumptions that differ), the assumptions as people write them, and both funnels on one plot. A view over
+`simulator.compare.Comparison`."""
 
 from __future__ import annotations
 
@@ -13,13 +15,14 @@ from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
                                QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
-from simulator.compare import (BOTH, Comparison, MetricDelta, change_text, compare_records, figure_text,
-                               share_text, signed_text)
+from designer.panels.common import WARNING_COLORS, tone
+from simulator.compare import (BOTH, Comparison, MetricDelta, assumption_label, assumption_value, compare_records,
+                               difference_text, figure_text, rate_text, share_text)
 
 if TYPE_CHECKING:
     from simulator.runs import RunRecord
 
-COLUMNS = ("Step", "Figure", "A", "B", "Change", "Change %", "Intervals")
+COLUMNS = ("Step", "Figure", "A", "B", "A per entered", "B per entered", "Change (95% interval)", "Verdict")
 NUMERIC = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 
 
@@ -32,14 +35,16 @@ class CompareWindow(QWidget):
 
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.setWindowTitle(f"Compare runs — {labels[0]} / {labels[1]}")
-        self.comparison: Comparison = compare_records(a, b, labels=labels)
+        self.comparison: Comparison = compare_records(a, b, labels=labels, different_journeys=True)
         c = self.comparison
-        conv = c.conversion
-        head = QLabel(f"{html.escape(labels[0])}<br>{html.escape(labels[1])}<br>"
-                      f"Conversion: {share_text(conv.a)} → {share_text(conv.b)}"
-                      + (f" ({conv.delta * 100:+.2f} points; {conv.note})" if conv.delta is not None else ""))
+        head = QLabel(self._head_html(c, labels))
         head.setTextFormat(Qt.TextFormat.RichText)
         head.setWordWrap(True)
+        head.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.warnings = QLabel("<br>".join(f"\u26a0 {html.escape(w)}" for w in c.warnings))
+        self.warnings.setWordWrap(True)
+        self.warnings.setStyleSheet(f"color: {tone(self, WARNING_COLORS)}")
+        self.warnings.setVisible(bool(c.warnings))
         self.table = self._step_table(c)
         self.assumptions = self._assumption_table(c)
         self.plot = ComparePlot()
@@ -55,9 +60,29 @@ class CompareWindow(QWidget):
         buttons.addWidget(export)
         box = QVBoxLayout(self)
         box.addWidget(head)
+        box.addWidget(self.warnings)
         box.addWidget(self.tabs, 1)
         box.addLayout(buttons)
-        self.resize(980, 640)
+        self.resize(1100, 680)
+
+    @staticmethod
+    def _head_html(c: Comparison, labels: tuple[str, str]) -> str:
+        lines = [html.escape(labels[0]), html.escape(labels[1])]
+        for e in c.effects:
+            fa = f"{e.a.mean * 100:+.2f} pt" if e.a else "—"
+            fb = f"{e.b.mean * 100:+.2f} pt" if e.b else "—"
+            verdict = ""
+            if e.difference is not None:
+                verdict = (f" — change {difference_text(e.difference)}, "
+                           + ("<b>differs</b>" if e.difference.significant else "within noise"))
+            lines.append(f"Caused by the journey, {html.escape(e.event)}: A {fa}, B {fb}{verdict}")
+        conv = c.conversion
+        lines.append(f"Goal reached: {share_text(conv.a)} → {share_text(conv.b)}"
+                     + (f" ({difference_text(conv.difference)}; {conv.note})" if conv.difference else ""))
+        method = "paired replica by replica (same seed, replicas and population)" if c.paired else "unpaired"
+        lines.append(f"<i>Rates are per contact who entered the journey; a difference counts when the 95% interval "
+                     f"of the difference excludes 0 ({method}).</i>")
+        return "<br>".join(lines)
 
     def _step_table(self, c: Comparison) -> QTableWidget:
         rows = [(r, m) for r in c.rows for m in r.metrics]
@@ -75,15 +100,15 @@ class CompareWindow(QWidget):
             if title and r.status != BOTH:
                 title += f" [{r.status}]"
             previous = r.step
-            cells = [title, m.metric, figure_text(m.a), figure_text(m.b), signed_text(m.delta), change_text(m),
-                     m.note]
+            cells = [title, m.metric, figure_text(m.a), figure_text(m.b), rate_text(m.rate_a), rate_text(m.rate_b),
+                     difference_text(m.difference), m.note]
             for j, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                if 2 <= j <= 5:
+                if 2 <= j <= 6:
                     item.setTextAlignment(NUMERIC)
                 if m.a is not None:
                     item.setToolTip(_interval_tip(m))
-                if m.disjoint:
+                if m.significant:
                     item.setFont(bold)
                 if r.status != BOTH:
                     item.setForeground(muted)
@@ -105,8 +130,11 @@ class CompareWindow(QWidget):
         table.verticalHeader().hide()
         table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         for i, (path, va, vb) in enumerate(c.assumptions):
-            for j, v in enumerate((path, va, vb)):
-                table.setItem(i, j, QTableWidgetItem("(none)" if v is None else str(v)))
+            for j, text in enumerate((assumption_label(path), assumption_value(path, va),
+                                      assumption_value(path, vb))):
+                item = QTableWidgetItem(text)
+                item.setToolTip(path)
+                table.setItem(i, j, item)
         table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         table.horizontalHeader().setStretchLastSection(True)
         return table
@@ -128,4 +156,5 @@ def _interval_tip(m: MetricDelta) -> str:
             return f"{label}: not in this run"
         low, high, mean = getattr(f, "low"), getattr(f, "high"), getattr(f, "mean")
         return f"{label}: {mean:,.1f}" + ("" if low == high else f" (95% interval {low:,.1f}–{high:,.1f})")
-    return f"{one('A', m.a)}\n{one('B', m.b)}"
+    method = "" if m.difference is None else f"\nDifference of rates: {m.difference.method}"
+    return f"{one('A', m.a)}\n{one('B', m.b)}{method}"

@@ -21,6 +21,7 @@ from app import APP_NAME
 from designer.simulation.background import Background
 from designer.simulation.live_view import LiveBar, LiveWatcher
 from designer.simulation.replay_view import ReplayBar, ReplayController, ReplaySource
+from simulator.effect_text import headline
 
 if TYPE_CHECKING:
     from designer.main_window import MainWindow
@@ -126,7 +127,7 @@ class SimulationWorkspace(QObject):
             self.show_docks("review")
         name = self._run_name(record, run_id)
         source = ReplaySource(run_id, name, record.journey_id, record.journey_version,
-                              int(record.results.get("contacts", 0)), record.replicas)
+                              int(record.results.get("contacts", 0)), record.replicas, headline(record.results))
         self.background.submit("replay", lambda: Replay.from_record(record),
                                lambda replay: self._replay_ready(replay, source), self._replay_failed)
 
@@ -172,14 +173,24 @@ class SimulationWorkspace(QObject):
             w.close()
 
     # --- compare and report -----------------------------------------------------------------------------------
-    def compare(self, run_a: int, run_b: int) -> None:
-        """Open two saved runs side by side (per-step deltas, assumptions that differ, funnels)."""
+    def compare(self, run_a: int, run_b: int, *, confirm: bool = True) -> None:
+        """Open two saved runs side by side (per-step rates and whether they differ, effects, assumptions,
+        funnels); runs of different journeys only after the user confirms (`confirm=False`: without asking)."""
         from designer.simulation.compare_view import CompareWindow
 
         a, b = self.document.load_run(run_a), self.document.load_run(run_b)
         if a is None or b is None:  # the document said why
             return
         names = (self._run_name(a, run_a), self._run_name(b, run_b))
+        if a.journey_id != b.journey_id and confirm:
+            answer = QMessageBox.question(
+                self.window, APP_NAME,
+                f"Runs {run_a} and {run_b} simulate different journeys. Their steps would be matched by id only, "
+                "and differences may come from the journeys rather than from the assumptions.\n\nCompare them "
+                "anyway?", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No)
+            if answer != QMessageBox.StandardButton.Yes:
+                return
         w = CompareWindow(a, b, (f"A: {names[0]} (run {run_a})", f"B: {names[1]} (run {run_b})"), self.window)
         self.compare_windows.append(w)
         w.destroyed.connect(lambda _=None, w=w: self.compare_windows.remove(w) if w in self.compare_windows else None)
