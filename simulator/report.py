@@ -24,6 +24,8 @@ from simulator.behaviour import (DEFAULT_CHANNELS, DEFAULT_ENGAGEMENT_EFFECT, DE
                                  DEFAULT_MULTIPLIERS, BehaviourModel, ChannelBehaviour, Multiplier)
 from simulator.engine import ENGINE_VERSION
 from simulator.runs import RunRecord
+from simulator.effect_text import FIGURE_LABELS, effect_rows, headline, headline_parts, points
+from simulator.effect_text import share as share_text
 from simulator.svg import esc
 
 if TYPE_CHECKING:
@@ -168,6 +170,68 @@ def _header(run: _Run, *, run_name: str, notes: str, approved_by: str | None, ap
     return "<header>" + "".join(out) + "</header>"
 
 
+def _effect(run: _Run) -> str:
+    """What the journey causes: the headline sentence, then each event with and without the journey."""
+    res = run.results
+    if not res.get("effect"):
+        return (f'<section id="effect"><h2>What the journey causes</h2><p class="warning">{esc(headline(res))}</p>'
+                "</section>")
+    first, rest = headline_parts(res, prefix=False)
+    lead = f"<strong>{esc(first)}</strong> {esc(rest)}"
+    rows = []
+    same = []
+    for label, inc, with_, without, changed in effect_rows(res):
+        if not changed:
+            same.append(label)
+            continue
+        rows.append(f'<tr><th scope="row">{esc(label)}</th><td class="num"><strong>{esc(inc)}</strong></td>'
+                    f'<td class="num">{esc(with_)}</td><td class="num">{esc(without)}</td></tr>')
+    table = ('<table class="effect"><thead><tr><th scope="col">event</th><th scope="col" class="num">caused by the '
+             'journey</th><th scope="col" class="num">with the journey</th><th scope="col" class="num">without it'
+             f'</th></tr></thead><tbody>{"".join(rows)}</tbody></table>' if rows else "")
+    unchanged = (f'<p class="muted">Not changed by the journey (the same with and without it): '
+                 f"{esc(', '.join(same))}.</p>" if same else "")
+    method = esc(str(res.get("effect_method") or ""))
+    notes = "".join(f'<p class="warning" role="note">{esc(n)}</p>' for n in res.get("notes") or [])
+    errors = res.get("allowed_errors") or []
+    if errors:
+        notes = (f'<p class="warning" role="note"><strong>Simulated despite {_plural(len(errors), "error")} '
+                 "the check for errors found</strong>: " + esc("; ".join(
+                     f"{e.get('step') or 'journey'}: {e.get('message')}" for e in errors)) + "</p>") + notes
+    return (f'<section id="effect"><h2>What the journey causes</h2><p class="lead">{lead}</p>{table}'
+            f'{unchanged}<p class="muted">{method}.</p>{notes}</section>')
+
+
+def _figures(run: _Run) -> str:
+    """Behaviour figures as stated (the population's average) against what this journey's recipients realised."""
+    figures = run.results.get("behaviour_figures") or {}
+    rows = []
+    for channel, figs in figures.items():
+        if channel.startswith("step:"):
+            continue
+        for name, f in figs.items():
+            realised = f.get("realised") or {}
+            if not realised:
+                continue
+            interval = (f" ({float(realised['low']):.1%} to {float(realised['high']):.1%})"
+                        if realised.get("low") is not None else "")
+            rows.append(f'<tr><th scope="row">{esc(_CHANNEL_NAMES.get(channel, channel))} '
+                        f'{esc(FIGURE_LABELS.get(name, name))}</th><td class="num">{float(f["stated"]):.2%}</td>'
+                        f'<td class="num"><strong>{share_text(realised)}</strong>{esc(interval)}</td>'
+                        f'<td class="num">{float(f["average_contact"]):.2%}</td>'
+                        f'<td class="num">{int(realised.get("of", 0)):,}</td></tr>')
+    if not rows:
+        return ""
+    return ('<h3>Stated and realised</h3><p class="muted">Stated: the assumption, what the population does on '
+            "average (each contact's base is calibrated so). Realised: what this journey's recipients did in the "
+            "run (95% interval); they differ when the audience is not an average slice of the population. Base: "
+            "the figure for a contact of average engagement with no multiplier.</p>"
+            '<div class="scroll"><table class="behaviour"><thead><tr><th scope="col">figure</th>'
+            '<th scope="col" class="num">stated</th><th scope="col" class="num">realised</th>'
+            '<th scope="col" class="num">base</th><th scope="col" class="num">of</th></tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>')
+
+
 def _headline(run: _Run) -> str:
     res, k = run.results, run.replicas
     contacts = int(res.get("contacts", 0))
@@ -186,7 +250,13 @@ def _headline(run: _Run) -> str:
     else:
         ci = (f"95% interval {float(conv['low']):.1%} to {float(conv['high']):.1%}"
               if k >= 2 and conv.get("low") is not None else "")
-        cards.append((f"{float(conv['mean']):.1%}", "reached the goal", ci))
+        effect = (res.get("effect") or {}).get(res.get("goal") or "")
+        if effect:
+            inc = effect["incremental"]
+            cards.insert(0, (points(inc, interval=False), "of the goal caused by the journey",
+                             f"95% interval {inc['low'] * 100:+.2f} to {inc['high'] * 100:+.2f} points"))
+            ci = "; ".join(x for x in (ci, f"{share_text(effect['without_journey'])} would anyway") if x)
+        cards.append((f"{float(conv['mean']):.1%}", "reached the goal, whatever caused it", ci))
     body = "".join(f'<div class="card"><div class="big">{esc(v)}</div><div class="what">{esc(w)}</div>'
                    f'<div class="small">{esc(s)}</div></div>' for v, w, s in cards)
     note = (f"Figures are means over {k} replicas with 95% Student t intervals of the mean." if k >= 2 else
@@ -305,15 +375,26 @@ def population_text(spec: Mapping[str, Any]) -> str:
     return f"a population described as {json.dumps(dict(spec), default=str)}"
 
 
-def _population_details(spec: Mapping[str, Any]) -> list[str]:
+def _population_details(spec: Mapping[str, Any], replicas: int = 1) -> list[str]:
     if spec.get("kind") != "synthetic":
-        return ["The contacts as they were in the project then are kept with the run."]
-    out = [f"{float(spec.get('account_share', 0)):.0%} work for an account (about "
-           f"{spec.get('contacts_per_account')} contacts per account); "
-           f"{float(spec.get('unknown_tz_share', 0)):.0%} have an unknown time zone."]
-    for name, (at_start, joining) in (spec.get("segments") or {}).items():
-        out.append(f"Segment '{name}': {float(at_start):.0%} members at the start; of the others, "
-                   f"{float(joining):.0%} join during the run.")
+        return ["The contacts as they were in the project then are kept with the run; the journey's segments are "
+                "evaluated over the simulated period from their definitions, as the live runner does."]
+    out = []
+    profile = spec.get("profile")
+    if isinstance(profile, Mapping):
+        where = ", ".join(f"{k} {float(v):.0%}" for k, v in (profile.get("locales") or {}).items())
+        out.append(f"Drawn from the population profile '{profile.get('source', 'default')}': {where}; "
+                   f"{float(profile.get('account_share', 0)):.0%} work for an account; "
+                   f"{float(profile.get('buyers', 0)):.0%} have bought before.")
+        out.append("The journey's segments are evaluated from their definitions on these contacts and their "
+                   "history, over the simulated period, with their own purchases in the run fed back.")
+    if replicas > 1:
+        out.append("Each replica drew its own population: the intervals include who happens to be in it."
+                   if spec.get("per_replica") else
+                   "One population for every replica: the intervals are conditional on it.")
+    for name, (at_start, joining) in (spec.get("assumed") or spec.get("segments") or {}).items():
+        out.append(f"Segment '{name}' has no definition that can be evaluated: assumed {float(at_start):.0%} "
+                   f"members at the start; of the others, {float(joining):.0%} join during the run.")
     return out
 
 
@@ -374,8 +455,9 @@ def _behaviour(run: _Run) -> str:
         d = DEFAULT_CHANNELS.get(name)
         cells = "".join(marks.cell(fmt(ch), fmt(d) if d else None) for _, _, fmt in _CHANNEL_FIELDS)
         rows.append(f'<tr><th scope="row">{esc(_CHANNEL_NAMES.get(name, name))}</th>{cells}</tr>')
-    out.append("<h3>Channels</h3><p class=\"muted\">For a contact of average engagement. Delays are lognormal "
-               "with the median and spread σ given (delivery: constant).</p>"
+    out.append("<h3>Channels</h3><p class=\"muted\">As stated: what the population does on average (each "
+               "contact's odds are raised or lowered by its engagement and multipliers around a base calibrated so "
+               "that this holds). Delays are lognormal with the median and spread σ given (delivery: constant).</p>"
                f'<div class="scroll"><table class="behaviour"><thead><tr><th scope="col">channel</th>{head}</tr>'
                f"</thead><tbody>{''.join(rows)}</tbody></table></div>")
     if b.messages:
@@ -446,7 +528,8 @@ def _assumptions(run: _Run) -> str:
     rec, res = run.record, run.results
     days = len((res.get("time_series") or {}).get("days") or [])
     items = [("Population", esc(population_text(rec.population))
-              + "".join(f'<br><span class="muted">{esc(x)}</span>' for x in _population_details(rec.population))),
+              + "".join(f'<br><span class="muted">{esc(x)}</span>'
+                        for x in _population_details(rec.population, run.replicas))),
              ("Period", f"{esc(_when(res.get('start')))} to {esc(_when(res.get('horizon')))} "
                         f"({_plural(days, 'simulated day')})"),
              ("Seed", esc(rec.seed)),
@@ -454,7 +537,8 @@ def _assumptions(run: _Run) -> str:
                                                "with 95% Student t intervals)" if run.replicas >= 2 else "")),
              ("Engine version", esc(rec.engine_version))]
     dl = '<dl class="header">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in items) + "</dl>"
-    return f'<section id="assumptions"><h2>Assumptions</h2>{dl}<h3>Behaviour model</h3>{_behaviour(run)}</section>'
+    return (f'<section id="assumptions"><h2>Assumptions</h2>{dl}<h3>Behaviour model</h3>{_figures(run)}'
+            f"{_behaviour(run)}</section>")
 
 
 CSS = """
@@ -493,6 +577,8 @@ td.changed { font-weight: 700; background: #fff7ed; }
 td.changed::before { content: "◆ "; color: #c2410c; }
 td.changed .default { font-weight: 400; font-size: 12px; }
 .summary { font-weight: 600; }
+.lead { font-size: 17px; }
+table.effect td, table.effect th { padding: 4px 12px; }
 pre { white-space: pre-wrap; background: #f8fafc; padding: 8px; }
 footer { margin-top: 40px; color: #6b7280; font-size: 12px; }
 * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
@@ -523,7 +609,7 @@ def render_report(record: RunRecord, *, run_name: str = "", notes: str = "", app
     title = f"{run.name} – {run_name or 'simulation run'} – simulation report"
     body = [_header(run, run_name=run_name, notes=notes, approved_by=approved_by, approved_at=approved_at,
                     current_version=current_version, journey_deleted=journey_deleted),
-            _headline(run),
+            _effect(run), _headline(run),
             f'<section id="journey"><h2>Journey</h2><p class="muted">Each step with its figures '
             f"(means{' over replicas' if run.replicas >= 2 else ''}); a ringed dot marks where a path ends.</p>"
             f"{_picture(run)}</section>",

@@ -92,7 +92,8 @@ def test_runs_are_listed_with_markers_and_assumptions(doc: Document, qtbot) -> N
     assert tip[:3] == [f"Baseline: {ANNOUNCEMENT}, version 1",
                        "This run was made on version 1 of the journey; the journey is now at version 2.",
                        f"Approved by Alice on {info.approved_at:%Y-%m-%d %H:%M} UTC"]
-    assert "Population: 1,500 synthetic contacts" in tip and "Seed: 1" in tip and "Replicas: 2" in tip
+    assert "Population: 1,500 synthetic contacts" in tip and "Seed: 1" in tip
+    assert "Replicas: 2 (one population for all: intervals conditional on it)" in tip
     assert "Behaviour: Defaults" in tip
     assert (f"Goal reached: {conv['mean']:.2%} (95% interval {conv['low']:.2%} to {conv['high']:.2%})") in tip
     assert f"Period: {info.summary['start'][:10]} 08:00 to {info.summary['horizon'][:16].replace('T', ' ')} UTC" in tip
@@ -241,7 +242,8 @@ def test_review_saves_notes_and_approval_in_the_file(path: Path, qtbot, monkeypa
     assert review.stack.currentIndex() == 1 and review.title.text() == "Baseline"
     assert review.subtitle.text() == f"Run {run_id} of {ANNOUNCEMENT}, version 1"
     assert review.values["Population"].text() == "1,500 synthetic contacts" and review.values["Seed"].text() == "7"
-    assert review.values["Replicas"].text() == "2" and review.values["Behaviour"].text() == "Defaults"
+    assert review.values["Replicas"].text() == "2 (one population for all: intervals conditional on it)"
+    assert review.values["Behaviour"].text() == "Defaults"
     assert review.values["Engine"].text() == f"version {record.engine_version}"
     assert review.reviewer.text() == "os-user" and review.approval.text() == "Not approved"
     assert not review.save_notes.isEnabled() and review.approve_button.isEnabled()

@@ -29,7 +29,7 @@ from designer.simulation.worker import running_jobs
 from simulator.behaviour import BehaviourModel
 from simulator.engine import DEFAULT_CHUNK
 from simulator.plan import DAY, compile_plan
-from simulator.population import population_for
+from simulator.population import population_for, replica_seed
 from simulator.project_population import population_from_project
 from simulator.replicas import simulate
 from tests.samples import ANNOUNCEMENT
@@ -76,6 +76,17 @@ def _run(qtbot: QtBot, panel: RunPanel) -> tuple[Any, Any]:
     return blocker.args[0], blocker.args[1]
 
 
+def _direct(document: Document, plan: Any, n: int, seed: int, replicas: int,
+            behaviour: BehaviourModel | None = None, locale: str | None = None) -> tuple[Any, Any]:
+    """The run the panel should make: each replica its own synthetic population, the project's definitions."""
+    def pop(r: int) -> Any:
+        return population_for(plan, n, replica_seed(seed, r), definitions=document.project.segments, locale=locale,
+                              custom=document.project.settings.custom_attributes or {})
+    first = pop(0)
+    source = (lambda r: first if r == 0 else pop(r)) if replicas > 1 else first
+    return simulate(plan, source, behaviour or BehaviourModel(), seed, replicas, chunk_size=DEFAULT_CHUNK), first
+
+
 def _synthetic(panel: RunPanel, contacts: int, replicas: int, seed: int) -> None:
     panel.set_population_kind("synthetic")
     panel.contacts_spin.setValue(contacts)
@@ -94,11 +105,11 @@ def test_a_run_from_the_panel_is_the_simulator_s_run_and_is_saved(qtbot: QtBot, 
     journey = document.current_journey
     assert journey is not None and record.journey_id == journey.id
     plan = compile_plan(journey)
-    pop = population_for(plan, 2000, 77)
-    direct = simulate(plan, pop, BehaviourModel(), 77, 2, chunk_size=DEFAULT_CHUNK)
+    direct, pop = _direct(document, plan, 2000, 77, 2)
     assert record.results["funnel"] == direct.to_json()["funnel"]
+    assert record.results["effect"] == direct.to_json()["effect"]
     assert record.trace_digest == direct.trace.digest()
-    assert record.population == dict(pop.spec) and record.replicas == 2 and record.seed == 77
+    assert record.population == {**pop.spec, "per_replica": True} and record.replicas == 2 and record.seed == 77
 
     assert panel.progress.value() == panel.progress.maximum() == PROGRESS_STEPS
     assert values == sorted(values) and values[-1] == PROGRESS_STEPS  # (how many steps between: timing)
@@ -106,6 +117,7 @@ def test_a_run_from_the_panel_is_the_simulator_s_run_and_is_saved(qtbot: QtBot, 
     assert [(r.id, r.name, r.seed) for r in saved] == [(run_id, "First try", 77)]
     assert document.file.load_run(run_id).trace_digest == record.trace_digest
     assert panel.status_text().startswith(f"Saved as run {run_id}: 2,000 synthetic contacts")
+    assert "Caused by the journey" in panel.status_text()
     assert not panel.is_error_shown() and panel.run_button.isEnabled()
 
 
@@ -140,7 +152,7 @@ def test_locale_horizon_and_a_behaviour_edit_reach_the_record(qtbot: QtBot, pane
     plan = compile_plan(panel.document.current_journey, horizon=record.horizon)
     b = replace(BehaviourModel(), channels={**BehaviourModel().channels, "email": replace(
         BehaviourModel().channels["email"], open=0.4)}, messages={"announce": {"open_median": 5400.0}})
-    direct = simulate(plan, population_for(plan, 1000, 5, locale="en_GB"), b, 5, 1)
+    direct, _ = _direct(panel.document, plan, 1000, 5, 1, b, locale="en_GB")
     assert record.results["funnel"] == direct.to_json()["funnel"]
 
 
@@ -196,7 +208,8 @@ def test_project_and_segment_populations(qtbot: QtBot, panel: RunPanel, document
     panel.set_population_kind("project")
     panel.replicas_spin.setValue(2)
     panel.seed_spin.setValue(8)
-    assert not panel.contacts_spin.isEnabled() and panel.as_of_start.isEnabled()
+    assert not panel.contacts_spin.isEnabled() and not panel.profile_combo.isEnabled()
+    assert not panel.as_of_start.isEnabled()  # the audience is evaluated over the period, as the live runner does
     record, run_id = _run(qtbot, panel)
     pop = population_from_project(document.file, journey, plan=plan)
     direct = simulate(plan, pop, BehaviourModel(), 8, 2)
@@ -204,17 +217,8 @@ def test_project_and_segment_populations(qtbot: QtBot, panel: RunPanel, document
     assert record.population["kind"] == "project" and run_id is not None
     assert panel.status_text().startswith(f"Saved as run {run_id}: {len(pop):,} project contacts in the audience")
 
-    panel.as_of_start.setChecked(False)
-    assert panel.as_of_edit.isEnabled()
-    panel.as_of_edit.setDateTime(QDateTime(QDate(2026, 11, 15), QTime(10, 0), QTimeZone.utc()))
-    record, _ = _run(qtbot, panel)
-    moment = datetime(2026, 11, 15, 10, 0, tzinfo=timezone.utc)
-    earlier = population_from_project(document.file, journey, plan=plan, as_of=moment)
-    assert record.population == dict(earlier.spec) and record.population["as_of"] == "2026-11-15T10:00:00+00:00"
-    panel.as_of_start.setChecked(True)
-
     panel.set_population_kind("segment")
-    assert panel.segment_combo.isEnabled()
+    assert panel.segment_combo.isEnabled() and panel.as_of_start.isEnabled()
     panel.set_segment("No purchase in 60 days")
     record, _ = _run(qtbot, panel)
     seg = population_from_project(document.file, journey, segment="No purchase in 60 days", plan=plan)
@@ -222,11 +226,69 @@ def test_project_and_segment_populations(qtbot: QtBot, panel: RunPanel, document
     assert record.population == dict(seg.spec) and len(members) == seg.spec["size"] > 0
     assert record.results["funnel"] == simulate(plan, seg, BehaviourModel(), 8, 2).to_json()["funnel"]
 
+    panel.as_of_start.setChecked(False)
+    assert panel.as_of_edit.isEnabled()
+    panel.as_of_edit.setDateTime(QDateTime(QDate(2026, 11, 15), QTime(10, 0), QTimeZone.utc()))
+    record, _ = _run(qtbot, panel)
+    moment = datetime(2026, 11, 15, 10, 0, tzinfo=timezone.utc)
+    earlier = population_from_project(document.file, journey, segment="No purchase in 60 days", plan=plan,
+                                      as_of=moment)
+    assert record.population == dict(earlier.spec) and record.population["as_of"] == "2026-11-15T10:00:00+00:00"
+    panel.as_of_start.setChecked(True)
+
     panel.set_segment("Unsubscribed")  # a subscription list nobody left
     panel.run_button.click()
     qtbot.waitUntil(lambda: not panel.is_running(), timeout=TIMEOUT_MS)
     assert panel.is_error_shown() and "Segment 'Unsubscribed' has no members" in panel.status_text()
     assert "Traceback" not in panel.status_text() and len(document.file.runs()) == 3
+
+
+def test_profile_and_one_population_for_every_replica(qtbot: QtBot, panel: RunPanel, document: Document,
+                                                      tmp_path: Path) -> None:
+    """The profile fitted to the project's contacts, a profile file, and the option to keep one population."""
+    _synthetic(panel, 1500, 2, 9)
+    panel.profile_combo.setCurrentIndex(panel.profile_combo.findData("project"))
+    panel.shared_check.setChecked(True)
+    panel._sync_enabled()
+    assert not panel.locale_combo.isEnabled()  # the fitted profile says where contacts live
+    record, run_id = _run(qtbot, panel)
+    assert record.population["profile"]["source"].startswith("fitted to the 1,500 contacts")
+    assert record.population["per_replica"] is False and "one population for every replica" in panel.status_text()
+    from app.audience.profile import PopulationProfile, profile_file_text
+    path = tmp_path / "p.yaml"
+    path.write_text(profile_file_text(replace(PopulationProfile(), buyers=0.9, source="mostly buyers")),
+                    encoding="utf-8")
+    assert panel.load_profile(path) and "p.yaml" in panel.profile_combo.currentText()
+    panel.shared_check.setChecked(False)
+    record, _ = _run(qtbot, panel)
+    assert record.population["profile"]["buyers"] == 0.9 and record.population["per_replica"] is True
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("buyers: 3\n", encoding="utf-8")
+    assert not panel.load_profile(bad) and panel.is_error_shown()
+    assert f"{bad}:1:9: buyers: must be from 0 to 1, not 3" in panel.status_text()
+    assert panel.profile_combo.currentData() == "default"
+
+
+def test_a_journey_with_errors_runs_only_when_allowed_and_says_how_it_was_read(qtbot: QtBot, panel: RunPanel,
+                                                                             document: Document) -> None:
+    text = ANNOUNCEMENT.replace("name: Product announcement", "name: Split")
+    journey, contents, segments = read_journey_text(text)
+    import_journey(document.project, journey, contents, segments)
+    split = document.project.journey("Split")
+    from app.model.journey import Step
+    from app.model.registry import END
+    split.add_step(Step("ab", "ab-split", props={"split": (60, 60), "holdout": 0}, outputs={"A": END, "B": END}))
+    split.step("launched").outputs["next"] = "ab"
+    document.set_current_journey(split.id)
+    panel._refresh()
+    assert not panel.run_button.isEnabled() and panel.is_error_shown() and panel.allow_errors.isVisible()
+    assert "finds 1 error" in panel.status_text()
+    panel.allow_errors.setChecked(True)
+    assert panel.run_button.isEnabled()
+    _synthetic(panel, 800, 1, 3)
+    record, _ = _run(qtbot, panel)
+    assert any("split 'ab'" in n and "120%" in n for n in record.results["notes"])
+    assert record.results["allowed_errors"] and "Note: split 'ab'" in panel.status_text()
 
 
 def test_a_read_only_project_runs_but_does_not_save(qtbot: QtBot, demo: Path) -> None:

@@ -69,7 +69,7 @@ def test_a_run_is_saved_and_listed(project: Path, capsys: pytest.CaptureFixture[
 def test_project_population(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with ProjectFile.open(project, readonly=True) as pf:
         expected = m.audience_count(pf, "Product announcement", MOMENT)
-    code, out, err = run(capsys, "simulate", project, *SIM, "--population", "project", "--as-of", START)
+    code, out, err = run(capsys, "simulate", project, *SIM, "--population", "project")
     assert code == 0, err
     assert f"{expected:,} project contacts in the audience, seed 5, 1 replica" in out
     assert "Saved as run 1" in out
@@ -133,7 +133,7 @@ def test_compare_two_runs_and_locale(project: Path, capsys: pytest.CaptureFixtur
     assert code == 0, err
     first = a.results["funnel"][0]
     assert first["name"] in out and f"{first['entered']['mean']:,.0f}" in out
-    assert "population.locale" in out  # the assumptions that differ are listed
+    assert "population locale: A" in out and "en_GB" in out  # the assumptions that differ are listed
     rows = list(csv.reader(csv_path.open()))
     assert rows[0][:5] == ["step", "name", "type", "status", "metric"]
     entered = next(r for r in rows if r[0] == first["step"] and r[4] == "entered")

@@ -154,7 +154,9 @@ def test_funnel_table_cells_are_the_runs_figures_with_intervals(saved: tuple[Pat
 def test_one_replica_shows_the_traces_counts_without_intervals(saved: tuple[Path, int, int]) -> None:
     path, _, one = saved
     record, page = _load(path, one)
-    assert "±" not in page and "95% interval" not in _visible(page)
+    funnel = page[page.index('<section id="funnel">'):page.index('<section id="time">')]
+    assert "±" not in funnel and "95% interval" not in _visible(funnel)  # one replica: counts, no intervals
+    assert "What the journey causes" in _visible(page) and "95% interval" in _visible(page)  # over the contacts
     trace = record.trace()  # with one replica the figures are the trace's: count them from its rows
     visits, messages = trace.visits, trace.messages
     steps = np.arange(len(trace.steps))

@@ -211,7 +211,9 @@ def test_review_names_notes_and_approves_a_run(project: tuple[Path, int, int], c
     assert code == 0, err
     with ProjectFile.open(path, readonly=True) as pf:
         info = pf.run_info(first)
-    assert out.splitlines()[:3] == [
+    lines = out.splitlines()
+    assert lines[1].startswith("  Caused by the journey: ") and " would without it" in lines[1]
+    assert [lines[0], *lines[2:4]] == [
         f'Run {first} "first": {ANNOUNCEMENT} v1',
         f"  made {info.created_at:%Y-%m-%d %H:%M} UTC: 1,500 synthetic contacts, seed 5, 2 replicas, "
         f"{info.summary['start'][:16].replace('T', ' ')} to {info.summary['horizon'][:16].replace('T', ' ')} UTC",

@@ -118,9 +118,10 @@ def _round(v: float) -> float:
 class ProfileError(AudienceError):
     """A wrong figure in a population profile; `path` says which."""
 
-    def __init__(self, path: tuple[Any, ...], message: str) -> None:
+    def __init__(self, path: tuple[Any, ...], message: str, *, at_key: bool = False) -> None:
         self.path = path
         self.message = message
+        self.at_key = at_key  # the name itself is wrong (point at the key, not its value)
         super().__init__(f"{'.'.join(str(p) for p in path)}: {message}" if path else message)
 
 
@@ -155,7 +156,7 @@ def _shares(path: tuple[Any, ...], v: Any, *, names: tuple[str, ...] | None = No
     for k, s in v.items():
         key = _name(path, k)
         if names is not None and key not in names:
-            raise ProfileError(path + (key,), f"is not one of: {', '.join(names)}")
+            raise ProfileError(path + (key,), f"is not one of: {', '.join(names)}", at_key=True)
         out.append((key, _number(path + (key,), s, 0.0, 1.0)))
     if total:
         if not out or sum(s for _, s in out) <= 0:
@@ -178,7 +179,8 @@ def _read(d: Any) -> PopulationProfile:
     known = {f.name for f in fields(PopulationProfile)} | {"format"}
     for key in d:
         if key not in known:
-            raise ProfileError((key,), f"is not a profile figure (figures: {', '.join(sorted(known - {'format'}))})")
+            raise ProfileError((key,), f"is not a profile figure (figures: {', '.join(sorted(known - {'format'}))})",
+                               at_key=True)
     p = PopulationProfile()
     kw: dict[str, Any] = {}
     for key, v in d.items():
@@ -220,7 +222,8 @@ def _locales(path: tuple[Any, ...], v: Any) -> tuple[tuple[str, float], ...]:
     out = _shares(path, v, total=True)
     for name, _ in out:
         if not known_locale(name):
-            raise ProfileError(path + (name,), "is not a locale Faker knows; use e.g. en_US, fr_FR, de_DE, ja_JP")
+            raise ProfileError(path + (name,), "is not a locale Faker knows; use e.g. en_US, fr_FR, de_DE, ja_JP",
+                               at_key=True)
     return tuple((n, s) for n, s in out if s > 0)
 
 
@@ -242,7 +245,7 @@ def read_profile_text(text: str, *, file: str = "<input>") -> PopulationProfile:
     try:
         return PopulationProfile.from_plain(doc)
     except ProfileError as e:
-        mark = locate(doc, e.path)
+        mark = locate(doc, e.path, at_key=e.at_key)
         raise FormatError(str(e), file=file, line=mark[0] if mark else None,
                           column=mark[1] if mark else None) from None
 

@@ -38,13 +38,19 @@ def _moment(text: str | None) -> datetime | None:
 @click.option("--contacts", type=int, required=True, help="How many contacts to generate.")
 @click.option("--seed", type=int, required=True, help="Seed: the same seed gives the same rows.")
 @click.option("--locale", "locales", multiple=True, help="Faker locale, repeatable (default en_US), e.g. fr_FR.")
-@click.option("--accounts", type=int, help="How many accounts (default: one per 40 contacts).")
+@click.option("--accounts", type=int, help="How many accounts (default: from the profile's contacts per account).")
 @click.option("--as-of", help="Day the customer base is seen from (default: today), e.g. 2026-06-01.")
 @click.option("--replace", is_flag=True, help="Delete the project's contacts and accounts first.")
+@click.option("--profile", "profile_file", type=click.Path(dir_okay=False),
+              help="The population profile to draw from (YAML or JSON; see journey-studio profile). Not with --locale.")
 def population(project: str, contacts: int, seed: int, locales: tuple[str, ...], accounts: int | None,
-               as_of: str | None, replace: bool) -> None:
-    """Generate a synthetic population (contacts, accounts, lists, interactions) from a seed."""
+               as_of: str | None, replace: bool, profile_file: str | None) -> None:
+    """Generate a synthetic population (contacts, accounts, lists, interactions) from a seed and a profile."""
     from app.audience.population import generate
+    from app.audience.profile import read_profile_file
+    if profile_file and locales:
+        _fail("--locale goes with the default profile; a profile file says where its contacts live")
+    profile = read_profile_file(profile_file) if profile_file else None
     day = None
     if as_of is not None:
         try:
@@ -53,7 +59,7 @@ def population(project: str, contacts: int, seed: int, locales: tuple[str, ...],
             _fail(f"--as-of {as_of}: not a date; write e.g. 2026-06-01")
     with _open(project, write=True) as pf:
         report = generate(pf, contacts, seed, locales or ("en_US",), accounts=accounts, as_of=day,
-                          replace=replace)
+                          replace=replace, profile=profile)
     click.echo(f"Generated {report.contacts:,} contacts, {report.accounts:,} accounts, "
                f"{report.interactions:,} interactions and {report.subscriptions:,} list subscriptions "
                f"in {report.seconds:.1f} s (seed {report.seed}, as of {report.as_of}, "

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from app.cli.main import _open, cli, fail, write_atomically
+from app.cli.main import EXIT_FINDINGS, _open, cli, fail, write_atomically
 
 if TYPE_CHECKING:
     from app.store.runs import RunInfo
@@ -80,7 +80,8 @@ def _as_of(text: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _population_kind(population: str | None, segment: str | None, contacts: int | None) -> str:
+def _population_kind(population: str | None, segment: str | None, contacts: int | None,
+                     as_of: str | None = None) -> str:
     kind = population or ("segment" if segment else "synthetic")
     if kind == "synthetic":
         if contacts is None:
@@ -94,6 +95,9 @@ def _population_kind(population: str | None, segment: str | None, contacts: int 
             fail("--population segment needs the segment: add --segment NAME")
         if kind == "project" and segment:
             fail("--segment needs --population segment (or leave out --population)")
+        if kind == "project" and as_of:
+            fail("--as-of is when a segment's members are read (--population segment); the journey's audience is "
+                 "evaluated over the simulated period from its start, as the live runner does")
     return kind
 
 
@@ -140,61 +144,187 @@ def _open_for(project: str, save: bool | None) -> Any:
 @click.option("--behaviour", "behaviour_file", type=click.Path(dir_okay=False),
               help="The behaviour assumptions (YAML or JSON) instead of the defaults; write the defaults to edit "
                    "with: journey-studio behaviour --out FILE.")
+@click.option("--profile", "profile_file", type=click.Path(dir_okay=False),
+              help="The population profile synthetic contacts are drawn from: a file (YAML or JSON; write one with: "
+                   "journey-studio profile [PROJECT] --out FILE), or 'project' for one fitted to the project's own "
+                   "contacts. Default: the default profile in --locale.")
+@click.option("--shared-population", is_flag=True,
+              help="Keep one synthetic population for every replica (by default each replica draws its own, so "
+                   "that the intervals include who happens to be in it); intervals are then conditional on it.")
+@click.option("--population-out", "population_out", type=click.Path(dir_okay=False),
+              help="Also write the synthetic population (contacts, accounts, lists, history as of the journey's "
+                   "start), with the journey and its segments, as a new project file, to count its segments with "
+                   "the app itself.")
+@click.option("--allow-errors", is_flag=True,
+              help="Simulate a journey the check for errors finds errors in (what the run reads its own way is "
+                   "printed). Without it such a journey is refused, with its findings, exit status 1.")
 def simulate(project: str, journey_name: str, contacts: int | None, seed: int, replicas: int, json_out: str | None,
              population: str | None, segment: str | None, as_of: str | None, horizon_days: int | None,
-             save: bool | None, run_name: str, behaviour_file: str | None, locale: str) -> None:
-    """Simulate a journey over a population, print its funnel and save the run in the project."""
+             save: bool | None, run_name: str, behaviour_file: str | None, locale: str, profile_file: str | None,
+             shared_population: bool, population_out: str | None, allow_errors: bool) -> None:
+    """Simulate a journey over a population: what it causes (against the same contacts without it), its funnel;
+    save the run in the project."""
     from contextlib import contextmanager
 
     from simulator.behaviour import BehaviourModel
-    from simulator.request import RunError, RunRequest, execute, population_label, snapshot
+    from simulator.effect_text import effect_lines, figure_lines, headline
+    from simulator.request import JourneyHasErrors, RunError, RunRequest, execute, population_label, snapshot
 
-    kind = _population_kind(population, segment, contacts)
+    started = time.perf_counter()
+    kind = _population_kind(population, segment, contacts, as_of)
     moment = _as_of(as_of)
+    if kind != "synthetic":
+        for flag, given in (("--profile", profile_file), ("--shared-population", shared_population),
+                            ("--population-out", population_out)):
+            if given:
+                fail(f"{flag} is for synthetic populations; --population {kind} reads the project's contacts")
+    out_path = _new_project_path(population_out) if population_out else None
+    fit = profile_file == "project" and not Path("project").exists()
+    profile = read_profile(profile_file) if profile_file and not fit else None
+    timings: dict[str, float] = {}
     with _open_for(project, save) as pf:
         journey = pf.project.journey(journey_name)
         behaviour = read_behaviour(behaviour_file) if behaviour_file else BehaviourModel()
         request = RunRequest(journey.id, population=kind, contacts=contacts or 1, locale=locale, seed=seed,
                              segment=segment if kind == "segment" else None, as_of=moment,
-                             horizon_days=horizon_days, replicas=replicas, behaviour=behaviour, name=run_name)
+                             horizon_days=horizon_days, replicas=replicas, behaviour=behaviour, name=run_name,
+                             profile=profile, shared_population=shared_population, allow_errors=allow_errors,
+                             fit_profile=fit)
 
         @contextmanager
         def connect() -> Any:  # the project's own connection: this command runs in one thread
             with pf.connection() as conn:
                 yield conn
 
+        source = snapshot(pf.project, journey.id, connect)
         try:  # the same path as the designer's run panel (simulator/request.py)
-            outcome = execute(request, snapshot(pf.project, journey.id, connect),
-                              progress=_Progress(sys.stderr.isatty()))
+            outcome = execute(request, source, progress=_Progress(sys.stderr.isatty()))
+        except JourneyHasErrors as e:
+            _print_findings(e.journey, e.findings)
+            click.echo("Not simulated: fix the errors, or add --allow-errors to simulate the journey as it is.",
+                       err=True)
+            sys.exit(EXIT_FINDINGS)
         except RunError as e:
             fail(str(e))
         result, record = outcome.result, outcome.record
+        timings.update(result.timings)
         pop_spec = dict(record.population)
         doc = result.to_json()
         doc["population"] = pop_spec
+        doc["notes"] = record.results.get("notes", [])
         run_id = None
+        saving = time.perf_counter()
         if save is not False and not pf.readonly:
             run_id = pf.save_run(record, name=run_name)
             doc["run"] = run_id
+        timings["save"] = time.perf_counter() - saving
         not_saved = pf.readonly_reason if save is None and pf.readonly else None
+        if out_path is not None:
+            writing = time.perf_counter()
+            _write_population(out_path, outcome, source)
+            timings["population_out"] = time.perf_counter() - writing
     who = population_label(request, result.contacts)
     click.echo(f"{journey.name} (version {journey.version}): {who}, seed {seed}, "
                f"{replicas} replica{'s' if replicas != 1 else ''}, {doc['start']} to {doc['horizon']}")
+    for note in doc["notes"]:
+        click.echo(f"Note: {note}")
+    click.echo(headline(doc))
+    lines = effect_lines(doc)
+    if lines:
+        click.echo("What the journey causes among the contacts who entered (paired: the same contacts without "
+                   "the journey):")
+        for line in lines:
+            click.echo(line)
+    click.echo("Funnel (contacts at each step):")
     for line in _table(doc["funnel"], replicas):
         click.echo("  " + line)
     conv = doc["conversion"]
     if conv["mean"] is None:
-        click.echo(f"Nobody entered the journey; {result.seconds:.1f} s.")
+        click.echo("Nobody entered the journey.")
     else:
         ci = f" (95% interval {conv['low']:.2%} to {conv['high']:.2%})" if replicas > 1 else ""
-        click.echo(f"Goal reached by {conv['mean']:.2%} of the contacts who entered{ci}; {result.seconds:.1f} s.")
+        click.echo(f"Goal reached by {conv['mean']:.2%} of the contacts who entered{ci}, whatever caused it.")
+    figures = figure_lines(doc)
+    if figures:
+        click.echo("Behaviour figures: stated (the population's average), realised (this journey's recipients):")
+        for line in figures:
+            click.echo(line)
+    if not result.population_per_replica and replicas > 1 and kind == "synthetic":
+        click.echo("One population for every replica: the intervals are conditional on it.")
     if run_id is not None:
         click.echo(f"Saved as run {run_id} in {project}")
     elif not_saved:
         click.echo(f"Not saved: {not_saved}", err=True)
+    if out_path is not None:
+        click.echo(f"Wrote the population to {out_path} (count its segments with: journey-studio segment count "
+                   f"{out_path} NAME --at {doc['start'][:16]})")
     if json_out:
         write_atomically(Path(json_out), json.dumps(doc, indent=1) + "\n")
         click.echo(f"Wrote {json_out}", err=True)
+    timings["total"] = time.perf_counter() - started
+    parts = ", ".join(f"{k.replace('_', ' ')} {v:.2f} s" for k, v in timings.items() if k != "total")
+    click.echo(f"Took {timings['total']:.2f} s ({parts}).", err=True)
+
+
+def _print_findings(journey: str, findings: Any) -> None:
+    """The findings as `validate` prints them."""
+    errors = sum(f.is_error for f in findings)
+    warnings = len(findings) - errors
+    click.echo(f"{journey}: {errors} error{'s' if errors != 1 else ''}, {warnings} warning"
+               f"{'s' if warnings != 1 else ''}")
+    for f in findings:
+        where = f.step or "journey"
+        if f.field:
+            where += f" ({f.field})"
+        click.echo(f"  {f.severity.value:<7} {where}: {f.message} Fix: {f.fix}")
+
+
+def read_profile(path: str) -> Any:
+    """A population profile file; one clear line (file:line:column) on anything wrong."""
+    from app.audience.profile import read_profile_file
+    from app.errors import JourneyStudioError
+    try:
+        return read_profile_file(path)
+    except JourneyStudioError as e:
+        fail(str(e))
+
+
+def _new_project_path(path: str) -> Path:
+    p = Path(path)
+    if p.exists() or p.is_symlink():
+        fail(f"{p}: already exists; --population-out writes a new project file (choose another name)")
+    if not p.parent.exists():
+        fail(f"{p.parent}: no such folder")
+    return p
+
+
+def _write_population(path: Path, outcome: Any, source: Any) -> None:
+    """The run's (first) synthetic population as a new project file with the journey, its content and segments;
+    written under a temporary name and moved into place, so a failure leaves nothing."""
+    import os
+    import tempfile
+
+    from app.audience.population import write_population
+    from app.services import import_journey
+    from app.store import ProjectFile
+    pop = outcome.population_data
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".jstudio", dir=path.parent)
+    os.close(fd)
+    os.unlink(tmp)
+    try:
+        with ProjectFile.create(Path(tmp), name=f"{source.journey.name}: synthetic population") as pf:
+            custom = dict(source.custom_attributes)
+            if custom:
+                pf.project.update_settings(custom_attributes=custom)
+            import_journey(pf.project, source.journey, list(source.content.values()), list(source.segments.values()))
+            write_population(pf, pop.source.base, seed=int(pop.spec.get("seed", 0)))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _version(i: RunInfo) -> str:
@@ -230,6 +360,9 @@ def runs(project: str, journey_name: str | None, as_json: bool) -> None:
     for i in infos:
         conv = i.summary.get("conversion", {}).get("mean")
         goal = f"goal {conv:.2%}" if isinstance(conv, (int, float)) else "goal -"
+        caused = ((i.summary.get("effect") or {}).get(i.summary.get("goal") or "") or {}).get("incremental") or {}
+        if isinstance(caused.get("mean"), (int, float)):
+            goal += f" ({caused['mean'] * 100:+.2f} pt caused by the journey)"
         flag = f"  {_approval(i)}" if i.approved else ""
         click.echo(f"{i.id:>4}  {i.created_at:%Y-%m-%d %H:%M}  {i.journey_name} {_version(i)}  {i.name}  "
                    f"[{i.population_text}, seed {i.seed}, {i.replicas} replica{'s' if i.replicas != 1 else ''}, "
@@ -243,7 +376,9 @@ def _state(i: RunInfo) -> list[str]:
     from app.store.runs import describe_change
     changes = i.behaviour_changes
     behaviour = "defaults" if not changes else "edited: " + ", ".join(describe_change(*c) for c in changes)
+    from simulator.effect_text import headline
     lines = [f"Run {i.id} \"{i.name}\": {i.journey_name} {_version(i)}",
+             f"  {headline(i.summary)}",
              f"  made {i.created_at:%Y-%m-%d %H:%M} UTC: {i.population_text}, seed {i.seed}, "
              f"{i.replicas} replica{'s' if i.replicas != 1 else ''}, {i.period_text}",
              f"  goal reached: {i.goal_text}",
@@ -299,12 +434,15 @@ def review(project: str, run_id: int, note: str | None, approve: bool, by: str |
 @click.argument("run_b", type=int)
 @click.option("--csv", "csv_out", type=click.Path(dir_okay=False),
               help="Also write every step's figures, deltas and intervals as CSV.")
-def compare(project: str, run_a: int, run_b: int, csv_out: str | None) -> None:
-    """Compare two saved runs step by step (e.g. before and after an edit, or two behaviour assumptions)."""
+@click.option("--different-journeys", is_flag=True,
+              help="Compare runs of two different journeys (their steps match by id only); refused otherwise.")
+def compare(project: str, run_a: int, run_b: int, csv_out: str | None, different_journeys: bool) -> None:
+    """Compare two saved runs step by step (e.g. before and after an edit, or two behaviour assumptions): rates
+    per contact who entered, and whether each difference is more than noise."""
     import csv
     import io
 
-    from simulator.compare import compare_records
+    from simulator.compare import CompareError, compare_records
 
     with _open(project, write=False) as pf:
         infos = {i.id: i for i in pf.runs()}
@@ -314,7 +452,10 @@ def compare(project: str, run_a: int, run_b: int, csv_out: str | None) -> None:
                      f"{project})")
         a, b = pf.load_run(run_a), pf.load_run(run_b)
     labels = (f"A (run {run_a}: {infos[run_a].name})", f"B (run {run_b}: {infos[run_b].name})")
-    comparison = compare_records(a, b, labels=labels)
+    try:
+        comparison = compare_records(a, b, labels=labels, different_journeys=different_journeys)
+    except CompareError as e:
+        fail(f"runs {run_a} and {run_b}: {e}")
     click.echo(comparison.text_table())
     if csv_out:
         buf = io.StringIO()
@@ -344,3 +485,40 @@ def behaviour(out: str | None) -> None:
 
 
 cli.add_command(behaviour)
+
+
+@click.command()
+@click.argument("project", type=click.Path(dir_okay=False), required=False)
+@click.option("--out", type=click.Path(dir_okay=False), help="Write to this file (default: standard output).")
+@click.option("--locale", "locales", multiple=True,
+              help="Where contacts live (repeat for several, in equal shares; default: the worldwide mix). "
+                   "Not with PROJECT.")
+def profile(project: str | None, out: str | None, locales: tuple[str, ...]) -> None:
+    """Write a population profile (the distributions synthetic contacts are drawn from) as YAML to edit and pass
+    to simulate --profile: the default one, or one fitted to PROJECT's contacts (aggregates only)."""
+    from app.audience.fit import fit_profile
+    from app.audience.profile import PopulationProfile, profile_file_text
+    from app.errors import AudienceError
+    if project and locales:
+        fail("--locale goes with the default profile; a profile fitted to PROJECT takes its contacts' locales")
+    if project:
+        with _open(project, write=False) as pf, pf.connection() as conn:
+            try:
+                chosen = fit_profile(conn, project=Path(project).name)
+            except AudienceError as e:
+                fail(f"{project}: {e}")
+    else:
+        from app.audience.pools import known_locale
+        for name in locales:
+            if name != "mixed" and not known_locale(name):
+                fail(f"--locale {name}: not a locale Faker knows; use e.g. en_US, fr_FR, de_DE, ja_JP")
+        chosen = PopulationProfile.for_locales(tuple(locales))
+    text = profile_file_text(chosen)
+    if out:
+        write_atomically(Path(out), text)
+        click.echo(f"Wrote {out}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+cli.add_command(profile)

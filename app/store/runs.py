@@ -29,7 +29,9 @@ if TYPE_CHECKING:
     from simulator.runs import RunRecord
 
 _r = t.simulation_runs
-SUMMARY_KEYS = ("journey", "seed", "replicas", "contacts", "start", "horizon", "interval", "funnel", "conversion")
+SUMMARY_KEYS = ("journey", "seed", "replicas", "contacts", "start", "horizon", "interval", "funnel", "conversion",
+                "goal", "entries", "effect", "effect_method", "behaviour_figures", "population_per_replica", "notes",
+                "allowed_errors")
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ class RunInfo:
 
     @property
     def goal_text(self) -> str:
-        """The share of entered contacts who reached the goal, with its 95 % interval over replicas."""
+        """The share of entered contacts who reached the goal (whatever caused it), with its 95 % interval."""
         conv = self.summary.get("conversion") or {}
         mean, low, high = conv.get("mean"), conv.get("low"), conv.get("high")
         if not isinstance(mean, (int, float)):
@@ -122,9 +124,18 @@ class RunInfo:
             return "Defaults"
         return f"Edited ({n} figure{'s differ' if n != 1 else ' differs'} from the defaults)"
 
+    @property
+    def replicas_text(self) -> str:
+        """'3 (each drew its own population)', '3 (one population for all: intervals conditional on it)', '1'."""
+        if self.replicas < 2 or self.population.get("kind") != "synthetic":
+            return str(self.replicas)
+        if self.population.get("per_replica"):
+            return f"{self.replicas} (each drew its own population)"
+        return f"{self.replicas} (one population for all: intervals conditional on it)"
+
     def assumptions(self) -> list[tuple[str, str]]:
         """What the run assumed, as (label, value): population, seed, replicas, period, behaviour, goal reached."""
-        return [("Population", self.population_text), ("Seed", str(self.seed)), ("Replicas", str(self.replicas)),
+        return [("Population", self.population_text), ("Seed", str(self.seed)), ("Replicas", self.replicas_text),
                 ("Period", self.period_text), ("Behaviour", self.behaviour_text), ("Goal reached", self.goal_text)]
 
     def description(self, max_changes: int = 8) -> str:

@@ -17,6 +17,7 @@ from app.validation.findings import Finding, Severity
 ERROR_COLORS = ("#c62828", "#ff8a80")     # (on a light palette, on a dark palette)
 WARNING_COLORS = ("#9a5b00", "#ffc46b")
 OK_COLORS = ("#2e7d32", "#81c784")
+MUTED_COLORS = ("#5f6368", "#9aa0a6")
 
 
 def is_dark(palette: QPalette) -> bool:

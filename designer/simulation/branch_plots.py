@@ -285,13 +285,22 @@ class ABPlot(_CardsView):
         head = "".join(f"<th align='left' {pad}>{h}</th>" for h in ("", "Difference", "95 % interval", "p-value",
                                                                     "Verdict"))
         rows = []
+        for d in t.lifts:  # what each version causes: its goal conversion against the held-out contacts'
+            cells = (f"Lift over the holdout: {d.version}", f"<b>{_pts(d.difference)}</b>",
+                     "–" if math.isnan(d.low) else f"{_pts(d.low)} to {_pts(d.high)}", html.escape(_p(d.p_value)),
+                     _verdict(d))
+            rows.append("<tr>" + "".join(f"<td {pad}>{x}</td>" for x in cells) + "</tr>")
         for v in t.versions[1:]:
             for d in (x for x in t.differences if x.version == v.port):
                 cells = (f"{AB_METRICS[d.metric]}: {d.version} vs {d.baseline}", f"<b>{_pts(d.difference)}</b>",
                          "–" if math.isnan(d.low) else f"{_pts(d.low)} to {_pts(d.high)}", html.escape(_p(d.p_value)),
                          _verdict(d))
                 rows.append("<tr>" + "".join(f"<td {pad}>{x}</td>" for x in cells) + "</tr>")
-        return f"<table cellspacing='0'><tr>{head}</tr>{''.join(rows)}</table>"
+        held = ""
+        if t.holdout is not None:
+            held = (f"<p>Holdout: {fmt_count(t.holdout.trials)} contacts left the journey at the split; "
+                    f"{fmt_pct(t.holdout.value)} of them reached the goal all the same.</p>")
+        return f"{held}<table cellspacing='0'><tr>{head}</tr>{''.join(rows)}</table>"
 
     def table(self) -> Table:
         """Per A/B split, version and metric: the rate and its interval, and the difference against A."""

@@ -38,6 +38,7 @@ class ReplaySource:
     journey_version: int
     contacts: int
     replicas: int
+    effect: str = ""  # what the journey causes, in one sentence (simulator.effect_text.headline)
 
 
 class ReplayBar(QWidget):
@@ -49,6 +50,12 @@ class ReplayBar(QWidget):
         super().__init__(parent)
         self.title = QLabel("No run is being replayed. Run a simulation, or open a saved run from the Project "
                             "panel (Simulation runs).")
+        self.effect = QLabel()
+        self.effect.setWordWrap(True)
+        self.effect.setAccessibleName("What the journey causes")
+        self.effect.setToolTip("Against the same contacts without the journey (same seeds, same events of their "
+                               "own): what the journey adds, for the contacts who entered")
+        self.effect.hide()
         self.warning = QLabel()
         self.warning.setWordWrap(True)
         self.warning.setStyleSheet("color: #b45309;")
@@ -71,6 +78,7 @@ class ReplayBar(QWidget):
         box.setContentsMargins(8, 4, 8, 6)
         box.setSpacing(2)
         box.addLayout(head)
+        box.addWidget(self.effect)
         box.addWidget(self.warning)
         box.addWidget(self.timeline)
 
@@ -79,7 +87,12 @@ class ReplayBar(QWidget):
             self.title.setText("No run is being replayed. Run a simulation, or open a saved run from the Project "
                                "panel (Simulation runs).")
             self.totals.clear()
+            self.effect.hide()
         else:
+            lead, _, detail = source.effect.partition(". ")
+            self.effect.setText(f"<b>{html.escape(lead)}{'.' if detail else ''}</b> {html.escape(detail)}"
+                                if source.effect else "")
+            self.effect.setVisible(bool(source.effect))
             saved = f"run {source.run_id}" if source.run_id is not None else "not saved"
             self.title.setText(f"<b>Replaying {html.escape(source.name)}</b> ({saved}) · journey version "
                                f"{source.journey_version} · {source.contacts:,} contacts · {source.replicas} "

@@ -18,8 +18,9 @@ from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QLineEdit, QPlainTex
 
 from app.model.journey import Change
 from app.store.runs import RunInfo, describe_change
-from designer.panels.common import (OK_COLORS, WARNING_COLORS, MutedLabel, bold, form_layout, hint_or_form, is_dark,
-                                    tone)
+from designer.panels.common import (MUTED_COLORS, OK_COLORS, WARNING_COLORS, MutedLabel, bold, form_layout,
+                                    hint_or_form, is_dark, tone)
+from simulator.effect_text import FIGURE_LABELS, effect_rows, headline_parts, share
 
 if TYPE_CHECKING:
     from designer.document import Document
@@ -70,6 +71,27 @@ class RunReview(QWidget):
         self.approval.setWordWrap(True)
         lay.addWidget(self.approval)
 
+        # what the journey causes: the headline, then every event with and without the journey
+        self.effect_heading = self._heading("Caused by the journey")
+        lay.addWidget(self.effect_heading)
+        self.effect = QLabel()
+        self.effect.setWordWrap(True)
+        self.effect.setAccessibleName("What the journey causes")
+        self.effect.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lay.addWidget(self.effect)
+        self.effect_table = QLabel()
+        self.effect_table.setTextFormat(Qt.TextFormat.RichText)
+        self.effect_table.setWordWrap(True)
+        self.effect_table.setAccessibleName("Effect per event")
+        self.effect_table.setToolTip("Shares of the contacts who entered, from their entry until the run's cutoff; "
+                                     "'without' is the same contacts in a paired run without the journey")
+        lay.addWidget(self.effect_table)
+        self.notes_line = QLabel()
+        self.notes_line.setWordWrap(True)
+        self.notes_line.setAccessibleName("How the run read the journey")
+        self.notes_line.hide()
+        lay.addWidget(self.notes_line)
+
         self.form = form_layout()
         self.values: dict[str, QLabel] = {}
         self.changes = QLabel()  # the behaviour figures that differ from the defaults, under "Behaviour"
@@ -96,6 +118,17 @@ class RunReview(QWidget):
             if isinstance(caption, QLabel):  # level with the first line of a value that wraps
                 caption.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
         lay.addLayout(self.form)
+
+        self.figures_heading = self._heading("Stated and realised figures")
+        lay.addWidget(self.figures_heading)
+        self.figures = QLabel()
+        self.figures.setTextFormat(Qt.TextFormat.RichText)
+        self.figures.setWordWrap(True)
+        self.figures.setAccessibleName("Stated and realised behaviour figures")
+        self.figures.setToolTip("Stated: what the behaviour assumptions say, the population's average (each "
+                                "contact's base is calibrated so). Realised: what this journey's recipients did "
+                                "in the run; they differ when the audience is not an average slice.")
+        lay.addWidget(self.figures)
 
         lay.addWidget(self._heading("Notes"))
         self.notes = QPlainTextEdit()
@@ -192,6 +225,7 @@ class RunReview(QWidget):
         self.approval.setFont(bold(self.font()) if info.approved else self.font())
         for label, value in info.assumptions():
             self.values[label].setText(value)
+        self._show_effect(info.summary)
         self.values["Made"].setText(f"{info.created_at:%Y-%m-%d %H:%M} UTC")
         self.values["Engine"].setText(f"version {self.engine_version}" if self.engine_version else "unknown")
         self.changes.setText("<br>".join(f"\u2022 {html.escape(describe_change(*c))}" for c in info.behaviour_changes))
@@ -206,6 +240,54 @@ class RunReview(QWidget):
                                    "changed; use File > Save As to work on a copy." if readonly else "")
         self.readonly_note.setVisible(readonly)
         self._update_buttons()
+
+    def _show_effect(self, summary: dict) -> None:  # type: ignore[type-arg]
+        """The headline (what the journey causes), the effect per event, and stated against realised figures."""
+        lead, detail = headline_parts(summary, prefix=False)
+        self.effect.setTextFormat(Qt.TextFormat.RichText)
+        self.effect.setText(f"<b>{html.escape(lead)}</b> {html.escape(detail)}" if summary.get("effect")
+                            else html.escape(f"{lead} {detail}"))
+        rows = effect_rows(summary)
+        muted = tone(self, MUTED_COLORS)
+        if rows:
+            cells = "".join(
+                f"<tr><td>{html.escape(label)}</td><td align='right'><b>{html.escape(inc.split(' (')[0])}</b>"
+                f"</td><td align='right'>{html.escape(w)}</td><td align='right'>{html.escape(wo)}</td></tr>"
+                for label, inc, w, wo, changed in rows if changed)
+            same = [label for label, *_, changed in rows if not changed]
+            table = ("<table cellspacing='0' cellpadding='3'><tr><th align='left'>event</th><th>caused</th>"
+                     "<th>with</th><th>without</th></tr>" + cells + "</table>")
+            if same:
+                table += f"<span style='color:{muted}'>Not changed by the journey: {html.escape(', '.join(same))}"
+                table += "</span>"
+            self.effect_table.setText(table)
+        self.effect_table.setVisible(bool(rows))
+        notes = list(summary.get("notes") or [])
+        errors = summary.get("allowed_errors") or []
+        if errors:
+            notes.insert(0, f"Simulated despite {len(errors)} error{'s' if len(errors) != 1 else ''} the check "
+                            "for errors found.")
+        self.notes_line.setText("\n".join(f"\u26a0 {n}" for n in notes))
+        self.notes_line.setStyleSheet(f"color: {tone(self, WARNING_COLORS)}")
+        self.notes_line.setVisible(bool(notes))
+        figures = summary.get("behaviour_figures") or {}
+        lines = []
+        for channel, figs in figures.items():
+            if channel.startswith("step:"):
+                continue
+            for name, f in figs.items():
+                realised = f.get("realised") or {}
+                if not realised:
+                    continue
+                lines.append(f"<tr><td>{html.escape(channel)} {html.escape(FIGURE_LABELS.get(name, name))}</td>"
+                             f"<td align='right'>{f['stated']:.2%}</td>"
+                             f"<td align='right'>{share(realised)}</td>"
+                             f"<td align='right' style='color:{muted}'>{f['average_contact']:.2%}</td></tr>")
+        self.figures.setText("<table cellspacing='0' cellpadding='3'><tr><th align='left'>figure</th><th>stated"
+                             "</th><th>realised</th><th>base</th></tr>" + "".join(lines) + "</table>"
+                             if lines else "")
+        self.figures.setVisible(bool(lines))
+        self.figures_heading.setVisible(bool(lines))
 
     def _style_banner(self) -> None:
         dark = is_dark(self.palette())

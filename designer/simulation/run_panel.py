@@ -1,8 +1,11 @@
 """The run panel: choose who is simulated, for how long, how many times and under which behaviour assumptions,
 then run the current journey in a worker thread with a progress bar and Cancel, and save the run in the project.
 
-Population: synthetic contacts (how many, where they live, from the seed), the project's contacts in the
-journey's audience, or the members of a segment (both evaluated as of the journey's start or a chosen moment).
+Population: synthetic contacts (how many, where they live, drawn from a population profile: the default, one
+fitted to the project's contacts, or a profile file; each replica draws its own unless one population is kept),
+the project's contacts who may enter the journey (its segments evaluated over the simulated period), or the
+members of a segment (read at the journey's start or a chosen moment). A journey the check for errors finds
+errors in runs only when "Simulate despite the errors" is ticked.
 Run snapshots the inputs and the journey on the UI thread and hands them to a `RunJob`
 (designer.simulation.worker); the window keeps repainting and taking input while it runs. A finished run is
 saved with `Document.save_run` (not in a read-only project) and announced with `runCompleted`. Anything that
@@ -68,6 +71,7 @@ class RunPanel(QWidget):
         self._save_path: Path | None = None
         self._started = 0.0
         self._plan_error: str | None = None
+        self._errors = 0  # errors the check for errors finds in the journey
         self._about_journey = False  # the status line says why the journey cannot be simulated
         self._segment_chosen = False  # the user picked a segment (else it follows the journey's audience)
         self._steps: list[tuple[str, str, str]] = []
@@ -117,13 +121,29 @@ class RunPanel(QWidget):
             self.locale_combo.addItem(loc.label, key)
         self.locale_combo.setToolTip("Where the synthetic contacts live: their time zones, country and language")
         self.locale_combo.setAccessibleName("Locale of the synthetic contacts")
+        self.profile_combo = combo_box(22)
+        self.profile_combo.addItem("Default profile", "default")
+        self.profile_combo.addItem("Fitted to this project's contacts", "project")
+        self.profile_combo.addItem("From a profile file…", "file")
+        self.profile_combo.setToolTip("The distributions synthetic contacts are drawn from (engagement, consent, "
+                                      "value, recency, lists...): the default ones, fitted to the project's own "
+                                      "contacts (aggregates only, no row copied), or a file (journey-studio "
+                                      "profile --out FILE writes one to edit)")
+        self.profile_combo.setAccessibleName("Population profile")
+        self.profile_file: Path | None = None
+        self.profile_data: Any = None
+        self.shared_check = QCheckBox("Same population in every replica")
+        self.shared_check.setToolTip("By default each replica draws its own contacts, so that the 95 % intervals "
+                                     "include who happens to be in the population. Ticked, one population serves "
+                                     "every replica and the intervals are conditional on it.")
         self.segment_combo = combo_box(12)
         self.segment_combo.setAccessibleName("Segment whose members are simulated")
 
         self.as_of_start = QCheckBox("the journey's start")
         self.as_of_start.setChecked(True)
-        self.as_of_start.setToolTip("When the project's segments are evaluated to find who is simulated: the "
-                                    "journey's start, or (unticked) the moment below")
+        self.as_of_start.setToolTip("When the segment's members are read: the journey's start, or (unticked) the "
+                                    "moment below. The journey's other segments are evaluated over the simulated "
+                                    "period, as the live runner does.")
         self.as_of_edit = QDateTimeEdit()
         self.as_of_edit.setDisplayFormat("yyyy-MM-dd HH:mm 'UTC'")
         self.as_of_edit.setTimeZone(QTimeZone.utc())
@@ -140,12 +160,15 @@ class RunPanel(QWidget):
         synthetic_row.setVerticalSpacing(2)
         synthetic_row.addWidget(self.contacts_spin, 0, 0)
         synthetic_row.addWidget(self.locale_combo, 1, 0)
+        synthetic_row.addWidget(self.profile_combo, 2, 0)
+        synthetic_row.addWidget(self.shared_check, 3, 0)
         synthetic_row.setColumnStretch(1, 1)
+        self.profile_combo.setMaximumWidth(320)
         segment_row = QHBoxLayout()
         segment_row.setContentsMargins(24, 0, 0, 0)
         segment_row.addWidget(self.segment_combo, 1)
         segment_row.addStretch(0)
-        self.as_of_label = QLabel("Segments as of:")
+        self.as_of_label = QLabel("Members as of:")
         as_of_row = QGridLayout()
         as_of_row.setContentsMargins(24, 0, 0, 0)
         as_of_row.setVerticalSpacing(2)
@@ -247,6 +270,11 @@ class RunPanel(QWidget):
         self.status.setTextFormat(Qt.TextFormat.PlainText)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.status.hide()
+        self.allow_errors = QCheckBox("Simulate despite the errors")
+        self.allow_errors.setToolTip("The check for errors finds errors in this journey: a run would simulate it "
+                                     "as it is, reading what is wrong its own way (the run says how). Fixing the "
+                                     "errors first is better.")
+        self.allow_errors.hide()
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.cancel_button)
@@ -262,6 +290,7 @@ class RunPanel(QWidget):
         layout.addWidget(line)
         layout.addWidget(self.behaviour_toggle)
         layout.addWidget(self.behaviour_table, 1)
+        layout.addWidget(self.allow_errors)
         layout.addLayout(buttons)
         layout.addWidget(self.status)
         self._stretch = QWidget()
@@ -272,6 +301,8 @@ class RunPanel(QWidget):
         self.segment_combo.activated.connect(lambda *_: setattr(self, "_segment_chosen", True))
         self.horizon_group.idToggled.connect(lambda *_: self._sync_enabled())
         self.as_of_start.toggled.connect(lambda *_: self._sync_enabled())
+        self.profile_combo.activated.connect(self._profile_chosen)
+        self.allow_errors.toggled.connect(lambda *_: self._sync_enabled())
         self.new_seed_button.clicked.connect(self.new_seed)
         self.seed_spin.valueChanged.connect(lambda *_: self._name_hint())
         self.replicas_spin.valueChanged.connect(lambda *_: self._name_hint())
@@ -333,14 +364,50 @@ class RunPanel(QWidget):
         steps = {sid for sid, _, _ in message_steps(journey)}
         behaviour = replace(behaviour, messages={k: v for k, v in behaviour.messages.items() if k in steps})
         as_of = None
-        if kind != "synthetic" and not self.as_of_start.isChecked():
+        if kind == "segment" and not self.as_of_start.isChecked():
             as_of = self.as_of_edit.dateTime().toPython().replace(tzinfo=timezone.utc)
+        profile_kind = self.profile_combo.currentData()
         return RunRequest(
             journey_id=journey.id if journey is not None else "", population=kind,
             contacts=self.contacts_spin.value(), locale=str(self.locale_combo.currentData() or MIXED),
             seed=self.seed_spin.value(), segment=self.segment_combo.currentData() if kind == "segment" else None,
             as_of=as_of, horizon_days=self.days_spin.value() if self.days_radio.isChecked() else None,
-            replicas=self.replicas_spin.value(), behaviour=behaviour, name=self.name_edit.text().strip())
+            replicas=self.replicas_spin.value(), behaviour=behaviour, name=self.name_edit.text().strip(),
+            profile=self.profile_data if profile_kind == "file" else None,
+            fit_profile=profile_kind == "project", shared_population=self.shared_check.isChecked(),
+            allow_errors=self.allow_errors.isChecked() and self.allow_errors.isVisible())
+
+    def _profile_chosen(self, *_: Any) -> None:
+        """'From a profile file…': ask for the file and read it (a wrong one goes back to the default)."""
+        self._sync_enabled()
+        if self.profile_combo.currentData() != "file":
+            return
+        from PySide6.QtWidgets import QFileDialog
+        start = str(self.profile_file or self.document.file.path.parent)
+        chosen, _ = QFileDialog.getOpenFileName(self, "Population profile", start,
+                                                "Profiles (*.yaml *.yml *.json);;All files (*)")
+        if chosen:
+            self.load_profile(chosen)
+        elif self.profile_data is None:
+            self.profile_combo.setCurrentIndex(0)
+
+    def load_profile(self, path: str | Path) -> bool:
+        """Use the profile in `path` for synthetic runs; False (and why, on the status line) if it is wrong."""
+        from app.audience.profile import read_profile_file
+        from app.errors import JourneyStudioError
+        try:
+            self.profile_data = read_profile_file(path)
+        except JourneyStudioError as e:
+            self.profile_data = None
+            self.profile_combo.setCurrentIndex(0)
+            self._say(str(e), error=True)
+            return False
+        self.profile_file = Path(path)
+        self.profile_combo.setCurrentIndex(self.profile_combo.findData("file"))
+        self.profile_combo.setItemText(self.profile_combo.currentIndex(), f"Profile: {Path(path).name}")
+        self.profile_combo.setToolTip(f"{path}\n{self.profile_data.source}")
+        self._say("")
+        return True
 
     # --- running --------------------------------------------------------------------------------------------
     def run(self) -> bool:
@@ -365,7 +432,8 @@ class RunPanel(QWidget):
         source = snapshot(self.document.project, journey.id)
         path = self.document.file.path
         self._save_path = None if self.document.readonly else path
-        job = RunJob(request, source, path if request.population != "synthetic" else None, save_to=self._save_path)
+        reads = request.population != "synthetic" or request.fit_profile
+        job = RunJob(request, source, path if reads else None, save_to=self._save_path)
         job.progressed.connect(self._progressed)
         job.succeeded.connect(self._succeeded)
         job.failed.connect(self._failed)
@@ -457,22 +525,19 @@ class RunPanel(QWidget):
         self.runEnded.emit("cancelled")
 
     def _summary(self, outcome: RunOutcome, run_id: int | None, why: str = "") -> str:
+        from simulator.effect_text import headline
         record: RunRecord = outcome.record
-        conv = record.results.get("conversion", {})
-        mean = conv.get("mean")
-        if mean is None:
-            figures = "nobody entered the journey"
-        else:
-            figures = f"goal reached by {mean:.2%} of those who entered"
-            if record.replicas > 1 and conv.get("low") is not None:
-                figures += f" (95 % interval {conv['low']:.2%} to {conv['high']:.2%})"
+        figures = headline(record.results)
+        notes = record.results.get("notes") or []
+        if notes:
+            figures += " " + " ".join(f"Note: {n}." for n in notes)
         if run_id is not None:
             saved = f"Saved as run {run_id}"
         elif self.document.readonly:
             saved = f"Not saved ({self.document.file.readonly_reason})"
         else:
             saved = f"Not saved ({why})" if why else "Not saved"
-        return f"{saved}: {outcome.population}, {figures}."
+        return f"{saved}: {outcome.population}. {figures}"
 
     # --- following the document -----------------------------------------------------------------------------
     def _journey_changed(self, *_: Any) -> None:
@@ -491,14 +556,22 @@ class RunPanel(QWidget):
             self._steps = steps
             self.behaviour_table.set_journey(journey)
         error = None
+        errors = 0
         if journey is not None:
+            from app.validation.checks import check_journey
+            errors = sum(f.is_error for f in check_journey(journey, self.document.project))
             try:
                 compile_for(RunRequest(journey.id), journey)
             except RunError as e:
                 error = str(e)
         self._plan_error = error
+        self._errors = errors
+        self.allow_errors.setVisible(error is None and errors > 0)
         if error is not None:
             self._say(error, error=True, about_journey=True)
+        elif errors:
+            self._say(f"The check for errors finds {errors} error{'s' if errors != 1 else ''} in this journey (see "
+                      "Problems): fix them first, or simulate it as it is.", error=True, about_journey=True)
         elif self._about_journey:
             self._say("")
         self._sync_enabled()
@@ -549,14 +622,17 @@ class RunPanel(QWidget):
     def _sync_enabled(self) -> None:
         kind = self.population_kind()
         self.contacts_spin.setEnabled(kind == "synthetic")
-        self.locale_combo.setEnabled(kind == "synthetic")
+        self.locale_combo.setEnabled(kind == "synthetic" and self.profile_combo.currentData() == "default")
+        self.profile_combo.setEnabled(kind == "synthetic")
+        self.shared_check.setEnabled(kind == "synthetic")
         self.segment_combo.setEnabled(kind == "segment")
         for w in (self.as_of_label, self.as_of_start):
-            w.setEnabled(kind != "synthetic")
-        self.as_of_edit.setEnabled(kind != "synthetic" and not self.as_of_start.isChecked())
+            w.setEnabled(kind == "segment")
+        self.as_of_edit.setEnabled(kind == "segment" and not self.as_of_start.isChecked())
         self.days_spin.setEnabled(self.days_radio.isChecked())
         job = self.job
-        self.run_button.setEnabled(job is None and self._plan_error is None
+        blocked_by_errors = getattr(self, "_errors", 0) > 0 and not self.allow_errors.isChecked()
+        self.run_button.setEnabled(job is None and self._plan_error is None and not blocked_by_errors
                                    and self.document.current_journey is not None)
         self.cancel_button.setEnabled(job is not None and not job.cancel_token.is_set())
 
