@@ -1,27 +1,32 @@
-"""Benchmark (not a test): the vectorised engine on the re-engagement journey of seed 002.
+"""Benchmark (not a test): simulating the re-engagement journey of seed 002, engine and whole command.
 
 Run: python -m benchmarks.bench_simulator        -- prints JSON figures (needs the `bench` extra: simpy)
 
-- Engine: 1,000,000 contacts, every one of them entering the journey (the synthetic population's consent is
-  raised to the journey's minimum, so no contact is filtered out before the first step); the time covers the
-  run with its trace and the named metrics (funnel, time series, conversion). Repeated; median and best are
-  given (the machine may be shared), and the first run apart (it also pays for memory the process has not
-  touched before). The population as generated (about a third pass the consent filter) is timed too.
+- Engine: `simulate()` in this process on 1,000,000 synthetic contacts (drawn once, outside the timing): the
+  run's world (the segments evaluated from their definitions over the period, with the contacts' own purchases
+  fed back; background events; the calibrated figures), the run with its trace, the paired twin (each contact's
+  events without the journey) and the named metrics. Repeated; median and best given (the machine may be
+  shared), the first run apart (it also pays for memory the process has not touched before). The twin's part is
+  measured inside the run and given on its own.
 - SimPy: a process-per-contact model of the same journey and behaviour (simulator/baseline_simpy.py) on fewer
-  contacts; its cost grows linearly with the contacts, so its contacts/s carries over to 1,000,000.
-- Memory: 10,000,000 contacts in a fresh process: population, run, trace and metrics; its peak RSS.
+  contacts of the same kind (who enters when from the same world, worked out with NumPy, outside its timing);
+  its cost grows linearly with the contacts entering, so its rate carries over.
+- Command: `journey-studio simulate --contacts 1000000` on a project holding the journey, as a whole process
+  (start-up, imports, the population, the run, the twin, the record and saving it in the project), median of
+  three, with the parts the command prints.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import platform
-import resource
+import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,90 +34,95 @@ import numpy as np
 from app.codec.yamlio import read_journey_file
 from app.resources import resource_path
 from simulator.behaviour import BehaviourModel
-from simulator.engine import DEFAULT_CHUNK, run
-from simulator.memory import keep_freed_memory
-from simulator.metrics import figures
-from simulator.replicas import simulate
 from simulator.plan import Plan, compile_plan
 from simulator.population import Population, population_for
+from simulator.replicas import simulate
+from simulator.world import build_world
 
 SEED = 2
 
 
-def _plan() -> Plan:
-    return compile_plan(read_journey_file(resource_path("templates", "re-engagement.yaml"))[0])
-
-
-def _everyone_enters(plan: Plan, pop: Population) -> Population:
-    return dataclasses.replace(pop, consent=np.maximum(pop.consent, plan.audience.min_consent).astype(np.int8))
+def _journey() -> tuple[Plan, dict[str, Any]]:
+    j, _, segments = read_journey_file(resource_path("templates", "re-engagement.yaml"))
+    return compile_plan(j), {s.name: s for s in segments}
 
 
 def _time_engine(plan: Plan, pop: Population, repeats: int) -> dict[str, Any]:
-    times, entered, rows = [], 0, 0
+    times, twins, worlds, entered = [], [], [], 0
     behaviour = BehaviourModel()
-    for _ in range(repeats):  # simulate(): the run, its trace and the named metrics of one replica
+    for _ in range(repeats):
         t0 = time.perf_counter()
         result = simulate(plan, pop, behaviour, SEED, 1)
         times.append(time.perf_counter() - t0)
-        trace = result.trace
-        entered, rows = len(trace.units["contact"]), len(trace.visits["step"]) + len(trace.messages["sent"])
-        del trace, result
+        twins.append(result.timings.get("twin", 0.0))
+        worlds.append(result.timings.get("world", 0.0))
+        entered = len(result.trace.units["contact"])
+        del result
     n = len(pop)
-    return {"contacts": n, "entered": entered, "trace_rows": rows, "chunk_size": DEFAULT_CHUNK,
-            "seconds_first_run": round(times[0], 4), "seconds_median": round(statistics.median(times), 4),
-            "seconds_best": round(min(times), 4), "contacts_per_s": round(n / statistics.median(times)),
-            "contacts_per_s_best": round(n / min(times))}
+    median = statistics.median(times)
+    walk = statistics.median(t - w for t, w in zip(times, worlds))  # the run, the twin and the metrics
+    return {"contacts": n, "entered": entered, "seconds_first_run": round(times[0], 3),
+            "seconds_median": round(median, 3), "seconds_best": round(min(times), 3),
+            "contacts_per_s": round(n / median), "entered_per_s": round(entered / median),
+            "world_seconds_median": round(statistics.median(worlds), 3),
+            "run_twin_metrics_seconds_median": round(walk, 3), "entered_per_s_without_world": round(entered / walk),
+            "twin_seconds_median": round(statistics.median(twins), 3),
+            "twin_share_of_simulate": round(statistics.median(twins) / median, 3)}
 
 
-def _time_simpy(plan: Plan, n: int) -> dict[str, Any]:
+def _time_simpy(plan: Plan, definitions: dict[str, Any], n: int) -> dict[str, Any]:
     from simulator.baseline_simpy import run_simpy
-    pop = _everyone_enters(plan, population_for(plan, n, SEED))
+    pop = population_for(plan, n, SEED, definitions=definitions)
+    world = build_world(plan, pop, BehaviourModel(), SEED)
     t0 = time.perf_counter()
-    out = run_simpy(plan, pop, BehaviourModel(), SEED)
+    out = run_simpy(plan, pop, BehaviourModel(), SEED, world)
     seconds = time.perf_counter() - t0
     return {"contacts": n, "entered": out["entered"], "seconds": round(seconds, 3),
-            "contacts_per_s": round(n / seconds)}
+            "entered_per_s": round(out["entered"] / seconds), "contacts_per_s": round(n / seconds)}
 
 
-def child_10m(n: int = 10_000_000) -> dict[str, Any]:
-    """Run in a fresh process: population, run and metrics for `n` contacts; peak RSS of this process."""
-    plan = _plan()
-    t0 = time.perf_counter()
-    pop = _everyone_enters(plan, population_for(plan, n, SEED))
-    t1 = time.perf_counter()
-    with keep_freed_memory():  # as simulate() does, for run and metrics together
-        trace = run(plan, pop, BehaviourModel(), SEED)
-        f = figures(trace)
-    t2 = time.perf_counter()
-    times = resource.getrusage(resource.RUSAGE_SELF)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kilobytes on Linux
-    return {"contacts": n, "entered": len(trace.units["contact"]), "trace_rows": len(trace.visits["step"]),
-            "population_s": round(t1 - t0, 2), "run_and_metrics_s": round(t2 - t1, 2),
-            "contacts_per_s": round(n / (t2 - t1)), "peak_rss_gb": round(peak / 2**30, 3),
-            "process_user_s": round(times.ru_utime, 2), "process_system_s": round(times.ru_stime, 2),
-            "goal_reached": int(f["conversion"] * len(trace.units["contact"]))}
+_PART = re.compile(r"([a-z ]+) ([0-9.]+) s")
+
+
+def _time_command(contacts: int, repeats: int = 3) -> dict[str, Any]:
+    """The whole `journey-studio simulate` process, median of `repeats`, and the parts it reports."""
+    exe = str(Path(sys.executable).with_name("journey-studio"))
+    walls, parts = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        project = Path(tmp) / "p.jstudio"
+        subprocess.run([exe, "new", str(project)], check=True, capture_output=True)
+        subprocess.run([exe, "import", str(project), str(resource_path("templates", "re-engagement.yaml"))],
+                       check=True, capture_output=True)
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            done = subprocess.run([exe, "simulate", str(project), "--journey", "Re-engagement", "--contacts",
+                                   str(contacts), "--seed", str(SEED), "--json", str(Path(tmp) / "run.json")],
+                                  check=True, capture_output=True, text=True)
+            walls.append(time.perf_counter() - t0)
+            took = next(line for line in done.stderr.splitlines() if line.startswith("Took "))
+            parts.append({k.strip().replace(" ", "_"): float(v) for k, v in _PART.findall(took.split("(", 1)[1])})
+    median = statistics.median(walls)
+    keys = parts[0].keys()
+    return {"contacts": contacts, "seconds_median": round(median, 2), "seconds_all": [round(w, 2) for w in walls],
+            "parts_median": {k: round(statistics.median(p[k] for p in parts), 2) for k in keys},
+            "includes": "the whole process: start-up and imports, the population, the world, the run, the twin, "
+                        "the run record and saving it in the project"}
 
 
 def main(repeats: int = 5, simpy_contacts: int = 20_000) -> dict[str, Any]:
-    plan = _plan()
-    generated = population_for(plan, 1_000_000, SEED)
-    everyone = _everyone_enters(plan, generated)
-    engine = _time_engine(plan, everyone, repeats)
-    as_generated = _time_engine(plan, generated, repeats)
-    simpy = _time_simpy(plan, simpy_contacts)
-    child = subprocess.run([sys.executable, "-m", "benchmarks.bench_simulator", "--child-10m"], capture_output=True,
-                           text=True, check=True)
-    big = json.loads(child.stdout)
+    plan, definitions = _journey()
+    pop = population_for(plan, 1_000_000, SEED, definitions=definitions)
+    engine = _time_engine(plan, pop, repeats)
+    simpy = _time_simpy(plan, definitions, simpy_contacts)
+    command = _time_command(1_000_000)
     result = {
-        "benchmark": "simulate the re-engagement journey (seed 002)",
-        "engine_1m_everyone_enters": engine,
-        "engine_1m_population_as_generated": as_generated,
+        "benchmark": "simulate the re-engagement journey (seed 002) over synthetic contacts",
+        "engine_1m": engine,
         "simpy_process_per_contact": simpy,
-        "speedup_vs_simpy": round(engine["contacts_per_s"] / simpy["contacts_per_s"], 1),
-        "engine_10m": big,
-        "bars": {"contacts_per_s_at_least_2m": engine["contacts_per_s"] >= 2_000_000,
-                 "at_least_20x_simpy": engine["contacts_per_s"] >= 20 * simpy["contacts_per_s"],
-                 "10m_peak_rss_under_4gb": big["peak_rss_gb"] < 4.0},
+        "engine_vs_simpy_entered_per_s": round(engine["entered_per_s"] / simpy["entered_per_s"], 1),
+        "engine_vs_simpy_entered_per_s_same_parts": round(engine["entered_per_s_without_world"]
+                                                          / simpy["entered_per_s"], 1),
+        "command_1m": command,
         "python": platform.python_version(), "numpy": np.__version__, "machine": platform.machine(),
     }
     print(json.dumps(result, indent=2))
@@ -120,7 +130,4 @@ def main(repeats: int = 5, simpy_contacts: int = 20_000) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    if "--child-10m" in sys.argv:
-        print(json.dumps(child_10m()))
-    else:
-        main()
+    main()

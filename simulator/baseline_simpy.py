@@ -18,10 +18,27 @@ from simulator.behaviour import BehaviourModel
 from simulator.plan import Kind, Plan
 from simulator.population import Population
 from simulator.reference import NEVER
-from simulator.reference_run import PopulationFacts, entry_time
+from simulator.reference_run import PopulationFacts
 from simulator.timezones import utc_offset
+from simulator.world import World, build_world
 
 DAY = 86_400
+
+
+def _entries(plan: Plan, pop: Population, world: World) -> tuple[list[int], list[int]]:
+    """(row, entry time) of every contact entering the first iteration (worked out with NumPy, not per contact:
+    the yardstick is the process model, not the entry rules)."""
+    import numpy as np
+    rows = np.arange(len(pop), dtype=np.int64)
+    begin, cutoff = plan.iterations[0][0], plan.cutoff(0)[0]
+    if world.audience is None:
+        t = np.full(len(pop), begin, dtype=np.int64)
+    elif plan.frequency == "ongoing":
+        t = world.audience.first_at_or_after(rows, begin)
+    else:
+        t = np.where(world.audience.member_at(rows, begin), begin, NEVER)
+    ok = (pop.consent >= plan.audience.min_consent) & (t < cutoff)
+    return rows[ok].tolist(), t[ok].tolist()
 
 
 @lru_cache(maxsize=100_000)
@@ -29,13 +46,18 @@ def _offset(zone: str, hour: int) -> int:
     return utc_offset(zone, hour * 3600)
 
 
-def run_simpy(plan: Plan, pop: Population, behaviour: BehaviourModel, seed: int) -> dict[str, Any]:
-    """Simulate with one SimPy process per contact; returns the contacts entering each step."""
+def run_simpy(plan: Plan, pop: Population, behaviour: BehaviourModel, seed: int,
+              world: World | None = None) -> dict[str, Any]:
+    """Simulate with one SimPy process per contact; returns the contacts entering each step.
+
+    Who enters when, and who is in which segment, come from the run's world (as for the engine); the walk
+    through the steps and every draw are the process model's own."""
     import simpy
 
+    world = world if world is not None else build_world(plan, pop, behaviour, seed)
     env = simpy.Environment(initial_time=plan.start)
     rng = random.Random(seed)
-    facts = PopulationFacts(pop)
+    facts = PopulationFacts(pop, world)
     entered = [0] * (plan.end + 1)
     cutoff = plan.cutoff(0)[0]
     rate = {e: behaviour.event_rates.get(e, 0.0) / DAY for e in plan.events}
@@ -119,10 +141,8 @@ def run_simpy(plan: Plan, pop: Population, behaviour: BehaviourModel, seed: int)
         entered[plan.end] += 1
 
     n = 0
-    for row in range(len(pop)):
-        t = entry_time(plan, facts, row, 0)
-        if t < NEVER:
-            env.process(contact(row, t))
-            n += 1
+    for row, t in zip(*_entries(plan, pop, world)):
+        env.process(contact(row, t))
+        n += 1
     env.run(until=cutoff)
     return {"entered": n, "steps": dict(zip(plan.step_names(), entered))}

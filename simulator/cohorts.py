@@ -14,6 +14,8 @@ has one member (always, targeting contacts) members are gathered directly instea
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from simulator.behaviour import message_events
@@ -342,7 +344,9 @@ class _Iteration:
         reached = (goal < self.cutoff) & ~((self.term_outcome == EXITED) & (goal > self.term_time))
         g = np.where(reached, goal, NEVER)
         rows, entry = self._member_rows()
+        started = time.perf_counter()
         with_j, without_j = effect_bits(self.ctx.world, rows, entry, self.cutoff, self.k, self.caused)
+        self.ctx.twin_seconds += time.perf_counter() - started
         if self.single:
             self.out.units(self.member_rows, self.k, us.entry, self.term_time, self.term_outcome, g, with_j,
                            without_j)

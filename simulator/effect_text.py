@@ -144,23 +144,26 @@ def effect_lines(results: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def figure_lines(results: Mapping[str, Any]) -> list[str]:
-    """Stated against realised behaviour figures, one line per channel figure that realised differently."""
-    lines = []
+def figure_rows(results: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]]]:
+    """(channel, figure, {stated, average_contact, realised}) for every channel figure the run realised."""
+    rows = []
     for channel, figs in (results.get("behaviour_figures") or {}).items():
         if channel.startswith("step:"):
             continue
-        parts = []
-        for name, f in figs.items():
-            realised = f.get("realised")
-            if not realised or name == "delivery":
-                continue
-            parts.append(f"{FIGURE_LABELS.get(name, name)} {f['stated']:.2%} stated, {share(realised)} realised")
-        if parts:
-            lines.append(f"  {channel}: " + "; ".join(parts))
-    return lines
+        rows += [(channel, name, f) for name, f in figs.items() if f.get("realised")]
+    return rows
 
 
-__all__ = ["EVENT_LABELS", "effect_lines", "effect_rows", "event_label", "figure_lines", "headline", "headline_parts",
+def figure_lines(results: Mapping[str, Any]) -> list[str]:
+    """Stated against realised behaviour figures, one line per channel (delivery left out: it has no spread)."""
+    parts: dict[str, list[str]] = {}
+    for channel, name, f in figure_rows(results):
+        if name != "delivery":
+            parts.setdefault(channel, []).append(f"{FIGURE_LABELS.get(name, name)} {f['stated']:.2%} stated, "
+                                                 f"{share(f['realised'])} realised")
+    return [f"  {channel}: " + "; ".join(p) for channel, p in parts.items()]
+
+
+__all__ = ["EVENT_LABELS", "effect_lines", "effect_rows", "event_label", "figure_lines", "figure_rows", "headline", "headline_parts",
            "lead_event",
            "points", "share", "significant"]

@@ -52,6 +52,7 @@ class Context:
     offsets: OffsetTable
     journey_zone: int  # row of the journey's time zone in `offsets`
     world: World
+    twin_seconds: float = 0.0  # time spent on the paired twin (the effect events without the journey)
 
 
 @dataclass
@@ -124,8 +125,10 @@ def _run(plan: Plan, pop: Population, world: World, seed: int, chunk_size: int,
             done += 1
             if progress is not None:
                 progress(done / steps, f"contacts {hi:,} of {len(pop):,}, iteration {k + 1}")
-    return out.finish({"engine": "vectorised", "engine_version": ENGINE_VERSION, "seed": seed,
-                       "chunk_size": chunk_size, "effect_events": list(world.effect_events)})
+    trace = out.finish({"engine": "vectorised", "engine_version": ENGINE_VERSION, "seed": seed,
+                        "chunk_size": chunk_size, "effect_events": list(world.effect_events)})
+    trace.timings["twin"] = ctx.twin_seconds
+    return trace
 
 
 def _order(plan: Plan, pop: Population) -> np.ndarray:

@@ -27,13 +27,13 @@ Synthetic contacts come from the one generator (app.audience.synthetic) and a po
 from __future__ import annotations
 
 import zoneinfo
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from app.audience.base import DAY, ContactBase, Items, Text
+from app.audience.base import DAY, ContactBase, Text
 from app.audience.evaluate import list_name
 from app.audience.profile import PopulationProfile
 from app.audience.synthetic import synthesize

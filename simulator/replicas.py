@@ -323,9 +323,11 @@ def simulate(plan: Plan, pop: PopulationSource, behaviour: BehaviourModel, seed:
             trace = run(plan, population, behaviour, derive_seed(seed, r), chunk_size=chunk_size, progress=step,
                         cancel=cancel, world=world)
             t3 = time.perf_counter()
+            twin = float(trace.timings.get("twin", 0.0))
             timings["population"] += t1 - t0
             timings["world"] += t2 - t1
-            timings["run"] += t3 - t2
+            timings["run"] += t3 - t2 - twin
+            timings["twin"] = timings.get("twin", 0.0) + twin
             samples.append(figures(trace))
             if first is None:
                 first = trace

@@ -24,7 +24,7 @@ from simulator.behaviour import (DEFAULT_CHANNELS, DEFAULT_ENGAGEMENT_EFFECT, DE
                                  DEFAULT_MULTIPLIERS, BehaviourModel, ChannelBehaviour, Multiplier)
 from simulator.engine import ENGINE_VERSION
 from simulator.runs import RunRecord
-from simulator.effect_text import FIGURE_LABELS, effect_rows, headline, headline_parts, points
+from simulator.effect_text import FIGURE_LABELS, effect_rows, figure_rows, headline, headline_parts, points
 from simulator.effect_text import share as share_text
 from simulator.svg import esc
 
@@ -204,22 +204,16 @@ def _effect(run: _Run) -> str:
 
 def _figures(run: _Run) -> str:
     """Behaviour figures as stated (the population's average) against what this journey's recipients realised."""
-    figures = run.results.get("behaviour_figures") or {}
     rows = []
-    for channel, figs in figures.items():
-        if channel.startswith("step:"):
-            continue
-        for name, f in figs.items():
-            realised = f.get("realised") or {}
-            if not realised:
-                continue
-            interval = (f" ({float(realised['low']):.1%} to {float(realised['high']):.1%})"
-                        if realised.get("low") is not None else "")
-            rows.append(f'<tr><th scope="row">{esc(_CHANNEL_NAMES.get(channel, channel))} '
-                        f'{esc(FIGURE_LABELS.get(name, name))}</th><td class="num">{float(f["stated"]):.2%}</td>'
-                        f'<td class="num"><strong>{share_text(realised)}</strong>{esc(interval)}</td>'
-                        f'<td class="num">{float(f["average_contact"]):.2%}</td>'
-                        f'<td class="num">{int(realised.get("of", 0)):,}</td></tr>')
+    for channel, name, f in figure_rows(run.results):
+        realised = f["realised"]
+        interval = (f" ({float(realised['low']):.1%} to {float(realised['high']):.1%})"
+                    if realised.get("low") is not None else "")
+        rows.append(f'<tr><th scope="row">{esc(_CHANNEL_NAMES.get(channel, channel))} '
+                    f'{esc(FIGURE_LABELS.get(name, name))}</th><td class="num">{float(f["stated"]):.2%}</td>'
+                    f'<td class="num"><strong>{share_text(realised)}</strong>{esc(interval)}</td>'
+                    f'<td class="num">{float(f["average_contact"]):.2%}</td>'
+                    f'<td class="num">{int(realised.get("of", 0)):,}</td></tr>')
     if not rows:
         return ""
     return ('<h3>Stated and realised</h3><p class="muted">Stated: the assumption, what the population does on '

@@ -55,6 +55,7 @@ class Trace:
     units: dict[str, np.ndarray]
     blocks: dict[str, np.ndarray] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict, compare=False)  # how long parts took (not saved)
 
     @property
     def end_step(self) -> int:

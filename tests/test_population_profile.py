@@ -18,7 +18,6 @@ from app.audience.population import generate
 from app.audience.profile import PopulationProfile, profile_file_text, read_profile_text
 from app.audience.synthetic import synthesize
 from app.errors import FormatError
-from app.model.attributes import CONSENT_LEVELS
 from app.resources import resource_path
 from app.store import ProjectFile
 from tests.cli_helpers import run

@@ -18,8 +18,7 @@ from typing import Any, Callable
 from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select, true
 from sqlalchemy.sql.elements import KeyedColumnElement
 
-from app.audience.query import find_attribute, naive_utc, parse_date, parse_datetime, validate_query
-from app.errors import AudienceError
+from app.audience.query import check_query, find_attribute, fold_blocks, naive_utc, parse_date, parse_datetime
 from app.model.attributes import STANDARD_ATTRIBUTES, Attribute
 from app.store import schema as t
 
@@ -222,28 +221,15 @@ class _Compiler:
         return self.group(where, self.contact_row) if where is not None else _c.c.id.is_not(None)
 
     def query(self, query: Mapping[str, Any]) -> Condition:
-        result: Condition | None = None
-        for block in query["blocks"]:
-            condition = self.block(block)
-            op = block.get("op") or "union"
-            if result is None:
-                result = condition
-            elif op == "union":
-                result = or_(result, condition)
-            elif op == "intersect":
-                result = and_(result, condition)
-            else:  # exclude; IS TRUE keeps a condition that is unknown (NULL) for a row from excluding it
-                result = and_(result, not_(condition.is_(true())))
+        # exclude: IS TRUE keeps a condition that is unknown (NULL) for a row from excluding it
+        result = fold_blocks(query["blocks"], self.block, or_, and_, lambda a, b: and_(a, not_(b.is_(true()))))
         return result if result is not None else false()
 
 
 def query_condition(query: Any, custom: Mapping[str, str] | None = None,
                     at: datetime | date | None = None) -> Condition:
     """The condition on a contacts row for a dynamic segment's query; AudienceError if the query has problems."""
-    problems = validate_query(query, custom)
-    if problems:
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise AudienceError(f"the segment query has problems: {problems[0].format()}{more}")
+    check_query(query, custom)
     return _Compiler(custom, moment_of(at)).query(query)
 
 

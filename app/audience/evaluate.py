@@ -20,15 +20,14 @@ so a purchase in the run resets recency. The result is a `TimeSet` over the base
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
 
 from app.audience.base import DAY, ContactBase, Interactions, Items, Text
-from app.audience.query import find_attribute, naive_utc, parse_date, parse_datetime, validate_query
+from app.audience.query import check_query, find_attribute, fold_blocks, naive_utc, parse_date, parse_datetime
 from app.audience.timesets import NEVER, TimeSet
 from app.errors import AudienceError
 from app.model.attributes import INTERACTION_KINDS, STANDARD_ATTRIBUTES
@@ -98,22 +97,9 @@ class Evaluator:
 
     def query(self, query: Any) -> TimeSet:
         """A dynamic segment's query; AudienceError if it has problems (as the SQL compiler)."""
-        problems = validate_query(query, self.custom)
-        if problems:
-            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-            raise AudienceError(f"the segment query has problems: {problems[0].format()}{more}")
-        result: TimeSet | None = None
-        for block in query["blocks"]:
-            part = self._block(block)
-            op = block.get("op") or "union"
-            if result is None:
-                result = part
-            elif op == "union":
-                result = result | part
-            elif op == "intersect":
-                result = result & part
-            else:
-                result = result - part
+        check_query(query, self.custom)
+        result = fold_blocks(query["blocks"], self._block, lambda a, b: a | b, lambda a, b: a & b,
+                             lambda a, b: a - b)
         return result if result is not None else TimeSet.empty(self.base.n, self.w0)
 
     # --- blocks and groups -----------------------------------------------------------------------------------

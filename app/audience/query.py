@@ -37,7 +37,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 from app.model.attributes import (ACCOUNT_ATTRIBUTES, CONTACT_ATTRIBUTES, DAY_OPERATORS, INTERACTION_KINDS,
                                   OPERATORS, RANGE_OPERATORS, STANDARD_ATTRIBUTES, UNARY_OPERATORS, Attribute,
@@ -49,6 +49,7 @@ ROOTS: tuple[str, ...] = ("contacts", "account", "interactions")
 GROUP_KEYS: tuple[str, ...] = ("all", "any")
 MAX_DEPTH = 32  # nesting deeper than this is refused (it is never meant, and would recurse without bound)
 Path = tuple[str | int, ...]
+T = TypeVar("T")
 
 ACCOUNT_FIELDS: tuple[Attribute, ...] = tuple(
     Attribute(a.name.removeprefix("account."), a.type, a.label) for a in ACCOUNT_ATTRIBUTES)
@@ -232,6 +233,34 @@ def validate_query(query: Any, custom: Mapping[str, str] | None = None) -> list[
     return list(_query_problems(query, custom))
 
 
+def fold_blocks(blocks: list[Any], evaluate: Callable[[Any], T], union: Callable[[T, T], T],
+                intersect: Callable[[T, T], T], exclude: Callable[[T, T], T]) -> T | None:
+    """A query's blocks combined left to right, each by its op (union by default; the first block's op is
+    ignored): the one meaning of block combination, for the SQL compiler and the evaluator over time."""
+    result: T | None = None
+    for block in blocks:
+        part = evaluate(block)
+        op = block.get("op") or "union"
+        if result is None:
+            result = part
+        elif op == "union":
+            result = union(result, part)
+        elif op == "intersect":
+            result = intersect(result, part)
+        else:
+            result = exclude(result, part)
+    return result
+
+
+def check_query(query: Any, custom: Mapping[str, str] | None = None) -> None:
+    """AudienceError with the first problem of a query (and how many more), when it has any."""
+    from app.errors import AudienceError
+    problems = validate_query(query, custom)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise AudienceError(f"the segment query has problems: {problems[0].format()}{more}")
+
+
 def validate_segment(segment: Segment, custom: Mapping[str, str] | None = None) -> list[Problem]:
     """The problems of a segment's definition: its query when dynamic, its list when subscription."""
     if segment.kind == "dynamic":
@@ -366,6 +395,6 @@ def _row_problems(path: Path, row: Any, root: str, custom: Mapping[str, str] | N
                    "Correct the value.")
 
 
-__all__ = ["ACCOUNT_FIELDS", "BLOCK_OPS", "GROUP_KEYS", "INTERACTION_FIELDS", "Problem", "ROOTS",
+__all__ = ["ACCOUNT_FIELDS", "BLOCK_OPS", "GROUP_KEYS", "INTERACTION_FIELDS", "Problem", "ROOTS", "check_query", "fold_blocks",
            "describe_path", "find_attribute", "naive_utc", "parse_date", "parse_datetime", "root_attributes",
            "validate_query", "validate_segment", "value_problem"]

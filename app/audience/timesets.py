@@ -250,10 +250,12 @@ def _normalise(owner: np.ndarray, lo: np.ndarray, hi: np.ndarray, w0: int) -> tu
     owner, lo, hi = owner[keep], lo[keep], hi[keep]
     if len(owner) == 0:
         return _EMPTY, _EMPTY, _EMPTY
-    order = np.lexsort((lo, owner))
-    owner, lo, hi = owner[order], lo[order], hi[order]
-    if len(owner) == 1:
-        return owner, lo, hi
+    if len(owner) == 1 or bool((owner[1:] > owner[:-1]).all()):
+        return owner, lo, hi  # one span per owner, in owner order (the common case): nothing to sort or merge
+    key_lo = owner * _SPAN + _rel(lo, w0)
+    if not bool((key_lo[1:] >= key_lo[:-1]).all()):
+        order = np.argsort(key_lo, kind="stable")
+        owner, lo, hi = owner[order], lo[order], hi[order]
     # running maximum of each owner's span ends: a span starts a new run when its owner changes or it begins
     # after every earlier span of its owner has ended
     key_hi = owner * _SPAN + _rel(hi, w0)
@@ -270,6 +272,16 @@ def _intersect(oa: np.ndarray, la: np.ndarray, ha: np.ndarray, ob: np.ndarray, l
     """Intersections of two normalised span lists (each disjoint within an owner): a sweep over their ends."""
     if len(oa) == 0 or len(ob) == 0:
         return _EMPTY, _EMPTY, _EMPTY
+    if bool((oa[1:] > oa[:-1]).all()) and bool((ob[1:] > ob[:-1]).all()):
+        # one span per owner on both sides (the common case): the overlap of the two, owner by owner
+        i = np.searchsorted(ob, oa)
+        ic = np.minimum(i, len(ob) - 1)
+        both = ob[ic] == oa
+        ja = np.flatnonzero(both)
+        jb = ic[ja]
+        lo, hi = np.maximum(la[ja], lb[jb]), np.minimum(ha[ja], hb[jb])
+        keep = hi > lo
+        return oa[ja][keep], lo[keep], hi[keep]
     owner = np.concatenate([oa, ob, oa, ob])
     t = np.concatenate([la, lb, ha, hb])
     delta = np.concatenate([np.ones(len(oa) + len(ob), np.int8), -np.ones(len(oa) + len(ob), np.int8)])

@@ -476,7 +476,11 @@ def behaviour(out: str | None) -> None:
     """Write the default behaviour assumptions (with their sources) as YAML, to edit and pass to simulate."""
     from simulator.behaviour import BehaviourModel
     from simulator.behaviour_file import behaviour_file_text
-    text = behaviour_file_text(BehaviourModel())
+    _emit(behaviour_file_text(BehaviourModel()), out)
+
+
+def _emit(text: str, out: str | None) -> None:
+    """Write a command's text to --out (atomically) or to standard output."""
     if out:
         write_atomically(Path(out), text)
         click.echo(f"Wrote {out}", err=True)
@@ -513,12 +517,7 @@ def profile(project: str | None, out: str | None, locales: tuple[str, ...]) -> N
             if name != "mixed" and not known_locale(name):
                 fail(f"--locale {name}: not a locale Faker knows; use e.g. en_US, fr_FR, de_DE, ja_JP")
         chosen = PopulationProfile.for_locales(tuple(locales))
-    text = profile_file_text(chosen)
-    if out:
-        write_atomically(Path(out), text)
-        click.echo(f"Wrote {out}", err=True)
-    else:
-        click.echo(text, nl=False)
+    _emit(profile_file_text(chosen), out)
 
 
 cli.add_command(profile)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import string
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Mapping, Protocol
 from urllib.parse import urlparse
 

@@ -20,7 +20,7 @@ from app.model.journey import Change
 from app.store.runs import RunInfo, describe_change
 from designer.panels.common import (MUTED_COLORS, OK_COLORS, WARNING_COLORS, MutedLabel, bold, form_layout,
                                     hint_or_form, is_dark, tone)
-from simulator.effect_text import FIGURE_LABELS, effect_rows, headline_parts, share
+from simulator.effect_text import FIGURE_LABELS, effect_rows, figure_rows, headline_parts, share
 
 if TYPE_CHECKING:
     from designer.document import Document
@@ -270,19 +270,10 @@ class RunReview(QWidget):
         self.notes_line.setText("\n".join(f"\u26a0 {n}" for n in notes))
         self.notes_line.setStyleSheet(f"color: {tone(self, WARNING_COLORS)}")
         self.notes_line.setVisible(bool(notes))
-        figures = summary.get("behaviour_figures") or {}
-        lines = []
-        for channel, figs in figures.items():
-            if channel.startswith("step:"):
-                continue
-            for name, f in figs.items():
-                realised = f.get("realised") or {}
-                if not realised:
-                    continue
-                lines.append(f"<tr><td>{html.escape(channel)} {html.escape(FIGURE_LABELS.get(name, name))}</td>"
-                             f"<td align='right'>{f['stated']:.2%}</td>"
-                             f"<td align='right'>{share(realised)}</td>"
-                             f"<td align='right' style='color:{muted}'>{f['average_contact']:.2%}</td></tr>")
+        lines = [f"<tr><td>{html.escape(channel)} {html.escape(FIGURE_LABELS.get(name, name))}</td>"
+                 f"<td align='right'>{f['stated']:.2%}</td><td align='right'>{share(f['realised'])}</td>"
+                 f"<td align='right' style='color:{muted}'>{f['average_contact']:.2%}</td></tr>"
+                 for channel, name, f in figure_rows(summary)]
         self.figures.setText("<table cellspacing='0' cellpadding='3'><tr><th align='left'>figure</th><th>stated"
                              "</th><th>realised</th><th>base</th></tr>" + "".join(lines) + "</table>"
                              if lines else "")
