@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QFileDialog, QFrame, QInputDialog, QMessageBox, QScrollArea, QVBoxLayout,
+                               QWidget)
 
 from app import APP_NAME
 from designer.simulation.background import Background
@@ -68,8 +69,15 @@ class SimulationWorkspace(QObject):
         self.replay_bar.hide()
         self.live = LiveWatcher(window.scene, self.document, self.live_bar, self)
         dock = window._dock
+        panel_scroll = QScrollArea()  # a short dock scrolls the panel instead of squashing its rows
+        panel_scroll.setWidgetResizable(True)
+        panel_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        panel_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        panel_scroll.setWidget(self.run_panel)
+        panel_scroll.setMinimumWidth(self.run_panel.minimumSizeHint().width()
+                                     + panel_scroll.verticalScrollBar().sizeHint().width())
         self.docks = {
-            "simulate": dock("Simulate", self.run_panel, Qt.DockWidgetArea.RightDockWidgetArea),
+            "simulate": dock("Simulate", panel_scroll, Qt.DockWidgetArea.RightDockWidgetArea),
             "review": dock("Review", self.review, Qt.DockWidgetArea.RightDockWidgetArea),
             "plots": dock("Plots", self.plots, Qt.DockWidgetArea.BottomDockWidgetArea),
         }
