@@ -138,11 +138,26 @@ class RunInfo:
         return [("Population", self.population_text), ("Seed", str(self.seed)), ("Replicas", self.replicas_text),
                 ("Period", self.period_text), ("Behaviour", self.behaviour_text), ("Goal reached", self.goal_text)]
 
+    @property
+    def effect_text(self) -> str:
+        """What the journey causes on its goal: '+0.26 points of purchase (95% interval +0.18 to +0.35)'; '' for a
+        run saved before runs measured it, or a journey without a goal."""
+        goal = self.summary.get("goal")
+        inc = ((self.summary.get("effect") or {}).get(goal or "") or {}).get("incremental") or {}
+        mean, low, high = inc.get("mean"), inc.get("low"), inc.get("high")
+        if not isinstance(mean, (int, float)):
+            return ""
+        interval = f" (95% interval {low * 100:+.2f} to {high * 100:+.2f})" if isinstance(low, (int, float)) \
+            and isinstance(high, (int, float)) else ""
+        return f"{mean * 100:+.2f} points of {str(goal).replace('_', ' ')}{interval}"
+
     def description(self, max_changes: int = 8) -> str:
         """Everything about the run in a few lines (a tooltip): journey and version, approval, assumptions, notes."""
         lines = [f"{self.name}: {self.journey_name}, version {self.journey_version}"]
         lines += [self.outdated_text] if self.outdated else []
         lines.append(self.approval_text)
+        if self.effect_text:
+            lines.append(f"Caused by the journey: {self.effect_text}")
         lines += [f"{label}: {value}" for label, value in self.assumptions()]
         lines += [f"  {describe_change(*c)}" for c in self.behaviour_changes[:max_changes]]
         if len(self.behaviour_changes) > max_changes:
