@@ -102,6 +102,15 @@ class _Iteration:
         entry = us.entry if self.single else take(us.entry, us.unit_of)
         return (ch.rows if us.identity else take(ch.rows, us.member)), entry
 
+    def _member(self, segment: str, rows: np.ndarray, t: np.ndarray | int) -> np.ndarray:
+        """Membership of population `rows` at `t`, the purchases the journey caused in this chunk counted."""
+        world = self.ctx.world
+        if world.feeds_back:
+            bought, bought_at = self.chunk.purchases()
+            if len(bought):
+                return world.member_with(segment, rows, t, bought, bought_at)
+        return world.member(segment, rows, t)
+
     def _trigger_times(self, trig: TriggerPlan) -> np.ndarray:
         rows, entry = self._member_rows()
         return self._per_unit_min(trigger_times(self.ctx.world, trig, rows, entry, self.k))
@@ -244,7 +253,7 @@ class _Iteration:
         s = send if rep is None else take(send, rep)
         blocked = take(ch.unsubscribed, local) <= s
         if plan.audience.suppress is not None:
-            blocked |= ctx.world.member(plan.audience.suppress, take(ch.rows, local), s)
+            blocked |= self._member(plan.audience.suppress, take(ch.rows, local), s)
         codes = np.where(blocked, SUPPRESSED, SENT).astype(np.int8)
         if plan.cap is not None:
             assert ch.ring is not None and ch.ring_pos is not None
@@ -270,6 +279,11 @@ class _Iteration:
         self.out.messages(take(self.member_rows, pos), self.k, step.index, s,
                           {"delivered": ev.delivered, "opened": ev.opened, "clicked": ev.clicked,
                            "unsubscribed": ev.unsubscribed, "converted": ev.converted})
+        if ctx.world.feeds_back:  # a purchase the journey caused: segments built on purchases see it
+            hit = np.flatnonzero(ev.converted < NEVER)
+            if hit.size:
+                ch.bought.append(take(ch.rows, take(local, hit)))
+                ch.bought_at.append(take(ev.converted, hit))
         for name in ("converted", "unsubscribed"):  # what the journey caused, per member
             vals = ev.get(name)
             hit = np.flatnonzero(vals < NEVER)
@@ -306,7 +320,7 @@ class _Iteration:
         rows = take(self.chunk.rows, self._local(pos))
         at = a if rep is None else take(a, rep)
         if step.kind == Kind.IF_SEGMENT:
-            hit = self.ctx.world.member(step.segment or "", rows, at)
+            hit = self._member(step.segment or "", rows, at)
         else:
             hit = _condition(self.ctx, step, rows, at)
         if rep is None:

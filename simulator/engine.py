@@ -12,7 +12,7 @@ Entry rules are those of reference_run.py (the oracle), written here over arrays
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 import numpy as np
@@ -67,6 +67,16 @@ class Chunk:
     unsubscribed: np.ndarray
     ring: np.ndarray | None  # the last `cap` send times per contact (frequency cap)
     ring_pos: np.ndarray | None
+    bought: list[np.ndarray] = field(default_factory=list)  # population rows that bought through the journey
+    bought_at: list[np.ndarray] = field(default_factory=list)  # ... and when
+
+    def purchases(self) -> tuple[np.ndarray, np.ndarray]:
+        """The journey's own purchases so far in this chunk: (population rows, times)."""
+        if not self.bought:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        if len(self.bought) > 1:
+            self.bought, self.bought_at = [np.concatenate(self.bought)], [np.concatenate(self.bought_at)]
+        return self.bought[0], self.bought_at[0]
 
 
 @dataclass
@@ -180,7 +190,12 @@ def enter_units(ctx: Context, chunk: Chunk, k: int) -> Units:
     elif plan.frequency == "ongoing":  # when each contact first is in the audience (joins it)
         t = audience.first_at_or_after(rows, begin)
     else:
-        t = np.where(audience.member_at(rows, begin), begin, NEVER)
+        inside = audience.member_at(rows, begin)
+        if k > 0 and ctx.world.feeds_back:  # a later repetition: the purchases the journey caused count too
+            bought, bought_at = chunk.purchases()
+            if len(bought):
+                inside = ctx.world.audience_with(rows, begin, bought, bought_at)
+        t = np.where(inside, begin, NEVER)
     ok &= t < cutoff
     idx = np.flatnonzero(ok)
     t = np.take(t, idx)

@@ -41,9 +41,17 @@ class PopulationFacts:
 
     def __init__(self, pop: Population, world: World) -> None:
         self.pop, self.world = pop, world
+        self.bought: dict[int, list[int]] = {}  # population row -> times of the purchases the journey caused
+
+    def purchases(self, contact: int) -> tuple[np.ndarray, np.ndarray]:
+        times = self.bought.get(contact, [])
+        return np.full(len(times), contact, dtype=np.int64), np.array(times, dtype=np.int64)
 
     def member(self, contact: int, segment: str, t: int) -> bool:
-        return bool(self.world.member(segment, np.array([contact]), t)[0])
+        rows = np.array([contact])
+        if self.world.feeds_back and contact in self.bought:
+            return bool(self.world.member_with(segment, rows, t, *self.purchases(contact))[0])
+        return bool(self.world.member(segment, rows, t)[0])
 
     def attribute(self, contact: int, name: str) -> Any:
         col = self.pop.attribute(name)
@@ -75,7 +83,10 @@ def entry_time(plan: Plan, facts: PopulationFacts, row: int, iteration: int) -> 
     elif plan.frequency == "ongoing":
         t = int(audience.first_at_or_after(rows, begin)[0])
     else:
-        t = begin if bool(audience.member_at(rows, begin)[0]) else NEVER
+        inside = bool(audience.member_at(rows, begin)[0])
+        if iteration > 0 and facts.world.feeds_back and row in facts.bought:  # the journey's own purchases
+            inside = bool(facts.world.audience_with(rows, begin, *facts.purchases(row))[0])
+        t = begin if inside else NEVER
     return t if t < plan.cutoff(iteration)[0] else NEVER
 
 
@@ -176,7 +187,7 @@ def _run_unit(plan: Plan, facts: PopulationFacts, behaviour: BehaviourModel, see
             visit(step_index, arrived, action)
             apply(plan, state, action)
             if plan.steps[step_index].kind == Kind.MESSAGE:
-                _send(plan, pop, behaviour, seed, k, step_index, contacts, action, mods, push, drawn_unsub,
+                _send(plan, facts, behaviour, seed, k, step_index, contacts, action, mods, push, drawn_unsub,
                       drawn_conv, out)
             if action.next is None:
                 final = action
@@ -208,10 +219,11 @@ def _run_unit(plan: Plan, facts: PopulationFacts, behaviour: BehaviourModel, see
                   np.array([goal_at if reached else NEVER]), with_bits, without_bits)
 
 
-def _send(plan: Plan, pop: Population, behaviour: BehaviourModel, seed: int, k: int, step_index: int,
+def _send(plan: Plan, facts: PopulationFacts, behaviour: BehaviourModel, seed: int, k: int, step_index: int,
           contacts: list[ContactState], move: Move, mods: Any, push: Any, drawn_unsub: dict[int, int],
           drawn_conv: dict[int, int], out: TraceBuilder) -> None:
     """Draw what each contact sent the message does, and schedule those events."""
+    pop = facts.pop
     step = plan.steps[step_index]
     b = behaviour.for_step(step.id, step.channel or "")
     assert move.contact_outcomes is not None
@@ -228,5 +240,7 @@ def _send(plan: Plan, pop: Population, behaviour: BehaviourModel, seed: int, k: 
         drawn_unsub[pos] = min(drawn_unsub.get(pos, NEVER), unsub)
         push(int(ev.converted[0]), "contact", (behaviour.conversion_event, pos))
         drawn_conv[pos] = min(drawn_conv.get(pos, NEVER), int(ev.converted[0]))
+        if facts.world.feeds_back and int(ev.converted[0]) < NEVER:
+            facts.bought.setdefault(row, []).append(int(ev.converted[0]))
         out.messages(np.array([row]), k, step_index, np.array([move.at]),
                      {n: ev.get(n) for n in ("delivered", "opened", "clicked", "unsubscribed", "converted")})

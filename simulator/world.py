@@ -120,7 +120,94 @@ class World:
     audience: TimeSet | None
     sequences: dict[str, EventTimes]
     effect_events: tuple[str, ...]
+    sensitive: frozenset[str] = frozenset()  # segments a purchase changes (fed back: see `member_with`)
     _rates: dict[str, np.ndarray | None] = field(default_factory=dict)
+    _values: np.ndarray | None = None
+    _own: Interactions | None = None
+
+    @property
+    def feeds_back(self) -> bool:
+        """Whether the journey's own conversions are purchases that change some segment it names."""
+        return bool(self.sensitive) and self.behaviour.conversion_event == "purchase"
+
+    def member_with(self, segment: str, rows: np.ndarray, t: np.ndarray | int, bought: np.ndarray,
+                    bought_at: np.ndarray) -> np.ndarray:
+        """Whether contacts `rows` are in `segment` at time(s) `t`, counting the purchases the journey caused
+        (population rows `bought`, at `bought_at`) with their own: a purchase the journey brings about resets
+        recency as one of their own does."""
+        hit = self.member(segment, rows, t)
+        if segment not in self.sensitive or not self.feeds_back or not len(bought):
+            return hit
+        rows = np.asarray(rows, dtype=np.int64)
+        changed = np.isin(rows, bought)
+        if not changed.any():
+            return hit
+        unique = np.unique(rows[changed])
+        sets = self._with_purchases(unique, bought, bought_at, (segment,))
+        tt = np.broadcast_to(np.asarray(t, dtype=np.int64), rows.shape)
+        out = hit.copy()
+        out[changed] = sets[segment].member_at(np.searchsorted(unique, rows[changed]), tt[changed])
+        return out
+
+    def audience_with(self, rows: np.ndarray, t: int, bought: np.ndarray, bought_at: np.ndarray) -> np.ndarray:
+        """Whether contacts `rows` are in the journey's audience at `t`, counting the journey's own purchases."""
+        audience = self.audience
+        rows = np.asarray(rows, dtype=np.int64)
+        hit = np.ones(len(rows), dtype=bool) if audience is None else audience.member_at(rows, t)
+        names = [*self.plan.audience.segments, *self.plan.audience.exclude]
+        if audience is None or not self.feeds_back or not len(bought) or not set(names) & self.sensitive:
+            return hit
+        changed = np.isin(rows, bought)
+        if not changed.any():
+            return hit
+        unique = np.unique(rows[changed])
+        sets = self._with_purchases(unique, bought, bought_at, tuple(names))
+        again = _audience(self.plan, sets, len(unique))
+        out = hit.copy()
+        if again is not None:
+            out[changed] = again.member_at(np.searchsorted(unique, rows[changed]), t)
+        return out
+
+    def _with_purchases(self, rows: np.ndarray, bought: np.ndarray, bought_at: np.ndarray,
+                        names: tuple[str, ...]) -> dict[str, TimeSet]:
+        """Segments `names` for contacts `rows` (sorted) re-evaluated with the journey's purchases added to their
+        own events (the others taken as they are)."""
+        source = self.pop.source
+        assert source is not None
+        base = source.base.take(rows)
+        if self._own is None:  # the contacts' own events of interaction kinds, made once
+            self._own = _simulated_interactions(self.pop, self.sequences, self._purchase_value_table()) \
+                or Interactions.none()
+        own = self._own
+        mine = np.isin(bought, rows)
+        extra_rows = np.searchsorted(rows, bought[mine])
+        value = self._purchase_value_table()[bought[mine]]
+        parts = []
+        if len(own):
+            keep = np.isin(own.contact, rows)
+            parts.append(Interactions(np.searchsorted(rows, own.contact[keep]), own.kind[keep], own.at[keep],
+                                      own.value[keep]))
+        parts.append(Interactions(extra_rows.astype(np.int64),
+                                  np.full(len(extra_rows), INTERACTION_KINDS.index("purchase"), np.int8),
+                                  bought_at[mine].astype(np.int64), value))
+        who = np.concatenate([p.contact for p in parts])
+        order = np.lexsort((np.concatenate([p.at for p in parts]), who))
+        simulated = Interactions(who[order], np.concatenate([p.kind for p in parts])[order],
+                                 np.concatenate([p.at for p in parts])[order],
+                                 np.concatenate([p.value for p in parts])[order])
+        evaluator = Evaluator(base, source.custom, w0=source.w0, simulated=simulated)
+        out = {}
+        for name in names:
+            if name in self.sensitive:
+                out[name] = evaluator.segment(source.definitions[name])
+            else:
+                out[name] = self.segment(name).take(rows)
+        return out
+
+    def _purchase_value_table(self) -> np.ndarray:
+        if self._values is None:
+            self._values = _purchase_values(self.pop)
+        return self._values
 
     def member(self, segment: str, rows: np.ndarray, t: np.ndarray | int) -> np.ndarray:
         """Whether contacts `rows` are in `segment` at time(s) `t`."""
@@ -267,8 +354,12 @@ def build_world(plan: Plan, pop: Population, behaviour: BehaviourModel, seed: in
         sequences[kind] = event_sequence(pop.contact_id, per_row, seed, kind, plan.start, plan.horizon)
 
     segments = dict(fixed)
+    world.sensitive = frozenset(name for name, d in definitions.items()
+                                if _uses(d.query, "interactions") or _uses(d.query, "last_purchase_date")
+                                or _uses(d.query, "lifetime_value"))
     if source is not None and definitions:
-        simulated = _simulated_interactions(pop, sequences)
+        simulated = _simulated_interactions(pop, sequences, world._purchase_value_table()
+                                            if "purchase" in sequences else None)
         evaluator = Evaluator(source.base, source.custom, w0=source.w0, simulated=simulated) \
             if simulated is not None else plain
         assert evaluator is not None
@@ -279,11 +370,14 @@ def build_world(plan: Plan, pop: Population, behaviour: BehaviourModel, seed: in
     return world
 
 
-def _simulated_interactions(pop: Population, sequences: Mapping[str, EventTimes]) -> Interactions | None:
+def _simulated_interactions(pop: Population, sequences: Mapping[str, EventTimes],
+                            values: np.ndarray | None) -> Interactions | None:
+    """The contacts' own events of interaction kinds, as interactions (purchases worth `values` per row)."""
     parts = [(kind, seq) for kind, seq in sequences.items() if kind in INTERACTION_KINDS and len(seq.owner)]
     if not parts:
         return None
-    values = _purchase_values(pop) if any(kind == "purchase" for kind, _ in parts) else None
+    if values is None and any(kind == "purchase" for kind, _ in parts):
+        values = _purchase_values(pop)
     who = np.concatenate([seq.owner for _, seq in parts])
     at = np.concatenate([seq.at for _, seq in parts])
     kind = np.concatenate([np.full(len(seq.owner), INTERACTION_KINDS.index(k), np.int8) for k, seq in parts])

@@ -60,7 +60,7 @@ def journeys(draw: Any, *, max_steps: int = 7) -> Journey:
         "repeating", timedelta(days=draw(st.integers(2, 5))), draw(st.integers(2, 3)))
     quiet = draw(st.sampled_from((None, QuietHours(time(21), time(8)), QuietHours(time(12), time(14)))))
     cap = draw(st.sampled_from((None, FrequencyCap(1, timedelta(days=1)), FrequencyCap(2, timedelta(days=3)))))
-    audience = Audience(segments=tuple(draw(st.sampled_from((("A",), ("A", "B"), ())))),
+    audience = Audience(segments=tuple(draw(st.sampled_from((("A",), ("A", "B"), (), ("P",), ("A", "P"))))),
                         combine=draw(st.sampled_from(("union", "intersection"))),
                         exclude=draw(st.sampled_from(((), ("X",)))), suppress=draw(st.sampled_from((None, "S"))),
                         min_consent=draw(st.sampled_from((None, "subscriptions", "marketing"))))

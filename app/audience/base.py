@@ -160,6 +160,35 @@ class ContactBase:
     def custom_column(self, name: str) -> Column | None:
         return _resolve(self.custom, name)
 
+    def take(self, rows: np.ndarray) -> ContactBase:
+        """The base of contacts `rows` (sorted ascending), renumbered 0..len(rows) - 1; accounts stay whole.
+        Columns not made yet are made for these rows only when read."""
+        rows = np.asarray(rows, dtype=np.int64)
+
+        def part(table: dict[str, Any]) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            for name, col in table.items():
+                if callable(col):
+                    out[name] = lambda name=name, table=table: _take(_resolve(table, name), rows)
+                else:
+                    out[name] = _take(col, rows)
+            return out
+
+        position = np.full(self.n, -1, dtype=np.int64)
+        position[rows] = np.arange(len(rows))
+        static = {k: np.sort(position[v][position[v] >= 0]) for k, v in self.static.items()}
+        return ContactBase(self.ids[rows], part(self.columns), self.account[rows], self.account_ids, self.accounts,
+                           self.interactions.take(rows), self.lists.take(rows), static, part(self.custom),
+                           dict(self.custom_types))
+
+
+def _take(col: Any, rows: np.ndarray) -> Any:
+    if col is None:
+        return None
+    if isinstance(col, (Text, Items)):
+        return col.take(rows)
+    return np.asarray(col)[rows]
+
 
 def _resolve(table: dict[str, Any], name: str) -> Any:
     value = table.get(name)
