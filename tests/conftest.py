@@ -6,9 +6,47 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from hypothesis import settings  # noqa: E402
+from hypothesis import settings
 
 settings.register_profile("ci", deadline=None, print_blob=True)
 settings.load_profile("ci")
 
 pytest_plugins = ["tests.window_helpers"]  # the leftover_windows_closed fixture of the main-window tests
+
+
+# --- tiers -------------------------------------------------------------------------------------------
+# `-m "not gui and not temporal"` is a headless core run. A test is `gui` when it uses qtbot or its module
+# imports Qt, the designer or pyqtgraph (read from the module's imports, not by importing anything).
+
+import ast
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+_GUI_ROOTS = {"PySide6", "designer", "pyqtgraph", "pytestqt"}
+
+
+@cache
+def _module_is_gui(path: str) -> bool:
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError):
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        else:
+            continue
+        if any(name.split(".")[0] in _GUI_ROOTS for name in names):
+            return True
+    return False
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if "qtbot" in fixtures or _module_is_gui(str(item.path)):
+            item.add_marker(pytest.mark.gui)

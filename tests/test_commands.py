@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
@@ -534,7 +533,7 @@ def test_do_twice_or_undo_before_do_is_refused() -> None:
         cmd.do(p)
 
 
-# --- speed --------------------------------------------------------------------------------------------------------
+# --- a big journey ------------------------------------------------------------------------------------------------
 
 def big_project(n: int = 1000) -> Project:
     p = Project()
@@ -546,7 +545,7 @@ def big_project(n: int = 1000) -> Project:
     return p
 
 
-def test_edits_on_a_1000_step_journey_are_fast() -> None:
+def test_edits_on_a_1000_step_journey_undo_exactly() -> None:
     p = big_project()
     mid = [f"s{i}" for i in range(500, 510)]
     commands: list[Command] = [
@@ -561,12 +560,9 @@ def test_edits_on_a_1000_step_journey_are_fast() -> None:
         DuplicateSteps("big", mid),
     ]
     before = state(p)
-    for cmd in commands:
-        start = time.perf_counter()
+    for cmd in commands:  # (how long each takes: benchmarks/bench_foundation.py)
         cmd.do(p)
         cmd.undo(p)
-        elapsed = time.perf_counter() - start
-        assert elapsed < 0.05, f"{cmd!r} took {elapsed * 1000:.1f} ms"
     assert state(p) == before
 
 

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from datetime import datetime, time as dtime, timedelta
 from pathlib import Path
 from typing import Any
@@ -212,7 +211,7 @@ def test_one_edit_touches_only_its_rows(tmp_path: Path) -> None:
     assert reloaded(tmp_path / "big.jstudio").journey("big") == expected
 
 
-def test_opening_a_1000_step_journey_is_fast(tmp_path: Path) -> None:
+def test_a_1000_step_journey_opens_whole(tmp_path: Path) -> None:
     big = Journey("big", "Big")
     for i in range(1000):
         big.add_step(Step(f"s{i}", "email", props={**REGISTRY["email"].defaults(), "content": "Mail"},
@@ -222,11 +221,8 @@ def test_opening_a_1000_step_journey_is_fast(tmp_path: Path) -> None:
     project = Project("Big")
     project.add_journey(big)
     ProjectFile.create(tmp_path / "big.jstudio", project=project).close()
-    started = time.perf_counter()
-    with ProjectFile.open(tmp_path / "big.jstudio") as f:
-        elapsed = time.perf_counter() - started
+    with ProjectFile.open(tmp_path / "big.jstudio") as f:  # (how long: benchmarks/bench_foundation.py)
         assert f.project.journey("big") == big
-    assert elapsed < 0.5
 
 
 # --- property test ---------------------------------------------------------------------------------------------
