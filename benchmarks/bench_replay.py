@@ -27,7 +27,7 @@ from app.codec.yamlio import read_journey_file
 from app.resources import resource_path
 from benchmarks.journeys import big_journey
 from simulator.behaviour import BehaviourModel
-from simulator.plan import Plan, compile_plan
+from app.semantics.plan import Plan, compile_plan
 from simulator.population import Population, population_for
 from simulator.replay import Replay
 from simulator.replicas import simulate

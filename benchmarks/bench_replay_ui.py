@@ -43,7 +43,7 @@ def _case(label: str, path: Path, setup: Any, contacts: int, replicas: int) -> d
     from designer.document import Document
     from designer.simulation.replay_view import ReplayBar, ReplayController, ReplaySource
     from simulator.behaviour import BehaviourModel
-    from simulator.plan import compile_plan
+    from app.semantics.plan import compile_plan
     from simulator.population import population_for
     from simulator.replay import Replay
     from simulator.replicas import simulate

@@ -34,7 +34,7 @@ import numpy as np
 from app.codec.yamlio import read_journey_file
 from app.resources import resource_path
 from simulator.behaviour import BehaviourModel
-from simulator.plan import Plan, compile_plan
+from app.semantics.plan import Plan, compile_plan
 from simulator.population import Population, population_for
 from simulator.replicas import simulate
 from simulator.world import build_world

@@ -9,7 +9,7 @@ Saved simulation runs are history, not edits (no undo): `save_run`, `rename_run`
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoStack
@@ -22,9 +22,7 @@ from app.store.runs import RunInfo
 from app.validation.checks import check_journey
 from app.validation.findings import Finding
 from designer.undo import UndoEntry
-
-if TYPE_CHECKING:
-    from simulator.runs import RunRecord
+from simulator.runs import RunRecord, load_run
 
 T = TypeVar("T")
 
@@ -171,7 +169,7 @@ class Document(QObject):
 
     def load_run(self, run_id: int) -> RunRecord | None:
         """A saved run's record to replay or compare, or None when it cannot be read (the reason is shown)."""
-        return self._runs_call(lambda: self.file.load_run(run_id))
+        return self._runs_call(lambda: load_run(self.file, run_id))
 
     def delete_run(self, run_id: int) -> bool:
         """Delete a saved run; False when refused or failed."""

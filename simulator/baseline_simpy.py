@@ -15,11 +15,11 @@ from functools import lru_cache
 from typing import Any, Generator
 
 from simulator.behaviour import BehaviourModel
-from simulator.plan import Kind, Plan
+from app.semantics.plan import Kind, Plan
 from simulator.population import Population
-from simulator.reference import NEVER
+from app.semantics.reference import NEVER
 from simulator.reference_run import PopulationFacts
-from simulator.timezones import utc_offset
+from app.semantics.timezones import utc_offset
 from simulator.world import World, build_world
 
 DAY = 86_400

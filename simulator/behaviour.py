@@ -38,7 +38,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from app.model.attributes import LOYALTY_TIERS
-from simulator.draws import (BACKGROUND, CLICK_DELAY, CLICK_UNSUBSCRIBE, CONVERT, CONVERT_DELAY, DELIVER_OPEN, NEVER,
+from app.semantics.draws import (BACKGROUND, CLICK_DELAY, CLICK_UNSUBSCRIBE, CONVERT, CONVERT_DELAY, DELIVER_OPEN, NEVER,
                              OPEN_DELAY, exponential_seconds, hash_keys, lognormal_seconds, name_key, normals, stream,
                              uniform, uniforms)
 from simulator.population import CategoryColumn, Population
@@ -376,3 +376,34 @@ def background_times(model: BehaviourModel, seed: int, iteration: int, event: st
     u = uniform(hash_keys(keys, stream(seed, BACKGROUND, name_key(event), iteration)))
     r = rate if rate_multiplier is None else rate_multiplier * rate
     return entry + exponential_seconds(u, r)
+
+
+def _flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, Mapping):
+            out.update(_flat(v, f"{prefix}{k}."))
+        elif k != "format" or prefix:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+_DEFAULT_FLAT: dict[str, Any] = {}
+
+
+def behaviour_changes(behaviour: Mapping[str, Any]) -> tuple[tuple[str, Any, Any], ...]:
+    """The figures of a behaviour model (its plain form) that differ from the defaults: (dotted name, value,
+    default).
+
+    Names are dotted paths of `BehaviourModel.to_plain()` ("channels.email.open", "messages.announce.click",
+    "event_rates.purchase", "multipliers"...); a figure the defaults lack has the default None.
+    """
+    if not _DEFAULT_FLAT:
+        _DEFAULT_FLAT.update(_flat(BehaviourModel().to_plain()))
+    try:  # compare the model as read (a missing key takes its default), not the stored text
+        plain = BehaviourModel.from_plain(behaviour).to_plain()
+    except (ValueError, TypeError, KeyError):
+        plain = dict(behaviour)
+    mine = _flat(plain)
+    names = list(mine) + [n for n in _DEFAULT_FLAT if n not in mine]
+    return tuple((n, mine.get(n), _DEFAULT_FLAT.get(n)) for n in names if mine.get(n) != _DEFAULT_FLAT.get(n))

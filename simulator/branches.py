@@ -26,8 +26,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from simulator import outcomes as oc
-from simulator.plan import Kind, Plan, StepPlan
+from app.semantics import outcomes as oc
+from app.semantics.plan import Kind, Plan, StepPlan
 from simulator.trace import Trace
 
 BRANCH_TYPES = ("if-then", "random-split", "ab-split")

@@ -19,13 +19,13 @@ import time
 import numpy as np
 
 from simulator.behaviour import message_events
-from simulator.draws import NEVER, SPLIT, SPLIT_ACCOUNT, hash_keys, stream, uniform
+from app.semantics.draws import NEVER, SPLIT, SPLIT_ACCOUNT, hash_keys, stream, uniform
 from simulator.engine import CancelToken, Cancelled, Chunk, Context, Units
-from simulator.outcomes import (CAPPED, COMPLETED, DONE, EXITED, GOAL, HOLDOUT, NO, PASSED, PATH_BASE, SENT, SHARED,
+from app.semantics.outcomes import (CAPPED, COMPLETED, DONE, EXITED, GOAL, HOLDOUT, NO, PASSED, PATH_BASE, SENT, SHARED,
                                 STOPPED, SUPPRESSED, WAITING, YES)
-from simulator.plan import Kind, StepPlan, TriggerPlan
+from app.semantics.plan import Kind, StepPlan, TriggerPlan
 from simulator.population import CategoryColumn
-from simulator.reference import _number, condition_holds
+from app.semantics.reference import _number, condition_holds
 from simulator.trace import TraceBuilder
 from simulator.world import effect_bits, trigger_times
 

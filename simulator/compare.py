@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
-from simulator.timezones import utc_iso
+from app.semantics.timezones import utc_iso
 
 if TYPE_CHECKING:
     from simulator.runs import RunRecord

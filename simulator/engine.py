@@ -18,11 +18,11 @@ from typing import Callable, Protocol
 import numpy as np
 
 from simulator.behaviour import BehaviourModel, Modifiers, contact_modifiers
-from simulator.draws import NEVER
+from app.semantics.draws import NEVER
 from simulator.memory import keep_freed_memory
-from simulator.plan import Plan
+from app.semantics.plan import Plan
 from simulator.population import Population
-from simulator.timezones import OffsetTable
+from app.semantics.timezones import OffsetTable
 from simulator.trace import Trace, TraceBuilder
 from simulator.world import World, build_world
 

@@ -25,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-from simulator import outcomes as oc
+from app.semantics import outcomes as oc
 from simulator.trace import MESSAGE_EVENTS, Trace
 
 DAY = 86_400

@@ -40,7 +40,7 @@ from app.audience.synthetic import synthesize
 from app.audience.timesets import NEVER, TimeSet
 from app.model.attributes import CONSENT_LEVELS, LOYALTY_TIERS, STANDARD_ATTRIBUTES, lookup_attribute
 from app.model.segment import Segment
-from simulator.plan import Plan
+from app.semantics.plan import Plan
 
 AVERAGE_ENGAGEMENT = 2.0 / 7.0  # the Beta(2, 5) mean: a contact with no recorded engagement behaves as average
 MIXED = "mixed"
@@ -383,7 +383,7 @@ def population_for(plan: Plan, n: int, seed: int, *, definitions: Mapping[str, S
 def replica_seed(seed: int, replica: int) -> int:
     """The seed of replica `replica`'s synthetic population: the run's seed for the first (so that `population`
     with the same seed writes the same contacts), derived seeds for the others."""
-    from simulator.draws import derive_seed
+    from app.semantics.draws import derive_seed
     return seed if replica == 0 else derive_seed(seed ^ 0x504F50, replica)
 
 

@@ -37,7 +37,7 @@ from app.model.segment import Segment
 from app.store import ProjectFile
 from app.store import schema as t
 from simulator.behaviour import BehaviourModel
-from simulator.plan import Kind, Plan, compile_plan
+from app.semantics.plan import Kind, Plan, compile_plan
 from simulator.population import Population, plan_segments, population_from_base
 
 _c = t.contacts

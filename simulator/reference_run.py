@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 
 from simulator.behaviour import BehaviourModel, contact_modifiers, message_events
-from simulator.draws import SPLIT, SPLIT_ACCOUNT, hash_keys, stream, uniforms
-from simulator.outcomes import COMPLETED, EXITED, SENT
-from simulator.plan import Kind, Plan, StepPlan
+from app.semantics.draws import SPLIT, SPLIT_ACCOUNT, hash_keys, stream, uniforms
+from app.semantics.outcomes import COMPLETED, EXITED, SENT
+from app.semantics.plan import Kind, Plan, StepPlan
 from simulator.population import CategoryColumn, Population
-from simulator.reference import (NEVER, ContactState, Move, Wait, advance, apply, enter, exit_due,
+from app.semantics.reference import (NEVER, ContactState, Move, Wait, advance, apply, enter, exit_due,
                                  observe, observe_event, stop)
 from simulator.trace import Trace, TraceBuilder
 from simulator.world import World, build_world, effect_bits, trigger_times

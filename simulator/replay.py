@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from app.model.registry import END
-from simulator import outcomes as oc
+from app.semantics import outcomes as oc
 from simulator.metrics import DAY, FUNNEL_OUTCOMES, STEP_OUTCOMES
-from simulator.plan import Kind, Plan, StepPlan, compile_plan
+from app.semantics.plan import Kind, Plan, StepPlan, compile_plan
 from simulator.replicas import StepIntervals
 from simulator.trace import MESSAGE_EVENTS, Trace
 

@@ -19,13 +19,13 @@ from typing import Any, Callable
 import numpy as np
 
 from simulator.behaviour import BehaviourModel
-from simulator.draws import derive_seed
+from app.semantics.draws import derive_seed
 from simulator.engine import DEFAULT_CHUNK, CancelToken, Progress, run
 from simulator.memory import keep_freed_memory
 from simulator.metrics import figures
-from simulator.plan import Plan
+from app.semantics.plan import Plan
 from simulator.population import Population
-from simulator.timezones import utc_iso
+from app.semantics.timezones import utc_iso
 from simulator.trace import Trace
 from simulator.world import build_world
 

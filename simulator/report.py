@@ -619,7 +619,9 @@ def render_report(record: RunRecord, *, run_name: str = "", notes: str = "", app
 
 def report_for_run(pf: ProjectFile, run_id: int) -> str:
     """The HTML report of saved run `run_id` of a project (ProjectFileError when there is no such run)."""
-    record = pf.load_run(run_id)
+    from simulator.runs import load_run
+
+    record = load_run(pf, run_id)
     info = next((i for i in pf.runs() if i.id == run_id), None)
     if info is None:  # deleted between the two reads
         return render_report(record)

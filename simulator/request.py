@@ -38,7 +38,7 @@ from app.audience.profile import PopulationProfile
 from app.validation.findings import Finding
 from simulator.behaviour import BehaviourModel
 from simulator.engine import DEFAULT_CHUNK, CancelToken, Cancelled, Progress
-from simulator.plan import DAY, Plan, PlanError, compile_plan
+from app.semantics.plan import DAY, Plan, PlanError, compile_plan
 from simulator.population import MIXED, Population, locale_of, population_for, replica_seed
 from simulator.replicas import SimulationResult, simulate
 from simulator.runs import RunRecord

@@ -28,9 +28,10 @@ import numpy as np
 
 from app.codec.plain import journey_from_doc, journey_to_doc
 from app.model.journey import Journey
-from simulator.behaviour import BehaviourModel
+from app.errors import ProjectFileError
+from simulator.behaviour import BehaviourModel, behaviour_changes
 from simulator.engine import ENGINE_VERSION
-from simulator.plan import compile_plan
+from app.semantics.plan import compile_plan
 from simulator.population import (Population, population_from_npz, population_from_spec, population_to_npz,
                                   replica_seed)
 from simulator.replicas import SimulationResult, StepIntervals, simulate
@@ -90,6 +91,10 @@ class RunRecord:
                    behaviour.to_plain(), result.seed, result.replicas, result.plan.horizon, chunk_size,
                    result.to_json(), result.trace.to_npz(), result.trace.digest(), population_npz=kept,
                    steps_npz=result.step_intervals().to_npz(), replicas_npz=result.replicas_npz())
+
+    def behaviour_changes(self) -> tuple[tuple[str, Any, Any], ...]:
+        """The behaviour figures of this run that differ from the defaults (see `behaviour.behaviour_changes`)."""
+        return behaviour_changes(self.behaviour)
 
     def trace(self) -> Trace:
         """The recorded trace of replica 0."""
@@ -204,3 +209,13 @@ class RunRecord:
         record.trace_npz, record.population_npz, record.steps_npz = npz, pop, steps
         record.replicas_npz = per_replica
         return record
+
+
+def load_run(pf: Any, run_id: int) -> RunRecord:
+    """The saved record of run `run_id` in project file `pf` (replay it with `.replay()`); a damaged one is a
+    `ProjectFileError` in one line."""
+    data = pf.load_run_bytes(run_id)
+    try:
+        return RunRecord.from_bytes(data)
+    except Exception as e:  # noqa: BLE001 - a damaged blob: one clear line
+        raise ProjectFileError(f"{pf.path}: saved simulation run {run_id} cannot be read: {e}") from None

@@ -2,7 +2,7 @@
 
 - `visits`: one row per contact per step it entered (per iteration): contact (population row), iteration, step
   (index in the plan's order; the last index is the virtual step 'end'), t_enter, t_leave and an outcome code
-  (simulator.outcomes). Each contact that enters an iteration has exactly one terminal row.
+  (app.semantics.outcomes). Each contact that enters an iteration has exactly one terminal row.
 - `messages`: one row per message sent: contact, iteration, step, and the times it was sent, delivered, opened,
   clicked, unsubscribed from, and converted (-1: did not happen before the horizon).
 - `units`: one row per contact per iteration entered: when it entered, and when it reached the goal (-1: not
@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from simulator.plan import Plan
+from app.semantics.plan import Plan
 
 VISIT_COLUMNS: dict[str, type] = {"contact": np.int32, "iteration": np.int16, "step": np.int16,
                                   "t_enter": np.int32, "t_leave": np.int32, "outcome": np.int8}

@@ -32,8 +32,8 @@ from app.audience.timesets import TimeSet, _SPAN
 from app.model.attributes import CONTACT_EVENTS, INTERACTION_KINDS
 from simulator.behaviour import (BehaviourModel, Modifiers, background_times)
 from simulator.calibration import Calibration, calibrate
-from simulator.draws import BACKGROUND, NEVER, exponential_seconds, hash_keys, name_key, stream, uniform
-from simulator.plan import Kind, Plan, TriggerPlan
+from app.semantics.draws import BACKGROUND, NEVER, exponential_seconds, hash_keys, name_key, stream, uniform
+from app.semantics.plan import Kind, Plan, TriggerPlan
 from simulator.population import Population, plan_segments
 
 DAY = 86_400

@@ -337,15 +337,15 @@ Script = Callable[[int, str], list[tuple[str, int]]]  # (contact, message step s
 
 
 def reference_path(r: Any, facts: DbFacts, contact: int, script: Script, seed: int = 0) -> list[tuple[str, str]]:
-    """(step, outcome) of each step a contact takes through iteration 0, per simulator/reference.py, with the
+    """(step, outcome) of each step a contact takes through iteration 0, per app/semantics/reference.py, with the
     events of `script` (message events 'opened' / 'clicked' of the message just sent, or contact events)."""
     import heapq
     import itertools
 
     from app.runner.workflows import split_draw
-    from simulator.outcomes import COMPLETED, LABELS, SENT
-    from simulator.plan import Kind
-    from simulator.reference import (NEVER, ContactState, Move, Wait, advance, apply, enter, exit_due, observe,
+    from app.semantics.outcomes import COMPLETED, LABELS, SENT
+    from app.semantics.plan import Kind
+    from app.semantics.reference import (NEVER, ContactState, Move, Wait, advance, apply, enter, exit_due, observe,
                                      observe_event)
     plan = r.plan
     person = ContactState(contact)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Mapping
 
-from simulator.plan import Plan
+from app.semantics.plan import Plan
 from simulator.population import Population, SegmentSpec, assumed_membership, population_for
 
 

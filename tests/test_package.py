@@ -112,7 +112,7 @@ def approve(pf: ProjectFile, run_id: int, by: str) -> None:
 def save_run(pf: ProjectFile, seed: int = 4) -> int:
     """Simulate the journey's current draft over 400 synthetic contacts and save the run."""
     from simulator.behaviour import BehaviourModel
-    from simulator.plan import compile_plan
+    from app.semantics.plan import compile_plan
     from simulator.population import population_for
     from simulator.replicas import simulate
     from simulator.runs import RunRecord

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from simulator.runs import load_run
 from app.audience.fit import fit_profile
 from app.audience.members import count
 from app.audience.population import generate
@@ -115,7 +116,7 @@ def test_population_out_counts_the_segments_the_simulator_saw(project: Path, tmp
     assert members == audience_at_start > 500
     # those at the start with enough consent are exactly the journey's entries at its start
     with ProjectFile.open(project, readonly=True) as pf:
-        record = pf.load_run(1)
+        record = load_run(pf, 1)
     trace = record.trace()
     at_start = int((trace.units["entered"] == 0).sum())
     with ProjectFile.open(out, readonly=True) as pf, pf.connection() as conn:

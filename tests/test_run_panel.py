@@ -16,6 +16,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QLineEdit, QWidget
 from pytestqt.qtbot import QtBot
 
+from simulator.runs import load_run
 from app.audience import members as m
 from app.cli.simulate import read_behaviour
 from app.codec.yamlio import read_journey_text
@@ -28,7 +29,7 @@ from designer.simulation.run_panel import PROGRESS_STEPS, RunPanel
 from designer.simulation.worker import running_jobs
 from simulator.behaviour import BehaviourModel
 from simulator.engine import DEFAULT_CHUNK
-from simulator.plan import DAY, compile_plan
+from app.semantics.plan import DAY, compile_plan
 from simulator.population import population_for, replica_seed
 from simulator.project_population import population_from_project
 from simulator.replicas import simulate
@@ -115,7 +116,7 @@ def test_a_run_from_the_panel_is_the_simulator_s_run_and_is_saved(qtbot: QtBot, 
     assert values == sorted(values) and values[-1] == PROGRESS_STEPS  # (how many steps between: timing)
     saved = document.file.runs()
     assert [(r.id, r.name, r.seed) for r in saved] == [(run_id, "First try", 77)]
-    assert document.file.load_run(run_id).trace_digest == record.trace_digest
+    assert load_run(document.file, run_id).trace_digest == record.trace_digest
     assert panel.status_text().startswith(f"Saved as run {run_id}: 2,000 synthetic contacts")
     assert "Caused by the journey" in panel.status_text()
     assert not panel.is_error_shown() and panel.run_button.isEnabled()

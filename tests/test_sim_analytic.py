@@ -14,10 +14,10 @@ from app.model.registry import END
 from app.resources import resource_path
 from simulator.behaviour import BehaviourModel, contact_modifiers, probability
 from simulator.engine import run
-from simulator.plan import compile_plan
+from app.semantics.plan import compile_plan
 from simulator.population import SegmentSpec
 from simulator.replicas import Estimate, simulate
-from simulator.timezones import local_to_utc, utc_offset
+from app.semantics.timezones import local_to_utc, utc_offset
 from tests.sim_populations import synthetic
 
 START = datetime(2027, 1, 11, 9, 0)

@@ -14,10 +14,10 @@ from app.codec.yamlio import read_journey_file
 from app.model.journey import Frequency, Journey, Schedule, Step, Trigger
 from app.model.registry import END
 from app.resources import resource_path
-from simulator import outcomes as oc
+from app.semantics import outcomes as oc
 from simulator.behaviour import BehaviourModel
 from simulator.branches import AB_METRICS, ab_figures, branch_figures, two_proportions
-from simulator.plan import Plan, compile_plan
+from app.semantics.plan import Plan, compile_plan
 from simulator.population import population_for
 from simulator.replicas import simulate
 from simulator.trace import Trace

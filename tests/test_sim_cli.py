@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from simulator.runs import load_run
 from app.audience import members as m
 from app.cli.main import main
 from app.resources import resource_path
@@ -59,7 +60,7 @@ def test_a_run_is_saved_and_listed(project: Path, capsys: pytest.CaptureFixture[
     assert [r["id"] for r in listed] == [1] and listed[0]["summary"]["funnel"] == doc["funnel"]
     assert listed[0]["seed"] == 5 and listed[0]["replicas"] == 2 and listed[0]["approved"] is False
     with ProjectFile.open(project, readonly=True) as pf:
-        rec = pf.load_run(1)
+        rec = load_run(pf, 1)
         assert rec.replay().to_json()["funnel"] == doc["funnel"]
         assert any(kind == "simulated" for kind, _, _ in pf.milestones("Product announcement"))
     code, _, err = run(capsys, "runs", project, "--journey", "Nope")
@@ -77,7 +78,7 @@ def test_project_population(project: Path, capsys: pytest.CaptureFixture[str]) -
         info = pf.runs()[0]
         assert info.population["kind"] == "project" and info.population["size"] == expected
         assert info.summary["funnel"][0]["entered"]["mean"] == expected
-        rec = pf.load_run(info.id)
+        rec = load_run(pf, info.id)
         assert rec.replay().trace.digest() == rec.trace_digest
     code, _, err = run(capsys, "simulate", project, *SIM, "--population", "project", "--contacts", "10")
     assert code == 2 and "--contacts is only for --population synthetic" in err and err.count("\n") == 1
@@ -126,7 +127,7 @@ def test_compare_two_runs_and_locale(project: Path, capsys: pytest.CaptureFixtur
                          "--contacts", "1500", "--replicas", "2", "--locale", "en_GB")
     assert code == 0, err
     with ProjectFile.open(project, readonly=True) as pf:
-        a, b = pf.load_run(1), pf.load_run(2)
+        a, b = load_run(pf, 1), load_run(pf, 2)
     assert b.population["locale"] == "en_GB" and "locale" not in a.population
     csv_path = tmp_path / "c.csv"
     code, out, err = run(capsys, "compare", project, "1", "2", "--csv", csv_path)

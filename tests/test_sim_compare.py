@@ -18,7 +18,7 @@ from simulator.behaviour import BehaviourModel
 from simulator.compare import (BOTH, NO_INTERVAL, NOISE, ONLY_A, ONLY_B, SIGNIFICANT, CompareError,
                                assumption_differences, assumption_label, assumption_value, compare_records,
                                compare_results)
-from simulator.plan import compile_plan
+from app.semantics.plan import compile_plan
 from simulator.population import population_for, replica_seed
 from simulator.replicas import simulate
 from simulator.runs import RunRecord

@@ -10,7 +10,7 @@ from app.model.journey import Journey
 from app.resources import resource_path
 from simulator.behaviour import BehaviourModel
 from simulator.engine import run
-from simulator.plan import compile_plan
+from app.semantics.plan import compile_plan
 from simulator.population import population_for
 from simulator.reference_run import run_reference
 from simulator.trace import TABLES

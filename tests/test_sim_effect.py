@@ -23,7 +23,7 @@ from app.resources import resource_path
 from simulator.behaviour import BehaviourModel
 from simulator.branches import ab_figures
 from simulator.engine import run
-from simulator.plan import compile_plan
+from app.semantics.plan import compile_plan
 from simulator.population import population_for
 from simulator.replicas import simulate
 from simulator.report import render_report

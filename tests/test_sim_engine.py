@@ -13,12 +13,12 @@ from app.model.journey import Journey, Schedule, Step
 from app.model.registry import END
 from app.resources import resource_path
 from simulator.behaviour import BehaviourModel
-from simulator.draws import derive_seed, hash_key, hash_keys, normals, stream, uniforms
+from app.semantics.draws import derive_seed, hash_key, hash_keys, normals, stream, uniforms
 from simulator.engine import Cancelled, run
-from simulator.plan import PlanError, compile_plan
+from app.semantics.plan import PlanError, compile_plan
 from simulator.population import population_for
 from simulator.replicas import simulate
-from simulator.timezones import OffsetTable, utc_offset
+from app.semantics.timezones import OffsetTable, utc_offset
 
 
 def test_vector_and_scalar_hashes_agree() -> None:

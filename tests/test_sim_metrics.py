@@ -8,11 +8,11 @@ import numpy as np
 
 from app.codec.yamlio import read_journey_file
 from app.resources import resource_path
-from simulator import outcomes as oc
+from app.semantics import outcomes as oc
 from simulator.behaviour import BehaviourModel
 from simulator.engine import run
 from simulator.metrics import FUNNEL_OUTCOMES, METRICS, Occupancy, figures, funnel, time_series, waiting_at
-from simulator.plan import compile_plan
+from app.semantics.plan import compile_plan
 from simulator.population import population_for
 from simulator.reference_run import run_reference
 from simulator.trace import MESSAGE_EVENTS, Trace

@@ -19,7 +19,7 @@ from designer.simulation.branch_plots import NO_AB, NO_BRANCHES
 from designer.simulation.plots import ComparePlot, FunnelPlot, PlotsPanel, SeriesPlot
 from simulator.behaviour import BehaviourModel
 from simulator.branches import AB_METRICS, ab_figures, branch_figures
-from simulator.plan import compile_plan
+from app.semantics.plan import compile_plan
 from simulator.population import population_for
 from simulator.replicas import simulate
 from simulator.runs import RunRecord

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from sqlalchemy import and_, select
 
+from simulator.runs import load_run
 from app.audience import members as m
 from app.audience.population import generate
 from app.codec.yamlio import read_journey_file
@@ -23,7 +24,7 @@ from app.store import ProjectFile
 from app.store import schema as t
 from simulator.behaviour import BehaviourModel
 from simulator.metrics import funnel
-from simulator.plan import compile_plan
+from app.semantics.plan import compile_plan
 from simulator.population import population_from_npz, population_to_npz
 from simulator.project_population import population_from_project
 from simulator.replicas import simulate
@@ -155,6 +156,6 @@ def test_a_run_on_project_contacts_replays_after_the_contacts_change(tmp_path: P
         run_id = pf.save_run(rec, name="own contacts")
         m.add_members(pf, "Do not contact", m.audience_ids(pf, j, START)[:50])  # the audience changes later
     with ProjectFile.open(path, readonly=True) as pf:
-        loaded = pf.load_run(run_id)
+        loaded = load_run(pf, run_id)
         assert loaded.replay().trace.digest() == rec.trace_digest
         assert pf.runs()[0].population["kind"] == "project"

@@ -9,12 +9,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.model.journey import Journey
-from simulator import outcomes as oc
+from app.semantics import outcomes as oc
 from simulator.behaviour import BehaviourModel
 from simulator.engine import run
-from simulator.plan import Kind, Plan, compile_plan
+from app.semantics.plan import Kind, Plan, compile_plan
 from simulator.population import Population
-from simulator.timezones import utc_offset
+from app.semantics.timezones import utc_offset
 from simulator.trace import Trace
 from simulator.world import World, build_world
 from tests.test_sim_strategies import behaviours, journeys, population

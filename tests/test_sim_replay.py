@@ -14,12 +14,12 @@ from app.codec.yamlio import read_journey_file, read_journey_text
 from app.model.journey import Frequency, Journey, Schedule, Step, Trigger
 from app.model.registry import END
 from app.resources import resource_path
-from simulator import outcomes as oc
+from app.semantics import outcomes as oc
 from simulator.behaviour import BehaviourModel
-from simulator.draws import derive_seed
+from app.semantics.draws import derive_seed
 from simulator.engine import run
 from simulator.metrics import DAY, FUNNEL_OUTCOMES, SERIES, STEP_OUTCOMES, funnel, step_series, waiting_at
-from simulator.plan import Plan, compile_plan
+from app.semantics.plan import Plan, compile_plan
 from simulator.population import population_for
 from simulator.replay import Replay
 from simulator.replicas import SimulationResult, simulate, summarize, t975

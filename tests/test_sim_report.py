@@ -17,15 +17,16 @@ import numpy as np
 import pytest
 from sqlalchemy import update
 
+from simulator.runs import load_run
 from app.codec.yamlio import read_journey_file
 from app.model.project import Project
 from app.resources import resource_path
 from app.services import import_journey
 from app.store import ProjectFile
 from app.store import schema as t
-from simulator import outcomes as oc
+from app.semantics import outcomes as oc
 from simulator.behaviour import BehaviourModel
-from simulator.plan import compile_plan
+from app.semantics.plan import compile_plan
 from simulator.population import population_for
 from simulator.replicas import simulate
 from simulator.report import population_text, render_report, report_for_run
@@ -67,7 +68,7 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, int]:
 
 def _load(path: Path, run_id: int) -> tuple[RunRecord, str]:
     with ProjectFile.open(path, readonly=True) as pf:
-        return pf.load_run(run_id), report_for_run(pf, run_id)
+        return load_run(pf, run_id), report_for_run(pf, run_id)
 
 
 class _Tables(HTMLParser):

@@ -26,7 +26,7 @@ from simulator import behaviour as behaviour_module
 from simulator.behaviour import DEFAULT_CHANNELS, SOURCES, BehaviourModel
 from simulator.engine import Cancelled
 from simulator.metrics import funnel
-from simulator.plan import DAY, compile_plan
+from app.semantics.plan import DAY, compile_plan
 from simulator.population import LOCALES, population_for, population_from_spec
 from simulator.project_population import population_from_connection, population_from_project
 from simulator.replicas import simulate

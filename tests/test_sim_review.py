@@ -19,9 +19,10 @@ from app.resources import resource_path
 from app.services import import_journey
 from app.store import ProjectFile
 from app.store import schema
-from app.store.runs import RunInfo, behaviour_changes, describe_change
+from app.store.runs import RunInfo, describe_change
+from simulator.behaviour import behaviour_changes
 from simulator.behaviour import DEFAULT_CHANNELS, BehaviourModel
-from simulator.plan import compile_plan
+from app.semantics.plan import compile_plan
 from simulator.population import population_for
 from simulator.replicas import simulate
 from simulator.runs import RunRecord

@@ -11,7 +11,7 @@ import pytest
 from app.codec.yamlio import read_journey_file
 from app.resources import resource_path
 from simulator.behaviour import BehaviourModel, Multiplier
-from simulator.plan import compile_plan
+from app.semantics.plan import compile_plan
 from simulator.population import population_for, population_from_spec
 from simulator.replicas import simulate, summarize, t975
 from simulator.runs import RunRecord

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from simulator.runs import load_run
 from app.codec.yamlio import read_journey_file
 from app.errors import ProjectFileError
 from app.model.project import Project
@@ -13,7 +14,7 @@ from app.resources import resource_path
 from app.services import import_journey
 from app.store import ProjectFile
 from simulator.behaviour import BehaviourModel
-from simulator.plan import compile_plan
+from app.semantics.plan import compile_plan
 from simulator.population import population_for
 from simulator.replicas import simulate
 from simulator.runs import RunRecord
@@ -46,13 +47,13 @@ def test_saved_run_reloads_and_replays_bit_for_bit(tmp_path: Path) -> None:
         assert any(kind == "simulated" and f"run {run_id}" in detail
                    for kind, _, detail in pf.milestones("Re-engagement"))
     with ProjectFile.open(path, readonly=True) as pf:
-        loaded = pf.load_run(run_id)
+        loaded = load_run(pf, run_id)
         assert loaded == rec and loaded.to_bytes() == rec.to_bytes()
         replayed = loaded.replay()
         assert replayed.trace.digest() == rec.trace_digest
         assert replayed.to_json()["funnel"] == rec.results["funnel"]
         with pytest.raises(ProjectFileError, match="no saved simulation run 999"):
-            pf.load_run(999)
+            load_run(pf, 999)
 
 
 def test_runs_are_listed_per_journey_with_their_summary(tmp_path: Path) -> None:
@@ -84,7 +85,7 @@ def test_read_only_project_refuses_to_save_or_delete_a_run(tmp_path: Path) -> No
         run_id = pf.save_run(_record(pf, "Product announcement", 5, 1))
     before = path.read_bytes()
     with ProjectFile.open(path, readonly=True) as pf:
-        rec = pf.load_run(run_id)
+        rec = load_run(pf, run_id)
         with pytest.raises(ProjectFileError, match="cannot save a simulation run: it was opened read-only"):
             pf.save_run(rec)
         with pytest.raises(ProjectFileError, match="cannot delete a simulation run: it was opened read-only"):
@@ -103,7 +104,7 @@ def test_a_run_of_an_older_version_is_identifiable(tmp_path: Path) -> None:
         infos = {r.id: r for r in pf.runs("Product announcement")}
         assert infos[old].journey_version == 1 and infos[old].current_version == 2 and infos[old].outdated
         assert infos[new].journey_version == 2 and not infos[new].outdated
-        assert pf.load_run(old).journey_version == 1
+        assert load_run(pf, old).journey_version == 1
         pf.project.remove_journey(pf.project.journey("Product announcement").id)
     with ProjectFile.open(path) as pf:  # history outlives the journey
         gone = pf.runs()

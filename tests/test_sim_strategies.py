@@ -24,7 +24,7 @@ from app.audience.profile import PopulationProfile
 from app.audience.timesets import NEVER, TimeSet
 from app.model.segment import Segment
 from simulator.behaviour import BehaviourModel
-from simulator.plan import compile_plan
+from app.semantics.plan import compile_plan
 from simulator.population import Population, SegmentSpec, assumed_membership, population_for
 
 START = datetime(2027, 3, 20, 9, 0)  # Europe and the US change their clocks within the next weeks

@@ -13,7 +13,7 @@ from app.resources import resource_path
 from simulator.behaviour import BehaviourModel
 from simulator.engine import run
 from simulator.metrics import conversion, funnel, time_series
-from simulator.plan import compile_plan
+from app.semantics.plan import compile_plan
 from simulator.population import population_for
 
 TEMPLATES = ("announcement", "re-engagement", "renewal-reminder", "welcome-series", "abandoned-cart")

@@ -11,8 +11,8 @@ import pytest
 from PySide6.QtCore import Qt
 
 from designer.main_window import MainWindow
-from simulator import outcomes as oc
-from simulator.plan import compile_plan
+from app.semantics import outcomes as oc
+from app.semantics.plan import compile_plan
 from tests.window_helpers import template_window
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("leftover_windows_closed")]

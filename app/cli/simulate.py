@@ -443,6 +443,7 @@ def compare(project: str, run_a: int, run_b: int, csv_out: str | None, different
     import io
 
     from simulator.compare import CompareError, compare_records
+    from simulator.runs import load_run
 
     with _open(project, write=False) as pf:
         infos = {i.id: i for i in pf.runs()}
@@ -450,7 +451,7 @@ def compare(project: str, run_a: int, run_b: int, csv_out: str | None, different
             if rid not in infos:
                 fail(f"{project}: there is no saved simulation run {rid} (list them with: journey-studio runs "
                      f"{project})")
-        a, b = pf.load_run(run_a), pf.load_run(run_b)
+        a, b = load_run(pf, run_a), load_run(pf, run_b)
     labels = (f"A (run {run_a}: {infos[run_a].name})", f"B (run {run_b}: {infos[run_b].name})")
     try:
         comparison = compare_records(a, b, labels=labels, different_journeys=different_journeys)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from app.codec.plain import (content_to_plain, journey_to_doc, referenced_content, referenced_segments,
                              segment_to_plain)
 from app.codec.yamlio import dump_yaml
+from app.errors import ProjectFileError
 from app.model.content import Content
 from app.model.journey import Journey
 from app.model.project import Project
@@ -136,10 +137,10 @@ def _comparable(doc: Mapping[str, Any]) -> dict[str, Any]:
 def run_matches(pf: ProjectFile, run: RunInfo, doc: Mapping[str, Any]) -> bool:
     """Whether a saved run simulated the journey of `doc` (a draft may change after a run, keeping its version)."""
     try:
-        record = pf.load_run(run.id)
-    except Exception:  # noqa: BLE001 - a damaged run blob: it cannot be shown to match
+        saved = pf.saved_journey_doc(run.id)
+    except ProjectFileError:  # a damaged run blob: it cannot be shown to match
         return False
-    return _comparable(record.journey_doc) == _comparable(doc)
+    return _comparable(saved) == _comparable(doc)
 
 
 def assess(pf: ProjectFile, journey_key: str, version: int | None = None) -> Readiness:

@@ -14,7 +14,7 @@ from typing import Any
 from temporalio.client import Client
 
 from app.runner.runnable import Runnable, RunnerError, step_types
-from simulator.plan import Kind
+from app.semantics.plan import Kind
 
 OUTCOMES = {Kind.MESSAGE: ("sent", "suppressed", "capped"), Kind.IF_EVENT: ("yes", "no"),
             Kind.IF_CONDITION: ("yes", "no"), Kind.IF_SEGMENT: ("yes", "no"), Kind.ACTION: ("done",)}

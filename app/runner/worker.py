@@ -40,7 +40,7 @@ from app.runner.state import StateDb
 from app.runner.status import step_counts
 from app.runner.tracking import TrackingServer
 from app.runner.workflows import ContactWorkflow, EnrolmentWorkflow
-from simulator.plan import Kind
+from app.semantics.plan import Kind
 
 NAMESPACE = "default"
 

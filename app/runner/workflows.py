@@ -1,7 +1,7 @@
 """The runner's Temporal workflows: one per contact per iteration, and one that enrols a journey's audience.
 
 The contact workflow steps through the journey with the simulator's reference interpreter
-(simulator/reference.py), exactly as the reference run drives it, except that events come from the world
+(app/semantics/reference.py), exactly as the reference run drives it, except that events come from the world
 (signals) instead of draws and that time is the run's clock (clock.py) read from `workflow.now()`:
 
 - at each moment: events up to now are observed, the interpreter's moves run (a message step's send and an
@@ -34,10 +34,10 @@ with workflow.unsafe.imports_passed_through():
                                   EnrolResult, Event, FactsAnswer, FactsRequest, SendResult, StepRequest)
     from app.runner.clock import Clock
     from app.runner.runnable import lookup
-    from simulator.draws import SPLIT, hash_keys, stream, uniforms
-    from simulator.outcomes import CAPPED, COMPLETED, LABELS, SENT, SUPPRESSED
-    from simulator.plan import Kind, Plan, StepPlan
-    from simulator.reference import (NEVER, ContactState, Move, Wait, advance, apply, enter, exit_due,
+    from app.semantics.draws import SPLIT, hash_keys, stream, uniforms
+    from app.semantics.outcomes import CAPPED, COMPLETED, LABELS, SENT, SUPPRESSED
+    from app.semantics.plan import Kind, Plan, StepPlan
+    from app.semantics.reference import (NEVER, ContactState, Move, Wait, advance, apply, enter, exit_due,
                                      observe, observe_event, stop)
 
 KEY = SearchAttributeKey.for_keyword("JourneyKey")

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from sqlalchemy import Connection, Engine, insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -33,11 +33,8 @@ from app.store import runs as _runs
 from app.store import schema as t
 from app.store.loading import encode_settings, load_project
 from app.store.opening import check_header, inspect_schema, make_engine, sqlite_error, writable_bits
-from app.store.runs import RunInfo
+from app.store.runs import RunInfo, SavedRun
 from app.store.writing import write_changes, write_project
-
-if TYPE_CHECKING:
-    from simulator.runs import RunRecord
 
 MILESTONE_KINDS: tuple[str, ...] = ("created", "checked", "simulated", "approved", "exported")
 """Milestones the application records; other lower-case words are accepted too."""
@@ -339,7 +336,7 @@ class ProjectFile:
         return [(r.kind, r.at, r.detail) for r in rows]
 
     # --- saved simulation runs (app.store.runs) -------------------------------------------------------------
-    def save_run(self, record: RunRecord, *, name: str = "") -> int:
+    def save_run(self, record: SavedRun, *, name: str = "") -> int:
         """Save a simulation run and a "simulated" milestone, in one transaction; returns the run id."""
         return _runs.save_run(self, record, name=name)
 
@@ -347,9 +344,13 @@ class ProjectFile:
         """Saved runs, oldest first (of one journey, by name or id, if given)."""
         return _runs.runs(self, journey_key)
 
-    def load_run(self, run_id: int) -> RunRecord:
-        """A saved run's record, to replay or compare."""
-        return _runs.load_run(self, run_id)
+    def load_run_bytes(self, run_id: int) -> bytes:
+        """A saved run's bytes (`simulator.runs.load_run` reads them as a record to replay or compare)."""
+        return _runs.load_run_bytes(self, run_id)
+
+    def saved_journey_doc(self, run_id: int) -> dict[str, Any]:
+        """The journey document a saved run simulated."""
+        return _runs.saved_journey_doc(self, run_id)
 
     def delete_run(self, run_id: int) -> None:
         """Delete a saved run."""

@@ -1,8 +1,9 @@
 """Saved simulation runs in a project file: save, list, load (to replay or compare) and delete.
 
 A run is stored as one row of `simulation_runs`: the columns the run browser lists (journey, version, name,
-population spec, seed, replicas, summary) and `data`, the `simulator.runs.RunRecord` blob that replays it bit
-for bit. Runs are a journey's history: they keep their journey id after the journey is deleted. Saving also
+population spec, seed, replicas, summary) and `data`, the run's bytes that replay it bit for bit. The store
+keeps bytes and summaries: it does not know how to simulate or decode a run (`simulator.runs.load_run` does);
+what it needs of a run to save one is `SavedRun`. Runs are a journey's history: they keep their journey id after the journey is deleted. Saving also
 records a "simulated" milestone for the journey, in the same transaction.
 
 A reviewer names a run, writes notes on it and approves it (recording an "approved" milestone, in the same
@@ -16,7 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Mapping
+import io
+import json
+import zipfile
+from typing import TYPE_CHECKING, Any, Mapping, Protocol
 
 from sqlalchemy import Connection, Row, delete, insert, select, update
 
@@ -26,7 +30,23 @@ from app.store import schema as t
 if TYPE_CHECKING:
     from app.model.journey import Journey
     from app.store.project_file import ProjectFile
-    from simulator.runs import RunRecord
+
+
+class SavedRun(Protocol):
+    """What saving a run needs of it (the simulator's `RunRecord` is one)."""
+
+    journey_id: str
+    journey_version: int
+    population: dict[str, Any]
+    behaviour: dict[str, Any]
+    seed: int
+    replicas: int
+    results: dict[str, Any]
+    created_at: str
+
+    def to_bytes(self) -> bytes: ...
+
+    def behaviour_changes(self) -> tuple[tuple[str, Any, Any], ...]: ...
 
 _r = t.simulation_runs
 SUMMARY_KEYS = ("journey", "seed", "replicas", "contacts", "start", "horizon", "interval", "funnel", "conversion",
@@ -52,7 +72,8 @@ class RunInfo:
     notes: str
     approved_at: datetime | None
     approved_by: str | None
-    behaviour_changes: tuple[tuple[str, Any, Any], ...] = ()  # (figure, value, default): see behaviour_changes
+    behaviour_changes: tuple[tuple[str, Any, Any], ...] = ()  # (figure, value, default), recorded when saved
+    behaviour_recorded: bool = True  # False for a run saved before its behaviour changes were recorded
 
     @property
     def approved(self) -> bool:
@@ -120,6 +141,8 @@ class RunInfo:
     def behaviour_text(self) -> str:
         """'Defaults', or how many behaviour figures differ from the defaults (see `behaviour_changes`)."""
         n = len(self.behaviour_changes)
+        if not self.behaviour_recorded:
+            return "Not recorded (saved by an earlier version)"
         if not n:
             return "Defaults"
         return f"Edited ({n} figure{'s differ' if n != 1 else ' differs'} from the defaults)"
@@ -181,12 +204,15 @@ class RunInfo:
                                       for n, v, d in self.behaviour_changes]}
 
 
-def summary_of(record: RunRecord) -> dict[str, Any]:
-    """The part of a run's results the browser lists: funnel with intervals, conversion (no time series)."""
-    return {k: record.results[k] for k in SUMMARY_KEYS if k in record.results}
+def summary_of(record: SavedRun) -> dict[str, Any]:
+    """The part of a run's results the browser lists: funnel with intervals, conversion (no time series), and
+    the behaviour figures that differ from the defaults."""
+    summary = {k: record.results[k] for k in SUMMARY_KEYS if k in record.results}
+    summary["behaviour_changes"] = [list(c) for c in record.behaviour_changes()]
+    return summary
 
 
-def _created_at(record: RunRecord) -> datetime:
+def _created_at(record: SavedRun) -> datetime:
     try:
         at = datetime.fromisoformat(record.created_at.replace("Z", "+00:00"))
     except ValueError:
@@ -194,7 +220,7 @@ def _created_at(record: RunRecord) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
 
 
-def save_run(pf: ProjectFile, record: RunRecord, *, name: str = "") -> int:
+def save_run(pf: ProjectFile, record: SavedRun, *, name: str = "") -> int:
     """Save a run (and a "simulated" milestone for its journey) in one transaction; returns the run's id."""
     pf._require_writable("save a simulation run")
     journey = pf.project.journey(record.journey_id)
@@ -202,7 +228,7 @@ def save_run(pf: ProjectFile, record: RunRecord, *, name: str = "") -> int:
         return insert_run(conn, record, name=name, journey_id=journey.id)
 
 
-def insert_run(conn: Connection, record: RunRecord, *, name: str = "", journey_id: str | None = None) -> int:
+def insert_run(conn: Connection, record: SavedRun, *, name: str = "", journey_id: str | None = None) -> int:
     """Insert a run and its "simulated" milestone through `conn`, in the caller's transaction (a worker thread
     saves a large run on a connection of its own so that the editor never waits for it); returns the run's id."""
     name = name.strip() or f"seed {record.seed}, {record.replicas} replica{'s' if record.replicas != 1 else ''}"
@@ -216,39 +242,6 @@ def insert_run(conn: Connection, record: RunRecord, *, name: str = "", journey_i
         journey_id=journey_id or record.journey_id, kind="simulated", at=t.utcnow(),
         detail=f"run {run_id}: version {record.journey_version}, {name}"))
     return int(run_id)
-
-
-def _flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, Mapping):
-            out.update(_flat(v, f"{prefix}{k}."))
-        elif k != "format" or prefix:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
-_DEFAULT_BEHAVIOUR: dict[str, Any] = {}
-
-
-def behaviour_changes(behaviour: Mapping[str, Any]) -> tuple[tuple[str, Any, Any], ...]:
-    """The figures of a run's behaviour model that differ from the defaults: (dotted name, value, default).
-
-    Names are dotted paths of `BehaviourModel.to_plain()` ("channels.email.open", "messages.announce.click",
-    "event_rates.purchase", "multipliers"...); a figure the defaults lack has the default None.
-    """
-    from simulator.behaviour import BehaviourModel
-
-    if not _DEFAULT_BEHAVIOUR:
-        _DEFAULT_BEHAVIOUR.update(_flat(BehaviourModel().to_plain()))
-    try:  # compare the model as read (a missing key takes its default), not the stored text
-        plain = BehaviourModel.from_plain(behaviour).to_plain()
-    except (ValueError, TypeError, KeyError):
-        plain = dict(behaviour)
-    mine = _flat(plain)
-    names = list(mine) + [n for n in _DEFAULT_BEHAVIOUR if n not in mine]
-    return tuple((n, mine.get(n), _DEFAULT_BEHAVIOUR.get(n)) for n in names
-                 if mine.get(n) != _DEFAULT_BEHAVIOUR.get(n))
 
 
 def figure_label(name: str) -> str:
@@ -293,7 +286,14 @@ def _info(pf: ProjectFile, r: Row[Any], by_id: Mapping[str, Journey] | None = No
     name = journey.name if journey is not None else str(summary.get("journey", {}).get("name", r.journey_id))
     return RunInfo(r.id, r.journey_id, name, r.journey_version, journey.version if journey is not None else None,
                    r.name, r.created_at, dict(r.population or {}), r.seed, r.replicas, summary, r.notes or "",
-                   r.approved_at, r.approved_by, behaviour_changes(r.behaviour or {}))
+                   r.approved_at, r.approved_by, *_changes(summary))
+
+
+def _changes(summary: Mapping[str, Any]) -> tuple[tuple[tuple[str, Any, Any], ...], bool]:
+    recorded = summary.get("behaviour_changes")
+    if not isinstance(recorded, list):
+        return (), False
+    return tuple((str(c[0]), c[1], c[2]) for c in recorded if isinstance(c, list) and len(c) == 3), True
 
 
 def _journey_id(pf: ProjectFile, journey_key: str) -> str:
@@ -326,18 +326,25 @@ def run_info(pf: ProjectFile, run_id: int) -> RunInfo:
     return _info(pf, row)
 
 
-def load_run(pf: ProjectFile, run_id: int) -> RunRecord:
-    """The saved record of run `run_id` (replay it with `.replay()`)."""
-    from simulator.runs import RunRecord
-
+def load_run_bytes(pf: ProjectFile, run_id: int) -> bytes:
+    """The saved bytes of run `run_id` (`simulator.runs.load_run` reads them as a record to replay)."""
     with pf._transaction("cannot be read") as conn:
         data = conn.execute(select(_r.c.data).where(_r.c.id == run_id)).scalar_one_or_none()
     if data is None:
         raise _missing(pf, run_id)
+    return bytes(data)
+
+
+def saved_journey_doc(pf: ProjectFile, run_id: int) -> dict[str, Any]:
+    """The journey document a saved run simulated (from the run's `record.json`, without decoding the run)."""
     try:
-        return RunRecord.from_bytes(bytes(data))
-    except Exception as e:  # noqa: BLE001 - a damaged blob: one clear line
+        with zipfile.ZipFile(io.BytesIO(load_run_bytes(pf, run_id))) as z:
+            doc = json.loads(z.read("record.json")).get("journey")
+    except (zipfile.BadZipFile, KeyError, ValueError, AttributeError) as e:
         raise ProjectFileError(f"{pf.path}: saved simulation run {run_id} cannot be read: {e}") from None
+    if not isinstance(doc, dict):
+        raise ProjectFileError(f"{pf.path}: saved simulation run {run_id} has no journey document")
+    return doc
 
 
 def delete_run(pf: ProjectFile, run_id: int) -> None:
@@ -427,6 +434,6 @@ def approved_run(pf: ProjectFile, journey_key: str, version: int | None = None) 
     return _info(pf, row) if row is not None else None
 
 
-__all__ = ["RunInfo", "approve_run", "approved_run", "behaviour_changes", "delete_run", "describe_change",
-           "figure_label", "insert_run", "load_run", "rename_run", "run_info", "runs", "save_run", "set_run_notes", "summary_of",
+__all__ = ["RunInfo", "approve_run", "approved_run", "delete_run", "describe_change",
+           "figure_label", "insert_run", "load_run_bytes", "saved_journey_doc", "SavedRun", "rename_run", "run_info", "runs", "save_run", "set_run_notes", "summary_of",
            "withdraw_approval"]

@@ -35,7 +35,7 @@ from designer.panels.common import (ERROR_COLORS, MutedLabel, blocked, bold, com
 from designer.simulation.behaviour_model import message_steps
 from designer.simulation.behaviour_table import BehaviourTable
 from designer.simulation.worker import RunJob
-from simulator.plan import DEFAULT_HORIZON_DAYS
+from app.semantics.plan import DEFAULT_HORIZON_DAYS
 from simulator.population import LOCALES, MIXED
 from simulator.request import (MAX_CONTACTS, MAX_HORIZON_DAYS, MAX_REPLICAS, RunError, RunOutcome, RunRequest,
                                compile_for, snapshot)

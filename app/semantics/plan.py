@@ -22,8 +22,8 @@ from typing import Any
 from app.model.attributes import CONSENT_LEVELS, MESSAGE_EVENTS
 from app.model.journey import Journey, Trigger
 from app.model.registry import END, REGISTRY
-from simulator.draws import NEVER, name_key
-from simulator.timezones import local_to_utc, zone
+from app.semantics.draws import NEVER, name_key
+from app.semantics.timezones import local_to_utc, zone
 
 DAY = 86_400
 DEFAULT_HORIZON_DAYS = 90

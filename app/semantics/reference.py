@@ -39,10 +39,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Protocol, Sequence
 
-from simulator.outcomes import (CAPPED, DONE, EXITED, GOAL, HOLDOUT, NO, PASSED, SENT, SHARED, STOPPED, SUPPRESSED,
+from app.semantics.outcomes import (CAPPED, DONE, EXITED, GOAL, HOLDOUT, NO, PASSED, SENT, SHARED, STOPPED, SUPPRESSED,
                                 WAITING, YES, path)
-from simulator.plan import Condition, Kind, Plan, StepPlan
-from simulator.timezones import utc_offset
+from app.semantics.plan import Condition, Kind, Plan, StepPlan
+from app.semantics.timezones import utc_offset
 
 NEVER = 1 << 62
 DAY = 86_400
