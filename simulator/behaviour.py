@@ -13,17 +13,20 @@ Default figures and where they come from (ballparks; they are assumptions to edi
 
 - Email: Mailchimp, "Email Marketing Benchmarks and Statistics by Industry" (average of all industries, 2019):
   open rate 21.33 %, click rate 2.62 % (so 12.3 % of openers click), hard bounces 0.40 % and soft bounces
-  0.58 % (so 99.0 % delivered), unsubscribes 0.26 %. Opens measured since Apple's Mail Privacy Protection
+  0.58 % (so 99.0 % delivered; a hard bounce ends email to that address for the rest of the run), unsubscribes
+  0.26 %. Opens measured since Apple's Mail Privacy Protection
   (2021) are inflated; these pre-2021 figures are closer to real reading. Time to open: GetResponse's email
   benchmarks report roughly a quarter of opens in the first hour; a lognormal with a 3 h median and sigma 1.5
   gives 23 % within an hour and 92 % within a day.
 - SMS: the widely repeated industry figures (often attributed to Gartner) of about 98 % of texts read, most
   within 3 minutes; SMS platforms' benchmark reports (e.g. Attentive, Klaviyo, SimpleTexting) put marketing-text
   click-through between roughly 5 % and 15 % and opt-outs well under 1 % per send. Here: 97 % delivered, 95 %
-  read (1 min median, sigma 0.9: about 90 % of reads within 3 minutes), 8 % of readers click, 0.5 % opt out.
+  read (1 min median, sigma 0.9: about 90 % of reads within 3 minutes), 8 % of readers click, 0.5 % opt out
+  (STOP: texts only). An assumption: 1 % of sends fail for good (invalid or disconnected numbers).
 - Push: Airship's push notification benchmarks report direct open rates in the low single digits (about 3-5 %,
-  higher on Android than iOS). Here: 90 % delivered (uninstalls, expired tokens), 5 % opened, an open is the
-  click (it opens the linked screen), 0.1 % turn notifications off.
+  higher on Android than iOS). Here: 90 % delivered, of the 10 % not delivered half are for good (uninstalls,
+  expired tokens: 5 % hard bounces), 5 % opened, an open is the click (it opens the linked screen), 0.1 % turn
+  notifications off.
 - Conversion after a click: 3 % (e-commerce sites commonly convert 2-3 % of visits; email visitors somewhat
   better), 45 min median. An assumption.
 - Background event rates (purchase 0.2 % per contact per day, web visits 2 %...) have no public benchmark that
@@ -85,6 +88,7 @@ class ChannelBehaviour:
     click_sigma: float
     conversion_median: float
     conversion_sigma: float
+    hard_bounce: float = 0.0  # the share of sends that hard-bounce (part of 1 - delivery): the address is dead
 
     @property
     def unsubscribe_given_open(self) -> float:
@@ -92,7 +96,7 @@ class ChannelBehaviour:
         return min(1.0, self.unsubscribe / self.open) if self.open > 0 else 0.0
 
 
-_PROBABILITIES = ("delivery", "open", "click", "unsubscribe", "conversion")
+_PROBABILITIES = ("delivery", "open", "click", "unsubscribe", "conversion", "hard_bounce")
 
 
 def _check_channels(channels: Mapping[str, ChannelBehaviour]) -> None:
@@ -106,6 +110,9 @@ def _check_channels(channels: Mapping[str, ChannelBehaviour]) -> None:
                 raise ValueError(f"channels.{name}.{f.name} is a probability: give a number from 0 to 1, not {value}")
             if f.name not in _PROBABILITIES and value < 0:
                 raise ValueError(f"channels.{name}.{f.name} is a delay or spread: it cannot be negative ({value})")
+        if ch.hard_bounce > 1.0 - ch.delivery + 1e-12:
+            raise ValueError(f"channels.{name}.hard_bounce ({ch.hard_bounce}) is part of the undelivered share "
+                             f"(1 - delivery = {1.0 - ch.delivery:.4g}): it cannot be larger")
 
 
 @dataclass(frozen=True)
@@ -123,13 +130,13 @@ class Multiplier:
 DEFAULT_CHANNELS: dict[str, ChannelBehaviour] = {
     "email": ChannelBehaviour(delivery=0.9902, open=0.2133, click=0.1228, unsubscribe=0.0026, conversion=0.03,
                               delivery_delay=60, open_median=3 * 3600, open_sigma=1.5, click_median=120,
-                              click_sigma=1.0, conversion_median=2700, conversion_sigma=1.5),
+                              click_sigma=1.0, conversion_median=2700, conversion_sigma=1.5, hard_bounce=0.0040),
     "sms": ChannelBehaviour(delivery=0.97, open=0.95, click=0.08, unsubscribe=0.005, conversion=0.03,
                             delivery_delay=10, open_median=60, open_sigma=0.9, click_median=60, click_sigma=1.0,
-                            conversion_median=2700, conversion_sigma=1.5),
+                            conversion_median=2700, conversion_sigma=1.5, hard_bounce=0.01),
     "push": ChannelBehaviour(delivery=0.90, open=0.05, click=1.0, unsubscribe=0.001, conversion=0.03,
                              delivery_delay=5, open_median=900, open_sigma=2.0, click_median=1, click_sigma=0.0,
-                             conversion_median=2700, conversion_sigma=1.5),
+                             conversion_median=2700, conversion_sigma=1.5, hard_bounce=0.05),
 }
 DEFAULT_EVENT_RATES: dict[str, float] = {  # per contact per day (assumptions)
     "purchase": 0.002, "web_visit": 0.02, "form_submitted": 0.001, "registered": 0.0005, "renewed": 0.005,
@@ -309,6 +316,7 @@ class MessageEvents:
 
     delivered: np.ndarray
     bounced: np.ndarray
+    hard_bounced: np.ndarray  # the bounced whose address is dead (the channel cannot reach them again)
     opened: np.ndarray
     clicked: np.ndarray
     unsubscribed: np.ndarray
@@ -331,6 +339,9 @@ def message_events(b: ChannelBehaviour, seed: int, iteration: int, step_key: int
     t_del = send + b.delivery_delay
     delivered = np.where(ok, t_del, NEVER)
     bounced = np.where(ok, NEVER, t_del)
+    # the undelivered draws at the top of [0, 1) are the hard bounces (no extra draw: a soft bounce stays soft)
+    hard_bounced = np.where(ud >= 1.0 - b.hard_bounce, t_del, NEVER) if b.hard_bounce > 0 \
+        else np.full(n, NEVER, dtype=np.int64)
     opened = np.full(n, NEVER, dtype=np.int64)
     clicked = np.full(n, NEVER, dtype=np.int64)
     unsub = np.full(n, NEVER, dtype=np.int64)
@@ -364,7 +375,7 @@ def message_events(b: ChannelBehaviour, seed: int, iteration: int, step_key: int
                                       b.conversion_median, b.conversion_sigma)
                 cc = np.take(c, conv)
                 converted[cc] = np.take(clicked, cc) + d
-    return MessageEvents(delivered, bounced, opened, clicked, unsub, converted)
+    return MessageEvents(delivered, bounced, hard_bounced, opened, clicked, unsub, converted)
 
 
 def background_times(model: BehaviourModel, seed: int, iteration: int, event: str, keys: np.ndarray,

@@ -25,7 +25,7 @@ from app.semantics.outcomes import (CAPPED, COMPLETED, DONE, EXITED, GOAL, HOLDO
                                 STOPPED, SUPPRESSED, WAITING, YES)
 from app.semantics.plan import Kind, StepPlan, TriggerPlan
 from simulator.population import CategoryColumn
-from app.semantics.reference import _number, condition_holds
+from app.semantics.reference import CHANNELS, _number, condition_holds
 from simulator.trace import TraceBuilder
 from simulator.world import effect_bits, trigger_times
 
@@ -58,9 +58,11 @@ class _Iteration:
         self.exit_at = np.full(n, NEVER, dtype=np.int64)
         for name in self.exit_names:
             np.minimum(self.exit_at, self.events[name], out=self.exit_at)
+        # per unit: the first time of each watched message event, and of its delivery (the if/then's time limit
+        # runs from delivery)
         self.watched: dict[tuple[int, str], np.ndarray] = {
-            (s.watch_step, s.watch_event): np.full(n, NEVER, dtype=np.int64)
-            for s in plan.steps if s.kind == Kind.IF_EVENT}
+            (s.watch_step, e): np.full(n, NEVER, dtype=np.int64)
+            for s in plan.steps if s.kind == Kind.IF_EVENT for e in (s.watch_event, "delivered")}
         self.term_outcome = np.zeros(n, dtype=np.int8)
         self.term_time = np.zeros(n, dtype=np.int64)
         # per member: the first conversion and unsubscribe the journey's messages caused (for the effect)
@@ -167,9 +169,11 @@ class _Iteration:
             leave = np.maximum(a, step.until)
         elif k == Kind.IF_EVENT:
             seen = take(self.watched[(step.watch_step, step.watch_event)], u)
-            limit = a + step.seconds
+            fallback = a + step.seconds  # see reference.event_limit
+            delivered = take(self.watched[(step.watch_step, "delivered")], u)
+            limit = np.where(delivered <= fallback, delivered + step.seconds, fallback)
             yes = seen <= limit
-            leave = np.where(yes, np.maximum(a, seen), limit)
+            leave = np.maximum(a, np.where(yes, seen, limit))
         else:
             leave = a
         x = take(self.exit_at, u)
@@ -251,7 +255,8 @@ class _Iteration:
         pos, rep = self._members(u)
         local = self._local(pos)  # chunk contact of each member
         s = send if rep is None else take(send, rep)
-        blocked = take(ch.unsubscribed, local) <= s
+        ci = CHANNELS.index(step.channel or "")
+        blocked = take(ch.blocked[:, ci], local) <= s  # opted out of the channel, or a hard bounce there
         if plan.audience.suppress is not None:
             blocked |= self._member(plan.audience.suppress, take(ch.rows, local), s)
         codes = np.where(blocked, SUPPRESSED, SENT).astype(np.int8)
@@ -290,10 +295,11 @@ class _Iteration:
             if hit.size:
                 ph = take(pos, hit)
                 self.caused[name][ph] = np.minimum(take(self.caused[name], ph), take(vals, hit))
-        hit = np.flatnonzero(ev.unsubscribed < NEVER)  # few: update only those
-        if hit.size:
-            li = take(local, hit)
-            ch.unsubscribed[li] = np.minimum(take(ch.unsubscribed, li), take(ev.unsubscribed, hit))
+        for lost in (ev.unsubscribed, ev.hard_bounced):  # the channel cannot reach them again (few: only those)
+            hit = np.flatnonzero(lost < NEVER)
+            if hit.size:
+                li = take(local, hit)
+                ch.blocked[li, ci] = np.minimum(ch.blocked[li, ci], take(lost, hit))
         changed = []
         for field, name in self.tracked.items():
             vals = ev.get(field)

@@ -21,13 +21,15 @@ from simulator.behaviour import BehaviourModel, Modifiers, contact_modifiers
 from app.semantics.draws import NEVER
 from simulator.memory import keep_freed_memory
 from app.semantics.plan import Plan
+from app.semantics.reference import CHANNELS
 from simulator.population import Population
 from app.semantics.timezones import OffsetTable
 from simulator.trace import Trace, TraceBuilder
 from simulator.world import World, build_world
 
 DEFAULT_CHUNK = 125_000  # contacts per chunk: arrays stay in cache and memory is reused (measured best)
-ENGINE_VERSION = "2"  # 2: segments from their definitions over time, calibrated figures, the twin
+ENGINE_VERSION = "3"  # 2: segments from their definitions over time, calibrated figures, the twin; 3: the
+# seeds' meanings: if/then limits from delivery, hard bounces and opt-outs per channel
 Progress = Callable[[float, str], None]
 
 
@@ -64,7 +66,7 @@ class Chunk:
     keys: np.ndarray
     zone: np.ndarray
     mods: Modifiers
-    unsubscribed: np.ndarray
+    blocked: np.ndarray  # (contacts, channels): from when each channel cannot reach the contact
     ring: np.ndarray | None  # the last `cap` send times per contact (frequency cap)
     ring_pos: np.ndarray | None
     bought: list[np.ndarray] = field(default_factory=list)  # population rows that bought through the journey
@@ -173,7 +175,7 @@ def _chunk(ctx: Context, rows: np.ndarray) -> Chunk:
         ring = np.full((len(rows), plan.cap[0]), -NEVER, dtype=np.int64)
         pos = np.zeros(len(rows), dtype=np.int64)
     return Chunk(rows, rows.astype(np.int32), np.take(pop.contact_id, rows), zone, mods,
-                 np.full(len(rows), NEVER, dtype=np.int64), ring, pos)
+                 np.full((len(rows), len(CHANNELS)), NEVER, dtype=np.int64), ring, pos)
 
 
 def enter_units(ctx: Context, chunk: Chunk, k: int) -> Units:

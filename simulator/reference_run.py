@@ -176,7 +176,7 @@ def _run_unit(plan: Plan, facts: PopulationFacts, behaviour: BehaviourModel, see
             if kind == "message":
                 observe(state, payload[0], payload[1], t)
             else:
-                observe_event(state, payload[0], t, contacts[payload[1]])
+                observe_event(state, payload[0], t, contacts[payload[1]], *payload[2:])
         action: Wait | Move = Wait(NEVER)
         while final is None:
             action = advance(plan, facts, state, now, chance)
@@ -211,7 +211,6 @@ def _run_unit(plan: Plan, facts: PopulationFacts, behaviour: BehaviourModel, see
 
     reached = goal_at < cutoff and not (final.outcome == EXITED and goal_at > final.at)
     for pos, c in enumerate(contacts):
-        c.unsubscribed_at = min(c.unsubscribed_at, drawn_unsub.get(pos, NEVER))  # carried to later iterations
         caused = {"converted": np.array([drawn_conv.get(pos, NEVER)]),
                   "unsubscribed": np.array([drawn_unsub.get(pos, NEVER)])}
         with_bits, without_bits = effect_bits(facts.world, np.array([c.contact]), np.array([t0]), cutoff, k, caused)
@@ -236,8 +235,11 @@ def _send(plan: Plan, facts: PopulationFacts, behaviour: BehaviourModel, seed: i
         for name in MSG_EVENTS:
             push(int(ev.get(name)[0]), "message", (step_index, name))
         unsub = int(ev.unsubscribed[0])
-        push(unsub, "contact", ("unsubscribed", pos))
+        push(unsub, "contact", ("unsubscribed", pos, step.channel))
         drawn_unsub[pos] = min(drawn_unsub.get(pos, NEVER), unsub)
+        # the channel cannot reach the contact from then on (this and later iterations): drawn now, compared
+        # with each later send time, as the engine does
+        c.block(step.channel, min(unsub, int(ev.hard_bounced[0])))
         push(int(ev.converted[0]), "contact", (behaviour.conversion_event, pos))
         drawn_conv[pos] = min(drawn_conv.get(pos, NEVER), int(ev.converted[0]))
         if facts.world.feeds_back and int(ev.converted[0]) < NEVER:

@@ -168,7 +168,8 @@ def test_no_message_to_suppressed_even_part_way_through() -> None:
     plan = compile_plan(j)
     pop = synthetic(plan, 5000, 3, {"S": SegmentSpec(0.1, 0.3)}, end=plan.start + 5 * 86_400)  # 30 % join in 5 days
     b = plain_behaviour()
-    b = replace(b, channels={k: replace(v, unsubscribe=0.0) for k, v in b.channels.items()})  # only S suppresses
+    b = replace(b, channels={k: replace(v, unsubscribe=0.0, hard_bounce=0.0) for k, v in b.channels.items()})  # only S
+    # suppresses
     tr = run(plan, pop, b, 3)
     since = pop.segments["S"].first_at_or_after(np.arange(5000), plan.start)
     m = tr.messages

@@ -5,7 +5,9 @@ Routes (a small HTTP/1.1 server on asyncio streams; one request per connection):
 - `GET /o/TOKEN` the open pixel (a 1x1 GIF); `GET /c/TOKEN` a tracked link (a redirect when the link is a web
   address, else a short page); `GET /u/TOKEN` unsubscribe. Tokens are signed (channels.Tokens).
 - `POST /events` JSON {"contact": 12, "event": "purchase"} (a contact event: goal and exit events), or with
-  "step": "announce" for a message event (opened, clicked, delivered, bounced); a list of these is accepted.
+  "step": "announce" for a message event (opened, clicked, delivered, bounced, hard_bounced: the address is dead,
+  unsubscribed: from that message's channel only; "unsubscribed" without a step stops every channel); a list of
+  these is accepted.
   The event goes to the contact's workflow of the current iteration. Answers 202 with {"queued": n}; 400 (and
   nothing queued) when any event is wrong.
 - `GET /status` the live per-step counts as JSON (status.py); `GET /health` "ok".
@@ -40,6 +42,7 @@ from app.runner.state import StateDb
 PIXEL = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00"
          b"\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
 MESSAGE_EVENTS = ("opened", "clicked", "link_clicked", "delivered", "bounced")
+STEP_EVENTS = (*MESSAGE_EVENTS, "hard_bounced", "unsubscribed")  # events that may name the message they came from
 MAX_BODY = 1 << 20
 KINDS = {"o": "opened", "c": "clicked", "u": "unsubscribed"}
 
@@ -209,11 +212,11 @@ class TrackingServer:
         t = self.tokens.read(token)
         if t is None or t.kind != kind:
             return _page(404, "This link is not valid.")
-        await self.queue([(t.workflow_id, Event(KINDS[kind], self.now(), "" if kind == "u" else t.step_id))])
+        await self.queue([(t.workflow_id, Event(KINDS[kind], self.now(), t.step_id))])
         if kind == "o":
             return Response(200, PIXEL, "image/gif")
         if kind == "u":
-            return _page(200, "You are unsubscribed from these messages.")
+            return _page(200, "You are unsubscribed: you will get no more messages of this kind.")
         target = link_target(t.link)
         if target:
             return Response(302, b"", headers=(("Location", target),))
@@ -252,8 +255,8 @@ class TrackingServer:
         if not isinstance(name, str) or not name:
             return "event must be a name, e.g. purchase or clicked"
         if step is not None:
-            if name not in MESSAGE_EVENTS:
-                return f"'{name}' is no message event ({', '.join(MESSAGE_EVENTS)})"
+            if name not in STEP_EVENTS:
+                return f"'{name}' is no message event ({', '.join(STEP_EVENTS)})"
             try:
                 self.runnable.step(str(step))
             except KeyError:

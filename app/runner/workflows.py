@@ -213,7 +213,16 @@ class ContactWorkflow:
         self.pending = [e for e in self.pending if e.at > now]
         for e in due:
             at = max(e.at, self.state.entered_at)
-            if e.step_id:
+            if e.step_id and e.name in ("unsubscribed", "hard_bounced"):  # from one message: its channel only
+                step = next((s for s in self.plan.steps if s.id == e.step_id), None)
+                channel = step.channel if step is not None else None
+                if e.name == "unsubscribed":
+                    observe_event(self.state, e.name, at, self.state.contacts[0], channel)
+                else:  # the address is dead: nothing more on that channel (a soft bounce is only 'bounced')
+                    self.state.contacts[0].block(channel, at)
+                    if step is not None and step.index in self.sent:
+                        observe(self.state, step.index, "bounced", max(at, self.sent[step.index]))
+            elif e.step_id:
                 name = MESSAGE_EVENT_NAMES.get(e.name)
                 index = next((s.index for s in self.plan.steps if s.id == e.step_id), None)
                 if name is None or index is None or index not in self.sent:

@@ -6,7 +6,7 @@ from typing import Final
 
 PASSED: Final = 0       # went on (a wait, an exit tile, a message step of an account whose contact rows differ)
 SENT: Final = 1         # the message was sent to this contact
-SUPPRESSED: Final = 2   # not sent: the contact is in the suppression segment, or has unsubscribed
+SUPPRESSED: Final = 2   # not sent: in the suppression segment, opted out of the channel, or hard-bounced
 CAPPED: Final = 3       # not sent: the journey's frequency cap was reached
 YES: Final = 4
 NO: Final = 5

@@ -19,12 +19,17 @@ Step semantics:
 
 - Message: the send slot is the arrival time, deferred past the journey's quiet hours in the unit's local time
   (its first contact's time zone, else the journey's). The unit waits at the step until the slot; then each
-  contact is SUPPRESSED (in the suppression segment at that moment, or unsubscribed), CAPPED (the frequency
-  cap's count of this journey's sends in the last `per` is reached) or SENT.
+  contact is SUPPRESSED (in the suppression segment at that moment, or unreachable on the message's channel),
+  CAPPED (the frequency cap's count of this journey's sends in the last `per` is reached) or SENT.
+- Reachability is per channel (`ContactState.blocked`): an unsubscribe from an email stops email, an SMS STOP
+  stops texts, an opt-out from push stops push; an unsubscribe that names no channel stops all. A hard bounce
+  ends delivery to that address (its channel) for the rest of the run; a soft bounce does not.
 - Wait: for a duration, or until a date (a date already past lets the unit through at once).
 - If/then on an event of an earlier message: yes as soon as any contact of the unit has had it (at arrival if it
-  already happened), provided that is within the time limit after arrival; otherwise no when the limit runs
-  out. A message the unit did not get on this path never has events.
+  already happened), provided that is within the time limit counted from the message's delivery (seed 000: "up
+  to one day after receiving the email"); otherwise no when the limit runs out (at arrival, if it ran out
+  before). A message not delivered within the limit after arrival ends the wait then (`event_limit`). A message
+  the unit did not get on this path never has events.
 - If/then on a condition or a segment: tested at arrival; an account answers yes if any of its contacts does.
   Missing data fails every test but `does_not_contain_data`; text comparisons ignore case.
 - Split: a uniform draw keyed by the contact (or the account) and the step, not the iteration, so a contact
@@ -56,13 +61,26 @@ class Facts(Protocol):
     def timezone(self, contact: int) -> str | None: ...
 
 
+CHANNELS: tuple[str, ...] = ("email", "sms", "push")
+
+
 @dataclass
 class ContactState:
-    """What a journey remembers of one contact across its iterations."""
+    """What a journey remembers of one contact across its iterations: its sends (for the frequency cap) and,
+    per channel, from when it cannot be reached there (an opt-out or a hard bounce)."""
 
     contact: int
     sends: list[int] = field(default_factory=list)
-    unsubscribed_at: int = NEVER
+    blocked: dict[str, int] = field(default_factory=dict)
+
+    def block(self, channel: str | None, t: int) -> None:
+        """The contact cannot be reached on `channel` (every channel when None) from `t` on."""
+        for ch in (channel,) if channel else CHANNELS:
+            if t < self.blocked.get(ch, NEVER):
+                self.blocked[ch] = t
+
+    def reachable(self, channel: str, t: int) -> bool:
+        return self.blocked.get(channel, NEVER) > t
 
 
 @dataclass
@@ -111,12 +129,14 @@ def observe(state: UnitState, step: int, event: str, t: int) -> None:
         state.events[key] = t
 
 
-def observe_event(state: UnitState, name: str, t: int, contact: ContactState | None = None) -> None:
-    """Record a contact event (purchase, unsubscribed, segment:X:joins...); an unsubscribe also suppresses."""
+def observe_event(state: UnitState, name: str, t: int, contact: ContactState | None = None,
+                  channel: str | None = None) -> None:
+    """Record a contact event (purchase, unsubscribed, segment:X:joins...); an unsubscribe also stops later
+    messages on its `channel` (on every channel when it names none)."""
     if t < state.contact_events.get(name, NEVER):
         state.contact_events[name] = t
     if name == "unsubscribed" and contact is not None:
-        contact.unsubscribed_at = min(contact.unsubscribed_at, t)
+        contact.block(channel, t)
 
 
 def send_slot(plan: Plan, zone: str, t: int) -> int:
@@ -137,9 +157,9 @@ def unit_zone(plan: Plan, facts: Facts, state: UnitState) -> str:
     return facts.timezone(state.contacts[0].contact) or plan.timezone
 
 
-def _send_outcome(plan: Plan, facts: Facts, c: ContactState, s: int) -> int:
+def _send_outcome(plan: Plan, facts: Facts, c: ContactState, s: int, channel: str) -> int:
     supp = plan.audience.suppress
-    if c.unsubscribed_at <= s or (supp is not None and facts.member(c.contact, supp, s)):
+    if not c.reachable(channel, s) or (supp is not None and facts.member(c.contact, supp, s)):
         return SUPPRESSED
     if plan.cap is not None:
         limit, per = plan.cap
@@ -158,17 +178,17 @@ def advance(plan: Plan, facts: Facts, state: UnitState, now: int, chance: Chance
         s = send_slot(plan, unit_zone(plan, facts, state), a)
         if now < s:
             return Wait(s)
-        outs = tuple(_send_outcome(plan, facts, c, s) for c in state.contacts)
+        outs = tuple(_send_outcome(plan, facts, c, s, step.channel or "") for c in state.contacts)
         return Move(s, PASSED, step.next[0], outs)
     if k in (Kind.WAIT_FOR, Kind.WAIT_UNTIL):
         t = a + step.seconds if k == Kind.WAIT_FOR else max(a, step.until)
         return Wait(t) if now < t else Move(t, PASSED, step.next[0])
     if k == Kind.IF_EVENT:
         seen = state.events.get((step.watch_step, step.watch_event), NEVER)
-        limit = a + step.seconds
+        limit = event_limit(a, state.events.get((step.watch_step, "delivered"), NEVER), step.seconds)
         if seen <= min(now, limit):
             return Move(max(a, seen), YES, step.next[0])
-        return Wait(limit) if now < limit else Move(limit, NO, step.next[1])
+        return Wait(limit) if now < limit else Move(max(a, limit), NO, step.next[1])
     if k in (Kind.IF_CONDITION, Kind.IF_SEGMENT):
         if k == Kind.IF_SEGMENT:
             yes = any(facts.member(c.contact, step.segment or "", a) for c in state.contacts)
@@ -188,6 +208,14 @@ def advance(plan: Plan, facts: Facts, state: UnitState, now: int, chance: Chance
         outs = (DONE,) + (SHARED if step.per_account else DONE,) * (n - 1)
         return Move(a, PASSED, step.next[0], outs)
     return Move(a, PASSED, plan.end)  # exit tile
+
+
+def event_limit(arrived: int, delivered: int, seconds: int) -> int:
+    """When an if/then on a message event stops waiting: `seconds` after the message was delivered (seed 000:
+    "up to one day after receiving the email"). A message not delivered by `seconds` after the unit's arrival
+    (bounced, suppressed, not sent on this path, or slower than the limit) ends the wait then."""
+    fallback = arrived + seconds
+    return delivered + seconds if delivered <= fallback else fallback
 
 
 def apply(plan: Plan, state: UnitState, move: Move) -> None:
