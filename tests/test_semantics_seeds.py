@@ -188,3 +188,25 @@ def test_an_unsubscribe_naming_no_channel_stops_every_channel() -> None:
     assert not c.reachable("sms", 100) and c.reachable("email", 10**9)
     c.block(None, 200)
     assert all(not c.reachable(ch, 200) for ch in ("email", "sms", "push")) and c.reachable("email", 199)
+
+
+def test_re_engagement_texts_non_openers_on_day_5_as_seed_002_describes() -> None:
+    """Reminder, wait 5 days, opened? The limit runs from the reminder's delivery, so the SMS goes on day 5
+    (plus the email's delivery delay, later only when quiet hours defer it), not on day 10."""
+    from app.codec.yamlio import read_journey_file
+    from app.resources import resource_path
+
+    j = read_journey_file(resource_path("templates", "re-engagement.yaml"))[0]
+    plan = compile_plan(j)
+    b = behaviour(email={"open": 0.0})
+    tr = run(plan, synthetic(plan, 3000, 9), b, 10)
+    m = tr.messages
+    names = plan.step_names()
+    reminder = dict(zip(m["contact"][m["step"] == names.index("reminder")].tolist(),
+                        m["sent"][m["step"] == names.index("reminder")].tolist()))
+    sms = m["step"] == names.index("sms")
+    assert sms.sum() > 1000
+    gaps = np.array([t - reminder[c] for c, t in zip(m["contact"][sms].tolist(), m["sent"][sms].tolist())])
+    delay = b.channels["email"].delivery_delay
+    assert (gaps >= 5 * DAY + delay).all() and (gaps < 5 * DAY + delay + 13 * HOUR).all()
+    assert np.median(gaps) == 5 * DAY + delay
