@@ -232,12 +232,12 @@ def _attribute_columns(base: ContactBase, custom: Mapping[str, str]) -> tuple[La
     for name, kind in custom.items():
         if name in STANDARD_ATTRIBUTES or name not in base.custom:
             continue
-        attr = lookup_attribute(name, dict(custom))
-        if attr is None:
+        custom_attr = lookup_attribute(name, dict(custom))
+        if custom_attr is None:
             continue
-        if attr.type in ("number", "date", "datetime", "boolean"):
-            numeric[name] = lambda name=name, kind=attr.type: _numeric(base.custom_column(name), kind)
-        elif attr.type == "text":
+        if custom_attr.type in ("number", "date", "datetime", "boolean"):
+            numeric[name] = lambda name=name, kind=custom_attr.type: _numeric(base.custom_column(name), kind)
+        elif custom_attr.type == "text":
             categories[name] = lambda name=name: _category(base.custom_column(name))
     return _present(numeric), _present(categories)
 
@@ -437,7 +437,8 @@ def population_to_npz(pop: Population) -> bytes:
               "definitions": {k: _segment_plain(s) for k, s in pop.source.definitions.items()}}
     arrays["header"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
     buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
+    # numpy's stubs match **arrays against the keyword-only allow_pickle: bool as well
+    np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]
     return buf.getvalue()
 
 

@@ -133,7 +133,8 @@ class StepIntervals:
             if self.replicas > 1:
                 arrays[f"low.{name}"], arrays[f"high.{name}"] = self.low[name], self.high[name]
         buf = io.BytesIO()
-        np.savez_compressed(buf, **arrays)
+        # numpy's stubs match **arrays against the keyword-only allow_pickle: bool as well
+        np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]
         return buf.getvalue()
 
     @classmethod
@@ -226,7 +227,9 @@ class SimulationResult:
     def replicas_npz(self) -> bytes:
         """The per-replica figures compare needs for paired differences, as compressed npz bytes."""
         buf = io.BytesIO()
-        np.savez_compressed(buf, steps=np.array(self.trace.steps, dtype=np.str_), **self.per_replica)
+        # numpy's stubs match **per_replica against the keyword-only allow_pickle: bool as well
+        np.savez_compressed(buf, steps=np.array(self.trace.steps, dtype=np.str_),
+                            **self.per_replica)  # type: ignore[arg-type]
         return buf.getvalue()
 
     def funnel_rows(self) -> list[dict[str, Any]]:

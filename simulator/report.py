@@ -90,10 +90,11 @@ def _when(moment: datetime | str | None) -> str:
     if moment is None:
         return ""
     if isinstance(moment, str):
+        text = moment
         try:
-            moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
-            return moment
+            return text
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -312,8 +313,8 @@ def _funnel(run: _Run) -> str:
     for r in run.rows:
         cells = []
         for key, _ in cols:
-            value = share_cell(r.get("entered"), entries, k) if key == "share" else count_cell(r.get(key), k)
-            mean, _, half = value.partition(" ± ")  # the interval may go under the mean when printed
+            shown = share_cell(r.get("entered"), entries, k) if key == "share" else count_cell(r.get(key), k)
+            mean, _, half = shown.partition(" ± ")  # the interval may go under the mean when printed
             ci = f'<span class="ci"> ± {esc(half)}</span>' if half else ""
             cells.append(f'<td class="num" data-col="{esc(key)}">{esc(mean)}{ci}</td>')
         body.append(f'<tr data-step="{esc(r.get("step"))}"><th scope="row">{esc(run.label(r))}</th>'
@@ -497,10 +498,10 @@ def _behaviour(run: _Run) -> str:
     rows = []
     for m in b.multipliers:
         target, who = _multiplier_text(m)
-        default = next((d for d in DEFAULT_MULTIPLIERS if (d.target, d.attribute, d.value, d.segment)
-                        == (m.target, m.attribute, m.value, m.segment)), None)
+        default_m = next((d for d in DEFAULT_MULTIPLIERS if (d.target, d.attribute, d.value, d.segment)
+                          == (m.target, m.attribute, m.value, m.segment)), None)
         rows.append(f'<tr><td>{esc(target)}</td><td>{esc(who)}</td>'
-                    f'{marks.cell(f"× {m.factor:g}", None if default is None else f"× {default.factor:g}")}</tr>')
+                    f'{marks.cell(f"× {m.factor:g}", None if default_m is None else f"× {default_m.factor:g}")}</tr>')
     dropped = [d for d in DEFAULT_MULTIPLIERS if not any(
         (d.target, d.attribute, d.value, d.segment) == (m.target, m.attribute, m.value, m.segment)
         for m in b.multipliers)]

@@ -19,7 +19,7 @@ import json
 from datetime import date, datetime
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, cast
 
 import numpy as np
 from sqlalchemy import Connection, func, select
@@ -48,7 +48,7 @@ class Text:
     def texts(self) -> list[str | None]:
         """The column as Python values (None: no data)."""
         table = np.array(list(self.values) + [None], dtype=object)
-        return table[np.where(self.codes >= 0, self.codes, len(self.values))].tolist()  # type: ignore[no-any-return]
+        return table[np.where(self.codes >= 0, self.codes, len(self.values))].tolist()
 
     def take(self, rows: np.ndarray) -> Text:
         return Text(np.take(self.codes, rows), self.values)
@@ -220,7 +220,7 @@ def _iso(v: Any) -> str:
     return "NaT"
 
 
-def _parse_times(texts: Sequence[Any], unit: str, length: int | None) -> np.ndarray:
+def _parse_times(texts: Sequence[Any], unit: Literal["D", "s"], length: int | None) -> np.ndarray:
     out = np.full(len(texts), np.nan)
     if not len(texts):
         return out
@@ -242,7 +242,7 @@ def day_texts(days: np.ndarray) -> list[str | None]:
     ok = ~np.isnan(days)
     out = np.full(len(days), None, dtype=object)
     out[ok] = np.datetime_as_string(days[ok].astype(np.int64).astype("datetime64[D]"), unit="D")
-    return out.tolist()  # type: ignore[no-any-return]
+    return out.tolist()
 
 
 def second_texts(seconds: np.ndarray) -> list[str | None]:
@@ -250,7 +250,7 @@ def second_texts(seconds: np.ndarray) -> list[str | None]:
     ok = ~np.isnan(seconds)
     out = np.full(len(seconds), None, dtype=object)
     out[ok] = np.datetime_as_string(seconds[ok].astype(np.int64).astype("datetime64[s]"), unit="s")
-    return out.tolist()  # type: ignore[no-any-return]
+    return out.tolist()
 
 
 # --- reading a project file ------------------------------------------------------------------------------------
@@ -410,8 +410,9 @@ def _python(col: Column | None, n: int, kind: str) -> list[Any]:
         return day_texts(col)
     if kind == "datetime":
         return second_texts(col)
-    out = np.where(np.isnan(col), None, col.astype(object)) if len(col) else np.zeros(0, dtype=object)
-    return out.tolist()  # type: ignore[no-any-return]
+    # cast: np.where fills with None at runtime, but numpy's stubs do not accept None as an array
+    out = np.where(np.isnan(col), cast(Any, None), col.astype(object)) if len(col) else np.zeros(0, dtype=object)
+    return out.tolist()
 
 
 def write_base(conn: Connection, base: ContactBase) -> tuple[int, int, int, int]:
@@ -443,7 +444,7 @@ def write_base(conn: Connection, base: ContactBase) -> tuple[int, int, int, int]
     inter = base.interactions
     order = np.lexsort((inter.kind, inter.at, inter.contact))
     kinds = np.array(INTERACTION_KINDS, dtype=object)[inter.kind[order]].tolist()
-    values = np.where(np.isnan(inter.value[order]), None, inter.value[order].astype(object)).tolist()
+    values = np.where(np.isnan(inter.value[order]), cast(Any, None), inter.value[order].astype(object)).tolist()
     inter_rows = zip(range(1, len(order) + 1), base.ids[inter.contact[order]].tolist(), kinds,
                      second_texts(inter.at[order].astype(np.float64)), values)
     with bulk_pragmas(conn), indexes_deferred(conn, (t.accounts, t.contacts, t.contact_lists, t.interactions)):

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from collections.abc import Iterable, Sequence
 from datetime import date
+from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import ColumnElement, Connection, case, func, select
 
 from app.audience.pools import COUNTRY_NAMES, known_locale
 from app.audience.profile import PopulationProfile
@@ -31,7 +33,7 @@ def _clip(x: float, lo: float, hi: float) -> float:
     return float(min(hi, max(lo, x)))
 
 
-def _shares(rows: list[tuple[object, int]], names: tuple[str, ...], default: tuple[float, ...]) -> tuple[float, ...]:
+def _shares(rows: Iterable[Sequence[Any]], names: tuple[str, ...], default: tuple[float, ...]) -> tuple[float, ...]:
     counts = dict.fromkeys(names, 0)
     for value, n in rows:
         key = str(value).casefold() if value is not None else ""
@@ -103,11 +105,11 @@ def fit_profile(conn: Connection, *, project: str = "the project", today: date |
     ref = today or (max(days) if days else date.today())  # the data's own "now": its latest date
     day = func.julianday(ref.isoformat())
 
-    def mean_days(column: object, *, spread: bool = False) -> tuple[int, float, float]:
+    def mean_days(column: ColumnElement[Any], *, spread: bool = False) -> tuple[int, float, float]:
         """How many values, their mean and standard deviation, in days before `ref` (SQL aggregates)."""
         age = day - func.julianday(column)
         count, mean, square = conn.execute(select(func.count(column), func.avg(age), func.avg(age * age))
-                                           .where(column.is_not(None))).one()  # type: ignore[attr-defined]
+                                           .where(column.is_not(None))).one()
         if not count or mean is None:
             return 0, 0.0, 0.0
         return int(count), float(mean), math.sqrt(max(0.0, float(square) - float(mean) ** 2)) if spread else 0.0
@@ -117,7 +119,7 @@ def fit_profile(conn: Connection, *, project: str = "the project", today: date |
         kw["recency_days"] = _clip(max(mean, 1.0), 1.0, 36_500.0)
 
     # history
-    kinds = dict(conn.execute(select(_i.c.kind, func.count()).group_by(_i.c.kind)).all())
+    kinds: dict[Any, Any] = dict(conn.execute(select(_i.c.kind, func.count()).group_by(_i.c.kind)).all())
     if kinds:
         buys = int(kinds.get("purchase", 0))
         if bought and buys:

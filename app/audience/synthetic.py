@@ -196,7 +196,9 @@ def synthesize(size: int, seed: int, profile: PopulationProfile | None = None, *
     # --- subscription lists: mostly contacts who consented to subscriptions, engaged ones more often --------------
     weight = np.where(consent >= SUBSCRIBABLE, 0.6 + engagement, 0.1)
     mean_weight = float(weight.mean()) or 1.0
-    list_owner, list_codes, list_values = [], [], []
+    list_owner: list[np.ndarray] = []
+    list_codes: list[np.ndarray] = []
+    list_values: list[str] = []
     for list_name, share in profile.lists:
         on = np.flatnonzero(r_list.random(n) < np.minimum(1.0, share / mean_weight * weight))
         list_owner.append(on)

@@ -89,9 +89,13 @@ class TimeSet:
         parts_o, parts_l, parts_h = [], [], []
         for a, b in ((self, other), (other, self)):  # a's spans where b holds always
             sel = b.full[a.owner] if len(a.owner) else np.zeros(0, dtype=bool)
-            parts_o.append(a.owner[sel]), parts_l.append(a.lo[sel]), parts_h.append(a.hi[sel])
+            parts_o.append(a.owner[sel])
+            parts_l.append(a.lo[sel])
+            parts_h.append(a.hi[sel])
         o, lo, hi = _intersect(self.owner, self.lo, self.hi, other.owner, other.lo, other.hi)
-        parts_o.append(o), parts_l.append(lo), parts_h.append(hi)
+        parts_o.append(o)
+        parts_l.append(lo)
+        parts_h.append(hi)
         return TimeSet.spans(self.n, self.w0, np.concatenate(parts_o), np.concatenate(parts_l),
                              np.concatenate(parts_h), full)
 

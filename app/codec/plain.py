@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping, cast
 
 from app.model.content import CONTENT_KINDS, CONTENT_STATUSES, Content
 from app.model.journey import (STEP_ID, Audience, Frequency, FrequencyCap, Journey, Position, QuietHours,
                                Schedule, Step, Trigger)
 from app.model.registry import END, REGISTRY, PropSpec
-from app.model.segment import SEGMENT_ENTITIES, SEGMENT_KINDS, Segment
+from app.model.segment import SEGMENT_ENTITIES, SEGMENT_KINDS, Segment, SegmentEntity, SegmentKind
 from app.model.values import (format_datetime, format_duration, format_time, parse_datetime, parse_duration,
                               parse_time)
 
@@ -195,12 +195,13 @@ def settings_from_plain(d: Mapping[str, Any], path: Path = ()) -> dict[str, Any]
     from app.model.attributes import CONSENT_LEVELS
     out["audience"] = Audience(
         segments=_names(a.get("segments"), ap + ("segments",), "segments"),
-        combine=_choice(a.get("combine", "union"), ("union", "intersection"), ap + ("combine",), "combine"),
+        combine=cast(Literal["union", "intersection"],
+                     _choice(a.get("combine", "union"), ("union", "intersection"), ap + ("combine",), "combine")),
         exclude=_names(a.get("exclude"), ap + ("exclude",), "exclude"),
         suppress=_text(a.get("suppress"), ap + ("suppress",), "suppress"),
         min_consent=(_choice(a["min_consent"], CONSENT_LEVELS, ap + ("min_consent",), "min_consent")
                      if a.get("min_consent") is not None else None),
-    )  # type: ignore[arg-type]
+    )
 
     fp = path + ("frequency",)
     f = d.get("frequency", "one-time")
@@ -379,10 +380,11 @@ def segment_from_plain(name: str, v: Any, path: Path) -> Segment:
     q = m.get("query")
     if q is not None and not isinstance(q, Mapping):
         raise PlainError(path + ("query",), "query must be a mapping")
-    return Segment(name, _choice(m.get("entity", "contacts"), SEGMENT_ENTITIES, path + ("entity",), "entity"),
-                   _choice(m.get("kind", "dynamic"), SEGMENT_KINDS, path + ("kind",), "kind"),
+    entity = cast(SegmentEntity, _choice(m.get("entity", "contacts"), SEGMENT_ENTITIES, path + ("entity",), "entity"))
+    kind = cast(SegmentKind, _choice(m.get("kind", "dynamic"), SEGMENT_KINDS, path + ("kind",), "kind"))
+    return Segment(name, entity, kind,
                    _text(m.get("description"), path + ("description",), "description") or "",
-                   dict(q) if q is not None else None)  # type: ignore[arg-type]
+                   dict(q) if q is not None else None)
 
 
 # --- whole journey documents -----------------------------------------------------------------------------

@@ -40,7 +40,7 @@ _Resolver.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^(?:~|nul
                                 ["~", "n", "N", ""])
 
 
-class MarkedDict(dict):  # type: ignore[type-arg]
+class MarkedDict(dict):
     """A mapping that remembers where it, each key and each value start in the source."""
 
     start: Mark = (1, 1)
@@ -48,7 +48,7 @@ class MarkedDict(dict):  # type: ignore[type-arg]
     value_marks: dict[Any, Mark]
 
 
-class MarkedList(list):  # type: ignore[type-arg]
+class MarkedList(list):
     start: Mark = (1, 1)
     item_marks: list[Mark]
 
@@ -182,11 +182,11 @@ def read_journey_file(path: str | FsPath, *, journey_id: str = "") -> tuple[Jour
 
 # --- writing ---------------------------------------------------------------------------------------------
 
-class _Flow(dict):  # type: ignore[type-arg]
+class _Flow(dict):
     """A mapping written on one line: {type: email, content: ..., next: x}."""
 
 
-class _FlowList(list):  # type: ignore[type-arg]
+class _FlowList(list):
     pass
 
 

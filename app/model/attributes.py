@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 AttrType = Literal["text", "number", "date", "datetime", "boolean", "choice", "list"]
 
@@ -108,6 +108,6 @@ def lookup_attribute(name: str, custom: dict[str, str] | None = None) -> Attribu
         return STANDARD_ATTRIBUTES[name]
     if custom and name in custom:
         t = custom[name]
-        return Attribute(name, t if t in ("text", "number", "date", "datetime", "boolean", "list") else "text",
-                         name)  # type: ignore[arg-type]
+        kind = cast(AttrType, t if t in ("text", "number", "date", "datetime", "boolean", "list") else "text")
+        return Attribute(name, kind, name)
     return None

@@ -124,7 +124,7 @@ class RemoveSteps(EditCommand):
             heals = [(src, port, _heal_target(j, sid, gone))
                      for sid in self.step_ids for src, port in j.predecessors(sid) if src not in gone]
             if j.entry in gone:
-                entry = _heal_target(j, j.entry, gone)  # type: ignore[arg-type]
+                entry = _heal_target(j, j.entry, gone)
             # Re-pointing before the removal keeps each port in its place in the source's outputs.
             for src, port, target in heals:
                 if target is not None and target != src:

@@ -42,7 +42,7 @@ class EditLog:
 
     def __init__(self, project: Project) -> None:
         self.project = project
-        self._inverses: list[Callable[[], None]] = []
+        self._inverses: list[Callable[[], object]] = []  # return values are ignored
 
     def __len__(self) -> int:
         return len(self._inverses)
@@ -55,7 +55,7 @@ class EditLog:
     def journey(self, journey_id: str) -> Journey:
         return self.project.journey(journey_id)
 
-    def _push(self, inverse: Callable[[], None]) -> None:
+    def _push(self, inverse: Callable[[], object]) -> None:
         self._inverses.append(inverse)
 
     # --- steps and links ----------------------------------------------------------------------------------

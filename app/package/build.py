@@ -121,7 +121,7 @@ def find_approved_run(pf: ProjectFile, journey_id: str, version: int) -> RunInfo
     from app.store import runs as _runs
     finder = getattr(_runs, "approved_run", None)
     if finder is not None:
-        return finder(pf, journey_id, version)  # type: ignore[no-any-return]
+        return finder(pf, journey_id, version)
     approved = [r for r in pf.runs(journey_id) if r.approved and r.journey_version == version]
     return max(approved, key=lambda r: (r.approved_at, r.id), default=None)
 

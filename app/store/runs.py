@@ -234,10 +234,12 @@ def insert_run(conn: Connection, record: SavedRun, *, name: str = "", journey_id
     name = name.strip() or f"seed {record.seed}, {record.replicas} replica{'s' if record.replicas != 1 else ''}"
     blob = record.to_bytes()
     at = _created_at(record)
-    run_id = conn.execute(insert(_r).values(
+    key = conn.execute(insert(_r).values(
         journey_id=record.journey_id, journey_version=record.journey_version, name=name, created_at=at,
         population=record.population, behaviour=record.behaviour, seed=record.seed, replicas=record.replicas,
-        summary=summary_of(record), data=blob, notes="")).inserted_primary_key[0]
+        summary=summary_of(record), data=blob, notes="")).inserted_primary_key
+    assert key is not None  # a single-row INSERT always reports the key it generated
+    run_id = key[0]
     conn.execute(insert(t.milestones).values(
         journey_id=journey_id or record.journey_id, kind="simulated", at=t.utcnow(),
         detail=f"run {run_id}: version {record.journey_version}, {name}"))

@@ -116,7 +116,7 @@ def if_then_message_order(ctx: Context) -> Iterable[Finding]:
             continue
         wait_for = step.props.get("wait_for")
         source = wait_for.get("step") if wait_for else None
-        if not ctx.is_step(source) or source == step.id:
+        if not isinstance(source, str) or not ctx.is_step(source) or source == step.id:
             continue  # a missing or self reference is reported by the if/then's own check
         tile = ctx.tile(ctx.steps[source])
         if tile is None or not tile.is_message or graph.dominates(source, step.id):

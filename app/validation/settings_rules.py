@@ -97,7 +97,7 @@ def schedule_dates(ctx: Context) -> Iterable[Finding]:
         strict = error if ctx.for_export else warning
         yield strict("no-start", "The journey has no start date: it cannot go live without one.",
                      "Set the start date and time in the schedule.", **ctx.where(field="schedule.start"))
-    elif _comparable(start, end) and end <= start:
+    elif end is not None and _comparable(start, end) and end <= start:
         when = "when it starts" if end == start else f"before it starts ({format_datetime(start)})"
         yield error("end-before-start", f"The journey ends ({format_datetime(end)}) {when}.",
                     "Move the end date after the start date, or remove it.", **ctx.where(field="schedule.end"))
@@ -130,7 +130,8 @@ def recurrence(ctx: Context) -> Iterable[Finding]:
         yield error("recurrence-needs-dates", f"A repeating journey needs a start and an end date (it has no "
                     f"{missing}): its repetitions are laid out between them.",
                     "Set both dates in the schedule.", **ctx.where(field="schedule"))
-    elif not problem and _comparable(start, end) and end > start and count > (end - start) / interval:
+    elif (not problem and interval is not None and count is not None  # no problem: both are set
+          and _comparable(start, end) and end > start and count > (end - start) / interval):
         span = end - start
         yield error("recurrence-does-not-fit", f"{count} repetitions every {format_duration(interval)} do not fit "
                     f"between the start and the end date ({format_duration(span)} apart): "

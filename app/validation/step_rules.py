@@ -33,7 +33,9 @@ def unknown_properties(ctx: Context) -> Iterable[Finding]:
     """Properties a tile does not have are ignored (and lost on export)."""
     for step in ctx.steps.values():
         tile = ctx.tile(step)
-        for name in unknown_props(step.props, tile) if tile is not None else ():
+        if tile is None:
+            continue
+        for name in unknown_props(step.props, tile):
             yield warning("unknown-property", f"A {tile.label} step has no property {short_repr(name)}; "
                           "it is ignored.", "Remove it.", **ctx.where(step.id, str(name)))
 
@@ -50,7 +52,7 @@ def unknown_tokens(ctx: Context) -> Iterable[Finding]:
             continue
         name = step.props.get("content")
         content = ctx.content(name)
-        if content is None or name in seen:
+        if content is None or not isinstance(name, str) or name in seen:  # a found content has a text name
             continue
         seen.add(name)
         for token in dict.fromkeys(content.tokens()):
