@@ -41,7 +41,8 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from app.model.attributes import LOYALTY_TIERS
-from app.semantics.draws import (BACKGROUND, CLICK_DELAY, CLICK_UNSUBSCRIBE, CONVERT, CONVERT_DELAY, DELIVER_OPEN, NEVER,
+from app.semantics.draws import (BACKGROUND, CLICK_DELAY, CLICK_UNSUBSCRIBE, CONVERT, CONVERT_DELAY, DELIVER_OPEN, LINK,
+                             NEVER,
                              OPEN_DELAY, exponential_seconds, hash_keys, lognormal_seconds, name_key, normals, stream,
                              uniform, uniforms)
 from simulator.population import CategoryColumn, Population
@@ -322,13 +323,26 @@ class MessageEvents:
     unsubscribed: np.ndarray
     converted: np.ndarray
 
+    link: np.ndarray | None = None  # per contact: the index of the link clicked (-1: none); None: no links
+
     def get(self, event: str) -> np.ndarray:
         return getattr(self, event)
 
+    def watched(self, event: str, link_index: int | None) -> np.ndarray:
+        """The times of a watched event: `link_index` (StepPlan.link_index) picks clicks on one link."""
+        if link_index is None:
+            return self.get(event)
+        if self.link is None or link_index < 0:
+            return np.full(len(self.clicked), NEVER, dtype=np.int64)
+        return np.where(self.link == link_index, self.clicked, NEVER)
+
 
 def message_events(b: ChannelBehaviour, seed: int, iteration: int, step_key: int, keys: np.ndarray,
-                   send: np.ndarray, mods: Modifiers, pos: np.ndarray) -> MessageEvents:
+                   send: np.ndarray, mods: Modifiers, pos: np.ndarray, links: int = 0) -> MessageEvents:
     """Draw what contacts (by id `keys`; `pos` into `mods`' rows) do with a message sent at `send`.
+
+    A message with `links` links: each click is on one of them, chosen uniformly (an assumption: a message's
+    links are equally attractive).
 
     Only the draws needed are made: delays for those who open, clicks for openers, conversions for clickers.
     """
@@ -375,7 +389,17 @@ def message_events(b: ChannelBehaviour, seed: int, iteration: int, step_key: int
                                       b.conversion_median, b.conversion_sigma)
                 cc = np.take(c, conv)
                 converted[cc] = np.take(clicked, cc) + d
-    return MessageEvents(delivered, bounced, hard_bounced, opened, clicked, unsub, converted)
+    link = None
+    if links:
+        link = np.full(n, -1, dtype=np.int64)
+        hit = np.flatnonzero(clicked < NEVER)
+        if hit.size:
+            if links == 1:
+                link[hit] = 0
+            else:
+                ul, _ = uniforms(hash_keys(np.take(keys, hit), stream(seed, *base, LINK)))
+                link[hit] = np.minimum((ul * links).astype(np.int64), links - 1)
+    return MessageEvents(delivered, bounced, hard_bounced, opened, clicked, unsub, converted, link)
 
 
 def background_times(model: BehaviourModel, seed: int, iteration: int, event: str, keys: np.ndarray,

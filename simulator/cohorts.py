@@ -280,7 +280,7 @@ class _Iteration:
             ch.ring.ravel()[local * plan.cap[0] + take(ch.ring_pos, local)] = s
             ch.ring_pos[local] = (take(ch.ring_pos, local) + 1) % plan.cap[0]
         b = ctx.behaviour.for_step(step.id, step.channel or "")
-        ev = message_events(b, ctx.seed, self.k, step.key, take(ch.keys, local), s, ch.mods, local)
+        ev = message_events(b, ctx.seed, self.k, step.key, take(ch.keys, local), s, ch.mods, local, len(step.links))
         self.out.messages(take(self.member_rows, pos), self.k, step.index, s,
                           {"delivered": ev.delivered, "opened": ev.opened, "clicked": ev.clicked,
                            "unsubscribed": ev.unsubscribed, "converted": ev.converted})
@@ -310,7 +310,7 @@ class _Iteration:
                 changed.append(uh)
         for (ws, we), arr in self.watched.items():
             if ws == step.index:
-                vals = ev.get(we)
+                vals = ev.watched(we, step.link_index(we))
                 hit = np.flatnonzero(vals < NEVER)
                 self._lower(arr, take(unit, hit), take(vals, hit))
         if changed:

@@ -26,7 +26,7 @@ import numpy as np
 from simulator.behaviour import BehaviourModel, contact_modifiers, message_events
 from app.semantics.draws import SPLIT, SPLIT_ACCOUNT, hash_keys, stream, uniforms
 from app.semantics.outcomes import COMPLETED, EXITED, SENT
-from app.semantics.plan import Kind, Plan, StepPlan
+from app.semantics.plan import LINK_CLICK, Kind, Plan, StepPlan
 from simulator.population import CategoryColumn, Population
 from app.semantics.reference import (NEVER, ContactState, Move, Wait, advance, apply, enter, exit_due,
                                  observe, observe_event, stop)
@@ -231,9 +231,11 @@ def _send(plan: Plan, facts: PopulationFacts, behaviour: BehaviourModel, seed: i
             continue
         row = c.contact
         ev = message_events(b, seed, k, step.key, pop.contact_id[row:row + 1], np.array([move.at]), mods(row),
-                            np.zeros(1, dtype=np.int64))
+                            np.zeros(1, dtype=np.int64), len(step.links))
         for name in MSG_EVENTS:
             push(int(ev.get(name)[0]), "message", (step_index, name))
+        if ev.link is not None and ev.link[0] >= 0:  # the click is on one link: an if/then may name it
+            push(int(ev.clicked[0]), "message", (step_index, f"{LINK_CLICK}{step.links[int(ev.link[0])]}"))
         unsub = int(ev.unsubscribed[0])
         push(unsub, "contact", ("unsubscribed", pos, step.channel))
         drawn_unsub[pos] = min(drawn_unsub.get(pos, NEVER), unsub)

@@ -27,7 +27,7 @@ import numpy as np
 from app.model.registry import END
 from app.semantics import outcomes as oc
 from simulator.metrics import DAY, FUNNEL_OUTCOMES, STEP_OUTCOMES
-from app.semantics.plan import Kind, Plan, StepPlan, compile_plan
+from app.semantics.plan import Kind, Plan, StepPlan
 from simulator.replicas import StepIntervals
 from simulator.trace import MESSAGE_EVENTS, Trace
 
@@ -87,7 +87,7 @@ class Replay:
     @classmethod
     def from_record(cls, record: RunRecord) -> Replay:
         """The replay of a saved run (its plan compiled again from the recorded journey and horizon)."""
-        plan = compile_plan(record.journey(), horizon=record.horizon)
+        plan = record.plan()
         return cls(record.trace(), plan, record.step_intervals())
 
     # --- building the index -----------------------------------------------------------------------------

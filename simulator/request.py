@@ -196,12 +196,13 @@ def _as_of_text(moment: datetime | date | None) -> str:
     return f"on {moment:%Y-%m-%d}"
 
 
-def compile_for(request: RunRequest, journey: Journey) -> Plan:
-    """The plan of a run: the journey compiled, up to the request's horizon; RunError naming the journey."""
+def compile_for(request: RunRequest, journey: Journey, content: Mapping[str, Content] | None = None) -> Plan:
+    """The plan of a run: the journey compiled (its messages' links from `content`), up to the request's
+    horizon; RunError naming the journey."""
     try:
-        plan = compile_plan(journey)
+        plan = compile_plan(journey, content=content)
         if request.horizon_days is not None:
-            plan = compile_plan(journey, horizon=plan.start + request.horizon_days * DAY)
+            plan = compile_plan(journey, horizon=plan.start + request.horizon_days * DAY, content=content)
     except PlanError as e:
         raise RunError(f"cannot simulate '{journey.name}': {e}") from None
     return plan
@@ -271,7 +272,7 @@ def execute(request: RunRequest, source: RunSource, *, progress: Progress | None
     findings = tuple(getattr(source, "findings", ()))
     if not request.allow_errors and any(f.is_error for f in findings):
         raise JourneyHasErrors(journey.name, findings)
-    plan = compile_for(request, journey)
+    plan = compile_for(request, journey, source.content)
     if request.population == "synthetic" and request.fit_profile:
         report(0.0, "fitting the population profile to the project's contacts")
         request = replace(request, profile=fitted_profile(source))

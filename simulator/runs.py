@@ -31,7 +31,7 @@ from app.model.journey import Journey
 from app.errors import ProjectFileError
 from simulator.behaviour import BehaviourModel, behaviour_changes
 from simulator.engine import ENGINE_VERSION
-from app.semantics.plan import compile_plan
+from app.semantics.plan import Plan, compile_plan
 from simulator.population import (Population, population_from_npz, population_from_spec, population_to_npz,
                                   replica_seed)
 from simulator.replicas import SimulationResult, StepIntervals, simulate
@@ -115,6 +115,14 @@ class RunRecord:
         """The journey as it was when the run was made."""
         return journey_from_doc(self.journey_doc, journey_id=self.journey_id)[0]
 
+    def content(self) -> dict[str, Any]:
+        """The journey's content as it was when the run was made (name -> Content)."""
+        return {c.name: c for c in journey_from_doc(self.journey_doc, journey_id=self.journey_id)[1]}
+
+    def plan(self) -> Plan:
+        """The run's plan: the journey as it was, its content's links, the recorded horizon."""
+        return compile_plan(self.journey(), horizon=self.horizon, content=self.content())
+
     def population_(self, replica: int = 0) -> Population:
         """The population of the run (of replica `replica` when each drew its own): made again from its spec, or
         read from the kept data."""
@@ -133,7 +141,7 @@ class RunRecord:
             raise ValueError(f"this run was made by engine version {self.engine_version}; this version "
                              f"({ENGINE_VERSION}) simulates differently, so it cannot replay it bit for bit (its "
                              "saved trace and figures still show)")
-        plan = compile_plan(self.journey(), horizon=self.horizon)
+        plan = self.plan()
         pop: Any = self.population_
         if not self.population.get("per_replica"):
             pop = self.population_()

@@ -288,7 +288,7 @@ def test_endpoint_queues_events_and_delivers_them_once_temporal_is_back(project:
                                                                    {"contact": 4, "event": "purchase"}]).encode())
         assert (bought.status, json.loads(bought.body)) == (202, {"queued": 2})
         client.finished.add(contact_workflow_id(r.key, 4, 0))
-        assert state.event_counts() == {"pending": 4} and client.signals == []  # Temporal away: kept
+        assert state.event_counts() == {"pending": 5} and client.signals == []  # Temporal away: kept
         client.down = False
         server.wake.set()
         for _ in range(200):
@@ -300,9 +300,10 @@ def test_endpoint_queues_events_and_delivers_them_once_temporal_is_back(project:
         await server.close()
 
     asyncio.run(go())
-    assert state.event_counts() == {"delivered": 3, "not_running": 1}
+    assert state.event_counts() == {"delivered": 4, "not_running": 1}
     assert [(w.split(":")[-3], e.name, e.step_id) for w, e in client.signals] == \
-        [("1", "opened", "announce"), ("1", "clicked", "announce"), ("1", "purchase", "")]
+        [("1", "opened", "announce"), ("1", "clicked", "announce"),
+         ("1", "clicked:https://x.example/p", "announce"), ("1", "purchase", "")]  # the click names its link
     assert all(r.plan.start <= e.at <= r.plan.start + 60 for _, e in client.signals)  # stamped when received
 
 
@@ -314,6 +315,8 @@ def test_endpoint_queues_events_and_delivers_them_once_temporal_is_back(project:
     (b'{"contact": 1, "event": "clicked"}', "needs the step of the message"),
     (b'{"contact": 1, "event": "clicked", "step": "nope"}', "the journey has no step 'nope'"),
     (b'{"contact": 1, "event": "purchase", "step": "announce"}', "'purchase' is no message event"),
+    (b'{"contact": 1, "event": "opened", "step": "announce", "link": "shop"}', "'opened' is no click"),
+    (b'{"contact": 1, "event": "link_clicked", "step": "announce", "link": ""}', "link must be a link's name"),
 ])
 def test_endpoint_refuses_bad_events_with_a_reason(project: tuple[Path, Runnable], tmp_path: Path, body: bytes,
                                                    problem: str) -> None:

@@ -210,3 +210,62 @@ def test_re_engagement_texts_non_openers_on_day_5_as_seed_002_describes() -> Non
     delay = b.channels["email"].delivery_delay
     assert (gaps >= 5 * DAY + delay).all() and (gaps < 5 * DAY + delay + 13 * HOUR).all()
     assert np.median(gaps) == 5 * DAY + delay
+
+
+# --- seed 000: which link ------------------------------------------------------------------------------
+
+def _branch_on_link(link: str | None) -> Journey:
+    wait_for = {"step": "mail", "event": "link_clicked"} | ({"link": link} if link else {})
+    return chain(Step("mail", "email", props={"content": "Launch"}, outputs={"next": "clicked"}),
+                 Step("clicked", "if-then", props={"wait_for": wait_for, "within": timedelta(days=1)},
+                      outputs={"yes": END, "no": END}))
+
+
+def _clicking() -> BehaviourModel:
+    return behaviour(email={"open": 1.0, "click": 1.0, "open_median": 60, "open_sigma": 0.0, "click_median": 60,
+                            "click_sigma": 0.0})
+
+
+LAUNCH = {"Launch": {"kind": "email", "links": ["product", "blog", "store", "help"]}}
+
+
+@pytest.mark.parametrize("engine", sorted(RUNS))
+def test_an_if_then_on_a_named_link_answers_yes_only_for_clicks_on_that_link(engine: str) -> None:
+    """Everyone clicks one of four links (chosen alike): about a quarter clicked 'product'."""
+    plan = compile_plan(_branch_on_link("product"), content=LAUNCH)
+    assert plan.steps[plan.step_names().index("mail")].links == ("product", "blog", "store", "help")
+    tr = RUNS[engine](plan, synthetic(plan, N, 11), _clicking(), 12)
+    yes = int((outcomes(tr, plan, "clicked") == oc.YES).sum())
+    sd = (N * 0.25 * 0.75) ** 0.5
+    assert abs(yes - N / 4) < 5 * sd, yes
+
+
+@pytest.mark.parametrize("engine", sorted(RUNS))
+def test_an_if_then_on_any_link_answers_yes_for_every_click(engine: str) -> None:
+    plan = compile_plan(_branch_on_link(None), content=LAUNCH)
+    tr = RUNS[engine](plan, synthetic(plan, N, 11), _clicking(), 12)
+    assert (outcomes(tr, plan, "clicked") == oc.YES).all()
+
+
+def test_a_link_the_email_does_not_have_is_never_clicked() -> None:
+    plan = compile_plan(_branch_on_link("nowhere"), content=LAUNCH)
+    tr = run(plan, synthetic(plan, N, 11), _clicking(), 12)
+    assert (outcomes(tr, plan, "clicked") == oc.NO).all()
+
+
+def test_without_content_a_message_has_the_links_its_if_thens_name() -> None:
+    plan = compile_plan(_branch_on_link("product"))
+    assert plan.steps[plan.step_names().index("mail")].links == ("product",)
+    tr = run(plan, synthetic(plan, N, 11), _clicking(), 12)
+    assert (outcomes(tr, plan, "clicked") == oc.YES).all()
+
+
+def test_the_engine_and_the_interpreter_pick_the_same_link_for_each_contact() -> None:
+    plan = compile_plan(_branch_on_link("blog"), content=LAUNCH)
+    pop = synthetic(plan, 2000, 13)
+    a, b = run(plan, pop, _clicking(), 14), run_reference(plan, pop, _clicking(), 14)
+    def yes(tr):  # type: ignore[no-untyped-def]
+        i = plan.step_names().index("clicked")
+        v = tr.visits
+        return set(v["contact"][(v["step"] == i) & (v["outcome"] == oc.YES)].tolist())
+    assert yes(a) == yes(b) and 300 < len(yes(a)) < 700

@@ -33,9 +33,10 @@ def assert_same(a, b) -> None:  # type: ignore[no-untyped-def]
        st.one_of(st.none(), st.integers(1, 20 * 86_400)))
 def test_engine_matches_reference(j: Journey, n: int, seed: int, behaviour: BehaviourModel, chunk: int,
                                   horizon: int | None) -> None:
-    plan = compile_plan(j)
+    content = {f"c{i}": {"links": ["a", "b"]} for i in range(64)}  # two links each (a third is never clicked)
+    plan = compile_plan(j, content=content)
     if horizon is not None:  # a horizon before the schedule ends leaves contacts waiting
-        plan = compile_plan(j, horizon=plan.start + horizon)
+        plan = compile_plan(j, horizon=plan.start + horizon, content=content)
     pop = population(n, seed % 1000, j, account_size=3)
     assert_same(run(plan, pop, behaviour, seed, chunk_size=chunk), run_reference(plan, pop, behaviour, seed))
 

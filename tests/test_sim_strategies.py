@@ -89,8 +89,11 @@ def journeys(draw: Any, *, max_steps: int = 7) -> Journey:
             ttype = "if-then"
             if messages:
                 src, channel = draw(st.sampled_from(messages))
-                props = {"wait_for": {"event": draw(st.sampled_from(MESSAGE_EVENTS[channel])), "step": src},
-                         "within": timedelta(hours=draw(st.integers(1, 72)))}
+                event = draw(st.sampled_from(MESSAGE_EVENTS[channel]))
+                wait_for = {"event": event, "step": src}
+                if event == "link_clicked" and draw(st.booleans()):  # which link (a message has up to 3)
+                    wait_for["link"] = draw(st.sampled_from(("a", "b", "c")))
+                props = {"wait_for": wait_for, "within": timedelta(hours=draw(st.integers(1, 72)))}
             else:
                 props = {"segment": "V"}
         elif kind == "if-condition":

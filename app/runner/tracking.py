@@ -5,7 +5,7 @@ Routes (a small HTTP/1.1 server on asyncio streams; one request per connection):
 - `GET /o/TOKEN` the open pixel (a 1x1 GIF); `GET /c/TOKEN` a tracked link (a redirect when the link is a web
   address, else a short page); `GET /u/TOKEN` unsubscribe. Tokens are signed (channels.Tokens).
 - `POST /events` JSON {"contact": 12, "event": "purchase"} (a contact event: goal and exit events), or with
-  "step": "announce" for a message event (opened, clicked, delivered, bounced, hard_bounced: the address is dead,
+  "step": "announce" (and "link": "shop" for a click on a named link) for a message event (opened, clicked, delivered, bounced, hard_bounced: the address is dead,
   unsubscribed: from that message's channel only; "unsubscribed" without a step stops every channel); a list of
   these is accepted.
   The event goes to the contact's workflow of the current iteration. Answers 202 with {"queued": n}; 400 (and
@@ -38,6 +38,7 @@ from app.runner.channels import Tokens, link_target
 from app.runner.clock import Clock
 from app.runner.runnable import Runnable
 from app.runner.state import StateDb
+from app.semantics.plan import LINK_CLICK
 
 PIXEL = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00"
          b"\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
@@ -212,7 +213,11 @@ class TrackingServer:
         t = self.tokens.read(token)
         if t is None or t.kind != kind:
             return _page(404, "This link is not valid.")
-        await self.queue([(t.workflow_id, Event(KINDS[kind], self.now(), t.step_id))])
+        now = self.now()
+        events = [(t.workflow_id, Event(KINDS[kind], now, t.step_id))]
+        if kind == "c" and t.link:  # which link: an if/then may name it (seed 000)
+            events.append((t.workflow_id, Event(f"{LINK_CLICK}{t.link}", now, t.step_id)))
+        await self.queue(events)
         if kind == "o":
             return Response(200, PIXEL, "image/gif")
         if kind == "u":
@@ -243,13 +248,19 @@ class TrackingServer:
             step = str(item.get("step") or "")
             wid = contact_workflow_id(self.runnable.key, int(item["contact"]), k)
             events.append((wid, Event(str(item["event"]), now, step)))
+            if item.get("link"):  # a click on a named link: also the event an if/then on that link waits for
+                events.append((wid, Event(f"{LINK_CLICK}{item['link']}", now, step)))
         await self.queue(events)
         return _json(202, {"queued": len(events)})
 
     def _check(self, item: Any) -> str | None:
         if not isinstance(item, dict):
             return "an event is an object with contact and event"
-        c, name, step = item.get("contact"), item.get("event"), item.get("step")
+        c, name, step, link = item.get("contact"), item.get("event"), item.get("step"), item.get("link")
+        if link is not None and (not isinstance(link, str) or not 0 < len(link) <= 200 or "\x00" in link):
+            return "link must be a link's name (1 to 200 characters)"
+        if link is not None and name not in ("clicked", "link_clicked"):
+            return f"a link is named, but '{name}' is no click (use link_clicked)"
         if isinstance(c, bool) or not isinstance(c, int):
             return "contact must be a contact id (a whole number)"
         if not isinstance(name, str) or not name:

@@ -36,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from app.runner.runnable import lookup
     from app.semantics.draws import SPLIT, hash_keys, stream, uniforms
     from app.semantics.outcomes import CAPPED, COMPLETED, LABELS, SENT, SUPPRESSED
-    from app.semantics.plan import Kind, Plan, StepPlan
+    from app.semantics.plan import LINK_CLICK, Kind, Plan, StepPlan
     from app.semantics.reference import (NEVER, ContactState, Move, Wait, advance, apply, enter, exit_due,
                                      observe, observe_event, stop)
 
@@ -223,7 +223,7 @@ class ContactWorkflow:
                     if step is not None and step.index in self.sent:
                         observe(self.state, step.index, "bounced", max(at, self.sent[step.index]))
             elif e.step_id:
-                name = MESSAGE_EVENT_NAMES.get(e.name)
+                name = e.name if e.name.startswith(LINK_CLICK) else MESSAGE_EVENT_NAMES.get(e.name)
                 index = next((s.index for s in self.plan.steps if s.id == e.step_id), None)
                 if name is None or index is None or index not in self.sent:
                     continue  # a message this contact was not sent on its path has no events

@@ -40,6 +40,7 @@ SPLIT: Final = 7
 SPLIT_ACCOUNT: Final = 8
 BACKGROUND: Final = 9
 REPLICA: Final = 10
+LINK: Final = 11  # which of a message's links a click is on
 
 
 def mix64(x: int) -> int:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum
-from typing import Any
+from typing import Any, Mapping
 
 from app.model.attributes import CONSENT_LEVELS, MESSAGE_EVENTS
 from app.model.journey import Journey, Trigger
@@ -29,6 +29,7 @@ DAY = 86_400
 DEFAULT_HORIZON_DAYS = 90
 # if/then events as the journey names them -> the message event the simulator records
 WATCH_EVENTS = {"delivered": "delivered", "opened": "opened", "link_clicked": "clicked", "bounced": "bounced"}
+LINK_CLICK = "clicked:"  # a watched event on one named link: "clicked:shop"
 PER_ACCOUNT_ACTIONS = frozenset({"task", "lead", "workflow"})  # one per account when targeting accounts
 
 
@@ -80,6 +81,15 @@ class StepPlan:
     segment: str | None = None
     thresholds: tuple[float, ...] = ()
     per_account: bool = False
+    links: tuple[str, ...] = ()  # a message's links (a click is on one of them); see compile_plan
+
+    def link_index(self, event: str) -> int | None:
+        """For a watched event 'clicked:NAME', the index of link NAME in this message (-1: it has no such link,
+        so nobody clicks it); None for any other event."""
+        if not event.startswith(LINK_CLICK):
+            return None
+        name = event[len(LINK_CLICK):]
+        return self.links.index(name) if name in self.links else -1
 
 
 @dataclass(frozen=True)
@@ -187,8 +197,14 @@ def _topological(journey: Journey) -> list[str]:
     return order
 
 
-def compile_plan(journey: Journey, *, horizon: int | datetime | None = None) -> Plan:
-    """Compile a journey; `horizon` (UTC seconds or a journey-local date-time) bounds the simulated time."""
+def compile_plan(journey: Journey, *, horizon: int | datetime | None = None,
+                 content: Mapping[str, Any] | None = None) -> Plan:
+    """Compile a journey; `horizon` (UTC seconds or a journey-local date-time) bounds the simulated time.
+
+    `content` (content name -> Content, or its plain form) gives each message its links: a click is on one of
+    them, and an if/then on a named link answers yes only for a click on that link (seed 000, "Which link").
+    A message whose content has no links listed (a text message, or content not given) has the links its
+    if/thens name."""
     s = journey.schedule
     try:
         zone(s.timezone)
@@ -226,7 +242,9 @@ def compile_plan(journey: Journey, *, horizon: int | datetime | None = None) -> 
     order = _topological(journey)
     index = {sid: i for i, sid in enumerate(order)}
     accounts = journey.target == "accounts"
-    steps = tuple(_step(journey, sid, i, index, s.timezone, accounts, notes) for i, sid in enumerate(order))
+    links = _message_links(journey, content)
+    steps = tuple(_step(journey, sid, i, index, s.timezone, accounts, notes, links.get(sid, ()))
+                  for i, sid in enumerate(order))
 
     q = s.quiet_hours
     quiet = None
@@ -258,8 +276,32 @@ def _pct(x: float) -> str:
     return f"{x:g}%"
 
 
+def _content_links(item: Any) -> tuple[str, ...]:
+    links = item.get("links") if isinstance(item, Mapping) else getattr(item, "links", ())
+    return tuple(str(x) for x in links or ())
+
+
+def _message_links(journey: Journey, content: Mapping[str, Any] | None) -> dict[str, tuple[str, ...]]:
+    """Each message step's links: its content's, else (a text, or no content given) those its if/thens name."""
+    named: dict[str, list[str]] = {}
+    for sid in journey.steps:
+        wait_for = journey.step(sid).props.get("wait_for") if journey.step(sid).type == "if-then" else None
+        if isinstance(wait_for, Mapping) and wait_for.get("link") and wait_for.get("event") == "link_clicked":
+            named.setdefault(str(wait_for.get("step")), []).append(str(wait_for["link"]))
+    out: dict[str, tuple[str, ...]] = {}
+    for sid in journey.steps:
+        st = journey.step(sid)
+        tile = REGISTRY.get(st.type)
+        if tile is None or tile.channel is None:
+            continue
+        item = (content or {}).get(str(st.props.get("content") or ""))
+        own = _content_links(item) if item is not None else ()
+        out[sid] = own or tuple(dict.fromkeys(named.get(sid, ())))
+    return out
+
+
 def _step(journey: Journey, sid: str, i: int, index: dict[str, int], tz: str, accounts: bool,
-          notes: list[str]) -> StepPlan:
+          notes: list[str], links: tuple[str, ...] = ()) -> StepPlan:
     st = journey.step(sid)
     tile = REGISTRY.get(st.type)
     if tile is None:
@@ -271,7 +313,7 @@ def _step(journey: Journey, sid: str, i: int, index: dict[str, int], tz: str, ac
                                 ports=ports, next=nxt)
     p = st.props
     if tile.channel is not None:
-        return StepPlan(kind=Kind.MESSAGE, channel=tile.channel, **base)
+        return StepPlan(kind=Kind.MESSAGE, channel=tile.channel, links=links, **base)
     if st.type == "wait":
         if p.get("until") is not None:
             return StepPlan(kind=Kind.WAIT_UNTIL, until=local_to_utc(p["until"], tz), **base)
@@ -318,7 +360,10 @@ def _if_then(journey: Journey, sid: str, p: dict[str, Any], index: dict[str, int
         within = p.get("within")
         if within is None or within.total_seconds() <= 0:
             raise PlanError(f"if/then '{sid}' needs a time limit above zero")
-        return StepPlan(kind=Kind.IF_EVENT, watch_step=index[src], watch_event=WATCH_EVENTS[event],
+        watch = WATCH_EVENTS[event]
+        if event == "link_clicked" and wait_for.get("link"):
+            watch = f"{LINK_CLICK}{wait_for['link']}"
+        return StepPlan(kind=Kind.IF_EVENT, watch_step=index[src], watch_event=watch,
                         seconds=int(within.total_seconds()), **base)
     if condition:
         return StepPlan(kind=Kind.IF_CONDITION, condition=Condition(condition["attribute"], condition["op"],

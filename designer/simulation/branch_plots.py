@@ -15,7 +15,7 @@ from designer.panels.common import MutedLabel
 from designer.simulation.plot_widgets import (NO_RUN, BarSeries, HBarChart, PlotView, Table, fmt_count, fmt_pct,
                                               journey_name, legend_html, plot_font, port_color, replicas_of)
 from simulator.branches import AB_METRICS, ABTest, Branch, Difference, ab_figures, branch_figures
-from app.semantics.plan import Plan, compile_plan
+from app.semantics.plan import Plan
 from simulator.runs import RunRecord
 from simulator.trace import Trace
 
@@ -33,7 +33,7 @@ def run_parts(record: RunRecord) -> tuple[Trace, Plan]:
     key = (record.trace_digest, record.journey_id, record.horizon)
     if key not in _parts:
         _parts.clear()
-        _parts[key] = (record.trace(), compile_plan(record.journey(), horizon=record.horizon))
+        _parts[key] = (record.trace(), record.plan())
     return _parts[key]
 
 
