@@ -361,11 +361,11 @@ class _Iteration:
     def _unit_rows(self) -> None:
         us = self.units
         goal = self.events[self.plan.goal.name] if self.plan.goal else np.full(us.n, NEVER, dtype=np.int64)
-        reached = (goal < self.cutoff) & ~((self.term_outcome == EXITED) & (goal > self.term_time))
-        g = np.where(reached, goal, NEVER)
+        g = np.where(goal < self.plan.goal_deadline(us.entry, self.cutoff), goal, NEVER)  # left or not
         rows, entry = self._member_rows()
         started = time.perf_counter()
-        with_j, without_j = effect_bits(self.ctx.world, rows, entry, self.cutoff, self.k, self.caused)
+        with_j, without_j = effect_bits(self.ctx.world, rows, entry, self.plan.goal_deadline(entry, self.cutoff),
+                                        self.k, self.caused)
         self.ctx.twin_seconds += time.perf_counter() - started
         if self.single:
             self.out.units(self.member_rows, self.k, us.entry, self.term_time, self.term_outcome, g, with_j,

@@ -110,8 +110,11 @@ def _headline(results: Mapping[str, Any]) -> str:
     lead = f"Caused by the journey: it {verb} {abs(mean or 0.0) * 100:.2f} points of {what}{interval}."
     if not significant(inc):
         lead = f"Caused by the journey: no effect shown on {what} (the 95% interval includes zero{interval[1:]})."
-    return (f"{lead} {share(with_)} of the contacts who entered do it with the journey, {share(without)} would "
-            "without it.")
+    raw = results.get("goal_window_days")
+    days = float(raw) if isinstance(raw, (int, float)) and math.isfinite(raw) else None
+    within = f" within {days:g} days of entering" if days is not None else ""
+    return (f"{lead} {share(with_)} of the contacts who entered do it{within} with the journey, {share(without)} "
+            "would without it.")
 
 
 def effect_rows(results: Mapping[str, Any]) -> list[tuple[str, str, str, str, bool]]:

@@ -25,7 +25,7 @@ import numpy as np
 
 from simulator.behaviour import BehaviourModel, contact_modifiers, message_events
 from app.semantics.draws import SPLIT, SPLIT_ACCOUNT, hash_keys, stream, uniforms
-from app.semantics.outcomes import COMPLETED, EXITED, SENT
+from app.semantics.outcomes import COMPLETED, SENT
 from app.semantics.plan import LINK_CLICK, Kind, Plan, StepPlan
 from simulator.population import CategoryColumn, Population
 from app.semantics.reference import (NEVER, ContactState, Move, Wait, advance, apply, enter, exit_due,
@@ -209,11 +209,12 @@ def _run_unit(plan: Plan, facts: PopulationFacts, behaviour: BehaviourModel, see
             break
         now = wake
 
-    reached = goal_at < cutoff and not (final.outcome == EXITED and goal_at > final.at)
+    reached = goal_at < plan.goal_deadline(t0, cutoff)  # whether or not the unit has left (plan.goal_deadline)
     for pos, c in enumerate(contacts):
         caused = {"converted": np.array([drawn_conv.get(pos, NEVER)]),
                   "unsubscribed": np.array([drawn_unsub.get(pos, NEVER)])}
-        with_bits, without_bits = effect_bits(facts.world, np.array([c.contact]), np.array([t0]), cutoff, k, caused)
+        with_bits, without_bits = effect_bits(facts.world, np.array([c.contact]), np.array([t0]),
+                                              plan.goal_deadline(np.array([t0]), cutoff), k, caused)
         out.units(np.array([c.contact]), k, np.array([t0]), np.array([final.at]), np.array([final.outcome]),
                   np.array([goal_at if reached else NEVER]), with_bits, without_bits)
 

@@ -249,9 +249,10 @@ def trigger_times(world: World, trig: TriggerPlan, rows: np.ndarray, entry: np.n
     return m.first_at_or_after(rows, entry)
 
 
-def effect_bits(world: World, rows: np.ndarray, entry: np.ndarray, cutoff: int, iteration: int,
+def effect_bits(world: World, rows: np.ndarray, entry: np.ndarray, cutoff: int | np.ndarray, iteration: int,
                 caused: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Per contact, which effect events happen from its entry until the cutoff, with the journey and without it
+    """Per contact, which effect events happen from its entry until `cutoff` (exclusive; per contact: the goal's
+    window, Plan.goal_deadline), with the journey and without it
     (bit j for `world.effect_events[j]`). Without: the contact's own events. With: those, and the conversions
     ('converted') and unsubscribes ('unsubscribed') the journey's messages caused."""
     with_bits = np.zeros(len(rows), dtype=np.int32)

@@ -637,3 +637,24 @@ def test_panels_fit_a_narrow_dock_and_a_dark_palette(doc: Document, qtbot) -> No
             assert page.minimumSizeHint().width() <= w.scroll.viewport().width() + 1, name
     finally:
         app.setPalette(old)
+
+
+def test_journey_settings_edit_the_goals_window_and_keep_it_when_the_goal_changes(doc: Document, qtbot) -> None:
+    from app.model.journey import Trigger
+    from app.model.project_commands import UpdateJourney
+
+    j = journey(doc)
+    assert doc.run(UpdateJourney(j.id, goal=Trigger(event="purchase")))
+    panel = JourneySettingsPanel(doc)
+    qtbot.addWidget(panel)
+    panel.show()
+    assert panel.goal_within.isEnabled() and panel.goal_within.text() == ""  # the default (30 days)
+    commit_text(qtbot, panel.goal_within, "14d")
+    assert j.goal is not None and j.goal.within == timedelta(days=14)
+    panel._commit_goal(Trigger(event="web_visit"))  # another event: the window stays
+    assert j.goal == Trigger(event="web_visit", within=timedelta(days=14))
+    commit_text(qtbot, panel.goal_within, "400d")
+    assert "366 days" in panel.notes["goal.within"].plain_text() and j.goal.within == timedelta(days=14)
+    doc.undo_stack.undo()
+    doc.undo_stack.undo()
+    assert j.goal == Trigger(event="purchase") and panel.goal_within.text() == ""

@@ -77,7 +77,8 @@ class Rehearsal:
             return False
         state = StateDb(self.state_dir / "runner.db")
         try:
-            return state.event_counts() == {"delivered": len(self.clickers)}
+            # a click on a tracked link is two events: 'clicked' and 'clicked:LINK' (for if/thens on that link)
+            return state.event_counts() == {"delivered": 2 * len(self.clickers)}
         finally:
             state.close()
 

@@ -269,3 +269,41 @@ def test_the_engine_and_the_interpreter_pick_the_same_link_for_each_contact() ->
         v = tr.visits
         return set(v["contact"][(v["step"] == i) & (v["outcome"] == oc.YES)].tolist())
     assert yes(a) == yes(b) and 300 < len(yes(a)) < 700
+
+
+# --- one definition of a goal ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("engine", sorted(RUNS))
+def test_the_goal_counts_within_its_window_after_entry_whether_or_not_the_contact_has_left(engine: str) -> None:
+    """Everybody completes the one-step journey at entry; purchases at 0.01 a day still count for 10 days."""
+    from app.model.journey import Trigger
+
+    j = chain(Step("mail", "email", props={"content": "c"}, outputs={"next": END}))
+    j.goal = Trigger(event="purchase", within=timedelta(days=10))
+    plan = compile_plan(j)
+    assert plan.goal_window == 10 * DAY
+    b = replace(behaviour(), event_rates={"purchase": 0.01})
+    tr = RUNS[engine](plan, synthetic(plan, N, 21), b, 22)
+    u = tr.units
+    assert (u["outcome"] == oc.COMPLETED).all()
+    reached = int((u["goal"] >= 0).sum())
+    p = 1 - np.exp(-0.01 * 10)
+    assert abs(reached - N * p) < 5 * (N * p * (1 - p)) ** 0.5
+    goal_after_entry = tr.absolute(u["goal"][u["goal"] >= 0]) - tr.absolute(u["entered"][u["goal"] >= 0])
+    assert (goal_after_entry <= 10 * DAY).all()
+
+
+def test_the_goal_window_defaults_to_30_days_and_reads_from_the_journey_file() -> None:
+    from app.codec.yamlio import read_journey_text
+    from app.errors import FormatError
+
+    base = ("format: journey/1\nname: G\nschedule: {start: 2027-01-01T09:00, timezone: UTC}\n"
+            "steps:\n  w: {type: wait, duration: 1d}\n")
+    assert compile_plan(read_journey_text(base + "goal: {event: purchase}\n")[0]).goal_window == 30 * DAY
+    j = read_journey_text(base + "goal: {event: purchase, within: 7d}\n")[0]
+    assert j.goal is not None and j.goal.within == timedelta(days=7)
+    for bad, says in (("goal: {event: purchase, within: 400d}\n", "366 days"),
+                      ("goal: {event: purchase, within: 0s}\n", "366 days"),
+                      ("exit_when: [{event: purchase, within: 7d}]\n", "within")):
+        with pytest.raises(FormatError, match=says):
+            read_journey_text(base + bad)

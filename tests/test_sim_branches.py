@@ -156,7 +156,8 @@ def test_random_split_details() -> None:
     # the 'no' side is sent the nudge right after the branch (unless suppressed); 'yes' only on path A
     yes, no = gold.paths
     nudge = next(r for r in results["funnel"] if r["step"] == "nudge")
-    assert no.messaged == nudge["sent"]["mean"] < no.taken == nudge["entered"]["mean"]
+    # (a contact the nudge's channel cannot reach may still get a later message on another channel)
+    assert nudge["sent"]["mean"] <= no.messaged < no.taken == nudge["entered"]["mean"]
     assert yes.messaged == brute_force(tr, gold.index, {oc.YES: "yes"})["yes"]["messaged"] < yes.taken
     assert len(set(tr.units["iteration"].tolist())) == 3
 

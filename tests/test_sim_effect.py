@@ -101,7 +101,7 @@ def test_the_twin_is_paired_contact_by_contact() -> None:
     entered = tr.absolute(u["entered"])
     own = world.event_first("purchase", rows, entered, 0)
     without = (u["effect_without"] >> j_purchase) & 1
-    assert np.array_equal(without.astype(bool), own < plan.horizon)
+    assert np.array_equal(without.astype(bool), own < plan.goal_deadline(entered, plan.horizon))  # in its window
     with_ = ((u["effect_with"] >> j_purchase) & 1).astype(bool)
     bought_on_journey = tr.messages["converted"] >= 0
     converters = set(tr.messages["contact"][bought_on_journey].tolist())

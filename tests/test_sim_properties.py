@@ -76,18 +76,28 @@ def check_messages_allowed(plan: Plan, pop: Population, world: World, tr: Trace)
     who = u["contact"].astype(np.int64)
     for seg in plan.audience.exclude:
         assert not world.member(seg, who, entered).any()
+    bought = m["converted"] >= 0  # purchases the journey caused feed back into segments built on purchases
+    bought_rows, bought_at = contacts[bought], tr.absolute(m["converted"])[bought]
+
+    def member(seg: str) -> np.ndarray:
+        if world.feeds_back and len(bought_rows):
+            return world.member_with(seg, who, entered, bought_rows, bought_at)
+        return world.member(seg, who, entered)
+
     if plan.audience.segments:
-        hits = [world.member(seg, who, entered) for seg in plan.audience.segments]
+        hits = [member(seg) for seg in plan.audience.segments]
         inside = np.logical_or.reduce(hits) if plan.audience.combine == "union" else np.logical_and.reduce(hits)
         assert inside.all(), "a contact entered while not in the audience"
     if plan.audience.suppress:
         assert not world.member(plan.audience.suppress, contacts, sent).any()
-    first_unsub: dict[int, int] = {}
-    for c, t in zip(contacts.tolist(), tr.absolute(m["unsubscribed"]).tolist()):
+    # opt-outs are per channel: an unsubscribe from an email stops email, an SMS STOP stops texts
+    channel = [plan.steps[s].channel for s in m["step"].tolist()]
+    first_unsub: dict[tuple[int, str | None], int] = {}
+    for c, ch, t in zip(contacts.tolist(), channel, tr.absolute(m["unsubscribed"]).tolist()):
         if t >= 0:
-            first_unsub[c] = min(first_unsub.get(c, t), t)
-    for c, t in zip(contacts.tolist(), sent.tolist()):
-        assert t < first_unsub.get(c, 1 << 62), "a message to a contact who had unsubscribed"
+            first_unsub[(c, ch)] = min(first_unsub.get((c, ch), t), t)
+    for c, ch, t in zip(contacts.tolist(), channel, sent.tolist()):
+        assert t < first_unsub.get((c, ch), 1 << 62), "a message on a channel the contact had opted out of"
 
 
 def check_effect(plan: Plan, tr: Trace) -> None:

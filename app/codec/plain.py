@@ -107,12 +107,24 @@ def trigger_to_plain(t: Trigger) -> dict[str, Any]:
     if t.segment:
         d["segment"] = t.segment
         d["when"] = t.when or "joins"
+    if t.within is not None:
+        d["within"] = format_duration(t.within)
     return d
 
 
-def trigger_from_plain(v: Any, path: Path) -> Trigger:
+MAX_GOAL_WINDOW = timedelta(days=366)
+
+
+def trigger_from_plain(v: Any, path: Path, *, goal: bool = False) -> Trigger:
+    """A goal (`goal`: it may say `within`, its attribution window) or an exit condition."""
     m = _mapping(v, path, "a goal or exit condition")
-    _only(m, ("event", "segment", "when"), path, "a goal or exit condition")
+    _only(m, ("event", "segment", "when", "within") if goal else ("event", "segment", "when"), path,
+          "a goal" if goal else "an exit condition")
+    within = None
+    if goal and m.get("within") is not None:
+        within = _wrap(path + ("within",), parse_duration, m["within"])
+        if not timedelta(0) < within <= MAX_GOAL_WINDOW:
+            raise PlainError(path + ("within",), "a goal's window (within) is from 1 second to 366 days")
     event = _text(m.get("event"), path + ("event",), "event")
     segment = _text(m.get("segment"), path + ("segment",), "segment")
     if bool(event) == bool(segment):
@@ -122,7 +134,7 @@ def trigger_from_plain(v: Any, path: Path) -> Trigger:
         when = _choice(m.get("when", "joins"), ("joins", "leaves"), path + ("when",), "when")
     elif "when" in m:
         raise PlainError(path + ("when",), "'when' goes with a segment, not an event", at_key=True)
-    return Trigger(event=event, segment=segment, when=when)  # type: ignore[arg-type]
+    return Trigger(event=event, segment=segment, when=when, within=within)  # type: ignore[arg-type]
 
 
 def settings_to_plain(j: Journey) -> dict[str, Any]:
@@ -238,7 +250,7 @@ def settings_from_plain(d: Mapping[str, Any], path: Path = ()) -> dict[str, Any]
         timezone=tz, quiet_hours=quiet)  # type: ignore[arg-type]
 
     if d.get("goal") is not None:
-        out["goal"] = trigger_from_plain(d["goal"], path + ("goal",))
+        out["goal"] = trigger_from_plain(d["goal"], path + ("goal",), goal=True)
     ew = d.get("exit_when") or []
     if not isinstance(ew, list):
         raise PlainError(path + ("exit_when",), "exit_when must be a list, e.g. [{event: purchase}]")

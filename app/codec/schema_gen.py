@@ -22,6 +22,9 @@ TRIGGER = {"type": "object", "additionalProperties": False,
            "description": "A contact event (e.g. purchase), or joining / leaving a segment.",
            "properties": {"event": {"type": "string"}, "segment": {"type": "string"},
                           "when": {"enum": ["joins", "leaves"]}}}
+GOAL = {**TRIGGER, "description": "What counts as success: a contact event (e.g. purchase), or joining / leaving a "
+        "segment, within an attribution window after entry (default 30 days).",
+        "properties": {**TRIGGER["properties"], "within": DURATION}}  # type: ignore[dict-item]
 
 
 def _prop_schema(p: PropSpec) -> dict[str, Any]:
@@ -99,7 +102,7 @@ def build_schema() -> dict[str, Any]:
                 "quiet_hours": {"type": "object", "additionalProperties": False, "required": ["start", "end"],
                                 "properties": {"start": {"type": ["string", "integer"]},
                                                "end": {"type": ["string", "integer"]}}}}},
-            "goal": TRIGGER,
+            "goal": GOAL,
             "exit_when": {"type": "array", "items": TRIGGER},
             "frequency_cap": {"type": "object", "additionalProperties": False, "required": ["messages", "per"],
                               "properties": {"messages": {"type": "integer", "minimum": 1}, "per": DURATION}},

@@ -68,6 +68,7 @@ class Trigger:
     event: str | None = None
     segment: str | None = None
     when: Literal["joins", "leaves"] | None = None
+    within: timedelta | None = None  # a goal's attribution window after entry (None: DEFAULT_GOAL_WINDOW)
 
 
 @dataclass(frozen=True)

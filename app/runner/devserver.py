@@ -32,6 +32,7 @@ SEARCH_ATTRIBUTES: dict[str, str] = {
     "JourneyPath": "KeywordList",  # every step it has entered
     "JourneySent": "KeywordList",  # the message steps that sent it a message
     "JourneyOutcome": "Keyword",  # how it left: completed, exited, goal, holdout, stopped
+    "JourneyGoal": "Keyword",  # "reached": the goal's event came within its window after entry (left or not)
 }
 
 

@@ -48,6 +48,9 @@ async def step_counts(client: Client, r: Runnable) -> dict[str, Any]:
             "running": await count("ExecutionStatus = 'Running'"),
             "failed": await count("ExecutionStatus IN ('Failed', 'Terminated', 'TimedOut')"),
             "outcomes": {o: await count(f"JourneyOutcome = {_q(o)}") for o in FINAL},
+            # the goal, one definition (Plan.goal_deadline): within its window after entry, left or not
+            "goal_reached": await count("JourneyGoal = 'reached'"),
+            "attributing": await count("JourneyStep = 'end' AND ExecutionStatus = 'Running'"),
             "steps": rows}
 
 
@@ -60,9 +63,14 @@ def format_counts(counts: dict[str, Any]) -> list[str]:
     head = ["step", "type", *cols]
     body = [[r["step"], r["type"], *(str(r.get(c, "")) for c in cols)] for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
-    lines = [f"{counts['journey']} ({counts['key']}): {counts['enrolled']} enrolled, {counts['running']} in the "
-             f"journey, " + ", ".join(f"{v} {k}" for k, v in counts["outcomes"].items() if v)
+    attributing = counts.get("attributing", 0)
+    lines = [f"{counts['journey']} ({counts['key']}): {counts['enrolled']} enrolled, "
+             f"{counts['running'] - attributing} in the journey, "
+             + ", ".join(f"{v} {k}" for k, v in counts["outcomes"].items() if v)
              + (f", {counts['failed']} failed" if counts["failed"] else "")]
+    if "goal_reached" in counts:
+        lines.append(f"Goal reached (within its window after entry, left or not): {counts['goal_reached']}"
+                     + (f"; {attributing} who left are still within their window" if attributing else ""))
     lines.append("  ".join(h.ljust(w) if i < 2 else h.rjust(w) for i, (h, w) in enumerate(zip(head, widths))))
     for line in body:
         lines.append("  ".join(str(x).ljust(w) if i < 2 else str(x).rjust(w)

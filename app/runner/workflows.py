@@ -44,6 +44,7 @@ KEY = SearchAttributeKey.for_keyword("JourneyKey")
 STEP = SearchAttributeKey.for_keyword("JourneyStep")
 PATH = SearchAttributeKey.for_keyword_list("JourneyPath")
 OUTCOME = SearchAttributeKey.for_keyword("JourneyOutcome")
+GOAL = SearchAttributeKey.for_keyword("JourneyGoal")
 
 MESSAGE_EVENT_NAMES = {"delivered": "delivered", "bounced": "bounced", "opened": "opened", "clicked": "clicked",
                        "link_clicked": "clicked"}
@@ -183,8 +184,28 @@ class ContactWorkflow:
         self.where = "end"
         workflow.upsert_search_attributes([STEP.value_set("end"), PATH.value_set(self.path_keys()),
                                            OUTCOME.value_set(LABELS[final.outcome])])
+        goal_at = await self.attribute_goal(cutoff)
         return {"contact": inp.contact, "iteration": inp.iteration, "visits": self.visits,
-                "outcome": LABELS[final.outcome], "left_at": final.at}
+                "outcome": LABELS[final.outcome], "left_at": final.at, "goal_at": goal_at}
+
+    async def attribute_goal(self, cutoff: int) -> int | None:
+        """The one definition of a goal (Plan.goal_deadline): its event within the goal's window after entry,
+        whether or not the contact has left. A contact that has left without it is still listened to until the
+        window closes (or the iteration's cutoff); then JourneyGoal says 'reached' when it came."""
+        plan = self.plan
+        if plan.goal is None:
+            return None
+        deadline = plan.goal_deadline(self.state.entered_at, cutoff)
+        while True:
+            now = self.sim_now()
+            self.observe_until(min(now, deadline - 1))
+            at = self.state.contact_events.get(plan.goal.name, NEVER)
+            if at < deadline:
+                workflow.upsert_search_attributes([GOAL.value_set("reached")])
+                return at
+            if now >= deadline:
+                return None
+            await self.sleep_until(min([deadline, *(e.at for e in self.pending)]))
 
     # --- time ----------------------------------------------------------------------------------------------
 

@@ -19,6 +19,8 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Any, Mapping
 
+import numpy as np
+
 from app.model.attributes import CONSENT_LEVELS, MESSAGE_EVENTS
 from app.model.journey import Journey, Trigger
 from app.model.registry import END, REGISTRY
@@ -27,10 +29,10 @@ from app.semantics.timezones import local_to_utc, zone
 
 DAY = 86_400
 DEFAULT_HORIZON_DAYS = 90
+DEFAULT_GOAL_WINDOW = 30 * DAY  # a goal counts within 30 days of entry unless the journey's goal says `within`
 # if/then events as the journey names them -> the message event the simulator records
 WATCH_EVENTS = {"delivered": "delivered", "opened": "opened", "link_clicked": "clicked", "bounced": "bounced"}
 LINK_CLICK = "clicked:"  # a watched event on one named link: "clicked:shop"
-PER_ACCOUNT_ACTIONS = frozenset({"task", "lead", "workflow"})  # one per account when targeting accounts
 
 
 class PlanError(ValueError):
@@ -138,6 +140,7 @@ class Plan:
     goal: TriggerPlan | None
     events: tuple[str, ...] = field(default=())
     notes: tuple[str, ...] = field(default=())  # settings the plan had to read its own way (see compile_plan)
+    goal_window: int = DEFAULT_GOAL_WINDOW  # seconds after entry in which the goal counts (see goal_deadline)
 
     @property
     def end(self) -> int:
@@ -156,6 +159,13 @@ class Plan:
         """When processing of an iteration stops, and whether that is the horizon (still waiting) or the end."""
         stop = min(self.iterations[iteration][1], self.end_at)
         return (self.horizon, True) if self.horizon < stop else (stop, False)
+
+    def goal_deadline(self, entry: Any, cutoff: Any) -> Any:
+        """The one definition of a goal reached: its event at or after entry and before this (exclusive) time,
+        whether or not the contact has left the journey by then; within the goal's attribution window after
+        entry, and before the iteration's cutoff (nothing is seen after it). Works on ints and arrays."""
+        return np.minimum(entry + self.goal_window + 1, cutoff) if isinstance(entry, np.ndarray) \
+            else min(entry + self.goal_window + 1, cutoff)
 
     def segments_used(self) -> list[str]:
         """Segments named by if/then steps, the goal and exit conditions (not the audience)."""
@@ -264,7 +274,9 @@ def compile_plan(journey: Journey, *, horizon: int | datetime | None = None,
     goal = _trigger(journey.goal) if journey.goal else None
     events = tuple(dict.fromkeys(t.event for t in (*exits, *([goal] if goal else [])) if t.event))
     return Plan(journey.id, journey.name, journey.version, journey.target, f.kind, steps, index[journey.entry],
-                start, end_at, h, iterations, s.timezone, quiet, cap, audience, exits, goal, events, tuple(notes))
+                start, end_at, h, iterations, s.timezone, quiet, cap, audience, exits, goal, events, tuple(notes),
+                int(journey.goal.within.total_seconds()) if journey.goal and journey.goal.within
+                else DEFAULT_GOAL_WINDOW)
 
 
 def _days(seconds: int) -> str:
@@ -285,7 +297,9 @@ def _message_links(journey: Journey, content: Mapping[str, Any] | None) -> dict[
     """Each message step's links: its content's, else (a text, or no content given) those its if/thens name."""
     named: dict[str, list[str]] = {}
     for sid in journey.steps:
-        wait_for = journey.step(sid).props.get("wait_for") if journey.step(sid).type == "if-then" else None
+        tile = REGISTRY.get(journey.step(sid).type)
+        wait_for = journey.step(sid).props.get("wait_for") if tile is not None and tile.execution == "if-then" \
+            else None
         if isinstance(wait_for, Mapping) and wait_for.get("link") and wait_for.get("event") == "link_clicked":
             named.setdefault(str(wait_for.get("step")), []).append(str(wait_for["link"]))
     out: dict[str, tuple[str, ...]] = {}
@@ -312,17 +326,18 @@ def _step(journey: Journey, sid: str, i: int, index: dict[str, int], tz: str, ac
     base: dict[str, Any] = dict(index=i, id=sid, name=st.display_name, type=st.type, key=name_key(sid),
                                 ports=ports, next=nxt)
     p = st.props
-    if tile.channel is not None:
+    ex = tile.execution  # the registry says how a tile runs; the meaning of each kind is written here
+    if ex == "message":
         return StepPlan(kind=Kind.MESSAGE, channel=tile.channel, links=links, **base)
-    if st.type == "wait":
+    if ex == "wait":
         if p.get("until") is not None:
             return StepPlan(kind=Kind.WAIT_UNTIL, until=local_to_utc(p["until"], tz), **base)
         if p.get("duration") is None or p["duration"].total_seconds() <= 0:
             raise PlanError(f"wait '{sid}' needs a duration above zero or a date to wait until")
         return StepPlan(kind=Kind.WAIT_FOR, seconds=int(p["duration"].total_seconds()), **base)
-    if st.type == "if-then":
+    if ex == "if-then":
         return _if_then(journey, sid, p, index, base)
-    if st.type in ("ab-split", "random-split"):
+    if ex == "split":
         split = list(p.get("split") or ())
         holdout = float(p.get("holdout") or 0)
         total = sum(split) + holdout
@@ -340,9 +355,9 @@ def _step(journey: Journey, sid: str, i: int, index: dict[str, int], tz: str, ac
             notes.append(f"split '{sid}': its paths{' and holdout' if holdout else ''} add up to {_pct(total)}, not "
                          f"100%; simulated as shares of the total: {shares}{held}")
         return StepPlan(kind=Kind.SPLIT, thresholds=tuple(cum), **base)
-    if st.type == "exit":
+    if ex == "exit":
         return StepPlan(kind=Kind.EXIT, **base)
-    return StepPlan(kind=Kind.ACTION, per_account=accounts and st.type in PER_ACCOUNT_ACTIONS, **base)
+    return StepPlan(kind=Kind.ACTION, per_account=accounts and tile.per_account, **base)
 
 
 def _if_then(journey: Journey, sid: str, p: dict[str, Any], index: dict[str, int], base: dict[str, Any]) -> StepPlan:

@@ -4,7 +4,7 @@ current journey. Every change is one UpdateJourney command; the check's findings
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
@@ -16,7 +16,7 @@ from app.model.journey import Change, Journey
 from app.validation.findings import Finding
 from designer.panels.common import (FieldNote, blocked, combo_box, combo_select_data, field_with_note, form_layout,
                                     hint_or_form, set_invalid)
-from designer.panels.inputs import CommitOnLeave, OptionalDateTime, finish_edit
+from designer.panels.inputs import CommitOnLeave, DurationEdit, OptionalDateTime, finish_edit
 from designer.panels.settings_fields import (NONE_TEXT, CapEdit, FrequencyEdit, QuietHoursEdit, SegmentChecklist,
                                              TimeZoneBox, TriggerEdit, TriggerList)
 
@@ -174,8 +174,14 @@ class JourneySettingsPanel(QWidget):
 
         box, form = self._group("Goal and exits")
         self.goal = TriggerEdit(project, optional=True)
-        self.goal.edited.connect(lambda v: self._update(goal=v))
+        self.goal.edited.connect(self._commit_goal)
         self._row(form, "&Goal:", "goal", self.goal, "What counts as success (reported, does not end the journey)")
+        self.goal_within = DurationEdit(self._note("goal.within"), allow_zero=False)
+        self.goal_within.setPlaceholderText("30d (the default)")
+        self.goal_within.durationEdited.connect(self._commit_goal_within)
+        self._row(form, "Goal &within:", "goal.within", self.goal_within,
+                  "The goal counts when it happens within this long after entry, whether or not the contact has "
+                  "left the journey by then (default 30 days)")
         self.exits = TriggerList(project)
         self.exits.edited.connect(lambda v: self._update(exit_when=v))
         self._row(form, "Exit &when:", "exit_when", self.exits, "Contacts leave the journey when one happens")
@@ -225,6 +231,8 @@ class JourneySettingsPanel(QWidget):
         self.timezone.set_zone(s.timezone)
         self.quiet.set_value(s.quiet_hours)
         self.goal.set_value(j.goal)
+        self.goal_within.set_duration(j.goal.within if j.goal else None)
+        self.goal_within.setEnabled(j.goal is not None)
         self.exits.set_value(tuple(j.exit_when))
         self.cap.set_value(j.frequency_cap)
         self.scroll.widget().setEnabled(not self.document.readonly)
@@ -274,6 +282,20 @@ class JourneySettingsPanel(QWidget):
         j = self.journey
         if j is not None:
             self._update(audience=replace(j.audience, **kw))
+
+    def _commit_goal(self, goal: Any) -> None:
+        j = self.journey
+        if j is not None and goal is not None and j.goal is not None:
+            goal = replace(goal, within=j.goal.within)  # the goal's window stays when its event changes
+        self._update(goal=goal)
+
+    def _commit_goal_within(self, within: Any) -> None:
+        j = self.journey
+        if j is not None and j.goal is not None:
+            if within is not None and within > timedelta(days=366):
+                self._refuse("goal.within", self.goal_within, "A goal's window is at most 366 days.")
+                return
+            self._update(goal=replace(j.goal, within=within))
 
     def _schedule(self, **kw: Any) -> None:
         j = self.journey
