@@ -26,11 +26,13 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from app.model.registry import TILE_TYPES
 from app.semantics import outcomes as oc
 from app.semantics.plan import Kind, Plan, StepPlan
 from simulator.trace import Trace
 
-BRANCH_TYPES = ("if-then", "random-split", "ab-split")
+BRANCH_TYPES = tuple(t.id for t in TILE_TYPES if t.branch_figures)  # the registry says which tiles have them
+AB_TEST_TYPES = tuple(t.id for t in TILE_TYPES if t.branch_figures == "ab-test")
 Z975 = 1.959963984540054  # the 97.5 % quantile of the standard normal
 AB_NOTE = "A/B tests are over replica 0's contacts (two-proportion z-test, 95 % interval of the difference)"
 AB_METRICS: dict[str, str] = {"open_rate": "Open rate", "click_rate": "Click rate", "conversion": "Goal conversion"}
@@ -342,7 +344,7 @@ def ab_figures(trace: Trace, plan: Plan, results: Mapping[str, Any] | None = Non
     replicas = int(results.get("replicas", 1)) if results else 1
     names = [s.name for s in plan.steps] + ["end"]
     out = []
-    for step in _branch_steps(plan, ("ab-split",)):
+    for step in _branch_steps(plan, AB_TEST_TYPES):
         ports = [p for p in _ports(step) if p[0] != "holdout"]
         a = joins.after(step.index, tuple(code for _, code, _ in ports))
         n = len(ports)

@@ -267,9 +267,9 @@ def step_figures(row: Mapping[str, Any]) -> list[list[str]]:
     tile = REGISTRY.get(str(row.get("type")))
     if tile is not None and tile.is_message:
         lines.append([f"{c(_mean(row.get(k)))} {k}" for k in ("sent", "opened", "clicked")])
-    elif row.get("type") == "if-then":
+    elif tile is not None and tile.execution == "if-then":
         lines.append([f"{c(_mean(row.get('yes')))} yes", f"{c(_mean(row.get('no')))} no"])
-    elif row.get("type") in ("ab-split", "random-split"):
+    elif tile is not None and tile.execution == "split":
         paths = [f"{p}: {c(_mean(row.get(f'path_{p}')))}" for p in "ABCDEFGHIJ" if _mean(row.get(f"path_{p}"))]
         if _mean(row.get("holdout")):
             paths.append(f"{c(_mean(row.get('holdout')))} held out")

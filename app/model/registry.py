@@ -1,7 +1,10 @@
-"""The one table of tile types: id, label, category, icon, ports, properties and per-tile checks.
+"""The one table of tile types: id, label, category, icon, ports, properties, per-tile checks, and how the tile
+runs: its execution kind, whether it acts once per account, its status line, its branch figures and how the
+live runner carries it out.
 
-The file format, the project file, the validator, the palette, the properties panel, the simulator and the
-runner all read this table. Adding a tile type means adding one entry here, plus its semantics.
+The file format, the project file, the validator, the palette, the properties panel, the canvas, the simulator
+(plan, report, branch figures) and the runner all read this table. Adding a tile type means adding one entry
+here, plus its semantics (app/semantics) when its execution kind is new.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Mapping, Pro
 from urllib.parse import urlparse
 
 from app.audience.query import value_problem
+from app.model import tile_summaries as summaries
 from app.model.attributes import MESSAGE_EVENTS, OPERATORS, UNARY_OPERATORS, lookup_attribute
 from app.model.values import format_datetime, format_duration, parse_datetime, parse_duration
 from app.validation.findings import Finding, error, warning
@@ -83,6 +87,24 @@ class CheckContext(Protocol):
 
 TileCheck = Callable[["Step", CheckContext], Iterable[Finding]]
 
+Execution = Literal["message", "wait", "if-then", "split", "action", "exit"]
+"""How the semantics run a tile (app/semantics/plan.py turns each into a Kind)."""
+BranchFigures = Literal["", "branch", "ab-test"]
+"""What the simulator's branch figures show for a tile: nothing, per-path figures, or those and an A/B test."""
+
+
+@dataclass(frozen=True)
+class LiveAction:
+    """How the live runner carries out an action tile: call its webhook, or record an activity row in the
+    contacts database (`journey_tasks`) of `kind` (or the value of property `kind_prop`), its subject from
+    property `subject_prop`, due `due_prop` after the step."""
+
+    call: bool = False
+    kind: str = ""
+    kind_prop: str = ""
+    subject_prop: str = ""
+    due_prop: str = ""
+
 
 @dataclass(frozen=True)
 class TileType:
@@ -98,6 +120,11 @@ class TileType:
     ports: tuple[Port, ...] | Callable[[Mapping[str, Any]], tuple[Port, ...]] = ()
     channel: str | None = None
     checks: tuple[TileCheck, ...] = field(default=())
+    execution: Execution = "action"
+    per_account: bool = False  # an action done once per account when the journey targets accounts
+    branch_figures: BranchFigures = ""
+    summary: Callable[[Mapping[str, Any]], str] | None = None  # the tile's status line before a run
+    live: LiveAction | None = None  # how the live runner carries out an action (None: not an action)
 
     def prop(self, name: str) -> PropSpec | None:
         for p in self.props:
@@ -386,7 +413,8 @@ def _message(tid: str, label: str, channel: str, icon: str, color: str, send_to:
                         help=f"The {channel} content this step sends."),
                PropSpec("send_to", "string", "Send to", default=send_to,
                         help="The contact attribute that holds the address.")),
-        ports=_NEXT, channel=channel, checks=(check_message_content,))
+        ports=_NEXT, channel=channel, checks=(check_message_content,), execution="message",
+        summary=summaries.message)
 
 
 _HOLDOUT = PropSpec("holdout", "percent", "Holdout %", default=0,
@@ -405,25 +433,28 @@ TILE_TYPES: tuple[TileType, ...] = (
                PropSpec("within", "duration", "Time limit", help="How long to wait for the event, e.g. 1d."),
                PropSpec("condition", "condition", "Condition", help="attribute, op and value tested at once."),
                PropSpec("segment", "segment", "Member of segment", help="Yes when the contact is a member.")),
-        ports=(Port("yes", "yes"), Port("no", "no")), checks=(check_if_then,)),
+        ports=(Port("yes", "yes"), Port("no", "no")), checks=(check_if_then,), execution="if-then",
+        branch_figures="branch", summary=summaries.if_then),
     TileType(
         "wait", "Wait", "Flow", "wait", "#64748b",
         "Hold contacts for a duration, or until a date and time (a date already past lets them through).",
         props=(PropSpec("duration", "duration", "Wait for", help="e.g. 5d or 12h."),
                PropSpec("until", "datetime", "Wait until", help="Local date and time, e.g. 2026-12-10T09:00.")),
-        ports=_NEXT, checks=(check_wait,)),
+        ports=_NEXT, checks=(check_wait,), execution="wait", summary=summaries.wait),
     TileType(
         "ab-split", "A/B split", "Flow", "ab", "#db2777",
         "Send contacts down 2 to 10 test paths by percentage, with an optional holdout.",
         props=(PropSpec("split", "percent_list", "Paths (%)", default=(50, 50)), _HOLDOUT,
                PropSpec("winner_metric", "choice", "Winner by", default="clicked",
                         choices=("opened", "clicked", "goal"))),
-        ports=_split_ports, checks=(check_split,)),
+        ports=_split_ports, checks=(check_split,), execution="split", branch_figures="ab-test",
+        summary=summaries.split),
     TileType(
         "random-split", "Random split", "Flow", "random", "#9333ea",
         "Spread contacts at random over 2 to 10 paths by percentage, with an optional holdout.",
         props=(PropSpec("split", "percent_list", "Paths (%)", default=(50, 50)), _HOLDOUT),
-        ports=_split_ports, checks=(check_split,)),
+        ports=_split_ports, checks=(check_split,), execution="split", branch_figures="branch",
+        summary=summaries.split),
     TileType(
         "task", "Create task", "Actions", "task", "#16a34a",
         "Create a task or phone call for a salesperson (one per account when the journey targets accounts).",
@@ -431,25 +462,28 @@ TILE_TYPES: tuple[TileType, ...] = (
                PropSpec("subject", "string", "Subject", required=True),
                PropSpec("owner", "string", "Owner"),
                PropSpec("due_in", "duration", "Due in", default=timedelta(days=1))),
-        ports=_NEXT, checks=(check_required,)),
+        ports=_NEXT, checks=(check_required,), per_account=True, summary=summaries.task,
+        live=LiveAction(kind_prop="activity", kind="task", subject_prop="subject", due_prop="due_in")),
     TileType(
         "lead", "Create lead", "Actions", "lead", "#15803d", "Create a lead for the contact (or its account).",
         props=(PropSpec("topic", "string", "Topic", required=True),),
-        ports=_NEXT, checks=(check_required,)),
+        ports=_NEXT, checks=(check_required,), per_account=True, summary=summaries.lead,
+        live=LiveAction(kind="lead", subject_prop="topic")),
     TileType(
         "webhook", "Call webhook", "Actions", "webhook", "#475569", "Call an HTTP endpoint with the contact's data.",
         props=(PropSpec("url", "string", "Address", required=True),
                PropSpec("method", "choice", "Method", default="POST", choices=("POST", "PUT", "GET")),
                PropSpec("payload", "text", "Payload template")),
-        ports=_NEXT, checks=(check_webhook,)),
+        ports=_NEXT, checks=(check_webhook,), summary=summaries.webhook, live=LiveAction(call=True)),
     TileType(
         "workflow", "Launch workflow", "Actions", "workflow", "#334155",
         "Launch a business workflow (once per account when the journey targets accounts).",
         props=(PropSpec("workflow", "string", "Workflow", required=True),),
-        ports=_NEXT, checks=(check_required,)),
+        ports=_NEXT, checks=(check_required,), per_account=True, summary=summaries.workflow,
+        live=LiveAction(kind="workflow", subject_prop="workflow")),
     TileType(
         "exit", "Exit", "Flow", "exit", "#b91c1c", "Contacts leave the journey here.",
-        props=(PropSpec("reason", "string", "Reason"),), ports=()),
+        props=(PropSpec("reason", "string", "Reason"),), ports=(), execution="exit", summary=summaries.exit_),
 )
 
 REGISTRY: dict[str, TileType] = {t.id: t for t in TILE_TYPES}

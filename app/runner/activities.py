@@ -23,6 +23,7 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from app.model.registry import REGISTRY
 from app.runner.calls import (CONTACT_WORKFLOW, ContactInput, EnrolPage, EnrolResult, FactsAnswer, FactsRequest,
                               SendResult, StepRequest, contact_workflow_id)
 from app.runner.channels import ChannelError, SmsChannel, SmtpChannel, Tokens, Tracked, build_email, personalise
@@ -163,17 +164,16 @@ class Activities:
         p = st.props
         key = f"{req.workflow_id}:{req.step_id}"
         at = datetime.fromtimestamp(req.at, timezone.utc)
-        if st.type == "webhook":
+        how = REGISTRY[st.type].live  # the registry says how the runner carries an action out
+        if how is None:
+            raise RuntimeError(f"step '{st.id}' ({st.type}) is no action the runner can carry out")
+        if how.call:
             self._webhook(r, req, key)
             return "called"
-        if st.type == "task":
-            kind, subject = str(p.get("activity") or "task"), str(p.get("subject") or "")
-            due = p.get("due_in")
-            due_at = (at + due).isoformat() if due is not None else None
-        elif st.type == "lead":
-            kind, subject, due_at = "lead", str(p.get("topic") or ""), None
-        else:
-            kind, subject, due_at = st.type, str(p.get("workflow") or ""), None
+        kind = str((p.get(how.kind_prop) if how.kind_prop else None) or how.kind or st.type)
+        subject = str(p.get(how.subject_prop) or "") if how.subject_prop else ""
+        due = p.get(how.due_prop) if how.due_prop else None
+        due_at = (at + due).isoformat() if due is not None else None
         row = self.contacts.contact(req.contact) or {}
         self.contacts.add_task({"key": key, "journey_id": r.plan.journey_id, "journey_version": r.plan.version,
                                 "step_id": req.step_id, "contact_id": req.contact, "iteration": req.iteration,

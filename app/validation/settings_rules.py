@@ -181,5 +181,21 @@ def trigger_events(ctx: Context) -> Iterable[Finding]:
                           f"Choose one of: {', '.join(CONTACT_EVENTS)}.", **ctx.where(field=fld))
 
 
+def live_runner_support(ctx: Context) -> Iterable[Finding]:
+    """What the live runner cannot run yet, said while editing and at export alike (a warning: the package is
+    still valid, and the simulator runs all of it)."""
+    strict = warning
+    if ctx.journey.target == "accounts":
+        yield strict("live-accounts", "The live runner does not run journeys that target accounts yet (the "
+                     "simulator does).", "Target contacts to run this journey live, or simulate it only.",
+                     **ctx.where(field="target"))
+    for fld, trigger in _triggers(ctx):
+        if getattr(trigger, "segment", None):
+            what = "goal" if fld == "goal" else "exit condition"
+            yield strict("live-segment-trigger", f"The live runner cannot watch a segment for the {what} "
+                         f"({short_repr(trigger.segment)} {trigger.when or 'joins'}) yet (the simulator can).",
+                         "Use a contact event (e.g. purchase) to run this journey live.", **ctx.where(field=fld))
+
+
 RULES = (no_audience, unknown_segments, segment_entities, exclusion_overlap, schedule_dates, recurrence,
-         consent_level, quiet_hours, frequency_cap, trigger_events)
+         consent_level, quiet_hours, frequency_cap, trigger_events, live_runner_support)
