@@ -46,7 +46,7 @@ def test_scene_mirrors_the_journey_it_opens(canvas: Canvas) -> None:
     assert len(canvas.scene.tile_items()) == 4 and len(canvas.scene.edge_items()) == 4
     assert canvas.scene.edge_item("clicked", "no").target is None  # drawn as an end stub
     assert canvas.scene.tile_item("announce").is_entry
-    assert canvas.scene.tile_item("clicked").status_text == "link_clicked 'product-details' on announce within 1d of delivery"
+    assert canvas.scene.tile_item("clicked").status_text == "product-details clicked within 1d"
     assert canvas.scene.tile_item("launch").status_text == "until 10 Dec 09:00"
     assert canvas.scene.edge_item("clicked", "yes").label == "yes"
 

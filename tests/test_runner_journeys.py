@@ -179,3 +179,31 @@ def test_enrolment_run_twice_enrols_each_contact_once(tmp_path: Path, dev_server
         return started
 
     assert asyncio.run(go()) == [5, 0, 0]
+
+
+def test_an_exit_on_joining_a_segment_stops_contacts_who_join_it_mid_journey(tmp_path: Path,
+                                                                             dev_server: DevServer) -> None:
+    """The runner looks at the segments of exit conditions every `poll` simulated seconds: contacts put on the
+    Stop list during the 2-day wait leave (exited) and get no text; the others complete."""
+    text = _journey("one-time", "2026-12-10T09:00", "2d").replace(
+        "steps:", "exit_when: [{segment: Stop, when: joins}]\nsteps:").replace(
+        "  Chosen: {entity: contacts, kind: static}", "  Chosen: {entity: contacts, kind: static}\n"
+        "  Stop: {entity: contacts, kind: static}")
+    db, pkg = _project(tmp_path, text, [1, 2, 3, 4, 5])
+    r = from_package(pkg)
+    sinks = Sinks()
+    settings = sinks.settings(tmp_path, db, dev_server, 86_400.0, poll=3 * 3600)  # a day a second
+    result: dict[str, Any] = {}
+    runner = threading.Thread(target=lambda: result.update(summary=asyncio.run(run_journey(r, settings))))
+    runner.start()
+    try:
+        _wait_for("the emails", lambda: set(sinks.emailed()) == {1, 2, 3, 4, 5})
+        with ProjectFile.open(db) as pf:  # two contacts are put on the Stop list during the wait
+            m.add_members(pf, "Stop", [2, 3])
+        runner.join(90)
+        assert not runner.is_alive()
+    finally:
+        sinks.close()
+    counts = result["summary"].counts
+    assert sinks.texted() == Counter([1, 4, 5])
+    assert counts["outcomes"]["exited"] == 2 and counts["outcomes"]["completed"] == 3

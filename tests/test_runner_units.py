@@ -98,8 +98,6 @@ def test_temporal_binary_comes_from_the_installed_package() -> None:
 
 @pytest.mark.parametrize("change, message", [
     (("target: contacts", "target: accounts"), "targets accounts"),
-    (("exit_when: [{event: purchase}]", "exit_when: [{segment: Unsubscribed, when: joins}]"),
-     "cannot watch segment conditions"),
 ])
 def test_runner_refuses_what_it_cannot_do_in_one_line(change: tuple[str, str], message: str) -> None:
     text = announcement_text().replace(*change)
@@ -107,6 +105,14 @@ def test_runner_refuses_what_it_cannot_do_in_one_line(change: tuple[str, str], m
     with pytest.raises(RunnerError, match=message) as e:
         runnable(j, {c.name: c for c in contents}, {s.name: s for s in segments})
     assert "\n" not in str(e.value)
+
+
+def test_runner_takes_segment_exits_and_goals() -> None:
+    text = announcement_text().replace("exit_when: [{event: purchase}]",
+                                       "exit_when: [{segment: Unsubscribed, when: joins}]")
+    j, contents, segments = read_journey_text(text)
+    r = runnable(j, {c.name: c for c in contents}, {s.name: s for s in segments})
+    assert [t.name for t in r.plan.exits] == ["segment:Unsubscribed:joins"]
 
 
 # --- the contacts database -------------------------------------------------------------------------------------

@@ -39,12 +39,12 @@ def wait(p: Props) -> str:
 def if_then(p: Props) -> str:
     wait_for, condition, segment = p.get("wait_for"), p.get("condition"), p.get("segment")
     if wait_for:
-        event = wait_for.get("event", "?")
-        if wait_for.get("link"):
-            event = f"{event} '{wait_for['link']}'"
-        text = f"{event} on {wait_for.get('step', '?')}"
+        if wait_for.get("link"):  # which link matters most: it leads (a tile shows about 25 characters)
+            text = f"{wait_for['link']} clicked"
+        else:
+            text = f"{wait_for.get('event', '?')} on {wait_for.get('step', '?')}"
         if p.get("within") is not None:
-            text += f" within {_duration(p['within'])} of delivery"
+            text += f" within {_duration(p['within'])}"
         return text
     if condition:
         value = condition.get("value")

@@ -214,7 +214,7 @@ class Activities:
         async def start(contact: int, zone: str | None) -> tuple[int, str, int, bool]:
             wid = contact_workflow_id(r.key, contact, req.iteration)
             inp = ContactInput(r.key, r.digest, contact, req.iteration, req.entered_at, zone, req.clock, req.seed,
-                               req.send_timeout)
+                               req.send_timeout, req.poll)
             new = True
             async with gate:
                 try:

@@ -36,6 +36,7 @@ class ContactInput:
     clock: list[float]
     seed: int = 0
     send_timeout: float = 60.0
+    poll: int = 3600  # simulated seconds between two looks at the segments of exit and goal conditions
 
 
 @dataclass
@@ -68,6 +69,7 @@ class EnrolPage:
     clock: list[float]
     seed: int
     send_timeout: float
+    poll: int = 3600
 
 
 @dataclass

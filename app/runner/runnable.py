@@ -88,10 +88,6 @@ def runnable(journey: Journey, content: Mapping[str, Content], segments: Mapping
             name = journey.step(s.id).props.get("content")
             if name not in content:
                 raise RunnerError(f"{where}: step '{s.id}' sends '{name}', which is not in the package")
-    for trig in (*plan.exits, *([plan.goal] if plan.goal else [])):
-        if not trig.event:
-            raise RunnerError(f"{where}: the runner cannot watch segment conditions ('{trig.name}') for exits and "
-                              "goals yet; use a contact event")
     for name in (*plan.audience.segments, *plan.audience.exclude,
                  *([plan.audience.suppress] if plan.audience.suppress else []), *plan.segments_used()):
         if name not in segments:

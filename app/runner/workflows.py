@@ -137,6 +137,9 @@ class ContactWorkflow:
         now = max(inp.entered_at, self.sim_now())
         state = enter(plan, [contact], inp.iteration, now)
         self.state = state
+        # exit and goal conditions on segments: looked at on entry, then every `poll` simulated seconds
+        self.watched = [t for t in (*plan.exits, *([plan.goal] if plan.goal else [])) if t.segment]
+        self.next_look = now
         final: Move | None = None
         if now >= cutoff:
             final = stop(cutoff, False)
@@ -166,6 +169,8 @@ class ContactWorkflow:
                 break
             if self.observe_until(now):
                 continue  # events came in while the moves ran: the interpreter sees them at this moment
+            if await self.look_at_segments(now):
+                continue
             ex = exit_due(plan, state)
             if ex is not None:
                 final = ex
@@ -173,7 +178,8 @@ class ContactWorkflow:
                 break
             self.publish()
             assert isinstance(action, Wait)
-            target = min(action.until, cutoff, *(e.at for e in self.pending))
+            target = min(action.until, cutoff, *(e.at for e in self.pending),
+                         *([self.next_look] if self.watched else []))
             timer = await self.sleep_until(target)
             now = max(now, self.sim_now(), target if timer else 0)
             if now >= cutoff:
@@ -199,13 +205,34 @@ class ContactWorkflow:
         while True:
             now = self.sim_now()
             self.observe_until(min(now, deadline - 1))
+            if plan.goal.segment and now < deadline:
+                await self.look_at_segments(now)
             at = self.state.contact_events.get(plan.goal.name, NEVER)
             if at < deadline:
                 workflow.upsert_search_attributes([GOAL.value_set("reached")])
                 return at
             if now >= deadline:
                 return None
-            await self.sleep_until(min([deadline, *(e.at for e in self.pending)]))
+            looks = [self.next_look] if plan.goal.segment else []
+            await self.sleep_until(min([deadline, *looks, *(e.at for e in self.pending)]))
+
+    async def look_at_segments(self, now: int) -> bool:
+        """Read the segments of exit and goal conditions when a look is due; record a condition met ('joins':
+        a member, at entry or since; 'leaves': no longer a member) as its contact event. Live, a condition is
+        seen at the first look after it is met (every `poll` simulated seconds); whether anything was new."""
+        if not self.watched or now < self.next_look:
+            return False
+        self.next_look = now + max(1, self.inp.poll)
+        names = sorted({t.segment for t in self.watched if t.segment})
+        await self.read_facts(now, names, [])
+        new = False
+        for t in self.watched:
+            member = self.facts.members.get((t.segment or "", now), False)
+            met = member if t.when != "leaves" else not member
+            if met and t.name not in self.state.contact_events:
+                observe_event(self.state, t.name, now, self.state.contacts[0])
+                new = True
+        return new
 
     # --- time ----------------------------------------------------------------------------------------------
 
@@ -365,7 +392,7 @@ class EnrolmentWorkflow:
     async def enrol(self, k: int, at: int, after: int) -> EnrolResult:
         i = self.inp
         page = EnrolPage(i.journey, i.digest, k, at, max(at, self.sim_now()), after, i.page, i.clock, i.seed,
-                         i.send_timeout)
+                         i.send_timeout, i.poll)
         return await workflow.execute_activity("enrol_page", page, result_type=EnrolResult,
                                                start_to_close_timeout=timedelta(minutes=10),
                                                heartbeat_timeout=timedelta(seconds=60),

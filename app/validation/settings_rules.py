@@ -189,12 +189,6 @@ def live_runner_support(ctx: Context) -> Iterable[Finding]:
         yield strict("live-accounts", "The live runner does not run journeys that target accounts yet (the "
                      "simulator does).", "Target contacts to run this journey live, or simulate it only.",
                      **ctx.where(field="target"))
-    for fld, trigger in _triggers(ctx):
-        if getattr(trigger, "segment", None):
-            what = "goal" if fld == "goal" else "exit condition"
-            yield strict("live-segment-trigger", f"The live runner cannot watch a segment for the {what} "
-                         f"({short_repr(trigger.segment)} {trigger.when or 'joins'}) yet (the simulator can).",
-                         "Use a contact event (e.g. purchase) to run this journey live.", **ctx.where(field=fld))
 
 
 RULES = (no_audience, unknown_segments, segment_entities, exclusion_overlap, schedule_dates, recurrence,

@@ -7,6 +7,6 @@ from app.model.registry import REGISTRY
 
 
 def step_summary(step: Step) -> str:
-    """A short line about what the step does, e.g. 'for 5d' or 'link_clicked on announce within 1d of delivery'."""
+    """A short line about what the step does, e.g. 'for 5d' or 'opened on announce within 1d'."""
     tile = REGISTRY.get(step.type)
     return tile.summary(step.props) if tile is not None and tile.summary is not None else ""
