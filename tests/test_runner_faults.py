@@ -60,6 +60,7 @@ class Rehearsal:
                     "--state-dir", str(tmp / "state")]
         self.state_dir = tmp / "state"
         self.log = open(tmp / "runner.log", "ab")
+        self.procs: list[subprocess.Popen[bytes]] = []  # every runner started, stopped in close() whatever happened
 
     def _mail(self, mail: Mail) -> None:
         if contact_of(mail) in self.clickers:
@@ -68,7 +69,9 @@ class Rehearsal:
             self.on_mail(mail)
 
     def start(self) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(self.cmd, cwd=ROOT, stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(self.cmd, cwd=ROOT, stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL)
+        self.procs.append(proc)
+        return proc
 
     def all_emailed_and_clicked(self) -> bool:
         """Every email is at the sink, and every click has reached the contact's workflow."""
@@ -83,6 +86,10 @@ class Rehearsal:
             state.close()
 
     def close(self) -> None:
+        for proc in self.procs:  # a failed test leaves no runner behind
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(30)
         self.people.stop()
         self.smtp.stop()
         self.sms.stop()

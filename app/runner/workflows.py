@@ -36,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from app.runner.runnable import lookup
     from app.semantics.draws import SPLIT, hash_keys, stream, uniforms
     from app.semantics.outcomes import CAPPED, COMPLETED, LABELS, SENT, SUPPRESSED
-    from app.semantics.plan import LINK_CLICK, Kind, Plan, StepPlan
+    from app.semantics.plan import LINK_CLICK, MESSAGE_EVENT_NAMES, Kind, Plan, StepPlan
     from app.semantics.reference import (NEVER, ContactState, Move, Wait, advance, apply, enter, exit_due,
                                      observe, observe_event, stop)
 
@@ -46,8 +46,6 @@ PATH = SearchAttributeKey.for_keyword_list("JourneyPath")
 OUTCOME = SearchAttributeKey.for_keyword("JourneyOutcome")
 GOAL = SearchAttributeKey.for_keyword("JourneyGoal")
 
-MESSAGE_EVENT_NAMES = {"delivered": "delivered", "bounced": "bounced", "opened": "opened", "clicked": "clicked",
-                       "link_clicked": "clicked"}
 FACTS_TIMEOUT = timedelta(seconds=30)
 SEND_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                          maximum_interval=timedelta(seconds=30))

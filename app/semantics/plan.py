@@ -31,7 +31,11 @@ DAY = 86_400
 DEFAULT_HORIZON_DAYS = 90
 DEFAULT_GOAL_WINDOW = 30 * DAY  # a goal counts within 30 days of entry unless the journey's goal says `within`
 # if/then events as the journey names them -> the message event the simulator records
-WATCH_EVENTS = {"delivered": "delivered", "opened": "opened", "link_clicked": "clicked", "bounced": "bounced"}
+# A message event as reported (journey files, tracking, POST /events) -> the interpreter's name for it: the one
+# table of message event names, read by the plan, the runner's workflow and its tracking endpoint.
+MESSAGE_EVENT_NAMES: dict[str, str] = {"delivered": "delivered", "bounced": "bounced", "opened": "opened",
+                                       "clicked": "clicked", "link_clicked": "clicked"}
+WATCH_EVENTS = {e: MESSAGE_EVENT_NAMES[e] for e in ("delivered", "opened", "link_clicked", "bounced")}  # if/thens
 LINK_CLICK = "clicked:"  # a watched event on one named link: "clicked:shop"
 
 
