@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from pathlib import Path
+import re
 from typing import Any
 
 import pytest
@@ -408,3 +409,35 @@ def test_push_notifications_go_to_their_gateway_once(project: tuple[Path, Runnab
             acts.send_message(_req(r, 3, "launched"))
     finally:
         sink.server.shutdown()
+
+
+# --- rehearsal scripts ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("doc, problem", [
+    ({"contacts": {}}, "rehearsal-script/1"),
+    ({"format": "rehearsal-script/1", "contacts": []}, "'contacts' must map"),
+    ({"format": "rehearsal-script/1", "contacts": {"x": []}}, "contact id 'x'"),
+    ({"format": "rehearsal-script/1", "contacts": {"1": [{"event": "opened", "after": "nope"}]}}, "no step 'nope'"),
+    ({"format": "rehearsal-script/1", "contacts": {"1": [{"event": "opened", "at": 5}]}}, "happens to a message"),
+    ({"format": "rehearsal-script/1", "contacts": {"1": [{"event": "purchase", "at": -1}]}}, "'at' must be"),
+    ({"format": "rehearsal-script/1", "contacts": {"1": [{"event": "opened", "after": "announce", "link": "x"}]}},
+     "a link goes with a click"),
+    ({"format": "rehearsal-script/1", "contacts": {"1": [{"event": "purchase", "when": 3}]}}, "unknown key(s) when"),
+])
+def test_rehearsal_scripts_are_checked_with_a_reason(doc: Any, problem: str) -> None:
+    from app.runner.rehearsal import parse_script
+    j, contents, segments = read_journey_text(announcement_text())
+    r = runnable(j, {c.name: c for c in contents}, {s.name: s for s in segments})
+    with pytest.raises(RunnerError, match=re.escape(problem)):
+        parse_script(doc, r, where="s.json")
+
+
+def test_a_rehearsal_script_reads_message_and_contact_events() -> None:
+    from app.runner.rehearsal import parse_script
+    j, contents, segments = read_journey_text(announcement_text())
+    r = runnable(j, {c.name: c for c in contents}, {s.name: s for s in segments})
+    doc = {"format": "rehearsal-script/1", "contacts": {"3": [
+        {"event": "clicked", "after": "announce", "delay": 60.5, "link": "product-details"},
+        {"event": "purchase", "at": 86_400}]}}
+    assert parse_script(doc, r) == {3: [{"event": "clicked", "after": "announce", "delay": 60,
+                                         "link": "product-details"}, {"event": "purchase", "at": 86_400}]}

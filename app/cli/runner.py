@@ -56,22 +56,28 @@ def _runnable(package: str, public_key: str | None = None, require_signature: bo
 @click.option("--public-key", type=click.Path(dir_okay=False), envvar=PUBLIC_KEY_ENV, show_envvar=True,
               help="The team's public key (KEYFILE.pub): a signed package must be signed with it.")
 @click.option("--require-signature", is_flag=True, help="Refuse to run a package that is not signed.")
+@click.option("--rehearse", type=click.Path(dir_okay=False), help="A rehearsal: contacts do what this script says "
+              "(rehearsal-script/1 JSON), on logical time (each move at the moment the journey gives it).")
 def run(package: str, contacts_db: str, temporal: str | None, smtp: str | None, sms_url: str | None,
         push_url: str | None,
         time_scale: float, state_dir: str | None, listen: str | None, public_url: str | None,
         temporal_port: int | None, seed: int, send_timeout: float, keep_running: bool, public_key: str | None,
-        require_signature: bool) -> None:
+        require_signature: bool, rehearse: str | None) -> None:
     """Run a journey package live: enrol its audience, send, wait and branch until everybody has left."""
     from app.runner.worker import RunSettings, default_state_dir, run_journey
     from app.runner.status import format_counts
     if time_scale <= 0:
         fail(f"--time-scale must be above zero, not {time_scale:g}")
     r = _runnable(package, public_key, require_signature)
+    script = None
+    if rehearse is not None:
+        from app.runner.rehearsal import read_script
+        script = read_script(rehearse, r)
     settings = RunSettings(
         contacts_db=contacts_db, state_dir=Path(state_dir) if state_dir else default_state_dir(package),
         temporal=temporal, temporal_port=temporal_port, smtp=_host_port(smtp, "--smtp", 25),
         sms_url=sms_url, push_url=push_url, time_scale=time_scale, listen=_host_port(listen or "127.0.0.1:0", "--listen") or ("", 0),
-        public_url=public_url, seed=seed, send_timeout=send_timeout, until_done=not keep_running)
+        public_url=public_url, seed=seed, send_timeout=send_timeout, until_done=not keep_running, script=script)
 
     async def main() -> Any:
         stop = asyncio.Event()

@@ -14,12 +14,12 @@ import json
 import urllib.error
 import urllib.request
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Mapping
 
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
@@ -66,10 +66,12 @@ class Activities:
     sms: SmsChannel | None = None
     client: Client | None = None
     push: SmsChannel | None = None  # push notifications: the same generic gateway, at its own URL
+    script: Mapping[int, list[dict[str, Any]]] = field(default_factory=dict)  # a rehearsal's (rehearsal.py)
 
     def all(self) -> list[Any]:
         """The activity callables to register on a worker."""
-        return [self.contact_facts, self.contact_sends, self.send_message, self.run_action, self.enrol_page]
+        return [self.contact_facts, self.contact_sends, self.contact_blocks, self.record_blocks, self.send_message,
+                self.run_action, self.enrol_page, self.iteration_open]
 
     # --- facts ---------------------------------------------------------------------------------------------
 
@@ -85,6 +87,16 @@ class Activities:
     def contact_sends(self, journey: str, contact: int) -> list[int]:
         """When this journey sent the contact messages (for the frequency cap)."""
         return self.state.contact_sends(journey, contact)
+
+    @activity.defn(name="contact_blocks")
+    def contact_blocks(self, journey: str, contact: int) -> dict[str, int]:
+        """The channels this journey can no longer reach the contact on, and since when."""
+        return self.state.contact_blocks(journey, contact)
+
+    @activity.defn(name="record_blocks")
+    def record_blocks(self, journey: str, contact: int, found: dict[str, int]) -> None:
+        """Remember channels that stopped reaching the contact (for its later iterations)."""
+        self.state.record_blocks(journey, contact, found)
 
     # --- sends ---------------------------------------------------------------------------------------------
 
@@ -200,6 +212,18 @@ class Activities:
 
     # --- enrolment -----------------------------------------------------------------------------------------
 
+    @activity.defn(name="iteration_open")
+    async def iteration_open(self, journey: str, iteration: int) -> int:
+        """How many contact workflows of an iteration are still running (a rehearsal begins the next iteration
+        when the previous one is over, so that its frequency cap and opt-outs see all of it)."""
+        assert self.client is not None
+        wids = await asyncio.to_thread(self.state.iteration_workflows, journey, iteration)
+        running = 0
+        for wid in wids:
+            desc = await self.client.get_workflow_handle(wid).describe()
+            running += desc.status == WorkflowExecutionStatus.RUNNING
+        return running
+
     @activity.defn(name="enrol_page")
     async def enrol_page(self, req: EnrolPage) -> EnrolResult:
         """Start the workflows of one page of the audience that have not entered this iteration yet."""
@@ -214,7 +238,7 @@ class Activities:
         async def start(contact: int, zone: str | None) -> tuple[int, str, int, bool]:
             wid = contact_workflow_id(r.key, contact, req.iteration)
             inp = ContactInput(r.key, r.digest, contact, req.iteration, req.entered_at, zone, req.clock, req.seed,
-                               req.send_timeout, req.poll)
+                               req.send_timeout, req.poll, req.exact, list(self.script.get(contact, ())))
             new = True
             async with gate:
                 try:

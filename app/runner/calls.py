@@ -37,6 +37,8 @@ class ContactInput:
     seed: int = 0
     send_timeout: float = 60.0
     poll: int = 3600  # simulated seconds between two looks at the segments of exit and goal conditions
+    exact: bool = False  # a rehearsal on logical time: moves at the interpreter's moments (rehearsal.py)
+    script: list[dict[str, Any]] = field(default_factory=list)  # what this contact does in a rehearsal
 
 
 @dataclass
@@ -53,6 +55,7 @@ class EnrolInput:
     iteration: int = 0
     after: int = 0
     enrolled: int = 0
+    exact: bool = False
 
 
 @dataclass
@@ -70,6 +73,7 @@ class EnrolPage:
     seed: int
     send_timeout: float
     poll: int = 3600
+    exact: bool = False
 
 
 @dataclass

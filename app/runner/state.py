@@ -59,6 +59,17 @@ enrolments = Table(
     PrimaryKeyConstraint("journey", "contact_id", "iteration"),
 )
 
+# Channels a contact cannot be reached on (an opt-out, a hard bounce) from a moment on, for the rest of the run:
+# a later iteration's workflow starts from them, as the simulator carries them across repetitions.
+blocks = Table(
+    "blocks", _meta,
+    Column("journey", Text, nullable=False),
+    Column("contact_id", Integer, nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("sim_at", Integer, nullable=False),
+    PrimaryKeyConstraint("journey", "contact_id", "channel"),
+)
+
 # Events received over HTTP, kept until Temporal has taken them: a click that comes while Temporal is away (or
 # just before the runner is stopped) is delivered when it is back, not lost.
 outbox = Table(
@@ -160,6 +171,25 @@ class StateDb:
         with self.engine.connect() as conn:
             return [int(x) for x in conn.execute(q).scalars() if x is not None]
 
+    def contact_blocks(self, journey: str, contact: int) -> dict[str, int]:
+        """Channel -> from when this journey cannot reach the contact there (opted out, hard-bounced)."""
+        b = blocks.c
+        q = select(b.channel, b.sim_at).where(b.journey == journey, b.contact_id == contact)
+        with self.engine.connect() as conn:
+            return {str(ch): int(at) for ch, at in conn.execute(q)}
+
+    def record_blocks(self, journey: str, contact: int, found: dict[str, int]) -> None:
+        """Keep the earliest moment each channel stopped reaching the contact."""
+        if not found:
+            return
+        rows = [{"journey": journey, "contact_id": contact, "channel": ch, "sim_at": int(at)}
+                for ch, at in found.items()]
+        stmt = sqlite_insert(blocks).values(rows)
+        stmt = stmt.on_conflict_do_update(index_elements=["journey", "contact_id", "channel"],
+                                          set_={"sim_at": func.min(blocks.c.sim_at, stmt.excluded.sim_at)})
+        with self.engine.begin() as conn:
+            conn.execute(stmt)
+
     # --- enrolments ----------------------------------------------------------------------------------------
 
     def enrolled(self, journey: str, iteration: int, contacts: Sequence[int]) -> set[int]:
@@ -179,6 +209,13 @@ class StateDb:
         if values:
             with self.engine.begin() as conn:
                 conn.execute(sqlite_insert(enrolments).on_conflict_do_nothing(), values)
+
+    def iteration_workflows(self, journey: str, iteration: int) -> list[str]:
+        """The workflow ids of an iteration's enrolments."""
+        e = enrolments.c
+        with self.engine.connect() as conn:
+            return [str(w) for w in conn.execute(select(e.workflow_id).where(e.journey == journey,
+                                                                           e.iteration == iteration)).scalars()]
 
     def enrolment_count(self, journey: str) -> int:
         """How many (contact, iteration) entries the journey has."""

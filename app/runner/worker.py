@@ -68,6 +68,8 @@ class RunSettings:
     max_concurrent_activities: int = 64
     namespace: str = NAMESPACE
     extra: dict[str, Any] = field(default_factory=dict)
+    # a rehearsal (rehearsal.py): logical time, and what each contact does; None: live
+    script: dict[int, list[dict[str, Any]]] | None = None
 
 
 @dataclass
@@ -192,7 +194,8 @@ class Run:
         smtp = self.smtp = SmtpChannel(s.smtp[0], s.smtp[1], s.sender) if s.smtp else None
         sms = SmsChannel(s.sms_url) if s.sms_url else None
         push = SmsChannel(s.push_url, label="push gateway") if s.push_url else None
-        acts = Activities(self.contacts, self.state, tokens, self.tracking_url, smtp, sms, self.client, push)
+        acts = Activities(self.contacts, self.state, tokens, self.tracking_url, smtp, sms, self.client, push,
+                          s.script or {})
         self.executor = ThreadPoolExecutor(max_workers=max(8, s.max_concurrent_activities))
         self.worker = Worker(self.client, task_queue=r.task_queue, workflows=[ContactWorkflow, EnrolmentWorkflow],
                              activities=acts.all(), activity_executor=self.executor,
@@ -205,7 +208,8 @@ class Run:
     async def start_enrolment(self) -> None:
         """Start the enrolment workflow, or leave the one that is there."""
         s, r = self.settings, self.r
-        inp = EnrolInput(r.key, r.digest, self.clock.to_plain(), s.seed, s.page, s.poll, s.send_timeout)
+        inp = EnrolInput(r.key, r.digest, self.clock.to_plain(), s.seed, s.page, s.poll, s.send_timeout,
+                         exact=s.script is not None)
         try:
             await self.client.start_workflow(ENROLMENT_WORKFLOW, inp, id=enrolment_workflow_id(r.key),
                                              task_queue=r.task_queue,

@@ -132,9 +132,19 @@ class ContactWorkflow:
             contact.sends = list(await workflow.execute_local_activity(
                 "contact_sends", args=[inp.journey, inp.contact], result_type=list,
                 start_to_close_timeout=FACTS_TIMEOUT))
-        now = max(inp.entered_at, self.sim_now())
+        if inp.iteration > 0:  # opt-outs and hard bounces of earlier iterations hold for the rest of the run
+            found = await workflow.execute_local_activity(
+                "contact_blocks", args=[inp.journey, inp.contact], result_type=dict,
+                start_to_close_timeout=FACTS_TIMEOUT)
+            for channel, at in found.items():
+                contact.block(str(channel), int(at))
+        self.saved_blocks = dict(contact.blocked)
+        now = inp.entered_at if inp.exact else max(inp.entered_at, self.sim_now())
         state = enter(plan, [contact], inp.iteration, now)
         self.state = state
+        for item in inp.script:  # a rehearsal's contact events at set moments (rehearsal.py)
+            if "at" in item:
+                self.pending.append(Event(str(item["event"]), plan.start + int(item["at"])))
         # exit and goal conditions on segments: looked at on entry, then every `poll` simulated seconds
         self.watched = [t for t in (*plan.exits, *([plan.goal] if plan.goal else [])) if t.segment]
         self.next_look = now
@@ -145,14 +155,16 @@ class ContactWorkflow:
         while final is None:
             action: Wait | Move = Wait(NEVER)
             while final is None:
-                self.observe_until(now)  # events up to now (some came while an activity ran) before the moves
+                if self.observe_until(now):  # events up to now (some came while an activity ran) before the moves
+                    await self.save_blocks()
                 action = await self.advance(now)
                 if isinstance(action, Wait):
                     break
                 step_index, arrived = state.step, state.arrived
                 assert step_index is not None
-                action = await self.carry_out(plan.steps[step_index], replace(action, at=max(action.at, now)))
-                now = max(now, self.sim_now())
+                action = await self.carry_out(plan.steps[step_index],
+                                              action if inp.exact else replace(action, at=max(action.at, now)))
+                now = action.at if inp.exact else max(now, self.sim_now())
                 self.visit(step_index, arrived, action)
                 apply(plan, state, action)
                 if action.next is None:
@@ -166,6 +178,7 @@ class ContactWorkflow:
             if final is not None:
                 break
             if self.observe_until(now):
+                await self.save_blocks()
                 continue  # events came in while the moves ran: the interpreter sees them at this moment
             if await self.look_at_segments(now):
                 continue
@@ -179,7 +192,10 @@ class ContactWorkflow:
             target = min(action.until, cutoff, *(e.at for e in self.pending),
                          *([self.next_look] if self.watched else []))
             timer = await self.sleep_until(target)
-            now = max(now, self.sim_now(), target if timer else 0)
+            if inp.exact:  # logical time: the moment waited for, or (woken by an event) the same moment
+                now = max(now, target) if timer else now
+            else:
+                now = max(now, self.sim_now(), target if timer else 0)
             if now >= cutoff:
                 self.observe_until(cutoff - 1)
                 ex = exit_due(plan, state)
@@ -189,6 +205,7 @@ class ContactWorkflow:
         workflow.upsert_search_attributes([STEP.value_set("end"), PATH.value_set(self.path_keys()),
                                            OUTCOME.value_set(LABELS[final.outcome])])
         goal_at = await self.attribute_goal(cutoff)
+        await self.save_blocks()
         return {"contact": inp.contact, "iteration": inp.iteration, "visits": self.visits,
                 "outcome": LABELS[final.outcome], "left_at": final.at, "goal_at": goal_at}
 
@@ -200,8 +217,9 @@ class ContactWorkflow:
         if plan.goal is None:
             return None
         deadline = plan.goal_deadline(self.state.entered_at, cutoff)
+        logical = max(self.state.arrived, self.state.entered_at)
         while True:
-            now = self.sim_now()
+            now = logical if self.inp.exact else self.sim_now()
             self.observe_until(min(now, deadline - 1))
             if plan.goal.segment and now < deadline:
                 await self.look_at_segments(now)
@@ -212,7 +230,20 @@ class ContactWorkflow:
             if now >= deadline:
                 return None
             looks = [self.next_look] if plan.goal.segment else []
-            await self.sleep_until(min([deadline, *looks, *(e.at for e in self.pending)]))
+            target = min([deadline, *looks, *(e.at for e in self.pending)])
+            if await self.sleep_until(target):
+                logical = max(logical, target)
+
+    async def save_blocks(self) -> None:
+        """Record channels that stopped reaching the contact since the last record (for later iterations)."""
+        if len(self.plan.iterations) < 2:
+            return
+        blocked = self.state.contacts[0].blocked
+        new = {ch: at for ch, at in blocked.items() if self.saved_blocks.get(ch) != at}
+        if new:
+            await workflow.execute_local_activity("record_blocks", args=[self.inp.journey, self.inp.contact, new],
+                                                  start_to_close_timeout=FACTS_TIMEOUT)
+            self.saved_blocks.update(new)
 
     async def look_at_segments(self, now: int) -> bool:
         """Read the segments of exit and goal conditions when a look is due; record a condition met ('joins':
@@ -320,6 +351,13 @@ class ContactWorkflow:
                 return replace(move, contact_outcomes=(SUPPRESSED,))
             self.sent[step.index] = move.at
             observe(self.state, step.index, "delivered", move.at)  # the transport accepted it
+            for item in self.inp.script:  # a rehearsal: what this contact does after this message
+                if item.get("after") == step.id:
+                    at, name = move.at + int(item.get("delay", 0)), str(item["event"])
+                    on_message = name in MESSAGE_EVENT_NAMES or name in ("hard_bounced", "unsubscribed")
+                    self.pending.append(Event(name, at, step.id if on_message else ""))
+                    if item.get("link"):
+                        self.pending.append(Event(f"{LINK_CLICK}{item['link']}", at, step.id))
         elif step.kind == Kind.ACTION:
             await workflow.execute_activity("run_action", req, start_to_close_timeout=timeout,
                                             retry_policy=SEND_RETRY)
@@ -362,9 +400,14 @@ class EnrolmentWorkflow:
         for k in range(inp.iteration, len(plan.iterations)):
             begin, cutoff = plan.iterations[k][0], plan.cutoff(k)[0]
             await self.sleep_until(begin)
+            while inp.exact and k > 0 and await workflow.execute_activity(
+                    "iteration_open", args=[inp.journey, k - 1], result_type=int,
+                    start_to_close_timeout=timedelta(minutes=5), retry_policy=SEND_RETRY):
+                await workflow.sleep(timedelta(seconds=0.2))  # a rehearsal: the previous iteration is not over yet
             after = inp.after if k == inp.iteration else 0
-            while self.sim_now() < cutoff:
-                at = begin if plan.frequency != "ongoing" else max(begin, self.sim_now())
+            look = begin  # a rehearsal looks at the ongoing audience at logical moments: begin, + poll, ...
+            while (look if inp.exact else self.sim_now()) < cutoff:
+                at = begin if plan.frequency != "ongoing" else look if inp.exact else max(begin, self.sim_now())
                 page_after: int | None = after
                 while page_after is not None:
                     res = await self.enrol(k, at, page_after)
@@ -377,6 +420,7 @@ class EnrolmentWorkflow:
                 if plan.frequency != "ongoing":
                     break
                 await self.sleep_until(min(at + inp.poll, cutoff))
+                look = at + inp.poll
         return {"enrolled": enrolled}
 
     def sim_now(self) -> int:
@@ -389,8 +433,8 @@ class EnrolmentWorkflow:
 
     async def enrol(self, k: int, at: int, after: int) -> EnrolResult:
         i = self.inp
-        page = EnrolPage(i.journey, i.digest, k, at, max(at, self.sim_now()), after, i.page, i.clock, i.seed,
-                         i.send_timeout, i.poll)
+        page = EnrolPage(i.journey, i.digest, k, at, at if i.exact else max(at, self.sim_now()), after, i.page,
+                         i.clock, i.seed, i.send_timeout, i.poll, i.exact)
         return await workflow.execute_activity("enrol_page", page, result_type=EnrolResult,
                                                start_to_close_timeout=timedelta(minutes=10),
                                                heartbeat_timeout=timedelta(seconds=60),
