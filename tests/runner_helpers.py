@@ -256,8 +256,10 @@ class People:
 # --- the contacts --------------------------------------------------------------------------------------------
 
 def announcement_text(launch: str = "2026-12-03T09:00") -> str:
-    """The announcement template, its launch brought forward so that a rehearsal is short."""
+    """The announcement template, its launch brought forward and its goal's window (30 days by default) cut to
+    four days, so that a rehearsal is short (the runner listens for the goal until the window closes)."""
     text = Path(resource_path("templates", "announcement.yaml")).read_text(encoding="utf-8")
+    text = text.replace("goal: {event: purchase}", "goal: {event: purchase, within: 4d}")
     return text.replace("until: 2026-12-10T09:00", f"until: {launch}")
 
 

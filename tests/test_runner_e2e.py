@@ -80,7 +80,7 @@ target: contacts
 audience: {segments: [Valuable], suppress: Unsubscribed}
 frequency: one-time
 schedule: {start: 2026-12-01T09:00, end: 2027-01-31T00:00, timezone: Europe/Paris}
-goal: {event: purchase}
+goal: {event: purchase, within: 4d}
 exit_when: [{event: purchase}]
 steps:
   split: {type: random-split, split: [50, 40], holdout: 10, A: hello, B: gold}
