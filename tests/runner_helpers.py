@@ -341,60 +341,114 @@ Script = Callable[[int, str], list[tuple[str, int]]]  # (contact, message step s
 def reference_path(r: Any, facts: DbFacts, contact: int, script: Script, seed: int = 0) -> list[tuple[str, str]]:
     """(step, outcome) of each step a contact takes through iteration 0, per app/semantics/reference.py, with the
     events of `script` (message events 'opened' / 'clicked' of the message just sent, or contact events)."""
+    from app.semantics.plan import Kind
+    from app.semantics.reference import ContactState
+    items = [{"after": s.id, "delay": delay, "event": name} for s in r.plan.steps if s.kind == Kind.MESSAGE
+             for name, delay in script(contact, s.id)]
+    found = reference_visits(r, facts, contact, items, 0, ContactState(contact), r.plan.start, seed)
+    return [(step, outcome) for step, _, _, outcome in found["visits"]]
+
+
+def reference_visits(r: Any, facts: DbFacts, contact: int, items: list[dict[str, Any]], k: int,
+               person: Any, entered: int, seed: int = 0) -> dict[str, Any]:
+    """One contact's iteration `k`, by the reference interpreter, with a rehearsal script's events
+    (app/runner/rehearsal.py): the runner's visits ([step, entered, left, outcome]) and the goal's moment."""
     import heapq
     import itertools
 
     from app.runner.workflows import split_draw
     from app.semantics.outcomes import COMPLETED, LABELS, SENT
-    from app.semantics.plan import Kind
-    from app.semantics.reference import (NEVER, ContactState, Move, Wait, advance, apply, enter, exit_due, observe,
-                                     observe_event)
+    from app.semantics.plan import LINK_CLICK, MESSAGE_EVENT_NAMES, STEP_EVENTS, Kind
+    from app.semantics.reference import (NEVER, Move, Wait, advance, apply, enter, exit_due, observe, observe_event,
+                                         stop)
     plan = r.plan
-    person = ContactState(contact)
-    cutoff = plan.cutoff(0)[0]
-    state = enter(plan, [person], 0, plan.start)
-    heap: list[tuple[int, int, str, int | None]] = []
+    cutoff = plan.cutoff(k)[0]
+    state = enter(plan, [person], k, entered)
+    heap: list[tuple[int, int, str, int | None, str | None]] = []
     seq = itertools.count()
-    visits: list[tuple[str, str]] = []
-    now = plan.start
-    while True:
+    for item in items:
+        if "at" in item:
+            heapq.heappush(heap, (plan.start + item["at"], next(seq), item["event"], None, None))
+    visits: list[list[Any]] = []
+    sent: dict[int, int] = {}
+
+    def visit(step: int, arrived: int, move: Move) -> None:
+        o = move.contact_outcomes[0] if move.contact_outcomes is not None else move.outcome
+        visits.append([plan.steps[step].id if step < plan.end else "end", arrived, move.at, LABELS[o]])
+
+    def observe_due(now: int) -> None:
         while heap and heap[0][0] <= now:
-            t, _, name, step = heapq.heappop(heap)
-            if step is not None:
-                observe(state, step, name, t)
+            at, _, name, step, channel = heapq.heappop(heap)
+            at = max(at, entered)
+            if step is None:
+                observe_event(state, name, at, person)
+            elif name == "unsubscribed":
+                observe_event(state, name, at, person, channel)
+            elif name == "hard_bounced":
+                person.block(channel, at)
+                observe(state, step, "bounced", max(at, sent[step]))
             else:
-                observe_event(state, name, t, person)
+                observe(state, step, name if name.startswith(LINK_CLICK) else MESSAGE_EVENT_NAMES[name],
+                        max(at, sent[step]))
+
+    now, final = entered, None
+    if now >= cutoff:
+        final = stop(cutoff, False)
+        visit(plan.entry, now, final)
+    while final is None:
         action: Wait | Move = Wait(NEVER)
-        final = None
-        while True:
+        while final is None:
+            observe_due(now)
             action = advance(plan, facts, state, now, lambda s: split_draw(seed, s, contact))
             if isinstance(action, Wait):
                 break
-            i = state.step
+            i, arrived = state.step, state.arrived
             assert i is not None
-            outcome = action.contact_outcomes[0] if action.contact_outcomes is not None else action.outcome
-            visits.append((plan.steps[i].id, LABELS[outcome]))
+            visit(i, arrived, action)
             apply(plan, state, action)
-            if plan.steps[i].kind == Kind.MESSAGE and outcome == SENT:
+            step = plan.steps[i]
+            if step.kind == Kind.MESSAGE and action.contact_outcomes == (SENT,):
+                sent[i] = action.at
                 observe(state, i, "delivered", action.at)
-                for name, delay in script(contact, plan.steps[i].id):
-                    on_message = name in ("opened", "clicked")
-                    heapq.heappush(heap, (action.at + delay, next(seq), name, i if on_message else None))
+                for item in items:
+                    if item.get("after") == step.id:
+                        at, name = action.at + item["delay"], item["event"]
+                        heapq.heappush(heap, (at, next(seq), name, i if name in STEP_EVENTS else None, step.channel))
+                        if item.get("link"):
+                            heapq.heappush(heap, (at, next(seq), LINK_CLICK + item["link"], i, step.channel))
             if action.next is None:
                 final = action
-                break
-            if action.next == plan.end:
+            elif action.next == plan.end:
                 final = Move(action.at, COMPLETED, None)
-                visits.append(("end", "completed"))
-                break
+                visit(plan.end, action.at, final)
+            elif now >= cutoff:
+                final = stop(cutoff, False)
+                visit(action.next, action.at, final)
         if final is not None:
-            return visits
+            break
         ex = exit_due(plan, state)
         if ex is not None:
-            visits.append((plan.steps[state.step].id, LABELS[ex.outcome]))  # type: ignore[index]
-            return visits
-        wake = min(action.until, heap[0][0] if heap else NEVER)
-        if wake >= cutoff:
-            visits.append((plan.steps[state.step].id, "stopped"))  # type: ignore[index]
-            return visits
-        now = wake
+            final = ex
+            visit(state.step, state.arrived, ex)  # type: ignore[arg-type]
+            break
+        wake = min(action.until, cutoff, heap[0][0] if heap else NEVER)
+        now = max(now, wake)
+        if now >= cutoff:
+            observe_due(cutoff - 1)
+            ex = exit_due(plan, state)
+            final = ex if ex is not None else stop(cutoff, False)
+            visit(state.step, state.arrived, final)  # type: ignore[arg-type]
+    goal = None
+    if plan.goal is not None:  # the one definition: within the window after entry, left or not
+        deadline = plan.goal_deadline(entered, cutoff)
+        observe_due(deadline - 1)
+        if plan.goal.segment:  # looked at on entry, then every poll (as the runner does)
+            for look in range(entered, deadline, 3600):
+                member = facts.member(contact, plan.goal.segment, look)
+                if (member if plan.goal.when != "leaves" else not member):
+                    goal = look
+                    break
+        else:
+            at = state.contact_events.get(plan.goal.name, NEVER)
+            goal = at if at < deadline else None
+    return {"visits": visits, "goal_at": goal}

@@ -25,8 +25,6 @@ members who join later (live, enrolment looks every `poll`; the simulator enters
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
 import random
 from pathlib import Path
 from typing import Any
@@ -40,15 +38,12 @@ from app.runner.devserver import DevServer, connect
 from app.runner.rehearsal import parse_script
 from app.runner.runnable import Runnable, from_package
 from app.runner.worker import RunSettings, run_journey
-from app.runner.workflows import split_draw
-from app.semantics.outcomes import COMPLETED, LABELS, SENT
-from app.semantics.plan import LINK_CLICK, MESSAGE_EVENT_NAMES, Kind
-from app.semantics.reference import (NEVER, ContactState, Move, Wait, advance, apply, enter, exit_due, observe,
-                                     observe_event, stop)
+from app.semantics.plan import Kind
+from app.semantics.reference import ContactState
 from app.store import ProjectFile
 from app.store import schema as t
 from tests.runner_helpers import (DbFacts, SmsSink, SmtpSink, contacts_project, dev_server, needs_temporal,
-                                  package_of)
+                                  package_of, reference_visits)
 
 pytestmark = [needs_temporal, pytest.mark.temporal]
 _fixtures = (dev_server,)
@@ -178,104 +173,6 @@ def _script(r: Runnable, contacts: list[int], seed: int) -> dict[str, Any]:
     return {"format": "rehearsal-script/1", "contacts": out}
 
 
-def _reference(r: Runnable, facts: DbFacts, contact: int, items: list[dict[str, Any]], k: int,
-               person: ContactState, entered: int, seed: int = 0) -> dict[str, Any]:
-    """One contact's iteration `k`, by the reference interpreter, with the rehearsal's events: the runner's
-    visits ([step, entered, left, outcome]) and the goal's moment."""
-    plan = r.plan
-    cutoff = plan.cutoff(k)[0]
-    state = enter(plan, [person], k, entered)
-    heap: list[tuple[int, int, str, int | None, str | None]] = []
-    seq = itertools.count()
-    for item in items:
-        if "at" in item:
-            heapq.heappush(heap, (plan.start + item["at"], next(seq), item["event"], None, None))
-    visits: list[list[Any]] = []
-    sent: dict[int, int] = {}
-
-    def visit(step: int, arrived: int, move: Move) -> None:
-        o = move.contact_outcomes[0] if move.contact_outcomes is not None else move.outcome
-        visits.append([plan.steps[step].id if step < plan.end else "end", arrived, move.at, LABELS[o]])
-
-    def observe_due(now: int) -> None:
-        while heap and heap[0][0] <= now:
-            at, _, name, step, channel = heapq.heappop(heap)
-            at = max(at, entered)
-            if step is None:
-                observe_event(state, name, at, person)
-            elif name == "unsubscribed":
-                observe_event(state, name, at, person, channel)
-            elif name == "hard_bounced":
-                person.block(channel, at)
-                observe(state, step, "bounced", max(at, sent[step]))
-            else:
-                observe(state, step, name if name.startswith(LINK_CLICK) else MESSAGE_EVENT_NAMES[name],
-                        max(at, sent[step]))
-
-    now, final = entered, None
-    if now >= cutoff:
-        final = stop(cutoff, False)
-        visit(plan.entry, now, final)
-    while final is None:
-        action: Wait | Move = Wait(NEVER)
-        while final is None:
-            observe_due(now)
-            action = advance(plan, facts, state, now, lambda s: split_draw(seed, s, contact))
-            if isinstance(action, Wait):
-                break
-            i, arrived = state.step, state.arrived
-            assert i is not None
-            visit(i, arrived, action)
-            apply(plan, state, action)
-            step = plan.steps[i]
-            if step.kind == Kind.MESSAGE and action.contact_outcomes == (SENT,):
-                sent[i] = action.at
-                observe(state, i, "delivered", action.at)
-                for item in items:
-                    if item.get("after") == step.id:
-                        at, name = action.at + item["delay"], item["event"]
-                        on = name in MESSAGE_EVENT_NAMES or name in ("hard_bounced", "unsubscribed")
-                        heapq.heappush(heap, (at, next(seq), name, i if on else None, step.channel))
-                        if item.get("link"):
-                            heapq.heappush(heap, (at, next(seq), LINK_CLICK + item["link"], i, step.channel))
-            if action.next is None:
-                final = action
-            elif action.next == plan.end:
-                final = Move(action.at, COMPLETED, None)
-                visit(plan.end, action.at, final)
-            elif now >= cutoff:
-                final = stop(cutoff, False)
-                visit(action.next, action.at, final)
-        if final is not None:
-            break
-        ex = exit_due(plan, state)
-        if ex is not None:
-            final = ex
-            visit(state.step, state.arrived, ex)  # type: ignore[arg-type]
-            break
-        wake = min(action.until, cutoff, heap[0][0] if heap else NEVER)
-        now = max(now, wake)
-        if now >= cutoff:
-            observe_due(cutoff - 1)
-            ex = exit_due(plan, state)
-            final = ex if ex is not None else stop(cutoff, False)
-            visit(state.step, state.arrived, final)  # type: ignore[arg-type]
-    goal = None
-    if plan.goal is not None:  # the one definition: within the window after entry, left or not
-        deadline = plan.goal_deadline(entered, cutoff)
-        observe_due(deadline - 1)
-        if plan.goal.segment:  # looked at on entry, then every poll (as the runner does)
-            for look in range(entered, deadline, 3600):
-                member = facts.member(contact, plan.goal.segment, look)
-                if (member if plan.goal.when != "leaves" else not member):
-                    goal = look
-                    break
-        else:
-            at = state.contact_events.get(plan.goal.name, NEVER)
-            goal = at if at < deadline else None
-    return {"visits": visits, "goal_at": goal}
-
-
 def _project(tmp: Path, name: str, n: int) -> tuple[Path, Runnable, list[int]]:
     text = JOURNEYS[name].replace("NAME", name.title()) + CONTENT
     db = tmp / "contacts.jstudio"
@@ -323,7 +220,7 @@ def test_runner_and_reference_agree_contact_by_contact_to_the_second(name: str, 
         for c in audience:
             person = ContactState(c)
             for k, (begin, _) in enumerate(r.plan.iterations):
-                expected[(c, k)] = _reference(r, facts, c, script.get(c, []), k, person, max(begin, r.plan.start))
+                expected[(c, k)] = reference_visits(r, facts, c, script.get(c, []), k, person, max(begin, r.plan.start))
     finally:
         contacts.close()
     for key in sorted(expected):

@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from app.runner.runnable import Runnable, RunnerError
+from app.semantics.plan import STEP_EVENTS
 
 FORMAT = "rehearsal-script/1"
 MAX_BYTES = 16 << 20
 MAX_ITEMS = 1000  # per contact
 MAX_SECONDS = 10 * 366 * 86_400
-STEP_EVENTS = ("opened", "clicked", "link_clicked", "bounced", "hard_bounced", "unsubscribed", "delivered")
 
 Script = dict[int, list[dict[str, Any]]]
 

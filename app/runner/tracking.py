@@ -38,12 +38,11 @@ from app.runner.channels import Tokens, link_target
 from app.runner.clock import Clock
 from app.runner.runnable import Runnable
 from app.runner.state import StateDb
-from app.semantics.plan import LINK_CLICK, MESSAGE_EVENT_NAMES
+from app.semantics.plan import LINK_CLICK, MESSAGE_EVENT_NAMES, STEP_EVENTS
 
 PIXEL = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00"
          b"\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
 MESSAGE_EVENTS = tuple(MESSAGE_EVENT_NAMES)  # the events a message reports (app/semantics/plan.py)
-STEP_EVENTS = (*MESSAGE_EVENTS, "hard_bounced", "unsubscribed")  # events that may name the message they came from
 MAX_BODY = 1 << 20
 KINDS = {"o": "opened", "c": "clicked", "u": "unsubscribed"}
 

@@ -36,7 +36,8 @@ with workflow.unsafe.imports_passed_through():
     from app.runner.runnable import lookup
     from app.semantics.draws import SPLIT, hash_keys, stream, uniforms
     from app.semantics.outcomes import CAPPED, COMPLETED, LABELS, SENT, SUPPRESSED
-    from app.semantics.plan import LINK_CLICK, MESSAGE_EVENT_NAMES, Kind, Plan, StepPlan
+    from app.semantics.plan import (CHANNEL_EVENTS, LINK_CLICK, MESSAGE_EVENT_NAMES, STEP_EVENTS, Kind, Plan,
+                                    StepPlan)
     from app.semantics.reference import (NEVER, ContactState, Move, Wait, advance, apply, enter, exit_due,
                                      observe, observe_event, stop)
 
@@ -290,7 +291,7 @@ class ContactWorkflow:
         self.pending = [e for e in self.pending if e.at > now]
         for e in due:
             at = max(e.at, self.state.entered_at)
-            if e.step_id and e.name in ("unsubscribed", "hard_bounced"):  # from one message: its channel only
+            if e.step_id and e.name in CHANNEL_EVENTS:  # from one message: its channel only
                 step = next((s for s in self.plan.steps if s.id == e.step_id), None)
                 channel = step.channel if step is not None else None
                 if e.name == "unsubscribed":
@@ -354,8 +355,7 @@ class ContactWorkflow:
             for item in self.inp.script:  # a rehearsal: what this contact does after this message
                 if item.get("after") == step.id:
                     at, name = move.at + int(item.get("delay", 0)), str(item["event"])
-                    on_message = name in MESSAGE_EVENT_NAMES or name in ("hard_bounced", "unsubscribed")
-                    self.pending.append(Event(name, at, step.id if on_message else ""))
+                    self.pending.append(Event(name, at, step.id if name in STEP_EVENTS else ""))
                     if item.get("link"):
                         self.pending.append(Event(f"{LINK_CLICK}{item['link']}", at, step.id))
         elif step.kind == Kind.ACTION:

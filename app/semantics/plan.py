@@ -36,6 +36,8 @@ DEFAULT_GOAL_WINDOW = 30 * DAY  # a goal counts within 30 days of entry unless t
 MESSAGE_EVENT_NAMES: dict[str, str] = {"delivered": "delivered", "bounced": "bounced", "opened": "opened",
                                        "clicked": "clicked", "link_clicked": "clicked"}
 WATCH_EVENTS = {e: MESSAGE_EVENT_NAMES[e] for e in ("delivered", "opened", "link_clicked", "bounced")}  # if/thens
+CHANNEL_EVENTS = ("hard_bounced", "unsubscribed")  # a message's events that stop its channel for the contact
+STEP_EVENTS = (*MESSAGE_EVENT_NAMES, *CHANNEL_EVENTS)  # every event that may name the message it came from
 LINK_CLICK = "clicked:"  # a watched event on one named link: "clicked:shop"
 
 
