@@ -337,9 +337,9 @@ def assumed_membership(n: int, seed: int, name: str, spec: SegmentSpec, start: i
 
 
 def evaluable(segment: Segment) -> bool:
-    """Whether a segment's members can be worked out from contact data: a segment of contacts, with a query if
-    it is dynamic (segments of accounts are not evaluated yet; they get an assumed membership)."""
-    return segment.entity == "contacts" and (segment.kind != "dynamic" or segment.query is not None)
+    """Whether a segment's members can be worked out from contact data: with a query if it is dynamic (a segment
+    of accounts holds the accounts of the contacts its definition finds)."""
+    return segment.kind != "dynamic" or segment.query is not None
 
 
 def population_for(plan: Plan, n: int, seed: int, *, definitions: Mapping[str, Segment] | None = None,

@@ -86,8 +86,8 @@ def population_from_project(pf: ProjectFile, journey: Journey, *, segment: str |
 
     `as_of` is when `segment`'s members are read (default: the journey's start). `plan` (default: compiled from
     the journey) gives the start and the segments and attributes the journey uses; `behaviour` adds the
-    attributes its multipliers use. A segment of accounts, or one the project does not have, is an
-    AudienceError naming it.
+    attributes its multipliers use. A segment the project does not have is an AudienceError naming it; a
+    segment of accounts holds the accounts of the contacts its definition finds (all their contacts).
     """
     with pf.connection() as conn:
         return population_from_connection(conn, journey, pf.project.segments,
@@ -108,11 +108,7 @@ def population_from_connection(conn: Connection, journey: Journey, segments: Map
         if name not in segments:
             names = ", ".join(sorted(segments)) or "none"
             raise AudienceError(f"no segment named '{name}' in the project (segments: {names})")
-        found = segments[name]
-        if found.entity != "contacts":
-            raise AudienceError(f"segment '{found.name}' holds accounts; only segments of contacts can be "
-                                "evaluated for now")
-        return found
+        return segments[name]
 
     names = list(dict.fromkeys([*plan_segments(plan),
                                 *(m.segment for m in (behaviour.multipliers if behaviour else ()) if m.segment)]))

@@ -220,6 +220,27 @@ def test_membership_over_time_agrees_with_sql_at_each_moment(project: ProjectFil
         assert set(base.ids[timeline.at(t0)].tolist()) == _sql_members(project, query, moment), moment
 
 
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(query=queries, moment=st.sampled_from(MOMENTS))
+def test_segments_of_accounts_agree_with_sql(project: ProjectFile, query: dict[str, Any], moment: datetime) -> None:
+    """A segment of accounts holds the accounts of the contacts its query finds; its members are all their
+    contacts (the audience of a journey that targets accounts)."""
+    from app.audience.members import segment_condition
+    assume(not validate_query(query, CUSTOM))
+    base = _base(project)
+    seg = Segment("Key accounts", entity="accounts", query=query)
+    t0 = int((moment - datetime(1970, 1, 1)).total_seconds())
+    mine = set(base.ids[Evaluator(base, CUSTOM, w0=t0).segment(seg).at(t0)].tolist())
+    with project.connection() as conn:
+        sql = set(conn.execute(select(t.contacts.c.id).where(segment_condition(seg, CUSTOM, moment))).scalars())
+        found = set(conn.execute(select(t.contacts.c.id).where(query_condition(query, CUSTOM, moment))).scalars())
+        accounts = {a for i, a in conn.execute(select(t.contacts.c.id, t.contacts.c.account_id)) if i in found}
+        whole = {i for i, a in conn.execute(select(t.contacts.c.id, t.contacts.c.account_id))
+                 if a is not None and a in accounts}
+    assert mine == sql == whole
+
+
 def test_segments_of_every_kind_agree(project: ProjectFile) -> None:
     from app.audience.members import count
     with project.connection(write=True) as conn:

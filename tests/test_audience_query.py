@@ -353,8 +353,12 @@ def test_paging(pf: ProjectFile) -> None:
 def test_segments_that_cannot_be_evaluated_say_why(pf: ProjectFile) -> None:
     with pytest.raises(AudienceError, match="segment 'VIP' is dynamic but has no query yet"):
         m.count(pf, Segment("VIP"))
-    with pytest.raises(AudienceError, match="holds accounts"):
-        m.count(pf, Segment("Big accounts", entity="accounts", query=query(block())))
+    with pytest.raises(AudienceError, match="segment 'Big accounts' is dynamic but has no query yet"):
+        m.count(pf, Segment("Big accounts", entity="accounts"))
+    with pf.connection() as conn:  # a segment of accounts: all the contacts of the accounts it finds
+        employed = conn.execute(select(func.count()).select_from(t.contacts)
+                                .where(t.contacts.c.account_id.is_not(None))).scalar_one()
+    assert m.count(pf, Segment("Accounts", entity="accounts", query=query(block()))) == employed
     bad = Segment("Bad", query=query(block(row("cty", "equals", "Atlantis"))))
     with pytest.raises(AudienceError, match=r"segment 'Bad': .*block 1, row 1: 'cty' is not a contact attribute"):
         m.count(pf, bad)

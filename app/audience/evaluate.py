@@ -21,6 +21,7 @@ so a purchase in the run resets recency. The result is a `TimeSet` over the base
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -78,9 +79,9 @@ class Evaluator:
     # --- segments ------------------------------------------------------------------------------------------
     def segment(self, segment: Segment) -> TimeSet:
         """A segment's membership: a dynamic segment's query, a static segment's members, a list's subscribers."""
-        if segment.entity != "contacts":
-            raise AudienceError(f"segment '{segment.name}' holds accounts; only segments of contacts can be "
-                                "evaluated for now")
+        if segment.entity == "accounts":  # the accounts of the contacts it finds; members: all their contacts
+            found = self.segment(replace(segment, entity="contacts"))
+            return found.group(self.base.account, self.base.n_accounts).expand(self.base.account)
         n = self.base.n
         if segment.kind == "static":
             mask = np.zeros(n, dtype=bool)

@@ -8,6 +8,7 @@ here); subscription segments are the contacts on their list. A journey's audienc
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -37,10 +38,15 @@ def list_name(segment: Segment) -> str:
 
 def segment_condition(segment: Segment, custom: Mapping[str, str] | None = None,
                       at: datetime | date | None = None) -> Condition:
-    """The condition on a contacts row that makes the contact a member of `segment` at moment `at`."""
-    if segment.entity != "contacts":
-        raise AudienceError(f"segment '{segment.name}' holds accounts; only segments of contacts can be "
-                            "evaluated for now")
+    """The condition on a contacts row that makes the contact a member of `segment` at moment `at`.
+
+    A segment of accounts holds the accounts of the contacts its definition finds (a block on `account` finds
+    accounts by their fields); its contacts are every contact of those accounts (seed 003: a journey that
+    targets accounts processes the contacts of its accounts)."""
+    if segment.entity == "accounts":
+        inner = segment_condition(replace(segment, entity="contacts"), custom, at)
+        found = select(_c.c.account_id).where(and_(_c.c.account_id.is_not(None), inner)).correlate_except(_c)
+        return _c.c.account_id.in_(found)
     if segment.kind == "static":
         return _c.c.id.in_(select(t.segment_members.c.contact_id)
                            .where(t.segment_members.c.segment == segment.name))
