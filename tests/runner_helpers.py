@@ -350,9 +350,16 @@ def reference_path(r: Any, facts: DbFacts, contact: int, script: Script, seed: i
 
 
 def reference_visits(r: Any, facts: DbFacts, contact: int, items: list[dict[str, Any]], k: int,
-               person: Any, entered: int, seed: int = 0) -> dict[str, Any]:
+                     person: Any, entered: int, seed: int = 0) -> dict[str, Any]:
     """One contact's iteration `k`, by the reference interpreter, with a rehearsal script's events
     (app/runner/rehearsal.py): the runner's visits ([step, entered, left, outcome]) and the goal's moment."""
+    return reference_unit(r, facts, [person], {contact: items}, k, entered, seed)[contact]
+
+
+def reference_unit(r: Any, facts: DbFacts, persons: list[Any], items: dict[int, list[dict[str, Any]]], k: int,
+                   entered: int, seed: int = 0, account: int = -1) -> dict[int, dict[str, Any]]:
+    """A unit's iteration `k` (one contact, or the contacts of an account entering together), by the reference
+    interpreter with a rehearsal script's events per contact: each contact's visits and the unit's goal moment."""
     import heapq
     import itertools
 
@@ -363,29 +370,31 @@ def reference_visits(r: Any, facts: DbFacts, contact: int, items: list[dict[str,
                                          stop)
     plan = r.plan
     cutoff = plan.cutoff(k)[0]
-    state = enter(plan, [person], k, entered)
-    heap: list[tuple[int, int, str, int | None, str | None]] = []
+    state = enter(plan, persons, k, entered)
+    heap: list[tuple[int, int, str, int | None, str | None, int]] = []
     seq = itertools.count()
-    for item in items:
-        if "at" in item:
-            heapq.heappush(heap, (plan.start + item["at"], next(seq), item["event"], None, None))
-    visits: list[list[Any]] = []
+    for pos, person in enumerate(persons):
+        for item in items.get(person.contact, []):
+            if "at" in item:
+                heapq.heappush(heap, (plan.start + item["at"], next(seq), item["event"], None, None, pos))
+    paths: dict[int, list[list[Any]]] = {p.contact: [] for p in persons}
     sent: dict[int, int] = {}
 
     def visit(step: int, arrived: int, move: Move) -> None:
-        o = move.contact_outcomes[0] if move.contact_outcomes is not None else move.outcome
-        visits.append([plan.steps[step].id if step < plan.end else "end", arrived, move.at, LABELS[o]])
+        for pos, p in enumerate(persons):
+            o = move.contact_outcomes[pos] if move.contact_outcomes is not None else move.outcome
+            paths[p.contact].append([plan.steps[step].id if step < plan.end else "end", arrived, move.at, LABELS[o]])
 
     def observe_due(now: int) -> None:
         while heap and heap[0][0] <= now:
-            at, _, name, step, channel = heapq.heappop(heap)
+            at, _, name, step, channel, pos = heapq.heappop(heap)
             at = max(at, entered)
             if step is None:
-                observe_event(state, name, at, person)
+                observe_event(state, name, at, persons[pos])
             elif name == "unsubscribed":
-                observe_event(state, name, at, person, channel)
+                observe_event(state, name, at, persons[pos], channel)
             elif name == "hard_bounced":
-                person.block(channel, at)
+                persons[pos].block(channel, at)
                 observe(state, step, "bounced", max(at, sent[step]))
             else:
                 observe(state, step, name if name.startswith(LINK_CLICK) else MESSAGE_EVENT_NAMES[name],
@@ -399,7 +408,7 @@ def reference_visits(r: Any, facts: DbFacts, contact: int, items: list[dict[str,
         action: Wait | Move = Wait(NEVER)
         while final is None:
             observe_due(now)
-            action = advance(plan, facts, state, now, lambda s: split_draw(seed, s, contact))
+            action = advance(plan, facts, state, now, lambda s: split_draw(seed, s, persons[0].contact, account))
             if isinstance(action, Wait):
                 break
             i, arrived = state.step, state.arrived
@@ -407,15 +416,20 @@ def reference_visits(r: Any, facts: DbFacts, contact: int, items: list[dict[str,
             visit(i, arrived, action)
             apply(plan, state, action)
             step = plan.steps[i]
-            if step.kind == Kind.MESSAGE and action.contact_outcomes == (SENT,):
+            outs = action.contact_outcomes or ()
+            if step.kind == Kind.MESSAGE and SENT in outs:
                 sent[i] = action.at
                 observe(state, i, "delivered", action.at)
-                for item in items:
-                    if item.get("after") == step.id:
-                        at, name = action.at + item["delay"], item["event"]
-                        heapq.heappush(heap, (at, next(seq), name, i if name in STEP_EVENTS else None, step.channel))
-                        if item.get("link"):
-                            heapq.heappush(heap, (at, next(seq), LINK_CLICK + item["link"], i, step.channel))
+                for pos, (person, o) in enumerate(zip(persons, outs)):
+                    if o != SENT:
+                        continue
+                    for item in items.get(person.contact, []):
+                        if item.get("after") == step.id:
+                            at, name = action.at + item["delay"], item["event"]
+                            heapq.heappush(heap, (at, next(seq), name, i if name in STEP_EVENTS else None,
+                                                  step.channel, pos))
+                            if item.get("link"):
+                                heapq.heappush(heap, (at, next(seq), LINK_CLICK + item["link"], i, step.channel, pos))
             if action.next is None:
                 final = action
             elif action.next == plan.end:
@@ -442,13 +456,13 @@ def reference_visits(r: Any, facts: DbFacts, contact: int, items: list[dict[str,
     if plan.goal is not None:  # the one definition: within the window after entry, left or not
         deadline = plan.goal_deadline(entered, cutoff)
         observe_due(deadline - 1)
-        if plan.goal.segment:  # looked at on entry, then every poll (as the runner does)
+        if plan.goal.segment:  # looked at on entry, then every poll (as the runner does); any of the unit's contacts
             for look in range(entered, deadline, 3600):
-                member = facts.member(contact, plan.goal.segment, look)
-                if (member if plan.goal.when != "leaves" else not member):
+                if any(facts.member(p.contact, plan.goal.segment, look) != (plan.goal.when == "leaves")
+                       for p in persons):
                     goal = look
                     break
         else:
             at = state.contact_events.get(plan.goal.name, NEVER)
             goal = at if at < deadline else None
-    return {"visits": visits, "goal_at": goal}
+    return {p.contact: {"visits": paths[p.contact], "goal_at": goal} for p in persons}

@@ -71,12 +71,17 @@ def test_a_tile_type_added_to_the_registry_alone_compiles_simulates_and_has_a_st
     assert tile.summary is not None and tile.summary(j.step("s").props) == "Survey: NPS"
 
 
-def test_what_the_live_runner_cannot_run_is_a_finding_with_its_field_and_fix() -> None:
-    j = _journey(Step("m", "wait", props={"duration": timedelta(days=1)}, outputs={"next": END}),
-                 target="accounts")
+def test_what_the_live_runner_cannot_run_is_a_finding_with_its_step_and_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    # an action tile the registry gives no live action: the simulator runs it, the runner cannot
+    survey = TileType("survey", "Survey", "actions", "S", "#888", "Send a survey", ports=(Port("next", "next"),),
+                      summary=lambda p: "Survey")
+    monkeypatch.setitem(REGISTRY, "survey", survey)
+    j = _journey(Step("s", "survey", outputs={"next": "m"}),
+                 Step("m", "wait", props={"duration": timedelta(days=1)}, outputs={"next": END}), target="accounts")
     j.exit_when = (Trigger(segment="Churned", when="joins"),)
     for export in (False, True):
         found = {f.code: f for f in check_journey(j, for_export=export)}
-        assert found["live-accounts"].field == "target" and "Target contacts" in found["live-accounts"].fix
+        assert found["live-unsupported"].step == "s" and "Replace the Survey tile" in found["live-unsupported"].fix
+        assert not found["live-unsupported"].is_error  # the package is still valid; the simulator runs it
+        assert "live-accounts" not in found  # the runner runs account journeys (seed 003)
         assert "live-segment-trigger" not in found  # the runner looks at segments of exits and goals
-        assert not found["live-accounts"].is_error  # the package is still valid; the simulator runs it

@@ -17,9 +17,14 @@ The journeys cover:
 - ENDING: an end date that stops contacts mid-wait.
 - REPEATING: a repeating journey (3 iterations a week apart) with a wait and the frequency cap across iterations.
 - ONGOING: an ongoing journey (its members at the start).
+- ACCOUNTS: a journey that targets accounts (seed 003): the contacts of an account enter together and take one
+  path (a split drawn per account, an if/then on a named link clicked by any of them, an if/then on an attribute
+  any of them has), messages to each contact under quiet hours (the account's first contact's time zone) and
+  the frequency cap, a task created once per account; the audience a segment of accounts (the accounts of
+  valuable contacts) less one of small accounts (by the account's own field), entered with all their contacts.
 
-Not covered: journeys that target accounts (the live runner refuses them; `validate` warns), and ongoing
-members who join later (live, enrolment looks every `poll`; the simulator enters them at the moment they join).
+Not covered: ongoing members who join later (live, enrolment looks every `poll`; the simulator enters them at
+the moment they join).
 """
 
 from __future__ import annotations
@@ -30,20 +35,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import insert, update
 
 from app.runner.calls import contact_workflow_id
 from app.runner.contacts import ContactsDb
 from app.runner.devserver import DevServer, connect
 from app.runner.rehearsal import parse_script
 from app.runner.runnable import Runnable, from_package
+from app.runner.state import StateDb
+from app.runner.status import step_counts
 from app.runner.worker import RunSettings, run_journey
 from app.semantics.plan import Kind
 from app.semantics.reference import ContactState
 from app.store import ProjectFile
 from app.store import schema as t
 from tests.runner_helpers import (DbFacts, SmsSink, SmtpSink, contacts_project, dev_server, needs_temporal,
-                                  package_of, reference_visits)
+                                  package_of, reference_unit)
 
 pytestmark = [needs_temporal, pytest.mark.temporal]
 _fixtures = (dev_server,)
@@ -63,6 +70,14 @@ segments:
     query: {blocks: [{where: {all: [{attribute: lifetime_value, op: greater_than, value: 275}]}}]}
   Unsubscribed: {entity: contacts, kind: subscription}
   Fans: {entity: contacts, kind: static}
+  Valuable accounts:
+    entity: accounts
+    kind: dynamic
+    query: {blocks: [{where: {all: [{attribute: lifetime_value, op: greater_than, value: 1016}]}}]}
+  Small accounts:
+    entity: accounts
+    kind: dynamic
+    query: {blocks: [{root: account, where: {all: [{attribute: size, op: less_than, value: 20}]}}]}
 """
 HEAD = """\
 format: journey/1
@@ -140,6 +155,28 @@ steps:
   text: {type: sms, content: Offer text}
 """,
 }
+JOURNEYS["ACCOUNTS"] = """\
+format: journey/1
+name: NAME
+target: accounts
+audience: {segments: [Valuable accounts], exclude: [Small accounts]}
+frequency: one-time
+frequency_cap: {messages: 2, per: 7d}
+schedule: {start: 2026-12-01T20:30, end: 2027-01-31T00:00, timezone: Europe/Paris,
+           quiet_hours: {start: '21:00', end: '08:00'}}
+goal: {event: purchase, within: 10d}
+exit_when: [{event: purchase}]
+steps:
+  split: {type: random-split, split: [60, 30], holdout: 10, A: hello, B: gold}
+  hello: {type: email, content: Hello email, next: shop}
+  shop: {type: if-then, wait_for: {event: link_clicked, step: hello, link: shop}, within: 1d, yes: call, no: text}
+  call: {type: task, subject: "Call {{first_name}}", owner: sales, next: end}
+  gold: {type: if-then, condition: {attribute: lifetime_value, op: greater_than, value: 1021}, yes: text, no: end}
+  text: {type: sms, content: Offer text, next: later}
+  later: {type: wait, duration: 1d, next: bye}
+  bye: {type: email, content: Bye email}
+"""
+ACCOUNTS = 12  # contacts i with i % 4 != 3 work for account 1 + i % ACCOUNTS; the others for none
 ZONES = ("Europe/Paris", "America/New_York", "Asia/Tokyo", "Europe/London")
 
 
@@ -181,21 +218,62 @@ def _project(tmp: Path, name: str, n: int) -> tuple[Path, Runnable, list[int]]:
         with pf.connection(write=True) as conn:
             for i in pop.ids:
                 conn.execute(update(t.contacts).where(t.contacts.c.id == i).values(time_zone=ZONES[i % len(ZONES)]))
+        if name == "ACCOUNTS":
+            accounts = [{"id": a, "name": f"Account {a}", "size": 10 * a} for a in range(1, ACCOUNTS + 1)]
+            with pf.connection(write=True) as conn:
+                conn.execute(insert(t.accounts), accounts)
+                for i in pop.ids:
+                    if i % 4 != 3:
+                        conn.execute(update(t.contacts).where(t.contacts.c.id == i).values(account_id=1 + i % ACCOUNTS))
         if name == "LINKS":
             from app.audience import members as m
             m.add_members(pf, "Fans", [i for i in pop.ids if i % 3 == 0])
-    return db, from_package(package_of(db, tmp / "j.jpkg", name.title())), pop.audience
+    r = from_package(package_of(db, tmp / "j.jpkg", name.title()))
+    if not r.plan.accounts:
+        return db, r, pop.audience
+    contacts = ContactsDb(str(db))  # the contacts of the accounts in the audience
+    try:
+        return db, r, [c for c, _, _ in contacts.audience_page(r, r.plan.start, 0, 10 * n)]
+    finally:
+        contacts.close()
 
 
-async def _runner_results(r: Runnable, settings: RunSettings, audience: list[int]) -> dict[tuple[int, int], Any]:
+def units(db: Path, r: Runnable, audience: list[int]) -> list[tuple[list[int], int]]:
+    """The journey's units: each contact, or (targeting accounts) the audience's contacts of each account."""
+    if not r.plan.accounts:
+        return [([c], -1) for c in audience]
+    contacts = ContactsDb(str(db))
+    try:
+        account = {c: contacts.contact(c).get("account_id") for c in audience}  # type: ignore[union-attr]
+    finally:
+        contacts.close()
+    groups: dict[int, list[int]] = {}
+    out = []
+    for c in sorted(audience):
+        if account[c] is None:
+            out.append(([c], -1))
+        else:
+            groups.setdefault(int(account[c]), []).append(c)
+    return out + [(members, a) for a, members in sorted(groups.items())]
+
+
+async def _runner_results(r: Runnable, settings: RunSettings,
+                          audience: list[int]) -> tuple[dict[tuple[int, int], Any], dict[str, Any]]:
     await run_journey(r, settings)
     client = await connect(settings.temporal or "")
+    counts = await step_counts(client, r)
+    state = StateDb(Path(settings.state_dir) / "runner.db")
     out = {}
-    for k in range(len(r.plan.iterations)):
-        for c in audience:
-            handle = client.get_workflow_handle(contact_workflow_id(r.key, c, k))
-            out[(c, k)] = await handle.result()
-    return out
+    try:
+        for k in range(len(r.plan.iterations)):
+            for c in audience:
+                wid = state.workflow_of(r.key, k, c) if r.plan.accounts else contact_workflow_id(r.key, c, k)
+                assert wid is not None, f"contact {c} did not enter iteration {k}"
+                result = await client.get_workflow_handle(wid).result()
+                out[(c, k)] = {"visits": result["paths"][str(c)], "goal_at": result.get("goal_at")}
+    finally:
+        state.close()
+    return out, counts
 
 
 @pytest.mark.parametrize("name", sorted(JOURNEYS))
@@ -209,7 +287,7 @@ def test_runner_and_reference_agree_contact_by_contact_to_the_second(name: str, 
         settings = RunSettings(contacts_db=str(db), state_dir=tmp_path / "state", temporal=dev_server.address,
                                smtp=("127.0.0.1", smtp.port), sms_url=sms.url, time_scale=SCALE, send_timeout=10,
                                script=script)
-        live = asyncio.run(_runner_results(r, settings, audience))
+        live, counts = asyncio.run(_runner_results(r, settings, audience))
     finally:
         smtp.stop()
         sms.stop()
@@ -217,15 +295,31 @@ def test_runner_and_reference_agree_contact_by_contact_to_the_second(name: str, 
     try:
         facts = DbFacts(contacts, r)
         expected: dict[tuple[int, int], Any] = {}
-        for c in audience:
-            person = ContactState(c)
-            for k, (begin, _) in enumerate(r.plan.iterations):
-                expected[(c, k)] = reference_visits(r, facts, c, script.get(c, []), k, person, max(begin, r.plan.start))
+        people = {c: ContactState(c) for c in audience}
+        for k, (begin, _) in enumerate(r.plan.iterations):
+            for members, account in units(db, r, audience):
+                found = reference_unit(r, facts, [people[c] for c in members], {c: script.get(c, []) for c in members},
+                                       k, max(begin, r.plan.start), account=account)
+                expected.update({(c, k): v for c, v in found.items()})
+        tasks = contacts.tasks(r.plan.journey_id)
     finally:
         contacts.close()
     for key in sorted(expected):
-        got = {"visits": live[key]["visits"], "goal_at": live[key].get("goal_at")}
-        assert got == expected[key], f"{name}: contact {key[0]}, iteration {key[1]}"
+        assert live[key] == expected[key], f"{name}: contact {key[0]}, iteration {key[1]}"
+    # the status counts contacts (an account's workflow counts each of its contacts)
+    assert counts["enrolled"] == len(expected) and counts["running"] == 0
+    for row in counts["steps"]:
+        took = [{(v[0], v[3]) for v in e["visits"]} for e in expected.values()]
+        assert row["entered"] == sum(any(s == row["step"] for s, _ in t) for t in took), row
+        for outcome in ("sent", "suppressed", "capped", "yes", "no", "done", "shared"):
+            if outcome in row:
+                assert row[outcome] == sum((row["step"], outcome) in t for t in took), (row, outcome)
+    # an action is carried out once for each contact it was done for ('done'; 'shared' in an account: once per account)
+    done = sum(v[3] == "done" for e in expected.values() for v in e["visits"])
+    assert len(tasks) == done
+    if r.plan.accounts:
+        assert any(v[3] == "shared" for e in expected.values() for v in e["visits"])
+        assert any(len(m) > 1 for m, _ in units(db, r, audience))
     # the journeys were exercised: several different paths, and outcomes beyond 'sent'
     paths = {tuple((v[0], v[3]) for v in e["visits"]) for e in expected.values()}
     assert len(paths) >= 3, paths

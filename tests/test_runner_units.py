@@ -22,7 +22,7 @@ from app.audience import members as m
 from app.codec.yamlio import read_journey_text
 from app.model.content import Content
 from app.runner.activities import Activities, transport_id
-from app.runner.calls import Event, StepRequest, contact_workflow_id
+from app.runner.calls import Event, StepRequest, contact_workflow_id, unit_workflow_id
 from app.runner.channels import ChannelError, SmsChannel, Tokens, Tracked, build_email, parse_host_port
 from app.runner.clock import Clock
 from app.runner.contacts import ContactsDb
@@ -97,15 +97,17 @@ def test_temporal_binary_comes_from_the_installed_package() -> None:
 
 # --- journeys the runner refuses -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("change, message", [
-    (("target: contacts", "target: accounts"), "targets accounts"),
-])
-def test_runner_refuses_what_it_cannot_do_in_one_line(change: tuple[str, str], message: str) -> None:
-    text = announcement_text().replace(*change)
-    j, contents, segments = read_journey_text(text)
-    with pytest.raises(RunnerError, match=message) as e:
-        runnable(j, {c.name: c for c in contents}, {s.name: s for s in segments})
+def test_runner_refuses_what_it_cannot_do_in_one_line() -> None:
+    j, contents, segments = read_journey_text(announcement_text())
+    with pytest.raises(RunnerError, match="uses segment .*not in the package") as e:
+        runnable(j, {c.name: c for c in contents}, {})
     assert "\n" not in str(e.value)
+
+
+def test_runner_takes_journeys_that_target_accounts() -> None:
+    j, contents, segments = read_journey_text(announcement_text().replace("target: contacts", "target: accounts"))
+    r = runnable(j, {c.name: c for c in contents}, {s.name: s for s in segments})
+    assert r.plan.accounts
 
 
 def test_runner_takes_segment_exits_and_goals() -> None:
@@ -139,12 +141,12 @@ def test_audience_pages_are_the_designers_audience(project: tuple[Path, Runnable
         got, after = [], 0
         while True:
             page = contacts.audience_page(r, r.plan.start, after, 7)
-            got += [c for c, _ in page]
+            got += [c for c, _, _ in page]
             if len(page) < 7:
                 break
             after = page[-1][0]
         assert got == expected == [i for i in range(1, 31) if i % 5 and i % 7]
-        assert {tz for _, tz in contacts.audience_page(r, r.plan.start, 0, 100)} == {"Europe/Paris"}
+        assert {tz for _, tz, _ in contacts.audience_page(r, r.plan.start, 0, 100)} == {"Europe/Paris"}
         assert contacts.member(r, 11, "Unsubscribed", r.plan.start) and not contacts.member(r, 12, "Unsubscribed", 0)
         assert contacts.attribute(3, "lifetime_value") == 1003.0 and contacts.attribute(3, "consent_level") == \
             "marketing"
@@ -312,6 +314,35 @@ def test_endpoint_queues_events_and_delivers_them_once_temporal_is_back(project:
         [("1", "opened", "announce"), ("1", "clicked", "announce"),
          ("1", "clicked:https://x.example/p", "announce"), ("1", "purchase", "")]  # the click names its link
     assert all(r.plan.start <= e.at <= r.plan.start + 60 for _, e in client.signals)  # stamped when received
+
+
+def test_events_of_an_accounts_contacts_go_to_the_accounts_workflow_naming_the_contact(tmp_path: Path) -> None:
+    j, contents, segments = read_journey_text(announcement_text().replace("target: contacts", "target: accounts"))
+    r = runnable(j, {c.name: c for c in contents}, {s.name: s for s in segments})
+    state = StateDb(tmp_path / "state" / "runner.db")
+    unit = unit_workflow_id(r.key, 7, 0)
+    state.record_enrolments(r.key, 0, [(1, unit, r.plan.start), (4, unit, r.plan.start),
+                                       (9, contact_workflow_id(r.key, 9, 0), r.plan.start)])  # 9: no account
+    client = FakeClient()
+    tokens = Tokens("s")
+
+    async def go() -> None:
+        server = TrackingServer(client, r, Clock(time.time(), r.plan.start, 1.0), tokens, state)  # type: ignore[arg-type]
+        await server.start("127.0.0.1", 0)
+        await server.handle("POST", "/events", json.dumps([{"contact": 4, "event": "purchase"},
+                                                           {"contact": 9, "event": "purchase"}]).encode())
+        await server.handle("GET", "/u/" + tokens.make(Tracked(unit, "announce", "u", "", 4)), b"")
+        for _ in range(200):
+            if state.event_counts().get("pending", 0) == 0:
+                break
+            await asyncio.sleep(0.01)
+        await server.close()
+
+    asyncio.run(go())
+    assert [(w, e.name, e.contact) for w, e in client.signals] == [
+        (unit, "purchase", 4), (contact_workflow_id(r.key, 9, 0), "purchase", 9), (unit, "unsubscribed", 4)]
+    assert state.started(r.key, 0, [unit, unit_workflow_id(r.key, 8, 0)]) == {unit}
+    assert state.workflow_count(r.key) == 2 and state.enrolment_count(r.key) == 3
 
 
 @pytest.mark.parametrize("body, problem", [

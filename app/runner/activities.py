@@ -25,7 +25,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from app.model.registry import REGISTRY
 from app.runner.calls import (CONTACT_WORKFLOW, ContactInput, EnrolPage, EnrolResult, FactsAnswer, FactsRequest,
-                              SendResult, StepRequest, contact_workflow_id)
+                              SendResult, StepRequest, contact_workflow_id, unit_workflow_id)
 from app.runner.channels import ChannelError, SmsChannel, SmtpChannel, Tokens, Tracked, build_email, personalise
 from app.runner.contacts import ContactsDb
 from app.runner.runnable import Runnable, RunnerError, lookup
@@ -77,26 +77,27 @@ class Activities:
 
     @activity.defn(name="contact_facts")
     def contact_facts(self, req: FactsRequest) -> FactsAnswer:
-        """Segment memberships and attribute values of a contact at a simulated moment."""
+        """Segment memberships and attribute values of a unit's contacts at a simulated moment."""
         r = lookup(req.journey, req.digest)
-        members = {s: self.contacts.member(r, req.contact, s, req.at) for s in req.segments}
-        values = {a: self.contacts.attribute(req.contact, a) for a in req.attributes}
+        members = {s: [self.contacts.member(r, c, s, req.at) for c in req.contacts] for s in req.segments}
+        values = {a: [self.contacts.attribute(c, a) for c in req.contacts] for a in req.attributes}
         return FactsAnswer(members, values)
 
     @activity.defn(name="contact_sends")
-    def contact_sends(self, journey: str, contact: int) -> list[int]:
-        """When this journey sent the contact messages (for the frequency cap)."""
-        return self.state.contact_sends(journey, contact)
+    def contact_sends(self, journey: str, contacts: list[int]) -> dict[str, list[int]]:
+        """When this journey sent each contact messages (for the frequency cap)."""
+        return {str(c): self.state.contact_sends(journey, c) for c in contacts}
 
     @activity.defn(name="contact_blocks")
-    def contact_blocks(self, journey: str, contact: int) -> dict[str, int]:
-        """The channels this journey can no longer reach the contact on, and since when."""
-        return self.state.contact_blocks(journey, contact)
+    def contact_blocks(self, journey: str, contacts: list[int]) -> dict[str, dict[str, int]]:
+        """The channels this journey can no longer reach each contact on, and since when."""
+        return {str(c): self.state.contact_blocks(journey, c) for c in contacts}
 
     @activity.defn(name="record_blocks")
-    def record_blocks(self, journey: str, contact: int, found: dict[str, int]) -> None:
-        """Remember channels that stopped reaching the contact (for its later iterations)."""
-        self.state.record_blocks(journey, contact, found)
+    def record_blocks(self, journey: str, found: dict[str, dict[str, int]]) -> None:
+        """Remember channels that stopped reaching contacts (for their later iterations)."""
+        for contact, channels in found.items():
+            self.state.record_blocks(journey, int(contact), channels)
 
     # --- sends ---------------------------------------------------------------------------------------------
 
@@ -106,7 +107,7 @@ class Activities:
         r = lookup(req.journey, req.digest)
         step = r.plan.steps[r.step(req.step_id)]
         channel = step.channel or ""
-        key = f"{req.workflow_id}:{req.step_id}"
+        key = req.key
         prior, tid = self.state.claim(key, journey=r.key, contact=req.contact, iteration=req.iteration,
                                       step_id=req.step_id, channel=channel, transport_id=transport_id(key, channel))
         if prior in (SENT, SUPPRESSED, NO_ADDRESS):
@@ -163,7 +164,8 @@ class Activities:
                                        "open_url": self._url("o", req)})
 
     def _url(self, kind: str, req: StepRequest, link: str = "") -> str:
-        token = self.tokens.make(Tracked(req.workflow_id, req.step_id, kind, link))
+        token = self.tokens.make(Tracked(req.workflow_id, req.step_id, kind, link, req.contact if req.account >= 0
+                                         else -1))
         return f"{self.tracking_url}/{kind}/{token}"
 
     # --- actions -------------------------------------------------------------------------------------------
@@ -174,7 +176,7 @@ class Activities:
         r = lookup(req.journey, req.digest)
         st = r.journey.step(req.step_id)
         p = st.props
-        key = f"{req.workflow_id}:{req.step_id}"
+        key = req.key
         at = datetime.fromtimestamp(req.at, timezone.utc)
         how = REGISTRY[st.type].live  # the registry says how the runner carries an action out
         if how is None:
@@ -219,26 +221,48 @@ class Activities:
         assert self.client is not None
         wids = await asyncio.to_thread(self.state.iteration_workflows, journey, iteration)
         running = 0
-        for wid in wids:
+        for wid in sorted(set(wids)):  # an account's workflow is every one of its contacts' enrolment
             desc = await self.client.get_workflow_handle(wid).describe()
             running += desc.status == WorkflowExecutionStatus.RUNNING
         return running
 
     @activity.defn(name="enrol_page")
     async def enrol_page(self, req: EnrolPage) -> EnrolResult:
-        """Start the workflows of one page of the audience that have not entered this iteration yet."""
+        """Start the workflows of one page of the audience that have not entered this iteration yet.
+
+        A journey that targets accounts starts one workflow per account (seed 003): the account's contacts in
+        the audience at that moment enter together; a contact who qualifies after its account entered does not
+        join it (the account enters once per iteration); contacts without an account are units of their own."""
         assert self.client is not None
         r = lookup(req.journey, req.digest)
         page = await asyncio.to_thread(self.contacts.audience_page, r, req.at, req.after, req.limit)
-        done = await asyncio.to_thread(self.state.enrolled, r.key, req.iteration, [c for c, _ in page])
-        todo = [(c, _zone(tz)) for c, tz in page if c not in done]
+        done = await asyncio.to_thread(self.state.enrolled, r.key, req.iteration, [c for c, _, _ in page])
+        units: list[tuple[str, list[int], str | None, int]] = []  # (workflow id, contacts, zone, account)
+        accounts: set[int] = set()
+        for c, tz, acc in page:
+            if c in done:
+                continue
+            if not r.plan.accounts or acc < 0:
+                units.append((contact_workflow_id(r.key, c, req.iteration), [c], _zone(tz), -1))
+            elif acc not in accounts:
+                accounts.add(acc)
+        if accounts:
+            wids = {a: unit_workflow_id(r.key, a, req.iteration) for a in sorted(accounts)}
+            entered = await asyncio.to_thread(self.state.started, r.key, req.iteration, list(wids.values()))
+            for a, wid in wids.items():
+                if wid in entered:
+                    continue  # the account entered this iteration already (at an earlier page or look)
+                members = await asyncio.to_thread(self.contacts.account_audience, r, req.at, a)
+                if members:
+                    units.append((wid, [c for c, _ in members], _zone(members[0][1]), a))
         gate = asyncio.Semaphore(START_CONCURRENCY)
         attributes = TypedSearchAttributes([SearchAttributePair(KEY, r.key)])
 
-        async def start(contact: int, zone: str | None) -> tuple[int, str, int, bool]:
-            wid = contact_workflow_id(r.key, contact, req.iteration)
-            inp = ContactInput(r.key, r.digest, contact, req.iteration, req.entered_at, zone, req.clock, req.seed,
-                               req.send_timeout, req.poll, req.exact, list(self.script.get(contact, ())))
+        async def start(wid: str, contacts: list[int], zone: str | None, account: int) -> tuple[list[int], str, bool]:
+            script = [dict(item, contact=c) if account >= 0 else item for c in contacts
+                      for item in self.script.get(c, ())]
+            inp = ContactInput(r.key, r.digest, contacts[0], req.iteration, req.entered_at, zone, req.clock, req.seed,
+                               req.send_timeout, req.poll, req.exact, script, contacts[1:], account)
             new = True
             async with gate:
                 try:
@@ -250,8 +274,10 @@ class Activities:
                     new = False  # started before (a crash after the start, before its record): not again
             if activity.in_activity():
                 activity.heartbeat()
-            return contact, wid, req.entered_at, new
+            return contacts, wid, new
 
-        rows = await asyncio.gather(*(start(c, z) for c, z in todo))
-        await asyncio.to_thread(self.state.record_enrolments, r.key, req.iteration, [row[:3] for row in rows])
-        return EnrolResult(page[-1][0] if len(page) == req.limit else None, sum(row[3] for row in rows))
+        rows = await asyncio.gather(*(start(*u) for u in units))
+        await asyncio.to_thread(self.state.record_enrolments, r.key, req.iteration,
+                                [(c, wid, req.entered_at) for contacts, wid, _ in rows for c in contacts])
+        return EnrolResult(page[-1][0] if len(page) == req.limit else None,
+                           sum(len(contacts) for contacts, _, new in rows if new))

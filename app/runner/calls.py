@@ -18,6 +18,12 @@ def contact_workflow_id(key: str, contact: int, iteration: int) -> str:
     return f"journey:{key}:contact:{contact}:it:{iteration}"
 
 
+def unit_workflow_id(key: str, account: int, iteration: int) -> str:
+    """The id of an account's workflow for one iteration (a journey that targets accounts: the contacts of an
+    account that enter together are one unit, seed 003)."""
+    return f"journey:{key}:account:{account}:it:{iteration}"
+
+
 def enrolment_workflow_id(key: str) -> str:
     """The id of a journey version's enrolment workflow."""
     return f"journey:{key}:enrolment"
@@ -25,7 +31,8 @@ def enrolment_workflow_id(key: str) -> str:
 
 @dataclass
 class ContactInput:
-    """Start of a contact's workflow."""
+    """Start of a unit's workflow: one contact, or (`account` >= 0) the contacts of an account entering together
+    (`contact` first, then `members`; the unit's time zone is its first contact's)."""
 
     journey: str
     digest: str
@@ -38,7 +45,13 @@ class ContactInput:
     send_timeout: float = 60.0
     poll: int = 3600  # simulated seconds between two looks at the segments of exit and goal conditions
     exact: bool = False  # a rehearsal on logical time: moves at the interpreter's moments (rehearsal.py)
-    script: list[dict[str, Any]] = field(default_factory=list)  # what this contact does in a rehearsal
+    script: list[dict[str, Any]] = field(default_factory=list)  # what the contacts do in a rehearsal ("contact": id)
+    members: list[int] = field(default_factory=list)  # the unit's other contacts (an account's)
+    account: int = -1
+
+    @property
+    def contacts(self) -> list[int]:
+        return [self.contact, *self.members]
 
 
 @dataclass
@@ -86,11 +99,11 @@ class EnrolResult:
 
 @dataclass
 class FactsRequest:
-    """Segment memberships and attribute values of one contact at a simulated moment."""
+    """Segment memberships and attribute values of a unit's contacts at a simulated moment."""
 
     journey: str
     digest: str
-    contact: int
+    contacts: list[int]
     at: int
     segments: list[str] = field(default_factory=list)
     attributes: list[str] = field(default_factory=list)
@@ -98,10 +111,10 @@ class FactsRequest:
 
 @dataclass
 class FactsAnswer:
-    """The answer to a FactsRequest."""
+    """The answer to a FactsRequest: per segment or attribute, one answer per contact (in the request's order)."""
 
-    members: dict[str, bool]
-    attributes: dict[str, Any]
+    members: dict[str, list[bool]]
+    attributes: dict[str, list[Any]]
 
 
 @dataclass
@@ -115,6 +128,12 @@ class StepRequest:
     iteration: int
     step_id: str
     at: int
+    account: int = -1  # the unit's account: an effect per contact of the unit has its own key
+
+    @property
+    def key(self) -> str:
+        """The idempotency key of this effect: workflow and step (and the contact, in an account's workflow)."""
+        return f"{self.workflow_id}:{self.step_id}" + (f":{self.contact}" if self.account >= 0 else "")
 
 
 @dataclass
@@ -132,3 +151,4 @@ class Event:
     name: str
     at: int
     step_id: str = ""  # set for message events
+    contact: int = -1  # whose event, in an account's workflow (-1: the workflow's first contact)

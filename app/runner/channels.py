@@ -39,12 +39,14 @@ class ChannelError(Exception):
 
 @dataclass(frozen=True)
 class Tracked:
-    """What a tracking token names: the workflow, the step, what happened and the link (for clicks)."""
+    """What a tracking token names: the workflow, the step, what happened, the link (for clicks) and, in an
+    account's workflow, the contact the message went to."""
 
     workflow_id: str
     step_id: str
     kind: str  # "o" open, "c" click, "u" unsubscribe
     link: str = ""
+    contact: int = -1
 
 
 class Tokens:
@@ -58,7 +60,8 @@ class Tokens:
 
     def make(self, t: Tracked) -> str:
         """The token of `t`: base64url JSON, a dot, and a MAC."""
-        body = json.dumps([t.workflow_id, t.step_id, t.kind, t.link], separators=(",", ":")).encode("utf-8")
+        fields: list[Any] = [t.workflow_id, t.step_id, t.kind, t.link] + ([t.contact] if t.contact >= 0 else [])
+        body = json.dumps(fields, separators=(",", ":")).encode("utf-8")
         return base64.urlsafe_b64encode(body).decode().rstrip("=") + "." + self._mac(body)
 
     def read(self, token: str) -> Tracked | None:
@@ -68,8 +71,8 @@ class Tokens:
             body = base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
             if not hmac.compare_digest(mac, self._mac(body)):
                 return None
-            w, s, k, link = json.loads(body)
-            return Tracked(str(w), str(s), str(k), str(link))
+            w, s, k, link, *rest = json.loads(body)
+            return Tracked(str(w), str(s), str(k), str(link), int(rest[0]) if rest else -1)
         except (ValueError, TypeError):
             return None
 

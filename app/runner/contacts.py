@@ -132,11 +132,20 @@ class ContactsDb:
             cond = and_(cond, _c.c.consent_level.in_(CONSENT_LEVELS[r.plan.audience.min_consent:]))
         return cond
 
-    def audience_page(self, r: Runnable, at: int, after: int, limit: int) -> list[tuple[int, str | None]]:
-        """Up to `limit` (id, time zone) of the journey's audience at simulated moment `at`, ids above `after`."""
+    def audience_page(self, r: Runnable, at: int, after: int, limit: int) -> list[tuple[int, str | None, int]]:
+        """Up to `limit` (id, time zone, account id or -1) of the journey's audience at simulated moment `at`, ids
+        above `after`."""
         moment = datetime.fromtimestamp(at, timezone.utc)
-        q = (select(_c.c.id, _c.c.time_zone).where(and_(_c.c.id > after, self._audience(r, moment)))
+        q = (select(_c.c.id, _c.c.time_zone, _c.c.account_id).where(and_(_c.c.id > after, self._audience(r, moment)))
              .order_by(_c.c.id).limit(limit))
+        with self.engine.connect() as conn:
+            return [(int(i), tz, -1 if a is None else int(a)) for i, tz, a in conn.execute(q)]
+
+    def account_audience(self, r: Runnable, at: int, account: int) -> list[tuple[int, str | None]]:
+        """The (id, time zone) of an account's contacts in the journey's audience at simulated moment `at`."""
+        moment = datetime.fromtimestamp(at, timezone.utc)
+        q = (select(_c.c.id, _c.c.time_zone).where(and_(_c.c.account_id == account, self._audience(r, moment)))
+             .order_by(_c.c.id))
         with self.engine.connect() as conn:
             return [(int(i), tz) for i, tz in conn.execute(q)]
 

@@ -30,9 +30,9 @@ SEARCH_ATTRIBUTES: dict[str, str] = {
     "JourneyKey": "Keyword",  # journey id and version, e.g. "j-123:v2"
     "JourneyStep": "Keyword",  # the step a contact is at now ("end" once it has left)
     "JourneyPath": "KeywordList",  # every step it has entered
-    "JourneySent": "KeywordList",  # the message steps that sent it a message
     "JourneyOutcome": "Keyword",  # how it left: completed, exited, goal, holdout, stopped
     "JourneyGoal": "Keyword",  # "reached": the goal's event came within its window after entry (left or not)
+    "JourneyTally": "KeywordList",  # an account's workflow: "KEY*n", how many of its contacts a path key counts
 }
 
 

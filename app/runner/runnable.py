@@ -78,8 +78,6 @@ def runnable(journey: Journey, content: Mapping[str, Content], segments: Mapping
         plan = compile_plan(journey, horizon=NEVER - 1, content=content)  # live: no simulated horizon, only the schedule's end
     except PlanError as e:
         raise RunnerError(f"{where}: {e}") from None
-    if plan.accounts:
-        raise RunnerError(f"{where}: the journey targets accounts; the runner runs journeys of contacts only so far")
     for s in plan.steps:
         if s.kind == Kind.MESSAGE:
             if s.channel not in CHANNELS:

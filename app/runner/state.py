@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (JSON, Column, Engine, Float, Integer, MetaData, PrimaryKeyConstraint, Table, Text,
+from sqlalchemy import (JSON, Column, Engine, Float, Index, Integer, MetaData, PrimaryKeyConstraint, Table, Text,
                         create_engine, event, func, select, update)
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -57,6 +57,7 @@ enrolments = Table(
     Column("workflow_id", Text, nullable=False),
     Column("sim_at", Integer, nullable=False),
     PrimaryKeyConstraint("journey", "contact_id", "iteration"),
+    Index("ix_enrolments_workflow", "journey", "iteration", "workflow_id"),
 )
 
 # Channels a contact cannot be reached on (an opt-out, a hard bounce) from a moment on, for the rest of the run:
@@ -202,6 +203,24 @@ class StateDb:
         with self.engine.connect() as conn:
             return {int(x) for x in conn.execute(q).scalars()}
 
+    def started(self, journey: str, iteration: int, workflow_ids: Sequence[str]) -> set[str]:
+        """Which of these workflows (an account's) were started for the iteration."""
+        if not workflow_ids:
+            return set()
+        e = enrolments.c
+        q = select(e.workflow_id).where(e.journey == journey, e.iteration == iteration,
+                                        e.workflow_id.in_(list(workflow_ids))).distinct()
+        with self.engine.connect() as conn:
+            return {str(x) for x in conn.execute(q).scalars()}
+
+    def workflow_of(self, journey: str, iteration: int, contact: int) -> str | None:
+        """The workflow a contact entered the iteration with (its own, or its account's), if it entered."""
+        e = enrolments.c
+        q = select(e.workflow_id).where(e.journey == journey, e.iteration == iteration, e.contact_id == contact)
+        with self.engine.connect() as conn:
+            found = conn.execute(q).scalar()
+        return None if found is None else str(found)
+
     def record_enrolments(self, journey: str, iteration: int, rows: Iterable[tuple[int, str, int]]) -> None:
         """Record (contact, workflow id, simulated entry time) rows of an iteration."""
         values = [{"journey": journey, "contact_id": c, "iteration": iteration, "workflow_id": w, "sim_at": at}
@@ -221,6 +240,12 @@ class StateDb:
         """How many (contact, iteration) entries the journey has."""
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(enrolments)
+                                    .where(enrolments.c.journey == journey)).scalar_one())
+
+    def workflow_count(self, journey: str) -> int:
+        """How many workflows the journey's enrolments started (one per contact, or per account, and iteration)."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count(func.distinct(enrolments.c.workflow_id)))
                                     .where(enrolments.c.journey == journey)).scalar_one())
 
 

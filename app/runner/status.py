@@ -4,6 +4,10 @@ Each contact workflow keeps `JourneyStep` (where it is), `JourneyPath` (every st
 `step=outcome` once it left one) and, at the end, `JourneyOutcome`; all carry `JourneyKey` (journey id and
 version). A count query per figure answers, so the figures need no state of the runner and work for a run on
 a cluster as well as on the local dev server. Visibility trails the workflows by a moment.
+
+A journey that targets accounts has one workflow per account (and per contact without one): its figures count
+contacts all the same, added up from each workflow's `JourneyTally` (how many of its contacts each path key
+counts), one listing of the journey's workflows instead of a count query per figure.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 
 from app.runner.runnable import Runnable, RunnerError, step_types
 from app.semantics.plan import Kind
@@ -25,9 +29,19 @@ def _q(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def _outcomes(s: Any) -> tuple[str, ...]:
+    if s.kind == Kind.SPLIT:
+        return tuple(f"path {c}" for c in "ABCDEFGHIJ"[:len(s.thresholds)]) + ("holdout",)
+    if s.per_account:  # done once for the account; its other contacts share it
+        return ("done", "shared")
+    return OUTCOMES.get(s.kind, ())
+
+
 async def step_counts(client: Client, r: Runnable) -> dict[str, Any]:
     """{journey, version, enrolled, running, failed, outcomes: {...}, steps: [{step, type, entered, waiting, ...}]}."""
     base = f"JourneyKey = {_q(r.key)}"
+    if r.plan.accounts:
+        return await unit_counts(client, r)
 
     async def count(extra: str = "") -> int:
         return (await client.count_workflows(base + (f" AND {extra}" if extra else ""))).count
@@ -38,10 +52,7 @@ async def step_counts(client: Client, r: Runnable) -> dict[str, Any]:
         row: dict[str, Any] = {"step": s.id, "type": types[s.id],
                                "entered": await count(f"JourneyPath = {_q(s.id)}"),
                                "waiting": await count(f"JourneyStep = {_q(s.id)} AND ExecutionStatus = 'Running'")}
-        outcomes = OUTCOMES.get(s.kind, ())
-        if s.kind == Kind.SPLIT:
-            outcomes = tuple(f"path {c}" for c in "ABCDEFGHIJ"[:len(s.thresholds)]) + ("holdout",)
-        for o in outcomes:
+        for o in _outcomes(s):
             row[o] = await count(f"JourneyPath = {_q(f'{s.id}={o}')}")
         rows.append(row)
     return {"journey": r.plan.journey_name, "key": r.key, "enrolled": await count(),
@@ -54,11 +65,53 @@ async def step_counts(client: Client, r: Runnable) -> dict[str, Any]:
             "steps": rows}
 
 
+FAILED = (WorkflowExecutionStatus.FAILED, WorkflowExecutionStatus.TERMINATED, WorkflowExecutionStatus.TIMED_OUT)
+
+
+async def unit_counts(client: Client, r: Runnable) -> dict[str, Any]:
+    """The same figures for a journey that targets accounts, in contacts: each workflow counts its contacts."""
+    from app.runner.workflows import GOAL, OUTCOME, PATH, STEP, TALLY
+    types = step_types(r)
+    rows: list[dict[str, Any]] = [{"step": s.id, "type": types[s.id], "entered": 0, "waiting": 0,
+                                   **{o: 0 for o in _outcomes(s)}}
+            for s in r.plan.steps]
+    totals = {"enrolled": 0, "running": 0, "failed": 0, "goal_reached": 0, "attributing": 0}
+    finals = {o: 0 for o in FINAL}
+    async for wf in client.list_workflows(f"JourneyKey = {_q(r.key)}"):
+        sa = wf.typed_search_attributes
+        tally: dict[str, int] = {}
+        for item in sa.get(TALLY) or []:
+            key, _, n = item.rpartition("*")
+            tally[key] = int(n)
+        path = set(sa.get(PATH) or [])
+        size = tally.get("", 1)  # a contact without an account is a unit of one
+
+        def count(key: str) -> int:
+            return tally.get(key, 1 if key in path and not tally else 0)
+
+        running = wf.status == WorkflowExecutionStatus.RUNNING
+        where = sa.get(STEP)
+        totals["enrolled"] += size
+        totals["running"] += size if running else 0
+        totals["failed"] += size if wf.status in FAILED else 0
+        totals["goal_reached"] += size if sa.get(GOAL) == "reached" else 0
+        totals["attributing"] += size if running and where == "end" else 0
+        outcome = sa.get(OUTCOME)
+        if outcome in finals:
+            finals[str(outcome)] += size
+        for s, row in zip(r.plan.steps, rows):
+            row["entered"] += count(s.id)
+            row["waiting"] += size if running and where == s.id else 0
+            for o in _outcomes(s):
+                row[o] += count(f"{s.id}={o}")
+    return {"journey": r.plan.journey_name, "key": r.key, **totals, "outcomes": finals, "steps": rows}
+
+
 def format_counts(counts: dict[str, Any]) -> list[str]:
     """The counts as a table of lines."""
     rows = counts["steps"]
-    cols = ["entered", "waiting"] + [c for c in ("sent", "suppressed", "capped", "yes", "no", "done", "holdout")
-                                     if any(c in r for r in rows)]
+    known = ("sent", "suppressed", "capped", "yes", "no", "done", "shared", "holdout")
+    cols = ["entered", "waiting"] + [c for c in known if any(c in r for r in rows)]
     cols += sorted({k for r in rows for k in r if k.startswith("path ")})
     head = ["step", "type", *cols]
     body = [[r["step"], r["type"], *(str(r.get(c, "")) for c in cols)] for r in rows]

@@ -8,7 +8,8 @@ Routes (a small HTTP/1.1 server on asyncio streams; one request per connection):
   "step": "announce" (and "link": "shop" for a click on a named link) for a message event (opened, clicked, delivered, bounced, hard_bounced: the address is dead,
   unsubscribed: from that message's channel only; "unsubscribed" without a step stops every channel); a list of
   these is accepted.
-  The event goes to the contact's workflow of the current iteration. Answers 202 with {"queued": n}; 400 (and
+  The event goes to the contact's workflow of the current iteration (its account's, when the journey targets
+  accounts). Answers 202 with {"queued": n}; 400 (and
   nothing queued) when any event is wrong.
 - `GET /status` the live per-step counts as JSON (status.py); `GET /health` "ok".
 
@@ -213,9 +214,9 @@ class TrackingServer:
         if t is None or t.kind != kind:
             return _page(404, "This link is not valid.")
         now = self.now()
-        events = [(t.workflow_id, Event(KINDS[kind], now, t.step_id))]
+        events = [(t.workflow_id, Event(KINDS[kind], now, t.step_id, t.contact))]
         if kind == "c" and t.link:  # which link: an if/then may name it (seed 000)
-            events.append((t.workflow_id, Event(f"{LINK_CLICK}{t.link}", now, t.step_id)))
+            events.append((t.workflow_id, Event(f"{LINK_CLICK}{t.link}", now, t.step_id, t.contact)))
         await self.queue(events)
         if kind == "o":
             return Response(200, PIXEL, "image/gif")
@@ -231,6 +232,14 @@ class TrackingServer:
         its = self.runnable.plan.iterations
         return max([k for k, (begin, _) in enumerate(its) if begin <= t] or [0])
 
+    async def workflow_of(self, contact: int, iteration: int) -> str:
+        """The workflow a contact's events go to: its own, or (a journey that targets accounts) its account's."""
+        if self.runnable.plan.accounts:
+            found = await asyncio.to_thread(self.state.workflow_of, self.runnable.key, iteration, contact)
+            if found is not None:
+                return found
+        return contact_workflow_id(self.runnable.key, contact, iteration)
+
     async def _events(self, body: bytes) -> Response:
         try:
             doc = json.loads(body or b"null")
@@ -245,10 +254,11 @@ class TrackingServer:
             if problem:
                 return _json(400, {"error": f"event {i}: {problem}"})
             step = str(item.get("step") or "")
-            wid = contact_workflow_id(self.runnable.key, int(item["contact"]), k)
-            events.append((wid, Event(str(item["event"]), now, step)))
+            contact = int(item["contact"])
+            wid = await self.workflow_of(contact, k)
+            events.append((wid, Event(str(item["event"]), now, step, contact)))
             if item.get("link"):  # a click on a named link: also the event an if/then on that link waits for
-                events.append((wid, Event(f"{LINK_CLICK}{item['link']}", now, step)))
+                events.append((wid, Event(f"{LINK_CLICK}{item['link']}", now, step, contact)))
         await self.queue(events)
         return _json(202, {"queued": len(events)})
 

@@ -233,7 +233,7 @@ class Run:
         key = f"JourneyKey = '{self.r.key}'"
         total = (await self.client.count_workflows(key)).count
         running = (await self.client.count_workflows(key + " AND ExecutionStatus = 'Running'")).count
-        return running == 0 and total >= self.state.enrolment_count(self.r.key)
+        return running == 0 and total >= self.state.workflow_count(self.r.key)
 
     async def wait(self, stop: asyncio.Event | None = None, every: float = 0.5) -> None:
         """Work until the journey is done (or `stop` is set, or the worker fails)."""

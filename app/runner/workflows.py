@@ -1,6 +1,8 @@
-"""The runner's Temporal workflows: one per contact per iteration, and one that enrols a journey's audience.
+"""The runner's Temporal workflows: one per unit per iteration, and one that enrols a journey's audience.
 
-The contact workflow steps through the journey with the simulator's reference interpreter
+A unit is a contact or, when the journey targets accounts, the contacts of an account that enter together
+(seed 003: they take one path; a task, lead or workflow is created once for the account; messages go to each
+contact, with facts, consent, the frequency cap and opt-outs per contact). The unit's workflow steps through the journey with the simulator's reference interpreter
 (app/semantics/reference.py), exactly as the reference run drives it, except that events come from the world
 (signals) instead of draws and that time is the run's clock (clock.py) read from `workflow.now()`:
 
@@ -34,8 +36,8 @@ with workflow.unsafe.imports_passed_through():
                                   EnrolResult, Event, FactsAnswer, FactsRequest, SendResult, StepRequest)
     from app.runner.clock import Clock
     from app.runner.runnable import lookup
-    from app.semantics.draws import SPLIT, hash_keys, stream, uniforms
-    from app.semantics.outcomes import CAPPED, COMPLETED, LABELS, SENT, SUPPRESSED
+    from app.semantics.draws import SPLIT, SPLIT_ACCOUNT, hash_keys, stream, uniforms
+    from app.semantics.outcomes import CAPPED, COMPLETED, DONE, LABELS, SENT, SUPPRESSED
     from app.semantics.plan import (CHANNEL_EVENTS, LINK_CLICK, MESSAGE_EVENT_NAMES, STEP_EVENTS, Kind, Plan,
                                     StepPlan)
     from app.semantics.reference import (NEVER, ContactState, Move, Wait, advance, apply, enter, exit_due,
@@ -46,6 +48,7 @@ STEP = SearchAttributeKey.for_keyword("JourneyStep")
 PATH = SearchAttributeKey.for_keyword_list("JourneyPath")
 OUTCOME = SearchAttributeKey.for_keyword("JourneyOutcome")
 GOAL = SearchAttributeKey.for_keyword("JourneyGoal")
+TALLY = SearchAttributeKey.for_keyword_list("JourneyTally")  # an account's: "KEY*n", n of its contacts per path key
 
 FACTS_TIMEOUT = timedelta(seconds=30)
 SEND_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
@@ -53,9 +56,13 @@ SEND_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coeffici
 PAGES_PER_RUN = 200  # enrolment continues as new after this many pages, to keep its history short
 
 
-def split_draw(seed: int, step: StepPlan, contact: int) -> float:
-    """The uniform draw of a split for a contact: the simulator's (keyed by contact and step, not iteration)."""
-    h = hash_keys(np.array([contact], dtype=np.int64), stream(seed, step.key, SPLIT))
+def split_draw(seed: int, step: StepPlan, contact: int, account: int = -1) -> float:
+    """The uniform draw of a split for a unit: the simulator's (keyed by the contact, or the account, and the step,
+    not the iteration)."""
+    if account >= 0:
+        h = hash_keys(np.array([account], dtype=np.int64), stream(seed, step.key, SPLIT_ACCOUNT))
+    else:
+        h = hash_keys(np.array([contact], dtype=np.int64), stream(seed, step.key, SPLIT))
     return float(uniforms(h)[0][0])
 
 
@@ -78,22 +85,22 @@ class _Facts:
     def __init__(self, zone: str | None, suppress: str | None) -> None:
         self.zone, self.suppress = zone, suppress
         self.now = 0
-        self.members: dict[tuple[str, int], bool] = {}
-        self.values: dict[tuple[str, int], Any] = {}
+        self.members: dict[tuple[str, int, int], bool] = {}  # (segment, contact, moment)
+        self.values: dict[tuple[str, int, int], Any] = {}  # (attribute, contact, moment)
         self.assumed: set[tuple[str, int]] = set()
 
     def member(self, contact: int, segment: str, t: int) -> bool:
-        if (segment, t) not in self.members:
+        if (segment, contact, t) not in self.members:
             if segment == self.suppress:
                 self.assumed.add((segment, t))
                 return False
             raise _NeedFacts(segment, None, t)
-        return self.members[(segment, t)]
+        return self.members[(segment, contact, t)]
 
     def attribute(self, contact: int, name: str) -> Any:
-        if (name, self.now) not in self.values:
+        if (name, contact, self.now) not in self.values:
             raise _NeedFacts(None, name, self.now)
-        return self.values[(name, self.now)]
+        return self.values[(name, contact, self.now)]
 
     def timezone(self, contact: int) -> str | None:
         return self.zone
@@ -101,12 +108,13 @@ class _Facts:
 
 @workflow.defn(name=CONTACT_WORKFLOW)
 class ContactWorkflow:
-    """One contact's way through one iteration of a journey."""
+    """One unit's way (a contact's, or an account's contacts') through one iteration of a journey."""
 
     def __init__(self) -> None:
         self.pending: list[Event] = []
         self.woken = False
-        self.visits: list[list[Any]] = []  # [step id, entered, left, outcome label]
+        self.paths: dict[int, list[list[Any]]] = {}  # contact -> [[step id, entered, left, outcome label], ...]
+        self.visits: list[list[Any]] = []  # the first contact's
         self.sent: dict[int, int] = {}  # message step index -> simulated send time
         self.where: str = ""
 
@@ -118,8 +126,8 @@ class ContactWorkflow:
 
     @workflow.query(name="progress")
     def progress(self) -> dict[str, Any]:
-        """Where the contact is and the steps it took so far."""
-        return {"step": self.where, "visits": self.visits}
+        """Where the unit is and the steps it took so far (its first contact's; `paths`: every contact's)."""
+        return {"step": self.where, "visits": self.visits, "paths": {str(c): v for c, v in self.paths.items()}}
 
     @workflow.run
     async def run(self, inp: ContactInput) -> dict[str, Any]:
@@ -128,24 +136,30 @@ class ContactWorkflow:
         plan = self.plan
         cutoff = plan.cutoff(inp.iteration)[0]
         self.facts = _Facts(inp.timezone, plan.audience.suppress)
-        contact = ContactState(inp.contact)
+        unit = inp.contacts
+        contacts = [ContactState(c) for c in unit]
+        self.by_id = {c.contact: c for c in contacts}
+        self.paths = {c: [] for c in unit}
+        self.visits = self.paths[inp.contact]
         if plan.cap is not None:  # the frequency cap counts this journey's earlier sends
-            contact.sends = list(await workflow.execute_local_activity(
-                "contact_sends", args=[inp.journey, inp.contact], result_type=list,
-                start_to_close_timeout=FACTS_TIMEOUT))
+            sends = await workflow.execute_local_activity(
+                "contact_sends", args=[inp.journey, unit], result_type=dict, start_to_close_timeout=FACTS_TIMEOUT)
+            for c in contacts:
+                c.sends = [int(x) for x in sends.get(str(c.contact), [])]
         if inp.iteration > 0:  # opt-outs and hard bounces of earlier iterations hold for the rest of the run
             found = await workflow.execute_local_activity(
-                "contact_blocks", args=[inp.journey, inp.contact], result_type=dict,
-                start_to_close_timeout=FACTS_TIMEOUT)
-            for channel, at in found.items():
-                contact.block(str(channel), int(at))
-        self.saved_blocks = dict(contact.blocked)
+                "contact_blocks", args=[inp.journey, unit], result_type=dict, start_to_close_timeout=FACTS_TIMEOUT)
+            for c in contacts:
+                for channel, at in (found.get(str(c.contact)) or {}).items():
+                    c.block(str(channel), int(at))
+        self.saved_blocks = {c.contact: dict(c.blocked) for c in contacts}
         now = inp.entered_at if inp.exact else max(inp.entered_at, self.sim_now())
-        state = enter(plan, [contact], inp.iteration, now)
+        state = enter(plan, contacts, inp.iteration, now)
         self.state = state
         for item in inp.script:  # a rehearsal's contact events at set moments (rehearsal.py)
             if "at" in item:
-                self.pending.append(Event(str(item["event"]), plan.start + int(item["at"])))
+                self.pending.append(Event(str(item["event"]), plan.start + int(item["at"]), "",
+                                          int(item.get("contact", -1))))
         # exit and goal conditions on segments: looked at on entry, then every `poll` simulated seconds
         self.watched = [t for t in (*plan.exits, *([plan.goal] if plan.goal else [])) if t.segment]
         self.next_look = now
@@ -204,11 +218,12 @@ class ContactWorkflow:
                 self.visit(state.step, state.arrived, final)  # type: ignore[arg-type]
         self.where = "end"
         workflow.upsert_search_attributes([STEP.value_set("end"), PATH.value_set(self.path_keys()),
-                                           OUTCOME.value_set(LABELS[final.outcome])])
+                                           OUTCOME.value_set(LABELS[final.outcome]), *self.tally()])
         goal_at = await self.attribute_goal(cutoff)
         await self.save_blocks()
         return {"contact": inp.contact, "iteration": inp.iteration, "visits": self.visits,
-                "outcome": LABELS[final.outcome], "left_at": final.at, "goal_at": goal_at}
+                "outcome": LABELS[final.outcome], "left_at": final.at, "goal_at": goal_at,
+                "paths": {str(c): v for c, v in self.paths.items()}}
 
     async def attribute_goal(self, cutoff: int) -> int | None:
         """The one definition of a goal (Plan.goal_deadline): its event within the goal's window after entry,
@@ -236,15 +251,20 @@ class ContactWorkflow:
                 logical = max(logical, target)
 
     async def save_blocks(self) -> None:
-        """Record channels that stopped reaching the contact since the last record (for later iterations)."""
+        """Record channels that stopped reaching contacts since the last record (for later iterations)."""
         if len(self.plan.iterations) < 2:
             return
-        blocked = self.state.contacts[0].blocked
-        new = {ch: at for ch, at in blocked.items() if self.saved_blocks.get(ch) != at}
+        new: dict[str, dict[str, int]] = {}
+        for c in self.state.contacts:
+            saved = self.saved_blocks[c.contact]
+            found = {ch: at for ch, at in c.blocked.items() if saved.get(ch) != at}
+            if found:
+                new[str(c.contact)] = found
         if new:
-            await workflow.execute_local_activity("record_blocks", args=[self.inp.journey, self.inp.contact, new],
+            await workflow.execute_local_activity("record_blocks", args=[self.inp.journey, new],
                                                   start_to_close_timeout=FACTS_TIMEOUT)
-            self.saved_blocks.update(new)
+            for key, channels in new.items():
+                self.saved_blocks[int(key)].update(channels)
 
     async def look_at_segments(self, now: int) -> bool:
         """Read the segments of exit and goal conditions when a look is due; record a condition met ('joins':
@@ -256,12 +276,13 @@ class ContactWorkflow:
         names = sorted({t.segment for t in self.watched if t.segment})
         await self.read_facts(now, names, [])
         new = False
-        for t in self.watched:
-            member = self.facts.members.get((t.segment or "", now), False)
-            met = member if t.when != "leaves" else not member
-            if met and t.name not in self.state.contact_events:
-                observe_event(self.state, t.name, now, self.state.contacts[0])
-                new = True
+        for t in self.watched:  # a unit meets a condition when any of its contacts does
+            for c in self.state.contacts:
+                member = self.facts.members.get((t.segment or "", c.contact, now), False)
+                met = member if t.when != "leaves" else not member
+                if met and t.name not in self.state.contact_events:
+                    observe_event(self.state, t.name, now, c)
+                    new = True
         return new
 
     # --- time ----------------------------------------------------------------------------------------------
@@ -291,13 +312,14 @@ class ContactWorkflow:
         self.pending = [e for e in self.pending if e.at > now]
         for e in due:
             at = max(e.at, self.state.entered_at)
+            who = self.by_id.get(e.contact, self.state.contacts[0])  # whose event: one contact of the unit
             if e.step_id and e.name in CHANNEL_EVENTS:  # from one message: its channel only
                 step = next((s for s in self.plan.steps if s.id == e.step_id), None)
                 channel = step.channel if step is not None else None
                 if e.name == "unsubscribed":
-                    observe_event(self.state, e.name, at, self.state.contacts[0], channel)
+                    observe_event(self.state, e.name, at, who, channel)
                 else:  # the address is dead: nothing more on that channel (a soft bounce is only 'bounced')
-                    self.state.contacts[0].block(channel, at)
+                    who.block(channel, at)
                     if step is not None and step.index in self.sent:
                         observe(self.state, step.index, "bounced", max(at, self.sent[step.index]))
             elif e.step_id:
@@ -307,7 +329,7 @@ class ContactWorkflow:
                     continue  # a message this contact was not sent on its path has no events
                 observe(self.state, index, name, max(at, self.sent[index]))
             else:
-                observe_event(self.state, e.name, at, self.state.contacts[0])
+                observe_event(self.state, e.name, at, who)
         return True
 
     # --- the interpreter -----------------------------------------------------------------------------------
@@ -319,62 +341,95 @@ class ContactWorkflow:
             self.facts.assumed.clear()
             try:
                 action = advance(self.plan, self.facts, self.state, now,
-                                 lambda step: split_draw(self.inp.seed, step, self.inp.contact))
+                                 lambda step: split_draw(self.inp.seed, step, self.inp.contact, self.inp.account))
             except _NeedFacts as need:
                 await self.read_facts(need.at, [need.segment] if need.segment else [],
                                       [need.attribute] if need.attribute else [])
                 continue
-            if isinstance(action, Move) and action.contact_outcomes == (CAPPED,) and self.facts.assumed:
+            if isinstance(action, Move) and CAPPED in (action.contact_outcomes or ()) and self.facts.assumed:
                 for segment, at in list(self.facts.assumed):  # suppressed or capped: read which
                     await self.read_facts(at, [segment], [])
                 continue
             return action
 
     async def read_facts(self, at: int, segments: list[str], attributes: list[str]) -> None:
-        """Read segment memberships and attribute values at `at` (a local activity, kept in the history)."""
-        req = FactsRequest(self.inp.journey, self.inp.digest, self.inp.contact, at, segments, attributes)
+        """Read the unit's segment memberships and attribute values at `at` (a local activity, in the history)."""
+        unit = self.inp.contacts
+        req = FactsRequest(self.inp.journey, self.inp.digest, unit, at, segments, attributes)
         ans: FactsAnswer = await workflow.execute_local_activity(
             "contact_facts", req, result_type=FactsAnswer, start_to_close_timeout=FACTS_TIMEOUT)
-        for name, yes in ans.members.items():
-            self.facts.members[(name, at)] = bool(yes)
-        for name, value in ans.attributes.items():
-            self.facts.values[(name, at)] = value
+        for name, answers in ans.members.items():
+            for c, yes in zip(unit, answers):
+                self.facts.members[(name, c, at)] = bool(yes)
+        for name, values in ans.attributes.items():
+            for c, value in zip(unit, values):
+                self.facts.values[(name, c, at)] = value
 
     async def carry_out(self, step: StepPlan, move: Move) -> Move:
-        """Do what a move means in the world: send the message, create the task, call the webhook."""
-        req = StepRequest(self.inp.journey, self.inp.digest, workflow.info().workflow_id, self.inp.contact,
-                          self.inp.iteration, step.id, move.at)
+        """Do what a move means in the world: send the message to each contact it goes to, create the task (once
+        per account when the step acts per account), call the webhook."""
+        outs = list(move.contact_outcomes or ())
         timeout = timedelta(seconds=self.inp.send_timeout)
-        if step.kind == Kind.MESSAGE and move.contact_outcomes == (SENT,):
-            res: SendResult = await workflow.execute_activity(
-                "send_message", req, result_type=SendResult, start_to_close_timeout=timeout, retry_policy=SEND_RETRY)
-            if res.outcome != "sent":
-                return replace(move, contact_outcomes=(SUPPRESSED,))
-            self.sent[step.index] = move.at
-            observe(self.state, step.index, "delivered", move.at)  # the transport accepted it
-            for item in self.inp.script:  # a rehearsal: what this contact does after this message
-                if item.get("after") == step.id:
+
+        def request(contact: int) -> StepRequest:
+            return StepRequest(self.inp.journey, self.inp.digest, workflow.info().workflow_id, contact,
+                               self.inp.iteration, step.id, move.at, self.inp.account)
+
+        unit = [c.contact for c in self.state.contacts]
+        if step.kind == Kind.MESSAGE and SENT in outs:
+            todo = [i for i, o in enumerate(outs) if o == SENT]
+            results: list[SendResult] = await asyncio.gather(*(workflow.execute_activity(
+                "send_message", request(unit[i]), result_type=SendResult, start_to_close_timeout=timeout,
+                retry_policy=SEND_RETRY) for i in todo))
+            sent = []
+            for i, res in zip(todo, results):
+                if res.outcome != "sent":
+                    outs[i] = SUPPRESSED  # consent, suppression or no address at send time
+                else:
+                    sent.append(unit[i])
+            if sent:
+                self.sent[step.index] = move.at
+                observe(self.state, step.index, "delivered", move.at)  # the transport accepted it
+            for item in self.inp.script:  # a rehearsal: what the contacts sent this message do after it
+                who = int(item.get("contact", self.inp.contact))
+                if item.get("after") == step.id and who in sent:
                     at, name = move.at + int(item.get("delay", 0)), str(item["event"])
-                    self.pending.append(Event(name, at, step.id if name in STEP_EVENTS else ""))
+                    self.pending.append(Event(name, at, step.id if name in STEP_EVENTS else "", who))
                     if item.get("link"):
-                        self.pending.append(Event(f"{LINK_CLICK}{item['link']}", at, step.id))
-        elif step.kind == Kind.ACTION:
-            await workflow.execute_activity("run_action", req, start_to_close_timeout=timeout,
-                                            retry_policy=SEND_RETRY)
+                        self.pending.append(Event(f"{LINK_CLICK}{item['link']}", at, step.id, who))
+            return replace(move, contact_outcomes=tuple(outs))
+        if step.kind == Kind.ACTION:
+            await asyncio.gather(*(workflow.execute_activity("run_action", request(unit[i]),
+                                                             start_to_close_timeout=timeout, retry_policy=SEND_RETRY)
+                                   for i, o in enumerate(outs) if o == DONE))
         return move
 
     # --- what the run shows ----------------------------------------------------------------------------------
 
     def visit(self, step: int, entered: int, move: Move) -> None:
-        outcome = move.contact_outcomes[0] if move.contact_outcomes is not None else move.outcome
         step_id = "end" if step >= len(self.plan.steps) else self.plan.steps[step].id
-        self.visits.append([step_id, entered, move.at, LABELS.get(outcome, str(outcome))])
+        for pos, c in enumerate(self.inp.contacts):
+            outcome = move.contact_outcomes[pos] if move.contact_outcomes is not None else move.outcome
+            self.paths[c].append([step_id, entered, move.at, LABELS.get(outcome, str(outcome))])
 
     def path_keys(self) -> list[str]:
+        """The steps the unit entered and `step=outcome` of each it left (any of its contacts')."""
         keys: list[str] = []
-        for step_id, _, _, outcome in self.visits:
-            keys += [step_id, f"{step_id}={outcome}"]
+        for visits in self.paths.values():
+            for step_id, _, _, outcome in visits:
+                keys += [step_id, f"{step_id}={outcome}"]
         return list(dict.fromkeys(keys))
+
+    def tally(self, where: str = "") -> list[Any]:
+        """An account's workflow: how many of its contacts each path key counts (status.py adds them up)."""
+        if self.inp.account < 0:
+            return []
+        counts: dict[str, int] = {}
+        for visits in self.paths.values():
+            keys = [k for step_id, _, _, outcome in visits for k in (step_id, f"{step_id}={outcome}")]
+            for key in dict.fromkeys([*keys, *([where] if where else [])]):
+                counts[key] = counts.get(key, 0) + 1
+        return [TALLY.value_set([f"*{len(self.paths)}", *(f"{k}*{n}" for k, n in counts.items())])]
 
     def publish(self) -> None:
         """Search attributes for the live counts: the current step and the steps (with outcomes) behind."""
@@ -383,7 +438,7 @@ class ContactWorkflow:
         if where != self.where:
             self.where = where
             workflow.upsert_search_attributes([STEP.value_set(where),
-                                               PATH.value_set([*self.path_keys(), where])])
+                                               PATH.value_set([*self.path_keys(), where]), *self.tally(where)])
 
 
 @workflow.defn(name=ENROLMENT_WORKFLOW)

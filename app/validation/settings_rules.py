@@ -6,6 +6,7 @@ from datetime import datetime, time, timedelta
 from typing import Any, Iterable, Iterator
 
 from app.model.attributes import CONSENT_LEVELS, CONTACT_EVENTS
+from app.model.registry import REGISTRY
 from app.model.values import format_datetime, format_duration
 from app.validation.context import Context
 from app.validation.findings import Finding, error, warning
@@ -182,13 +183,14 @@ def trigger_events(ctx: Context) -> Iterable[Finding]:
 
 
 def live_runner_support(ctx: Context) -> Iterable[Finding]:
-    """What the live runner cannot run yet, said while editing and at export alike (a warning: the package is
-    still valid, and the simulator runs all of it)."""
-    strict = warning
-    if ctx.journey.target == "accounts":
-        yield strict("live-accounts", "The live runner does not run journeys that target accounts yet (the "
-                     "simulator does).", "Target contacts to run this journey live, or simulate it only.",
-                     **ctx.where(field="target"))
+    """What the live runner cannot run, said while editing and at export alike (a warning: the package is still
+    valid, and the simulator runs all of it): an action tile the registry gives no live action."""
+    for sid, step in ctx.journey.steps.items():
+        tile = REGISTRY.get(step.type)
+        if tile is not None and tile.execution == "action" and tile.live is None:
+            yield warning("live-unsupported", f"The live runner cannot carry out {tile.label} tiles (the simulator "
+                          "runs them).", f"Replace the {tile.label} tile to run this journey live, or simulate it "
+                          "only.", **ctx.where(step=sid))
 
 
 RULES = (no_audience, unknown_segments, segment_entities, exclusion_overlap, schedule_dates, recurrence,
