@@ -543,23 +543,6 @@ def difference_text(d: Difference | None) -> str:
     return f"{d.mean * 100:+.2f} pt ({d.low * 100:+.2f} to {d.high * 100:+.2f})"
 
 
-def signed_text(x: float | None) -> str:
-    """A change with its sign ('' when there is none)."""
-    if x is None:
-        return ""
-    if x == 0:
-        return "0"
-    return f"{x:+,.0f}" if x == int(x) else f"{x:+,.1f}"
-
-
-def change_text(m: MetricDelta) -> str:
-    """The relative change of the rate, or 'new' for a figure that was 0 in A."""
-    r = m.relative
-    if r is None:
-        return "new" if m.a is not None and m.a.mean == 0 and m.b is not None and m.b.mean > 0 else ""
-    return f"{r:+.1%}"
-
-
 def _pt(f: Figure | None) -> str:
     if f is None:
         return "—"

@@ -151,10 +151,6 @@ class Population:
     def attribute_names(self) -> list[str]:
         return sorted({"consent_level", "loyalty_tier", "time_zone", *self.numeric, *self.categories})
 
-    def knows(self, segment: str) -> bool:
-        """Whether the population can say who is in `segment` (a definition or a given membership)."""
-        return segment in self.segments or (self.source is not None and segment in self.source.definitions)
-
 
 # --- from a customer base ----------------------------------------------------------------------------------------
 

@@ -58,11 +58,6 @@ class Trace:
     timings: dict[str, float] = field(default_factory=dict, compare=False)  # how long parts took (not saved)
 
     @property
-    def end_step(self) -> int:
-        """The index of the virtual step 'end'."""
-        return len(self.steps) - 1
-
-    @property
     def days(self) -> int:
         """Simulated days from t0 to the horizon (the last one possibly partial)."""
         return -(-(self.horizon - self.t0) // 86_400)

@@ -150,14 +150,6 @@ class TimeSet:
         """The set of owners `rows` (in that order, renumbered 0..len(rows) - 1)."""
         return self.expand(np.asarray(rows, dtype=np.int64))
 
-    def restrict(self, lo: np.ndarray | int, hi: np.ndarray | int) -> TimeSet:
-        """Each owner's membership within [lo, hi) only (per-owner bounds, or one for all)."""
-        n = self.n
-        lo_a = np.broadcast_to(np.asarray(lo, dtype=np.int64), (n,))
-        hi_a = np.broadcast_to(np.asarray(hi, dtype=np.int64), (n,))
-        window = TimeSet.spans(n, self.w0, np.arange(n, dtype=np.int64), lo_a, hi_a)
-        return self & window
-
     # --- queries -----------------------------------------------------------------------------------------
     def _keys(self) -> np.ndarray:
         keys = self.__dict__.get("_key_cache")
@@ -221,12 +213,6 @@ class TimeSet:
     def count_at(self, t: int) -> int:
         return int(np.count_nonzero(self.at(t)))
 
-    def ever(self) -> np.ndarray:
-        """Owners that are members at some moment of the window."""
-        out = self.full.copy()
-        out[self.owner] = True
-        return out
-
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Plain arrays (for npz files); `from_arrays` reads them back."""
         return {"full": self.full, "owner": self.owner, "lo": self.lo, "hi": self.hi,
@@ -237,11 +223,6 @@ class TimeSet:
         n, w0 = (int(x) for x in a["meta"])
         return cls(n, w0, a["full"].astype(bool), a["owner"].astype(np.int64), a["lo"].astype(np.int64),
                    a["hi"].astype(np.int64))
-
-    def equals(self, other: TimeSet) -> bool:
-        return (self.n == other.n and self.w0 == other.w0 and np.array_equal(self.full, other.full)
-                and np.array_equal(self.owner, other.owner) and np.array_equal(self.lo, other.lo)
-                and np.array_equal(self.hi, other.hi))
 
 
 # --- span arithmetic on flat arrays --------------------------------------------------------------------------

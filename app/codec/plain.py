@@ -492,10 +492,6 @@ def journey_from_doc(doc: Any, *, journey_id: str = "") -> tuple[Journey, list[C
     return journey, contents, segs
 
 
-def positions_close(a: Position | None, b: Position | None) -> bool:
-    return a == b
-
-
 __all__ = ["FORMAT", "PlainError", "journey_to_doc", "journey_from_doc", "step_to_plain", "step_from_plain",
            "props_to_plain", "props_from_plain", "settings_to_plain", "settings_from_plain", "content_to_plain",
            "content_from_plain", "segment_to_plain", "segment_from_plain", "timedelta"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any, Callable, Iterator, Literal
 
@@ -336,8 +336,3 @@ class Journey:
 
     def __repr__(self) -> str:
         return f"Journey({self.name!r}, {len(self._steps)} steps)"
-
-
-def with_changes(obj: Any, **kw: Any) -> Any:
-    """`dataclasses.replace`, re-exported for callers that edit frozen settings values."""
-    return replace(obj, **kw)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 
@@ -39,10 +38,6 @@ class Clock:
     def real(self, sim: int) -> float:
         """The real time at which the simulated moment `sim` comes."""
         return self.origin_real + (sim - self.origin_sim) / self.scale
-
-    def sim_datetime(self, sim: int) -> datetime:
-        """A simulated moment as an aware UTC date-time."""
-        return datetime.fromtimestamp(sim, timezone.utc)
 
     def to_plain(self) -> list[float]:
         """[origin_real, origin_sim, scale], for workflow inputs and the state database."""

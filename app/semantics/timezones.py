@@ -36,11 +36,6 @@ def local_to_utc(local: datetime, name: str) -> int:
     return int(aware.timestamp())
 
 
-def utc_to_local(t: int, name: str) -> datetime:
-    """The naive local date-time of UTC seconds `t` in zone `name` (for display)."""
-    return datetime.fromtimestamp(t, zone(name)).replace(tzinfo=None)
-
-
 def utc_iso(t: int) -> str:
     """UTC seconds as an ISO 8601 text ending in Z (for reports)."""
     return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
