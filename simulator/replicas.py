@@ -283,6 +283,7 @@ class SimulationResult:
             "entries": self.estimates["funnel.entered"].to_plain_at(self.plan.entry)
             if "funnel.entered" in self.estimates else None,
             "goal": self.goal,
+            "target": self.plan.target,  # accounts: a unit reaches the goal when any of its contacts does
             # the goal and every effect count within this window after entry, whether or not the contact left
             "goal_window_days": round(self.plan.goal_window / 86_400, 4),
             "effect": self.effect,

@@ -251,6 +251,8 @@ def _headline(run: _Run) -> str:
             cards.insert(0, (points(inc, interval=False), "of the goal caused by the journey",
                              f"95% interval {inc['low'] * 100:+.2f} to {inc['high'] * 100:+.2f} points"))
             ci = "; ".join(x for x in (ci, f"{share_text(effect['without_journey'])} would anyway") if x)
+        if res.get("target") == "accounts":
+            ci = "; ".join(x for x in (ci, "per account: one contact reaching it counts for all its contacts") if x)
         cards.append((f"{float(conv['mean']):.1%}", "reached the goal, whatever caused it", ci))
     body = "".join(f'<div class="card"><div class="big">{esc(v)}</div><div class="what">{esc(w)}</div>'
                    f'<div class="small">{esc(s)}</div></div>' for v, w, s in cards)

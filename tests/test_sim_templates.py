@@ -114,3 +114,20 @@ def test_command_line_simulate(tmp_path: Path, capsys: pytest.CaptureFixture[str
     capsys.readouterr()
     assert main(["simulate", str(project), "--journey", "Nope", "--contacts", "10", "--seed", "1"]) == 2
     assert "no journey named 'Nope'" in capsys.readouterr().err
+
+
+def test_an_account_journeys_goal_is_said_to_count_per_account(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    import app.cli.simulate  # noqa: F401 - registers the command
+    from app.cli.main import main
+    project = tmp_path / "p.jstudio"
+    assert main(["new", str(project)]) == 0
+    assert main(["import", str(project), str(resource_path("templates", "renewal-reminder.yaml"))]) == 0
+    capsys.readouterr()
+    out_json = tmp_path / "out.json"
+    code = main(["simulate", str(project), "--journey", "Renewal reminder", "--contacts", "2000", "--seed", "2",
+                 "--json", str(out_json), "--allow-errors"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "(per account: when any of its contacts reaches it, it counts for all)" in out
+    assert json.loads(out_json.read_text())["target"] == "accounts"

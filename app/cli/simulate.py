@@ -243,7 +243,10 @@ def simulate(project: str, journey_name: str, contacts: int | None, seed: int, r
         click.echo("Nobody entered the journey.")
     else:
         ci = f" (95% interval {conv['low']:.2%} to {conv['high']:.2%})" if replicas > 1 else ""
-        click.echo(f"Goal reached by {conv['mean']:.2%} of the contacts who entered{ci}, whatever caused it.")
+        per_account = " (per account: when any of its contacts reaches it, it counts for all)" \
+            if doc.get("target") == "accounts" else ""
+        click.echo(f"Goal reached by {conv['mean']:.2%} of the contacts who entered{ci}{per_account}, whatever "
+                   "caused it.")
     figures = figure_lines(doc)
     if figures:
         click.echo("Behaviour figures: stated (the population's average), realised (this journey's recipients):")
