@@ -192,17 +192,22 @@ def test_without_a_journey_nothing_can_be_made(tmp_path: Path, qtbot) -> None:
         document.close()
 
 
-def test_the_dialog_says_when_the_live_runner_could_not_run_the_journey(tmp_path: Path, qtbot) -> None:
+def test_the_dialog_says_when_the_live_runner_could_not_run_the_journey(tmp_path: Path, qtbot,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    from app.model.registry import REGISTRY
     from tests.samples import ANNOUNCEMENT as TEXT
-    accounts = TEXT.replace("target: contacts", "target: accounts")
-    assert accounts != TEXT
-    document = Document(ProjectFile.open(make_project(tmp_path / "a.jstudio", accounts)))
+    monkeypatch.setitem(REGISTRY, "task", replace(REGISTRY["task"], live=None))  # an action it cannot do
+    with_task = TEXT.replace("    no: end\n", "    no: call\n  call: {type: task, subject: Call them}\n")
+    assert with_task != TEXT
+    document = Document(ProjectFile.open(make_project(tmp_path / "a.jstudio", with_task)))
     try:
         dialog = PackageDialog(document)
         qtbot.addWidget(dialog)
         assert dialog.readiness is not None and not dialog.readiness.errors
         assert ("Live runner: cannot run it yet", []) in rows(dialog)
-        assert "targets accounts" in meaning(dialog, "Live runner")
+        assert "step 'call' is a Create task the runner cannot carry out" in meaning(dialog, "Live runner")
         assert dialog.create_button.isEnabled()  # a warning, not a refusal: another runner may take it
     finally:
         document.close()

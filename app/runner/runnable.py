@@ -79,6 +79,10 @@ def runnable(journey: Journey, content: Mapping[str, Content], segments: Mapping
     except PlanError as e:
         raise RunnerError(f"{where}: {e}") from None
     for s in plan.steps:
+        tile = REGISTRY.get(journey.step(s.id).type)
+        if s.kind == Kind.ACTION and (tile is None or tile.live is None):
+            raise RunnerError(f"{where}: step '{s.id}' is a {tile.label if tile else 'tile'} the runner cannot carry "
+                              "out")
         if s.kind == Kind.MESSAGE:
             if s.channel not in CHANNELS:
                 raise RunnerError(f"{where}: step '{s.id}' sends {s.channel} messages; the runner sends "
