@@ -162,6 +162,10 @@ class Journey:
     def __len__(self) -> int:
         return len(self._steps)
 
+    def __bool__(self) -> bool:
+        """A journey is a journey however many tiles it has (`if journey:` must not drop an empty one)."""
+        return True
+
     def step(self, step_id: str) -> Step:
         try:
             return self._steps[step_id]
