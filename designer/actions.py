@@ -27,6 +27,17 @@ PROJECT_FILTER = "Journey Studio projects (*.jstudio);;All files (*)"
 JOURNEY_FILTER = "Journey files (*.yaml *.yml *.json *.jpkg);;Journey packages (*.jpkg);;All files (*)"
 
 
+def redo_keys() -> list[QKeySequence]:
+    """The platform's Redo keys, then Ctrl+Shift+Z and Ctrl+Y, each once (a key bound twice to one action is an
+    "ambiguous shortcut" and does nothing)."""
+    keys: list[QKeySequence] = []
+    for k in [*QKeySequence.keyBindings(QKeySequence.StandardKey.Redo), QKeySequence("Ctrl+Shift+Z"),
+              QKeySequence("Ctrl+Y")]:
+        if not k.isEmpty() and k not in keys:
+            keys.append(k)
+    return keys
+
+
 class Actions:
     """Every action of the window, created once and shared by the menus and the toolbar."""
 
@@ -37,8 +48,9 @@ class Actions:
         self.undo = doc.undo_stack.createUndoAction(window, "&Undo")
         self.undo.setShortcut(QKeySequence.StandardKey.Undo)
         self.redo = doc.undo_stack.createRedoAction(window, "&Redo")
-        self.redo.setShortcuts([QKeySequence.StandardKey.Redo, QKeySequence("Ctrl+Y")])
+        self.redo.setShortcuts(redo_keys())
         a = self._action
+        self.new_blank = a("New &Blank Journey", window._new_blank_journey, "Ctrl+Shift+J")
         self.new_journey = a("&New Journey from Template…", self.new_journey_from_template, QKeySequence.StandardKey.New)
         self.new_project = a("New &Project…", self.new_project_file, "Ctrl+Shift+N")
         self.open = a("&Open…", self.open_project, QKeySequence.StandardKey.Open)
@@ -96,7 +108,7 @@ class Actions:
     def _menus(self) -> None:
         bar = self.w.menuBar()
         file = bar.addMenu("&File")
-        for act in (self.new_journey, self.new_project, self.open):
+        for act in (self.new_blank, self.new_journey, self.new_project, self.open):
             file.addAction(act)
         self.recent_menu = file.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
@@ -283,6 +295,10 @@ class Actions:
         doc.refresh_findings()
         journey = doc.current_journey
         self._raise("problems")
+        tree = self.w.problems.tree  # the keyboard goes where the answer is
+        tree.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        if tree.currentItem() is None and tree.topLevelItemCount():
+            tree.setCurrentItem(tree.topLevelItem(0))
         if journey is None:
             return
         findings = doc.findings()

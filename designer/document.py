@@ -77,6 +77,16 @@ class Document(QObject):
         self._current = journey_id
         self.currentJourneyChanged.emit(journey_id)
 
+    def new_blank_journey(self, name: str = "New journey") -> str | None:
+        """Add an empty journey with a free name (one undoable edit) and open it; its id (None: refused)."""
+        from app.model.journey import Journey
+        from app.model.project_commands import AddJourney
+        journey = Journey(self.project.new_journey_id(), self.project.unique_journey_name(name))
+        if not self.run(AddJourney(journey)):
+            return None
+        self.set_current_journey(journey.id)
+        return journey.id
+
     # --- editing ----------------------------------------------------------------------------------------------
     def run(self, command: Any) -> bool:
         """Do a command and put it on the undo stack; a refused edit leaves a status message, not a crash."""

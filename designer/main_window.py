@@ -9,23 +9,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QUndoView, QWidget
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut, QShowEvent
+from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QMessageBox, QScrollArea, QStackedWidget, QTabBar,
+                               QToolBar, QUndoView, QWidget)
 
 from app import APP_NAME
 from app.errors import JourneyStudioError
 from app.store import ProjectFile
-from app.userdirs import add_recent_project
+from app.userdirs import add_recent_project, recent_projects
 from designer.actions import Actions
 from designer.canvas.scene import JourneyScene
 from designer.canvas.view import JourneyView
 from designer.document import Document
 from designer.panels.browser import ProjectBrowser
+from designer.panels.common import name_unnamed_controls
 from designer.panels.journey_settings import JourneySettingsPanel
 from designer.panels.palette import PalettePanel
 from designer.panels.problems import ProblemsPanel
 from designer.panels.properties import PropertiesPanel
+from designer.start_page import StartPage
 
 _open_windows: list[MainWindow] = []  # top-level windows are kept alive by Python references
 
@@ -57,7 +60,11 @@ class MainWindow(QMainWindow):
         # A scene owned only by its view can be collected: keep our own reference.
         self.scene = JourneyScene(document)
         self.view = JourneyView(self.scene, document)
-        self.setCentralWidget(self.view)
+        self.start_page = StartPage()  # where the canvas goes while no journey is open
+        self.centre = QStackedWidget()
+        self.centre.addWidget(self.start_page)
+        self.centre.addWidget(self.view)
+        self.setCentralWidget(self.centre)
 
         self.palette_panel = PalettePanel()
         self.browser = ProjectBrowser(document)
@@ -74,17 +81,19 @@ class MainWindow(QMainWindow):
             "problems": self._dock("Problems", self.problems, Qt.DockWidgetArea.BottomDockWidgetArea),
             "history": self._dock("History", self.history, Qt.DockWidgetArea.BottomDockWidgetArea),
         }
-        self.tabifyDockWidget(self.docks["palette"], self.docks["browser"])
-        self.docks["palette"].raise_()
-        self.tabifyDockWidget(self.docks["properties"], self.docks["settings"])
-        self.docks["properties"].raise_()
-        self.tabifyDockWidget(self.docks["problems"], self.docks["history"])
-        self.docks["problems"].raise_()
-        self.resizeDocks([self.docks["palette"], self.docks["properties"]], [230, 330], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["problems"]], [150], Qt.Orientation.Vertical)
-
         from designer.simulation.workspace import SimulationWorkspace
         self.simulation = SimulationWorkspace(self)
+        # Each group is tabified in one go, once every dock exists: tabifying a group again later leaves Qt's
+        # earlier tab bar on screen with stale geometry (a "Problems | History" bar drawn over the Tiles panel).
+        sim = self.simulation.docks
+        for group in ((self.docks["palette"], self.docks["browser"]),
+                      (self.docks["properties"], self.docks["settings"], sim["simulate"], sim["review"]),
+                      (self.docks["problems"], self.docks["history"], sim["plots"])):
+            for a, b in zip(group, group[1:]):
+                self.tabifyDockWidget(a, b)
+            group[0].raise_()
+        self.resizeDocks([self.docks["palette"], self.docks["properties"]], [230, 360], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["problems"]], [150], Qt.Orientation.Vertical)
         self.actions = Actions(self)
         self._status = QLabel()
         self.statusBar().addPermanentWidget(self._status)
@@ -100,6 +109,16 @@ class MainWindow(QMainWindow):
         self.palette_panel.tileActivated.connect(self.view.start_add_flow)
         self.problems.fieldRequested.connect(self._field_requested)
         self.problems.settingsRequested.connect(self._settings_requested)
+        self.view.journeyNeeded.connect(self.document.new_blank_journey)
+        self.view.tileAdded.connect(self._tile_added)
+        for panel in (self.properties, self.settings_panel, self.problems, self.palette_panel, self.browser):
+            back = QShortcut(QKeySequence(Qt.Key.Key_Escape), panel, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            back.activated.connect(self.focus_canvas)
+        self.start_page.blankRequested.connect(self._new_blank_journey)
+        self.start_page.templateRequested.connect(self.actions.new_journey_from_template)
+        self.start_page.openRequested.connect(self.actions.open_project)
+        self.start_page.recentRequested.connect(lambda path: self.actions._open_path(Path(path)))
+        self.start_page.tileDropped.connect(self._start_with_tile)
 
         self.resize(1440, 900)
         self._restore_state()
@@ -110,17 +129,127 @@ class MainWindow(QMainWindow):
         dock.setObjectName(f"dock-{title}")
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
+        dock.dockLocationChanged.connect(lambda _area: QTimer.singleShot(0, self.hide_stale_tab_bars))
+        dock.topLevelChanged.connect(lambda _floating: QTimer.singleShot(0, self.hide_stale_tab_bars))
         return dock
+
+    def hide_stale_tab_bars(self) -> None:
+        """Hide the dock tab bars Qt left behind. Tabifying a group can leave an earlier tab bar of the group on
+        screen at a stale place (a "Properties | Journey settings" bar drawn over the canvas); the live bar of a
+        group sits right under one of its docks. Qt shows a bar again itself when it reuses it."""
+        docks = {d.windowTitle(): d for d in self.findChildren(QDockWidget)}
+        for bar in self.findChildren(QTabBar):
+            if bar.parent() is not self or not bar.isVisible():
+                continue
+            g = bar.geometry()
+
+            def under(dock: QDockWidget | None) -> bool:
+                if dock is None or not dock.isVisible() or dock.isFloating():
+                    return False
+                d = dock.geometry()
+                return abs(g.top() - d.bottom() - 1) <= 4 and g.left() < d.right() and d.left() < g.right()
+            if not any(under(docks.get(bar.tabText(i))) for i in range(bar.count())):
+                bar.hide()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        QTimer.singleShot(0, self.hide_stale_tab_bars)
 
     # --- following the document -------------------------------------------------------------------------------
     def _journey_switched(self, journey_id: str | None) -> None:
         self.scene.set_journey(journey_id)
+        self._show_centre()
         self.properties.show_step(journey_id, None)
         self.view.fit()
         if self.view.zoom < 0.6:  # a big journey: start readable at its first tile rather than as specks
             self.view.show_start()
         self._update_title()
         self._update_status()
+
+    def _show_centre(self) -> None:
+        """The canvas when a journey is open, else the start page."""
+        if self.document.current_journey is not None:
+            had_focus = self.start_page.isAncestorOf(self.focusWidget()) if self.focusWidget() else False
+            self.centre.setCurrentWidget(self.view)
+            if had_focus:
+                self.view.setFocus(Qt.FocusReason.OtherFocusReason)
+            return
+        pf = self.document.file
+        self.start_page.show_project(self.document.project.name or pf.path.stem, len(self.document.project.journeys),
+                                     recent_projects(), pf.path)
+        self.centre.setCurrentWidget(self.start_page)
+
+    def _new_blank_journey(self) -> None:
+        if self.document.new_blank_journey() is not None:
+            self.view.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _start_with_tile(self, type_id: str) -> None:
+        """A tile dropped on the start page: a blank journey that starts with it."""
+        if self.document.new_blank_journey() is not None:
+            added = self.view.edits.add_tile(type_id)
+            if added is not None:
+                self._tile_added(added)
+
+    def _tile_added(self, step_id: str) -> None:
+        """A new tile: its properties come forward with the focus in its Name field (Escape goes back to the
+        canvas, where Ctrl+T adds the next one)."""
+        self.docks["properties"].show()
+        self.docks["properties"].raise_()
+        if self.properties.name_edit is not None:
+            self.properties.name_edit.setFocus(Qt.FocusReason.OtherFocusReason)
+            self.properties.name_edit.selectAll()
+
+    def focus_canvas(self) -> None:
+        """Back to the canvas (Escape in a panel)."""
+        target = self.view if self.centre.currentWidget() is self.view else self.start_page.blank
+        target.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    # --- keyboard focus order ---------------------------------------------------------------------------------
+    def focus_regions(self) -> list[QWidget]:
+        """Where Tab goes, in order: what is in the centre (the canvas or the start page), the panels on the
+        right (the selected tile's properties), those below (the problems), the command bar, then the panels on
+        the left. A dock whose tab is not the current one is not on screen and is skipped."""
+        by_area: dict[Qt.DockWidgetArea, list[QWidget]] = {}
+        for dock in self.findChildren(QDockWidget):
+            if dock.isVisible() and not dock.visibleRegion().isEmpty() and dock.widget() is not None:
+                by_area.setdefault(self.dockWidgetArea(dock), []).append(dock)
+        for docks in by_area.values():
+            docks.sort(key=lambda d: (d.geometry().top(), d.geometry().left()))
+        area = Qt.DockWidgetArea
+        toolbars = [t for t in self.findChildren(QToolBar) if t.isVisible()]
+        return [self.centre, *by_area.get(area.RightDockWidgetArea, []), *by_area.get(area.BottomDockWidgetArea, []),
+                *by_area.get(area.TopDockWidgetArea, []), *toolbars, *by_area.get(area.LeftDockWidgetArea, [])]
+
+    def focus_chain(self) -> list[QWidget]:
+        """The widgets Tab stops at, in order: Qt's focus chain, region by region, only what is on screen."""
+        regions = self.focus_regions()
+        buckets: list[list[QWidget]] = [[] for _ in regions]
+        seen: set[int] = set()
+        w: QWidget | None = self.nextInFocusChain()
+        while w is not None and w is not self and id(w) not in seen:
+            seen.add(id(w))
+            if (w.focusPolicy() & Qt.FocusPolicy.TabFocus) == Qt.FocusPolicy.TabFocus and w.isVisible() \
+                    and w.isEnabled() and w.window() is self and w.focusProxy() is None \
+                    and not isinstance(w, QScrollArea):  # a panel's scroll area: its fields are the stops
+                for i, region in enumerate(regions):
+                    if region is w or region.isAncestorOf(w):
+                        buckets[i].append(w)
+                        break
+            w = w.nextInFocusChain()
+        return [w for bucket in buckets for w in bucket]
+
+    def focusNextPrevChild(self, next: bool) -> bool:  # noqa: A002 - Qt's name
+        name_unnamed_controls(self)  # panels rebuild their fields: name the new ones before the focus arrives
+        chain = self.focus_chain()
+        if not chain:
+            return super().focusNextPrevChild(next)
+        current = self.focusWidget()
+        while current is not None and current not in chain and current is not self:
+            current = current.parentWidget()  # a field's inner editor: step from the field
+        i = chain.index(current) if current in chain else (-1 if next else 0)
+        target = chain[(i + (1 if next else -1)) % len(chain)]
+        target.setFocus(Qt.FocusReason.TabFocusReason if next else Qt.FocusReason.BacktabFocusReason)
+        return True
 
     def _model_changed(self, change: object) -> None:
         kind = getattr(change, "kind", "")

@@ -50,3 +50,16 @@ def pytest_collection_modifyitems(config, items):
         fixtures = getattr(item, "fixturenames", ())
         if "qtbot" in fixtures or _module_is_gui(str(item.path)):
             item.add_marker(pytest.mark.gui)
+
+
+@pytest.fixture(autouse=True)
+def _settings_of_its_own(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """Each GUI test starts with no saved window layout and writes none into the user's own settings."""
+    if request.node.get_closest_marker("gui") is None:
+        yield
+        return
+    from PySide6.QtCore import QSettings
+    folder = str(tmp_path_factory.mktemp("qsettings"))
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, folder)
+    yield

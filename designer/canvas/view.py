@@ -44,6 +44,8 @@ class JourneyView(QGraphicsView):
     """The journey canvas: shows a JourneyScene and turns gestures and keys into commands."""
 
     zoomChanged = Signal(float)
+    journeyNeeded = Signal()  # a command that needs a journey when none is open: the window makes a blank one
+    tileAdded = Signal(str)  # a tile placed with the keyboard or dropped: the window moves focus to its name
 
     def __init__(self, scene: JourneyScene, document: Document, parent: QWidget | None = None) -> None:
         super().__init__(scene, parent)
@@ -327,9 +329,11 @@ class JourneyView(QGraphicsView):
             event.ignore()
             return
         at = self.mapToScene(event.position().toPoint())
-        self.edits.add_tile(type_id, self._drop_target(type_id, event.position()), at)
+        added = self.edits.add_tile(type_id, self._drop_target(type_id, event.position()), at)
         event.acceptProposedAction()
         self.setFocus(Qt.FocusReason.OtherFocusReason)
+        if added is not None:
+            self.tileAdded.emit(added)
 
     def _drop_target(self, type_id: str, pos: QPointF):  # type: ignore[no-untyped-def]
         tile = REGISTRY[type_id]
@@ -476,7 +480,10 @@ class JourneyView(QGraphicsView):
         if self.flow is not None:
             self.flow.cancel()
         if self.journey_scene.journey is None:
-            return None
+            self.journeyNeeded.emit()  # adding a tile with no journey open starts a blank one
+            if self.journey_scene.journey is None:
+                return None
+            self.setFocus(Qt.FocusReason.OtherFocusReason)
         self.flow = AddTileFlow(self, type_id, menu_pos)
         self.flow.finished.connect(self._flow_done)
         self.flow.start()
@@ -487,6 +494,8 @@ class JourneyView(QGraphicsView):
         if flow is not None:
             flow.deleteLater()
         self.setFocus(Qt.FocusReason.OtherFocusReason)
+        if isinstance(step_id, str):
+            self.tileAdded.emit(step_id)
 
     def _on_journey_shown(self, journey_id: object) -> None:
         if self.flow is not None:

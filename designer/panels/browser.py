@@ -17,7 +17,7 @@ from PySide6.QtGui import QAction, QColor, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QInputDialog, QLineEdit, QMenu, QMessageBox,
                                QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from app.model.commands import (AddJourney, DuplicateJourney, PutContent, RemoveContent, RemoveJourney, RemoveSegment,
+from app.model.commands import (DuplicateJourney, PutContent, RemoveContent, RemoveJourney, RemoveSegment,
                                 UpdateJourney)
 from app.model.content import CONTENT_KINDS, Content
 from app.model.journey import Change, Journey
@@ -279,10 +279,7 @@ class ProjectBrowser(QWidget):
 
     def new_journey(self) -> None:
         """Add an empty journey with a free name and open it."""
-        project = self.document.project
-        journey = Journey(project.new_journey_id(), project.unique_journey_name("New journey"))
-        if self.document.run(AddJourney(journey)):
-            self.document.set_current_journey(journey.id)
+        self.document.new_blank_journey()
 
     def new_from_template(self) -> None:
         """Open the template gallery; the journey made from the chosen template becomes current."""

@@ -9,8 +9,8 @@ from typing import Any, Iterable, Iterator
 
 from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPainterPath, QPalette, QPen, QPixmap
-from PySide6.QtWidgets import (QApplication, QComboBox, QFormLayout, QFrame, QLabel, QScrollArea,
-                               QStackedWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractButton, QApplication, QComboBox, QFormLayout, QFrame, QLabel, QLineEdit,
+                               QScrollArea, QStackedWidget, QTabBar, QVBoxLayout, QWidget)
 
 from app.validation.findings import Finding, Severity
 
@@ -342,3 +342,39 @@ def hint_or_form(owner: QWidget, hint: str) -> tuple[QLabel, QScrollArea, QStack
     lay.setContentsMargins(0, 0, 0, 0)
     lay.addWidget(stack)
     return label, scroll, stack
+
+
+def _label_text(text: str) -> str:
+    return text.replace("&&", "\0").replace("&", "").replace("\0", "&").strip().rstrip(":").strip()
+
+
+def name_unnamed_controls(root: QWidget) -> None:
+    """Give every control under `root` that takes the keyboard focus an accessible name, when it has none: its
+    label's (a QLabel whose buddy it is), else its field's (the property editor or field it belongs to, with a
+    button's own text after it), else its own text, placeholder or the first sentence of its tooltip. Screen
+    readers say the name when the focus arrives, and the keyboard tests read it."""
+    buddies = {id(label.buddy()): _label_text(label.text()) for label in root.findChildren(QLabel)
+               if label.buddy() is not None and label.text()}
+    for w in [root, *root.findChildren(QWidget)]:
+        if w.accessibleName() or not (w.focusPolicy() & Qt.FocusPolicy.TabFocus) or w.focusProxy() is not None:
+            continue
+        name = buddies.get(id(w), "")
+        owner = w.parentWidget()
+        while not name and owner is not None and owner is not root.parentWidget():
+            if owner.accessibleName():
+                name = owner.accessibleName()
+                if isinstance(w, QAbstractButton) and w.text():
+                    name = f"{name}: {_label_text(w.text())}"
+                break
+            name = buddies.get(id(owner), "")
+            owner = owner.parentWidget()
+        if not name and isinstance(w, QAbstractButton):
+            name = _label_text(w.text())
+        if not name and isinstance(w, QTabBar):
+            name = "Tabs: " + ", ".join(w.tabText(i) for i in range(w.count()))
+        if not name and isinstance(w, QLineEdit):
+            name = w.placeholderText().rstrip("…. ")
+        if not name and w.toolTip():
+            name = w.toolTip().split("\n")[0].split(". ")[0].split(" (")[0].split(":")[0].strip()
+        if name:
+            w.setAccessibleName(name)

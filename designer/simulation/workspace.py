@@ -81,13 +81,7 @@ class SimulationWorkspace(QObject):
             "review": dock("Review", self.review, Qt.DockWidgetArea.RightDockWidgetArea),
             "plots": dock("Plots", self.plots, Qt.DockWidgetArea.BottomDockWidgetArea),
         }
-        window.tabifyDockWidget(window.docks["settings"], self.docks["simulate"])
-        window.tabifyDockWidget(self.docks["simulate"], self.docks["review"])
-        window.tabifyDockWidget(window.docks["history"], self.docks["plots"])
-        window.docks["properties"].raise_()
-        window.docks["problems"].raise_()  # the plots wait for a run
-        window.resizeDocks([window.docks["palette"], window.docks["properties"]], [230, 360],
-                           Qt.Orientation.Horizontal)
+        # the main window tabifies these with its own docks (Simulate and Review by Properties, Plots by Problems)
 
         self.run_panel.runCompleted.connect(self._run_completed)
         self.replay_bar.timeline.timeChanged.connect(self.plots.set_cursor)
