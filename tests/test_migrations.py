@@ -104,8 +104,9 @@ def test_newer_revision_is_refused_and_the_file_untouched(tmp_path: Path) -> Non
     con.close()
     before = path.read_bytes()
     for readonly in (False, True):
-        with pytest.raises(ProjectFileError, match=rf"made by a newer version of Journey Studio \(schema {newer}\); "
-                                                   rf"this version reads up to schema {migrate.SCHEMA_VERSION}\."):
+        with pytest.raises(ProjectFileError, match=rf"saved by a newer version of Journey Studio than this one .*"
+                                                   rf"\(file format {newer}; this version reads up to "
+                                                   rf"{migrate.SCHEMA_VERSION}\)\. Install the newer Journey Studio"):
             ProjectFile.open(path, readonly=readonly)
     assert path.read_bytes() == before
 
@@ -115,8 +116,9 @@ def test_unknown_revision_id_counts_as_newer(tmp_path: Path) -> None:
     with sqlite3.connect(path) as con:
         con.execute("UPDATE alembic_version SET version_num = 'f00dcafe'")
     con.close()
-    with pytest.raises(ProjectFileError, match="newer version of Journey Studio"):
+    with pytest.raises(ProjectFileError, match="newer version of Journey Studio") as e:
         ProjectFile.open(path)
+    assert "a file format this version does not know" in str(e.value)  # no "schema 3; reads up to 3"
 
 
 NEXT = migrate.SCHEMA_VERSION + 1

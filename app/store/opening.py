@@ -32,15 +32,21 @@ def not_a_project(path: Path, why: str) -> ProjectFileError:
 
 
 def damaged(path: Path, why: str) -> ProjectFileError:
-    """The error for a project file whose content is broken."""
-    return ProjectFileError(f"{path} is damaged: {why}")
+    """The error for a project file whose content is broken: what it means and what to do first, SQLite's own
+    words last (for whoever looks into it)."""
+    return ProjectFileError(f"{path} is damaged: part of it cannot be read (a disk or copy error, or another "
+                            f"program wrote into it). {APP_NAME} did not change it; open a backup or an earlier "
+                            f"copy. Technical detail: {why}")
 
 
 def newer_schema(path: Path, number: int) -> ProjectFileError:
     """The error for a file written with a schema this version does not know."""
+    from app import __version__
+    form = (f" (file format {number}; this version reads up to {migrate.SCHEMA_VERSION})"
+            if number > migrate.SCHEMA_VERSION else " (a file format this version does not know)")
     return ProjectFileError(
-        f"{path} was made by a newer version of {APP_NAME} (schema {number}); this version reads up to schema "
-        f"{migrate.SCHEMA_VERSION}. Upgrade {APP_NAME} to open it.")
+        f"{path} was saved by a newer version of {APP_NAME} than this one ({__version__}), in a form this version "
+        f"cannot read{form}. Install the newer {APP_NAME} to open it; the file was not changed.")
 
 
 def sqlite_error(path: Path, exc: BaseException, doing: str = "cannot be opened") -> ProjectFileError:
