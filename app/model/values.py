@@ -6,7 +6,14 @@ import re
 from datetime import datetime, time, timedelta
 
 _UNITS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
-_DURATION = re.compile(r"^\s*(?:(\d+)\s*w)?\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
+# units as people write them: "1d", "1 day", "2 hours", "1d 2h", "1 week and 2 days", "90 min"
+_UNIT_WORDS = {**{w: "w" for w in ("w", "wk", "wks", "week", "weeks")},
+               **{w: "d" for w in ("d", "day", "days")},
+               **{w: "h" for w in ("h", "hr", "hrs", "hour", "hours")},
+               **{w: "m" for w in ("m", "min", "mins", "minute", "minutes")},
+               **{w: "s" for w in ("s", "sec", "secs", "second", "seconds")}}
+_PART = re.compile(r"(\d{1,9})\s*([a-z]+)")
+MAX_DURATION_TEXT = 200
 
 
 def parse_duration(text: str | int | float | timedelta) -> timedelta:
@@ -20,13 +27,29 @@ def parse_duration(text: str | int | float | timedelta) -> timedelta:
     if not isinstance(text, str):
         raise ValueError(f"not a duration: {text!r}")
     s = text.strip().lower()
+    if len(s) > MAX_DURATION_TEXT:
+        raise ValueError("not a duration: the text is too long")
+    if "\x00" in s:
+        raise ValueError("not a duration: the text holds a NUL character")
     if s.lstrip("-").isdigit():
         return timedelta(seconds=int(s))
     negative = s.startswith("-")
-    m = _DURATION.match(s[1:] if negative else s)
-    if not m or not any(m.groups()):
-        raise ValueError(f"not a duration: {text!r} (write e.g. 30m, 12h, 1d, 2w or 1d12h)")
-    total = sum(int(g) * _UNITS[u] for g, u in zip(m.groups(), "wdhms") if g)
+    body = re.sub(r"[,;]|\band\b", " ", s[1:] if negative else s).strip()
+    parts = list(_PART.finditer(body))
+    used: set[str] = set()
+    total = 0
+    ok = bool(parts) and not _PART.sub("", body).strip()
+    for m in parts:
+        unit = _UNIT_WORDS.get(m.group(2))
+        if unit is None or unit in used:
+            ok = False
+            break
+        used.add(unit)
+        total += int(m.group(1)) * _UNITS[unit]
+    if not ok and "month" in body:
+        raise ValueError(f"not a duration: {text!r} (months differ in length: write days, e.g. 30 days)")
+    if not ok:
+        raise ValueError(f"not a duration: {text!r} (write e.g. 30m, 12h, 1 day, 2 weeks or 1d 12h)")
     return timedelta(seconds=-total if negative else total)
 
 
