@@ -18,6 +18,7 @@ from app.services import plan_import
 from app.store import ProjectFile
 from app.userdirs import recent_projects
 from app.validation.findings import Severity
+from app.words import count
 from designer.icons import tile_icon
 
 if TYPE_CHECKING:
@@ -303,9 +304,11 @@ class Actions:
             return
         findings = doc.findings()
         errors = sum(f.severity is Severity.ERROR for f in findings)
-        doc.file.add_milestone(journey.id, "checked", f"{errors} errors, {len(findings) - errors} warnings")
+        doc.file.add_milestone(journey.id, "checked",
+                               f"{count(errors, 'error')}, {count(len(findings) - errors, 'warning')}")
         self.w.statusBar().showMessage(
-            "No problems found." if not findings else f"{errors} errors, {len(findings) - errors} warnings.", 8000)
+            "No problems found." if not findings
+            else f"{count(errors, 'error')}, {count(len(findings) - errors, 'warning')}.", 8000)
 
     def quit_all(self) -> None:
         from designer.main_window import _open_windows

@@ -583,7 +583,7 @@ def test_template_gallery_search_and_command(doc: Document, qtbot) -> None:
     qtbot.keyClicks(gallery.search, "cart")
     visible = [gallery.list.item(i).text() for i in range(gallery.list.count()) if not gallery.list.item(i).isHidden()]
     assert visible == ["Abandoned cart follow-up"]
-    assert gallery.title.text() == "Abandoned cart follow-up" and "6 steps" in gallery.facts.text()
+    assert gallery.title.text() == "Abandoned cart follow-up" and "6 tiles" in gallery.facts.text()
     gallery.search.setText("")
     gallery.list.setCurrentRow(1)
     shoot(gallery, "template_gallery")

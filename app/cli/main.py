@@ -18,6 +18,7 @@ import click
 from app import __version__
 from app.errors import JourneyStudioError
 from app.files import write_atomically
+from app.words import count
 
 EXIT_FINDINGS = 1
 EXIT_BAD_INPUT = 2
@@ -118,7 +119,7 @@ def export(project: str, journey_name: str, out: str | None, as_json: bool, vers
             if errors:
                 for f in errors:
                     click.echo(f"  error   {f.step or 'journey'}: {f.message} Fix: {f.fix}", err=True)
-                fail(f"journey '{journey.name}' has {_count(len(errors), 'error')}; fix them before releasing "
+                fail(f"journey '{journey.name}' has {count(len(errors), 'error')}; fix them before releasing "
                      "(nothing was frozen)")
             version = pf.freeze(journey.id)
             click.echo(f"Froze '{journey.name}' as version {version}; edits now make version {version + 1}",
@@ -155,7 +156,7 @@ def validate(project: str, journey_name: str | None, as_json: bool, for_export: 
     else:
         for name, findings in results.items():
             e = sum(f.is_error for f in findings)
-            click.echo(f"{name}: {_count(e, 'error')}, {_count(len(findings) - e, 'warning')}")
+            click.echo(f"{name}: {count(e, 'error')}, {count(len(findings) - e, 'warning')}")
             for f in findings:
                 where = f.step or "journey"
                 if f.field:
@@ -163,10 +164,6 @@ def validate(project: str, journey_name: str | None, as_json: bool, for_export: 
                 click.echo(f"  {f.severity.value:<7} {where}: {f.message} Fix: {f.fix}")
     if errors:
         sys.exit(EXIT_FINDINGS)
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 @cli.command()
@@ -185,7 +182,7 @@ def info(project: str, as_json: bool) -> None:
     click.echo(f"Journeys ({len(summary['journeys'])}):")
     for j in summary["journeys"]:
         frozen = f", frozen versions {', '.join(map(str, j['frozen_versions']))}" if j["frozen_versions"] else ""
-        click.echo(f"  {j['name']}: {j['steps']} steps, {j['target']}, {j['frequency']}, "
+        click.echo(f"  {j['name']}: {count(j['steps'], 'step')}, {j['target']}, {j['frequency']}, "
                    f"draft of version {j['version']}{frozen}")
         for m in j["milestones"]:
             click.echo(f"      {m['at']}  {m['kind']}{'  ' + m['detail'] if m['detail'] else ''}")

@@ -18,6 +18,7 @@ import click
 
 from app.cli.main import EXIT_FINDINGS, _open, cli, fail
 from app.package.signing import PUBLIC_KEY_ENV, SIGNING_KEY_ENV
+from app.words import count
 
 
 def _refuse(message: str, lines: list[str] | None = None) -> NoReturn:
@@ -90,7 +91,7 @@ def _summary(pkg: Any) -> list[str]:
              f"  created       {mf['created_at']} by Journey Studio {mf['app']['version']}"
              + (f", project '{mf['project']}'" if mf.get("project") else ""),
              f"  members       {members}: sizes and SHA-256 match the manifest",
-             f"  check         {v.get('errors', 0)} errors, {v.get('warnings', 0)} warnings",
+             f"  check         {count(v.get('errors', 0), 'error')}, {count(v.get('warnings', 0), 'warning')}",
              f"  signed by     {signed}",
              f"  approved run  {run_line(pkg.approved_run) if pkg.approved_run else 'none'}",
              f"  SHA-256       {pkg.sha256}"]

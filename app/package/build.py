@@ -32,6 +32,7 @@ from app.package.errors import PackageError, PackageRefused
 from app.package.signing import key_id, sign, signature_bytes
 from app.validation.checks import RULES, check_journey
 from app.validation.findings import Finding
+from app.words import count
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -81,15 +82,11 @@ class Readiness:
 
     def refusal(self) -> PackageRefused:
         """The error that refuses to package this journey (only when not `ready`)."""
-        parts = [_count(len(self.errors), "error")] if self.errors else []
+        parts = [count(len(self.errors), "error")] if self.errors else []
         if self.not_ready:
-            parts.append(f"{_count(len(self.not_ready), 'content item')} not Ready to send")
+            parts.append(f"{count(len(self.not_ready), 'content item')} not Ready to send")
         return PackageRefused(f"journey '{self.journey_name}' cannot go live: {' and '.join(parts)} "
                               "(no package was written, nothing was frozen)", self.refusal_lines())
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def finding_line(f: Finding) -> str:

@@ -26,6 +26,7 @@ from designer.icons import app_icon, tile_icon
 from designer.panels.common import WARNING_COLORS, blocked, bold, dot_icon, muted_color, status_icon, tone
 from designer.panels.content_dialog import KIND_LABELS, ContentDialog, status_text
 from app.model.refs import content_users, rename_content_command, rename_segment_command, segment_users
+from app.words import count
 from designer.panels.templates import new_journey_from_template
 
 if TYPE_CHECKING:
@@ -294,7 +295,7 @@ class ProjectBrowser(QWidget):
     def delete_journey(self, journey_id: str) -> None:
         """Delete a journey after asking; another journey becomes current if it was."""
         journey = self.document.project.find_journey(journey_id)
-        if journey is None or not self.confirm(f"Delete the journey “{journey.name}” ({len(journey)} steps)?\n"
+        if journey is None or not self.confirm(f"Delete the journey “{journey.name}” ({count(len(journey), 'tile')})?\n"
                                                "You can undo this."):
             return
         if self.document.run(RemoveJourney(journey_id)) and self.document.current_journey is None:

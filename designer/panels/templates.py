@@ -23,6 +23,7 @@ from app.model.project import Project
 from app.model.registry import REGISTRY
 from app.model.segment import Segment
 from app.services import template_paths
+from app.words import count
 from designer.icons import tile_icon, tile_pixmap
 from designer.panels.common import FieldNote, MutedLabel, bold
 
@@ -259,7 +260,7 @@ class TemplateGallery(QDialog):
         journey, contents, segments = data
         self.title.setText(journey.name)
         frequency = journey.frequency.kind.replace("-", " ")
-        self.facts.setText(f"{journey.target.capitalize()} · {frequency} · {len(journey)} steps")
+        self.facts.setText(f"{journey.target.capitalize()} · {frequency} · {count(len(journey), 'tile')}")
         self.description.setText(journey.description)
         self.preview.set_journey(journey)
         self.steps.setText("Steps: " + " → ".join(s.display_name for s in journey))

@@ -23,6 +23,7 @@ from app.model.command_base import Command, MacroCommand
 from app.model.project_commands import PutSegment
 from app.model.refs import rename_segment_command
 from app.model.segment import SEGMENT_ENTITIES, SEGMENT_KINDS, Segment
+from app.words import count
 from designer.document import Document
 from designer.panels.common import ERROR_COLORS, FieldNote, MutedLabel, blocked, bold, combo_box, tone
 from designer.segments.builder import QueryBuilder
@@ -39,11 +40,6 @@ KIND_TIPS = {"dynamic": "Members are the contacts a query finds, kept up to date
              "subscription": "Members are the contacts on a subscription list"}
 PAGES = {"dynamic": 0, "static": 1, "subscription": 2, "accounts": 3}
 _COLUMN_WIDTHS = (160, 220, 140, 105, 85, 100)  # the last column (last purchase) takes the rest
-
-
-def plural(n: int, word: str) -> str:
-    """'1 member', '12,345 members'."""
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 class SegmentEditor(QDialog):
@@ -368,7 +364,7 @@ class SegmentEditor(QDialog):
     def _show_counted(self) -> None:
         n = self._last_count or 0
         total = f" of {self._total:,} contacts" if self._total else ""
-        self._show_count((plural(n, "member") if n else "No members") + total)
+        self._show_count((count(n, "member") if n else "No members") + total)
 
     def _job_failed(self, channel: str, ticket: int, message: str) -> None:
         if channel == "count" and ticket == self._count_ticket:
@@ -396,7 +392,7 @@ class SegmentEditor(QDialog):
         first = problems[0].format()
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         box = QMessageBox(QMessageBox.Icon.Warning, "Save segment",
-                          f"The segment's definition has {plural(len(problems), 'problem')}.", parent=self)
+                          f"The segment's definition has {count(len(problems), 'problem')}.", parent=self)
         box.setInformativeText(f"{sentence(first)}{more}\n\nThe check for errors reports it until it is fixed, and "
                                "its members cannot be counted or simulated.")
         save = box.addButton("Save Anyway", QMessageBox.ButtonRole.AcceptRole)
@@ -495,4 +491,4 @@ def open_segment_editor(document: Document, name: str | None = None, *, entity: 
     return editor
 
 
-__all__ = ["SegmentEditor", "open_segment_editor", "plural"]
+__all__ = ["SegmentEditor", "open_segment_editor"]
