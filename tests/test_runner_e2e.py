@@ -40,8 +40,8 @@ def test_announcement_sends_exactly_the_messages_each_path_implies(tmp_path: Pat
     r = from_package(package_of(db, tmp_path / "announcement.jpkg"))
     clickers = {c for c in pop.emailed() if c % 3 == 0}
     people = People().start()
-    smtp = SmtpSink(on_mail=lambda m: contact_of(m) in clickers and people.visit(f"click {contact_of(m)}",
-                                                                               m.links()[0])).start()
+    smtp = SmtpSink(on_mail=lambda m: contact_of(m) in clickers and people.visit_now(f"click {contact_of(m)}",
+                                                                                   m.links()[0])).start()
     sms = SmsSink().start()
     try:
         summary = asyncio.run(run_journey(r, _settings(tmp_path, db, dev_server, smtp, sms, free_port())))
@@ -128,9 +128,9 @@ def test_runner_takes_the_reference_interpreters_paths(tmp_path: Path, dev_serve
 
     people = People().start()
     smtp = SmtpSink(on_mail=lambda m: script(contact_of(m), "hello" if m.subject.startswith("Hello") else "bye")
-                    and people.visit(f"open {contact_of(m)}", m.pixel())).start()  # type: ignore[arg-type]
+                    and people.visit_now(f"open {contact_of(m)}", m.pixel())).start()  # type: ignore[arg-type]
     sms = SmsSink(on_sms=lambda s: script(s["contact"], "text")
-                  and people.post(f"buy {s['contact']}", events, {"contact": s["contact"], "event": "purchase"}))
+                  and people.post_now(f"buy {s['contact']}", events, {"contact": s["contact"], "event": "purchase"}))
     sms.start()
     paths: dict[int, object] = {}
     try:

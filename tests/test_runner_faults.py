@@ -64,7 +64,7 @@ class Rehearsal:
 
     def _mail(self, mail: Mail) -> None:
         if contact_of(mail) in self.clickers:
-            self.people.visit(f"click {contact_of(mail)}", mail.links()[0])
+            self.people.visit_now(f"click {contact_of(mail)}", mail.links()[0])
         if self.on_mail is not None:
             self.on_mail(mail)
 

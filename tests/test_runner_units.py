@@ -472,3 +472,17 @@ def test_a_rehearsal_script_reads_message_and_contact_events() -> None:
         {"event": "purchase", "at": 86_400}]}}
     assert parse_script(doc, r) == {3: [{"event": "clicked", "after": "announce", "delay": 60,
                                          "link": "product-details"}, {"event": "purchase", "at": 86_400}]}
+
+
+def test_events_still_in_the_outbox_are_found_for_their_workflows_deadline(tmp_path: Path) -> None:
+    """A deadline must not pass over an event the endpoint accepted in time whose signal is late."""
+    state = StateDb(tmp_path / "state" / "runner.db")
+    state.queue_events([("w1", {"name": "clicked", "at": 100, "step_id": "s", "contact": -1}),
+                        ("w1", {"name": "purchase", "at": 200, "step_id": "", "contact": -1}),
+                        ("w2", {"name": "clicked", "at": 50, "step_id": "s", "contact": -1})])
+    assert [e["name"] for e in state.undelivered_events("w1", 150)] == ["clicked"]
+    assert [e["name"] for e in state.undelivered_events("w1", 200)] == ["clicked", "purchase"]
+    first = state.pending_events()[0][0]
+    state.settle_events([(first, "delivered")])  # signalled: no longer waiting
+    assert [e["name"] for e in state.undelivered_events("w1", 200)] == ["purchase"]
+    assert state.undelivered_events("w3", 10**9) == []

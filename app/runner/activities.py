@@ -71,7 +71,7 @@ class Activities:
     def all(self) -> list[Any]:
         """The activity callables to register on a worker."""
         return [self.contact_facts, self.contact_sends, self.contact_blocks, self.record_blocks, self.send_message,
-                self.run_action, self.enrol_page, self.iteration_open]
+                self.run_action, self.enrol_page, self.iteration_open, self.undelivered_events]
 
     # --- facts ---------------------------------------------------------------------------------------------
 
@@ -98,6 +98,11 @@ class Activities:
         """Remember channels that stopped reaching contacts (for their later iterations)."""
         for contact, channels in found.items():
             self.state.record_blocks(journey, int(contact), channels)
+
+    @activity.defn(name="undelivered_events")
+    def undelivered_events(self, workflow_id: str, up_to: int) -> list[dict[str, Any]]:
+        """Events for a workflow that arrived by simulated `up_to` and still wait in the outbox for their signal."""
+        return self.state.undelivered_events(workflow_id, up_to)
 
     # --- sends ---------------------------------------------------------------------------------------------
 

@@ -80,6 +80,7 @@ outbox = Table(
     Column("event", JSON, nullable=False),  # calls.Event as a dict
     Column("received", Float, nullable=False),  # real time
     Column("status", Text, nullable=False),  # pending, delivered, not_running
+    Index("ix_outbox_workflow", "workflow_id", "status"),
 )
 
 SENDING, SENT, SUPPRESSED, NO_ADDRESS = "sending", "sent", "suppressed", "no_address"
@@ -265,6 +266,14 @@ class StateDb:
             .order_by(outbox.c.id).limit(limit)
         with self.engine.connect() as conn:
             return [(int(i), str(w), dict(e)) for i, w, e in conn.execute(q)]
+
+    def undelivered_events(self, workflow_id: str, up_to: int) -> list[dict[str, Any]]:
+        """A workflow's events the endpoint accepted (stamped at or before simulated `up_to`) whose signal has not
+        gone out yet: a deadline must not pass over an event that came in time but is still in the outbox."""
+        q = select(outbox.c.event).where(outbox.c.workflow_id == workflow_id, outbox.c.status == "pending") \
+            .order_by(outbox.c.id)
+        with self.engine.connect() as conn:
+            return [dict(e) for e in conn.execute(q).scalars() if int(dict(e).get("at", 0)) <= up_to]
 
     def settle_events(self, outcomes: Sequence[tuple[int, str]]) -> None:
         """Mark events delivered (or not_running: their workflow had finished)."""

@@ -211,6 +211,8 @@ class ContactWorkflow:
                 now = max(now, target) if timer else now
             else:
                 now = max(now, self.sim_now(), target if timer else 0)
+                if timer:
+                    await self.collect_undelivered(now)
             if now >= cutoff:
                 self.observe_until(cutoff - 1)
                 ex = exit_due(plan, state)
@@ -249,6 +251,8 @@ class ContactWorkflow:
             target = min([deadline, *looks, *(e.at for e in self.pending)])
             if await self.sleep_until(target):
                 logical = max(logical, target)
+                if not self.inp.exact:
+                    await self.collect_undelivered(self.sim_now())
 
     async def save_blocks(self) -> None:
         """Record channels that stopped reaching contacts since the last record (for later iterations)."""
@@ -303,6 +307,19 @@ class ContactWorkflow:
         return False
 
     # --- events --------------------------------------------------------------------------------------------
+
+    async def collect_undelivered(self, now: int) -> None:
+        """Before a deadline passes: events the endpoint accepted by `now` whose signal is late (delivery lag, or
+        Temporal away for a moment) still count, read from the runner's outbox. The signal, when it comes, adds
+        nothing: observing an event again keeps its first moment."""
+        found = await workflow.execute_local_activity(
+            "undelivered_events", args=[workflow.info().workflow_id, now], result_type=list,
+            start_to_close_timeout=FACTS_TIMEOUT)
+        known = {(e.name, e.at, e.step_id, e.contact) for e in self.pending}
+        for doc in found:
+            ev = Event(**doc)
+            if (ev.name, ev.at, ev.step_id, ev.contact) not in known:
+                self.pending.append(ev)
 
     def observe_until(self, now: int) -> bool:
         """Hand the interpreter the events that happened up to `now`, in time order; whether there were any."""
