@@ -46,7 +46,7 @@ def test_scene_mirrors_the_journey_it_opens(canvas: Canvas) -> None:
     assert len(canvas.scene.tile_items()) == 4 and len(canvas.scene.edge_items()) == 4
     assert canvas.scene.edge_item("clicked", "no").target is None  # drawn as an end stub
     assert canvas.scene.tile_item("announce").is_entry
-    assert canvas.scene.tile_item("clicked").status_text == "product-details clicked within 1d"
+    assert canvas.scene.tile_item("clicked").status_text == "product-details clicked within 1 day"
     assert canvas.scene.tile_item("launch").status_text == "until 10 Dec 09:00"
     assert canvas.scene.edge_item("clicked", "yes").label == "yes"
 
@@ -73,12 +73,12 @@ def test_model_changes_update_only_the_items_concerned(canvas: Canvas) -> None:
     canvas.doc.run(SetProps(canvas.journey.id, "launch", {"until": None, "duration": timedelta(days=5)}))
     canvas.doc.run(RenameStep(canvas.journey.id, "launched", "Launch text"))
     assert canvas.scene.tile_item("launch") is tile and canvas.scene.edge_item("announce", "next") is edge
-    assert tile.status_text == "for 5d"
+    assert tile.status_text == "for 5 days"
     assert canvas.scene.tile_item("launched").name == "Launch text"
     canvas.scene.set_status_lines({"launch": "120 waiting"})
     assert tile.status_text == "120 waiting"
     canvas.scene.set_status_lines({})
-    assert tile.status_text == "for 5d"
+    assert tile.status_text == "for 5 days"
     assert_mirrors(canvas)
 
 
@@ -344,7 +344,7 @@ def test_f2_renames_inline(canvas: Canvas, qtbot) -> None:
     qtbot.keyClick(view, Qt.Key.Key_F2)
     view.rename_editor.clear()
     qtbot.keyClick(view.rename_editor, Qt.Key.Key_Return)
-    assert canvas.journey.step("launch").name == "" and canvas.scene.tile_item("launch").name == "launch"
+    assert canvas.journey.step("launch").name == "" and canvas.scene.tile_item("launch").name == "Wait until 10 Dec 09:00"
     qtbot.keyClick(view, Qt.Key.Key_F2)
     qtbot.keyClicks(view.rename_editor, "ignored")
     qtbot.keyClick(view.rename_editor, Qt.Key.Key_Escape)

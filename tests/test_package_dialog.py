@@ -106,7 +106,8 @@ def test_refusals_are_listed_in_the_dialog(qtbot, tmp_path: Path) -> None:
     assert top[0][1] == ["step 'launched' (content)", "step 'clicked' (no)", "1 warning"]
     checks = dialog.tree.topLevelItem(0)
     assert checks.child(0).text(1).startswith("Content 'Product launched text' is a draft, not Ready to send. Fix: ")
-    assert checks.child(1).text(1).startswith("Output 'no' of step 'clicked' is not connected: contacts exit there.")
+    assert checks.child(1).text(1).startswith("Output 'no' of step 'product-details clicked within 1 day?' is not connected: contacts exit "
+                                          "there.")
     assert top[1] == ("Content: 1 of 2 not Ready to send", ["Product announcement email (email)",
                                                              "Product launched text (sms)"])
     content = dialog.tree.topLevelItem(1)

@@ -308,7 +308,7 @@ def test_endpoint_queues_events_and_delivers_them_once_temporal_is_back(project:
         assert json.loads(status.body) == {"enrolled": 3}
         await server.close()
 
-    asyncio.run(go())
+    asyncio.run(asyncio.wait_for(go(), 60))  # a hang fails the test instead of the run
     assert state.event_counts() == {"delivered": 4, "not_running": 1}
     assert [(w.split(":")[-3], e.name, e.step_id) for w, e in client.signals] == \
         [("1", "opened", "announce"), ("1", "clicked", "announce"),
@@ -338,7 +338,7 @@ def test_events_of_an_accounts_contacts_go_to_the_accounts_workflow_naming_the_c
             await asyncio.sleep(0.01)
         await server.close()
 
-    asyncio.run(go())
+    asyncio.run(asyncio.wait_for(go(), 60))  # a hang fails the test instead of the run
     assert [(w, e.name, e.contact) for w, e in client.signals] == [
         (unit, "purchase", 4), (contact_workflow_id(r.key, 9, 0), "purchase", 9), (unit, "unsubscribed", 4)]
     assert state.started(r.key, 0, [unit, unit_workflow_id(r.key, 8, 0)]) == {unit}

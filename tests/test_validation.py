@@ -176,7 +176,7 @@ def test_unreachable_steps() -> None:
     doc["steps"]["orphan2"] = {"type": "exit"}
     unreachable = with_code(check(doc), "unreachable-step")
     assert [f.step for f in unreachable] == ["orphan", "orphan2"]
-    assert "cannot be reached from the entry step 'announce'" in unreachable[0].message
+    assert "cannot be reached from the entry step 'Product announcement email'" in unreachable[0].message
 
 
 def test_cycle_names_each_step_once() -> None:
@@ -187,7 +187,7 @@ def test_cycle_names_each_step_once() -> None:
 """)
     [f] = with_code(check(text), "cycle")
     assert f.step == "wait" and f.is_error
-    assert f.message.count("'wait'") == 1 and f.message.count("'again'") == 1 and "'first'" not in f.message
+    assert f.message.count("'Wait for 1 day'") == 1 and f.message.count("'Text'") == 1 and "'Mail'" not in f.message
 
 
 def test_self_loop_is_a_cycle() -> None:
@@ -260,7 +260,7 @@ def test_if_then_waiting_on_a_message_not_on_every_path() -> None:
   check: {type: if-then, wait_for: {event: opened, step: mail}, within: 2d, yes: end, no: end}
 """)
     [f] = with_code(check(text), "if-then-message-not-on-every-path")
-    assert (f.step, f.field) == ("check", "wait_for") and "'mail'" in f.message
+    assert (f.step, f.field) == ("check", "wait_for") and "'Mail'" in f.message
     assert not with_code(check(text.replace("A: mail, B: text", "A: mail, B: mail")),
                          "if-then-message-not-on-every-path")
 

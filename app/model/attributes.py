@@ -95,6 +95,34 @@ MESSAGE_EVENTS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Words for event names and operators, wherever a person reads them (tile status lines, problems, editors).
+EVENT_LABELS: dict[str, str] = {
+    "delivered": "delivered", "opened": "opened", "link_clicked": "clicked a link", "clicked": "clicked a link",
+    "bounced": "bounced", "purchase": "made a purchase", "web_visit": "visited the website",
+    "form_submitted": "submitted a form", "unsubscribed": "unsubscribed", "subscribed": "subscribed",
+    "registered": "registered", "renewed": "renewed",
+}
+
+OP_LABELS: dict[str, str] = {
+    "equals": "equals", "not_equals": "does not equal", "contains": "contains",
+    "does_not_contain": "does not contain", "begins_with": "begins with", "ends_with": "ends with",
+    "less_than": "less than", "at_most": "at most", "greater_than": "greater than", "at_least": "at least",
+    "between": "between", "in_last_days": "in the last", "not_in_last_days": "not in the last", "in": "is one of",
+    "contains_data": "contains data", "does_not_contain_data": "does not contain data",
+}
+
+
+def event_label(name: str) -> str:
+    """How an event reads: 'link_clicked' -> 'clicked a link'; a name we do not know, with spaces."""
+    return EVENT_LABELS.get(name, name.replace("_", " "))
+
+
+def attribute_label(name: str, custom: dict[str, str] | None = None) -> str:
+    """An attribute's label ('lifetime_value' -> 'Lifetime value'), else its name with spaces."""
+    found = lookup_attribute(name, custom)
+    return found.label if found is not None and found.label != name else name.replace("_", " ").capitalize()
+
+
 def attribute_names(custom: dict[str, str] | None = None) -> set[str]:
     """Every attribute name a token or condition may use: the standard ones and the project's custom ones."""
     names = set(STANDARD_ATTRIBUTES)

@@ -98,7 +98,18 @@ class Step:
 
     @property
     def display_name(self) -> str:
-        return self.name or self.id
+        """Its name; until it has one, what it does in words ('Product announcement email', 'Opened within 1
+        day?', 'Wait until 10 Dec 09:00'), else its tile's label ('Send email'); never an id like 'if_then_2'."""
+        if self.name:
+            return self.name
+        tile = REGISTRY.get(self.type)
+        if tile is None:
+            return self.id
+        try:
+            auto = tile.auto_name(self.props) if tile.auto_name is not None else ""
+        except (TypeError, ValueError, AttributeError, KeyError):  # properties a check will report as wrong
+            auto = ""
+        return auto or tile.label
 
     def ports(self) -> tuple[Port, ...]:
         tile = REGISTRY.get(self.type)

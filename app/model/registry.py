@@ -124,6 +124,7 @@ class TileType:
     per_account: bool = False  # an action done once per account when the journey targets accounts
     branch_figures: BranchFigures = ""
     summary: Callable[[Mapping[str, Any]], str] | None = None  # the tile's status line before a run
+    auto_name: Callable[[Mapping[str, Any]], str] | None = None  # its name until named: what it does ('' none)
     live: LiveAction | None = None  # how the live runner carries out an action (None: not an action)
 
     def prop(self, name: str) -> PropSpec | None:
@@ -414,7 +415,7 @@ def _message(tid: str, label: str, channel: str, icon: str, color: str, send_to:
                PropSpec("send_to", "string", "Send to", default=send_to,
                         help="The contact attribute that holds the address.")),
         ports=_NEXT, channel=channel, checks=(check_message_content,), execution="message",
-        summary=summaries.message)
+        summary=summaries.message, auto_name=summaries.message_name)
 
 
 _HOLDOUT = PropSpec("holdout", "percent", "Holdout %", default=0,
@@ -434,13 +435,14 @@ TILE_TYPES: tuple[TileType, ...] = (
                PropSpec("condition", "condition", "Condition", help="attribute, op and value tested at once."),
                PropSpec("segment", "segment", "Member of segment", help="Yes when the contact is a member.")),
         ports=(Port("yes", "yes"), Port("no", "no")), checks=(check_if_then,), execution="if-then",
-        branch_figures="branch", summary=summaries.if_then),
+        branch_figures="branch", summary=summaries.if_then, auto_name=summaries.if_then_name),
     TileType(
         "wait", "Wait", "Flow", "wait", "#64748b",
         "Hold contacts for a duration, or until a date and time (a date already past lets them through).",
         props=(PropSpec("duration", "duration", "Wait for", help="e.g. 5d or 12h."),
                PropSpec("until", "datetime", "Wait until", help="Local date and time, e.g. 2026-12-10T09:00.")),
-        ports=_NEXT, checks=(check_wait,), execution="wait", summary=summaries.wait),
+        ports=_NEXT, checks=(check_wait,), execution="wait", summary=summaries.wait,
+        auto_name=summaries.wait_name),
     TileType(
         "ab-split", "A/B split", "Flow", "ab", "#db2777",
         "Send contacts down 2 to 10 test paths by percentage, with an optional holdout.",

@@ -9,13 +9,9 @@ from datetime import datetime, timedelta
 from typing import Any, Mapping
 from urllib.parse import urlparse
 
-from app.model.values import format_duration
+from app.model.attributes import OP_LABELS, attribute_label, event_label
 
 Props = Mapping[str, Any]
-
-
-def _duration(value: Any) -> str:
-    return format_duration(value) if isinstance(value, timedelta) else str(value)
 
 
 def _when(value: Any) -> str:
@@ -32,25 +28,44 @@ def wait(p: Props) -> str:
     if p.get("until") is not None:
         return f"until {_when(p['until'])}"
     if p.get("duration") is not None:
-        return f"for {_duration(p['duration'])}"
+        return f"for {_readable_duration(p['duration'])}"
     return "No duration set"
+
+
+def _readable_duration(value: Any) -> str:
+    """'1d' -> '1 day', '36h' -> '1 day 12 hours': a status line is read, not parsed."""
+    if not isinstance(value, timedelta):
+        return str(value)
+    seconds = int(value.total_seconds())
+    parts = []
+    for size, word in ((86_400, "day"), (3600, "hour"), (60, "minute"), (1, "second")):
+        if seconds >= size:
+            n, seconds = divmod(seconds, size)
+            parts.append(f"{n} {word}{'' if n == 1 else 's'}")
+    return " ".join(parts[:2]) or "0 seconds"
 
 
 def if_then(p: Props) -> str:
     wait_for, condition, segment = p.get("wait_for"), p.get("condition"), p.get("segment")
+    wait_for = wait_for if isinstance(wait_for, Mapping) else None  # an unfinished or broken edit: no words
+    condition = condition if isinstance(condition, Mapping) else None
     if wait_for:
         if wait_for.get("link"):  # which link matters most: it leads (a tile shows about 25 characters)
             text = f"{wait_for['link']} clicked"
         else:
-            text = f"{wait_for.get('event', '?')} on {wait_for.get('step', '?')}"
+            text = event_label(str(wait_for.get("event", "?"))).capitalize()
         if p.get("within") is not None:
-            text += f" within {_duration(p['within'])}"
+            text += f" within {_readable_duration(p['within'])}"
         return text
     if condition:
         value = condition.get("value")
-        return " ".join(str(x) for x in (condition.get("attribute"), condition.get("op"), value) if x is not None)
+        op = str(condition.get("op", ""))
+        words = [attribute_label(str(condition.get("attribute", "?"))), OP_LABELS.get(op, op.replace("_", " "))]
+        if value is not None:
+            words.append(", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value))
+        return " ".join(words)
     if segment:
-        return f"member of {segment}"
+        return f"In {segment}"
     return "No condition set"
 
 
@@ -84,3 +99,20 @@ def workflow(p: Props) -> str:
 
 def exit_(p: Props) -> str:
     return str(p.get("reason") or "Contacts leave here")
+
+
+# --- a tile's name until someone names it: what it does, in words ------------------------------------------------
+
+def message_name(p: Props) -> str:
+    """A message is its content: 'Product announcement email' ('' when none is chosen yet)."""
+    return str(p.get("content") or "")
+
+
+def wait_name(p: Props) -> str:
+    text = wait(p)
+    return f"Wait {text}" if text != "No duration set" else ""
+
+
+def if_then_name(p: Props) -> str:
+    text = if_then(p)
+    return f"{text}?" if text != "No condition set" else ""

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDateEdit, QHBoxLayout, QLa
 
 from app.audience.query import is_number, parse_datetime
 from app.model.attributes import DAY_OPERATORS, RANGE_OPERATORS, UNARY_OPERATORS, Attribute
+from app.model.attributes import OP_LABELS
 from designer.panels.common import combo_box, no_wheel, set_invalid
 from designer.panels.fields import plain_number
 
@@ -34,13 +35,6 @@ MISSING: Any = _Missing()
 MAX_DAYS = 100_000
 _GROUPED = re.compile(r"[-+]?\d{1,3}(,\d{3})+(\.\d*)?")  # 1,250.5: thousands separators
 
-OP_LABELS: dict[str, str] = {
-    "equals": "equals", "not_equals": "does not equal", "contains": "contains",
-    "does_not_contain": "does not contain", "begins_with": "begins with", "ends_with": "ends with",
-    "less_than": "less than", "at_most": "at most", "greater_than": "greater than", "at_least": "at least",
-    "between": "between", "in_last_days": "in the last", "not_in_last_days": "not in the last", "in": "is one of",
-    "contains_data": "contains data", "does_not_contain_data": "does not contain data",
-}
 _DATE_LABELS = {"less_than": "before", "at_most": "on or before", "greater_than": "after",
                 "at_least": "on or after", "equals": "on", "not_equals": "not on"}
 
