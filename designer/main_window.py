@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut, QShowEvent
-from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QMessageBox, QScrollArea, QStackedWidget, QTabBar,
+from PySide6.QtWidgets import (QApplication, QDockWidget, QLabel, QMainWindow, QMessageBox, QScrollArea, QStackedWidget, QTabBar,
                                QToolBar, QUndoView, QWidget)
 
 from app import APP_NAME
@@ -31,6 +31,16 @@ from designer.panels.properties import PropertiesPanel
 from designer.start_page import StartPage
 
 _open_windows: list[MainWindow] = []  # top-level windows are kept alive by Python references
+
+
+def first_size(widget: QWidget) -> QSize:
+    """The window's size on a first start: 1440 x 900 where the screen has room, else what the screen has
+    (a 1366 x 768 laptop gets the whole of its available area, not a window taller than the screen)."""
+    screen = widget.screen() or QApplication.primaryScreen()
+    if screen is None:
+        return QSize(1440, 900)
+    room = screen.availableGeometry().size()
+    return QSize(min(1440, room.width()), min(900, room.height()))
 
 
 class MainWindow(QMainWindow):
@@ -120,7 +130,7 @@ class MainWindow(QMainWindow):
         self.start_page.recentRequested.connect(lambda path: self.actions._open_path(Path(path)))
         self.start_page.tileDropped.connect(self._start_with_tile)
 
-        self.resize(1440, 900)
+        self.resize(first_size(self))
         self._restore_state()
         self._journey_switched(document.current_journey.id if document.current_journey else None)
 
@@ -348,13 +358,15 @@ class MainWindow(QMainWindow):
             _open_windows.remove(self)
         event.accept()
 
-    def _restore_state(self) -> None:
+    def _restore_state(self) -> bool:
+        """The size and dock layout the user left (per user, in QSettings); whether there was one."""
         s = QSettings()
         geometry, state = s.value("window/geometry"), s.value("window/state")
         if geometry is not None:
             self.restoreGeometry(geometry)
         if state is not None:
             self.restoreState(state)
+        return state is not None
 
     def _save_state(self) -> None:
         s = QSettings()

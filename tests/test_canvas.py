@@ -425,3 +425,42 @@ def test_screenshot(canvas: Canvas, qtbot) -> None:
     image = view.grab()
     assert image.save("/tmp/shots/canvas.png")
     assert image.width() == 1200
+
+
+# --- context menus -------------------------------------------------------------------------------------------
+
+def _menu_action(menu, *path: str):  # type: ignore[no-untyped-def]
+    """The action at `path` in a menu (submenu titles, then the action's text)."""
+    for title in path[:-1]:
+        menu = next(a.menu() for a in menu.actions() if a.menu() is not None and a.text() == title)
+    return next(a for a in menu.actions() if a.text() == path[-1])
+
+
+def test_context_menus_offer_the_fixes_a_problem_names(canvas: Canvas) -> None:
+    from app.model.registry import END
+    from designer.canvas.context_menu import canvas_menu
+    j, scene, view = canvas.journey, canvas.scene, canvas.view
+    tile = scene.tile_item("clicked")
+    centre = tile.sceneBoundingRect().center()
+    menu = canvas_menu(view, centre)
+    assert scene.selected_step_ids() == ["clicked"]  # the right-clicked tile is the one acted on
+    texts = [a.text() for a in menu.actions()]
+    assert {"Rename", "Properties", "Start Here", "Duplicate", "Delete", "Connect 'no' to End"} <= set(texts)
+    _menu_action(menu, "Connect 'no' to End").trigger()  # "connect 'no' ... or to end": one gesture
+    assert j.step("clicked").outputs["no"] == END
+    assert not _menu_action(canvas_menu(view, centre), "Connect 'no' to End").isEnabled()
+    canvas.doc.undo_stack.undo()
+    # a link: insert a tile into it
+    edge = scene.edge_item("announce", "next")
+    at = edge.path().pointAtPercent(0.5) if hasattr(edge, "path") else edge.sceneBoundingRect().center()
+    at = edge.mapToScene(at)
+    menu = canvas_menu(view, at)
+    _menu_action(menu, "Insert Tile Here", "Wait").trigger()
+    new = j.step("announce").outputs["next"]
+    assert j.step(new).type == "wait" and j.step(new).outputs["next"] == "clicked"
+    # the empty canvas: add a tile where the pointer is
+    empty = scene.itemsBoundingRect().bottomRight() + QPointF(400, 400)
+    before = len(j)
+    _menu_action(canvas_menu(view, empty), "Add Tile Here", "Send email").trigger()
+    assert len(j) == before + 1
+    assert_mirrors(canvas)

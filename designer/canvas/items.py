@@ -10,7 +10,7 @@ import functools
 import html
 
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
-from PySide6.QtGui import QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker, QPen, QPolygonF
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker, QPen, QPolygonF
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from app.model.journey import Step
@@ -20,7 +20,8 @@ from designer.canvas.summary import step_summary
 from designer.canvas.theme import Theme, type_color
 from designer.icons import paint_glyph
 
-LOD_SIMPLE = 0.4   # below this zoom tiles are coloured cards without text
+LOD_SIMPLE = 0.4   # below this zoom tiles are coloured cards with only their name
+LOD_NAME = 0.12    # below this even the name does not fit: a coloured card
 BAND_W = 36.0      # the coloured band holding the type glyph
 TEXT_X = BAND_W + 10.0
 TEXT_W = TILE_W - TEXT_X - 10.0
@@ -287,6 +288,14 @@ class TileItem(QGraphicsItem):
                 painter.setPen(Qt.PenStyle.NoPen)
                 painter.setBrush(t.error)
                 painter.drawEllipse(QPointF(TILE_W - 6.0, 6.0), 14.0, 14.0)
+            if lod >= LOD_NAME:  # semantic zoom: the name stays readable (11 px on screen), one line, elided
+                font = QFont(t.name_font)
+                font.setPixelSize(max(1, round(11.0 / lod)))
+                painter.setFont(font)
+                painter.setPen(QColor("#ffffff"))
+                box = self._card.adjusted(6.0 / lod, 0.0, -6.0 / lod, 0.0)
+                text = QFontMetricsF(font).elidedText(self._name, Qt.TextElideMode.ElideRight, box.width())
+                painter.drawText(box, int(Qt.AlignmentFlag.AlignCenter), text)
             return
         card = self._card
         painter.setPen(Qt.PenStyle.NoPen)

@@ -7,6 +7,11 @@ from app.model.registry import REGISTRY
 
 
 def step_summary(step: Step) -> str:
-    """A short line about what the step does, e.g. 'for 5d' or 'opened on announce within 1d'."""
+    """A short line about what the step does, e.g. 'for 5 days' or 'shop clicked within 1 day'; nothing when the
+    tile has no name of its own, since its name then already says it ('Opened within 2 days?')."""
     tile = REGISTRY.get(step.type)
-    return tile.summary(step.props) if tile is not None and tile.summary is not None else ""
+    if tile is None or tile.summary is None:
+        return ""
+    if not step.name and tile.auto_name is not None and step.display_name != tile.label:
+        return ""
+    return tile.summary(step.props)

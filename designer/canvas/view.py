@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Callable
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import (QCursor, QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent, QDropEvent, QKeyEvent,
-                           QKeySequence, QMouseEvent, QPainter, QPainterPath, QResizeEvent, QShowEvent, QTransform,
-                           QWheelEvent)
+from PySide6.QtGui import (QContextMenuEvent, QCursor, QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent, QDropEvent,
+                           QKeyEvent, QKeySequence, QMouseEvent, QPainter, QPainterPath, QResizeEvent, QShowEvent,
+                           QTransform, QWheelEvent)
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsView, QWidget
 from shiboken6 import isValid
 
@@ -302,6 +302,17 @@ class JourneyView(QGraphicsView):
         if self._link_target is not None and isValid(self._link_target):
             self._link_target.set_link_target(False)
         self._link, self._link_line, self._link_target = None, None, None
+
+    # --- context menus -------------------------------------------------------------------------------------
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        from designer.canvas.context_menu import canvas_menu
+        if self.flow is not None:
+            self.flow.cancel()
+        menu = canvas_menu(self, self.mapToScene(event.pos()))
+        if not menu.isEmpty():
+            menu.exec(event.globalPos())
+        menu.deleteLater()
+        event.accept()
 
     # --- drag and drop from the palette -------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
