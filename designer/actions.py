@@ -185,9 +185,14 @@ class Actions:
 
     # --- handlers -------------------------------------------------------------------------------------------
     def _open_path(self, path: Path) -> None:
-        from designer.main_window import MainWindow
-        if Path(path).resolve() == self.w.document.file.path.resolve():
-            return
+        from designer.main_window import MainWindow, _open_windows
+        for window in _open_windows:  # already open (here or in another window): bring it forward and say so
+            if Path(path).resolve() == window.document.file.path.resolve():
+                window.show()
+                window.raise_()
+                window.activateWindow()
+                window.statusBar().showMessage(f"{Path(path).name} is already open in this window.", 8000)
+                return
         window = MainWindow.open(path, self.w)
         if window is not None:
             window.show()

@@ -380,9 +380,10 @@ def test_journey_settings_edits_are_update_journey_commands(doc: Document, qtbot
 
     panel.segments.set_checked("Unsubscribed", True)
     assert j.audience.segments == ("Most valuable customers", "Unsubscribed")
-    assert doc.undo_stack.undoText() == "Edit journey settings"
+    assert doc.undo_stack.undoText() == "Change audience"  # the History panel names the setting
     assert panel.combine.isEnabled()
     panel.quiet.check.setChecked(True)
+    assert doc.undo_stack.undoText() == "Change schedule"
     assert j.schedule.quiet_hours == QuietHours(time(21, 0), time(8, 0))
     kind = panel.frequency.kind
     kind.setCurrentIndex(kind.findData("repeating"))

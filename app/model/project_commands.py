@@ -12,6 +12,23 @@ from app.model.journey import SETTINGS_FIELDS, Journey
 from app.model.segment import Segment
 
 
+SETTING_WORDS = {"name": "name", "description": "description", "target": "target", "audience": "audience",
+                 "frequency": "frequency", "schedule": "schedule", "goal": "goal", "exit_when": "exit conditions",
+                 "frequency_cap": "frequency cap", "version": "version"}
+
+
+def settings_edit_text(fields: list[str]) -> str:
+    """How the History panel names a settings change: 'Rename journey', 'Change schedule', 'Change audience and
+    goal' (one name per edit, not 'Edit journey settings' for all of them)."""
+    if fields == ["name"]:
+        return "Rename journey"
+    words = [SETTING_WORDS.get(f, f.replace("_", " ")) for f in fields]
+    if not words:
+        return "Edit journey settings"
+    joined = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+    return f"Change {joined}"
+
+
 class UpdateJourney(EditCommand):
     """Change journey-level settings (name, audience, schedule, frequency, goal, exits...)."""
 
@@ -19,7 +36,7 @@ class UpdateJourney(EditCommand):
         unknown = set(settings) - set(SETTINGS_FIELDS)
         if unknown:
             raise ModelError(f"unknown journey setting(s): {', '.join(sorted(unknown))}")
-        super().__init__("Rename journey" if set(settings) == {"name"} else "Edit journey settings")
+        super().__init__(settings_edit_text([f for f in SETTINGS_FIELDS if f in settings]))
         self.journey_id = journey_id
         self.settings = settings
 
