@@ -268,7 +268,7 @@ class Actions:
             if package is not None:
                 from app.package.importing import imported_milestone
                 try:
-                    doc.file.add_milestone(plan.journey.id, "imported", imported_milestone(package))
+                    doc.add_milestone(plan.journey.id, "imported", imported_milestone(package))
                 except JourneyStudioError as e:  # the journey is in; only its record of where it came from is not
                     doc.message.emit(f"The import was not recorded as a milestone: {e}")
                 QMessageBox.information(self.w, APP_NAME, "\n".join(report))
@@ -309,7 +309,7 @@ class Actions:
             return
         findings = doc.findings()
         errors = sum(f.severity is Severity.ERROR for f in findings)
-        doc.file.add_milestone(journey.id, "checked",
+        doc.add_milestone(journey.id, "checked",
                                f"{count(errors, 'error')}, {count(len(findings) - errors, 'warning')}")
         self.w.statusBar().showMessage(
             "No problems found." if not findings

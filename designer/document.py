@@ -37,6 +37,7 @@ class Document(QObject):
     message = Signal(str)                  # a line for the status bar
     failed = Signal(str)                   # an edit that could not be saved: the window tells the user
     runsChanged = Signal()                 # a simulation run was saved, renamed, annotated, approved or deleted
+    milestonesChanged = Signal(str)        # a journey's milestones changed (its id)
 
     FINDINGS_DELAY_MS = 150
 
@@ -76,6 +77,11 @@ class Document(QObject):
             return
         self._current = journey_id
         self.currentJourneyChanged.emit(journey_id)
+
+    def add_milestone(self, journey_id: str, kind: str, detail: str = "") -> None:
+        """Record a milestone of a journey in the project file and tell the views (its timeline)."""
+        self.file.add_milestone(journey_id, kind, detail)
+        self.milestonesChanged.emit(journey_id)
 
     def new_blank_journey(self, name: str = "New journey") -> str | None:
         """Add an empty journey with a free name (one undoable edit) and open it; its id (None: refused)."""

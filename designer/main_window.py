@@ -121,6 +121,9 @@ class MainWindow(QMainWindow):
         self.problems.settingsRequested.connect(self._settings_requested)
         self.view.journeyNeeded.connect(self.document.new_blank_journey)
         self.view.tileAdded.connect(self._tile_added)
+        # a package made or imported elsewhere adds a milestone: the timeline is read again when it comes forward
+        self.docks["settings"].visibilityChanged.connect(
+            lambda shown: shown and self.settings_panel.journey is not None and self.settings_panel.show_timeline())
         for panel in (self.properties, self.settings_panel, self.problems, self.palette_panel, self.browser):
             back = QShortcut(QKeySequence(Qt.Key.Key_Escape), panel, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
             back.activated.connect(self.focus_canvas)

@@ -196,3 +196,20 @@ def test_the_add_menu_lists_tiles_with_no_journey_open(qtbot, tmp_path: Path) ->
         menu.close()
     finally:
         _close(w)
+
+
+def test_the_journey_settings_show_its_versions_and_milestones(qtbot, tmp_path: Path) -> None:
+    w = template_window(qtbot, tmp_path / "p.jstudio", "announcement.yaml")
+    try:
+        journey = w.document.current_journey
+        w.actions.check.trigger()  # F7 records a milestone
+        w.docks["settings"].raise_()
+        timeline = w.settings_panel.timeline
+        qtbot.waitUntil(lambda: timeline.topLevelItemCount() >= 1)
+        rows = [(timeline.topLevelItem(i).text(1), timeline.topLevelItem(i).text(2))
+                for i in range(timeline.topLevelItemCount())]
+        assert ("Checked for errors", "0 errors, 0 warnings") in rows or \
+            any(what == "Checked for errors" for what, _ in rows), rows
+        assert journey is not None
+    finally:
+        _close(w)

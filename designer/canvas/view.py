@@ -308,9 +308,17 @@ class JourneyView(QGraphicsView):
         from designer.canvas.context_menu import canvas_menu
         if self.flow is not None:
             self.flow.cancel()
-        menu = canvas_menu(self, self.mapToScene(event.pos()))
+        pos, where = self.mapToScene(event.pos()), event.globalPos()
+        if event.reason() == QContextMenuEvent.Reason.Keyboard:  # the Menu key or Shift+F10: the current tile
+            ids = self.journey_scene.selected_step_ids()
+            tile = self.journey_scene.tile_item(self.current_step if self.current_step in ids else ids[0]) \
+                if ids else None
+            if tile is not None:
+                pos = tile.sceneBoundingRect().center()
+                where = self.viewport().mapToGlobal(self.mapFromScene(pos))
+        menu = canvas_menu(self, pos)
         if not menu.isEmpty():
-            menu.exec(event.globalPos())
+            menu.exec(where)
         menu.deleteLater()
         event.accept()
 

@@ -8,8 +8,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGroupBox, QLabel, QLineEdit, QPlainTextEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QGroupBox, QLabel, QLineEdit, QPlainTextEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
+                               QWidget)
 
+from app.errors import JourneyStudioError
 from app.model.attributes import CONSENT_LEVELS
 from app.model.commands import UpdateJourney
 from app.model.journey import Change, Journey
@@ -32,6 +34,10 @@ def _words(name: str) -> str:
     return name.replace("_", " ")
 
 
+MILESTONE_WORDS = {"created": "Created", "checked": "Checked for errors", "simulated": "Simulated",
+                   "approved": "Simulation approved", "exported": "Package made", "imported": "Imported from a package"}
+
+
 class JourneySettingsPanel(QWidget):
     """Settings of the document's current journey (it follows `currentJourneyChanged`)."""
 
@@ -47,6 +53,8 @@ class JourneySettingsPanel(QWidget):
         document.currentJourneyChanged.connect(self.show_journey)
         document.changed.connect(self._on_change)
         document.findingsChanged.connect(self.refresh_findings)
+        document.milestonesChanged.connect(lambda jid: jid == self.journey_id and self.show_timeline())
+        document.runsChanged.connect(lambda: self.journey is not None and self.show_timeline())  # "simulated"
         self.show_journey(document.current_journey.id if document.current_journey else None)
 
     # --- public ---------------------------------------------------------------------------------------------
@@ -189,6 +197,16 @@ class JourneySettingsPanel(QWidget):
         self.cap.edited.connect(lambda v: self._update(frequency_cap=v))
         self._row(form, "&Cap:", "frequency_cap", self.cap, "At most this many messages to one contact per period")
         outer.addWidget(box)
+        box, form = self._group("Versions and milestones")
+        self.timeline = QTreeWidget()
+        self.timeline.setAccessibleName("Versions and milestones")
+        self.timeline.setHeaderLabels(["When (UTC)", "What", "Detail"])
+        self.timeline.setRootIsDecorated(False)
+        self.timeline.setMinimumHeight(120)
+        self.timeline.setToolTip("What happened to this journey: versions frozen, checks, simulations, "
+                                 "packages made and imported")
+        form.addRow(self.timeline)
+        outer.addWidget(box)
         outer.addStretch(1)
         width = max(label.sizeHint().width() for label in self._labels)
         for label in self._labels:  # one label column across the groups
@@ -235,7 +253,31 @@ class JourneySettingsPanel(QWidget):
         self.goal_within.setEnabled(j.goal is not None)
         self.exits.set_value(tuple(j.exit_when))
         self.cap.set_value(j.frequency_cap)
+        self.show_timeline()
         self.scroll.widget().setEnabled(not self.document.readonly)
+
+    def show_timeline(self) -> None:
+        """The journey's frozen versions and milestones, newest first (read from the project file)."""
+        j = self.journey
+        self.timeline.clear()
+        if j is None:
+            return
+        try:
+            events = [(at, f"Version {v} frozen", "") for v, at in self.document.file.versions(j.id)]
+            events += [(at, MILESTONE_WORDS.get(kind, kind.capitalize()), detail)
+                       for kind, at, detail in self.document.file.milestones(j.id)]
+        except JourneyStudioError as e:
+            events = []
+            self.timeline.addTopLevelItem(QTreeWidgetItem(["", "Cannot be read", str(e)]))
+        events.sort(key=lambda e: e[0], reverse=True)
+        for at, what, detail in events:
+            item = QTreeWidgetItem([at.strftime("%Y-%m-%d %H:%M"), what, detail])
+            item.setToolTip(2, detail)
+            self.timeline.addTopLevelItem(item)
+        if not events:
+            self.timeline.addTopLevelItem(QTreeWidgetItem(["", "Draft", f"version {j.version}, not frozen yet"]))
+        for column in (0, 1):
+            self.timeline.resizeColumnToContents(column)
 
     def _on_change(self, change: Change) -> None:
         if self.journey_id is None:
