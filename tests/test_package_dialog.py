@@ -115,9 +115,12 @@ def test_refusals_are_listed_in_the_dialog(qtbot, tmp_path: Path) -> None:
         "Ready to send: may be sent.", "Draft: the content must be in the Ready to send state."]
     assert "the content must be in the Ready to send state" in meaning(dialog, "Content")
     assert "Warnings do not stop going live" in dialog.tree.topLevelItem(0).child(2).text(1)
-    assert dialog.create_button.isEnabled()  # pressing it says why, in the dialog
-    qtbot.mouseClick(dialog.create_button, Qt.MouseButton.LeftButton)
+    assert not dialog.create_button.isEnabled()  # the list says why; the button does not invite a refusal
+    assert dialog.create_button.toolTip() == ("Not ready to go live: 1 error to fix; 1 content item to mark Ready "
+                                              "to send")
+    assert not dialog.create_package()  # asked anyway (the menu's shortcut): refused, each reason once
     lines = dialog.outcome_text().splitlines()
+    assert len(lines) == len(set(lines))
     assert lines[0] == (f"Refused: journey '{NAME}' cannot go live: 1 error and 1 content item not Ready to send "
                         "(no package was written, nothing was frozen)")
     assert ("content 'Product launched text' (sms) is Draft: the content must be in the Ready to send state"

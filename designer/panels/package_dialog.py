@@ -24,6 +24,7 @@ from app.package.build import (NOT_READY, PackageResult, Readiness, assess, pack
                                run_summary)
 from app.package.errors import PackageRefused
 from app.package.signing import SIGNING_KEY_ENV, load_private_key
+from app.words import count
 from designer.panels.common import (FieldNote, MutedLabel, bold, field_with_note, form_layout, severity_icon,
                                     status_icon)
 from designer.panels.content_dialog import status_text
@@ -294,9 +295,13 @@ class PackageDialog(QDialog):
 
     def _update_button(self, _text: str = "") -> None:
         r = self.readiness
-        self.create_button.setEnabled(r is not None and bool(self.out_path.text().strip())
+        self.create_button.setEnabled(r is not None and r.ready and bool(self.out_path.text().strip())
                                       and not (r.freezes and self.document.readonly))
-        if r is not None and r.freezes and self.document.readonly:
+        if r is not None and not r.ready:  # the list above says why; the button does not invite a refusal
+            self.create_button.setToolTip("Not ready to go live: " + "; ".join(
+                ([count(len(r.errors), "error") + " to fix"] if r.errors else [])
+                + ([count(len(r.not_ready), "content item") + " to mark Ready to send"] if r.not_ready else [])))
+        elif r is not None and r.freezes and self.document.readonly:
             self.create_button.setToolTip(f"Read-only: {self.document.file.readonly_reason}; choose a released "
                                           "version to package it.")
         else:
@@ -324,7 +329,7 @@ class PackageDialog(QDialog):
         return self.outcome.toPlainText()
 
     def _show_outcome(self, kind: str, lines: list[str]) -> None:
-        self.outcome.setPlainText("\n".join(lines))
+        self.outcome.setPlainText("\n".join(dict.fromkeys(lines)))  # each reason once
         self.outcome.setProperty("kind", kind)
         self.outcome.show()
 
