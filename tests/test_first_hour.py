@@ -204,12 +204,42 @@ def test_the_journey_settings_show_its_versions_and_milestones(qtbot, tmp_path: 
         journey = w.document.current_journey
         w.actions.check.trigger()  # F7 records a milestone
         w.docks["settings"].raise_()
+        w.settings_panel.timeline_toggle.click()  # folded by default
         timeline = w.settings_panel.timeline
+        assert timeline.isVisible()
         qtbot.waitUntil(lambda: timeline.topLevelItemCount() >= 1)
         rows = [(timeline.topLevelItem(i).text(1), timeline.topLevelItem(i).text(2))
                 for i in range(timeline.topLevelItemCount())]
         assert ("Checked for errors", "0 errors, 0 warnings") in rows or \
             any(what == "Checked for errors" for what, _ in rows), rows
         assert journey is not None
+    finally:
+        _close(w)
+
+
+def test_a_wait_and_an_if_then_offer_their_exclusive_settings_as_one_choice(qtbot, tmp_path: Path) -> None:
+    w = template_window(qtbot, tmp_path / "p.jstudio", "announcement.yaml")
+    try:
+        j = w.document.current_journey
+        wait = next(s.id for s in j if s.type == "wait")  # waits until the launch date
+        w.scene.select_steps([wait])
+        props = w.properties
+        assert props.mode_combo is not None and props.mode_combo.accessibleName() == "Wait"
+        assert props.mode_combo.currentText() == "Until a date"
+        assert props.editor("until").isVisibleTo(props) and not props.editor("duration").isVisibleTo(props)
+        count = w.document.undo_stack.count()
+        props.mode_combo.setCurrentIndex(0)
+        props.mode_combo.activated.emit(0)  # "For a duration": the date goes, in one undoable edit
+        assert j.step(wait).props.get("until") is None and w.document.undo_stack.count() == count + 1
+        assert props.editor("duration").isVisibleTo(props) and not props.editor("until").isVisibleTo(props)
+        assert props.mode_combo.currentText() == "For a duration"  # nothing set yet: the choice stays
+        w.document.undo_stack.undo()
+        assert j.step(wait).props.get("until") is not None and props.mode_combo.currentText() == "Until a date"
+        branch = next(s.id for s in j if s.type == "if-then")
+        w.scene.select_steps([branch])
+        assert [props.mode_combo.itemText(i) for i in range(props.mode_combo.count())] == [
+            "An event on an earlier message", "An attribute of the contact", "Membership of a segment"]
+        assert props.editor("wait_for").isVisibleTo(props) and props.editor("within").isVisibleTo(props)
+        assert not props.editor("condition").isVisibleTo(props) and not props.editor("segment").isVisibleTo(props)
     finally:
         _close(w)

@@ -107,6 +107,15 @@ class LiveAction:
 
 
 @dataclass(frozen=True)
+class Mode:
+    """One of a tile's mutually exclusive ways of working, and the properties that belong to it (a wait: for a
+    duration, or until a date). The properties panel offers the modes as one choice and shows the chosen one's."""
+
+    label: str
+    props: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class TileType:
     """Everything the application knows about one kind of tile."""
 
@@ -126,6 +135,15 @@ class TileType:
     summary: Callable[[Mapping[str, Any]], str] | None = None  # the tile's status line before a run
     auto_name: Callable[[Mapping[str, Any]], str] | None = None  # its name until named: what it does ('' none)
     live: LiveAction | None = None  # how the live runner carries out an action (None: not an action)
+    modes: tuple[Mode, ...] = ()  # mutually exclusive groups of properties, offered as one choice
+    mode_label: str = ""  # the label of that choice ("Wait", "Test")
+
+    def mode_of(self, props: Mapping[str, Any]) -> int:
+        """The mode a step is in: the first whose properties have a value (0 when none has)."""
+        for i, mode in enumerate(self.modes):
+            if any(props.get(p) is not None for p in mode.props):
+                return i
+        return 0
 
     def prop(self, name: str) -> PropSpec | None:
         for p in self.props:
@@ -435,14 +453,18 @@ TILE_TYPES: tuple[TileType, ...] = (
                PropSpec("condition", "condition", "Condition", help="attribute, op and value tested at once."),
                PropSpec("segment", "segment", "Member of segment", help="Yes when the contact is a member.")),
         ports=(Port("yes", "yes"), Port("no", "no")), checks=(check_if_then,), execution="if-then",
-        branch_figures="branch", summary=summaries.if_then, auto_name=summaries.if_then_name),
+        branch_figures="branch", summary=summaries.if_then, auto_name=summaries.if_then_name,
+        modes=(Mode("An event on an earlier message", ("wait_for", "within")),
+               Mode("An attribute of the contact", ("condition",)), Mode("Membership of a segment", ("segment",))),
+        mode_label="Test"),
     TileType(
         "wait", "Wait", "Flow", "wait", "#64748b",
         "Hold contacts for a duration, or until a date and time (a date already past lets them through).",
         props=(PropSpec("duration", "duration", "Wait for", help="e.g. 5d or 12h."),
                PropSpec("until", "datetime", "Wait until", help="Local date and time, e.g. 2026-12-10T09:00.")),
         ports=_NEXT, checks=(check_wait,), execution="wait", summary=summaries.wait,
-        auto_name=summaries.wait_name),
+        auto_name=summaries.wait_name, modes=(Mode("For a duration", ("duration",)), Mode("Until a date", ("until",))),
+        mode_label="Wait"),
     TileType(
         "ab-split", "A/B split", "Flow", "ab", "#db2777",
         "Send contacts down 2 to 10 test paths by percentage, with an optional holdout.",

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QGroupBox, QLabel, QLineEdit, QPlainTextEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QGroupBox, QLabel, QLineEdit, QPlainTextEdit, QToolButton, QTreeWidget, QTreeWidgetItem,
+                               QVBoxLayout, QWidget)
 
 from app.errors import JourneyStudioError
 from app.model.attributes import CONSENT_LEVELS
@@ -197,15 +197,31 @@ class JourneySettingsPanel(QWidget):
         self.cap.edited.connect(lambda v: self._update(frequency_cap=v))
         self._row(form, "&Cap:", "frequency_cap", self.cap, "At most this many messages to one contact per period")
         outer.addWidget(box)
-        box, form = self._group("Versions and milestones")
+        box, form = self._group("")
+        self.timeline_toggle = QToolButton()  # folded by default: the settings stay short in a small dock
+        self.timeline_toggle.setText("Versions and milestones")
+        self.timeline_toggle.setAccessibleName("Versions and milestones")
+        self.timeline_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.timeline_toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.timeline_toggle.setCheckable(True)
+        self.timeline_toggle.setAutoRaise(True)
+        form.addRow(self.timeline_toggle)
         self.timeline = QTreeWidget()
         self.timeline.setAccessibleName("Versions and milestones")
         self.timeline.setHeaderLabels(["When (UTC)", "What", "Detail"])
         self.timeline.setRootIsDecorated(False)
-        self.timeline.setMinimumHeight(120)
+        self.timeline.setMinimumSize(120, 120)  # a narrow dock scrolls it sideways instead of widening
         self.timeline.setToolTip("What happened to this journey: versions frozen, checks, simulations, "
                                  "packages made and imported")
         form.addRow(self.timeline)
+        self.timeline.setVisible(False)
+
+        def unfold(shown: bool) -> None:
+            self.timeline_toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+            self.timeline.setVisible(shown)
+            if shown:
+                self.show_timeline()
+        self.timeline_toggle.toggled.connect(unfold)
         outer.addWidget(box)
         outer.addStretch(1)
         width = max(label.sizeHint().width() for label in self._labels)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from app.model.command_base import MacroCommand
 from app.model.commands import RenameStep, SetProps
@@ -14,7 +14,8 @@ from app.model.journey import Change, Step
 from app.model.registry import REGISTRY
 from app.validation.findings import Finding
 from designer.icons import tile_icon
-from designer.panels.common import FieldNote, MutedLabel, bold, field_with_note, form_layout, hint_or_form
+from designer.panels.common import (FieldNote, MutedLabel, blocked, bold, field_with_note, form_layout,
+                                    hint_or_form)
 from designer.panels.inputs import finish_edit
 from designer.panels.fields import FieldContext, PropEditor
 from designer.panels.ref_fields import make_editor
@@ -114,6 +115,17 @@ class PropertiesPanel(QWidget):
         form.addRow("&Name:", field_with_note(self.name_edit, self.name_note))
         ctx = FieldContext(self.document, self.journey_id, self.step_id)
         self.editors = {}
+        self.form = form
+        self.mode_combo: QComboBox | None = None
+        if tile.modes:  # mutually exclusive settings as one choice: only the chosen one's fields are shown
+            self.mode_combo = QComboBox()
+            for mode in tile.modes:
+                self.mode_combo.addItem(mode.label, mode.props)
+            self.mode_combo.setAccessibleName(tile.mode_label)
+            self.mode_combo.activated.connect(self._switch_mode)
+            mode_label = QLabel(f"{tile.mode_label}:")
+            mode_label.setBuddy(self.mode_combo)
+            form.addRow(mode_label, self.mode_combo)
         for spec in tile.props:
             editor = make_editor(spec, ctx)
             editor.committed.connect(lambda value, before, name=spec.name: self._commit_prop(name, value, before))
@@ -174,6 +186,46 @@ class PropertiesPanel(QWidget):
         self.name_edit.setPlaceholderText(step.id)
         for name, editor in self.editors.items():
             editor.set_value(step.props.get(name))
+        self._show_mode()
+
+    def _show_mode(self) -> None:
+        """Show the fields of the step's mode only (a wait for a duration has no date field)."""
+        step = self.step
+        tile = REGISTRY.get(step.type) if step is not None else None
+        if step is None or tile is None or not tile.modes or self.mode_combo is None:
+            return
+        index = tile.mode_of(step.props)
+        moded = {p for mode in tile.modes for p in mode.props}
+        chosen = getattr(self, "_chosen_mode", None)
+        if chosen is not None and chosen[0] == step.id and not any(step.props.get(p) is not None for p in moded):
+            index = chosen[1]  # chosen, nothing set yet: keep showing the chosen mode's fields
+        with blocked(self.mode_combo):
+            self.mode_combo.setCurrentIndex(index)
+        shown = set(tile.modes[index].props)
+        for name, editor in self.editors.items():
+            if name in moded:
+                self.form.setRowVisible(editor, name in shown)
+
+    def _switch_mode(self, index: int) -> None:
+        """Another mode chosen: the other modes' settings are cleared (one undoable edit); its fields show."""
+        step = self.step
+        tile = REGISTRY.get(step.type) if step is not None else None
+        if step is None or tile is None or self.journey_id is None:
+            return
+        keep = set(tile.modes[index].props)
+        cleared = {p: None for mode in tile.modes for p in mode.props if p not in keep and step.props.get(p) is not None}
+        if cleared:
+            self.document.run(SetProps(self.journey_id, step.id, cleared))
+        self._chosen_mode = (step.id, index)
+        # with nothing to clear (a new tile), the model has no mode yet: show the chosen one's fields all the same
+        shown = keep
+        moded = {p for mode in tile.modes for p in mode.props}
+        for name, editor in self.editors.items():
+            if name in moded:
+                self.form.setRowVisible(editor, name in shown)
+        first = next((self.editors[p] for p in tile.modes[index].props if p in self.editors), None)
+        if first is not None:
+            first.focus_widget().setFocus(Qt.FocusReason.OtherFocusReason)
 
     # --- following the model --------------------------------------------------------------------------------
     def _on_change(self, change: Change) -> None:
