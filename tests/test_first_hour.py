@@ -243,3 +243,20 @@ def test_a_wait_and_an_if_then_offer_their_exclusive_settings_as_one_choice(qtbo
         assert not props.editor("condition").isVisibleTo(props) and not props.editor("segment").isVisibleTo(props)
     finally:
         _close(w)
+
+
+def test_ticking_a_date_box_opens_the_field_without_saving_a_date_yet(qtbot) -> None:
+    from datetime import datetime
+
+    from designer.panels.inputs import OptionalDateTime
+    box = OptionalDateTime(default=datetime(2026, 12, 1, 9, 0))
+    qtbot.addWidget(box)
+    box.show()
+    seen: list[object] = []
+    box.edited.connect(seen.append)
+    box.check.setChecked(True)
+    assert seen == [] and box.edit.isEnabled()  # nothing saved at once
+    box.edit.editingFinished.emit()  # left (or Return): the date shown is committed
+    assert seen == [datetime(2026, 12, 1, 9, 0)]
+    box.check.setChecked(False)
+    assert seen[-1] is None

@@ -129,6 +129,7 @@ class OptionalDateTime(QWidget):
         self.setFocusProxy(self.edit)
         self.check.toggled.connect(self._toggled)
         self.edit.dateTimeChanged.connect(self._changed)
+        self.edit.editingFinished.connect(self._left)
         self._show()
 
     def value(self) -> datetime | None:
@@ -151,10 +152,18 @@ class OptionalDateTime(QWidget):
             self.edit.setToolTip("" if self._value else "Not set: tick the box to set a date and time")
 
     def _toggled(self, on: bool) -> None:
+        """Ticked: the field opens for a date (focused, all selected); the date is committed when it is left or
+        on Return, not at once. Unticked: not set."""
         self.edit.setEnabled(on)
-        self._emit(from_qdatetime(self.edit.dateTime()) if on else None)
         if on:
-            self.edit.setFocus()
+            self.edit.setFocus(Qt.FocusReason.OtherFocusReason)
+            self.edit.selectAll()
+        else:
+            self._emit(None)
+
+    def _left(self) -> None:
+        if self.check.isChecked():
+            self._emit(from_qdatetime(self.edit.dateTime()))
 
     def set_committed(self, value: datetime | None) -> None:
         """Record what the model holds without changing what is shown (after a refused input)."""
