@@ -29,10 +29,18 @@ def test_the_real_launch_opens_the_demo_on_a_first_start_and_quits_cleanly(tmp_p
         from PySide6.QtCore import QTimer
         from PySide6.QtWidgets import QApplication
         import designer.launch as launch
+        from PySide6.QtWidgets import QProgressDialog
         app = launch.application()
         def done():
-            windows = [w for w in QApplication.topLevelWidgets() if w.isVisible() and w.windowTitle()]
-            print("WINDOW", windows[0].windowTitle() if windows else None)
+            from designer.main_window import MainWindow
+            shown = [w for w in QApplication.topLevelWidgets() if w.isVisible()]
+            if any(isinstance(w, QProgressDialog) for w in shown):
+                print("PROGRESS", flush=True)  # the demo is being built, and the user is told so
+            windows = [w for w in shown if isinstance(w, MainWindow)]
+            if not windows:
+                QTimer.singleShot(100, done)  # still building the demo: look again
+                return
+            print("WINDOW", windows[0].windowTitle())
             for w in windows:
                 w.close()
             app.quit()
@@ -43,4 +51,5 @@ def test_the_real_launch_opens_the_demo_on_a_first_start_and_quits_cleanly(tmp_p
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr[-800:]
     assert "WINDOW Product announcement — Demo project.jstudio" in out.stdout
+    assert "PROGRESS" in out.stdout  # the first start said what it was doing while it built the demo
     assert (tmp_path / "data" / "Demo project.jstudio").exists()
