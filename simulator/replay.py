@@ -277,29 +277,31 @@ class Replay:
 
     # --- text for the canvas ----------------------------------------------------------------------------
     def status_line(self, frame: Frame, step_id: str) -> str:
-        """A tile's short status text at the frame, e.g. '120 waiting · 1,000 sent · 214 opened · 26 clicked'."""
+        """A tile's short status text at the frame, e.g. '120 waiting · 1,000 sent · 214 opened · 26 clicked';
+        every count of one line in the same form, chosen by its largest ('13.6k sent · 3.2k opened', never
+        '13.6k sent · 3,184 opened'); the tooltip has the exact figures."""
         i = self._step(step_id)
         tot = frame.totals[step_id]
         w = frame.waiting.get(step_id, 0)
         if i == self.plan.end:
-            return f"{_count(tot.get('completed', 0))} completed"
+            return _line([(tot.get("completed", 0), "{} completed")])
         sp = self.plan.steps[i]
         k = sp.kind
         if k == Kind.MESSAGE:
-            parts = [f"{_count(w)} waiting"] + [f"{_count(tot.get(m, 0))} {m}" for m in ("sent", "opened", "clicked")]
+            parts = [(w, "{} waiting")] + [(tot.get(m, 0), "{} " + m) for m in ("sent", "opened", "clicked")]
         elif k in (Kind.IF_EVENT, Kind.IF_CONDITION, Kind.IF_SEGMENT):
-            parts = [f"{_count(w)} waiting", f"{_count(tot.get('yes', 0))} yes", f"{_count(tot.get('no', 0))} no"]
+            parts = [(w, "{} waiting"), (tot.get("yes", 0), "{} yes"), (tot.get("no", 0), "{} no")]
         elif k == Kind.SPLIT:
-            parts = [f"{p} {_count(tot.get(f'path_{p}', 0))}" for p in sp.ports]
+            parts = [(tot.get(f"path_{p}", 0), f"{p} {{}}") for p in sp.ports]
             if "holdout" in tot:
-                parts.append(f"held out {_count(tot['holdout'])}")
+                parts.append((tot["holdout"], "held out {}"))
         elif k in (Kind.WAIT_FOR, Kind.WAIT_UNTIL):
-            parts = [f"{_count(w)} waiting", f"{_count(tot.get('passed', 0))} on"]
+            parts = [(w, "{} waiting"), (tot.get("passed", 0), "{} on")]
         elif k == Kind.ACTION:
-            parts = [f"{_count(tot.get('done', 0))} done"]
+            parts = [(tot.get("done", 0), "{} done")]
         else:
-            parts = [f"{_count(tot.get('passed', 0))} exited"]
-        return " · ".join(parts)
+            parts = [(tot.get("passed", 0), "{} exited")]
+        return _line(parts)
 
     def tooltip_lines(self, frame: Frame, step_id: str) -> list[str]:
         """Every figure of the step at the frame, each with its interval over replicas when there is one."""
@@ -336,12 +338,20 @@ def _port_codes(sp: StepPlan, port: int) -> tuple[int, ...]:
     return _NON_TERMINAL if port == 0 else ()
 
 
-def _count(n: int) -> str:
-    """A count in few characters: 950, 9,500, 95.0k, 950k, 9.50M."""
-    if n < 10_000:
+def _count(n: int, scale: int | None = None) -> str:
+    """A count in few characters: 950, 9,500, 95.0k, 950k, 9.50M; `scale` (the largest count of its line)
+    picks the form, so that the counts of one line read alike."""
+    top = n if scale is None else max(scale, n)
+    if top < 10_000 or n == 0:
         return f"{n:,}"
-    if n < 100_000:
-        return f"{n / 1000:.1f}k"
-    if n < 1_000_000:
-        return f"{n / 1000:.0f}k"
-    return f"{n / 1_000_000:.2f}M" if n < 10_000_000 else f"{n / 1_000_000:.1f}M"
+    unit, size, digits = ("k", 1000, 1) if top < 100_000 else ("k", 1000, 0) if top < 1_000_000 else \
+        ("M", 1_000_000, 2) if top < 10_000_000 else ("M", 1_000_000, 1)
+    if 0 < n < size * 0.5 * 10 ** -digits:  # a few among many: not '0.0k', which reads as none
+        return f"<{10 ** -digits:.{digits}f}{unit}"
+    return f"{n / size:.{digits}f}{unit}"
+
+
+def _line(parts: list[tuple[int, str]]) -> str:
+    """A status line: each (count, template) with the counts in one form."""
+    scale = max((int(n) for n, _ in parts), default=0)
+    return " · ".join(template.format(_count(int(n), scale)) for n, template in parts)

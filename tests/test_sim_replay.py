@@ -364,3 +364,12 @@ def test_run_record_keeps_its_blob_and_step_intervals() -> None:
     assert all(np.array_equal(back.high[k], iv.high[k]) for k in iv.high)
     rec.seed = 99  # assigning a field forgets the blob
     assert rec.to_bytes() != blob and RunRecord.from_bytes(rec.to_bytes()).seed == 99
+
+
+def test_the_counts_of_one_status_line_read_alike() -> None:
+    from simulator.replay import _line
+    assert _line([(13_600, "{} sent"), (3_184, "{} opened"), (12, "{} clicked")]) == \
+        "13.6k sent · 3.2k opened · <0.1k clicked"
+    assert _line([(0, "{} waiting"), (50_000, "{} sent")]) == "0 waiting · 50.0k sent"
+    assert _line([(950, "{} sent"), (12, "{} opened")]) == "950 sent · 12 opened"
+    assert _line([(160_976, "{} yes"), (2_000, "{} no")]) == "161k yes · 2k no"
