@@ -28,6 +28,7 @@ from app.model.registry import END
 from app.semantics import outcomes as oc
 from simulator.metrics import DAY, FUNNEL_OUTCOMES, STEP_OUTCOMES
 from app.semantics.plan import Kind, Plan, StepPlan
+from app.words import compact_count
 from simulator.replicas import StepIntervals
 from simulator.trace import MESSAGE_EVENTS, Trace
 
@@ -339,16 +340,8 @@ def _port_codes(sp: StepPlan, port: int) -> tuple[int, ...]:
 
 
 def _count(n: int, scale: int | None = None) -> str:
-    """A count in few characters: 950, 9,500, 95.0k, 950k, 9.50M; `scale` (the largest count of its line)
-    picks the form, so that the counts of one line read alike."""
-    top = n if scale is None else max(scale, n)
-    if top < 10_000 or n == 0:
-        return f"{n:,}"
-    unit, size, digits = ("k", 1000, 1) if top < 100_000 else ("k", 1000, 0) if top < 1_000_000 else \
-        ("M", 1_000_000, 2) if top < 10_000_000 else ("M", 1_000_000, 1)
-    if 0 < n < size * 0.5 * 10 ** -digits:  # a few among many: not '0.0k', which reads as none
-        return f"<{10 ** -digits:.{digits}f}{unit}"
-    return f"{n / size:.{digits}f}{unit}"
+    """A count in few characters (app.words.compact_count)."""
+    return compact_count(n, scale)
 
 
 def _line(parts: list[tuple[int, str]]) -> str:

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from app.model.journey import Step
 from app.model.registry import END, REGISTRY
+from app.words import compact_count
 from designer.canvas.geometry import END_STUB, PORT_HIT, PORT_R, TILE_W, output_port_y, tile_height
 from designer.canvas.summary import step_summary
 from designer.canvas.theme import Theme, type_color
@@ -421,7 +422,9 @@ class EdgeItem(QGraphicsItem):
         if (count, width) == (self._flow, self._flow_width):
             return
         self._flow, self._flow_width = count, width
-        self._flow_text = "" if count is None else f"{count:,}"
+        # abbreviated as the status lines are ('161k'), so a short link's label stays clear of the port dots;
+        # the tooltip (tooltip()) has the exact count
+        self._flow_text = "" if count is None else compact_count(count)
         self._flow_rect = QRectF()  # measured when painted
         self.update()
 
