@@ -323,8 +323,9 @@ class Replay:
                 lines.append(f"{label} {value:,} — one replica: no interval")
             else:
                 mean, low, high = iv.at(name, step, day) or (0.0, 0.0, 0.0)  # no replica had any
-                lines.append(f"{label} {value:,} — over {iv.replicas} replicas by the end of day {day + 1}: "
-                             f"{mean:,.0f} (95% {max(low, 0):,.0f}–{high:,.0f})")
+                # two figures, each said for what it is: this replay (the first replica, now) and the mean
+                lines.append(f"{label} {value:,} in this replay (replica 1, now) — over {iv.replicas} replicas by "
+                             f"the end of day {day + 1}: mean {mean:,.0f} (95% {max(low, 0):,.0f}–{high:,.0f})")
         if iv is None:
             lines.append("no intervals: none were saved with this run")
         return lines

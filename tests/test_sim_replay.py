@@ -280,8 +280,8 @@ def test_hover_figures_carry_intervals_over_replicas() -> None:
         mean, half = xs.mean(), t975(2) * xs.std(ddof=1) / math.sqrt(3)
         got = iv.at(metric, i, 2)
         assert got is not None and np.allclose(got, (mean, mean - half, mean + half), rtol=1e-5, atol=1e-3)
-        want = (f"{metric} {frame.totals['announce'][metric]:,} — over 3 replicas by the end of day 3: "
-                f"{mean:,.0f} (95% {max(mean - half, 0):,.0f}–{mean + half:,.0f})")
+        want = (f"{metric} {frame.totals['announce'][metric]:,} in this replay (replica 1, now) — over 3 replicas "
+                f"by the end of day 3: mean {mean:,.0f} (95% {max(mean - half, 0):,.0f}–{mean + half:,.0f})")
         assert want in lines
     doc = res.to_json()  # the daily step figures stay out of the JSON document
     keys = {"step", "name", "type", "entered", *FUNNEL_OUTCOMES, *MESSAGE_EVENTS}
