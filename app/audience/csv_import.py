@@ -79,6 +79,7 @@ class ImportReport:
     rows_bad: int = 0
     imported: int = 0
     errors: list[RowError] = field(default_factory=list)
+    warnings: list[RowError] = field(default_factory=list)  # imported all the same (a shared e-mail address)
     mapping: dict[str, str | None] = field(default_factory=dict)  # column -> attribute (None: not imported)
     new_custom: dict[str, str] = field(default_factory=dict)  # custom attributes declared by this import
     accounts_created: int = 0
@@ -401,6 +402,10 @@ class _Importer:
         if len(self.report.errors) < MAX_ERRORS:
             self.report.errors.append(RowError(line, column, message))
 
+    def warn(self, line: int, column: str | None, message: str) -> None:
+        if len(self.report.warnings) < MAX_ERRORS:
+            self.report.warnings.append(RowError(line, column, message))
+
     def run(self, records: Iterator[tuple[int, list[str]]]) -> None:
         for line, fields in records:
             values = self.check(line, fields)
@@ -431,11 +436,11 @@ class _Importer:
                 self.error(line, h, str(e))
                 ok = False
         email = values.get("email")
-        if isinstance(email, str):  # also for a bad row: fixing it would make the duplicate appear
+        if isinstance(email, str):  # several contacts may share an address (seed 004 makes two with one): said
             first = self.emails.setdefault(email.casefold(), line)
             if first != line:
-                self.error(line, None, f"the e-mail address {email} is already on line {first}")
-                ok = False
+                self.warn(line, None, f"the e-mail address {email} is also on line {first}; both are imported "
+                                      "as contacts of their own")
         return values if ok else None
 
     def account_id(self, values: dict[str, Any]) -> int | None:

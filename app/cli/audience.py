@@ -93,6 +93,8 @@ def import_contacts_command(project: str, file: str, maps: tuple[str, ...], skip
         click.echo(f"  {header} -> {target or '(not imported)'}{f' (new custom attribute, {new})' if new else ''}")
     for error in report.errors[:MAX_ERRORS_SHOWN]:
         click.echo(f"  {error.format()}", err=True)
+    for warning in report.warnings[:MAX_ERRORS_SHOWN]:
+        click.echo(f"  warning: {warning.format()}", err=True)
     if report.rows_bad > min(len(report.errors), MAX_ERRORS_SHOWN):
         click.echo(f"  ... {report.rows_bad:,} rows with errors in all", err=True)
     if report.has_errors and not skip_bad_rows:
