@@ -88,6 +88,7 @@ class Actions:
         self.review_run = a("Re&view Run", lambda: sim.show_docks("review"))
         self.watch_runner = a("&Watch Live Runner…", lambda: sim.watch_runner())
         self.go_live = a("&Go Live / Export Package…", self.export_package, "Ctrl+Shift+E")
+        self.contacts = a("&Contacts…", self.show_contacts, "Ctrl+Shift+K")
         # Canvas shortcuts (Delete, F2, arrows, copy/paste) act where the focus is; panels keep their own.
         for act in (self.cut, self.copy, self.paste, self.duplicate, self.delete, self.rename, self.select_all):
             act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -144,6 +145,7 @@ class Actions:
         for act in (self.run_simulation, None, self.play_replay, self.close_replay, None, self.show_plots,
                     self.review_run, None, self.watch_runner):
             simulate.addSeparator() if act is None else simulate.addAction(act)
+        bar.addMenu("&Customers").addAction(self.contacts)
         bar.addMenu("&Help").addAction(self.about)
 
     def add_menu(self) -> QMenu:
@@ -290,6 +292,11 @@ class Actions:
             QMessageBox.warning(self.w, APP_NAME, f"Could not write {path}: {e.strerror or e}")
             return
         self.w.statusBar().showMessage(f"Exported {journey.name} to {path}", 5000)
+
+    def show_contacts(self) -> None:
+        """The project's contacts: search, add, edit, delete (seed 004 starts by creating two by hand)."""
+        from designer.contacts.view import ContactsWindow
+        ContactsWindow(self.w.document, self.w).exec()
 
     def export_package(self) -> None:
         """The current journey as a validated package for the live runner (refused, with reasons, if not ready)."""
