@@ -146,13 +146,17 @@ class ContactsWindow(QDialog):
         self.delete_button.clicked.connect(self.delete_contacts)
         self.table.itemActivated.connect(lambda _i: self.edit_contact())
         self.table.itemSelectionChanged.connect(self._buttons)
-        document.undo_stack.indexChanged.connect(lambda _i: self.refresh())  # undo and redo show at once
+        # undo and redo show at once (a method, not a lambda: Qt drops the connection with the window)
+        document.undo_stack.indexChanged.connect(self._stack_moved)
         readonly = document.readonly
         for b in (self.new_button, self.edit_button, self.delete_button):
             b.setEnabled(not readonly)
         self.refresh()
 
     # --- the list -------------------------------------------------------------------------------------------
+    def _stack_moved(self, _index: int) -> None:
+        self.refresh()
+
     def refresh(self) -> None:
         try:
             rows, total = contacts_page(self.document.file, self.search.text(), PAGE)

@@ -53,8 +53,8 @@ class JourneySettingsPanel(QWidget):
         document.currentJourneyChanged.connect(self.show_journey)
         document.changed.connect(self._on_change)
         document.findingsChanged.connect(self.refresh_findings)
-        document.milestonesChanged.connect(lambda jid: jid == self.journey_id and self.show_timeline())
-        document.runsChanged.connect(lambda: self.journey is not None and self.show_timeline())  # "simulated"
+        document.milestonesChanged.connect(self._milestones_changed)  # methods: dropped with the panel
+        document.runsChanged.connect(self._runs_changed)  # a saved run adds "simulated"
         self.show_journey(document.current_journey.id if document.current_journey else None)
 
     # --- public ---------------------------------------------------------------------------------------------
@@ -271,6 +271,14 @@ class JourneySettingsPanel(QWidget):
         self.cap.set_value(j.frequency_cap)
         self.show_timeline()
         self.scroll.widget().setEnabled(not self.document.readonly)
+
+    def _milestones_changed(self, journey_id: str) -> None:
+        if journey_id == self.journey_id:
+            self.show_timeline()
+
+    def _runs_changed(self) -> None:
+        if self.journey is not None:
+            self.show_timeline()
 
     def show_timeline(self) -> None:
         """The journey's frozen versions and milestones, newest first (read from the project file)."""
