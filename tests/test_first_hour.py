@@ -260,3 +260,25 @@ def test_ticking_a_date_box_opens_the_field_without_saving_a_date_yet(qtbot) -> 
     assert seen == [datetime(2026, 12, 1, 9, 0)]
     box.check.setChecked(False)
     assert seen[-1] is None
+
+
+def test_a_project_without_segments_creates_the_audience_segment_from_the_journey_settings(qtbot,
+                                                                                           tmp_path: Path) -> None:
+    path = tmp_path / "empty.jstudio"
+    ProjectFile.create(path).close()
+    w = _open(qtbot, path)
+    try:
+        w.document.new_blank_journey()
+        w.docks["settings"].raise_()
+        editor = w.settings_panel.create_audience_segment()
+        assert editor is not None and editor.isVisible()
+        editor.name.setText("Newsletter readers")
+        editor.kind.setCurrentIndex(editor.kind.findData("subscription"))
+        editor.list_combo.setEditText("Newsletter")
+        assert editor.save()
+        j = w.document.current_journey
+        assert "Newsletter readers" in w.document.project.segments
+        assert j.audience.segments == ("Newsletter readers",)  # saved, it joined the audience
+        assert "no-audience" not in {f.code for f in w.document.findings(j.id)}
+    finally:
+        _close(w)

@@ -141,6 +141,13 @@ class JourneySettingsPanel(QWidget):
         self.segments = SegmentChecklist()
         self.segments.edited.connect(lambda names: self._audience(segments=names))
         self._row(form, "&Segments:", "audience.segments", self.segments, "The segments whose members enter")
+        self.new_segment = QToolButton()
+        self.new_segment.setText("New segment…")
+        self.new_segment.setAccessibleName("New audience segment")
+        self.new_segment.setToolTip("Create a segment and add it to the audience (a project without segments "
+                                    "starts here)")
+        self.new_segment.clicked.connect(self.create_audience_segment)
+        form.addRow("", self.new_segment)
         self.combine = combo_box()
         self.combine.addItem("Members of any (union)", "union")
         self.combine.addItem("Members of all (intersection)", "intersection")
@@ -271,6 +278,22 @@ class JourneySettingsPanel(QWidget):
         self.cap.set_value(j.frequency_cap)
         self.show_timeline()
         self.scroll.widget().setEnabled(not self.document.readonly)
+
+    def create_audience_segment(self) -> Any:
+        """Open the segment editor on a new segment (of the journey's target); saved, it joins the audience."""
+        from designer.segments import open_segment_editor
+        j = self.journey
+        if j is None:
+            return None
+        editor = open_segment_editor(self.document, entity=j.target, parent=self)
+        if editor is not None:
+            editor.accepted.connect(lambda: self._join_audience(editor.segment().name))
+        return editor
+
+    def _join_audience(self, name: str) -> None:
+        j = self.journey
+        if j is not None and name in self.document.project.segments and name not in j.audience.segments:
+            self._audience(segments=(*j.audience.segments, name))
 
     def _milestones_changed(self, journey_id: str) -> None:
         if journey_id == self.journey_id:
