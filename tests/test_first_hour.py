@@ -282,3 +282,24 @@ def test_a_project_without_segments_creates_the_audience_segment_from_the_journe
         assert "no-audience" not in {f.code for f in w.document.findings(j.id)}
     finally:
         _close(w)
+
+
+def test_send_to_offers_address_attributes_in_words(qtbot, tmp_path: Path) -> None:
+    w = template_window(qtbot, tmp_path / "p.jstudio", "announcement.yaml")
+    try:
+        j = w.document.current_journey
+        email = next(s.id for s in j if s.type == "email")
+        w.scene.select_steps([email])
+        editor = w.properties.editor("send_to")
+        combo = editor.combo
+        assert combo is not None
+        assert [combo.itemText(i) for i in range(combo.count())] == [
+            "Email (email)", "Mobile phone (mobile_phone)", "Mobile app (mobile_app)"]
+        combo.activated.emit(1)
+        assert j.step(email).props["send_to"] == "mobile_phone"  # the attribute's name is what is kept
+        assert editor.edit.text() == "Mobile phone (mobile_phone)"
+        editor.edit.setText("work_email")  # a custom attribute is typed
+        editor.edit.editingFinished.emit()
+        assert j.step(email).props["send_to"] == "work_email"
+    finally:
+        _close(w)

@@ -43,7 +43,7 @@ class PropSpec:
     label: str
     default: Any = None
     required: bool = False
-    choices: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()  # a choice's allowed values; a string's suggestions (any text is allowed)
     content_kind: str | None = None
     help: str = ""
 
@@ -425,12 +425,15 @@ def _split_ports(props: Mapping[str, Any]) -> tuple[Port, ...]:
     return tuple(Port(PATH_NAMES[i], PATH_NAMES[i]) for i in range(min(len(split), len(PATH_NAMES))))
 
 
+ADDRESS_ATTRIBUTES = ("email", "mobile_phone", "mobile_app")  # where an address can be (a custom one is typed)
+
+
 def _message(tid: str, label: str, channel: str, icon: str, color: str, send_to: str, desc: str) -> TileType:
     return TileType(
         tid, label, "Messages", icon, color, desc,
         props=(PropSpec("content", "content", "Content", required=True, content_kind=channel,
                         help=f"The {channel} content this step sends."),
-               PropSpec("send_to", "string", "Send to", default=send_to,
+               PropSpec("send_to", "string", "Send to", default=send_to, choices=ADDRESS_ATTRIBUTES,
                         help="The contact attribute that holds the address.")),
         ports=_NEXT, channel=channel, checks=(check_message_content,), execution="message",
         summary=summaries.message, auto_name=summaries.message_name)

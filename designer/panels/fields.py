@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QValidator
-from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QHBoxLayout, QLineEdit, QPlainTextEdit,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLineEdit, QPlainTextEdit,
                                QSpinBox, QVBoxLayout, QWidget)
 
 from app.model.journey import Journey, Step
 from app.model.project import Project
 from app.model.registry import PropSpec
 from app.validation.findings import Finding
+from app.model.attributes import attribute_label
 from designer.panels.common import FieldNote, blocked, combo_box, combo_select_data, no_wheel
 from designer.panels.inputs import CommitOnLeave, DurationEdit, OptionalDateTime
 
@@ -121,16 +122,41 @@ class StringEditor(PropEditor):
     """One line of text; empty clears the property."""
 
     def _build(self) -> None:
-        self.edit = QLineEdit()
+        self.combo: QComboBox | None = None
+        if self.spec.choices:  # suggestions in words ('E-mail address (email)'); any other name may be typed
+            self.combo = QComboBox()
+            self.combo.setEditable(True)
+            self.combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+            for choice in self.spec.choices:
+                self.combo.addItem(f"{attribute_label(choice)} ({choice})", choice)
+            line = self.combo.lineEdit()
+            assert line is not None
+            self.edit = line
+            self._row(self.combo)
+            self.combo.activated.connect(lambda i: self._commit(self.combo.itemData(i) if self.combo else None))
+        else:
+            self.edit = QLineEdit()
+            self._row(self.edit)
         if self.spec.default:
             self.edit.setPlaceholderText(str(self.spec.default))
         elif self.spec.required:
             self.edit.setPlaceholderText("Required")
-        self._row(self.edit)
-        self.edit.editingFinished.connect(lambda: self._commit(self.edit.text().strip() or None))
+        self.edit.editingFinished.connect(lambda: self._commit(self._typed()))
+
+    def _typed(self) -> str | None:
+        """What the field says: a suggestion's attribute name, or the text typed."""
+        text = self.edit.text().strip()
+        if self.combo is not None:
+            i = self.combo.findText(text)
+            if i >= 0:
+                return str(self.combo.itemData(i))
+        return text or None
 
     def _show(self, value: Any) -> None:
         text = "" if value is None else str(value)
+        if self.combo is not None and value is not None:
+            i = self.combo.findData(value)
+            text = self.combo.itemText(i) if i >= 0 else text
         if self.edit.text().strip() != text:
             cursor = self.edit.cursorPosition()
             self.edit.setText(text)
@@ -138,7 +164,7 @@ class StringEditor(PropEditor):
 
     def focus_widget(self) -> QWidget:
         """The input that takes the focus."""
-        return self.edit
+        return self.combo if self.combo is not None else self.edit
 
 
 class TextEditor(PropEditor):
