@@ -11,8 +11,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut, QShowEvent
-from PySide6.QtWidgets import (QApplication, QDockWidget, QLabel, QMainWindow, QMessageBox, QScrollArea, QStackedWidget, QTabBar,
-                               QToolBar, QUndoView, QWidget)
+from PySide6.QtWidgets import (QApplication, QDockWidget, QLabel, QMainWindow, QMessageBox, QScrollArea,
+                               QStackedWidget, QTabBar, QToolBar, QUndoView, QWidget)
 
 from app import APP_NAME
 from app.errors import JourneyStudioError
@@ -41,6 +41,12 @@ def first_size(widget: QWidget) -> QSize:
         return QSize(1440, 900)
     room = screen.availableGeometry().size()
     return QSize(min(1440, room.width()), min(900, room.height()))
+
+
+def _sits_under(bar: QWidget, dock: QWidget) -> bool:
+    """Whether a tab bar is right under a dock (where Qt puts a group's live bar)."""
+    g, d = bar.geometry(), dock.geometry()
+    return abs(g.top() - d.bottom() - 1) <= 4 and g.left() < d.right() and d.left() < g.right()
 
 
 class MainWindow(QMainWindow):
@@ -122,10 +128,10 @@ class MainWindow(QMainWindow):
         self.view.journeyNeeded.connect(self.document.new_blank_journey)
         self.view.tileAdded.connect(self._tile_added)
         # a package made or imported elsewhere adds a milestone: the timeline is read again when it comes forward
-        self.docks["settings"].visibilityChanged.connect(
-            lambda shown: shown and self.settings_panel.journey is not None and self.settings_panel.show_timeline())
+        self.docks["settings"].visibilityChanged.connect(lambda shown: shown and self.settings_panel.show_timeline())
         for panel in (self.properties, self.settings_panel, self.problems, self.palette_panel, self.browser):
-            back = QShortcut(QKeySequence(Qt.Key.Key_Escape), panel, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            back = QShortcut(QKeySequence(Qt.Key.Key_Escape), panel,
+                             context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
             back.activated.connect(self.focus_canvas)
         self.start_page.blankRequested.connect(self._new_blank_journey)
         self.start_page.templateRequested.connect(self.actions.new_journey_from_template)
@@ -150,18 +156,10 @@ class MainWindow(QMainWindow):
         """Hide the dock tab bars Qt left behind. Tabifying a group can leave an earlier tab bar of the group on
         screen at a stale place (a "Properties | Journey settings" bar drawn over the canvas); the live bar of a
         group sits right under one of its docks. Qt shows a bar again itself when it reuses it."""
-        docks = {d.windowTitle(): d for d in self.findChildren(QDockWidget)}
+        docks = {d.windowTitle(): d for d in self.findChildren(QDockWidget) if d.isVisible() and not d.isFloating()}
         for bar in self.findChildren(QTabBar):
-            if bar.parent() is not self or not bar.isVisible():
-                continue
-            g = bar.geometry()
-
-            def under(dock: QDockWidget | None) -> bool:
-                if dock is None or not dock.isVisible() or dock.isFloating():
-                    return False
-                d = dock.geometry()
-                return abs(g.top() - d.bottom() - 1) <= 4 and g.left() < d.right() and d.left() < g.right()
-            if not any(under(docks.get(bar.tabText(i))) for i in range(bar.count())):
+            if bar.parent() is self and bar.isVisible() and not any(
+                    _sits_under(bar, docks[bar.tabText(i)]) for i in range(bar.count()) if bar.tabText(i) in docks):
                 bar.hide()
 
     def showEvent(self, event: QShowEvent) -> None:
@@ -361,15 +359,14 @@ class MainWindow(QMainWindow):
             _open_windows.remove(self)
         event.accept()
 
-    def _restore_state(self) -> bool:
-        """The size and dock layout the user left (per user, in QSettings); whether there was one."""
+    def _restore_state(self) -> None:
+        """The size and dock layout the user left (per user, in QSettings)."""
         s = QSettings()
         geometry, state = s.value("window/geometry"), s.value("window/state")
         if geometry is not None:
             self.restoreGeometry(geometry)
         if state is not None:
             self.restoreState(state)
-        return state is not None
 
     def _save_state(self) -> None:
         s = QSettings()

@@ -340,9 +340,7 @@ def _port_codes(sp: StepPlan, port: int) -> tuple[int, ...]:
     return _NON_TERMINAL if port == 0 else ()
 
 
-def _count(n: int, scale: int | None = None) -> str:
-    """A count in few characters (app.words.compact_count)."""
-    return compact_count(n, scale)
+_count = compact_count  # a count in few characters, in the form of its line's largest
 
 
 def _line(parts: list[tuple[int, str]]) -> str:

@@ -85,13 +85,20 @@ def test_every_template_simulates(name: str) -> None:
     check_sensible(plan, tr)
 
 
-def test_command_line_simulate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def _project_with(tmp_path: Path, capsys: pytest.CaptureFixture[str], template: str) -> Path:
+    """A new project holding one template, made with the command line (its output read away)."""
     import app.cli.simulate  # noqa: F401 - registers the command (app/cli/main.py will import it)
     from app.cli.main import main
     project = tmp_path / "p.jstudio"
     assert main(["new", str(project)]) == 0
-    assert main(["import", str(project), str(resource_path("templates", "re-engagement.yaml"))]) == 0
+    assert main(["import", str(project), str(resource_path("templates", template))]) == 0
     capsys.readouterr()
+    return project
+
+
+def test_command_line_simulate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from app.cli.main import main
+    project = _project_with(tmp_path, capsys, "re-engagement.yaml")
     out_json = tmp_path / "out.json"
     code = main(["simulate", str(project), "--journey", "Re-engagement", "--contacts", "3000", "--seed", "4",
                  "--replicas", "3", "--json", str(out_json)])
@@ -118,12 +125,8 @@ def test_command_line_simulate(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
 def test_an_account_journeys_goal_is_said_to_count_per_account(tmp_path: Path,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    import app.cli.simulate  # noqa: F401 - registers the command
     from app.cli.main import main
-    project = tmp_path / "p.jstudio"
-    assert main(["new", str(project)]) == 0
-    assert main(["import", str(project), str(resource_path("templates", "renewal-reminder.yaml"))]) == 0
-    capsys.readouterr()
+    project = _project_with(tmp_path, capsys, "renewal-reminder.yaml")
     out_json = tmp_path / "out.json"
     code = main(["simulate", str(project), "--journey", "Renewal reminder", "--contacts", "2000", "--seed", "2",
                  "--json", str(out_json), "--allow-errors"])

@@ -2,9 +2,10 @@
 
 A unit is a contact or, when the journey targets accounts, the contacts of an account that enter together
 (seed 003: they take one path; a task, lead or workflow is created once for the account; messages go to each
-contact, with facts, consent, the frequency cap and opt-outs per contact). The unit's workflow steps through the journey with the simulator's reference interpreter
-(app/semantics/reference.py), exactly as the reference run drives it, except that events come from the world
-(signals) instead of draws and that time is the run's clock (clock.py) read from `workflow.now()`:
+contact, with facts, consent, the frequency cap and opt-outs per contact). The unit's workflow steps through
+the journey with the reference interpreter (app/semantics/reference.py), exactly as the simulator's reference
+run drives it, except that events come from the world (signals) instead of draws and that time is the run's
+clock (clock.py) read from `workflow.now()`:
 
 - at each moment: events up to now are observed, the interpreter's moves run (a message step's send and an
   action's effect are activities: retried, idempotent), then exit conditions are checked;

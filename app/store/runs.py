@@ -50,7 +50,8 @@ class SavedRun(Protocol):
 
 _r = t.simulation_runs
 SUMMARY_KEYS = ("journey", "seed", "replicas", "contacts", "start", "horizon", "interval", "funnel", "conversion",
-                "goal", "goal_window_days", "target", "entries", "effect", "effect_method", "behaviour_figures", "population_per_replica", "notes",
+                "goal", "goal_window_days", "target", "entries", "effect", "effect_method", "behaviour_figures",
+                "population_per_replica", "notes",
                 "allowed_errors")
 
 

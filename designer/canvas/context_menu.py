@@ -51,7 +51,7 @@ def canvas_menu(view: JourneyView, scene_pos: QPointF) -> QMenu:
     if edge is not None:
         _edge_menu(view, menu, edge, scene_pos)
         return menu
-    _tile_types(menu, "Add Tile Here", lambda t: view.edits.add_tile(t, None, scene_pos) and _added(view))
+    _tile_types(menu, "Add Tile Here", lambda t: _added(view, view.edits.add_tile(t, None, scene_pos)))
     menu.addSeparator()
     menu.addAction("Paste", view.paste)
     menu.addAction("Fit to Window", view.fit)
@@ -59,10 +59,10 @@ def canvas_menu(view: JourneyView, scene_pos: QPointF) -> QMenu:
     return menu
 
 
-def _added(view: JourneyView) -> None:
-    ids = view.journey_scene.selected_step_ids()
-    if ids:
-        view.tileAdded.emit(ids[0])
+def _added(view: JourneyView, step_id: str | None) -> None:
+    """A tile added from a menu: the window moves the focus to its name, as after any add."""
+    if step_id is not None:
+        view.tileAdded.emit(step_id)
 
 
 def _connect(view: JourneyView, source: str, port: str, target: str) -> None:
@@ -92,7 +92,7 @@ def _tile_menu(view: JourneyView, menu: QMenu, tile: TileItem, only_port: str | 
         end = menu.addAction(f"Connect '{name}' to End", lambda p=port: _connect(view, sid, p, END))
         end.setEnabled(target != END)
         _tile_types(menu, f"Add Tile After '{name}'",
-                    lambda t, p=port: view.edits.add_tile(t, DropTarget("port", sid, p)) and _added(view))
+                    lambda t, p=port: _added(view, view.edits.add_tile(t, DropTarget("port", sid, p))))
         if target is not None:
             menu.addAction(f"Remove Link from '{name}'",
                            lambda p=port: view.document.run(Disconnect(journey.id, sid, p)))
@@ -116,7 +116,7 @@ def _edge_menu(view: JourneyView, menu: QMenu, edge: EdgeItem, scene_pos: QPoint
     source, port = edge.key
     if edge.target is not None:
         _tile_types(menu, "Insert Tile Here",
-                    lambda t: view.edits.add_tile(t, DropTarget("edge", source, port), scene_pos) and _added(view))
+                    lambda t: _added(view, view.edits.add_tile(t, DropTarget("edge", source, port), scene_pos)))
     end = menu.addAction("End the Path Here", lambda: _connect(view, source, port, END))
     end.setEnabled(edge.target is not None)
     menu.addAction("Remove Link", lambda: view.document.run(Disconnect(journey.id, source, port)))

@@ -1,7 +1,6 @@
 """Undoable edits of the project's contacts (rows of the project file, not of the model). No Qt here.
 
-They follow the model commands' protocol (do / undo / merge_with) so that they go on the document's undo stack
-like any edit. Each `do` records what it changed: a deletion keeps the contacts' rows and everything that
+They are FileCommands (designer/file_commands.py): on the document's undo stack like any edit. Each `do` records what it changed: a deletion keeps the contacts' rows and everything that
 refers to them (list subscriptions, interactions, static segment members), so that undo puts all of it back.
 """
 
@@ -13,10 +12,10 @@ from typing import Any
 from sqlalchemy import Table, delete, func, insert, select, update
 
 from app.errors import ModelError
-from app.model.command_base import NO_MERGE, Command
 from app.model.project import Project
 from app.store import ProjectFile
 from app.store import schema as t
+from designer.file_commands import FileCommand
 
 _c = t.contacts
 EDITABLE = ("first_name", "last_name", "email", "mobile_phone", "city", "country", "consent_level")
@@ -28,30 +27,7 @@ def full_name(values: Mapping[str, Any]) -> str | None:
     return name or None
 
 
-class _ContactCommand:
-    merge_id: int = NO_MERGE
-
-    def __init__(self, text: str, project_file: ProjectFile) -> None:
-        self.text = text
-        self.file = project_file
-        self._done = False
-
-    def merge_with(self, other: Command) -> bool:
-        return False
-
-    def _start(self, project: Project) -> None:
-        if self._done:
-            raise ModelError(f"'{self.text}' is already done")
-        if project is not self.file.project:
-            raise ModelError(f"'{self.text}' belongs to another project")
-
-    def _undoing(self) -> None:
-        if not self._done:
-            raise ModelError(f"'{self.text}' is not done, so it cannot be undone")
-        self._done = False
-
-
-class PutContact(_ContactCommand):
+class PutContact(FileCommand):
     """Add a contact (`contact_id` None: a new id) or change one's fields."""
 
     def __init__(self, project_file: ProjectFile, values: Mapping[str, Any], contact_id: int | None = None) -> None:
@@ -68,28 +44,28 @@ class PutContact(_ContactCommand):
         self._start(project)
         row = dict(self.values, full_name=full_name(self.values))
         with self.file.connection(write=True) as conn:
-            if self.contact_id is None or self._before is None and not conn.execute(
-                    select(_c.c.id).where(_c.c.id == self.contact_id)).first():
+            old = None if self.contact_id is None else conn.execute(
+                select(*(_c.c[k] for k in row)).where(_c.c.id == self.contact_id)).mappings().first()
+            if old is None:  # a new contact (again, on redo: with the id it had)
                 if self.contact_id is None:
                     self.contact_id = int(conn.execute(select(func.coalesce(func.max(_c.c.id), 0))).scalar_one()) + 1
                 conn.execute(insert(_c).values(id=self.contact_id, created_on=t.utcnow(), **row))
-                self._before = None
             else:
-                old = conn.execute(select(*(_c.c[k] for k in row)).where(_c.c.id == self.contact_id)).mappings().one()
-                self._before = dict(old)
                 conn.execute(update(_c).where(_c.c.id == self.contact_id).values(**row))
+        self._before = None if old is None else dict(old)
         self._done = True
 
     def undo(self, project: Project) -> None:
-        self._undoing()
+        self._finish_undo()
         with self.file.connection(write=True) as conn:
             if self._before is None:
                 conn.execute(delete(_c).where(_c.c.id == self.contact_id))
             else:
                 conn.execute(update(_c).where(_c.c.id == self.contact_id).values(**self._before))
+        self._done = False
 
 
-class RemoveContacts(_ContactCommand):
+class RemoveContacts(FileCommand):
     """Delete contacts, with their subscriptions, interactions and static segment memberships."""
 
     def __init__(self, project_file: ProjectFile, ids: Iterable[int]) -> None:
@@ -110,7 +86,7 @@ class RemoveContacts(_ContactCommand):
         self._done = True
 
     def undo(self, project: Project) -> None:
-        self._undoing()
+        self._finish_undo()
         with self.file.connection(write=True) as conn:
             if self._rows:
                 conn.execute(insert(_c), self._rows)
@@ -118,6 +94,7 @@ class RemoveContacts(_ContactCommand):
                 rows = self._refs.get(table.name) or []
                 if rows:
                     conn.execute(insert(table), rows)
+        self._done = False
 
 
 def contacts_page(project_file: ProjectFile, search: str = "", limit: int = 500) -> tuple[list[dict[str, Any]], int]:

@@ -78,6 +78,7 @@ class JourneySettingsPanel(QWidget):
             self.stack.setCurrentIndex(0)
             return
         self.stack.setCurrentIndex(1)
+        self.show_timeline()  # another journey: its own milestones (when the timeline is unfolded)
         self._populate()
         self.refresh_findings()
 
@@ -276,7 +277,6 @@ class JourneySettingsPanel(QWidget):
         self.goal_within.setEnabled(j.goal is not None)
         self.exits.set_value(tuple(j.exit_when))
         self.cap.set_value(j.frequency_cap)
-        self.show_timeline()
         self.scroll.widget().setEnabled(not self.document.readonly)
 
     def create_audience_segment(self) -> Any:
@@ -300,15 +300,15 @@ class JourneySettingsPanel(QWidget):
             self.show_timeline()
 
     def _runs_changed(self) -> None:
-        if self.journey is not None:
-            self.show_timeline()
+        self.show_timeline()
 
     def show_timeline(self) -> None:
-        """The journey's frozen versions and milestones, newest first (read from the project file)."""
+        """The journey's frozen versions and milestones, newest first, read from the project file when the
+        timeline is unfolded (not on every edit of the journey)."""
         j = self.journey
-        self.timeline.clear()
-        if j is None:
+        if j is None or not self.timeline_toggle.isChecked():
             return
+        self.timeline.clear()
         try:
             events = [(at, f"Version {v} frozen", "") for v, at in self.document.file.versions(j.id)]
             events += [(at, MILESTONE_WORDS.get(kind, kind.capitalize()), detail)

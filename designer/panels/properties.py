@@ -201,7 +201,12 @@ class PropertiesPanel(QWidget):
             index = chosen[1]  # chosen, nothing set yet: keep showing the chosen mode's fields
         with blocked(self.mode_combo):
             self.mode_combo.setCurrentIndex(index)
+        self._show_mode_rows(tile, index)
+
+    def _show_mode_rows(self, tile: Any, index: int) -> None:
+        """Show the rows of mode `index`, hide the other modes' rows."""
         shown = set(tile.modes[index].props)
+        moded = {p for mode in tile.modes for p in mode.props}
         for name, editor in self.editors.items():
             if name in moded:
                 self.form.setRowVisible(editor, name in shown)
@@ -218,11 +223,7 @@ class PropertiesPanel(QWidget):
             self.document.run(SetProps(self.journey_id, step.id, cleared))
         self._chosen_mode = (step.id, index)
         # with nothing to clear (a new tile), the model has no mode yet: show the chosen one's fields all the same
-        shown = keep
-        moded = {p for mode in tile.modes for p in mode.props}
-        for name, editor in self.editors.items():
-            if name in moded:
-                self.form.setRowVisible(editor, name in shown)
+        self._show_mode_rows(tile, index)
         first = next((self.editors[p] for p in tile.modes[index].props if p in self.editors), None)
         if first is not None:
             first.focus_widget().setFocus(Qt.FocusReason.OtherFocusReason)

@@ -11,11 +11,11 @@ from collections.abc import Iterable
 from sqlalchemy import Connection, delete, insert, select, update
 
 from app.audience.members import add_members, remove_members
-from app.errors import ModelError
-from app.model.command_base import NO_MERGE, Command, MacroCommand
+from app.model.command_base import Command, MacroCommand
 from app.model.project import Project
 from app.store import ProjectFile
 from app.store import schema as t
+from designer.file_commands import FileCommand
 
 _m = t.segment_members
 CHUNK = 500
@@ -43,31 +43,7 @@ def _insert(conn: Connection, segment: str, ids: Iterable[int]) -> None:
         conn.execute(insert(_m), rows)
 
 
-class _FileCommand:
-    """Shared by the member commands: the file they write to, and the protocol's merge bits."""
-
-    merge_id: int = NO_MERGE
-
-    def __init__(self, text: str, project_file: ProjectFile) -> None:
-        self.text = text
-        self.file = project_file
-        self._done = False
-
-    def merge_with(self, other: Command) -> bool:
-        return False
-
-    def _start(self, project: Project) -> None:
-        if self._done:
-            raise ModelError(f"'{self.text}' is already done")
-        if project is not self.file.project:
-            raise ModelError(f"'{self.text}' belongs to another project")
-
-    def _finish_undo(self) -> None:
-        if not self._done:
-            raise ModelError(f"'{self.text}' is not done, so it cannot be undone")
-
-
-class ChangeStaticMembers(_FileCommand):
+class ChangeStaticMembers(FileCommand):
     """Add and remove stored members of a static segment (the segment must be in the project, and static).
 
     With `fresh`, the segment is new: rows left under its name (by a deleted segment of that name, kept so
@@ -111,7 +87,7 @@ class ChangeStaticMembers(_FileCommand):
         self._done = False
 
 
-class MoveStaticMembers(_FileCommand):
+class MoveStaticMembers(FileCommand):
     """Carry the stored members of a segment over to its new name when it is renamed.
 
     Rows already under the new name (left by a deleted segment) are set aside and come back on undo.
