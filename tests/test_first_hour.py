@@ -245,11 +245,13 @@ def test_a_wait_and_an_if_then_offer_their_exclusive_settings_as_one_choice(qtbo
         _close(w)
 
 
-def test_ticking_a_date_box_opens_the_field_without_saving_a_date_yet(qtbot) -> None:
+def test_ticking_a_date_box_opens_the_field_and_typing_replaces_the_date(qtbot) -> None:
     from datetime import datetime
 
+    from designer.panels.common import FieldNote
     from designer.panels.inputs import OptionalDateTime
-    box = OptionalDateTime(default=datetime(2026, 12, 1, 9, 0))
+    note = FieldNote()
+    box = OptionalDateTime(default=datetime(2027, 3, 4, 9, 0), note=note)
     qtbot.addWidget(box)
     box.show()
     seen: list[object] = []
@@ -257,7 +259,28 @@ def test_ticking_a_date_box_opens_the_field_without_saving_a_date_yet(qtbot) -> 
     box.check.setChecked(True)
     assert seen == [] and box.edit.isEnabled()  # nothing saved at once
     box.edit.editingFinished.emit()  # left (or Return): the date shown is committed
-    assert seen == [datetime(2026, 12, 1, 9, 0)]
+    assert seen == [datetime(2027, 3, 4, 9, 0)]
+    box.edit.setFocus()
+    box.edit.selectAll()
+    qtbot.keyClicks(box.edit, "2026-11-01 10:30")  # typed over the selection: the old year does not survive
+    qtbot.keyClick(box.edit, Key.Key_Return)
+    assert seen[-1] == datetime(2026, 11, 1, 10, 30)
+    box.edit.selectAll()
+    qtbot.keyClicks(box.edit, "2026-11-31")
+    qtbot.keyClick(box.edit, Key.Key_Return)  # no such day: said under the field, nothing saved
+    assert seen[-1] == datetime(2026, 11, 1, 10, 30) and "not a date" in note.plain_text()
+    assert box.edit.property("invalid")
+    box.edit.selectAll()
+    qtbot.keyClicks(box.edit, "2026-12-24")  # a date alone keeps the time of day shown
+    qtbot.keyClick(box.edit, Key.Key_Return)
+    assert seen[-1] == datetime(2026, 12, 24, 10, 30) and not note.plain_text() and not box.edit.property("invalid")
+    qtbot.keyClick(box.edit, Key.Key_Down, Qt.KeyboardModifier.AltModifier)  # Alt+Down: a calendar to pick from
+    cal = box.edit.calendar
+    assert cal is not None and cal.isVisible() and cal.selectedDate().day() == 24
+    assert cal.isAncestorOf(QApplication.focusWidget())
+    qtbot.keyClick(QApplication.focusWidget(), Key.Key_Right)
+    qtbot.keyClick(QApplication.focusWidget(), Key.Key_Return)
+    assert seen[-1] == datetime(2026, 12, 25, 10, 30) and box.edit.text() == "2026-12-25 10:30"
     box.check.setChecked(False)
     assert seen[-1] is None
 

@@ -123,25 +123,30 @@ class StringEditor(PropEditor):
 
     def _build(self) -> None:
         self.combo: QComboBox | None = None
+        self._line: QLineEdit | None = None  # with suggestions, read through the combo (a kept wrapper can die)
         if self.spec.choices:  # suggestions in words ('E-mail address (email)'); any other name may be typed
             self.combo = QComboBox()
             self.combo.setEditable(True)
             self.combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
             for choice in self.spec.choices:
                 self.combo.addItem(f"{attribute_label(choice)} ({choice})", choice)
-            line = self.combo.lineEdit()
-            assert line is not None
-            self.edit = line
             self._row(self.combo)
             self.combo.activated.connect(lambda i: self._commit(self.combo.itemData(i) if self.combo else None))
         else:
-            self.edit = QLineEdit()
-            self._row(self.edit)
+            self._line = QLineEdit()
+            self._row(self._line)
         if self.spec.default:
             self.edit.setPlaceholderText(str(self.spec.default))
         elif self.spec.required:
             self.edit.setPlaceholderText("Required")
         self.edit.editingFinished.connect(lambda: self._commit(self._typed()))
+
+    @property
+    def edit(self) -> QLineEdit:
+        """The line typed in (the combo box's own when there are suggestions)."""
+        line = self._line if self._line is not None else self.combo.lineEdit() if self.combo is not None else None
+        assert line is not None
+        return line
 
     def _typed(self) -> str | None:
         """What the field says: a suggestion's attribute name, or the text typed."""
@@ -295,7 +300,7 @@ class DateTimeEditor(PropEditor):
     def _build(self) -> None:
         journey = self.ctx.journey
         start = journey.schedule.start if journey is not None else None
-        self.edit = OptionalDateTime(default=start if isinstance(start, datetime) else None)
+        self.edit = OptionalDateTime(default=start if isinstance(start, datetime) else None, note=self.note)
         self._row(self.edit)
         self.edit.edited.connect(self._commit)
 

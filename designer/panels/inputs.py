@@ -3,15 +3,16 @@ helpers that commit an edit when the user leaves a field."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Callable
 
-from PySide6.QtCore import QDate, QDateTime, QEvent, QObject, Qt, QTime, Signal
-from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QCheckBox, QDateTimeEdit, QHBoxLayout, QLineEdit, QWidget
+from PySide6.QtCore import QDate, QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QHideEvent, QKeyEvent
+from PySide6.QtWidgets import QApplication, QCalendarWidget, QCheckBox, QHBoxLayout, QLineEdit, QStyle, QWidget
 
 from app.model.values import format_duration, parse_duration
-from designer.panels.common import FieldNote, blocked, no_wheel, set_invalid
+from designer.panels.common import FieldNote, blocked, set_invalid
 
 DURATION_HINT = "Write a duration such as 30m, 12h, 1d, 2w or 1d12h."
 
@@ -93,43 +94,167 @@ class DurationEdit(QLineEdit):
             self.setText(format_duration(value))
 
 
-def to_qdatetime(value: datetime) -> QDateTime:
-    """A naive datetime as a QDateTime."""
-    return QDateTime(QDate(value.year, value.month, value.day), QTime(value.hour, value.minute, value.second))
+DATETIME_FORMAT = "%Y-%m-%d %H:%M"
+DATETIME_HINT = "Write a date and time such as 2026-12-10 09:00 (a date alone keeps the time shown)."
+_DATETIME_TEXT = re.compile(
+    r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:(?:\s+|T)(\d{1,2})(?::(\d{2}))?(?::(\d{2}))?)?\s*$")
 
 
-def from_qdatetime(value: QDateTime) -> datetime:
-    """A QDateTime as a naive datetime."""
-    d, t = value.date(), value.time()
-    return datetime(d.year(), d.month(), d.day(), t.hour(), t.minute(), t.second())
+def read_datetime(text: str, time_of_day: datetime | None = None) -> datetime:
+    """A local date and time typed by a user: '2026-12-10 09:00', '2026-12-10T9:00' or '2026-12-10' (which keeps
+    the time of day of `time_of_day`, else 09:00). ValueError with a message fit for the note under the field."""
+    m = _DATETIME_TEXT.match(text[:64])
+    if m is None:
+        raise ValueError(f"'{text.strip()[:40]}' is not a date and time. {DATETIME_HINT}")
+    year, month, day = int(m[1]), int(m[2]), int(m[3])
+    if m[4] is None:
+        hour, minute, second = (time_of_day.hour, time_of_day.minute, 0) if time_of_day else (9, 0, 0)
+    else:
+        hour, minute, second = int(m[4]), int(m[5] or 0), int(m[6] or 0)
+    try:
+        return datetime(year, month, day, hour, minute, second)
+    except ValueError as e:  # 2026-02-30, 25:00 ...
+        raise ValueError(f"'{text.strip()[:40]}' is not a date and time: {e}. {DATETIME_HINT}") from None
+
+
+def format_datetime_text(value: datetime) -> str:
+    """How a date and time reads in a field: '2026-12-10 09:00' (seconds only when set)."""
+    return value.strftime(DATETIME_FORMAT + (":%S" if value.second else ""))
+
+
+class _CalendarPopup(QCalendarWidget):
+    """The day picker under a date field: Return or a click picks, Escape or a click elsewhere closes."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setWindowFlags(Qt.WindowType.Popup)
+        self.setGridVisible(True)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Escape:
+            self.close()
+            return
+        super().keyPressEvent(event)
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        super().hideEvent(event)
+        self.deleteLater()  # later: a key or click event may still be on its way through it
+
+
+class DateTimeLine(QLineEdit):
+    """A date and time typed as text, so that what is typed over a selection replaces it (a QDateTimeEdit keeps
+    sections, such as the old year); Alt+Down, F4 or the calendar button pick the day from a calendar.
+    `dateTimeEdited` on Return or leaving with a valid value; garbage gets a red border and a message in `note`,
+    and nothing is emitted."""
+
+    dateTimeEdited = Signal(object)  # datetime: a new value
+    committed = Signal(object)  # datetime: Return, leaving or a day picked with a valid value, new or not
+
+    def __init__(self, note: FieldNote | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.note = note
+        self._value: datetime | None = None
+        self.setPlaceholderText("yyyy-mm-dd hh:mm")
+        self.setMaxLength(64)
+        self.setToolTip(DATETIME_HINT)
+        icon = self.style().standardIcon(QStyle.StandardPixmap.SP_FileDialogDetailedView)
+        self.calendar_action = self.addAction(icon, QLineEdit.ActionPosition.TrailingPosition)
+        self.calendar_action.setToolTip("Pick the day from a calendar (Alt+Down)")
+        self.calendar_action.triggered.connect(self.show_calendar)
+        self.calendar: QCalendarWidget | None = None
+        self.editingFinished.connect(self._finish)
+        self.textEdited.connect(self._typing)
+
+    def value(self) -> datetime | None:
+        """The date and time last accepted or shown."""
+        return self._value
+
+    def set_value(self, value: datetime) -> None:
+        """Show a date and time, without emitting."""
+        self._value = value
+        self._clear_error()
+        self.setText(format_datetime_text(value))
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_F4 or (event.key() == Qt.Key.Key_Down
+                                            and event.modifiers() & Qt.KeyboardModifier.AltModifier):
+            self.show_calendar()
+            return
+        super().keyPressEvent(event)
+
+    def show_calendar(self) -> None:
+        """A calendar under the field; choosing a day keeps the time of day."""
+        if not self.isEnabled():
+            return
+        cal = _CalendarPopup(self)
+        try:
+            shown = read_datetime(self.text(), self._value)
+        except ValueError:
+            shown = self._value or datetime.now()
+        cal.setSelectedDate(QDate(shown.year, shown.month, shown.day))
+        cal.activated.connect(lambda d: self._day_picked(cal, d, shown))
+        cal.clicked.connect(lambda d: self._day_picked(cal, d, shown))
+        cal.move(self.mapToGlobal(self.rect().bottomLeft()))
+        self.calendar = cal
+        cal.show()
+        cal.setFocus(Qt.FocusReason.PopupFocusReason)
+
+    def _day_picked(self, cal: QCalendarWidget, day: QDate, shown: datetime) -> None:
+        cal.close()
+        self.setText(format_datetime_text(shown.replace(year=day.year(), month=day.month(), day=day.day())))
+        self.setFocus(Qt.FocusReason.PopupFocusReason)
+        self._finish()
+
+    def _typing(self, text: str) -> None:
+        if self.property("invalid"):
+            try:
+                read_datetime(text, self._value)
+                self._clear_error()
+            except ValueError:
+                pass
+
+    def _clear_error(self) -> None:
+        if self.property("invalid"):
+            set_invalid(self, False)
+            if self.note is not None:
+                self.note.set_input_error(None)
+
+    def _finish(self) -> None:
+        try:
+            value = read_datetime(self.text(), self._value)
+        except ValueError as e:
+            set_invalid(self, True)
+            if self.note is not None:
+                self.note.set_input_error(str(e))
+            return
+        self._clear_error()
+        if not self.hasFocus():
+            self.setText(format_datetime_text(value))
+        if value != self._value:
+            self._value = value
+            self.dateTimeEdited.emit(value)
+        self.committed.emit(value)
 
 
 class OptionalDateTime(QWidget):
-    """A date and time that may be 'not set': a check box and a QDateTimeEdit; `edited` on each commit."""
+    """A date and time that may be 'not set': a check box and a DateTimeLine; `edited` on each commit."""
 
     edited = Signal(object)  # datetime or None
 
-    def __init__(self, parent: QWidget | None = None, *, default: datetime | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, default: datetime | None = None,
+                 note: FieldNote | None = None) -> None:
         super().__init__(parent)
         self._value: datetime | None = None
         self.default = default
         self.check = QCheckBox()
         self.check.setToolTip("Set a date and time (unchecked: not set)")
-        self.edit = QDateTimeEdit()
-        self.edit.setCalendarPopup(True)
-        self.edit.setDisplayFormat("yyyy-MM-dd  HH:mm")
-        self.edit.setKeyboardTracking(False)  # commit on Return / leaving, not on every digit
-        self.edit.setButtonSymbols(QAbstractSpinBox.ButtonSymbols.NoButtons)
-        self.edit.setSpecialValueText("")
-        no_wheel(self.edit)
+        self.edit = DateTimeLine(note)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.check)
         lay.addWidget(self.edit, 1)
-        self.setFocusProxy(self.edit)
         self.check.toggled.connect(self._toggled)
-        self.edit.dateTimeChanged.connect(self._changed)
-        self.edit.editingFinished.connect(self._left)
+        self.edit.committed.connect(self._left)
         self._show()
 
     def value(self) -> datetime | None:
@@ -145,33 +270,32 @@ class OptionalDateTime(QWidget):
         with blocked(self.check, self.edit):
             self.check.setChecked(self._value is not None)
             self.edit.setEnabled(self._value is not None)
+            self.setFocusProxy(self.edit if self._value is not None else self.check)  # where the focus can go
             shown = self._value or self.default or datetime.now().replace(hour=9, minute=0, second=0,
                                                                            microsecond=0)
-            if from_qdatetime(self.edit.dateTime()) != shown:
-                self.edit.setDateTime(to_qdatetime(shown))
-            self.edit.setToolTip("" if self._value else "Not set: tick the box to set a date and time")
+            if self.edit.value() != shown or self.edit.property("invalid"):
+                self.edit.set_value(shown)
+            self.edit.setToolTip(DATETIME_HINT if self._value else "Not set: tick the box to set a date and time")
 
     def _toggled(self, on: bool) -> None:
-        """Ticked: the field opens for a date (focused, all selected); the date is committed when it is left or
-        on Return, not at once. Unticked: not set."""
+        """Ticked: the field opens for a date (focused, all selected, so that typing replaces it); the date is
+        committed when it is left or on Return, not at once. Unticked: not set."""
         self.edit.setEnabled(on)
+        self.setFocusProxy(self.edit if on else self.check)
         if on:
+            self.edit.setToolTip(DATETIME_HINT)
             self.edit.setFocus(Qt.FocusReason.OtherFocusReason)
             self.edit.selectAll()
         else:
             self._emit(None)
 
-    def _left(self) -> None:
+    def _left(self, value: datetime) -> None:
         if self.check.isChecked():
-            self._emit(from_qdatetime(self.edit.dateTime()))
+            self._emit(value)
 
     def set_committed(self, value: datetime | None) -> None:
         """Record what the model holds without changing what is shown (after a refused input)."""
         self._value = value
-
-    def _changed(self, _value: QDateTime) -> None:
-        if self.check.isChecked():
-            self._emit(from_qdatetime(self.edit.dateTime()))
 
     def _emit(self, value: datetime | None) -> None:
         if value != self._value:
