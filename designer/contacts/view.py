@@ -9,14 +9,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout,
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialogButtonBox, QFormLayout, QHBoxLayout,
                                QLabel, QLineEdit, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from app.errors import JourneyStudioError
 from app.model.attributes import CONSENT_LEVELS
 from designer.contacts.commands import (EDITABLE, PutContact, RemoveContacts, contact_row, contacts_page,
                                        others_with_email)
-from designer.panels.common import FieldNote
+from designer.panels.common import Dialog, FieldNote
 
 if TYPE_CHECKING:
     from designer.document import Document
@@ -26,7 +26,7 @@ LABELS = {"first_name": "First name", "last_name": "Last name", "email": "E-mail
 PAGE = 500
 
 
-class ContactForm(QDialog):
+class ContactForm(Dialog):
     """One contact's fields; OK saves them (as one undoable edit, done by the caller)."""
 
     def __init__(self, document: Document, values: dict[str, Any] | None = None, contact_id: int | None = None,
@@ -98,7 +98,7 @@ class ContactForm(QDialog):
         super().accept()
 
 
-class ContactsWindow(QDialog):
+class ContactsWindow(Dialog):
     """Search, add, edit and delete the project's contacts."""
 
     def __init__(self, document: Document, parent: QWidget | None = None) -> None:

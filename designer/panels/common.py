@@ -8,9 +8,9 @@ from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 
 from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPainterPath, QPalette, QPen, QPixmap
-from PySide6.QtWidgets import (QAbstractButton, QApplication, QComboBox, QFormLayout, QFrame, QLabel, QLineEdit,
-                               QScrollArea, QStackedWidget, QTabBar, QVBoxLayout, QWidget)
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPainterPath, QPalette, QPen, QPixmap, QShowEvent
+from PySide6.QtWidgets import (QAbstractButton, QApplication, QComboBox, QDialog, QFormLayout, QFrame, QLabel,
+                               QLineEdit, QScrollArea, QStackedWidget, QTabBar, QVBoxLayout, QWidget)
 
 from app.validation.findings import Finding, Severity
 
@@ -378,3 +378,16 @@ def name_unnamed_controls(root: QWidget) -> None:
             name = w.toolTip().split("\n")[0].split(". ")[0].split(" (")[0].split(":")[0].strip()
         if name:
             w.setAccessibleName(name)
+
+
+class Dialog(QDialog):
+    """Our dialogs: every control that takes the focus has an accessible name when it is shown and whenever Tab
+    moves (rows a dialog adds later are named before the focus reaches them)."""
+
+    def showEvent(self, event: QShowEvent) -> None:
+        name_unnamed_controls(self)
+        super().showEvent(event)
+
+    def focusNextPrevChild(self, next: bool) -> bool:  # noqa: A002 - Qt's name
+        name_unnamed_controls(self)
+        return super().focusNextPrevChild(next)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QLineEdit, QPlainTextEdit, QVBoxLayout,
+from PySide6.QtWidgets import (QComboBox, QDialogButtonBox, QLineEdit, QPlainTextEdit, QVBoxLayout,
                                QWidget)
 
 from app.model.content import CONTENT_KINDS, Content
 from app.model.project import Project
 from designer.icons import tile_icon
-from designer.panels.common import FieldNote, MutedLabel, field_with_note, form_layout, no_wheel, set_invalid
+from designer.panels.common import Dialog, FieldNote, MutedLabel, field_with_note, form_layout, no_wheel, set_invalid
 
 KIND_LABELS = {"email": "Email", "sms": "Text message", "push": "Push notification"}
 STATUS_LABELS = {"draft": "Draft", "ready": "Ready to send"}
@@ -31,7 +31,7 @@ def _text_box(lines: int) -> QPlainTextEdit:
     return edit
 
 
-class ContentDialog(QDialog):
+class ContentDialog(Dialog):
     """Name, kind, status and the fields of that kind; OK only while the name is set and free."""
 
     def __init__(self, project: Project, content: Content | None = None, *, kind: str = "email",

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QFont, QFontDatabase
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QHBoxLayout,
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialogButtonBox, QFileDialog, QHBoxLayout,
                                QHeaderView, QLabel, QLineEdit, QPlainTextEdit, QPushButton, QStyledItemDelegate,
                                QStyleOptionViewItem, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
@@ -25,7 +25,7 @@ from app.package.build import (NOT_READY, PackageResult, Readiness, assess, pack
 from app.package.errors import PackageRefused
 from app.package.signing import SIGNING_KEY_ENV, load_private_key
 from app.words import count
-from designer.panels.common import (FieldNote, MutedLabel, bold, field_with_note, form_layout, severity_icon,
+from designer.panels.common import (Dialog, FieldNote, MutedLabel, bold, field_with_note, form_layout, severity_icon,
                                     status_icon)
 from designer.panels.content_dialog import status_text
 
@@ -58,7 +58,7 @@ class _WrappingDelegate(QStyledItemDelegate):
         return QSize(size.width(), max(size.height(), bounds.height() + 6))
 
 
-class PackageDialog(QDialog):
+class PackageDialog(Dialog):
     """Readiness of the current journey, and "Create package" for the live runner."""
 
     packaged = Signal(object)  # app.package.build.PackageResult

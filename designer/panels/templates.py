@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QPainter, QPainterPath, QPalette, QPen
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFrame, QLabel, QLineEdit, QListWidget,
+from PySide6.QtWidgets import (QDialogButtonBox, QFrame, QLabel, QLineEdit, QListWidget,
                                QListWidgetItem, QSplitter, QVBoxLayout, QWidget)
 
 from app.codec.plain import referenced_segments
@@ -25,7 +25,7 @@ from app.model.segment import Segment
 from app.services import template_paths
 from app.words import count
 from designer.icons import tile_icon, tile_pixmap
-from designer.panels.common import FieldNote, MutedLabel, bold
+from designer.panels.common import Dialog, FieldNote, MutedLabel, bold
 
 if TYPE_CHECKING:
     from designer.document import Document
@@ -130,7 +130,7 @@ class TemplatePreview(QWidget):
         p.end()
 
 
-class TemplateGallery(QDialog):
+class TemplateGallery(Dialog):
     """Pick a template to start a journey from; OK creates it in the document (`command()` gives what it runs)."""
 
     def __init__(self, document: Document, parent: QWidget | None = None,

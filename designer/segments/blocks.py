@@ -71,6 +71,8 @@ def _button(text: str, tip: str) -> QToolButton:
     b = QToolButton()
     b.setText(text)
     b.setToolTip(tip)
+    if not any(ch.isalnum() for ch in text):
+        b.setAccessibleName(tip)  # a symbol ('✕') is said as what it does
     b.setAutoRaise(True)
     return b
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QAbstractButton, QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QGridLayout,
+from PySide6.QtWidgets import (QAbstractButton, QAbstractItemView, QComboBox, QDialogButtonBox, QGridLayout,
                                QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPushButton, QScrollArea, QSplitter,
                                QStackedWidget, QTableView, QVBoxLayout, QWidget)
 
@@ -25,7 +25,7 @@ from app.model.refs import rename_segment_command
 from app.model.segment import SEGMENT_ENTITIES, SEGMENT_KINDS, Segment
 from app.words import count
 from designer.document import Document
-from designer.panels.common import ERROR_COLORS, FieldNote, MutedLabel, blocked, bold, combo_box, tone
+from designer.panels.common import Dialog, ERROR_COLORS, FieldNote, MutedLabel, blocked, bold, combo_box, tone
 from designer.segments.builder import QueryBuilder
 from designer.segments.jobs import JobRunner
 from designer.segments.member_commands import ChangeStaticMembers, MoveStaticMembers
@@ -42,7 +42,7 @@ PAGES = {"dynamic": 0, "static": 1, "subscription": 2, "accounts": 3}
 _COLUMN_WIDTHS = (160, 220, 140, 105, 85, 100)  # the last column (last purchase) takes the rest
 
 
-class SegmentEditor(QDialog):
+class SegmentEditor(Dialog):
     """Create or edit one segment of the project, seeing who is in it while editing."""
 
     countShown = Signal(str)  # the count line, each time it changes (for tests and screen readers)
@@ -144,6 +144,7 @@ class SegmentEditor(QDialog):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Tab goes to the blocks' fields, not their frame
         inner = QWidget()
         inner_lay = QVBoxLayout(inner)
         inner_lay.setContentsMargins(0, 0, 8, 0)

@@ -87,6 +87,8 @@ def _tool_button(text: str, tip: str) -> QToolButton:
     b = QToolButton()
     b.setText(text)
     b.setToolTip(tip)
+    if not any(ch.isalnum() for ch in text):
+        b.setAccessibleName(tip)  # a symbol ('✕') is said as what it does
     b.setAutoRaise(True)
     return b
 
@@ -245,12 +247,22 @@ class RowWidget(QFrame):
         self._value_key = key
         if old is not None:
             self.value_lay.removeWidget(old)
+            old.hide()  # out of the Tab order now, deleted when the event loop comes back
             old.deleteLater()
         if self.value_input is not None:
             if value is not MISSING:
                 self.value_input.set_value(value)
             self.value_input.edited.connect(self.edited)
             self.value_lay.addWidget(self.value_input)
+            # Tab goes attribute, operator, value, remove, however late the value's input was made (Qt puts a
+            # new widget last in the window's chain; setTabOrder takes only widgets that take the focus)
+            stops = [w for w in self.value_input.findChildren(QWidget)
+                     if w.focusPolicy() & Qt.FocusPolicy.TabFocus and w.focusProxy() is None]
+            for first, second in zip([self.op_combo, *stops], [*stops, self.remove_button]):
+                QWidget.setTabOrder(first, second)
+            for i, stop in enumerate(stops):
+                stop.setAccessibleName("Value" if len(stops) == 1 else ("From", "To")[i] if len(stops) == 2
+                                       else f"Value {i + 1}")
 
     def _attribute_chosen(self, _index: int) -> None:
         with blocked(self.op_combo):
