@@ -61,6 +61,8 @@ class Actions:
         self.export_journey = a("&Export Journey…", self.export_journey_file, "Ctrl+E")
         self.close = a("&Close", window.close, QKeySequence.StandardKey.Close)
         self.quit = a("&Quit", self.quit_all, QKeySequence.StandardKey.Quit)
+        if not self.quit.shortcuts():  # Windows has no standard key for it; Ctrl+Q is what people try
+            self.quit.setShortcut(QKeySequence("Ctrl+Q"))
         self.cut = a("Cu&t", view.cut, QKeySequence.StandardKey.Cut)
         self.copy = a("&Copy", view.copy, QKeySequence.StandardKey.Copy)
         self.paste = a("&Paste", view.paste, QKeySequence.StandardKey.Paste)
@@ -78,7 +80,7 @@ class Actions:
         self.minimap.setChecked(True)
         self.add_tile = a("&Add Tile…", lambda: view.start_add_flow(None), "Ctrl+T")
         self.check = a("&Check for Errors", self.check_for_errors, "F7")
-        self.settings = a("Journey &Settings", lambda: self._raise("settings"), "Ctrl+,")
+        self.settings = a("Journey &Settings", lambda: window.show_settings(None), "Ctrl+,")
         self.about = a("&About Journey Studio", self.show_about)
         sim = window.simulation
         self.run_simulation = a("&Simulate…", lambda: sim.show_docks("simulate"), "F5")
@@ -98,8 +100,10 @@ class Actions:
 
     def _action(self, text: str, slot: Callable[[], object], shortcut: object = None) -> QAction:
         act = QAction(text, self.w)
-        if shortcut is not None:
-            act.setShortcut(QKeySequence(shortcut) if isinstance(shortcut, str) else shortcut)  # type: ignore
+        if isinstance(shortcut, QKeySequence.StandardKey):
+            act.setShortcuts(shortcut)  # every key of the platform (Close: Ctrl+W and Ctrl+F4), not the first only
+        elif shortcut is not None:
+            act.setShortcut(QKeySequence(shortcut))  # type: ignore[call-overload]
         act.triggered.connect(lambda _checked=False: slot())
         return act
 

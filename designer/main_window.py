@@ -118,13 +118,13 @@ class MainWindow(QMainWindow):
         document.selectRequested.connect(self._select_requested)
         document.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         document.failed.connect(self._save_failed)
-        document.undo_stack.cleanChanged.connect(lambda _clean: self._update_title())
+        document.undo_stack.cleanChanged.connect(self._clean_changed)
         document.changed.connect(self._model_changed)
         document.findingsChanged.connect(self._update_status)
         self.scene.stepsSelected.connect(self._steps_selected)
         self.palette_panel.tileActivated.connect(self.view.start_add_flow)
         self.problems.fieldRequested.connect(self._field_requested)
-        self.problems.settingsRequested.connect(self._settings_requested)
+        self.problems.settingsRequested.connect(self.show_settings)
         self.view.journeyNeeded.connect(self.document.new_blank_journey)
         self.view.tileAdded.connect(self._tile_added)
         # a package made or imported elsewhere adds a milestone: the timeline is read again when it comes forward
@@ -139,6 +139,7 @@ class MainWindow(QMainWindow):
         self.start_page.recentRequested.connect(lambda path: self.actions._open_path(Path(path)))
         self.start_page.tileDropped.connect(self._start_with_tile)
 
+        self._shown = False
         self.resize(first_size(self))
         self._restore_state()
         self._journey_switched(document.current_journey.id if document.current_journey else None)
@@ -165,6 +166,9 @@ class MainWindow(QMainWindow):
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         QTimer.singleShot(0, self.hide_stale_tab_bars)
+        if not event.spontaneous() and not self._shown:
+            self._shown = True
+            self.focus_canvas()  # the first keystroke goes to the canvas (or New blank journey), not a filter box
 
     # --- following the document -------------------------------------------------------------------------------
     def _journey_switched(self, journey_id: str | None) -> None:
@@ -291,10 +295,14 @@ class MainWindow(QMainWindow):
         if step_id and hasattr(self.properties, "focus_field"):
             self.properties.focus_field(field)
 
-    def _settings_requested(self, field: str | None) -> None:
+    def show_settings(self, field: str | None) -> None:
+        """The journey settings come forward with the focus in a field (the name when none is given)."""
         self.docks["settings"].show()
         self.docks["settings"].raise_()
         self.settings_panel.focus_field(field)
+
+    def _clean_changed(self, clean: bool) -> None:
+        self.setWindowModified(not clean)  # the stack may be going away (a window closing): use what it said
 
     def _update_title(self) -> None:
         pf = self.document.file
@@ -349,6 +357,9 @@ class MainWindow(QMainWindow):
         return False
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        focused = QApplication.focusWidget()
+        if focused is not None and self.isAncestorOf(focused):
+            focused.clearFocus()  # a field being typed in commits now, while the project is open (not mid-teardown)
         if not self.confirm_close():
             event.ignore()
             return

@@ -381,7 +381,16 @@ class JourneyView(QGraphicsView):
             return self.duplicate
         if mods == none and key == Qt.Key.Key_Escape and self.journey_scene.selectedItems():
             return lambda: self.journey_scene.select_steps([])
+        if (mods == none and key == Qt.Key.Key_Menu) or (mods == Qt.KeyboardModifier.ShiftModifier
+                                                        and key == Qt.Key.Key_F10):
+            return self.keyboard_menu  # handled here, so the platform does not open a second one
         return None
+
+    def keyboard_menu(self) -> None:
+        """The context menu of the current tile (or of the canvas), as the Menu key or Shift+F10 open it."""
+        centre = self.viewport().rect().center()
+        self.contextMenuEvent(QContextMenuEvent(QContextMenuEvent.Reason.Keyboard, centre,
+                                                self.viewport().mapToGlobal(centre)))
 
     def event(self, event: QEvent) -> bool:
         choosing = self.flow is not None and bool(self.flow.candidates)
