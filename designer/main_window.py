@@ -93,7 +93,8 @@ class MainWindow(QMainWindow):
             "palette": self._dock("Tiles", self.palette_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
             "browser": self._dock("Project", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea),
             "properties": self._dock("Properties", self.properties, Qt.DockWidgetArea.RightDockWidgetArea),
-            "settings": self._dock("Journey settings", self.settings_panel, Qt.DockWidgetArea.RightDockWidgetArea),
+            "settings": self._dock("Settings", self.settings_panel, Qt.DockWidgetArea.RightDockWidgetArea,
+                                   name="Journey settings"),  # a tab title that fits; the name a saved layout knows
             "problems": self._dock("Problems", self.problems, Qt.DockWidgetArea.BottomDockWidgetArea),
             "history": self._dock("History", self.history, Qt.DockWidgetArea.BottomDockWidgetArea),
         }
@@ -108,7 +109,6 @@ class MainWindow(QMainWindow):
             for a, b in zip(group, group[1:]):
                 self.tabifyDockWidget(a, b)
             group[0].raise_()
-        self.resizeDocks([self.docks["palette"], self.docks["properties"]], [230, 360], Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["problems"]], [150], Qt.Orientation.Vertical)
         self.actions = Actions(self)
         self._status = QLabel()
@@ -144,9 +144,10 @@ class MainWindow(QMainWindow):
         self._restore_state()
         self._journey_switched(document.current_journey.id if document.current_journey else None)
 
-    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea, *, name: str = "") -> QDockWidget:
         dock = QDockWidget(title, self)
-        dock.setObjectName(f"dock-{title}")
+        dock.setObjectName(f"dock-{name or title}")
+        dock.toggleViewAction().setText(name or title)  # the View menu says what it is in full
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
         dock.dockLocationChanged.connect(lambda _area: QTimer.singleShot(0, self.hide_stale_tab_bars))
@@ -168,6 +169,8 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, self.hide_stale_tab_bars)
         if not event.spontaneous() and not self._shown:
             self._shown = True
+            if not self._layout_restored:
+                self.fit_docks()
             self.focus_canvas()  # the first keystroke goes to the canvas (or New blank journey), not a filter box
 
     # --- following the document -------------------------------------------------------------------------------
@@ -370,14 +373,20 @@ class MainWindow(QMainWindow):
             _open_windows.remove(self)
         event.accept()
 
+    def fit_docks(self) -> None:
+        """Panel widths for the window's width on a first start: the canvas gets most of it (about 60% of a
+        1366-px screen, two thirds of a 1920-px one); the user's own layout is restored on later starts."""
+        width = self.width()
+        left, right = max(190, min(250, round(width * 0.15))), max(340, min(420, round(width * 0.22)))
+        self.resizeDocks([self.docks["palette"], self.docks["properties"]], [left, right], Qt.Orientation.Horizontal)
+
     def _restore_state(self) -> None:
         """The size and dock layout the user left (per user, in QSettings)."""
         s = QSettings()
         geometry, state = s.value("window/geometry"), s.value("window/state")
         if geometry is not None:
             self.restoreGeometry(geometry)
-        if state is not None:
-            self.restoreState(state)
+        self._layout_restored = state is not None and bool(self.restoreState(state))
 
     def _save_state(self) -> None:
         s = QSettings()

@@ -326,3 +326,24 @@ def test_send_to_offers_address_attributes_in_words(qtbot, tmp_path: Path) -> No
         assert j.step(email).props["send_to"] == "work_email"
     finally:
         _close(w)
+
+
+def test_on_a_laptop_screen_the_canvas_gets_most_of_the_width_and_dock_tabs_read_in_full(qtbot,
+                                                                                         tmp_path: Path) -> None:
+    w = template_window(qtbot, tmp_path / "p.jstudio", "announcement.yaml")
+    try:
+        w.resize(1366, 768)
+        w.fit_docks()  # what a first start does for its window's size
+        qtbot.waitUntil(lambda: w.width() == 1366 and w.view.width() > 0)
+        assert w.view.width() >= 0.58 * w.width(), (w.view.width(), w.docks["properties"].width())
+        bars = [b for b in w.findChildren(QTabBar) if b.parent() is w and b.isVisible()]
+        assert bars
+        for bar in bars:
+            for i in range(bar.count()):
+                text = bar.tabText(i)
+                assert bar.tabRect(i).width() >= bar.fontMetrics().horizontalAdvance(text), text  # not elided
+        # the View menu names the journey's settings in full; its tab says "Settings"
+        assert w.docks["settings"].toggleViewAction().text() == "Journey settings"
+        assert w.docks["settings"].windowTitle() == "Settings"
+    finally:
+        _close(w)

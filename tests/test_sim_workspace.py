@@ -124,3 +124,29 @@ def test_closing_the_replay_restores_the_tiles(qtbot, window: MainWindow) -> Non
     assert not ws.replay.active
     assert tile.status_text == summary
     assert all(e.flow is None for e in window.scene.edge_items())
+
+
+def test_a_replay_on_a_laptop_screen_keeps_the_window_s_width_and_every_figure_of_a_tile(qtbot,
+                                                                                        window: MainWindow) -> None:
+    """1366 px wide: opening a run neither widens the window (long replay lines wrap) nor cuts a tile's
+    figures (whole parts on two lines; '0 waiting' gives way first; the exact values are in the tooltip)."""
+    from designer.canvas.items import STATUS_SEP, TEXT_W, fit_status
+    window.resize(1366, 768)
+    qtbot.waitUntil(lambda: window.width() == 1366)
+    start_run(qtbot, window, contacts=2_000, replicas=1, seed=5)
+    ws = window.simulation
+    ws.replay_bar.timeline.set_time(ws.replay_bar.timeline.horizon)
+    qtbot.wait(50)
+    assert window.width() == 1366 and window.minimumSizeHint().width() <= 1366
+    metrics = window.scene.theme.status_metrics
+    for tile in window.scene.tile_items():
+        lines = tile.status_lines()
+        assert lines and not any(line.endswith("…") for line in lines), (tile.step_id, lines)
+        shown = STATUS_SEP.join(lines).split(STATUS_SEP)
+        full = tile.status_text.split(STATUS_SEP)
+        assert set(shown) <= set(full) and all(p in shown for p in full if not p.startswith("0 ")), (shown, full)
+    # the rule itself: parts are never cut; zero counts give way first; only a part too long alone is elided
+    narrow = metrics.horizontalAdvance("300k sent") + 1
+    assert fit_status("0 waiting · 300k sent", metrics, narrow, 1) == ["300k sent"]
+    assert fit_status("0 waiting · 300k sent", metrics, TEXT_W, 1) == ["0 waiting · 300k sent"]
+    assert fit_status("1,234,567,890 completed", metrics, 40, 1)[0].endswith("…")

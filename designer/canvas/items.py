@@ -85,6 +85,36 @@ def wrap_text(text: str, metrics: QFontMetricsF, width: float, max_lines: int = 
     return lines or [""]
 
 
+STATUS_SEP = " · "
+
+
+def _pack(parts: list[str], metrics: QFontMetricsF, width: float, max_lines: int) -> list[str] | None:
+    """Whole parts on lines of `width` ('300k sent · 63k opened'), or None when they need more lines."""
+    lines: list[str] = []
+    for part in parts:
+        if lines and metrics.horizontalAdvance(lines[-1] + STATUS_SEP + part) <= width:
+            lines[-1] += STATUS_SEP + part
+        elif metrics.horizontalAdvance(part) <= width and len(lines) < max_lines:
+            lines.append(part)
+        else:
+            return None
+    return lines
+
+
+def fit_status(text: str, metrics: QFontMetricsF, width: float, max_lines: int) -> list[str]:
+    """A status line measured into at most `max_lines` lines of `width`, never cutting a figure: its parts
+    ('0 waiting · 300k sent · 63k opened') are kept whole; when they do not fit, the parts that count nothing are
+    left out first ('0 waiting'), and only then is the last line elided. The tooltip has every figure."""
+    if max_lines <= 0 or not text:
+        return []
+    parts = [p for p in text.split(STATUS_SEP) if p]
+    fitted = _pack(parts, metrics, width, max_lines)
+    if fitted is None:
+        counted = [p for p in parts if not (p.startswith("0 ") or p.endswith(" 0"))]
+        fitted = _pack(counted, metrics, width, max_lines) if counted != parts else None
+    return fitted if fitted is not None else wrap_text(text, metrics, width, max_lines)
+
+
 class TileItem(QGraphicsItem):
     """A step drawn as a card: type colour and glyph, name, type, status line, ports, badges."""
 
@@ -100,6 +130,7 @@ class TileItem(QGraphicsItem):
         self.height = tile_height(0)
         self._name = self._type_label = self._summary = ""
         self._status: str | None = None
+        self._lod_text: tuple[tuple[str, int], str] = (("", 0), "")  # the name as drawn when zoomed out
         self._errors = self._warnings = 0
         self._drop_port: str | None = None
         self._hover_port: str | None = None
@@ -199,18 +230,29 @@ class TileItem(QGraphicsItem):
         mode = Qt.TextElideMode.ElideRight
         type_w = TEXT_W - (22.0 if self._errors or self._warnings else 0.0)
         names = wrap_text(self._name, t.name_metrics, TEXT_W, 2)
-        status = wrap_text(self.status_text, t.status_metrics, TEXT_W, 3 - len(names)) if self.status_text else []
-        # Type, name and status stacked and centred vertically; a long name or status takes two lines.
-        rows = [("type", t.type_metrics.elidedText(self._type_label, mode, type_w), 14.0)]
+        status = fit_status(self.status_text, t.status_metrics, TEXT_W, 3 - len(names))
+        if len(names) == 2 and self._status is not None and STATUS_SEP.join(status) != self._status:
+            status = fit_status(self._status, t.status_metrics, TEXT_W, 2)
+        # Type, name and status stacked and centred vertically; a long name or status takes two lines. Figures
+        # (a replay) that need two lines under a two-line name take the type's line: the band's colour and glyph
+        # say the type.
+        rows = [] if len(names) + len(status) > 3 else \
+            [("type", t.type_metrics.elidedText(self._type_label, mode, type_w), 14.0)]
         rows += [("name", line, 17.0) for line in names] + [("status", line, 14.0) for line in status]
         total = sum(h for _, _, h in rows) + 3.0 + (3.0 if status else 0.0)
         y = (self.height - total) / 2
         self._rows = []
         for i, (kind, text, h) in enumerate(rows):
-            if i == 1 or (kind == "status" and rows[i - 1][0] == "name"):
+            if (i == 1 and rows[0][0] == "type") or (kind == "status" and rows[i - 1][0] == "name"):
                 y += 3.0
             self._rows.append((kind, QRectF(TEXT_X, y, TEXT_W + 8.0, h), text))
             y += h
+
+    def status_lines(self) -> list[str]:
+        """The status lines as drawn (measured into the card)."""
+        if self._rows_dirty:
+            self._layout_rows()
+        return [text for kind, _rect, text in self._rows if kind == "status"]
 
     def tooltip(self) -> str:
         """Rich text for the tooltip (built when asked: setting a tooltip on every tile is slow)."""
@@ -289,14 +331,18 @@ class TileItem(QGraphicsItem):
                 painter.setPen(Qt.PenStyle.NoPen)
                 painter.setBrush(t.error)
                 painter.drawEllipse(QPointF(TILE_W - 6.0, 6.0), 14.0, 14.0)
-            if lod >= LOD_NAME:  # semantic zoom: the name stays readable (11 px on screen), one line, elided
+            if lod >= LOD_NAME:  # semantic zoom: the name stays readable (11 px on screen), elided
+                size = max(1, round(11.0 / lod))
                 font = QFont(t.name_font)
-                font.setPixelSize(max(1, round(11.0 / lod)))
+                font.setPixelSize(size)
                 painter.setFont(font)
                 painter.setPen(QColor("#ffffff"))
                 box = self._card.adjusted(6.0 / lod, 0.0, -6.0 / lod, 0.0)
-                text = QFontMetricsF(font).elidedText(self._name, Qt.TextElideMode.ElideRight, box.width())
-                painter.drawText(box, int(Qt.AlignmentFlag.AlignCenter), text)
+                if self._lod_text[0] != (self._name, size):  # measured once per name and size, not per frame
+                    lines = 2 if self._card.height() * lod >= 28.0 else 1  # two lines once the card is tall enough
+                    self._lod_text = ((self._name, size), "\n".join(wrap_text(self._name, QFontMetricsF(font),
+                                                                              box.width(), lines)))
+                painter.drawText(box, int(Qt.AlignmentFlag.AlignCenter), self._lod_text[1])
             return
         card = self._card
         painter.setPen(Qt.PenStyle.NoPen)

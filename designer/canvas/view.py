@@ -180,6 +180,10 @@ class JourneyView(QGraphicsView):
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         vp = self.viewport().geometry()
+        # at most a fifth of the canvas's width and a quarter of its height: a small canvas keeps its tiles
+        scale = min(1.0, vp.width() * 0.2 / Minimap.SIZE.width(), vp.height() * 0.25 / Minimap.SIZE.height())
+        self.minimap.setFixedSize(max(80, round(Minimap.SIZE.width() * scale)),
+                                  max(52, round(Minimap.SIZE.height() * scale)))
         self.minimap.move(vp.right() - self.minimap.width() - 12, vp.bottom() - self.minimap.height() - 12)
         self.minimap.invalidate()
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence
-from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton,
+from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QGridLayout, QHeaderView, QLabel, QPushButton,
                                QTableView, QVBoxLayout, QWidget)
 
 from app.model.journey import Journey
@@ -83,12 +83,12 @@ class BehaviourTable(QWidget):
         self.note.hide()
 
         self.summary.setWordWrap(True)
-        buttons = QHBoxLayout()
+        buttons = QGridLayout()  # two rows: the panel fits a narrow dock (a 1366-px screen)
         buttons.setContentsMargins(0, 0, 0, 0)
-        for b in (self.load_button, self.save_button, self.reset_cells_button, self.reset_button):
+        for i, b in enumerate((self.load_button, self.save_button, self.reset_cells_button, self.reset_button)):
             b.setAutoDefault(False)
-            buttons.addWidget(b)
-        buttons.addStretch(1)
+            buttons.addWidget(b, i // 2, i % 2)
+        buttons.setColumnStretch(2, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.summary)

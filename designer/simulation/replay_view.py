@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from designer.simulation.timeline import Timeline
@@ -69,10 +69,13 @@ class ReplayBar(QWidget):
         self.timeline.setEnabled(False)
         self.totals = QLabel()
         self.totals.setToolTip("The journey's running totals at the moment shown")
+        for label in (self.title, self.totals):  # long lines wrap: they never widen the window
+            label.setWordWrap(True)
+        self.totals.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         head = QHBoxLayout()
-        head.addWidget(self.title, 1)
+        head.addWidget(self.title, 3)
         head.addSpacing(16)
-        head.addWidget(self.totals)
+        head.addWidget(self.totals, 2)
         head.addWidget(self.close_button)
         box = QVBoxLayout(self)
         box.setContentsMargins(8, 4, 8, 6)

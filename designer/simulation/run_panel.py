@@ -24,8 +24,8 @@ from typing import Any
 
 from PySide6.QtCore import QDateTime, QTimeZone, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QDateTimeEdit, QFrame, QGridLayout, QHBoxLayout, QLabel,
-                               QLineEdit, QProgressBar, QPushButton, QRadioButton, QSizePolicy, QSpinBox,
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QDateTimeEdit, QFormLayout, QFrame, QGridLayout, QHBoxLayout,
+                               QLabel, QLineEdit, QProgressBar, QPushButton, QRadioButton, QSizePolicy, QSpinBox,
                                QToolButton, QVBoxLayout, QWidget)
 
 from app.model.journey import Journey
@@ -200,7 +200,7 @@ class RunPanel(QWidget):
         seed_row.addWidget(self.new_seed_button)
         seed_row.addStretch(1)
 
-        self.until_end_radio = QRadioButton("Until the schedule ends")
+        self.until_end_radio = QRadioButton("Until the end")
         self.days_radio = QRadioButton("For")
         self.until_end_radio.setChecked(True)
         self.horizon_group = QButtonGroup(self)
@@ -234,6 +234,7 @@ class RunPanel(QWidget):
         no_wheel(self.contacts_spin, self.seed_spin, self.days_spin, self.replicas_spin, self.as_of_edit)
 
         form = form_layout()
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # labels above the fields in a narrow dock
         form.addRow("Population:", population)
         form.addRow("Seed:", seed_row)
         form.addRow("Horizon:", horizon)
@@ -591,8 +592,8 @@ class RunPanel(QWidget):
             zone = QTimeZone(s.timezone.encode())
             if self.as_of_start.isChecked() and zone.isValid():
                 self.as_of_edit.setDateTime(QDateTime(s.start.date(), s.start.time(), zone).toUTC())
-        self.until_end_radio.setText("Until the schedule ends" + (f" ({s.end:%Y-%m-%d})" if s.end else
-                                                                   f" ({DEFAULT_HORIZON_DAYS} days: no end date)"))
+        self.until_end_radio.setText("Until the end" + (f" ({s.end:%Y-%m-%d})" if s.end else
+                                                         f" ({DEFAULT_HORIZON_DAYS} days: no end date)"))
 
     def _fill_segments(self, journey: Journey | None) -> None:
         """The project's segments of contacts; the journey's first audience segment until one is chosen."""
