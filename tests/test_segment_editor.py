@@ -333,11 +333,20 @@ def test_no_query_yet_and_segments_of_accounts(doc: Document, qtbot: Any) -> Non
     assert not editor.builder.blocks()[0].hint.isHidden()
     assert wait_counted(qtbot, editor) == count_text(CONTACTS)
     editor.reject()
-    accounts = Segment("Renewals", entity="accounts", description="Up for renewal")
+    # a segment of accounts is built and counted like one of contacts: the accounts of the contacts its blocks
+    # find, with every contact of those accounts (as the simulator and the live runner read it)
+    city = top_cities(doc.file, 1)[0]
+    accounts = Segment("Renewals", entity="accounts", description="Up for renewal", query={"blocks": [
+        {"where": {"all": [{"attribute": "city", "op": "equals", "value": city}]}}]})
     editor = open_editor(qtbot, doc, accounts)
-    assert editor.pages.currentIndex() == editor_module.PAGES["accounts"]
-    assert editor.count_label.text() == "Not counted: segments of accounts" and editor.members.rowCount() == 0
+    assert editor.pages.currentIndex() == editor_module.PAGES["dynamic"] and editor.builder.blocks()
+    expected = m.count(doc.file, accounts)
+    contacts_found = m.count(doc.file, Segment("x", query=accounts.query))
+    assert 0 < expected and expected != contacts_found  # widened to whole accounts (and no account, no member)
+    assert wait_counted(qtbot, editor) == f"{expected:,} contacts in the accounts found of {CONTACTS:,} contacts"
+    assert editor.members.rowCount() == min(expected, PAGE_SIZE)
     assert editor.segment() == accounts
+    editor.reject()
 
 
 # --- counting -------------------------------------------------------------------------------------------------

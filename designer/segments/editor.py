@@ -38,7 +38,7 @@ COUNT_DELAY_MS = 300
 KIND_TIPS = {"dynamic": "Members are the contacts a query finds, kept up to date",
              "static": "Members are the contacts you add, one by one",
              "subscription": "Members are the contacts on a subscription list"}
-PAGES = {"dynamic": 0, "static": 1, "subscription": 2, "accounts": 3}
+PAGES = {"dynamic": 0, "static": 1, "subscription": 2}
 _COLUMN_WIDTHS = (160, 220, 140, 105, 85, 100)  # the last column (last purchase) takes the rest
 
 
@@ -174,11 +174,6 @@ class SegmentEditor(Dialog):
         sub_lay.addWidget(self.list_note)
         sub_lay.addStretch(1)
         self.pages.addWidget(sub)
-        accounts = MutedLabel("Segments of accounts are defined in the live system: Journey Studio keeps their name "
-                              "and description, and cannot count their members yet.")
-        accounts.setWordWrap(True)
-        accounts.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.pages.addWidget(accounts)
 
     def _build_members(self) -> None:
         self.members = MembersModel(self.runner, self)
@@ -248,9 +243,7 @@ class SegmentEditor(Dialog):
         name = self.name.text().strip()
         entity, kind = self.entity.currentData(), self.kind_value()
         query: dict[str, Any] | None = None
-        if entity != "contacts":
-            query = self.original.query if self.original is not None else None
-        elif kind == "dynamic":
+        if kind == "dynamic":
             query = self.builder.build()[0]
         elif kind == "subscription":
             listed = self.list_combo.currentText().strip()
@@ -273,7 +266,7 @@ class SegmentEditor(Dialog):
     def source(self) -> MemberSource | None:
         """Who to count and list now (None: nothing can be counted as it stands)."""
         segment = self.segment()
-        if segment.entity != "contacts" or self._problems or (segment.kind == "dynamic" and segment.query is None):
+        if self._problems or (segment.kind == "dynamic" and segment.query is None):
             return None
         stored = self.original.name if self.original is not None else None
         return MemberSource.of(segment, self.context.custom, stored, frozenset(self.static_panel.added),
@@ -282,7 +275,7 @@ class SegmentEditor(Dialog):
     # --- following edits ----------------------------------------------------------------------------------
     def _edited(self) -> None:
         """After any change to the definition: show its problems now, count again after a pause."""
-        kind = self.kind_value() if self.entity.currentData() == "contacts" else "accounts"
+        kind = self.kind_value()
         self.pages.setCurrentIndex(PAGES[kind])
         self.remove_members_button.setVisible(kind == "static")
         self._validate()
@@ -293,11 +286,11 @@ class SegmentEditor(Dialog):
     def _validate(self) -> None:
         segment = self.segment()
         self._problems = []
-        if segment.entity == "contacts" and segment.kind == "dynamic":
+        if segment.kind == "dynamic":
             query, paths = self.builder.build()
             self._problems = validate_query(query, self.context.custom) if query is not None else []
             self.builder.show_problems(self._problems, paths)
-        elif segment.entity == "contacts" and segment.kind == "subscription":
+        elif segment.kind == "subscription":
             self._problems = validate_segment(segment, self.context.custom)
             if not self.list_combo.currentText().strip():
                 self._problems = [Problem(("list",), "no-list", "choose the subscription list",
@@ -314,12 +307,9 @@ class SegmentEditor(Dialog):
         self._last_count = None  # until the new count arrives, a late total must not bring back the old one
         self.members.set_source(source)
         self._show_table_status()
-        segment = self.segment()
         if source is not None:
             self._show_count("Counting…")
             self._count_ticket = self.runner.submit("count", count_members(source))
-        elif segment.entity != "contacts":
-            self._show_count("Not counted: segments of accounts")
         elif self._problems:
             n = len(self._problems)
             what = "the problem" if n == 1 else f"the {n:,} problems"
@@ -365,7 +355,10 @@ class SegmentEditor(Dialog):
     def _show_counted(self) -> None:
         n = self._last_count or 0
         total = f" of {self._total:,} contacts" if self._total else ""
-        self._show_count((count(n, "member") if n else "No members") + total)
+        if self.entity.currentData() == "accounts":  # the accounts of the contacts found, with all their contacts
+            self._show_count((f"{count(n, 'contact')} in the accounts found" if n else "No accounts found") + total)
+        else:
+            self._show_count((count(n, "member") if n else "No members") + total)
 
     def _job_failed(self, channel: str, ticket: int, message: str) -> None:
         if channel == "count" and ticket == self._count_ticket:
@@ -405,7 +398,7 @@ class SegmentEditor(Dialog):
         """The one command that saves the edits (None when nothing changed)."""
         segment, pf, old = self.segment(), self.document.file, self.original
         added, removed = sorted(self.static_panel.added), sorted(self.static_panel.removed)
-        static = segment.kind == "static" and segment.entity == "contacts"
+        static = segment.kind == "static"
         commands: list[Command] = []
         if old is None:
             commands.append(PutSegment(segment))

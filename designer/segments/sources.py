@@ -53,9 +53,17 @@ class MemberSource:
         return cls(own, dict(custom or {}), stored_name, frozenset(added), frozenset(removed))
 
     def condition(self, at: datetime | date | None = None) -> Condition:
-        """Who is a member at moment `at`; AudienceError when the definition cannot be evaluated."""
+        """Who is a member at moment `at`; AudienceError when the definition cannot be evaluated. A segment of
+        accounts holds every contact of the accounts of the contacts its definition finds."""
         if self.segment.kind != "static":
             return segment_condition(self.segment, dict(self.custom), at)
+        found = self._static_contacts()
+        if self.segment.entity != "accounts":
+            return found
+        accounts = select(_c.c.account_id).where(and_(_c.c.account_id.is_not(None), found)).correlate_except(_c)
+        return _c.c.account_id.in_(accounts)
+
+    def _static_contacts(self) -> Condition:
         m = t.segment_members
         stored = (_c.c.id.in_(select(m.c.contact_id).where(m.c.segment == self.stored_name))
                   if self.stored_name is not None else false())
