@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from PySide6.QtCore import QDate, QDateTime, Qt, QTime, QTimeZone
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QLineEdit, QWidget
 from pytestqt.qtbot import QtBot
@@ -229,7 +229,11 @@ def test_project_and_segment_populations(qtbot: QtBot, panel: RunPanel, document
 
     panel.as_of_start.setChecked(False)
     assert panel.as_of_edit.isEnabled()
-    panel.as_of_edit.setDateTime(QDateTime(QDate(2026, 11, 15), QTime(10, 0), QTimeZone.utc()))
+    panel.as_of_edit.setFocus()
+    panel.as_of_edit.selectAll()
+    qtbot.keyClicks(panel.as_of_edit, "2026-11-15 10:00")  # typed over: the whole moment is replaced
+    qtbot.keyClick(panel.as_of_edit, Qt.Key.Key_Return)
+    assert panel.as_of_edit.value() == datetime(2026, 11, 15, 10, 0)
     record, _ = _run(qtbot, panel)
     moment = datetime(2026, 11, 15, 10, 0, tzinfo=timezone.utc)
     earlier = population_from_project(document.file, journey, segment="No purchase in 60 days", plan=plan,

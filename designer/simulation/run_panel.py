@@ -17,21 +17,22 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import replace
-from datetime import timezone
+from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QDateTime, QTimeZone, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QDateTimeEdit, QFormLayout, QFrame, QGridLayout, QHBoxLayout,
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QFormLayout, QFrame, QGridLayout, QHBoxLayout,
                                QLabel, QLineEdit, QProgressBar, QPushButton, QRadioButton, QSizePolicy, QSpinBox,
                                QToolButton, QVBoxLayout, QWidget)
 
 from app.model.journey import Journey
 from designer.document import Document
-from designer.panels.common import (ERROR_COLORS, MutedLabel, blocked, bold, combo_box, form_layout, no_wheel,
-                                    tone)
+from designer.panels.common import (ERROR_COLORS, FieldNote, MutedLabel, blocked, bold, combo_box, form_layout,
+                                    no_wheel, tone)
+from designer.panels.inputs import DateTimeLine
 from designer.simulation.behaviour_model import message_steps
 from designer.simulation.behaviour_table import BehaviourTable
 from designer.simulation.worker import RunJob
@@ -144,11 +145,11 @@ class RunPanel(QWidget):
         self.as_of_start.setToolTip("When the segment's members are read: the journey's start, or (unticked) the "
                                     "moment below. The journey's other segments are evaluated over the simulated "
                                     "period, as the live runner does.")
-        self.as_of_edit = QDateTimeEdit()
-        self.as_of_edit.setDisplayFormat("yyyy-MM-dd HH:mm 'UTC'")
-        self.as_of_edit.setTimeZone(QTimeZone.utc())
-        self.as_of_edit.setCalendarPopup(True)
+        self.as_of_note = FieldNote()
+        self.as_of_edit = DateTimeLine(self.as_of_note)  # typed over, a date is replaced whole (UTC: the CLI's --as-of)
+        self.as_of_edit.setPlaceholderText("yyyy-mm-dd hh:mm UTC")
         self.as_of_edit.setAccessibleName("Moment the segments are evaluated (UTC)")
+        self.as_of_edit.set_value(datetime.now(timezone.utc).replace(tzinfo=None, second=0, microsecond=0))
 
         self.contacts_spin.setMaximumWidth(220)
         self.locale_combo.setMaximumWidth(320)
@@ -175,6 +176,7 @@ class RunPanel(QWidget):
         as_of_row.addWidget(self.as_of_label, 0, 0)
         as_of_row.addWidget(self.as_of_start, 1, 0)
         as_of_row.addWidget(self.as_of_edit, 2, 0)
+        as_of_row.addWidget(self.as_of_note, 3, 0, 1, 2)
         as_of_row.setColumnStretch(1, 1)
         population = QVBoxLayout()
         population.setSpacing(4)
@@ -231,7 +233,7 @@ class RunPanel(QWidget):
         replicas_row.addWidget(replicas_hint, 1)
         self.name_edit = QLineEdit()
         self.name_edit.setAccessibleName("Run name")
-        no_wheel(self.contacts_spin, self.seed_spin, self.days_spin, self.replicas_spin, self.as_of_edit)
+        no_wheel(self.contacts_spin, self.seed_spin, self.days_spin, self.replicas_spin)
 
         form = form_layout()
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # labels above the fields in a narrow dock
@@ -366,7 +368,8 @@ class RunPanel(QWidget):
         behaviour = replace(behaviour, messages={k: v for k, v in behaviour.messages.items() if k in steps})
         as_of = None
         if kind == "segment" and not self.as_of_start.isChecked():
-            as_of = self.as_of_edit.dateTime().toPython().replace(tzinfo=timezone.utc)
+            typed = self.as_of_edit.value()
+            as_of = typed.replace(tzinfo=timezone.utc) if typed is not None else None
         profile_kind = self.profile_combo.currentData()
         return RunRequest(
             journey_id=journey.id if journey is not None else "", population=kind,
@@ -591,7 +594,8 @@ class RunPanel(QWidget):
             self.schedule_label.setText(f"Starts {s.start:%Y-%m-%d %H:%M} {s.timezone}, {end}.")
             zone = QTimeZone(s.timezone.encode())
             if self.as_of_start.isChecked() and zone.isValid():
-                self.as_of_edit.setDateTime(QDateTime(s.start.date(), s.start.time(), zone).toUTC())
+                utc = QDateTime(s.start.date(), s.start.time(), zone).toUTC()
+                self.as_of_edit.set_value(utc.toPython().replace(tzinfo=None))
         self.until_end_radio.setText("Until the end" + (f" ({s.end:%Y-%m-%d})" if s.end else
                                                          f" ({DEFAULT_HORIZON_DAYS} days: no end date)"))
 
