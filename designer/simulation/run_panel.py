@@ -236,7 +236,7 @@ class RunPanel(QWidget):
         no_wheel(self.contacts_spin, self.seed_spin, self.days_spin, self.replicas_spin)
 
         form = form_layout()
-        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # labels above the fields in a narrow dock
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)  # labels above the fields: fits a narrow dock
         form.addRow("Population:", population)
         form.addRow("Seed:", seed_row)
         form.addRow("Horizon:", horizon)
