@@ -52,7 +52,8 @@ class Actions:
         self.redo.setShortcuts(redo_keys())
         a = self._action
         self.new_blank = a("New &Blank Journey", window._new_blank_journey, "Ctrl+Shift+J")
-        self.new_journey = a("&New Journey from Template…", self.new_journey_from_template, QKeySequence.StandardKey.New)
+        self.new_journey = a("&New Journey from Template…", self.new_journey_from_template,
+                             QKeySequence.StandardKey.New)
         self.new_project = a("New &Project…", self.new_project_file, "Ctrl+Shift+N")
         self.open = a("&Open…", self.open_project, QKeySequence.StandardKey.Open)
         self.save = a("&Save", self.save_checkpoint, QKeySequence.StandardKey.Save)
@@ -300,7 +301,9 @@ class Actions:
     def show_contacts(self) -> None:
         """The project's contacts: search, add, edit, delete (seed 004 starts by creating two by hand)."""
         from designer.contacts.view import ContactsWindow
-        ContactsWindow(self.w.document, self.w).exec()
+        window = ContactsWindow(self.w.document, self.w)
+        window.exec()
+        window.deleteLater()  # closed: it no longer follows the project's edits
 
     def export_package(self) -> None:
         """The current journey as a validated package for the live runner (refused, with reasons, if not ready)."""

@@ -347,3 +347,20 @@ def test_on_a_laptop_screen_the_canvas_gets_most_of_the_width_and_dock_tabs_read
         assert w.docks["settings"].windowTitle() == "Settings"
     finally:
         _close(w)
+
+
+def test_a_narrow_project_panel_gives_the_names_the_width(qtbot, tmp_path: Path) -> None:
+    from designer.panels import ProjectBrowser
+    w = template_window(qtbot, tmp_path / "p.jstudio", "announcement.yaml")
+    try:
+        browser = ProjectBrowser(w.document)
+        qtbot.addWidget(browser)
+        browser.resize(190, 400)
+        browser.show()
+        qtbot.waitUntil(lambda: browser.tree.isColumnHidden(1))  # '4 steps · v1' would cut the names
+        journey = browser.groups["journeys"].child(0)
+        assert "4 steps" in journey.toolTip(0)  # the details are in the tooltip instead
+        browser.resize(520, 400)
+        qtbot.waitUntil(lambda: not browser.tree.isColumnHidden(1))
+    finally:
+        _close(w)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable
 
-from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QItemSelectionModel, QObject, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QInputDialog, QLineEdit, QMenu, QMessageBox,
                                QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
@@ -63,6 +63,8 @@ class ProjectBrowser(QWidget):
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.setIndentation(14)
+        self.tree.viewport().installEventFilter(self)  # a narrow panel gives the names the width (see fit_columns)
         self.groups: dict[str, QTreeWidgetItem] = {}
         for key, label in GROUPS:
             item = QTreeWidgetItem(self.tree, [label])
@@ -123,6 +125,7 @@ class ProjectBrowser(QWidget):
                     if self._key(group.child(i)) == selected:
                         self.tree.setCurrentItem(group.child(i))
             self._select_runs(runs)
+        self.fit_columns()
 
     def refresh_runs(self, _journey_id: object = None) -> None:
         """Rebuild the list of saved runs (selected runs stay selected; the current journey's come first)."""
@@ -135,6 +138,7 @@ class ProjectBrowser(QWidget):
                 if self._key(group.child(i)) == current:
                     self.tree.setCurrentItem(group.child(i), 0, QItemSelectionModel.SelectionFlag.NoUpdate)
             self._select_runs(keep)
+        self.fit_columns()
 
     def _select_runs(self, run_ids: set[int]) -> None:
         """Select these runs again after a rebuild (two selected runs are what "Compare selected" compares)."""
@@ -175,12 +179,25 @@ class ProjectBrowser(QWidget):
         item.setData(0, Qt.ItemDataRole.AccessibleDescriptionRole, info.description())
         return item
 
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if obj is self.tree.viewport() and event.type() == QEvent.Type.Resize:
+            self.fit_columns()
+        return super().eventFilter(obj, event)
+
+    def fit_columns(self) -> None:
+        """Show the details column ('4 steps · v1') only when the names keep 160 px beside it."""
+        fm = self.tree.fontMetrics()
+        details = [group.child(i).text(1) for group in self.groups.values() for i in range(group.childCount())]
+        needed = max((fm.horizontalAdvance(d) for d in details), default=0) + 16
+        self.tree.setColumnHidden(1, self.tree.viewport().width() - needed < 160)
+
     def _child(self, group: str, kind: str, key: str | int, text: str, detail: str, icon: Any, tip: str,
                editable: bool) -> QTreeWidgetItem:
         item = QTreeWidgetItem(self.groups[group], [text, detail])
         item.setData(0, KIND_ROLE, kind)
         item.setData(0, KEY_ROLE, key)
         item.setIcon(0, icon)
+        tip = tip if not detail or detail in tip else f"{tip}\n{detail}"  # the details column may be hidden
         item.setToolTip(0, tip)
         item.setToolTip(1, tip)
         item.setForeground(1, muted_color(self.tree))
