@@ -7,6 +7,7 @@ Edits are written to the project file as they happen. "Save" (Ctrl+S) marks a ch
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QSize, Qt, QTimer
@@ -16,7 +17,7 @@ from PySide6.QtWidgets import (QApplication, QDockWidget, QLabel, QMainWindow, Q
 
 from app import APP_NAME
 from app.errors import JourneyStudioError
-from app.store import ProjectFile
+from app.store import ProjectFile, integrity
 from app.userdirs import add_recent_project, recent_projects
 from designer.actions import Actions
 from designer.canvas.scene import JourneyScene
@@ -56,7 +57,7 @@ class MainWindow(QMainWindow):
     def open(cls, path: str | Path, parent: QWidget | None = None) -> MainWindow | None:
         """Open a project in a new window; a project that cannot be opened gets one clear message."""
         try:
-            pf = ProjectFile.open(Path(path))
+            pf = ProjectFile.open(Path(path), check="defer")  # a file in doubt is checked in the background
         except (JourneyStudioError, OSError) as e:
             QMessageBox.warning(parent, APP_NAME, f"The project could not be opened.\n\n{e}")
             return None
@@ -65,7 +66,40 @@ class MainWindow(QMainWindow):
         if pf.readonly:
             QMessageBox.information(window, APP_NAME, f"{pf.path.name} is open read-only: {pf.readonly_reason}.\n\n"
                                     "You can look at it and use File > Save As to edit a copy.")
+        if pf.pending_check is not None:
+            window.check_file_in_background()
         return window
+
+    def check_file_in_background(self) -> threading.Thread:
+        """Read every page of the project file in a thread (its pages are in doubt: see
+        app/store/integrity.py); a damaged file then stops being written to, and the user is told."""
+        pf = self.document.file
+        result: list[list[str]] = []
+        self.statusBar().showMessage(f"Checking {pf.path.name} ({pf.pending_check})…")
+        worker = threading.Thread(target=lambda: result.append(integrity.full_check(pf.path)),
+                                  name="project-file-check", daemon=True)
+        worker.start()
+        timer = QTimer(self)
+
+        def done() -> None:
+            if worker.is_alive():
+                return
+            timer.stop()
+            timer.deleteLater()
+            if pf.closed:
+                return
+            problems = pf.apply_check(result[0] if result else ["the check did not finish"])
+            self._update_title()
+            if problems:
+                QMessageBox.warning(self, APP_NAME, f"{pf.path.name} is damaged, so it is now read-only: "
+                                    f"{pf.readonly_reason}.\n\nYour edits so far are kept in this window; use "
+                                    "File > Save As to keep them in a new file.")
+            else:
+                self.statusBar().showMessage(f"{pf.path.name} checked: every page is sound.", 5000)
+
+        timer.timeout.connect(done)
+        timer.start(100)
+        return worker
 
     def __init__(self, document: Document) -> None:
         super().__init__()

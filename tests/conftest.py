@@ -5,6 +5,13 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+if "JOURNEY_STUDIO_HOME" not in os.environ:  # the user's own recent list and file records stay untouched
+    import atexit
+    import shutil
+    import tempfile
+    _home = tempfile.mkdtemp(prefix="journey-studio-tests-")
+    os.environ["JOURNEY_STUDIO_HOME"] = _home
+    atexit.register(shutil.rmtree, _home, True)
 
 from hypothesis import settings
 

@@ -55,9 +55,10 @@ def lock_path(project_path: Path) -> Path:
 class WriteLock:
     """A held write lock; `release()` removes the sidecar file and drops the lock."""
 
-    def __init__(self, path: Path, fd: int) -> None:
+    def __init__(self, path: Path, fd: int, stale: bool = False) -> None:
         self.path = path
         self._fd: int | None = fd
+        self.stale = stale  # a holder's sidecar was left behind: that program stopped without closing the file
 
     @property
     def held(self) -> bool:
@@ -103,10 +104,12 @@ def try_acquire(project_path: Path, attempts: int = 3) -> WriteLock | int:
             except FileNotFoundError:
                 same = False
             if same:
+                left = os.read(fd, 32).strip()  # a process id here: its holder stopped while writing
+                stale = left.isdigit()
                 os.ftruncate(fd, 0)
                 os.lseek(fd, 0, os.SEEK_SET)
                 os.write(fd, f"{os.getpid()}\n".encode("ascii"))
-                return WriteLock(path, fd)
+                return WriteLock(path, fd, stale)
             _unlock(fd)  # the previous holder removed this inode as we locked it: try the new file
             os.close(fd)
             continue

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Literal
 
 from sqlalchemy import Connection, Engine, insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -27,6 +27,7 @@ from app.model.content import Content
 from app.model.journey import Change, Journey
 from app.model.project import Project
 from app.model.segment import Segment
+from app.store import integrity
 from app.store import lock as locking
 from app.store import migrate
 from app.store import runs as _runs
@@ -87,6 +88,7 @@ class ProjectFile:
         self._unsaved: list[Change] = []
         self._queued: list[Write] = []
         self._attached = False
+        self.pending_check: str | None = None  # why the pages are in doubt, until `verify()` checks them
         if not self.readonly:
             project.committed.connect(self._on_committed)
             self._attached = True
@@ -95,6 +97,11 @@ class ProjectFile:
     def readonly(self) -> bool:
         """Whether edits are not written (see `readonly_reason`)."""
         return self.readonly_reason is not None
+
+    @property
+    def readonly_reason_is_damage(self) -> bool:
+        """Whether the file was found damaged (its reason says so)."""
+        return bool(self.readonly_reason and self.readonly_reason.startswith("it is damaged"))
 
     @property
     def closed(self) -> bool:
@@ -158,8 +165,14 @@ class ProjectFile:
         return cls(path, engine, conn, project, lock, None)
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, readonly: bool = False) -> ProjectFile:
-        """Open a project file and load its project; writable unless asked, read-only on disk, or in use."""
+    def open(cls, path: str | os.PathLike[str], *, readonly: bool = False,
+             check: Literal["auto", "defer", "never"] = "auto") -> ProjectFile:
+        """Open a project file and load its project; writable unless asked, read-only on disk, or in use.
+
+        When its pages are in doubt (not closed cleanly, changed since it was last closed here: see
+        app/store/integrity.py) they are all checked first (`check="auto"`), and a damaged file opens read-only;
+        `check="defer"` leaves the doubt in `pending_check` for the caller to `verify()` later (the designer does
+        it in the background); `check="never"` skips it."""
         path = Path(path)
         check_header(path)
         lock: locking.WriteLock | None = None
@@ -169,9 +182,22 @@ class ProjectFile:
             reason = "the file is read-only"
         else:
             lock, reason = _take_lock(path)
+        unclean = lock.stale if lock is not None else (
+            locking.lock_path(path).exists() and locking.held_by(path) is None)
         engine = conn = None
+        pending: str | None = None
         try:
             state = inspect_schema(path, may_write=lock is not None)
+            pending = integrity.doubt(path, unclean=unclean) if check != "never" else None
+            if pending is not None and check == "auto":
+                problems = integrity.full_check(path)
+                pending = None
+                if problems:
+                    integrity.forget(path)
+                    if lock is not None:
+                        lock.release()
+                        lock = None
+                    reason = integrity.damage_reason(problems)
             if not state.current and lock is None:
                 raise ProjectFileError(
                     f"{path} uses schema {state.user_version} of an older {APP_NAME} and must be upgraded, "
@@ -194,14 +220,47 @@ class ProjectFile:
             if isinstance(e, Exception) and not isinstance(e, ProjectFileError):
                 raise ProjectFileError(f"{path} cannot be read: {one_line(e)}") from None
             raise
-        return cls(path, engine, conn, project, lock, reason)
+        pf = cls(path, engine, conn, project, lock, reason)
+        pf.pending_check = pending
+        return pf
 
-    def close(self) -> None:
-        """Stop writing through and release the file (idempotent)."""
+    def verify(self) -> list[str]:
+        """Check every page now (the deferred check of `open`); a damaged file becomes read-only. The problems
+        found, [] when the file is sound."""
+        return self.apply_check(integrity.full_check(self.path))
+
+    def apply_check(self, problems: list[str]) -> list[str]:
+        """Act on a full check's result (run elsewhere, e.g. in a background thread): damage makes the file
+        read-only. Returns the problems."""
+        self.pending_check = None
+        if problems:
+            integrity.forget(self.path)
+            self.make_readonly(integrity.damage_reason(problems))
+        return problems
+
+    def make_readonly(self, reason: str) -> None:
+        """Stop writing: later edits are refused with `reason` (the file and its project stay open to read)."""
+        if self.readonly or self._conn is None:
+            return
         if self._attached:
             self.project.committed.disconnect(self._on_committed)
             self._attached = False
         self._release()
+        self.readonly_reason = reason
+        self._engine = make_engine(self.path, readonly=True)
+        self._conn = self._engine.connect()
+
+    def close(self) -> None:
+        """Stop writing through and release the file (idempotent); a sound file that this process wrote, or that
+        nobody else holds, is recorded as closed cleanly (its next open need not check every page)."""
+        if self._attached:
+            self.project.committed.disconnect(self._on_committed)
+            self._attached = False
+        sound = self._conn is not None and self.pending_check is None and not self.readonly_reason_is_damage
+        wrote = self._lock is not None
+        self._release()
+        if sound and (wrote or locking.held_by(self.path) is None):
+            integrity.record_clean_close(self.path)
 
     def _release(self) -> None:
         conn, self._conn = self._conn, None
