@@ -288,13 +288,17 @@ class Actions:
         path, _ = QFileDialog.getSaveFileName(self.w, "Export Journey", f"{journey.name}.yaml", JOURNEY_FILTER)
         if not path:
             return
-        data = journey_to_doc(journey, doc.project.content, doc.project.segments)
-        text = dump_json(data) if path.lower().endswith(".json") else dump_yaml(data)
+        import yaml
+
+        from app.errors import one_line
         from app.files import write_atomically
         try:
+            data = journey_to_doc(journey, doc.project.content, doc.project.segments)
+            text = dump_json(data) if path.lower().endswith(".json") else dump_yaml(data)
             write_atomically(Path(path), text)
-        except OSError as e:
-            QMessageBox.warning(self.w, APP_NAME, f"Could not write {path}: {e.strerror or e}")
+        except (JourneyStudioError, OSError, yaml.YAMLError) as e:  # YAMLError: a value the codec cannot write
+            QMessageBox.warning(self.w, APP_NAME, f"The journey could not be exported (nothing was written).\n\n"
+                                                  f"{one_line(e)}")
             return
         self.w.statusBar().showMessage(f"Exported {journey.name} to {path}", 5000)
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
+from app.files import csv_cell
 from app.semantics.timezones import utc_iso
 
 if TYPE_CHECKING:
@@ -170,16 +171,17 @@ class Comparison:
         raise KeyError(f"neither run has a step '{step}'")
 
     def to_csv_rows(self) -> list[list[str]]:
-        """A header and one row per step and metric, then the conversion (numbers unformatted; '' for none)."""
+        """A header and one row per step and metric, then the conversion (numbers unformatted; '' for none); text
+        a spreadsheet would run as a formula is quoted (app.files.csv_cell)."""
         a, b = self.labels
         out = [["step", "name", "type", "status", "metric", a, f"{a} low", f"{a} high", b, f"{b} low", f"{b} high",
                 "delta", f"{a} rate", f"{b} rate", "rate difference", "difference low", "difference high",
                 "relative change", "verdict"]]
         for r in self.rows:
             for m in r.metrics:
-                out.append([csv_text(r.step), csv_text(r.name), csv_text(r.type), r.status, *_csv_metric(m)])
+                out.append([r.step, r.name, r.type, r.status, *_csv_metric(m)])
         out.append(["(journey)", "", "", BOTH, *_csv_metric(self.conversion)])
-        return out
+        return [[csv_cell(cell) for cell in row] for row in out]  # step and run names are the user's text
 
     def text_table(self) -> str:
         """An aligned plain-text table (for a terminal): warnings, effects, steps, then the assumptions."""
@@ -503,17 +505,12 @@ def assumption_value(path: str, value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
 
 
-def csv_text(text: str) -> str:
-    """A text cell a spreadsheet will not run as a formula (a leading = + - @ is quoted)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def _csv_metric(m: MetricDelta) -> list[str]:
     def n(x: float | None) -> str:
         return "" if x is None or not math.isfinite(x) else repr(round(x, 6))
 
     a, b, d = m.a, m.b, m.difference
-    return [csv_text(m.metric), n(a.mean if a else None), n(a.low if a else None), n(a.high if a else None),
+    return [m.metric, n(a.mean if a else None), n(a.low if a else None), n(a.high if a else None),
             n(b.mean if b else None), n(b.low if b else None), n(b.high if b else None), n(m.delta), n(m.rate_a),
             n(m.rate_b), n(d.mean if d else None), n(d.low if d else None), n(d.high if d else None),
             n(m.relative), m.note]

@@ -6,8 +6,10 @@ Every user error ends in one line on stderr naming what is wrong and where, and 
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -17,7 +19,7 @@ import click
 
 from app import __version__
 from app.errors import JourneyStudioError
-from app.files import write_atomically
+from app.files import STDOUT, check_output_path, write_atomically
 from app.words import count
 
 EXIT_FINDINGS = 1
@@ -42,14 +44,51 @@ def _open(path: str, *, write: bool) -> Any:
     return pf
 
 
+OUTPUT = click.Path(path_type=str)  # checked when written (app.files): a folder or a device gets one clear line
+
+
+def write_output(out: str, text: str) -> None:
+    """A command's text output: to standard output for '-', else to the file, replaced atomically."""
+    if out == STDOUT:
+        click.echo(text, nl=False)
+    else:
+        write_atomically(Path(out), text, dash=True)
+
+
+class NoSuchCommand(click.ClickException):
+    """A first argument that is neither a command nor a project: one line, exit status 2, and no designer."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"journey-studio: error: {self.format_message()}", err=True)
+
+
+def looks_like_a_command(arg: str) -> bool:
+    """Whether a first argument that is not a command was meant as one: a word, not a project path."""
+    separators = {"/", "\\", os.sep} | ({os.altsep} if os.altsep else set())
+    return (not any(s in arg for s in separators) and not arg.lower().endswith(".jstudio")
+            and not os.path.lexists(arg))
+
+
 class _Cli(click.Group):
     """Subcommands, and a bare project path (or nothing) that opens the designer."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and not args[0].startswith("-"):
+            if looks_like_a_command(args[0]):
+                raise NoSuchCommand(self.no_such_command(args[0]))
             ctx.meta["designer_project"] = args[0]
             args = []
         return super().parse_args(ctx, args)
+
+    def no_such_command(self, word: str) -> str:
+        """'no such command 'simulat'; did you mean 'simulate'?', or the list of commands when none is close."""
+        close = difflib.get_close_matches(word.lower(), sorted(self.commands), n=1)
+        if close:
+            return f"no such command '{word}'; did you mean '{close[0]}'?"
+        return (f"no such command '{word}' (commands: {', '.join(sorted(self.commands))}); to open a project, "
+                f"give its file ({word}.jstudio or ./{word})")
 
 
 @click.group(cls=_Cli, invoke_without_command=True,
@@ -98,7 +137,7 @@ def import_(project: str, file: str, replace: bool) -> None:
 @cli.command()
 @click.argument("project", type=click.Path(dir_okay=False))
 @click.option("--journey", "journey_name", required=True, help="Journey name.")
-@click.option("--out", type=click.Path(dir_okay=False), help="Output file (default: standard output).")
+@click.option("--out", type=OUTPUT, help="Output file ('-' or none: standard output).")
 @click.option("--json", "as_json", is_flag=True, help="Write JSON instead of YAML (also chosen by a .json --out).")
 @click.option("--version", "version", type=int, help="Export this frozen version instead of the current draft.")
 @click.option("--release", is_flag=True,
@@ -110,6 +149,8 @@ def export(project: str, journey_name: str, out: str | None, as_json: bool, vers
     from app.codec.yamlio import dump_json, dump_yaml
     from app.validation.checks import check_journey
     as_json = as_json or bool(out and out.lower().endswith(".json"))
+    if out and out != STDOUT:
+        check_output_path(out, dash=True)  # before --release freezes anything
     if release and version is not None:
         fail("--release freezes the current draft; it does not go with --version")
     with _open(project, write=release) as pf:
@@ -130,11 +171,9 @@ def export(project: str, journey_name: str, out: str | None, as_json: bool, vers
         else:
             doc = journey_to_doc(pf.project.journey(journey_name), pf.project.content, pf.project.segments)
     text = dump_json(doc) if as_json else dump_yaml(doc)
-    if out:
-        write_atomically(Path(out), text)
+    write_output(out or STDOUT, text)
+    if out and out != STDOUT:
         click.echo(f"Wrote {out}", err=True)
-    else:
-        click.echo(text, nl=False)
 
 
 @cli.command()
@@ -210,11 +249,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(e.code or 0) if not isinstance(e.code, str) else 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader of standard output went away (`| head`): nothing more to say to it
+        _quiet_stdout()
+        return 1
     except Exception as e:  # noqa: BLE001 - the last net: one line for the user, the trace in the log
         where = _log_crash()
         click.echo(f"journey-studio: internal error: {type(e).__name__}: {e} (details in {where})", err=True)
         return 3
     return rv if isinstance(rv, int) else 0
+
+
+def _quiet_stdout() -> None:
+    """Point standard output at the null device, so that flushing it at exit raises no second BrokenPipeError."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError, AttributeError):  # no real descriptor (a test's captured stream): nothing to do
+        pass
 
 
 def _log_crash() -> str:

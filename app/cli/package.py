@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 import click
 
-from app.cli.main import EXIT_FINDINGS, _open, cli, fail
+from app.cli.main import EXIT_FINDINGS, OUTPUT, STDOUT, _open, cli, fail
 from app.package.signing import PUBLIC_KEY_ENV, SIGNING_KEY_ENV
 from app.words import count
 
@@ -43,7 +43,7 @@ def _open_for_package(project: str, *, freezing: bool) -> Any:
 @cli.command("package")
 @click.argument("project", type=click.Path(dir_okay=False))
 @click.option("--journey", "journey_name", required=True, help="Journey name.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The package file to write (.jpkg).")
+@click.option("--out", required=True, type=OUTPUT, help="The package file to write (.jpkg).")
 @click.option("--version", "version", type=int,
               help="Package this released (frozen) version instead of freezing the current draft.")
 @click.option("--sign-key", type=click.Path(dir_okay=False), envvar=SIGNING_KEY_ENV, show_envvar=True,
@@ -57,6 +57,8 @@ def package(project: str, journey_name: str, out: str, version: int | None, sign
     from app.package.build import package_journey
     from app.package.errors import PackageError, PackageRefused
     from app.package.signing import load_private_key
+    if out == STDOUT:
+        fail("--out -: a package is a zip file, not text for standard output; give its file name (e.g. journey.jpkg)")
     key = load_private_key(sign_key) if sign_key else None
     with _open_for_package(project, freezing=version is None) as pf:
         try:
@@ -121,11 +123,13 @@ def verify(file: str, public_key: str | None, require_signature: bool, as_json: 
 
 
 @cli.command()
-@click.option("--out", required=True, type=click.Path(dir_okay=False),
+@click.option("--out", required=True, type=OUTPUT,
               help="The private key file to write; the public key goes to OUT.pub.")
 def keygen(out: str) -> None:
     """Make an Ed25519 key pair to sign packages (the private key is readable by you only)."""
     from app.package.signing import generate_key_pair, public_key_path
+    if out == STDOUT:
+        fail("--out -: a key pair is two files, not text for standard output; give the private key's file name")
     kid = generate_key_pair(out)
     click.echo(f"Wrote the signing key {out} (keep it secret) and its public key {public_key_path(out)}")
     click.echo(f"Key id {kid}")

@@ -10,27 +10,26 @@ from pathlib import Path
 
 import click
 
-from app.cli.main import _open, cli, write_atomically
+from app.cli.main import OUTPUT, STDOUT, _open, cli, write_output
 from app.errors import JourneyStudioError
 
 
 @cli.command()
 @click.argument("project", type=click.Path(dir_okay=False))
 @click.option("--run", "run_id", type=int, required=True, help="The saved run's id (see: journey-studio runs).")
-@click.option("--out", type=click.Path(dir_okay=False), required=True, help="The HTML file to write.")
+@click.option("--out", type=OUTPUT, required=True, help="The HTML file to write ('-': standard output).")
 def report(project: str, run_id: int, out: str) -> None:
     """Write the HTML report of a saved simulation run (the project is only read)."""
+    from app.files import check_output_path
     from simulator.report import report_for_run
     try:
+        if out != STDOUT:
+            check_output_path(out, dash=True)  # before the report is made
         with _open(project, write=False) as pf:
             text = report_for_run(pf, run_id)
+        write_output(out, text)
     except JourneyStudioError as e:
         click.echo(f"journey-studio: error: {e}", err=True)
         sys.exit(1)
-    path = Path(out)
-    try:
-        write_atomically(path, text)
-    except OSError as e:
-        click.echo(f"journey-studio: error: {path}: cannot write the report: {e.strerror or e}", err=True)
-        sys.exit(1)
-    click.echo(f"Wrote {path}")
+    if out != STDOUT:
+        click.echo(f"Wrote {Path(out)}")

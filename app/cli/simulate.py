@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from app.cli.main import EXIT_FINDINGS, _open, cli, fail, write_atomically
+from app.cli.main import EXIT_FINDINGS, OUTPUT, STDOUT, _open, cli, fail, write_output
+from app.files import OutputFileError, check_output_path, csv_text, os_error_text
 
 if TYPE_CHECKING:
     from app.store.runs import RunInfo
@@ -123,8 +124,9 @@ def _open_for(project: str, save: bool | None) -> Any:
               help="Seed of the population and of the replicas; the same seed gives the same figures.")
 @click.option("--replicas", type=click.IntRange(1, 1000), default=1, show_default=True,
               help="Runs with derived seeds; figures are given as means with 95% intervals.")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False),
-              help="Also write the funnel per step (with intervals) and the daily time series as JSON.")
+@click.option("--json", "json_out", type=OUTPUT,
+              help="Also write the funnel per step (with intervals) and the daily time series as JSON ('-': to "
+                   "standard output, the summary then going to standard error).")
 @click.option("--population", type=click.Choice(POPULATIONS),
               help="Who is simulated: 'synthetic' (contacts generated from the seed, with the journey's segments; "
                    "the default), 'project' (the project's contacts in the journey's audience) or 'segment' (the "
@@ -151,7 +153,7 @@ def _open_for(project: str, save: bool | None) -> Any:
 @click.option("--shared-population", is_flag=True,
               help="Keep one synthetic population for every replica (by default each replica draws its own, so "
                    "that the intervals include who happens to be in it); intervals are then conditional on it.")
-@click.option("--population-out", "population_out", type=click.Path(dir_okay=False),
+@click.option("--population-out", "population_out", type=OUTPUT,
               help="Also write the synthetic population (contacts, accounts, lists, history as of the journey's "
                    "start), with the journey and its segments, as a new project file, to count its segments with "
                    "the app itself.")
@@ -171,6 +173,13 @@ def simulate(project: str, journey_name: str, contacts: int | None, seed: int, r
     from simulator.request import JourneyHasErrors, RunError, RunRequest, execute, population_label, snapshot
 
     started = time.perf_counter()
+    to_stderr = json_out == STDOUT  # the JSON takes standard output; the summary goes to standard error
+
+    def say(line: str) -> None:
+        click.echo(line, err=to_stderr)
+
+    if json_out and json_out != STDOUT:
+        check_output_path(json_out, dash=True)  # before the simulation, not after it
     kind = _population_kind(population, segment, contacts, as_of)
     moment = _as_of(as_of)
     if kind != "synthetic":
@@ -200,7 +209,7 @@ def simulate(project: str, journey_name: str, contacts: int | None, seed: int, r
         try:  # the same path as the designer's run panel (simulator/request.py)
             outcome = execute(request, source, progress=_Progress(sys.stderr.isatty()))
         except JourneyHasErrors as e:
-            _print_findings(e.journey, e.findings)
+            _print_findings(e.journey, e.findings, err=to_stderr)
             click.echo("Not simulated: fix the errors, or add --allow-errors to simulate the journey as it is.",
                        err=True)
             sys.exit(EXIT_FINDINGS)
@@ -224,62 +233,63 @@ def simulate(project: str, journey_name: str, contacts: int | None, seed: int, r
             _write_population(out_path, outcome, source)
             timings["population_out"] = time.perf_counter() - writing
     who = population_label(request, result.contacts)
-    click.echo(f"{journey.name} (version {journey.version}): {who}, seed {seed}, "
-               f"{replicas} replica{'s' if replicas != 1 else ''}, {doc['start']} to {doc['horizon']}")
+    say(f"{journey.name} (version {journey.version}): {who}, seed {seed}, "
+        f"{replicas} replica{'s' if replicas != 1 else ''}, {doc['start']} to {doc['horizon']}")
     for note in doc["notes"]:
-        click.echo(f"Note: {note}")
-    click.echo(headline(doc))
+        say(f"Note: {note}")
+    say(headline(doc))
     lines = effect_lines(doc)
     if lines:
-        click.echo("What the journey causes among the contacts who entered (paired: the same contacts without "
-                   "the journey):")
+        say("What the journey causes among the contacts who entered (paired: the same contacts without "
+            "the journey):")
         for line in lines:
-            click.echo(line)
-    click.echo("Funnel (contacts at each step):")
+            say(line)
+    say("Funnel (contacts at each step):")
     for line in _table(doc["funnel"], replicas):
-        click.echo("  " + line)
+        say("  " + line)
     conv = doc["conversion"]
     if conv["mean"] is None:
-        click.echo("Nobody entered the journey.")
+        say("Nobody entered the journey.")
     else:
         ci = f" (95% interval {conv['low']:.2%} to {conv['high']:.2%})" if replicas > 1 else ""
         per_account = " (per account: when any of its contacts reaches it, it counts for all)" \
             if doc.get("target") == "accounts" else ""
-        click.echo(f"Goal reached by {conv['mean']:.2%} of the contacts who entered{ci}{per_account}, whatever "
-                   "caused it.")
+        say(f"Goal reached by {conv['mean']:.2%} of the contacts who entered{ci}{per_account}, whatever "
+            "caused it.")
     figures = figure_lines(doc)
     if figures:
-        click.echo("Behaviour figures: stated (the population's average), realised (this journey's recipients):")
+        say("Behaviour figures: stated (the population's average), realised (this journey's recipients):")
         for line in figures:
-            click.echo(line)
+            say(line)
     if not result.population_per_replica and replicas > 1 and kind == "synthetic":
-        click.echo("One population for every replica: the intervals are conditional on it.")
+        say("One population for every replica: the intervals are conditional on it.")
     if run_id is not None:
-        click.echo(f"Saved as run {run_id} in {project}")
+        say(f"Saved as run {run_id} in {project}")
     elif not_saved:
         click.echo(f"Not saved: {not_saved}", err=True)
     if out_path is not None:
-        click.echo(f"Wrote the population to {out_path} (count its segments with: journey-studio segment count "
-                   f"{out_path} NAME --at {doc['start'][:16]})")
+        say(f"Wrote the population to {out_path} (count its segments with: journey-studio segment count "
+            f"{out_path} NAME --at {doc['start'][:16]})")
     if json_out:
-        write_atomically(Path(json_out), json.dumps(doc, indent=1) + "\n")
-        click.echo(f"Wrote {json_out}", err=True)
+        write_output(json_out, json.dumps(doc, indent=1) + "\n")
+        if json_out != STDOUT:
+            click.echo(f"Wrote {json_out}", err=True)
     timings["total"] = time.perf_counter() - started
     parts = ", ".join(f"{k.replace('_', ' ')} {v:.2f} s" for k, v in timings.items() if k != "total")
     click.echo(f"Took {timings['total']:.2f} s ({parts}).", err=True)
 
 
-def _print_findings(journey: str, findings: Any) -> None:
-    """The findings as `validate` prints them."""
+def _print_findings(journey: str, findings: Any, *, err: bool = False) -> None:
+    """The findings as `validate` prints them (on standard error with `err`)."""
     errors = sum(f.is_error for f in findings)
     warnings = len(findings) - errors
     click.echo(f"{journey}: {errors} error{'s' if errors != 1 else ''}, {warnings} warning"
-               f"{'s' if warnings != 1 else ''}")
+               f"{'s' if warnings != 1 else ''}", err=err)
     for f in findings:
         where = f.step or "journey"
         if f.field:
             where += f" ({f.field})"
-        click.echo(f"  {f.severity.value:<7} {where}: {f.message} Fix: {f.fix}")
+        click.echo(f"  {f.severity.value:<7} {where}: {f.message} Fix: {f.fix}", err=err)
 
 
 def read_profile(path: str) -> Any:
@@ -293,6 +303,8 @@ def read_profile(path: str) -> Any:
 
 
 def _new_project_path(path: str) -> Path:
+    if path == STDOUT:
+        fail("--population-out -: a project file cannot go to standard output; give its file name")
     p = Path(path)
     if p.exists() or p.is_symlink():
         fail(f"{p}: already exists; --population-out writes a new project file (choose another name)")
@@ -307,13 +319,20 @@ def _write_population(path: Path, outcome: Any, source: Any) -> None:
     import os
     import tempfile
 
+    from sqlalchemy.exc import SQLAlchemyError
+
     from app.audience.population import write_population
+    from app.files import new_file_mode
     from app.services import import_journey
     from app.store import ProjectFile
+    from app.store.opening import sqlite_error
     pop = outcome.population_data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".jstudio", dir=path.parent)
-    os.close(fd)
-    os.unlink(tmp)
+    try:  # a free name beside the target, for SQLite to create
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".jstudio", dir=path.parent)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        raise OutputFileError(os_error_text(path, e)) from None
     try:
         with ProjectFile.create(Path(tmp), name=f"{source.journey.name}: synthetic population") as pf:
             custom = dict(source.custom_attributes)
@@ -321,12 +340,15 @@ def _write_population(path: Path, outcome: Any, source: Any) -> None:
                 pf.project.update_settings(custom_attributes=custom)
             import_journey(pf.project, source.journey, list(source.content.values()), list(source.segments.values()))
             write_population(pf, pop.source.base, seed=int(pop.spec.get("seed", 0)))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, new_file_mode())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as e:
+        for leftover in ("", "-journal", "-wal", "-shm"):
+            Path(tmp + leftover).unlink(missing_ok=True)
+        if isinstance(e, OSError):  # a full disk, a folder that cannot be written to...
+            raise OutputFileError(os_error_text(path, e)) from None
+        if isinstance(e, SQLAlchemyError):  # the disk filled while the population was written
+            raise sqlite_error(path, e, "cannot be written") from None
         raise
 
 
@@ -435,19 +457,19 @@ def review(project: str, run_id: int, note: str | None, approve: bool, by: str |
 @click.argument("project", type=click.Path(dir_okay=False))
 @click.argument("run_a", type=int)
 @click.argument("run_b", type=int)
-@click.option("--csv", "csv_out", type=click.Path(dir_okay=False),
-              help="Also write every step's figures, deltas and intervals as CSV.")
+@click.option("--csv", "csv_out", type=OUTPUT,
+              help="Also write every step's figures, deltas and intervals as CSV ('-': to standard output, the "
+                   "table then going to standard error).")
 @click.option("--different-journeys", is_flag=True,
               help="Compare runs of two different journeys (their steps match by id only); refused otherwise.")
 def compare(project: str, run_a: int, run_b: int, csv_out: str | None, different_journeys: bool) -> None:
     """Compare two saved runs step by step (e.g. before and after an edit, or two behaviour assumptions): rates
     per contact who entered, and whether each difference is more than noise."""
-    import csv
-    import io
-
     from simulator.compare import CompareError, compare_records
     from simulator.runs import load_run
 
+    if csv_out and csv_out != STDOUT:
+        check_output_path(csv_out, dash=True)
     with _open(project, write=False) as pf:
         infos = {i.id: i for i in pf.runs()}
         for rid in (run_a, run_b):
@@ -460,12 +482,11 @@ def compare(project: str, run_a: int, run_b: int, csv_out: str | None, different
         comparison = compare_records(a, b, labels=labels, different_journeys=different_journeys)
     except CompareError as e:
         fail(f"runs {run_a} and {run_b}: {e}")
-    click.echo(comparison.text_table())
+    click.echo(comparison.text_table(), err=csv_out == STDOUT)  # '-': the CSV takes standard output
     if csv_out:
-        buf = io.StringIO()
-        csv.writer(buf, lineterminator="\n").writerows(comparison.to_csv_rows())
-        write_atomically(Path(csv_out), buf.getvalue())
-        click.echo(f"Wrote {csv_out}", err=True)
+        write_output(csv_out, csv_text(comparison.to_csv_rows()))
+        if csv_out != STDOUT:
+            click.echo(f"Wrote {csv_out}", err=True)
 
 
 cli.add_command(simulate)
@@ -475,7 +496,7 @@ cli.add_command(compare)
 
 
 @click.command()
-@click.option("--out", type=click.Path(dir_okay=False), help="Write to this file (default: standard output).")
+@click.option("--out", type=OUTPUT, help="Write to this file ('-' or none: standard output).")
 def behaviour(out: str | None) -> None:
     """Write the default behaviour assumptions (with their sources) as YAML, to edit and pass to simulate."""
     from simulator.behaviour import BehaviourModel
@@ -484,12 +505,10 @@ def behaviour(out: str | None) -> None:
 
 
 def _emit(text: str, out: str | None) -> None:
-    """Write a command's text to --out (atomically) or to standard output."""
-    if out:
-        write_atomically(Path(out), text)
+    """Write a command's text to --out (atomically) or to standard output ('-' or no --out)."""
+    write_output(out or STDOUT, text)
+    if out and out != STDOUT:
         click.echo(f"Wrote {out}", err=True)
-    else:
-        click.echo(text, nl=False)
 
 
 cli.add_command(behaviour)
@@ -497,7 +516,7 @@ cli.add_command(behaviour)
 
 @click.command()
 @click.argument("project", type=click.Path(dir_okay=False), required=False)
-@click.option("--out", type=click.Path(dir_okay=False), help="Write to this file (default: standard output).")
+@click.option("--out", type=OUTPUT, help="Write to this file ('-' or none: standard output).")
 @click.option("--locale", "locales", multiple=True,
               help="Where contacts live (repeat for several, in equal shares; default: the worldwide mix). "
                    "Not with PROJECT.")

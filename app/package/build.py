@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -22,6 +21,7 @@ from app.codec.plain import (content_to_plain, journey_to_doc, referenced_conten
                              segment_to_plain)
 from app.codec.yamlio import dump_yaml
 from app.errors import ProjectFileError
+from app.files import OutputFileError, check_output_path, write_atomically
 from app.model.content import Content
 from app.model.journey import Journey
 from app.model.project import Project
@@ -315,29 +315,12 @@ class PackageResult:
 
 
 def check_output(out: Path) -> None:
-    """Refuse an output path that cannot be written, before anything is frozen."""
-    if out.is_dir():
-        raise PackageError(f"{out} is a folder; give the package's file name, e.g. {out / 'journey.jpkg'}")
-    if not out.parent.is_dir():
-        raise PackageError(f"{out}: the folder {out.parent} does not exist")
-    if not os.access(out.parent, os.W_OK):
-        raise PackageError(f"{out}: the folder {out.parent} cannot be written to")
-
-
-def write_bytes_atomically(path: Path, data: bytes) -> None:
-    """Write a file so that a crash leaves either the old file or the new one, never half of one."""
-    path = path.resolve()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    """Refuse an output path that cannot be written (a folder, a device, no such folder...), before anything is
+    frozen; PackageError, one line."""
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        check_output_path(out)
+    except OutputFileError as e:
+        raise PackageError(str(e)) from None
 
 
 def package_journey(pf: ProjectFile, journey_key: str, out: str | os.PathLike[str], *, version: int | None = None,
@@ -356,7 +339,11 @@ def package_journey(pf: ProjectFile, journey_key: str, out: str | os.PathLike[st
     run = run_summary(readiness.approved_run, readiness.run_matches) if readiness.approved_run else None
     data = build_package(j, contents, segments, readiness.findings, project=pf.project.name, run=run,
                          signing_key=signing_key, created_at=created_at)
-    write_bytes_atomically(out_path, data)
+    try:
+        write_atomically(out_path, data)
+    except OutputFileError as e:  # the version stays frozen: a release is not undone by a full disk
+        froze = f"; version {number} was frozen (package it with --version {number})" if version is None else ""
+        raise PackageError(f"{e}{froze}") from None
     signer = key_id(signing_key.public_key()) if signing_key is not None else None
     pf.add_milestone(readiness.journey_id, "exported",
                      f"package {out_path.name}: version {number}" + (f", signed by {signer}" if signer else ""))

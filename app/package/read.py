@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from app.codec.plain import PlainError, content_from_plain, segment_from_plain
 from app.codec.yamlio import parse_text, read_journey_text
-from app.errors import FormatError
+from app.errors import FormatError, one_line
 from app.model.content import Content
 from app.model.journey import Journey
 from app.model.segment import Segment
@@ -247,6 +247,9 @@ def read_package_bytes(raw: bytes, where: str, *, trusted: Ed25519PublicKey | No
     """Read and check a package held in memory (see `read_package`); `where` names it in messages."""
     try:
         zf = zipfile.ZipFile(io.BytesIO(raw))
+    except NotImplementedError as e:  # e.g. "zip file version 9.9": an entry needs a newer unzip than Python's
+        raise PackageError(f"{where}: not a journey package: it uses a zip feature packages do not use "
+                           f"({one_line(e) or 'not supported'})") from None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, KeyError) as e:
         raise PackageError(f"{where}: not a journey package: not a zip file, or a damaged one ({e})") from None
     with zf:

@@ -20,6 +20,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from app.files import OutputFileError, write_atomically
 from app.package.errors import KeyFileError, PackageError
 
 ALGORITHM = "ed25519"
@@ -59,17 +60,15 @@ def generate_key_pair(path: str | os.PathLike[str]) -> str:
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
     pub = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    try:  # each written whole or not at all; a file that appears meanwhile is never replaced
+        write_atomically(private_path, pem, private=True, replace=False)
+    except OutputFileError as e:
+        raise KeyFileError(f"cannot write the key: {e}") from None
     try:
-        fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), 0o600)  # whatever the umask
-            f.write(pem)
-        fd = os.open(public_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        with os.fdopen(fd, "wb") as f:
-            f.write(pub)
-    except OSError as e:
-        private_path.unlink(missing_ok=True)
-        raise KeyFileError(f"{private_path}: cannot write the key: {e.strerror or e}") from None
+        write_atomically(public_path, pub, replace=False)
+    except OutputFileError as e:
+        private_path.unlink(missing_ok=True)  # ours: written just above
+        raise KeyFileError(f"cannot write the public key: {e}") from None
     return key_id(key.public_key())
 
 

@@ -5,16 +5,17 @@ sizes, assumptions that differ), the assumptions as people write them, and both 
 
 from __future__ import annotations
 
-import csv
 import html
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QFont
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
-                               QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QHeaderView, QLabel, QMessageBox, QPushButton,
+                               QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
+from app.errors import JourneyStudioError
+from app.files import write_csv
 from designer.panels.common import WARNING_COLORS, tone
 from simulator.compare import (BOTH, Comparison, MetricDelta, assumption_label, assumption_value, compare_records,
                                difference_text, figure_text, rate_text, share_text)
@@ -140,14 +141,16 @@ class CompareWindow(QWidget):
         return table
 
     def export_csv(self, path: str | Path) -> None:
-        """Write the per-step comparison (exact figures) as CSV."""
-        with open(path, "w", newline="", encoding="utf-8") as f:
-            csv.writer(f).writerows(self.comparison.to_csv_rows())
+        """Write the per-step comparison (exact figures) as CSV, atomically, formulas defused (app.files)."""
+        write_csv(path, self.comparison.to_csv_rows())
 
     def _export_clicked(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export comparison", "comparison.csv", "CSV (*.csv)")
         if path:
-            self.export_csv(path)
+            try:
+                self.export_csv(path)
+            except JourneyStudioError as e:  # a folder, a device, a full disk...: one line, the old file untouched
+                QMessageBox.warning(self, "Export comparison", f"Could not export: {e}")
 
 
 def _interval_tip(m: MetricDelta) -> str:

@@ -4,7 +4,6 @@ base of every plot widget: a title, an empty-state message, PNG / CSV export and
 
 from __future__ import annotations
 
-import csv
 import html
 import math
 import re
@@ -19,6 +18,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPalette
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QMessageBox, QPushButton, QScrollArea,
                                QSizePolicy, QStackedWidget, QVBoxLayout, QWidget)
 
+from app import files
 from designer.canvas.theme import mix
 from designer.panels.common import MutedLabel, is_dark
 from simulator.runs import RunRecord
@@ -147,12 +147,9 @@ def _exact(v: Any) -> Any:
 
 
 def write_csv(path: str | Path, table: Table) -> None:
-    """A header row and the rows, figures unrounded."""
+    """A header row and the rows, figures unrounded; written atomically, formulas defused (app.files)."""
     header, rows = table
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows([[_exact(v) for v in row] for row in rows])
+    files.write_csv(path, [list(header), *([_exact(v) for v in row] for row in rows)])
 
 
 @dataclass
