@@ -169,3 +169,19 @@ def test_the_designer_checks_a_file_in_doubt_in_the_background(project: Path, qt
     finally:
         w.document.undo_stack.setClean()
         w.close()
+
+
+def test_check_and_repair_from_the_command_line(project: Path, tmp_path: Path, capsys) -> None:
+    from app.cli.main import main
+    assert main(["check", str(project)]) == 0
+    assert "sound" in capsys.readouterr().out
+    damage(project)
+    assert main(["check", str(project)]) == 1
+    err = capsys.readouterr().err
+    assert "damaged" in err and "journey-studio repair" in err
+    out = tmp_path / "fixed.jstudio"
+    assert main(["repair", str(project), "--out", str(out)]) == 0
+    assert "contacts:" in capsys.readouterr().out
+    assert main(["check", str(out)]) == 0
+    assert main(["repair", str(project), "--out", str(out)]) == 2  # never over an existing file
+    assert "already exists" in capsys.readouterr().err

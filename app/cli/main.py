@@ -37,7 +37,8 @@ def _open(path: str, *, write: bool) -> Any:
     p = Path(path)
     if not p.exists():
         fail(f"{p}: no such project file (create one with: journey-studio new {p})")
-    pf = ProjectFile.open(p, readonly=not write)
+    # a command that only reads does not read every page first (a damaged page it needs is said when read)
+    pf = ProjectFile.open(p, readonly=not write, check="auto" if write else "never")
     if write and pf.readonly:
         pf.close()
         fail(f"{p}: cannot change the project: {pf.readonly_reason}")
@@ -229,6 +230,41 @@ def info(project: str, as_json: bool) -> None:
                + ", ".join(f"{s['name']} [{s['entity']}]" for s in summary["segments"]))
     click.echo(f"Content ({len(summary['content'])}): "
                + ", ".join(f"{c['name']} [{c['kind']}, {c['status']}]" for c in summary["content"]))
+
+
+@cli.command()
+@click.argument("project", type=click.Path(dir_okay=False))
+def check(project: str) -> None:
+    """Read every page of a project file and say whether it is sound (exit 1 when it is damaged)."""
+    from app.store import integrity
+    from app.store.opening import check_header
+    p = Path(project)
+    check_header(p)
+    problems = integrity.full_check(p)
+    if not problems:
+        click.echo(f"{p}: sound (every page read and checked)")
+        return
+    integrity.forget(p)
+    click.echo(f"{p}: damaged: {integrity.damage_reason(problems)}", err=True)
+    for line in problems[1:]:
+        click.echo(f"  {line.splitlines()[0][:200]}", err=True)
+    sys.exit(EXIT_FINDINGS)
+
+
+@cli.command()
+@click.argument("project", type=click.Path(dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="The new project file to copy what can be read into (must not exist).")
+def repair(project: str, out: str) -> None:
+    """Copy what can be read of a damaged project file into a new one (the damaged file is not changed)."""
+    from app.files import check_output_path
+    from app.store import integrity
+    check_output_path(Path(out))  # a device, a pipe or a folder is refused; an existing file by repair
+    report = integrity.repair(Path(project), Path(out))
+    for line in report.lines():
+        click.echo(f"  {line}")
+    click.echo(f"Repaired copy written to {out}" + ("" if report.complete else
+                                                   ": some rows could not be read (see above)"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -89,6 +89,7 @@ class ProjectFile:
         self._queued: list[Write] = []
         self._attached = False
         self.pending_check: str | None = None  # why the pages are in doubt, until `verify()` checks them
+        self.sound = readonly_reason is None and lock is not None  # pages known sound (a new file's are)
         if not self.readonly:
             project.committed.connect(self._on_committed)
             self._attached = True
@@ -222,6 +223,7 @@ class ProjectFile:
             raise
         pf = cls(path, engine, conn, project, lock, reason)
         pf.pending_check = pending
+        pf.sound = check != "never" and pending is None and not pf.readonly_reason_is_damage
         return pf
 
     def verify(self) -> list[str]:
@@ -233,6 +235,7 @@ class ProjectFile:
         """Act on a full check's result (run elsewhere, e.g. in a background thread): damage makes the file
         read-only. Returns the problems."""
         self.pending_check = None
+        self.sound = not problems
         if problems:
             integrity.forget(self.path)
             self.make_readonly(integrity.damage_reason(problems))
@@ -256,7 +259,7 @@ class ProjectFile:
         if self._attached:
             self.project.committed.disconnect(self._on_committed)
             self._attached = False
-        sound = self._conn is not None and self.pending_check is None and not self.readonly_reason_is_damage
+        sound = self._conn is not None and self.sound
         wrote = self._lock is not None
         self._release()
         if sound and (wrote or locking.held_by(self.path) is None):

@@ -151,10 +151,11 @@ class BehaviourTable(QWidget):
 
     def save_file(self, path: str | Path) -> bool:
         """Write the figures to a behaviour file; says why when it cannot."""
-        try:
-            Path(path).write_text(behaviour_file_text(self.behaviour()), encoding="utf-8")
+        from app.files import write_atomically
+        try:  # atomic, permissions kept, a device or a pipe refused (OutputFileError is an OSError too)
+            write_atomically(Path(path), behaviour_file_text(self.behaviour()))
         except OSError as e:
-            self._refused(f"{path}: cannot write the behaviour file: {e.strerror or e}")
+            self._refused(f"{path}: cannot write the behaviour file: {e.strerror or e}" if e.strerror else str(e))
             return False
         return True
 
