@@ -199,7 +199,8 @@ class People:
     """Does what the test's contacts do (follow a link, post an event) from a thread of its own, in order,
     trying again while the runner's endpoint is down; never blocks the sink that asked."""
 
-    def __init__(self) -> None:
+    def __init__(self, headers: dict[str, str] | None = None) -> None:
+        self.headers = dict(headers or {})  # sent with every request (e.g. the run's events secret)
         self.queue: list[tuple[str, str, bytes | None]] = []
         self.done: list[str] = []  # labels of the actions that reached the endpoint
         self.cond = threading.Condition()
@@ -229,7 +230,7 @@ class People:
             self._request(label, url, body)
 
     def _request(self, label: str, url: str, body: bytes | None) -> None:
-        headers = {"Content-Type": "application/json"} if body is not None else {}
+        headers = {**self.headers, **({"Content-Type": "application/json"} if body is not None else {})}
         for _ in range(300):
             try:
                 req = urllib.request.Request(url, data=body, headers=headers)

@@ -65,8 +65,10 @@ def test_announcement_sends_exactly_the_messages_each_path_implies(tmp_path: Pat
     steps = {row["step"]: row for row in summary.counts["steps"]}
     not_emailed = len(pop.audience) - len(pop.emailed())
     assert summary.enrolled == len(pop.audience) == summary.counts["enrolled"]
-    assert (steps["announce"]["entered"], steps["announce"]["sent"], steps["announce"]["suppressed"]) == \
-        (len(pop.audience), len(pop.emailed()), not_emailed)
+    assert (steps["announce"]["entered"], steps["announce"]["sent"], steps["announce"]["suppressed"],
+            steps["announce"]["no_address"]) == (len(pop.audience), len(pop.emailed()), len(pop.suppressed),
+                                                 len(pop.no_email))
+    assert not_emailed == len(pop.suppressed) + len(pop.no_email) and steps["announce"]["failed"] == 0
     assert (steps["clicked"]["yes"], steps["clicked"]["no"]) == (len(clickers), len(pop.audience) - len(clickers))
     assert (steps["launch"]["entered"], steps["launched"]["sent"]) == (len(clickers), len(clickers))
     assert summary.counts["outcomes"]["completed"] == len(pop.audience)
@@ -126,7 +128,7 @@ def test_runner_takes_the_reference_interpreters_paths(tmp_path: Path, dev_serve
             return [("purchase", 60)]
         return []
 
-    people = People().start()
+    people = People(headers={"Authorization": "Bearer e2e-secret"}).start()  # POST /events needs the run's secret
     smtp = SmtpSink(on_mail=lambda m: script(contact_of(m), "hello" if m.subject.startswith("Hello") else "bye")
                     and people.visit_now(f"open {contact_of(m)}", m.pixel())).start()  # type: ignore[arg-type]
     sms = SmsSink(on_sms=lambda s: script(s["contact"], "text")
@@ -135,6 +137,7 @@ def test_runner_takes_the_reference_interpreters_paths(tmp_path: Path, dev_serve
     paths: dict[int, object] = {}
     try:
         settings = _settings(tmp_path, db, dev_server, smtp, sms, port)
+        settings.secret = "e2e-secret"
         asyncio.run(_run_and_collect(r, settings, pop.audience, paths))
     finally:
         people.stop()

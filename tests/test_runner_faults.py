@@ -7,6 +7,7 @@ nobody may be lost and nobody may get a message twice.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -16,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -100,6 +102,17 @@ class Rehearsal:
         assert Counter(contact_of(m) for m in self.smtp.snapshot()) == Counter(self.pop.emailed())
         assert Counter(contact_of(s) for s in self.sms.snapshot()) == Counter(self.clickers)
 
+    def counted(self) -> dict[str, Any]:
+        """The run's own status (`journey-studio status --json`), checked to count each message once, however
+        often its transport was called: no duplicate counted."""
+        from app.runner.runnable import from_package
+        from app.runner.status import read_counts
+        counts = asyncio.run(read_counts(from_package(self.pkg), self.state_dir))
+        steps = {row["step"]: row for row in counts["steps"]}
+        assert (steps["announce"]["sent"], steps["launched"]["sent"]) == (len(self.pop.emailed()), len(self.clickers))
+        assert counts["messages"]["sent"] == len(self.pop.emailed()) + len(self.clickers)
+        return counts
+
 
 def _finish(proc: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
     assert proc.wait(timeout) == 0, "the runner failed; see runner.log in the test's folder"
@@ -115,6 +128,7 @@ def test_worker_killed_mid_journey_then_restarted(tmp_path: Path, dev_server: De
         proc.wait()
         _finish(run.start())
         run.assert_exactly_once()
+        run.counted()
     finally:
         run.close()
 
@@ -147,6 +161,7 @@ def test_worker_killed_between_smtp_acceptance_and_its_record(tmp_path: Path, de
         assert 1 <= len(resent) and all(by_id[mid] == 2 for mid in resent)
         assert mails[2].message_id in resent  # the one being accepted when the runner died
         assert run.sms.snapshot() == []
+        assert run.counted()["messages"]["retried"] >= 1  # its transport was called twice: counted once
     finally:
         run.close()
 

@@ -101,6 +101,7 @@ def test_ongoing_journey_enrols_members_as_they_join(tmp_path: Path, dev_server:
     port = free_port()
     # a day lasts a second; the audience is looked at every 3 simulated hours
     settings = sinks.settings(tmp_path, db, dev_server, 86_400.0, poll=3 * 3600, listen=("127.0.0.1", port))
+    settings.public_status = True  # the designer's live view reads /status without the secret
     result: dict[str, Any] = {}
     runner = threading.Thread(target=lambda: result.update(summary=asyncio.run(run_journey(r, settings))))
     runner.start()

@@ -293,6 +293,7 @@ def test_endpoint_queues_events_and_delivers_them_once_temporal_is_back(project:
         assert click.status == 302 and ("Location", "https://x.example/p") in click.headers
         forged = await server.handle("GET", "/c/" + tokens.make(Tracked(wid, "announce", "o")), b"")
         assert forged.status == 404  # an open token used as a click
+        state.record_enrolments(r.key, 0, [(c, contact_workflow_id(r.key, c, 0), r.plan.start) for c in (1, 4)])
         bought = await server.handle("POST", "/events", json.dumps([{"contact": 1, "event": "purchase"},
                                                                    {"contact": 4, "event": "purchase"}]).encode())
         assert (bought.status, json.loads(bought.body)) == (202, {"queued": 2})

@@ -1,4 +1,5 @@
-"""`journey-studio run`: run a journey package live on Temporal; `status`: its live per-step counts.
+"""`journey-studio run`: run a journey package live on Temporal; `status`: its live per-step counts; `event`: post
+a contact's event to the running run (with the run's events secret, read from its state).
 
 Registered on the `journey-studio` group by importing this module (app/cli/main.py does, after defining `cli`).
 """
@@ -58,11 +59,13 @@ def _runnable(package: str, public_key: str | None = None, require_signature: bo
 @click.option("--require-signature", is_flag=True, help="Refuse to run a package that is not signed.")
 @click.option("--rehearse", type=click.Path(dir_okay=False), help="A rehearsal: contacts do what this script says "
               "(rehearsal-script/1 JSON), on logical time (each move at the moment the journey gives it).")
+@click.option("--public-status", is_flag=True, help="Serve GET /status without the run's events secret (it names "
+              "the journey and its key): for the designer's live view.")
 def run(package: str, contacts_db: str, temporal: str | None, smtp: str | None, sms_url: str | None,
         push_url: str | None,
         time_scale: float, state_dir: str | None, listen: str | None, public_url: str | None,
         temporal_port: int | None, seed: int, send_timeout: float, keep_running: bool, public_key: str | None,
-        require_signature: bool, rehearse: str | None) -> None:
+        require_signature: bool, rehearse: str | None, public_status: bool) -> None:
     """Run a journey package live: enrol its audience, send, wait and branch until everybody has left."""
     from app.runner.worker import RunSettings, default_state_dir, run_journey
     from app.runner.status import format_counts
@@ -76,8 +79,10 @@ def run(package: str, contacts_db: str, temporal: str | None, smtp: str | None, 
     settings = RunSettings(
         contacts_db=contacts_db, state_dir=Path(state_dir) if state_dir else default_state_dir(package),
         temporal=temporal, temporal_port=temporal_port, smtp=_host_port(smtp, "--smtp", 25),
-        sms_url=sms_url, push_url=push_url, time_scale=time_scale, listen=_host_port(listen or "127.0.0.1:0", "--listen") or ("", 0),
-        public_url=public_url, seed=seed, send_timeout=send_timeout, until_done=not keep_running, script=script)
+        sms_url=sms_url, push_url=push_url, time_scale=time_scale,
+        listen=_host_port(listen or "127.0.0.1:0", "--listen") or ("", 0),
+        public_url=public_url, seed=seed, send_timeout=send_timeout, until_done=not keep_running, script=script,
+        public_status=public_status)
 
     async def main() -> Any:
         stop = asyncio.Event()
@@ -111,3 +116,27 @@ def status(package: str, temporal: str | None, state_dir: str | None, as_json: b
     else:
         for line in format_counts(counts):
             click.echo(line)
+
+
+@cli.command()
+@click.argument("package", type=click.Path(dir_okay=False))
+@click.option("--contact", type=int, required=True, help="The contact's id.")
+@click.option("--event", "name", required=True, help="The event: a contact event (e.g. purchase) or, with --step, "
+              "a message event (opened, clicked, bounced, hard_bounced, unsubscribed...).")
+@click.option("--step", help="The message step a message event belongs to.")
+@click.option("--link", help="The link clicked (with --event clicked).")
+@click.option("--state-dir", type=click.Path(file_okay=False), help="The run's state folder (default: PACKAGE.run).")
+def event(package: str, contact: int, name: str, step: str | None, link: str | None, state_dir: str | None) -> None:
+    """Post a contact's event to the running run of a journey package (with the run's events secret)."""
+    from app.runner.access import endpoint
+    from app.runner.worker import default_state_dir
+    doc: dict[str, Any] = {"contact": contact, "event": name}
+    if step:
+        doc["step"] = step
+    if link:
+        doc["link"] = link
+    at = endpoint(Path(state_dir) if state_dir else default_state_dir(package))  # RunnerError: one line
+    status, answer = at.call("POST", "/events", doc)
+    if status >= 400:
+        fail(f"the runner refused the event ({status}): {answer.get('error') if isinstance(answer, dict) else answer}")
+    click.echo(f"queued {answer.get('queued', 0) if isinstance(answer, dict) else answer} event(s)")

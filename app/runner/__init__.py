@@ -15,6 +15,7 @@ file explains the design (time, idempotent sends and their crash window, events,
 | `contacts.py` | the contacts database: audience pages, segment membership, attributes, journey tasks |
 | `state.py` | the runner's own database: clock and settings, sends (idempotency), enrolments, event outbox |
 | `tracking.py` | the HTTP endpoint: opens, clicks, unsubscribes and contact events in, signals out; live counts |
+| `access.py` | the run's events secret and the endpoint's local address, kept in its state (for `event`) |
 | `status.py` | live per-step counts from Temporal's visibility store |
 | `worker.py` | `run_journey`: everything above, up and running until the journey is done |
 | `calls.py` | the dataclasses workflows, activities and signals exchange |

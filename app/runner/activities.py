@@ -1,14 +1,18 @@
 """The runner's activities: everything that touches the world (databases, SMTP, the SMS gateway, Temporal).
 
 Sends and actions are idempotent by key (workflow id + step id): see state.py for the claim / mark protocol
-and the crash window it leaves. Reading facts is done by local activities (short, no side effects). Enrolment
-starts contact workflows with ids derived from journey, version, contact and iteration and a reuse policy that
-refuses duplicates, and records each enrolment, so it may run any number of times.
+and the crash window it leaves. A send or a webhook that cannot succeed (a message that cannot be built, an SMTP
+5xx, an HTTP 4xx other than 408 and 429) raises a non-retryable `ApplicationError` of type `PERMANENT`, after
+marking the send `failed` with its reason; the workflow records the contact's outcome as failed and goes on.
+Reading facts is done by local activities (short, no side effects). Enrolment starts contact workflows with ids
+derived from journey, version, contact and iteration and a reuse policy that refuses duplicates, and records
+each enrolment, so it may run any number of times.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email.errors
 import hashlib
 import json
 import urllib.error
@@ -21,18 +25,24 @@ from typing import Any, Mapping
 from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from app.model.registry import REGISTRY
 from app.runner.calls import (CONTACT_WORKFLOW, ContactInput, EnrolPage, EnrolResult, FactsAnswer, FactsRequest,
                               SendResult, StepRequest, contact_workflow_id, unit_workflow_id)
-from app.runner.channels import ChannelError, SmsChannel, SmtpChannel, Tokens, Tracked, build_email, personalise
+from app.runner.channels import (ChannelError, SmsChannel, SmtpChannel, Tokens, Tracked, build_email, http_permanent,
+                                 personalise)
 from app.runner.contacts import ContactsDb
 from app.runner.runnable import Runnable, RunnerError, lookup
-from app.runner.state import NO_ADDRESS, SENT, SUPPRESSED, StateDb
-from app.runner.workflows import KEY
+from app.runner.state import FAILED, NO_ADDRESS, SENT, SETTLED, SUPPRESSED, StateDb
+from app.runner.workflows import KEY, PERMANENT
 
 START_CONCURRENCY = 32  # workflow starts in flight at once during enrolment
+
+
+def permanent(reason: str) -> ApplicationError:
+    """The error of a send that another attempt would not change: Temporal does not retry it."""
+    return ApplicationError(reason, type=PERMANENT, non_retryable=True)
 
 
 def transport_id(key: str, channel: str) -> str:
@@ -71,7 +81,7 @@ class Activities:
     def all(self) -> list[Any]:
         """The activity callables to register on a worker."""
         return [self.contact_facts, self.contact_sends, self.contact_blocks, self.record_blocks, self.send_message,
-                self.run_action, self.enrol_page, self.iteration_open, self.undelivered_events]
+                self.send_failed, self.run_action, self.enrol_page, self.iteration_open, self.undelivered_events]
 
     # --- facts ---------------------------------------------------------------------------------------------
 
@@ -115,8 +125,8 @@ class Activities:
         key = req.key
         prior, tid = self.state.claim(key, journey=r.key, contact=req.contact, iteration=req.iteration,
                                       step_id=req.step_id, channel=channel, transport_id=transport_id(key, channel))
-        if prior in (SENT, SUPPRESSED, NO_ADDRESS):
-            return SendResult(prior, tid)  # a retry after the send was recorded: nothing to do
+        if prior in SETTLED:  # a retry after the send was recorded: nothing to do
+            return SendResult(prior, tid, self.state.reason(key) if prior == FAILED else "")
         supp = r.plan.audience.suppress
         row = self.contacts.contact(req.contact)
         if row is None or not self.contacts.consent_ok(r, row.get("consent_level")) or \
@@ -143,15 +153,26 @@ class Activities:
             else:
                 self._sms(r, req, personalise(content.text, row), str(address), tid)
         except ChannelError as e:
+            if e.permanent:
+                self.state.fail(key, str(e))
+                raise permanent(str(e)) from None
             raise RuntimeError(str(e)) from None  # retried by Temporal; the claim stays 'sending'
         self.state.mark(key, SENT, req.at)
         return SendResult(SENT, tid)
+
+    @activity.defn(name="send_failed")
+    def send_failed(self, key: str, reason: str) -> None:
+        """Record that a send failed for good (its retries ran out, or it was refused for good)."""
+        self.state.fail(key, reason)
 
     def _email(self, r: Runnable, req: StepRequest, content: Any, row: dict[str, Any], to: str, tid: str) -> None:
         if self.smtp is None:
             raise RunnerError(f"step '{req.step_id}' sends email but the runner has no SMTP server (--smtp)")
         links = {link: self._url("c", req, link) for link in content.links}
-        msg = build_email(content, row, to, tid, links, self._url("o", req), self.smtp.sender)
+        try:
+            msg = build_email(content, row, to, tid, links, self._url("o", req), self.smtp.sender)
+        except (ValueError, TypeError, LookupError, email.errors.MessageError) as e:  # e.g. a line break in a header
+            raise ChannelError(f"the email cannot be built: {e}", permanent=True) from None
         self.smtp.send(msg)
 
     def _sms(self, r: Runnable, req: StepRequest, text: str, to: str, tid: str) -> None:
@@ -208,12 +229,19 @@ class Activities:
         template = p.get("payload")
         body = personalise(str(template), row) if template else json.dumps(
             {"contact": row, "journey": r.key, "step": req.step_id}, default=str)
-        request = urllib.request.Request(str(p["url"]), data=None if method == "GET" else body.encode("utf-8"),
-                                         method=method, headers={"Content-Type": "application/json",
-                                                                 "Idempotency-Key": transport_id(key, "webhook")})
+        try:
+            request = urllib.request.Request(str(p["url"]), data=None if method == "GET" else body.encode("utf-8"),
+                                             method=method, headers={"Content-Type": "application/json",
+                                                                     "Idempotency-Key": transport_id(key, "webhook")})
+        except ValueError as e:  # not a URL
+            raise permanent(f"webhook {p['url']}: {e}") from None
         try:
             with urllib.request.urlopen(request, timeout=30):
                 pass
+        except urllib.error.HTTPError as e:
+            if http_permanent(e.code):
+                raise permanent(f"webhook {p['url']}: HTTP {e.code}") from None
+            raise RuntimeError(f"webhook {p['url']}: HTTP {e.code}") from None
         except (urllib.error.URLError, OSError) as e:
             raise RuntimeError(f"webhook {p['url']}: {e}") from None
 

@@ -138,10 +138,12 @@ class StepRequest:
 
 @dataclass
 class SendResult:
-    """How a send ended: sent, suppressed (consent or suppression at send time) or no_address."""
+    """How a send ended: sent, suppressed (consent or suppression at send time), no_address or failed (why in
+    `reason`)."""
 
     outcome: str
     transport_id: str = ""
+    reason: str = ""
 
 
 @dataclass

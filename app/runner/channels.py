@@ -6,7 +6,9 @@ message carries a transport id that is the same on each attempt (an email's Mess
 `Idempotency-Key` header and `key` field), so that a message resent after a crash can be recognised (state.py).
 
 The SMS gateway is a generic webhook: POST of JSON {key, to, text, contact, journey, step} with the
-Idempotency-Key header; any 2xx status means accepted, anything else is retried.
+Idempotency-Key header; any 2xx status means accepted. A refusal that will not change on another attempt is
+permanent (`ChannelError.permanent`: an SMTP 5xx reply, an HTTP 4xx other than 408 and 429); anything else (a
+4xx SMTP reply, an HTTP 5xx, no answer) is tried again.
 """
 
 from __future__ import annotations
@@ -32,7 +34,22 @@ from app.model.content import TOKEN, Content
 
 
 class ChannelError(Exception):
-    """A send the transport refused or could not take (retried by the activity)."""
+    """A send the transport refused or could not take: tried again, unless `permanent` (the same message would be
+    refused again: an SMTP 5xx reply, an HTTP 4xx other than 408 and 429, a message that cannot be built)."""
+
+    def __init__(self, message: str, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+def smtp_permanent(code: int) -> bool:
+    """Whether an SMTP reply code refuses for good (5xx); 4xx is a 'try again later'."""
+    return 500 <= code < 600
+
+
+def http_permanent(status: int) -> bool:
+    """Whether an HTTP status refuses for good: a 4xx, except 408 (timeout) and 429 (too many requests)."""
+    return 400 <= status < 500 and status not in (408, 429)
 
 
 # --- tracking tokens -------------------------------------------------------------------------------------
@@ -158,18 +175,36 @@ class SmtpChannel:
             pass
 
     def send(self, msg: EmailMessage) -> None:
-        """Hand the message over; ChannelError when the server refuses or cannot be reached."""
+        """Hand the message over; ChannelError when the server refuses (permanent on a 5xx reply) or cannot be
+        reached."""
         conn = None
         try:
             conn = self._connection()
             refused = conn.send_message(msg)
             self._local.used = time.monotonic()
-        except (OSError, smtplib.SMTPException) as e:
+        except (OSError, UnicodeError, smtplib.SMTPException) as e:
             if conn is not None:
                 self._drop(conn)
-            raise ChannelError(f"SMTP {self.host}:{self.port}: {e}") from None
+            raise self._error(e) from None
         if refused:
-            raise ChannelError(f"SMTP {self.host}:{self.port} refused {', '.join(refused)}")
+            codes = [code for code, _ in refused.values()]
+            raise ChannelError(f"SMTP {self.host}:{self.port} refused {_replies(refused)}",
+                               permanent=all(smtp_permanent(c) for c in codes))
+
+    def _error(self, e: Exception) -> ChannelError:
+        where = f"SMTP {self.host}:{self.port}"
+        if isinstance(e, smtplib.SMTPRecipientsRefused):
+            codes = [code for code, _ in e.recipients.values()]
+            return ChannelError(f"{where} refused {_replies(e.recipients)}",
+                                permanent=bool(codes) and all(smtp_permanent(c) for c in codes))
+        if isinstance(e, smtplib.SMTPResponseException) and not isinstance(e, (smtplib.SMTPConnectError,
+                                                                               smtplib.SMTPHeloError)):
+            # this message's sender or data refused (a refused connection is the server's state, not the message's)
+            text = e.smtp_error.decode("utf-8", "replace") if isinstance(e.smtp_error, bytes) else str(e.smtp_error)
+            return ChannelError(f"{where}: {e.smtp_code} {text}", permanent=smtp_permanent(e.smtp_code))
+        if isinstance(e, (smtplib.SMTPNotSupportedError, UnicodeError)):  # e.g. an address it cannot take
+            return ChannelError(f"{where}: {e}", permanent=True)
+        return ChannelError(f"{where}: {e}")
 
     def close(self) -> None:
         """Close every open connection."""
@@ -180,6 +215,11 @@ class SmtpChannel:
                 conn.quit()
             except (OSError, smtplib.SMTPException):
                 conn.close()
+
+
+def _replies(refused: Mapping[str, tuple[int, bytes]]) -> str:
+    return ", ".join(f"{to} ({code} {msg.decode('utf-8', 'replace') if isinstance(msg, bytes) else msg})"
+                     for to, (code, msg) in refused.items())
 
 
 # --- text messages ---------------------------------------------------------------------------------------
@@ -201,11 +241,11 @@ class SmsChannel:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                 status = resp.status
         except urllib.error.HTTPError as e:
-            raise ChannelError(f"{self.label} {self.url}: HTTP {e.code}") from None
+            raise ChannelError(f"{self.label} {self.url}: HTTP {e.code}", permanent=http_permanent(e.code)) from None
         except OSError as e:
             raise ChannelError(f"{self.label} {self.url}: {e}") from None
         if not 200 <= status < 300:
-            raise ChannelError(f"{self.label} {self.url}: HTTP {status}")
+            raise ChannelError(f"{self.label} {self.url}: HTTP {status}", permanent=http_permanent(status))
 
 
 def parse_host_port(text: str, what: str, default_port: int | None = None) -> tuple[str, int]:

@@ -75,7 +75,8 @@ def runnable(journey: Journey, content: Mapping[str, Content], segments: Mapping
     """Compile a journey for the runner; RunnerError when it uses something the runner cannot do yet."""
     where = source or f"journey '{journey.name}'"
     try:
-        plan = compile_plan(journey, horizon=NEVER - 1, content=content)  # live: no simulated horizon, only the schedule's end
+        # live: no simulated horizon, only the schedule's end
+        plan = compile_plan(journey, horizon=NEVER - 1, content=content)
     except PlanError as e:
         raise RunnerError(f"{where}: {e}") from None
     for s in plan.steps:

@@ -10,20 +10,28 @@ receiving side drops it (mail stores and gateways de-duplicate on these ids): at
 exactly once for the recipient. The alternative, never resending a claimed key, would lose a message each
 time the crash came before the transport accepted it; a marketing message lost silently is the worse failure.
 
+A send that cannot succeed (a message that cannot be built, a permanent refusal, no success within the retry
+policy's bounds) is marked `failed` with its reason. One row per key: the figures of `message_counts` count each
+message once, however often its transport was called.
+
 `enrolments` records which contact entered which iteration, so an enrolment that runs again (a restarted
 runner, an ongoing journey polling its audience) starts no workflow twice even after Temporal has forgotten a
 finished one.
+
+The file holds the run's secrets (the tracking tokens' key, the events secret): it is readable by its owner
+only (0600, and its folder 0700 when the runner makes it).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (JSON, Column, Engine, Float, Index, Integer, MetaData, PrimaryKeyConstraint, Table, Text,
-                        create_engine, event, func, select, update)
+                        case, create_engine, event, func, select, text, update)
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 _meta = MetaData()
@@ -42,11 +50,12 @@ sent_messages = Table(
     Column("iteration", Integer, nullable=False),
     Column("step_id", Text, nullable=False),
     Column("channel", Text, nullable=False),
-    Column("status", Text, nullable=False),  # sending, sent, suppressed, no_address
+    Column("status", Text, nullable=False),  # sending, sent, suppressed, no_address, failed
     Column("attempts", Integer, nullable=False),
     Column("transport_id", Text, nullable=False),  # Message-ID / Idempotency-Key
     Column("sim_at", Integer),  # simulated send time (UTC seconds), once sent
     Column("real_at", Float),  # real send time, once sent
+    Column("reason", Text),  # why it failed
 )
 
 enrolments = Table(
@@ -83,7 +92,18 @@ outbox = Table(
     Index("ix_outbox_workflow", "workflow_id", "status"),
 )
 
-SENDING, SENT, SUPPRESSED, NO_ADDRESS = "sending", "sent", "suppressed", "no_address"
+# Events the endpoint refused because no workflow of the run could take them (a contact that never entered the
+# journey, or not this iteration): kept for whoever looks into it, counted by `status`.
+dead_letters = Table(
+    "dead_letters", _meta,
+    Column("id", Integer, primary_key=True),
+    Column("event", JSON, nullable=False),  # as posted, with the simulated moment it arrived ('at')
+    Column("reason", Text, nullable=False),
+    Column("received", Float, nullable=False),  # real time
+)
+
+SENDING, SENT, SUPPRESSED, NO_ADDRESS, FAILED = "sending", "sent", "suppressed", "no_address", "failed"
+SETTLED = (SENT, SUPPRESSED, NO_ADDRESS, FAILED)  # how a send ends: a retry of a settled key sends nothing
 
 
 class StateDb:
@@ -91,7 +111,8 @@ class StateDb:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _owner_only(self.path)
         self.engine: Engine = create_engine(f"sqlite:///{self.path}")
 
         @event.listens_for(self.engine, "connect")
@@ -103,6 +124,11 @@ class StateDb:
             cur.close()
 
         _meta.create_all(self.engine)
+        with self.engine.begin() as conn:  # a state file of an earlier version: the column it lacks
+            if "reason" not in {row[1] for row in conn.execute(text("PRAGMA table_info(sent_messages)"))}:
+                conn.execute(text("ALTER TABLE sent_messages ADD COLUMN reason TEXT"))
+        for suffix in ("", "-wal", "-shm"):
+            _owner_only(Path(str(self.path) + suffix), create=False)
 
     def close(self) -> None:
         """Release the connections."""
@@ -150,11 +176,45 @@ class StateDb:
                              .values(attempts=sent_messages.c.attempts + 1))
             return str(row[0]), str(row[1])
 
-    def mark(self, key: str, status: str, sim_at: int | None = None) -> None:
-        """Record how a claimed send ended."""
+    def mark(self, key: str, status: str, sim_at: int | None = None, reason: str | None = None) -> None:
+        """Record how a claimed send ended (a failure with its reason)."""
         with self.engine.begin() as conn:
             conn.execute(update(sent_messages).where(sent_messages.c.key == key)
-                         .values(status=status, sim_at=sim_at, real_at=time.time()))
+                         .values(status=status, sim_at=sim_at, real_at=time.time(), reason=reason))
+
+    def fail(self, key: str, reason: str) -> None:
+        """Record that a send failed for good, unless it was settled otherwise (a send recorded as sent stays)."""
+        with self.engine.begin() as conn:
+            conn.execute(update(sent_messages).where(sent_messages.c.key == key, sent_messages.c.status == SENDING)
+                         .values(status=FAILED, real_at=time.time(), reason=reason[:1000]))
+
+    def reason(self, key: str) -> str:
+        """Why a send failed ('' when it did not)."""
+        with self.engine.connect() as conn:
+            return str(conn.execute(select(sent_messages.c.reason).where(sent_messages.c.key == key)).scalar() or "")
+
+    def message_counts(self, journey: str) -> dict[str, int]:
+        """How the journey's sends ended, one per send key (a message resent after a crash counts once), and how
+        many needed more than one attempt ('retried')."""
+        c = sent_messages.c
+        q = (select(c.status, func.count(), func.sum(case((c.attempts > 1, 1), else_=0)))
+             .where(c.journey == journey).group_by(c.status))
+        out = {s: 0 for s in (SENT, SUPPRESSED, NO_ADDRESS, FAILED, SENDING)}
+        retried = 0
+        with self.engine.connect() as conn:
+            for status, n, more in conn.execute(q):
+                out[str(status)] = int(n)
+                retried += int(more or 0) if status in (SENT, FAILED) else 0
+        return {**out, "retried": retried}
+
+    def failures(self, journey: str, limit: int = 5) -> list[dict[str, Any]]:
+        """The latest failed sends: contact, step and reason."""
+        c = sent_messages.c
+        q = (select(c.contact_id, c.iteration, c.step_id, c.reason).where(c.journey == journey, c.status == FAILED)
+             .order_by(c.real_at.desc()).limit(limit))
+        with self.engine.connect() as conn:
+            return [{"contact": int(a), "iteration": int(k), "step": str(s), "reason": str(r or "")}
+                    for a, k, s, r in conn.execute(q)]
 
     def sends(self, journey: str | None = None) -> list[dict[str, Any]]:
         """Every recorded send (of one journey, or all), in key order."""
@@ -282,8 +342,38 @@ class StateDb:
                 for i, status in outcomes:
                     conn.execute(update(outbox).where(outbox.c.id == i).values(status=status))
 
+    def dead_letter(self, events: Sequence[dict[str, Any]], reason: str) -> None:
+        """Keep events that no workflow of the run can take."""
+        if events:
+            now = time.time()
+            with self.engine.begin() as conn:
+                conn.execute(dead_letters.insert(), [{"event": e, "reason": reason, "received": now} for e in events])
+
+    def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The latest dead letters, newest first: {event, reason, received}."""
+        q = select(dead_letters.c.event, dead_letters.c.reason, dead_letters.c.received) \
+            .order_by(dead_letters.c.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [{"event": dict(e), "reason": str(r), "received": float(t)} for e, r, t in conn.execute(q)]
+
+    def dead_letter_count(self) -> int:
+        """How many events were refused for want of a workflow to take them."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(dead_letters)).scalar_one())
+
     def event_counts(self) -> dict[str, int]:
         """How many events are pending, delivered, not_running."""
         q = select(outbox.c.status, func.count()).group_by(outbox.c.status)
         with self.engine.connect() as conn:
             return {str(k): int(v) for k, v in conn.execute(q)}
+
+
+def _owner_only(path: Path, create: bool = True) -> None:
+    """Make `path` readable and writable by its owner only (created empty first when `create`: an empty file is an
+    empty SQLite database, and the journal files SQLite makes beside it take its permissions)."""
+    if create and not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    try:
+        os.chmod(path, 0o600)
+    except OSError:  # gone, or not ours (then SQLite cannot read it either, and says so)
+        pass

@@ -8,6 +8,12 @@ a cluster as well as on the local dev server. Visibility trails the workflows by
 A journey that targets accounts has one workflow per account (and per contact without one): its figures count
 contacts all the same, added up from each workflow's `JourneyTally` (how many of its contacts each path key
 counts), one listing of the journey's workflows instead of a count query per figure.
+
+A message step counts `sent`, `suppressed` (consent, the suppression list, an opt-out), `no_address`, `failed`
+(the send failed for good: see `failures`) and `capped` apart; an action counts `failed` apart from `done`. The
+runner's own state adds `messages` (how each send ended, one per send key: a message whose transport was called
+twice, after a crash, counts once), `events` (the endpoint's outbox) and `dead_letters` (events refused because
+no workflow of the run could take them).
 """
 
 from __future__ import annotations
@@ -18,10 +24,11 @@ from typing import Any
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from app.runner.runnable import Runnable, RunnerError, step_types
+from app.runner.state import StateDb
 from app.semantics.plan import Kind
 
-OUTCOMES = {Kind.MESSAGE: ("sent", "suppressed", "capped"), Kind.IF_EVENT: ("yes", "no"),
-            Kind.IF_CONDITION: ("yes", "no"), Kind.IF_SEGMENT: ("yes", "no"), Kind.ACTION: ("done",)}
+OUTCOMES = {Kind.MESSAGE: ("sent", "suppressed", "no_address", "failed", "capped"), Kind.IF_EVENT: ("yes", "no"),
+            Kind.IF_CONDITION: ("yes", "no"), Kind.IF_SEGMENT: ("yes", "no"), Kind.ACTION: ("done", "failed")}
 FINAL = ("completed", "exited", "goal", "holdout", "stopped")
 
 
@@ -33,7 +40,7 @@ def _outcomes(s: Any) -> tuple[str, ...]:
     if s.kind == Kind.SPLIT:
         return tuple(f"path {c}" for c in "ABCDEFGHIJ"[:len(s.thresholds)]) + ("holdout",)
     if s.per_account:  # done once for the account; its other contacts share it
-        return ("done", "shared")
+        return ("done", "shared", "failed")
     return OUTCOMES.get(s.kind, ())
 
 
@@ -107,10 +114,16 @@ async def unit_counts(client: Client, r: Runnable) -> dict[str, Any]:
     return {"journey": r.plan.journey_name, "key": r.key, **totals, "outcomes": finals, "steps": rows}
 
 
+def state_figures(state: StateDb, journey: str) -> dict[str, Any]:
+    """What the runner's own state adds to the counts: sends by key, the event outbox, dead letters."""
+    return {"messages": state.message_counts(journey), "failures": state.failures(journey),
+            "events": state.event_counts(), "dead_letters": state.dead_letter_count()}
+
+
 def format_counts(counts: dict[str, Any]) -> list[str]:
     """The counts as a table of lines."""
     rows = counts["steps"]
-    known = ("sent", "suppressed", "capped", "yes", "no", "done", "shared", "holdout")
+    known = ("sent", "suppressed", "no_address", "failed", "capped", "yes", "no", "done", "shared", "holdout")
     cols = ["entered", "waiting"] + [c for c in known if any(c in r for r in rows)]
     cols += sorted({k for r in rows for k in r if k.startswith("path ")})
     head = ["step", "type", *cols]
@@ -128,24 +141,50 @@ def format_counts(counts: dict[str, Any]) -> list[str]:
     for line in body:
         lines.append("  ".join(str(x).ljust(w) if i < 2 else str(x).rjust(w)
                                for i, (x, w) in enumerate(zip(line, widths))))
+    return lines + _state_lines(counts)
+
+
+def _state_lines(counts: dict[str, Any]) -> list[str]:
+    lines = []
+    msgs = counts.get("messages")
+    if msgs:
+        lines.append(f"Messages (one per send key): {msgs['sent']} sent, {msgs['suppressed']} suppressed, "
+                     f"{msgs['no_address']} without an address, {msgs['failed']} failed"
+                     + (f", {msgs['sending']} being sent" if msgs.get("sending") else "")
+                     + (f"; {msgs['retried']} needed more than one attempt" if msgs.get("retried") else ""))
+    for f in counts.get("failures") or []:
+        lines.append(f"  failed: contact {f['contact']} at {f['step']}: {f['reason']}")
+    events = counts.get("events")
+    if events is not None or "dead_letters" in counts:
+        events = events or {}
+        lines.append(f"Events: {events.get('delivered', 0)} delivered, {events.get('pending', 0)} waiting, "
+                     f"{events.get('not_running', 0)} after their contact had left; "
+                     f"{counts.get('dead_letters', 0)} refused for unknown contacts (dead letters)")
     return lines
 
 
 async def read_counts(r: Runnable, state_dir: Path, temporal: str | None = None) -> dict[str, Any]:
     """The counts of a run: from `temporal`, else the run's own dev server (started for a moment if it is down)."""
-    from app.runner.devserver import DevServer, connect, port_open
-    from app.runner.state import StateDb
-    if temporal is not None:
-        return await step_counts(await connect(temporal, timeout=10), r)
     db = Path(state_dir) / "runner.db"
-    if not db.exists():
+    extra: dict[str, Any] = {}
+    address = None
+    if db.exists():
+        state = StateDb(db)
+        try:
+            address = state.get("temporal")
+            extra = state_figures(state, r.key)
+        finally:
+            state.close()
+    elif temporal is None:
         raise RunnerError(f"{state_dir}: no run of this package here (start one with journey-studio run, or give "
                           "--state-dir or --temporal)")
-    state = StateDb(db)
-    try:
-        address = state.get("temporal")
-    finally:
-        state.close()
+    return {**await _temporal_counts(r, state_dir, temporal, address), **extra}
+
+
+async def _temporal_counts(r: Runnable, state_dir: Path, temporal: str | None, address: str | None) -> dict[str, Any]:
+    from app.runner.devserver import DevServer, connect, port_open
+    if temporal is not None:
+        return await step_counts(await connect(temporal, timeout=10), r)
     if address:
         host, _, port = str(address).rpartition(":")
         if port_open(host, int(port)):

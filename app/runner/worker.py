@@ -7,6 +7,11 @@ given a cluster, registers the journey with this process's workflows, serves the
 it is stopped. Stopped and started again with the same state folder, it picks up where the run was: the clock,
 the tracking address and its secret, the enrolments and the sends are in `runner.db`; the workflows are in
 Temporal.
+
+The run's events secret (`events_secret`) is made at its first start, printed once, and kept in `runner.db`
+(readable by its owner only): `POST /events` needs it, and `GET /status` unless `public_status`. The commands
+that talk to the endpoint (`journey-studio event`) read it, and the endpoint's local address, from there
+(access.py).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from app.runner.access import URL_SETTING, events_secret, local_url
 from app.runner.activities import Activities
 from app.runner.calls import ENROLMENT_WORKFLOW, EnrolInput, enrolment_workflow_id
 from app.runner.channels import SmsChannel, SmtpChannel, Tokens
@@ -37,7 +43,7 @@ from app.runner.contacts import ContactsDb
 from app.runner.devserver import SEARCH_ATTRIBUTES, DevServer, connect, free_port, port_open
 from app.runner.runnable import Runnable, RunnerError, register
 from app.runner.state import StateDb
-from app.runner.status import step_counts
+from app.runner.status import state_figures, step_counts
 from app.runner.tracking import TrackingServer
 from app.runner.workflows import ContactWorkflow, EnrolmentWorkflow
 from app.semantics.plan import Kind
@@ -70,6 +76,8 @@ class RunSettings:
     extra: dict[str, Any] = field(default_factory=dict)
     # a rehearsal (rehearsal.py): logical time, and what each contact does; None: live
     script: dict[int, list[dict[str, Any]]] | None = None
+    secret: str | None = None  # the events secret (None: the run's own, made at its first start and kept)
+    public_status: bool = False  # GET /status without the secret (it names the journey and its key)
 
 
 @dataclass
@@ -185,9 +193,16 @@ class Run:
         host, port = s.listen
         port = port or int(self.state.get("tracking_port") or 0)
         tokens = Tokens(secret)
-        self.tracking = TrackingServer(self.client, r, self.clock, tokens, self.state, status=self.counts)
+        events, made = events_secret(self.state, s.secret)
+        self.tracking = TrackingServer(self.client, r, self.clock, tokens, self.state, status=self.counts,
+                                       secret=events, public_status=s.public_status)
         port = await self.tracking.start(host, port)
         self.state.put("tracking_port", port)
+        self.state.put(URL_SETTING, local_url(host, port))
+        if made:
+            self.say(f"Events secret (shown once): {events}\n  POST /events needs 'Authorization: Bearer SECRET'"
+                     f"{'' if s.public_status else ', and so does GET /status'}; it is kept in "
+                     f"{self.state.path} (readable by you only), where journey-studio event finds it")
         self.tracking_url = (s.public_url or f"http://{host}:{port}").rstrip("/")
         self.state.put("tracking_url", self.tracking_url)
 
@@ -218,8 +233,10 @@ class Run:
             pass
 
     async def counts(self) -> dict[str, Any]:
-        """The live per-step counts."""
-        return await step_counts(self.client, self.r)
+        """The live per-step counts, with the figures of the runner's own state (sends by key, events)."""
+        assert self.state is not None
+        return {**await step_counts(self.client, self.r),
+                **await asyncio.to_thread(state_figures, self.state, self.r.key)}
 
     async def done(self) -> bool:
         """Whether the journey is over: enrolment finished and every enrolled contact has left."""

@@ -16,6 +16,12 @@ clock (clock.py) read from `workflow.now()`:
 - live, a step is entered when the workflow actually gets there, so a worker that was down catches up at the
   time it comes back (the simulator has no such delays, so its times are the ideal ones).
 
+Every send ends: sends and actions are retried with exponential backoff at most SEND_ATTEMPTS times within
+SEND_GIVE_UP; a failure another attempt would not change (PERMANENT) is not retried. A send that fails is the
+interpreter's 'not sent' (the contact goes on down the journey, as when it is suppressed); the counts tell it
+apart (`step=failed`, and `step=no_address` for a contact without an address), the path the workflow returns
+keeps the interpreter's label.
+
 The workflow keeps search attributes up to date (devserver.SEARCH_ATTRIBUTES) for the live per-step counts,
 answers the `progress` query, and returns its path.
 """
@@ -29,6 +35,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.exceptions import ActivityError, FailureError, RetryState
 
 with workflow.unsafe.imports_passed_through():
     import numpy as np
@@ -52,8 +59,16 @@ GOAL = SearchAttributeKey.for_keyword("JourneyGoal")
 TALLY = SearchAttributeKey.for_keyword_list("JourneyTally")  # an account's: "KEY*n", n of its contacts per path key
 
 FACTS_TIMEOUT = timedelta(seconds=30)
+PERMANENT = "PermanentFailure"  # the error type of a send or an action that another attempt would not change
+SEND_ATTEMPTS = 8  # a send or an action: tried at most this many times (1 s, 2 s, 4 s... 60 s apart)
+SEND_GIVE_UP = timedelta(minutes=30)  # ... and given up on this long after it was first scheduled
 SEND_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
-                         maximum_interval=timedelta(seconds=30))
+                         maximum_interval=timedelta(seconds=60), maximum_attempts=SEND_ATTEMPTS,
+                         non_retryable_error_types=[PERMANENT])
+# enrolment waits for the world (Temporal, the contacts database) however long it is away: no bound
+ENROL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                          maximum_interval=timedelta(seconds=30))
+FAILED, NO_ADDRESS = "failed", "no_address"  # why a message was not sent, as the counts tell it
 PAGES_PER_RUN = 200  # enrolment continues as new after this many pages, to keep its history short
 
 
@@ -65,6 +80,17 @@ def split_draw(seed: int, step: StepPlan, contact: int, account: int = -1) -> fl
     else:
         h = hash_keys(np.array([contact], dtype=np.int64), stream(seed, step.key, SPLIT))
     return float(uniforms(h)[0][0])
+
+
+def failure_reason(e: ActivityError) -> str:
+    """Why an activity failed for good, in one line."""
+    cause = e.cause
+    text = cause.message if isinstance(cause, FailureError) else str(cause or e)
+    if e.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED:
+        return f"gave up after {SEND_ATTEMPTS} attempts: {text}"
+    if e.retry_state == RetryState.TIMEOUT:
+        return f"gave up after {SEND_GIVE_UP}: {text}"
+    return text
 
 
 class _NeedFacts(Exception):
@@ -118,6 +144,7 @@ class ContactWorkflow:
         self.visits: list[list[Any]] = []  # the first contact's
         self.sent: dict[int, int] = {}  # message step index -> simulated send time
         self.where: str = ""
+        self.reasons: dict[tuple[int, str], str] = {}  # (contact, step id) -> failed / no_address, for the counts
 
     @workflow.signal(name="event")
     def event(self, ev: Event) -> None:
@@ -226,7 +253,8 @@ class ContactWorkflow:
         await self.save_blocks()
         return {"contact": inp.contact, "iteration": inp.iteration, "visits": self.visits,
                 "outcome": LABELS[final.outcome], "left_at": final.at, "goal_at": goal_at,
-                "paths": {str(c): v for c, v in self.paths.items()}}
+                "paths": {str(c): v for c, v in self.paths.items()},
+                "not_sent": {f"{c}:{step}": why for (c, step), why in self.reasons.items()}}
 
     async def attribute_goal(self, cutoff: int) -> int | None:
         """The one definition of a goal (Plan.goal_deadline): its event within the goal's window after entry,
@@ -396,13 +424,13 @@ class ContactWorkflow:
         unit = [c.contact for c in self.state.contacts]
         if step.kind == Kind.MESSAGE and SENT in outs:
             todo = [i for i, o in enumerate(outs) if o == SENT]
-            results: list[SendResult] = await asyncio.gather(*(workflow.execute_activity(
-                "send_message", request(unit[i]), result_type=SendResult, start_to_close_timeout=timeout,
-                retry_policy=SEND_RETRY) for i in todo))
+            results = await asyncio.gather(*(self.send(request(unit[i]), timeout) for i in todo))
             sent = []
             for i, res in zip(todo, results):
                 if res.outcome != "sent":
-                    outs[i] = SUPPRESSED  # consent, suppression or no address at send time
+                    outs[i] = SUPPRESSED  # not sent (consent, suppression, no address, a failure): the contact goes on
+                    if res.outcome in (FAILED, NO_ADDRESS):
+                        self.reasons[(unit[i], step.id)] = res.outcome
                 else:
                     sent.append(unit[i])
             if sent:
@@ -417,10 +445,33 @@ class ContactWorkflow:
                         self.pending.append(Event(f"{LINK_CLICK}{item['link']}", at, step.id, who))
             return replace(move, contact_outcomes=tuple(outs))
         if step.kind == Kind.ACTION:
-            await asyncio.gather(*(workflow.execute_activity("run_action", request(unit[i]),
-                                                             start_to_close_timeout=timeout, retry_policy=SEND_RETRY)
-                                   for i, o in enumerate(outs) if o == DONE))
+            await asyncio.gather(*(self.act(request(unit[i]), timeout) for i, o in enumerate(outs) if o == DONE))
         return move
+
+    async def send(self, req: StepRequest, timeout: timedelta) -> SendResult:
+        """Send a message (retried within SEND_RETRY's bounds); a send that fails for good is `failed`, recorded."""
+        try:
+            return await workflow.execute_activity(
+                "send_message", req, result_type=SendResult, start_to_close_timeout=timeout,
+                schedule_to_close_timeout=max(SEND_GIVE_UP, 2 * timeout), retry_policy=SEND_RETRY)
+        except ActivityError as e:
+            reason = failure_reason(e)
+            workflow.logger.warning("contact %s, step %s: the message is not sent: %s", req.contact, req.step_id,
+                                    reason)
+            await workflow.execute_local_activity("send_failed", args=[req.key, reason],
+                                                  start_to_close_timeout=FACTS_TIMEOUT)
+            return SendResult(FAILED, "", reason)
+
+    async def act(self, req: StepRequest, timeout: timedelta) -> None:
+        """Carry out an action (retried within SEND_RETRY's bounds); one that fails for good is counted `failed`."""
+        try:
+            await workflow.execute_activity("run_action", req, start_to_close_timeout=timeout,
+                                            schedule_to_close_timeout=max(SEND_GIVE_UP, 2 * timeout),
+                                            retry_policy=SEND_RETRY)
+        except ActivityError as e:
+            workflow.logger.warning("contact %s, step %s: the action failed: %s", req.contact, req.step_id,
+                                    failure_reason(e))
+            self.reasons[(req.contact, req.step_id)] = FAILED
 
     # --- what the run shows ----------------------------------------------------------------------------------
 
@@ -431,11 +482,12 @@ class ContactWorkflow:
             self.paths[c].append([step_id, entered, move.at, LABELS.get(outcome, str(outcome))])
 
     def path_keys(self) -> list[str]:
-        """The steps the unit entered and `step=outcome` of each it left (any of its contacts')."""
+        """The steps the unit entered and `step=outcome` of each it left (any of its contacts'); a message not sent
+        for want of an address, or because the send failed, says so instead of 'suppressed'."""
         keys: list[str] = []
-        for visits in self.paths.values():
+        for c, visits in self.paths.items():
             for step_id, _, _, outcome in visits:
-                keys += [step_id, f"{step_id}={outcome}"]
+                keys += [step_id, f"{step_id}={self.reasons.get((c, step_id), outcome)}"]
         return list(dict.fromkeys(keys))
 
     def tally(self, where: str = "") -> list[Any]:
@@ -443,8 +495,9 @@ class ContactWorkflow:
         if self.inp.account < 0:
             return []
         counts: dict[str, int] = {}
-        for visits in self.paths.values():
-            keys = [k for step_id, _, _, outcome in visits for k in (step_id, f"{step_id}={outcome}")]
+        for c, visits in self.paths.items():
+            keys = [k for step_id, _, _, outcome in visits
+                    for k in (step_id, f"{step_id}={self.reasons.get((c, step_id), outcome)}")]
             for key in dict.fromkeys([*keys, *([where] if where else [])]):
                 counts[key] = counts.get(key, 0) + 1
         return [TALLY.value_set([f"*{len(self.paths)}", *(f"{k}*{n}" for k, n in counts.items())])]
@@ -475,7 +528,7 @@ class EnrolmentWorkflow:
             await self.sleep_until(begin)
             while inp.exact and k > 0 and await workflow.execute_activity(
                     "iteration_open", args=[inp.journey, k - 1], result_type=int,
-                    start_to_close_timeout=timedelta(minutes=5), retry_policy=SEND_RETRY):
+                    start_to_close_timeout=timedelta(minutes=5), retry_policy=ENROL_RETRY):
                 await workflow.sleep(timedelta(seconds=0.2))  # a rehearsal: the previous iteration is not over yet
             after = inp.after if k == inp.iteration else 0
             look = begin  # a rehearsal looks at the ongoing audience at logical moments: begin, + poll, ...
@@ -511,4 +564,4 @@ class EnrolmentWorkflow:
         return await workflow.execute_activity("enrol_page", page, result_type=EnrolResult,
                                                start_to_close_timeout=timedelta(minutes=10),
                                                heartbeat_timeout=timedelta(seconds=60),
-                                               retry_policy=SEND_RETRY)
+                                               retry_policy=ENROL_RETRY)

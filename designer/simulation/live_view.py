@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 REFRESH_MS = 3000
 TIMEOUT_S = 5.0
-OUTCOME_ORDER = ("sent", "suppressed", "capped", "yes", "no", "done", "holdout")
+OUTCOME_ORDER = ("sent", "suppressed", "no_address", "failed", "capped", "yes", "no", "done", "holdout")
+OUTCOME_WORDS = {"no_address": "without an address"}
 
 
 def escape(text: str) -> str:
@@ -71,7 +72,7 @@ def status_lines(counts: dict[str, Any]) -> dict[str, str]:
     lines: dict[str, str] = {}
     for row in counts.get("steps", []):
         parts = [f"{int(row.get('waiting', 0)):,} waiting", f"{int(row.get('entered', 0)):,} entered"]
-        parts += [f"{int(row[k]):,} {k}" for k in OUTCOME_ORDER if row.get(k)]
+        parts += [f"{int(row[k]):,} {OUTCOME_WORDS.get(k, k)}" for k in OUTCOME_ORDER if row.get(k)]
         parts += [f"{k} {int(v):,}" for k, v in sorted(row.items()) if k.startswith("path ") and v]
         lines[str(row.get("step"))] = " · ".join(parts)
     return lines
@@ -83,6 +84,11 @@ def totals_text(counts: dict[str, Any]) -> str:
     parts += [f"{int(v):,} {k}" for k, v in outcomes.items() if v]
     if counts.get("failed"):
         parts.append(f"{int(counts['failed']):,} failed")
+    failed_sends = int((counts.get("messages") or {}).get("failed", 0))
+    if failed_sends:
+        parts.append(f"{failed_sends:,} sends failed")
+    if counts.get("dead_letters"):
+        parts.append(f"{int(counts['dead_letters']):,} events for unknown contacts")
     return " · ".join(parts)
 
 
