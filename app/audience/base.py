@@ -518,4 +518,5 @@ def base_from_arrays(arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) 
 
 
 __all__ = ["ACCOUNT_COLUMNS", "Column", "ContactBase", "Interactions", "Items", "NUMBER_COLUMNS", "TEXT_COLUMNS",
-           "Text", "base_from_arrays", "base_to_arrays", "day_texts", "days_of", "read_base", "second_texts", "seconds_of", "write_base"]
+           "Text", "base_from_arrays", "base_to_arrays", "day_texts", "days_of", "read_base", "second_texts",
+           "seconds_of", "write_base"]

@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, sele
 from sqlalchemy.sql.elements import KeyedColumnElement
 
 from app.audience.query import check_query, find_attribute, fold_blocks, naive_utc, parse_date, parse_datetime
+from app.errors import AudienceError
 from app.model.attributes import STANDARD_ATTRIBUTES, Attribute
 from app.store import schema as t
 
@@ -33,7 +34,18 @@ def moment_of(at: datetime | date | None) -> datetime:
         return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
     if not isinstance(at, datetime):
         return datetime(at.year, at.month, at.day)
-    return naive_utc(at)
+    try:
+        return naive_utc(at)
+    except OverflowError:  # an aware moment within a day of year 1 or 9999
+        raise AudienceError(f"the moment {at.isoformat()} is out of range") from None
+
+
+def _days_before(moment: datetime, days: int) -> datetime:
+    """`days` days before `moment`, or the earliest moment there is (a look-back of thousands of years)."""
+    try:
+        return moment - timedelta(days=days)
+    except OverflowError:
+        return datetime.min
 
 
 def like_escape(text: str) -> str:
@@ -77,9 +89,9 @@ _ORDER: dict[str, Callable[[Any, Any], Condition]] = {
 def _compare_date(expr: Any, op: str, value: Any, moment: datetime) -> Condition:
     today = moment.date()
     if op == "in_last_days":
-        return and_(expr >= _day(today - timedelta(days=value)), expr <= _day(today))
+        return and_(expr >= _day(_days_before(moment, value).date()), expr <= _day(today))
     if op == "not_in_last_days":
-        return expr < _day(today - timedelta(days=value))
+        return expr < _day(_days_before(moment, value).date())
     if op == "between":
         low, high = (parse_date(v) for v in value)
         return and_(expr >= _day(low), expr <= _day(high))  # type: ignore[arg-type]
@@ -89,9 +101,9 @@ def _compare_date(expr: Any, op: str, value: Any, moment: datetime) -> Condition
 def _compare_datetime(expr: Any, op: str, value: Any, moment: datetime) -> Condition:
     """Date-times compare to the second; a date value stands for its whole day (UTC)."""
     if op == "in_last_days":
-        return and_(expr >= _second(moment - timedelta(days=value)), expr <= _second(moment))
+        return and_(expr >= _second(_days_before(moment, value)), expr <= _second(moment))
     if op == "not_in_last_days":
-        return expr < _second(moment - timedelta(days=value))
+        return expr < _second(_days_before(moment, value))
 
     def bounds(v: Any) -> tuple[str, str, bool]:
         """(start, end, whole day): a day is [00:00, next 00:00); a moment is itself."""

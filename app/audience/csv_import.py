@@ -6,6 +6,14 @@ attributes, typed by what they hold (number, date, date-time, true/false, else t
 project settings. Every row is checked (dates, numbers, e-mail addresses, consent levels...) and each problem
 is reported with its line. A file with errors imports nothing unless the caller accepts skipping bad rows;
 either way the import is one transaction.
+
+Every cell is bounded: at most MAX_CELL characters, no NUL; the standard attributes (names, e-mail address,
+phone, city...) are one line, without line breaks, tabs or other control characters (a name goes into an e-mail
+header, where a line break would start a header of its own); custom text may span lines. Numbers lie within
+app.model.values.MAX_NUMBER either way (a longer integer, say an 18-digit customer id, makes a column text),
+dates and date-times from MIN_DATE to MAX_DATE. Messages are one line: cell text is quoted with its control
+characters escaped. `ImportReport.first_error` says the first problem as an AudienceError naming the file, the
+line and the column.
 """
 
 from __future__ import annotations
@@ -26,10 +34,13 @@ from app.audience.bulk import analyze, insert_rows
 from app.audience.base import CONTACT_COLUMNS
 from app.errors import AudienceError
 from app.model.attributes import CONSENT_LEVELS, LOYALTY_TIERS, STANDARD_ATTRIBUTES
+from app.model.values import MAX_NUMBER, date_range, in_date_range, printable, shown
 from app.store import ProjectFile
 from app.store import schema as t
 
 MAX_ERRORS = 1000  # reported in detail; the count goes on
+MAX_CELL = 10_000  # characters in one cell
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 CHUNK = 5000
 SNIFF_BYTES = 64 * 1024
 CUSTOM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -68,7 +79,8 @@ class RowError:
     message: str
 
     def format(self) -> str:
-        return f"line {self.line}" + (f", column '{self.column}'" if self.column else "") + f": {self.message}"
+        column = f", column '{printable(self.column)}'" if self.column else ""
+        return f"line {self.line}{column}: {printable(self.message)}"
 
 
 @dataclass
@@ -83,10 +95,18 @@ class ImportReport:
     mapping: dict[str, str | None] = field(default_factory=dict)  # column -> attribute (None: not imported)
     new_custom: dict[str, str] = field(default_factory=dict)  # custom attributes declared by this import
     accounts_created: int = 0
+    file: str = ""  # the file imported
 
     @property
     def has_errors(self) -> bool:
         return self.rows_bad > 0
+
+    def first_error(self) -> AudienceError | None:
+        """The first problem as one line naming the file, line and column, and how many rows have errors."""
+        if not self.errors:
+            return None
+        more = f" ({self.rows_bad:,} rows have errors)" if self.rows_bad > 1 else ""
+        return AudienceError(f"{printable(self.file)}: {self.errors[0].format()}{more}")
 
 
 def norm(text: str) -> str:
@@ -120,9 +140,9 @@ def _target(value: str, custom: Mapping[str, str]) -> str:
         return found
     if found == "account.name":
         return "account"
-    if value in custom or CUSTOM_NAME.match(value):
+    if value in custom or CUSTOM_NAME.fullmatch(value):
         return value
-    raise AudienceError(f"'{value}' is not an attribute; map a column to a contact attribute (e.g. city, email) "
+    raise AudienceError(f"{shown(value)} is not an attribute; map a column to a contact attribute (e.g. city, email) "
                         "or to a custom attribute name (letters, digits and _)")
 
 
@@ -134,8 +154,8 @@ def resolve_mapping(header: list[str], mapping: Mapping[str, str | None] | None,
     for column, target in (mapping or {}).items():
         real = column if column in header else by_norm.get(norm(column))
         if real is None:
-            raise AudienceError(f"the mapping names column '{column}', which the file does not have "
-                                f"(columns: {', '.join(header)})")
+            raise AudienceError(f"the mapping names column {shown(column)}, which the file does not have "
+                                f"(columns: {printable(', '.join(header))})")
         given[real] = _target(target, custom) if target else None
     auto = _auto_names()
     result: dict[str, str | None] = {}
@@ -145,7 +165,7 @@ def resolve_mapping(header: list[str], mapping: Mapping[str, str | None] | None,
     twice = sorted({a for a in targets if targets.count(a) > 1})
     if twice:
         cols = [h for h, a in result.items() if a == twice[0]]
-        raise AudienceError(f"columns {', '.join(repr(c) for c in cols)} all map to '{twice[0]}'; map one of "
+        raise AudienceError(f"columns {', '.join(shown(c) for c in cols)} all map to {shown(twice[0])}; map one of "
                             "them elsewhere (or to nothing)")
     return result
 
@@ -199,26 +219,42 @@ def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
             raise AudienceError(f"{path}: line {reader.line_num + 1} is not UTF-8 text; save the file as "
                                 "'CSV UTF-8'") from None
         except csv.Error as e:
-            raise AudienceError(f"{path}: line {reader.line_num}: not valid CSV ({e})") from None
+            raise AudienceError(f"{path}: line {reader.line_num}: not valid CSV ({printable(str(e))})") from None
 
 
 # --- values ------------------------------------------------------------------------------------------------
 
 def _number(text: str) -> float | int:
-    value = float(text)
+    if len(text) > 40:
+        raise ValueError
+    value: float | int = int(text) if re.fullmatch(r"[-+]?[0-9]+", text) else float(text)
     if not math.isfinite(value):
         raise ValueError
-    return int(value) if re.fullmatch(r"[-+]?\d+", text) else value
+    if abs(value) > MAX_NUMBER:
+        raise CellError(f"{shown(text)} is out of range (numbers go from -{MAX_NUMBER:,} to {MAX_NUMBER:,})")
+    return value
+
+
+def _in_range(day: date, text: str) -> None:
+    if not in_date_range(day):
+        raise CellError(f"{shown(text)} is out of range ({date_range()})")
 
 
 def _date(text: str) -> str:
-    return date.fromisoformat(text).isoformat() if len(text) == 10 else _fail()
+    if len(text) != 10:
+        _fail()
+    day = date.fromisoformat(text)
+    _in_range(day, text)
+    return day.isoformat()
 
 
 def _datetime(text: str) -> str:
     if len(text) == 10:
-        return date.fromisoformat(text).isoformat() + "T00:00:00"
+        return _date(text) + "T00:00:00"
+    if len(text) > 40:
+        _fail()
     moment = datetime.fromisoformat(text.replace(" ", "T", 1))
+    _in_range(moment.date(), text)  # far enough from year 1 and 9999 for the offset to be taken away
     if moment.tzinfo is not None:
         moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
     return moment.replace(microsecond=0).isoformat(timespec="seconds")
@@ -238,7 +274,8 @@ class CellError(ValueError):
 
 
 def infer_type(values: list[str]) -> str:
-    """The custom attribute type that fits every (non-empty) value: boolean, number, date, datetime or text."""
+    """The custom attribute type that fits every (non-empty) value: boolean, number, date, datetime or text
+    (a value out of range for a number or a date makes the column text)."""
     for kind, parse in (("boolean", _boolean), ("number", _number), ("date", _date), ("datetime", _datetime)):
         try:
             for v in values:
@@ -255,27 +292,27 @@ def _choice(choices: tuple[str, ...], what: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         found = by_norm.get(norm(text))
         if found is None:
-            raise CellError(f"'{text}' is not {what}; use one of: {', '.join(choices)}")
+            raise CellError(f"{shown(text)} is not {what}; use one of: {', '.join(choices)}")
         return found
     return parse
 
 
 def _email(text: str) -> str:
-    if not EMAIL.match(text):
-        raise CellError(f"'{text}' is not an e-mail address")
+    if not EMAIL.fullmatch(text):
+        raise CellError(f"{shown(text)} is not an e-mail address")
     return text
 
 
 def _phone(text: str) -> str:
-    if not PHONE.match(text) or sum(ch.isdigit() for ch in text) < 6:
-        raise CellError(f"'{text}' is not a phone number")
+    if not PHONE.fullmatch(text) or sum(ch.isdigit() for ch in text) < 6:
+        raise CellError(f"{shown(text)} is not a phone number")
     return text
 
 
 def _non_negative(text: str) -> float | int:
     value = _number(text)
     if value < 0:
-        raise CellError(f"{text} is negative; a lifetime value cannot be")
+        raise CellError(f"{printable(text[:40])} is negative; a lifetime value cannot be")
     return value
 
 
@@ -301,13 +338,20 @@ _STANDARD: dict[str, Callable[[str], Any]] = {
 
 def _parse(attribute: str, kind: str, text: str) -> Any:
     """The stored value of a cell; ValueError with a message for the report."""
+    if len(text) > MAX_CELL:
+        raise CellError(f"the value is {len(text):,} characters long; a cell holds at most {MAX_CELL:,}")
+    if "\x00" in text:
+        raise CellError(f"{shown(text)} holds a NUL character")
+    if attribute in STANDARD_ATTRIBUTES and _CONTROL.search(text):
+        raise CellError(f"{shown(text)} holds a line break, a tab or another control character; "
+                        f"{STANDARD_ATTRIBUTES[attribute].label.lower()} is one line of text")
     parse = _STANDARD.get(attribute) or _PARSERS.get(kind, str)
     try:
         return parse(text)
     except CellError:
         raise
-    except ValueError:
-        raise CellError(f"'{text}' is not {_EXPECT.get(kind, 'valid')}") from None
+    except (ValueError, OverflowError):
+        raise CellError(f"{shown(text)} is not {_EXPECT.get(kind, 'valid')}") from None
 
 
 # --- importing ---------------------------------------------------------------------------------------------
@@ -338,7 +382,7 @@ def import_contacts(pf: ProjectFile, path: str | Path, mapping: Mapping[str, str
     seen = {norm(h) for h in header}
     if len(seen) != len(header):
         raise AudienceError(f"{path}: the header names a column twice; give every column its own name")
-    report = ImportReport(mapping=resolve_mapping(header, mapping, custom))
+    report = ImportReport(mapping=resolve_mapping(header, mapping, custom), file=str(path))
     kinds = _kinds(path, header, report, custom)
     moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None, microsecond=0)
     try:

@@ -232,7 +232,8 @@ class Evaluator:
             affected[who] = True
             rows = np.flatnonzero(affected)
             col = self.base.column(name)
-            start = np.asarray(col, dtype=np.float64)[rows] if isinstance(col, np.ndarray) else np.full(len(rows), np.nan)
+            start = (np.asarray(col, dtype=np.float64)[rows] if isinstance(col, np.ndarray)
+                     else np.full(len(rows), np.nan))
             if name == "last_purchase_date":
                 later = np.floor_divide(at, DAY).astype(np.float64)
             else:  # lifetime value: the base value plus every purchase so far

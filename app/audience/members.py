@@ -21,6 +21,7 @@ from app.errors import AudienceError
 from app.model.attributes import CONSENT_LEVELS
 from app.model.journey import Journey
 from app.model.segment import Segment
+from app.model.values import printable
 from app.store import ProjectFile
 from app.store import schema as t
 
@@ -53,11 +54,12 @@ def segment_condition(segment: Segment, custom: Mapping[str, str] | None = None,
     if segment.kind == "subscription":
         return _c.c.id.in_(select(t.contact_lists.c.contact_id).where(t.contact_lists.c.list == list_name(segment)))
     if segment.query is None:
-        raise AudienceError(f"segment '{segment.name}' is dynamic but has no query yet; add its query blocks")
+        raise AudienceError(f"segment '{printable(segment.name)}' is dynamic but has no query yet; add its query "
+                            "blocks")
     try:
         return query_condition(segment.query, custom, at)
     except AudienceError as e:
-        raise AudienceError(f"segment '{segment.name}': {e}") from None
+        raise AudienceError(f"segment '{printable(segment.name)}': {e}") from None
 
 
 def members_query(segment: Segment, at: datetime | date | None = None,
@@ -71,8 +73,8 @@ def _segment(pf: ProjectFile, segment: Segment | str) -> Segment:
         return segment
     found = pf.project.segments.get(segment)
     if found is None:
-        names = ", ".join(sorted(pf.project.segments)) or "none"
-        raise AudienceError(f"no segment named '{segment}' in the project (segments: {names})")
+        names = printable(", ".join(sorted(pf.project.segments))) or "none"
+        raise AudienceError(f"no segment named '{printable(segment)}' in the project (segments: {names})")
     return found
 
 
@@ -119,12 +121,13 @@ def audience_condition(journey: Journey, segments: Mapping[str, Segment], custom
 
     def condition(name: str) -> Condition:
         if name not in segments:
-            raise AudienceError(f"journey '{journey.name}' uses segment '{name}', which is not in the project")
+            raise AudienceError(f"journey '{printable(journey.name)}' uses segment '{printable(name)}', which is not "
+                                "in the project")
         return segment_condition(segments[name], custom, at)
 
     names = list(dict.fromkeys(audience.segments))
     if not names:
-        raise AudienceError(f"journey '{journey.name}' has no audience segment")
+        raise AudienceError(f"journey '{printable(journey.name)}' has no audience segment")
     parts = [condition(n) for n in names]
     result = and_(*parts) if audience.combine == "intersection" else or_(*parts)
     for name in dict.fromkeys(audience.exclude):
@@ -171,7 +174,8 @@ def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
 def _static(pf: ProjectFile, segment: Segment | str) -> Segment:
     s = _segment(pf, segment)
     if s.kind != "static":
-        raise AudienceError(f"segment '{s.name}' is {s.kind}; only static segments have members added or removed")
+        raise AudienceError(f"segment '{printable(s.name)}' is {s.kind}; only static segments have members added "
+                            "or removed")
     return s
 
 
@@ -191,7 +195,7 @@ def _insert_links(pf: ProjectFile, table: Any, key: dict[str, Any], ids: Iterabl
 def add_members(pf: ProjectFile, segment: Segment | str, ids: Iterable[int]) -> int:
     """Add contacts to a static segment (already there: skipped); returns how many were added."""
     s = _static(pf, segment)
-    return _insert_links(pf, t.segment_members, {"segment": s.name}, ids, f"segment '{s.name}'")
+    return _insert_links(pf, t.segment_members, {"segment": s.name}, ids, f"segment '{printable(s.name)}'")
 
 
 def remove_members(pf: ProjectFile, segment: Segment | str, ids: Iterable[int]) -> int:
@@ -209,7 +213,7 @@ def subscribe(pf: ProjectFile, list_: str, ids: Iterable[int]) -> int:
     """Put contacts on a subscription list; returns how many were not on it yet."""
     if not isinstance(list_, str) or not list_.strip():
         raise AudienceError("a subscription list needs a name")
-    return _insert_links(pf, t.contact_lists, {"list": list_}, ids, f"list '{list_}'")
+    return _insert_links(pf, t.contact_lists, {"list": list_}, ids, f"list '{printable(list_)}'")
 
 
 def unsubscribe(pf: ProjectFile, list_: str, ids: Iterable[int]) -> int:

@@ -202,5 +202,5 @@ def _company_provider(fake: Any) -> Any:
     return None
 
 
-__all__ = ["COUNTRY_NAMES", "INDUSTRIES", "LOCALE_ZONES", "LocalePools", "PERSONAL_DOMAINS", "ascii_word", "city_zone_table",
-           "company_names", "country_name", "known_locale", "locale_pools"]
+__all__ = ["COUNTRY_NAMES", "INDUSTRIES", "LOCALE_ZONES", "LocalePools", "PERSONAL_DOMAINS", "ascii_word",
+           "city_zone_table", "company_names", "country_name", "known_locale", "locale_pools"]

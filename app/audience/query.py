@@ -28,7 +28,12 @@ A subscription segment's query, when it has one, is {"list": "<list name>"}; wit
 segment's name. Static segments have no query: their members are stored (app.audience.members).
 
 `validate_query` never raises: it returns every problem with the path to the offending part, for the check
-for errors and the segment editor.
+for errors and the segment editor. What it accepts is bounded, so that counting members cannot overflow or
+exhaust anything: at most MAX_BLOCKS blocks and MAX_CONDITIONS rows and groups, `in` lists of at most
+MAX_VALUES values and MAX_QUERY_VALUES values in all, texts of at most MAX_TEXT characters and without NUL
+(SQLite's LIKE would stop reading the pattern there, so `ends_with "\0"` matched everyone), numbers within
+app.model.values.MAX_NUMBER either way, dates from MIN_DATE to MAX_DATE, and look-backs of at most MAX_DAYS
+days.
 """
 
 from __future__ import annotations
@@ -43,11 +48,18 @@ from app.model.attributes import (ACCOUNT_ATTRIBUTES, CONTACT_ATTRIBUTES, DAY_OP
                                   OPERATORS, RANGE_OPERATORS, STANDARD_ATTRIBUTES, UNARY_OPERATORS, Attribute,
                                   lookup_attribute)
 from app.model.segment import Segment
+from app.model.values import MAX_NUMBER, date_range, in_date_range, shown
 
 BLOCK_OPS: tuple[str, ...] = ("union", "exclude", "intersect")
 ROOTS: tuple[str, ...] = ("contacts", "account", "interactions")
 GROUP_KEYS: tuple[str, ...] = ("all", "any")
 MAX_DEPTH = 32  # nesting deeper than this is refused (it is never meant, and would recurse without bound)
+MAX_BLOCKS = 100
+MAX_CONDITIONS = 1000  # rows and groups in all the blocks of a query
+MAX_VALUES = 1000  # values of an `in` list (each is a bound parameter of the SQL)
+MAX_QUERY_VALUES = 10_000  # values in all the rows of a query: SQLite takes at most 32,766 bound parameters
+MAX_TEXT = 1000  # characters of a text value
+MAX_DAYS = 1_000_000  # of in_last_days / not_in_last_days: 2,700 years, more than every date there can be
 Path = tuple[str | int, ...]
 T = TypeVar("T")
 
@@ -150,28 +162,44 @@ def parse_datetime(value: Any) -> datetime | date | None:
 
 
 def is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A real number: an int (not a bool) or a finite float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
+
+
+def _text_problem(value: Any, what: str = "some text") -> str | None:
+    """Why `value` is not a text a condition can compare with (None when it is one)."""
+    if not isinstance(value, str) or value == "":
+        return what
+    if len(value) > MAX_TEXT:
+        return f"{what} of at most {MAX_TEXT} characters"
+    if "\x00" in value:
+        return f"{what} without a NUL character"
+    return None
 
 
 def _single_problem(attr: Attribute, value: Any) -> str | None:
     """Why `value` is not a value of the attribute's type (None when it is one)."""
     t = attr.type
     if t == "number":
-        return None if is_number(value) else "a number"
-    if t == "date":
-        return None if parse_date(value) is not None else "a date such as 2026-12-01"
-    if t == "datetime":
-        return None if parse_datetime(value) is not None else "a date such as 2026-12-01 (or 2026-12-01T09:00)"
+        if not is_number(value):
+            return "a number"
+        return None if abs(value) <= MAX_NUMBER else f"a number from -{MAX_NUMBER:,} to {MAX_NUMBER:,}"
+    if t in ("date", "datetime"):
+        parsed = parse_date(value) if t == "date" else parse_datetime(value)
+        if parsed is None:
+            return "a date such as 2026-12-01" + (" (or 2026-12-01T09:00)" if t == "datetime" else "")
+        return None if in_date_range(parsed) else f"a date in range ({date_range()})"
     if t == "boolean":
         return None if isinstance(value, bool) else "true or false"
     if t == "choice":
         return None if isinstance(value, str) and value in attr.choices else f"one of: {', '.join(attr.choices)}"
-    return None if isinstance(value, str) and value != "" else "some text"
+    return _text_problem(value)
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return shown(value, 40)
 
 
 def value_problem(attr: Attribute, op: str, value: Any) -> str | None:
@@ -179,9 +207,9 @@ def value_problem(attr: Attribute, op: str, value: Any) -> str | None:
     if op in UNARY_OPERATORS:
         return None
     if op in DAY_OPERATORS:
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_DAYS:
             return None
-        return f"{_short(value)} is not a number of days; '{op}' needs a whole number from 0"
+        return f"{_short(value)} is not a number of days; '{op}' needs a whole number from 0 to {MAX_DAYS:,}"
     if op in RANGE_OPERATORS:
         if not isinstance(value, (list, tuple)) or len(value) != 2:
             return f"{_short(value)} is not a range; 'between' needs two values [low, high]"
@@ -202,13 +230,16 @@ def value_problem(attr: Attribute, op: str, value: Any) -> str | None:
     if op == "in":
         if not isinstance(value, (list, tuple)) or not value:
             return f"{_short(value)} is not a list; 'in' needs a list of one or more values"
+        if len(value) > MAX_VALUES:
+            return f"the list has {len(value):,} values; 'in' takes at most {MAX_VALUES:,}"
         for v in value:
             expected = _single_problem(attr, v)
             if expected:
                 return f"{_short(v)} is not {expected}"
         return None
     if attr.type == "list":  # contains / does_not_contain a list name
-        return None if isinstance(value, str) and value else f"{_short(value)} is not a list name"
+        expected = _text_problem(value, "a list name")
+        return f"{_short(value)} is not {expected}" if expected else None
     expected = _single_problem(attr, value)
     return f"{_short(value)} is not {expected}" if expected else None
 
@@ -230,7 +261,11 @@ def _as_datetime(v: date | datetime | None) -> datetime:
 
 def validate_query(query: Any, custom: Mapping[str, str] | None = None) -> list[Problem]:
     """Every problem in a dynamic segment's query (empty when it can be compiled); never raises."""
-    return list(_query_problems(query, custom))
+    try:
+        return list(_query_problems(query, custom, [0, 0]))
+    except Exception as e:  # by contract: a value no check foresaw is a problem of the query, not a crash
+        return [Problem((), "unreadable", f"the query cannot be read ({type(e).__name__})",
+                        "Define the query again in the segment editor.")]
 
 
 def fold_blocks(blocks: list[Any], evaluate: Callable[[Any], T], union: Callable[[T, T], T],
@@ -282,14 +317,18 @@ def _bad(path: Path, code: str, message: str, fix: str) -> Problem:
     return Problem(path, code, message, fix)
 
 
-def _query_problems(query: Any, custom: Mapping[str, str] | None) -> Iterator[Problem]:
+def _key(key: Any) -> str:
+    return key if isinstance(key, str) else _short(key)
+
+
+def _query_problems(query: Any, custom: Mapping[str, str] | None, seen: list[int]) -> Iterator[Problem]:
     if not isinstance(query, Mapping):
         yield _bad((), "bad-shape", f"the query must be a mapping with a list of blocks, not {_short(query)}",
                    "Define the query as {blocks: [...]}.")
         return
     extra = [k for k in query if k != "blocks"]
     if extra:
-        yield _bad((str(extra[0]),), "bad-shape", f"the query has an unknown key {_short(extra[0])}",
+        yield _bad((_key(extra[0]),), "bad-shape", f"the query has an unknown key {_short(extra[0])}",
                    "A query holds only 'blocks'; put conditions in a block's 'where'.")
     blocks = query.get("blocks")
     if blocks is None or (isinstance(blocks, list) and not blocks):
@@ -300,18 +339,23 @@ def _query_problems(query: Any, custom: Mapping[str, str] | None) -> Iterator[Pr
         yield _bad(("blocks",), "bad-shape", f"'blocks' must be a list, not {_short(blocks)}",
                    "Write the blocks as a list.")
         return
+    if len(blocks) > MAX_BLOCKS:
+        yield _bad(("blocks",), "too-many-blocks", f"the query has {len(blocks):,} blocks, more than {MAX_BLOCKS}",
+                   "Combine conditions in fewer blocks.")
+        return
     for i, block in enumerate(blocks):
-        yield from _block_problems(("blocks", i), block, custom)
+        yield from _block_problems(("blocks", i), block, custom, seen)
 
 
-def _block_problems(path: Path, block: Any, custom: Mapping[str, str] | None) -> Iterator[Problem]:
+def _block_problems(path: Path, block: Any, custom: Mapping[str, str] | None, seen: list[int]
+                    ) -> Iterator[Problem]:
     if not isinstance(block, Mapping):
         yield _bad(path, "bad-shape", f"a block must be a mapping, not {_short(block)}",
                    "Write the block as {root: contacts, where: {all: [...]}}.")
         return
     for key in block:
         if key not in ("op", "root", "where"):
-            yield _bad(path + (str(key),), "bad-shape", f"a block has no key {_short(key)}",
+            yield _bad(path + (_key(key),), "bad-shape", f"a block has no key {_short(key)}",
                        "A block holds op, root and where.")
     op = block.get("op")
     if op is not None and op not in BLOCK_OPS:
@@ -324,11 +368,11 @@ def _block_problems(path: Path, block: Any, custom: Mapping[str, str] | None) ->
         return
     where = block.get("where")
     if where is not None:
-        yield from _group_problems(path + ("where",), where, root, custom, 0)
+        yield from _group_problems(path + ("where",), where, root, custom, 0, seen)
 
 
 def _group_problems(path: Path, group: Any, root: str, custom: Mapping[str, str] | None,
-                    depth: int) -> Iterator[Problem]:
+                    depth: int, seen: list[int]) -> Iterator[Problem]:
     if depth > MAX_DEPTH:
         yield _bad(path, "too-deep", f"groups are nested more than {MAX_DEPTH} deep", "Flatten the groups.")
         return
@@ -348,20 +392,26 @@ def _group_problems(path: Path, group: Any, root: str, custom: Mapping[str, str]
                    "Add a condition to it or remove it (a block without 'where' finds everyone it reaches).")
     for i, item in enumerate(items):
         item_path = path + (key, i)
+        seen[0] += 1
+        if seen[0] > MAX_CONDITIONS:
+            yield _bad(item_path, "too-many-conditions", f"the query has more than {MAX_CONDITIONS:,} rows and "
+                       "groups", "Use fewer conditions (an 'in' list tests many values in one row).")
+            return
         if isinstance(item, Mapping) and any(k in item for k in GROUP_KEYS) and "attribute" not in item:
-            yield from _group_problems(item_path, item, root, custom, depth + 1)
+            yield from _group_problems(item_path, item, root, custom, depth + 1, seen)
         else:
-            yield from _row_problems(item_path, item, root, custom)
+            yield from _row_problems(item_path, item, root, custom, seen)
 
 
-def _row_problems(path: Path, row: Any, root: str, custom: Mapping[str, str] | None) -> Iterator[Problem]:
+def _row_problems(path: Path, row: Any, root: str, custom: Mapping[str, str] | None, seen: list[int]
+                  ) -> Iterator[Problem]:
     if not isinstance(row, Mapping) or "attribute" not in row:
         yield _bad(path, "bad-shape", f"a row must be {{attribute, op, value}}, not {_short(row)}",
                    "Choose an attribute, an operator and a value.")
         return
     for key in row:
         if key not in ("attribute", "op", "value"):
-            yield _bad(path + (str(key),), "bad-shape", f"a row has no key {_short(key)}",
+            yield _bad(path + (_key(key),), "bad-shape", f"a row has no key {_short(key)}",
                        "A row holds attribute, op and value.")
     name, op = row.get("attribute"), row.get("op")
     attr = find_attribute(root, name, custom)
@@ -370,9 +420,10 @@ def _row_problems(path: Path, row: Any, root: str, custom: Mapping[str, str] | N
         yield _bad(path + ("attribute",), "unknown-attribute", f"{_short(name)} is not {_ROOT_LABELS[root]} "
                    "attribute", f"Choose one of: {known}." if known else
                    "Choose a contact attribute, or declare a custom attribute in the project settings.")
-    elif root == "contacts" and attr.name not in STANDARD_ATTRIBUTES and '"' in attr.name:
+    elif root == "contacts" and attr.name not in STANDARD_ATTRIBUTES and any(c in attr.name for c in '"\\\x00'):
         yield _bad(path + ("attribute",), "bad-attribute-name", f"custom attribute {_short(attr.name)} has a "
-                   "double quote in its name, so it cannot be queried", "Rename the custom attribute.")
+                   "double quote, a backslash or a NUL in its name, so it cannot be queried",
+                   "Rename the custom attribute.")
         return
     if not isinstance(op, str) or op not in OPERATORS:
         yield _bad(path + ("op",), "unknown-operator", f"{_short(op)} is not an operator",
@@ -389,12 +440,19 @@ def _row_problems(path: Path, row: Any, root: str, custom: Mapping[str, str] | N
         yield _bad(path + ("value",), "no-value", f"'{op}' on '{attr.label}' needs a value",
                    "Enter the value to compare with.")
         return
-    problem = value_problem(attr, op, row.get("value"))
+    value = row.get("value")
+    problem = value_problem(attr, op, value)
     if problem:
         yield _bad(path + ("value",), "value-type", f"'{attr.label}' {op.replace('_', ' ')}: {problem}",
                    "Correct the value.")
+        return
+    before, seen[1] = seen[1], seen[1] + (len(value) if isinstance(value, (list, tuple)) else 1)
+    if before <= MAX_QUERY_VALUES < seen[1]:
+        yield _bad(path + ("value",), "too-many-values", f"the query holds more than {MAX_QUERY_VALUES:,} values",
+                   "Use fewer or shorter 'in' lists.")
 
 
-__all__ = ["ACCOUNT_FIELDS", "BLOCK_OPS", "GROUP_KEYS", "INTERACTION_FIELDS", "Problem", "ROOTS", "check_query", "fold_blocks",
-           "describe_path", "find_attribute", "naive_utc", "parse_date", "parse_datetime", "root_attributes",
-           "validate_query", "validate_segment", "value_problem"]
+__all__ = ["ACCOUNT_FIELDS", "BLOCK_OPS", "GROUP_KEYS", "INTERACTION_FIELDS", "MAX_BLOCKS", "MAX_CONDITIONS",
+           "MAX_DAYS", "MAX_QUERY_VALUES", "MAX_TEXT", "MAX_VALUES", "Problem", "ROOTS", "check_query",
+           "describe_path", "find_attribute", "fold_blocks", "naive_utc", "parse_date", "parse_datetime",
+           "root_attributes", "validate_query", "validate_segment", "value_problem"]

@@ -17,10 +17,13 @@ from app.model.journey import (STEP_ID, Audience, Frequency, FrequencyCap, Journ
 from app.model.registry import END, REGISTRY, PropSpec
 from app.model.segment import SEGMENT_ENTITIES, SEGMENT_KINDS, Segment, SegmentEntity, SegmentKind
 from app.model.values import (format_datetime, format_duration, format_time, parse_datetime, parse_duration,
-                              parse_time)
+                              parse_time, shown)
 
 FORMAT = "journey/1"
 MAX_INT = 2**31 - 1  # whole numbers in files must fit the project file's integers
+MAX_WHOLE = 2**63 - 1  # whole numbers inside free-form values (segment queries, conditions): SQLite's integers
+MAX_NESTING = 64  # levels of a free-form value (a segment query nests groups at most 32 deep)
+MAX_POSITION = 1e7  # canvas coordinates, either way
 Path = tuple[Any, ...]
 
 
@@ -45,7 +48,7 @@ def _mapping(v: Any, path: Path, what: str) -> Mapping[str, Any]:
 def _only(m: Mapping[str, Any], allowed: tuple[str, ...], path: Path, what: str) -> None:
     for k in m:
         if k not in allowed:
-            raise PlainError(path + (k,), f"unknown key '{k}' in {what} (allowed: {', '.join(allowed)})",
+            raise PlainError(path + (k,), f"unknown key {shown(k)} in {what} (allowed: {', '.join(allowed)})",
                              at_key=True)
 
 
@@ -86,6 +89,37 @@ def _finite(v: Any) -> bool:
         return math.isfinite(v)
     except OverflowError:
         return False
+
+
+def plain_value(v: Any, path: Path, depth: int = 0) -> Any:
+    """A free-form value (a segment query, an if/then condition) as plain JSON values that every writer keeps:
+    mappings with text keys, lists (tuples become lists), text, finite numbers, true / false, null.
+
+    Anything else is a PlainError at its path, so that what is read can always be written back and read
+    again to the same value (a non-finite number would not survive JSON, an integer key would come back as
+    text)."""
+    if v is None or isinstance(v, (bool, str)):
+        return v
+    if isinstance(v, int):
+        if abs(v) > MAX_WHOLE:
+            raise PlainError(path, f"the whole number is too large (at most {MAX_WHOLE:,} either way)")
+        return int(v)
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            raise PlainError(path, f"{v!r} is not a finite number")
+        return float(v)
+    if depth >= MAX_NESTING:
+        raise PlainError(path, f"the value is nested more than {MAX_NESTING} levels deep")
+    if isinstance(v, Mapping):
+        out: dict[str, Any] = {}
+        for k, x in v.items():
+            if not isinstance(k, str):
+                raise PlainError(path + (k,), f"a key must be text, not {shown(k)} (quote it)", at_key=True)
+            out[k] = plain_value(x, path + (k,), depth + 1)
+        return out
+    if isinstance(v, (list, tuple)):
+        return [plain_value(x, path + (i,), depth + 1) for i, x in enumerate(v)]
+    raise PlainError(path, f"a {type(v).__name__} value cannot be written in a journey file")
 
 
 def _num(v: float) -> float | int:
@@ -210,7 +244,7 @@ def settings_from_plain(d: Mapping[str, Any], path: Path = ()) -> dict[str, Any]
         combine=cast(Literal["union", "intersection"],
                      _choice(a.get("combine", "union"), ("union", "intersection"), ap + ("combine",), "combine")),
         exclude=_names(a.get("exclude"), ap + ("exclude",), "exclude"),
-        suppress=_text(a.get("suppress"), ap + ("suppress",), "suppress"),
+        suppress=_text(a.get("suppress"), ap + ("suppress",), "suppress") or None,  # '': no suppression
         min_consent=(_choice(a["min_consent"], CONSENT_LEVELS, ap + ("min_consent",), "min_consent")
                      if a.get("min_consent") is not None else None),
     )
@@ -227,8 +261,8 @@ def settings_from_plain(d: Mapping[str, Any], path: Path = ()) -> dict[str, Any]
         kind = _choice(fm.get("type"), ("one-time", "ongoing", "repeating"), fp + ("type",), "frequency type")
         interval = _wrap(fp + ("interval",), parse_duration, fm["interval"]) if "interval" in fm else None
         count = fm.get("count")
-        if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
-            raise PlainError(fp + ("count",), "count must be a whole number")
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int) or abs(count) > MAX_INT):
+            raise PlainError(fp + ("count",), f"count must be a whole number (at most {MAX_INT})")
         out["frequency"] = Frequency(kind=kind, interval=interval, count=count)  # type: ignore[arg-type]
 
     sp = path + ("schedule",)
@@ -260,8 +294,8 @@ def settings_from_plain(d: Mapping[str, Any], path: Path = ()) -> dict[str, Any]
         c = _mapping(d["frequency_cap"], cp, "frequency_cap")
         _only(c, ("messages", "per"), cp, "frequency_cap")
         msgs = c.get("messages")
-        if isinstance(msgs, bool) or not isinstance(msgs, int) or msgs < 1:
-            raise PlainError(cp + ("messages",), "messages must be a whole number from 1")
+        if isinstance(msgs, bool) or not isinstance(msgs, int) or not 1 <= msgs <= MAX_INT:
+            raise PlainError(cp + ("messages",), f"messages must be a whole number from 1 to {MAX_INT}")
         if "per" not in c:
             raise PlainError(cp, "frequency_cap needs per, e.g. {messages: 3, per: 7d}")
         out["frequency_cap"] = FrequencyCap(msgs, _wrap(cp + ("per",), parse_duration, c["per"]))
@@ -273,7 +307,7 @@ def _check_timezone(tz: str, path: Path) -> None:
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise PlainError(path, f"unknown time zone '{tz}' (write an IANA name such as Europe/Paris)") from None
+        raise PlainError(path, f"unknown time zone {shown(tz)} (write an IANA name such as Europe/Paris)") from None
 
 
 # --- steps -----------------------------------------------------------------------------------------------
@@ -293,6 +327,9 @@ def props_to_plain(step: Step) -> dict[str, Any]:
     return out
 
 
+_FREE_FORM = ("condition", "wait_for")  # property kinds whose values hold free-form values
+
+
 def props_from_plain(type_id: str, d: Mapping[str, Any], path: Path) -> dict[str, Any]:
     """Typed properties (defaults filled in) from plain ones; unknown keys are refused."""
     tile = REGISTRY[type_id]
@@ -300,7 +337,9 @@ def props_from_plain(type_id: str, d: Mapping[str, Any], path: Path) -> dict[str
     for key, value in d.items():
         spec: PropSpec | None = tile.prop(key)
         if spec is None:
-            raise PlainError(path + (key,), f"a {tile.label} step has no property '{key}'", at_key=True)
+            raise PlainError(path + (key,), f"a {tile.label} step has no property {shown(key)}", at_key=True)
+        if spec.kind in _FREE_FORM:
+            value = plain_value(value, path + (key,))
         props[key] = _wrap(path + (key,), spec.from_plain, value)
         if props[key] is None:
             del props[key]
@@ -320,8 +359,8 @@ def step_to_plain(step: Step) -> dict[str, Any]:
 
 def step_from_plain(step_id: str, v: Any, path: Path) -> Step:
     """A step from `{type: ..., name: ..., <properties>, <ports>: target}`."""
-    if not isinstance(step_id, str) or not STEP_ID.match(step_id) or step_id == END:
-        raise PlainError(path, f"'{step_id}' is not a valid step id (start with a letter; letters, digits, _ "
+    if not isinstance(step_id, str) or not STEP_ID.fullmatch(step_id) or step_id == END:
+        raise PlainError(path, f"{shown(step_id)} is not a valid step id (start with a letter; letters, digits, _ "
                          "and -; not 'end')", at_key=True)
     m = _mapping(v, path, f"step '{step_id}'")
     type_id = m.get("type")
@@ -335,16 +374,18 @@ def step_from_plain(step_id: str, v: Any, path: Path) -> Step:
     props = props_from_plain(type_id, {k: m[k] for k in m if k in prop_names}, path)
     step = Step(step_id, type_id, name, props)
     port_ids = {p.id for p in step.ports()}
+    outputs: dict[str, str] = {}
     for key, target in m.items():
         if key in STEP_KEYS or key in prop_names:
             continue
         if key not in port_ids:
             ports = ", ".join(sorted(port_ids)) or "none"
-            raise PlainError(path + (key,), f"a {tile.label} step has no property or output '{key}' "
+            raise PlainError(path + (key,), f"a {tile.label} step has no property or output {shown(key)} "
                              f"(its outputs: {ports})", at_key=True)
         if not isinstance(target, str):
-            raise PlainError(path + (key,), f"output '{key}' must name a step (or 'end')")
-        step.outputs[key] = target
+            raise PlainError(path + (key,), f"output {shown(key)} must name a step (or 'end')")
+        outputs[key] = target
+    step.outputs.update((p.id, outputs[p.id]) for p in step.ports() if p.id in outputs)  # in the tile's order
     return step
 
 
@@ -366,7 +407,7 @@ def content_to_plain(c: Content) -> dict[str, Any]:
 def content_from_plain(name: str, v: Any, path: Path) -> Content:
     if not isinstance(name, str):
         raise PlainError(path, f"a content name must be text, not {name!r} (quote it)", at_key=True)
-    m = _mapping(v, path, f"content '{name}'")
+    m = _mapping(v, path, f"content {shown(name)}")
     _only(m, ("kind", "status") + _CONTENT_FIELDS + ("links",), path, "content")
     kind = _choice(m.get("kind"), CONTENT_KINDS, path + ("kind",), "kind")
     status = _choice(m.get("status", "draft"), CONTENT_STATUSES, path + ("status",), "status")
@@ -387,11 +428,12 @@ def segment_to_plain(s: Segment) -> dict[str, Any]:
 def segment_from_plain(name: str, v: Any, path: Path) -> Segment:
     if not isinstance(name, str):
         raise PlainError(path, f"a segment name must be text, not {name!r} (quote it)", at_key=True)
-    m = _mapping(v, path, f"segment '{name}'")
+    m = _mapping(v, path, f"segment {shown(name)}")
     _only(m, ("entity", "kind", "description", "query"), path, "segment")
     q = m.get("query")
     if q is not None and not isinstance(q, Mapping):
         raise PlainError(path + ("query",), "query must be a mapping")
+    q = plain_value(q, path + ("query",))
     entity = cast(SegmentEntity, _choice(m.get("entity", "contacts"), SEGMENT_ENTITIES, path + ("entity",), "entity"))
     kind = cast(SegmentKind, _choice(m.get("kind", "dynamic"), SEGMENT_KINDS, path + ("kind",), "kind"))
     return Segment(name, entity, kind,
@@ -455,7 +497,7 @@ def journey_from_doc(doc: Any, *, journey_id: str = "") -> tuple[Journey, list[C
     fmt = m.get("format")
     if fmt != FORMAT:
         if isinstance(fmt, str) and fmt.startswith("journey/"):
-            raise PlainError(("format",), f"format '{fmt}' is newer than this version of Journey Studio "
+            raise PlainError(("format",), f"format {shown(fmt)} is newer than this version of Journey Studio "
                              f"understands ({FORMAT}); upgrade Journey Studio")
         raise PlainError(("format",) if "format" in m else (), f"not a journey file: 'format: {FORMAT}' expected")
     name = _text(m.get("name"), ("name",), "name", required=True)
@@ -466,24 +508,24 @@ def journey_from_doc(doc: Any, *, journey_id: str = "") -> tuple[Journey, list[C
     for s in built:
         for port, target in s.outputs.items():
             if target != END and target not in ids:
-                raise PlainError(("steps", s.id, port), f"output '{port}' of step '{s.id}' leads to '{target}', "
+                raise PlainError(("steps", s.id, port), f"output '{port}' of step '{s.id}' leads to {shown(target)}, "
                                  "which is not a step of this journey (or 'end')")
             if target == s.id:
                 raise PlainError(("steps", s.id, port), f"step '{s.id}' links to itself")
     layout = _mapping(m.get("layout") or {}, ("layout",), "layout")
     for sid, pos in layout.items():
         if sid not in ids:
-            raise PlainError(("layout", sid), f"layout names '{sid}', which is not a step", at_key=True)
+            raise PlainError(("layout", sid), f"layout names {shown(sid)}, which is not a step", at_key=True)
         if (not isinstance(pos, list) or len(pos) != 2
-                or not all(_finite(x) for x in pos)):
-            raise PlainError(("layout", sid), "a position is [x, y]")
+                or not all(_finite(x) and abs(x) <= MAX_POSITION for x in pos)):
+            raise PlainError(("layout", sid), f"a position is [x, y], numbers within {MAX_POSITION:,.0f} either way")
     for s in built:
         if s.id in layout:
             s.position = Position(float(layout[s.id][0]), float(layout[s.id][1]))
         journey.add_step(s)
     if m.get("entry") is not None:
         if not isinstance(m["entry"], str) or m["entry"] not in ids:
-            raise PlainError(("entry",), f"entry '{m['entry']}' is not a step of this journey")
+            raise PlainError(("entry",), f"entry {shown(m['entry'])} is not a step of this journey")
         journey.entry = m["entry"]
     contents = [content_from_plain(n, v, ("content", n))
                 for n, v in _mapping(m.get("content") or {}, ("content",), "content").items()]

@@ -3,24 +3,39 @@
 The reader uses YAML 1.2 scalar rules (only true / false are booleans; `yes: launch` is a port, dates stay
 text) and records where every mapping key and value starts, so that schema and model errors point at the
 offending spot. The writer produces the canonical, diff-friendly form: small step mappings in flow style.
+
+The reader is bounded: it reads plain values only (mappings, lists, text, numbers, true / false, null), so that
+what it returns is proportional to the text and can be written back. It refuses, located by line and column:
+- every alias (`*name`, and so `<<: *name` merges): an alias repeats a whole subtree, and a few of them nested
+  make a 1 KB file expand to gigabytes ("billion laughs"). None is needed: the writer never makes one, JSON has
+  none, and a shared subtree would tie two parts of a journey together. An anchor (`&name`) alone is harmless.
+- every explicit tag (`!!int abc`, `!!timestamp`, `!!binary`, `!!python/...`, `!foo`): a tag makes a value
+  the codec does not write back (a date, bytes, a set) or one that does not convert at all; quote text instead.
+- whole numbers of more than MAX_DIGITS digits, and texts of more than MAX_TEXT characters.
+Every entry point that reads YAML (journey files, packages, behaviour files, population profiles) goes through
+`parse_text`. Its messages, and those of the decoder, are one line (control characters escaped).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path as FsPath
 from typing import Any
 
 import yaml
 
 from app.codec.plain import PlainError, journey_from_doc, journey_to_doc
-from app.errors import FormatError
+from app.errors import FormatError, ModelError
 from app.model.content import Content
 from app.model.journey import Journey
 from app.model.segment import Segment
+from app.model.values import printable, shown
 
 Mark = tuple[int, int]  # 1-based line, column
+MAX_TEXT = 16 * 1024 * 1024  # characters (a journey file is a few kilobytes; a package's at most a few MB)
+MAX_DIGITS = 100  # of a whole number: converting it to a float (1e100) cannot overflow
 
 
 class _Resolver(yaml.resolver.Resolver):
@@ -67,6 +82,27 @@ class _Loader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml
         yaml.constructor.SafeConstructor.__init__(self)
         _Resolver.__init__(self)
 
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        """The next node, refusing aliases and explicit tags (see the module doc) where they are written."""
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            raise _Refused(f"aliases (*{printable(str(event.anchor))[:40]}) are not supported: write the value out "
+                           "in full where it is used", event.start_mark)
+        tag = getattr(event, "tag", None)
+        if tag is not None:
+            written = printable(str(tag).replace("tag:yaml.org,2002:", "!!"))
+            raise _Refused(f"explicit tags ({written[:40]}) are not supported: write a plain value "
+                           "(quote it to make it text)", event.start_mark)
+        node: yaml.Node = super().compose_node(parent, index)
+        return node
+
+    def construct_whole_number(self, node: yaml.ScalarNode) -> int:
+        text = str(node.value).lstrip("+-")
+        if len(text) > MAX_DIGITS:
+            raise _Refused(f"a whole number of {len(text):,} digits is too long (at most {MAX_DIGITS})",
+                           node.start_mark)
+        return int(node.value)  # the decoder bounds each field, and plain_value those it does not know
+
     def construct_marked_map(self, node: yaml.MappingNode) -> MarkedDict:
         self.flatten_mapping(node)
         d = MarkedDict()
@@ -91,8 +127,16 @@ class _Loader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml
         return lst
 
 
+class _Refused(yaml.MarkedYAMLError):
+    """YAML the reader does not take (an alias, a tag, a number too large), where it is written."""
+
+    def __init__(self, problem: str, mark: Any) -> None:
+        super().__init__(problem=problem, problem_mark=mark)
+
+
 _Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_marked_map)
 _Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_marked_seq)
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_whole_number)
 
 
 def _text_mark(text: str, position: int) -> Mark:
@@ -102,24 +146,34 @@ def _text_mark(text: str, position: int) -> Mark:
 
 
 def parse_text(text: str, *, file: str = "<input>") -> Any:
-    """Parse YAML (or JSON, which is YAML) into plain values that carry their source positions."""
+    """Parse YAML (or JSON, which is YAML) into plain values that carry their source positions.
+
+    FormatError (file:line:column, one line) on anything malformed or refused (see the module doc)."""
+    if not isinstance(text, str):
+        raise FormatError(f"not text but {type(text).__name__}", file=file)
+    if len(text) > MAX_TEXT:
+        raise FormatError(f"the text is too large ({len(text):,} characters; at most {MAX_TEXT:,})", file=file)
     loader: _Loader | None = None
     try:
         loader = _Loader(text)  # the reader refuses control characters here, before any parsing
         return loader.get_single_data()
     except yaml.reader.ReaderError as e:
-        line, column = _text_mark(text, e.position) if isinstance(text, str) else (None, None)
-        raise FormatError(f"malformed YAML: character {e.character!r} is not allowed ({e.reason})", file=file,
-                          line=line, column=column) from None
+        line, column = _text_mark(text, e.position)
+        raise FormatError(f"malformed YAML: character {printable(repr(e.character))} is not allowed "
+                          f"({printable(str(e.reason))})", file=file, line=line, column=column) from None
+    except _Refused as e:
+        mark = e.problem_mark
+        raise FormatError(printable(str(e.problem)), file=file, line=mark.line + 1 if mark else None,
+                          column=mark.column + 1 if mark else None) from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         problem = (e.problem or e.context or "malformed YAML").strip()
         if e.context and e.problem:
             problem = f"{problem} ({e.context.strip()})"
-        raise FormatError(f"malformed YAML: {problem}", file=file,
+        raise FormatError(f"malformed YAML: {printable(problem)}", file=file,
                           line=mark.line + 1 if mark else None, column=mark.column + 1 if mark else None) from None
     except yaml.YAMLError as e:
-        raise FormatError(f"malformed YAML: {e}", file=file) from None
+        raise FormatError(f"malformed YAML: {printable(str(e))}", file=file) from None
     except RecursionError:  # PyYAML composes recursively: '[[[[...' thousands deep exhausts the stack
         raise FormatError("malformed YAML: nested too deeply", file=file) from None
     finally:
@@ -145,8 +199,10 @@ def locate(doc: Any, path: tuple[Any, ...], *, at_key: bool = False) -> Mark | N
 
 
 def format_error(doc: Any, err: PlainError, file: str) -> FormatError:
+    """The FormatError of a decoding error, at the position of the value (or key) it names, on one line."""
     mark = locate(doc, err.path, at_key=err.at_key)
-    return FormatError(err.message, file=file, line=mark[0] if mark else None, column=mark[1] if mark else None)
+    return FormatError(printable(err.message), file=file, line=mark[0] if mark else None,
+                       column=mark[1] if mark else None)
 
 
 def read_journey_text(text: str, *, file: str = "<input>", journey_id: str = "",
@@ -170,6 +226,8 @@ def read_journey_text(text: str, *, file: str = "<input>", journey_id: str = "",
 def read_journey_file(path: str | FsPath, *, journey_id: str = "") -> tuple[Journey, list[Content], list[Segment]]:
     p = FsPath(path)
     try:
+        if p.stat().st_size > 4 * MAX_TEXT:  # UTF-8 takes at most 4 bytes a character
+            raise FormatError(f"the file is too large ({p.stat().st_size:,} bytes)", file=str(p))
         raw = p.read_bytes()
     except OSError as e:
         raise FormatError(f"cannot read the file: {e.strerror or e}", file=str(p)) from None
@@ -191,10 +249,20 @@ class _FlowList(list):
 
 
 class _Dumper(yaml.SafeDumper):
-    pass
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # never an anchor or alias: the reader refuses them (a shared value is written twice)
+
+
+# Characters only double quotes keep: escaped there; plain or single-quoted text would drop or fold them
+_ESCAPE_ONLY = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
+
+
+def _represent_text(d: yaml.SafeDumper, v: str) -> yaml.ScalarNode:
+    return d.represent_scalar("tag:yaml.org,2002:str", v, style='"' if _ESCAPE_ONLY.search(v) else None)
 
 
 _Dumper.yaml_implicit_resolvers = _Resolver.yaml_implicit_resolvers  # quote only what 1.2 would misread
+_Dumper.add_representer(str, _represent_text)
 _Dumper.add_representer(_Flow, lambda d, v: d.represent_mapping("tag:yaml.org,2002:map", v.items(),
                                                                  flow_style=True))
 _Dumper.add_representer(_FlowList, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True))
@@ -226,7 +294,7 @@ def _style(v: Any, depth: int = 0) -> Any:
     if _scalar_list(v):
         return _FlowList(v)
     if isinstance(v, list) and v and all(_flowable(x) for x in v) and len(json.dumps(v, default=str)) <= 100:
-        return _FlowList(_Flow(x) for x in v)
+        return _FlowList(_Flow({k: _style(y, 9) for k, y in x.items()}) for x in v)
     if isinstance(v, list):
         return [_style(x, depth + 1) for x in v]
     return v
@@ -235,20 +303,37 @@ def _style(v: Any, depth: int = 0) -> Any:
 _BLOCK_SECTIONS = ("steps", "content", "segments", "layout")
 
 
-def dump_yaml(doc: dict[str, Any]) -> str:
+def plain(v: Any) -> Any:
+    """`v` as the plain values the writers know: dict, list, text, int, float, bool, None (tuples become
+    lists, marked mappings and lists plain ones); ModelError on anything else (a value no reader makes)."""
+    if v is None or type(v) in (str, bool, int, float):
+        return v
+    for kind in (bool, int, float, str):  # a subclass (an IntEnum, say): the representers want the exact type
+        if isinstance(v, kind):
+            return kind(v)
+    if isinstance(v, Mapping):
+        return {plain(k): plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [plain(x) for x in v]
+    raise ModelError(f"a journey file cannot hold a {type(v).__name__} value ({shown(v)})")
+
+
+def dump_yaml(doc: Mapping[str, Any]) -> str:
     """Canonical YAML: top-level keys in block style, small inner mappings and lists on one line."""
+    doc = plain(doc)
     styled = {k: ({n: _style(x, 1) for n, x in v.items()} if k in _BLOCK_SECTIONS and isinstance(v, dict)
                   else _style(v, 1)) for k, v in doc.items()}
     return yaml.dump(styled, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=110,
                      default_flow_style=False)
 
 
-_NON_PRINTABLE = re.compile("[\x7f-\x9f\ufffe\uffff]")
+_NON_PRINTABLE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
 
 
-def dump_json(doc: dict[str, Any]) -> str:
-    """Pretty JSON; characters YAML readers refuse are escaped (they can only occur inside strings)."""
-    text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+def dump_json(doc: Mapping[str, Any]) -> str:
+    """Pretty JSON; characters YAML readers refuse or fold (and lone surrogates, which UTF-8 cannot encode) are
+    escaped (they can only occur inside strings)."""
+    text = json.dumps(plain(doc), indent=2, ensure_ascii=False) + "\n"
     return _NON_PRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 

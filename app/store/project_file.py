@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Callable, Iterator, Literal
 
-from sqlalchemy import Connection, Engine, insert, select, text
+from sqlalchemy import Connection, Engine, Text, insert, select, text, type_coerce
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import APP_NAME
@@ -27,12 +27,13 @@ from app.model.content import Content
 from app.model.journey import Change, Journey
 from app.model.project import Project
 from app.model.segment import Segment
+from app.model.values import printable, shown
 from app.store import integrity
 from app.store import lock as locking
 from app.store import migrate
 from app.store import runs as _runs
 from app.store import schema as t
-from app.store.loading import encode_settings, load_project
+from app.store.loading import encode_settings, load_project, stored_json, stored_time
 from app.store.opening import check_header, inspect_schema, make_engine, sqlite_error, writable_bits
 from app.store.runs import RunInfo, SavedRun
 from app.store.writing import write_changes, write_project
@@ -349,34 +350,51 @@ class ProjectFile:
             journey.update(version=number + 1)
         return number
 
+    def _journey_label(self, journey: Journey) -> str:
+        return f"{self.path}: journey '{printable(journey.name)}'"
+
     def versions(self, journey_key: str) -> list[tuple[int, datetime]]:
-        """The frozen versions of a journey and when each was frozen, oldest first."""
+        """The frozen versions of a journey and when each was frozen, oldest first.
+
+        A damaged row (a version number or a time stamp edited by hand into something else) is a
+        ProjectFileError naming the journey and the version: the history is not shown with a hole in it."""
         journey = self.project.journey(journey_key)
         v = t.journey_versions
         with self._transaction("cannot be read") as conn:
-            rows = conn.execute(select(v.c.version, v.c.frozen_at).where(v.c.journey_id == journey.id)
-                                .order_by(v.c.version)).all()
-        return [(r.version, r.frozen_at) for r in rows]
+            rows = conn.execute(select(v.c.version, type_coerce(v.c.frozen_at, Text).label("frozen_at"))
+                                .where(v.c.journey_id == journey.id).order_by(v.c.version)).all()
+        label = self._journey_label(journey)
+        out = []
+        for r in rows:
+            if isinstance(r.version, bool) or not isinstance(r.version, int):
+                raise ProjectFileError(f"{label}: a frozen version is damaged: its number {shown(r.version)} is not "
+                                       "a whole number")
+            out.append((r.version, stored_time(r.frozen_at, f"{label}, version {r.version}")))
+        return out
 
     def read_version(self, journey_key: str, version: int) -> tuple[Journey, list[Content], list[Segment]]:
         """A frozen version of a journey, with the content and segments it used then."""
         journey = self.project.journey(journey_key)
         v = t.journey_versions
         with self._transaction("cannot be read") as conn:
-            doc = conn.execute(select(v.c.document).where(v.c.journey_id == journey.id, v.c.version == version)
-                               ).scalar_one_or_none()
-        if doc is None:
+            stored = conn.execute(select(type_coerce(v.c.document, Text)).where(
+                v.c.journey_id == journey.id, v.c.version == version)).first()
+        if stored is None:
             known = ", ".join(str(n) for n, _ in self.versions(journey.id)) or "none"
             raise ModelError(f"journey '{journey.name}' has no frozen version {version} (frozen: {known})")
+        where = f"{self._journey_label(journey)}, version {version}"
+        doc = stored_json(stored[0], where)
         try:
             return journey_from_doc(doc, journey_id=journey.id)
-        except PlainError as e:
-            raise ProjectFileError(f"{self.path}: journey '{journey.name}', version {version}: {e}") from None
+        except (PlainError, ModelError) as e:
+            raise ProjectFileError(f"{where} is damaged: {printable(str(e))}") from None
+        except RecursionError:
+            raise ProjectFileError(f"{where} is damaged: its document is nested too deeply") from None
 
     # --- milestones ---------------------------------------------------------------------------------------
     def add_milestone(self, journey_key: str, kind: str, detail: str = "") -> None:
         """Record that something happened to a journey (checked, simulated...); skipped when read-only."""
-        if not _MILESTONE_KIND.match(kind):
+        if not _MILESTONE_KIND.fullmatch(kind):
             raise ValueError(f"milestone kind must be a lower-case word such as {', '.join(MILESTONE_KINDS)}")
         if self.readonly:
             return
@@ -389,13 +407,23 @@ class ProjectFile:
         self._write_for(journey.id, write, "cannot record a milestone")
 
     def milestones(self, journey_key: str) -> list[tuple[str, datetime, str]]:
-        """What happened to a journey: (kind, when, detail), oldest first."""
+        """What happened to a journey: (kind, when, detail), oldest first.
+
+        A damaged row (a time stamp, kind or detail edited by hand into something else) is a ProjectFileError
+        naming the journey and the milestone's row id."""
         journey = self.project.journey(journey_key)
         m = t.milestones
         with self._transaction("cannot be read") as conn:
-            rows = conn.execute(select(m.c.kind, m.c.at, m.c.detail).where(m.c.journey_id == journey.id)
-                                .order_by(m.c.at, m.c.id)).all()
-        return [(r.kind, r.at, r.detail) for r in rows]
+            rows = conn.execute(select(m.c.id, m.c.kind, type_coerce(m.c.at, Text).label("at"), m.c.detail)
+                                .where(m.c.journey_id == journey.id).order_by(m.c.at, m.c.id)).all()
+        label = self._journey_label(journey)
+        out = []
+        for r in rows:
+            where = f"{label}, milestone {r.id}"
+            if not isinstance(r.kind, str) or not isinstance(r.detail, str):
+                raise ProjectFileError(f"{where} is damaged: its kind and detail must be text")
+            out.append((r.kind, stored_time(r.at, where), r.detail))
+        return out
 
     # --- saved simulation runs (app.store.runs) -------------------------------------------------------------
     def save_run(self, record: SavedRun, *, name: str = "") -> int:

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import Any
 
+from app.model.values import printable
+
 
 class Severity(str, Enum):
     """How bad a finding is: errors block export, warnings do not."""
@@ -45,8 +47,10 @@ class Finding:
 
 
 def error(code: str, message: str, fix: str, **where: Any) -> Finding:
-    return Finding(Severity.ERROR, code, message, fix, **where)
+    """An error finding; its message and fix are one line (names quoted in them may hold line breaks)."""
+    return Finding(Severity.ERROR, code, printable(message), printable(fix), **where)
 
 
 def warning(code: str, message: str, fix: str, **where: Any) -> Finding:
-    return Finding(Severity.WARNING, code, message, fix, **where)
+    """A warning finding; its message and fix are one line."""
+    return Finding(Severity.WARNING, code, printable(message), printable(fix), **where)

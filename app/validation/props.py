@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from app.model.registry import PropSpec, TileType
+from app.model.values import printable, shown
 
 _short = reprlib.Repr()
 _short.maxstring = 40
@@ -16,8 +17,11 @@ _short.maxother = 40
 
 
 def short_repr(value: Any) -> str:
-    """A repr of `value` short enough for a one-line message."""
-    return _short.repr(value)
+    """A repr of `value` short enough for a one-line message; never raises."""
+    try:
+        return printable(_short.repr(value))
+    except Exception:  # reprlib repeats repr's refusals: a 5,000-digit integer, say
+        return shown(value, 40)
 
 
 def is_real(value: Any) -> bool:
