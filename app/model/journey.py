@@ -236,7 +236,7 @@ class Journey:
 
     def add_step(self, step: Step, index: int | None = None) -> None:
         """Insert a step (with its outputs) at `index` in the step order (default: the end)."""
-        if not STEP_ID.match(step.id) or step.id in RESERVED_STEP_IDS:
+        if not STEP_ID.fullmatch(step.id) or step.id in RESERVED_STEP_IDS:
             raise ModelError(f"'{step.id}' is not a valid step id (letters, digits, _ and -; not 'end')")
         if step.id in self._steps:
             raise ModelError(f"journey '{self.name}' already has a step '{step.id}'")
