@@ -524,3 +524,16 @@ def test_writing_a_value_no_reader_makes_is_a_model_error_not_a_yaml_traceback()
 
 def test_errors_are_the_projects_own() -> None:
     assert issubclass(FormatError, JourneyStudioError) and issubclass(AudienceError, JourneyStudioError)
+
+
+def test_a_journey_name_with_a_line_break_is_quoted_on_one_line() -> None:
+    from app.errors import ModelError
+    from app.model.journey import Journey
+    from app.model.project import Project
+    project = Project("p")
+    project.add_journey(Journey(project.new_journey_id(), "Two\nlines"))
+    for attempt in (lambda: project.journey("no\nsuch"),
+                    lambda: project.add_journey(Journey(project.new_journey_id(), "Two\nlines"))):
+        with pytest.raises(ModelError) as caught:
+            attempt()
+        assert "\n" not in str(caught.value) and "Two\\nlines" in str(caught.value)

@@ -17,6 +17,7 @@ from app.model.content import Content
 from app.model.journey import Change, Journey
 from app.model.segment import Segment
 from app.model.signals import Signal
+from app.model.values import printable
 
 
 @dataclass
@@ -73,8 +74,8 @@ class Project:
             return self._journeys[key]
         if key in self._journey_by_name:
             return self._journeys[self._journey_by_name[key]]
-        names = ", ".join(sorted(self._journey_by_name)) or "none"
-        raise ModelError(f"no journey named '{key}' in the project (journeys: {names})")
+        names = ", ".join(printable(n) for n in sorted(self._journey_by_name)) or "none"
+        raise ModelError(f"no journey named '{printable(key)}' in the project (journeys: {names})")
 
     def find_journey(self, key: str) -> Journey | None:
         try:
@@ -88,9 +89,9 @@ class Project:
     def add_journey(self, journey: Journey, index: int | None = None) -> Journey:
         """Add a journey at `index` in the journey order (default: the end; undo puts one back in place)."""
         if journey.id in self._journeys:
-            raise ModelError(f"a journey with id '{journey.id}' is already in the project")
+            raise ModelError(f"a journey with id '{printable(journey.id)}' is already in the project")
         if journey.name in self._journey_by_name:
-            raise ModelError(f"a journey named '{journey.name}' is already in the project")
+            raise ModelError(f"a journey named '{printable(journey.name)}' is already in the project")
         if index is None or index >= len(self._journeys):
             self._journeys[journey.id] = journey
         else:
