@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 
+STATUS_SEP = " · "  # between the figures of a tile's status line ('120 waiting · 1,000 sent'); the canvas wraps there
+
+
 def count(n: int, word: str, plural: str | None = None) -> str:
     """`n` and the word in the right number: count(1, "tile") == "1 tile", count(1200, "entry", "entries") ==
     "1,200 entries"."""

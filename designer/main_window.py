@@ -7,7 +7,6 @@ Edits are written to the project file as they happen. "Save" (Ctrl+S) marks a ch
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QSize, Qt, QTimer
@@ -70,25 +69,16 @@ class MainWindow(QMainWindow):
             window.check_file_in_background()
         return window
 
-    def check_file_in_background(self) -> threading.Thread:
-        """Read every page of the project file in a thread (its pages are in doubt: see
+    def check_file_in_background(self) -> None:
+        """Read every page of the project file on the workspace's background pool (its pages are in doubt: see
         app/store/integrity.py); a damaged file then stops being written to, and the user is told."""
         pf = self.document.file
-        result: list[list[str]] = []
         self.statusBar().showMessage(f"Checking {pf.path.name} ({pf.pending_check})…")
-        worker = threading.Thread(target=lambda: result.append(integrity.full_check(pf.path)),
-                                  name="project-file-check", daemon=True)
-        worker.start()
-        timer = QTimer(self)
 
-        def done() -> None:
-            if worker.is_alive():
-                return
-            timer.stop()
-            timer.deleteLater()
+        def done(problems: list[str]) -> None:
             if pf.closed:
                 return
-            problems = pf.apply_check(result[0] if result else ["the check did not finish"])
+            pf.apply_check(problems)
             self._update_title()
             if problems:
                 QMessageBox.warning(self, APP_NAME, f"{pf.path.name} is damaged, so it is now read-only: "
@@ -97,9 +87,9 @@ class MainWindow(QMainWindow):
             else:
                 self.statusBar().showMessage(f"{pf.path.name} checked: every page is sound.", 5000)
 
-        timer.timeout.connect(done)
-        timer.start(100)
-        return worker
+        path = pf.path
+        self.simulation.background.submit("file-check", lambda: integrity.full_check(path), done,
+                                          lambda message: done([message]))
 
     def __init__(self, document: Document) -> None:
         super().__init__()

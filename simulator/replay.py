@@ -28,7 +28,7 @@ from app.model.registry import END
 from app.semantics import outcomes as oc
 from simulator.metrics import DAY, FUNNEL_OUTCOMES, STEP_OUTCOMES
 from app.semantics.plan import Kind, Plan, StepPlan
-from app.words import compact_count
+from app.words import STATUS_SEP, compact_count
 from simulator.replicas import StepIntervals
 from simulator.trace import MESSAGE_EVENTS, Trace
 
@@ -346,4 +346,4 @@ _count = compact_count  # a count in few characters, in the form of its line's l
 def _line(parts: list[tuple[int, str]]) -> str:
     """A status line: each (count, template) with the counts in one form."""
     scale = max((int(n) for n, _ in parts), default=0)
-    return " · ".join(template.format(_count(int(n), scale)) for n, template in parts)
+    return STATUS_SEP.join(template.format(_count(int(n), scale)) for n, template in parts)

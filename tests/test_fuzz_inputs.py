@@ -34,6 +34,7 @@ from app.store import ProjectFile
 from app.validation.checks import check_journey
 from tests.audience_helpers import AT, CUSTOM, known_project
 from tests.samples import ANNOUNCEMENT
+from tests.test_hostile_inputs import IN_LIST  # the `in` list and empty suppression a user exported
 from tests.strategies import content_for, journeys
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -49,16 +50,6 @@ def _refused_in_one_line(e: JourneyStudioError) -> None:
 
 # --- journey files ------------------------------------------------------------------------------------------
 
-IN_LIST = """\
-format: journey/1
-name: In list
-audience: {segments: [Paris or Lyon], suppress: ''}
-steps:
-  ask: {type: if-then, condition: {attribute: city, op: in, value: [Paris, Lyon]}, yes: end, no: end}
-segments:
-  Paris or Lyon:
-    query: {blocks: [{where: {all: [{attribute: city, op: in, value: [Paris, Lyon]}]}}]}
-"""
 SEEDS = [ANNOUNCEMENT, IN_LIST] + [p.read_text(encoding="utf-8")
                                    for p in sorted(resource_path("templates").glob("*.yaml"))]
 SEEDS.append(dump_json(journey_to_doc(read_journey_text(ANNOUNCEMENT)[0])))

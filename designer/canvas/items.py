@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from app.model.journey import Step
 from app.model.registry import END, REGISTRY
-from app.words import compact_count
+from app.words import STATUS_SEP, compact_count
 from designer.canvas.geometry import END_STUB, PORT_HIT, PORT_R, TILE_W, output_port_y, tile_height
 from designer.canvas.summary import step_summary
 from designer.canvas.theme import Theme, type_color
@@ -85,7 +85,6 @@ def wrap_text(text: str, metrics: QFontMetricsF, width: float, max_lines: int = 
     return lines or [""]
 
 
-STATUS_SEP = " · "
 
 
 def _pack(parts: list[str], metrics: QFontMetricsF, width: float, max_lines: int) -> list[str] | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Any, Callable
 
 from PySide6.QtCore import QDate, QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QHideEvent, QKeyEvent
@@ -30,22 +30,61 @@ def read_duration(text: str, *, allow_zero: bool = True) -> timedelta:
     return value
 
 
-class DurationEdit(QLineEdit):
+class _CheckedLine(QLineEdit):
+    """A line edit whose text is read (`_read`) on Return and on leaving: what cannot be read gets a red border
+    and its message in `note`, and nothing is accepted; correcting it clears both as soon as it reads."""
+
+    def __init__(self, note: FieldNote | None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.note = note
+        self.editingFinished.connect(self._finish)
+        self.textEdited.connect(self._typing)
+
+    def _read(self, text: str) -> Any:
+        raise NotImplementedError
+
+    def _accept(self, value: Any) -> None:
+        raise NotImplementedError
+
+    def _typing(self, text: str) -> None:
+        if self.property("invalid"):
+            try:
+                self._read(text)
+                self._clear_error()
+            except ValueError:
+                pass
+
+    def _clear_error(self) -> None:
+        if self.property("invalid"):
+            set_invalid(self, False)
+            if self.note is not None:
+                self.note.set_input_error(None)
+
+    def _finish(self) -> None:
+        try:
+            value = self._read(self.text())
+        except ValueError as e:
+            set_invalid(self, True)
+            if self.note is not None:
+                self.note.set_input_error(str(e))
+            return
+        self._clear_error()
+        self._accept(value)
+
+
+class DurationEdit(_CheckedLine):
     """A line edit for durations ('5d', '2h30m'): `durationEdited` on Return / leaving with a valid value;
     garbage and negatives get a red border and a message in `note`, and nothing is emitted."""
 
     durationEdited = Signal(object)  # timedelta, or None when cleared
 
     def __init__(self, note: FieldNote, parent: QWidget | None = None, *, allow_zero: bool = True) -> None:
-        super().__init__(parent)
-        self.note = note
+        super().__init__(note, parent)
         self.allow_zero = allow_zero
         self._value: timedelta | None = None
         self.setPlaceholderText("e.g. 1d or 2h30m")
         self.setClearButtonEnabled(True)
         self.setToolTip(DURATION_HINT)
-        self.editingFinished.connect(self._finish)
-        self.textEdited.connect(self._typing)
 
     def duration(self) -> timedelta | None:
         """The duration last accepted (None: empty)."""
@@ -64,29 +103,10 @@ class DurationEdit(QLineEdit):
             self.setText(format_duration(value) if value is not None else "")
             self.setCursorPosition(min(cursor, len(self.text())) if self.hasFocus() else len(self.text()))
 
-    def _typing(self, text: str) -> None:
-        if self.property("invalid"):
-            try:
-                if text.strip():
-                    read_duration(text, allow_zero=self.allow_zero)
-                self._clear_error()
-            except ValueError:
-                pass
+    def _read(self, text: str) -> timedelta | None:
+        return read_duration(text, allow_zero=self.allow_zero) if text.strip() else None
 
-    def _clear_error(self) -> None:
-        if self.property("invalid"):
-            set_invalid(self, False)
-            self.note.set_input_error(None)
-
-    def _finish(self) -> None:
-        text = self.text()
-        try:
-            value = read_duration(text, allow_zero=self.allow_zero) if text.strip() else None
-        except ValueError as e:
-            set_invalid(self, True)
-            self.note.set_input_error(str(e))
-            return
-        self._clear_error()
+    def _accept(self, value: timedelta | None) -> None:
         if value != self._value:
             self._value = value
             self.durationEdited.emit(value)
@@ -141,7 +161,7 @@ class _CalendarPopup(QCalendarWidget):
         self.deleteLater()  # later: a key or click event may still be on its way through it
 
 
-class DateTimeLine(QLineEdit):
+class DateTimeLine(_CheckedLine):
     """A date and time typed as text, so that what is typed over a selection replaces it (a QDateTimeEdit keeps
     sections, such as the old year); Alt+Down, F4 or the calendar button pick the day from a calendar.
     `dateTimeEdited` on Return or leaving with a valid value; garbage gets a red border and a message in `note`,
@@ -151,8 +171,7 @@ class DateTimeLine(QLineEdit):
     committed = Signal(object)  # datetime: Return, leaving or a day picked with a valid value, new or not
 
     def __init__(self, note: FieldNote | None = None, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.note = note
+        super().__init__(note, parent)
         self._value: datetime | None = None
         self.setPlaceholderText("yyyy-mm-dd hh:mm")
         self.setMaxLength(64)
@@ -162,8 +181,6 @@ class DateTimeLine(QLineEdit):
         self.calendar_action.setToolTip("Pick the day from a calendar (Alt+Down)")
         self.calendar_action.triggered.connect(self.show_calendar)
         self.calendar: QCalendarWidget | None = None
-        self.editingFinished.connect(self._finish)
-        self.textEdited.connect(self._typing)
 
     def value(self) -> datetime | None:
         """The date and time last accepted or shown."""
@@ -205,29 +222,10 @@ class DateTimeLine(QLineEdit):
         self.setFocus(Qt.FocusReason.PopupFocusReason)
         self._finish()
 
-    def _typing(self, text: str) -> None:
-        if self.property("invalid"):
-            try:
-                read_datetime(text, self._value)
-                self._clear_error()
-            except ValueError:
-                pass
+    def _read(self, text: str) -> datetime:
+        return read_datetime(text, self._value)
 
-    def _clear_error(self) -> None:
-        if self.property("invalid"):
-            set_invalid(self, False)
-            if self.note is not None:
-                self.note.set_input_error(None)
-
-    def _finish(self) -> None:
-        try:
-            value = read_datetime(self.text(), self._value)
-        except ValueError as e:
-            set_invalid(self, True)
-            if self.note is not None:
-                self.note.set_input_error(str(e))
-            return
-        self._clear_error()
+    def _accept(self, value: datetime) -> None:
         if not self.hasFocus():
             self.setText(format_datetime_text(value))
         if value != self._value:

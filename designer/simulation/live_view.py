@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
 
+from app.words import STATUS_SEP
 from designer.simulation.background import Background
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ def status_lines(counts: dict[str, Any]) -> dict[str, str]:
         parts = [f"{int(row.get('waiting', 0)):,} waiting", f"{int(row.get('entered', 0)):,} entered"]
         parts += [f"{int(row[k]):,} {OUTCOME_WORDS.get(k, k)}" for k in OUTCOME_ORDER if row.get(k)]
         parts += [f"{k} {int(v):,}" for k, v in sorted(row.items()) if k.startswith("path ") and v]
-        lines[str(row.get("step"))] = " · ".join(parts)
+        lines[str(row.get("step"))] = STATUS_SEP.join(parts)
     return lines
 
 
