@@ -7,6 +7,7 @@ Every user error ends in one line on stderr naming what is wrong and where, and 
 from __future__ import annotations
 
 import difflib
+import importlib
 import json
 import logging
 import os
@@ -72,11 +73,76 @@ def looks_like_a_command(arg: str) -> bool:
             and not os.path.lexists(arg))
 
 
+# Commands defined in other modules, loaded when one of them is run (so that `validate` or `--help` does not
+# import the simulator, the runner or the signing library): name -> (module, the first sentence of its help, as
+# `--help` lists it). tests/test_cli_startup.py checks the table against the commands the modules define.
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "behaviour": ("app.cli.simulate", "Write the default behaviour assumptions (with their sources) as YAML, to "
+                  "edit and pass to simulate."),
+    "compare": ("app.cli.simulate", "Compare two saved runs step by step (e.g. before and after an edit, or two "
+                "behaviour assumptions): rates per contact who entered, and whether each difference is more than "
+                "noise."),
+    "contacts": ("app.cli.audience", "Contacts of a project: import them from CSV."),
+    "event": ("app.cli.runner", "Post a contact's event to the running run of a journey package (with the run's "
+              "events secret)."),
+    "import-package": ("app.cli.package", "Check a package and add its journey, content and segments to a "
+                       "project, to review what was shipped."),
+    "keygen": ("app.cli.package", "Make an Ed25519 key pair to sign packages (the private key is readable by "
+               "you only)."),
+    "package": ("app.cli.package", "Freeze a journey that passes the check as a release and write it as a "
+                "package for the live runner."),
+    "population": ("app.cli.audience", "Generate a synthetic population (contacts, accounts, lists, "
+                   "interactions) from a seed and a profile."),
+    "profile": ("app.cli.simulate", "Write a population profile (the distributions synthetic contacts are drawn "
+                "from) as YAML to edit and pass to simulate --profile: the default one, or one fitted to "
+                "PROJECT's contacts (aggregates only)."),
+    "report": ("app.cli.report", "Write the HTML report of a saved simulation run (the project is only read)."),
+    "review": ("app.cli.simulate", "Show a saved run; name it, write notes on it, approve it or withdraw the "
+               "approval."),
+    "run": ("app.cli.runner", "Run a journey package live: enrol its audience, send, wait and branch until "
+            "everybody has left."),
+    "runs": ("app.cli.simulate", "List the simulation runs saved in a project (read-only)."),
+    "segment": ("app.cli.audience", "Segments of a project: count and list their members."),
+    "simulate": ("app.cli.simulate", "Simulate a journey over a population: what it causes (against the same "
+                 "contacts without it), its funnel; save the run in the project."),
+    "status": ("app.cli.runner", "Live per-step counts of a running (or finished) run of a journey package."),
+    "verify": ("app.cli.package", "Check a package: every member against its manifest, the format, the "
+               "signature; exit status 1 if refused."),
+}
+
+
+def load_commands(module: str) -> None:
+    """Import a module of commands: it registers them on `cli` (when it imports) or through its `register`."""
+    loaded = importlib.import_module(module)
+    register = getattr(loaded, "register", None)
+    if callable(register):
+        register(cli)
+
+
 class _Cli(click.Group):
-    """Subcommands, and a bare project path (or nothing) that opens the designer."""
+    """Subcommands (most loaded when run, see LAZY_COMMANDS), and a bare project path (or nothing) that opens
+    the designer."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in LAZY_COMMANDS:
+            load_commands(LAZY_COMMANDS[cmd_name][0])
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The list of commands from LAZY_COMMANDS' summaries, without importing their modules."""
+        rows = [(name, self.commands.get(name) or click.Command(name, help=LAZY_COMMANDS[name][1]))
+                for name in self.list_commands(ctx)]
+        rows = [(name, cmd) for name, cmd in rows if not cmd.hidden]
+        if rows:
+            limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in rows])
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and not args[0].startswith("-"):
+        if args and args[0] not in self.list_commands(ctx) and not args[0].startswith("-"):
             if looks_like_a_command(args[0]):
                 raise NoSuchCommand(self.no_such_command(args[0]))
             ctx.meta["designer_project"] = args[0]
@@ -85,10 +151,11 @@ class _Cli(click.Group):
 
     def no_such_command(self, word: str) -> str:
         """'no such command 'simulat'; did you mean 'simulate'?', or the list of commands when none is close."""
-        close = difflib.get_close_matches(word.lower(), sorted(self.commands), n=1)
+        names = sorted(set(self.commands) | set(LAZY_COMMANDS))
+        close = difflib.get_close_matches(word.lower(), names, n=1)
         if close:
             return f"no such command '{word}'; did you mean '{close[0]}'?"
-        return (f"no such command '{word}' (commands: {', '.join(sorted(self.commands))}); to open a project, "
+        return (f"no such command '{word}' (commands: {', '.join(names)}); to open a project, "
                 f"give its file ({word}.jstudio or ./{word})")
 
 
@@ -317,13 +384,6 @@ def _log_crash() -> str:
     except OSError:
         return "standard error"
 
-
-from app.cli.audience import register as _register_audience  # noqa: E402  (after `cli` exists)
-_register_audience(cli)
-from app.cli import simulate as _simulate  # noqa: E402,F401  (registers `simulate`; after `cli` exists)
-from app.cli import report as _report  # noqa: E402,F401  (registers `report`)
-from app.cli import package as _package  # noqa: E402,F401  (registers `package`, `verify`...)
-from app.cli import runner as _runner  # noqa: E402,F401  (registers `run`, `status`)
 
 if __name__ == "__main__":
     # Run as a script this module is `__main__`, and the subcommand modules register on `app.cli.main.cli`:
