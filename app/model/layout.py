@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
-import networkx as nx
+from typing import TYPE_CHECKING, Literal
 
 from app.model.journey import Journey, Position
 from app.model.registry import END
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 Direction = Literal["LR", "TB"]
 LAYER_GAP = 260.0   # between layers (tile width 200 + room for edge labels)
@@ -15,6 +16,7 @@ ROW_GAP = 130.0     # between tiles in a layer (tile height 84 + room)
 
 
 def _acyclic_graph(journey: Journey) -> nx.DiGraph:
+    import networkx as nx  # here, not at the top: only laying out needs it (see app/validation/graph.py)
     g = nx.DiGraph()
     g.add_nodes_from(journey.steps)
     for src, _port, dst in journey.links():
@@ -31,6 +33,7 @@ def layered_layout(journey: Journey, direction: Direction = "LR") -> dict[str, P
     """Positions for every step: each step one layer after its furthest predecessor; crossings reduced."""
     if not journey.steps:
         return {}
+    import networkx as nx
     g = _acyclic_graph(journey)
     layer: dict[str, int] = {}
     for node in nx.topological_sort(g):

@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-import networkx as nx
-
 from app.model.content import Content
 from app.model.journey import Journey, Step
 from app.model.project import Project
 from app.model.registry import END, REGISTRY, Port, TileType
 from app.model.segment import Segment
+from app.validation import graph as walks
 from app.validation.props import invalid_props, short_repr
 
 
@@ -21,7 +20,7 @@ from app.validation.props import invalid_props, short_repr
 class FlowGraph:
     """The journey's links as a graph, what the entry reaches, and the dominator tree (for path questions)."""
 
-    digraph: nx.DiGraph
+    successors: walks.Adjacency
     entry: str | None
     reachable: frozenset[str]
     pre: dict[str, int]
@@ -35,14 +34,14 @@ class FlowGraph:
 
     def leads_to(self, a: str, b: str) -> bool:
         """True when some path goes from `a` to `b`."""
-        return a in self.digraph and b in self.digraph and nx.has_path(self.digraph, a, b)
+        return a in self.successors and b in self.successors and walks.has_path(self.successors, a, b)
 
 
 def _tree_numbers(idom: Mapping[str, str], root: str) -> tuple[dict[str, int], dict[str, int]]:
     """Pre- and post-order numbers of the dominator tree: `a` dominates `b` iff b's interval nests in a's."""
     children: dict[str, list[str]] = {}
     for node, parent in idom.items():
-        if node != parent:  # networkx < 3.5 maps the root to itself
+        if node != parent:  # the root, if given, maps to itself
             children.setdefault(parent, []).append(node)
     pre: dict[str, int] = {}
     post: dict[str, int] = {}
@@ -151,13 +150,11 @@ class Context:
 
     @cached_property
     def graph(self) -> FlowGraph:
-        g: nx.DiGraph = nx.DiGraph()
-        g.add_nodes_from(self.steps)
-        g.add_edges_from((src, target) for src, _, target in self.links() if self.is_step(target))
+        g = walks.adjacency(self.steps, ((src, target) for src, _, target in self.links() if self.is_step(target)))
         if self.entry is None:
             return FlowGraph(g, None, frozenset(), {}, {})
-        reachable = frozenset(nx.descendants(g, self.entry) | {self.entry})
-        pre, post = _tree_numbers(nx.immediate_dominators(g, self.entry), self.entry)
+        reachable = frozenset(walks.descendants(g, self.entry) | {self.entry})
+        pre, post = _tree_numbers(walks.immediate_dominators(g, self.entry), self.entry)
         return FlowGraph(g, self.entry, reachable, pre, post)
 
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Iterable
 
-import networkx as nx
-
 from app.model.registry import END
 from app.validation.context import Context
 from app.validation.findings import Finding, error, warning
+from app.validation.graph import strongly_connected_components
 from app.validation.props import short_repr
 
 _MAX_NAMED = 8
@@ -80,10 +79,10 @@ def unreachable_steps(ctx: Context) -> Iterable[Finding]:
 
 def cycles(ctx: Context) -> Iterable[Finding]:
     """Contacts move forward only: no step leads back to itself, directly or through others."""
-    g = ctx.graph.digraph
+    g = ctx.graph.successors
     loops = []
-    for component in nx.strongly_connected_components(g):  # linear time, unlike enumerating simple cycles
-        if len(component) > 1 or any(g.has_edge(n, n) for n in component):
+    for component in strongly_connected_components(g):  # linear time, unlike enumerating simple cycles
+        if len(component) > 1 or any(n in g[n] for n in component):
             loops.append(sorted(component, key=ctx.order.__getitem__))
     for ids in sorted(loops, key=lambda ids: ctx.order[ids[0]]):
         what = (f"Step '{ctx.label(ids[0])}' links to itself" if len(ids) == 1 else
