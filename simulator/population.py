@@ -116,6 +116,9 @@ class AudienceSource:
     w0: int
 
 
+_BUILT_IN = ("consent_level", "loyalty_tier", "time_zone")
+
+
 @dataclass(frozen=True)
 class Population:
     """Contacts as columns; see the module docstring for each column's meaning."""
@@ -138,12 +141,17 @@ class Population:
 
     def attribute(self, name: str) -> np.ndarray | CategoryColumn | None:
         """A numeric column or a category column by attribute name (consent and loyalty included)."""
-        if name == "consent_level":
-            return CategoryColumn(self.consent.astype(np.int32), CONSENT_LEVELS)
-        if name == "loyalty_tier":
-            return CategoryColumn(self.loyalty.astype(np.int32), LOYALTY_TIERS)
-        if name == "time_zone":
-            return CategoryColumn(self.tz.astype(np.int32), self.timezones)
+        if name in _BUILT_IN:
+            # made once: the engine asks for them per chunk and per figure, and a whole-population conversion
+            # each time made a run's cost grow with the square of its size
+            made = self.__dict__.setdefault("_category_columns", {})
+            if name not in made:
+                codes, values = {"consent_level": (self.consent, CONSENT_LEVELS),
+                                 "loyalty_tier": (self.loyalty, LOYALTY_TIERS),
+                                 "time_zone": (self.tz, self.timezones)}[name]
+                made[name] = CategoryColumn(codes.astype(np.int32), values)
+            column: CategoryColumn = made[name]
+            return column
         if name in self.numeric:
             return self.numeric[name]
         return self.categories.get(name)
