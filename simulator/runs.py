@@ -2,16 +2,18 @@
 
 A `RunRecord` holds the journey (its id, version and the full journey document as it was), the population's
 spec (how to rebuild it), the behaviour model, the seed, replicas, horizon and chunk size, the engine version,
-the results (the command line's JSON document) and the trace of replica 0 as compressed npz bytes. A population
-its spec cannot rebuild (the project's own contacts, which change after the run) is kept whole, as npz bytes.
-The per-step daily figures with their intervals (`StepIntervals`, for the replay view's hover figures) are kept
-as npz bytes too; records saved before they existed have none (`step_intervals()` is None) and still replay.
+the results (the command line's JSON document) and the trace of replica 0 as bytes (`trace_npz`: packed
+columns, simulator.packed, compressed with Zstandard's fastest level; runs saved before hold a compressed npz,
+which still loads; either is decoded only when `trace()` is asked for). A population its spec cannot rebuild
+(the project's own contacts, which change after the run) is kept whole, as npz bytes. The per-step daily
+figures with their intervals (`StepIntervals`, for the replay view's hover figures) are kept as npz bytes too;
+records saved before they existed have none (`step_intervals()` is None) and still replay.
 
 `to_plain` / `from_plain` give a JSON-able form (the trace in base64); `to_bytes` / `from_bytes` give one
-compact blob (a zip of record.json, trace.npz and the optional population.npz and steps.npz) for a BLOB column
-of the project file; it is computed once and kept (a worker thread can make it, so that the UI thread only
-stores it), and forgotten when a field is assigned. `replay()` reruns the recorded inputs; the same inputs give
-the same trace digest.
+compact blob (a zip of record.json, trace.cols (trace.npz before) and the optional population.npz and
+steps.npz) for a BLOB column of the project file; it is computed once and kept (a worker thread can make it, so
+that the UI thread only stores it), and forgotten when a field is assigned. `replay()` reruns the recorded
+inputs; the same inputs give the same trace digest.
 """
 
 from __future__ import annotations
@@ -35,9 +37,11 @@ from app.semantics.plan import Plan, compile_plan
 from simulator.population import (Population, population_from_npz, population_from_spec, population_to_npz,
                                   replica_seed)
 from simulator.replicas import SimulationResult, StepIntervals, simulate
+from simulator.packed import is_packed
 from simulator.trace import Trace
 
 FORMAT = "simulation-run/1"
+TRACE_MEMBER = "trace.cols"  # the trace as packed columns (simulator.packed); runs saved before hold trace.npz
 
 
 @dataclass
@@ -54,7 +58,7 @@ class RunRecord:
     horizon: int
     chunk_size: int
     results: dict[str, Any]
-    trace_npz: bytes
+    trace_npz: bytes  # Trace.to_bytes() (an older run's Trace.to_npz(): Trace.from_bytes reads both)
     trace_digest: str
     engine_version: str = ENGINE_VERSION
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
@@ -89,7 +93,7 @@ class RunRecord:
             spec["custom_attributes"] = dict(custom)
         return cls(journey.id, journey.version, journey_to_doc(journey, content, segments), spec,
                    behaviour.to_plain(), result.seed, result.replicas, result.plan.horizon, chunk_size,
-                   result.to_json(), result.trace.to_npz(), result.trace.digest(), population_npz=kept,
+                   result.to_json(), result.trace.to_bytes(), result.trace.digest(), population_npz=kept,
                    steps_npz=result.step_intervals().to_npz(), replicas_npz=result.replicas_npz())
 
     def behaviour_changes(self) -> tuple[tuple[str, Any, Any], ...]:
@@ -98,7 +102,7 @@ class RunRecord:
 
     def trace(self) -> Trace:
         """The recorded trace of replica 0."""
-        return Trace.from_npz(self.trace_npz)
+        return Trace.from_bytes(self.trace_npz)
 
     def replica_figures(self) -> dict[str, Any] | None:
         """Each replica's entries and funnel figures (for paired comparisons); None for older records."""
@@ -194,7 +198,9 @@ class RunRecord:
             # the plan's topological order, hence the trace)
             z.writestr(zipfile.ZipInfo("record.json"), json.dumps(self._meta()),
                        compress_type=zipfile.ZIP_DEFLATED)
-            z.writestr(zipfile.ZipInfo("trace.npz"), self.trace_npz, compress_type=zipfile.ZIP_STORED)
+            # the trace's own bytes (packed columns, compressed already; an older run's npz keeps its name)
+            z.writestr(zipfile.ZipInfo(TRACE_MEMBER if is_packed(self.trace_npz) else "trace.npz"), self.trace_npz,
+                       compress_type=zipfile.ZIP_STORED)
             if self.population_npz:
                 z.writestr(zipfile.ZipInfo("population.npz"), self.population_npz, compress_type=zipfile.ZIP_STORED)
             if self.steps_npz:
@@ -209,7 +215,7 @@ class RunRecord:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             meta = json.loads(z.read("record.json"))
             names = set(z.namelist())
-            npz = z.read("trace.npz")
+            npz = z.read(TRACE_MEMBER if TRACE_MEMBER in names else "trace.npz")
             pop = z.read("population.npz") if "population.npz" in names else b""
             steps = z.read("steps.npz") if "steps.npz" in names else b""
             per_replica = z.read("replicas.npz") if "replicas.npz" in names else b""

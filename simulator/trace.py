@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from app.semantics.plan import Plan
+from simulator.packed import pack, unpack
 
 VISIT_COLUMNS: dict[str, type] = {"contact": np.int32, "iteration": np.int16, "step": np.int16,
                                   "t_enter": np.int32, "t_leave": np.int32, "outcome": np.int8}
@@ -74,29 +75,44 @@ class Trace:
             for name in cols:
                 a = np.ascontiguousarray(getattr(self, table)[name])
                 h.update(f"{table}.{name}:{a.dtype.str}:{a.shape}".encode())
-                h.update(a.tobytes())
+                h.update(a.data if a.flags.c_contiguous else a.tobytes())  # no copy
         return h.hexdigest()
 
-    def to_npz(self) -> bytes:
-        """The trace as compressed npz bytes (for a saved run)."""
-        buf = io.BytesIO()
+    def _arrays(self) -> dict[str, np.ndarray]:
         arrays = {f"{t}.{c}": a for t in TABLES for c, a in getattr(self, t).items()}
         arrays.update({f"blocks.{t}": b for t, b in self.blocks.items()})
-        header = {"t0": self.t0, "horizon": self.horizon, "steps": list(self.steps),
-                  "step_types": list(self.step_types), "meta": self.meta}
-        arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
-        np.savez_compressed(buf, **arrays)
+        return arrays
+
+    def _header(self) -> dict[str, Any]:
+        return {"t0": self.t0, "horizon": self.horizon, "steps": list(self.steps),
+                "step_types": list(self.step_types), "meta": self.meta}
+
+    def to_bytes(self) -> bytes:
+        """The trace as a saved run keeps it: packed columns (simulator.packed; Zstandard's fastest level)."""
+        return pack(self._arrays(), self._header())  # blocks (rows x 4) go flat; `from_bytes` reshapes them
+
+    def to_npz(self) -> bytes:
+        """The trace as compressed npz bytes (the form runs were saved in before `to_bytes`; slow to write)."""
+        buf = io.BytesIO()
+        arrays = self._arrays()
+        arrays["header"] = np.frombuffer(json.dumps(self._header()).encode(), dtype=np.uint8)
+        # numpy's stubs match **arrays against the keyword-only allow_pickle: bool as well
+        np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]
         return buf.getvalue()
 
     @classmethod
-    def from_npz(cls, data: bytes) -> Trace:
-        with np.load(io.BytesIO(data), allow_pickle=False) as z:
-            header = json.loads(bytes(z["header"]).decode())
-            tables = {t: {c: z[f"{t}.{c}"] if f"{t}.{c}" in z.files else np.zeros(len(z[f"{t}.contact"]), d)
-                          for c, d in cols.items()} for t, cols in TABLES.items()}  # older traces lack columns
-            blocks = {t: z[f"blocks.{t}"] for t in ("visits", "messages")}
+    def from_bytes(cls, data: bytes) -> Trace:
+        """A trace from `to_bytes`'s form, or from `to_npz`'s (runs saved before)."""
+        arrays, header = unpack(data)
+        if "header" in arrays and not header:  # an npz
+            header = json.loads(bytes(arrays.pop("header")).decode())
+        blocks = {t: arrays[f"blocks.{t}"].reshape(-1, 4) for t in ("visits", "messages")}
+        tables = {t: {c: arrays[f"{t}.{c}"] if f"{t}.{c}" in arrays else np.zeros(len(arrays[f"{t}.contact"]), d)
+                      for c, d in cols.items()} for t, cols in TABLES.items()}  # older traces lack columns
         return cls(header["t0"], header["horizon"], tuple(header["steps"]), tuple(header["step_types"]),
                    tables["visits"], tables["messages"], tables["units"], blocks, header.get("meta", {}))
+
+    from_npz = from_bytes
 
     def rows(self, table: str = "visits") -> list[tuple[int, ...]]:
         """A table as sorted tuples (for comparisons in tests and small reports)."""
