@@ -48,8 +48,8 @@ MAX_CONTACTS = 20_000_000
 MAX_REPLICAS = 1000
 MAX_HORIZON_DAYS = 3660
 # weights of the progress bar's parts, measured roughly on a million contacts: making the population, each
-# replica, and building the record (compressing the trace is the slow part)
-_POPULATION_WEIGHT, _REPLICA_WEIGHT, _RECORD_WEIGHT = 1.0, 1.0, 2.0
+# replica (its world, run and twin), and building the record (the trace's digest and packed bytes)
+_POPULATION_WEIGHT, _REPLICA_WEIGHT, _RECORD_WEIGHT = 1.0, 1.0, 0.2
 
 
 class RunError(JourneyStudioError):
@@ -303,7 +303,7 @@ def execute(request: RunRequest, source: RunSource, *, progress: Progress | None
         raise RunError(f"cannot simulate '{journey.name}': {e}") from None
     result.timings["population"] = result.timings.get("population", 0.0) + made
     check()
-    report(before + span, "keeping the run (compressing its trace)")
+    report(before + span, "keeping the run (its trace packed)")
     keeping = time.perf_counter()
     spec = {**pop.spec, "per_replica": per_replica} if request.population == "synthetic" else dict(pop.spec)
     record = RunRecord.from_result(result, journey, spec, request.behaviour, chunk_size=request.chunk_size,

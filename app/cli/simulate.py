@@ -45,16 +45,45 @@ def _table(rows: list[dict[str, Any]], replicas: int) -> list[str]:
 
 
 class _Progress:
-    """Progress on standard error, at most a few times a second."""
+    """A progress bar on standard error when it is a terminal (redrawn a few times a second); nothing otherwise,
+    so that piped output and --json stay clean."""
+
+    WIDTH = 28
 
     def __init__(self, enabled: bool) -> None:
-        self.enabled, self.last = enabled, 0.0
+        self.enabled, self.last, self.shown = enabled, 0.0, False
+        self.started = time.monotonic()
 
     def __call__(self, fraction: float, message: str) -> None:
         now = time.monotonic()
-        if self.enabled and (now - self.last > 0.5 or fraction >= 1.0):
-            self.last = now
-            click.echo(f"\r  {fraction:6.1%}  {message[:70]:<70}", err=True, nl=fraction >= 1.0)
+        if not self.enabled or (now - self.last < 0.2 and fraction < 1.0):
+            return
+        self.last = now
+        done = int(self.WIDTH * min(max(fraction, 0.0), 1.0))
+        bar = "=" * done + (">" if done < self.WIDTH else "") + " " * (self.WIDTH - done - 1)
+        line = f"[{bar}] {fraction:4.0%} {now - self.started:5.1f} s  {message}"
+        click.echo(f"\r{line[:100]:<100}", err=True, nl=False)
+        self.shown = True
+
+    def clear(self) -> None:
+        """Take the bar away (before the summary is printed)."""
+        if self.shown:
+            click.echo("\r" + " " * 100 + "\r", err=True, nl=False)
+            self.shown = False
+
+
+def _since_process_start() -> float | None:
+    """Seconds since this process started (the interpreter's start-up and imports before the command ran), read
+    from /proc; None where there is none."""
+    import os
+    try:
+        with open("/proc/self/stat") as f:
+            after_name = f.read().rsplit(")", 1)[1].split()
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        return max(0.0, uptime - int(after_name[19]) / os.sysconf("SC_CLK_TCK"))  # field 22: start time, ticks
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
 
 
 POPULATIONS = ("synthetic", "project", "segment")
@@ -173,6 +202,7 @@ def simulate(project: str, journey_name: str, contacts: int | None, seed: int, r
     from simulator.request import JourneyHasErrors, RunError, RunRequest, execute, population_label, snapshot
 
     started = time.perf_counter()
+    startup = _since_process_start()
     to_stderr = json_out == STDOUT  # the JSON takes standard output; the summary goes to standard error
 
     def say(line: str) -> None:
@@ -206,15 +236,21 @@ def simulate(project: str, journey_name: str, contacts: int | None, seed: int, r
                 yield conn
 
         source = snapshot(pf.project, journey.id, connect)
+        bar = _Progress(sys.stderr.isatty())
         try:  # the same path as the designer's run panel (simulator/request.py)
-            outcome = execute(request, source, progress=_Progress(sys.stderr.isatty()))
+            outcome = execute(request, source, progress=bar)
         except JourneyHasErrors as e:
+            bar.clear()
             _print_findings(e.journey, e.findings, err=to_stderr)
             click.echo("Not simulated: fix the errors, or add --allow-errors to simulate the journey as it is.",
                        err=True)
             sys.exit(EXIT_FINDINGS)
         except RunError as e:
+            bar.clear()
             fail(str(e))
+        except BaseException:
+            bar.clear()
+            raise
         result, record = outcome.result, outcome.record
         timings.update(result.timings)
         pop_spec = dict(record.population)
@@ -224,6 +260,7 @@ def simulate(project: str, journey_name: str, contacts: int | None, seed: int, r
         run_id = None
         saving = time.perf_counter()
         if save is not False and not pf.readonly:
+            bar(1.0, "saving the run in the project")
             run_id = pf.save_run(record, name=run_name)
             doc["run"] = run_id
         timings["save"] = time.perf_counter() - saving
@@ -232,6 +269,7 @@ def simulate(project: str, journey_name: str, contacts: int | None, seed: int, r
             writing = time.perf_counter()
             _write_population(out_path, outcome, source)
             timings["population_out"] = time.perf_counter() - writing
+        bar.clear()
     who = population_label(request, result.contacts)
     say(f"{journey.name} (version {journey.version}): {who}, seed {seed}, "
         f"{replicas} replica{'s' if replicas != 1 else ''}, {doc['start']} to {doc['horizon']}")
@@ -274,9 +312,20 @@ def simulate(project: str, journey_name: str, contacts: int | None, seed: int, r
         write_output(json_out, json.dumps(doc, indent=1) + "\n")
         if json_out != STDOUT:
             click.echo(f"Wrote {json_out}", err=True)
-    timings["total"] = time.perf_counter() - started
-    parts = ", ".join(f"{k.replace('_', ' ')} {v:.2f} s" for k, v in timings.items() if k != "total")
-    click.echo(f"Took {timings['total']:.2f} s ({parts}).", err=True)
+    took = time.perf_counter() - started
+    print_took(took, timings, startup)
+
+
+def print_took(took: float, timings: dict[str, float], startup: float | None) -> None:
+    """'Took T s in all (start-up and imports S s, population P s, ...)' on standard error: the whole process
+    (from the interpreter's start where it can be read) and its parts; what no part names is 'other' (opening
+    the project, checking the journey, the summary and the JSON)."""
+    parts = {"start-up and imports": startup} if startup is not None else {}
+    parts.update(timings)
+    parts["other"] = max(0.0, took - sum(timings.values()))
+    total = took + (startup or 0.0)
+    text = ", ".join(f"{k.replace('_', ' ')} {v:.2f} s" for k, v in parts.items())
+    click.echo(f"Took {total:.2f} s in all ({text}).", err=True)
 
 
 def _print_findings(journey: str, findings: Any, *, err: bool = False) -> None:
