@@ -9,7 +9,7 @@ Saved simulation runs are history, not edits (no undo): `save_run`, `rename_run`
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoStack
@@ -22,7 +22,9 @@ from app.store.runs import RunInfo
 from app.validation.checks import check_journey
 from app.validation.findings import Finding
 from designer.undo import UndoEntry
-from simulator.runs import RunRecord, load_run
+
+if TYPE_CHECKING:
+    from simulator.runs import RunRecord
 
 T = TypeVar("T")
 
@@ -185,6 +187,7 @@ class Document(QObject):
 
     def load_run(self, run_id: int) -> RunRecord | None:
         """A saved run's record to replay or compare, or None when it cannot be read (the reason is shown)."""
+        from simulator.runs import load_run  # here: the simulator and NumPy load when a run is first opened
         return self._runs_call(lambda: load_run(self.file, run_id))
 
     def delete_run(self, run_id: int) -> bool:

@@ -10,7 +10,6 @@ from pathlib import Path
 from PySide6.QtWidgets import QApplication
 
 from app import APP_NAME
-from app.services import create_demo_project
 from app.userdirs import demo_project_path, recent_projects
 from designer.icons import app_icon
 
@@ -36,6 +35,7 @@ def build_demo(path: Path) -> None:
     part = path.with_name(path.name + ".part")  # built aside, then put in place: never a half-built demo
 
     def build() -> None:
+        from app.services import create_demo_project  # here: only a first start builds the demo
         part.unlink(missing_ok=True)
         create_demo_project(part)
         os.replace(part, path)

@@ -11,6 +11,7 @@ between them, the canvas and the project browser.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,9 @@ from simulator.effect_text import headline
 
 if TYPE_CHECKING:
     from designer.main_window import MainWindow
+    from designer.simulation.plots import PlotsPanel
+    from designer.simulation.review import RunReview
+    from designer.simulation.run_panel import RunPanel
     from simulator.runs import RunRecord
 
 PLOTS_HEIGHT = 330  # the plots dock's height when a run opens (a few px tall dock shows nothing)
@@ -38,17 +42,15 @@ class SimulationWorkspace(QObject):
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
-        from designer.simulation.plots import PlotsPanel
-        from designer.simulation.review import RunReview
-        from designer.simulation.run_panel import RunPanel
-
         self.window = window
         self.document = window.document
         self.background = Background(self)
-        self.run_panel = RunPanel(self.document)
+        # The Simulate, Review and Plots panels are built when first shown or used (they import the simulator,
+        # NumPy and pyqtgraph: most of a start-up's time): their docks hold an empty holder until then.
+        self._run_panel: RunPanel | None = None
+        self._plots: PlotsPanel | None = None
+        self._review: RunReview | None = None
         self.replay_bar = ReplayBar()
-        self.plots = PlotsPanel()
-        self.review = RunReview(self.document)
         self.replay = ReplayController(window.scene, self.replay_bar, self.document, self)
         self.record: RunRecord | None = None
         self.run_id: int | None = None
@@ -69,29 +71,67 @@ class SimulationWorkspace(QObject):
         self.replay_bar.hide()
         self.live = LiveWatcher(window.scene, self.document, self.live_bar, self)
         dock = window._dock
-        panel_scroll = QScrollArea()  # a short dock scrolls the panel instead of squashing its rows
-        panel_scroll.setWidgetResizable(True)
-        panel_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        panel_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        panel_scroll.setWidget(self.run_panel)
-        panel_scroll.setMinimumWidth(self.run_panel.minimumSizeHint().width()
-                                     + panel_scroll.verticalScrollBar().sizeHint().width())
+        self.panel_scroll = QScrollArea()  # a short dock scrolls the panel instead of squashing its rows
+        self.panel_scroll.setWidgetResizable(True)
+        self.panel_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.panel_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._holders = {"review": _holder(), "plots": _holder()}
         self.docks = {
-            "simulate": dock("Simulate", panel_scroll, Qt.DockWidgetArea.RightDockWidgetArea),
-            "review": dock("Review", self.review, Qt.DockWidgetArea.RightDockWidgetArea),
-            "plots": dock("Plots", self.plots, Qt.DockWidgetArea.BottomDockWidgetArea),
+            "simulate": dock("Simulate", self.panel_scroll, Qt.DockWidgetArea.RightDockWidgetArea),
+            "review": dock("Review", self._holders["review"], Qt.DockWidgetArea.RightDockWidgetArea),
+            "plots": dock("Plots", self._holders["plots"], Qt.DockWidgetArea.BottomDockWidgetArea),
         }
         # the main window tabifies these with its own docks (Simulate and Review by Properties, Plots by Problems)
+        for name, d in self.docks.items():
+            d.visibilityChanged.connect(partial(self._dock_shown, name))
 
-        self.run_panel.runCompleted.connect(self._run_completed)
-        self.replay_bar.timeline.timeChanged.connect(self.plots.set_cursor)
-        self.plots.timeRequested.connect(self.replay_bar.timeline.set_time)
+        self.replay_bar.timeline.timeChanged.connect(self._cursor_moved)
         self.replay_bar.closeRequested.connect(self._replay_closed)
-        self.review.reportRequested.connect(self.export_report)
         browser = window.browser
         browser.runActivated.connect(self.open_run)
         browser.compareRequested.connect(self.compare)
         browser.reportRequested.connect(self.export_report)
+
+    # --- the panels, built on first use -----------------------------------------------------------------------
+    def _dock_shown(self, name: str, shown: bool) -> None:
+        if shown:
+            {"simulate": lambda: self.run_panel, "review": lambda: self.review, "plots": lambda: self.plots}[name]()
+
+    @property
+    def run_panel(self) -> RunPanel:
+        """The Simulate panel (built on first use)."""
+        if self._run_panel is None:
+            from designer.simulation.run_panel import RunPanel
+            self._run_panel = panel = RunPanel(self.document)
+            self.panel_scroll.setWidget(panel)
+            self.panel_scroll.setMinimumWidth(panel.minimumSizeHint().width()
+                                              + self.panel_scroll.verticalScrollBar().sizeHint().width())
+            panel.runCompleted.connect(self._run_completed)
+        return self._run_panel
+
+    @property
+    def plots(self) -> PlotsPanel:
+        """The Plots panel (built on first use)."""
+        if self._plots is None:
+            from designer.simulation.plots import PlotsPanel
+            self._plots = plots = PlotsPanel()
+            self._holders["plots"].layout().addWidget(plots)
+            plots.timeRequested.connect(self.replay_bar.timeline.set_time)
+        return self._plots
+
+    @property
+    def review(self) -> RunReview:
+        """The Review panel (built on first use)."""
+        if self._review is None:
+            from designer.simulation.review import RunReview
+            self._review = review = RunReview(self.document)
+            self._holders["review"].layout().addWidget(review)
+            review.reportRequested.connect(self.export_report)
+        return self._review
+
+    def _cursor_moved(self, t: int | None) -> None:
+        if self._plots is not None:
+            self._plots.set_cursor(t)
 
     # --- opening runs -----------------------------------------------------------------------------------------
     def show_docks(self, *names: str) -> None:
@@ -148,7 +188,8 @@ class SimulationWorkspace(QObject):
 
     def _replay_closed(self) -> None:
         self.record, self.run_id = None, None
-        self.plots.set_record(None)
+        if self._plots is not None:
+            self._plots.set_record(None)
         self.replay_bar.hide()
 
     def watch_runner(self, address: str | None = None) -> None:
@@ -167,7 +208,8 @@ class SimulationWorkspace(QObject):
     def close(self) -> None:
         """Stop background work (the window is closing)."""
         self.replay_bar.timeline.pause()
-        self.run_panel.shutdown()
+        if self._run_panel is not None:
+            self._run_panel.shutdown()
         self.live.stop()
         self.live.wait()
         self.background.wait(10000)
@@ -217,3 +259,11 @@ class SimulationWorkspace(QObject):
             return None
         self.window.statusBar().showMessage(f"Report written to {path}", 8000)
         return Path(path)
+
+
+def _holder() -> QWidget:
+    """An empty widget a dock holds until its panel is built into it."""
+    holder = QWidget()
+    layout = QVBoxLayout(holder)
+    layout.setContentsMargins(0, 0, 0, 0)
+    return holder
