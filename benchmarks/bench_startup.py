@@ -88,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     py = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
-        env = dict(os.environ, JOURNEY_STUDIO_HOME=str(Path(tmp) / "home"), QT_QPA_PLATFORM="offscreen")
+        # a first start: its own recent list and no saved window layout (one with Plots in front builds them)
+        env = dict(os.environ, JOURNEY_STUDIO_HOME=str(Path(tmp) / "home"), XDG_CONFIG_HOME=str(Path(tmp) / "config"),
+                   QT_QPA_PLATFORM="offscreen")
         small, demo = _projects(Path(tmp), env)
         cases = {
             "python_pass": [py, "-c", "pass"],

@@ -23,7 +23,6 @@ from app import APP_NAME
 from designer.simulation.background import Background
 from designer.simulation.live_view import LiveBar, LiveWatcher
 from designer.simulation.replay_view import ReplayBar, ReplayController, ReplaySource
-from simulator.effect_text import headline
 
 if TYPE_CHECKING:
     from designer.main_window import MainWindow
@@ -151,6 +150,7 @@ class SimulationWorkspace(QObject):
 
     def open_record(self, record: RunRecord, run_id: int | None) -> None:
         """Open a run's record (just run, or loaded): its replay index is built off the UI thread."""
+        from simulator.effect_text import headline
         from simulator.replay import Replay
 
         self.record, self.run_id = record, run_id
