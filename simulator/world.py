@@ -359,8 +359,11 @@ def build_world(plan: Plan, pop: Population, behaviour: BehaviourModel, seed: in
                                 if _uses(d.query, "interactions") or _uses(d.query, "last_purchase_date")
                                 or _uses(d.query, "lifetime_value"))
     if source is not None and definitions:
+        # what a purchase is worth only counts for segments on lifetime value or on interactions (their value);
+        # one on the last purchase date alone needs its moment (working the values out was a tenth of a run)
+        valued = any(_uses(d.query, "lifetime_value") or _uses(d.query, "interactions") for d in definitions.values())
         simulated = _simulated_interactions(pop, sequences, world._purchase_value_table()
-                                            if "purchase" in sequences else None)
+                                            if "purchase" in sequences and valued else None, valued=valued)
         evaluator = Evaluator(source.base, source.custom, w0=source.w0, simulated=simulated) \
             if simulated is not None else plain
         assert evaluator is not None
@@ -372,18 +375,21 @@ def build_world(plan: Plan, pop: Population, behaviour: BehaviourModel, seed: in
 
 
 def _simulated_interactions(pop: Population, sequences: Mapping[str, EventTimes],
-                            values: np.ndarray | None) -> Interactions | None:
-    """The contacts' own events of interaction kinds, as interactions (purchases worth `values` per row)."""
+                            values: np.ndarray | None, *, valued: bool = True) -> Interactions | None:
+    """The contacts' own events of interaction kinds, as interactions (purchases worth `values` per row; no value
+    when not `valued`)."""
     parts = [(kind, seq) for kind, seq in sequences.items() if kind in INTERACTION_KINDS and len(seq.owner)]
     if not parts:
         return None
-    if values is None and any(kind == "purchase" for kind, _ in parts):
+    if valued and values is None and any(kind == "purchase" for kind, _ in parts):
         values = _purchase_values(pop)
     who = np.concatenate([seq.owner for _, seq in parts])
     at = np.concatenate([seq.at for _, seq in parts])
     kind = np.concatenate([np.full(len(seq.owner), INTERACTION_KINDS.index(k), np.int8) for k, seq in parts])
     value = np.concatenate([values[seq.owner] if k == "purchase" and values is not None
                             else np.full(len(seq.owner), np.nan) for k, seq in parts])
+    if len(parts) == 1:  # one kind: its sequence is in (contact, time) order already (event_sequence)
+        return Interactions(who, kind, at, value)
     order = np.lexsort((at, who))
     return Interactions(who[order], kind[order], at[order], value[order])
 
