@@ -224,6 +224,15 @@ class TraceBuilder:
         c["effect_with"][sl] = effect_with
         c["effect_without"][sl] = effect_without
 
+    def extend(self, other: TraceBuilder) -> None:
+        """Append another builder's rows (block by block, so that the blocks come out as if written here)."""
+        for name, table in self._t.items():
+            theirs = other._t[name]
+            for step, iteration, start, stop in theirs.blocks:
+                sl = table.rows(stop - start, step, iteration)
+                for col, values in theirs.cols.items():
+                    table.cols[col][sl] = values[start:stop]
+
     def _event(self, t: np.ndarray, out: np.ndarray) -> None:
         """Relative times into `out`, -1 where the event does not happen before the horizon."""
         happened = t < self.plan.horizon
