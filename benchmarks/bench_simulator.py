@@ -1,24 +1,28 @@
-"""Benchmark (not a test): simulating the re-engagement journey of seed 002, engine and whole command.
+"""Benchmark (not a test): the re-engagement journey of seed 002 at 100k, 1M and 10M synthetic contacts.
 
-Run: python -m benchmarks.bench_simulator        -- prints JSON figures (needs the `bench` extra: simpy)
+Run: python -m benchmarks.bench_simulator [--sizes 100000,1000000] [--repeats 3]
+(needs the `bench` extra: simpy). Prints JSON; every figure of a size is measured in the same session, so the
+ratios hold even on a shared machine (absolute seconds move with its load):
 
-- Engine: `simulate()` in this process on 1,000,000 synthetic contacts (drawn once, outside the timing): the
-  run's world (the segments evaluated from their definitions over the period, with the contacts' own purchases
-  fed back; background events; the calibrated figures), the run with its trace, the paired twin (each contact's
-  events without the journey) and the named metrics. Repeated; median and best given (the machine may be
-  shared), the first run apart (it also pays for memory the process has not touched before). The twin's part is
-  measured inside the run and given on its own.
-- SimPy: a process-per-contact model of the same journey and behaviour (simulator/baseline_simpy.py) on fewer
-  contacts of the same kind (who enters when from the same world, worked out with NumPy, outside its timing);
-  its cost grows linearly with the contacts entering, so its rate carries over.
-- Command: `journey-studio simulate --contacts 1000000` on a project holding the journey, as a whole process
-  (start-up, imports, the population, the run, the twin, the record and saving it in the project), median of
-  three, with the parts the command prints.
+- NumPy model: the same journey written by hand over the whole population (benchmarks/sim_numpy_model.py), in
+  this process, median of the repeats: the yardstick of the engine's speed.
+- Engine: `simulate()` in this process on the same population (drawn once, outside the timing): the run's
+  world (segments evaluated from their definitions over the period with the contacts' own purchases fed back,
+  background events, calibration), the run with its trace, the paired twin and the named metrics; median of
+  the repeats, with its parts.
+- SimPy: a process-per-contact model of the same journey (simulator/baseline_simpy.py), once per size (its
+  inputs - who enters when, engagement, zone - worked out with NumPy before its clock starts); its own scaling
+  is measured at every size, not extrapolated.
+- Command: `journey-studio simulate --contacts N --json FILE` on a project holding the journey, as a whole
+  process (interpreter start-up, imports, the population, the world, the run, the twin, the record, saving it in
+  the project, the JSON), median of the repeats (one at 10M), its peak RSS, and the parts it prints.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import platform
 import re
 import statistics
@@ -27,19 +31,21 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from app.codec.yamlio import read_journey_file
 from app.resources import resource_path
-from simulator.behaviour import BehaviourModel
 from app.semantics.plan import Plan, compile_plan
+from benchmarks.sim_numpy_model import run_numpy_model
+from simulator.behaviour import BehaviourModel
 from simulator.population import Population, population_for
 from simulator.replicas import simulate
 from simulator.world import build_world
 
 SEED = 2
+SIZES = (100_000, 1_000_000, 10_000_000)
 
 
 def _journey() -> tuple[Plan, dict[str, Any]]:
@@ -47,85 +53,135 @@ def _journey() -> tuple[Plan, dict[str, Any]]:
     return compile_plan(j), {s.name: s for s in segments}
 
 
-def _time_engine(plan: Plan, pop: Population, repeats: int) -> dict[str, Any]:
-    times, twins, worlds, entered = [], [], [], 0
-    behaviour = BehaviourModel()
+def _ratio(a: float, b: float) -> float | None:
+    """a / b rounded, None (JSON null) instead of NaN or infinity."""
+    return round(a / b, 2) if b > 0 and a >= 0 else None
+
+
+def _median_of(repeats: int, work: Callable[[], Any]) -> tuple[float, list[float], Any]:
+    times, out = [], None
     for _ in range(repeats):
         t0 = time.perf_counter()
-        result = simulate(plan, pop, behaviour, SEED, 1)
+        out = work()
         times.append(time.perf_counter() - t0)
-        twins.append(result.timings.get("twin", 0.0))
-        worlds.append(result.timings.get("world", 0.0))
-        entered = len(result.trace.units["contact"])
-        del result
-    n = len(pop)
-    median = statistics.median(times)
-    walk = statistics.median(t - w for t, w in zip(times, worlds))  # the run, the twin and the metrics
-    return {"contacts": n, "entered": entered, "seconds_first_run": round(times[0], 3),
-            "seconds_median": round(median, 3), "seconds_best": round(min(times), 3),
-            "contacts_per_s": round(n / median), "entered_per_s": round(entered / median),
-            "world_seconds_median": round(statistics.median(worlds), 3),
-            "run_twin_metrics_seconds_median": round(walk, 3), "entered_per_s_without_world": round(entered / walk),
-            "twin_seconds_median": round(statistics.median(twins), 3),
-            "twin_share_of_simulate": round(statistics.median(twins) / median, 3)}
+    return statistics.median(times), times, out
 
 
-def _time_simpy(plan: Plan, definitions: dict[str, Any], n: int) -> dict[str, Any]:
-    from simulator.baseline_simpy import run_simpy
-    pop = population_for(plan, n, SEED, definitions=definitions)
-    world = build_world(plan, pop, BehaviourModel(), SEED)
+def _time_numpy(plan: Plan, pop: Population, repeats: int) -> dict[str, Any]:
+    median, times, out = _median_of(repeats, lambda: run_numpy_model(plan, pop, BehaviourModel(), SEED))
+    return {"seconds_median": round(median, 3), "seconds_all": [round(t, 3) for t in times],
+            "entered": out["entered"], "funnel": out["funnel"],
+            "purchase_with": round(out["purchase_with"], 4), "purchase_without": round(out["purchase_without"], 4)}
+
+
+def _time_engine(plan: Plan, pop: Population, repeats: int) -> dict[str, Any]:
+    parts: list[dict[str, float]] = []
+
+    def once() -> int:
+        result = simulate(plan, pop, BehaviourModel(), SEED, 1)
+        parts.append(dict(result.timings))
+        return len(result.trace.units["contact"])
+
+    median, times, entered = _median_of(repeats, once)
+    keys = [k for k in parts[0] if k != "population"]
+    return {"seconds_median": round(median, 3), "seconds_all": [round(t, 3) for t in times], "entered": entered,
+            "parts_median": {k: round(statistics.median(p.get(k, 0.0) for p in parts), 3) for k in keys},
+            "contacts_per_s": round(len(pop) / median), "microseconds_per_contact": round(1e6 * median / len(pop), 3)}
+
+
+def _time_simpy(plan: Plan, pop: Population) -> dict[str, Any]:
+    from simulator.baseline_simpy import inputs, run_simpy
+    behaviour = BehaviourModel()
+    given = inputs(plan, pop, build_world(plan, pop, behaviour, SEED))
     t0 = time.perf_counter()
-    out = run_simpy(plan, pop, BehaviourModel(), SEED, world)
+    out = run_simpy(plan, pop, behaviour, SEED, given=given)
     seconds = time.perf_counter() - t0
-    return {"contacts": n, "entered": out["entered"], "seconds": round(seconds, 3),
-            "entered_per_s": round(out["entered"] / seconds), "contacts_per_s": round(n / seconds)}
+    return {"seconds": round(seconds, 3), "entered": out["entered"], "contacts_per_s": round(len(pop) / seconds),
+            "entered_per_s": round(out["entered"] / seconds),
+            "microseconds_per_contact": round(1e6 * seconds / len(pop), 3)}
 
 
-_PART = re.compile(r"([a-z ]+) ([0-9.]+) s")
+_PART = re.compile(r"([a-z -]+) ([0-9.]+) s")
 
 
-def _time_command(contacts: int, repeats: int = 3) -> dict[str, Any]:
-    """The whole `journey-studio simulate` process, median of `repeats`, and the parts it reports."""
+def _run_measured(cmd: list[str], out: Path) -> tuple[float, float, str]:
+    """Run `cmd`; (wall seconds, peak RSS in MiB, standard error)."""
+    with open(out, "w") as so, open(str(out) + ".err", "w") as se:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=so, stderr=se)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+    err = Path(str(out) + ".err").read_text()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {err[-2000:]}")
+    return wall, usage.ru_maxrss / 1024, err
+
+
+def _time_command(contacts: int, repeats: int) -> dict[str, Any]:
+    """The whole `journey-studio simulate` process, median of `repeats`, its peak RSS and the parts it reports."""
     exe = str(Path(sys.executable).with_name("journey-studio"))
-    walls, parts = [], []
+    walls, rss, parts = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp) / "p.jstudio"
         subprocess.run([exe, "new", str(project)], check=True, capture_output=True)
         subprocess.run([exe, "import", str(project), str(resource_path("templates", "re-engagement.yaml"))],
                        check=True, capture_output=True)
         for _ in range(repeats):
-            t0 = time.perf_counter()
-            done = subprocess.run([exe, "simulate", str(project), "--journey", "Re-engagement", "--contacts",
-                                   str(contacts), "--seed", str(SEED), "--json", str(Path(tmp) / "run.json")],
-                                  check=True, capture_output=True, text=True)
-            walls.append(time.perf_counter() - t0)
-            took = next(line for line in done.stderr.splitlines() if line.startswith("Took "))
+            wall, peak, err = _run_measured([exe, "simulate", str(project), "--journey", "Re-engagement",
+                                             "--contacts", str(contacts), "--seed", str(SEED), "--json",
+                                             str(Path(tmp) / "run.json")], Path(tmp) / "out.txt")
+            walls.append(wall)
+            rss.append(peak)
+            took = next(line for line in err.splitlines() if line.startswith("Took "))
             parts.append({k.strip().replace(" ", "_"): float(v) for k, v in _PART.findall(took.split("(", 1)[1])})
+        saved = project.stat().st_size
     median = statistics.median(walls)
-    keys = parts[0].keys()
     return {"contacts": contacts, "seconds_median": round(median, 2), "seconds_all": [round(w, 2) for w in walls],
-            "parts_median": {k: round(statistics.median(p[k] for p in parts), 2) for k in keys},
-            "includes": "the whole process: start-up and imports, the population, the world, the run, the twin, "
-                        "the run record and saving it in the project"}
+            "peak_rss_mib_max": round(max(rss)), "project_file_mib": round(saved / 2**20, 1),
+            "parts_median": {k: round(statistics.median(p.get(k, 0.0) for p in parts), 2) for k in parts[0]},
+            "microseconds_per_contact": round(1e6 * median / contacts, 3)}
 
 
-def main(repeats: int = 5, simpy_contacts: int = 20_000) -> dict[str, Any]:
+def measure(n: int, repeats: int) -> dict[str, Any]:
+    """Every figure at one size (see the module docstring)."""
     plan, definitions = _journey()
-    pop = population_for(plan, 1_000_000, SEED, definitions=definitions)
+    t0 = time.perf_counter()
+    pop = population_for(plan, n, SEED, definitions=definitions)
+    population_seconds = time.perf_counter() - t0
+    numpy_model = _time_numpy(plan, pop, repeats)
     engine = _time_engine(plan, pop, repeats)
-    simpy = _time_simpy(plan, definitions, simpy_contacts)
-    command = _time_command(1_000_000)
+    simpy = _time_simpy(plan, pop)
+    del pop
+    command = _time_command(n, repeats if n < 10_000_000 else 1)
+    return {"contacts": n, "population_in_process_seconds": round(population_seconds, 3),
+            "numpy_model": numpy_model, "engine": engine, "simpy": simpy, "command": command,
+            "engine_over_numpy_model": _ratio(engine["seconds_median"], numpy_model["seconds_median"]),
+            "simpy_over_engine": _ratio(simpy["seconds"], engine["seconds_median"]),
+            "command_over_engine": _ratio(command["seconds_median"], engine["seconds_median"])}
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="population sizes, comma-separated")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds of each in-process timing and command")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    by_size = [measure(n, max(1, args.repeats)) for n in sizes]
+    scaling = {}
+    if len(by_size) > 1:
+        first, last = by_size[0], by_size[-1]
+        grow = last["contacts"] / first["contacts"]
+        for what, key in (("engine", "seconds_median"), ("numpy_model", "seconds_median"), ("simpy", "seconds"),
+                          ("command", "seconds_median")):
+            scaling[what] = _ratio(last[what][key] / first[what][key], grow) if first[what][key] > 0 else None
     result = {
         "benchmark": "simulate the re-engagement journey (seed 002) over synthetic contacts",
-        "engine_1m": engine,
-        "simpy_process_per_contact": simpy,
-        "engine_vs_simpy_entered_per_s": round(engine["entered_per_s"] / simpy["entered_per_s"], 1),
-        "engine_vs_simpy_entered_per_s_same_parts": round(engine["entered_per_s_without_world"]
-                                                          / simpy["entered_per_s"], 1),
-        "command_1m": command,
+        "sizes": by_size,
+        "cost_growth_over_size_growth": scaling,  # 1.0: linear in the contacts
         "python": platform.python_version(), "numpy": np.__version__, "machine": platform.machine(),
+        "cpus": os.cpu_count(),
     }
-    print(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2, allow_nan=False))
     return result
 
 

@@ -1,34 +1,51 @@
 """A SimPy process-per-contact model of a journey: the usual way to write such a simulator, kept as a yardstick.
 
-Only the benchmark uses it (simpy is in the `bench` extra, not a runtime dependency). Each contact is a SimPy
-process: it waits for its entry, then walks the plan's steps, drawing its behaviour with Python's `random`
-from the same behaviour model (channel figures, engagement odds; no attribute multipliers), deferring sends past
-quiet hours, waiting on message events for if/then steps and leaving on its exit events. It counts contacts
-entering each step. It is a faithful model of the same journey, not a bit-for-bit twin of the engine.
+Only the benchmark uses it (simpy is in the `bench` extra, not a runtime dependency). Each contact who enters is
+a SimPy process, started at its entry by a feeder (so only contacts in the journey are alive): it walks the
+plan's steps, drawing its behaviour with Python's `random` from the same behaviour model (channel figures,
+engagement odds; no attribute multipliers), deferring sends past quiet hours in its zone, waiting on message
+events for if/then steps and leaving on its exit events (its own purchases, the conversions its messages bring).
+It counts contacts entering each step. It is a faithful model of the same journey, not a bit-for-bit twin of the
+engine.
+
+Written as fairly as a careful SimPy user would: what the model reads per contact (entry time, engagement, zone,
+when a suppression segment holds it) is handed to it as plain Python values, worked out with NumPy before the
+clock starts (`inputs`), as the engine gets arrays; the behaviour per message is looked up once, not per send.
 """
 
 from __future__ import annotations
 
 import math
 import random
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Generator
 
-from simulator.behaviour import BehaviourModel
+import numpy as np
+
+from simulator.behaviour import BehaviourModel, ChannelBehaviour
 from app.semantics.plan import Kind, Plan
 from simulator.population import Population
 from app.semantics.reference import NEVER
-from simulator.reference_run import PopulationFacts
 from app.semantics.timezones import utc_offset
 from simulator.world import World, build_world
 
 DAY = 86_400
 
 
-def _entries(plan: Plan, pop: Population, world: World) -> tuple[list[int], list[int]]:
-    """(row, entry time) of every contact entering the first iteration (worked out with NumPy, not per contact:
-    the yardstick is the process model, not the entry rules)."""
-    import numpy as np
+@dataclass(frozen=True)
+class Inputs:
+    """What the process model reads per entering contact, in entry order (plain Python values)."""
+
+    entry: list[int]
+    engagement: list[float]
+    zone: list[str]
+    suppressed_from: list[int]  # when the suppression segment first holds the contact after entry (NEVER: never)
+
+
+def inputs(plan: Plan, pop: Population, world: World) -> Inputs:
+    """Who enters the first iteration and when, with what the model reads of each (NumPy, outside the timing:
+    the yardstick is the process model, not the segment language)."""
     rows = np.arange(len(pop), dtype=np.int64)
     begin, cutoff = plan.iterations[0][0], plan.cutoff(0)[0]
     if world.audience is None:
@@ -38,7 +55,14 @@ def _entries(plan: Plan, pop: Population, world: World) -> tuple[list[int], list
     else:
         t = np.where(world.audience.member_at(rows, begin), begin, NEVER)
     ok = (pop.consent >= plan.audience.min_consent) & (t < cutoff)
-    return rows[ok].tolist(), t[ok].tolist()
+    rows, t = rows[ok], t[ok]
+    order = np.argsort(t, kind="stable")
+    rows, t = rows[order], t[order]
+    zones = np.array([*pop.timezones, plan.timezone], dtype=object)
+    zone = zones[np.where(pop.tz[rows] < 0, len(zones) - 1, pop.tz[rows])]
+    suppress = plan.audience.suppress
+    held = world.segment(suppress).first_at_or_after(rows, t) if suppress else np.full(len(rows), NEVER)
+    return Inputs(t.tolist(), pop.engagement[rows].tolist(), zone.tolist(), held.tolist())
 
 
 @lru_cache(maxsize=100_000)
@@ -46,27 +70,31 @@ def _offset(zone: str, hour: int) -> int:
     return utc_offset(zone, hour * 3600)
 
 
-def run_simpy(plan: Plan, pop: Population, behaviour: BehaviourModel, seed: int,
-              world: World | None = None) -> dict[str, Any]:
-    """Simulate with one SimPy process per contact; returns the contacts entering each step.
+def run_simpy(plan: Plan, pop: Population, behaviour: BehaviourModel, seed: int, world: World | None = None,
+              given: Inputs | None = None) -> dict[str, Any]:
+    """Simulate with one SimPy process per entering contact; returns the contacts entering each step.
 
-    Who enters when, and who is in which segment, come from the run's world (as for the engine); the walk
-    through the steps and every draw are the process model's own."""
+    `given` (from `inputs`) is what the model reads per contact; made here from the run's world if not given."""
     import simpy
 
-    world = world if world is not None else build_world(plan, pop, behaviour, seed)
+    if given is None:
+        world = world if world is not None else build_world(plan, pop, behaviour, seed)
+        given = inputs(plan, pop, world)
     env = simpy.Environment(initial_time=plan.start)
     rng = random.Random(seed)
-    facts = PopulationFacts(pop, world)
     entered = [0] * (plan.end + 1)
     cutoff = plan.cutoff(0)[0]
-    rate = {e: behaviour.event_rates.get(e, 0.0) / DAY for e in plan.events}
-    beta_events = behaviour.engagement_effect.get("events", 0.0)
+    rate = [behaviour.event_rates.get(e, 0.0) / DAY for e in plan.events]
+    beta = behaviour.engagement_effect
+    beta_events, mean_e = beta.get("events", 0.0), behaviour.engagement_mean
+    figures: dict[int, ChannelBehaviour] = {s.index: behaviour.for_step(s.id, s.channel or "")
+                                            for s in plan.steps if s.kind == Kind.MESSAGE}
+    conversion_exits = behaviour.conversion_event in plan.events
 
-    def odds(p: float, e: float, target: str) -> float:
+    def odds(p: float, log_mult: float) -> float:
         if p <= 0.0 or p >= 1.0:
             return p
-        q = p / (1 - p) * math.exp(behaviour.engagement_effect.get(target, 0.0) * (e - behaviour.engagement_mean))
+        q = p / (1 - p) * math.exp(log_mult)
         return q / (1 + q)
 
     def slot(t: float, zone: str) -> float:
@@ -77,12 +105,13 @@ def run_simpy(plan: Plan, pop: Population, behaviour: BehaviourModel, seed: int,
         inside = qs <= sod < qe if qs < qe else (sod >= qs or sod < qe)
         return t + (qe - sod) % DAY if inside else t
 
-    def contact(row: int, t0: int) -> Generator[Any, Any, None]:
-        yield env.timeout(t0 - env.now)
-        e = float(pop.engagement[row])
-        zone = facts.timezone(row) or plan.timezone
-        exit_at = min((t0 + rng.expovariate(r * math.exp(beta_events * (e - behaviour.engagement_mean)))
-                       if r > 0 else NEVER) for r in rate.values()) if rate else NEVER
+    def contact(e: float, zone: str, held: int) -> Generator[Any, Any, None]:
+        dev = e - mean_e
+        exit_at = float(NEVER)
+        for r in rate:
+            if r > 0:
+                exit_at = min(exit_at, env.now + rng.expovariate(r * math.exp(beta_events * dev)))
+        p_open: dict[int, float] = {}
         seen: dict[tuple[int, str], float] = {}
         step = plan.entry
         while step != plan.end:
@@ -96,7 +125,10 @@ def run_simpy(plan: Plan, pop: Population, behaviour: BehaviourModel, seed: int,
                 leave = max(env.now, st.until)
             elif st.kind == Kind.IF_EVENT:
                 ev = seen.get((st.watch_step, st.watch_event), NEVER)
-                leave = max(env.now, ev) if ev <= env.now + st.seconds else env.now + st.seconds
+                delivered = seen.get((st.watch_step, "delivered"), NEVER)
+                fallback = env.now + st.seconds
+                limit = delivered + st.seconds if delivered <= fallback else fallback
+                leave = max(env.now, ev) if ev <= limit else limit
             else:
                 leave = env.now
             if min(leave, exit_at) >= cutoff:
@@ -107,21 +139,23 @@ def run_simpy(plan: Plan, pop: Population, behaviour: BehaviourModel, seed: int,
             yield env.timeout(leave - env.now)
             nxt = st.next[0] if st.next else plan.end
             if st.kind == Kind.MESSAGE:
-                b = behaviour.for_step(st.id, st.channel or "")
-                if facts.member(row, plan.audience.suppress, int(env.now)) if plan.audience.suppress else False:
+                b = figures[step]
+                if held <= env.now:
                     pass
                 elif rng.random() < b.delivery:
                     t = env.now + b.delivery_delay
                     seen[(step, "delivered")] = t
-                    if rng.random() < odds(b.open, e, "open"):
+                    if step not in p_open:
+                        p_open[step] = odds(b.open, beta.get("open", 0.0) * dev)
+                    if rng.random() < p_open[step]:
                         t += max(1.0, b.open_median * math.exp(b.open_sigma * rng.gauss(0, 1)))
                         seen[(step, "opened")] = t
-                        if rng.random() < odds(b.click, e, "click"):
+                        if rng.random() < odds(b.click, beta.get("click", 0.0) * dev):
                             t += max(1.0, b.click_median * math.exp(b.click_sigma * rng.gauss(0, 1)))
                             seen[(step, "clicked")] = t
-                            if rng.random() < odds(b.conversion, e, "conversion"):
+                            if rng.random() < odds(b.conversion, beta.get("conversion", 0.0) * dev):
                                 conv = t + b.conversion_median * math.exp(b.conversion_sigma * rng.gauss(0, 1))
-                                if behaviour.conversion_event in rate:
+                                if conversion_exits:
                                     exit_at = min(exit_at, conv)
                 else:
                     seen[(step, "bounced")] = env.now + b.delivery_delay
@@ -133,16 +167,17 @@ def run_simpy(plan: Plan, pop: Population, behaviour: BehaviourModel, seed: int,
                 if not hits:
                     return
                 nxt = st.next[hits[0]]
-            elif st.kind == Kind.IF_SEGMENT:
-                nxt = st.next[0] if facts.member(row, st.segment or "", int(env.now)) else st.next[1]
             elif st.kind == Kind.EXIT:
                 nxt = plan.end
             step = nxt
         entered[plan.end] += 1
 
-    n = 0
-    for row, t in zip(*_entries(plan, pop, world)):
-        env.process(contact(row, t))
-        n += 1
+    def feeder() -> Generator[Any, Any, None]:
+        for t, e, zone, held in zip(given.entry, given.engagement, given.zone, given.suppressed_from):
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            env.process(contact(e, zone, held))
+
+    env.process(feeder())
     env.run(until=cutoff)
-    return {"entered": n, "steps": dict(zip(plan.step_names(), entered))}
+    return {"entered": len(given.entry), "steps": dict(zip(plan.step_names(), entered))}
