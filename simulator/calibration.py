@@ -86,7 +86,8 @@ def _probability(p0: float, mult: np.ndarray | None, n: int) -> np.ndarray:
     return q / (1.0 + q)
 
 
-def _channel(b: ChannelBehaviour, mods: Modifiers, idx: np.ndarray) -> tuple[ChannelBehaviour, dict[str, dict[str, float]]]:
+def _channel(b: ChannelBehaviour, mods: Modifiers,
+             idx: np.ndarray) -> tuple[ChannelBehaviour, dict[str, dict[str, float]]]:
     n = len(idx)
     m_open, m_click = mods.odds("open", idx), mods.odds("click", idx)
     m_unsub, m_conv = mods.odds("unsubscribe", idx), mods.odds("conversion", idx)

@@ -167,6 +167,5 @@ def figure_lines(results: Mapping[str, Any]) -> list[str]:
     return [f"  {channel}: " + "; ".join(p) for channel, p in parts.items()]
 
 
-__all__ = ["EVENT_LABELS", "effect_lines", "effect_rows", "event_label", "figure_lines", "figure_rows", "headline", "headline_parts",
-           "lead_event",
-           "points", "share", "significant"]
+__all__ = ["EVENT_LABELS", "effect_lines", "effect_rows", "event_label", "figure_lines", "figure_rows", "headline",
+           "headline_parts", "lead_event", "points", "share", "significant"]

@@ -9,9 +9,10 @@ Entry, per iteration: a contact enters if its consent reaches the journey's mini
 (its segments combined, minus its exclusion segments; one-time and repeating: at the iteration's start;
 ongoing: at the first moment from the start that it is, i.e. when it joins), before the cutoff. With no
 audience segment, everyone is in the audience (less the exclusions). Segments come from the run's world
-(simulator.world): evaluated from their definitions over time, the contacts' own events fed back. Targeting accounts, the contacts of an account that enter at
-the account's first entry time form one unit (an account enters once per iteration; a contact that qualifies
-later does not join it); contacts without an account are units of their own.
+(simulator.world): evaluated from their definitions over time, the contacts' own events fed back. Targeting
+accounts, the contacts of an account that enter at the account's first entry time form one unit (an account
+enters once per iteration; a contact that qualifies later does not join it); contacts without an account are
+units of their own.
 """
 
 from __future__ import annotations
