@@ -33,20 +33,21 @@ def _zstandard() -> Any:
 
 def pack(arrays: Mapping[str, np.ndarray], header: Mapping[str, Any] | None = None, *,
          codec: str | None = None) -> bytes:
-    """The columns `arrays` (1-d) and a JSON-able `header` as one blob; `codec` 'zstd' (the default when the
-    package is installed) or 'raw'."""
+    """The arrays (any shape, no objects) and a JSON-able `header` as one blob; `codec` 'zstd' (the default when
+    the package is installed) or 'raw'."""
     zstd = _zstandard()
     codec = codec or ("zstd" if zstd is not None else "raw")
     if codec not in _CODECS or (codec == "zstd" and zstd is None):
         raise ValueError(f"cannot pack with codec {codec!r}")
-    cols = {name: np.ascontiguousarray(a).reshape(-1) for name, a in arrays.items()}
-    described = {"columns": [[name, a.dtype.str, len(a)] for name, a in cols.items()], "header": dict(header or {})}
+    cols = {name: np.ascontiguousarray(a) for name, a in arrays.items()}
+    described = {"columns": [[name, a.dtype.str, list(a.shape)] for name, a in cols.items()],
+                 "header": dict(header or {})}
     head = json.dumps(described).encode("utf-8")
     head += b" " * (-len(head) % _ALIGN)  # every column starts on a multiple of 8 bytes (aligned views on load)
     parts: list[bytes | memoryview] = [len(head).to_bytes(8, "little"), head]
     for a in cols.values():
         if a.nbytes:
-            parts.append(a.data.cast("B"))
+            parts.append(a.reshape(-1).data.cast("B"))
             if a.nbytes % _ALIGN:
                 parts.append(bytes(-a.nbytes % _ALIGN))
     size = sum(len(p) for p in parts)
@@ -96,10 +97,11 @@ def unpack(data: bytes) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     described = json.loads(bytes(payload[8:8 + size]).decode("utf-8"))
     offset = 8 + size
     arrays: dict[str, np.ndarray] = {}
-    for name, dtype, length in described["columns"]:
+    for name, dtype, shape in described["columns"]:
         dt = np.dtype(dtype)
-        arrays[name] = np.frombuffer(payload, dtype=dt, count=length, offset=offset) if length \
-            else np.zeros(0, dt)
+        length = int(np.prod(shape))
+        arrays[name] = (np.frombuffer(payload, dtype=dt, count=length, offset=offset) if length
+                        else np.zeros(0, dt)).reshape(shape)
         offset += dt.itemsize * length
         offset += -offset % _ALIGN
     if offset != len(payload):

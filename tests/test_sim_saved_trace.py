@@ -39,14 +39,16 @@ def _record(seed: int = 4) -> RunRecord:
 
 def test_packed_columns_round_trip_every_dtype_writable_and_aligned() -> None:
     arrays = {"a": np.arange(7, dtype=np.int8), "b": np.array([-1, 2**40], dtype=np.int64),
-              "c": np.zeros(0, dtype=np.int32), "d": np.array([0.5, np.nan]), "e": np.arange(12).reshape(3, 4)[:, 1]}
+              "c": np.zeros(0, dtype=np.int32), "d": np.array([0.5, np.nan]), "e": np.arange(12).reshape(3, 4)[:, 1],
+              "f": np.arange(12, dtype=np.int32).reshape(3, 4), "g": np.array(["Paris", "Zürich"])}
     for codec in ("zstd", "raw") if packed._zstandard() is not None else ("raw",):
         data = packed.pack(arrays, {"note": "é"}, codec=codec)
         assert packed.is_packed(data)
         back, header = packed.unpack(data)
         assert header == {"note": "é"} and list(back) == list(arrays)
         for name, a in arrays.items():
-            assert back[name].dtype == a.dtype and np.array_equal(back[name], a, equal_nan=True)
+            assert back[name].dtype == a.dtype and back[name].shape == a.shape
+            assert np.array_equal(back[name], a, equal_nan=a.dtype.kind == "f")
             assert back[name].flags.writeable and back[name].ctypes.data % 8 == 0
     with pytest.raises(ValueError, match="not packed"):
         packed.unpack(b"something else")
