@@ -434,6 +434,7 @@ class EdgeItem(QGraphicsItem):
         self._end_at: QPointF | None = None
         self._bounds = QRectF()
         self._shape: QPainterPath | None = None
+        self._outlines: dict[float, QPainterPath] = {}  # pen width -> the stroke's outline (see _stroke)
         self._drop = False
         self._flow: int | None = None   # contacts that passed along the link (a simulation replay), or None
         self._flow_width = 0.0
@@ -509,6 +510,7 @@ class EdgeItem(QGraphicsItem):
             self._end_at = None
         self._path = path
         self._shape = None
+        self._outlines = {}
         bounds = path.controlPointRect().adjusted(-10.0, -10.0, 10.0, 10.0)
         if self._end_at is not None:
             bounds = bounds.united(QRectF(self._end_at.x() - END_R - 3.0, self._end_at.y() - END_R - 3.0,
@@ -541,20 +543,36 @@ class EdgeItem(QGraphicsItem):
                 self._shape.addEllipse(self._end_at, END_R + 4.0, END_R + 4.0)
         return self._shape
 
+    def _stroke(self, painter: QPainter, pen: QPen, lod: float) -> None:
+        """Stroke the link with `pen`. A line at least a pixel wide is filled from its outline, made once per
+        pen width when the link moves: stroking a curve anew on every frame cost most of a zoom frame. A
+        thinner line (zoomed out) is stroked: the rasterizer draws hairlines faster than it fills them."""
+        if pen.widthF() * lod < 1.0:
+            painter.setPen(pen)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawPath(self._path)
+            return
+        outline = self._outlines.get(pen.widthF())
+        if outline is None:
+            stroker = QPainterPathStroker(pen)
+            outline = self._outlines[pen.widthF()] = stroker.createStroke(self._path)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(pen.brush())
+        painter.drawPath(outline)
+
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         t = self.theme
         selected = self.isSelected()
         pen = t.edge_drop_pen if self._drop else t.edge_selected_pen if selected else t.edge_pen
+        lod = option.levelOfDetailFromTransform(painter.worldTransform())
         if self._flow_width > 0.0:  # the flow under the link, as a translucent band as wide as the flow
             flow_pen = QPen(t.flow_pen)
             flow_pen.setWidthF(self._flow_width)
             painter.setPen(flow_pen)
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawPath(self._path)
-        painter.setPen(pen)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawPath(self._path)
-        if option.levelOfDetailFromTransform(painter.worldTransform()) < LOD_SIMPLE:
+        self._stroke(painter, pen, lod)
+        if lod < LOD_SIMPLE:
             return
         if self._flow_text:
             rect = self._flow_label_rect()

@@ -11,7 +11,8 @@ from typing import Iterable, Literal, NamedTuple
 
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneHelpEvent, QGraphicsSceneMouseEvent, QToolTip
+from PySide6.QtWidgets import (QGraphicsItem, QGraphicsScene, QGraphicsSceneHelpEvent, QGraphicsSceneMouseEvent,
+                               QToolTip)
 
 from app.model.commands import NO_MERGE, MoveSteps
 from app.model.journey import Change, Journey, Step
@@ -23,6 +24,7 @@ from designer.canvas.theme import Theme
 from designer.document import Document
 
 SCENE_MARGIN = 1600.0
+ZOOM_SETTLE_MS = 250  # after the last zoom step, tiles are cached as pictures again
 FLOW_MIN, FLOW_MAX = 3.0, 16.0  # stroke width of a replayed flow: a trickle, and everyone who entered
 
 
@@ -63,6 +65,11 @@ class JourneyScene(QGraphicsScene):
         self._contents_timer.setSingleShot(True)
         self._contents_timer.setInterval(40)
         self._contents_timer.timeout.connect(self._contents_settled)
+        self._cache_mode = QGraphicsItem.CacheMode.DeviceCoordinateCache
+        self._settle_timer = QTimer(self)
+        self._settle_timer.setSingleShot(True)
+        self._settle_timer.setInterval(ZOOM_SETTLE_MS)
+        self._settle_timer.timeout.connect(self._zoom_settled)
         document.changed.connect(self._on_change)
         document.findingsChanged.connect(self.update_findings)
         document.currentJourneyChanged.connect(self.set_journey)
@@ -164,6 +171,7 @@ class JourneyScene(QGraphicsScene):
 
     def _add_tile(self, step: Step, place: QPointF | None = None) -> TileItem:
         tile = TileItem(step.id, self.theme)
+        tile.setCacheMode(self._cache_mode)
         tile.sync(step, is_entry=step.id == self._entry)
         tile.set_status(self._status.get(step.id), self._status_notes.get(step.id))
         tile.setPos(to_point(step.position) if step.position is not None else place or self._place_new(step))
@@ -319,6 +327,23 @@ class JourneyScene(QGraphicsScene):
         for item in self.items():
             item.update()
         self.update()
+
+    # --- caching while zooming -----------------------------------------------------------------------------
+    def zooming(self) -> None:
+        """A view's scale is changing. Tiles are cached as device pictures, which panning only moves; at a new
+        scale every picture would be painted again and then copied, so until the scale settles tiles are
+        painted straight into the view (the same drawing, without the copy)."""
+        if self._cache_mode != QGraphicsItem.CacheMode.NoCache:
+            self._set_cache_mode(QGraphicsItem.CacheMode.NoCache)
+        self._settle_timer.start()
+
+    def _zoom_settled(self) -> None:
+        self._set_cache_mode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+
+    def _set_cache_mode(self, mode: QGraphicsItem.CacheMode) -> None:
+        self._cache_mode = mode
+        for tile in self._tiles.values():
+            tile.setCacheMode(mode)
 
     # --- selection ----------------------------------------------------------------------------------------
     def selected_step_ids(self) -> list[str]:

@@ -104,6 +104,7 @@ class JourneyView(QGraphicsView):
         self._close_editor()
         at = (anchor if anchor is not None else QPointF(self.viewport().rect().center())).toPoint()
         fixed = self.mapToScene(at)
+        self.journey_scene.zooming()
         self.setTransform(QTransform.fromScale(zoom, zoom))
         moved = self.mapFromScene(fixed) - at
         self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + moved.x())
@@ -134,6 +135,8 @@ class JourneyView(QGraphicsView):
         vp = self.viewport().rect()
         zoom = min(1.0, vp.width() / rect.width(), vp.height() / rect.height())
         self._close_editor()
+        if abs(max(MIN_ZOOM, zoom) - self.zoom) > 1e-9:
+            self.journey_scene.zooming()
         self.setTransform(QTransform.fromScale(max(MIN_ZOOM, zoom), max(MIN_ZOOM, zoom)))
         self.centerOn(rect.center())
         self.minimap.refresh()
