@@ -30,6 +30,7 @@ pytestmark = [needs_temporal, pytest.mark.temporal]
 _fixtures = (dev_server,)
 ROOT = Path(__file__).parent.parent
 SCALE = 43_200.0
+DAY = 86_400 / SCALE  # a simulated day in real seconds
 LAUNCH = "2026-12-04T09:00"  # the clickers wait 3 simulated days (6 s) for the text: the faults happen meanwhile
 
 
@@ -51,6 +52,9 @@ class Rehearsal:
         self.pop: Population = contacts_project(self.db, n, announcement_text(LAUNCH))
         self.pkg = package_of(self.db, tmp / "announcement.jpkg")
         self.clickers = {c for c in self.pop.emailed() if c % 2 == 1} if clicks else set()
+        self.hold_one_click = False  # keep the first clicker's click back until the test lets it go
+        self.held: list[Mail] = []
+        self.click_held = threading.Event()
         self.people = People().start()
         self.on_mail: Callable[[Mail], None] | None = None
         self.smtp = SmtpSink(on_mail=self._mail).start()
@@ -66,7 +70,11 @@ class Rehearsal:
 
     def _mail(self, mail: Mail) -> None:
         if contact_of(mail) in self.clickers:
-            self.people.visit_now(f"click {contact_of(mail)}", mail.links()[0])
+            if self.hold_one_click and not self.held:  # the test clicks it later, when it has made the fault
+                self.held.append(mail)
+                self.click_held.set()
+            else:
+                self.people.visit_now(f"click {contact_of(mail)}", mail.links()[0])
         if self.on_mail is not None:
             self.on_mail(mail)
 
@@ -96,6 +104,32 @@ class Rehearsal:
         self.smtp.stop()
         self.sms.stop()
         self.log.close()
+
+    def sent_at(self, contact: int) -> float | None:
+        """When (real time) the runner recorded the announcement to `contact` as sent; None until it has."""
+        state = StateDb(self.state_dir / "runner.db")
+        try:
+            return next((float(r["real_at"]) for r in state.sends() if r["contact_id"] == contact
+                         and r["step_id"] == "announce" and r["status"] == "sent"), None)
+        finally:
+            state.close()
+
+    def pending(self) -> int:
+        """Events the endpoint accepted that have not reached their workflow yet."""
+        state = StateDb(self.state_dir / "runner.db")
+        try:
+            return state.event_counts().get("pending", 0)
+        finally:
+            state.close()
+
+    def assert_paths(self) -> None:
+        """Each contact went the way it goes without faults: every emailed contact has one distinct email (a
+        resend after a crash has the same Message-ID, which the recipient's mail store keeps once), and exactly
+        the clickers got the launch text, once."""
+        mails = self.smtp.snapshot()
+        distinct = {m.message_id: m for m in mails}.values()
+        assert Counter(contact_of(m) for m in distinct) == Counter(self.pop.emailed())
+        assert Counter(contact_of(s) for s in self.sms.snapshot()) == Counter(self.clickers)
 
     def assert_exactly_once(self) -> None:
         """Each contact got exactly the messages its path implies, once."""
@@ -177,6 +211,47 @@ def test_temporal_stopped_and_restarted_mid_journey(tmp_path: Path) -> None:
         server.start()  # same file, same port
         _finish(proc)
         run.assert_exactly_once()
+    finally:
+        run.close()
+        server.stop()
+
+
+def _sleep_until(moment: float) -> None:
+    while time.time() < moment:
+        threading.Event().wait(min(0.1, max(0.0, moment - time.time())))
+
+
+@pytest.mark.parametrize("worker_too", [False, True], ids=["temporal-killed", "temporal-and-worker-killed"])
+def test_click_accepted_in_time_during_an_outage_counts(tmp_path: Path, worker_too: bool) -> None:
+    """A click the endpoint accepts inside its if/then's one-day window, while Temporal is down (killed: a crash),
+    reaches the workflow only after the window has closed: it still counts, so the clicker gets the launch text
+    as without the fault. With the worker killed too, the click waits in the outbox of the runner's state file
+    across the restart. Meanwhile the other emails' clicks come in while Temporal is away (in flight too)."""
+    server = DevServer(tmp_path / "temporal" / "temporal.db").start()
+    run = Rehearsal(tmp_path, server.address)
+    run.hold_one_click = True
+    try:
+        proc = run.start()
+        assert run.click_held.wait(120), "no clicker's email arrived"
+        mail = run.held[0]
+        who = contact_of(mail)
+        _wait_for(f"the email to contact {who} recorded as sent", lambda: run.sent_at(who) is not None)
+        server.kill()  # SIGKILL, mid-journey; its state stays in the database file
+        run.people.visit_now(f"click {who}", mail.links()[0])  # the endpoint (still up) accepts it in time
+        assert run.pending() >= 2  # 'clicked' and 'clicked:product-details', for a workflow out of reach
+        if worker_too:
+            proc.kill()
+            proc.wait()
+        sent = run.sent_at(who)
+        assert sent is not None
+        _sleep_until(sent + 1.5 * DAY)  # the click's one-day window closes during the outage
+        server.start()  # same file, same port
+        if worker_too:
+            proc = run.start()
+        _finish(proc)
+        run.assert_paths()
+        assert run.pending() == 0
+        run.counted()
     finally:
         run.close()
         server.stop()

@@ -111,7 +111,7 @@ class Activities:
 
     @activity.defn(name="undelivered_events")
     def undelivered_events(self, workflow_id: str, up_to: int) -> list[dict[str, Any]]:
-        """Events for a workflow that arrived by simulated `up_to` and still wait in the outbox for their signal."""
+        """Events for a workflow that arrived by simulated `up_to`, in the outbox (pending, or signalled already)."""
         return self.state.undelivered_events(workflow_id, up_to)
 
     # --- sends ---------------------------------------------------------------------------------------------

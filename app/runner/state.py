@@ -328,10 +328,11 @@ class StateDb:
             return [(int(i), str(w), dict(e)) for i, w, e in conn.execute(q)]
 
     def undelivered_events(self, workflow_id: str, up_to: int) -> list[dict[str, Any]]:
-        """A workflow's events the endpoint accepted (stamped at or before simulated `up_to`) whose signal has not
-        gone out yet: a deadline must not pass over an event that came in time but is still in the outbox."""
-        q = select(outbox.c.event).where(outbox.c.workflow_id == workflow_id, outbox.c.status == "pending") \
-            .order_by(outbox.c.id)
+        """A workflow's events the endpoint accepted (stamped at or before simulated `up_to`), pending or signalled
+        already (a signal sent may not have reached the workflow's current task): a deadline must not pass over an
+        event that came in time but is still on its way."""
+        q = select(outbox.c.event).where(outbox.c.workflow_id == workflow_id,
+                                         outbox.c.status.in_(("pending", "delivered"))).order_by(outbox.c.id)
         with self.engine.connect() as conn:
             return [dict(e) for e in conn.execute(q).scalars() if int(dict(e).get("at", 0)) <= up_to]
 

@@ -51,6 +51,10 @@ with workflow.unsafe.imports_passed_through():
     from app.semantics.reference import (NEVER, ContactState, Move, Wait, advance, apply, enter, exit_due,
                                      observe, observe_event, stop)
 
+# a patch marker: workflows started before it was added replay as they ran (a message's moves at the moment it
+# was decided, no outbox read before a deadline that passed while an activity ran); new ones keep events' time
+EVENTS_KEEP_TIME = "events-keep-their-time"
+
 KEY = SearchAttributeKey.for_keyword("JourneyKey")
 STEP = SearchAttributeKey.for_keyword("JourneyStep")
 PATH = SearchAttributeKey.for_keyword_list("JourneyPath")
@@ -139,6 +143,8 @@ class ContactWorkflow:
 
     def __init__(self) -> None:
         self.pending: list[Event] = []
+        self.seen: set[tuple[str, int, str, int]] = set()  # events handed to the interpreter (name, at, step, contact)
+        self.collected_at = -1  # the outbox was last read for events accepted up to this simulated moment
         self.woken = False
         self.paths: dict[int, list[list[Any]]] = {}  # contact -> [[step id, entered, left, outcome label], ...]
         self.visits: list[list[Any]] = []  # the first contact's
@@ -203,6 +209,12 @@ class ContactWorkflow:
                 action = await self.advance(now)
                 if isinstance(action, Wait):
                     break
+                if (not inp.exact and state.arrived < action.at < now and self.collected_at < now
+                        and workflow.patched(EVENTS_KEEP_TIME)):
+                    # a deadline passed while an activity ran (or the worker or Temporal was away): an event the
+                    # endpoint accepted before it may still be on its way; read the outbox, then decide
+                    await self.collect_undelivered(now)
+                    continue
                 step_index, arrived = state.step, state.arrived
                 assert step_index is not None
                 action = await self.carry_out(plan.steps[step_index],
@@ -275,7 +287,10 @@ class ContactWorkflow:
                 workflow.upsert_search_attributes([GOAL.value_set("reached")])
                 return at
             if now >= deadline:
-                return None
+                if self.inp.exact or self.collected_at >= deadline or not workflow.patched(EVENTS_KEEP_TIME):
+                    return None
+                await self.collect_undelivered(now)  # a goal accepted in time, on its way when the window closed
+                continue
             looks = [self.next_look] if plan.goal.segment else []
             target = min([deadline, *looks, *(e.at for e in self.pending)])
             if await self.sleep_until(target):
@@ -339,12 +354,14 @@ class ContactWorkflow:
 
     async def collect_undelivered(self, now: int) -> None:
         """Before a deadline passes: events the endpoint accepted by `now` whose signal is late (delivery lag, or
-        Temporal away for a moment) still count, read from the runner's outbox. The signal, when it comes, adds
-        nothing: observing an event again keeps its first moment."""
+        the worker or Temporal away) still count, read from the runner's outbox. That includes events signalled
+        already whose signal this workflow task has not seen yet. The signal, when it comes, adds nothing:
+        observing an event again keeps its first moment."""
         found = await workflow.execute_local_activity(
             "undelivered_events", args=[workflow.info().workflow_id, now], result_type=list,
             start_to_close_timeout=FACTS_TIMEOUT)
-        known = {(e.name, e.at, e.step_id, e.contact) for e in self.pending}
+        self.collected_at = max(self.collected_at, now)
+        known = self.seen | {(e.name, e.at, e.step_id, e.contact) for e in self.pending}
         for doc in found:
             ev = Event(**doc)
             if (ev.name, ev.at, ev.step_id, ev.contact) not in known:
@@ -357,6 +374,7 @@ class ContactWorkflow:
             return False
         self.pending = [e for e in self.pending if e.at > now]
         for e in due:
+            self.seen.add((e.name, e.at, e.step_id, e.contact))
             at = max(e.at, self.state.entered_at)
             who = self.by_id.get(e.contact, self.state.contacts[0])  # whose event: one contact of the unit
             if e.step_id and e.name in CHANNEL_EVENTS:  # from one message: its channel only
@@ -433,6 +451,10 @@ class ContactWorkflow:
                         self.reasons[(unit[i], step.id)] = res.outcome
                 else:
                     sent.append(unit[i])
+            if not self.inp.exact and workflow.patched(EVENTS_KEEP_TIME):
+                # live: the move happens when the sends completed (an outage delays them; an if/then's window on
+                # this message starts from there)
+                move = replace(move, at=max(move.at, self.sim_now()))
             if sent:
                 self.sent[step.index] = move.at
                 observe(self.state, step.index, "delivered", move.at)  # the transport accepted it
