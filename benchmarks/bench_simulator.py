@@ -166,7 +166,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--repeats", type=int, default=3, help="rounds of each in-process timing and command")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    by_size = [measure(n, max(1, args.repeats)) for n in sizes]
+    by_size = []
+    for n in sizes:  # each size's figures also go to standard error as soon as they are measured
+        by_size.append(measure(n, max(1, args.repeats)))
+        print(json.dumps(by_size[-1], allow_nan=False), file=sys.stderr, flush=True)
     scaling = {}
     if len(by_size) > 1:
         first, last = by_size[0], by_size[-1]
