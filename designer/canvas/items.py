@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 from app.model.journey import Step
 from app.model.registry import END, REGISTRY
 from app.words import STATUS_SEP, compact_count
+from designer.canvas.boards import FlowBoard, StatusBoard
 from designer.canvas.geometry import END_STUB, PORT_HIT, PORT_R, TILE_W, output_port_y, tile_height
 from designer.canvas.summary import step_summary
 from designer.canvas.theme import Theme, type_color
@@ -129,6 +130,8 @@ class TileItem(QGraphicsItem):
         self.height = tile_height(0)
         self._name = self._type_label = self._summary = ""
         self._status: str | None = None
+        self.status_board: StatusBoard | None = None  # the scene's status lines, read when needed (see boards)
+        self._board_gen = -1
         self._lod_text: tuple[tuple[str, int], str] = (("", 0), "")  # the name as drawn when zoomed out
         self._errors = self._warnings = 0
         self._drop_port: str | None = None
@@ -167,6 +170,8 @@ class TileItem(QGraphicsItem):
         lines, e.g. the figures with their intervals) go in the tooltip. `visible=False`: the view is zoomed out
         so far that tiles are drawn without text, so nothing needs repainting now."""
         self._status_notes = [html.escape(n) for n in notes or ()]
+        if self.status_board is not None:
+            self._board_gen = self.status_board.generation  # what the board says now is superseded
         if text != self._status:
             self._status = text
             # the text rows are placed when next painted: a replay changes every tile's line on every frame,
@@ -175,8 +180,31 @@ class TileItem(QGraphicsItem):
             if visible:
                 self.update()
 
+    def refresh_status(self, *, now: bool) -> None:
+        """The scene posted new status lines on the board: read this tile's now (`now`: it is in sight) and
+        repaint it if it changed, or only drop its cached picture (it reads the board when next drawn)."""
+        if not now:
+            self.update()
+        elif self._resolve_status():
+            self.update()
+
+    def _resolve_status(self) -> bool:
+        """Read the status board if it changed since last read; whether this tile's line changed."""
+        board = self.status_board
+        if board is None or board.generation == self._board_gen:
+            return False
+        self._board_gen = board.generation
+        self._status_notes = [html.escape(n) for n in board.notes.get(self.step_id, ())]
+        text = board.lines.get(self.step_id)
+        if text == self._status:
+            return False
+        self._status = text
+        self._rows_dirty = True
+        return True
+
     @property
     def status_text(self) -> str:
+        self._resolve_status()
         return self._status if self._status is not None else self._summary
 
     @property
@@ -225,6 +253,7 @@ class TileItem(QGraphicsItem):
     def _layout_rows(self) -> None:
         """Place the type, name and status lines (they never change the tile's size)."""
         t = self.theme
+        self._resolve_status()
         self._rows_dirty = False
         mode = Qt.TextElideMode.ElideRight
         type_w = TEXT_W - (22.0 if self._errors or self._warnings else 0.0)
@@ -249,12 +278,14 @@ class TileItem(QGraphicsItem):
 
     def status_lines(self) -> list[str]:
         """The status lines as drawn (measured into the card)."""
+        self._resolve_status()
         if self._rows_dirty:
             self._layout_rows()
         return [text for kind, _rect, text in self._rows if kind == "status"]
 
     def tooltip(self) -> str:
         """Rich text for the tooltip (built when asked: setting a tooltip on every tile is slow)."""
+        self._resolve_status()
         tile = REGISTRY.get(self.type_id)
         tip = [f"<b>{html.escape(self._name)}</b> ({html.escape(self.step_id)})",
                html.escape(tile.label if tile else self.type_id)]
@@ -358,6 +389,7 @@ class TileItem(QGraphicsItem):
         painter.setBrush(color)
         painter.drawPath(self._band)
         glyph = 20.0
+        self._resolve_status()
         if self._rows_dirty:
             self._layout_rows()
         paint_glyph(painter, QRectF((BAND_W - glyph) / 2, (self.height - glyph) / 2, glyph, glyph),
@@ -437,8 +469,10 @@ class EdgeItem(QGraphicsItem):
         self._outlines: dict[float, QPainterPath] = {}  # pen width -> the stroke's outline (see _stroke)
         self._drop = False
         self._flow: int | None = None   # contacts that passed along the link (a simulation replay), or None
-        self._flow_width = 0.0
-        self._flow_text = ""
+        self.flow_board: FlowBoard | None = None  # the scene's flows, read when needed (see boards)
+        self._flow_gen = -1
+        self._flow_w = 0.0
+        self._flow_text: str | None = ""
         self._flow_rect = QRectF()
         self._flow_at = QPointF()
         self.setZValue(-1.0)
@@ -459,24 +493,55 @@ class EdgeItem(QGraphicsItem):
 
     @property
     def flow(self) -> int | None:
+        self._resolve_flow()
         return self._flow
+
+    @property
+    def _flow_width(self) -> float:
+        """The flow's stroke width as drawn (0.0: no flow band)."""
+        self._resolve_flow()
+        return self._flow_w
+
+    def refresh_flow(self) -> None:
+        """The scene posted new flows on the board and this link is in sight: read it, repaint if it changed."""
+        count, width = self.flow_board.flow(self.key) if self.flow_board is not None else (None, 0.0)
+        self.set_flow(count, width)
+
+    def _resolve_flow(self) -> None:
+        board = self.flow_board
+        if board is not None and board.generation != self._flow_gen:
+            self._flow_gen = board.generation
+            self._take_flow(*board.flow(self.key))
+
+    def _take_flow(self, count: int | None, width: float) -> bool:
+        if (count, width) == (self._flow, self._flow_w):
+            return False
+        self._flow, self._flow_w = count, width
+        self._flow_text = None  # written when drawn with text: zoomed out, links show their width only
+        self._flow_rect = QRectF()  # measured when painted
+        return True
 
     def set_flow(self, count: int | None, width: float = 0.0) -> None:
         """Draw the flow that has passed along the link: `count` contacts as a label, `width` the stroke (None:
         no flow shown, the plain link). The bounds always leave room for the label, so a changing count is a
         repaint, not a geometry change (a replay changes every link's count on every frame)."""
-        if (count, width) == (self._flow, self._flow_width):
-            return
-        self._flow, self._flow_width = count, width
+        if self.flow_board is not None:
+            self._flow_gen = self.flow_board.generation  # what the board says now is superseded
         # abbreviated as the status lines are ('161k'), so a short link's label stays clear of the port dots;
         # the tooltip (tooltip()) has the exact count
-        self._flow_text = "" if count is None else compact_count(count)
-        self._flow_rect = QRectF()  # measured when painted
-        self.update()
+        if self._take_flow(count, width):
+            self.update()
+
+    @property
+    def flow_text(self) -> str:
+        """The flow's count as its label shows it ('' when no flow is shown)."""
+        if self._flow_text is None:
+            self._flow_text = "" if self._flow is None else compact_count(self._flow)
+        return self._flow_text
 
     def _flow_label_rect(self) -> QRectF:
-        if self._flow_rect.isNull() and self._flow_text:
-            w = min(FLOW_LABEL_W, self.theme.status_metrics.horizontalAdvance(self._flow_text) + 10.0)
+        if self._flow_rect.isNull() and self.flow_text:
+            w = min(FLOW_LABEL_W, self.theme.status_metrics.horizontalAdvance(self.flow_text) + 10.0)
             self._flow_rect = QRectF(self._flow_at.x() - w / 2, self._flow_at.y() - 8.0, w, 16.0)
         return self._flow_rect
 
@@ -524,6 +589,7 @@ class EdgeItem(QGraphicsItem):
         self._bounds = bounds.united(room)
 
     def tooltip(self) -> str:
+        self._resolve_flow()
         via = f" ({self.label})" if self.label else ""
         text = f"{html.escape(self.source.name)}{via} → " + (
             html.escape(self.target.name) if self.target is not None else "the journey ends here")
@@ -564,24 +630,25 @@ class EdgeItem(QGraphicsItem):
         t = self.theme
         selected = self.isSelected()
         pen = t.edge_drop_pen if self._drop else t.edge_selected_pen if selected else t.edge_pen
+        self._resolve_flow()
         lod = option.levelOfDetailFromTransform(painter.worldTransform())
-        if self._flow_width > 0.0:  # the flow under the link, as a translucent band as wide as the flow
+        if self._flow_w > 0.0:  # the flow under the link, as a translucent band as wide as the flow
             flow_pen = QPen(t.flow_pen)
-            flow_pen.setWidthF(self._flow_width)
+            flow_pen.setWidthF(self._flow_w)
             painter.setPen(flow_pen)
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawPath(self._path)
         self._stroke(painter, pen, lod)
         if lod < LOD_SIMPLE:
             return
-        if self._flow_text:
+        if self.flow_text:
             rect = self._flow_label_rect()
             painter.setPen(t.flow_label_pen)
             painter.setBrush(t.flow_label_brush)
             painter.drawRoundedRect(rect, 8.0, 8.0)
             painter.setPen(t.highlighted_text_pen)
             painter.setFont(t.status_font)
-            painter.drawText(rect, CENTER, self._flow_text)
+            painter.drawText(rect, CENTER, self.flow_text)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(t.edge_selected_brush if (selected or self._drop) else t.edge_brush)
         if not self._arrow.isEmpty():

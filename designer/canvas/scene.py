@@ -7,17 +7,19 @@ the mouse, goes to the document as a single MoveSteps command when the button is
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Iterable, Literal, NamedTuple
 
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (QGraphicsItem, QGraphicsScene, QGraphicsSceneHelpEvent, QGraphicsSceneMouseEvent,
-                               QToolTip)
+                               QGraphicsView, QToolTip)
 
 from app.model.commands import NO_MERGE, MoveSteps
 from app.model.journey import Change, Journey, Step
 from app.model.layout import layered_layout
 from app.model.registry import END
+from designer.canvas.boards import FLOW_MAX, FLOW_MIN, FlowBoard, StatusBoard  # noqa: F401  (FLOW_*: re-exported)
 from designer.canvas.geometry import PORT_HIT, TILE_H, TILE_W, after_port_spot, free_spot, to_point, to_position
 from designer.canvas.items import LOD_SIMPLE, EdgeItem, TileItem
 from designer.canvas.theme import Theme
@@ -25,7 +27,6 @@ from designer.document import Document
 
 SCENE_MARGIN = 1600.0
 ZOOM_SETTLE_MS = 250  # after the last zoom step, tiles are cached as pictures again
-FLOW_MIN, FLOW_MAX = 3.0, 16.0  # stroke width of a replayed flow: a trickle, and everyone who entered
 
 
 class DropTarget(NamedTuple):
@@ -51,10 +52,8 @@ class JourneyScene(QGraphicsScene):
         self._journey_id: str | None = None
         self._tiles: dict[str, TileItem] = {}
         self._edges: dict[tuple[str, str], EdgeItem] = {}
-        self._status: dict[str, str] = {}
-        self._status_notes: dict[str, list[str]] = {}
-        self._flows: dict[tuple[str, str], int] | None = None
-        self._flow_scale = 0
+        self._status_board = StatusBoard()  # a replay's or a live run's figures, read by the items in need
+        self._flow_board = FlowBoard()
         self._entry: str | None = None
         self._drag_start: dict[str, QPointF] = {}
         self._drop_target: DropTarget | None = None
@@ -173,7 +172,7 @@ class JourneyScene(QGraphicsScene):
         tile = TileItem(step.id, self.theme)
         tile.setCacheMode(self._cache_mode)
         tile.sync(step, is_entry=step.id == self._entry)
-        tile.set_status(self._status.get(step.id), self._status_notes.get(step.id))
+        tile.status_board = self._status_board
         tile.setPos(to_point(step.position) if step.position is not None else place or self._place_new(step))
         self._tiles[step.id] = tile
         self.addItem(tile)
@@ -205,8 +204,7 @@ class JourneyScene(QGraphicsScene):
             dst.edges.append(edge)
         self._edges[(source, port)] = edge
         self.addItem(edge)
-        if self._flows is not None:
-            self._apply_flow((source, port), edge)
+        edge.flow_board = self._flow_board
         return edge
 
     def _remove_edge(self, key: tuple[str, str]) -> None:
@@ -288,33 +286,38 @@ class JourneyScene(QGraphicsScene):
             errors, warnings = counts.get(sid, (0, 0))
             tile.set_findings(errors, warnings, notes.get(sid))
 
-    def set_status_lines(self, lines: dict[str, str], notes: dict[str, list[str]] | None = None) -> None:
+    def set_status_lines(self, lines: Mapping[str, str], notes: Mapping[str, list[str]] | None = None) -> None:
         """Status line per step (e.g. '120 waiting' from the simulator); steps left out show their summary.
-        `notes` gives a step's tooltip lines (the figures with their intervals)."""
-        self._status = dict(lines)
-        self._status_notes = dict(notes or {})
-        # zoomed out below the level of detail that shows text, tiles need no repaint for a new status line
-        # (zooming in re-renders their cached pictures anyway)
-        visible = any(v.transform().m11() >= LOD_SIMPLE for v in self.views()) or not self.views()
+        `notes` gives a step's tooltip lines (the figures with their intervals). `lines` may work a line out
+        when it is read (a replay's frame): the tiles in sight with their text read theirs now; the others when
+        they are drawn with text or asked for it (see designer/canvas/boards.py)."""
+        self._status_board.post(lines, notes)
+        views = self.views()
+        text_views = [v for v in views if v.transform().m11() >= LOD_SIMPLE]
+        if views and not text_views:
+            return  # zoomed out below the level of detail that shows text: nothing to repaint now
+        in_sight = {item.step_id for item in self._in_sight(text_views) if isinstance(item, TileItem)}
         for sid, tile in self._tiles.items():
-            tile.set_status(self._status.get(sid), self._status_notes.get(sid), visible=visible)
+            tile.refresh_status(now=not views or sid in in_sight)
 
-    def set_flows(self, flows: dict[tuple[str, str], int] | None, scale: int = 0) -> None:
+    def set_flows(self, flows: Mapping[tuple[str, str], int] | None, scale: int = 0) -> None:
         """Contacts that have passed along each link, drawn as the link's width and a count; `scale` is the
         count drawn at full width (e.g. everyone who entered the journey in the whole run, so that links
-        thicken as the replay moves on). None: no flows (plain links)."""
-        self._flows = dict(flows) if flows is not None else None
-        self._flow_scale = scale
-        for key, edge in self._edges.items():
-            self._apply_flow(key, edge)
+        thicken as the replay moves on). None: no flows (plain links). The links in sight are repainted now;
+        the others read the flows when they are next drawn (links are not cached as pictures)."""
+        self._flow_board.post(flows, scale)
+        views = self.views()
+        edges = [i for i in self._in_sight(views) if isinstance(i, EdgeItem)] if views else self._edges.values()
+        for edge in edges:
+            edge.refresh_flow()
 
-    def _apply_flow(self, key: tuple[str, str], edge: EdgeItem) -> None:
-        if self._flows is None:
-            edge.set_flow(None)
-            return
-        count = self._flows.get(key, 0)
-        share = min(1.0, count / self._flow_scale) if self._flow_scale > 0 else 0.0
-        edge.set_flow(count, 0.0 if count == 0 else FLOW_MIN + (FLOW_MAX - FLOW_MIN) * share ** 0.5)
+    def _in_sight(self, views: list[QGraphicsView]) -> set[QGraphicsItem]:
+        """The items in the visible part of these views."""
+        found: set[QGraphicsItem] = set()
+        for view in views:
+            area = view.mapToScene(view.viewport().rect()).boundingRect()
+            found.update(self.items(area, Qt.ItemSelectionMode.IntersectsItemBoundingRect))
+        return found
 
     def flow_of(self, source: str, port: str) -> int | None:
         """The flow shown on a link (None: no flows shown or no such link)."""

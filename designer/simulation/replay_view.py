@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -118,7 +119,7 @@ class ReplayController(QObject):
         self.source: ReplaySource | None = None
         self.frame: Frame | None = None
         self._scale = 0
-        self._lines: dict[str, str] = {}  # the status lines of the frame shown
+        self._lines: Mapping[str, str] = {}  # the status lines of the frame shown
         self.last_frame_ms = 0.0   # how long drawing the last moment took (for the benchmark)
         self._notes_timer = QTimer(self)
         self._notes_timer.setSingleShot(True)
@@ -163,7 +164,7 @@ class ReplayController(QObject):
         started = time.perf_counter()
         self.frame = frame = self.replay.at(t)
         if self._on_canvas():
-            self._lines = {sid: self.replay.status_line(frame, sid) for sid in self.replay.steps}
+            self._lines = FrameLines(self.replay, frame)  # each worked out when a tile shows or tells it
             self.scene.set_status_lines(self._lines)
             self.scene.set_flows(frame.flows, self._scale)
             self._notes_timer.start()
@@ -203,8 +204,32 @@ class ReplayController(QObject):
         return ""
 
 
+class FrameLines(Mapping[str, str]):
+    """A replay frame's status line per step, each worked out when first read (and then kept): a frame is drawn
+    while scrubbing, and only the tiles in sight with their text need their line."""
+
+    def __init__(self, replay: Replay, frame: Frame) -> None:
+        self._replay, self._frame = replay, frame
+        self._steps = frozenset(replay.steps)
+        self._lines: dict[str, str] = {}
+
+    def __getitem__(self, step_id: str) -> str:
+        line = self._lines.get(step_id)
+        if line is None:
+            if step_id not in self._steps:
+                raise KeyError(step_id)
+            line = self._lines[step_id] = self._replay.status_line(self._frame, step_id)
+        return line
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._replay.steps)
+
+    def __len__(self) -> int:
+        return len(self._replay.steps)
+
+
 def _totals_text(totals: dict[str, int]) -> str:
-    order = (("entered", "entered"), ("in_journey", "in the journey"), ("exited", "exited"), ("goal", "reached the goal"),
-             ("completed", "completed"))
+    order = (("entered", "entered"), ("in_journey", "in the journey"), ("exited", "exited"),
+             ("goal", "reached the goal"), ("completed", "completed"))
     parts = [f"{totals[k]:,} {label}" for k, label in order if k in totals]
     return " · ".join(parts)
