@@ -241,7 +241,10 @@ def day_texts(days: np.ndarray) -> list[str | None]:
     """Days since 1970-01-01 (NaN: none) as 'YYYY-MM-DD' texts."""
     ok = ~np.isnan(days)
     out = np.full(len(days), None, dtype=object)
-    out[ok] = np.datetime_as_string(days[ok].astype(np.int64).astype("datetime64[D]"), unit="D")
+    if ok.any():  # a population has far fewer distinct days than rows: format each day once
+        unique, inverse = np.unique(days[ok].astype(np.int64), return_inverse=True)
+        table = np.array(np.datetime_as_string(unique.astype("datetime64[D]"), unit="D").tolist(), dtype=object)
+        out[ok] = table[inverse]
     return out.tolist()
 
 
@@ -415,14 +418,12 @@ def _python(col: Column | None, n: int, kind: str) -> list[Any]:
     return out.tolist()
 
 
-def write_base(conn: Connection, base: ContactBase) -> tuple[int, int, int, int]:
-    """Insert the base's accounts, contacts, list memberships and interactions (inside the caller's
-    transaction, into empty tables); returns (contacts, accounts, list memberships, interactions)."""
-    from app.audience.bulk import analyze, bulk_pragmas, indexes_deferred, insert_rows
-
+def _contact_columns(base: ContactBase) -> tuple[list[list[Any]], list[list[Any]]]:
+    """The account and contact rows' columns as Python values, in ACCOUNT_COLUMNS / CONTACT_COLUMNS order
+    (the text a lazy base makes is made here)."""
     n = base.n
-    acc_rows = zip(base.account_ids.tolist(),
-                   *(_python(base.account_column(c), base.n_accounts, k) for c, k in ACCOUNT_COLUMNS.items()))
+    acc_columns = [base.account_ids.tolist(),
+                   *(_python(base.account_column(c), base.n_accounts, k) for c, k in ACCOUNT_COLUMNS.items())]
     account_ids: list[int | None] = np.where(base.account >= 0, base.account_ids[np.maximum(base.account, 0)]
                                              if base.n_accounts else 0, -1).tolist()
     for i in np.flatnonzero(base.account < 0).tolist():
@@ -436,6 +437,20 @@ def write_base(conn: Connection, base: ContactBase) -> tuple[int, int, int, int]
         else:
             kind = NUMBER_COLUMNS.get(name, "text")
             columns.append(_python(base.column(name), n, kind))
+    return acc_columns, columns
+
+
+def write_base(conn: Connection, base: ContactBase) -> tuple[int, int, int, int]:
+    """Insert the base's accounts, contacts, list memberships and interactions (inside the caller's
+    transaction, into empty tables); returns (contacts, accounts, list memberships, interactions).
+
+    Interactions and list memberships go in first; their indexes and statistics are then built on a worker
+    thread while this one formats the contact columns (names, e-mail addresses, dates), so that the two
+    biggest costs of a large load overlap. Every other index is built once its rows are in.
+    """
+    from app.audience.bulk import (analyze, analyze_statements, bulk_pragmas, drop_indexes, in_background,
+                                   index_ddl, insert_rows)
+
     lists = base.lists
     owners = lists.owners
     names = np.array(lists.values, dtype=object)[lists.codes] if len(lists.codes) else np.zeros(0, dtype=object)
@@ -447,15 +462,27 @@ def write_base(conn: Connection, base: ContactBase) -> tuple[int, int, int, int]
     values = np.where(np.isnan(inter.value[order]), cast(Any, None), inter.value[order].astype(object)).tolist()
     inter_rows = zip(range(1, len(order) + 1), base.ids[inter.contact[order]].tolist(), kinds,
                      second_texts(inter.at[order].astype(np.float64)), values)
-    with bulk_pragmas(conn), indexes_deferred(conn, (t.accounts, t.contacts, t.contact_lists, t.interactions)):
-        n_acc = insert_rows(conn, t.accounts, ("id", "name", "industry", "size", "city"), acc_rows)
-        n_con = insert_rows(conn, t.contacts, CONTACT_COLUMNS, zip(*columns))
+    first = (t.contact_lists, t.interactions)
+    # rows referring to contacts go in before the contacts: where keys are enforced (a loader outside
+    # ProjectFile.bulk_connection), they are checked at commit instead of row by row
+    conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
+    with bulk_pragmas(conn):
+        dropped = drop_indexes(conn, (t.accounts, t.contacts, t.contact_lists, t.interactions))
         n_lists = insert_rows(conn, t.contact_lists, ("contact_id", "list"), list_rows)
         n_inter = insert_rows(conn, t.interactions, ("id", "contact_id", "kind", "at", "value"), inter_rows)
+        conn.exec_driver_sql("PRAGMA analysis_limit = 0")
+        with in_background(conn, [index_ddl(conn, ix) for ix in dropped if ix.table in first]
+                           + analyze_statements([table.name for table in first])):
+            acc_columns, columns = _contact_columns(base)
+        n_acc = insert_rows(conn, t.accounts, ("id", *ACCOUNT_COLUMNS), zip(*acc_columns))
+        n_con = insert_rows(conn, t.contacts, CONTACT_COLUMNS, zip(*columns))
         for segment, rows in base.static.items():
             insert_rows(conn, t.segment_members, ("segment", "contact_id"),
                         ((segment, i) for i in base.ids[rows].tolist()))
-    analyze(conn)
+        for ix in dropped:
+            if ix.table not in first:
+                ix.create(conn)
+    analyze(conn, [name for name in t.PROJECT_TABLES if name not in {table.name for table in first}])
     return n_con, n_acc, n_lists, n_inter
 
 

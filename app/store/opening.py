@@ -181,7 +181,9 @@ def make_engine(path: Path, *, readonly: bool) -> Engine:
             return connect_readonly(path)
     else:
         def creator() -> sqlite3.Connection:
-            return sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            # check_same_thread=False: a bulk load builds indexes on a worker thread while the caller's thread
+            # prepares rows (app.audience.bulk.in_background); one thread uses the connection at a time
+            return sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
 
     engine = create_engine("sqlite+pysqlite://", creator=creator, poolclass=NullPool)
 

@@ -530,6 +530,29 @@ class ProjectFile:
         with self._transaction("cannot use the contacts") as conn:
             yield conn
 
+    @contextmanager
+    def bulk_connection(self) -> Iterator[Connection]:
+        """Like `connection(write=True)`, for a loader that writes rows it knows to be consistent (ids it made
+        itself): foreign keys are not enforced during the transaction, which saves a parent lookup per row.
+
+        Still one transaction (all or nothing, crash-safe through the rollback journal); enforcement is back
+        on when the block ends, whatever happens. SQLite only switches enforcement outside a transaction,
+        hence a method of its own.
+        """
+        self._require_writable("change the contacts")
+        if self._conn is None:
+            raise ProjectFileError(f"{self.path} is closed")
+        if self._conn.in_transaction():
+            raise ProjectFileError(f"{self.path}: a bulk load cannot start inside another transaction")
+        driver = self._conn.connection.driver_connection
+        assert driver is not None
+        driver.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with self._transaction("cannot change the contacts") as conn:
+                yield conn
+        finally:
+            driver.execute("PRAGMA foreign_keys = ON")
+
     def schema_version(self) -> int:
         """The schema number recorded in the file (PRAGMA user_version)."""
         with self._transaction("cannot be read") as conn:

@@ -1,0 +1,171 @@
+"""The bulk load behind `journey-studio population`: the same rows as a plain row-by-row write, foreign keys
+enforced again afterwards, all or nothing (also when the process is killed), and the helpers it uses."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from sqlalchemy import insert, text
+
+from app.audience import bulk, population
+from app.audience.base import ACCOUNT_COLUMNS, CONTACT_COLUMNS, _contact_columns, day_texts, second_texts
+from app.audience.population import _profile_for
+from app.audience.synthetic import synthesize
+from app.errors import ProjectFileError
+from app.model.attributes import INTERACTION_KINDS
+from app.store import ProjectFile
+from app.store import schema as t
+
+AS_OF = date(2026, 6, 1)
+AUDIENCE = ("accounts", "contacts", "contact_lists", "interactions", "segment_members")
+
+
+def _table_rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    con = sqlite3.connect(path)
+    try:
+        out = {name: con.execute(f"SELECT * FROM {name} ORDER BY rowid").fetchall() for name in AUDIENCE}
+        out["indexes"] = sorted(con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'").fetchall())
+        out["stat1"] = sorted(con.execute("SELECT * FROM sqlite_stat1 WHERE tbl IN "
+                                          f"{AUDIENCE}").fetchall())
+        out["orphans"] = con.execute("PRAGMA foreign_key_check").fetchall()
+        out["check"] = con.execute("PRAGMA integrity_check").fetchall()
+    finally:
+        con.close()
+    return out
+
+
+def _plain_write(pf: ProjectFile, seed: int, size: int) -> None:
+    """The same base written the straightforward way: SQLAlchemy inserts, keys enforced, indexes in place."""
+    base = synthesize(size, seed, _profile_for(None, ("en_US", "fr_FR"), population.DEFAULT_LISTS),
+                      as_of=(AS_OF - date(1970, 1, 1)).days * 86_400, static=("Picked",))
+    acc_columns, columns = _contact_columns(base)
+    inter = base.interactions
+    order = np.lexsort((inter.kind, inter.at, inter.contact))
+    lists = base.lists
+    names = np.array(lists.values, dtype=object)[lists.codes]
+    list_order = np.lexsort((names.astype(str), lists.owners))
+    with pf.connection(write=True) as conn:
+        conn.execute(insert(t.accounts), [dict(zip(("id", *ACCOUNT_COLUMNS), r)) for r in zip(*acc_columns)])
+        conn.execute(insert(t.contacts), [dict(zip(CONTACT_COLUMNS, r)) for r in zip(*columns)])
+        conn.execute(insert(t.contact_lists), [
+            {"contact_id": c, "list": n} for c, n in zip(base.ids[lists.owners[list_order]].tolist(),
+                                                         names[list_order].tolist())])
+        conn.execute(insert(t.interactions), [
+            {"id": i + 1, "contact_id": c, "kind": INTERACTION_KINDS[k], "at": a,
+             "value": None if np.isnan(v) else float(v)}
+            for i, (c, k, a, v) in enumerate(zip(base.ids[inter.contact[order]].tolist(), inter.kind[order].tolist(),
+                                                 second_texts(inter.at[order].astype(np.float64)),
+                                                 inter.value[order].tolist()))])
+        conn.execute(insert(t.segment_members), [{"segment": "Picked", "contact_id": int(i)}
+                                                 for i in base.ids[base.static["Picked"]]])
+        conn.exec_driver_sql("PRAGMA analysis_limit = 0")
+        conn.exec_driver_sql("ANALYZE")
+
+
+def test_the_bulk_load_writes_what_a_plain_write_does(tmp_path: Path) -> None:
+    with ProjectFile.create(tmp_path / "bulk.jstudio") as pf:
+        base = synthesize(3000, 11, _profile_for(None, ("en_US", "fr_FR"), population.DEFAULT_LISTS),
+                          as_of=(AS_OF - date(1970, 1, 1)).days * 86_400, static=("Picked",))
+        population.write_population(pf, base, seed=11, as_of=AS_OF)
+    with ProjectFile.create(tmp_path / "plain.jstudio") as pf:
+        _plain_write(pf, 11, 3000)
+    fast, plain = _table_rows(tmp_path / "bulk.jstudio"), _table_rows(tmp_path / "plain.jstudio")
+    assert len(fast["contacts"]) == 3000 and fast["interactions"] and fast["contact_lists"]
+    assert fast == plain
+    assert fast["orphans"] == [] and fast["check"] == [("ok",)]
+
+
+def test_foreign_keys_are_enforced_again_after_a_bulk_load(tmp_path: Path) -> None:
+    with ProjectFile.create(tmp_path / "f.jstudio") as pf:
+        population.generate(pf, 50, 1, as_of=AS_OF)
+        with pytest.raises(ProjectFileError, match="FOREIGN KEY"), pf.connection(write=True) as conn:
+            conn.execute(text("INSERT INTO interactions (contact_id, kind, at) VALUES (999999, 'purchase', "
+                              "'2026-01-01T00:00:00')"))
+        with pytest.raises(RuntimeError, match="stop"), pf.bulk_connection():
+            raise RuntimeError("stop")
+        with pf.connection() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+
+
+def test_a_bulk_load_cannot_start_inside_a_transaction(tmp_path: Path) -> None:
+    with ProjectFile.create(tmp_path / "f.jstudio") as pf, pf.connection(write=True):
+        with pytest.raises(ProjectFileError, match="inside another transaction"), pf.bulk_connection():
+            pass
+
+
+def test_an_error_on_the_worker_thread_rolls_the_load_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = bulk.analyze_statements
+    monkeypatch.setattr(bulk, "analyze_statements",
+                        lambda tables=(): real(tables) + ["SELECT no_such_function()"] if tables else real(tables))
+    with ProjectFile.create(tmp_path / "f.jstudio") as pf:
+        with pytest.raises(ProjectFileError, match="no such function"):
+            population.generate(pf, 300, 2, as_of=AS_OF)
+        with pf.connection() as conn:
+            for table in AUDIENCE:
+                assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 0
+            indexes = set(conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'index'")).scalars())
+        assert {ix.name for table in (t.contacts, t.interactions) for ix in table.indexes} <= indexes
+
+
+def test_an_error_in_the_block_interrupts_the_worker(tmp_path: Path) -> None:
+    with ProjectFile.create(tmp_path / "f.jstudio") as pf, pytest.raises(ValueError, match="block"):
+        with pf.connection(write=True) as conn:
+            slow = ("WITH RECURSIVE s(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM s WHERE x < 100000000) "
+                    "SELECT count(*) FROM s")
+            with bulk.in_background(conn, [slow]):
+                raise ValueError("block")
+
+
+KILLED = textwrap.dedent("""
+    import sys, time
+    from datetime import date
+    from app.audience import bulk, population
+    from app.store import ProjectFile
+    bulk.BULK_CACHE_KIB = 64  # a small page cache spills pages into the file mid-load: the kill leaves a journal
+    real = bulk.insert_rows
+    def slow(conn, table, *args, **kw):
+        n = real(conn, table, *args, **kw)
+        if table.name == "contacts":
+            print("writing", flush=True)
+            time.sleep(60)
+        return n
+    bulk.insert_rows = slow
+    with ProjectFile.open(sys.argv[1]) as pf:
+        population.generate(pf, 4000, 5, as_of=date(2026, 6, 1))
+""")
+
+
+def test_a_killed_population_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "k.jstudio"
+    ProjectFile.create(path).close()
+    child = subprocess.Popen([sys.executable, "-c", KILLED, str(path)], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None and child.stdout.readline().strip() == "writing"
+    assert path.with_name(path.name + "-journal").exists()
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=10)
+    with ProjectFile.open(path) as again, again.connection() as conn:  # the unfinished load is rolled back
+        for table in AUDIENCE:
+            assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 0
+        assert conn.exec_driver_sql("PRAGMA integrity_check").scalar_one() == "ok"
+        indexes = set(conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'index'")).scalars())
+    assert {ix.name for table in (t.contacts, t.interactions) for ix in table.indexes} <= indexes
+
+
+def test_day_texts_format_each_day_as_numpy_does() -> None:
+    rng = np.random.default_rng(3)
+    days = rng.integers(-800_000, 2_900_000, 5000).astype(np.float64)
+    days[::7] = np.nan
+    expected = [None if np.isnan(d) else str(np.datetime_as_string(np.datetime64(int(d), "D"), unit="D"))
+                for d in days]
+    assert day_texts(days) == expected
+    assert day_texts(np.zeros(0)) == [] and day_texts(np.array([np.nan])) == [None]
+    assert day_texts(np.array([0.0, 20_605.0])) == ["1970-01-01", "2026-06-01"]
