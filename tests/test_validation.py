@@ -25,9 +25,9 @@ from tests.samples import ANNOUNCEMENT
 
 EXAMPLE = ANNOUNCEMENT + """\
 segments:
-  Most valuable customers: {entity: contacts}
-  Do not contact: {entity: contacts}
-  Unsubscribed: {entity: contacts}
+  Most valuable customers: {entity: contacts, kind: static}
+  Do not contact: {entity: contacts, kind: static}
+  Unsubscribed: {entity: contacts, kind: static}
 """
 
 
@@ -83,7 +83,7 @@ content:
   Text: {{kind: sms, text: Hi, status: ready}}
 {content}
 segments:
-  Everyone: {{entity: contacts}}
+  Everyone: {{entity: contacts, kind: static}}
 {segments}
 """
 
@@ -514,7 +514,7 @@ def random_journeys(draw: Any) -> tuple[Journey, Project | None]:
                                     subject=draw(st.sampled_from(["", "{{first_name}}", "{{nope}}", "{{}}"])),
                                     links=("shop",)))
     for name in NAMES[3:5]:
-        project.put_segment(Segment(name, draw(st.sampled_from(["contacts", "accounts"]))))  # type: ignore
+        project.put_segment(Segment(name, draw(st.sampled_from(["contacts", "accounts"])), "static"))  # type: ignore
     return journey, project
 
 
@@ -568,7 +568,7 @@ def big_journey(n: int = 1000) -> tuple[Journey, Project]:
     """A long chain of messages with an if/then every 10 steps and a split every 50."""
     project = Project()
     project.put_content(Content("Mail", "email", "ready", subject="Hi {{first_name}}", links=("shop",)))
-    project.put_segment(Segment("Everyone"))
+    project.put_segment(Segment("Everyone", kind="static"))
     journey = Journey("big", "Big", audience=Audience(segments=("Everyone",)),
                       schedule=Schedule(start=datetime(2026, 12, 1), end=datetime(2027, 12, 1)))
     for i in range(n):

@@ -6,7 +6,7 @@ from typing import Iterable, Iterator
 
 from app.audience.query import validate_segment
 from app.validation.context import Context
-from app.validation.findings import Finding, error
+from app.validation.findings import Finding, error, warning
 from app.validation.settings_rules import _audience_refs, _triggers
 
 
@@ -31,6 +31,14 @@ def segment_queries(ctx: Context) -> Iterable[Finding]:
         segment = ctx.segment(name)
         if segment is None:
             continue  # unknown_segments reports it
+        if segment.kind == "dynamic" and segment.query is None:
+            # a simulation assumes its share of contacts and the package may go to a runner that defines it, but
+            # counting its members and this project's live runner need the query: said before either refuses
+            yield warning("segment-no-query", f"Segment '{name}' is dynamic but has no query yet: its members "
+                          "cannot be counted, and the live runner cannot run the journey until it has one.",
+                          "Add its query blocks in the segment editor, or make it a static list.",
+                          **ctx.where(step, fld))
+            continue
         for problem in validate_segment(segment, custom):
             yield error("segment-query", f"Segment '{name}': {problem.format()}.", problem.fix,
                         **ctx.where(step, fld))
