@@ -32,10 +32,14 @@ def build_demo(path: Path) -> None:
     """Build the demo project; with a QApplication running, a window says what is happening meanwhile (the
     build takes seconds: journeys from the product documents and 5,000 synthetic contacts)."""
     from PySide6.QtWidgets import QProgressDialog
+
+    # Imported here, in the main thread (only a first start needs them): importing NumPy and Faker in the
+    # builder's thread while this thread runs Qt's events crashed the interpreter.
+    import app.audience.population  # noqa: F401
+    from app.services import create_demo_project
     part = path.with_name(path.name + ".part")  # built aside, then put in place: never a half-built demo
 
     def build() -> None:
-        from app.services import create_demo_project  # here: only a first start builds the demo
         part.unlink(missing_ok=True)
         create_demo_project(part)
         os.replace(part, path)
