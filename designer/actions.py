@@ -11,10 +11,8 @@ from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QToolButton
 
 from app import APP_NAME, __version__
 from app.codec.plain import journey_to_doc
-from app.codec.yamlio import dump_json, dump_yaml, read_journey_file
 from app.errors import JourneyStudioError
 from app.model.registry import CATEGORIES, REGISTRY
-from app.services import plan_import
 from app.store import ProjectFile
 from app.userdirs import recent_projects
 from app.validation.findings import Severity
@@ -264,6 +262,8 @@ class Actions:
                 package = read_package(path)
                 plan, report = plan_package_import(doc.project, package)
             else:
+                from app.codec.yamlio import read_journey_file  # here: YAML loads when a file is read
+                from app.services import plan_import
                 plan = plan_import(doc.project, *read_journey_file(path), rename=True)
         except JourneyStudioError as e:
             QMessageBox.warning(self.w, APP_NAME, f"The journey could not be imported.\n\n{e}")
@@ -290,6 +290,7 @@ class Actions:
             return
         import yaml
 
+        from app.codec.yamlio import dump_json, dump_yaml
         from app.errors import one_line
         from app.files import write_atomically
         try:

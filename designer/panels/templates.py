@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (QDialogButtonBox, QFrame, QLabel, QLineEdit, QLis
                                QListWidgetItem, QSplitter, QVBoxLayout, QWidget)
 
 from app.codec.plain import referenced_segments
-from app.codec.yamlio import read_journey_file
 from app.errors import JourneyStudioError
 from app.model.command_base import Command, MacroCommand
 from app.model.commands import AddJourney, PutContent, PutSegment
@@ -22,7 +21,6 @@ from app.model.layout import LAYER_GAP, layered_layout
 from app.model.project import Project
 from app.model.registry import REGISTRY
 from app.model.segment import Segment
-from app.services import template_paths
 from app.words import count
 from designer.icons import tile_icon, tile_pixmap
 from designer.panels.common import Dialog, FieldNote, MutedLabel, bold
@@ -50,6 +48,7 @@ def journey_from_template_command(project: Project, path: str | Path) -> Templat
     """The command that adds a copy of the template at `path` to `project`: a unique name, a new id, a layout
     when the file has no positions, and the content and segments it uses that the project does not have yet
     (the project's own versions of existing ones are kept). Raises JourneyStudioError for an unreadable file."""
+    from app.codec.yamlio import read_journey_file  # here: YAML loads when a template is read
     journey, contents, segments = read_journey_file(path)
     commands: list[Command] = [PutContent(c) for c in contents if c.name not in project.content]
     defined = {s.name for s in segments}
@@ -149,6 +148,7 @@ class TemplateGallery(Dialog):
         self.list.setIconSize(QSize(24, 24))
         self.list.setSpacing(2)
         self.list.setAccessibleName("Templates")
+        from app.services import template_paths
         for path in paths if paths is not None else template_paths():
             self._add(path)
         self.title = QLabel()
@@ -200,6 +200,7 @@ class TemplateGallery(Dialog):
         self.search.setFocus()
 
     def _add(self, path: Path) -> None:
+        from app.codec.yamlio import read_journey_file
         try:
             data = read_journey_file(path)
         except JourneyStudioError as e:
