@@ -296,6 +296,8 @@ class JourneyScene(QGraphicsScene):
         text_views = [v for v in views if v.transform().m11() >= LOD_SIMPLE]
         if views and not text_views:
             return  # zoomed out below the level of detail that shows text: nothing to repaint now
+        if views:
+            self.zooming()  # the tiles in sight are drawn again now, and maybe at the next frame: not as pictures
         in_sight = {item.step_id for item in self._in_sight(text_views) if isinstance(item, TileItem)}
         for sid, tile in self._tiles.items():
             tile.refresh_status(now=not views or sid in in_sight)
@@ -335,7 +337,8 @@ class JourneyScene(QGraphicsScene):
     def zooming(self) -> None:
         """A view's scale is changing. Tiles are cached as device pictures, which panning only moves; at a new
         scale every picture would be painted again and then copied, so until the scale settles tiles are
-        painted straight into the view (the same drawing, without the copy)."""
+        painted straight into the view (the same drawing, without the copy). A replay changing the tiles'
+        figures on every frame is the same case."""
         if self._cache_mode != QGraphicsItem.CacheMode.NoCache:
             self._set_cache_mode(QGraphicsItem.CacheMode.NoCache)
         self._settle_timer.start()
