@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QLineEdit
 
 from designer.main_window import MainWindow
 from designer.simulation.live_view import status_lines, status_url
@@ -24,10 +26,16 @@ class FakeRunner:
     def __init__(self) -> None:
         self.doc: Any = None
         self.raw: bytes | None = None
+        self.secret = ""  # when set, /status needs 'Authorization: Bearer SECRET', as a run's does by default
         runner = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
+                if runner.secret and self.headers.get("Authorization") != f"Bearer {runner.secret}":
+                    self.send_response(401)
+                    self.end_headers()
+                    self.wfile.write(b'{"error": "GET /status needs the run\'s secret"}')
+                    return
                 body = runner.raw if runner.raw is not None else json.dumps(runner.doc).encode()
                 self.send_response(200 if self.path == "/status" else 404)
                 self.send_header("Content-Type", "application/json")
@@ -109,3 +117,32 @@ def test_a_runner_that_does_not_answer_is_one_line(qtbot, window: MainWindow, ru
     ws.watch_runner(runner.address)
     qtbot.waitUntil(lambda: "not a runner's status" in ws.live_bar.label.text(), timeout=10_000)
     ws.live.stop()
+
+
+def test_a_run_that_keeps_its_status_to_itself_is_watched_with_its_secret(qtbot, window: MainWindow,
+                                                                         runner: FakeRunner) -> None:
+    """A run's /status needs its secret unless it was started with --public-status: the designer asks for it."""
+    from designer.simulation.live_view import WatchRunnerDialog
+    ws = window.simulation
+    runner.secret = "s3cret-of-the-run"
+    runner.doc = counts_for(window, 40)
+    ws.watch_runner(runner.address)  # no secret given
+    qtbot.waitUntil(lambda: "asks for the run's secret" in ws.live_bar.label.text(), timeout=10_000)
+    ws.watch_runner(runner.address, "wrong")
+    qtbot.waitUntil(lambda: "not this run's" in ws.live_bar.label.text(), timeout=10_000)
+    assert "wrong" not in ws.live_bar.label.text()  # a secret is never shown
+
+    def answer() -> None:  # the dialog, as a user fills it in
+        dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, WatchRunnerDialog) and w.isVisible())
+        assert dialog.secret.echoMode() == QLineEdit.EchoMode.Password
+        dialog.address.setText(runner.address)
+        dialog.secret.setText(runner.secret)
+        dialog.accept()
+
+    QTimer.singleShot(0, answer)
+    ws.watch_runner()
+    first = next(iter(window.document.current_journey.steps.values()))
+    tile = window.scene.tile_item(first.id)
+    qtbot.waitUntil(lambda: tile.status_text == "0 waiting · 40 entered · 39 sent", timeout=10_000)
+    ws.live.stop()
+    assert ws.live.secret == ""  # forgotten when the watching stops

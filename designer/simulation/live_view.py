@@ -17,9 +17,11 @@ import urllib.request
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
+from PySide6.QtWidgets import (QDialogButtonBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QToolButton,
+                               QWidget)
 
 from app.words import STATUS_SEP
+from designer.panels.common import Dialog
 from designer.simulation.background import Background
 
 if TYPE_CHECKING:
@@ -45,12 +47,18 @@ def status_url(base: str) -> str:
     return base if base.endswith("/status") else base + "/status"
 
 
-def fetch_counts(url: str, timeout: float = TIMEOUT_S) -> dict[str, Any]:
-    """Read a runner's counts (one line of error naming the address when it cannot)."""
+def fetch_counts(url: str, secret: str = "", timeout: float = TIMEOUT_S) -> dict[str, Any]:
+    """Read a runner's counts, with the run's secret when given (one line of error naming the address when it
+    cannot)."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {secret}"} if secret else {})
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as answer:  # noqa: S310 - an address the user typed
+        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 - an address the user typed
             doc = json.loads(answer.read().decode("utf-8"))
     except urllib.error.HTTPError as e:
+        if e.code == 401:
+            asked = "the secret given is not this run's" if secret else "it asks for the run's secret"
+            raise RuntimeError(f"{url}: {asked} (journey-studio run printed it when the run started; or start "
+                               "the run with --public-status)") from None
         detail = e.read().decode("utf-8", "replace").strip()[:200]
         raise RuntimeError(f"{url}: the runner answered {e.code} {detail}") from None
     except (urllib.error.URLError, OSError) as e:
@@ -118,6 +126,7 @@ class LiveWatcher(QObject):
         super().__init__(parent)
         self.scene, self.document, self.bar = scene, document, bar
         self.url: str | None = None
+        self.secret = ""  # the run's events secret, kept in memory only while watching
         self.counts: dict[str, Any] | None = None
         self.background = Background(self)
         self._timer = QTimer(self)
@@ -131,9 +140,9 @@ class LiveWatcher(QObject):
     def active(self) -> bool:
         return self.url is not None
 
-    def start(self, address: str) -> None:
-        """Watch the runner at `address` (host:port or URL)."""
-        self.url = status_url(address)
+    def start(self, address: str, secret: str = "") -> None:
+        """Watch the runner at `address` (host:port or URL), with the run's secret unless its status is public."""
+        self.url, self.secret = status_url(address), secret.strip()
         self.counts = None
         self.bar.label.setText(f"Connecting to the runner at {escape(self.url)}…")
         self.bar.show()
@@ -142,15 +151,15 @@ class LiveWatcher(QObject):
 
     def stop(self) -> None:
         self._timer.stop()
-        self.url, self.counts = None, None
+        self.url, self.counts, self.secret = None, None, ""
         self.scene.set_status_lines({})
         self.bar.hide()
 
     def refresh(self) -> None:
-        url = self.url
+        url, secret = self.url, self.secret
         if url is None or self.background.busy("live"):
             return
-        self.background.submit("live", lambda: fetch_counts(url), self._read, self._failed)
+        self.background.submit("live", lambda: fetch_counts(url, secret), self._read, self._failed)
 
     def _read(self, counts: dict[str, Any]) -> None:
         if self.url is None:
@@ -180,3 +189,30 @@ class LiveWatcher(QObject):
 
     def wait(self, msecs: int = 10_000) -> None:
         self.background.wait(msecs)
+
+
+class WatchRunnerDialog(Dialog):
+    """Where the runner is, and the run's secret (its status names the journey, so a run keeps it to itself
+    unless it was started with --public-status)."""
+
+    def __init__(self, address: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Watch a live runner")
+        form = QFormLayout(self)
+        self.address = QLineEdit(address)
+        self.address.setAccessibleName("Runner address")
+        self.secret = QLineEdit()
+        self.secret.setEchoMode(QLineEdit.EchoMode.Password)
+        self.secret.setAccessibleName("Run secret")
+        self.secret.setPlaceholderText("leave empty for a run started with --public-status")
+        note = QLabel("journey-studio run prints both when the run starts: the tracking endpoint's address (e.g. "
+                      "127.0.0.1:8787) and the events secret, shown once.")
+        note.setWordWrap(True)
+        form.addRow(note)
+        form.addRow("&Address:", self.address)
+        form.addRow("&Secret:", self.secret)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+        self.resize(460, self.sizeHint().height())

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import (QFileDialog, QFrame, QInputDialog, QMessageBox, QScrollArea, QVBoxLayout,
+from PySide6.QtWidgets import (QDialog, QFileDialog, QFrame, QMessageBox, QScrollArea, QVBoxLayout,
                                QWidget)
 
 from app import APP_NAME
 from designer.simulation.background import Background
-from designer.simulation.live_view import LiveBar, LiveWatcher
+from designer.simulation.live_view import LiveBar, LiveWatcher, WatchRunnerDialog
 from designer.simulation.replay_view import ReplayBar, ReplayController, ReplaySource
 
 if TYPE_CHECKING:
@@ -192,18 +192,21 @@ class SimulationWorkspace(QObject):
             self._plots.set_record(None)
         self.replay_bar.hide()
 
-    def watch_runner(self, address: str | None = None) -> None:
-        """Show a live runner's per-step counts on the canvas (asks for its address unless given)."""
+    def watch_runner(self, address: str | None = None, secret: str = "") -> None:
+        """Show a live runner's per-step counts on the canvas (asks for its address and the run's secret unless
+        the address is given)."""
         if address is None:
-            address, ok = QInputDialog.getText(
-                self.window, "Watch a live runner", "The runner's tracking address (journey-studio run prints "
-                "it), e.g. 127.0.0.1:8787:", text=self._last_runner)
-            if not ok or not address.strip():
-                return
+            dialog = WatchRunnerDialog(self._last_runner, self.window)
+            try:
+                if dialog.exec() != QDialog.DialogCode.Accepted or not dialog.address.text().strip():
+                    return
+                address, secret = dialog.address.text(), dialog.secret.text()
+            finally:
+                dialog.deleteLater()
         self._last_runner = address.strip()
         if self.replay.active:
             self.replay.close()
-        self.live.start(self._last_runner)
+        self.live.start(self._last_runner, secret)
 
     def close(self) -> None:
         """Stop background work (the window is closing)."""
