@@ -480,3 +480,12 @@ def reference_unit(r: Any, facts: DbFacts, persons: list[Any], items: dict[int, 
             at = state.contact_events.get(plan.goal.name, NEVER)
             goal = at if at < deadline else None
     return {p.contact: {"visits": paths[p.contact], "goal_at": goal} for p in persons}
+
+
+async def unit_result(client: Any, state: Any, unit: str) -> dict[str, Any]:
+    """A unit's result (its path, outcome, goal), wherever it ran: in a workflow of its own (the unit's id), or in
+    a cohort's workflow (the run's enrolments name the cohort; its result holds each unit's)."""
+    host = state.hosts([unit]).get(unit)
+    if host is None:
+        return dict(await client.get_workflow_handle(unit).result())
+    return dict((await client.get_workflow_handle(host).result())["units"][unit])

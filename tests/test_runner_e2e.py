@@ -173,11 +173,17 @@ async def _run_and_collect(r: Runnable, settings: RunSettings, audience: list[in
     """Run the journey and read each contact workflow's path (step, outcome) from its result."""
     from app.runner.calls import contact_workflow_id
     from app.runner.devserver import connect
+    from app.runner.state import StateDb
+    from tests.runner_helpers import unit_result
     await run_journey(r, settings)
     client = await connect(settings.temporal or "")
-    for c in audience:
-        result = await client.get_workflow_handle(contact_workflow_id(r.key, c, 0)).result()
-        paths[c] = [(step, outcome) for step, _, _, outcome in result["visits"]]
+    state = StateDb(Path(settings.state_dir) / "runner.db")
+    try:
+        for c in audience:
+            result = await unit_result(client, state, contact_workflow_id(r.key, c, 0))
+            paths[c] = [(step, outcome) for step, _, _, outcome in result["visits"]]
+    finally:
+        state.close()
 
 
 def test_run_and_status_from_the_command_line_with_their_own_dev_server(tmp_path: Path) -> None:

@@ -182,6 +182,37 @@ def test_enrolment_run_twice_enrols_each_contact_once(tmp_path: Path, dev_server
     assert asyncio.run(go()) == [5, 0, 0]
 
 
+def test_enrolment_in_cohorts_run_twice_starts_each_cohort_once(tmp_path: Path, dev_server: DevServer) -> None:
+    """The enrolment activity with cohorts (two units each), run again, with and without its records: the same
+    cohorts (their ids follow their units), each started once; the enrolments name each contact's cohort."""
+    db, pkg = _project(tmp_path, _journey("one-time", "2026-12-10T09:00", "1d"), [1, 2, 3, 5, 8])
+    r = from_package(pkg)
+    register(r)
+
+    async def go() -> list[int]:
+        client = await connect(dev_server.address)
+        contacts, state = ContactsDb(str(db)), StateDb(tmp_path / "state" / "runner.db")
+        acts = Activities(contacts, state, Tokens("s"), "http://127.0.0.1:9", client=client)
+        page = EnrolPage(r.key, r.digest, 0, r.plan.start, r.plan.start, 0, 100, [time.time(), r.plan.start, 1.0],
+                         0, 10.0, cohort=2)
+        started = [(await acts.enrol_page(page)).started, (await acts.enrol_page(page)).started]
+        units = [contact_workflow_id(r.key, c, 0) for c in (1, 2, 3, 5, 8)]
+        hosts = state.hosts(units)
+        with state.engine.begin() as conn:  # forget the records: Temporal still knows the cohorts' ids
+            conn.exec_driver_sql("DELETE FROM enrolments")
+        started.append((await acts.enrol_page(page)).started)
+        assert state.hosts(units) == hosts and len(set(hosts.values())) == 3 and set(hosts) == set(units)
+        assert state.workflow_count(r.key) == 3 and sorted(set(state.iteration_workflows(r.key, 0))) == \
+            sorted(set(hosts.values()))
+        for cohort in set(hosts.values()):
+            assert (await client.get_workflow_handle(cohort).describe()).id == cohort
+        contacts.close()
+        state.close()
+        return started
+
+    assert asyncio.run(go()) == [5, 0, 0]
+
+
 def test_an_exit_on_joining_a_segment_stops_contacts_who_join_it_mid_journey(tmp_path: Path,
                                                                              dev_server: DevServer) -> None:
     """The runner looks at the segments of exit conditions every `poll` simulated seconds: contacts put on the

@@ -50,7 +50,7 @@ from app.semantics.reference import ContactState
 from app.store import ProjectFile
 from app.store import schema as t
 from tests.runner_helpers import (DbFacts, SmsSink, SmtpSink, contacts_project, dev_server, needs_temporal,
-                                  package_of, reference_unit)
+                                  package_of, reference_unit, unit_result)
 
 pytestmark = [needs_temporal, pytest.mark.temporal]
 _fixtures = (dev_server,)
@@ -269,7 +269,7 @@ async def _runner_results(r: Runnable, settings: RunSettings,
             for c in audience:
                 wid = state.workflow_of(r.key, k, c) if r.plan.accounts else contact_workflow_id(r.key, c, k)
                 assert wid is not None, f"contact {c} did not enter iteration {k}"
-                result = await client.get_workflow_handle(wid).result()
+                result = await unit_result(client, state, wid)
                 out[(c, k)] = {"visits": result["paths"][str(c)], "goal_at": result.get("goal_at")}
     finally:
         state.close()

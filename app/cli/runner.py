@@ -10,12 +10,15 @@ import asyncio
 import json
 import signal
 from pathlib import Path
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import click
 
 from app.cli.main import cli, fail
 from app.package.signing import PUBLIC_KEY_ENV
+
+T = TypeVar("T")
 
 
 def _host_port(text: str | None, what: str, default_port: int | None = None) -> tuple[str, int] | None:
@@ -37,7 +40,8 @@ def _runnable(package: str, public_key: str | None = None, require_signature: bo
 
 @cli.command()
 @click.argument("package", type=click.Path(dir_okay=False))
-@click.option("--contacts-db", required=True, help="The contacts: a project file, an SQLite file or a database URL.")
+@click.option("--contacts-db", help="The contacts: a project file, an SQLite file or a database URL (required, but "
+              "with --join).")
 @click.option("--temporal", help="HOST:PORT of a Temporal cluster to join (default: start a local dev server).")
 @click.option("--smtp", help="HOST:PORT of the SMTP server email goes through.")
 @click.option("--sms-url", help="URL of the HTTP gateway text messages are posted to.")
@@ -61,17 +65,29 @@ def _runnable(package: str, public_key: str | None = None, require_signature: bo
               "(rehearsal-script/1 JSON), on logical time (each move at the moment the journey gives it).")
 @click.option("--public-status", is_flag=True, help="Serve GET /status without the run's events secret (it names "
               "the journey and its key): for the designer's live view.")
-def run(package: str, contacts_db: str, temporal: str | None, smtp: str | None, sms_url: str | None,
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Worker processes: this one and WORKERS - 1 more that it starts (and stops), sharing the run's "
+                   "workflows and sends.")
+@click.option("--join", is_flag=True, help="Be an extra worker of the run of this package that keeps its state in "
+              "--state-dir (started elsewhere with journey-studio run); work until stopped (Ctrl-C).")
+def run(package: str, contacts_db: str | None, temporal: str | None, smtp: str | None, sms_url: str | None,
         push_url: str | None,
         time_scale: float, state_dir: str | None, listen: str | None, public_url: str | None,
         temporal_port: int | None, seed: int, send_timeout: float, keep_running: bool, public_key: str | None,
-        require_signature: bool, rehearse: str | None, public_status: bool) -> None:
+        require_signature: bool, rehearse: str | None, public_status: bool, workers: int, join: bool) -> None:
     """Run a journey package live: enrol its audience, send, wait and branch until everybody has left."""
-    from app.runner.worker import RunSettings, default_state_dir, run_journey
+    from app.runner.worker import RunSettings, default_state_dir, join_run, run_journey
     from app.runner.status import format_counts
     if time_scale <= 0:
         fail(f"--time-scale must be above zero, not {time_scale:g}")
     r = _runnable(package, public_key, require_signature)
+    if join:
+        asyncio.run(_until_stopped(lambda stop: join_run(r, Path(state_dir) if state_dir else
+                                                         default_state_dir(package),
+                                                         say=lambda s: click.echo(s, err=True), stop=stop)))
+        return
+    if not contacts_db:
+        fail("give the contacts with --contacts-db (a project file, an SQLite file or a database URL)")
     script = None
     if rehearse is not None:
         from app.runner.rehearsal import read_script
@@ -82,21 +98,23 @@ def run(package: str, contacts_db: str, temporal: str | None, smtp: str | None, 
         sms_url=sms_url, push_url=push_url, time_scale=time_scale,
         listen=_host_port(listen or "127.0.0.1:0", "--listen") or ("", 0),
         public_url=public_url, seed=seed, send_timeout=send_timeout, until_done=not keep_running, script=script,
-        public_status=public_status)
-
-    async def main() -> Any:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, stop.set)
-            except (NotImplementedError, RuntimeError):
-                pass
-        return await run_journey(r, settings, say=lambda s: click.echo(s, err=True), stop=stop)
-
-    summary = asyncio.run(main())
+        public_status=public_status, workers=workers, package=str(package), public_key=public_key)
+    summary = asyncio.run(_until_stopped(lambda stop: run_journey(r, settings, say=lambda s: click.echo(s, err=True),
+                                                                  stop=stop)))
     for line in format_counts(summary.counts) if summary.counts else []:
         click.echo(line)
+
+
+async def _until_stopped(work: Callable[[asyncio.Event], Awaitable[T]]) -> T:
+    """Do `work`, handing it an event that Ctrl-C or SIGTERM sets."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    return await work(stop)
 
 
 @cli.command()

@@ -17,7 +17,9 @@ import hashlib
 import json
 import urllib.error
 import urllib.request
+import threading
 import zoneinfo
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping
@@ -28,16 +30,20 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from app.model.registry import REGISTRY
-from app.runner.calls import (CONTACT_WORKFLOW, ContactInput, EnrolPage, EnrolResult, FactsAnswer, FactsRequest,
-                              SendResult, StepRequest, contact_workflow_id, unit_workflow_id)
+from app.runner.calls import (COHORT_WORKFLOW, CONTACT_WORKFLOW, CohortInput, ContactInput, EnrolPage, EnrolResult,
+                              FactsAnswer, FactsRequest, SendResult, StepRequest, cohort_workflow_id,
+                              contact_workflow_id, unit_workflow_id)
 from app.runner.channels import (ChannelError, SmsChannel, SmtpChannel, Tokens, Tracked, build_email, http_permanent,
                                  personalise)
 from app.runner.contacts import ContactsDb
 from app.runner.runnable import Runnable, RunnerError, lookup
 from app.runner.state import FAILED, NO_ADDRESS, SENT, SETTLED, SUPPRESSED, StateDb
-from app.runner.workflows import KEY, PERMANENT
+from app.runner.workflows import KEY, PERMANENT, TALLY
 
 START_CONCURRENCY = 32  # workflow starts in flight at once during enrolment
+MARK_EVERY = 50  # a batch of sends marks what it sent after this many messages (and at its end)
+SEND_THREADS = 8  # a batch of sends calls its transports from this many threads at once
+_POOL_LOCK = threading.Lock()
 
 
 def permanent(reason: str) -> ApplicationError:
@@ -77,11 +83,14 @@ class Activities:
     client: Client | None = None
     push: SmsChannel | None = None  # push notifications: the same generic gateway, at its own URL
     script: Mapping[int, list[dict[str, Any]]] = field(default_factory=dict)  # a rehearsal's (rehearsal.py)
+    _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
 
     def all(self) -> list[Any]:
         """The activity callables to register on a worker."""
         return [self.contact_facts, self.contact_sends, self.contact_blocks, self.record_blocks, self.send_message,
-                self.send_failed, self.run_action, self.enrol_page, self.iteration_open, self.undelivered_events]
+                self.send_failed, self.run_action, self.enrol_page, self.iteration_open, self.undelivered_events,
+                self.facts_batch, self.undelivered_batch, self.sends_batch, self.blocks_batch, self.send_batch,
+                self.sends_failed]
 
     # --- facts ---------------------------------------------------------------------------------------------
 
@@ -92,6 +101,38 @@ class Activities:
         members = {s: [self.contacts.member(r, c, s, req.at) for c in req.contacts] for s in req.segments}
         values = {a: [self.contacts.attribute(c, a) for c in req.contacts] for a in req.attributes}
         return FactsAnswer(members, values)
+
+    @activity.defn(name="facts_batch")
+    def facts_batch(self, reqs: list[FactsRequest]) -> list[FactsAnswer]:
+        """`contact_facts` for many units (a cohort's, cohort.py): one query per segment and moment."""
+        out = [FactsAnswer({}, {}) for _ in reqs]
+        groups: dict[tuple[str, str, int, str], list[int]] = {}
+        for i, req in enumerate(reqs):
+            for s in req.segments:
+                groups.setdefault((req.journey, req.digest, req.at, s), []).append(i)
+            for a in req.attributes:
+                out[i].attributes[a] = [self.contacts.attribute(c, a) for c in req.contacts]
+        for (journey, digest, at, segment), which in groups.items():
+            r = lookup(journey, digest)
+            found = self.contacts.members(r, [c for i in which for c in reqs[i].contacts], segment, at)
+            for i in which:
+                out[i].members[segment] = [c in found for c in reqs[i].contacts]
+        return out
+
+    @activity.defn(name="sends_batch")
+    def sends_batch(self, journey: str, contacts: list[int]) -> dict[str, list[int]]:
+        """`contact_sends` of a cohort's units at once."""
+        return self.contact_sends(journey, contacts)
+
+    @activity.defn(name="blocks_batch")
+    def blocks_batch(self, journey: str, contacts: list[int]) -> dict[str, dict[str, int]]:
+        """`contact_blocks` of a cohort's units at once."""
+        return self.contact_blocks(journey, contacts)
+
+    @activity.defn(name="undelivered_batch")
+    def undelivered_batch(self, wanted: list[list[Any]]) -> list[list[dict[str, Any]]]:
+        """`undelivered_events` of many units at once: [[unit id, up to], ...] -> each unit's events."""
+        return self.state.undelivered_many([(str(w), int(t)) for w, t in wanted])
 
     @activity.defn(name="contact_sends")
     def contact_sends(self, journey: str, contacts: list[int]) -> dict[str, list[int]]:
@@ -120,8 +161,7 @@ class Activities:
     def send_message(self, req: StepRequest) -> SendResult:
         """Send a message step to a contact once: consent and suppression checked now, then the transport."""
         r = lookup(req.journey, req.digest)
-        step = r.plan.steps[r.step(req.step_id)]
-        channel = step.channel or ""
+        channel = r.plan.steps[r.step(req.step_id)].channel or ""
         key = req.key
         prior, tid = self.state.claim(key, journey=r.key, contact=req.contact, iteration=req.iteration,
                                       step_id=req.step_id, channel=channel, transport_id=transport_id(key, channel))
@@ -129,9 +169,101 @@ class Activities:
             return SendResult(prior, tid, self.state.reason(key) if prior == FAILED else "")
         supp = r.plan.audience.suppress
         row = self.contacts.contact(req.contact)
-        if row is None or not self.contacts.consent_ok(r, row.get("consent_level")) or \
-                (supp is not None and self.contacts.member(r, req.contact, supp, req.at)):
-            self.state.mark(key, SUPPRESSED)
+        suppressed = supp is not None and row is not None and \
+            self.contacts.consent_ok(r, row.get("consent_level")) and self.contacts.member(r, req.contact, supp, req.at)
+        try:
+            res = self._deliver(r, req, tid, row, suppressed)
+        except ChannelError as e:
+            if e.permanent:
+                self.state.fail(key, str(e))
+                raise permanent(str(e)) from None
+            raise RuntimeError(str(e)) from None  # retried by Temporal; the claim stays 'sending'
+        self.state.mark(key, res.outcome, req.at if res.outcome == SENT else None)
+        return res
+
+    @activity.defn(name="send_batch")
+    def send_batch(self, plain: list[list[Any]]) -> list[list[str]]:
+        """`send_many` of StepRequests as plain lists of their fields (decoding hundreds of dataclasses costs more
+        than sending): each message's [outcome, transport id, reason]."""
+        return [[r.outcome, r.transport_id, r.reason] for r in self.send_many([StepRequest(*q) for q in plain])]
+
+    def send_many(self, reqs: list[StepRequest]) -> list[SendResult]:
+        """`send_message` for the messages of a cohort's activation (cohort.py): claimed together (one commit),
+        then each handed to its transport, then marked together. A message that cannot succeed is `failed` with
+        its reason, the others go on; when any failed for now, the activity fails after marking the rest, and its
+        retry sends only what is not settled. The crash window (state.py) is the batch's: after a crash between
+        the transports' acceptance and the mark, the batch's unmarked messages go again with the same ids."""
+        if not reqs:
+            return []
+        runs = {(q.journey, q.digest): lookup(q.journey, q.digest) for q in reqs}
+        channels = [runs[(q.journey, q.digest)].plan.steps[runs[(q.journey, q.digest)].step(q.step_id)].channel or ""
+                    for q in reqs]
+        claims = self.state.claim_many([
+            {"key": q.key, "journey": q.journey, "contact": q.contact, "iteration": q.iteration, "step_id": q.step_id,
+             "channel": ch, "transport_id": transport_id(q.key, ch)} for q, ch in zip(reqs, channels)])
+        todo = [i for i, q in enumerate(reqs) if claims[q.key][0] not in SETTLED]
+        rows = self.contacts.contacts([reqs[i].contact for i in todo])
+        inside: dict[tuple[str, str, int], set[int]] = {}  # (journey, digest, at) -> contacts in the suppression
+        for i in todo:
+            q = reqs[i]
+            r = runs[(q.journey, q.digest)]
+            if r.plan.audience.suppress is not None and (q.journey, q.digest, q.at) not in inside:
+                group = [reqs[j].contact for j in todo if (reqs[j].journey, reqs[j].digest, reqs[j].at) ==
+                         (q.journey, q.digest, q.at)]
+                inside[(q.journey, q.digest, q.at)] = self.contacts.members(r, group, r.plan.audience.suppress, q.at)
+
+        def deliver(q: StepRequest) -> SendResult | ChannelError:
+            try:
+                return self._deliver(runs[(q.journey, q.digest)], q, claims[q.key][1], rows.get(q.contact),
+                                     q.contact in inside.get((q.journey, q.digest, q.at), ()))
+            except ChannelError as e:
+                return e
+
+        results: list[SendResult | None] = [None] * len(reqs)
+        later: str | None = None
+        for i, q in enumerate(reqs):
+            prior, tid = claims[q.key]
+            if prior in SETTLED:
+                results[i] = SendResult(prior, tid, self.state.reason(q.key) if prior == FAILED else "")
+        todo = [i for i in todo if results[i] is None]
+        # the transports are called from a few threads at once (each keeps its own SMTP connection), and what
+        # they accepted is marked every MARK_EVERY messages
+        pool = self._senders()
+        for start in range(0, len(todo), MARK_EVERY):
+            part = todo[start:start + MARK_EVERY]
+            marks: list[tuple[str, str, int | None]] = []
+            for i, res in zip(part, pool.map(deliver, [reqs[i] for i in part])):
+                q = reqs[i]
+                if isinstance(res, ChannelError):
+                    if res.permanent:
+                        self.state.fail(q.key, str(res))
+                        results[i] = SendResult(FAILED, claims[q.key][1], str(res))
+                    else:
+                        later = later or str(res)
+                    continue
+                marks.append((q.key, res.outcome, q.at if res.outcome == SENT else None))
+                results[i] = res
+            self.state.mark_many(marks)
+            if activity.in_activity():
+                activity.heartbeat()
+        if later is not None:
+            raise RuntimeError(f"{sum(r is None for r in results)} of {len(reqs)} messages not sent yet: {later}")
+        return [r for r in results if r is not None]
+
+    def _senders(self) -> ThreadPoolExecutor:
+        """The threads a batch of sends calls its transports from (kept: each keeps its SMTP connection)."""
+        with _POOL_LOCK:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=SEND_THREADS, thread_name_prefix="send")
+            return self._pool
+
+    def _deliver(self, r: Runnable, req: StepRequest, tid: str, row: dict[str, Any] | None,
+                 suppressed: bool) -> SendResult:
+        """Hand a claimed message to its transport, unless consent, the suppression list or the address stop it
+        (raises ChannelError when the transport refuses)."""
+        step = r.plan.steps[r.step(req.step_id)]
+        channel = step.channel or ""
+        if row is None or not self.contacts.consent_ok(r, row.get("consent_level")) or suppressed:
             return SendResult(SUPPRESSED, tid)
         jstep = r.journey.step(req.step_id)
         send_to = str(jstep.props.get("send_to") or DEFAULT_SEND_TO.get(channel, "email"))
@@ -141,24 +273,21 @@ class Activities:
             # their id (an 'external user id'), so the contact's id is the address
             address = str(req.contact)
         if not address:
-            self.state.mark(key, NO_ADDRESS)
             return SendResult(NO_ADDRESS, tid)
         content = r.content[jstep.props["content"]]
-        try:
-            if channel == "email":
-                self._email(r, req, content, row, str(address), tid)
-            elif channel == "push":
-                self._push(r, req, personalise(content.title, row), personalise(content.text, row), str(address),
-                           tid)
-            else:
-                self._sms(r, req, personalise(content.text, row), str(address), tid)
-        except ChannelError as e:
-            if e.permanent:
-                self.state.fail(key, str(e))
-                raise permanent(str(e)) from None
-            raise RuntimeError(str(e)) from None  # retried by Temporal; the claim stays 'sending'
-        self.state.mark(key, SENT, req.at)
+        if channel == "email":
+            self._email(r, req, content, row, str(address), tid)
+        elif channel == "push":
+            self._push(r, req, personalise(content.title, row), personalise(content.text, row), str(address), tid)
+        else:
+            self._sms(r, req, personalise(content.text, row), str(address), tid)
         return SendResult(SENT, tid)
+
+    @activity.defn(name="sends_failed")
+    def sends_failed(self, failed: list[list[str]]) -> None:
+        """`send_failed` for a batch: [[key, reason], ...]."""
+        for key, reason in failed:
+            self.state.fail(key, reason)
 
     @activity.defn(name="send_failed")
     def send_failed(self, key: str, reason: str) -> None:
@@ -291,16 +420,19 @@ class Activities:
         gate = asyncio.Semaphore(START_CONCURRENCY)
         attributes = TypedSearchAttributes([SearchAttributePair(KEY, r.key)])
 
-        async def start(wid: str, contacts: list[int], zone: str | None, account: int) -> tuple[list[int], str, bool]:
+        def contact_input(contacts: list[int], zone: str | None, account: int) -> ContactInput:
             script = [dict(item, contact=c) if account >= 0 else item for c in contacts
                       for item in self.script.get(c, ())]
-            inp = ContactInput(r.key, r.digest, contacts[0], req.iteration, req.entered_at, zone, req.clock, req.seed,
-                               req.send_timeout, req.poll, req.exact, script, contacts[1:], account)
+            return ContactInput(r.key, r.digest, contacts[0], req.iteration, req.entered_at, zone, req.clock,
+                                req.seed, req.send_timeout, req.poll, req.exact, script, contacts[1:], account)
+
+        async def start(wid: str, contacts: list[int], zone: str | None, account: int) -> tuple[list[int], str, bool]:
             new = True
             async with gate:
                 try:
                     assert self.client is not None
-                    await self.client.start_workflow(CONTACT_WORKFLOW, inp, id=wid, task_queue=r.task_queue,
+                    await self.client.start_workflow(CONTACT_WORKFLOW, contact_input(contacts, zone, account), id=wid,
+                                                     task_queue=r.task_queue,
                                                      id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                                                      search_attributes=attributes)
                 except WorkflowAlreadyStartedError:
@@ -309,8 +441,38 @@ class Activities:
                 activity.heartbeat()
             return contacts, wid, new
 
+        async def start_cohort(part: list[tuple[str, list[int], str | None, int]]) -> tuple[str, bool]:
+            ids = [wid for wid, _, _, _ in part]
+            cid = cohort_workflow_id(r.key, req.iteration, ids)
+            units = [contact_input(contacts, zone, account) for _, contacts, zone, account in part]
+            inp = CohortInput(units[0], [[u.contact, u.members, u.account, u.timezone, u.script] for u in units], ids)
+            size = sum(len(contacts) for _, contacts, _, _ in part)
+            # counted from its start (enrolled, in the journey), as a unit's own workflow is
+            tally = TypedSearchAttributes([SearchAttributePair(KEY, r.key),
+                                           SearchAttributePair(TALLY, [f"*{size}", f"~running*{size}"])])
+            try:
+                assert self.client is not None
+                await self.client.start_workflow(COHORT_WORKFLOW, inp, id=cid, task_queue=r.task_queue,
+                                                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                                                 search_attributes=tally)
+            except WorkflowAlreadyStartedError:
+                return cid, False  # started before (a crash after the start, before its record): not again
+            if activity.in_activity():
+                activity.heartbeat()
+            return cid, True
+
+        if req.cohort > 0:  # a workflow per cohort of units (cohort.py): one start per cohort
+            parts = [units[i:i + req.cohort] for i in range(0, len(units), req.cohort)]
+            started = await asyncio.gather(*(start_cohort(part) for part in parts))
+            hosts = {wid: cid for part, (cid, _) in zip(parts, started) for wid, _, _, _ in part}
+            await asyncio.to_thread(self.state.record_enrolments, r.key, req.iteration,
+                                    [(c, wid, req.entered_at) for part in parts for wid, contacts, _, _ in part
+                                     for c in contacts], hosts)
+            return EnrolResult(page[-1][0] if len(page) == req.limit else None,
+                               sum(len(contacts) for part, (_, new) in zip(parts, started) if new
+                                   for _, contacts, _, _ in part))
         rows = await asyncio.gather(*(start(*u) for u in units))
         await asyncio.to_thread(self.state.record_enrolments, r.key, req.iteration,
                                 [(c, wid, req.entered_at) for contacts, wid, _ in rows for c in contacts])
         return EnrolResult(page[-1][0] if len(page) == req.limit else None,
-                           sum(len(contacts) for contacts, _, new in rows if new))
+                           sum(len(contacts) for contacts, wid, new in rows if new))

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 CONTACT_WORKFLOW = "JourneyContact"
+COHORT_WORKFLOW = "JourneyCohort"
 ENROLMENT_WORKFLOW = "JourneyEnrolment"
 
 
@@ -22,6 +23,15 @@ def unit_workflow_id(key: str, account: int, iteration: int) -> str:
     """The id of an account's workflow for one iteration (a journey that targets accounts: the contacts of an
     account that enter together are one unit, seed 003)."""
     return f"journey:{key}:account:{account}:it:{iteration}"
+
+
+def cohort_workflow_id(key: str, iteration: int, unit_ids: list[str]) -> str:
+    """The id of a cohort's workflow: its iteration, its first unit, and a digest of all its units, so that an
+    enrolment page that starts again (a retry after a crash) finds the cohort it started before."""
+    import hashlib
+    digest = hashlib.sha256("\n".join(unit_ids).encode("utf-8")).hexdigest()[:12]
+    first = unit_ids[0].rsplit(":it:", 1)[0].rsplit(":", 2)[-2:] if unit_ids else ["none", "0"]
+    return f"journey:{key}:it:{iteration}:cohort:{'-'.join(first)}:{len(unit_ids)}:{digest}"
 
 
 def enrolment_workflow_id(key: str) -> str:
@@ -69,6 +79,7 @@ class EnrolInput:
     after: int = 0
     enrolled: int = 0
     exact: bool = False
+    cohort: int = 0  # units per cohort workflow (0: a workflow per unit)
 
 
 @dataclass
@@ -87,6 +98,25 @@ class EnrolPage:
     send_timeout: float
     poll: int = 3600
     exact: bool = False
+    cohort: int = 0  # units per cohort workflow (0: a workflow per unit)
+
+
+@dataclass
+class CohortInput:
+    """Start of a cohort's workflow: the units of one enrolment page. `base` is what they share (a ContactInput of
+    the first unit); each of `units` is [contact, members, account, time zone, script], plain JSON, because
+    decoding hundreds of dataclasses costs the worker more than the cohort's whole work."""
+
+    base: ContactInput
+    units: list[list[Any]]
+    ids: list[str]  # each unit's id (what its own workflow's id would be): its sends' keys, tokens and events
+
+    def unit_inputs(self) -> list[ContactInput]:
+        """Each unit's ContactInput, as its own workflow would have started."""
+        b = self.base
+        return [ContactInput(b.journey, b.digest, int(c), b.iteration, b.entered_at, zone, b.clock, b.seed,
+                             b.send_timeout, b.poll, b.exact, list(script), [int(m) for m in members], int(account))
+                for c, members, account, zone, script in self.units]
 
 
 @dataclass
@@ -154,3 +184,4 @@ class Event:
     at: int
     step_id: str = ""  # set for message events
     contact: int = -1  # whose event, in an account's workflow (-1: the workflow's first contact)
+    unit: str = ""  # the unit it is for, in a cohort's workflow (the unit's id)

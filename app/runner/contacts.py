@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -158,6 +158,19 @@ class ContactsDb:
         with self.engine.connect() as conn:
             return conn.execute(select(_c.c.id).where(and_(_c.c.id == contact, cond))).first() is not None
 
+    def members(self, r: Runnable, contacts: Sequence[int], segment: str, at: int) -> set[int]:
+        """Which of these contacts are in a segment of the journey at simulated moment `at` (one query a chunk)."""
+        moment = datetime.fromtimestamp(at, timezone.utc)
+        cond = segment_condition(r.segments[segment], self.custom, moment)
+        found: set[int] = set()
+        ids = sorted(set(contacts))
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                found.update(int(x) for x in conn.execute(select(_c.c.id).where(and_(_c.c.id.in_(chunk), cond)))
+                             .scalars())
+        return found
+
     def attribute(self, contact: int, name: str) -> Any:
         """An attribute value as the interpreter reads it: float, UTC seconds for dates, text, or None."""
         if name in _CORE_TEXT:
@@ -184,8 +197,20 @@ class ContactsDb:
         """The contact's row (standard columns and custom attributes), for addresses and personalisation."""
         with self.engine.connect() as conn:
             row = conn.execute(select(_c).where(_c.c.id == contact)).mappings().first()
-        if row is None:
-            return None
+        return None if row is None else self._row(row)
+
+    def contacts(self, contacts: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """The rows of these contacts (ContactsDb.contact's), by id; a contact not found is missing."""
+        ids = sorted(set(contacts))
+        out: dict[int, dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), 500):
+                for row in conn.execute(select(_c).where(_c.c.id.in_(ids[i:i + 500]))).mappings():
+                    out[int(row["id"])] = self._row(row)
+        return out
+
+    @staticmethod
+    def _row(row: Any) -> dict[str, Any]:
         out = {k: v for k, v in row.items() if k != "custom"}
         custom = row.get("custom")
         if isinstance(custom, str):

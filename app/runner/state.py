@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (JSON, Column, Engine, Float, Index, Integer, MetaData, PrimaryKeyConstraint, Table, Text,
-                        case, create_engine, event, func, select, text, update)
+                        bindparam, case, create_engine, event, func, select, text, update)
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 _meta = MetaData()
@@ -65,6 +65,8 @@ enrolments = Table(
     Column("iteration", Integer, nullable=False),
     Column("workflow_id", Text, nullable=False),
     Column("sim_at", Integer, nullable=False),
+    # the Temporal workflow the unit runs in when it shares a cohort's (cohort.py); NULL: its own, `workflow_id`
+    Column("host", Text),
     PrimaryKeyConstraint("journey", "contact_id", "iteration"),
     Index("ix_enrolments_workflow", "journey", "iteration", "workflow_id"),
 )
@@ -127,6 +129,9 @@ class StateDb:
         with self.engine.begin() as conn:  # a state file of an earlier version: the column it lacks
             if "reason" not in {row[1] for row in conn.execute(text("PRAGMA table_info(sent_messages)"))}:
                 conn.execute(text("ALTER TABLE sent_messages ADD COLUMN reason TEXT"))
+            if "host" not in {row[1] for row in conn.execute(text("PRAGMA table_info(enrolments)"))}:
+                conn.execute(text("ALTER TABLE enrolments ADD COLUMN host TEXT"))
+            conn.execute(text("CREATE INDEX IF NOT EXISTS ix_enrolments_unit ON enrolments (workflow_id)"))
         for suffix in ("", "-wal", "-shm"):
             _owner_only(Path(str(self.path) + suffix), create=False)
 
@@ -175,6 +180,40 @@ class StateDb:
                 conn.execute(update(sent_messages).where(sent_messages.c.key == key)
                              .values(attempts=sent_messages.c.attempts + 1))
             return str(row[0]), str(row[1])
+
+    def claim_many(self, rows: Sequence[dict[str, Any]]) -> dict[str, tuple[str, str]]:
+        """`claim` for many sends in one transaction (rows: key, journey, contact, iteration, step_id, channel,
+        transport_id): key -> (status before this claim, transport id)."""
+        out: dict[str, tuple[str, str]] = {}
+        c = sent_messages.c
+        with self.engine.begin() as conn:
+            keys = [r["key"] for r in rows]
+            for i in range(0, len(keys), 500):
+                for key, status, tid in conn.execute(select(c.key, c.status, c.transport_id)
+                                                     .where(c.key.in_(keys[i:i + 500]))):
+                    out[str(key)] = (str(status), str(tid))
+            again = [k for k, (status, _) in out.items() if status == SENDING]
+            if again:
+                conn.execute(update(sent_messages).where(c.key.in_(again)).values(attempts=c.attempts + 1))
+            new = [r for r in rows if r["key"] not in out]
+            if new:
+                conn.execute(sent_messages.insert(), [
+                    {"key": r["key"], "journey": r["journey"], "contact_id": r["contact"], "iteration": r["iteration"],
+                     "step_id": r["step_id"], "channel": r["channel"], "status": SENDING, "attempts": 1,
+                     "transport_id": r["transport_id"]} for r in new])
+                for r in new:
+                    out[r["key"]] = ("new", r["transport_id"])
+        return out
+
+    def mark_many(self, marks: Sequence[tuple[str, str, int | None]]) -> None:
+        """`mark` for many sends in one transaction: (key, status, simulated send time)."""
+        if not marks:
+            return
+        now = time.time()
+        with self.engine.begin() as conn:
+            conn.execute(update(sent_messages).where(sent_messages.c.key == bindparam("k"))
+                         .values(status=bindparam("s"), sim_at=bindparam("t"), real_at=now, reason=None),
+                         [{"k": k, "s": s, "t": t} for k, s, t in marks])
 
     def mark(self, key: str, status: str, sim_at: int | None = None, reason: str | None = None) -> None:
         """Record how a claimed send ended (a failure with its reason)."""
@@ -282,20 +321,34 @@ class StateDb:
             found = conn.execute(q).scalar()
         return None if found is None else str(found)
 
-    def record_enrolments(self, journey: str, iteration: int, rows: Iterable[tuple[int, str, int]]) -> None:
-        """Record (contact, workflow id, simulated entry time) rows of an iteration."""
-        values = [{"journey": journey, "contact_id": c, "iteration": iteration, "workflow_id": w, "sim_at": at}
-                  for c, w, at in rows]
+    def record_enrolments(self, journey: str, iteration: int, rows: Iterable[tuple[int, str, int]],
+                          hosts: dict[str, str] | None = None) -> None:
+        """Record (contact, unit id, simulated entry time) rows of an iteration; `hosts`: the cohort workflow each
+        unit id runs in, when it does not run in a workflow of its own."""
+        hosts = hosts or {}
+        values = [{"journey": journey, "contact_id": c, "iteration": iteration, "workflow_id": w, "sim_at": at,
+                   "host": hosts.get(w)} for c, w, at in rows]
         if values:
             with self.engine.begin() as conn:
                 conn.execute(sqlite_insert(enrolments).on_conflict_do_nothing(), values)
 
+    def hosts(self, unit_ids: Sequence[str]) -> dict[str, str]:
+        """The Temporal workflow each of these units runs in: a cohort's, or (missing here) its own."""
+        e = enrolments.c
+        out: dict[str, str] = {}
+        ids = sorted(set(unit_ids))
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), 500):
+                q = select(e.workflow_id, e.host).where(e.workflow_id.in_(ids[i:i + 500]), e.host.is_not(None))
+                out.update({str(w): str(h) for w, h in conn.execute(q)})
+        return out
+
     def iteration_workflows(self, journey: str, iteration: int) -> list[str]:
-        """The workflow ids of an iteration's enrolments."""
+        """The Temporal workflow ids of an iteration's enrolments (a unit's own, or its cohort's)."""
         e = enrolments.c
         with self.engine.connect() as conn:
-            return [str(w) for w in conn.execute(select(e.workflow_id).where(e.journey == journey,
-                                                                           e.iteration == iteration)).scalars()]
+            return [str(w) for w in conn.execute(select(func.coalesce(e.host, e.workflow_id))
+                                                 .where(e.journey == journey, e.iteration == iteration)).scalars()]
 
     def enrolment_count(self, journey: str) -> int:
         """How many (contact, iteration) entries the journey has."""
@@ -306,7 +359,8 @@ class StateDb:
     def workflow_count(self, journey: str) -> int:
         """How many workflows the journey's enrolments started (one per contact, or per account, and iteration)."""
         with self.engine.connect() as conn:
-            return int(conn.execute(select(func.count(func.distinct(enrolments.c.workflow_id)))
+            host = func.coalesce(enrolments.c.host, enrolments.c.workflow_id)
+            return int(conn.execute(select(func.count(func.distinct(host)))
                                     .where(enrolments.c.journey == journey)).scalar_one())
 
 
@@ -326,6 +380,19 @@ class StateDb:
             .order_by(outbox.c.id).limit(limit)
         with self.engine.connect() as conn:
             return [(int(i), str(w), dict(e)) for i, w, e in conn.execute(q)]
+
+    def undelivered_many(self, wanted: Sequence[tuple[str, int]]) -> list[list[dict[str, Any]]]:
+        """`undelivered_events` of many units (unit id, up to) in one read, in the order asked."""
+        ids = sorted({w for w, _ in wanted})
+        found: dict[str, list[dict[str, Any]]] = {w: [] for w in ids}
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), 500):
+                q = select(outbox.c.workflow_id, outbox.c.event).where(
+                    outbox.c.workflow_id.in_(ids[i:i + 500]), outbox.c.status.in_(("pending", "delivered"))) \
+                    .order_by(outbox.c.id)
+                for w, e in conn.execute(q):
+                    found[str(w)].append(dict(e))
+        return [[e for e in found[w] if int(e.get("at", 0)) <= up_to] for w, up_to in wanted]
 
     def undelivered_events(self, workflow_id: str, up_to: int) -> list[dict[str, Any]]:
         """A workflow's events the endpoint accepted (stamped at or before simulated `up_to`), pending or signalled

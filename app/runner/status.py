@@ -5,9 +5,11 @@ Each contact workflow keeps `JourneyStep` (where it is), `JourneyPath` (every st
 version). A count query per figure answers, so the figures need no state of the runner and work for a run on
 a cluster as well as on the local dev server. Visibility trails the workflows by a moment.
 
-A journey that targets accounts has one workflow per account (and per contact without one): its figures count
-contacts all the same, added up from each workflow's `JourneyTally` (how many of its contacts each path key
-counts), one listing of the journey's workflows instead of a count query per figure.
+A journey that targets accounts has one workflow per account (and per contact without one), and a run with
+cohorts (cohort.py) one workflow per cohort of units: their figures count contacts all the same, added up from
+each workflow's `JourneyTally` (how many of its contacts each path key counts; a cohort's also says how many
+wait at each step, left with each outcome, reached the goal, are still in), one listing of the journey's
+workflows instead of a count query per figure.
 
 A message step counts `sent`, `suppressed` (consent, the suppression list, an opt-out), `no_address`, `failed`
 (the send failed for good: see `failures`) and `capped` apart; an action counts `failed` apart from `done`. The
@@ -23,6 +25,7 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from app.runner.calls import COHORT_WORKFLOW
 from app.runner.runnable import Runnable, RunnerError, step_types
 from app.runner.state import StateDb
 from app.semantics.plan import Kind
@@ -47,7 +50,7 @@ def _outcomes(s: Any) -> tuple[str, ...]:
 async def step_counts(client: Client, r: Runnable) -> dict[str, Any]:
     """{journey, version, enrolled, running, failed, outcomes: {...}, steps: [{step, type, entered, waiting, ...}]}."""
     base = f"JourneyKey = {_q(r.key)}"
-    if r.plan.accounts:
+    if r.plan.accounts or (await client.count_workflows(f"{base} AND WorkflowType = {_q(COHORT_WORKFLOW)}")).count:
         return await unit_counts(client, r)
 
     async def count(extra: str = "") -> int:
@@ -97,6 +100,9 @@ async def unit_counts(client: Client, r: Runnable) -> dict[str, Any]:
             return tally.get(key, 1 if key in path and not tally else 0)
 
         running = wf.status == WorkflowExecutionStatus.RUNNING
+        if wf.workflow_type == COHORT_WORKFLOW:
+            _add_cohort(tally, running, wf.status in FAILED, r, rows, totals, finals)
+            continue
         where = sa.get(STEP)
         totals["enrolled"] += size
         totals["running"] += size if running else 0
@@ -112,6 +118,25 @@ async def unit_counts(client: Client, r: Runnable) -> dict[str, Any]:
             for o in _outcomes(s):
                 row[o] += count(f"{s.id}={o}")
     return {"journey": r.plan.journey_name, "key": r.key, **totals, "outcomes": finals, "steps": rows}
+
+
+def _add_cohort(tally: dict[str, int], running: bool, failed: bool, r: Runnable, rows: list[dict[str, Any]],
+                totals: dict[str, int], finals: dict[str, int]) -> None:
+    """Add a cohort's tallies (cohort.py: `@STEP` waiting, `=OUTCOME`, `~running`, `~goal`, path keys) to the
+    figures; a cohort that failed or was terminated counts its contacts failed, as a unit's workflow would."""
+    size = tally.get("", 0)
+    totals["enrolled"] += size
+    totals["running"] += tally.get("~running", 0) if running else 0
+    totals["failed"] += size if failed else 0
+    totals["goal_reached"] += tally.get("~goal", 0)
+    totals["attributing"] += tally.get("@end", 0) if running else 0
+    for o in finals:
+        finals[o] += tally.get(f"={o}", 0)
+    for s, row in zip(r.plan.steps, rows):
+        row["entered"] += tally.get(s.id, 0)
+        row["waiting"] += tally.get(f"@{s.id}", 0) if running else 0
+        for o in _outcomes(s):
+            row[o] += tally.get(f"{s.id}={o}", 0)
 
 
 def state_figures(state: StateDb, journey: str) -> dict[str, Any]:

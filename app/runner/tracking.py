@@ -26,6 +26,8 @@ Each event is stamped with the simulated time at which it arrived (the run's clo
 outbox of the runner's state database before the answer goes out; a delivery task signals the workflows from
 there, and keeps the events while Temporal cannot be reached, so an event is not lost to an outage or to a
 runner stopped just after it answered. An event for a workflow that has finished is dropped (`not_running`).
+Events name a unit (the id its own workflow would have, as tokens and the enrolments table do); a unit that runs
+in a cohort's workflow (cohort.py) gets its events through the cohort, with its id in the event.
 """
 
 from __future__ import annotations
@@ -303,9 +305,12 @@ class TrackingServer:
                 if not batch:
                     break
                 settled: list[tuple[int, str]] = []
+                # a unit that runs in a cohort's workflow: the event goes there, naming the unit
+                hosts = await asyncio.to_thread(self.state.hosts, sorted({wid for _, wid, _ in batch}))
                 try:
                     for i, wid, ev in batch:
-                        ok = await self.signal(wid, Event(**ev))
+                        host = hosts.get(wid)
+                        ok = await self.signal(host or wid, Event(**{**ev, "unit": wid}) if host else Event(**ev))
                         settled.append((i, "delivered" if ok else "not_running"))
                 except RPCError:
                     await asyncio.to_thread(self.state.settle_events, settled)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -40,15 +42,17 @@ from app.runner.calls import ENROLMENT_WORKFLOW, EnrolInput, enrolment_workflow_
 from app.runner.channels import SmsChannel, SmtpChannel, Tokens
 from app.runner.clock import Clock
 from app.runner.contacts import ContactsDb
-from app.runner.devserver import SEARCH_ATTRIBUTES, DevServer, connect, free_port, port_open
+from app.runner.devserver import SEARCH_ATTRIBUTES, DevServer, _die_with_parent, connect, free_port, port_open
 from app.runner.runnable import Runnable, RunnerError, register
 from app.runner.state import StateDb
 from app.runner.status import state_figures, step_counts
 from app.runner.tracking import TrackingServer
+from app.runner.cohort import CohortWorkflow
 from app.runner.workflows import ContactWorkflow, EnrolmentWorkflow
 from app.semantics.plan import Kind
 
 NAMESPACE = "default"
+WORKFLOWS = [ContactWorkflow, CohortWorkflow, EnrolmentWorkflow]
 
 
 @dataclass
@@ -68,6 +72,7 @@ class RunSettings:
     seed: int = 0
     poll: int = 3600
     page: int = 500
+    cohort: int = 500  # units per cohort workflow (cohort.py); 0: a workflow per unit (ContactWorkflow)
     send_timeout: float = 60.0
     until_done: bool = True  # stop when everybody has left the journey (not for ongoing journeys without end)
     sender: str = "journeys@localhost"
@@ -78,6 +83,9 @@ class RunSettings:
     script: dict[int, list[dict[str, Any]]] | None = None
     secret: str | None = None  # the events secret (None: the run's own, made at its first start and kept)
     public_status: bool = False  # GET /status without the secret (it names the journey and its key)
+    workers: int = 1  # worker processes: this one and workers - 1 that join it (`journey-studio run --join`)
+    package: str | None = None  # the package file, for the extra workers to load
+    public_key: str | None = None  # ... and the key its signature is checked with
 
 
 @dataclass
@@ -152,6 +160,7 @@ class Run:
         self.state: StateDb | None = None
         self.smtp: SmtpChannel | None = None
         self._worker_task: asyncio.Task[None] | None = None
+        self.children: list[subprocess.Popen[bytes]] = []  # extra worker processes (RunSettings.workers)
 
     async def start(self) -> None:
         """Everything up: state, Temporal, worker, tracking endpoint, enrolment."""
@@ -206,17 +215,10 @@ class Run:
         self.tracking_url = (s.public_url or f"http://{host}:{port}").rstrip("/")
         self.state.put("tracking_url", self.tracking_url)
 
-        smtp = self.smtp = SmtpChannel(s.smtp[0], s.smtp[1], s.sender) if s.smtp else None
-        sms = SmsChannel(s.sms_url) if s.sms_url else None
-        push = SmsChannel(s.push_url, label="push gateway") if s.push_url else None
-        acts = Activities(self.contacts, self.state, tokens, self.tracking_url, smtp, sms, self.client, push,
-                          s.script or {})
-        self.executor = ThreadPoolExecutor(max_workers=max(8, s.max_concurrent_activities))
-        self.worker = Worker(self.client, task_queue=r.task_queue, workflows=[ContactWorkflow, EnrolmentWorkflow],
-                             activities=acts.all(), activity_executor=self.executor,
-                             workflow_runner=workflow_runner(),
-                             max_concurrent_activities=s.max_concurrent_activities,
-                             max_concurrent_local_activities=s.max_concurrent_activities)
+        doc = worker_settings(s, self.address, self.tracking_url)
+        self.state.put(WORKER_SETTING, doc)
+        self.worker, self.executor, self.smtp = make_worker(self.client, r, doc, self.contacts, self.state, tokens)
+        self.children = [spawn_worker(s, k) for k in range(1, s.workers)]
         self._worker_task = asyncio.create_task(self.worker.run())
         await self.start_enrolment()
 
@@ -224,7 +226,7 @@ class Run:
         """Start the enrolment workflow, or leave the one that is there."""
         s, r = self.settings, self.r
         inp = EnrolInput(r.key, r.digest, self.clock.to_plain(), s.seed, s.page, s.poll, s.send_timeout,
-                         exact=s.script is not None)
+                         exact=s.script is not None, cohort=s.cohort)
         try:
             await self.client.start_workflow(ENROLMENT_WORKFLOW, inp, id=enrolment_workflow_id(r.key),
                                              task_queue=r.task_queue,
@@ -271,6 +273,7 @@ class Run:
 
     async def stop(self) -> None:
         """Tear everything down (the run's state stays: start again to go on)."""
+        await asyncio.to_thread(stop_children, self.children)
         if self.tracking is not None:
             await self.tracking.close()
         if self.worker is not None:
@@ -289,6 +292,111 @@ class Run:
         for db in (self.contacts, self.state):
             if db is not None:
                 db.close()
+
+
+WORKER_SETTING = "worker"  # what a worker process that joins the run needs (Run.start keeps it in the state)
+
+
+def worker_settings(s: RunSettings, temporal: str, tracking_url: str) -> dict[str, Any]:
+    """The run's settings a joining worker needs: where Temporal, the contacts, the channels and the endpoint are."""
+    return {"temporal": temporal, "namespace": s.namespace, "contacts_db": s.contacts_db, "tracking_url": tracking_url,
+            "smtp": list(s.smtp) if s.smtp else None, "sms_url": s.sms_url, "push_url": s.push_url,
+            "sender": s.sender, "max_concurrent_activities": s.max_concurrent_activities,
+            "script": {str(c): items for c, items in s.script.items()} if s.script is not None else None}
+
+
+def make_worker(client: Client, r: Runnable, doc: dict[str, Any], contacts: ContactsDb, state: StateDb,
+                tokens: Tokens) -> tuple[Worker, ThreadPoolExecutor, SmtpChannel | None]:
+    """A worker of the run's task queue with its activities (its thread pool and SMTP channel, to close)."""
+    smtp = SmtpChannel(str(doc["smtp"][0]), int(doc["smtp"][1]), str(doc["sender"])) if doc.get("smtp") else None
+    sms = SmsChannel(doc["sms_url"]) if doc.get("sms_url") else None
+    push = SmsChannel(doc["push_url"], label="push gateway") if doc.get("push_url") else None
+    script = {int(c): items for c, items in (doc.get("script") or {}).items()}
+    acts = Activities(contacts, state, tokens, str(doc["tracking_url"]), smtp, sms, client, push, script)
+    most = int(doc.get("max_concurrent_activities") or 64)
+    executor = ThreadPoolExecutor(max_workers=max(8, most))
+    worker = Worker(client, task_queue=r.task_queue, workflows=WORKFLOWS, activities=acts.all(),
+                    activity_executor=executor, workflow_runner=workflow_runner(), max_concurrent_activities=most,
+                    max_concurrent_local_activities=most)
+    return worker, executor, smtp
+
+
+def spawn_worker(s: RunSettings, k: int) -> subprocess.Popen[bytes]:
+    """Start worker process `k` (`journey-studio run PACKAGE --join`), its output in the state folder."""
+    if not s.package:
+        raise RunnerError("extra workers need the package file (RunSettings.package)")
+    cmd = [sys.executable, "-m", "app.cli.main", "run", str(s.package), "--join", "--state-dir", str(s.state_dir)]
+    if s.public_key:
+        cmd += ["--public-key", s.public_key]
+    with open(Path(s.state_dir) / f"worker-{k}.log", "ab") as log:
+        # on Linux it is told to stop when this process dies (as the dev server is: devserver._die_with_parent)
+        return subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+
+
+def stop_children(children: list[subprocess.Popen[bytes]], grace: float = 20.0) -> None:
+    """Stop worker processes this run started: asked first (SIGTERM: they finish their tasks), then killed."""
+    for p in children:
+        if p.poll() is None:
+            p.terminate()
+    deadline = time.monotonic() + grace
+    for p in children:
+        try:
+            p.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+async def join_run(r: Runnable, state_dir: Path, say: Callable[[str], None] = lambda s: None,
+                   stop: asyncio.Event | None = None, patience: float = 120.0) -> None:
+    """Work for a run of the same package started elsewhere (`journey-studio run`), on its task queue, until
+    `stop` is set: its workflows and activities are shared among the workers. Waits up to `patience` seconds for
+    the run to write its settings (a worker may start before the run)."""
+    register(r)
+    stop = stop or asyncio.Event()
+    db = Path(state_dir) / "runner.db"
+    deadline = time.monotonic() + patience
+    doc = None
+    while doc is None:
+        if db.exists():
+            probe = StateDb(db)
+            try:
+                first, doc = probe.get("journey"), probe.get(WORKER_SETTING)
+            finally:
+                probe.close()
+            if first is not None and (first.get("key"), first.get("digest")) != (r.key, r.digest):
+                raise RunnerError(f"{state_dir} holds the run of another journey or build ({first.get('key')})")
+        if doc is None:
+            if time.monotonic() > deadline or stop.is_set():
+                raise RunnerError(f"{state_dir}: no run of this package started there (start it with "
+                                  "journey-studio run)")
+            await asyncio.sleep(0.2)
+    contacts, state = ContactsDb(str(doc["contacts_db"])), StateDb(db)
+    executor: ThreadPoolExecutor | None = None
+    smtp: SmtpChannel | None = None
+    try:
+        client = await connect(str(doc["temporal"]), str(doc.get("namespace") or NAMESPACE))
+        worker, executor, smtp = make_worker(client, r, doc, contacts, state, Tokens(str(state.get("secret"))))
+        say(f"Working for '{r.plan.journey_name}' ({r.key}) on Temporal at {doc['temporal']}")
+        task = asyncio.create_task(worker.run())
+        waiter = asyncio.create_task(stop.wait())
+        await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        if task.done():
+            task.result()
+            raise RunnerError("the worker stopped")
+        try:
+            await asyncio.wait_for(worker.shutdown(), 30)
+        except (asyncio.TimeoutError, RuntimeError):
+            task.cancel()
+    finally:
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+        if smtp is not None:
+            smtp.close()
+        contacts.close()
+        state.close()
 
 
 async def run_journey(r: Runnable, settings: RunSettings, say: Callable[[str], None] = lambda s: None,

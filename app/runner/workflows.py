@@ -1,26 +1,9 @@
-"""The runner's Temporal workflows: one per unit per iteration, and one that enrols a journey's audience.
+"""The runner's Temporal workflows: a unit's own (ContactWorkflow), a cohort's (cohort.py), and one that enrols a
+journey's audience.
 
-A unit is a contact or, when the journey targets accounts, the contacts of an account that enter together
-(seed 003: they take one path; a task, lead or workflow is created once for the account; messages go to each
-contact, with facts, consent, the frequency cap and opt-outs per contact). The unit's workflow steps through
-the journey with the reference interpreter (app/semantics/reference.py), exactly as the simulator's reference
-run drives it, except that events come from the world (signals) instead of draws and that time is the run's
-clock (clock.py) read from `workflow.now()`:
-
-- at each moment: events up to now are observed, the interpreter's moves run (a message step's send and an
-  action's effect are activities: retried, idempotent), then exit conditions are checked;
-- then the workflow waits on a durable timer until the interpreter's next wake-up, the schedule's end (or the
-  iteration's), or an event signal, whichever comes first; nothing happens at or after the cutoff;
-- facts the interpreter asks for (segment membership, attribute values) are read by local activities at the
-  moment asked, so the answers are in the history and a replay takes the same path;
-- live, a step is entered when the workflow actually gets there, so a worker that was down catches up at the
-  time it comes back (the simulator has no such delays, so its times are the ideal ones).
-
-Every send ends: sends and actions are retried with exponential backoff at most SEND_ATTEMPTS times within
-SEND_GIVE_UP; a failure another attempt would not change (PERMANENT) is not retried. A send that fails is the
-interpreter's 'not sent' (the contact goes on down the journey, as when it is suppressed); the counts tell it
-apart (`step=failed`, and `step=no_address` for a contact without an address), the path the workflow returns
-keeps the interpreter's label.
+What a unit does is unit.py's `Unit` (the reference interpreter driven on the run's clock); ContactWorkflow runs one
+unit: an activity per send, its own timer, its own search attributes. It stays registered for runs started with
+a workflow per unit (`RunSettings.cohort = 0`) and for workflows started before cohorts existed.
 
 The workflow keeps search attributes up to date (devserver.SEARCH_ATTRIBUTES) for the live per-step counts,
 answers the `progress` query, and returns its path.
@@ -35,25 +18,19 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
-from temporalio.exceptions import ActivityError, FailureError, RetryState
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    import numpy as np
-
     from app.runner.calls import (CONTACT_WORKFLOW, ENROLMENT_WORKFLOW, ContactInput, EnrolInput, EnrolPage,
                                   EnrolResult, Event, FactsAnswer, FactsRequest, SendResult, StepRequest)
     from app.runner.clock import Clock
     from app.runner.runnable import lookup
-    from app.semantics.draws import SPLIT, SPLIT_ACCOUNT, hash_keys, stream, uniforms
-    from app.semantics.outcomes import CAPPED, COMPLETED, DONE, LABELS, SENT, SUPPRESSED
-    from app.semantics.plan import (CHANNEL_EVENTS, LINK_CLICK, MESSAGE_EVENT_NAMES, STEP_EVENTS, Kind, Plan,
-                                    StepPlan)
-    from app.semantics.reference import (NEVER, ContactState, Move, Wait, advance, apply, enter, exit_due,
-                                     observe, observe_event, stop)
+    from app.runner.unit import (EVENTS_KEEP_TIME, FACTS_TIMEOUT, FAILED, NO_ADDRESS, PERMANENT, SEND_ATTEMPTS,
+                                 SEND_GIVE_UP, SEND_RETRY, Unit, failure_reason, split_draw)
+    from app.semantics.plan import Plan
 
-# a patch marker: workflows started before it was added replay as they ran (a message's moves at the moment it
-# was decided, no outbox read before a deadline that passed while an activity ran); new ones keep events' time
-EVENTS_KEEP_TIME = "events-keep-their-time"
+__all__ = ["EVENTS_KEEP_TIME", "FACTS_TIMEOUT", "FAILED", "NO_ADDRESS", "PERMANENT", "SEND_ATTEMPTS", "SEND_GIVE_UP",
+           "SEND_RETRY", "split_draw", "ContactWorkflow", "EnrolmentWorkflow"]
 
 KEY = SearchAttributeKey.for_keyword("JourneyKey")
 STEP = SearchAttributeKey.for_keyword("JourneyStep")
@@ -62,420 +39,73 @@ OUTCOME = SearchAttributeKey.for_keyword("JourneyOutcome")
 GOAL = SearchAttributeKey.for_keyword("JourneyGoal")
 TALLY = SearchAttributeKey.for_keyword_list("JourneyTally")  # an account's: "KEY*n", n of its contacts per path key
 
-FACTS_TIMEOUT = timedelta(seconds=30)
-PERMANENT = "PermanentFailure"  # the error type of a send or an action that another attempt would not change
-SEND_ATTEMPTS = 8  # a send or an action: tried at most this many times (1 s, 2 s, 4 s... 60 s apart)
-SEND_GIVE_UP = timedelta(minutes=30)  # ... and given up on this long after it was first scheduled
-SEND_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
-                         maximum_interval=timedelta(seconds=60), maximum_attempts=SEND_ATTEMPTS,
-                         non_retryable_error_types=[PERMANENT])
 # enrolment waits for the world (Temporal, the contacts database) however long it is away: no bound
 ENROL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                           maximum_interval=timedelta(seconds=30))
-FAILED, NO_ADDRESS = "failed", "no_address"  # why a message was not sent, as the counts tell it
 PAGES_PER_RUN = 200  # enrolment continues as new after this many pages, to keep its history short
-
-
-def split_draw(seed: int, step: StepPlan, contact: int, account: int = -1) -> float:
-    """The uniform draw of a split for a unit: the simulator's (keyed by the contact, or the account, and the step,
-    not the iteration)."""
-    if account >= 0:
-        h = hash_keys(np.array([account], dtype=np.int64), stream(seed, step.key, SPLIT_ACCOUNT))
-    else:
-        h = hash_keys(np.array([contact], dtype=np.int64), stream(seed, step.key, SPLIT))
-    return float(uniforms(h)[0][0])
-
-
-def failure_reason(e: ActivityError) -> str:
-    """Why an activity failed for good, in one line."""
-    cause = e.cause
-    text = cause.message if isinstance(cause, FailureError) else str(cause or e)
-    if e.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED:
-        return f"gave up after {SEND_ATTEMPTS} attempts: {text}"
-    if e.retry_state == RetryState.TIMEOUT:
-        return f"gave up after {SEND_GIVE_UP}: {text}"
-    return text
-
-
-class _NeedFacts(Exception):
-    """The interpreter asked for a fact the workflow has not read yet."""
-
-    def __init__(self, segment: str | None, attribute: str | None, at: int) -> None:
-        super().__init__(segment or attribute)
-        self.segment, self.attribute, self.at = segment, attribute, at
-
-
-class _Facts:
-    """The interpreter's Facts, answered from what local activities read (in the history).
-
-    The suppression segment is the exception: it is asked at each message's send slot, and the send activity
-    checks it again at send time anyway, so it is first assumed false (`assumed` records that) and the send
-    activity's answer stands for it; it is read only when the assumption decided something else (the cap).
-    """
-
-    def __init__(self, zone: str | None, suppress: str | None) -> None:
-        self.zone, self.suppress = zone, suppress
-        self.now = 0
-        self.members: dict[tuple[str, int, int], bool] = {}  # (segment, contact, moment)
-        self.values: dict[tuple[str, int, int], Any] = {}  # (attribute, contact, moment)
-        self.assumed: set[tuple[str, int]] = set()
-
-    def member(self, contact: int, segment: str, t: int) -> bool:
-        if (segment, contact, t) not in self.members:
-            if segment == self.suppress:
-                self.assumed.add((segment, t))
-                return False
-            raise _NeedFacts(segment, None, t)
-        return self.members[(segment, contact, t)]
-
-    def attribute(self, contact: int, name: str) -> Any:
-        if (name, contact, self.now) not in self.values:
-            raise _NeedFacts(None, name, self.now)
-        return self.values[(name, contact, self.now)]
-
-    def timezone(self, contact: int) -> str | None:
-        return self.zone
 
 
 @workflow.defn(name=CONTACT_WORKFLOW)
 class ContactWorkflow:
-    """One unit's way (a contact's, or an account's contacts') through one iteration of a journey."""
+    """One unit's way (a contact's, or an account's contacts') through one iteration of a journey, in a workflow of
+    its own (the unit's id is the workflow's)."""
 
     def __init__(self) -> None:
-        self.pending: list[Event] = []
-        self.seen: set[tuple[str, int, str, int]] = set()  # events handed to the interpreter (name, at, step, contact)
-        self.collected_at = -1  # the outbox was last read for events accepted up to this simulated moment
-        self.woken = False
-        self.paths: dict[int, list[list[Any]]] = {}  # contact -> [[step id, entered, left, outcome label], ...]
-        self.visits: list[list[Any]] = []  # the first contact's
-        self.sent: dict[int, int] = {}  # message step index -> simulated send time
-        self.where: str = ""
-        self.reasons: dict[tuple[int, str], str] = {}  # (contact, step id) -> failed / no_address, for the counts
+        self.unit: Unit | None = None
+        self.early: list[Event] = []  # signals that came before the unit was made
+        self.ended = self.goal_shown = False
 
     @workflow.signal(name="event")
     def event(self, ev: Event) -> None:
         """An event from the tracking endpoint (an open, a click, a purchase...)."""
-        self.pending.append(ev)
-        self.woken = True
+        if self.unit is None:
+            self.early.append(ev)
+        else:
+            self.unit.signal(ev)
 
     @workflow.query(name="progress")
     def progress(self) -> dict[str, Any]:
         """Where the unit is and the steps it took so far (its first contact's; `paths`: every contact's)."""
-        return {"step": self.where, "visits": self.visits, "paths": {str(c): v for c, v in self.paths.items()}}
+        if self.unit is None:
+            return {"step": "", "visits": [], "paths": {}}
+        return self.unit.progress()
 
     @workflow.run
     async def run(self, inp: ContactInput) -> dict[str, Any]:
-        r = lookup(inp.journey, inp.digest)
-        self.inp, self.plan, self.clock = inp, r.plan, Clock.from_plain(inp.clock)
-        plan = self.plan
-        cutoff = plan.cutoff(inp.iteration)[0]
-        self.facts = _Facts(inp.timezone, plan.audience.suppress)
-        unit = inp.contacts
-        contacts = [ContactState(c) for c in unit]
-        self.by_id = {c.contact: c for c in contacts}
-        self.paths = {c: [] for c in unit}
-        self.visits = self.paths[inp.contact]
-        if plan.cap is not None:  # the frequency cap counts this journey's earlier sends
-            sends = await workflow.execute_local_activity(
-                "contact_sends", args=[inp.journey, unit], result_type=dict, start_to_close_timeout=FACTS_TIMEOUT)
-            for c in contacts:
-                c.sends = [int(x) for x in sends.get(str(c.contact), [])]
-        if inp.iteration > 0:  # opt-outs and hard bounces of earlier iterations hold for the rest of the run
-            found = await workflow.execute_local_activity(
-                "contact_blocks", args=[inp.journey, unit], result_type=dict, start_to_close_timeout=FACTS_TIMEOUT)
-            for c in contacts:
-                for channel, at in (found.get(str(c.contact)) or {}).items():
-                    c.block(str(channel), int(at))
-        self.saved_blocks = {c.contact: dict(c.blocked) for c in contacts}
-        now = inp.entered_at if inp.exact else max(inp.entered_at, self.sim_now())
-        state = enter(plan, contacts, inp.iteration, now)
-        self.state = state
-        for item in inp.script:  # a rehearsal's contact events at set moments (rehearsal.py)
-            if "at" in item:
-                self.pending.append(Event(str(item["event"]), plan.start + int(item["at"]), "",
-                                          int(item.get("contact", -1))))
-        # exit and goal conditions on segments: looked at on entry, then every `poll` simulated seconds
-        self.watched = [t for t in (*plan.exits, *([plan.goal] if plan.goal else [])) if t.segment]
-        self.next_look = now
-        final: Move | None = None
-        if now >= cutoff:
-            final = stop(cutoff, False)
-            self.visit(plan.entry, now, final)
-        while final is None:
-            action: Wait | Move = Wait(NEVER)
-            while final is None:
-                if self.observe_until(now):  # events up to now (some came while an activity ran) before the moves
-                    await self.save_blocks()
-                action = await self.advance(now)
-                if isinstance(action, Wait):
-                    break
-                if (not inp.exact and state.arrived < action.at < now and self.collected_at < now
-                        and workflow.patched(EVENTS_KEEP_TIME)):
-                    # a deadline passed while an activity ran (or the worker or Temporal was away): an event the
-                    # endpoint accepted before it may still be on its way; read the outbox, then decide
-                    await self.collect_undelivered(now)
-                    continue
-                step_index, arrived = state.step, state.arrived
-                assert step_index is not None
-                action = await self.carry_out(plan.steps[step_index],
-                                              action if inp.exact else replace(action, at=max(action.at, now)))
-                now = action.at if inp.exact else max(now, self.sim_now())
-                self.visit(step_index, arrived, action)
-                apply(plan, state, action)
-                if action.next is None:
-                    final = action
-                elif action.next == plan.end:
-                    final = Move(action.at, COMPLETED, None)
-                    self.visit(plan.end, action.at, final)
-                elif now >= cutoff:
-                    final = stop(cutoff, False)
-                    self.visit(action.next, action.at, final)
-            if final is not None:
-                break
-            if self.observe_until(now):
-                await self.save_blocks()
-                continue  # events came in while the moves ran: the interpreter sees them at this moment
-            if await self.look_at_segments(now):
-                continue
-            ex = exit_due(plan, state)
-            if ex is not None:
-                final = ex
-                self.visit(state.step, state.arrived, ex)  # type: ignore[arg-type]
-                break
-            self.publish()
-            assert isinstance(action, Wait)
-            target = min(action.until, cutoff, *(e.at for e in self.pending),
-                         *([self.next_look] if self.watched else []))
-            timer = await self.sleep_until(target)
-            if inp.exact:  # logical time: the moment waited for, or (woken by an event) the same moment
-                now = max(now, target) if timer else now
-            else:
-                now = max(now, self.sim_now(), target if timer else 0)
-                if timer:
-                    await self.collect_undelivered(now)
-            if now >= cutoff:
-                self.observe_until(cutoff - 1)
-                ex = exit_due(plan, state)
-                final = ex if ex is not None else stop(cutoff, False)
-                self.visit(state.step, state.arrived, final)  # type: ignore[arg-type]
-        self.where = "end"
-        workflow.upsert_search_attributes([STEP.value_set("end"), PATH.value_set(self.path_keys()),
-                                           OUTCOME.value_set(LABELS[final.outcome]), *self.tally()])
-        goal_at = await self.attribute_goal(cutoff)
-        await self.save_blocks()
-        return {"contact": inp.contact, "iteration": inp.iteration, "visits": self.visits,
-                "outcome": LABELS[final.outcome], "left_at": final.at, "goal_at": goal_at,
-                "paths": {str(c): v for c, v in self.paths.items()},
-                "not_sent": {f"{c}:{step}": why for (c, step), why in self.reasons.items()}}
+        self.unit = unit = Unit(self, inp, workflow.info().workflow_id)
+        for ev in self.early:
+            unit.signal(ev)
+        return await unit.run()
 
-    async def attribute_goal(self, cutoff: int) -> int | None:
-        """The one definition of a goal (Plan.goal_deadline): its event within the goal's window after entry,
-        whether or not the contact has left. A contact that has left without it is still listened to until the
-        window closes (or the iteration's cutoff); then JourneyGoal says 'reached' when it came."""
-        plan = self.plan
-        if plan.goal is None:
-            return None
-        deadline = plan.goal_deadline(self.state.entered_at, cutoff)
-        logical = max(self.state.arrived, self.state.entered_at)
-        while True:
-            now = logical if self.inp.exact else self.sim_now()
-            self.observe_until(min(now, deadline - 1))
-            if plan.goal.segment and now < deadline:
-                await self.look_at_segments(now)
-            at = self.state.contact_events.get(plan.goal.name, NEVER)
-            if at < deadline:
-                workflow.upsert_search_attributes([GOAL.value_set("reached")])
-                return at
-            if now >= deadline:
-                if self.inp.exact or self.collected_at >= deadline or not workflow.patched(EVENTS_KEEP_TIME):
-                    return None
-                await self.collect_undelivered(now)  # a goal accepted in time, on its way when the window closed
-                continue
-            looks = [self.next_look] if plan.goal.segment else []
-            target = min([deadline, *looks, *(e.at for e in self.pending)])
-            if await self.sleep_until(target):
-                logical = max(logical, target)
-                if not self.inp.exact:
-                    await self.collect_undelivered(self.sim_now())
+    # --- the unit's host -----------------------------------------------------------------------------------
 
-    async def save_blocks(self) -> None:
-        """Record channels that stopped reaching contacts since the last record (for later iterations)."""
-        if len(self.plan.iterations) < 2:
-            return
-        new: dict[str, dict[str, int]] = {}
-        for c in self.state.contacts:
-            saved = self.saved_blocks[c.contact]
-            found = {ch: at for ch, at in c.blocked.items() if saved.get(ch) != at}
-            if found:
-                new[str(c.contact)] = found
-        if new:
-            await workflow.execute_local_activity("record_blocks", args=[self.inp.journey, new],
-                                                  start_to_close_timeout=FACTS_TIMEOUT)
-            for key, channels in new.items():
-                self.saved_blocks[int(key)].update(channels)
-
-    async def look_at_segments(self, now: int) -> bool:
-        """Read the segments of exit and goal conditions when a look is due; record a condition met ('joins':
-        a member, at entry or since; 'leaves': no longer a member) as its contact event. Live, a condition is
-        seen at the first look after it is met (every `poll` simulated seconds); whether anything was new."""
-        if not self.watched or now < self.next_look:
-            return False
-        self.next_look = now + max(1, self.inp.poll)
-        names = sorted({t.segment for t in self.watched if t.segment})
-        await self.read_facts(now, names, [])
-        new = False
-        for t in self.watched:  # a unit meets a condition when any of its contacts does
-            for c in self.state.contacts:
-                member = self.facts.members.get((t.segment or "", c.contact, now), False)
-                met = member if t.when != "leaves" else not member
-                if met and t.name not in self.state.contact_events:
-                    observe_event(self.state, t.name, now, c)
-                    new = True
-        return new
-
-    # --- time ----------------------------------------------------------------------------------------------
-
-    def sim_now(self) -> int:
-        return self.clock.sim(workflow.now().timestamp())
-
-    async def sleep_until(self, target: int) -> bool:
-        """Wait until simulated `target` or an event signal; True when the timer ran out."""
-        delay = self.clock.real(target) - workflow.now().timestamp()
-        if delay <= 0:
-            return True
-        self.woken = False
-        try:
-            await workflow.wait_condition(lambda: self.woken, timeout=timedelta(seconds=delay))
-        except asyncio.TimeoutError:
-            return True
-        return False
-
-    # --- events --------------------------------------------------------------------------------------------
-
-    async def collect_undelivered(self, now: int) -> None:
-        """Before a deadline passes: events the endpoint accepted by `now` whose signal is late (delivery lag, or
-        the worker or Temporal away) still count, read from the runner's outbox. That includes events signalled
-        already whose signal this workflow task has not seen yet. The signal, when it comes, adds nothing:
-        observing an event again keeps its first moment."""
-        found = await workflow.execute_local_activity(
-            "undelivered_events", args=[workflow.info().workflow_id, now], result_type=list,
-            start_to_close_timeout=FACTS_TIMEOUT)
-        self.collected_at = max(self.collected_at, now)
-        known = self.seen | {(e.name, e.at, e.step_id, e.contact) for e in self.pending}
-        for doc in found:
-            ev = Event(**doc)
-            if (ev.name, ev.at, ev.step_id, ev.contact) not in known:
-                self.pending.append(ev)
-
-    def observe_until(self, now: int) -> bool:
-        """Hand the interpreter the events that happened up to `now`, in time order; whether there were any."""
-        due = sorted((e for e in self.pending if e.at <= now), key=lambda e: e.at)
-        if not due:
-            return False
-        self.pending = [e for e in self.pending if e.at > now]
-        for e in due:
-            self.seen.add((e.name, e.at, e.step_id, e.contact))
-            at = max(e.at, self.state.entered_at)
-            who = self.by_id.get(e.contact, self.state.contacts[0])  # whose event: one contact of the unit
-            if e.step_id and e.name in CHANNEL_EVENTS:  # from one message: its channel only
-                step = next((s for s in self.plan.steps if s.id == e.step_id), None)
-                channel = step.channel if step is not None else None
-                if e.name == "unsubscribed":
-                    observe_event(self.state, e.name, at, who, channel)
-                else:  # the address is dead: nothing more on that channel (a soft bounce is only 'bounced')
-                    who.block(channel, at)
-                    if step is not None and step.index in self.sent:
-                        observe(self.state, step.index, "bounced", max(at, self.sent[step.index]))
-            elif e.step_id:
-                name = e.name if e.name.startswith(LINK_CLICK) else MESSAGE_EVENT_NAMES.get(e.name)
-                index = next((s.index for s in self.plan.steps if s.id == e.step_id), None)
-                if name is None or index is None or index not in self.sent:
-                    continue  # a message this contact was not sent on its path has no events
-                observe(self.state, index, name, max(at, self.sent[index]))
-            else:
-                observe_event(self.state, e.name, at, who)
-        return True
-
-    # --- the interpreter -----------------------------------------------------------------------------------
-
-    async def advance(self, now: int) -> Wait | Move:
-        """The interpreter's next action at `now`, reading the facts it asks for first."""
-        while True:
-            self.facts.now = now
-            self.facts.assumed.clear()
-            try:
-                action = advance(self.plan, self.facts, self.state, now,
-                                 lambda step: split_draw(self.inp.seed, step, self.inp.contact, self.inp.account))
-            except _NeedFacts as need:
-                await self.read_facts(need.at, [need.segment] if need.segment else [],
-                                      [need.attribute] if need.attribute else [])
-                continue
-            if isinstance(action, Move) and CAPPED in (action.contact_outcomes or ()) and self.facts.assumed:
-                for segment, at in list(self.facts.assumed):  # suppressed or capped: read which
-                    await self.read_facts(at, [segment], [])
-                continue
-            return action
-
-    async def read_facts(self, at: int, segments: list[str], attributes: list[str]) -> None:
-        """Read the unit's segment memberships and attribute values at `at` (a local activity, in the history)."""
-        unit = self.inp.contacts
-        req = FactsRequest(self.inp.journey, self.inp.digest, unit, at, segments, attributes)
+    async def facts(self, req: FactsRequest) -> FactsAnswer:
         ans: FactsAnswer = await workflow.execute_local_activity(
             "contact_facts", req, result_type=FactsAnswer, start_to_close_timeout=FACTS_TIMEOUT)
-        for name, answers in ans.members.items():
-            for c, yes in zip(unit, answers):
-                self.facts.members[(name, c, at)] = bool(yes)
-        for name, values in ans.attributes.items():
-            for c, value in zip(unit, values):
-                self.facts.values[(name, c, at)] = value
+        return ans
 
-    async def carry_out(self, step: StepPlan, move: Move) -> Move:
-        """Do what a move means in the world: send the message to each contact it goes to, create the task (once
-        per account when the step acts per account), call the webhook."""
-        outs = list(move.contact_outcomes or ())
-        timeout = timedelta(seconds=self.inp.send_timeout)
+    async def sends_of(self, journey: str, contacts: list[int]) -> dict[str, Any]:
+        found: dict[str, Any] = await workflow.execute_local_activity(
+            "contact_sends", args=[journey, contacts], result_type=dict, start_to_close_timeout=FACTS_TIMEOUT)
+        return found
 
-        def request(contact: int) -> StepRequest:
-            return StepRequest(self.inp.journey, self.inp.digest, workflow.info().workflow_id, contact,
-                               self.inp.iteration, step.id, move.at, self.inp.account)
+    async def blocks_of(self, journey: str, contacts: list[int]) -> dict[str, Any]:
+        found: dict[str, Any] = await workflow.execute_local_activity(
+            "contact_blocks", args=[journey, contacts], result_type=dict, start_to_close_timeout=FACTS_TIMEOUT)
+        return found
 
-        unit = [c.contact for c in self.state.contacts]
-        if step.kind == Kind.MESSAGE and SENT in outs:
-            todo = [i for i, o in enumerate(outs) if o == SENT]
-            results = await asyncio.gather(*(self.send(request(unit[i]), timeout) for i in todo))
-            sent = []
-            for i, res in zip(todo, results):
-                if res.outcome != "sent":
-                    outs[i] = SUPPRESSED  # not sent (consent, suppression, no address, a failure): the contact goes on
-                    if res.outcome in (FAILED, NO_ADDRESS):
-                        self.reasons[(unit[i], step.id)] = res.outcome
-                else:
-                    sent.append(unit[i])
-            if not self.inp.exact and workflow.patched(EVENTS_KEEP_TIME):
-                # live: the move happens when the sends completed (an outage delays them; an if/then's window on
-                # this message starts from there)
-                move = replace(move, at=max(move.at, self.sim_now()))
-            if sent:
-                self.sent[step.index] = move.at
-                observe(self.state, step.index, "delivered", move.at)  # the transport accepted it
-            for item in self.inp.script:  # a rehearsal: what the contacts sent this message do after it
-                who = int(item.get("contact", self.inp.contact))
-                if item.get("after") == step.id and who in sent:
-                    at, name = move.at + int(item.get("delay", 0)), str(item["event"])
-                    self.pending.append(Event(name, at, step.id if name in STEP_EVENTS else "", who))
-                    if item.get("link"):
-                        self.pending.append(Event(f"{LINK_CLICK}{item['link']}", at, step.id, who))
-            return replace(move, contact_outcomes=tuple(outs))
-        if step.kind == Kind.ACTION:
-            await asyncio.gather(*(self.act(request(unit[i]), timeout) for i, o in enumerate(outs) if o == DONE))
-        return move
+    async def undelivered(self, uid: str, up_to: int) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = await workflow.execute_local_activity(
+            "undelivered_events", args=[uid, up_to], result_type=list, start_to_close_timeout=FACTS_TIMEOUT)
+        return found
 
     async def send(self, req: StepRequest, timeout: timedelta) -> SendResult:
         """Send a message (retried within SEND_RETRY's bounds); a send that fails for good is `failed`, recorded."""
         try:
-            return await workflow.execute_activity(
+            res: SendResult = await workflow.execute_activity(
                 "send_message", req, result_type=SendResult, start_to_close_timeout=timeout,
                 schedule_to_close_timeout=max(SEND_GIVE_UP, 2 * timeout), retry_policy=SEND_RETRY)
+            return res
         except ActivityError as e:
             reason = failure_reason(e)
             workflow.logger.warning("contact %s, step %s: the message is not sent: %s", req.contact, req.step_id,
@@ -484,54 +114,37 @@ class ContactWorkflow:
                                                   start_to_close_timeout=FACTS_TIMEOUT)
             return SendResult(FAILED, "", reason)
 
-    async def act(self, req: StepRequest, timeout: timedelta) -> None:
-        """Carry out an action (retried within SEND_RETRY's bounds); one that fails for good is counted `failed`."""
+    async def sleep(self, unit: Unit, seconds: float) -> bool:
         try:
-            await workflow.execute_activity("run_action", req, start_to_close_timeout=timeout,
-                                            schedule_to_close_timeout=max(SEND_GIVE_UP, 2 * timeout),
-                                            retry_policy=SEND_RETRY)
-        except ActivityError as e:
-            workflow.logger.warning("contact %s, step %s: the action failed: %s", req.contact, req.step_id,
-                                    failure_reason(e))
-            self.reasons[(req.contact, req.step_id)] = FAILED
+            await workflow.wait_condition(lambda: unit.woken, timeout=timedelta(seconds=seconds))
+        except asyncio.TimeoutError:
+            return True
+        return False
 
-    # --- what the run shows ----------------------------------------------------------------------------------
+    def moved(self, unit: Unit) -> None:
+        """Search attributes for the live counts: the current step and the steps (with outcomes) behind; at the
+        end, the outcome; then whether the goal was reached."""
+        if unit.finished:
+            return
+        if unit.goal_reached:
+            if not self.goal_shown:
+                self.goal_shown = True
+                workflow.upsert_search_attributes([GOAL.value_set("reached")])
+        elif unit.outcome and not self.ended:
+            self.ended = True
+            workflow.upsert_search_attributes([STEP.value_set("end"), PATH.value_set(unit.path_keys()),
+                                               OUTCOME.value_set(unit.outcome), *self.tally(unit)])
+        elif not unit.outcome:
+            workflow.upsert_search_attributes([STEP.value_set(unit.where),
+                                               PATH.value_set([*unit.path_keys(), unit.where]),
+                                               *self.tally(unit, unit.where)])
 
-    def visit(self, step: int, entered: int, move: Move) -> None:
-        step_id = "end" if step >= len(self.plan.steps) else self.plan.steps[step].id
-        for pos, c in enumerate(self.inp.contacts):
-            outcome = move.contact_outcomes[pos] if move.contact_outcomes is not None else move.outcome
-            self.paths[c].append([step_id, entered, move.at, LABELS.get(outcome, str(outcome))])
-
-    def path_keys(self) -> list[str]:
-        """The steps the unit entered and `step=outcome` of each it left (any of its contacts'); a message not sent
-        for want of an address, or because the send failed, says so instead of 'suppressed'."""
-        keys: list[str] = []
-        for c, visits in self.paths.items():
-            for step_id, _, _, outcome in visits:
-                keys += [step_id, f"{step_id}={self.reasons.get((c, step_id), outcome)}"]
-        return list(dict.fromkeys(keys))
-
-    def tally(self, where: str = "") -> list[Any]:
+    def tally(self, unit: Unit, where: str = "") -> list[Any]:
         """An account's workflow: how many of its contacts each path key counts (status.py adds them up)."""
-        if self.inp.account < 0:
+        if unit.inp.account < 0:
             return []
-        counts: dict[str, int] = {}
-        for c, visits in self.paths.items():
-            keys = [k for step_id, _, _, outcome in visits
-                    for k in (step_id, f"{step_id}={self.reasons.get((c, step_id), outcome)}")]
-            for key in dict.fromkeys([*keys, *([where] if where else [])]):
-                counts[key] = counts.get(key, 0) + 1
-        return [TALLY.value_set([f"*{len(self.paths)}", *(f"{k}*{n}" for k, n in counts.items())])]
-
-    def publish(self) -> None:
-        """Search attributes for the live counts: the current step and the steps (with outcomes) behind."""
-        assert self.state.step is not None
-        where = self.plan.steps[self.state.step].id
-        if where != self.where:
-            self.where = where
-            workflow.upsert_search_attributes([STEP.value_set(where),
-                                               PATH.value_set([*self.path_keys(), where]), *self.tally(where)])
+        counts = unit.key_counts(where)
+        return [TALLY.value_set([f"*{len(unit.paths)}", *(f"{k}*{n}" for k, n in counts.items())])]
 
 
 @workflow.defn(name=ENROLMENT_WORKFLOW)
@@ -582,7 +195,7 @@ class EnrolmentWorkflow:
     async def enrol(self, k: int, at: int, after: int) -> EnrolResult:
         i = self.inp
         page = EnrolPage(i.journey, i.digest, k, at, at if i.exact else max(at, self.sim_now()), after, i.page,
-                         i.clock, i.seed, i.send_timeout, i.poll, i.exact)
+                         i.clock, i.seed, i.send_timeout, i.poll, i.exact, i.cohort)
         return await workflow.execute_activity("enrol_page", page, result_type=EnrolResult,
                                                start_to_close_timeout=timedelta(minutes=10),
                                                heartbeat_timeout=timedelta(seconds=60),
