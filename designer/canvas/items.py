@@ -467,6 +467,8 @@ class EdgeItem(QGraphicsItem):
         self._bounds = QRectF()
         self._shape: QPainterPath | None = None
         self._outlines: dict[float, QPainterPath] = {}  # pen width -> the stroke's outline (see _stroke)
+        self._band_pen = QPen()  # the flow's band: its pen and the width of its outline in _outlines[-1.0]
+        self._band_width = 0.0
         self._drop = False
         self._flow: int | None = None   # contacts that passed along the link (a simulation replay), or None
         self.flow_board: FlowBoard | None = None  # the scene's flows, read when needed (see boards)
@@ -609,19 +611,23 @@ class EdgeItem(QGraphicsItem):
                 self._shape.addEllipse(self._end_at, END_R + 4.0, END_R + 4.0)
         return self._shape
 
-    def _stroke(self, painter: QPainter, pen: QPen, lod: float) -> None:
+    def _stroke(self, painter: QPainter, pen: QPen, lod: float, *, band: bool = False) -> None:
         """Stroke the link with `pen`. A line at least a pixel wide is filled from its outline, made once per
         pen width when the link moves: stroking a curve anew on every frame cost most of a zoom frame. A
-        thinner line (zoomed out) is stroked: the rasterizer draws hairlines faster than it fills them."""
+        thinner line (zoomed out) is stroked: the rasterizer draws hairlines faster than it fills them. The
+        flow's band (`band`) keeps the outline of its latest width only (a replay changes it at every frame)."""
         if pen.widthF() * lod < 1.0:
             painter.setPen(pen)
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawPath(self._path)
             return
-        outline = self._outlines.get(pen.widthF())
-        if outline is None:
+        key = -1.0 if band else pen.widthF()
+        outline = self._outlines.get(key)
+        if outline is None or (band and self._band_width != pen.widthF()):
             stroker = QPainterPathStroker(pen)
-            outline = self._outlines[pen.widthF()] = stroker.createStroke(self._path)
+            outline = self._outlines[key] = stroker.createStroke(self._path)
+            if band:
+                self._band_width = pen.widthF()
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(pen.brush())
         painter.drawPath(outline)
@@ -633,11 +639,10 @@ class EdgeItem(QGraphicsItem):
         self._resolve_flow()
         lod = option.levelOfDetailFromTransform(painter.worldTransform())
         if self._flow_w > 0.0:  # the flow under the link, as a translucent band as wide as the flow
-            flow_pen = QPen(t.flow_pen)
-            flow_pen.setWidthF(self._flow_w)
-            painter.setPen(flow_pen)
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawPath(self._path)
+            if self._band_pen.widthF() != self._flow_w or self._band_pen.color() != t.flow_pen.color():
+                self._band_pen = QPen(t.flow_pen)
+                self._band_pen.setWidthF(self._flow_w)
+            self._stroke(painter, self._band_pen, lod, band=True)
         self._stroke(painter, pen, lod)
         if lod < LOD_SIMPLE:
             return
