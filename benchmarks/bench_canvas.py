@@ -45,6 +45,7 @@ from benchmarks.journeys import big_project  # noqa: E402
 
 GOAL_MS = {1000: 16.0, 5000: 33.0}
 FRAMES = 50
+_ALIVE: list[object] = []  # views and scenes kept until the process ends (collected midway, Qt calls into them)
 
 
 def _ms(seconds: list[float]) -> dict[str, float]:
@@ -223,7 +224,7 @@ def measure(app: QApplication, n_steps: int, rounds: int) -> dict[str, Any]:
         }
         view.close()
         doc.close()
-        del yard_scene
+        _ALIVE.extend([scene, view, yard_scene, yard_view, doc])
     return result
 
 
