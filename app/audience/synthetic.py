@@ -20,7 +20,8 @@ versions of Faker and NumPy).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any
 
@@ -37,6 +38,7 @@ from app.model.attributes import CONSENT_LEVELS, LOYALTY_TIERS
 MAX_SIZE = 20_000_000
 ZIPF_EXPONENT, ZIPF_OFFSET = 1.1, 10.0  # the offset keeps the largest account to a few % of the contacts
 SUBSCRIBABLE = CONSENT_LEVELS.index("subscriptions")
+_THREADED = 50_000  # contacts from which the population is drawn on two threads
 _REFERENCE = 200_000  # draws of the latent scores that place the consent and loyalty cut points
 # how engagement shapes a contact (log-value per unit of engagement above the mean; recency and buying odds)
 VALUE_SLOPE, BUYER_SLOPE, MAX_TENURE_DAYS = 2.0, 0.5, 3650.0
@@ -147,82 +149,28 @@ def synthesize(size: int, seed: int, profile: PopulationProfile | None = None, *
     now = int(as_of)
     today = now // DAY
     mean_e = _mean_engagement(profile)
-
-    # --- accounts ----------------------------------------------------------------------------------------------
     n_acc = accounts if accounts is not None else (
         max(1, round(n * profile.account_share / profile.contacts_per_account)) if profile.account_share > 0 else 0)
-    acc_locale = r_acc.choice(len(locales), size=n_acc, p=shares)
-    acc_share = 1.0 / (np.arange(1, n_acc + 1) + ZIPF_OFFSET) ** ZIPF_EXPONENT  # Zipf-Mandelbrot by size rank
-    r_acc.shuffle(acc_share)
-    acc_share = acc_share / acc_share.sum() if n_acc else acc_share
-    expected = acc_share * n * profile.account_share  # contacts the account will have
-    employees = np.ceil(np.maximum(expected, 1) * r_acc.lognormal(2.0, 0.8, n_acc))
-    industry = r_acc.integers(0, len(INDUSTRIES), n_acc)
-    acc_city = r_acc.integers(0, POOL_CITIES, n_acc)
-    name_state = int(r_acc.integers(0, 2 ** 62))
 
-    # --- contacts ------------------------------------------------------------------------------------------------
+    # Each part draws from streams of its own, so the contacts (with their accounts and static segments) and
+    # their attributes are drawn at the same time on two threads (NumPy releases the GIL), then the lists and
+    # the history: the same numbers whatever the threads.
+    def who_part() -> tuple[Any, ...]:
+        acc = _accounts(r_acc, n, n_acc, shares, profile)
+        return acc, _contacts(r_who, n, n_acc, shares, acc[1], profile), _static(seed, n, static, profile)
+
+    with _Pool(n) as pool:
+        who_done = pool.submit(who_part)
+        engagement, age_days, no_birth, created_s, buyer, lifetime_value, last_day, tier, consent = \
+            _attributes(r_attr, n, profile, now)
+        lists_done = pool.submit(_lists, r_list, n, seed, engagement, consent, profile, lists)
+        interactions = _history(r_events, profile, engagement, buyer, lifetime_value, last_day, created_s, now,
+                                mean_e)
+        (acc_locale, _, employees, industry, acc_city, name_state), \
+            (loc, first_i, last_i, city_i, account, personal, digits, has_mobile, unknown_tz), \
+            static_members = who_done.result()
+        items = lists_done.result()
     ids = np.arange(1, n + 1, dtype=np.int64)
-    loc = r_who.choice(len(locales), size=n, p=shares)
-    first_i = r_who.integers(0, POOL_NAMES, n)
-    last_i = r_who.integers(0, POOL_NAMES, n)
-    city_i = r_who.integers(0, POOL_CITIES, n)
-    if n_acc:
-        works = r_who.random(n) < profile.account_share
-        account = np.where(works, r_who.choice(n_acc, size=n, p=acc_share), -1).astype(np.int64)
-    else:
-        account = np.full(n, -1, dtype=np.int64)
-    personal = r_who.choice(len(PERSONAL_DOMAINS), size=n, p=PERSONAL_DOMAIN_WEIGHTS)
-    digits = r_who.integers(600_000_000, 800_000_000, n)
-    has_mobile = r_who.random(n) < profile.mobile_share
-    unknown_tz = r_who.random(n) < profile.unknown_time_zone
-
-    a, b = profile.engagement
-    engagement = r_attr.beta(a, b, n)
-    age_days = (np.clip(r_attr.normal(profile.age[0], profile.age[1], n), 18.0, 92.0) * 365.25).astype(np.int64)
-    no_birth = r_attr.random(n) < profile.birth_date_missing
-    tenure = np.minimum(r_attr.exponential(profile.tenure_days, n), max(MAX_TENURE_DAYS, 5 * profile.tenure_days))
-    created_s = now - (tenure * DAY).astype(np.int64) - 1
-    created_day = created_s // DAY
-    buyer = r_attr.random(n) < _buyer_p(profile, engagement)
-    lifetime_value = np.where(buyer, _value(profile, engagement, r_attr.normal(0.0, 1.0, n)), 0.0)
-    scale = _recency_scale(engagement) * _recency_factor(profile)
-    recency = np.minimum(r_attr.exponential(scale), tenure)
-    last_day = np.maximum(today - 1 - recency.astype(np.int64), created_day)
-    consent_cuts, tier_cuts = _cuts(profile)
-    tier = np.searchsorted(tier_cuts, lifetime_value * r_attr.lognormal(0.0, 0.25, n), side="right")
-    consent = np.searchsorted(consent_cuts, 2.5 * engagement + r_attr.normal(0.0, 0.6, n), side="right")
-
-    # --- subscription lists: mostly contacts who consented to subscriptions, engaged ones more often --------------
-    weight = np.where(consent >= SUBSCRIBABLE, 0.6 + engagement, 0.1)
-    mean_weight = float(weight.mean()) or 1.0
-    list_owner: list[np.ndarray] = []
-    list_codes: list[np.ndarray] = []
-    list_values: list[str] = []
-    for list_name, share in profile.lists:
-        on = np.flatnonzero(r_list.random(n) < np.minimum(1.0, share / mean_weight * weight))
-        list_owner.append(on)
-        list_codes.append(np.full(len(on), len(list_values), dtype=np.int32))
-        list_values.append(list_name)
-    for list_name in dict.fromkeys(lists):
-        if profile.list_share(list_name) is not None:
-            continue
-        on = np.flatnonzero(np.random.default_rng(name_seed(seed, f"list:{list_name}")).random(n)
-                            < profile.segment_share(list_name))
-        list_owner.append(on)
-        list_codes.append(np.full(len(on), len(list_values), dtype=np.int32))
-        list_values.append(list_name)
-    owners = np.concatenate(list_owner) if list_owner else np.zeros(0, np.int64)
-    codes = np.concatenate(list_codes) if list_codes else np.zeros(0, np.int32)
-    items = Items.from_codes(n, owners, codes, tuple(list_values))
-
-    # --- history -----------------------------------------------------------------------------------------------
-    interactions = _history(r_events, profile, engagement, buyer, lifetime_value, last_day, created_s, now, mean_e)
-
-    static_members = {}
-    for segment in dict.fromkeys(static):
-        u = np.random.default_rng(name_seed(seed, f"static:{segment}")).random(n)
-        static_members[segment] = np.flatnonzero(u < profile.segment_share(segment))
 
     # --- columns (text made when read) ---------------------------------------------------------------------------
     zone_tables = [city_zone_table(loc_name, int(s)) for loc_name, s in zip(locales, pool_seeds)]
@@ -303,6 +251,133 @@ def synthesize(size: int, seed: int, profile: PopulationProfile | None = None, *
                        interactions, items, static_members)
 
 
+class _Pool:
+    """Two threads for a population worth them, else the calling thread (`submit` runs the work at once)."""
+
+    def __init__(self, n: int) -> None:
+        self._executor = ThreadPoolExecutor(1) if n >= _THREADED else None
+
+    def __enter__(self) -> _Pool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._executor is not None:
+            self._executor.shutdown()
+
+    def submit(self, work: Callable[..., Any], *args: Any) -> Future[Any]:
+        if self._executor is not None:
+            return self._executor.submit(work, *args)
+        done: Future[Any] = Future()
+        done.set_result(work(*args))
+        return done
+
+
+def _accounts(rng: np.random.Generator, n: int, n_acc: int, shares: np.ndarray,
+              profile: PopulationProfile) -> tuple[Any, ...]:
+    """Accounts: locale, share of the contacts (Zipf-like by size rank), employees, industry, city, name seed."""
+    acc_locale = rng.choice(len(shares), size=n_acc, p=shares)
+    acc_share = 1.0 / (np.arange(1, n_acc + 1) + ZIPF_OFFSET) ** ZIPF_EXPONENT  # Zipf-Mandelbrot by size rank
+    rng.shuffle(acc_share)
+    acc_share = acc_share / acc_share.sum() if n_acc else acc_share
+    expected = acc_share * n * profile.account_share  # contacts the account will have
+    employees = np.ceil(np.maximum(expected, 1) * rng.lognormal(2.0, 0.8, n_acc))
+    industry = rng.integers(0, len(INDUSTRIES), n_acc)
+    acc_city = rng.integers(0, POOL_CITIES, n_acc)
+    name_state = int(rng.integers(0, 2 ** 62))
+    return acc_locale, acc_share, employees, industry, acc_city, name_state
+
+
+def _choice(rng: np.random.Generator, p: np.ndarray, n: int) -> np.ndarray:
+    """`rng.choice(len(p), size=n, p=p)` drawn the same way (the same numbers), faster for a long `p`: the
+    uniforms are looked up in the cumulative shares in ascending order, which keeps the search in cache."""
+    cdf = p.cumsum()
+    cdf /= cdf[-1]
+    u = rng.random(n)
+    order = np.argsort(u)
+    found = np.empty(n, dtype=np.int64)
+    found[order] = cdf.searchsorted(u[order], side="right")
+    return found
+
+
+def _contacts(rng: np.random.Generator, n: int, n_acc: int, shares: np.ndarray, acc_share: np.ndarray,
+              profile: PopulationProfile) -> tuple[np.ndarray, ...]:
+    """Per contact: locale, name and city picks, account (-1: none), personal domain, phone digits, whether
+    the mobile number and the time zone are known."""
+    loc = rng.choice(len(shares), size=n, p=shares)
+    first_i = rng.integers(0, POOL_NAMES, n)
+    last_i = rng.integers(0, POOL_NAMES, n)
+    city_i = rng.integers(0, POOL_CITIES, n)
+    if n_acc:
+        works = rng.random(n) < profile.account_share
+        account = np.where(works, _choice(rng, acc_share, n), -1).astype(np.int64)
+    else:
+        account = np.full(n, -1, dtype=np.int64)
+    personal = rng.choice(len(PERSONAL_DOMAINS), size=n, p=PERSONAL_DOMAIN_WEIGHTS)
+    digits = rng.integers(600_000_000, 800_000_000, n)
+    has_mobile = rng.random(n) < profile.mobile_share
+    unknown_tz = rng.random(n) < profile.unknown_time_zone
+    return loc, first_i, last_i, city_i, account, personal, digits, has_mobile, unknown_tz
+
+
+def _attributes(rng: np.random.Generator, n: int, profile: PopulationProfile, now: int) -> tuple[np.ndarray, ...]:
+    """Per contact: engagement, age, whether the birth date is missing, creation time, whether a buyer,
+    lifetime value, last purchase day, loyalty tier and consent level (engagement the common thread)."""
+    today = now // DAY
+    a, b = profile.engagement
+    engagement = rng.beta(a, b, n)
+    age_days = (np.clip(rng.normal(profile.age[0], profile.age[1], n), 18.0, 92.0) * 365.25).astype(np.int64)
+    no_birth = rng.random(n) < profile.birth_date_missing
+    tenure = np.minimum(rng.exponential(profile.tenure_days, n), max(MAX_TENURE_DAYS, 5 * profile.tenure_days))
+    created_s = now - (tenure * DAY).astype(np.int64) - 1
+    created_day = created_s // DAY
+    buyer = rng.random(n) < _buyer_p(profile, engagement)
+    lifetime_value = np.where(buyer, _value(profile, engagement, rng.normal(0.0, 1.0, n)), 0.0)
+    scale = _recency_scale(engagement) * _recency_factor(profile)
+    # rng.exponential(scale) draws scale * a standard exponential: the same numbers, without broadcasting
+    recency = np.minimum(scale * rng.standard_exponential(n), tenure)
+    last_day = np.maximum(today - 1 - recency.astype(np.int64), created_day)
+    consent_cuts, tier_cuts = _cuts(profile)
+    tier = np.searchsorted(tier_cuts, lifetime_value * rng.lognormal(0.0, 0.25, n), side="right")
+    consent = np.searchsorted(consent_cuts, 2.5 * engagement + rng.normal(0.0, 0.6, n), side="right")
+    return engagement, age_days, no_birth, created_s, buyer, lifetime_value, last_day, tier, consent
+
+
+def _lists(rng: np.random.Generator, n: int, seed: int, engagement: np.ndarray, consent: np.ndarray,
+           profile: PopulationProfile, lists: Iterable[str]) -> Items:
+    """Subscription lists: mostly contacts who consented to subscriptions, engaged ones more often; lists the
+    profile does not hold at its assumed share, each from its own stream."""
+    weight = np.where(consent >= SUBSCRIBABLE, 0.6 + engagement, 0.1)
+    mean_weight = float(weight.mean()) or 1.0
+    list_owner: list[np.ndarray] = []
+    list_codes: list[np.ndarray] = []
+    list_values: list[str] = []
+    for list_name, share in profile.lists:
+        on = np.flatnonzero(rng.random(n) < np.minimum(1.0, share / mean_weight * weight))
+        list_owner.append(on)
+        list_codes.append(np.full(len(on), len(list_values), dtype=np.int32))
+        list_values.append(list_name)
+    for list_name in dict.fromkeys(lists):
+        if profile.list_share(list_name) is not None:
+            continue
+        on = np.flatnonzero(np.random.default_rng(name_seed(seed, f"list:{list_name}")).random(n)
+                            < profile.segment_share(list_name))
+        list_owner.append(on)
+        list_codes.append(np.full(len(on), len(list_values), dtype=np.int32))
+        list_values.append(list_name)
+    owners = np.concatenate(list_owner) if list_owner else np.zeros(0, np.int64)
+    codes = np.concatenate(list_codes) if list_codes else np.zeros(0, np.int32)
+    return Items.from_codes(n, owners, codes, tuple(list_values))
+
+
+def _static(seed: int, n: int, static: Iterable[str], profile: PopulationProfile) -> dict[str, np.ndarray]:
+    """The member rows of each static segment, at the profile's assumed share, each from its own stream."""
+    members = {}
+    for segment in dict.fromkeys(static):
+        u = np.random.default_rng(name_seed(seed, f"static:{segment}")).random(n)
+        members[segment] = np.flatnonzero(u < profile.segment_share(segment))
+    return members
+
+
 def _calling_code(locale: str) -> str:
     from app.audience.pools import CALLING_CODES
     code = locale.split("_")[-1].upper() if "_" in locale else ""
@@ -325,24 +400,55 @@ def _history(rng: np.random.Generator, profile: PopulationProfile, engagement: n
     latest_s = np.clip(last_s + rng.integers(8 * 3600, 22 * 3600, n), created_s, np.minimum(last_s + DAY, now) - 1)
     lo, hi = created_s[who_buy], latest_s[who_buy]
     buy_at = np.where(latest, hi, lo + (rng.random(len(who_buy)) * np.maximum(hi - lo, 0)).astype(np.int64))
-    buy_value = np.round(lifetime_value[who_buy] / np.maximum(n_buy[who_buy], 1), 2)
+    del lo, hi, latest
+    unit_value = np.round(lifetime_value / np.maximum(n_buy, 1), 2)  # each purchase's value, per contact
 
     n_visit = rng.poisson(profile.web_visits * engagement / mean_e)
     who_visit = np.repeat(rows, n_visit)
-    back = rng.exponential(20.0 + 160.0 * (1.0 - engagement[who_visit]))
+    # rng.exponential(scale) draws scale * a standard exponential: the same numbers, without broadcasting
+    back = (20.0 + 160.0 * (1.0 - engagement[who_visit])) * rng.standard_exponential(len(who_visit))
     visit_at = np.maximum(now - 1 - (back * DAY).astype(np.int64), created_s[who_visit])
+    del back
 
     n_form = rng.poisson(profile.form_submissions * engagement / mean_e)
     who_form = np.repeat(rows, n_form)
     lo = created_s[who_form]
     form_at = lo + (rng.random(len(who_form)) * (now - 1 - lo)).astype(np.int64)
+    del lo
 
-    who = np.concatenate([who_buy, who_visit, who_form])
-    at = np.concatenate([buy_at, visit_at, form_at])
-    kind = np.concatenate([np.zeros(len(who_buy), np.int8), np.ones(len(who_visit), np.int8),
-                           np.full(len(who_form), 2, np.int8)])
-    value = np.concatenate([buy_value, np.full(len(who_visit) + len(who_form), np.nan)])
-    # (contact, time, kind) order through one int64 key: the history spans less than 2^33 seconds before now
+    # (contact, time, kind) order through one int64 key, sorted: the history spans less than 2^33 seconds before
+    # now, so every column is read back from the sorted key (a purchase's value is its contact's)
+    if n == 0 or now - int(created_s.min()) >= 1 << 33:
+        return _history_sorted(now, (who_buy, buy_at, np.round(lifetime_value / np.maximum(n_buy, 1), 2)[who_buy]),
+                               (who_visit, visit_at), (who_form, form_at))
+    key = np.empty(len(who_buy) + len(who_visit) + len(who_form), dtype=np.int64)
+    at_bits = (1 << 33) - 1
+    start = 0
+    for kind, (who, at) in enumerate(((who_buy, buy_at), (who_visit, visit_at), (who_form, form_at))):
+        part = key[start:start + len(who)]
+        np.subtract(at, now - at_bits, out=part)  # (2^33 - 1) - (now - at)
+        part <<= 2
+        part |= kind
+        part |= who << 35
+        start += len(who)
+    del who_buy, buy_at, who_visit, visit_at, who_form, form_at
+    key.sort()
+    contact = key >> 35
+    kinds = (key & 3).astype(np.int8)
+    key >>= 2
+    key &= at_bits
+    key += now - at_bits  # the time, in place
+    value = np.take(unit_value, contact)
+    value[kinds != 0] = np.nan
+    return Interactions(contact, kinds, key, value)
+
+
+def _history_sorted(now: int, buys: tuple[np.ndarray, ...], *others: tuple[np.ndarray, ...]) -> Interactions:
+    """The history's rows in (contact, time, kind) order by an argsort (when the key cannot hold the times)."""
+    who = np.concatenate([buys[0]] + [o[0] for o in others])
+    at = np.concatenate([buys[1]] + [o[1] for o in others])
+    kind = np.concatenate([np.full(len(part[0]), k, np.int8) for k, part in enumerate((buys,) + others)])
+    value = np.concatenate([buys[2], np.full(len(who) - len(buys[0]), np.nan)])
     rel = np.clip(now - at, 0, (1 << 33) - 1)
     key = (who << 35) | (((1 << 33) - 1 - rel) << 2) | kind
     order = np.argsort(key)
