@@ -21,4 +21,11 @@ steps:
 content:
   Product announcement email: {kind: email, subject: "Meet the new X", status: ready, links: [product-details]}
   Product launched text: {kind: sms, text: "X is here", status: ready}
+segments:
+  Most valuable customers:
+    entity: contacts
+    kind: dynamic
+    query: {blocks: [{where: {all: [{attribute: lifetime_value, op: greater_than, value: 275}]}}]}
+  Do not contact: {entity: contacts, kind: static}
+  Unsubscribed: {entity: contacts, kind: subscription}
 """

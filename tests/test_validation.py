@@ -23,12 +23,7 @@ from app.validation.checks import check_journey, check_project, has_errors
 from app.validation.findings import Finding, Severity
 from tests.samples import ANNOUNCEMENT
 
-EXAMPLE = ANNOUNCEMENT + """\
-segments:
-  Most valuable customers: {entity: contacts, kind: static}
-  Do not contact: {entity: contacts, kind: static}
-  Unsubscribed: {entity: contacts, kind: static}
-"""
+EXAMPLE = ANNOUNCEMENT  # with its segments defined (a query, a static list, a subscription list)
 
 
 
