@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 import numpy as np
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, String, func, select, type_coerce
 
 from app.model.attributes import INTERACTION_KINDS
 from app.store import schema as t
+from app.store.schema import IsoDate, IsoSeconds
 
 DAY = 86_400
 
@@ -279,6 +280,13 @@ def _typed(values: Sequence[Any], kind: str) -> Column:
     return Text.of([None if v is None else str(v) for v in values])
 
 
+def _raw(column: Any) -> Any:
+    """A date or date-time column read as its stored text (other columns as they are)."""
+    if isinstance(column.type, (IsoDate, IsoSeconds)):
+        return type_coerce(column, String).label(column.name)
+    return column
+
+
 def read_base(conn: Connection, *, columns: Iterable[str] = (), custom: Mapping[str, str] | None = None,
               custom_names: Iterable[str] = (), interactions: bool = False, lists: bool = False,
               static: Iterable[str] = (), where: Any = None) -> ContactBase:
@@ -291,7 +299,8 @@ def read_base(conn: Connection, *, columns: Iterable[str] = (), custom: Mapping[
     wanted = list(dict.fromkeys(c for c in columns if c in NUMBER_COLUMNS or c in TEXT_COLUMNS))
     custom = dict(custom or {})
     extra = [n for n in dict.fromkeys(custom_names) if n in custom]
-    sel = [_c.c.id, _c.c.account_id, *(_c.c[c] for c in wanted),
+    # dates come as their stored text (parsed below in bulk), not through the column types' per-row parsing
+    sel = [_c.c.id, _c.c.account_id, *(_raw(_c.c[c]) for c in wanted),
            *(func.json_extract(_c.c.custom, f'$."{n}"').label(f"x{i}") for i, n in enumerate(extra))]
     q = select(*sel).order_by(_c.c.id)
     if where is not None:
@@ -338,7 +347,7 @@ def read_base(conn: Connection, *, columns: Iterable[str] = (), custom: Mapping[
 
     inter = Interactions.none()
     if interactions and n:
-        iq = select(_i.c.contact_id, _i.c.kind, _i.c.at, _i.c.value).order_by(_i.c.contact_id, _i.c.at, _i.c.id)
+        iq = select(_i.c.contact_id, _i.c.kind, _raw(_i.c.at), _i.c.value).order_by(_i.c.contact_id, _i.c.at, _i.c.id)
         if where is not None:
             iq = iq.where(_i.c.contact_id.in_(select(_c.c.id).where(where)))
         irows = conn.execute(iq).all()

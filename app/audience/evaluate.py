@@ -67,6 +67,8 @@ def list_name(segment: Segment) -> str:
 class Evaluator:
     """Segments and queries over a base's contacts, as `TimeSet`s from `w0` (see the module docstring)."""
 
+    sets: type[TimeSet] = TimeSet  # makes every set; app.audience.moment's resolves them at the moment w0
+
     def __init__(self, base: ContactBase, custom: Mapping[str, str] | None = None, *, w0: int,
                  simulated: Interactions | None = None) -> None:
         self.base = base
@@ -86,9 +88,9 @@ class Evaluator:
         if segment.kind == "static":
             mask = np.zeros(n, dtype=bool)
             mask[self.base.static.get(segment.name, np.zeros(0, np.int64))] = True
-            return TimeSet.static(mask, self.w0)
+            return self.sets.static(mask, self.w0)
         if segment.kind == "subscription":
-            return TimeSet.static(self._on_list(list_name(segment)), self.w0)
+            return self.sets.static(self._on_list(list_name(segment)), self.w0)
         if segment.query is None:
             raise AudienceError(f"segment '{segment.name}' is dynamic but has no query yet; add its query blocks")
         try:
@@ -101,7 +103,7 @@ class Evaluator:
         check_query(query, self.custom)
         result = fold_blocks(query["blocks"], self._block, lambda a, b: a | b, lambda a, b: a & b,
                              lambda a, b: a - b)
-        return result if result is not None else TimeSet.empty(self.base.n, self.w0)
+        return result if result is not None else self.sets.empty(self.base.n, self.w0)
 
     # --- blocks and groups -----------------------------------------------------------------------------------
     def _block(self, block: Mapping[str, Any]) -> TimeSet:
@@ -109,14 +111,14 @@ class Evaluator:
         root, where = block.get("root", "contacts"), block.get("where")
         if root == "account":
             if where is None:
-                return TimeSet.static(base.account >= 0, self.w0)
+                return self.sets.static(base.account >= 0, self.w0)
             return self._group(where, self._account_row).expand(base.account)
         if root == "interactions":
             entities, exists = self._interaction_entities()
             found = exists if where is None else self._group(where, self._interaction_row) & exists
             return found.group(entities.contact, base.n)
         if where is None:
-            return TimeSet.static(np.ones(base.n, dtype=bool), self.w0)
+            return self.sets.static(np.ones(base.n, dtype=bool), self.w0)
         return self._group(where, self._contact_row)
 
     def _group(self, group: Mapping[str, Any], row: Callable[[Mapping[str, Any]], TimeSet]) -> TimeSet:
@@ -138,14 +140,14 @@ class Evaluator:
                 on = self._on_list(value)
             else:
                 on = np.diff(base.lists.indptr) > 0
-            return TimeSet.static(on if op in ("contains", "contains_data") else ~on, self.w0)
+            return self.sets.static(on if op in ("contains", "contains_data") else ~on, self.w0)
         if attr.name == "account" or attr.name.startswith("account."):
             name = "name" if attr.name == "account" else attr.name.removeprefix("account.")
             col = base.account_column(name)
             found = self._compare(col, base.n_accounts, attr.type, op, value, attr.name in NOCASE_COLUMNS)
             out = found.expand(base.account)
             if op == "does_not_contain_data":
-                out = out | TimeSet.static(base.account < 0, self.w0)
+                out = out | self.sets.static(base.account < 0, self.w0)
             return out
         if attr.name in STANDARD_ATTRIBUTES:
             nocase = attr.name in NOCASE_COLUMNS
@@ -156,7 +158,7 @@ class Evaluator:
             return found
         col = base.custom_column(attr.name)
         if attr.type == "list":
-            return TimeSet.static(_items_mask(col, base.n, op, value), self.w0)
+            return self.sets.static(_items_mask(col, base.n, op, value), self.w0)
         nocase = attr.type in ("text", "choice") and op in ("equals", "not_equals", "in")
         return self._compare(col, base.n, attr.type, op, value, nocase)
 
@@ -173,9 +175,9 @@ class Evaluator:
         entities, _ = self._interaction_entities()
         col: Any
         if attr.name == "kind":
-            col = Text(entities.kind.astype(np.int32), INTERACTION_KINDS)
+            col = Text(entities.kind, INTERACTION_KINDS)
         elif attr.name == "at":
-            col = entities.at.astype(np.float64)
+            col = self._as_float(entities.at)
         else:
             col = entities.value
         return self._compare(col, len(entities), attr.type, row["op"], row.get("value"), False)
@@ -185,14 +187,14 @@ class Evaluator:
         if self._entities is None:
             inter, sim = self.base.interactions, self.simulated
             if sim is None:
-                self._entities = (inter, TimeSet.static(np.ones(len(inter), dtype=bool), self.w0))
+                self._entities = (inter, self.sets.static(np.ones(len(inter), dtype=bool), self.w0))
             else:
                 both = Interactions(np.concatenate([inter.contact, sim.contact]),
                                     np.concatenate([inter.kind, sim.kind]), np.concatenate([inter.at, sim.at]),
                                     np.concatenate([inter.value, sim.value]))
                 n0, n1 = len(inter), len(sim)
                 full = np.concatenate([np.ones(n0, dtype=bool), np.zeros(n1, dtype=bool)])
-                exists = TimeSet.spans(n0 + n1, self.w0, np.arange(n0, n0 + n1, dtype=np.int64), sim.at,
+                exists = self.sets.spans(n0 + n1, self.w0, np.arange(n0, n0 + n1, dtype=np.int64), sim.at,
                                        np.full(n1, NEVER, dtype=np.int64), full)
                 self._entities = (both, exists)
         return self._entities
@@ -215,9 +217,9 @@ class Evaluator:
         if not len(owner):
             return found
         per_version = self._compare(values, len(values), attr_type, op, value, False)
-        valid = TimeSet.spans(len(values), self.w0, np.arange(len(values), dtype=np.int64), lo, hi)
+        valid = self.sets.spans(len(values), self.w0, np.arange(len(values), dtype=np.int64), lo, hi)
         changed = (per_version & valid).group(owner, self.base.n)
-        return (found - TimeSet.static(affected, self.w0)) | changed
+        return (found - self.sets.static(affected, self.w0)) | changed
 
     def _attribute_versions(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         if name not in self._versions:
@@ -256,22 +258,26 @@ class Evaluator:
             self._versions[name] = (owner, values, lo, hi, affected)
         return self._versions[name]
 
+    def _as_float(self, values: np.ndarray) -> np.ndarray:
+        """A column of numbers as float64 (NaN: none); the at-one-moment evaluator keeps the conversions."""
+        return values.astype(np.float64)
+
     # --- comparisons --------------------------------------------------------------------------------------------
     def _compare(self, col: Any, n: int, attr_type: str, op: str, value: Any, nocase: bool) -> TimeSet:
         """Where `col <op> value` holds, over `n` entities (a missing column: no data anywhere)."""
         w0 = self.w0
         if col is None:
-            return TimeSet.static(np.full(n, op == "does_not_contain_data"), w0)
+            return self.sets.static(np.full(n, op == "does_not_contain_data"), w0)
         if isinstance(col, Text):
-            return TimeSet.static(_text_mask(col, op, value, nocase), w0)
+            return self.sets.static(_text_mask(col, op, value, nocase), w0)
         if isinstance(col, Items):
-            return TimeSet.static(_items_mask(col, n, op, value), w0)
+            return self.sets.static(_items_mask(col, n, op, value), w0)
         x = np.asarray(col, dtype=np.float64)
         present = ~np.isnan(x)
         if op == "contains_data":
-            return TimeSet.static(present, w0)
+            return self.sets.static(present, w0)
         if op == "does_not_contain_data":
-            return TimeSet.static(~present, w0)
+            return self.sets.static(~present, w0)
         if attr_type == "date":
             return self._dates(x, present, op, value)
         if attr_type == "datetime":
@@ -279,10 +285,10 @@ class Evaluator:
         with np.errstate(invalid="ignore"):
             if attr_type == "boolean":
                 target = float(bool(value)) if op == "equals" else float(not value)
-                return TimeSet.static(present & (x == target), w0)
+                return self.sets.static(present & (x == target), w0)
             if op == "between":
-                return TimeSet.static(present & (x >= float(value[0])) & (x <= float(value[1])), w0)
-            return TimeSet.static(present & _ORDER[op](x, float(value)), w0)
+                return self.sets.static(present & (x >= float(value[0])) & (x <= float(value[1])), w0)
+            return self.sets.static(present & _ORDER[op](x, float(value)), w0)
 
     def _dates(self, x: np.ndarray, present: np.ndarray, op: str, value: Any) -> TimeSet:
         """A date column (days): compared by day; 'in the last N days' holds from day d to day d + N."""
@@ -294,13 +300,13 @@ class Evaluator:
                 lo, hi = d * DAY, (d + days + 1) * DAY
             else:
                 lo, hi = (d + days + 1) * DAY, np.full(len(rows), NEVER, dtype=np.int64)
-            return TimeSet.spans(len(x), self.w0, rows, lo, hi)
+            return self.sets.spans(len(x), self.w0, rows, lo, hi)
         with np.errstate(invalid="ignore"):
             if op == "between":
                 a, b = (_day_number(parse_date(v)) for v in value)  # type: ignore[arg-type]
-                return TimeSet.static(present & (x >= a) & (x <= b), self.w0)
+                return self.sets.static(present & (x >= a) & (x <= b), self.w0)
             ref = _day_number(parse_date(value))  # type: ignore[arg-type]
-            return TimeSet.static(present & _ORDER[op](x, float(ref)), self.w0)
+            return self.sets.static(present & _ORDER[op](x, float(ref)), self.w0)
 
     def _moments(self, x: np.ndarray, present: np.ndarray, op: str, value: Any) -> TimeSet:
         """A date-time column (seconds): to the second; a date value stands for its whole day (UTC)."""
@@ -312,7 +318,7 @@ class Evaluator:
                 lo, hi = s, s + span + 1
             else:
                 lo, hi = s + span + 1, np.full(len(rows), NEVER, dtype=np.int64)
-            return TimeSet.spans(len(x), self.w0, rows, lo, hi)
+            return self.sets.spans(len(x), self.w0, rows, lo, hi)
 
         def bounds(v: Any) -> tuple[int, int, bool]:
             parsed = parse_datetime(v)
@@ -327,14 +333,14 @@ class Evaluator:
             if op == "between":
                 (low, _, _), (_, high, day) = bounds(value[0]), bounds(value[1])
                 upper = x < high if day else x <= high
-                return TimeSet.static(present & (x >= low) & upper, self.w0)
+                return self.sets.static(present & (x >= low) & upper, self.w0)
             start, end, day = bounds(value)
             if not day:
-                return TimeSet.static(present & _ORDER[op](x, float(start)), self.w0)
+                return self.sets.static(present & _ORDER[op](x, float(start)), self.w0)
             test = {"equals": lambda: (x >= start) & (x < end), "not_equals": lambda: (x < start) | (x >= end),
                     "less_than": lambda: x < start, "at_most": lambda: x < end, "greater_than": lambda: x >= end,
                     "at_least": lambda: x >= start}[op]()
-            return TimeSet.static(present & test, self.w0)
+            return self.sets.static(present & test, self.w0)
 
 
 _ORDER: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
@@ -373,7 +379,14 @@ def _text_mask(col: Text, op: str, value: Any, nocase: bool) -> np.ndarray:
     else:
         raise AudienceError(f"'{op}' does not apply to text")
     table = np.array([test(v) for v in col.values] + [op == "does_not_contain_data"], dtype=bool)
-    return table[np.where(col.codes >= 0, col.codes, len(col.values))]
+    hits = np.flatnonzero(table)
+    if len(hits) == 0:
+        return np.zeros(len(col.codes), dtype=bool)
+    if len(hits) == len(table):
+        return np.ones(len(col.codes), dtype=bool)
+    if len(hits) == 1:  # one value (or only the missing ones): a comparison instead of a look-up per row
+        return col.codes == (hits[0] if hits[0] < len(col.values) else -1)
+    return table[col.codes]  # code -1 (no data) takes the table's last entry
 
 
 def _items_mask(col: Any, n: int, op: str, value: Any) -> np.ndarray:
