@@ -19,6 +19,7 @@ from sqlalchemy import select, text, update
 from app.audience.base import read_base
 from app.audience.compile import query_condition
 from app.audience.evaluate import Evaluator
+from app.audience.moment import members_mask
 from app.audience.query import validate_query
 from app.audience.population import generate
 from app.audience.timesets import NEVER
@@ -202,7 +203,12 @@ def test_random_queries_agree_with_sql(project: ProjectFile, query: dict[str, An
     t0 = int((moment - datetime(1970, 1, 1)).total_seconds())
     found = Evaluator(base, CUSTOM, w0=t0).query(query).at(t0)
     mine = set(base.ids[found].tolist())
-    assert mine == _sql_members(project, query, moment)
+    sql = _sql_members(project, query, moment)
+    assert mine == sql
+    # at one moment, on the columns read from the file and cached on its connection (app.audience.moment)
+    with project.connection() as conn:
+        ids, mask = members_mask(conn, Segment("random", query=query), moment, CUSTOM)
+    assert set(ids[mask].tolist()) == sql
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
@@ -233,6 +239,8 @@ def test_segments_of_accounts_agree_with_sql(project: ProjectFile, query: dict[s
     t0 = int((moment - datetime(1970, 1, 1)).total_seconds())
     mine = set(base.ids[Evaluator(base, CUSTOM, w0=t0).segment(seg).at(t0)].tolist())
     with project.connection() as conn:
+        ids, mask = members_mask(conn, seg, moment, CUSTOM)
+        assert set(ids[mask].tolist()) == mine
         sql = set(conn.execute(select(t.contacts.c.id).where(segment_condition(seg, CUSTOM, moment))).scalars())
         found = set(conn.execute(select(t.contacts.c.id).where(query_condition(query, CUSTOM, moment))).scalars())
         accounts = {a for i, a in conn.execute(select(t.contacts.c.id, t.contacts.c.account_id)) if i in found}
@@ -253,7 +261,7 @@ def test_segments_of_every_kind_agree(project: ProjectFile) -> None:
     t0 = int((moment - datetime(1970, 1, 1)).total_seconds())
     for seg in base_segments:
         mine = int(Evaluator(base, CUSTOM, w0=t0).segment(seg).count_at(t0))
-        assert mine == count(project, seg, moment), seg.name
+        assert mine == count(project, seg, moment) == count(project, seg, moment, columnar=False), seg.name
 
 
 def test_a_simulated_purchase_resets_recency() -> None:

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Connection, Select, and_, delete, func, no
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
-from app.audience.compile import query_condition
+from app.audience.compile import moment_of, query_condition
 from app.errors import AudienceError
 from app.model.attributes import CONSENT_LEVELS
 from app.model.journey import Journey
@@ -97,11 +97,21 @@ def ids_where(conn: Connection, condition: Condition, offset: int = 0, limit: in
     return list(conn.execute(q).scalars())
 
 
-def count(pf: ProjectFile, segment: Segment | str, at: datetime | date | None = None) -> int:
-    """How many contacts are members of a segment (by object or name) at moment `at` (default: now)."""
-    condition = segment_condition(_segment(pf, segment), _custom(pf), at)
+def count(pf: ProjectFile, segment: Segment | str, at: datetime | date | None = None, *,
+          columnar: bool = True) -> int:
+    """How many contacts are members of a segment (by object or name) at moment `at` (default: now).
+
+    `columnar`: counted on NumPy columns cached on the file's connection (app.audience.moment), with the SQL's
+    meaning: the first count after opening or after any change reads the columns it needs (seconds at a
+    million contacts), later ones take milliseconds. Otherwise one SQL query (better for a single count).
+    """
+    seg, custom = _segment(pf, segment), _custom(pf)
+    condition = segment_condition(seg, custom, at)  # also the checks and messages of an uncountable segment
     with pf.connection() as conn:
-        return count_where(conn, condition)
+        if not columnar:
+            return count_where(conn, condition)
+        from app.audience.moment import count_at
+        return count_at(conn, seg, moment_of(at), custom)
 
 
 def member_ids(pf: ProjectFile, segment: Segment | str, at: datetime | date | None = None, offset: int = 0,

@@ -120,7 +120,7 @@ def segment_count(project: str, name: str, at: str | None) -> None:
     """Print how many contacts are members of a segment."""
     from app.audience.members import count
     with _open(project, write=False) as pf:
-        click.echo(count(pf, name, _moment(at)))
+        click.echo(count(pf, name, _moment(at), columnar=False))  # one count: reading columns would not pay
 
 
 @segment_group.command("members")
