@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
@@ -18,6 +18,19 @@ from app.userdirs import recent_projects
 from app.validation.findings import Severity
 from app.words import count
 from designer.icons import tile_icon
+
+
+def dump_yaml(doc: dict[str, Any]) -> str:
+    """A journey document as YAML (the codec, and YAML, load when a journey is first exported)."""
+    from app.codec.yamlio import dump_yaml as dump
+    return dump(doc)
+
+
+def dump_json(doc: dict[str, Any]) -> str:
+    """A journey document as JSON."""
+    from app.codec.yamlio import dump_json as dump
+    return dump(doc)
+
 
 if TYPE_CHECKING:
     from designer.main_window import MainWindow
@@ -290,7 +303,6 @@ class Actions:
             return
         import yaml
 
-        from app.codec.yamlio import dump_json, dump_yaml
         from app.errors import one_line
         from app.files import write_atomically
         try:
