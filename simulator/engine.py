@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from itertools import islice
 from typing import Callable, Protocol
 
 import numpy as np
@@ -147,11 +149,17 @@ def _run(plan: Plan, pop: Population, world: World, seed: int, chunk_size: int,
     # chunks are independent: WORKERS threads run them (NumPy lets go of the interpreter inside its loops), and
     # their rows are appended in chunk order, so the trace is the same bit for bit whatever the number of threads
     started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=min(WORKERS, len(bounds)) or 1) as pool:
-        pending = [pool.submit(one, lo, hi) for lo, hi in bounds]
+    # A few chunks run ahead of the one appended, and a chunk's rows are let go once appended (a finished future
+    # holds its result: kept in a list, every chunk's rows stayed alive to the end, the trace twice over)
+    workers = min(WORKERS, len(bounds)) or 1
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: deque[Future[tuple[TraceBuilder, float, float]]] = deque()
+        ahead = iter(bounds)
         try:
-            for i, (future, (_, hi)) in enumerate(zip(pending, bounds)):
-                rows, chunk_twin, chunk_seconds = future.result()
+            for i, (_, hi) in enumerate(bounds):
+                for lo_next, hi_next in islice(ahead, max(0, 2 * workers - len(pending))):
+                    pending.append(pool.submit(one, lo_next, hi_next))
+                rows, chunk_twin, chunk_seconds = pending.popleft().result()
                 out.extend(rows)
                 del rows
                 twin, busy = twin + chunk_twin, busy + chunk_seconds

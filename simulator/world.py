@@ -20,6 +20,7 @@ itself is the "without the journey" twin of every run.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ from app.semantics.plan import Kind, Plan, TriggerPlan
 from simulator.population import Population, plan_segments
 
 DAY = 86_400
+_RATES_LOCK = threading.RLock()
 MAX_ROUNDS = 100_000  # a contact's events of one kind over the period at most (rates are bounded far below)
 
 
@@ -222,11 +224,19 @@ class World:
 
     def rate_multiplier(self, event: str) -> np.ndarray | None:
         """Each contact's multiplier of the event's rate (None: 1 for everyone)."""
-        if event not in self._rates:
-            mods = Modifiers(self.behaviour, self.pop, np.arange(len(self.pop)), (event,), self.plan.start,
-                             self.member, eager=False)
-            self._rates[event] = mods.rate(event)
-        return self._rates[event]
+        if event in self._rates:
+            return self._rates[event]
+        with _RATES_LOCK:  # the engine's chunk threads ask at once: made once
+            if event not in self._rates:
+                mods = Modifiers(self.behaviour, self.pop, np.arange(len(self.pop)), (event,), self.plan.start,
+                                 self.member, eager=False)
+                rate = mods.rate(event)
+                # events whose multipliers come out the same (the same engagement effect, no attribute multiplier
+                # of their own) share one array: a full column each was half a GB at 10M contacts
+                same = next((r for r in self._rates.values() if r is not None and rate is not None
+                             and np.array_equal(r, rate)), None)
+                self._rates[event] = rate if same is None else same
+            return self._rates[event]
 
     def event_first(self, event: str, rows: np.ndarray, t: np.ndarray, iteration: int) -> np.ndarray:
         """The first time at or after `t` each contact does `event` on its own (NEVER: not before the horizon)."""
