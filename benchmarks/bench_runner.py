@@ -70,11 +70,11 @@ def _project(path: Path, n: int) -> None:
         conn.execute(insert(t.contacts), rows)
 
 
-def _wait_rss(proc: subprocess.Popen[bytes], timeout: float = 60.0) -> tuple[int | None, float]:
-    """Wait for a process to end: (its exit status, its peak RSS in MiB)."""
+def _wait_rss(proc: subprocess.Popen[bytes], timeout: float = 60.0) -> tuple[int | None, float | None]:
+    """Wait for a process to end: (its exit status, its peak RSS in MiB, None when it was reaped elsewhere)."""
     deadline = time.monotonic() + timeout
-    if proc.returncode is not None:  # reaped already: its usage is gone
-        return proc.returncode, float("nan")
+    if proc.returncode is not None:  # reaped already: its usage is gone (printed as null, never NaN)
+        return proc.returncode, None
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
@@ -103,7 +103,12 @@ def run(d: Path, n: int, workers: int) -> dict[str, Any]:
     state = rnd / "state"
     server = DevServer(rnd / "temporal" / "temporal.db").start()
     all_in = threading.Event()
-    smtp = SmtpSink(on_mail=lambda m: len(smtp.mails) >= n and all_in.set())
+
+    def on_mail(_mail: Any) -> None:
+        if len(smtp.mails) >= n:
+            all_in.set()
+
+    smtp = SmtpSink(on_mail=on_mail)
     smtp.start()
     sms = SmsSink().start()
     log = open(rnd / "runner.log", "wb")
@@ -147,7 +152,7 @@ def run(d: Path, n: int, workers: int) -> dict[str, Any]:
         reader.join(5)
         for p in extra:
             p.send_signal(signal.SIGTERM)
-        extra_rss = [round(_wait_rss(p)[1], 1) for p in extra]
+        extra_rss = [None if m is None else round(m, 1) for m in (_wait_rss(p)[1] for p in extra)]
     finally:
         for p in [*extra, *([runner] if runner is not None else [])]:
             if p.poll() is None:
@@ -161,7 +166,7 @@ def run(d: Path, n: int, workers: int) -> dict[str, Any]:
     once = Counter(contact_of(m) for m in mails) == Counter(range(1, n + 1))
     out: dict[str, Any] = {"contacts": n, "workers": workers, "time_scale": round(scale, 1), "emails": len(mails),
                            "exactly_once": once, "runner_exit_status": status,
-                           "runner_peak_rss_mib": None if rss != rss else round(rss, 1),
+                           "runner_peak_rss_mib": None if rss is None else round(rss, 1),
                            "extra_workers_peak_rss_mib": extra_rss, "longest_workflow_history": history}
     if why or not running:
         out["failed"] = why or "the runner never said it was running"
@@ -236,12 +241,12 @@ def main() -> None:
             for workers in rounds:
                 f = run(d, n, workers)
                 figures["rounds"].append(f)
-                print(json.dumps(f), file=sys.stderr, flush=True)
+                print(json.dumps(f, allow_nan=False), file=sys.stderr, flush=True)
                 failed = failed or "failed" in f or not f["exactly_once"]
     figures["baseline"] = baseline(BASELINE_WORKFLOWS)
     figures["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(),
                           "platform": platform.platform(), "load_average": os.getloadavg()}
-    print(json.dumps(figures, indent=2))
+    print(json.dumps(figures, indent=2, allow_nan=False))
     bare = figures["baseline"]["bare_workflows_per_second"]
     for f in figures["rounds"]:
         what = (f"{f['contacts_enrolled_and_emailed_per_second']:.1f} contacts enrolled and first message sent per "
