@@ -8,12 +8,17 @@ At each size:
   contacts, formatting, inserting, building the 9 indexes, ANALYZE, commit with fsync). Yardstick
   `plain_insert_s`: in this process, the same rows (already formatted) inserted with the sqlite3 driver's
   executemany into tables with no index, no key and no constraint, in one transaction, commit included.
-- `counts`: a segment count in process on the open file (`count_where` on the compiled segment; median of
-  repeats, warm page cache), beside a hand-written SQL query of the same segment run on a plain sqlite3
-  connection (`yardstick_ms`, compound SELECTs with UNION / EXCEPT); `same` says both found the same count.
+- `counts`: a segment count in process on the open file, two ways: `ms`, through SQL (`count_where` on the
+  compiled segment; median of repeats, warm page cache), beside a hand-written SQL query of the same segment
+  run on a plain sqlite3 connection (`yardstick_ms`, compound SELECTs with UNION / EXCEPT); and on NumPy
+  columns cached on the connection (app.audience.moment, what `members.count` does): `columnar_first_ms` is
+  the first count with nothing cached (reading the columns the segment needs from the file, then counting),
+  `columnar_ms` the median of the counts after it (columns cached, data unchanged). `same` says all found
+  the same count.
 - `open_ms`: `ProjectFile.open` of the file, read-only and for writing (median; a clean-closed file, so no
   full check is due), beside `sqlite3.connect` + reading the schema (`yardstick_open_ms`).
-Issue 15's floors: population at 1M <= 15 s; union and exclude at 1M <= 150 ms; open <= 100 ms.
+Issue 15's floors: population at 1M <= 15 s; union and exclude at 1M <= 150 ms (read against `columnar_ms`,
+with `columnar_first_ms` the price of the first count); open <= 100 ms.
 """
 
 from __future__ import annotations
@@ -121,6 +126,7 @@ def _plain_insert(path: Path, contacts: int) -> float:
 
 def measure(contacts: int, folder: Path) -> dict[str, Any]:
     from app.audience.members import count_where, segment_condition
+    from app.audience.moment import count_at, forget
     from app.model.segment import Segment
     from app.store import ProjectFile
 
@@ -136,11 +142,22 @@ def measure(contacts: int, folder: Path) -> dict[str, Any]:
             condition = segment_condition(Segment(name, query=q), {}, AT)
             ms, n = _median_ms(lambda: count_where(conn, condition))
             counts[name] = {"members": n, "ms": ms}
+    with ProjectFile.open(project, readonly=True) as pf, pf.connection() as conn:
+        for name, q in QUERIES.items():
+            segment = Segment(name, query=q)
+            forget(conn)
+            t0 = time.perf_counter()
+            first = count_at(conn, segment, AT)
+            first_ms = round((time.perf_counter() - t0) * 1000, 1)
+            ms, n = _median_ms(lambda: count_at(conn, segment, AT))
+            counts[name] |= {"columnar_first_ms": first_ms, "columnar_ms": ms,
+                             "columnar_same": n == first == counts[name]["members"]}
     raw = sqlite3.connect(project.resolve().as_uri() + "?mode=ro", uri=True)
     try:
         for name, sql in HAND_SQL.items():
             ms, n = _median_ms(lambda: raw.execute(sql).fetchone()[0])
-            counts[name] |= {"yardstick_ms": ms, "same": n == counts[name]["members"],
+            counts[name] |= {"yardstick_ms": ms, "same": n == counts[name]["members"] and counts[name].pop(
+                                 "columnar_same"),
                              "ratio": round(counts[name]["ms"] / ms, 2) if ms else None}
     finally:
         raw.close()
