@@ -18,6 +18,10 @@ contact says why and the benchmark exits 1: it never prints NaN.
 
 Peak RSS: each runner and worker process's own (os.wait4's ru_maxrss), and the dev server's is not included.
 
+The transport's own ceiling, in the same session: a process of its own hands TRANSPORT_EMAILS emails to the same
+kind of SMTP sink through the runner's SMTP channel, from as many threads as the runner sends from (the sink is a
+Python server in this process: on a busy 2-core machine it, not the runner, can be what limits a round).
+
 For scale, a baseline in the same session: a fresh dev server running a bare workflow that only runs one
 activity (32 starts in flight; no sandbox), in workflows completed per second (BASELINE_WORKFLOWS of them).
 """
@@ -56,6 +60,7 @@ from tests.runner_helpers import SmsSink, SmtpSink, announcement_text, contact_o
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE_WORKFLOWS = 500
+TRANSPORT_EMAILS = 2000  # the transport ceiling: emails handed to the SMTP sink by a bare sender
 MIN_SCHEDULE = 120.0  # seconds of schedule at least, and a tenth of a second per contact
 
 
@@ -227,6 +232,43 @@ def baseline(n: int) -> dict[str, Any]:
     return {"workflows": n, "seconds": round(seconds, 2), "bare_workflows_per_second": round(n / seconds, 1)}
 
 
+_SENDER = """
+import sys, time
+from concurrent.futures import ThreadPoolExecutor
+from email.message import EmailMessage
+from app.runner.activities import SEND_THREADS
+from app.runner.channels import SmtpChannel
+port, n = int(sys.argv[1]), int(sys.argv[2])
+def message(i):
+    m = EmailMessage()
+    m["From"], m["To"], m["Subject"], m["Message-ID"] = "news@shop.example", f"c{i}@example.com", "Hi", f"<{i}@b>"
+    m.set_content(f"Hello N{i}, see http://127.0.0.1:1/c/{'x' * 120}")
+    m.add_alternative(f"<p>Hello N{i}</p>", subtype="html")
+    return m
+messages = [message(i) for i in range(n)]
+channel = SmtpChannel("127.0.0.1", port, "news@shop.example")
+t0 = time.perf_counter()
+with ThreadPoolExecutor(SEND_THREADS) as pool:
+    list(pool.map(channel.send, messages))
+print(time.perf_counter() - t0)
+channel.close()
+"""
+
+
+def transport(n: int) -> dict[str, Any]:
+    """The transport's own ceiling: `n` emails handed over by a process of their own (the runner's SMTP channel,
+    with as many threads as the runner sends from) to the same SMTP sink the rounds use, in emails per second."""
+    smtp = SmtpSink().start()
+    try:
+        out = subprocess.run([sys.executable, "-c", _SENDER, str(smtp.port), str(n)], cwd=ROOT, capture_output=True,
+                             text=True, timeout=600, check=True)
+        seconds = float(out.stdout.strip().splitlines()[-1])
+        assert len(smtp.snapshot()) == n
+    finally:
+        smtp.stop()
+    return {"emails": n, "seconds": round(seconds, 2), "emails_per_second": round(n / seconds, 1)}
+
+
 def main() -> None:
     sizes = [int(a) for a in sys.argv[1:]] or [1000, 10000]
     rounds = [int(w) for w in os.environ.get("BENCH_RUNNER_WORKERS", "1 2").split()]
@@ -244,15 +286,18 @@ def main() -> None:
                 print(json.dumps(f, allow_nan=False), file=sys.stderr, flush=True)
                 failed = failed or "failed" in f or not f["exactly_once"]
     figures["baseline"] = baseline(BASELINE_WORKFLOWS)
+    figures["transport"] = transport(TRANSPORT_EMAILS)
     figures["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(),
                           "platform": platform.platform(), "load_average": os.getloadavg()}
     print(json.dumps(figures, indent=2, allow_nan=False))
     bare = figures["baseline"]["bare_workflows_per_second"]
+    ceiling = figures["transport"]["emails_per_second"]
     for f in figures["rounds"]:
         what = (f"{f['contacts_enrolled_and_emailed_per_second']:.1f} contacts enrolled and first message sent per "
                 f"second" if "failed" not in f else f"FAILED: {f['failed']}")
         print(f"{f['contacts']:>6} contacts, {f['workers']} worker(s): {what}; runner peak RSS "
-              f"{f['runner_peak_rss_mib']} MiB; a bare one-activity workflow: {bare:.1f}/s")
+              f"{f['runner_peak_rss_mib']} MiB; a bare one-activity workflow: {bare:.1f}/s; the SMTP sink alone "
+              f"takes {ceiling:.1f} emails/s")
     if failed:
         sys.exit(1)
 
