@@ -13,6 +13,7 @@ the journey's effect on purchases.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -36,7 +37,7 @@ def _lognormal(rng: np.random.Generator, n: int, median: float, sigma: float) ->
 
 
 def _message(rng: np.random.Generator, b: ChannelBehaviour, send: np.ndarray, dev: np.ndarray,
-             beta: dict[str, float]) -> dict[str, np.ndarray]:
+             beta: Mapping[str, float]) -> dict[str, np.ndarray]:
     """What contacts do with a message sent at `send` (times; NEVER: does not happen)."""
     n = len(send)
     delivered = rng.random(n) < b.delivery
