@@ -12,15 +12,15 @@ import sqlite3
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.pool import NullPool
+from typing import TYPE_CHECKING, Any
 
 from app import APP_NAME
 from app.errors import ProjectFileError
 from app.store import migrate
-from app.store.schema import APPLICATION_ID, SQLITE_MAGIC
+from app.store.plain_schema import APPLICATION_ID, SQLITE_MAGIC
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 HEADER_SIZE = 100
 BUSY_TIMEOUT_S = 5.0
@@ -176,6 +176,10 @@ def inspect_schema(path: Path, *, may_write: bool) -> SchemaState:
 
 def make_engine(path: Path, *, readonly: bool) -> Engine:
     """An engine on one project file; transactions are real SQLite transactions (DDL included)."""
+    # imported here: the checks above serve app.store.plain_read, which reads without SQLAlchemy
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.pool import NullPool
+
     if readonly:
         def creator() -> sqlite3.Connection:
             return connect_readonly(path)

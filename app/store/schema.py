@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import (JSON, CheckConstraint, Column, Dialect, Float, ForeignKey, Index, Integer, LargeBinary,
                         MetaData, PrimaryKeyConstraint, String, Table, Text, TypeDecorator)
 
-FILE_SUFFIX = ".jstudio"
-APPLICATION_ID = 0x4A535450  # "JSTP": SQLite `PRAGMA application_id` of every Journey Studio project file
-SQLITE_MAGIC = b"SQLite format 3\x00"
+# The marks of a project file are defined where code without SQLAlchemy reads them, and kept importable here.
+from app.store.plain_schema import APPLICATION_ID, FILE_SUFFIX, SQLITE_MAGIC  # noqa: F401
+
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
