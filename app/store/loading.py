@@ -1,161 +1,17 @@
-"""Reading a project from its tables: one query per table, every row decoded against the tile registry.
-
-A row that does not decode (an unknown tile type, a bad property, a link to a missing step) raises a
-ProjectFileError naming the file, the journey and the step. `stored_json` and `stored_time` decode a JSON or
-time stamp column read as text, so that one damaged by hand is a ProjectFileError naming its row too.
-"""
+"""Reading a project from its tables through SQLAlchemy: one query per table, the rows decoded by
+app.store.decoding (whose names are kept importable from here)."""
 
 from __future__ import annotations
 
-import json
-import math
-from collections import defaultdict
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-from sqlalchemy import JSON, Connection, Row, Text, select, type_coerce
+from sqlalchemy import JSON, Connection, Text, select, type_coerce
 
-from app.codec.plain import PlainError, content_from_plain, props_from_plain, segment_from_plain, settings_from_plain
-from app.errors import ModelError, ProjectFileError, one_line
-from app.model.content import Content
-from app.model.journey import Journey, Position, Step
-from app.model.project import Project, ProjectSettings
-from app.model.registry import END, REGISTRY
-from app.model.segment import Segment
-from app.model.values import printable, shown
+from app.model.project import Project
 from app.store import schema as t
-
-
-def stored_json(value: Any, where: str) -> Any:
-    """A JSON column read as its text (select it with `type_coerce(column, Text)`), decoded; ProjectFileError
-    saying `where` when the text is not JSON (a file edited by hand), instead of a decoder's traceback."""
-    if not isinstance(value, (str, bytes)):
-        raise ProjectFileError(f"{where} is damaged: its document is {type(value).__name__}, not JSON text")
-    try:
-        return json.loads(value)
-    except (ValueError, RecursionError) as e:  # JSONDecodeError, bad UTF-8, nesting deeper than Python's stack
-        raise ProjectFileError(f"{where} is damaged: its document is not JSON ({one_line(e)})") from None
-
-
-def stored_time(value: Any, where: str) -> datetime:
-    """A time stamp column read as its text (select it with `type_coerce(column, Text)`) as an aware UTC
-    date-time, as schema.UtcDateTime reads it; ProjectFileError saying `where` when it is not one."""
-    try:
-        if not isinstance(value, str):
-            raise TypeError(type(value).__name__)
-        moment = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise ProjectFileError(f"{where} is damaged: its time stamp {shown(value)} is not a date-time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def _where_path(path: tuple[Any, ...]) -> str:
-    return ".".join(map(str, path))
-
-
-def _plain_message(e: PlainError, skip: int = 0) -> str:
-    rest = e.path[skip:]
-    return f"{_where_path(rest)}: {e.message}" if rest else e.message
-
-
-def _json(value: Any, what: str, where: str) -> Any:
-    """A JSON column's value: decoded already, or its text (as load_project reads it) decoded here."""
-    return stored_json(value, f"{where}: {what}") if isinstance(value, (str, bytes)) else value
-
-
-def _mapping(value: Any, what: str, where: str) -> Mapping[str, Any]:
-    value = _json(value, what, where)
-    if not isinstance(value, Mapping):
-        raise ProjectFileError(f"{where}: {what} is not a mapping ({type(value).__name__})")
-    return value
-
-
-def decode_step(row: Row[Any], where: str, step_ids: set[str]) -> Step:
-    """One step row as a Step; `where` is "<file>: journey 'X', step 'y'"."""
-    if row.type not in REGISTRY:
-        raise ProjectFileError(f"{where}: unknown tile type {shown(row.type)}")
-    try:
-        props = props_from_plain(row.type, _mapping(row.props, "props", where), ())
-    except PlainError as e:
-        raise ProjectFileError(f"{where}: property {_plain_message(e)}") from None
-    if not isinstance(row.name, str) or not isinstance(row.step_id, str):
-        raise ProjectFileError(f"{where}: the step id or name is not text")
-    if not all(v is None or (isinstance(v, (int, float)) and math.isfinite(v)) for v in (row.x, row.y)):
-        raise ProjectFileError(f"{where}: the position ({shown(row.x)}, {shown(row.y)}) is not two numbers")
-    position = Position(float(row.x), float(row.y)) if row.x is not None and row.y is not None else None
-    step = Step(row.step_id, row.type, row.name, props, position=position)
-    ports = {p.id for p in step.ports()}
-    for port, target in _mapping(row.outputs, "outputs", where).items():
-        if port not in ports:
-            raise ProjectFileError(f"{where}: a {REGISTRY[row.type].label} step has no output {shown(port)}")
-        if not isinstance(target, str) or (target != END and target not in step_ids) or target == row.step_id:
-            raise ProjectFileError(f"{where}: output {shown(port)} leads to {shown(target)}, which is not another "
-                                   "step of the journey (or 'end')")
-        step.outputs[port] = target
-    return step
-
-
-def decode_journey(row: Row[Any], step_rows: list[Row[Any]], label: str) -> Journey:
-    """A journey row and its step rows (in order) as a Journey."""
-    where = f"{label}: journey {shown(row.name)}"
-    if not isinstance(row.name, str) or not isinstance(row.id, str):
-        raise ProjectFileError(f"{where}: the journey id or name is not text")
-    try:
-        settings = settings_from_plain(_mapping(row.settings, "settings", where))
-    except PlainError as e:
-        raise ProjectFileError(f"{where}: setting {printable(_plain_message(e))}") from None
-    if isinstance(row.version, bool) or not isinstance(row.version, int):
-        raise ProjectFileError(f"{where}: the version {shown(row.version)} is not a whole number")
-    settings["version"] = row.version
-    journey = Journey(row.id, row.name, **settings)
-    step_ids = {r.step_id for r in step_rows}
-    for r in step_rows:
-        step_where = f"{where}, step {shown(r.step_id)}"
-        try:
-            journey.add_step(decode_step(r, step_where, step_ids))
-        except ModelError as e:
-            raise ProjectFileError(f"{step_where}: {printable(str(e))}") from None
-    if row.entry is not None and row.entry not in step_ids:
-        raise ProjectFileError(f"{where}: the entry step {shown(row.entry)} is not a step of the journey")
-    journey.entry = row.entry
-    return journey
-
-
-def decode_content(row: Row[Any], label: str) -> Content:
-    """One content row as Content."""
-    where = f"{label}: content {shown(row.name)}"
-    try:
-        return content_from_plain(row.name, _json(row.data, "data", where), ())
-    except PlainError as e:
-        raise ProjectFileError(f"{where}: {printable(_plain_message(e))}") from None
-
-
-def decode_segment(row: Row[Any], label: str) -> Segment:
-    """One segment row as a Segment."""
-    where = f"{label}: segment {shown(row.name)}"
-    try:
-        return segment_from_plain(row.name, _json(row.data, "data", where), ())
-    except PlainError as e:
-        raise ProjectFileError(f"{where}: {printable(_plain_message(e))}") from None
-
-
-def decode_settings(value: Any, label: str) -> ProjectSettings:
-    """The project row's settings as ProjectSettings."""
-    where = f"{label}: project settings"
-    m = _mapping(value, "settings", where)
-    attrs = m.get("custom_attributes", {})
-    tz = m.get("default_timezone", "UTC")
-    if not isinstance(attrs, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in attrs.items()):
-        raise ProjectFileError(f"{where}: custom_attributes must map attribute names to types")
-    if not isinstance(tz, str):
-        raise ProjectFileError(f"{where}: default_timezone must be text")
-    return ProjectSettings(custom_attributes=dict(attrs), default_timezone=tz)
-
-
-def encode_settings(settings: ProjectSettings) -> dict[str, Any]:
-    """Project settings as the plain values of the project row."""
-    return {"custom_attributes": dict(settings.custom_attributes), "default_timezone": settings.default_timezone}
+from app.store.decoding import (decode_content, decode_journey, decode_segment, decode_settings,  # noqa: F401
+                                decode_step, encode_settings, project_from_rows, stored_json, stored_time)
 
 
 def load_project(conn: Connection, path: Path) -> Project:
@@ -163,26 +19,13 @@ def load_project(conn: Connection, path: Path) -> Project:
 
     JSON and time stamp columns are read as their text and decoded here, so that one damaged by hand is a
     ProjectFileError naming its row instead of a decoder's error from the middle of a fetch."""
-    label = str(path)
-    head = conn.execute(_raw(t.project.c.name, t.project.c.settings)).all()
-    if len(head) != 1:
-        raise ProjectFileError(f"{path} is damaged: it has {len(head)} project records instead of one")
-    if not isinstance(head[0].name, str):
-        raise ProjectFileError(f"{path} is damaged: the project name is not text")
-    project = Project(head[0].name)
-    project.settings = decode_settings(head[0].settings, label)
-
-    by_journey: dict[str, list[Row[Any]]] = defaultdict(list)
-    for r in conn.execute(_raw(*t.steps.c).order_by(t.steps.c.journey_id, t.steps.c.ord)):
-        by_journey[r.journey_id].append(r)
-    rows = conn.execute(_raw(*t.journeys.c).order_by(t.journeys.c.created_at, t.journeys.c.name)).all()
-    for row in rows:
-        project.add_journey(decode_journey(row, by_journey.get(row.id, []), label))
-    for r in conn.execute(_raw(*t.content.c).order_by(t.content.c.name)):
-        project.put_content(decode_content(r, label))
-    for r in conn.execute(_raw(*t.segments.c).order_by(t.segments.c.name)):
-        project.put_segment(decode_segment(r, label))
-    return project
+    return project_from_rows(
+        path,
+        conn.execute(_raw(t.project.c.name, t.project.c.settings)).all(),
+        conn.execute(_raw(*t.steps.c).order_by(t.steps.c.journey_id, t.steps.c.ord)).all(),
+        conn.execute(_raw(*t.journeys.c).order_by(t.journeys.c.created_at, t.journeys.c.name)).all(),
+        conn.execute(_raw(*t.content.c).order_by(t.content.c.name)).all(),
+        conn.execute(_raw(*t.segments.c).order_by(t.segments.c.name)).all())
 
 
 def _raw(*columns: Any) -> Any:
