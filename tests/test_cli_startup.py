@@ -47,6 +47,7 @@ def test_validate_imports_no_graph_simulation_or_runner_library(tmp_path: Path) 
     status, modules = _modules_after("validate", str(project))
     assert status == 0
     assert _heavy(modules) == []
+    assert not {"sqlalchemy", "alembic"} & modules  # it reads the file with sqlite3 (app.store.plain_read)
 
 
 def test_each_lazy_command_is_defined_by_its_module_with_the_summary_help_lists() -> None:

@@ -28,6 +28,7 @@ from app.model.project import Project
 from app.model.registry import END, REGISTRY
 from app.model.segment import Segment
 from app.store import APPLICATION_ID, ProjectFile, held_by, is_project_file, migrate
+from app.store.plain_read import read_project
 from tests.samples import ANNOUNCEMENT as _PLAIN
 
 ANNOUNCEMENT = _PLAIN.replace("content:\n", "layout:\n  announce: [0, 0]\n  clicked: [200.5, -40]\ncontent:\n", 1)
@@ -372,6 +373,9 @@ def _refused(path: Path, pattern: str) -> None:
         with pytest.raises(ProjectFileError, match=pattern) as info:
             ProjectFile.open(path, readonly=readonly)
         assert "\n" not in str(info.value) and str(path) in str(info.value)
+    with pytest.raises(ProjectFileError, match=pattern) as info:  # the reader without SQLAlchemy, as `validate`
+        read_project(path)
+    assert "\n" not in str(info.value) and str(path) in str(info.value)
     assert path.read_bytes() == before
     assert sorted(os.listdir(path.parent)) == listing
 

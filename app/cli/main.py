@@ -46,6 +46,16 @@ def _open(path: str, *, write: bool) -> Any:
     return pf
 
 
+def _read(path: str) -> Any:
+    """The project in a file, for a command that only reads it: read with sqlite3 alone (no SQLAlchemy), with
+    the same checks and result as a read-only `_open`."""
+    from app.store.plain_read import read_project
+    p = Path(path)
+    if not p.exists():
+        fail(f"{p}: no such project file (create one with: journey-studio new {p})")
+    return read_project(p)
+
+
 OUTPUT = click.Path(path_type=str)  # checked when written (app.files): a folder or a device gets one clear line
 
 
@@ -252,9 +262,9 @@ def export(project: str, journey_name: str, out: str | None, as_json: bool, vers
 def validate(project: str, journey_name: str | None, as_json: bool, for_export: bool) -> None:
     """Check journeys for errors; exit status 1 when there are errors."""
     from app.validation.checks import check_journey
-    with _open(project, write=False) as pf:
-        journeys = [pf.project.journey(journey_name)] if journey_name else pf.project.journeys
-        results = {j.name: check_journey(j, pf.project, for_export=for_export) for j in journeys}
+    loaded = _read(project)
+    journeys = [loaded.journey(journey_name)] if journey_name else loaded.journeys
+    results = {j.name: check_journey(j, loaded, for_export=for_export) for j in journeys}
     errors = sum(f.is_error for fs in results.values() for f in fs)
     warnings = sum(not f.is_error for fs in results.values() for f in fs)
     if as_json:
