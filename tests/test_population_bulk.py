@@ -103,9 +103,9 @@ def test_a_bulk_load_cannot_start_inside_a_transaction(tmp_path: Path) -> None:
 
 
 def test_an_error_on_the_worker_thread_rolls_the_load_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = bulk.analyze_statements
-    monkeypatch.setattr(bulk, "analyze_statements",
-                        lambda tables=(): real(tables) + ["SELECT no_such_function()"] if tables else real(tables))
+    real = bulk.stat_statements  # the interactions' statistics are written on the worker thread
+    monkeypatch.setattr(bulk, "stat_statements", lambda table, rows: real(table, rows) + (
+        ["SELECT no_such_function()"] if table == "interactions" else []))
     with ProjectFile.create(tmp_path / "f.jstudio") as pf:
         with pytest.raises(ProjectFileError, match="no such function"):
             population.generate(pf, 300, 2, as_of=AS_OF)
@@ -114,6 +114,39 @@ def test_an_error_on_the_worker_thread_rolls_the_load_back(tmp_path: Path, monke
                 assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 0
             indexes = set(conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'index'")).scalars())
         assert {ix.name for table in (t.contacts, t.interactions) for ix in table.indexes} <= indexes
+
+
+def test_statistics_from_the_rows_are_what_analyze_writes() -> None:
+    rng = np.random.default_rng(5)
+    n = 5000
+    values = ("Paris", "PARIS", "paris", "Lyon", "", "Zoë", "ZOË")  # NOCASE folds ASCII letters only
+    codes = rng.integers(-1, len(values), n)
+    number = np.where(rng.random(n) < 0.1, np.nan, rng.integers(0, 50, n).astype(np.float64))
+    unique = rng.permutation(n).astype(np.float64)  # nearly every key distinct: SQLite writes 1, not 2
+    unique[:300] = unique[300:600]
+    con = sqlite3.connect(":memory:")
+    con.execute("CREATE TABLE x (a TEXT COLLATE NOCASE, b TEXT, c REAL, d INTEGER, PRIMARY KEY (c, a))")
+    con.execute("CREATE INDEX ix_x_a_c_b ON x (a, c, b)")
+    con.execute("CREATE INDEX ix_x_d ON x (d)")
+    con.execute("CREATE INDEX ix_x_b_d ON x (b, d)")
+    text_of = [None if k < 0 else values[k] for k in codes.tolist()]
+    rows = list(zip(text_of, text_of, number.tolist(), unique.tolist()))
+    rows = [(a, b, None if c != c else c, d) for a, b, c, d in rows]
+    keep = {}
+    for r in rows:  # the primary key (c, a) must hold: one row per pair, NOCASE
+        keep.setdefault((r[2], None if r[0] is None else r[0].casefold()), r)
+    kept = list(keep.values())
+    con.executemany("INSERT INTO x VALUES (?, ?, ?, ?)", kept)
+    con.execute("PRAGMA analysis_limit = 0")
+    con.execute("ANALYZE")
+    analyzed = sorted(con.execute("SELECT idx, stat FROM sqlite_stat1 WHERE tbl = 'x'").fetchall())
+    index = {v: i for i, v in enumerate(values)}
+    text_codes = np.array([-1 if r[0] is None else index[r[0]] for r in kept])
+    columns: dict[str, bulk.KeyColumn] = {
+        "a": (text_codes, values), "b": (text_codes, values),
+        "c": np.array([np.nan if r[2] is None else r[2] for r in kept]), "d": np.array([r[3] for r in kept])}
+    assert sorted(bulk.stat_rows(con, "x", len(kept), columns)) == analyzed
+    assert bulk.stat_rows(con, "x", 0, columns) == []
 
 
 def test_an_error_in_the_block_interrupts_the_worker(tmp_path: Path) -> None:

@@ -449,6 +449,24 @@ def _contact_columns(base: ContactBase) -> tuple[list[list[Any]], list[list[Any]
     return acc_columns, columns
 
 
+def _contact_keys(base: ContactBase) -> dict[str, Any]:
+    """The contacts' indexed columns as `app.audience.bulk.stat_rows` takes them."""
+    keys: dict[str, Any] = {}
+    for name in ("country", "consent_level", "loyalty_tier", "lifetime_value", "last_purchase_date", "city"):
+        col = base.column(name)
+        if col is None:
+            keys[name] = np.full(base.n, np.nan)
+        elif isinstance(col, Text):
+            keys[name] = (col.codes, col.values)
+        elif isinstance(col, Items):
+            raise TypeError(f"{name} is not a list column")
+        else:
+            keys[name] = np.asarray(col, dtype=np.float64)
+    keys["account_id"] = np.where(base.account >= 0, base.account_ids[np.maximum(base.account, 0)]
+                                  if base.n_accounts else 0, np.nan).astype(np.float64)
+    return keys
+
+
 def write_base(conn: Connection, base: ContactBase) -> tuple[int, int, int, int]:
     """Insert the base's accounts, contacts, list memberships and interactions (inside the caller's
     transaction, into empty tables); returns (contacts, accounts, list memberships, interactions).
@@ -457,8 +475,8 @@ def write_base(conn: Connection, base: ContactBase) -> tuple[int, int, int, int]
     thread while this one formats the contact columns (names, e-mail addresses, dates), so that the two
     biggest costs of a large load overlap. Every other index is built once its rows are in.
     """
-    from app.audience.bulk import (analyze, analyze_statements, bulk_pragmas, drop_indexes, in_background,
-                                   index_ddl, insert_rows)
+    from app.audience.bulk import (analyze, bulk_pragmas, drop_indexes, in_background, index_ddl, insert_rows,
+                                   stat_rows, stat_statements)
 
     lists = base.lists
     owners = lists.owners
@@ -479,9 +497,22 @@ def write_base(conn: Connection, base: ContactBase) -> tuple[int, int, int, int]
         dropped = drop_indexes(conn, (t.accounts, t.contacts, t.contact_lists, t.interactions))
         n_lists = insert_rows(conn, t.contact_lists, ("contact_id", "list"), list_rows)
         n_inter = insert_rows(conn, t.interactions, ("id", "contact_id", "kind", "at", "value"), inter_rows)
-        conn.exec_driver_sql("PRAGMA analysis_limit = 0")
-        with in_background(conn, [index_ddl(conn, ix) for ix in dropped if ix.table in first]
-                           + analyze_statements([table.name for table in first])):
+        # the statistics ANALYZE would gather, from the rows in hand instead of a scan of each table; any
+        # ANALYZE makes sqlite_stat1 (the small tables' one, at the end, also makes the planner read them)
+        conn.exec_driver_sql('ANALYZE "project"')
+        driver = conn.connection.driver_connection
+
+        def list_stats() -> list[str]:
+            return stat_statements(t.contact_lists.name, stat_rows(driver, t.contact_lists.name, len(owners), {
+                "contact_id": base.ids[owners], "list": (lists.codes, lists.values)}))
+
+        def interaction_stats() -> list[str]:
+            return stat_statements(t.interactions.name, stat_rows(driver, t.interactions.name, len(inter.contact), {
+                "contact_id": base.ids[inter.contact], "kind": (inter.kind, INTERACTION_KINDS),
+                "at": inter.at.astype(np.float64)}))
+
+        with in_background(conn, [*(index_ddl(conn, ix) for ix in dropped if ix.table in first), list_stats,
+                                  interaction_stats]):
             acc_columns, columns = _contact_columns(base)
         n_acc = insert_rows(conn, t.accounts, ("id", *ACCOUNT_COLUMNS), zip(*acc_columns))
         n_con = insert_rows(conn, t.contacts, CONTACT_COLUMNS, zip(*columns))
@@ -491,7 +522,9 @@ def write_base(conn: Connection, base: ContactBase) -> tuple[int, int, int, int]
         for ix in dropped:
             if ix.table not in first:
                 ix.create(conn)
-    analyze(conn, [name for name in t.PROJECT_TABLES if name not in {table.name for table in first}])
+    for sql in stat_statements(t.contacts.name, stat_rows(driver, t.contacts.name, base.n, _contact_keys(base))):
+        conn.exec_driver_sql(sql)
+    analyze(conn, [name for name in t.PROJECT_TABLES if name not in {t.contacts.name, *(x.name for x in first)}])
     return n_con, n_acc, n_lists, n_inter
 
 

@@ -4,11 +4,12 @@ SQL that runs on a worker thread while the caller's thread prepares the next row
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from itertools import islice
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Connection, Index, Table
 from sqlalchemy.schema import CreateIndex
 
@@ -62,23 +63,28 @@ def indexes_deferred(conn: Connection, tables: Sequence[Table], keep: Collection
         ix.create(conn)
 
 
+# SQL to run, or a function that makes SQL when its turn comes (after the statements before it have run)
+Statement = str | Callable[[], Sequence[str]]
+
+
 class _Worker(threading.Thread):
-    def __init__(self, driver: Any, statements: Sequence[str]) -> None:
+    def __init__(self, driver: Any, statements: Sequence[Statement]) -> None:
         super().__init__(name="bulk-sql", daemon=True)
         self.driver, self.statements = driver, list(statements)
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
-            for sql in self.statements:
-                self.driver.execute(sql)
+            for item in self.statements:
+                for sql in [item] if isinstance(item, str) else item():
+                    self.driver.execute(sql)
         except BaseException as e:  # handed to the caller's thread by `in_background`
             self.error = e
 
 
 @contextmanager
-def in_background(conn: Connection, statements: Sequence[str]) -> Iterator[None]:
-    """Run SQL statements (index builds, ANALYZE) on `conn`, in its transaction, on a worker thread while the
+def in_background(conn: Connection, statements: Sequence[Statement]) -> Iterator[None]:
+    """Run SQL statements (index builds, statistics) on `conn`, in its transaction, on a worker thread while the
     block runs; the block must not use `conn`. SQLite releases the GIL while it sorts, so the block's Python
     work (formatting the next rows) goes on on the other core. The block's end waits for the statements and
     raises their error; an error in the block interrupts them first. The connection must allow use from
@@ -125,5 +131,74 @@ def analyze_statements(tables: Sequence[str] = ()) -> list[str]:
     return [f'ANALYZE "{name}"' for name in tables] if tables else ["ANALYZE"]
 
 
-__all__ = ["analyze", "analyze_statements", "bulk_pragmas", "drop_indexes", "in_background", "index_ddl",
-           "indexes_deferred", "insert_rows"]
+# --- statistics written directly (the load knows its rows: no table scan as ANALYZE makes) ---------------------
+
+_ASCII_UPPER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+# a column's values for `index_stats`: numbers (NaN: NULL), or a text column as (codes, values) with -1 for NULL
+KeyColumn = np.ndarray | tuple[np.ndarray, Sequence[str]]
+
+
+def _equality_codes(column: KeyColumn, collation: str) -> np.ndarray:
+    """Codes equal exactly where SQLite finds the values equal under `collation` (NULL equal to NULL, as ANALYZE
+    counts them)."""
+    if isinstance(column, tuple):
+        codes, values = column
+        folded = [v.translate(_ASCII_UPPER) for v in values] if collation.upper() == "NOCASE" else list(values)
+        if collation.upper() not in ("NOCASE", "BINARY"):
+            raise ValueError(f"no statistics for collation {collation}")
+        _, canon = np.unique(np.array(folded + [""], dtype=object), return_inverse=True)
+        canon = canon.astype(np.int64)
+        canon[-1] = -1  # NULL: apart from every text, even the empty one
+        return canon[np.where(codes >= 0, codes, len(values))]
+    _, inverse = np.unique(np.asarray(column, dtype=np.float64), return_inverse=True)  # NaNs are one value
+    return inverse.astype(np.int64)
+
+
+def index_stats(n_rows: int, keys: Sequence[np.ndarray]) -> str:
+    """The `sqlite_stat1.stat` text ANALYZE writes for an index of `n_rows` rows whose key columns have the
+    equality codes `keys` (in index order): the row count, then for each key prefix the average rows per
+    distinct value, rounded up as SQLite does (and 2 read as 1 when nearly every row is distinct)."""
+    numbers = [n_rows]
+    if n_rows:
+        order = np.lexsort(list(keys)[::-1])
+        changed = np.zeros(n_rows - 1, dtype=bool)
+        for k in keys:
+            s = k[order]
+            changed |= s[1:] != s[:-1]
+            distinct = int(changed.sum()) + 1
+            value = (n_rows + distinct - 1) // distinct
+            numbers.append(1 if value == 2 and n_rows * 10 <= distinct * 11 else value)
+    return " ".join(str(v) for v in numbers)
+
+
+def stat_rows(driver: Any, table: str, n_rows: int, columns: Mapping[str, KeyColumn]) -> list[tuple[str, str]]:
+    """(index, stat) rows of `sqlite_stat1` for every index `table` has now (as ANALYZE with no analysis limit
+    would write them), from the values of the table's rows (`columns` by name: every indexed column).
+    `driver` is the sqlite3 connection."""
+    rows: list[tuple[str, str]] = []
+    if not n_rows:
+        return rows  # ANALYZE writes no statistics for an empty table
+    for _, index, *_ in driver.execute(f'PRAGMA index_list("{table}")').fetchall():
+        keys = []
+        for _, cid, name, _, collation, key in driver.execute(f'PRAGMA index_xinfo("{index}")').fetchall():
+            if key and cid >= 0:
+                keys.append(_equality_codes(columns[name], collation))
+        rows.append((index, index_stats(n_rows, keys)))
+    return rows
+
+
+def stat_statements(table: str, rows: Sequence[tuple[str, str]]) -> list[str]:
+    """SQL that replaces the statistics of `table` by `rows` (from `stat_rows`; sqlite_stat1 must exist, which
+    any ANALYZE makes). The planner reads them at the next `ANALYZE sqlite_schema` (or ANALYZE)."""
+
+    def quoted(text: str) -> str:
+        return "'" + text.replace("'", "''") + "'"
+
+    return [f"DELETE FROM sqlite_stat1 WHERE tbl = {quoted(table)}",
+            *(f"INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ({quoted(table)}, {quoted(ix)}, {quoted(stat)})"
+              for ix, stat in rows)]
+
+
+__all__ = ["KeyColumn", "Statement", "analyze", "analyze_statements", "bulk_pragmas", "drop_indexes", "in_background",
+           "index_ddl", "index_stats", "indexes_deferred", "insert_rows", "stat_rows", "stat_statements"]
