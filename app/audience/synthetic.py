@@ -215,8 +215,11 @@ def synthesize(size: int, seed: int, profile: PopulationProfile | None = None, *
                           np.array(PERSONAL_DOMAINS, dtype=object)[personal])
         first = pools.flat("first_ascii")[loc * POOL_NAMES + first_i]
         last = pools.flat("last_ascii")[loc * POOL_NAMES + last_i]
-        return Text.of([f"{x}.{y}.{i}@{d}" for x, y, i, d in zip(first.tolist(), last.tolist(), ids.tolist(),
-                                                                    domain.tolist())])
+        texts = [f"{x}.{y}.{i}@{d}" for x, y, i, d in zip(first.tolist(), last.tolist(), ids.tolist(),
+                                                            domain.tolist())]
+        # the names are letters and digits (ascii_word), so the text between the last "." and the "@" is the
+        # contact's id and every address differs: the codes are the rows, as Text.of finds them by hashing
+        return Text(np.arange(n, dtype=np.int32), tuple(texts))
 
     def mobile() -> Text:
         calling = np.array([_calling_code(name) for name in locales], dtype=object)[loc]
