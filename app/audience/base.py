@@ -449,24 +449,6 @@ def _contact_columns(base: ContactBase) -> tuple[list[list[Any]], list[list[Any]
     return acc_columns, columns
 
 
-def _contact_keys(base: ContactBase) -> dict[str, Any]:
-    """The contacts' indexed columns as `app.audience.bulk.stat_rows` takes them."""
-    keys: dict[str, Any] = {}
-    for name in ("country", "consent_level", "loyalty_tier", "lifetime_value", "last_purchase_date", "city"):
-        col = base.column(name)
-        if col is None:
-            keys[name] = np.full(base.n, np.nan)
-        elif isinstance(col, Text):
-            keys[name] = (col.codes, col.values)
-        elif isinstance(col, Items):
-            raise TypeError(f"{name} is not a list column")
-        else:
-            keys[name] = np.asarray(col, dtype=np.float64)
-    keys["account_id"] = np.where(base.account >= 0, base.account_ids[np.maximum(base.account, 0)]
-                                  if base.n_accounts else 0, np.nan).astype(np.float64)
-    return keys
-
-
 def write_base(conn: Connection, base: ContactBase) -> tuple[int, int, int, int]:
     """Insert the base's accounts, contacts, list memberships and interactions (inside the caller's
     transaction, into empty tables); returns (contacts, accounts, list memberships, interactions).
@@ -522,9 +504,9 @@ def write_base(conn: Connection, base: ContactBase) -> tuple[int, int, int, int]
         for ix in dropped:
             if ix.table not in first:
                 ix.create(conn)
-    for sql in stat_statements(t.contacts.name, stat_rows(driver, t.contacts.name, base.n, _contact_keys(base))):
-        conn.exec_driver_sql(sql)
-    analyze(conn, [name for name in t.PROJECT_TABLES if name not in {t.contacts.name, *(x.name for x in first)}])
+    # the contacts' pages are still in the page cache here: ANALYZE reads them faster than NumPy sorts seven
+    # key columns, so their statistics are gathered the usual way
+    analyze(conn, [name for name in t.PROJECT_TABLES if name not in {x.name for x in first}])
     return n_con, n_acc, n_lists, n_inter
 
 
