@@ -154,6 +154,23 @@ def test_schedule_end_stops_everyone_before_the_next_message(tmp_path: Path, dev
     assert summary.counts["outcomes"]["stopped"] == 2
 
 
+async def _enrolment(tmp_path: Path, db: Path, r: Any, address: str, cohort: int | None = None
+                     ) -> tuple[Any, ContactsDb, StateDb, Activities, EnrolPage]:
+    """The enrolment activity on its own, and the first page of iteration 0 (in cohorts of `cohort` units)."""
+    client = await connect(address)
+    contacts, state = ContactsDb(str(db)), StateDb(tmp_path / "state" / "runner.db")
+    acts = Activities(contacts, state, Tokens("s"), "http://127.0.0.1:9", client=client)
+    page = EnrolPage(r.key, r.digest, 0, r.plan.start, r.plan.start, 0, 100, [time.time(), r.plan.start, 1.0],
+                     0, 10.0, **({} if cohort is None else {"cohort": cohort}))
+    return client, contacts, state, acts, page
+
+
+def _forget_enrolments(state: StateDb) -> None:
+    """Delete the run's records of whom it enrolled."""
+    with state.engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM enrolments")
+
+
 def test_enrolment_run_twice_enrols_each_contact_once(tmp_path: Path, dev_server: DevServer) -> None:
     """The enrolment activity on its own, run again: with its records, and without them (Temporal refuses
     the duplicate workflow ids)."""
@@ -162,14 +179,9 @@ def test_enrolment_run_twice_enrols_each_contact_once(tmp_path: Path, dev_server
     register(r)
 
     async def go() -> list[int]:
-        client = await connect(dev_server.address)
-        contacts, state = ContactsDb(str(db)), StateDb(tmp_path / "state" / "runner.db")
-        acts = Activities(contacts, state, Tokens("s"), "http://127.0.0.1:9", client=client)
-        page = EnrolPage(r.key, r.digest, 0, r.plan.start, r.plan.start, 0, 100, [time.time(), r.plan.start, 1.0],
-                         0, 10.0)
+        client, contacts, state, acts, page = await _enrolment(tmp_path, db, r, dev_server.address)
         started = [(await acts.enrol_page(page)).started, (await acts.enrol_page(page)).started]
-        with state.engine.begin() as conn:  # forget the records: Temporal still knows the workflow ids
-            conn.exec_driver_sql("DELETE FROM enrolments")
+        _forget_enrolments(state)  # Temporal still knows the workflow ids
         started.append((await acts.enrol_page(page)).started)
         assert state.enrolment_count(r.key) == 5  # recorded again
         for c in (1, 2, 3, 5, 8):  # one workflow each (a second start of an id is refused by Temporal)
@@ -190,16 +202,11 @@ def test_enrolment_in_cohorts_run_twice_starts_each_cohort_once(tmp_path: Path, 
     register(r)
 
     async def go() -> list[int]:
-        client = await connect(dev_server.address)
-        contacts, state = ContactsDb(str(db)), StateDb(tmp_path / "state" / "runner.db")
-        acts = Activities(contacts, state, Tokens("s"), "http://127.0.0.1:9", client=client)
-        page = EnrolPage(r.key, r.digest, 0, r.plan.start, r.plan.start, 0, 100, [time.time(), r.plan.start, 1.0],
-                         0, 10.0, cohort=2)
+        client, contacts, state, acts, page = await _enrolment(tmp_path, db, r, dev_server.address, cohort=2)
         started = [(await acts.enrol_page(page)).started, (await acts.enrol_page(page)).started]
         units = [contact_workflow_id(r.key, c, 0) for c in (1, 2, 3, 5, 8)]
         hosts = state.hosts(units)
-        with state.engine.begin() as conn:  # forget the records: Temporal still knows the cohorts' ids
-            conn.exec_driver_sql("DELETE FROM enrolments")
+        _forget_enrolments(state)  # Temporal still knows the cohorts' ids
         started.append((await acts.enrol_page(page)).started)
         assert state.hosts(units) == hosts and len(set(hosts.values())) == 3 and set(hosts) == set(units)
         assert state.workflow_count(r.key) == 3 and sorted(set(state.iteration_workflows(r.key, 0))) == \

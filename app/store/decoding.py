@@ -120,22 +120,23 @@ def decode_journey(row: Any, step_rows: list[Any], label: str) -> Journey:
     return journey
 
 
-def decode_content(row: Any, label: str) -> Content:
-    """One content row as Content."""
-    where = f"{label}: content {shown(row.name)}"
+def _decode_named(row: Any, label: str, what: str, from_plain: Any) -> Any:
+    """A row of a name and its JSON document (content, segment) read by `from_plain`, one line when it is wrong."""
+    where = f"{label}: {what} {shown(row.name)}"
     try:
-        return content_from_plain(row.name, _json(row.data, "data", where), ())
+        return from_plain(row.name, _json(row.data, "data", where), ())
     except PlainError as e:
         raise ProjectFileError(f"{where}: {printable(_plain_message(e))}") from None
+
+
+def decode_content(row: Any, label: str) -> Content:
+    """One content row as Content."""
+    return _decode_named(row, label, "content", content_from_plain)
 
 
 def decode_segment(row: Any, label: str) -> Segment:
     """One segment row as a Segment."""
-    where = f"{label}: segment {shown(row.name)}"
-    try:
-        return segment_from_plain(row.name, _json(row.data, "data", where), ())
-    except PlainError as e:
-        raise ProjectFileError(f"{where}: {printable(_plain_message(e))}") from None
+    return _decode_named(row, label, "segment", segment_from_plain)
 
 
 def decode_settings(value: Any, label: str) -> ProjectSettings:
