@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from platformdirs import user_config_dir, user_data_dir
+from platformdirs import user_config_dir, user_data_dir, user_log_dir
 
 RECENT_MAX = 10
 
@@ -19,6 +19,12 @@ def data_dir() -> Path:
 def config_dir() -> Path:
     home = os.environ.get("JOURNEY_STUDIO_HOME")
     return Path(home) / "config" if home else Path(user_config_dir("journey-studio", appauthor=False))
+
+
+def log_dir() -> Path:
+    """Where crash logs go (local only: nothing is ever sent anywhere)."""
+    home = os.environ.get("JOURNEY_STUDIO_HOME")
+    return Path(home) / "logs" if home else Path(user_log_dir("journey-studio", appauthor=False))
 
 
 def demo_project_path() -> Path:

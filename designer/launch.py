@@ -84,8 +84,10 @@ def application() -> QApplication:
 
 def launch(project: str | None = None) -> int:
     """Open the main window on a project and run the event loop; returns the exit status."""
+    from designer import crash
     from designer.main_window import MainWindow
     app = application()
+    crash.install()  # an uncaught error or a native fault: a local crash log and a dialog with its path
     path = initial_project(project)  # a first start builds the demo, with a window saying so
     window = MainWindow.open(path)
     if window is None:  # the project could not be opened: the window said why; start on the demo instead

@@ -383,8 +383,8 @@ def _quiet_stdout() -> None:
 
 
 def _log_crash() -> str:
-    from platformdirs import user_log_dir
-    d = Path(user_log_dir("journey-studio", appauthor=False))
+    from app.userdirs import log_dir
+    d = log_dir()
     try:
         d.mkdir(parents=True, exist_ok=True)
         path = d / "crash.log"
