@@ -293,14 +293,24 @@ def _accounts(rng: np.random.Generator, n: int, n_acc: int, shares: np.ndarray,
 
 
 def _choice(rng: np.random.Generator, p: np.ndarray, n: int) -> np.ndarray:
-    """`rng.choice(len(p), size=n, p=p)` drawn the same way (the same numbers), faster for a long `p`: the
-    uniforms are looked up in the cumulative shares in ascending order, which keeps the search in cache."""
+    """`rng.choice(len(p), size=n, p=p)` drawn the same way (the same numbers), in time linear in `n`: a guide
+    table over 2^b equal slices of [0, 1) holds the first index whose cumulative share passes each slice's start,
+    so a uniform's answer is its slice's entry or, where a slice holds a cut, a few steps after it (a sort of the
+    uniforms to keep a search in cache cost n log n: 2.3 s of 10M contacts' population)."""
     cdf = p.cumsum()
     cdf /= cdf[-1]
     u = rng.random(n)
-    order = np.argsort(u)
-    found = np.empty(n, dtype=np.int64)
-    found[order] = cdf.searchsorted(u[order], side="right")
+    k = 1 << min(22, max(8, (4 * len(cdf)).bit_length()))  # about 4 slices per account; the guide 16 MB at most
+    guide = cdf.searchsorted(np.arange(k + 1, dtype=np.float64) / k, side="right").astype(np.int32)
+    # u * k is exact (k a power of two), so slice b holds exactly the u in [b / k, (b + 1) / k)
+    b = (u * k).astype(np.int32)
+    found = np.take(guide, b).astype(np.int64)
+    b += 1
+    todo = np.flatnonzero(np.take(guide, b) != found)  # slices with a cut inside: the answer is after their entry
+    del b
+    while len(todo):
+        todo = todo[np.take(cdf, np.take(found, todo)) <= np.take(u, todo)]
+        found[todo] += 1
     return found
 
 
