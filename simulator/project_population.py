@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from app.audience.base import read_base
+from app.audience.base_store import read_base
 from app.audience.members import audience_condition, segment_condition
 from app.audience.timesets import TimeSet
 from app.errors import AudienceError

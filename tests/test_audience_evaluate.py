@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, text, update
 
-from app.audience.base import read_base
+from app.audience.base_store import read_base
 from app.audience.compile import query_condition
 from app.audience.evaluate import Evaluator
 from app.audience.moment import members_mask

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.audience import members as m
-from app.audience.base import read_base
+from app.audience.base_store import read_base
 from app.audience.csv_import import import_contacts
 from app.audience.evaluate import members_at
 from app.audience.query import MAX_DAYS, root_attributes, validate_query

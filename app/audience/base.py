@@ -1,8 +1,9 @@
 """A customer base as NumPy columns: contacts, their accounts, interactions and list memberships.
 
-The synthetic generator (app.audience.synthetic) makes one; `read_base` reads one from a project file; the
-vectorised segment evaluator (app.audience.evaluate) and the simulator read it; `write_base` writes one into a
-project file. Columns by attribute type:
+The synthetic generator (app.audience.synthetic) makes one; app.audience.base_store reads one from a project
+file and writes one into it (the SQL lives there, so that code that only draws or evaluates a base, such as
+the simulator, does not import SQLAlchemy); the vectorised segment evaluator (app.audience.evaluate) and the
+simulator read it. Columns by attribute type:
 
 - number, date, date-time, boolean: float64 with NaN for "no data" (dates as days since 1970-01-01, date-times
   as seconds, booleans as 1 / 0);
@@ -15,18 +16,12 @@ addresses) only when something reads them.
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 import numpy as np
-from sqlalchemy import Connection, String, func, select, type_coerce
-
-from app.model.attributes import INTERACTION_KINDS
-from app.store import schema as t
-from app.store.schema import IsoDate, IsoSeconds
 
 DAY = 86_400
 
@@ -257,154 +252,13 @@ def second_texts(seconds: np.ndarray) -> list[str | None]:
     return out.tolist()
 
 
-# --- reading a project file ------------------------------------------------------------------------------------
+# --- the project file's contact columns as Python values (app.audience.base_store reads and writes them) -----
 
-_c, _a, _i, _l, _m = t.contacts, t.accounts, t.interactions, t.contact_lists, t.segment_members
 NUMBER_COLUMNS = {"lifetime_value": "number", "engagement": "number", "birth_date": "date",
                   "last_purchase_date": "date", "created_on": "datetime"}
 TEXT_COLUMNS = ("first_name", "last_name", "full_name", "email", "mobile_phone", "city", "country", "time_zone",
                 "language", "consent_level", "loyalty_tier")
 ACCOUNT_COLUMNS = {"name": "text", "industry": "text", "size": "number", "city": "text"}
-
-
-def _typed(values: Sequence[Any], kind: str) -> Column:
-    if kind == "number":
-        return np.array([float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else np.nan
-                         for v in values], dtype=np.float64)
-    if kind == "boolean":
-        return np.array([float(v) if isinstance(v, (int, float)) else np.nan for v in values], dtype=np.float64)
-    if kind == "date":
-        return days_of(values)
-    if kind == "datetime":
-        return seconds_of(values)
-    return Text.of([None if v is None else str(v) for v in values])
-
-
-def _raw(column: Any) -> Any:
-    """A date or date-time column read as its stored text (other columns as they are)."""
-    if isinstance(column.type, (IsoDate, IsoSeconds)):
-        return type_coerce(column, String).label(column.name)
-    return column
-
-
-def read_base(conn: Connection, *, columns: Iterable[str] = (), custom: Mapping[str, str] | None = None,
-              custom_names: Iterable[str] = (), interactions: bool = False, lists: bool = False,
-              static: Iterable[str] = (), where: Any = None) -> ContactBase:
-    """The project's contacts (those matching `where`, an SQL condition on contacts; default all) as a base.
-
-    Only what is asked is read: the standard contact `columns` (attribute names; account.* names read the
-    account columns), the custom attributes `custom_names` (typed by `custom`), interactions, subscription
-    lists and the members of the `static` segments. Rows are in id order.
-    """
-    wanted = list(dict.fromkeys(c for c in columns if c in NUMBER_COLUMNS or c in TEXT_COLUMNS))
-    custom = dict(custom or {})
-    extra = [n for n in dict.fromkeys(custom_names) if n in custom]
-    # dates come as their stored text (parsed below in bulk), not through the column types' per-row parsing
-    sel = [_c.c.id, _c.c.account_id, *(_raw(_c.c[c]) for c in wanted),
-           *(func.json_extract(_c.c.custom, f'$."{n}"').label(f"x{i}") for i, n in enumerate(extra))]
-    q = select(*sel).order_by(_c.c.id)
-    if where is not None:
-        q = q.where(where)
-    rows = conn.execute(q).all()
-    cols: list[tuple[Any, ...]] = list(zip(*rows)) if rows else [() for _ in sel]
-    del rows
-    ids = np.array(cols[0], dtype=np.int64)
-    n = len(ids)
-    table: dict[str, Column | Callable[[], Column]] = {}
-    for i, name in enumerate(wanted):
-        values = cols[2 + i]
-        table[name] = _typed(values, NUMBER_COLUMNS[name]) if name in NUMBER_COLUMNS else Text.of(values)
-    custom_cols: dict[str, Column | Callable[[], Column]] = {}
-    for i, name in enumerate(extra):
-        values = cols[2 + len(wanted) + i]
-        kind = custom[name]
-        if kind == "list":
-            custom_cols[name] = _json_lists(n, values)
-        else:
-            custom_cols[name] = _typed(values, kind if kind in ("number", "date", "datetime", "boolean") else "text")
-
-    # accounts: every account a read contact works for
-    acc_raw = np.array([-1 if v is None else v for v in cols[1]], dtype=np.int64) if n else np.zeros(0, np.int64)
-    account_ids = np.unique(acc_raw[acc_raw >= 0])
-    account = np.where(acc_raw >= 0, np.searchsorted(account_ids, acc_raw), -1).astype(np.int64)
-    accounts: dict[str, Column | Callable[[], Column]] = {}
-    if len(account_ids):
-        arows = conn.execute(select(_a.c.id, _a.c.name, _a.c.industry, _a.c.size, _a.c.city)
-                             .where(_a.c.id.in_(select(_c.c.account_id).where(where) if where is not None
-                                                else select(_c.c.account_id)))
-                             .order_by(_a.c.id)).all()
-        acols = list(zip(*arows)) if arows else [()] * 5
-        found = np.array(acols[0], dtype=np.int64)
-        pos = np.searchsorted(found, account_ids)
-        present = (pos < len(found)) & (found[np.minimum(pos, len(found) - 1)] == account_ids) if len(found) \
-            else np.zeros(len(account_ids), bool)
-        for j, (name, kind) in enumerate(ACCOUNT_COLUMNS.items()):
-            vals = [acols[1 + j][p] if ok else None for p, ok in zip(pos.tolist(), present.tolist())]
-            accounts[name] = _typed(vals, kind)
-    else:
-        for name, kind in ACCOUNT_COLUMNS.items():
-            accounts[name] = _typed([], kind)
-
-    inter = Interactions.none()
-    if interactions and n:
-        iq = select(_i.c.contact_id, _i.c.kind, _raw(_i.c.at), _i.c.value).order_by(_i.c.contact_id, _i.c.at, _i.c.id)
-        if where is not None:
-            iq = iq.where(_i.c.contact_id.in_(select(_c.c.id).where(where)))
-        irows = conn.execute(iq).all()
-        icols = list(zip(*irows)) if irows else [()] * 4
-        del irows
-        who = np.searchsorted(ids, np.array(icols[0], dtype=np.int64))
-        kinds = {k: i for i, k in enumerate(INTERACTION_KINDS)}
-        kind_codes = np.array([kinds.get(k, -1) for k in icols[1]], dtype=np.int8)
-        at = seconds_of(icols[2])
-        ok = ~np.isnan(at)
-        value = np.array([np.nan if v is None else float(v) for v in icols[3]], dtype=np.float64)
-        inter = Interactions(who[ok].astype(np.int64), kind_codes[ok], at[ok].astype(np.int64), value[ok])
-
-    list_items = Items.of(n, np.zeros(0, np.int64), [])
-    if lists and n:
-        lq = select(_l.c.contact_id, _l.c.list)
-        if where is not None:
-            lq = lq.where(_l.c.contact_id.in_(select(_c.c.id).where(where)))
-        lrows = conn.execute(lq).all()
-        if lrows:
-            who = np.searchsorted(ids, np.array([r[0] for r in lrows], dtype=np.int64))
-            list_items = Items.of(n, who, [str(r[1]) for r in lrows])
-
-    members: dict[str, np.ndarray] = {}
-    for name in dict.fromkeys(static):
-        found_ids = np.array(conn.execute(select(_m.c.contact_id).where(_m.c.segment == name)).scalars().all(),
-                             dtype=np.int64)
-        pos = np.searchsorted(ids, found_ids)
-        inside = (pos < n) & (ids[np.minimum(pos, max(n - 1, 0))] == found_ids) if n else np.zeros(0, bool)
-        members[name] = np.sort(pos[inside])
-    return ContactBase(ids, table, account, account_ids, accounts, inter, list_items, members, custom_cols,
-                       {k: custom[k] for k in extra})
-
-
-def _json_lists(n: int, values: Sequence[Any]) -> Items:
-    owners: list[int] = []
-    names: list[str] = []
-    missing = np.ones(n, dtype=bool)
-    for i, v in enumerate(values):
-        if v is None:
-            continue
-        try:
-            items = json.loads(v) if isinstance(v, str) else v
-        except ValueError:
-            continue
-        if not isinstance(items, list):
-            continue
-        missing[i] = False
-        for item in items:
-            if isinstance(item, str):
-                owners.append(i)
-                names.append(item)
-    return Items.of(n, np.array(owners, dtype=np.int64), names, missing)
-
-
-# --- writing a project file -----------------------------------------------------------------------------------
-
 CONTACT_COLUMNS: tuple[str, ...] = (
     "id", "first_name", "last_name", "full_name", "email", "mobile_phone", "city", "country", "time_zone",
     "language", "birth_date", "created_on", "consent_level", "loyalty_tier", "lifetime_value",
@@ -447,67 +301,6 @@ def _contact_columns(base: ContactBase) -> tuple[list[list[Any]], list[list[Any]
             kind = NUMBER_COLUMNS.get(name, "text")
             columns.append(_python(base.column(name), n, kind))
     return acc_columns, columns
-
-
-def write_base(conn: Connection, base: ContactBase) -> tuple[int, int, int, int]:
-    """Insert the base's accounts, contacts, list memberships and interactions (inside the caller's
-    transaction, into empty tables); returns (contacts, accounts, list memberships, interactions).
-
-    Interactions and list memberships go in first; their indexes and statistics are then built on a worker
-    thread while this one formats the contact columns (names, e-mail addresses, dates), so that the two
-    biggest costs of a large load overlap. Every other index is built once its rows are in.
-    """
-    from app.audience.bulk import (analyze, bulk_pragmas, drop_indexes, in_background, index_ddl, insert_rows,
-                                   stat_rows, stat_statements)
-
-    lists = base.lists
-    owners = lists.owners
-    names = np.array(lists.values, dtype=object)[lists.codes] if len(lists.codes) else np.zeros(0, dtype=object)
-    order = np.lexsort((names.astype(str), owners)) if len(owners) else np.zeros(0, np.int64)
-    list_rows = zip(base.ids[owners[order]].tolist(), names[order].tolist())
-    inter = base.interactions
-    order = np.lexsort((inter.kind, inter.at, inter.contact))
-    kinds = np.array(INTERACTION_KINDS, dtype=object)[inter.kind[order]].tolist()
-    values = np.where(np.isnan(inter.value[order]), cast(Any, None), inter.value[order].astype(object)).tolist()
-    inter_rows = zip(range(1, len(order) + 1), base.ids[inter.contact[order]].tolist(), kinds,
-                     second_texts(inter.at[order].astype(np.float64)), values)
-    first = (t.contact_lists, t.interactions)
-    # rows referring to contacts go in before the contacts: where keys are enforced (a loader outside
-    # ProjectFile.bulk_connection), they are checked at commit instead of row by row
-    conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
-    with bulk_pragmas(conn):
-        dropped = drop_indexes(conn, (t.accounts, t.contacts, t.contact_lists, t.interactions))
-        n_lists = insert_rows(conn, t.contact_lists, ("contact_id", "list"), list_rows)
-        n_inter = insert_rows(conn, t.interactions, ("id", "contact_id", "kind", "at", "value"), inter_rows)
-        # the statistics ANALYZE would gather, from the rows in hand instead of a scan of each table; any
-        # ANALYZE makes sqlite_stat1 (the small tables' one, at the end, also makes the planner read them)
-        conn.exec_driver_sql('ANALYZE "project"')
-        driver = conn.connection.driver_connection
-
-        def list_stats() -> list[str]:
-            return stat_statements(t.contact_lists.name, stat_rows(driver, t.contact_lists.name, len(owners), {
-                "contact_id": base.ids[owners], "list": (lists.codes, lists.values)}))
-
-        def interaction_stats() -> list[str]:
-            return stat_statements(t.interactions.name, stat_rows(driver, t.interactions.name, len(inter.contact), {
-                "contact_id": base.ids[inter.contact], "kind": (inter.kind, INTERACTION_KINDS),
-                "at": inter.at.astype(np.float64)}))
-
-        with in_background(conn, [*(index_ddl(conn, ix) for ix in dropped if ix.table in first), list_stats,
-                                  interaction_stats]):
-            acc_columns, columns = _contact_columns(base)
-        n_acc = insert_rows(conn, t.accounts, ("id", *ACCOUNT_COLUMNS), zip(*acc_columns))
-        n_con = insert_rows(conn, t.contacts, CONTACT_COLUMNS, zip(*columns))
-        for segment, rows in base.static.items():
-            insert_rows(conn, t.segment_members, ("segment", "contact_id"),
-                        ((segment, i) for i in base.ids[rows].tolist()))
-        for ix in dropped:
-            if ix.table not in first:
-                ix.create(conn)
-    # the contacts' pages are still in the page cache here: ANALYZE reads them faster than NumPy sorts seven
-    # key columns, so their statistics are gathered the usual way
-    analyze(conn, [name for name in t.PROJECT_TABLES if name not in {x.name for x in first}])
-    return n_con, n_acc, n_lists, n_inter
 
 
 # --- as plain arrays (a saved run keeps the base of a project population) ------------------------------------
@@ -568,6 +361,6 @@ def base_from_arrays(arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) 
                        tables["accounts"], inter, lists, static, tables["custom"], dict(meta["custom_types"]))
 
 
-__all__ = ["ACCOUNT_COLUMNS", "Column", "ContactBase", "Interactions", "Items", "NUMBER_COLUMNS", "TEXT_COLUMNS",
-           "Text", "base_from_arrays", "base_to_arrays", "day_texts", "days_of", "read_base", "second_texts",
-           "seconds_of", "write_base"]
+__all__ = ["ACCOUNT_COLUMNS", "CONTACT_COLUMNS", "Column", "ContactBase", "Interactions", "Items", "NUMBER_COLUMNS",
+           "TEXT_COLUMNS", "Text", "base_from_arrays", "base_to_arrays", "day_texts", "days_of", "second_texts",
+           "seconds_of"]

@@ -23,7 +23,8 @@ import numpy as np
 from sqlalchemy import Connection
 
 from app.audience.base import (ACCOUNT_COLUMNS, DAY, NUMBER_COLUMNS, TEXT_COLUMNS, ContactBase, Interactions, Items,
-                               Text, read_base)
+                               Text)
+from app.audience.base_store import read_base
 from app.audience.columns import read_table
 from app.audience.evaluate import MAX_DAYS, Evaluator, _day_number, _second
 from app.audience.query import find_attribute

@@ -15,7 +15,8 @@ from datetime import date, datetime, timezone
 
 from sqlalchemy import Connection, delete, func, select
 
-from app.audience.base import DAY, ContactBase, write_base
+from app.audience.base import DAY, ContactBase
+from app.audience.base_store import write_base
 from app.audience.profile import DEFAULT_LISTS as PROFILE_LISTS
 from app.audience.profile import PopulationProfile
 from app.audience.synthetic import MAX_SIZE, synthesize
