@@ -144,6 +144,67 @@ def _open_for(project: str, save: bool | None) -> Any:
     return ProjectFile.open(p)
 
 
+def _read_plain(project: str, kind: str, save: bool | None, fit: bool) -> Any:
+    """The project read with sqlite3 alone, for a run that reads nothing else from it before it is saved (a
+    synthetic population from a given profile, unless --save insists on a writable file first); None to open it
+    as `_open_for` does (also when the plain reader refuses the file: an older schema to upgrade, damage...
+    ProjectFile then says what it does with it)."""
+    if kind != "synthetic" or save is True or fit:
+        return None
+    from app.errors import ProjectFileError
+    from app.store.plain_read import read_project
+    p = Path(project)
+    if not p.exists():
+        fail(f"{p}: no such project file (create one with: journey-studio new {p})")
+    try:
+        return read_project(p)
+    except ProjectFileError:
+        return None
+
+
+class _SaveTarget:
+    """The project file opened to save the run, on a thread of its own while the run is simulated: importing
+    SQLAlchemy and opening the file (0.3-0.5 s of a command's start) overlap NumPy's work. `result()` gives the
+    writable file, or None and why it cannot be written; leaving the block closes whatever was opened."""
+
+    def __init__(self, project: str) -> None:
+        import threading
+        from concurrent.futures import Future
+        self._done: Future[tuple[Any, str | None]] = Future()
+        self._taken = False
+        threading.Thread(target=self._open, args=(Path(project),), name="open project", daemon=True).start()
+
+    def _open(self, path: Path) -> None:
+        try:
+            from app.store import ProjectFile
+            pf = ProjectFile.open(path)
+            if pf.readonly:  # closed in this thread: a read-only connection belongs to the thread that made it
+                reason = pf.readonly_reason
+                pf.close()
+                self._done.set_result((None, reason))
+            else:
+                self._done.set_result((pf, None))
+        except BaseException as e:  # said in the command's thread, when the file is wanted
+            self._done.set_exception(e)
+
+    def result(self) -> tuple[Any, str | None]:
+        self._taken = True
+        return self._done.result()
+
+    def __enter__(self) -> _SaveTarget:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            pf, _ = self._done.result()
+        except BaseException:
+            if not self._taken and exc[0] is None:
+                raise
+            return
+        if pf is not None:
+            pf.close()
+
+
 @click.command()
 @click.argument("project", type=click.Path(dir_okay=False))
 @click.option("--journey", "journey_name", required=True, help="Journey name.")
@@ -195,7 +256,7 @@ def simulate(project: str, journey_name: str, contacts: int | None, seed: int, r
              shared_population: bool, population_out: str | None, allow_errors: bool) -> None:
     """Simulate a journey over a population: what it causes (against the same contacts without it), its funnel;
     save the run in the project."""
-    from contextlib import contextmanager
+    from contextlib import ExitStack, contextmanager
 
     from simulator.behaviour import BehaviourModel
     from simulator.effect_text import effect_lines, figure_lines, headline
@@ -221,8 +282,16 @@ def simulate(project: str, journey_name: str, contacts: int | None, seed: int, r
     fit = profile_file == "project" and not Path("project").exists()
     profile = read_profile(profile_file) if profile_file and not fit else None
     timings: dict[str, float] = {}
-    with _open_for(project, save) as pf:
-        journey = pf.project.journey(journey_name)
+    plain = _read_plain(project, kind, save, fit)
+    target: _SaveTarget | None = None
+    with ExitStack() as opened:
+        if plain is None:
+            pf = opened.enter_context(_open_for(project, save))
+            the_project = pf.project
+        else:  # read with sqlite3; the file is opened to save the run while the run is simulated
+            pf, the_project = None, plain
+            target = opened.enter_context(_SaveTarget(project)) if save is None else None
+        journey = the_project.journey(journey_name)
         behaviour = read_behaviour(behaviour_file) if behaviour_file else BehaviourModel()
         request = RunRequest(journey.id, population=kind, contacts=contacts or 1, locale=locale, seed=seed,
                              segment=segment if kind == "segment" else None, as_of=moment,
@@ -235,7 +304,7 @@ def simulate(project: str, journey_name: str, contacts: int | None, seed: int, r
             with pf.connection() as conn:
                 yield conn
 
-        source = snapshot(pf.project, journey.id, connect)
+        source = snapshot(the_project, journey.id, connect if pf is not None else None)
         bar = _Progress(sys.stderr.isatty())
         try:  # the same path as the designer's run panel (simulator/request.py)
             outcome = execute(request, source, progress=bar)
@@ -259,12 +328,17 @@ def simulate(project: str, journey_name: str, contacts: int | None, seed: int, r
         doc["notes"] = record.results.get("notes", [])
         run_id = None
         saving = time.perf_counter()
-        if save is not False and not pf.readonly:
+        readonly_reason = None
+        if pf is None and target is not None:
+            pf, readonly_reason = target.result()
+        elif pf is not None and pf.readonly:
+            readonly_reason = pf.readonly_reason
+        if save is not False and pf is not None and readonly_reason is None:
             bar(1.0, "saving the run in the project")
             run_id = pf.save_run(record, name=run_name)
             doc["run"] = run_id
         timings["save"] = time.perf_counter() - saving
-        not_saved = pf.readonly_reason if save is None and pf.readonly else None
+        not_saved = readonly_reason if save is None else None
         if out_path is not None:
             writing = time.perf_counter()
             _write_population(out_path, outcome, source)
@@ -505,15 +579,32 @@ def review(project: str, run_id: int, note: str | None, approve: bool, by: str |
 @click.command()
 @click.argument("project", type=click.Path(dir_okay=False))
 @click.argument("run_a", type=int)
-@click.argument("run_b", type=int)
+@click.argument("run_b", type=int, required=False)
 @click.option("--csv", "csv_out", type=OUTPUT,
               help="Also write every step's figures, deltas and intervals as CSV ('-': to standard output, the "
                    "table then going to standard error).")
 @click.option("--different-journeys", is_flag=True,
               help="Compare runs of two different journeys (their steps match by id only); refused otherwise.")
-def compare(project: str, run_a: int, run_b: int, csv_out: str | None, different_journeys: bool) -> None:
+# --- the live comparison (app/cli/compare_live.py): compare PROJECT RUN --live PACKAGE-or-RUN ---
+@click.option("--live", metavar="PACKAGE-or-RUN", help="Put RUN_A's forecast next to the live counts of this run "
+              "(its package, its state folder, or a file of status --json) instead of comparing two runs.")
+@click.option("--state-dir", type=click.Path(file_okay=False), help="With --live: the run's state folder.")
+@click.option("--temporal", help="With --live: HOST:PORT of the Temporal cluster the run is on.")
+def compare(project: str, run_a: int, run_b: int | None, csv_out: str | None, different_journeys: bool,
+            live: str | None, state_dir: str | None, temporal: str | None) -> None:
     """Compare two saved runs step by step (e.g. before and after an edit, or two behaviour assumptions): rates
-    per contact who entered, and whether each difference is more than noise."""
+    per contact who entered, and whether each difference is more than noise. With --live, one run's forecast
+    next to a live run's counts."""
+    if live is not None:
+        if run_b is not None or csv_out or different_journeys:
+            fail("--live compares one saved run (PROJECT RUN --live PACKAGE); it takes no second run, --csv or "
+                 "--different-journeys")
+        from app.cli.compare_live import compare_live
+        compare_live(project, run_a, live, state_dir, temporal)
+        return
+    if run_b is None:
+        fail("give two saved runs to compare (PROJECT RUN_A RUN_B), or one and --live PACKAGE")
+    # --- end of the live comparison ---
     from simulator.compare import CompareError, compare_records
     from simulator.runs import load_run
 
