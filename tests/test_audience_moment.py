@@ -144,3 +144,113 @@ def test_forget_and_count_at(project: ProjectFile) -> None:
         forget(conn)
         again = count_at(conn, seg, AT)
     assert again == first == count(project, seg, AT, columnar=False)
+
+
+def _reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the times the columns are read from the file."""
+    import app.audience.moment as moment
+
+    calls: list[int] = []
+    real = moment.read_needs
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(moment, "read_needs", counted)
+    return calls
+
+
+def test_edits_outside_the_audience_keep_the_cached_columns(project: ProjectFile,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.model.content import Content
+    from app.model.journey import Journey
+
+    seg = Segment("q", query=QUERIES["gold_or_recent_buyers"])
+    reads = _reads(monkeypatch)
+    first = count(project, seg, AT)
+    assert len(reads) == 1
+    project.project.add_journey(Journey("j-welcome", "Welcome"))  # written through the file's own connection
+    project.project.put_content(Content("Hello", kind="email"))
+    project.project.put_segment(Segment("Other", kind="static"))
+    assert count(project, seg, AT) == first
+    assert len(reads) == 1, "a journey, content or segment edit must not cost the next count"
+    with project.connection(write=True) as conn:
+        conn.execute(update(t.contacts).where(t.contacts.c.id <= 40).values(loyalty_tier="gold"))
+    assert count(project, seg, AT) == count(project, seg, AT, columnar=False) > first
+    assert len(reads) == 2
+
+
+@pytest.mark.parametrize("table", ["contacts", "accounts", "interactions", "contact_lists", "segment_members"])
+def test_any_change_to_an_audience_table_is_seen(project: ProjectFile, table: str) -> None:
+    add_members(project, "Picked", [2, 3, 5])
+    _agree(project)
+    change = {"contacts": "UPDATE contacts SET lifetime_value = 500, loyalty_tier = 'gold', city = 'Paris' "
+                          "WHERE id % 2 = 0",
+              "accounts": "UPDATE accounts SET industry = NULL",
+              "interactions": "DELETE FROM interactions WHERE contact_id % 2 = 1",
+              "contact_lists": "DELETE FROM contact_lists WHERE list = 'Newsletter'",
+              "segment_members": "DELETE FROM segment_members WHERE contact_id = 3"}[table]
+    with project.connection(write=True) as conn:
+        conn.execute(text(change))
+    _agree(project)
+
+
+def test_a_rolled_back_change_never_leaves_a_stale_count(project: ProjectFile) -> None:
+    seg = Segment("gold", query={"blocks": [{"root": "contacts", "where": {"all": [
+        {"attribute": "loyalty_tier", "op": "equals", "value": "gold"}]}}]})
+    before = count(project, seg, AT)
+
+    class Undo(Exception):
+        pass
+
+    with pytest.raises(Undo), project.connection(write=True) as conn:  # changed, counted, rolled back
+        conn.execute(text("UPDATE contacts SET loyalty_tier = 'gold' WHERE id <= 60"))
+        assert count_at(conn, seg, AT) > before
+        raise Undo
+    assert count(project, seg, AT) == before
+    with project.connection(write=True) as conn:  # as many changes again, other rows: not the cached state
+        conn.execute(text("UPDATE contacts SET loyalty_tier = 'gold' WHERE id > 340"))
+    assert count(project, seg, AT) == count(project, seg, AT, columnar=False)
+
+
+def test_counting_starts_inside_a_transaction_that_is_rolled_back(project: ProjectFile) -> None:
+    seg = Segment("gold", query={"blocks": [{"root": "contacts", "where": {"all": [
+        {"attribute": "loyalty_tier", "op": "equals", "value": "gold"}]}}]})
+
+    class Undo(Exception):
+        pass
+
+    with pytest.raises(Undo), project.connection(write=True) as conn:  # the watch is made here, then undone
+        first = count_at(conn, seg, AT)
+        raise Undo
+    with project.connection(write=True) as conn:  # no trigger counted this change
+        conn.execute(text("UPDATE contacts SET loyalty_tier = 'gold' WHERE id <= 60"))
+    assert count(project, seg, AT) == count(project, seg, AT, columnar=False) > first
+
+
+def test_a_population_load_stops_the_watch(project: ProjectFile) -> None:
+    from app.audience.moment import WATCHED
+
+    seg = Segment("q", query=QUERIES["gold_or_recent_buyers"])
+    count(project, seg, AT)
+    with project.connection() as conn:
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        triggers = "SELECT count(*) FROM sqlite_temp_master WHERE type = 'trigger'"
+        assert driver.execute(triggers).fetchone()[0] == 3 * len(WATCHED)
+    generate(project, 300, 4, ("en_US",), as_of=AS_OF, replace=True)
+    with project.connection() as conn:
+        assert driver.execute(triggers).fetchone()[0] == 0
+    _agree(project)
+
+
+def test_a_read_only_file_is_counted_and_follows_other_writers(project: ProjectFile, tmp_path: Path) -> None:
+    seg = Segment("gold", query={"blocks": [{"root": "contacts", "where": {"all": [
+        {"attribute": "loyalty_tier", "op": "equals", "value": "gold"}]}}]})
+    with ProjectFile.open(project.path, readonly=True) as ro:
+        before = count(ro, seg, AT)
+        assert count(ro, seg, AT) == before
+        with project.connection(write=True) as conn:
+            conn.execute(text("UPDATE contacts SET loyalty_tier = 'gold' WHERE id <= 60"))
+        assert count(ro, seg, AT) == count(ro, seg, AT, columnar=False) > before

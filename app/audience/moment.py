@@ -6,14 +6,18 @@ static members) are read from the file once, kept on the connection, and the seg
 the vectorised evaluator (app.audience.evaluate) resolved at one moment: boolean masks combined with NumPy
 operations, no Python loop per row. The meaning is the evaluator's, which a randomised test holds to the SQL's.
 
-The cache is thrown away on any change of the audience data: it is keyed by the connection's own change count
-(`total_changes`: rows this connection inserted, updated or deleted, committed or not) and SQLite's
-`PRAGMA data_version` (changes committed by any other connection or process). Columns a later segment needs
-are read then and added.
+The cache is thrown away on any change of the audience data, and only then: it is keyed by a count of the rows
+this connection inserted, updated or deleted in the audience tables (kept by temporary triggers, which live in
+the connection and never in the file, made when the cache is first filled; see `_audience_changes`),
+and SQLite's `PRAGMA data_version` (changes committed by any other connection or process). A journey, content
+or segment edit written through the same connection keeps the cache. On a read-only connection, which changes
+nothing itself, the count is the connection's `total_changes`. Columns a later segment needs are read then and
+added.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -159,7 +163,7 @@ def needs_of(segment: Segment, custom: Mapping[str, str]) -> Needs:
 
 @dataclass
 class _Columns:
-    key: tuple[int, int]
+    key: tuple[int, ...] | None
     custom: dict[str, str]
     have: Needs
     base: ContactBase
@@ -233,10 +237,80 @@ def read_needs(conn: Connection, needs: Needs, custom: Mapping[str, str]) -> Con
                        custom_types)
 
 
-def _version(conn: Connection) -> tuple[int, int]:
+# the audience tables a count reads; a change to any of them (and to no other) changes the count below
+WATCHED = ("accounts", "contacts", "contact_lists", "interactions", "segment_members")
+_COUNTER = "journey_studio_audience_changed"
+_WATCH_KEY = "journey_studio.audience_changes"
+_TABLE = "journey_studio_audience_changes"  # temp: the count a rollback takes back
+
+
+def _triggers(driver: Any) -> int:
+    return int(driver.execute("SELECT count(*) FROM sqlite_temp_master WHERE type = 'trigger' AND name GLOB ?",
+                              (f"{_COUNTER}_*",)).fetchone()[0])
+
+
+def _audience_changes(conn: Connection, driver: Any) -> tuple[int, int] | None:
+    """What this connection changed in the audience tables since it started watching them: (rows changed, ever;
+    rows changed and not rolled back). None: the watch starts now, or cannot (a read-only connection).
+
+    Each changed row calls a function of this connection that adds one to a Python counter, which a rollback
+    does not take back (so no number stands for two states of the data), and adds one to a counter in a
+    temporary table, which a rollback does take back (so a count made inside a transaction that is then rolled
+    back is not trusted afterwards). The triggers are temporary: they live in the connection, never in the
+    file. A rollback of the transaction that made them drops them, which is noticed here: the watch starts
+    again."""
+    holder: list[int] | None = conn.info.get(_WATCH_KEY)
+    if holder is not None:
+        try:
+            kept = int(driver.execute(f"SELECT n FROM temp.{_TABLE}").fetchone()[0])
+        except sqlite3.OperationalError:  # made in a transaction that was rolled back
+            kept = None
+        if kept is not None and _triggers(driver) == 3 * len(WATCHED):
+            return holder[0], kept
+    fresh = [0]
+
+    def changed() -> None:
+        fresh[0] += 1
+
+    try:
+        driver.create_function(_COUNTER, 0, changed)
+        driver.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_TABLE} (n INTEGER NOT NULL)")
+        driver.execute(f"DELETE FROM temp.{_TABLE}")
+        driver.execute(f"INSERT INTO temp.{_TABLE} (n) VALUES (0)")
+        for table in WATCHED:
+            for event in ("INSERT", "UPDATE", "DELETE"):
+                driver.execute(f"CREATE TEMP TRIGGER IF NOT EXISTS {_COUNTER}_{table}_{event.lower()} AFTER {event} "
+                               f"ON main.{table} BEGIN SELECT {_COUNTER}(); UPDATE {_TABLE} SET n = n + 1; END")
+    except sqlite3.OperationalError:  # e.g. a read-only connection (query_only) cannot make them
+        return None
+    conn.info[_WATCH_KEY] = fresh
+    return None
+
+
+def unwatch(conn: Connection) -> None:
+    """Drop the cached columns and stop counting this connection's audience changes (a bulk load does, so that
+    its millions of rows do not call a function each); the next columnar count starts again."""
+    forget(conn)
+    conn.info.pop(_WATCH_KEY, None)
     driver = conn.connection.driver_connection
     assert driver is not None
-    return int(driver.execute("PRAGMA data_version").fetchone()[0]), int(driver.total_changes)
+    if _triggers(driver):
+        for table in WATCHED:
+            for event in ("insert", "update", "delete"):
+                driver.execute(f"DROP TRIGGER IF EXISTS temp.{_COUNTER}_{table}_{event}")
+    driver.execute(f"DROP TABLE IF EXISTS temp.{_TABLE}")
+
+
+def _version(conn: Connection) -> tuple[int, ...] | None:
+    """The cache key: (data_version, audience changes of this connection); None when the connection has just
+    started counting (nothing cached before now can be trusted)."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    data_version = int(driver.execute("PRAGMA data_version").fetchone()[0])
+    if driver.execute("PRAGMA query_only").fetchone()[0]:
+        return data_version, int(driver.total_changes)  # read-only: it changes nothing itself
+    changes = _audience_changes(conn, driver)
+    return None if changes is None else (data_version, *changes)
 
 
 def columns_for(conn: Connection, segment: Segment, custom: Mapping[str, str] | None = None) -> ContactBase:
@@ -245,8 +319,11 @@ def columns_for(conn: Connection, segment: Segment, custom: Mapping[str, str] | 
     custom = dict(custom or {})
     want = needs_of(segment, custom)
     key = _version(conn)
+    if key is None:  # counting starts now: what was cached before cannot be vouched for
+        forget(conn)
+        key = _version(conn)
     cached: _Columns | None = conn.info.get(_INFO_KEY)
-    if cached is None or cached.key != key or cached.custom != custom:
+    if cached is None or key is None or cached.key != key or cached.custom != custom:
         cached = None
         missing = want
     else:
@@ -291,5 +368,5 @@ def forget(conn: Connection) -> None:
     conn.info.pop(_INFO_KEY, None)
 
 
-__all__ = ["MomentEvaluator", "MomentSet", "Needs", "columns_for", "count_at", "forget", "members_mask",
-           "moment_seconds", "needs_of"]
+__all__ = ["MomentEvaluator", "MomentSet", "Needs", "WATCHED", "columns_for", "count_at", "forget", "members_mask",
+           "moment_seconds", "needs_of", "unwatch"]

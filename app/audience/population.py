@@ -87,6 +87,8 @@ def write_population(target: ProjectFile | Connection, base: ContactBase, *, rep
     started = time.perf_counter() if started is None else started
 
     def run(conn: Connection) -> PopulationReport:
+        from app.audience.moment import unwatch
+        unwatch(conn)  # cached columns go; no trigger fires per loaded row
         existing = conn.execute(select(func.count()).select_from(t.contacts)).scalar_one()
         existing += conn.execute(select(func.count()).select_from(t.accounts)).scalar_one()
         if existing and not replace:
