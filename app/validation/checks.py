@@ -1,33 +1,38 @@
 """Check for errors: run every journey rule and every tile's own checks, and sort what they find.
 
 Rules live in settings_rules (audience, schedule, triggers...), flow_rules (links, reachability, loops,
-if/then ordering), step_rules (tile types, property types, tokens) and segment_rules (segment queries);
+if/then ordering), step_rules (tile types, property types, tokens), segment_rules (segment queries) and
+time_rules (go-live time: start passed, end before the last wait, quiet hours without a slot);
 per-tile checks live in the registry.
 The validator never raises: a rule that fails unexpectedly becomes one `check-failed` finding.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import partial
 from typing import Callable, Iterable
 
 from app.model.journey import Journey
 from app.model.project import Project
-from app.validation import flow_rules, segment_rules, settings_rules, step_rules
+from app.validation import flow_rules, segment_rules, settings_rules, step_rules, time_rules
 from app.validation.context import Context
 from app.validation.findings import Finding, error
 
 Rule = Callable[[Context], Iterable[Finding]]
 
-RULES: tuple[Rule, ...] = step_rules.RULES + flow_rules.RULES + settings_rules.RULES + segment_rules.RULES
+RULES: tuple[Rule, ...] = (step_rules.RULES + flow_rules.RULES + settings_rules.RULES + segment_rules.RULES
+                          + time_rules.RULES)
 
 # Findings that need the project's content and segments to be decided; without a project they are unknown.
 _NEEDS_PROJECT = frozenset({"unknown-content", "unknown-segment"})
 
 
-def check_journey(journey: Journey, project: Project | None = None, *, for_export: bool = False) -> list[Finding]:
-    """Every problem in `journey` (errors first, then in step order); export mode makes drafts errors."""
-    ctx = Context(journey, project, for_export)
+def check_journey(journey: Journey, project: Project | None = None, *, for_export: bool = False,
+                  now: datetime | None = None) -> list[Finding]:
+    """Every problem in `journey` (errors first, then in step order); export mode makes drafts errors and looks
+    at the start and end from `now` (default: the clock, time_rules.clock)."""
+    ctx = Context(journey, project, for_export, now)
     findings: list[Finding] = []
     for rule in RULES:
         findings += _guarded(rule.__name__, rule, ctx)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
@@ -65,10 +66,12 @@ def _tree_numbers(idom: Mapping[str, str], root: str) -> tuple[dict[str, int], d
 class Context:
     """One check run over one journey; implements registry.CheckContext for the per-tile checks."""
 
-    def __init__(self, journey: Journey, project: Project | None, for_export: bool) -> None:
+    def __init__(self, journey: Journey, project: Project | None, for_export: bool,
+                 now: datetime | None = None) -> None:
         self.journey = journey
         self.project = project
         self.for_export = for_export
+        self.now = now  # the moment go-live checks look from (None: the clock, in export mode; time_rules.py)
 
     # --- registry.CheckContext ----------------------------------------------------------------------------
     def content(self, name: Any) -> Content | None:
