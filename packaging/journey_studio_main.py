@@ -57,7 +57,7 @@ def install_smoke_hook(report: Path, timeout: float) -> None:
         data = {
             "ok": True,
             "seconds_to_window": round(elapsed, 3),
-            "title": window.windowTitle(),
+            "title": window.windowTitle().replace("[*]", ""),
             "project": str(document.file.path),
             "project_name": document.project.name,
             "journeys": [j.name for j in document.project.journeys],
@@ -71,7 +71,10 @@ def install_smoke_hook(report: Path, timeout: float) -> None:
             data["build"] = build_info().describe()
         except Exception as e:  # noqa: BLE001 - reported, not fatal to the smoke test's other checks
             data["build"] = f"unreadable: {e}"
-        window.grab().save(str(report.with_suffix(".png")))
+        shot = window.grab()
+        report.parent.mkdir(parents=True, exist_ok=True)
+        data["screenshot"] = str(report.with_suffix(".png")) if shot.save(str(report.with_suffix(".png"))) \
+            else f"not saved ({shot.width()}x{shot.height()})"
         _write(report, data)
         for w in windows:
             w.close()

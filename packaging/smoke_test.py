@@ -143,9 +143,11 @@ def main(argv: list[str] | None = None) -> int:
         effect = json.loads(run_json.read_text(encoding="utf-8")).get("effect", {})
         if not effect:
             raise Failed(f"simulate wrote no effect in {run_json}")
-        first = sorted(effect)[0]
-        inc = effect[first]["incremental"]["mean"]
-        results[-1] = (results[-1][0], results[-1][1], f"effect on '{first}': {inc:+.4f} per entered contact")
+        event = max(sorted(effect), key=lambda e: abs(effect[e]["incremental"]["mean"]))
+        inc = effect[event]["incremental"]
+        results[-1] = (results[-1][0], results[-1][1],
+                       f"largest effect: '{event}' {inc['mean']:+.4f} per entered contact "
+                       f"(95% {inc['low']:+.4f} to {inc['high']:+.4f})")
         print(f"       {results[-1][2]}")
         step("runs", ["runs", str(project)], expect_in(JOURNEY))
         key = work / "team.key"

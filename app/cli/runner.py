@@ -117,18 +117,45 @@ async def _until_stopped(work: Callable[[asyncio.Event], Awaitable[T]]) -> T:
     return await work(stop)
 
 
+def run_of(target: str, state_dir: str | None) -> tuple[str, Path]:
+    """(package, state folder) of a run named by its package (its state in --state-dir or PACKAGE.run) or by its
+    state folder (NAME.jpkg.run, next to NAME.jpkg); one line and exit status 2 otherwise."""
+    from app.runner.worker import default_state_dir
+    if len(target) > 4096 or (state_dir is not None and len(state_dir) > 4096):
+        fail("the path given is longer than 4096 characters")
+    p = Path(target)
+    if not p.is_dir():
+        return target, Path(state_dir) if state_dir else default_state_dir(target)
+    if state_dir is not None and Path(state_dir).resolve() != p.resolve():
+        fail(f"{target} is a run's state folder and --state-dir names another ({state_dir}); give one of them")
+    package = p.resolve().with_name(p.resolve().name[:-len(".run")]) if p.name.endswith(".run") else None
+    if package is None or not package.is_file():
+        fail(f"{target}: a folder, but not a run's state folder next to its package (NAME.jpkg.run beside "
+             f"NAME.jpkg); give the package: journey-studio status PACKAGE --state-dir {target}")
+    return str(package), p
+
+
+def live_counts(target: str, state_dir: str | None, temporal: str | None) -> dict[str, Any]:
+    """The live counts of a run named by its package or its state folder (read_counts), or a bad-input exit."""
+    from app.runner.status import read_counts
+    package, state = run_of(target, state_dir)
+    r = _runnable(package)
+    counts: dict[str, Any] = asyncio.run(read_counts(r, state, temporal))  # RunnerError: one line
+    return counts
+
+
 @cli.command()
-@click.argument("package", type=click.Path(dir_okay=False))
+@click.argument("run", metavar="PACKAGE-or-RUN", type=click.Path())
 @click.option("--temporal", help="HOST:PORT of the Temporal cluster the run is on (default: the run's own).")
 @click.option("--state-dir", type=click.Path(file_okay=False), help="The run's state folder (default: PACKAGE.run).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def status(package: str, temporal: str | None, state_dir: str | None, as_json: bool) -> None:
-    """Live per-step counts of a running (or finished) run of a journey package."""
+def status(run: str, temporal: str | None, state_dir: str | None, as_json: bool) -> None:
+    """Live per-step counts of a running (or finished) run of a journey package.
+
+    Give the package, or the run's state folder (PACKAGE.run). The steps are in the order of the simulator's funnel and the figures have its names, so that they sit next
+    to a forecast (journey-studio compare PROJECT RUN --live PACKAGE)."""
     from app.runner.status import format_counts
-    from app.runner.status import read_counts
-    r = _runnable(package)
-    from app.runner.worker import default_state_dir
-    counts = asyncio.run(read_counts(r, Path(state_dir) if state_dir else default_state_dir(package), temporal))
+    counts = live_counts(run, state_dir, temporal)
     if as_json:
         click.echo(json.dumps(counts, indent=2))
     else:

@@ -1,25 +1,29 @@
-"""Live per-step counts of a run, from Temporal's visibility store (the workflows' search attributes).
+"""Live per-step counts of a run, from Temporal's visibility store (the workflows' search attributes), and the
+runner's own state.
 
-Each contact workflow keeps `JourneyStep` (where it is), `JourneyPath` (every step it entered, and
-`step=outcome` once it left one) and, at the end, `JourneyOutcome`; all carry `JourneyKey` (journey id and
-version). A count query per figure answers, so the figures need no state of the runner and work for a run on
-a cluster as well as on the local dev server. Visibility trails the workflows by a moment.
-
-A journey that targets accounts has one workflow per account (and per contact without one), and a run with
-cohorts (cohort.py) one workflow per cohort of units: their figures count contacts all the same, added up from
-each workflow's `JourneyTally` (how many of its contacts each path key counts; a cohort's also says how many
-wait at each step, left with each outcome, reached the goal, are still in), one listing of the journey's
-workflows instead of a count query per figure.
+Each unit's workflow keeps `JourneyStep` (where it is), `JourneyPath` (every step it entered, and `step=outcome`
+once it left one) and, at the end, `JourneyOutcome`; all carry `JourneyKey` (journey id and version). An
+account's workflow and a cohort's (cohort.py) also keep `JourneyTally`: how many of their contacts each path key
+counts (a cohort's also how many wait at each step, left with each outcome, reached the goal, are still in).
+The figures are added up from **one listing** of the journey's workflows (a few pages: a run of 10,000 contacts
+in cohorts of 500 is 20 workflows), never a count query per figure: each workflow's attributes are one record,
+written at once, so the sum never shows a step with more contacts than the step before it passed on (a count
+query per figure, each at its own moment, could: an SMS with 41 entered after an if/then's 38 "no"). They need
+no state of the runner, so they work for a run on a cluster as well as on the local dev server. Visibility
+trails the workflows by a moment.
 
 A message step counts `sent`, `suppressed` (consent, the suppression list, an opt-out), `no_address`, `failed`
 (the send failed for good: see `failures`) and `capped` apart; an action counts `failed` apart from `done`. The
-runner's own state adds `messages` (how each send ended, one per send key: a message whose transport was called
-twice, after a crash, counts once), `events` (the endpoint's outbox) and `dead_letters` (events refused because
-no workflow of the run could take them).
+runner's own state adds, read in one transaction (StateDb.snapshot), `messages` (how each send ended, one per
+send key: a message whose transport was called twice, after a crash, counts once), `events` (the endpoint's
+outbox) and `dead_letters` (events refused because no workflow of the run could take them). `funnel` has the
+figures as the simulator's funnel names and orders them, for `compare --live`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,77 +51,81 @@ def _outcomes(s: Any) -> tuple[str, ...]:
     return OUTCOMES.get(s.kind, ())
 
 
+@dataclass(frozen=True)
+class Listed:
+    """One workflow of a run as the visibility listing gives it: its type, state and search attributes."""
+
+    workflow_type: str
+    running: bool
+    failed: bool
+    step: str | None = None            # JourneyStep
+    path: tuple[str, ...] = ()         # JourneyPath
+    outcome: str | None = None         # JourneyOutcome
+    goal: str | None = None            # JourneyGoal
+    tally: tuple[str, ...] = ()        # JourneyTally: "KEY*n"
+
+
+async def listing(client: Client, r: Runnable) -> list[Listed]:
+    """Every workflow of the run's journey, from one visibility listing (pages of it: one query)."""
+    from app.runner.workflows import GOAL, OUTCOME, PATH, STEP, TALLY
+    out: list[Listed] = []
+    async for wf in client.list_workflows(f"JourneyKey = {_q(r.key)}", page_size=1000):
+        sa = wf.typed_search_attributes
+        out.append(Listed(str(wf.workflow_type), wf.status == WorkflowExecutionStatus.RUNNING, wf.status in FAILED,
+                          sa.get(STEP), tuple(sa.get(PATH) or ()), sa.get(OUTCOME), sa.get(GOAL),
+                          tuple(sa.get(TALLY) or ())))
+    return out
+
+
 async def step_counts(client: Client, r: Runnable) -> dict[str, Any]:
-    """{journey, version, enrolled, running, failed, outcomes: {...}, steps: [{step, type, entered, waiting, ...}]}."""
-    base = f"JourneyKey = {_q(r.key)}"
-    if r.plan.accounts or (await client.count_workflows(f"{base} AND WorkflowType = {_q(COHORT_WORKFLOW)}")).count:
-        return await unit_counts(client, r)
-
-    async def count(extra: str = "") -> int:
-        return (await client.count_workflows(base + (f" AND {extra}" if extra else ""))).count
-
-    types = step_types(r)
-    rows = []
-    for s in r.plan.steps:
-        row: dict[str, Any] = {"step": s.id, "type": types[s.id],
-                               "entered": await count(f"JourneyPath = {_q(s.id)}"),
-                               "waiting": await count(f"JourneyStep = {_q(s.id)} AND ExecutionStatus = 'Running'")}
-        for o in _outcomes(s):
-            row[o] = await count(f"JourneyPath = {_q(f'{s.id}={o}')}")
-        rows.append(row)
-    return {"journey": r.plan.journey_name, "key": r.key, "enrolled": await count(),
-            "running": await count("ExecutionStatus = 'Running'"),
-            "failed": await count("ExecutionStatus IN ('Failed', 'Terminated', 'TimedOut')"),
-            "outcomes": {o: await count(f"JourneyOutcome = {_q(o)}") for o in FINAL},
-            # the goal, one definition (Plan.goal_deadline): within its window after entry, left or not
-            "goal_reached": await count("JourneyGoal = 'reached'"),
-            "attributing": await count("JourneyStep = 'end' AND ExecutionStatus = 'Running'"),
-            "steps": rows}
+    """{journey, key, enrolled, running, failed, outcomes: {...}, goal_reached, attributing, steps: [{step, type,
+    entered, waiting, ...}], funnel: [...]} from one listing of the journey's workflows. Each workflow's
+    attributes are one record, written at once (a cohort publishes all its tallies together), so the figures
+    added up from one listing never show a step with more contacts than the step before it passed on."""
+    return tally(r, await listing(client, r))
 
 
 FAILED = (WorkflowExecutionStatus.FAILED, WorkflowExecutionStatus.TERMINATED, WorkflowExecutionStatus.TIMED_OUT)
 
 
-async def unit_counts(client: Client, r: Runnable) -> dict[str, Any]:
-    """The same figures for a journey that targets accounts, in contacts: each workflow counts its contacts."""
-    from app.runner.workflows import GOAL, OUTCOME, PATH, STEP, TALLY
+def tally(r: Runnable, workflows: Iterable[Listed]) -> dict[str, Any]:
+    """The run's figures, in contacts, added up from its workflows: a contact's own (its path), an account's or a
+    cohort's (their `JourneyTally`: how many of their contacts each path key counts)."""
     types = step_types(r)
     rows: list[dict[str, Any]] = [{"step": s.id, "type": types[s.id], "entered": 0, "waiting": 0,
                                    **{o: 0 for o in _outcomes(s)}}
-            for s in r.plan.steps]
+                                  for s in r.plan.steps]
     totals = {"enrolled": 0, "running": 0, "failed": 0, "goal_reached": 0, "attributing": 0}
     finals = {o: 0 for o in FINAL}
-    async for wf in client.list_workflows(f"JourneyKey = {_q(r.key)}"):
-        sa = wf.typed_search_attributes
-        tally: dict[str, int] = {}
-        for item in sa.get(TALLY) or []:
+    for wf in workflows:
+        counted: dict[str, int] = {}
+        for item in wf.tally:
             key, _, n = item.rpartition("*")
-            tally[key] = int(n)
-        path = set(sa.get(PATH) or [])
-        size = tally.get("", 1)  # a contact without an account is a unit of one
+            counted[key] = int(n) if n.isdigit() else 0
+        if wf.workflow_type == COHORT_WORKFLOW:
+            _add_cohort(counted, wf.running, wf.failed, r, rows, totals, finals)
+            continue
+        path = set(wf.path)
+        size = counted.get("", 1)  # a contact without an account is a unit of one
 
         def count(key: str) -> int:
-            return tally.get(key, 1 if key in path and not tally else 0)
+            return counted.get(key, 1 if key in path and not counted else 0)
 
-        running = wf.status == WorkflowExecutionStatus.RUNNING
-        if wf.workflow_type == COHORT_WORKFLOW:
-            _add_cohort(tally, running, wf.status in FAILED, r, rows, totals, finals)
-            continue
-        where = sa.get(STEP)
         totals["enrolled"] += size
-        totals["running"] += size if running else 0
-        totals["failed"] += size if wf.status in FAILED else 0
-        totals["goal_reached"] += size if sa.get(GOAL) == "reached" else 0
-        totals["attributing"] += size if running and where == "end" else 0
-        outcome = sa.get(OUTCOME)
-        if outcome in finals:
-            finals[str(outcome)] += size
+        totals["running"] += size if wf.running else 0
+        totals["failed"] += size if wf.failed else 0
+        totals["goal_reached"] += size if wf.goal == "reached" else 0
+        totals["attributing"] += size if wf.running and wf.step == "end" else 0
+        if wf.outcome in finals:
+            finals[str(wf.outcome)] += size
         for s, row in zip(r.plan.steps, rows):
             row["entered"] += count(s.id)
-            row["waiting"] += size if running and where == s.id else 0
+            row["waiting"] += size if wf.running and wf.step == s.id else 0
             for o in _outcomes(s):
                 row[o] += count(f"{s.id}={o}")
-    return {"journey": r.plan.journey_name, "key": r.key, **totals, "outcomes": finals, "steps": rows}
+    counts = {"journey": r.plan.journey_name, "key": r.key, **totals, "outcomes": finals, "steps": rows}
+    counts["funnel"] = funnel_rows(r, counts)
+    return counts
 
 
 def _add_cohort(tally: dict[str, int], running: bool, failed: bool, r: Runnable, rows: list[dict[str, Any]],
@@ -139,33 +147,58 @@ def _add_cohort(tally: dict[str, int], running: bool, failed: bool, r: Runnable,
             row[o] += tally.get(f"{s.id}={o}", 0)
 
 
+def funnel_rows(r: Runnable, counts: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The figures per step as the simulator's funnel has them (simulator/metrics.py `funnel`, a saved run's
+    `funnel` rows): steps in the plan's order, the virtual 'end' last; step id, name and tile type; `entered`
+    and the outcomes under the funnel's names (`path_A`...). Live only: `waiting` (at the step now), and a
+    message's `no_address` and `failed`, which the simulator counts as `suppressed` (not sent)."""
+    rows: list[dict[str, Any]] = []
+    for s, row in zip(r.plan.steps, counts.get("steps") or ()):
+        out: dict[str, Any] = {"step": s.id, "name": s.name, "type": s.type}
+        out.update({k.replace("path ", "path_"): v for k, v in row.items() if k not in ("step", "type")})
+        rows.append(out)
+    finals = counts.get("outcomes") or {}
+    rows.append({"step": "end", "name": "(end)", "type": "end", "entered": int(finals.get("completed", 0)),
+                 "completed": int(finals.get("completed", 0))})
+    return rows
+
+
 def state_figures(state: StateDb, journey: str) -> dict[str, Any]:
-    """What the runner's own state adds to the counts: sends by key, the event outbox, dead letters."""
-    return {"messages": state.message_counts(journey), "failures": state.failures(journey),
-            "events": state.event_counts(), "dead_letters": state.dead_letter_count()}
+    """What the runner's own state adds to the counts (sends by key, the event outbox, dead letters), read in one
+    transaction."""
+    snap = state.snapshot(journey)
+    return {k: snap[k] for k in ("messages", "failures", "events", "dead_letters")}
+
+
+# the columns of the table, in the simulator's funnel order (simulator/metrics.py FUNNEL_OUTCOMES), with the
+# live-only ones beside their kin: waiting after entered, no_address and failed after suppressed
+COLUMNS = ("entered", "waiting", "sent", "suppressed", "no_address", "failed", "capped", "yes", "no", "done",
+           "shared", "holdout", *(f"path_{c}" for c in "ABCDEFGHIJ"), "completed")
 
 
 def format_counts(counts: dict[str, Any]) -> list[str]:
-    """The counts as a table of lines."""
-    rows = counts["steps"]
-    known = ("sent", "suppressed", "no_address", "failed", "capped", "yes", "no", "done", "shared", "holdout")
-    cols = ["entered", "waiting"] + [c for c in known if any(c in r for r in rows)]
-    cols += sorted({k for r in rows for k in r if k.startswith("path ")})
+    """The counts as a table of lines: a step a row, in the plan's order as the simulator's funnel has them,
+    the virtual end last; the figures under the funnel's names."""
+    labels = {r["step"]: r["type"] for r in counts.get("steps") or ()}
+    rows = counts.get("funnel") or [{k.replace("path ", "path_"): v for k, v in r.items()}
+                                    for r in counts.get("steps") or ()]
+    cols = [c for c in COLUMNS if any(c in r for r in rows)]
     head = ["step", "type", *cols]
-    body = [[r["step"], r["type"], *(str(r.get(c, "")) for c in cols)] for r in rows]
+    body = [[r["step"], labels.get(r["step"], r.get("type", "")), *(f"{r[c]:,}" if isinstance(r.get(c), int)
+                                                                   else "" for c in cols)] for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
     attributing = counts.get("attributing", 0)
-    lines = [f"{counts['journey']} ({counts['key']}): {counts['enrolled']} enrolled, "
-             f"{counts['running'] - attributing} in the journey, "
-             + ", ".join(f"{v} {k}" for k, v in counts["outcomes"].items() if v)
-             + (f", {counts['failed']} failed" if counts["failed"] else "")]
+    lines = [f"{counts['journey']} ({counts['key']}): {counts['enrolled']:,} enrolled, "
+             f"{counts['running'] - attributing:,} in the journey, "
+             + ", ".join(f"{v:,} {k}" for k, v in counts["outcomes"].items() if v)
+             + (f", {counts['failed']:,} failed" if counts["failed"] else "")]
     if "goal_reached" in counts:
-        lines.append(f"Goal reached (within its window after entry, left or not): {counts['goal_reached']}"
-                     + (f"; {attributing} who left are still within their window" if attributing else ""))
+        lines.append(f"Goal reached (within its window after entry, left or not): {counts['goal_reached']:,}"
+                     + (f"; {attributing:,} who left are still within their window" if attributing else ""))
     lines.append("  ".join(h.ljust(w) if i < 2 else h.rjust(w) for i, (h, w) in enumerate(zip(head, widths))))
     for line in body:
         lines.append("  ".join(str(x).ljust(w) if i < 2 else str(x).rjust(w)
-                               for i, (x, w) in enumerate(zip(line, widths))))
+                               for i, (x, w) in enumerate(zip(line, widths))).rstrip())
     return lines + _state_lines(counts)
 
 
@@ -196,6 +229,10 @@ async def read_counts(r: Runnable, state_dir: Path, temporal: str | None = None)
     if db.exists():
         state = StateDb(db)
         try:
+            ran = state.get("journey")
+            if isinstance(ran, dict) and ran.get("key") not in (None, r.key):
+                raise RunnerError(f"{state_dir}: the run kept there is of journey version {ran.get('key')}, not of "
+                                  f"this package's {r.key}; give that run's package or state folder")
             address = state.get("temporal")
             extra = state_figures(state, r.key)
         finally:
