@@ -8,8 +8,11 @@ carries its 95 % interval over replicas at the end of the simulated day containi
 
 How `at(t)` is fast: every counted event (a visit entering a step, a visit leaving it with an outcome, a message
 event, a goal) belongs to one group (step and what happened), and all of them are one sorted int64 array of
-`group * SPAN + time`. One `np.searchsorted` call with one query per group counts every group at `t`; waiting
-contacts, totals, edge flows and journey figures are fixed sums of group counts (one weighted bincount).
+`group * SPAN + time`. One query per group counts every group at `t`: `np.searchsorted` over the first key of
+each block of 32 (small enough to stay in the processor's cache, where a search of the whole array waits on
+memory at every step), then the 32 keys of each group's block compared at once. Waiting contacts, totals, edge
+flows and journey figures are fixed sums of group counts (one weighted bincount), and a `Frame` makes its
+mappings from them when they are read.
 
 Edges carry a visit's outcome to a port: a message step, wait or action has one port ('next'); an if/then's
 yes and no go to its 'yes' and 'no' ports; split path i goes to port i ('A', 'B'...). Terminal outcomes
@@ -19,7 +22,7 @@ sends its contacts to the end without an edge.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -49,17 +52,80 @@ _CORE: dict[Kind, tuple[str, ...]] = {
     Kind.IF_CONDITION: ("yes", "no"), Kind.IF_SEGMENT: ("yes", "no"), Kind.WAIT_FOR: ("passed",),
     Kind.WAIT_UNTIL: ("passed",), Kind.ACTION: ("done",), Kind.EXIT: ("passed",), Kind.SPLIT: ()}
 _NON_TERMINAL = (oc.PASSED, oc.SENT, oc.SUPPRESSED, oc.CAPPED, oc.DONE, oc.SHARED)
+BLOCK = 32  # sorted keys per block of the index (see Replay._values)
 
 
-@dataclass(frozen=True)
 class Frame:
-    """The journey at UTC second `t`: counts of contacts (visits, per iteration) up to and including `t`."""
+    """The journey at UTC second `t`: counts of contacts (visits, per iteration) up to and including `t`.
 
-    t: int
-    waiting: dict[str, int]  # step id ('end' too, always 0) -> contacts at the step at t
-    totals: dict[str, dict[str, int]]  # step id -> metric -> running total (see `Replay.metrics`)
-    flows: dict[tuple[str, str], int]  # (source step id, port) -> contacts who left the source through the port
-    journey: dict[str, int]  # entered, in_journey, exited, goals, completed, held_out, stopped
+    `waiting`: step id ('end' too, always 0) -> contacts at the step at t; `totals`: step id -> metric -> running
+    total (see `Replay.metrics`); `flows`: (source step id, port) -> contacts who left the source through the
+    port; `journey`: entered, in_journey, exited, goals, completed, held_out, stopped. Each is made from the
+    frame's figures when first read (a step's totals when that step is read): a scrubbed frame is drawn at once,
+    and the canvas reads only what it shows."""
+
+    __slots__ = ("t", "_vals", "_replay", "_waiting", "_totals", "_flows", "_journey")
+
+    def __init__(self, t: int, vals: list[int], replay: Replay) -> None:
+        self.t = t
+        self._vals, self._replay = vals, replay
+        self._waiting: dict[str, int] | None = None
+        self._totals: _Totals | None = None
+        self._flows: dict[tuple[str, str], int] | None = None
+        self._journey: dict[str, int] | None = None
+
+    @property
+    def waiting(self) -> dict[str, int]:
+        if self._waiting is None:
+            vals = self._vals
+            self._waiting = dict(zip(self._replay._names, [vals[r] for r in self._replay._waiting_rows]))
+        return self._waiting
+
+    @property
+    def totals(self) -> Mapping[str, dict[str, int]]:
+        if self._totals is None:
+            self._totals = _Totals(self._vals, self._replay._total_layout)
+        return self._totals
+
+    @property
+    def flows(self) -> dict[tuple[str, str], int]:
+        if self._flows is None:
+            a, b = self._replay._flow_rows
+            self._flows = dict(zip(self._replay._flow_keys, self._vals[a:b]))
+        return self._flows
+
+    @property
+    def journey(self) -> dict[str, int]:
+        if self._journey is None:
+            vals = self._vals
+            self._journey = dict(zip(JOURNEY, [vals[r] for r in self._replay._journey_rows]))
+        return self._journey
+
+    def waiting_at(self, step_id: str) -> int:
+        """Contacts at one step at t (0 for a step the journey does not have)."""
+        row = self._replay._waiting_row.get(step_id)
+        return 0 if row is None else self._vals[row]
+
+
+class _Totals(Mapping[str, dict[str, int]]):
+    """A frame's running totals per step, each step's made when first read."""
+
+    def __init__(self, vals: list[int], layout: dict[str, tuple[tuple[str, ...], int]]) -> None:
+        self._vals, self._layout = vals, layout
+        self._made: dict[str, dict[str, int]] = {}
+
+    def __getitem__(self, step_id: str) -> dict[str, int]:
+        made = self._made.get(step_id)
+        if made is None:
+            names, lo = self._layout[step_id]
+            made = self._made[step_id] = dict(zip(names, self._vals[lo:lo + len(names)]))
+        return made
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._layout)
+
+    def __len__(self) -> int:
+        return len(self._layout)
 
 
 class Replay:
@@ -125,7 +191,9 @@ class Replay:
         goal = tr.units["goal"]
         goals = np.flatnonzero(goal >= 0)
         size = 2 * len(v["step"]) + sum(int(e.sum()) for e in events.values()) + len(goals)
-        keys = np.empty(size, dtype=np.int64)
+        blocks = max(1, -(-size // BLOCK))
+        keys = np.empty(blocks * BLOCK, dtype=np.int64)
+        keys[size:] = np.iinfo(np.int64).max  # the last block's padding: after every key
         pos = 0
 
         def put(group: int | np.ndarray, times: np.ndarray) -> None:
@@ -146,8 +214,10 @@ class Replay:
                     put(int(event_group[name][step]), np.compress(part >= 0, part))
         put(self._g_goal, np.take(goal, goals))
         assert pos == size
-        keys.sort()
-        self._keys = keys
+        keys[:size].sort()
+        self._keys = keys[:size]
+        self._blocks = keys.reshape(blocks, BLOCK)
+        self._block_first = np.ascontiguousarray(self._blocks[:, 0])
         self._query_base = np.arange(self._groups, dtype=np.int64) * span
         self._start = np.searchsorted(keys, self._query_base, side="left")
 
@@ -176,13 +246,14 @@ class Replay:
         self._waiting_rows = [figure([(step, 1.0)] + [(int(gr), -1.0) for gr in cg[step] if gr >= 0])
                               for step in range(n)]
         self.metrics: dict[str, tuple[str, ...]] = {}
-        self._total_layout: list[tuple[str, tuple[str, ...], int]] = []
+        self._waiting_row = dict(zip(self._names, self._waiting_rows))
+        self._total_layout: dict[str, tuple[tuple[str, ...], int]] = {}
         first = row
         for step in range(n):
             sp = plan.steps[step] if step < plan.end else None
             names = self._metric_names(step, sp)
             self.metrics[self._names[step]] = names
-            self._total_layout.append((self._names[step], names, row))
+            self._total_layout[self._names[step]] = (names, row)
             for name in names:
                 if name == "entered":
                     figure([(step, 1.0)])
@@ -242,19 +313,19 @@ class Replay:
     # --- queries ----------------------------------------------------------------------------------------
     def _values(self, t: int) -> list[int]:
         rel = min(max(int(t) - self.t0, -1), self._span - 1)
-        counts = np.searchsorted(self._keys, self._query_base + rel, side="right") - self._start
+        query = self._query_base + rel
+        # keys <= query: the block holding the last of them (found among the blocks' first keys, which stay in
+        # the processor's cache), then its keys compared at once; as np.searchsorted(keys, query, 'right')
+        block = np.searchsorted(self._block_first, query, side="right")
+        block -= 1
+        np.maximum(block, 0, out=block)
+        counts = block * BLOCK + np.count_nonzero(self._blocks[block] <= query[:, None], axis=1) - self._start
         weights = np.take(counts, self._src) * self._sign
         return np.bincount(self._dst, weights=weights, minlength=self._rows).astype(np.int64).tolist()
 
     def at(self, t: int) -> Frame:
         """The journey at UTC second `t` (everything that happened at or before `t`)."""
-        vals = self._values(t)
-        waiting = dict(zip(self._names, [vals[r] for r in self._waiting_rows]))
-        totals = {sid: dict(zip(names, vals[lo:lo + len(names)])) for sid, names, lo in self._total_layout}
-        a, b = self._flow_rows
-        flows = dict(zip(self._flow_keys, vals[a:b]))
-        journey = dict(zip(JOURNEY, [vals[r] for r in self._journey_rows]))
-        return Frame(int(t), waiting, totals, flows, journey)
+        return Frame(int(t), self._values(t), self)
 
     def next_event(self, t: int) -> int | None:
         """The first moment after `t` when a contact enters or leaves a step (None: nothing more happens)."""
@@ -283,7 +354,7 @@ class Replay:
         '13.6k sent · 3,184 opened'); the tooltip has the exact figures."""
         i = self._step(step_id)
         tot = frame.totals[step_id]
-        w = frame.waiting.get(step_id, 0)
+        w = frame.waiting_at(step_id)
         if i == self.plan.end:
             return _line([(tot.get("completed", 0), "{} completed")])
         sp = self.plan.steps[i]

@@ -373,3 +373,25 @@ def test_the_counts_of_one_status_line_read_alike() -> None:
     assert _line([(0, "{} waiting"), (50_000, "{} sent")]) == "0 waiting · 50.0k sent"
     assert _line([(950, "{} sent"), (12, "{} opened")]) == "950 sent · 12 opened"
     assert _line([(160_976, "{} yes"), (2_000, "{} no")]) == "161k yes · 2k no"
+
+
+@pytest.mark.parametrize("name", ["announcement", "branchy"])
+def test_group_counts_are_those_of_a_search_of_every_key(name: str) -> None:
+    """Replay._values finds each group's count through the first keys of blocks of keys, then the keys of one
+    block: the counts are exactly those a search of the whole sorted key array gives, at every event time and a
+    second either side (where a count changes, often at a block's first or last key)."""
+    from simulator.replay import BLOCK
+    plan, res = _run(name)
+    replay = Replay(res.trace, plan)
+    keys = replay._keys
+    assert len(keys) > 10 * BLOCK and replay._blocks.size % BLOCK == 0
+    times = np.unique(keys % replay._span)
+    rng = np.random.default_rng(1)
+    for rel in sorted({-1, *rng.choice(times, 60).tolist(), *(times[:3] + 1).tolist(), int(times[-1]) + 1}):
+        for r in (rel - 1, rel, rel + 1):
+            want = np.searchsorted(keys, replay._query_base + min(max(r, -1), replay._span - 1), side="right")
+            want = want - replay._start
+            got = replay._values(replay.t0 + r)
+            dst, src, sign = replay._dst, replay._src, replay._sign
+            expect = np.bincount(dst, weights=np.take(want, src) * sign, minlength=replay._rows).astype(np.int64)
+            assert got == expect.tolist(), (name, r)
