@@ -152,8 +152,9 @@ def live_counts(target: str, state_dir: str | None, temporal: str | None) -> dic
 def status(run: str, temporal: str | None, state_dir: str | None, as_json: bool) -> None:
     """Live per-step counts of a running (or finished) run of a journey package.
 
-    Give the package, or the run's state folder (PACKAGE.run). The steps are in the order of the simulator's funnel and the figures have its names, so that they sit next
-    to a forecast (journey-studio compare PROJECT RUN --live PACKAGE)."""
+    Give the package, or the run's state folder (PACKAGE.run). The steps are in the order of the simulator's
+    funnel and the figures have its names, so that they sit next to a forecast (journey-studio compare PROJECT
+    RUN --live PACKAGE)."""
     from app.runner.status import format_counts
     counts = live_counts(run, state_dir, temporal)
     if as_json:
