@@ -180,7 +180,7 @@ def synthesize(size: int, seed: int, profile: PopulationProfile | None = None, *
             _attributes(r_attr, n, profile, now)
         lists_done = pool.submit(_lists, r_list, n, seed, engagement, consent, profile, lists)
         interactions = _history(r_events, profile, engagement, buyer, lifetime_value, last_day, created_s, now,
-                                mean_e)
+                                mean_e, pool)
         (acc_locale, _, employees, industry, acc_city, name_state), \
             (loc, first_i, last_i, city_i, account, personal, digits, has_mobile, unknown_tz), \
             static_members = who_done.result()
@@ -426,41 +426,50 @@ def _calling_code(locale: str) -> str:
 
 def _history(rng: np.random.Generator, profile: PopulationProfile, engagement: np.ndarray, buyer: np.ndarray,
              lifetime_value: np.ndarray, last_day: np.ndarray, created_s: np.ndarray, now: int,
-             mean_e: float) -> Interactions:
+             mean_e: float, pool: _Pool | None = None) -> Interactions:
     """Purchases (the latest on the last purchase date; values adding up to lifetime value), web visits and
-    form submissions, more of them for engaged contacts; all before `now`."""
+    form submissions, more of them for engaged contacts; all before `now`.
+
+    Every draw is made first, in the stream's order (the arithmetic between them draws nothing), then the
+    purchases are worked out on the pool's thread while this one works out the visits and form submissions."""
     n = len(engagement)
-    rows = np.arange(n, dtype=np.int64)
     extra = max(0.0, profile.purchases_per_buyer - 1.0)
     n_buy = np.where(buyer, 1 + np.minimum(rng.poisson(extra * engagement / mean_e), max(7, int(4 * extra) + 7)), 0)
-    who_buy = np.repeat(rows, n_buy)
-    latest = np.zeros(len(who_buy), dtype=bool)
-    latest[(np.cumsum(n_buy) - n_buy)[n_buy > 0]] = True
-    last_s = last_day * DAY
-    latest_s = np.clip(last_s + rng.integers(8 * 3600, 22 * 3600, n), created_s, np.minimum(last_s + DAY, now) - 1)
-    lo, hi = created_s[who_buy], latest_s[who_buy]
-    buy_at = np.where(latest, hi, lo + (rng.random(len(who_buy)) * np.maximum(hi - lo, 0)).astype(np.int64))
-    del lo, hi, latest
-    unit_value = np.round(lifetime_value / np.maximum(n_buy, 1), 2)  # each purchase's value, per contact
-
+    latest_offset = rng.integers(8 * 3600, 22 * 3600, n)
+    u_buy = rng.random(int(n_buy.sum()))
     n_visit = rng.poisson(profile.web_visits * engagement / mean_e)
-    who_visit = np.repeat(rows, n_visit)
     # rng.exponential(scale) draws scale * a standard exponential: the same numbers, without broadcasting
-    back = (20.0 + 160.0 * (1.0 - engagement[who_visit])) * rng.standard_exponential(len(who_visit))
+    e_visit = rng.standard_exponential(int(n_visit.sum()))
+    n_form = rng.poisson(profile.form_submissions * engagement / mean_e)
+    u_form = rng.random(int(n_form.sum()))
+
+    def buys() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        who_buy = np.repeat(np.arange(n, dtype=np.int64), n_buy)
+        latest = np.zeros(len(who_buy), dtype=bool)
+        latest[(np.cumsum(n_buy) - n_buy)[n_buy > 0]] = True
+        last_s = last_day * DAY
+        latest_s = np.clip(last_s + latest_offset, created_s, np.minimum(last_s + DAY, now) - 1)
+        lo, hi = created_s[who_buy], latest_s[who_buy]
+        buy_at = np.where(latest, hi, lo + (u_buy * np.maximum(hi - lo, 0)).astype(np.int64))
+        return who_buy, buy_at, np.round(lifetime_value / np.maximum(n_buy, 1), 2)  # each purchase's value
+
+    buys_done = (pool or _Pool(0)).submit(buys)
+    rows = np.arange(n, dtype=np.int64)
+    who_visit = np.repeat(rows, n_visit)
+    back = (20.0 + 160.0 * (1.0 - engagement[who_visit])) * e_visit
     visit_at = np.maximum(now - 1 - (back * DAY).astype(np.int64), created_s[who_visit])
     del back
 
-    n_form = rng.poisson(profile.form_submissions * engagement / mean_e)
     who_form = np.repeat(rows, n_form)
     lo = created_s[who_form]
-    form_at = lo + (rng.random(len(who_form)) * (now - 1 - lo)).astype(np.int64)
-    del lo
+    form_at = lo + (u_form * (now - 1 - lo)).astype(np.int64)
+    del lo, rows
+    who_buy, buy_at, unit_value = buys_done.result()
 
     # (contact, time, kind) order through one int64 key, sorted: the history spans less than 2^33 seconds before
     # now, so every column is read back from the sorted key (a purchase's value is its contact's)
     if n == 0 or now - int(created_s.min()) >= 1 << 33:
-        return _history_sorted(now, (who_buy, buy_at, np.round(lifetime_value / np.maximum(n_buy, 1), 2)[who_buy]),
-                               (who_visit, visit_at), (who_form, form_at))
+        return _history_sorted(now, (who_buy, buy_at, unit_value[who_buy]), (who_visit, visit_at), (who_form, form_at))
     key = np.empty(len(who_buy) + len(who_visit) + len(who_form), dtype=np.int64)
     at_bits = (1 << 33) - 1
     start = 0
