@@ -16,7 +16,7 @@ from app.codec.yamlio import parse_text, read_journey_text
 from app.model.project import Project
 from app.validation.checks import check_journey
 from app.validation.findings import Finding, Severity
-from app.validation.time_rules import CLOCK_ENV, clock
+from app.validation.time_rules import CLOCK_ENV, clock, start_now
 from tests.samples import ANNOUNCEMENT
 
 PARIS_DEC_3 = datetime(2026, 12, 3, 12, 14, 30, tzinfo=timezone.utc)  # 13:14:30 in Paris
@@ -50,6 +50,13 @@ def test_a_one_time_journey_whose_start_passed_is_refused_with_start_now_offered
     assert "2026-12-01T09:00 Europe/Paris" in f.message and "now 2026-12-03T13:14 Europe/Paris" in f.message
     assert "one-time" in f.message and "late" in f.message
     assert "set the start to 2026-12-03T13:15" in f.fix  # the next whole minute, local
+
+
+def test_start_now_is_the_next_whole_minute_in_the_journeys_zone_and_clears_the_finding() -> None:
+    assert start_now("Europe/Paris", PARIS_DEC_3) == datetime(2026, 12, 3, 13, 15)
+    d = doc()
+    d["schedule"]["start"] = start_now("Europe/Paris", PARIS_DEC_3).isoformat(timespec="minutes")
+    assert not [f for f in findings(d) if f.code in ("start-passed", "schedule-ended")]
 
 
 def test_while_drafting_a_passed_start_is_a_warning_and_without_now_it_is_not_looked_at() -> None:

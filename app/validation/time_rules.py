@@ -46,6 +46,14 @@ def clock() -> datetime:
     return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
 
 
+def start_now(timezone_name: str, now: datetime | None = None) -> datetime:
+    """The start a journey in zone `timezone_name` takes to start now: the next whole minute, as a naive local
+    date-time (what the Go live dialog's "Start now" sets; `now` defaults to the clock)."""
+    at = now if now is not None else clock()
+    t = math.floor((at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)).timestamp())
+    return datetime.fromtimestamp(t - t % 60 + 60, ZoneInfo(timezone_name)).replace(tzinfo=None)
+
+
 # --- local time ----------------------------------------------------------------------------------------------
 
 def _zone(ctx: Context) -> ZoneInfo | None:
@@ -107,7 +115,7 @@ def start_passed(ctx: Context) -> Iterable[Finding]:
         return
     tz = ctx.journey.schedule.timezone
     now_text = f"now {_local(now - now % 60, zone)} {tz}"
-    start_now = _local(now - now % 60 + 60, zone)  # the next whole minute
+    start_now = _local(now - now % 60 + 60, zone)  # the next whole minute (as start_now() gives it)
     if end is not None and end <= now:
         yield error("schedule-ended", f"The journey's end ({_local(end, zone)} {tz}) has passed ({now_text}): "
                     "it would enter nobody and send nothing.",
@@ -342,4 +350,4 @@ def quiet_hours_no_slot(ctx: Context) -> Iterable[Finding]:
 
 RULES = (start_passed, end_before_last_wait, quiet_hours_no_slot)
 
-__all__ = ["CLOCK_ENV", "RULES", "clock"]
+__all__ = ["CLOCK_ENV", "RULES", "clock", "start_now"]
