@@ -29,6 +29,12 @@ class ImportPlan:
     report: list[str] = field(default_factory=list)
 
 
+def clash_message(project: Project, name: str) -> str:
+    """What a refused name clash says, for `import` and `import-package` alike."""
+    return (f"the project already has a journey named '{name}': give --rename to import it as "
+            f"'{project.unique_journey_name(name)}', or --replace to replace it (nothing was changed)")
+
+
 def plan_import(project: Project, journey: Journey, contents: list[Content], segments: list[Segment], *,
                 replace: bool = False, rename: bool = False) -> ImportPlan:
     """Work out an import without changing the project.
@@ -40,8 +46,7 @@ def plan_import(project: Project, journey: Journey, contents: list[Content], seg
     """
     existing = project.find_journey(journey.name)
     if existing is not None and not (replace or rename):
-        raise JourneyStudioError(f"the project already has a journey named '{journey.name}' "
-                                 "(use --replace to replace it; nothing was changed)")
+        raise JourneyStudioError(clash_message(project, journey.name))
     name = project.unique_journey_name(journey.name) if existing is not None and rename else journey.name
     new = journey.clone(id=existing.id if existing is not None and replace else project.new_journey_id(), name=name)
     if all(step.position is None for step in new):
@@ -68,9 +73,9 @@ def plan_import(project: Project, journey: Journey, contents: list[Content], seg
 
 
 def import_journey(project: Project, journey: Journey, contents: list[Content], segments: list[Segment], *,
-                   replace: bool = False) -> list[str]:
+                   replace: bool = False, rename: bool = False) -> list[str]:
     """Import a decoded journey with its content and segments, in one transaction; returns a report."""
-    plan = plan_import(project, journey, contents, segments, replace=replace)
+    plan = plan_import(project, journey, contents, segments, replace=replace, rename=rename)
     with project.batch():
         for c in plan.content:
             project.put_content(c)

@@ -264,34 +264,8 @@ class Actions:
             path, _ = QFileDialog.getOpenFileName(self.w, "Import Journey", "", JOURNEY_FILTER)
             if not path:
                 return
-        from app.model.command_base import MacroCommand
-        from app.model.project_commands import AddJourney, PutContent, PutSegment
-        doc = self.w.document
-        package = None
-        try:
-            if path.lower().endswith(".jpkg"):
-                from app.package.importing import plan_package_import
-                from app.package.read import read_package
-                package = read_package(path)
-                plan, report = plan_package_import(doc.project, package)
-            else:
-                from app.codec.yamlio import read_journey_file  # here: YAML loads when a file is read
-                from app.services import plan_import
-                plan = plan_import(doc.project, *read_journey_file(path), rename=True)
-        except JourneyStudioError as e:
-            QMessageBox.warning(self.w, APP_NAME, f"The journey could not be imported.\n\n{e}")
-            return
-        commands = [PutContent(c) for c in plan.content] + [PutSegment(s) for s in plan.segments]
-        commands.append(AddJourney(plan.journey))
-        if doc.run(MacroCommand(f"Import {plan.journey.name}", commands)):
-            doc.set_current_journey(plan.journey.id)
-            if package is not None:
-                from app.package.importing import imported_milestone
-                try:
-                    doc.add_milestone(plan.journey.id, "imported", imported_milestone(package))
-                except JourneyStudioError as e:  # the journey is in; only its record of where it came from is not
-                    doc.message.emit(f"The import was not recorded as a milestone: {e}")
-                QMessageBox.information(self.w, APP_NAME, "\n".join(report))
+        from designer.import_file import import_journey_file
+        import_journey_file(self.w, path)
 
     def export_journey_file(self) -> None:
         doc = self.w.document

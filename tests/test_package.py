@@ -26,11 +26,14 @@ from app.codec.yamlio import dump_yaml, read_journey_text
 from app.errors import ModelError
 from app.model.content import Content
 from app.model.project import Project
+from app.errors import JourneyStudioError
 from app.package import manifest as mf
-from app.package.build import assess, build_package, package_journey
+from app.package.build import assess, build_package, package_journey, version_doc
+from app.package.changes import release_doc
 from app.package.errors import KeyFileError, PackageError, PackageRefused
 from app.package.importing import import_package, import_package_into
 from app.package.read import CHUNK, read_limited, read_package
+from app.package.keyring import fingerprint
 from app.package.signing import generate_key_pair, key_id, load_private_key, load_public_key
 from app.services import import_journey
 from app.store import ProjectFile
@@ -266,7 +269,11 @@ def test_the_approved_run_of_the_packaged_version_goes_in_the_package(project: P
         assert readiness.approved_run is not None and readiness.approved_run.id == run_id
         assert readiness.run_matches is True
         package_journey(pf, NAME, tmp_path / "a.jpkg")
-        assert assess(pf, NAME).approved_run is None  # version 2 has no approved run
+        again = assess(pf, NAME)  # the draft is unchanged: packaging it again reuses version 1 and its run
+        assert again.reuses and again.version == 1 and not again.freezes
+        assert again.approved_run is not None and again.approved_run.id == run_id
+        pf.project.journey(NAME).set_props("launch", {"until": datetime(2026, 12, 12, 9, 0)})
+        assert assess(pf, NAME).approved_run is None  # a changed draft is version 2, which has no approved run
     assert other != run_id
     pkg = read_package(tmp_path / "a.jpkg")
     run = pkg.approved_run
@@ -277,7 +284,8 @@ def test_the_approved_run_of_the_packaged_version_goes_in_the_package(project: P
     assert run["funnel"] == info.summary["funnel"] and run["conversion"] == info.summary["conversion"]
     assert run["population"]["contacts"] == 400 and run["journey_matches"] is True
     assert pkg.manifest["approved_run"] == {"member": "run.json", "id": run_id, "name": "baseline",
-                                            "approved_by": "ana", "approved_at": run["approved_at"]}
+                                            "approved_by": "ana", "approved_at": run["approved_at"],
+                                            "record": "run.record"}
 
 
 def test_a_run_of_an_earlier_draft_is_marked_as_not_matching(project: Path, tmp_path: Path) -> None:
@@ -318,15 +326,21 @@ def test_keygen_sign_and_verify_round_trip(project: Path, tmp_path: Path) -> Non
 def test_signature_refusals(project: Path, tmp_path: Path, package: Path) -> None:
     generate_key_pair(tmp_path / "team.key")
     other = generate_key_pair(tmp_path / "other.key")
+    with pytest.raises(PackageError, match=r"a\.jpkg: a signature is required \(--require-signature\) but no "
+                                           "trusted key is configured"):
+        read_package(package, require_signature=True)  # a stray key's signature would pass: an error that says so
     with pytest.raises(PackageError, match=r"a\.jpkg: refused: the package is not signed, and a signature is "
                                            "required"):
-        read_package(package, require_signature=True)
-    assert read_package(package, public_key=tmp_path / "team.key.pub").signed_by is None  # not required: accepted
+        read_package(package, public_key=tmp_path / "team.key.pub", require_signature=True)
+    with pytest.raises(PackageError, match="refused: the package is not signed, and trusted keys are configured"):
+        read_package(package, public_key=tmp_path / "team.key.pub")  # trusted by default: no downgrade
     with ProjectFile.open(project) as pf:
         package_journey(pf, NAME, tmp_path / "s.jpkg", signing_key=load_private_key(tmp_path / "team.key"))
     signed = tmp_path / "s.jpkg"
-    with pytest.raises(PackageError, match=f"not by the configured key {other}"):
+    with pytest.raises(PackageError, match=f"signed by key {fingerprint(read_package(signed).signed_by or '')}, "
+                                           "which is not a trusted key"):
         read_package(signed, public_key=tmp_path / "other.key.pub")
+    assert other != read_package(signed).signed_by
     changed = remanifest(signed, tmp_path / "changed.jpkg", project="Someone else's")
     with pytest.raises(PackageError, match="bad signature: manifest.json was changed after the package was signed"):
         read_package(changed)
@@ -534,7 +548,10 @@ def test_import_into_an_empty_project_shows_what_was_shipped(package: Path, tmp_
     with ProjectFile.create(tmp_path / "review.jstudio") as pf:
         report = import_package_into(pf, pkg)
         journey = pf.project.journey(NAME)
-        assert journey_to_doc(journey, pf.project.content, pf.project.segments) == pkg.journey_doc
+        assert version_doc(pf, journey.id, 1) == pkg.journey_doc  # the released version, as shipped
+        assert [n for n, _ in pf.versions(NAME)] == [1] and journey.version == 2  # edits make version 2
+        assert release_doc(journey_to_doc(journey, pf.project.content, pf.project.segments)) \
+            == release_doc(pkg.journey_doc)
         assert pf.project.content == pkg.content and pf.project.segments == pkg.segments
         kinds = [(k, d) for k, _, d in pf.milestones(NAME)]
     assert report[-1].startswith(f"Imported journey '{NAME}' (4 steps), version 1 as packaged on ")
@@ -548,11 +565,14 @@ def test_import_renames_a_taken_name_and_keeps_differing_content(project: Path, 
     import_journey(p, *read_journey_text(ANNOUNCEMENT))
     mine = Content("Product launched text", "sms", "draft", text="Our own text")
     p.put_content(mine)
-    journey, report = import_package(p, pkg)
+    with pytest.raises(JourneyStudioError, match=f"already has a journey named '{NAME}': give --rename to import "
+                                                 rf"it as '{NAME} \(2\)', or --replace"):
+        import_package(p, pkg)
+    journey, report = import_package(p, pkg, on_clash="rename")
     assert journey.name == f"{NAME} (2)" and p.journey(f"{NAME} (2)") is journey
     assert p.content["Product launched text"] == mine  # not overwritten
     assert "Kept the project's content 'Product launched text': the package's differs (not overwritten)" in report
-    assert f"The project already has a journey named '{NAME}'" in report
+    assert f"The project already had a journey named '{NAME}': imported as '{NAME} (2)'" in report
     again, _ = import_package(p, pkg, name="Shipped v1")
     assert again.name == "Shipped v1"
     with pytest.raises(Exception, match="already has a journey named 'Shipped v1'"):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from app.package.keyring import fingerprint
 from app.store import ProjectFile
 from tests.cli_helpers import run
 from tests.test_package import NAME, approve, entries, make_project, rezip, save_run
@@ -103,12 +104,12 @@ def test_keygen_sign_verify_with_keys(project: Path, tmp_path: Path, capsys: Cap
     monkeypatch.delenv("JOURNEY_STUDIO_SIGNING_KEY")
 
     code, stdout, _ = run(capsys, "verify", out, "--public-key", tmp_path / "team.key.pub", "--require-signature")
-    assert code == 0 and f"  signed by     {kid} (the configured key)" in stdout.splitlines()
+    assert code == 0 and f"  signed by     'team.key' {fingerprint(kid)}, a trusted key, at " in stdout
     code, stdout, _ = run(capsys, "verify", out)
     assert code == 0 and "not checked against a trusted key" in stdout
     code, stdout, stderr = run(capsys, "verify", out, "--public-key", tmp_path / "other.key.pub")
     assert code == 1 and stdout == "" and len(stderr.splitlines()) == 1
-    assert f"signed by key {kid}, not by the configured key" in stderr
+    assert f"refused: signed by key {fingerprint(kid)}, which is not a trusted key" in stderr
     code, _, stderr = run(capsys, "verify", out, "--public-key", key)
     assert code == 2 and "this is a private key; give its public key (team.key.pub)" in stderr
 
@@ -117,8 +118,10 @@ def test_verify_refusals_are_one_line_with_status_1(project: Path, tmp_path: Pat
     out = tmp_path / "a.jpkg"
     run(capsys, "package", project, "--journey", NAME, "--out", out)
     code, _, stderr = run(capsys, "verify", out, "--require-signature")
-    assert (code, stderr) == (1, f"journey-studio: error: {out}: refused: the package is not signed, and a "
-                                 "signature is required\n")
+    assert (code, stderr) == (1, f"journey-studio: error: {out}: a signature is required (--require-signature) but "
+                                 "no trusted key is configured, so any key's signature would pass: add the team's key "
+                                 "(journey-studio keys add PROJECT KEYFILE.pub --name NAME) or give --public-key or "
+                                 "--keyring\n")
     files = entries(out)
     files["journey.yaml"] = files["journey.yaml"].replace(b"within: 1d", b"within: 2d")
     tampered = rezip(tmp_path / "t.jpkg", files)
@@ -152,9 +155,11 @@ def test_import_package_round_trip(project: Path, tmp_path: Path, capsys: Cap) -
     run(capsys, "new", review)
     code, stdout, _ = run(capsys, "import-package", review, out)
     assert code == 0 and stdout.splitlines()[-1].startswith(f"Imported journey '{NAME}' (4 steps), version 1")
-    code, again, _ = run(capsys, "export", review, "--journey", NAME)
-    assert again == entries(out)["journey.yaml"].decode()  # the journey as shipped, to the byte
-    code, stdout, _ = run(capsys, "import-package", review, out)
+    code, again, _ = run(capsys, "export", review, "--journey", NAME, "--version", "1")
+    assert again == entries(out)["journey.yaml"].decode()  # the journey as shipped, to the byte, as version 1
+    code, _, stderr = run(capsys, "import-package", review, out)  # the same name: refused, as `import` refuses
+    assert code == 2 and f"already has a journey named '{NAME}': give --rename" in stderr
+    code, stdout, _ = run(capsys, "import-package", review, out, "--rename")
     assert code == 0 and f"Imported journey '{NAME} (2)'" in stdout
     code, stdout, _ = run(capsys, "import-package", review, out, "--as", "Shipped")
     assert code == 0 and "Imported journey 'Shipped'" in stdout

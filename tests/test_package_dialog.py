@@ -106,8 +106,8 @@ def test_refusals_are_listed_in_the_dialog(qtbot, tmp_path: Path) -> None:
     assert top[0][1] == ["step 'launched' (content)", "step 'clicked' (no)", "1 warning"]
     checks = dialog.tree.topLevelItem(0)
     assert checks.child(0).text(1).startswith("Content 'Product launched text' is a draft, not Ready to send. Fix: ")
-    assert checks.child(1).text(1).startswith("Output 'no' of step 'product-details clicked within 1 day?' is not connected: contacts exit "
-                                          "there.")
+    assert checks.child(1).text(1).startswith("Output 'no' of step 'product-details clicked within 1 day?' is not "
+                                          "connected: contacts exit there.")
     assert top[1] == ("Content: 1 of 2 not Ready to send", ["Product announcement email (email)",
                                                              "Product launched text (sms)"])
     content = dialog.tree.topLevelItem(1)
@@ -215,3 +215,59 @@ def test_the_dialog_says_when_the_live_runner_could_not_run_the_journey(tmp_path
         assert dialog.create_button.isEnabled()  # a warning, not a refusal: another runner may take it
     finally:
         document.close()
+
+
+def test_go_live_shows_the_released_version_again_or_what_changed(doc: Document, qtbot, tmp_path: Path) -> None:
+    from datetime import datetime, timedelta
+
+    from app.package.build import package_journey
+    package_journey(doc.file, NAME, tmp_path / "v1.jpkg")
+    dialog = PackageDialog(doc)
+    qtbot.addWidget(dialog)
+    # unchanged since version 1: packaging again reuses it
+    assert dialog.verdict.text() == f"Ready to go live: {NAME}, version 1 (the current draft: unchanged since released)"
+    assert rows(dialog)[0] == ("Version 1: unchanged since it was released", [])
+    assert dialog.version.itemText(0) == "The current draft: unchanged, version 1 again"
+    assert dialog.create_package()
+    assert "(unchanged: the released version again, nothing frozen)" in dialog.outcome_text()
+    assert [v for v, _ in doc.file.versions(NAME)] == [1]
+    # a change: the next version, with what changed since version 1
+    journey = doc.project.journey(NAME)
+    journey.set_props("launch", {"until": datetime(2026, 12, 12, 9, 0)})
+    journey.set_props("clicked", {"within": timedelta(days=2)})
+    journey.update(description="Second wave, for those who missed the first")
+    dialog.version.setCurrentIndex(0)  # the draft (the dialog showed the version just packaged)
+    dialog.refresh()
+    assert dialog.verdict.text() == f"Ready to go live: {NAME}, version 2 (the current draft, frozen when packaged)"
+    top, children = rows(dialog)[0]
+    assert top == "Version 2: changed since version 1"
+    assert meaning(dialog, "Version 2") == "2 steps changed, settings changed. The package records what differs:"
+    assert children == ["step 'clicked' changed", "step 'launch' changed", "setting description"]
+    assert "until: '2026-12-10T09:00' -> '2026-12-12T09:00'" in dialog.tree.topLevelItem(0).child(1).text(1)
+    shoot(dialog, "golive")
+    dialog.out_path.setText(str(tmp_path / "v2.jpkg"))
+    assert dialog.create_package()
+    assert "Changes from version 1: 2 steps changed, settings changed" in dialog.outcome_text()
+    assert read_package(tmp_path / "v2.jpkg").manifest["changes"]["from_version"] == 1
+
+
+def test_go_live_says_what_the_projects_trusted_keys_make_of_the_signing_key(doc: Document, qtbot,
+                                                                            tmp_path: Path) -> None:
+    from app.package.keyring import Keyring, TrustedKey
+    from app.package.signing import load_public_key
+    from app.package.trust import set_project_keyring
+    generate_key_pair(tmp_path / "team.key")
+    generate_key_pair(tmp_path / "other.key")
+    set_project_keyring(doc.project, Keyring([TrustedKey("Ana", load_public_key(tmp_path / "team.key.pub"))]))
+    dialog = PackageDialog(doc)
+    qtbot.addWidget(dialog)
+    dialog.key_path.setText("")
+    assert "a package without a signature is refused by verify, import-package and run" in \
+        dialog.key_note.plain_text()
+    dialog.key_path.setText(str(tmp_path / "other.key"))
+    assert "signed by this key is refused" in dialog.key_note.plain_text()
+    dialog.key_path.setText(str(tmp_path / "team.key"))
+    assert dialog.key_note.plain_text() == "Signed by 'Ana', a key the project trusts."
+    assert dialog.create_package()
+    pkg = read_package(dialog.package_result.path)  # type: ignore[union-attr]
+    assert pkg.manifest["signed"]["by"] == "Ana"

@@ -394,8 +394,8 @@ def test_run_refuses_a_bad_package_before_starting_anything(tmp_path: Path,
     pkg = package_of(db, tmp_path / "a.jpkg")
     common = ("--contacts-db", db, "--smtp", "127.0.0.1:9", "--sms-url", "http://127.0.0.1:9/")
     # unsigned where the team requires a signature
-    code, _, err = run(capsys, "run", pkg, *common, "--require-signature")
-    assert code == 2 and "not signed" in err and err.count("\n") == 1
+    code, _, err = run(capsys, "run", pkg, *common, "--require-signature")  # and no trusted key: says so
+    assert code == 2 and "no trusted key is configured" in err and err.count("\n") == 1
     # one byte changed in the journey member (stored uncompressed here so the change reaches the text)
     import zipfile
     tampered = tmp_path / "t.jpkg"

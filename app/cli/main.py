@@ -99,6 +99,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
                        "project, to review what was shipped."),
     "keygen": ("app.cli.package", "Make an Ed25519 key pair to sign packages (the private key is readable by "
                "you only)."),
+    "keys": ("app.cli.package", "The trusted keys packages must be signed with: a project's (kept in its file) "
+             "or a keyring file's."),
     "package": ("app.cli.package", "Freeze a journey that passes the check as a release and write it as a "
                 "package for the live runner."),
     "population": ("app.cli.audience", "Generate a synthetic population (contacts, accounts, lists, "
@@ -200,14 +202,17 @@ def new(project: str, name: str | None) -> None:
 @cli.command("import")
 @click.argument("project", type=click.Path(dir_okay=False))
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--replace", is_flag=True, help="Replace a journey of the same name.")
-def import_(project: str, file: str, replace: bool) -> None:
-    """Import a journey file (YAML or JSON) into a project."""
+@click.option("--rename", is_flag=True, help="When the project has a journey of that name, import it as 'NAME (2)'.")
+@click.option("--replace", is_flag=True, help="When the project has a journey of that name, replace it.")
+def import_(project: str, file: str, rename: bool, replace: bool) -> None:
+    """Import a journey file (YAML or JSON) into a project (a journey of the same name: --rename or --replace)."""
     from app.codec.yamlio import read_journey_file
     from app.services import import_journey
+    if rename and replace:
+        fail("--rename and --replace contradict each other: give one")
     journey, contents, segments = read_journey_file(file)  # parse fully before touching the project
     with _open(project, write=True) as pf:
-        report = import_journey(pf.project, journey, contents, segments, replace=replace)
+        report = import_journey(pf.project, journey, contents, segments, replace=replace, rename=rename)
     for line in report:
         click.echo(line)
 

@@ -1,6 +1,6 @@
 """`journey-studio package`: hand a journey that may go live to the runner as a checked `.jpkg` file;
-`verify` checks a package, `keygen` makes a signing key pair, `import-package` brings a package back into a
-project for review.
+`verify` checks a package, `keygen` makes a signing key pair, `keys` keeps the team's trusted keys (in a project
+or a keyring file), `import-package` brings a package back into a project for review.
 
 Exit status: 0 done; 1 the journey may not go live (every reason listed) or the package is refused (one line
 saying why); 2 bad input (no such project, a key file that cannot be used...).
@@ -17,7 +17,8 @@ from typing import Any, NoReturn
 import click
 
 from app.cli.main import EXIT_FINDINGS, OUTPUT, STDOUT, _open, cli, fail
-from app.package.signing import PUBLIC_KEY_ENV, SIGNING_KEY_ENV
+from app.cli.trust_options import trust_line, trust_options, trust_policy
+from app.package.signing import SIGNING_KEY_ENV
 from app.words import count
 
 
@@ -48,28 +49,54 @@ def _open_for_package(project: str, *, freezing: bool) -> Any:
               help="Package this released (frozen) version instead of freezing the current draft.")
 @click.option("--sign-key", type=click.Path(dir_okay=False), envvar=SIGNING_KEY_ENV, show_envvar=True,
               help="Sign the package with this Ed25519 private key (made by: journey-studio keygen).")
-def package(project: str, journey_name: str, out: str, version: int | None, sign_key: str | None) -> None:
+@click.option("--by", "by", help="Who packages it, as the manifest records it (default: your user name).")
+def package(project: str, journey_name: str, out: str, version: int | None, sign_key: str | None,
+            by: str | None) -> None:
     """Freeze a journey that passes the check as a release and write it as a package for the live runner.
 
     Refused, with every reason listed, while the check for errors finds errors or any content it sends is not
-    Ready to send; then nothing is frozen or written.
+    Ready to send; then nothing is frozen or written. A draft unchanged since its last released version is
+    packaged as that version again (nothing is frozen); a changed one becomes the next version, and what changed
+    is listed.
     """
+    import getpass
+
     from app.package.build import package_journey
-    from app.package.errors import PackageError, PackageRefused
-    from app.package.signing import load_private_key
+    from app.package.errors import KeyFileError, PackageError, PackageRefused
+    from app.package.keyring import check_name
+    from app.package.signing import key_id, load_private_key
+    from app.package.trust import project_keyring
     if out == STDOUT:
         fail("--out -: a package is a zip file, not text for standard output; give its file name (e.g. journey.jpkg)")
     key = load_private_key(sign_key) if sign_key else None
+    try:
+        by = check_name(by if by is not None else getpass.getuser())
+    except KeyFileError as e:
+        fail(f"--by: {e}")
     with _open_for_package(project, freezing=version is None) as pf:
+        ring = project_keyring(pf.project)
+        signer = ring.by_id(key_id(key.public_key())) if key is not None else None
         try:
-            result = package_journey(pf, journey_name, out, version=version, signing_key=key)
+            result = package_journey(pf, journey_name, out, version=version, signing_key=key, packaged_by=by,
+                                     signer_name=signer.name if signer is not None else "")
         except PackageRefused as e:
             _refuse(str(e), e.lines)
         except PackageError as e:
             fail(str(e))
+    if result.reused:
+        click.echo(f"'{result.journey_name}' is unchanged since version {result.version} was released: packaged "
+                   f"version {result.version} again (nothing was frozen)", err=True)
     if result.froze:
         click.echo(f"Froze '{result.journey_name}' as version {result.version}; edits now make version "
                    f"{result.version + 1}", err=True)
+    if result.changes is not None and not result.reused:
+        click.echo(result.changes.headline(), err=True)
+        for line in result.changes.lines():
+            click.echo(f"  {line}", err=True)
+    if ring and signer is None:
+        click.echo(f"Note: the project trusts {count(len(ring), 'key')}; this package is "
+                   + ("not signed" if key is None else "signed by a key it does not trust")
+                   + ": a check with those keys refuses it unless --allow-unsigned", err=True)
     signed = f"signed by {result.signed_by}" if result.signed_by else "unsigned"
     run = f", approved run {result.approved_run}" if result.approved_run is not None else ", no approved run"
     click.echo(f"Wrote {out}: '{result.journey_name}' version {result.version}, {signed}{run}")
@@ -81,42 +108,48 @@ def _summary(pkg: Any) -> list[str]:
     mf = pkg.manifest
     j = mf["journey"]
     members = ", ".join(mf["members"])
-    if pkg.signed_by is None:
-        signed = "unsigned"
-    elif pkg.signature_trusted:
-        signed = f"{pkg.signed_by} (the configured key)"
-    else:
-        signed = f"{pkg.signed_by} (not checked against a trusted key: give --public-key)"
     v = mf.get("validation") or {}
+    made = pkg.packaged
+    changes = mf.get("changes") or {}
     lines = [f"{pkg.path}: OK",
              f"  journey       {j['name']}, version {j['version']} (id {j['id']})",
              f"  created       {mf['created_at']} by Journey Studio {mf['app']['version']}"
              + (f", project '{mf['project']}'" if mf.get("project") else ""),
+             f"  packaged by   {made['by'] or 'not recorded'}, at {made['at']}",
              f"  members       {members}: sizes and SHA-256 match the manifest",
              f"  check         {count(v.get('errors', 0), 'error')}, {count(v.get('warnings', 0), 'warning')}",
-             f"  signed by     {signed}",
-             f"  approved run  {run_line(pkg.approved_run) if pkg.approved_run else 'none'}",
-             f"  SHA-256       {pkg.sha256}"]
+             f"  signed by     {trust_line(pkg)}",
+             f"  approved run  {run_line(pkg.approved_run) if pkg.approved_run else 'none'}"]
+    if changes:
+        lines.append(f"  changes       since version {changes.get('from_version')}: "
+                     f"{count(len(changes.get('steps_added') or []), 'step')} added, "
+                     f"{len(changes.get('steps_removed') or [])} removed, "
+                     f"{len(changes.get('steps_changed') or {})} changed"
+                     + (", settings changed" if changes.get("settings_changed") else ""))
+    lines.append(f"  SHA-256       {pkg.sha256}")
     return lines
 
 
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--public-key", type=click.Path(dir_okay=False), envvar=PUBLIC_KEY_ENV, show_envvar=True,
-              help="The public key (KEYFILE.pub) the package must be signed with, when it is signed.")
-@click.option("--require-signature", is_flag=True, help="Refuse a package that is not signed.")
+@trust_options
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest and the signer as JSON.")
-def verify(file: str, public_key: str | None, require_signature: bool, as_json: bool) -> None:
-    """Check a package: every member against its manifest, the format, the signature; exit status 1 if refused."""
+def verify(file: str, public_key: str | None, keyrings: tuple[str, ...], require_signature: bool,
+           allow_unsigned: bool, as_json: bool) -> None:
+    """Check a package: every member against its manifest, the format, the signature; exit status 1 if refused.
+
+    With any trusted key (--public-key, --keyring), the package must be signed by one of them."""
     from app.package.errors import PackageError
     from app.package.read import read_package
+    trust = trust_policy(public_key, keyrings, require_signature, allow_unsigned)
     try:
-        pkg = read_package(file, public_key=public_key, require_signature=require_signature)
+        pkg = read_package(file, trust=trust)
     except PackageError as e:
         _refuse(str(e))
     if as_json:
         click.echo(json.dumps({"ok": True, "sha256": pkg.sha256, "signed_by": pkg.signed_by,
-                               "signature_trusted": pkg.signature_trusted, "manifest": pkg.manifest}, indent=2))
+                               "signature_trusted": pkg.signature_trusted, "signer_name": pkg.signer_name,
+                               "allowed_unsigned": pkg.allowed_unsigned, "manifest": pkg.manifest}, indent=2))
         return
     for line in _summary(pkg):
         click.echo(line)
@@ -139,20 +172,127 @@ def keygen(out: str) -> None:
 @click.argument("project", type=click.Path(dir_okay=False))
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--as", "as_name", help="Import the journey under this name.")
-@click.option("--public-key", type=click.Path(dir_okay=False), envvar=PUBLIC_KEY_ENV, show_envvar=True,
-              help="The public key the package must be signed with, when it is signed.")
-@click.option("--require-signature", is_flag=True, help="Refuse a package that is not signed.")
-def import_package(project: str, file: str, as_name: str | None, public_key: str | None,
-                   require_signature: bool) -> None:
-    """Check a package and add its journey, content and segments to a project, to review what was shipped."""
+@click.option("--rename", is_flag=True, help="When the project has a journey of that name, import it as 'NAME (2)'.")
+@click.option("--replace", is_flag=True, help="When the project has a journey of that name, replace it.")
+@trust_options
+def import_package(project: str, file: str, as_name: str | None, rename: bool, replace: bool,
+                   public_key: str | None, keyrings: tuple[str, ...], require_signature: bool,
+                   allow_unsigned: bool) -> None:
+    """Check a package and add its journey, content and segments to a project, to review what was shipped.
+
+    The project's trusted keys (journey-studio keys) are trusted, with --public-key and --keyring. The journey
+    arrives as its released version with the approved run the package carries; a journey of the same name is
+    refused unless --rename or --replace."""
     from app.package.errors import PackageError
     from app.package.importing import import_package_into
     from app.package.read import read_package
-    try:  # checked before the project is opened for writing
-        pkg = read_package(file, public_key=public_key, require_signature=require_signature)
-    except PackageError as e:
-        _refuse(str(e))
+    from app.package.keyring import merged
+    from app.package.trust import TrustPolicy, project_keyring
+    if rename and replace:
+        fail("--rename and --replace contradict each other: give one")
+    given = trust_policy(public_key, keyrings, require_signature, allow_unsigned)  # key files: before the project
     with _open(project, write=True) as pf:
-        report = import_package_into(pf, pkg, name=as_name)
+        trust = TrustPolicy(merged([project_keyring(pf.project), given.keyring]), require_signature, allow_unsigned)
+        try:
+            pkg = read_package(file, trust=trust)
+        except PackageError as e:
+            _refuse(str(e))
+        report = import_package_into(pf, pkg, name=as_name, on_clash="rename" if rename else
+                                     "replace" if replace else "refuse")
     for line in report:
         click.echo(line)
+
+
+# --- trusted keys -----------------------------------------------------------------------------------------------
+
+def _is_project(target: str) -> bool:
+    from app.errors import ProjectFileError
+    from app.store.opening import check_header
+    p = Path(target)
+    if not p.exists():
+        if p.suffix.lower() == ".jstudio":
+            fail(f"{p}: no such project file (create one with: journey-studio new {p})")
+        return False
+    try:
+        check_header(p)
+    except ProjectFileError:
+        return False
+    return True
+
+
+@cli.group("keys")
+def keys_group() -> None:
+    """The trusted keys packages must be signed with: a project's (kept in its file) or a keyring file's.
+
+    TARGET is a project file (.jstudio) or a keyring file (made by `keys add` when missing; the runner reads it
+    with --keyring or JOURNEY_STUDIO_KEYRING)."""
+
+
+def _ring_of(target: str) -> Any:
+    from app.package.keyring import Keyring, read_keyring
+    from app.package.trust import project_keyring
+    if _is_project(target):
+        from app.store.plain_read import read_project
+        return project_keyring(read_project(Path(target)))
+    return read_keyring(target) if Path(target).exists() else Keyring()
+
+
+def _change_ring(target: str, change: Any) -> Any:
+    """Apply `change(ring)` to TARGET's keyring and keep it; returns what `change` returns."""
+    from app.package.keyring import Keyring, read_keyring
+    from app.package.trust import project_keyring, set_project_keyring
+    if _is_project(target):
+        with _open(target, write=True) as pf:
+            ring = project_keyring(pf.project)
+            out = change(ring)
+            set_project_keyring(pf.project, ring)
+        return out
+    ring = read_keyring(target) if Path(target).exists() else Keyring()
+    out = change(ring)
+    ring.write(target)
+    return out
+
+
+@keys_group.command("add")
+@click.argument("target", type=click.Path(dir_okay=False))
+@click.argument("public_key", type=click.Path(dir_okay=False))
+@click.option("--name", help="Who holds the key (default: the key file's name).")
+def keys_add(target: str, public_key: str, name: str | None) -> None:
+    """Trust a public key (KEYFILE.pub, made by journey-studio keygen): packages signed by it are accepted."""
+    from app.package.keyring import TrustedKey
+    from app.package.manifest import utc_now
+    from app.package.signing import load_public_key
+    key = TrustedKey(name if name is not None else Path(public_key).name.removesuffix(".pub"),
+                     load_public_key(public_key), utc_now())
+    added = _change_ring(target, lambda ring: ring.add(key))
+    click.echo(f"Trusted '{added.name}': {added.fingerprint}")
+    click.echo("Compare this fingerprint with the key holder's (journey-studio keys list) before you rely on it.")
+
+
+@keys_group.command("list")
+@click.argument("target", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def keys_list(target: str, as_json: bool) -> None:
+    """The trusted keys, with their fingerprints (groups of four hexadecimal digits, to compare aloud)."""
+    ring = _ring_of(target)
+    if as_json:
+        click.echo(json.dumps([{**k.to_plain(), "fingerprint": k.fingerprint} for k in ring], indent=2))
+        return
+    if not ring:
+        click.echo(f"{target}: no trusted keys (packages are checked only against the key they name; add one "
+                   "with: journey-studio keys add TARGET KEYFILE.pub --name NAME)")
+        return
+    width = max(len(k.name) for k in ring)
+    for k in ring:
+        click.echo(f"{k.name:<{width}}  {k.fingerprint}" + (f"  added {k.added_at}" if k.added_at else ""))
+
+
+@keys_group.command("remove")
+@click.argument("target", type=click.Path(dir_okay=False))
+@click.argument("key")
+def keys_remove(target: str, key: str) -> None:
+    """Stop trusting a key, given by its name or its fingerprint (or its first 8 or more digits)."""
+    if not Path(target).exists():
+        fail(f"{target}: no such keyring or project file")
+    removed = _change_ring(target, lambda ring: ring.remove(key))
+    click.echo(f"No longer trusted: '{removed.name}' {removed.fingerprint}")

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from app.cli.main import cli, fail
-from app.package.signing import PUBLIC_KEY_ENV
+from app.cli.trust_options import trust_options, trust_policy
 
 T = TypeVar("T")
 
@@ -31,11 +31,11 @@ def _host_port(text: str | None, what: str, default_port: int | None = None) -> 
         fail(str(e))
 
 
-def _runnable(package: str, public_key: str | None = None, require_signature: bool = False) -> Any:
+def _runnable(package: str, public_key: str | None = None, require_signature: bool = False, trust: Any = None) -> Any:
     from app.runner.runnable import from_package
     if not Path(package).exists():
         fail(f"{package}: no such package file (make one with: journey-studio package PROJECT --journey NAME)")
-    return from_package(package, public_key=public_key, require_signature=require_signature)
+    return from_package(package, public_key=public_key, require_signature=require_signature, trust=trust)
 
 
 @cli.command()
@@ -58,9 +58,7 @@ def _runnable(package: str, public_key: str | None = None, require_signature: bo
 @click.option("--send-timeout", type=float, default=60.0, show_default=True,
               help="Seconds a send may take before it is tried again.")
 @click.option("--keep-running", is_flag=True, help="Do not stop when everybody has left the journey.")
-@click.option("--public-key", type=click.Path(dir_okay=False), envvar=PUBLIC_KEY_ENV, show_envvar=True,
-              help="The team's public key (KEYFILE.pub): a signed package must be signed with it.")
-@click.option("--require-signature", is_flag=True, help="Refuse to run a package that is not signed.")
+@trust_options
 @click.option("--rehearse", type=click.Path(dir_okay=False), help="A rehearsal: contacts do what this script says "
               "(rehearsal-script/1 JSON), on logical time (each move at the moment the journey gives it).")
 @click.option("--public-status", is_flag=True, help="Serve GET /status without the run's events secret (it names "
@@ -74,13 +72,24 @@ def run(package: str, contacts_db: str | None, temporal: str | None, smtp: str |
         push_url: str | None,
         time_scale: float, state_dir: str | None, listen: str | None, public_url: str | None,
         temporal_port: int | None, seed: int, send_timeout: float, keep_running: bool, public_key: str | None,
-        require_signature: bool, rehearse: str | None, public_status: bool, workers: int, join: bool) -> None:
-    """Run a journey package live: enrol its audience, send, wait and branch until everybody has left."""
+        keyrings: tuple[str, ...], require_signature: bool, allow_unsigned: bool, rehearse: str | None,
+        public_status: bool, workers: int, join: bool) -> None:
+    """Run a journey package live: enrol its audience, send, wait and branch until everybody has left.
+
+    With any trusted key (--public-key, --keyring), the package must be signed by one of them."""
+    import os
+
+    from app.package.keyring import KEYRING_ENV
     from app.runner.worker import RunSettings, default_state_dir, join_run, run_journey
     from app.runner.status import format_counts
     if time_scale <= 0:
         fail(f"--time-scale must be above zero, not {time_scale:g}")
-    r = _runnable(package, public_key, require_signature)
+    allow_unsigned = allow_unsigned or (join and os.environ.get(_JOIN_ALLOWS_UNSIGNED) == "1")
+    r = _runnable(package, trust=trust_policy(public_key, keyrings, require_signature, allow_unsigned))
+    if keyrings:  # the extra workers this run starts check the package with the same keys...
+        os.environ[KEYRING_ENV] = os.pathsep.join(keyrings)
+    if allow_unsigned:  # ... and what was allowed explicitly here
+        os.environ[_JOIN_ALLOWS_UNSIGNED] = "1"
     if join:
         asyncio.run(_until_stopped(lambda stop: join_run(r, Path(state_dir) if state_dir else
                                                          default_state_dir(package),
@@ -103,6 +112,9 @@ def run(package: str, contacts_db: str | None, temporal: str | None, smtp: str |
                                                                   stop=stop)))
     for line in format_counts(summary.counts) if summary.counts else []:
         click.echo(line)
+
+
+_JOIN_ALLOWS_UNSIGNED = "JOURNEY_STUDIO_JOIN_ALLOWS_UNSIGNED"  # set by `run --allow-unsigned` for its --join workers
 
 
 async def _until_stopped(work: Callable[[asyncio.Event], Awaitable[T]]) -> T:

@@ -22,10 +22,12 @@ from app.model.values import printable
 
 @dataclass
 class ProjectSettings:
-    """Project-wide settings: custom contact attributes (name -> type) and the default time zone."""
+    """Project-wide settings: custom contact attributes (name -> type), the default time zone and the team's
+    trusted package keys (app.package.keyring's plain form)."""
 
     custom_attributes: dict[str, str] = field(default_factory=dict)
     default_timezone: str = "UTC"
+    trusted_keys: list[dict[str, str]] = field(default_factory=list)
 
 
 class Project:

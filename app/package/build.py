@@ -2,8 +2,11 @@
 
 A journey may be packaged while the check for errors (in export mode) finds no error and all the content it
 sends is Ready to send. Packaging freezes the current draft as a version (as `export --release` does), or
-packages a version frozen earlier; the package holds that frozen version, the check's report, and the summary
-of the simulation run approved for that version, if any. An "exported" milestone records the package.
+packages a version frozen earlier; a draft unchanged since the last released version N (the layout aside) is
+not frozen again: the package holds version N, with N's approved run. A new version records what changed since
+the previous one. The package holds the frozen version, the check's report, and the simulation run approved for
+that version, if any (its summary, and its record when it fits, to bring it back on import). The manifest says
+who packaged it, and who signed it and when. An "exported" milestone records the package.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from app.model.project import Project
 from app.model.registry import REGISTRY
 from app.model.segment import Segment
 from app.package import manifest as m
+from app.package.changes import VersionChanges, diff_versions, release_doc
 from app.package.errors import PackageError, PackageRefused
 from app.package.signing import key_id, sign, signature_bytes
 from app.validation.checks import RULES, check_journey
@@ -60,6 +64,8 @@ class Readiness:
     approved_run: RunInfo | None        # the run approved for `version`, if any
     run_matches: bool | None            # whether that run simulated this very journey (None: no run)
     runner_refusal: str | None = None   # why Journey Studio's live runner could not run it (None: it can)
+    reuses: bool = False                # the draft is unchanged since released `version`: packaged as that
+    changes: VersionChanges | None = None  # what changed since the previous released version (None: first)
 
     @property
     def errors(self) -> list[Finding]:
@@ -124,8 +130,8 @@ def find_approved_run(pf: ProjectFile, journey_id: str, version: int) -> RunInfo
 
 
 def _comparable(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """A journey document without what a simulation does not depend on: layout and content status."""
-    out = {k: v for k, v in doc.items() if k != "layout"}
+    """A journey document without what a simulation does not depend on: layout, version number, content status."""
+    out = release_doc(doc)
     if isinstance(out.get("content"), dict):
         out["content"] = {n: {k: v for k, v in c.items() if k != "status"} for n, c in out["content"].items()}
     return out
@@ -140,23 +146,48 @@ def run_matches(pf: ProjectFile, run: RunInfo, doc: Mapping[str, Any]) -> bool:
     return _comparable(saved) == _comparable(doc)
 
 
+def version_doc(pf: ProjectFile, journey_id: str, version: int) -> dict[str, Any]:
+    """The journey document of a released version, with the content and segments it used then."""
+    j, contents, segments = pf.read_version(journey_id, version)
+    return journey_to_doc(j, {c.name: c for c in contents}, {s.name: s for s in segments})
+
+
 def assess(pf: ProjectFile, journey_key: str, version: int | None = None) -> Readiness:
-    """Whether a journey's current draft (or its frozen `version`) may go live, and why not."""
+    """Whether a journey's current draft (or its frozen `version`) may go live, and why not.
+
+    The draft, when unchanged since the last released version (the layout aside), is judged as that version:
+    packaging it reuses it (`reuses`) instead of freezing the same journey again."""
     journey = pf.project.journey(journey_key)
+    released = [n for n, _ in pf.versions(journey.id)]
+    reuses, changes, draft_run = False, None, None
     if version is None:
-        j, project, number = journey, pf.project, journey.version
-        doc = journey_to_doc(j, project.content, project.segments)
+        draft_doc = journey_to_doc(journey, pf.project.content, pf.project.segments)
+        if released:
+            last_doc = version_doc(pf, journey.id, released[-1])
+            if release_doc(last_doc) == release_doc(draft_doc):
+                version, reuses = released[-1], True
+                draft_run = find_approved_run(pf, journey.id, journey.version)  # approved on the same journey
+            else:
+                changes = diff_versions(last_doc, draft_doc, released[-1], journey.version)
+    if version is None:
+        j, project, number, doc = journey, pf.project, journey.version, draft_doc
     else:
         j, contents, segments = pf.read_version(journey.id, version)
         project, number = frozen_project(pf.project, contents, segments), version
         doc = journey_to_doc(j, {c.name: c for c in contents}, {s.name: s for s in segments})
+        earlier = [n for n in released if n < version]
+        if earlier and not reuses:
+            changes = diff_versions(version_doc(pf, journey.id, earlier[-1]), doc, earlier[-1], version)
     findings = check_journey(j, project, for_export=True)
     used = tuple(project.content[n] for n in referenced_content(j) if n in project.content)
     run = find_approved_run(pf, journey.id, number)
+    if run is None and draft_run is not None and run_matches(pf, draft_run, doc):
+        run = draft_run
     return Readiness(journey.id, journey.name, number, version is None, tuple(findings), used,
                      tuple(c for c in used if c.status != "ready"), run,
                      run_matches(pf, run, doc) if run is not None else None,
-                     runner_refusal(j, project) if not any(f.is_error for f in findings) else None)
+                     runner_refusal(j, project) if not any(f.is_error for f in findings) else None,
+                     reuses, changes)
 
 
 def runner_refusal(journey: Journey, project: Project) -> str | None:
@@ -207,7 +238,8 @@ def _iso(at: datetime | None) -> str | None:
 
 
 def run_summary(run: RunInfo, matches: bool | None) -> dict[str, Any]:
-    """What run.json says about the approved run: who approved it, what was simulated, the funnel."""
+    """What run.json says about the approved run: who approved it, what was simulated, the funnel (and the
+    summary the project file lists, to bring the run back on import)."""
     s = run.summary
     changes = getattr(run, "behaviour_changes", ())
     return {
@@ -218,6 +250,7 @@ def run_summary(run: RunInfo, matches: bool | None) -> dict[str, Any]:
         "interval": s.get("interval"), "funnel": s.get("funnel"), "conversion": s.get("conversion"),
         "behaviour_changes": [{"figure": n, "value": v, "default": d} for n, v, d in changes],
         "journey_matches": matches,
+        "summary": s,
     }
 
 
@@ -251,7 +284,8 @@ def validation_report(j: Journey, findings: Sequence[Finding], checked_at: str) 
 
 
 def package_members(j: Journey, contents: Sequence[Content], segments: Sequence[Segment],
-                    findings: Sequence[Finding], run: Mapping[str, Any] | None, checked_at: str) -> dict[str, bytes]:
+                    findings: Sequence[Finding], run: Mapping[str, Any] | None, checked_at: str,
+                    run_record: bytes | None = None) -> dict[str, bytes]:
     """The members of a package of the frozen journey `j`, name -> exact bytes, in the order they are written."""
     content_map = {c.name: c for c in contents}
     segment_map = {s.name: s for s in segments}
@@ -265,6 +299,8 @@ def package_members(j: Journey, contents: Sequence[Content], segments: Sequence[
     }
     if run is not None:
         members[m.RUN] = _json(run)
+        if run_record is not None:
+            members[m.RUN_RECORD] = run_record
     return members
 
 
@@ -283,13 +319,19 @@ def zip_bytes(files: Mapping[str, bytes], created_at: str) -> bytes:
 
 def build_package(j: Journey, contents: Sequence[Content], segments: Sequence[Segment], findings: Sequence[Finding],
                   *, project: str, run: Mapping[str, Any] | None = None,
-                  signing_key: Ed25519PrivateKey | None = None, created_at: str | None = None) -> bytes:
+                  signing_key: Ed25519PrivateKey | None = None, created_at: str | None = None,
+                  run_record: bytes | None = None, packaged_by: str = "", signer_name: str = "",
+                  changes: VersionChanges | None = None) -> bytes:
     """The bytes of a package of the frozen journey `j` (its version is `j.version`)."""
     created_at = created_at or m.utc_now()
-    members = package_members(j, contents, segments, findings, run, created_at)
+    members = package_members(j, contents, segments, findings, run, created_at, run_record)
     validation = json.loads(members[m.VALIDATION])
+    signed = ({"key_id": key_id(signing_key.public_key()), "by": signer_name or packaged_by, "at": created_at}
+              if signing_key is not None else None)
     manifest = m.make_manifest(journey_id=j.id, journey_name=j.name, version=j.version, created_at=created_at,
-                               members=members, project=project, validation=validation, approved_run=run)
+                               members=members, project=project, validation=validation, approved_run=run,
+                               packaged_by=packaged_by, signed=signed,
+                               changes=changes.to_plain() if changes is not None else None)
     head = m.manifest_bytes(manifest)
     files = {m.MANIFEST: head}
     if signing_key is not None:
@@ -312,6 +354,9 @@ class PackageResult:
     size: int
     signed_by: str | None
     approved_run: int | None
+    reused: bool = False                   # an unchanged draft: the released version was packaged again
+    changes: VersionChanges | None = None  # what changed since the previous released version
+    run_record: bool = False               # the approved run's record travels in the package
 
 
 def check_output(out: Path) -> None:
@@ -323,9 +368,20 @@ def check_output(out: Path) -> None:
         raise PackageError(str(e)) from None
 
 
+def _run_record(pf: ProjectFile, run: RunInfo) -> bytes | None:
+    """The approved run as the project file keeps it, when it fits in a package (else None: the summary goes)."""
+    try:
+        data = pf.load_run_bytes(run.id)
+    except ProjectFileError:
+        return None
+    return data if len(data) <= m.MAX_MEMBER_BYTES and len(data) <= m.MAX_TOTAL_BYTES // 2 else None
+
+
 def package_journey(pf: ProjectFile, journey_key: str, out: str | os.PathLike[str], *, version: int | None = None,
-                    signing_key: Ed25519PrivateKey | None = None, created_at: str | None = None) -> PackageResult:
-    """Package a journey that may go live: freeze its draft (or take frozen `version`) and write `out`.
+                    signing_key: Ed25519PrivateKey | None = None, created_at: str | None = None,
+                    packaged_by: str = "", signer_name: str = "") -> PackageResult:
+    """Package a journey that may go live: freeze its draft (or take frozen `version`) and write `out`. A draft
+    unchanged since the last released version is packaged as that version (nothing is frozen).
 
     Raises PackageRefused (with every reason) when it may not go live; then nothing is frozen or written.
     """
@@ -334,23 +390,30 @@ def package_journey(pf: ProjectFile, journey_key: str, out: str | os.PathLike[st
         raise readiness.refusal()
     out_path = Path(out)
     check_output(out_path)
-    number = pf.freeze(readiness.journey_id) if version is None else version
+    number = pf.freeze(readiness.journey_id) if readiness.freezes else readiness.version
     j, contents, segments = pf.read_version(readiness.journey_id, number)
-    run = run_summary(readiness.approved_run, readiness.run_matches) if readiness.approved_run else None
+    approved = readiness.approved_run
+    run = run_summary(approved, readiness.run_matches) if approved else None
+    record = _run_record(pf, approved) if approved else None
     data = build_package(j, contents, segments, readiness.findings, project=pf.project.name, run=run,
-                         signing_key=signing_key, created_at=created_at)
+                         signing_key=signing_key, created_at=created_at, run_record=record,
+                         packaged_by=packaged_by, signer_name=signer_name, changes=readiness.changes)
     try:
         write_atomically(out_path, data)
     except OutputFileError as e:  # the version stays frozen: a release is not undone by a full disk
-        froze = f"; version {number} was frozen (package it with --version {number})" if version is None else ""
+        froze = f"; version {number} was frozen (package it with --version {number})" if readiness.freezes else ""
         raise PackageError(f"{e}{froze}") from None
     signer = key_id(signing_key.public_key()) if signing_key is not None else None
-    pf.add_milestone(readiness.journey_id, "exported",
-                     f"package {out_path.name}: version {number}" + (f", signed by {signer}" if signer else ""))
-    return PackageResult(out_path, readiness.journey_name, number, version is None, m.sha256_hex(data), len(data),
-                         signer, readiness.approved_run.id if readiness.approved_run else None)
+    detail = f"package {out_path.name}: version {number}"
+    detail += " (unchanged: the released version again)" if readiness.reuses else ""
+    detail += f", packaged by {packaged_by}" if packaged_by else ""
+    detail += f", signed by {signer_name + ' ' if signer_name else ''}{signer}" if signer else ""
+    pf.add_milestone(readiness.journey_id, "exported", detail)
+    return PackageResult(out_path, readiness.journey_name, number, readiness.freezes, m.sha256_hex(data), len(data),
+                         signer, approved.id if approved else None, readiness.reuses, readiness.changes,
+                         record is not None)
 
 
 __all__ = ["NOT_READY", "PackageResult", "Readiness", "assess", "build_package", "check_output", "content_line",
            "finding_line", "find_approved_run", "package_journey", "package_members", "run_line", "run_summary",
-           "segment_uses", "zip_bytes"]
+           "segment_uses", "version_doc", "zip_bytes"]

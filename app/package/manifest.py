@@ -28,9 +28,12 @@ CONTENT = "content.json"
 SEGMENTS = "segments.json"
 VALIDATION = "validation.json"
 RUN = "run.json"
+RUN_RECORD = "run.record"
 REQUIRED_MEMBERS: tuple[str, ...] = (JOURNEY, CONTENT, SEGMENTS, VALIDATION)
-MEMBERS: tuple[str, ...] = REQUIRED_MEMBERS + (RUN,)
-"""The members a format-1 manifest may list (run.json only when a run was approved)."""
+MEMBERS: tuple[str, ...] = REQUIRED_MEMBERS + (RUN, RUN_RECORD)
+"""The members a format-1 manifest may list (run.json only when a run was approved; run.record, the approved run
+as the project file keeps it, to replay it after import, when it fits)."""
+MAX_WHO = 200                   # the text of "packaged.by" and "signed.by"
 
 MiB = 1 << 20
 MAX_PACKAGE_BYTES = 64 * MiB    # the .jpkg file itself
@@ -69,9 +72,11 @@ def utc_now() -> str:
 
 def make_manifest(*, journey_id: str, journey_name: str, version: int, created_at: str,
                   members: Mapping[str, bytes], project: str, validation: Mapping[str, Any],
-                  approved_run: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The manifest of a package holding `members` (name -> exact bytes)."""
-    return {
+                  approved_run: Mapping[str, Any] | None, packaged_by: str = "",
+                  signed: Mapping[str, str] | None = None, changes: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The manifest of a package holding `members` (name -> exact bytes); `signed` = {key_id, by, at} when the
+    package is signed (the manifest is what the signature covers, so who signed and when are signed too)."""
+    doc: dict[str, Any] = {
         "format": FORMAT,
         "app": {"name": APP_NAME, "version": __version__},
         "journey": {"id": journey_id, "name": journey_name, "version": version},
@@ -80,9 +85,16 @@ def make_manifest(*, journey_id: str, journey_name: str, version: int, created_a
         "members": {name: {"sha256": sha256_hex(data), "size": len(data)} for name, data in members.items()},
         "validation": {"member": VALIDATION, "errors": validation["errors"], "warnings": validation["warnings"]},
         "approved_run": ({"member": RUN, "id": approved_run["id"], "name": approved_run["name"],
-                          "approved_by": approved_run["approved_by"], "approved_at": approved_run["approved_at"]}
+                          "approved_by": approved_run["approved_by"], "approved_at": approved_run["approved_at"],
+                          "record": RUN_RECORD if RUN_RECORD in members else None}
                          if approved_run is not None else None),
+        "packaged": {"by": packaged_by[:MAX_WHO], "at": created_at},
     }
+    if signed is not None:
+        doc["signed"] = {"key_id": signed["key_id"], "by": signed.get("by", "")[:MAX_WHO], "at": signed["at"]}
+    if changes is not None:
+        doc["changes"] = dict(changes)
+    return doc
 
 
 def manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
@@ -143,9 +155,17 @@ def parse_manifest(data: bytes, where: str) -> dict[str, Any]:
     run = doc.get("approved_run")
     _need(run is None or isinstance(run, dict), where, "'approved_run' must be an object or null")
     _need((run is not None) == (RUN in members), where, "'approved_run' and member run.json go together")
+    _need(RUN_RECORD not in members or RUN in members, where, "member run.record comes with run.json")
+    for block, keys in (("packaged", ("by", "at")), ("signed", ("key_id", "by", "at"))):
+        value = doc.get(block)
+        _need(value is None or (isinstance(value, dict) and all(isinstance(value.get(k, ""), str)
+                                                               and len(value.get(k, "")) <= MAX_WHO for k in keys)),
+              where, f"'{block}' must be an object of short texts ({', '.join(keys)})")
+    _need(doc.get("changes") is None or isinstance(doc.get("changes"), dict), where, "'changes' must be an object")
     return doc
 
 
-__all__ = ["FORMAT", "MANIFEST", "SIGNATURE", "JOURNEY", "CONTENT", "SEGMENTS", "VALIDATION", "RUN", "MEMBERS",
+__all__ = ["FORMAT", "MANIFEST", "SIGNATURE", "JOURNEY", "CONTENT", "SEGMENTS", "VALIDATION", "RUN", "RUN_RECORD",
+           "MEMBERS",
            "REQUIRED_MEMBERS", "make_manifest", "manifest_bytes", "parse_manifest", "format_version", "size_text",
            "member_limit", "sha256_hex", "utc_now"]

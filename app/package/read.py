@@ -27,7 +27,9 @@ from app.model.journey import Journey
 from app.model.segment import Segment
 from app.package import manifest as m
 from app.package.errors import PackageError
-from app.package.signing import PublicKeyLike, as_public_key, check_signature
+from app.package.keyring import Keyring, TrustedKey
+from app.package.signing import PublicKeyLike, as_public_key
+from app.package.trust import SignatureCheck, TrustPolicy, check_package_signature
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -56,7 +58,10 @@ class Package:
     validation: dict[str, Any]
     approved_run: dict[str, Any] | None
     signed_by: str | None                # the signer's key id; None when unsigned
-    signature_trusted: bool              # checked against the configured public key (not only the one it names)
+    signature_trusted: bool              # signed by a trusted key (not only valid for the key it names)
+    signer_name: str | None = None       # the trusted key's name in the keyring
+    allowed_unsigned: bool = False       # accepted only because unsigned (or untrusted) packages were allowed
+    run_record: bytes | None = None      # the approved run as the project file kept it (run.record), if carried
 
     @property
     def name(self) -> str:
@@ -69,6 +74,20 @@ class Package:
     @property
     def created_at(self) -> str:
         return str(self.manifest["created_at"])
+
+    @property
+    def packaged(self) -> dict[str, str]:
+        """Who made the package and when ({"by", "at"}; "by" is empty for a package that does not say)."""
+        p = self.manifest.get("packaged") or {}
+        return {"by": str(p.get("by") or ""), "at": str(p.get("at") or self.created_at)}
+
+    @property
+    def signed(self) -> dict[str, str] | None:
+        """Who signed it and when, as the (signed) manifest records it: {"key_id", "by", "at"}; None if unsigned."""
+        if self.signed_by is None:
+            return None
+        s = self.manifest.get("signed") or {}
+        return {"key_id": self.signed_by, "by": str(s.get("by") or ""), "at": str(s.get("at") or "")}
 
 
 # --- entries -----------------------------------------------------------------------------------------------
@@ -181,8 +200,8 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def _decode(where: str, manifest: dict[str, Any], files: dict[str, bytes], signer: str | None,
-            trusted: bool, path: Path, sha: str) -> Package:
+def _decode(where: str, manifest: dict[str, Any], files: dict[str, bytes], check: SignatureCheck,
+            path: Path, sha: str) -> Package:
     try:
         text = files[m.JOURNEY].decode("utf-8")
     except UnicodeDecodeError:
@@ -211,22 +230,29 @@ def _decode(where: str, manifest: dict[str, Any], files: dict[str, bytes], signe
         raise PackageError(f"{where}: segments.json does not match the segments in journey.yaml")
     validation = _mapping_member(files[m.VALIDATION], where, m.VALIDATION)
     run = _mapping_member(files[m.RUN], where, m.RUN) if m.RUN in files else None
-    return Package(path, sha, manifest, journey, doc, text, content, segments, uses, validation, run, signer,
-                   trusted)
+    return Package(path, sha, manifest, journey, doc, text, content, segments, uses, validation, run,
+                   check.signed_by, check.trusted, check.signer_name, check.allowed_unsigned, files.get(m.RUN_RECORD))
 
 
 # --- the whole package -------------------------------------------------------------------------------------
 
+def trust_of(public_key: PublicKeyLike | None, require_signature: bool) -> TrustPolicy:
+    """The policy of one trusted public key (a key or a key file), or of none."""
+    ring = Keyring([TrustedKey("the configured key", as_public_key(public_key))]) if public_key is not None \
+        else Keyring()
+    return TrustPolicy(ring, require_signature)
+
+
 def read_package(path: str | os.PathLike[str], *, public_key: PublicKeyLike | None = None,
-                 require_signature: bool = False) -> Package:
+                 require_signature: bool = False, trust: TrustPolicy | None = None) -> Package:
     """Read and check a package; PackageError (one line naming the file and member) when it is refused.
 
-    `public_key` (a key or a key file) is the key the package must be signed with when it is signed (and it
-    must be, with `require_signature`). Without it, a signature is checked against the key it names.
+    `trust` says which keys it must be signed by (app.package.trust); without it, `public_key` (a key or a key
+    file) is the one trusted key. With no trusted key, a signature is checked against the key it names.
     """
     p = Path(path)
     where = str(p)
-    trusted = as_public_key(public_key) if public_key is not None else None
+    trust = trust if trust is not None else trust_of(public_key, require_signature)
     try:
         size = p.stat().st_size
         if p.is_dir():
@@ -239,12 +265,14 @@ def read_package(path: str | os.PathLike[str], *, public_key: PublicKeyLike | No
         raise PackageError(f"{where}: no such package file") from None
     except OSError as e:
         raise PackageError(f"{where}: cannot read the package: {e.strerror or e}") from None
-    return read_package_bytes(raw, where, trusted=trusted, require_signature=require_signature, path=p)
+    return read_package_bytes(raw, where, trust=trust, path=p)
 
 
 def read_package_bytes(raw: bytes, where: str, *, trusted: Ed25519PublicKey | None = None,
-                       require_signature: bool = False, path: Path | None = None) -> Package:
+                       require_signature: bool = False, path: Path | None = None,
+                       trust: TrustPolicy | None = None) -> Package:
     """Read and check a package held in memory (see `read_package`); `where` names it in messages."""
+    trust = trust if trust is not None else trust_of(trusted, require_signature)
     try:
         zf = zipfile.ZipFile(io.BytesIO(raw))
     except NotImplementedError as e:  # e.g. "zip file version 9.9": an entry needs a newer unzip than Python's
@@ -260,11 +288,8 @@ def read_package_bytes(raw: bytes, where: str, *, trusted: Ed25519PublicKey | No
             raise PackageError(f"{where}: not a journey package: it has no manifest.json")
         head = read_member(zf, by_name[m.MANIFEST], where)
         manifest = m.parse_manifest(head, where)
-        signer = None
-        if m.SIGNATURE in by_name:
-            signer = check_signature(head, read_member(zf, by_name[m.SIGNATURE], where), trusted, where)
-        elif require_signature:
-            raise PackageError(f"{where}: refused: the package is not signed, and a signature is required")
+        signature = read_member(zf, by_name[m.SIGNATURE], where) if m.SIGNATURE in by_name else None
+        check = check_package_signature(head, signature, manifest, where, trust)
         listed = manifest["members"]
         for name in by_name:
             if name not in listed and name not in (m.MANIFEST, m.SIGNATURE):
@@ -282,8 +307,7 @@ def read_package_bytes(raw: bytes, where: str, *, trusted: Ed25519PublicKey | No
                 raise PackageError(f"{where}: {name} was changed after the package was made (its SHA-256 does not "
                                    "match the manifest)")
             files[name] = data
-    return _decode(where, manifest, files, signer, signer is not None and trusted is not None,
-                   path or Path(where), hashlib.sha256(raw).hexdigest())
+    return _decode(where, manifest, files, check, path or Path(where), hashlib.sha256(raw).hexdigest())
 
 
 def sha256_of_file(path: str | os.PathLike[str]) -> str:

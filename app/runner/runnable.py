@@ -99,11 +99,13 @@ def runnable(journey: Journey, content: Mapping[str, Content], segments: Mapping
                     digest or digest_of(journey, content, segments), source)
 
 
-def from_package(path: str | Path, *, public_key: Any = None, require_signature: bool = False) -> Runnable:
-    """Read a .jpkg (checked by app.package) and compile its journey for the runner."""
+def from_package(path: str | Path, *, public_key: Any = None, require_signature: bool = False,
+                 trust: Any = None) -> Runnable:
+    """Read a .jpkg (checked by app.package, against `trust`: app.package.trust.TrustPolicy) and compile its
+    journey for the runner."""
     from app.package import PackageError, read_package
     try:
-        pkg = read_package(path, public_key=public_key, require_signature=require_signature)
+        pkg = read_package(path, public_key=public_key, require_signature=require_signature, trust=trust)
     except PackageError as e:
         raise RunnerError(str(e)) from None
     return runnable(pkg.journey, pkg.content, pkg.segments, source=str(path),

@@ -149,12 +149,19 @@ def decode_settings(value: Any, label: str) -> ProjectSettings:
         raise ProjectFileError(f"{where}: custom_attributes must map attribute names to types")
     if not isinstance(tz, str):
         raise ProjectFileError(f"{where}: default_timezone must be text")
-    return ProjectSettings(custom_attributes=dict(attrs), default_timezone=tz)
+    keys = m.get("trusted_keys", [])  # checked key by key where they are used (app.package.keyring)
+    if not isinstance(keys, list) or not all(isinstance(k, Mapping) for k in keys):
+        raise ProjectFileError(f"{where}: trusted_keys must be a list of keys")
+    return ProjectSettings(custom_attributes=dict(attrs), default_timezone=tz, trusted_keys=[dict(k) for k in keys])
 
 
 def encode_settings(settings: ProjectSettings) -> dict[str, Any]:
     """Project settings as the plain values of the project row."""
-    return {"custom_attributes": dict(settings.custom_attributes), "default_timezone": settings.default_timezone}
+    out: dict[str, Any] = {"custom_attributes": dict(settings.custom_attributes),
+                           "default_timezone": settings.default_timezone}
+    if settings.trusted_keys:  # left out when none: a project without keys keeps the row it had
+        out["trusted_keys"] = [dict(k) for k in settings.trusted_keys]
+    return out
 
 
 def project_from_rows(path: Path, head: Sequence[Any], steps: Iterable[Any], journeys: Iterable[Any],

@@ -1,9 +1,11 @@
 """Go live / Export package: whether the current journey may go live, and the package for the live runner.
 
 The dialog shows what decides it (the check for errors, the content's Ready to send state, the approved
-simulation run and what each means), lets the user pick the version (freeze the draft, or a released one),
-the output file and an optional signing key, and makes the package with app.package. A refusal is listed in
-the dialog; a package made shows its path and SHA-256.
+simulation run and what each means) and what the version is: the released version again when the draft is
+unchanged, or the next one with what changed since the last (steps added, removed, changed; settings). It lets
+the user pick the version (the draft, or a released one), the output file and an optional signing key (said
+when the project's trusted keys would refuse the package), and makes the package with app.package. A refusal
+is listed in the dialog; a package made shows its path and SHA-256.
 """
 
 from __future__ import annotations
@@ -139,10 +141,12 @@ class PackageDialog(Dialog):
         self.key_button.clicked.connect(self.choose_key)
         self.version.currentIndexChanged.connect(self.refresh)
         self.out_path.textChanged.connect(self._update_button)
+        self.key_path.textChanged.connect(self._update_key_note)
         document.findingsChanged.connect(self._on_findings)
         document.currentJourneyChanged.connect(self._on_journey_changed)
         self._fill_versions()
         self.refresh()
+        self._update_key_note()
         self.resize(760, 620)
 
     @staticmethod
@@ -189,6 +193,8 @@ class PackageDialog(Dialog):
             self._update_button()
             return
         what = f"version {r.version}" + (" (the current draft, frozen when packaged)" if r.freezes else "")
+        if r.reuses:
+            what += " (the current draft: unchanged since released)"
         if r.ready:
             self._set_verdict("ok", f"Ready to go live: {r.journey_name}, {what}",
                               "The package holds this version, its content and segments, the check's report"
@@ -196,16 +202,28 @@ class PackageDialog(Dialog):
         else:
             self._set_verdict("error", f"Not ready to go live: {r.journey_name}, {what}",
                               "Fix what is marked below; the package is refused until then.")
+        self._add_version_row(r)
         self._add_check_rows(r)
         self._add_content_rows(r)
         self._add_run_row(r)
         self._add_runner_row(r)
+        if r.freezes or r.reuses:
+            self._label_draft(r)
         self.tree.expandAll()
         if not self.out_path.text().strip() or self._default_out in (None, self.out_path.text()):
             self._default_out = str(self.document.file.path.parent / default_package_name(r.journey_name,
                                                                                          r.version))
             self.out_path.setText(self._default_out)
         self._update_button()
+
+    def _label_draft(self, r: Readiness) -> None:
+        index = self.version.findData(DRAFT)
+        journey = self.document.current_journey
+        if index < 0 or journey is None:
+            return
+        text = (f"The current draft: unchanged, version {r.version} again" if r.reuses
+                else f"Freeze the current draft as version {journey.version}")
+        self.version.setItemText(index, text)
 
     def _on_journey_changed(self, _journey_id: object = None) -> None:
         self._fill_versions()
@@ -234,6 +252,26 @@ class PackageDialog(Dialog):
         else:
             parent.addChild(item)
         return item
+
+    def _add_version_row(self, r: Readiness) -> None:
+        if r.reuses:
+            self._row(self.tree, "ok", f"Version {r.version}: unchanged since it was released",
+                      f"The draft is version {r.version} as released (the layout aside): packaging it again makes no "
+                      "new version and keeps that version's approved simulation.")
+            return
+        if r.changes is None:
+            return  # a first release: nothing to compare with
+        changes = r.changes
+        lines = changes.lines()
+        counts = changes.headline().partition(": ")[2]
+        top = self._row(self.tree, "ok", f"Version {r.version}: changed since version {changes.old}",
+                        f"{counts[:1].upper()}{counts[1:]}. " + ("The package records what differs:" if lines
+                                                                 else "Nothing that changes how it runs."))
+        for line in lines[:200]:  # bounded: a journey of thousands of steps lists the first 200
+            what, _, detail = line.partition(": ")
+            self._row(top, None, what, detail or what)
+        if len(lines) > 200:
+            self._row(top, None, f"… and {len(lines) - 200} more", "")
 
     def _add_check_rows(self, r: Readiness) -> None:
         errors, warnings = r.errors, r.warnings
@@ -307,6 +345,30 @@ class PackageDialog(Dialog):
         else:
             self.create_button.setToolTip("")
 
+    def _trusted_signer(self, path: str) -> tuple[int, str | None]:
+        """(how many keys the project trusts, the name of the key at `path` among them or None)."""
+        from app.package.signing import key_id
+        from app.package.trust import project_keyring
+        try:
+            ring = project_keyring(self.document.project)
+            key = ring.by_id(key_id(load_private_key(path).public_key())) if path else None
+        except JourneyStudioError:
+            return 0, None
+        return len(ring), key.name if key is not None else None
+
+    def _update_key_note(self, _text: str = "") -> None:
+        """Say what the project's trusted keys make of the package this key (or none) signs."""
+        path = self.key_path.text().strip()
+        trusted, name = self._trusted_signer(path)
+        if not trusted:
+            self.key_note.set_hint(None)
+        elif name is not None:
+            self.key_note.set_hint(f"Signed by '{name}', a key the project trusts.")
+        else:
+            self.key_note.set_hint(f"The project trusts {count(trusted, 'key')}; a package "
+                                   + ("signed by this key" if path else "without a signature")
+                                   + " is refused by verify, import-package and run unless --allow-unsigned.")
+
     # --- choosing files -------------------------------------------------------------------------------------
     def choose_output(self) -> None:
         """Ask where to write the package."""
@@ -347,9 +409,12 @@ class PackageDialog(Dialog):
                 self.key_note.set_input_error(str(e))
                 self._show_outcome("error", [f"Not written: {e}"])
                 return False
+        import getpass
+        _, signer = self._trusted_signer(self.key_path.text().strip())
         try:
             result = package_journey(self.document.file, journey.id, self.out_path.text().strip(),
-                                     version=self.selected_version(), signing_key=key)
+                                     version=self.selected_version(), signing_key=key, packaged_by=getpass.getuser(),
+                                     signer_name=signer or "")
         except PackageRefused as e:
             self._show_outcome("error", [f"Refused: {e}", *e.lines])
             self.refresh()
@@ -359,9 +424,13 @@ class PackageDialog(Dialog):
             return False
         self.package_result = result
         signed = f"Signed by {result.signed_by}" if result.signed_by else "Not signed"
+        changes = result.changes.headline() if result.changes is not None and result.froze else None
         self._show_outcome("ok", [f"Wrote {result.path}",
                                   f"'{result.journey_name}' version {result.version}"
-                                  + (" (frozen now; edits make the next version)" if result.froze else ""),
+                                  + (" (frozen now; edits make the next version)" if result.froze else "")
+                                  + (" (unchanged: the released version again, nothing frozen)" if result.reused
+                                     else ""),
+                                  *([changes] if changes else []),
                                   signed,
                                   f"SHA-256 {result.sha256}"])
         self.document.message.emit(f"Wrote package {result.path.name} (version {result.version})")
