@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import html
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker, QPen, QPolygonF
@@ -21,6 +22,9 @@ from designer.canvas.geometry import END_STUB, PORT_HIT, PORT_R, TILE_W, output_
 from designer.canvas.summary import step_summary
 from designer.canvas.theme import Theme, type_color
 from designer.icons import paint_glyph
+
+if TYPE_CHECKING:
+    from designer.canvas.overview import Overview
 
 LOD_SIMPLE = 0.4   # below this zoom tiles are coloured cards with only their name
 LOD_NAME = 0.12    # below this even the name does not fit: a coloured card
@@ -131,6 +135,7 @@ class TileItem(QGraphicsItem):
         self._name = self._type_label = self._summary = ""
         self._status: str | None = None
         self.status_board: StatusBoard | None = None  # the scene's status lines, read when needed (see boards)
+        self.overview: Overview | None = None  # told of every change of look while the view paints it zoomed out
         self._board_gen = -1
         self._lod_text: tuple[tuple[str, int], str] = (("", 0), "")  # the name as drawn when zoomed out
         self._errors = self._warnings = 0
@@ -164,6 +169,8 @@ class TileItem(QGraphicsItem):
         self._type_label = tile.label if tile else f"Unknown type '{step.type}'"
         self._layout()
         self.update()
+        if self.overview is not None:
+            self.overview.touch()
 
     def set_status(self, text: str | None, notes: list[str] | None = None, *, visible: bool = True) -> None:
         """Show `text` on the status line (None: the summary of the step's properties); `notes` (plain text
@@ -218,6 +225,8 @@ class TileItem(QGraphicsItem):
             self._errors, self._warnings, self._notes = errors, warnings, notes
             self._layout()
             self.update()
+            if self.overview is not None:
+                self.overview.touch()
 
     @property
     def findings_count(self) -> tuple[int, int]:
@@ -295,9 +304,21 @@ class TileItem(QGraphicsItem):
             tip.append(html.escape(self.status_text))
         return "<br>".join(tip + self._notes)
 
+    def lod_name(self, size: int, metrics: QFontMetricsF, width: float, lod: float) -> str:
+        """The name as drawn zoomed out in `size` px (`metrics`) into `width`: measured once per name and size,
+        not per frame; two lines once the card is tall enough on screen."""
+        if self._lod_text[0] != (self._name, size):
+            lines = 2 if self._card.height() * lod >= 28.0 else 1
+            self._lod_text = ((self._name, size), "\n".join(wrap_text(self._name, metrics, width, lines)))
+        return self._lod_text[1]
+
     # --- geometry -----------------------------------------------------------------------------------------
     def boundingRect(self) -> QRectF:
         return self._bounds
+
+    def card_rect(self) -> QRectF:
+        """The card, in the tile's coordinates (without ports, labels and badges)."""
+        return QRectF(self._card)
 
     def shape(self) -> QPainterPath:
         path = QPainterPath()
@@ -332,6 +353,8 @@ class TileItem(QGraphicsItem):
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
             for edge in self.edges:
                 edge.adjust()
+            if self.overview is not None:
+                self.overview.touch()
         return super().itemChange(change, value)
 
     def hoverMoveEvent(self, event: object) -> None:
@@ -368,11 +391,8 @@ class TileItem(QGraphicsItem):
                 painter.setFont(font)
                 painter.setPen(QColor("#ffffff"))
                 box = self._card.adjusted(6.0 / lod, 0.0, -6.0 / lod, 0.0)
-                if self._lod_text[0] != (self._name, size):  # measured once per name and size, not per frame
-                    lines = 2 if self._card.height() * lod >= 28.0 else 1  # two lines once the card is tall enough
-                    self._lod_text = ((self._name, size), "\n".join(wrap_text(self._name, QFontMetricsF(font),
-                                                                              box.width(), lines)))
-                painter.drawText(box, int(Qt.AlignmentFlag.AlignCenter), self._lod_text[1])
+                painter.drawText(box, int(Qt.AlignmentFlag.AlignCenter),
+                                 self.lod_name(size, QFontMetricsF(font), box.width(), lod))
             return
         card = self._card
         painter.setPen(Qt.PenStyle.NoPen)
@@ -472,6 +492,7 @@ class EdgeItem(QGraphicsItem):
         self._drop = False
         self._flow: int | None = None   # contacts that passed along the link (a simulation replay), or None
         self.flow_board: FlowBoard | None = None  # the scene's flows, read when needed (see boards)
+        self.overview: Overview | None = None  # told of every change of look while the view paints it zoomed out
         self._flow_gen = -1
         self._flow_w = 0.0
         self._flow_text: str | None = ""
@@ -551,6 +572,16 @@ class EdgeItem(QGraphicsItem):
         if on != self._drop:
             self._drop = on
             self.update()
+            if self.overview is not None:
+                self.overview.touch()
+
+    def pen_kind(self) -> str:
+        """Which of the theme's pens the link is drawn with: 'drop', 'selected' or 'plain'."""
+        return "drop" if self._drop else "selected" if self.isSelected() else "plain"
+
+    def path(self) -> QPainterPath:
+        """The link's curve, in scene coordinates."""
+        return self._path
 
     def adjust(self) -> None:
         """Re-route the curve after a tile moved or its ports changed."""
@@ -585,6 +616,8 @@ class EdgeItem(QGraphicsItem):
         if self.label:
             bounds = bounds.united(self._label_rect.adjusted(-2.0, -2.0, 2.0, 2.0))
         bounds = bounds.adjusted(-6.0, -6.0, 6.0, 6.0)  # room for a thick flow stroke
+        if self.overview is not None:
+            self.overview.touch()
         self._flow_at = self._path.pointAtPercent(0.5 if self.target is not None else 0.55)
         self._flow_rect = QRectF()
         room = QRectF(self._flow_at.x() - FLOW_LABEL_W / 2 - 2.0, self._flow_at.y() - 10.0, FLOW_LABEL_W + 4.0, 20.0)

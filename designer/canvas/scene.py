@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Iterable, Literal, NamedTuple
 
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QPalette
+from PySide6.QtGui import QPainter, QPalette
 from PySide6.QtWidgets import (QGraphicsItem, QGraphicsScene, QGraphicsSceneHelpEvent, QGraphicsSceneMouseEvent,
                                QGraphicsView, QToolTip)
 
@@ -22,6 +22,7 @@ from app.model.registry import END
 from designer.canvas.boards import FLOW_MAX, FLOW_MIN, FlowBoard, StatusBoard  # noqa: F401  (FLOW_*: re-exported)
 from designer.canvas.geometry import PORT_HIT, TILE_H, TILE_W, after_port_spot, free_spot, to_point, to_position
 from designer.canvas.items import LOD_SIMPLE, EdgeItem, TileItem
+from designer.canvas.overview import Overview
 from designer.canvas.theme import Theme
 from designer.document import Document
 
@@ -54,6 +55,7 @@ class JourneyScene(QGraphicsScene):
         self._edges: dict[tuple[str, str], EdgeItem] = {}
         self._status_board = StatusBoard()  # a replay's or a live run's figures, read by the items in need
         self._flow_board = FlowBoard()
+        self.overview = Overview(self.theme, self.update)  # zoomed out, the view paints tiles and links from it
         self._entry: str | None = None
         self._drag_start: dict[str, QPointF] = {}
         self._drop_target: DropTarget | None = None
@@ -148,6 +150,7 @@ class JourneyScene(QGraphicsScene):
                 self.update_findings()
         finally:
             self._quiet = False
+        self.overview.touch()
         self._content = None
         self._update_scene_rect()
         self.contentsChanged.emit()
@@ -173,6 +176,9 @@ class JourneyScene(QGraphicsScene):
         tile.setCacheMode(self._cache_mode)
         tile.sync(step, is_entry=step.id == self._entry)
         tile.status_board = self._status_board
+        tile.overview = self.overview
+        tile.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, self.overview.active)
+        self.overview.touch()
         tile.setPos(to_point(step.position) if step.position is not None else place or self._place_new(step))
         self._tiles[step.id] = tile
         self.addItem(tile)
@@ -205,6 +211,9 @@ class JourneyScene(QGraphicsScene):
         self._edges[(source, port)] = edge
         self.addItem(edge)
         edge.flow_board = self._flow_board
+        edge.overview = self.overview
+        edge.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, self.overview.active)
+        self.overview.touch()
         return edge
 
     def _remove_edge(self, key: tuple[str, str]) -> None:
@@ -215,6 +224,7 @@ class JourneyScene(QGraphicsScene):
             if tile is not None and edge in tile.edges:
                 tile.edges.remove(edge)
         self.removeItem(edge)
+        self.overview.touch()
 
     # --- following the model ------------------------------------------------------------------------------
     def _on_change(self, change: Change) -> None:
@@ -241,6 +251,7 @@ class JourneyScene(QGraphicsScene):
                 for edge in list(tile.edges):
                     self._remove_edge(edge.key)
                 self.removeItem(tile)
+                self.overview.touch()
         elif kind == "step-changed" and change.step in self._tiles:
             self._step_changed(journey.step(change.step), change.detail or ())
         elif kind == "link-changed" and change.step in self._tiles:
@@ -308,6 +319,9 @@ class JourneyScene(QGraphicsScene):
         thicken as the replay moves on). None: no flows (plain links). The links in sight are repainted now;
         the others read the flows when they are next drawn (links are not cached as pictures)."""
         self._flow_board.post(flows, scale)
+        if self.overview.active:  # links are painted zoomed out from the board (see overview.py)
+            self.overview.flows_changed()
+            return
         views = self.views()
         edges = [i for i in self._in_sight(views) if isinstance(i, EdgeItem)] if views else self._edges.values()
         for edge in edges:
@@ -329,9 +343,30 @@ class JourneyScene(QGraphicsScene):
     def set_palette(self, palette: QPalette) -> None:
         """Re-colour every item for a (light or dark) palette."""
         self.theme.apply(palette)
+        self.overview.touch()
         for item in self.items():
             item.update()
         self.update()
+
+    # --- zoomed out -----------------------------------------------------------------------------------------
+    def set_overview(self, on: bool) -> None:
+        """Zoomed out below LOD_SIMPLE (`on`), the view paints tiles and links from `overview` and Qt no longer
+        calls their own `paint` (see overview.py); zoomed in again, they paint themselves."""
+        if on == self.overview.active:
+            return
+        self.overview.active = on
+        flag = QGraphicsItem.GraphicsItemFlag.ItemHasNoContents
+        for tile in self._tiles.values():
+            tile.setFlag(flag, on)
+        for edge in self._edges.values():
+            edge.setFlag(flag, on)
+        self.overview.touch()
+        self.update()
+
+    def paint_overview(self, painter: QPainter, rect: QRectF, lod: float) -> None:
+        """Paint the tiles and links zoomed out (the view calls this from its background)."""
+        if self.overview.active:
+            self.overview.paint(painter, rect, lod, self._tiles.values(), self._edges.values(), self._flow_board)
 
     # --- caching while zooming -----------------------------------------------------------------------------
     def zooming(self) -> None:
@@ -379,6 +414,7 @@ class JourneyScene(QGraphicsScene):
         self.stepsSelected.emit(self.selected_step_ids())
 
     def _on_selection_changed(self) -> None:
+        self.overview.touch()
         if not self._quiet:
             self.stepsSelected.emit(self.selected_step_ids())
 

@@ -17,7 +17,7 @@ from app.model.registry import REGISTRY
 from designer.canvas.editing import Arrow, CanvasActions
 from designer.canvas.geometry import TILE_W
 from designer.canvas.grid import DotGrid
-from designer.canvas.items import TEXT_X, TileItem
+from designer.canvas.items import LOD_SIMPLE, TEXT_X, TileItem
 from designer.canvas.keyboard import AddTileFlow
 from designer.canvas.minimap import Minimap
 from designer.canvas.rename import InlineRename
@@ -106,6 +106,7 @@ class JourneyView(QGraphicsView):
         fixed = self.mapToScene(at)
         self.journey_scene.zooming()
         self.setTransform(QTransform.fromScale(zoom, zoom))
+        self.journey_scene.set_overview(zoom < LOD_SIMPLE)
         moved = self.mapFromScene(fixed) - at
         self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + moved.x())
         self.verticalScrollBar().setValue(self.verticalScrollBar().value() + moved.y())
@@ -138,6 +139,7 @@ class JourneyView(QGraphicsView):
         if abs(max(MIN_ZOOM, zoom) - self.zoom) > 1e-9:
             self.journey_scene.zooming()
         self.setTransform(QTransform.fromScale(max(MIN_ZOOM, zoom), max(MIN_ZOOM, zoom)))
+        self.journey_scene.set_overview(self.zoom < LOD_SIMPLE)
         self.centerOn(rect.center())
         self.minimap.refresh()
         self.zoomChanged.emit(self.zoom)
@@ -204,6 +206,7 @@ class JourneyView(QGraphicsView):
     # --- background ---------------------------------------------------------------------------------------
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
         self._grid.paint(painter, self, rect)
+        self.journey_scene.paint_overview(painter, rect, self.zoom)  # zoomed out: tiles and links, in a few calls
 
     # --- mouse --------------------------------------------------------------------------------------------
     def wheelEvent(self, event: QWheelEvent) -> None:
