@@ -168,3 +168,14 @@ def test_import_and_import_package_handle_a_clash_alike(project: Path, tmp_path:
         replaced = pf.project.journey(NAME)
         assert replaced.id != before and [v for v, _ in pf.versions(replaced.id)] == [1]
     assert names == [NAME, f"{NAME} (2)", f"{NAME} (3)"]
+
+
+def test_the_changes_a_manifest_records_are_bounded() -> None:
+    from app.package.changes import MAX_RECORDED
+    steps = {f"s{i}": {"type": "wait", "for": "1d"} for i in range(3 * MAX_RECORDED)}
+    old = {"name": "J", "steps": steps}
+    new = {"name": "J", "steps": {k: {**v, "for": "2d"} for k, v in steps.items()}}
+    plain = diff_versions(old, new, 1, 2).to_plain()
+    assert len(plain["steps_changed"]) == MAX_RECORDED and plain["truncated"]
+    assert plain["counts"]["steps_changed"] == 3 * MAX_RECORDED
+    assert len(json.dumps(plain)) < 64 * 1024

@@ -22,6 +22,9 @@ from app.package.signing import SIGNING_KEY_ENV
 from app.words import count
 
 
+_MAX_CHANGE_LINES = 50  # what `package` lists of the changes since the last version (the rest is counted)
+
+
 def _refuse(message: str, lines: list[str] | None = None) -> NoReturn:
     """List the reasons, say why in one line, exit with status 1."""
     for line in lines or []:
@@ -91,8 +94,11 @@ def package(project: str, journey_name: str, out: str, version: int | None, sign
                    f"{result.version + 1}", err=True)
     if result.changes is not None and not result.reused:
         click.echo(result.changes.headline(), err=True)
-        for line in result.changes.lines():
+        lines = result.changes.lines()
+        for line in lines[:_MAX_CHANGE_LINES]:
             click.echo(f"  {line}", err=True)
+        if len(lines) > _MAX_CHANGE_LINES:
+            click.echo(f"  ... and {len(lines) - _MAX_CHANGE_LINES} more", err=True)
     if ring and signer is None:
         click.echo(f"Note: the project trusts {count(len(ring), 'key')}; this package is "
                    + ("not signed" if key is None else "signed by a key it does not trust")
@@ -121,10 +127,11 @@ def _summary(pkg: Any) -> list[str]:
              f"  signed by     {trust_line(pkg)}",
              f"  approved run  {run_line(pkg.approved_run) if pkg.approved_run else 'none'}"]
     if changes:
+        n: dict[str, Any] = changes["counts"] if isinstance(changes.get("counts"), dict) else {}
         lines.append(f"  changes       since version {changes.get('from_version')}: "
-                     f"{count(len(changes.get('steps_added') or []), 'step')} added, "
-                     f"{len(changes.get('steps_removed') or [])} removed, "
-                     f"{len(changes.get('steps_changed') or {})} changed"
+                     f"{count(n.get('steps_added', len(changes.get('steps_added') or [])), 'step')} added, "
+                     f"{n.get('steps_removed', len(changes.get('steps_removed') or []))} removed, "
+                     f"{n.get('steps_changed', len(changes.get('steps_changed') or {}))} changed"
                      + (", settings changed" if changes.get("settings_changed") else ""))
     lines.append(f"  SHA-256       {pkg.sha256}")
     return lines

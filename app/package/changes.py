@@ -10,6 +10,8 @@ from typing import Any, Mapping
 
 from app.model.values import shown
 
+MAX_RECORDED = 100   # names per list a manifest records
+MAX_FIELDS = 10      # fields per changed step a manifest records
 NOT_SETTINGS = frozenset({"format", "version", "steps", "content", "segments", "layout"})
 _ABSENT = object()
 
@@ -67,10 +69,21 @@ class VersionChanges:
         return out
 
     def to_plain(self) -> dict[str, Any]:
-        """The form a package's manifest records ("changes")."""
-        return {"from_version": self.old, "steps_added": self.steps_added, "steps_removed": self.steps_removed,
-                "steps_changed": self.steps_changed, "settings_changed": self.settings_changed,
-                "content_changed": self.content_changed, "segments_changed": self.segments_changed}
+        """The form a package's manifest records ("changes"), bounded: at most MAX_RECORDED names per list and
+        MAX_FIELDS fields per changed step (the manifest must stay small), with the true counts."""
+        def cut(items: list[str]) -> list[str]:
+            return items[:MAX_RECORDED]
+        steps = {s: fields[:MAX_FIELDS] for s, fields in list(self.steps_changed.items())[:MAX_RECORDED]}
+        lists = (self.steps_added, self.steps_removed, self.settings_changed, self.content_changed,
+                 self.segments_changed)
+        return {"from_version": self.old, "steps_added": cut(self.steps_added),
+                "steps_removed": cut(self.steps_removed), "steps_changed": steps,
+                "settings_changed": cut(self.settings_changed),
+                "content_changed": cut(self.content_changed), "segments_changed": cut(self.segments_changed),
+                "counts": {"steps_added": len(self.steps_added), "steps_removed": len(self.steps_removed),
+                           "steps_changed": len(self.steps_changed)},
+                "truncated": any(len(x) > MAX_RECORDED for x in lists) or len(self.steps_changed) > MAX_RECORDED
+                or any(len(f) > MAX_FIELDS for f in self.steps_changed.values())}
 
 
 def _fields(old: Mapping[str, Any], new: Mapping[str, Any], exclude: frozenset[str] = frozenset()) -> list[str]:

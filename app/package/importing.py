@@ -215,7 +215,8 @@ def record_package_import(pf: ProjectFile, journey_id: str, package: Package) ->
             pf.approve_run(run_id, str(shown.get("approved_by") or "someone"))
             report.append(f"Added the approved run as run {run_id} '{shown.get('name')}', approved for version "
                           f"{package.version} (by {shown.get('approved_by')} on {shown.get('approved_at')}, "
-                          "as packaged)")
+                          "as packaged)" + ("; it simulated an earlier draft of this version"
+                                            if shown.get("journey_matches") is False else ""))
     pf.add_milestone(journey_id, "imported", imported_milestone(package))
     return report
 
