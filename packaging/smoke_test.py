@@ -9,10 +9,12 @@ With a fresh, empty home for the program (JOURNEY_STUDIO_HOME in a temporary fol
    journey_studio_main.py: the main window is shown, reported with a screenshot, and closed);
 3. the designer again: a second start reopens the demo (the start-up time a user sees every day);
 4. `validate` on the demo project, and on a project made by the program from a bundled template (`new`, `import`:
-   the Alembic migrations and the templates inside the build);
+   the Alembic migrations and the templates inside the build; the template's dates moved to start tomorrow);
 5. `simulate` of that journey over 1,000 synthetic contacts (NumPy, the simulator, the run saved in the project)
    and `runs`;
-6. `keygen`, `package` (signed) and `verify`: the journey as a package for the live runner.
+6. `keygen`, `package` (signed) and `verify`: the journey as a package for the live runner;
+7. the live runner: `population` (20 contacts), `run` of the package on the bundled Temporal dev server with an
+   SMTP sink on the loopback (needs aiosmtpd, from the test extra; `--no-runner` skips it), and `status`.
 
 Prints each step with its time and the build's size; exit status 0 when every step passed. Works on Linux, macOS
 and Windows builds (run it on the system that made the build).
@@ -21,9 +23,12 @@ and Windows builds (run it on the system that made the build).
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
+import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -53,6 +58,23 @@ def run(program: Path, args: list[str], env: dict[str, str], *, expect: int = 0,
     return done.stdout, seconds
 
 
+def dated(template: Path, work: Path) -> Path:
+    """The template with its schedule moved to start tomorrow (a journey whose start has passed cannot go live),
+    its wait until nine days later and its end two months later."""
+    start = datetime.datetime.now(datetime.timezone.utc).date() + datetime.timedelta(days=1)
+    text = template.read_text(encoding="utf-8")
+    moves = {r"start: \d{4}-\d\d-\d\dT": f"start: {start.isoformat()}T",
+             r"until: \d{4}-\d\d-\d\dT": f"until: {(start + datetime.timedelta(days=9)).isoformat()}T",
+             r"end: \d{4}-\d\d-\d\dT": f"end: {(start + datetime.timedelta(days=61)).isoformat()}T"}
+    for pattern, replacement in moves.items():
+        text, n = re.subn(pattern, replacement, text)
+        if n != 1:
+            raise Failed(f"{template.name}: expected one '{pattern}' to move, found {n}")
+    out = work / template.name
+    out.write_text(text, encoding="utf-8")
+    return out
+
+
 def folder_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
 
@@ -65,12 +87,51 @@ def bundled(program: Path, *parts: str) -> Path:
     raise Failed(f"{'/'.join(parts)} is not in the build next to {program}")
 
 
+def live_run(program: Path, env: dict[str, str], work: Path, project: Path, package: Path, key: Path,
+             step) -> None:
+    """The live runner: 20 contacts in the project, the signed package run on the bundled Temporal dev server
+    (time 10^6 times faster), its email sent to an SMTP sink on the loopback, then `status`."""
+    try:
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.handlers import Sink
+    except ImportError:
+        print("  --   live runner skipped: no aiosmtpd for the SMTP sink (pip install -e '.[test]')")
+        return
+    step("population (20 contacts)", ["population", str(project), "--contacts", "20", "--seed", "1"],
+         expect_words("Generated 20 contacts"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    controller = Controller(Sink(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        step("run the package live (Temporal dev server, time x10^6)",
+             ["run", str(package), "--contacts-db", str(project), "--smtp", f"127.0.0.1:{port}",
+              "--sms-url", "http://127.0.0.1:9/", "--time-scale", "1000000", "--public-key", f"{key}.pub",
+              "--require-signature"], expect_words("enrolled", "completed"), timeout=600)
+    finally:
+        controller.stop()
+    step("status", ["status", str(package)], expect_words("enrolled"))
+
+
+def expect_words(*words: str):
+    def check(out: str) -> str:
+        missing = [w for w in words if w not in out]
+        if missing:
+            raise Failed(f"expected {missing} in the output:\n{out[-2000:]}")
+        return next((line.strip() for line in out.splitlines() if words[0] in line), "")
+    return check
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Smoke-test a built Journey Studio.")
     parser.add_argument("program", type=Path, help="the built executable")
     parser.add_argument("--report-dir", type=Path, default=Path(__file__).resolve().parent / "smoke",
                         help="where the reports and screenshots go (default: packaging/smoke, ignored by git)")
     parser.add_argument("--contacts", type=int, default=1000, help="contacts to simulate (default 1,000)")
+    parser.add_argument("--no-runner", action="store_true",
+                        help="skip the live run (it starts the bundled Temporal dev server; needs aiosmtpd, from "
+                             "the test extra, for a loopback SMTP sink)")
     args = parser.parse_args(argv)
     program = args.program.resolve()
     if not program.is_file():
@@ -131,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         designer("designer, second start (reopens the demo project)", reports / "second-start.json")
         step("validate the demo project", ["validate", str(demo)], expect_in(JOURNEY))
         project = work / "sample.jstudio"
-        template = bundled(program, "resources", "templates", f"{TEMPLATE}.yaml")
+        template = dated(bundled(program, "resources", "templates", f"{TEMPLATE}.yaml"), work)
         step("new project (Alembic migrations)", ["new", str(project)], expect_in("Created"))
         step("import a bundled template", ["import", str(project), str(template)], lambda out: None)
         step("validate the sample project", ["validate", str(project), "--journey", JOURNEY, "--json"],
@@ -157,6 +218,10 @@ def main(argv: list[str] | None = None) -> int:
                                   "--sign-key", str(key)], lambda out: None)
         step("verify", ["verify", str(package), "--public-key", f"{key}.pub", "--require-signature"],
              lambda out: None)
+        if args.no_runner:
+            print("  --   live runner skipped (--no-runner)")
+        else:
+            live_run(program, env, work, project, package, key, step)
     except Failed as e:
         print(f"  FAIL {e}", file=sys.stderr)
         print(f"smoke test FAILED (work folder kept: {work})", file=sys.stderr)
