@@ -266,7 +266,10 @@ class Modifiers:
         return log
 
     def odds(self, target: str, idx: np.ndarray) -> np.ndarray | None:
-        """Odds multipliers of 'open', 'click', 'unsubscribe' or 'conversion' for positions `idx`."""
+        """Odds multipliers of 'open', 'click', 'unsubscribe' or 'conversion' for positions `idx` (worked out for
+        those positions alone unless the figure is asked for most rows: then once for all of them)."""
+        if target not in self._full and 2 * len(idx) > len(self._rows):
+            self._full[target] = self._compute(target, None)
         if target in self._full:
             full = self._full[target]
             return None if full is None else np.take(full, idx)
@@ -280,10 +283,10 @@ class Modifiers:
 
 
 def contact_modifiers(model: BehaviourModel, pop: Population, rows: np.ndarray, events: tuple[str, ...],
-                      at: int, member: Member | None = None) -> Modifiers:
+                      at: int, member: Member | None = None, *, eager: bool = True) -> Modifiers:
     """Engagement and attribute / segment multipliers of contacts `rows` (segments: membership at `at`, as
-    `member(segment, rows, at)` answers)."""
-    return Modifiers(model, pop, rows, events, at, member)
+    `member(segment, rows, at)` answers); `eager=False` works each figure out when it is first asked for."""
+    return Modifiers(model, pop, rows, events, at, member, eager=eager)
 
 
 def _matches(m: Multiplier, pop: Population, rows: np.ndarray, at: int, member: Member | None) -> np.ndarray:

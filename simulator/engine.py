@@ -208,7 +208,9 @@ def _chunk(ctx: Context, rows: np.ndarray) -> Chunk:
     plan, pop = ctx.plan, ctx.pop
     tz = np.take(pop.tz, rows).astype(np.int64)
     zone = np.where(tz < 0, ctx.journey_zone, tz)
-    mods = contact_modifiers(ctx.behaviour, pop, rows, plan.events, plan.start, ctx.world.member)
+    # a chunk's messages read odds only (event rates come from the world): each figure is worked out when
+    # asked, for the contacts it is asked for (a quarter of a chunk often enters), or once for most of them
+    mods = contact_modifiers(ctx.behaviour, pop, rows, (), plan.start, ctx.world.member, eager=False)
     ring = pos = None
     if plan.cap is not None:
         ring = np.full((len(rows), plan.cap[0]), -NEVER, dtype=np.int64)
