@@ -100,7 +100,7 @@ def test_keygen_sign_verify_with_keys(project: Path, tmp_path: Path, capsys: Cap
     monkeypatch.setenv("JOURNEY_STUDIO_SIGNING_KEY", str(key))
     out = tmp_path / "s.jpkg"
     code, stdout, _ = run(capsys, "package", project, "--journey", NAME, "--out", out)
-    assert code == 0 and f"signed by {kid}" in stdout
+    assert code == 0 and f"signed by {fingerprint(kid)}, no approved run" in stdout
     monkeypatch.delenv("JOURNEY_STUDIO_SIGNING_KEY")
 
     code, stdout, _ = run(capsys, "verify", out, "--public-key", tmp_path / "team.key.pub", "--require-signature")

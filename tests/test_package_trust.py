@@ -162,6 +162,9 @@ def test_keys_add_list_remove_on_a_project_and_a_keyring_file(project: Path, tmp
     fp = fingerprint(keys["team"])
     code, stdout, _ = run(capsys, "keys", "add", project, tmp_path / "team.key.pub", "--name", "Ana")
     assert code == 0 and stdout.splitlines()[0] == f"Trusted 'Ana': {fp}"
+    code, stdout, _ = run(capsys, "package", project, "--journey", NAME, "--out", tmp_path / "s.jpkg",
+                          "--sign-key", tmp_path / "team.key")
+    assert code == 0 and f"signed by 'Ana' {fp}, no approved run" in stdout
     code, _, stderr = run(capsys, "keys", "add", project, tmp_path / "team.key.pub", "--name", "Bo")
     assert code == 2 and stderr.count("\n") == 1 and "already trusted, as 'Ana'" in stderr
     code, stdout, _ = run(capsys, "keys", "list", project)

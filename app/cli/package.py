@@ -103,7 +103,9 @@ def package(project: str, journey_name: str, out: str, version: int | None, sign
         click.echo(f"Note: the project trusts {count(len(ring), 'key')}; this package is "
                    + ("not signed" if key is None else "signed by a key it does not trust")
                    + ": a check with those keys refuses it unless --allow-unsigned", err=True)
-    signed = f"signed by {result.signed_by}" if result.signed_by else "unsigned"
+    from app.package.keyring import fingerprint
+    signed = "unsigned" if not result.signed_by else \
+        f"signed by {repr(signer.name) + ' ' if signer is not None else ''}{fingerprint(result.signed_by)}"
     run = f", approved run {result.approved_run}" if result.approved_run is not None else ", no approved run"
     click.echo(f"Wrote {out}: '{result.journey_name}' version {result.version}, {signed}{run}")
     click.echo(f"SHA-256 {result.sha256}")
@@ -170,8 +172,11 @@ def keygen(out: str) -> None:
     from app.package.signing import generate_key_pair, public_key_path
     if out == STDOUT:
         fail("--out -: a key pair is two files, not text for standard output; give the private key's file name")
+    from app.package.keyring import fingerprint
     kid = generate_key_pair(out)
     click.echo(f"Wrote the signing key {out} (keep it secret) and its public key {public_key_path(out)}")
+    click.echo(f"Fingerprint {fingerprint(kid)} (trust it with: journey-studio keys add PROJECT "
+               f"{public_key_path(out)} --name NAME)")
     click.echo(f"Key id {kid}")
 
 
