@@ -250,3 +250,28 @@ def test_run_refuses_an_unsigned_package_when_keys_are_configured(project: Path,
         code, _, err = run(capsys, "run", pkgs[label], *common, *flags)
         assert code == 2 and says in err and err.count("\n") == 1, err
         assert not (tmp_path / f"{label}.jpkg.run").exists()  # refused before any state was made
+
+
+def test_extra_workers_check_the_package_as_the_run_that_started_them(project: Path, tmp_path: Path, capsys: Cap,
+                                                                     keys: dict[str, str],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """`run --workers N` starts `run --join` processes with its environment: the keyring goes through
+    JOURNEY_STUDIO_KEYRING, and --allow-unsigned through a variable only --join reads."""
+    import app.runner.worker as worker
+    joined: list[str] = []
+
+    async def fake_join(r: object, state_dir: Path, **_: object) -> None:
+        joined.append(str(state_dir))
+    monkeypatch.setattr(worker, "join_run", fake_join)
+    pkgs = packages(project, tmp_path)
+    run(capsys, "keys", "add", tmp_path / "team.keyring", tmp_path / "team.key.pub", "--name", "Ana")
+    monkeypatch.setenv("JOURNEY_STUDIO_KEYRING", str(tmp_path / "team.keyring"))
+    join = ("--join", "--state-dir", tmp_path / "state")
+    code, _, err = run(capsys, "run", pkgs["unsigned"], *join)
+    assert code == 2 and "not signed" in err and joined == []
+    monkeypatch.setenv("JOURNEY_STUDIO_JOIN_ALLOWS_UNSIGNED", "1")  # what `run --allow-unsigned` hands its workers
+    code, _, err = run(capsys, "run", pkgs["unsigned"], *join)
+    assert code == 0 and joined == [str(tmp_path / "state")], err
+    common = ("--contacts-db", project, "--smtp", "127.0.0.1:9", "--sms-url", "http://127.0.0.1:9/")
+    code, _, err = run(capsys, "run", pkgs["unsigned"], *common)  # never for a run of its own
+    assert code == 2 and "not signed" in err
