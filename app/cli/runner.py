@@ -132,12 +132,12 @@ async def _until_stopped(work: Callable[[asyncio.Event], Awaitable[T]]) -> T:
 def run_of(target: str, state_dir: str | None) -> tuple[str, Path]:
     """(package, state folder) of a run named by its package (its state in --state-dir or PACKAGE.run) or by its
     state folder (NAME.jpkg.run, next to NAME.jpkg); one line and exit status 2 otherwise."""
-    from app.runner.worker import default_state_dir
     if len(target) > 4096 or (state_dir is not None and len(state_dir) > 4096):
         fail("the path given is longer than 4096 characters")
     p = Path(target)
     if not p.is_dir():
-        return target, Path(state_dir) if state_dir else default_state_dir(target)
+        # worker.default_state_dir's folder, without importing the worker (a status must start quickly)
+        return target, Path(state_dir) if state_dir else Path(target).resolve().with_name(Path(target).name + ".run")
     if state_dir is not None and Path(state_dir).resolve() != p.resolve():
         fail(f"{target} is a run's state folder and --state-dir names another ({state_dir}); give one of them")
     package = p.resolve().with_name(p.resolve().name[:-len(".run")]) if p.name.endswith(".run") else None

@@ -25,7 +25,6 @@ only (0600, and its folder 0700 when the runner makes it).
 from __future__ import annotations
 
 import os
-import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -257,34 +256,9 @@ class StateDb:
                     for a, k, s, r in conn.execute(q)]
 
     def snapshot(self, journey: str, failures: int = 5) -> dict[str, Any]:
-        """Every figure `status` shows of the runner's state, read in one transaction (in WAL mode a reader sees
-        the database as of its first read, whatever is written meanwhile), with one connection of the sqlite3
-        module: {enrolled, messages (as message_counts), sends (step -> status -> n), failures (the latest,
-        as `failures`), events (as event_counts), dead_letters}."""
-        con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
-            con.execute("BEGIN")
-            enrolled = con.execute("SELECT count(*) FROM enrolments WHERE journey = ?", (journey,)).fetchone()[0]
-            messages = {s: 0 for s in (SENT, SUPPRESSED, NO_ADDRESS, FAILED, SENDING)}
-            retried = 0
-            by_step: dict[str, dict[str, int]] = {}
-            for step, status, n, more in con.execute(
-                    "SELECT step_id, status, count(*), sum(attempts > 1) FROM sent_messages WHERE journey = ? "
-                    "GROUP BY step_id, status", (journey,)):
-                messages[str(status)] = messages.get(str(status), 0) + int(n)
-                retried += int(more or 0) if status in (SENT, FAILED) else 0
-                by_step.setdefault(str(step), {})[str(status)] = int(n)
-            failed = [{"contact": int(a), "iteration": int(k), "step": str(st), "reason": str(r or "")}
-                      for a, k, st, r in con.execute(
-                          "SELECT contact_id, iteration, step_id, reason FROM sent_messages WHERE journey = ? AND "
-                          "status = ? ORDER BY real_at DESC LIMIT ?", (journey, FAILED, max(0, int(failures))))]
-            events = {str(k): int(v) for k, v in con.execute("SELECT status, count(*) FROM outbox GROUP BY status")}
-            dead = int(con.execute("SELECT count(*) FROM dead_letters").fetchone()[0])
-            con.execute("COMMIT")
-        finally:
-            con.close()
-        return {"enrolled": int(enrolled), "messages": {**messages, "retried": retried}, "sends": by_step,
-                "failures": failed, "events": events, "dead_letters": dead}
+        """Every figure `status` shows of the runner's state, read in one transaction (state_read.snapshot)."""
+        from app.runner.state_read import snapshot
+        return snapshot(self.path, journey, failures)
 
     def sends(self, journey: str | None = None) -> list[dict[str, Any]]:
         """Every recorded send (of one journey, or all), in key order."""

@@ -25,14 +25,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from app.runner.calls import COHORT_WORKFLOW
 from app.runner.runnable import Runnable, RunnerError, step_types
-from app.runner.state import StateDb
+from app.runner.state_read import read_settings, snapshot
 from app.semantics.plan import Kind
+
+if TYPE_CHECKING:
+    from app.runner.state import StateDb
 
 OUTCOMES = {Kind.MESSAGE: ("sent", "suppressed", "no_address", "failed", "capped"), Kind.IF_EVENT: ("yes", "no"),
             Kind.IF_CONDITION: ("yes", "no"), Kind.IF_SEGMENT: ("yes", "no"), Kind.ACTION: ("done", "failed")}
@@ -222,21 +225,20 @@ def _state_lines(counts: dict[str, Any]) -> list[str]:
 
 
 async def read_counts(r: Runnable, state_dir: Path, temporal: str | None = None) -> dict[str, Any]:
-    """The counts of a run: from `temporal`, else the run's own dev server (started for a moment if it is down)."""
+    """The counts of a run: from `temporal`, else the run's own dev server (started for a moment if it is down);
+    the runner's state read with sqlite3 alone (state_read), in one transaction."""
     db = Path(state_dir) / "runner.db"
     extra: dict[str, Any] = {}
     address = None
-    if db.exists():
-        state = StateDb(db)
-        try:
-            ran = state.get("journey")
-            if isinstance(ran, dict) and ran.get("key") not in (None, r.key):
-                raise RunnerError(f"{state_dir}: the run kept there is of journey version {ran.get('key')}, not of "
-                                  f"this package's {r.key}; give that run's package or state folder")
-            address = state.get("temporal")
-            extra = state_figures(state, r.key)
-        finally:
-            state.close()
+    if db.is_file():
+        found = read_settings(db, "journey", "temporal")
+        ran = found.get("journey")
+        if isinstance(ran, dict) and ran.get("key") not in (None, r.key):
+            raise RunnerError(f"{state_dir}: the run kept there is of journey version {ran.get('key')}, not of "
+                              f"this package's {r.key}; give that run's package or state folder")
+        address = found.get("temporal")
+        snap = snapshot(db, r.key)
+        extra = {k: snap[k] for k in ("messages", "failures", "events", "dead_letters")}
     elif temporal is None:
         raise RunnerError(f"{state_dir}: no run of this package here (start one with journey-studio run, or give "
                           "--state-dir or --temporal)")
