@@ -137,7 +137,7 @@ def run_of(target: str, state_dir: str | None) -> tuple[str, Path]:
     p = Path(target)
     if not p.is_dir():
         # worker.default_state_dir's folder, without importing the worker (a status must start quickly)
-        return target, Path(state_dir) if state_dir else Path(target).resolve().with_name(Path(target).name + ".run")
+        return target, Path(state_dir) if state_dir else p.resolve().with_name(p.resolve().name + ".run")
     if state_dir is not None and Path(state_dir).resolve() != p.resolve():
         fail(f"{target} is a run's state folder and --state-dir names another ({state_dir}); give one of them")
     package = p.resolve().with_name(p.resolve().name[:-len(".run")]) if p.name.endswith(".run") else None
