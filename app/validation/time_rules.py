@@ -77,8 +77,11 @@ def _utc(local: Any, zone: ZoneInfo) -> int | None:
 
 
 def _local(t: int, zone: ZoneInfo) -> str:
-    """UTC seconds as the journey's local date-time, as the schedule writes it."""
-    return format_datetime(datetime.fromtimestamp(t, zone).replace(tzinfo=None))
+    """UTC seconds as the journey's local date-time, as the schedule writes it (beyond year 9999: said so)."""
+    try:
+        return format_datetime(datetime.fromtimestamp(t, zone).replace(tzinfo=None))
+    except (OverflowError, ValueError, OSError):
+        return "after the year 9999"
 
 
 def _start_end(ctx: Context, zone: ZoneInfo) -> tuple[int | None, int | None]:
@@ -238,7 +241,10 @@ def _times(ctx: Context, zone: ZoneInfo, start: int, longest: bool) -> dict[str,
         leave = _leave(a, hold, longest)
         tile = ctx.tile(step)
         if quiet is not None and tile is not None and tile.channel is not None:
-            leave = _send_slot(a, *quiet, zone)
+            try:
+                leave = _send_slot(a, *quiet, zone)
+            except (OverflowError, ValueError, OSError):  # beyond the last date there is: it never leaves
+                leave = a + DAY
         out[sid] = (a, leave)
         for port, target in ctx.outputs(step).items():
             if not isinstance(target, str) or target not in succ.get(sid, {}):
@@ -339,7 +345,10 @@ def quiet_hours_no_slot(ctx: Context) -> Iterable[Finding]:
         tile = ctx.tile(ctx.steps[sid])
         if tile is None or tile.channel is None or a >= cutoff:
             continue  # a step reached after the end is the end-before-wait finding's
-        slot = _send_slot(a, qs, qe, zone)
+        try:
+            slot = _send_slot(a, qs, qe, zone)
+        except (OverflowError, ValueError, OSError):  # at the end of time: no slot to look for
+            continue
         if slot >= cutoff:
             yield _strict(ctx)(
                 "quiet-hours-no-slot", f"{hours} ({tz}) hold '{ctx.label(sid)}' back until {_local(slot, zone)}, "
