@@ -443,7 +443,7 @@ def _history(rng: np.random.Generator, profile: PopulationProfile, engagement: n
     n_form = rng.poisson(profile.form_submissions * engagement / mean_e)
     u_form = rng.random(int(n_form.sum()))
 
-    def buys() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def buys(u_buy: np.ndarray, latest_offset: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         who_buy = np.repeat(np.arange(n, dtype=np.int64), n_buy)
         latest = np.zeros(len(who_buy), dtype=bool)
         latest[(np.cumsum(n_buy) - n_buy)[n_buy > 0]] = True
@@ -453,17 +453,18 @@ def _history(rng: np.random.Generator, profile: PopulationProfile, engagement: n
         buy_at = np.where(latest, hi, lo + (u_buy * np.maximum(hi - lo, 0)).astype(np.int64))
         return who_buy, buy_at, np.round(lifetime_value / np.maximum(n_buy, 1), 2)  # each purchase's value
 
-    buys_done = (pool or _Pool(0)).submit(buys)
+    buys_done = (pool or _Pool(0)).submit(buys, u_buy, latest_offset)
+    del u_buy, latest_offset  # the draws are let go once used (drawing them first must not raise the peak)
     rows = np.arange(n, dtype=np.int64)
     who_visit = np.repeat(rows, n_visit)
     back = (20.0 + 160.0 * (1.0 - engagement[who_visit])) * e_visit
     visit_at = np.maximum(now - 1 - (back * DAY).astype(np.int64), created_s[who_visit])
-    del back
+    del back, e_visit
 
     who_form = np.repeat(rows, n_form)
     lo = created_s[who_form]
     form_at = lo + (u_form * (now - 1 - lo)).astype(np.int64)
-    del lo, rows
+    del lo, rows, u_form
     who_buy, buy_at, unit_value = buys_done.result()
 
     # (contact, time, kind) order through one int64 key, sorted: the history spans less than 2^33 seconds before
