@@ -22,6 +22,7 @@ import base64
 import io
 import json
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping
@@ -91,10 +92,14 @@ class RunRecord:
             kept = population_to_npz(population)
         elif custom:
             spec["custom_attributes"] = dict(custom)
-        return cls(journey.id, journey.version, journey_to_doc(journey, content, segments), spec,
-                   behaviour.to_plain(), result.seed, result.replicas, result.plan.horizon, chunk_size,
-                   result.to_json(), result.trace.to_bytes(), result.trace.digest(), population_npz=kept,
-                   steps_npz=result.step_intervals().to_npz(), replicas_npz=result.replicas_npz())
+        # the digest on a thread of its own while the trace is packed (hashing and Zstandard let go of the GIL)
+        with ThreadPoolExecutor(1) as pool:
+            digest = pool.submit(result.trace.digest)
+            trace_bytes = result.trace.to_bytes()
+            return cls(journey.id, journey.version, journey_to_doc(journey, content, segments), spec,
+                       behaviour.to_plain(), result.seed, result.replicas, result.plan.horizon, chunk_size,
+                       result.to_json(), trace_bytes, digest.result(), population_npz=kept,
+                       steps_npz=result.step_intervals().to_npz(), replicas_npz=result.replicas_npz())
 
     def behaviour_changes(self) -> tuple[tuple[str, Any, Any], ...]:
         """The behaviour figures of this run that differ from the defaults (see `behaviour.behaviour_changes`)."""
