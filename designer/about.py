@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QLabel, Q
                                QWidget)
 
 from app import APP_NAME
-from app.buildinfo import BuildInfo, build_info
+from app.cli.buildinfo import BuildInfo, build_info
 from designer.icons import app_icon
 
 TAGLINE = "Design customer journeys offline, simulate them, and hand a validated package to a live runner."

@@ -67,7 +67,7 @@ def install_smoke_hook(report: Path, timeout: float) -> None:
             "qt_platform": app.platformName(),
         }
         try:
-            from app.buildinfo import build_info
+            from app.cli.buildinfo import build_info
             data["build"] = build_info().describe()
         except Exception as e:  # noqa: BLE001 - reported, not fatal to the smoke test's other checks
             data["build"] = f"unreadable: {e}"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from app import __version__
-from app.buildinfo import BuildInfo, build_info
+from app.cli.buildinfo import BuildInfo, build_info
 
 pytestmark = pytest.mark.gui
 

@@ -62,9 +62,9 @@ def test_every_data_source_in_the_spec_exists_and_lands_where_the_code_looks() -
     from app.services import DEMO_TEMPLATES
     for stem in DEMO_TEMPLATES:
         assert (RESOURCES / "templates" / f"{stem}.yaml").is_file()
-    # app/buildinfo.py reads the build's file from the app package, where the spec writes it
-    from app.buildinfo import BUILD_FILE
-    assert BUILD_FILE.parent == ROOT / "app" and '"app"))' in SPEC.read_text(encoding="utf-8")
+    # app/cli/buildinfo.py reads the build's file from the app package, where the spec writes it
+    from app.cli.buildinfo import BUILD_FILE
+    assert BUILD_FILE.parent == ROOT / "app" / "cli" and '"app/cli"))' in SPEC.read_text(encoding="utf-8")
     assert not BUILD_FILE.exists(), "a build's build_info.json is in the source tree: a source run is 'development'"
 
 

@@ -1,8 +1,9 @@
 """The version and build of this copy of Journey Studio, for Help > About and bug reports.
 
-A packaged build (packaging/journey_studio.spec) carries `app/build_info.json`, written when it was built: the
+A packaged build (packaging/journey_studio.spec) carries `app/cli/build_info.json`, written when it was built: the
 git commit it was built from and the build date. Run from source there is no such file and the build is
-"development". Standard library only, no Qt: the command line may use it too.
+"development". Standard library only, no Qt: the command line and the designer (Help > About) both use it; it
+lives in the front door, `app.cli`, which both the packaged entry point and the designer's About reach.
 """
 
 from __future__ import annotations
