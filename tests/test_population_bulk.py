@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 from sqlalchemy import insert, text
 
-from app.audience import bulk, population
+from app.audience import base_store, bulk, population
 from app.audience.base import ACCOUNT_COLUMNS, CONTACT_COLUMNS, _contact_columns, day_texts, second_texts
 from app.audience.population import _profile_for
 from app.audience.synthetic import synthesize
-from app.errors import ProjectFileError
+from app.errors import AudienceError, ProjectFileError
 from app.model.attributes import INTERACTION_KINDS
 from app.store import ProjectFile
 from app.store import schema as t
@@ -82,6 +82,65 @@ def test_the_bulk_load_writes_what_a_plain_write_does(tmp_path: Path) -> None:
     assert len(fast["contacts"]) == 3000 and fast["interactions"] and fast["contact_lists"]
     assert fast == plain
     assert fast["orphans"] == [] and fast["check"] == [("ok",)]
+
+
+@pytest.fixture()
+def side_process(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Large-load mode at any size: the interactions and memberships are written by a second process; the
+    scratch folders are made under the returned folder."""
+    import tempfile
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(base_store, "SIDE_MIN_ROWS", 0)
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    return scratch
+
+
+def test_the_load_with_a_side_process_writes_what_a_plain_write_does(tmp_path: Path, side_process: Path) -> None:
+    started = []
+    real = base_store._start_side
+
+    def start(*args: Any) -> Any:
+        started.append(1)
+        return real(*args)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(base_store, "_start_side", start)
+        with ProjectFile.create(tmp_path / "bulk.jstudio") as pf:
+            base = synthesize(3000, 11, _profile_for(None, ("en_US", "fr_FR"), population.DEFAULT_LISTS),
+                              as_of=(AS_OF - date(1970, 1, 1)).days * 86_400, static=("Picked",))
+            population.write_population(pf, base, seed=11, as_of=AS_OF)
+            with pf.connection() as conn:  # the side file was let go of, and removed
+                assert {r[1] for r in conn.exec_driver_sql("PRAGMA database_list")} <= {"main", "temp"}
+    assert started == [1]
+    assert list(side_process.iterdir()) == []
+    with ProjectFile.create(tmp_path / "plain.jstudio") as pf:
+        _plain_write(pf, 11, 3000)
+    fast, plain = _table_rows(tmp_path / "bulk.jstudio"), _table_rows(tmp_path / "plain.jstudio")
+    assert len(fast["contacts"]) == 3000 and fast["interactions"] and fast["contact_lists"]
+    assert fast == plain
+    assert fast["orphans"] == [] and fast["check"] == [("ok",)]
+
+
+def test_a_failed_side_process_changes_nothing(tmp_path: Path, side_process: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    real = base_store.save_rows
+
+    def broken(folder: Path, ddl: dict[str, Any], *rest: Any) -> None:
+        real(folder, ddl | {"indexes": ["CREATE INDEX nonsense ON no_such_table (x)"]}, *rest)
+
+    monkeypatch.setattr(base_store, "save_rows", broken)
+    with ProjectFile.create(tmp_path / "f.jstudio") as pf:
+        with pytest.raises(AudienceError, match="no such table"):
+            population.generate(pf, 300, 2, as_of=AS_OF)
+        with pf.connection() as conn:
+            for table in AUDIENCE:
+                assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 0
+            assert {r[1] for r in conn.exec_driver_sql("PRAGMA database_list")} <= {"main", "temp"}
+        monkeypatch.setattr(base_store, "save_rows", real)
+        population.generate(pf, 300, 2, as_of=AS_OF)  # and the next load goes through
+    assert list(side_process.iterdir()) == []
 
 
 def test_foreign_keys_are_enforced_again_after_a_bulk_load(tmp_path: Path) -> None:
@@ -161,7 +220,7 @@ def test_an_error_in_the_block_interrupts_the_worker(tmp_path: Path) -> None:
 KILLED = textwrap.dedent("""
     import sys, time
     from datetime import date
-    from app.audience import bulk, population
+    from app.audience import base_store, bulk, population
     from app.store import ProjectFile
     bulk.BULK_CACHE_KIB = 64  # a small page cache spills pages into the file mid-load: the kill leaves a journal
     real = bulk.insert_rows
@@ -172,15 +231,26 @@ KILLED = textwrap.dedent("""
             time.sleep(60)
         return n
     bulk.insert_rows = slow
+    if sys.argv[2] == "side":  # the interactions from a second process, which must not outlive this one
+        from app.audience import base_store
+        base_store.SIDE_MIN_ROWS = 0
     with ProjectFile.open(sys.argv[1]) as pf:
         population.generate(pf, 4000, 5, as_of=date(2026, 6, 1))
 """)
 
 
-def test_a_killed_population_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["one process", "side"])
+def test_a_killed_population_leaves_the_file_as_it_was(tmp_path: Path, mode: str) -> None:
+    import os
+    import time
+
     path = tmp_path / "k.jstudio"
     ProjectFile.create(path).close()
-    child = subprocess.Popen([sys.executable, "-c", KILLED, str(path)], stdout=subprocess.PIPE, text=True)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = dict(os.environ, TMPDIR=str(scratch))
+    child = subprocess.Popen([sys.executable, "-c", KILLED, str(path), mode], stdout=subprocess.PIPE, text=True,
+                             env=env)
     assert child.stdout is not None and child.stdout.readline().strip() == "writing"
     assert path.with_name(path.name + "-journal").exists()
     child.send_signal(signal.SIGKILL)
@@ -191,6 +261,22 @@ def test_a_killed_population_leaves_the_file_as_it_was(tmp_path: Path) -> None:
         assert conn.exec_driver_sql("PRAGMA integrity_check").scalar_one() == "ok"
         indexes = set(conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'index'")).scalars())
     assert {ix.name for table in (t.contacts, t.interactions) for ix in table.indexes} <= indexes
+    if mode == "side":  # the next load removes what the killed one left behind in the scratch folder
+        os.environ["TMPDIR"] = str(scratch)
+        import tempfile
+        tempfile.tempdir = None
+        try:
+            deadline = time.monotonic() + 30  # the side process may still be writing: it stops by itself
+            with ProjectFile.open(path) as again:
+                population.generate(again, 100, 1, as_of=AS_OF)
+            while list(scratch.iterdir()) and time.monotonic() < deadline:
+                time.sleep(0.2)
+                with ProjectFile.open(path) as again:
+                    population.generate(again, 100, 1, as_of=AS_OF, replace=True)
+            assert list(scratch.iterdir()) == []
+        finally:
+            del os.environ["TMPDIR"]
+            tempfile.tempdir = None
 
 
 def test_day_texts_format_each_day_as_numpy_does() -> None:

@@ -8,14 +8,21 @@ app.audience.base so that code that only draws or evaluates a base (the simulato
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, cast
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, String, func, select, type_coerce
 
 from app.audience.base import (ACCOUNT_COLUMNS, CONTACT_COLUMNS, NUMBER_COLUMNS, TEXT_COLUMNS, Column, ContactBase,
-                               Interactions, Items, Text, _contact_columns, days_of, second_texts, seconds_of)
+                               Interactions, Items, Text, _contact_columns, days_of, seconds_of)
+from app.audience import bulk
+from app.audience.side_load import SIDE_FILE, interaction_rows, list_rows, save_rows
+from app.errors import AudienceError
 from app.model.attributes import INTERACTION_KINDS
 from app.store import schema as t
 from app.store.schema import IsoDate, IsoSeconds
@@ -159,68 +166,122 @@ def _json_lists(n: int, values: Sequence[Any]) -> Items:
     return Items.of(n, np.array(owners, dtype=np.int64), names, missing)
 
 
-
 # --- writing a project file -----------------------------------------------------------------------------------
 
-def write_base(conn: Connection, base: ContactBase) -> tuple[int, int, int, int]:
+SIDE_MIN_ROWS = 300_000  # memberships + interactions from which a second process writes them (start-up ~0.3 s)
+
+
+def write_base(conn: Connection, base: ContactBase, side: Path | None = None) -> tuple[int, int, int, int]:
     """Insert the base's accounts, contacts, list memberships and interactions (inside the caller's
     transaction, into empty tables); returns (contacts, accounts, list memberships, interactions).
 
-    Interactions and list memberships go in first; their indexes and statistics are then built on a worker
-    thread while this one formats the contact columns (names, e-mail addresses, dates), so that the two
-    biggest costs of a large load overlap. Every other index is built once its rows are in.
+    With `side` (an empty scratch folder; the caller removes it after its transaction, once the connection has
+    let go of it: ProjectFile.bulk_connection does) and enough rows, the memberships and interactions are
+    written by a second process into a side file while this one formats and inserts the contacts, then copied
+    in (app.audience.side_load). Otherwise they go in first, and their indexes and statistics are built on a
+    worker thread while this one formats the contact columns. Every other index is built once its rows are in.
     """
-    from app.audience.bulk import (analyze, bulk_pragmas, drop_indexes, in_background, index_ddl, insert_rows,
-                                   stat_rows, stat_statements)
-
     lists = base.lists
     owners = lists.owners
     names = np.array(lists.values, dtype=object)[lists.codes] if len(lists.codes) else np.zeros(0, dtype=object)
     order = np.lexsort((names.astype(str), owners)) if len(owners) else np.zeros(0, np.int64)
-    list_rows = zip(base.ids[owners[order]].tolist(), names[order].tolist())
+    list_cols = (base.ids[owners[order]], lists.codes[order], lists.values)
     inter = base.interactions
     order = np.lexsort((inter.kind, inter.at, inter.contact))
-    kinds = np.array(INTERACTION_KINDS, dtype=object)[inter.kind[order]].tolist()
-    values = np.where(np.isnan(inter.value[order]), cast(Any, None), inter.value[order].astype(object)).tolist()
-    inter_rows = zip(range(1, len(order) + 1), base.ids[inter.contact[order]].tolist(), kinds,
-                     second_texts(inter.at[order].astype(np.float64)), values)
+    inter_cols = (base.ids[inter.contact[order]], inter.kind[order], inter.at[order], inter.value[order])
     first = (t.contact_lists, t.interactions)
+    parallel = side is not None and len(order) + len(owners) >= SIDE_MIN_ROWS and not getattr(sys, "frozen", False)
+    driver = conn.connection.driver_connection
+
+    def list_stats() -> list[str]:
+        name = t.contact_lists.name
+        return bulk.stat_statements(name, bulk.stat_rows(driver, name, len(owners), {
+            "contact_id": base.ids[owners], "list": (lists.codes, lists.values)}))
+
+    def interaction_stats() -> list[str]:
+        name = t.interactions.name
+        return bulk.stat_statements(name, bulk.stat_rows(driver, name, len(inter.contact), {
+            "contact_id": base.ids[inter.contact], "kind": (inter.kind, INTERACTION_KINDS),
+            "at": inter.at.astype(np.float64)}))
+
     # rows referring to contacts go in before the contacts: where keys are enforced (a loader outside
     # ProjectFile.bulk_connection), they are checked at commit instead of row by row
     conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
-    with bulk_pragmas(conn):
-        dropped = drop_indexes(conn, (t.accounts, t.contacts, t.contact_lists, t.interactions))
-        n_lists = insert_rows(conn, t.contact_lists, ("contact_id", "list"), list_rows)
-        n_inter = insert_rows(conn, t.interactions, ("id", "contact_id", "kind", "at", "value"), inter_rows)
-        # the statistics ANALYZE would gather, from the rows in hand instead of a scan of each table; any
-        # ANALYZE makes sqlite_stat1 (the small tables' one, at the end, also makes the planner read them)
-        conn.exec_driver_sql('ANALYZE "project"')
-        driver = conn.connection.driver_connection
-
-        def list_stats() -> list[str]:
-            return stat_statements(t.contact_lists.name, stat_rows(driver, t.contact_lists.name, len(owners), {
-                "contact_id": base.ids[owners], "list": (lists.codes, lists.values)}))
-
-        def interaction_stats() -> list[str]:
-            return stat_statements(t.interactions.name, stat_rows(driver, t.interactions.name, len(inter.contact), {
-                "contact_id": base.ids[inter.contact], "kind": (inter.kind, INTERACTION_KINDS),
-                "at": inter.at.astype(np.float64)}))
-
-        with in_background(conn, [*(index_ddl(conn, ix) for ix in dropped if ix.table in first), list_stats,
-                                  interaction_stats]):
-            acc_columns, columns = _contact_columns(base)
-        n_acc = insert_rows(conn, t.accounts, ("id", *ACCOUNT_COLUMNS), zip(*acc_columns))
-        n_con = insert_rows(conn, t.contacts, CONTACT_COLUMNS, zip(*columns))
-        for segment, rows in base.static.items():
-            insert_rows(conn, t.segment_members, ("segment", "contact_id"),
-                        ((segment, i) for i in base.ids[rows].tolist()))
-        for ix in dropped:
-            if ix.table not in first:
-                ix.create(conn)
+    with bulk.bulk_pragmas(conn):
+        process = None
+        if parallel:
+            assert side is not None
+            process = _start_side(conn, side, list_cols, inter_cols)
+        try:
+            dropped = bulk.drop_indexes(conn, (t.accounts, t.contacts) if parallel else (*first, t.accounts,
+                                                                                          t.contacts))
+            background: list[Any] = []
+            if not parallel:
+                bulk.insert_rows(conn, t.contact_lists, ("contact_id", "list"), list_rows(*list_cols))
+                bulk.insert_rows(conn, t.interactions, ("id", "contact_id", "kind", "at", "value"),
+                                 interaction_rows(1, *inter_cols))
+                background = [bulk.index_ddl(conn, ix) for ix in dropped if ix.table in first]
+            # the statistics ANALYZE would gather, from the rows in hand instead of a scan of each table; any
+            # ANALYZE makes sqlite_stat1 (the small tables' one, at the end, also makes the planner read them)
+            conn.exec_driver_sql('ANALYZE "project"')
+            with bulk.in_background(conn, [*background, list_stats, interaction_stats]):
+                acc_columns, columns = _contact_columns(base)
+            n_acc = bulk.insert_rows(conn, t.accounts, ("id", *ACCOUNT_COLUMNS), zip(*acc_columns))
+            n_con = bulk.insert_rows(conn, t.contacts, CONTACT_COLUMNS, zip(*columns))
+            for segment, rows in base.static.items():
+                bulk.insert_rows(conn, t.segment_members, ("segment", "contact_id"),
+                                 ((segment, i) for i in base.ids[rows].tolist()))
+            for ix in dropped:
+                if ix.table not in first:
+                    ix.create(conn)
+            if process is not None:
+                assert side is not None
+                _copy_side(conn, side, process)
+                process = None
+        finally:
+            if process is not None:  # something failed here: the side process is of no use any more
+                process.kill()
+                process.wait()
     # the contacts' pages are still in the page cache here: ANALYZE reads them faster than NumPy sorts seven
     # key columns, so their statistics are gathered the usual way
-    analyze(conn, [name for name in t.PROJECT_TABLES if name not in {x.name for x in first}])
-    return n_con, n_acc, n_lists, n_inter
+    bulk.analyze(conn, [name for name in t.PROJECT_TABLES if name not in {x.name for x in first}])
+    return n_con, n_acc, len(owners), len(order)
+
+
+_SIDE_SCHEMA = "journey_studio_side"
+
+
+def _start_side(conn: Connection, side: Path, list_cols: tuple[np.ndarray, np.ndarray, Sequence[str]],
+                inter_cols: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> subprocess.Popen[bytes]:
+    """Save the rows and the tables' own statements into `side`, and start the process that writes them."""
+    import app
+
+    names = [x.name for x in (t.contact_lists, t.interactions)]
+    marks = ", ".join("?" * len(names))
+    tables = [r[0] for r in conn.exec_driver_sql(
+        f"SELECT sql FROM main.sqlite_master WHERE type = 'table' AND name IN ({marks}) ORDER BY name",
+        tuple(names))]
+    indexes = [r[0] for r in conn.exec_driver_sql(
+        f"SELECT sql FROM main.sqlite_master WHERE type = 'index' AND tbl_name IN ({marks}) AND sql IS NOT NULL "
+        "ORDER BY name", tuple(names))]
+    page_size = conn.exec_driver_sql("PRAGMA main.page_size").scalar_one()
+    save_rows(side, {"tables": tables, "indexes": indexes, "page_size": page_size}, list_cols, inter_cols)
+    root = str(Path(app.__file__).resolve().parents[1])  # the same application code as this process
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])]))
+    with open(side / "side.err", "wb") as err:  # a file, not a pipe: nothing waits on a full pipe
+        return subprocess.Popen([sys.executable, "-m", "app.audience.side_load", str(side), str(os.getpid())],
+                                env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+
+
+def _copy_side(conn: Connection, side: Path, process: subprocess.Popen[bytes]) -> None:
+    """Wait for the side process, then copy its tables into the (empty) project tables, in this transaction."""
+    if process.wait() != 0:
+        err = (side / "side.err").read_text(encoding="utf-8", errors="replace")
+        last = err.strip().splitlines()[-1:] or [f"exit status {process.returncode}"]
+        raise AudienceError(f"the interactions could not be written (nothing was changed): {last[0]}")
+    conn.exec_driver_sql(f"ATTACH DATABASE ? AS {_SIDE_SCHEMA}", (str(side / SIDE_FILE),))
+    for name in (t.contact_lists.name, t.interactions.name):
+        conn.exec_driver_sql(f'INSERT INTO main."{name}" SELECT * FROM {_SIDE_SCHEMA}."{name}"')
 
 
 __all__ = ["read_base", "write_base"]

@@ -8,10 +8,14 @@ interactions and assumed static segment members, in one transaction, so a failur
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace as dc_replace
 from datetime import date, datetime, timezone
+from pathlib import Path
 
 from sqlalchemy import Connection, delete, func, select
 
@@ -86,7 +90,7 @@ def write_population(target: ProjectFile | Connection, base: ContactBase, *, rep
     """Write a base into a project file (refused if it has contacts, unless `replace`), in one transaction."""
     started = time.perf_counter() if started is None else started
 
-    def run(conn: Connection) -> PopulationReport:
+    def run(conn: Connection, side: Path | None = None) -> PopulationReport:
         from app.audience.moment import unwatch
         unwatch(conn)  # cached columns go; no trigger fires per loaded row
         existing = conn.execute(select(func.count()).select_from(t.contacts)).scalar_one()
@@ -97,19 +101,40 @@ def write_population(target: ProjectFile | Connection, base: ContactBase, *, rep
         if existing:
             for table in (t.interactions, t.contact_lists, t.segment_members, t.contacts, t.accounts):
                 conn.execute(delete(table))
-        contacts, n_accounts, subscriptions, interactions = write_base(conn, base)
+        contacts, n_accounts, subscriptions, interactions = write_base(conn, base, side)
         return PopulationReport(contacts, n_accounts, interactions, subscriptions, seed,
                                 as_of or datetime.now(timezone.utc).date(), locales, time.perf_counter() - started)
 
     if isinstance(target, ProjectFile):
         # the rows are consistent by construction (every id they refer to is written with them, into tables
         # emptied first), so the load skips the per-row foreign key lookups
-        with target.bulk_connection() as conn:
-            return run(conn)
+        # (a large load writes its interactions from a second process into a scratch folder; the file lets go
+        # of it when the bulk connection's block ends, before the folder is removed)
+        with _scratch() as side, target.bulk_connection() as conn:
+            return run(conn, Path(side))
     if target.in_transaction():
         return run(target)
     with target.begin():
         return run(target)
+
+
+SCRATCH_PREFIX = "jstudio-load-"
+
+
+def _scratch() -> tempfile.TemporaryDirectory[str]:
+    """A scratch folder for a load, named after this process; those of loaders that are gone (killed mid-load)
+    are removed first."""
+    if os.name == "posix":  # signal 0 only asks whether the process exists there
+        for old in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*-*"):
+            pid = old.name[len(SCRATCH_PREFIX):].split("-")[0]
+            if pid.isdigit() and int(pid) != os.getpid():
+                try:
+                    os.kill(int(pid), 0)
+                except ProcessLookupError:
+                    shutil.rmtree(old, ignore_errors=True)
+                except OSError:
+                    pass
+    return tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
 
 
 __all__ = ["DEFAULT_LISTS", "PopulationReport", "generate", "write_population"]

@@ -536,8 +536,8 @@ class ProjectFile:
         itself): foreign keys are not enforced during the transaction, which saves a parent lookup per row.
 
         Still one transaction (all or nothing, crash-safe through the rollback journal); enforcement is back
-        on when the block ends, whatever happens. SQLite only switches enforcement outside a transaction,
-        hence a method of its own.
+        on when the block ends, whatever happens, and any database the loader attached is detached. SQLite only
+        switches enforcement (and detaches) outside a transaction, hence a method of its own.
         """
         self._require_writable("change the contacts")
         if self._conn is None:
@@ -552,6 +552,10 @@ class ProjectFile:
                 yield conn
         finally:
             driver.execute("PRAGMA foreign_keys = ON")
+            # a loader may attach scratch files (app.audience.side_load); SQLite lets go of them only now
+            for _, schema, _ in driver.execute("PRAGMA database_list").fetchall():
+                if schema not in ("main", "temp"):
+                    driver.execute(f'DETACH DATABASE "{schema}"')
 
     def schema_version(self) -> int:
         """The schema number recorded in the file (PRAGMA user_version)."""
