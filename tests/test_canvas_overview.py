@@ -84,3 +84,28 @@ def test_zoomed_out_edits_are_painted_and_zooming_in_gives_the_items_back(canvas
     assert not any(i.flags() & NO_CONTENTS for i in c.scene.tile_items() + c.scene.edge_items())
     c.view.fit()
     assert c.scene.overview.active == (c.view.zoom < LOD_SIMPLE)
+
+
+def _blurred(a: np.ndarray) -> np.ndarray:
+    """A 3 x 3 box blur: sub-pixel shifts of antialiased edges fade, anything missing or misplaced stays."""
+    p = np.pad(a, ((1, 1), (1, 1), (0, 0)), mode="edge")
+    return sum(p[dy:dy + a.shape[0], dx:dx + a.shape[1]] for dy in range(3) for dx in range(3)) / 9.0
+
+
+def test_while_zooming_tiles_that_look_alike_share_one_picture(qtbot, tmp_path: Path) -> None:
+    """While the scale changes, tile bodies are painted once per look and placed on whole pixels: the frame
+    looks like the tiles' own drawing once the zoom settles (cached pictures, drawn exactly)."""
+    c = make_canvas(qtbot, tmp_path / "p.jstudio", "re-engagement.yaml", "abandoned-cart.yaml")
+    c.view.set_zoom(1.37)
+    c.view.centerOn(c.scene.content_rect().center())
+    moving = _pixels(c)
+    tiles = [t for t in c.scene.tile_items() if t.cacheMode() == t.CacheMode.NoCache]
+    looks = c.scene.theme.looks
+    assert tiles and looks.scale == pytest.approx(1.37)
+    assert 0 < len(looks.pictures) <= len({t.type_id for t in c.scene.tile_items()}) + 1  # + the start tile's
+    c.scene._zoom_settled()  # as the settle timer does: tiles cached as pictures, drawn exactly
+    assert all(t.cacheMode() != t.CacheMode.NoCache for t in c.scene.tile_items())
+    settled = _pixels(c)
+    far = np.abs(_blurred(moving) - _blurred(settled)).max(axis=2) > 48  # edges moved by a pixel or more
+    assert far.sum() < far.size // 500  # a missing or misplaced card, port or glyph would be thousands
+    assert np.abs(moving - settled).mean() < 1.0

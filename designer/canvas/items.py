@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import functools
 import html
+import math
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker, QPen, QPolygonF
+from PySide6.QtGui import (QColor, QFont, QFontMetricsF, QImage, QPainter, QPainterPath, QPainterPathStroker, QPen,
+                           QPolygonF, QTransform)
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from app.model.journey import Step
@@ -148,6 +150,7 @@ class TileItem(QGraphicsItem):
         self._notes: list[str] = []
         self._status_notes: list[str] = []   # figures behind the status line (a simulation replay), for the tooltip
         self._bounds = QRectF()
+        self._look_rect = QRectF()  # what the body covers (see _paint_look)
         self._card = QRectF()
         self._band = QPainterPath()
         self._shadow = QPainterPath()
@@ -258,6 +261,8 @@ class TileItem(QGraphicsItem):
                 self._labels.append((rect, label))
                 right, bottom = max(right, rect.right() + 2.0), max(bottom, rect.bottom() + 2.0)
         self._bounds = QRectF(-PORT_R - 4.0, top, right + PORT_R + 4.0, bottom - top)
+        look_top = top if self.is_entry else -4.0  # the "Start" pill, else the selection's halo
+        self._look_rect = QRectF(self._bounds.left(), look_top, self._bounds.width(), bottom - look_top)
 
     def _layout_rows(self) -> None:
         """Place the type, name and status lines (they never change the tile's size)."""
@@ -394,6 +399,28 @@ class TileItem(QGraphicsItem):
                 painter.drawText(box, int(Qt.AlignmentFlag.AlignCenter),
                                  self.lod_name(size, QFontMetricsF(font), box.width(), lod))
             return
+        self._resolve_status()
+        if self._rows_dirty:
+            self._layout_rows()
+        if self.cacheMode() != QGraphicsItem.CacheMode.NoCache or not self._paint_look(painter, color, selected):
+            self._paint_body(painter, color, selected)
+        for kind, rect, text in self._rows:
+            if kind == "name":
+                painter.setFont(t.name_font)
+                painter.setPen(t.text_pen)
+            elif kind == "status":
+                painter.setFont(t.status_font)
+                painter.setPen(t.muted_pen)
+            else:
+                continue  # the type's line is part of the body
+            painter.drawText(rect, LEFT, text)
+        if self._errors or self._warnings:
+            self._paint_badge(painter)
+
+    def _paint_body(self, painter: QPainter, color: QColor, selected: bool) -> None:
+        """Everything but the name, the status lines and the badge: the same for every tile of a type in the
+        same state (see _paint_look)."""
+        t = self.theme
         card = self._card
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(t.shadow)
@@ -409,27 +436,52 @@ class TileItem(QGraphicsItem):
         painter.setBrush(color)
         painter.drawPath(self._band)
         glyph = 20.0
-        self._resolve_status()
-        if self._rows_dirty:
-            self._layout_rows()
         paint_glyph(painter, QRectF((BAND_W - glyph) / 2, (self.height - glyph) / 2, glyph, glyph),
                     REGISTRY[self.type_id].icon if self.type_id in REGISTRY else "exit")
         for kind, rect, text in self._rows:
             if kind == "type":
                 painter.setFont(t.type_font)
                 painter.setPen(t.muted_pen if t.dark else color)
-            elif kind == "name":
-                painter.setFont(t.name_font)
-                painter.setPen(t.text_pen)
-            else:
-                painter.setFont(t.status_font)
-                painter.setPen(t.muted_pen)
-            painter.drawText(rect, LEFT, text)
+                painter.drawText(rect, LEFT, text)
         self._paint_ports(painter)
         if self.is_entry:
             self._paint_start(painter)
-        if self._errors or self._warnings:
-            self._paint_badge(painter)
+
+    def _paint_look(self, painter: QPainter, color: QColor, selected: bool) -> bool:
+        """Paint the body from a picture made at this scale for every tile that looks the same (type, ports,
+        state), and shared by them: while a zoom or a replay paints tiles straight into the view, a frame paints
+        each look once instead of each tile. The picture is placed on whole device pixels (at most half a pixel
+        from where the tile's own drawing would put it). False: the transform is not a plain scale."""
+        device = painter.deviceTransform()
+        if device.type().value > QTransform.TransformationType.TxScale.value or device.m11() <= 0.0:
+            return False
+        scale = device.m11()
+        type_row = next(((rect.top(), text) for kind, rect, text in self._rows if kind == "type"), None)
+        key = (self.type_id, self.height, self.ports, self.linked, self.is_entry, selected, self._link_target,
+               self._drop_port, self._hover_port, type_row)
+        looks = self.theme.looks
+        if looks.scale != scale:
+            looks.clear(scale)
+        picture = looks.pictures.get(key)
+        bounds = self._look_rect
+        if picture is None:
+            picture = QImage(math.ceil(bounds.width() * scale) + 1, math.ceil(bounds.height() * scale) + 1,
+                             QImage.Format.Format_ARGB32_Premultiplied)
+            picture.fill(0)
+            p = QPainter(picture)
+            p.setRenderHints(painter.renderHints())
+            p.scale(scale, scale)
+            p.translate(-bounds.left(), -bounds.top())
+            self._paint_body(p, color, selected)
+            p.end()
+            looks.put(key, picture)
+        at = device.map(bounds.topLeft())
+        world = painter.worldTransform()
+        ratio = scale / world.m11() if world.m11() > 0.0 else 1.0
+        painter.setWorldTransform(QTransform.fromScale(1.0 / ratio, 1.0 / ratio))  # device pixels
+        painter.drawImage(QPointF(round(at.x()), round(at.y())), picture)
+        painter.setWorldTransform(world)
+        return True
 
     def _paint_ports(self, painter: QPainter) -> None:
         t = self.theme

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPalette, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QPalette, QPen
 
 from app.model.registry import REGISTRY
 
@@ -52,12 +52,14 @@ class Theme:
         self.error = QColor("#dc2626")
         self.warning = QColor("#d97706")
         self.white = QColor("#ffffff")
+        self.looks = Looks()
         self.apply(palette or QPalette())
 
     def apply(self, palette: QPalette) -> None:
         """Re-derive the colours from a palette (called when the view's palette changes)."""
         base = palette.color(QPalette.ColorRole.Base)
         text = palette.color(QPalette.ColorRole.Text)
+        self.looks.clear(0.0)
         self.dark = base.lightnessF() < 0.5
         self.highlight = palette.color(QPalette.ColorRole.Highlight)
         # The canvas sits a shade away from the cards: darker than the page in light mode, darker still in dark.
@@ -101,3 +103,23 @@ class Theme:
         self.highlighted_text = palette.color(QPalette.ColorRole.HighlightedText)
         self.highlighted_text_pen = QPen(self.highlighted_text)
         self.minimap_background = QColor(self.card)
+
+
+class Looks:
+    """Tile bodies painted at one scale, shared by the tiles that look alike (see TileItem._paint_look): kept
+    while the scale stays, dropped when it changes or the colours do."""
+
+    LIMIT = 256
+
+    def __init__(self) -> None:
+        self.scale = 0.0
+        self.pictures: dict[object, QImage] = {}
+
+    def clear(self, scale: float) -> None:
+        self.scale = scale
+        self.pictures = {}
+
+    def put(self, key: object, picture: QImage) -> None:
+        if len(self.pictures) >= self.LIMIT:
+            self.pictures.pop(next(iter(self.pictures)))
+        self.pictures[key] = picture
