@@ -182,6 +182,8 @@ def test_keys_add_list_remove_on_a_project_and_a_keyring_file(project: Path, tmp
     assert code == 2 and "no trusted key is named or has the fingerprint 'Ana'" in stderr
     code, _, stderr = run(capsys, "keys", "list", tmp_path / "missing.jstudio")
     assert code == 2 and "no such project file" in stderr
+    code, _, stderr = run(capsys, "keys", "list", tmp_path / "missing.keyring")
+    assert code == 2 and "no such keyring or project file" in stderr
     code, _, stderr = run(capsys, "keys", "add", project, tmp_path / "team.key")
     assert code == 2 and "this is a private key" in stderr
 

@@ -241,12 +241,15 @@ def keys_group() -> None:
 
 
 def _ring_of(target: str) -> Any:
-    from app.package.keyring import Keyring, read_keyring
+    from app.package.keyring import read_keyring
     from app.package.trust import project_keyring
     if _is_project(target):
         from app.store.plain_read import read_project
         return project_keyring(read_project(Path(target)))
-    return read_keyring(target) if Path(target).exists() else Keyring()
+    if not Path(target).exists():
+        fail(f"{target}: no such keyring or project file (make a keyring with: journey-studio keys add {target} "
+             "KEYFILE.pub --name NAME)")
+    return read_keyring(target)
 
 
 def _change_ring(target: str, change: Any) -> Any:
