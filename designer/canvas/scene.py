@@ -307,11 +307,16 @@ class JourneyScene(QGraphicsScene):
         text_views = [v for v in views if v.transform().m11() >= LOD_SIMPLE]
         if views and not text_views:
             return  # zoomed out below the level of detail that shows text: nothing to repaint now
-        if views:
-            self.zooming()  # the tiles in sight are drawn again now, and maybe at the next frame: not as pictures
-        in_sight = {item.step_id for item in self._in_sight(text_views) if isinstance(item, TileItem)}
-        for sid, tile in self._tiles.items():
-            tile.refresh_status(now=not views or sid in in_sight)
+        if not views:
+            for tile in self._tiles.values():
+                tile.refresh_status(now=True)
+            return
+        # The tiles in sight are drawn again now, and maybe at the next frame: not as pictures. The others hold
+        # no picture either from now on, and read the board when they are drawn.
+        self.zooming()
+        for item in self._in_sight(text_views):
+            if isinstance(item, TileItem):
+                item.refresh_status(now=True)
 
     def set_flows(self, flows: Mapping[tuple[str, str], int] | None, scale: int = 0) -> None:
         """Contacts that have passed along each link, drawn as the link's width and a count; `scale` is the
