@@ -173,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
             raise Failed(f"{name}: did not open the demo project with its journeys: {data}")
         if not data.get("frozen"):
             raise Failed(f"{name}: the program reports it is not the packaged build: {data}")
+        if "build" not in data.get("build", "") or "development" in data.get("build", ""):
+            raise Failed(f"{name}: the build's commit and date are not baked in (Help > About): {data.get('build')}")
         detail = (f"'{data['title']}', {len(data['journeys'])} journeys, window after "
                   f"{data['seconds_to_window']:.2f} s in-process, {data['build']}")
         name_, seconds, _ = results[-1]
