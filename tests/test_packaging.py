@@ -9,7 +9,9 @@ import glob
 import importlib.util
 import plistlib
 import re
+import shutil
 import struct
+import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -110,6 +112,13 @@ def test_the_desktop_entry_opens_both_file_types() -> None:
     assert set(filter(None, entry["MimeType"].split(";"))) == set(EXTENSIONS.values())
     assert entry["Categories"].endswith(";") and entry["MimeType"].endswith(";")
     assert entry["Icon"] == "journey-studio"
+
+
+@pytest.mark.skipif(shutil.which("desktop-file-validate") is None, reason="desktop-file-utils is not installed")
+def test_the_desktop_entry_passes_desktop_file_validate() -> None:
+    done = subprocess.run(["desktop-file-validate", str(PKG / "linux" / "journey-studio.desktop")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and not done.stdout.strip(), done.stdout + done.stderr
 
 
 def test_the_mime_types_are_valid_xml_with_both_extensions() -> None:
