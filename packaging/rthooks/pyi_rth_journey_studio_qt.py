@@ -32,12 +32,16 @@ def _journey_studio_qt_rthook():
     class QtConfWhenQtCoreLoads(importlib.abc.MetaPathFinder):
         """Finds nothing itself: wraps the loader of PySide6.QtCore so that the qt.conf step follows its import."""
 
+        done = False
+
         def find_spec(self, name, path=None, target=None):
-            if name != "PySide6.QtCore":
+            if name != "PySide6.QtCore" or self.done:
                 return None
-            sys.meta_path.remove(self)  # once; and the lookup below must not find this finder again
+            self.done = True  # once (not removed from sys.meta_path: the import machinery is iterating it)
             for finder in sys.meta_path:
-                spec = finder.find_spec(name, path, target) if hasattr(finder, "find_spec") else None
+                if finder is self or not hasattr(finder, "find_spec"):
+                    continue
+                spec = finder.find_spec(name, path, target)
                 if spec is not None:
                     break
             else:
