@@ -1,5 +1,6 @@
-"""Zoomed out, the view paints tiles and links itself (designer/canvas/overview.py): what it paints is what the
-items paint, and every change of a tile, a link, the selection or the flows shows at once."""
+"""The view paints the links itself at every zoom, and the tiles too when zoomed out (designer/canvas/overview.py):
+what it paints is what the items paint, and every change of a tile, a link, the selection or the flows shows at
+once."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def _pixels(c: Canvas) -> np.ndarray:
     c.view.viewport().repaint()
     image = c.view.viewport().grab().toImage().convertToFormat(QImage.Format.Format_RGB32)
     return np.frombuffer(image.constBits(), np.uint8, image.sizeInBytes()).reshape(
-        image.height(), -1, 4)[..., :3].astype(int).copy()
+        image.height(), -1, 4)[..., 2::-1].astype(int).copy()  # RGB (the words of RGB32 are B, G, R, A in memory)
 
 
 def _by_items(c: Canvas) -> np.ndarray:
@@ -81,7 +82,8 @@ def test_zoomed_out_edits_are_painted_and_zooming_in_gives_the_items_back(canvas
     assert _alike(_pixels(c), before)
     c.view.set_zoom(LOD_SIMPLE + 0.1)
     assert not c.scene.overview.active
-    assert not any(i.flags() & NO_CONTENTS for i in c.scene.tile_items() + c.scene.edge_items())
+    assert not any(i.flags() & NO_CONTENTS for i in c.scene.tile_items())
+    assert all(i.flags() & NO_CONTENTS for i in c.scene.edge_items())  # links are painted by the view at any zoom
     c.view.fit()
     assert c.scene.overview.active == (c.view.zoom < LOD_SIMPLE)
 
@@ -109,3 +111,52 @@ def test_while_zooming_tiles_that_look_alike_share_one_picture(qtbot, tmp_path: 
     far = np.abs(_blurred(moving) - _blurred(settled)).max(axis=2) > 48  # edges moved by a pixel or more
     assert far.sum() < far.size // 500  # a missing or misplaced card, port or glyph would be thousands
     assert np.abs(moving - settled).mean() < 1.0
+
+
+def test_links_are_painted_with_their_selection_and_flows_at_1x(qtbot, tmp_path: Path) -> None:
+    c = make_canvas(qtbot, tmp_path / "p.jstudio", "re-engagement.yaml")
+    c.view.set_zoom(1.0)
+    edge = max((e for e in c.scene.edge_items() if e.target is not None and not e.label),
+               key=lambda e: e.path().length())
+    c.view.centerOn(edge.point_at(0.5))
+    at = c.view.mapFromScene(edge.point_at(0.25))
+    theme = c.scene.theme
+
+    def closest(pixels: np.ndarray, color: object) -> int:  # how near the pixels around the point come to a colour
+        block = pixels[at.y() - 2:at.y() + 3, at.x() - 2:at.x() + 3].reshape(-1, 3)
+        return int(np.abs(block - np.array(color.getRgb()[:3])).sum(axis=1).min())  # type: ignore[attr-defined]
+
+    assert closest(_pixels(c), theme.edge) < 150  # the link is drawn in its colour (antialiased: 369 is none)
+    edge.setSelected(True)
+    assert closest(_pixels(c), theme.highlight) < 150  # selected: in the highlight colour, at once
+    edge.setSelected(False)
+    c.scene.set_flows({e.key: 500 for e in c.scene.edge_items()}, 1000)
+    shown = _pixels(c)
+    label = c.view.mapFromScene(edge._flow_label_rect().left() + 3.0, edge._flow_label_rect().center().y())
+    assert np.abs(shown[label.y(), label.x()] - np.array(theme.highlight.getRgb()[:3])).sum() < 60  # its count
+    assert edge.flow == 500 and c.scene.flow_of(*edge.key) == 500
+    c.scene.set_flows(None)
+    assert np.abs(_pixels(c) - shown).max() > 100
+
+
+def test_an_image_of_the_scene_has_its_tiles_and_links_whatever_the_view_shows(canvas: Canvas) -> None:
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QPainter
+
+    def image() -> np.ndarray:
+        source = canvas.scene.content_rect()
+        out = QImage(int(source.width() * 0.5), int(source.height() * 0.5), QImage.Format.Format_RGB32)
+        out.fill(0xffffffff)
+        painter = QPainter(out)
+        canvas.scene.render(painter, QRectF(out.rect()), source)
+        painter.end()
+        return np.frombuffer(out.constBits(), np.uint8, out.sizeInBytes()).reshape(out.height(), -1, 4).astype(int)
+
+    assert canvas.scene.overview.active  # the view is zoomed out (0.2x): the image is made at 0.5x
+    zoomed_out = image()
+    assert canvas.scene.overview.active
+    canvas.view.set_zoom(1.0)
+    assert np.abs(zoomed_out - image()).max() == 0
+    edge = canvas.scene.edge_items()[0]
+    at = (edge.point_at(0.5) - canvas.scene.content_rect().topLeft()) * 0.5
+    assert zoomed_out[int(at.y()) - 2:int(at.y()) + 3, int(at.x()) - 2:int(at.x()) + 3].min() < 200  # a link

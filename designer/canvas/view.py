@@ -206,7 +206,7 @@ class JourneyView(QGraphicsView):
     # --- background ---------------------------------------------------------------------------------------
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
         self._grid.paint(painter, self, rect)
-        self.journey_scene.paint_overview(painter, rect, self.zoom)  # zoomed out: tiles and links, in a few calls
+        self.journey_scene.paint_layers(painter, rect, self.zoom)  # links, and zoomed out tiles: in a few calls
 
     # --- mouse --------------------------------------------------------------------------------------------
     def wheelEvent(self, event: QWheelEvent) -> None:
