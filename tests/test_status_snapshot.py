@@ -6,6 +6,7 @@ faked, the state is a real StateDb."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from pathlib import Path
 from types import SimpleNamespace
@@ -168,3 +169,29 @@ def test_state_figures_come_from_one_snapshot(tmp_path: Path) -> None:
     assert figures["dead_letters"] == 1 and figures["events"] == state.event_counts()
     assert state.snapshot(key)["enrolled"] == 2
     state.close()
+
+
+def test_a_run_that_is_over_answers_from_its_kept_counts_without_a_server(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`run` keeps the counts of a run that reached its end; `status` reads them (no dev server started)."""
+    from app.runner.status import keep_final_counts
+    from tests.cli_helpers import run
+    db = tmp_path / "contacts.jstudio"
+    contacts_project(db, 3)
+    pkg = package_of(db, tmp_path / "a.jpkg")
+    r = from_package(pkg)
+    state = Path(str(pkg) + ".run")
+    StateDb(state / "runner.db").close()
+    code, _, err = run(capsys, "status", pkg)  # no counts kept, no Temporal database: one line
+    assert code == 2 and err.count("\n") == 1 and "Temporal" in err
+    counts = tally(r, [cohort(3, {"announce": 3, "announce=sent": 3, "clicked": 3, "clicked=no": 3,
+                                  "=completed": 3}, running=False)])
+    keep_final_counts(state, counts)
+    code, out, err = run(capsys, "status", state)
+    assert code == 0, err
+    assert out.startswith("The run is over (ended ") and "3 enrolled" in out
+    assert not (state / "temporal.db").exists()
+    other = tmp_path / "b.jpkg"
+    other.write_bytes(pkg.read_bytes())
+    code, out, err = run(capsys, "status", other, "--state-dir", state, "--json")
+    assert code == 0 and json.loads(out)["final"] is True

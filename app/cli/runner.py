@@ -108,8 +108,16 @@ def run(package: str, contacts_db: str | None, temporal: str | None, smtp: str |
         listen=_host_port(listen or "127.0.0.1:0", "--listen") or ("", 0),
         public_url=public_url, seed=seed, send_timeout=send_timeout, until_done=not keep_running, script=script,
         public_status=public_status, workers=workers, package=str(package), public_key=public_key)
-    summary = asyncio.run(_until_stopped(lambda stop: run_journey(r, settings, say=lambda s: click.echo(s, err=True),
-                                                                  stop=stop)))
+    stops: list[asyncio.Event] = []
+
+    def work(stop: asyncio.Event) -> Awaitable[Any]:
+        stops.append(stop)
+        return run_journey(r, settings, say=lambda s: click.echo(s, err=True), stop=stop)
+
+    summary = asyncio.run(_until_stopped(work))
+    if summary.counts and settings.until_done and not (stops and stops[0].is_set()):
+        from app.runner.status import keep_final_counts
+        keep_final_counts(settings.state_dir, summary.counts)  # over: `status` needs no Temporal server for it
     for line in format_counts(summary.counts) if summary.counts else []:
         click.echo(line)
 

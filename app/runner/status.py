@@ -27,14 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from temporalio.client import Client, WorkflowExecutionStatus
-
 from app.runner.calls import COHORT_WORKFLOW
 from app.runner.runnable import Runnable, RunnerError, step_types
 from app.runner.state_read import read_settings, snapshot
 from app.semantics.plan import Kind
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # temporalio is imported when Temporal is asked: a run that is over needs none of it
+    from temporalio.client import Client
+
     from app.runner.state import StateDb
 
 OUTCOMES = {Kind.MESSAGE: ("sent", "suppressed", "no_address", "failed", "capped"), Kind.IF_EVENT: ("yes", "no"),
@@ -70,11 +70,14 @@ class Listed:
 
 async def listing(client: Client, r: Runnable) -> list[Listed]:
     """Every workflow of the run's journey, from one visibility listing (pages of it: one query)."""
+    from temporalio.client import WorkflowExecutionStatus as Status
+
     from app.runner.workflows import GOAL, OUTCOME, PATH, STEP, TALLY
+    failed = (Status.FAILED, Status.TERMINATED, Status.TIMED_OUT)
     out: list[Listed] = []
     async for wf in client.list_workflows(f"JourneyKey = {_q(r.key)}", page_size=1000):
         sa = wf.typed_search_attributes
-        out.append(Listed(str(wf.workflow_type), wf.status == WorkflowExecutionStatus.RUNNING, wf.status in FAILED,
+        out.append(Listed(str(wf.workflow_type), wf.status == Status.RUNNING, wf.status in failed,
                           sa.get(STEP), tuple(sa.get(PATH) or ()), sa.get(OUTCOME), sa.get(GOAL),
                           tuple(sa.get(TALLY) or ())))
     return out
@@ -86,9 +89,6 @@ async def step_counts(client: Client, r: Runnable) -> dict[str, Any]:
     attributes are one record, written at once (a cohort publishes all its tallies together), so the figures
     added up from one listing never show a step with more contacts than the step before it passed on."""
     return tally(r, await listing(client, r))
-
-
-FAILED = (WorkflowExecutionStatus.FAILED, WorkflowExecutionStatus.TERMINATED, WorkflowExecutionStatus.TIMED_OUT)
 
 
 def tally(r: Runnable, workflows: Iterable[Listed]) -> dict[str, Any]:
@@ -191,7 +191,9 @@ def format_counts(counts: dict[str, Any]) -> list[str]:
                                                                    else "" for c in cols)] for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
     attributing = counts.get("attributing", 0)
-    lines = [f"{counts['journey']} ({counts['key']}): {counts['enrolled']:,} enrolled, "
+    over = [f"The run is over (ended {counts.get('ended_at', '?')}): its final figures."] if counts.get("final") \
+        else []
+    lines = over + [f"{counts['journey']} ({counts['key']}): {counts['enrolled']:,} enrolled, "
              f"{counts['running'] - attributing:,} in the journey, "
              + ", ".join(f"{v:,} {k}" for k, v in counts["outcomes"].items() if v)
              + (f", {counts['failed']:,} failed" if counts["failed"] else "")]
@@ -224,18 +226,39 @@ def _state_lines(counts: dict[str, Any]) -> list[str]:
     return lines
 
 
+FINAL_COUNTS = "final_counts"  # the state's setting: the counts of a run that is over (see keep_final_counts)
+
+
+def keep_final_counts(state_dir: Path, counts: Mapping[str, Any]) -> None:
+    """Keep the counts of a run that is over (every workflow of it has ended: they cannot change) in its state,
+    so that `status` answers without a Temporal server. Not for a run stopped before its end."""
+    from datetime import datetime, timezone
+
+    from app.runner.state import StateDb
+    state = StateDb(Path(state_dir) / "runner.db")
+    try:
+        state.put(FINAL_COUNTS, {**counts, "final": True,
+                                 "ended_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    finally:
+        state.close()
+
+
 async def read_counts(r: Runnable, state_dir: Path, temporal: str | None = None) -> dict[str, Any]:
-    """The counts of a run: from `temporal`, else the run's own dev server (started for a moment if it is down);
-    the runner's state read with sqlite3 alone (state_read), in one transaction."""
+    """The counts of a run: those kept when it ended, else from `temporal`, else from the run's own dev server
+    (started for a moment if it is down); the runner's state read with sqlite3 alone (state_read), in one
+    transaction."""
     db = Path(state_dir) / "runner.db"
     extra: dict[str, Any] = {}
     address = None
     if db.is_file():
-        found = read_settings(db, "journey", "temporal")
+        found = read_settings(db, "journey", "temporal", FINAL_COUNTS)
         ran = found.get("journey")
         if isinstance(ran, dict) and ran.get("key") not in (None, r.key):
             raise RunnerError(f"{state_dir}: the run kept there is of journey version {ran.get('key')}, not of "
                               f"this package's {r.key}; give that run's package or state folder")
+        final = found.get(FINAL_COUNTS)
+        if isinstance(final, dict) and final.get("key") == r.key and isinstance(final.get("steps"), list):
+            return final
         address = found.get("temporal")
         snap = snapshot(db, r.key)
         extra = {k: snap[k] for k in ("messages", "failures", "events", "dead_letters")}
@@ -254,7 +277,9 @@ async def _temporal_counts(r: Runnable, state_dir: Path, temporal: str | None, a
         if port_open(host, int(port)):
             return await step_counts(await connect(str(address), timeout=10), r)
     if not (Path(state_dir) / "temporal.db").exists():
-        raise RunnerError(f"cannot reach Temporal at {address} for this run; give --temporal HOST:PORT")
+        where = f"cannot reach Temporal at {address}" if address else "no Temporal server on record"
+        raise RunnerError(f"{state_dir}: {where} for this run, and no Temporal database of its own to read; give "
+                          "--temporal HOST:PORT")
     server = DevServer(Path(state_dir) / "temporal.db", log_file=Path(state_dir) / "temporal-status.log")
     server.start()  # the run's server is down: read its database with a server of our own for a moment
     try:
