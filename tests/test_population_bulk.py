@@ -123,6 +123,18 @@ def test_the_load_with_a_side_process_writes_what_a_plain_write_does(tmp_path: P
     assert fast["orphans"] == [] and fast["check"] == [("ok",)]
 
 
+def test_the_side_process_runs_this_application_whatever_the_working_folder_holds(
+        tmp_path: Path, side_process: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    decoy = tmp_path / "work" / "app"
+    decoy.mkdir(parents=True)
+    (decoy / "__init__.py").write_text("raise SystemExit('the wrong app')\n")
+    monkeypatch.chdir(decoy.parent)
+    with ProjectFile.create(tmp_path / "f.jstudio") as pf:
+        report = population.generate(pf, 300, 2, as_of=AS_OF)
+        with pf.connection() as conn:
+            assert conn.execute(text("SELECT count(*) FROM interactions")).scalar_one() == report.interactions > 0
+
+
 def test_a_failed_side_process_changes_nothing(tmp_path: Path, side_process: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     real = base_store.save_rows

@@ -266,11 +266,13 @@ def _start_side(conn: Connection, side: Path, list_cols: tuple[np.ndarray, np.nd
         "ORDER BY name", tuple(names))]
     page_size = conn.exec_driver_sql("PRAGMA main.page_size").scalar_one()
     save_rows(side, {"tables": tables, "indexes": indexes, "page_size": page_size}, list_cols, inter_cols)
-    root = str(Path(app.__file__).resolve().parents[1])  # the same application code as this process
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])]))
+    # the same application code as this process, whatever the working folder holds (`python -m` would look
+    # there first: a folder named `app` in it would be imported instead)
+    root = str(Path(app.__file__).resolve().parents[1])
+    code = f"import sys; sys.path.insert(0, {root!r}); from app.audience.side_load import main; main()"
     with open(side / "side.err", "wb") as err:  # a file, not a pipe: nothing waits on a full pipe
-        return subprocess.Popen([sys.executable, "-m", "app.audience.side_load", str(side), str(os.getpid())],
-                                env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        return subprocess.Popen([sys.executable, "-c", code, str(side), str(os.getpid())],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
 
 
 def _copy_side(conn: Connection, side: Path, process: subprocess.Popen[bytes]) -> None:

@@ -10,7 +10,8 @@ alike, which they are: the side file's tables are made from the project file's o
 file is changed only by the loader's one transaction; the side file is thrown away.
 
 Run: python -m app.audience.side_load FOLDER [PARENT-PID]  (FOLDER holds rows.npz and ddl.json; side.db is
-written there; if the loading process PARENT-PID dies first, the folder is removed).
+written there; if the loading process PARENT-PID dies first, the folder is removed). The loader runs `main`
+with the application's own folder first on sys.path.
 Imports neither SQLAlchemy nor the rest of the application's store.
 """
 
@@ -100,9 +101,15 @@ def save_rows(folder: Path, ddl: dict[str, Any], lists: tuple[np.ndarray, np.nda
     np.savez(folder / ROWS_FILE, allow_pickle=False, **arrays)
 
 
-if __name__ == "__main__":
+def main(argv: Sequence[str] | None = None) -> None:
+    """The side process: FOLDER [PARENT-PID]."""
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        write_side(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else None)
+        write_side(Path(args[0]), int(args[1]) if len(args) > 1 else None)
     except Orphaned:
-        shutil.rmtree(sys.argv[1], ignore_errors=True)
+        shutil.rmtree(args[0], ignore_errors=True)
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
