@@ -5,7 +5,8 @@ Run: python -m benchmarks.bench_project_file [contacts ...]   (default 100000 10
 
 At each size:
 - `population_s`: the whole `journey-studio population` command (a new process: start-up, imports, drawing the
-  contacts, formatting, inserting, building the 9 indexes, ANALYZE, commit with fsync). Yardstick
+  contacts, formatting, inserting, building the 9 indexes, ANALYZE, commit with fsync; from 300,000 rows the
+  interactions and memberships are written by a second process and copied in). Yardstick
   `plain_insert_s`: in this process, the same rows (already formatted) inserted with the sqlite3 driver's
   executemany into tables with no index, no key and no constraint, in one transaction, commit included.
 - `counts`: a segment count in process on the open file, two ways: `ms`, through SQL (`count_where` on the
@@ -15,6 +16,8 @@ At each size:
   the first count with nothing cached (reading the columns the segment needs from the file, then counting),
   `columnar_ms` the median of the counts after it (columns cached, data unchanged). `same` says all found
   the same count.
+- `union_cache_ms`: the union count through `members.count` on a writable file: the first (columns read),
+  after a journey is added (the cache is kept: a cached count), after a contact is edited (read again).
 - `open_ms`: `ProjectFile.open` of the file, read-only and for writing (median; a clean-closed file, so no
   full check is due), beside `sqlite3.connect` + reading the schema (`yardstick_open_ms`).
 Issue 15's floors: population at 1M <= 15 s; union and exclude at 1M <= 150 ms (read against `columnar_ms`,
@@ -125,6 +128,7 @@ def _plain_insert(path: Path, contacts: int) -> float:
 
 
 def measure(contacts: int, folder: Path) -> dict[str, Any]:
+    from app.audience.members import count as members_count
     from app.audience.members import count_where, segment_condition
     from app.audience.moment import count_at, forget
     from app.model.segment import Segment
@@ -161,6 +165,20 @@ def measure(contacts: int, folder: Path) -> dict[str, Any]:
                              "ratio": round(counts[name]["ms"] / ms, 2) if ms else None}
     finally:
         raw.close()
+    # the cache after an edit outside the audience (a journey added through the file's own connection), then
+    # after an edit of the contacts (last: it changes the data the counts above measured)
+    from app.model.journey import Journey
+    from sqlalchemy import text
+    union = Segment("union_2_blocks", query=QUERIES["union_2_blocks"])
+    with ProjectFile.open(project) as pf:
+        count_at_ms = lambda: _median_ms(lambda: members_count(pf, union, AT), 1)[0]  # noqa: E731
+        warm = count_at_ms()
+        pf.project.add_journey(Journey("bench-edit", "Bench edit"))
+        after_journey = count_at_ms()
+        with pf.connection(write=True) as conn:
+            conn.execute(text("UPDATE contacts SET loyalty_tier = 'gold' WHERE id = 1"))
+        after_contact = count_at_ms()
+    cache = {"first_ms": warm, "after_journey_edit_ms": after_journey, "after_contact_edit_ms": after_contact}
 
     def open_close(readonly: bool) -> None:
         ProjectFile.open(project, readonly=readonly).close()
@@ -176,7 +194,7 @@ def measure(contacts: int, folder: Path) -> dict[str, Any]:
     return {"contacts": contacts, "file_mb": round(project.stat().st_size / 1e6, 1), "cli_said": said,
             "population_s": round(population_s, 2), "plain_insert_s": round(plain_s, 2),
             "population_ratio": round(population_s / plain_s, 2),
-            "counts": counts, "open_ms": {"readonly": open_ro, "writable": open_rw},
+            "counts": counts, "union_cache_ms": cache, "open_ms": {"readonly": open_ro, "writable": open_rw},
             "yardstick_open_ms": plain_open_ms}
 
 
