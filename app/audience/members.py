@@ -102,8 +102,9 @@ def count(pf: ProjectFile, segment: Segment | str, at: datetime | date | None = 
     """How many contacts are members of a segment (by object or name) at moment `at` (default: now).
 
     `columnar`: counted on NumPy columns cached on the file's connection (app.audience.moment), with the SQL's
-    meaning: the first count after opening or after any change reads the columns it needs (seconds at a
-    million contacts), later ones take milliseconds. Otherwise one SQL query (better for a single count).
+    meaning: the first count after opening or after a change of the audience tables reads the columns it needs
+    (seconds at a million contacts; journey, content and segment edits keep them), later ones take
+    milliseconds. Otherwise one SQL query (better for a single count).
     """
     seg, custom = _segment(pf, segment), _custom(pf)
     condition = segment_condition(seg, custom, at)  # also the checks and messages of an uncountable segment
