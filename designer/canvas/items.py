@@ -718,40 +718,6 @@ class EdgeItem(QGraphicsItem):
         painter.setBrush(pen.brush())
         painter.drawPath(outline)
 
-    def outline(self, pen: QPen) -> QPainterPath:
-        """The outline of the link stroked with `pen` (made once per pen width when the link moves)."""
-        outline = self._outlines.get(pen.widthF())
-        if outline is None:
-            outline = self._outlines[pen.widthF()] = QPainterPathStroker(pen).createStroke(self._path)
-        return outline
-
-    def band_outline(self) -> QPainterPath | None:
-        """The outline of the flow's band at its width now (None: no flow band); made when the width changes."""
-        self._resolve_flow()
-        if self._flow_w <= 0.0:
-            return None
-        if self._band_pen.widthF() != self._flow_w or self._band_pen.color() != self.theme.flow_pen.color():
-            self._band_pen = QPen(self.theme.flow_pen)
-            self._band_pen.setWidthF(self._flow_w)
-        outline = self._outlines.get(-1.0)
-        if outline is None or self._band_width != self._flow_w:
-            outline = self._outlines[-1.0] = QPainterPathStroker(self._band_pen).createStroke(self._path)
-            self._band_width = self._flow_w
-        return outline
-
-    @property
-    def arrow(self) -> QPolygonF:
-        return self._arrow
-
-    @property
-    def end_at(self) -> QPointF | None:
-        """The centre of the end marker of a path that ends (None: the link goes to a tile)."""
-        return self._end_at
-
-    @property
-    def label_rect(self) -> QRectF:
-        return self._label_rect
-
     def paint_flow_label(self, painter: QPainter) -> None:
         """The flow's count on the link (nothing when no flow is shown)."""
         if self.flow_text:
@@ -767,14 +733,13 @@ class EdgeItem(QGraphicsItem):
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         self.draw(painter, option.levelOfDetailFromTransform(painter.worldTransform()))
 
-    def draw(self, painter: QPainter, lod: float, *, band: bool = True) -> None:
-        """Paint the link at `lod` (the scene paints links in batches: see overview.py; a selected or
-        highlighted link paints itself through this, its band left out when `band` is False)."""
+    def draw(self, painter: QPainter, lod: float) -> None:
+        """Paint the link at `lod` (zoomed out, the view paints links in batches instead: see overview.py)."""
         t = self.theme
         selected = self.isSelected()
         pen = t.edge_drop_pen if self._drop else t.edge_selected_pen if selected else t.edge_pen
         self._resolve_flow()
-        if band and self._flow_w > 0.0:  # the flow under the link, as a translucent band as wide as the flow
+        if self._flow_w > 0.0:  # the flow under the link, as a translucent band as wide as the flow
             if self._band_pen.widthF() != self._flow_w or self._band_pen.color() != t.flow_pen.color():
                 self._band_pen = QPen(t.flow_pen)
                 self._band_pen.setWidthF(self._flow_w)

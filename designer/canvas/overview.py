@@ -1,18 +1,19 @@
-"""The links at every zoom, and the tiles too when zoomed out (below LOD_SIMPLE), painted by the view in batches.
+"""The journey zoomed out (below LOD_SIMPLE): every tile and link in sight painted by the view in a few calls.
 
-Painted item by item, a 1,000-tile journey zoomed out costs some 2,400 calls into Python per frame, each drawing a
-few pixels; at 1x, each of the 60 or so links in sight filled its outline, arrow and label on its own, on every
-frame of a zoom or a replay. So links never paint themselves (they have no contents for Qt), and below LOD_SIMPLE
-neither do tiles: the view paints them from its background (`JourneyScene.paint_layers`; `render` the same way).
+Zoomed out, a tile is a coloured card with its name and a link a thin line (and its flow's band in a replay).
+Painted item by item, a 1,000-tile journey costs some 2,400 calls into Python per frame, each drawing a few
+pixels, which is most of a frame's time (a replay posts new flows at every frame). So below LOD_SIMPLE the scene
+marks its tiles and links as having no contents (Qt no longer calls their `paint`), and the view paints them
+here from its background (`JourneyScene.paint_layers`; `JourneyScene.render` the same way).
 
 Items are grouped in squares of the scene (CELL) by where their bounds start; a frame paints the squares in
-sight, each from paths made once until a tile or link changes (`touch`): zoomed out, the links (one path per
-pen), the cards (one per colour), error dots, selected outlines and, from LOD_NAME, the names of the tiles in
-sight; closer, the links' outlines, arrows, end markers and port labels (one path each). The flows' bands are
-made again when the flows change (a replay frame): one path per square (per width on screen when zoomed out).
-Selected or highlighted links paint themselves on top (EdgeItem.draw), then the flows' counts. The items keep
-their shapes: hit tests, rubber bands and tooltips work as before. Screenshots differ from item-by-item
-painting only in antialiased pixels and where links cross labels (tests/test_canvas_overview.py).
+sight, each from paths made once until a tile or link changes (`touch`): the flows' bands (one path per width on
+screen, made again when the flows change), the links (one path per pen), the cards (one per colour), error dots,
+selected outlines and, from LOD_NAME, the names of the tiles in sight. Lines this thin are drawn by Qt's fast
+stroker whatever the length of the path; closer in, where links are filled outlines, one path of many outlines
+cost more than the links painted one by one, so links paint themselves there. The items keep their shapes: hit
+tests, rubber bands and tooltips work as before. Screenshots differ from item-by-item painting only in a few
+antialiased pixels (tests/test_canvas_overview.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, 
 
 from designer.canvas.boards import FlowBoard
 from designer.canvas.geometry import TILE_W
-from designer.canvas.items import CENTER, END_R, LOD_NAME, RADIUS, EdgeItem, TileItem
+from designer.canvas.items import LOD_NAME, RADIUS, EdgeItem, TileItem
 from designer.canvas.theme import Theme, type_color
 
 if TYPE_CHECKING:
@@ -48,23 +49,21 @@ class Overview:
         """A tile or link changed (added, removed, moved, selected, re-typed...): paths are made again."""
         self._cells = None
         self._bands = None
-        self._request_update()
+        if self.active:
+            self._request_update()
 
     def flows_changed(self) -> None:
         self._bands = None
-        self._request_update()
+        if self.active:
+            self._request_update()
 
     # --- painting -------------------------------------------------------------------------------------------
     def paint(self, painter: QPainter, rect: QRectF, lod: float, tiles: Iterable[TileItem],
               edges: Iterable[EdgeItem], flows: FlowBoard) -> None:
-        """Links at every zoom; tiles too while zoomed out (`active`)."""
         if self._cells is None:
             self._cells = self._make_cells(list(tiles), list(edges))
         cells = [cell for cell in self._cells if cell.bounds.intersects(rect)]
-        if self.active:
-            self._paint_far(painter, rect, lod, cells, flows)
-        else:
-            self._paint_near(painter, rect, lod, cells, flows)
+        self._paint_far(painter, rect, lod, cells, flows)
 
     def _band_cache(self, flows: FlowBoard, lod: float) -> dict[int, object]:
         if self._bands is None or self._bands[:2] != (flows.generation, lod):
@@ -108,59 +107,6 @@ class Overview:
         if lod >= LOD_NAME:
             self._paint_names(painter, rect, lod, cells)
 
-    def _paint_near(self, painter: QPainter, rect: QRectF, lod: float, cells: list[_Cell],
-                    flows: FlowBoard) -> None:
-        """The links as EdgeItem.draw paints them, in batches: the flows' bands (one path per cell), the plain
-        links, their arrows, end markers and port labels (paths per cell, made once), then the selected or
-        highlighted links one by one, then the flows' counts."""
-        t = self.theme
-        if flows.flows is not None:
-            made = self._band_cache(flows, lod)
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(t.flow_pen.brush())
-            for cell in cells:
-                band = made.get(id(cell))
-                if band is None:
-                    band = made[id(cell)] = _union(edge.band_outline() for edge in cell.edges)
-                painter.drawPath(band)  # type: ignore[arg-type]
-        thin = t.edge_pen.widthF() * lod < 1.0
-        for cell in cells:
-            near = cell.near(t)
-            if thin:
-                painter.setPen(t.edge_pen)
-                painter.setBrush(Qt.BrushStyle.NoBrush)
-                painter.drawPath(near.lines)
-                painter.setPen(Qt.PenStyle.NoPen)
-            else:
-                painter.setPen(Qt.PenStyle.NoPen)
-                painter.setBrush(t.edge_brush)
-                painter.drawPath(near.outlines)
-            painter.setBrush(t.edge_brush)
-            painter.drawPath(near.arrows)
-            if not near.ends.isEmpty():
-                painter.setPen(t.edge_pen)
-                painter.setBrush(t.card_brush)
-                painter.drawPath(near.ends)
-                painter.setPen(Qt.PenStyle.NoPen)
-                painter.setBrush(t.edge_brush)
-                painter.drawPath(near.dots)
-            if near.labels:
-                painter.setBrush(t.background_brush)
-                painter.drawPath(near.label_boxes)
-                painter.setPen(t.muted_pen)
-                painter.setFont(t.label_font)
-                for box, text in near.labels:
-                    if box.intersects(rect):
-                        painter.drawText(box, CENTER, text)
-        for cell in cells:
-            for edge in cell.special:
-                edge.draw(painter, lod, band=False)
-        if flows.flows is not None:
-            for cell in cells:
-                for edge in cell.edges:
-                    if edge.flow_text and edge.sceneBoundingRect().intersects(rect):
-                        edge.paint_flow_label(painter)
-
     def _make_cells(self, tiles: list[TileItem], edges: list[EdgeItem]) -> list[_Cell]:
         """Tiles and links, in cells of CELL x CELL scene units (by where each item's bounds start), so that a
         frame strokes and fills only the cells in sight. A cell's paths are made when first drawn."""
@@ -179,8 +125,6 @@ class Overview:
             kind = edge.pen_kind()
             cell.lines.setdefault(kind, _winding()).addPath(edge.path())
             cell.edges.append(edge)
-            if kind != "plain":
-                cell.special.append(edge)
         for tile in tiles:
             card = tile.card_rect().translated(tile.pos())
             cell = cell_of(card)
@@ -237,37 +181,6 @@ def _winding() -> QPainterPath:
     return path
 
 
-def _union(paths: Iterable[QPainterPath | None]) -> QPainterPath:
-    out = _winding()
-    for path in paths:
-        if path is not None:
-            out.addPath(path)
-    return out
-
-
-class _Near:
-    """A cell's plain links as drawn at LOD_SIMPLE and above: their outlines (or their curves, when a line is
-    thinner than a pixel), arrows, end markers and port labels."""
-
-    def __init__(self, edges: list[EdgeItem], theme: Theme) -> None:
-        self.lines, self.outlines, self.arrows = _winding(), _winding(), _winding()
-        self.ends, self.dots, self.label_boxes = _winding(), _winding(), _winding()
-        self.labels: list[tuple[QRectF, str]] = []
-        for edge in edges:
-            self.lines.addPath(edge.path())
-            self.outlines.addPath(edge.outline(theme.edge_pen))
-            if not edge.arrow.isEmpty():
-                self.arrows.addPolygon(edge.arrow)
-                self.arrows.closeSubpath()
-            end = edge.end_at
-            if end is not None:
-                self.ends.addEllipse(end, END_R, END_R)
-                self.dots.addEllipse(end, END_R - 3.0, END_R - 3.0)
-            if edge.label:
-                self.label_boxes.addRoundedRect(edge.label_rect, 3.0, 3.0)
-                self.labels.append((edge.label_rect, edge.label))
-
-
 class _Cell:
     """The tiles and links whose bounds start in one cell of the scene, and their paths."""
 
@@ -279,10 +192,3 @@ class _Cell:
         self.dots = _winding()
         self.tiles: list[tuple[QRectF, TileItem]] = []
         self.edges: list[EdgeItem] = []
-        self.special: list[EdgeItem] = []  # selected or highlighted links: they paint themselves
-        self._near: _Near | None = None
-
-    def near(self, theme: Theme) -> _Near:
-        if self._near is None:
-            self._near = _Near([e for e in self.edges if e.pen_kind() == "plain"], theme)
-        return self._near

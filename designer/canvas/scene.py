@@ -212,7 +212,7 @@ class JourneyScene(QGraphicsScene):
         self.addItem(edge)
         edge.flow_board = self._flow_board
         edge.overview = self.overview
-        edge.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents)  # the view paints links (overview.py)
+        edge.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, self.overview.active)
         self.overview.touch()
         return edge
 
@@ -324,10 +324,13 @@ class JourneyScene(QGraphicsScene):
         thicken as the replay moves on). None: no flows (plain links). The links in sight are repainted now;
         the others read the flows when they are next drawn (links are not cached as pictures)."""
         self._flow_board.post(flows, scale)
-        self.overview.flows_changed()  # links are painted from the board (see overview.py)
-        if not self.views():
-            for edge in self._edges.values():
-                edge.refresh_flow()
+        if self.overview.active:  # zoomed out, links are painted from the board (see overview.py)
+            self.overview.flows_changed()
+            return
+        views = self.views()
+        edges = [i for i in self._in_sight(views) if isinstance(i, EdgeItem)] if views else self._edges.values()
+        for edge in edges:
+            edge.refresh_flow()
 
     def _in_sight(self, views: list[QGraphicsView]) -> set[QGraphicsItem]:
         """The items in the visible part of these views."""
@@ -360,11 +363,15 @@ class JourneyScene(QGraphicsScene):
         flag = QGraphicsItem.GraphicsItemFlag.ItemHasNoContents
         for tile in self._tiles.values():
             tile.setFlag(flag, on)
+        for edge in self._edges.values():
+            edge.setFlag(flag, on)
         self.overview.touch()
+        self.update()
 
     def paint_layers(self, painter: QPainter, rect: QRectF, lod: float) -> None:
-        """Paint the links, and the tiles too while zoomed out (the view calls this from its background)."""
-        self.overview.paint(painter, rect, lod, self._tiles.values(), self._edges.values(), self._flow_board)
+        """Paint the tiles and links while zoomed out (the view calls this from its background)."""
+        if self.overview.active:
+            self.overview.paint(painter, rect, lod, self._tiles.values(), self._edges.values(), self._flow_board)
 
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
         """What `render` paints under the items (the view paints its own background, then `paint_layers`)."""
