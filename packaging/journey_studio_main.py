@@ -10,7 +10,8 @@ Two things only a packaged program needs, handled here before the command line s
   QT_QPA_PLATFORM=offscreen), wait until its main window is shown on a project, write what it shows to REPORT
   (window title, project file, journeys, time to the first window; a screenshot beside it as REPORT.png), close
   it and exit 0; exit 1 with the reason in REPORT if no window came within JOURNEY_STUDIO_SMOKE_TIMEOUT seconds
-  (default 180). packaging/smoke_test.py uses it on the built program; it also works from source:
+  (default 180); with JOURNEY_STUDIO_SMOKE_SETTLE=SECONDS it waits that long after the window is first seen
+  before the report and screenshot. packaging/smoke_test.py uses it on the built program; it also works from source:
   `python packaging/journey_studio_main.py --smoke-test /tmp/report.json`.
 """
 
@@ -31,7 +32,7 @@ def _write(report: Path, data: dict[str, Any]) -> None:
     report.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
 
 
-def install_smoke_hook(report: Path, timeout: float) -> None:
+def install_smoke_hook(report: Path, timeout: float, settle: float = 0.0) -> None:
     """Watch for the designer's main window; when it is shown, report it and quit."""
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
@@ -39,6 +40,7 @@ def install_smoke_hook(report: Path, timeout: float) -> None:
     from designer.launch import application
 
     app = application()  # designer.launch.launch() uses this same application
+    settled: list[float] = []  # the time the window was first seen, once the hook waits for it to settle
 
     def look() -> None:
         from designer.main_window import MainWindow
@@ -53,6 +55,12 @@ def install_smoke_hook(report: Path, timeout: float) -> None:
             return
         window = windows[0]
         app.processEvents()  # the first paint
+        if settle > 0 and not settled:  # let start-up animations finish before the screenshot
+            settled.append(elapsed)
+            QTimer.singleShot(int(settle * 1000), look)
+            return
+        if settled:
+            elapsed = settled[0]
         document = window.document
         data = {
             "ok": True,
@@ -93,7 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         report = Path(args[1])
         args = args[2:]
-        install_smoke_hook(report, float(os.environ.get("JOURNEY_STUDIO_SMOKE_TIMEOUT", "180")))
+        install_smoke_hook(report, float(os.environ.get("JOURNEY_STUDIO_SMOKE_TIMEOUT", "180")),
+                           float(os.environ.get("JOURNEY_STUDIO_SMOKE_SETTLE", "0")))
     from app.cli.main import main as cli_main
     return cli_main(args)
 
