@@ -7,7 +7,8 @@ With a fresh, empty home for the program (JOURNEY_STUDIO_HOME in a temporary fol
 1. `--version` and `--help`;
 2. the designer on a first start: it builds the demo project and opens it (`--smoke-test REPORT`, see
    journey_studio_main.py: the main window is shown, reported with a screenshot, and closed);
-3. the designer again: a second start reopens the demo (the start-up time a user sees every day);
+3. the designer again: a second start reopens the demo (the start-up time a user sees every day); and later
+   the designer given a project file, as the file associations start it;
 4. `validate` on the demo project, and on a project made by the program from a bundled template (`new`, `import`:
    the Alembic migrations and the templates inside the build; the template's dates moved to start tomorrow);
 5. `simulate` of that journey over 1,000 synthetic contacts (NumPy, the simulator, the run saved in the project)
@@ -164,13 +165,15 @@ def main(argv: list[str] | None = None) -> int:
             return ""
         return check
 
-    def designer(name: str, report: Path) -> dict:
-        step(name, ["--smoke-test", str(report)], lambda out: None, timeout=600)
+    def designer(name: str, report: Path, project: Path | None = None) -> dict:
+        step(name, ["--smoke-test", str(report)] + ([str(project)] if project else []), lambda out: None,
+             timeout=600)
         data = json.loads(report.read_text(encoding="utf-8"))
         if not data.get("ok"):
             raise Failed(f"{name}: {data.get('error')}")
-        if not data["project"].endswith("Demo project.jstudio") or not data["journeys"]:
-            raise Failed(f"{name}: did not open the demo project with its journeys: {data}")
+        expected = project.name if project else "Demo project.jstudio"
+        if not data["project"].endswith(expected) or not data["journeys"]:
+            raise Failed(f"{name}: did not open {expected} with its journeys: {data}")
         if not data.get("frozen"):
             raise Failed(f"{name}: the program reports it is not the packaged build: {data}")
         if "build" not in data.get("build", "") or "development" in data.get("build", ""):
@@ -199,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
         step("import a bundled template", ["import", str(project), str(template)], lambda out: None)
         step("validate the sample project", ["validate", str(project), "--journey", JOURNEY, "--json"],
              lambda out: f"{json.loads(out)['errors']} errors, {json.loads(out)['warnings']} warnings")
+        designer("designer opens a project given to it (as a double-clicked file is)", reports / "project.json",
+                 project)
         run_json = work / "run.json"
         step(f"simulate {args.contacts:,} contacts",
              ["simulate", str(project), "--journey", JOURNEY, "--contacts", str(args.contacts), "--seed", "7",
