@@ -159,3 +159,34 @@ def test_an_image_of_the_scene_has_its_tiles_and_links_whatever_the_view_shows(c
     edge = canvas.scene.edge_items()[0]
     at = (edge.point_at(0.5) - canvas.scene.content_rect().topLeft()) * 0.5
     assert zoomed_out[int(at.y()) - 2:int(at.y()) + 3, int(at.x()) - 2:int(at.x()) + 3].min() < 200  # a link
+
+
+def test_tile_pictures_sit_on_their_tiles_in_a_window(qtbot, tmp_path: Path) -> None:
+    """In a window the viewport is painted with an offset (where it sits in the window): the shared pictures
+    of tile bodies sit where the tiles are, as in the settled frame."""
+    from PySide6.QtWidgets import QVBoxLayout, QWidget
+    c = make_canvas(qtbot, tmp_path / "p.jstudio", "re-engagement.yaml")
+    window = QWidget()
+    qtbot.addWidget(window)
+    box = QVBoxLayout(window)
+    box.setContentsMargins(137, 91, 20, 20)
+    box.addWidget(c.view)
+    window.resize(1300, 760)
+    window.show()
+    qtbot.waitExposed(window)
+    c.view.set_zoom(1.21)
+    c.view.centerOn(c.scene.content_rect().center())
+
+    def shot() -> np.ndarray:
+        image = window.grab().toImage().convertToFormat(QImage.Format.Format_RGB32)
+        return np.frombuffer(image.constBits(), np.uint8, image.sizeInBytes()).reshape(
+            image.height(), -1, 4)[..., 2::-1].astype(int).copy()
+
+    moving = shot()
+    assert c.scene.theme.looks.pictures  # the bodies came from shared pictures
+    c.scene._zoom_settled()
+    settled = shot()
+    far = np.abs(_blurred(moving) - _blurred(settled)).max(axis=2) > 48
+    assert far.sum() < far.size // 500
+    box.removeWidget(c.view)
+    c.view.setParent(None)  # the view goes back to qtbot, which closes it

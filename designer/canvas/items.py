@@ -475,11 +475,22 @@ class TileItem(QGraphicsItem):
             self._paint_body(p, color, selected)
             p.end()
             looks.put(key, picture)
-        at = device.map(bounds.topLeft())
+        # The device transform is the world's followed by the painter's own (where the viewport sits in the
+        # window's backing store, and the device pixel ratio): the picture goes on whole device pixels through
+        # the painter's own, with a world transform that only undoes the pixel ratio.
         world = painter.worldTransform()
-        ratio = scale / world.m11() if world.m11() > 0.0 else 1.0
-        painter.setWorldTransform(QTransform.fromScale(1.0 / ratio, 1.0 / ratio))  # device pixels
-        painter.drawImage(QPointF(round(at.x()), round(at.y())), picture)
+        unworld, invertible = world.inverted()
+        if not invertible:
+            return False
+        own = unworld * device
+        ratio = own.m11()
+        pixels = QTransform.fromScale(1.0 / ratio, 1.0 / ratio)
+        back, invertible = (pixels * own).inverted()
+        if ratio <= 0.0 or not invertible:
+            return False
+        at = device.map(bounds.topLeft())
+        painter.setWorldTransform(pixels)
+        painter.drawImage(back.map(QPointF(round(at.x()), round(at.y()))), picture)
         painter.setWorldTransform(world)
         return True
 
