@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QToolButton
 
-from app import APP_NAME, __version__
+from app import APP_NAME
 from app.codec.plain import journey_to_doc
 from app.errors import JourneyStudioError
 from app.model.registry import CATEGORIES, REGISTRY
@@ -327,6 +327,5 @@ class Actions:
                 return
 
     def show_about(self) -> None:
-        QMessageBox.about(self.w, f"About {APP_NAME}",
-                          f"<b>{APP_NAME}</b> {__version__}<p>Design customer journeys offline, simulate them, and "
-                          "hand a validated package to a live runner.</p>")
+        from designer.about import show_about
+        show_about(self.w)

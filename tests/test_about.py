@@ -58,3 +58,19 @@ def test_about_shows_a_packaged_build(qtbot) -> None:
     dialog.grab().save("/tmp/shots/about-build.png")
     dialog.reject()
     assert not dialog.isVisible()
+
+
+def test_help_about_in_the_main_window_opens_it(qtbot, tmp_path: Path, leftover_windows_closed) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    from designer.about import AboutDialog
+    from tests.window_helpers import template_window
+    w = template_window(qtbot, tmp_path / "p.jstudio", "re-engagement.yaml")
+    w.actions.about.trigger()
+    qtbot.waitUntil(lambda: any(isinstance(d, AboutDialog) and d.isVisible()
+                                for d in QApplication.topLevelWidgets()), timeout=5000)
+    [dialog] = [d for d in QApplication.topLevelWidgets() if isinstance(d, AboutDialog) and d.isVisible()]
+    assert dialog.version_label.text() == f"Version {__version__}"
+    dialog.close()
+    w.document.undo_stack.setClean()
+    w.close()
