@@ -144,3 +144,15 @@ def test_compare_two_runs_and_locale(project: Path, capsys: pytest.CaptureFixtur
     assert code == 2 and "no saved simulation run 7" in err
     code, _, err = run(capsys, "simulate", project, *SIM, "--contacts", "10", "--locale", "xx_YY")
     assert code == 2 and "unknown locale 'xx_YY'" in err
+
+
+def test_a_synthetic_run_imports_sqlalchemy_only_to_save(project: Path) -> None:
+    """For a synthetic population the project is read with sqlite3, and the file opened to save the run on a
+    thread of its own (test_a_run_is_saved_and_listed saves through it): with --no-save, no SQLAlchemy at all."""
+    import subprocess
+    import sys
+    code = ("import sys\nfrom app.cli.main import main\n"
+            "rc = main(['simulate', sys.argv[1], '--journey', 'Product announcement', '--contacts', '500', "
+            "'--seed', '1', '--no-save'])\nprint(rc, 'sqlalchemy' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code, str(project)], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "0 False", done.stdout + done.stderr
