@@ -3,8 +3,9 @@
 A run is stored as one row of `simulation_runs`: the columns the run browser lists (journey, version, name,
 population spec, seed, replicas, summary) and `data`, the run's bytes that replay it bit for bit. The store
 keeps bytes and summaries: it does not know how to simulate or decode a run (`simulator.runs.load_run` does);
-what it needs of a run to save one is `SavedRun`. Runs are a journey's history: they keep their journey id after the journey is deleted. Saving also
-records a "simulated" milestone for the journey, in the same transaction.
+what it needs of a run to save one is `SavedRun`. Runs are a journey's history: they keep their journey id
+after the journey is deleted. Saving also records a "simulated" milestone for the journey, in the same
+transaction.
 
 A reviewer names a run, writes notes on it and approves it (recording an "approved" milestone, in the same
 transaction) or withdraws the approval; `approved_run` finds the run a journey's package shows.
@@ -438,5 +439,5 @@ def approved_run(pf: ProjectFile, journey_key: str, version: int | None = None) 
 
 
 __all__ = ["RunInfo", "approve_run", "approved_run", "delete_run", "describe_change",
-           "figure_label", "insert_run", "load_run_bytes", "saved_journey_doc", "SavedRun", "rename_run", "run_info", "runs", "save_run", "set_run_notes", "summary_of",
-           "withdraw_approval"]
+           "figure_label", "insert_run", "load_run_bytes", "saved_journey_doc", "SavedRun", "rename_run", "run_info",
+           "runs", "save_run", "set_run_notes", "summary_of", "withdraw_approval"]
