@@ -10,8 +10,9 @@ journey fits at 0.1x: coloured cards, flows as link widths), then at 1x on the m
 and flow counts drawn). The view is shown and the zoom has settled before scrubbing starts, as when a run opens.
 200 scrub positions spread over the run's simulated time, in a shuffled order (a scrubber jumps about).
 `frame_without_repaint` is the controller's part alone. Yardstick, in the same process: a repaint of the same
-view with nothing changed (what any frame of that canvas costs). Goal (issue 15): 16 ms on the 1,000-step
-journey.
+view with nothing changed (what any frame of that canvas costs). `cpu_*`: the main thread's processor time of
+the same frames (`time.thread_time`), less disturbed than wall-clock time by other processes on a busy machine.
+Goal (issue 15): 16 ms on the 1,000-step journey.
 """
 
 from __future__ import annotations
@@ -96,20 +97,23 @@ def _case(label: str, path: Path, setup: Any, contacts: int, replicas: int) -> d
             middle = scene.tile_items()[len(scene.tile_items()) // 2]
             view.centerOn(middle)
             _settle()
-        frames, compute, still = [], [], []
+        frames, compute, still, frames_cpu, still_cpu = [], [], [], [], []
         for t in positions:
-            t0 = time.perf_counter()
+            c0, t0 = time.thread_time(), time.perf_counter()
             bar.timeline.set_time(t)
             view.viewport().repaint()
             frames.append(time.perf_counter() - t0)
+            frames_cpu.append(time.thread_time() - c0)
             compute.append(controller.last_frame_ms / 1000.0)
-            t1 = time.perf_counter()
+            c1, t1 = time.thread_time(), time.perf_counter()
             view.viewport().repaint()  # the yardstick: the same view repainted with nothing changed
             still.append(time.perf_counter() - t1)
+            still_cpu.append(time.thread_time() - c1)
         QApplication.processEvents()
         out[f"at_{where}"] = {"zoom": round(view.zoom, 3), "frame_with_repaint": _ms(frames),
                               "frame_without_repaint": _ms(compute), "yardstick_repaint_unchanged": _ms(still),
                               "ratio": round(statistics.median(frames) / statistics.median(still), 2),
+                              "cpu_frame_with_repaint": _ms(frames_cpu), "cpu_yardstick": _ms(still_cpu),
                               "under_50ms": all(f < 0.05 for f in frames)}
     tiles_with_status = sum(1 for tile in scene.tile_items() if tile.status_text and "waiting" in tile.status_text
                             or "sent" in tile.status_text)
