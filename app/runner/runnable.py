@@ -20,7 +20,7 @@ from app.model.content import Content
 from app.model.journey import Journey
 from app.model.registry import REGISTRY
 from app.model.segment import Segment
-from app.semantics.draws import NEVER
+from app.semantics.keys import NEVER
 from app.semantics.plan import Kind, Plan, PlanError, compile_plan
 
 CHANNELS = ("email", "sms", "push")  # the channels the runner can send on

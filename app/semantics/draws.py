@@ -14,11 +14,12 @@ seconds, which also absorbs any last-bit difference between vectorised and scala
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from typing import Final
 
 import numpy as np
+
+from app.semantics.keys import NEVER, name_key
 
 MASK64: Final = (1 << 64) - 1
 GOLDEN: Final = 0x9E3779B97F4A7C15
@@ -26,8 +27,6 @@ _M1: Final = 0xBF58476D1CE4E5B9
 _M2: Final = 0x94D049BB133111EB
 _U_GOLDEN, _U_M1, _U_M2 = np.uint64(GOLDEN), np.uint64(_M1), np.uint64(_M2)
 _TWO32: Final = 2.0 ** -32
-NEVER: Final = 1 << 62
-"""A time that never comes (seconds); far enough from int64 overflow that adding a delay stays safe."""
 
 # Purposes: what a draw is for. Distinct constants keep the streams independent.
 DELIVER_OPEN: Final = 1
@@ -49,11 +48,6 @@ def mix64(x: int) -> int:
     x = ((x ^ (x >> 30)) * _M1) & MASK64
     x = ((x ^ (x >> 27)) * _M2) & MASK64
     return x ^ (x >> 31)
-
-
-def name_key(text: str) -> int:
-    """A stable 64-bit key for a name (a step id, an event name); Python's hash() is salted per process."""
-    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little")
 
 
 def stream(seed: int, *parts: int | str) -> int:

@@ -19,12 +19,10 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Any, Mapping
 
-import numpy as np
-
 from app.model.attributes import CONSENT_LEVELS, MESSAGE_EVENTS
 from app.model.journey import Journey, Trigger
 from app.model.registry import END, REGISTRY
-from app.semantics.draws import NEVER, name_key
+from app.semantics.keys import NEVER, name_key
 from app.semantics.timezones import local_to_utc, zone
 
 DAY = 86_400
@@ -170,8 +168,10 @@ class Plan:
         """The one definition of a goal reached: its event at or after entry and before this (exclusive) time,
         whether or not the contact has left the journey by then; within the goal's attribution window after
         entry, and before the iteration's cutoff (nothing is seen after it). Works on ints and arrays."""
-        return np.minimum(entry + self.goal_window + 1, cutoff) if isinstance(entry, np.ndarray) \
-            else min(entry + self.goal_window + 1, cutoff)
+        if isinstance(entry, int):
+            return min(entry + self.goal_window + 1, cutoff)
+        import numpy as np  # arrays come from the simulator, which has NumPy loaded already
+        return np.minimum(entry + self.goal_window + 1, cutoff)
 
     def segments_used(self) -> list[str]:
         """Segments named by if/then steps, the goal and exit conditions (not the audience)."""

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 from zoneinfo import ZoneInfo
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 _SAMPLE = 6 * 3600  # offsets change at most a few times a year, never twice within six hours
 
@@ -70,6 +71,7 @@ class OffsetTable:
     """UTC offsets of a few zones over a window [lo, hi], looked up for many (zone, time) pairs at once."""
 
     def __init__(self, names: Sequence[str], lo: int, hi: int) -> None:
+        import numpy as np  # only the simulator's engine builds tables (the runner's status needs no NumPy)
         self.names = tuple(names)
         self.lo, self.hi = lo, hi
         found = [transitions(n, lo, hi) for n in self.names]
@@ -88,6 +90,7 @@ class OffsetTable:
 
     def offsets(self, zone_index: np.ndarray, t: np.ndarray) -> np.ndarray:
         """Offsets (seconds, int64) of zone `zone_index[i]` at UTC time `t[i]` (times inside the window)."""
+        import numpy as np
         off = self.base[zone_index]
         for k in range(self.at.shape[1]):
             passed = t >= self.at[zone_index, k]
