@@ -19,9 +19,9 @@ from typing import Any
 
 from app.runner.runnable import RunnerError
 from app.runner.state import StateDb
+from app.runner.state_read import SECRET_SETTING, URL_SETTING
 
-SECRET_SETTING = "events_secret"
-URL_SETTING = "events_url"
+__all__ = ["SECRET_SETTING", "URL_SETTING", "Endpoint", "endpoint", "events_secret", "local_url"]
 
 
 def events_secret(state: StateDb, given: str | None = None) -> tuple[str, bool]:

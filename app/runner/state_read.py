@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 SENDING, SENT, SUPPRESSED, NO_ADDRESS, FAILED = "sending", "sent", "suppressed", "no_address", "failed"
+SECRET_SETTING = "events_secret"  # the run's events secret (access.py)
+URL_SETTING = "events_url"  # the local address of the run's endpoint, while it runs (access.py)
 
 
 def _connect(path: Path) -> sqlite3.Connection:

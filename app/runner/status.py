@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.runner.calls import COHORT_WORKFLOW
 from app.runner.runnable import Runnable, RunnerError, step_types
-from app.runner.state_read import read_settings, snapshot
+from app.runner.state_read import SECRET_SETTING, URL_SETTING, read_settings, snapshot
 from app.semantics.plan import Kind
 
 if TYPE_CHECKING:  # temporalio is imported when Temporal is asked: a run that is over needs none of it
@@ -251,7 +251,7 @@ async def read_counts(r: Runnable, state_dir: Path, temporal: str | None = None)
     extra: dict[str, Any] = {}
     address = None
     if db.is_file():
-        found = read_settings(db, "journey", "temporal", FINAL_COUNTS)
+        found = read_settings(db, "journey", "temporal", FINAL_COUNTS, URL_SETTING, SECRET_SETTING)
         ran = found.get("journey")
         if isinstance(ran, dict) and ran.get("key") not in (None, r.key):
             raise RunnerError(f"{state_dir}: the run kept there is of journey version {ran.get('key')}, not of "
@@ -259,6 +259,12 @@ async def read_counts(r: Runnable, state_dir: Path, temporal: str | None = None)
         final = found.get(FINAL_COUNTS)
         if isinstance(final, dict) and final.get("key") == r.key and isinstance(final.get("steps"), list):
             return final
+        url, secret = found.get(URL_SETTING), found.get(SECRET_SETTING)
+        if temporal is None and isinstance(url, str) and isinstance(secret, str):
+            import asyncio
+            served = await asyncio.to_thread(runner_counts, url, secret, r.key)
+            if served is not None:
+                return served
         address = found.get("temporal")
         snap = snapshot(db, r.key)
         extra = {k: snap[k] for k in ("messages", "failures", "events", "dead_letters")}
@@ -266,6 +272,30 @@ async def read_counts(r: Runnable, state_dir: Path, temporal: str | None = None)
         raise RunnerError(f"{state_dir}: no run of this package here (start one with journey-studio run, or give "
                           "--state-dir or --temporal)")
     return {**await _temporal_counts(r, state_dir, temporal, address), **extra}
+
+
+RUNNER_ANSWER_MAX = 64 * 1024 * 1024  # bytes of a runner's /status answer read at most
+
+
+def runner_counts(url: str, secret: str, key: str, timeout: float = 3.0) -> dict[str, Any] | None:
+    """The counts the run's own process serves (`GET /status` with the run's secret), or None when nothing
+    answers there, the answer is not 200 (Temporal away: 503) or it is of another journey version."""
+    import json
+    import urllib.error
+    import urllib.request
+    if not url.startswith("http://"):
+        return None  # the runner keeps its own endpoint's address (access.local_url); nothing else is asked
+    req = urllib.request.Request(url.rstrip("/") + "/status", headers={"Authorization": f"Bearer {secret}"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as answer:  # noqa: S310 - the run's own local address
+            if answer.status != 200:
+                return None
+            doc = json.loads(answer.read(RUNNER_ANSWER_MAX + 1)[:RUNNER_ANSWER_MAX])
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+    if isinstance(doc, dict) and doc.get("key") == key and isinstance(doc.get("steps"), list):
+        return doc
+    return None
 
 
 async def _temporal_counts(r: Runnable, state_dir: Path, temporal: str | None, address: str | None) -> dict[str, Any]:
