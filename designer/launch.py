@@ -7,6 +7,9 @@ import sys
 import threading
 from pathlib import Path
 
+from typing import Any
+
+from PySide6.QtCore import QEvent, QTimer
 from PySide6.QtWidgets import QApplication
 
 from app import APP_NAME
@@ -74,7 +77,7 @@ def build_demo(path: Path) -> None:
 
 
 def application() -> QApplication:
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = QApplication.instance() or StudioApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setApplicationDisplayName(APP_NAME)
     app.setOrganizationName("Journey Studio")
@@ -82,12 +85,79 @@ def application() -> QApplication:
     return app  # type: ignore[return-value]
 
 
+def is_package(path: str | Path) -> bool:
+    return str(path).lower().endswith(".jpkg")
+
+
+def open_given_file(path: str) -> None:
+    """Open what the system hands the running application (on macOS a double-clicked document arrives as a
+    QFileOpenEvent, not as an argument): a project in a window of its own; a package offered for import into
+    the active project (checked first, as File > Import does)."""
+    from designer.main_window import MainWindow
+    if is_package(path):
+        window = _front_window()
+        if window is not None:
+            offer_package(window, path)
+        return
+    window = MainWindow.open(path, _front_window())
+    if window is not None:
+        window.show()
+
+
+class StudioApplication(QApplication):
+    """The application object; it takes the system's file-open events (events sent to the application object
+    only, so this costs nothing for the events of every widget, as an application-wide filter would)."""
+
+    def event(self, e: QEvent) -> bool:
+        if e.type() == QEvent.Type.FileOpen:
+            path = e.file()  # type: ignore[attr-defined]
+            if path:
+                open_given_file(path)
+                return True
+        return super().event(e)
+
+
+def _front_window() -> Any:
+    from designer.main_window import MainWindow, _open_windows
+    active = QApplication.activeWindow()
+    if isinstance(active, MainWindow):
+        return active
+    return next((w for w in reversed(list(_open_windows)) if w.isVisible()), None)
+
+
+def offer_package(window: Any, path: str) -> None:
+    """A package given to the application (argument or double-click): import it into the window's project once the
+    window is up; the import checks it, asks about a name clash and says what happened."""
+    QTimer.singleShot(0, lambda: ask_to_import(window, path))
+
+
+def ask_to_import(window: Any, path: str) -> bool:
+    """Ask before importing a package handed to the application into the open project (the import then says
+    what it did); True when the user agreed."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from designer.import_file import import_journey_file
+    project = window.document.file.path.name
+    answer = QMessageBox.question(
+        window, APP_NAME, f"Import the journey package {Path(path).name} into {project}?\n\nThe package is checked "
+        "first (its signature against the trusted keys, every file against its manifest); the import can be undone.",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes)
+    if answer != QMessageBox.StandardButton.Yes:
+        return False
+    import_journey_file(window, path)
+    return True
+
+
 def launch(project: str | None = None) -> int:
-    """Open the main window on a project and run the event loop; returns the exit status."""
+    """Open the main window on a project (or, given a package, on the last project with the package offered for
+    import) and run the event loop; returns the exit status."""
     from designer import crash
     from designer.main_window import MainWindow
     app = application()
     crash.install()  # an uncaught error or a native fault: a local crash log and a dialog with its path
+    package = project if project and is_package(project) else None
+    if package:
+        project = None
     path = initial_project(project)  # a first start builds the demo, with a window saying so
     window = MainWindow.open(path)
     if window is None:  # the project could not be opened: the window said why; start on the demo instead
@@ -95,4 +165,6 @@ def launch(project: str | None = None) -> int:
         if window is None:
             return 2
     window.show()
+    if package:
+        offer_package(window, package)
     return app.exec()
