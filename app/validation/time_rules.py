@@ -7,9 +7,11 @@ checks that depend on the present (start or end passed) are go-live checks: they
 clock is the machine's, unless JOURNEY_STUDIO_NOW names a moment (ISO 8601, e.g. 2026-12-07T09:00Z: "check as
 if it were then"; a time without an offset is UTC).
 
-The other two look only at the journey: errors for export, warnings while drafting. Quiet hours are checked in
-the journey's time zone (contacts in other zones have their own nights); a repeating journey is checked over its
-first repetition, which ends when the next begins.
+The other two look only at the journey. An end that stops the first contacts before the longest path is over
+is a warning (an end may stop contacts on purpose; the runner and the simulator stop them exactly there); quiet
+hours that leave a message no moment to be sent before the end are errors for export, warnings while drafting.
+Quiet hours are checked in the journey's time zone (contacts in other zones have their own nights); a repeating
+journey is checked over its first repetition, which ends when the next begins.
 """
 
 from __future__ import annotations
@@ -290,7 +292,7 @@ def end_before_last_wait(ctx: Context) -> Iterable[Finding]:
             held = f"wait there until {_local(leave, zone)}" if hold[2] is not None \
                 else f"may wait {format_duration(timedelta(seconds=leave - a))} there"
             reach = "at the start" if a == start else f"{format_duration(timedelta(seconds=a - start))} after the start"
-            yield _strict(ctx)(
+            yield warning(  # an end may stop contacts on purpose (the runner does so exactly): said, not refused
                 "end-before-wait", f"Contacts on the longest path reach '{ctx.label(sid)}' {reach} and {held}, but "
                 f"{why} ({_local(cutoff, zone)} {tz}): they are stopped before the journey is over.",
                 f"Move the end to {_local(last, zone)} or later (the longest path takes "
