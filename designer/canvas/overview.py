@@ -123,15 +123,17 @@ class Overview:
         for edge in edges:
             cell = cell_of(edge.sceneBoundingRect())
             kind = edge.pen_kind()
-            cell.lines.setdefault(kind, _winding()).addPath(edge.path())
+            line = cell.lines.get(kind)
+            if line is None:
+                line = cell.lines[kind] = QPainterPath()  # stroked: no fill rule needed
+            line.addPath(edge.path())
             cell.edges.append(edge)
         for tile in tiles:
             card = tile.card_rect().translated(tile.pos())
             cell = cell_of(card)
-            color = type_color(tile.type_id)
-            entry = cell.cards.get(color.name())
+            entry = cell.cards.get(tile.type_id)
             if entry is None:
-                entry = cell.cards[color.name()] = (color, _winding())
+                entry = cell.cards[tile.type_id] = (type_color(tile.type_id), _winding())
             entry[1].addRoundedRect(card, RADIUS, RADIUS)
             if tile.isSelected():
                 cell.selected.addRoundedRect(card, RADIUS, RADIUS)
@@ -187,7 +189,7 @@ class _Cell:
     def __init__(self) -> None:
         self.bounds = QRectF()
         self.lines: dict[str, QPainterPath] = {}  # by pen: 'plain', 'selected', 'drop'
-        self.cards: dict[str, tuple[QColor, QPainterPath]] = {}  # by colour
+        self.cards: dict[str, tuple[QColor, QPainterPath]] = {}  # by tile type: its colour and cards
         self.selected = _winding()
         self.dots = _winding()
         self.tiles: list[tuple[QRectF, TileItem]] = []
