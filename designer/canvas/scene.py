@@ -177,7 +177,8 @@ class JourneyScene(QGraphicsScene):
         tile.sync(step, is_entry=step.id == self._entry)
         tile.status_board = self._status_board
         tile.overview = self.overview
-        tile.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, self.overview.active)
+        if self.overview.active:
+            tile.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents)
         self.overview.touch()
         tile.setPos(to_point(step.position) if step.position is not None else place or self._place_new(step))
         self._tiles[step.id] = tile
@@ -212,7 +213,8 @@ class JourneyScene(QGraphicsScene):
         self.addItem(edge)
         edge.flow_board = self._flow_board
         edge.overview = self.overview
-        edge.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, self.overview.active)
+        if self.overview.active:
+            edge.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents)
         self.overview.touch()
         return edge
 
