@@ -179,3 +179,24 @@ def test_the_changes_a_manifest_records_are_bounded() -> None:
     assert len(plain["steps_changed"]) == MAX_RECORDED and plain["truncated"]
     assert plain["counts"]["steps_changed"] == 3 * MAX_RECORDED
     assert len(json.dumps(plain)) < 64 * 1024
+
+
+def test_a_run_of_the_released_version_is_not_outdated_while_the_draft_is_unchanged(project: Path, tmp_path: Path,
+                                                                                     capsys: Cap) -> None:
+    """After packaging, the draft is the next version number but still the released journey: its run is current
+    (the issue saw 'outdated: journey now v4' on an approved run of an unchanged journey); an edit makes it
+    outdated."""
+    with ProjectFile.open(project) as pf:
+        run_id = save_run(pf)
+        approve(pf, run_id, "ana")
+    code, _, stderr = run(capsys, "package", project, "--journey", NAME, "--out", tmp_path / "1.jpkg")
+    assert code == 0, stderr
+    with ProjectFile.open(project) as pf:
+        [info] = pf.runs(NAME)
+        assert (info.journey_version, info.current_version) == (1, 2)
+        assert not info.outdated and info.outdated_text == "" and info.version_tag == "v1"
+        assert not pf.run_info(run_id).outdated
+        pf.project.journey(NAME).update(description="Second wave")
+    with ProjectFile.open(project) as pf:
+        [info] = pf.runs(NAME)
+        assert info.outdated and "the journey is now at version 2" in info.outdated_text

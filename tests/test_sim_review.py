@@ -140,7 +140,8 @@ def test_approved_run_is_the_latest_approved_of_a_version(tmp_path: Path, clock:
         pf.withdraw_approval(a)
         assert got(1) == expected(1) == b
         info = pf.approved_run(pf.project.journey(ANNOUNCEMENT).id, 1)  # by id as well as by name
-        assert isinstance(info, RunInfo) and info.id == b and info.outdated and info.current_version == 2
+        assert isinstance(info, RunInfo) and info.id == b and info.current_version == 2
+        assert not info.outdated  # the draft of version 2 is still the released version 1 (issue 16)
         with pytest.raises(ModelError, match="no journey named 'Nope'"):
             pf.approved_run("Nope")
         jid = pf.project.journey(ANNOUNCEMENT).id
@@ -247,6 +248,7 @@ def test_runs_listing_shows_approval_notes_and_outdated(project: tuple[Path, int
     assert run(capsys, "review", path, first, "--approve", "--by", "Alice", "--note", "Ready.\nSee the SMS.")[0] == 0
     with ProjectFile.open(path) as pf:
         pf.freeze(ANNOUNCEMENT)
+        pf.project.journey(ANNOUNCEMENT).update(description="Second wave")  # the draft changes after release
     code, out, err = run(capsys, "runs", path)
     assert code == 0, err
     lines = out.splitlines()

@@ -99,6 +99,8 @@ def test_a_run_of_an_older_version_is_identifiable(tmp_path: Path) -> None:
     with ProjectFile.open(path) as pf:
         old = pf.save_run(_record(pf, "Product announcement", 7, 1))
         pf.freeze("Product announcement")  # version 1 frozen: the journey is now a draft of version 2
+        assert not pf.run_info(old).outdated  # ... which is still the released version 1
+        pf.project.journey("Product announcement").update(description="Second wave")  # now it is not
         new = pf.save_run(_record(pf, "Product announcement", 7, 1))
     with ProjectFile.open(path) as pf:
         infos = {r.id: r for r in pf.runs("Product announcement")}

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Protocol
 
 from sqlalchemy import Connection, Row, delete, insert, select, update
 
-from app.errors import ProjectFileError
+from app.errors import ModelError, ProjectFileError
 from app.store import schema as t
 
 if TYPE_CHECKING:
@@ -81,10 +81,13 @@ class RunInfo:
     def approved(self) -> bool:
         return self.approved_at is not None
 
+    unchanged_since: int | None = None  # the released version the journey's draft still is (layout aside)
+
     @property
     def outdated(self) -> bool:
-        """Whether the journey has changed version since the run (or was deleted)."""
-        return self.current_version != self.journey_version
+        """Whether the journey has changed since the run's version (or was deleted). A draft unchanged since the
+        version it was released as is still that journey: packaging it reuses the version and its run."""
+        return self.current_version != self.journey_version and self.unchanged_since != self.journey_version
 
     @property
     def population_text(self) -> str:
@@ -283,14 +286,39 @@ def describe_change(name: str, value: Any, default: Any) -> str:
 _LISTED = [c for c in _r.c if c.name != "data"]
 
 
-def _info(pf: ProjectFile, r: Row[Any], by_id: Mapping[str, Journey] | None = None) -> RunInfo:
+def _info(pf: ProjectFile, r: Row[Any], by_id: Mapping[str, Journey] | None = None,
+          unchanged: dict[str, int | None] | None = None) -> RunInfo:
     by_id = by_id if by_id is not None else {j.id: j for j in pf.project.journeys}
     journey = by_id.get(r.journey_id)
     summary = dict(r.summary or {})
     name = journey.name if journey is not None else str(summary.get("journey", {}).get("name", r.journey_id))
+    since = None
+    if journey is not None and r.journey_version < journey.version:
+        unchanged = unchanged if unchanged is not None else {}
+        if journey.id not in unchanged:
+            unchanged[journey.id] = unchanged_since(pf, journey)
+        since = unchanged[journey.id]
     return RunInfo(r.id, r.journey_id, name, r.journey_version, journey.version if journey is not None else None,
                    r.name, r.created_at, dict(r.population or {}), r.seed, r.replicas, summary, r.notes or "",
-                   r.approved_at, r.approved_by, *_changes(summary))
+                   r.approved_at, r.approved_by, *_changes(summary), unchanged_since=since)
+
+
+def unchanged_since(pf: ProjectFile, journey: Journey) -> int | None:
+    """The released version a journey's draft still is (its layout aside): the last one, when the draft is the
+    version after it and nothing in it changed; else None. A damaged version is not taken to match."""
+    from app.codec.plain import journey_to_doc
+    last = journey.version - 1
+    if last < 1:
+        return None
+    try:
+        j, contents, segments = pf.read_version(journey.id, last)
+    except (ProjectFileError, ModelError):
+        return None
+    released = journey_to_doc(j, {c.name: c for c in contents}, {s.name: s for s in segments})
+    draft = journey_to_doc(journey, pf.project.content, pf.project.segments)
+    ignore = ("layout", "version")
+    same = {k: v for k, v in released.items() if k not in ignore} == {k: v for k, v in draft.items() if k not in ignore}
+    return last if same else None
 
 
 def _changes(summary: Mapping[str, Any]) -> tuple[tuple[tuple[str, Any, Any], ...], bool]:
@@ -314,7 +342,8 @@ def runs(pf: ProjectFile, journey_key: str | None = None) -> list[RunInfo]:
     with pf._transaction("cannot be read") as conn:
         rows = conn.execute(q).all()
     by_id = {j.id: j for j in pf.project.journeys}
-    return [_info(pf, r, by_id) for r in rows]
+    unchanged: dict[str, int | None] = {}  # per journey, worked out once for the listing
+    return [_info(pf, r, by_id, unchanged) for r in rows]
 
 
 def _missing(pf: ProjectFile, run_id: int) -> ProjectFileError:
