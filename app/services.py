@@ -49,6 +49,8 @@ def plan_import(project: Project, journey: Journey, contents: list[Content], seg
         raise JourneyStudioError(clash_message(project, journey.name))
     name = project.unique_journey_name(journey.name) if existing is not None and rename else journey.name
     new = journey.clone(id=existing.id if existing is not None and replace else project.new_journey_id(), name=name)
+    if existing is not None and replace:  # the same journey goes on: its draft keeps its place in the versions
+        new.version = max(new.version, existing.version)
     if all(step.position is None for step in new):
         for sid, pos in layered_layout(new).items():
             new.step(sid).position = pos

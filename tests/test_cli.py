@@ -89,6 +89,21 @@ def test_release_freezes_versions_that_stay_readable(project: Path, tmp_path: Pa
     assert "frozen versions 1" in out and "exported" in out
 
 
+def test_releasing_an_unchanged_journey_again_reuses_its_version(project: Path, tmp_path: Path, capsys) -> None:
+    code, v1, err = run(capsys, "export", project, "--journey", "Product announcement", "--release")
+    assert code == 0 and "Froze 'Product announcement' as version 1" in err
+    code, again, err = run(capsys, "export", project, "--journey", "Product announcement", "--release")
+    assert code == 0 and again == v1
+    assert "unchanged since version 1 was released: exported version 1 again" in err and "Froze" not in err
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(v1.replace("within: 1d", "within: 2d"), encoding="utf-8")
+    assert run(capsys, "import", project, edited, "--replace")[0] == 0
+    code, v2, err = run(capsys, "export", project, "--journey", "Product announcement", "--release")
+    assert code == 0 and "as version 2" in err and "within: 2d" in v2
+    code, out, _ = run(capsys, "info", project, "--json")
+    assert json.loads(out)["journeys"][0]["frozen_versions"] == [1, 2]
+
+
 def test_release_is_refused_while_there_are_errors(tmp_path: Path, capsys) -> None:
     path = tmp_path / "p.jstudio"
     run(capsys, "new", path)

@@ -245,9 +245,16 @@ def export(project: str, journey_name: str, out: str | None, as_json: bool, vers
                     click.echo(f"  error   {f.step or 'journey'}: {f.message} Fix: {f.fix}", err=True)
                 fail(f"journey '{journey.name}' has {count(len(errors), 'error')}; fix them before releasing "
                      "(nothing was frozen)")
-            version = pf.freeze(journey.id)
-            click.echo(f"Froze '{journey.name}' as version {version}; edits now make version {version + 1}",
-                       err=True)
+            from app.store.runs import unchanged_since
+            same = unchanged_since(pf, journey)
+            if same is not None:  # as package does: an unchanged journey is the version it was released as
+                version = same
+                click.echo(f"'{journey.name}' is unchanged since version {same} was released: exported version "
+                           f"{same} again", err=True)
+            else:
+                version = pf.freeze(journey.id)
+                click.echo(f"Froze '{journey.name}' as version {version}; edits now make version {version + 1}",
+                           err=True)
         if version is not None:
             journey, contents, segments = pf.read_version(journey_name, version)
             doc = journey_to_doc(journey, {c.name: c for c in contents}, {s.name: s for s in segments})

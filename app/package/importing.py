@@ -71,6 +71,7 @@ def plan_package_import(project: Project, package: Package, *, name: str | None 
                        rename=on_clash == "rename", replace=on_clash == "replace")
     if plan.replaces is not None:  # a new id: the replaced journey's released versions stay its history
         plan.journey = plan.journey.clone(id=project.new_journey_id())
+        plan.journey.version = journey.version  # its own history: the package's version, not the replaced one's
     report = plan.report[:-1] + kept
     if existing is not None:
         report.append(f"The project already had a journey named '{journey.name}': "
