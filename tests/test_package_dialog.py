@@ -271,3 +271,25 @@ def test_go_live_says_what_the_projects_trusted_keys_make_of_the_signing_key(doc
     assert dialog.create_package()
     pkg = read_package(dialog.package_result.path)  # type: ignore[union-attr]
     assert pkg.manifest["signed"]["by"] == "Ana"
+
+
+def test_a_passed_start_is_refused_and_start_now_fixes_it_undoably(doc: Document, qtbot,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The announcement starts 2026-12-01 09:00 Paris, a one-time journey: checked a day later it may not go live
+    as it is; Start now moves the start to the next whole minute (one undoable edit) and it is ready again."""
+    from datetime import datetime
+    monkeypatch.setenv("JOURNEY_STUDIO_NOW", "2026-12-02T10:00Z")
+    dialog = PackageDialog(doc)
+    qtbot.addWidget(dialog)
+    assert dialog.verdict.text().startswith("Not ready to go live")
+    assert dialog.start_now_button.isVisibleTo(dialog)
+    assert any("start" in child.lower() for _, children in rows(dialog) for child in children)
+    shoot(dialog, "golive_start_passed")
+    before = doc.current_journey.schedule
+    assert dialog.start_now() is True
+    after = doc.current_journey.schedule
+    assert after.start == datetime(2026, 12, 2, 11, 1)  # 10:01 UTC is 11:01 in Paris
+    assert after.end == before.end  # still after the new start: kept
+    assert dialog.verdict.text().startswith("Ready to go live") and not dialog.start_now_button.isVisibleTo(dialog)
+    doc.undo_stack.undo()
+    assert doc.current_journey.schedule == before

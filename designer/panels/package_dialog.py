@@ -127,6 +127,11 @@ class PackageDialog(Dialog):
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.create_button = self.buttons.addButton("&Create package", QDialogButtonBox.ButtonRole.ActionRole)
         self.create_button.setDefault(True)
+        self.start_now_button = self.buttons.addButton("Start &now", QDialogButtonBox.ButtonRole.ActionRole)
+        self.start_now_button.setToolTip("Set the journey's start to the next whole minute in its time zone "
+                                         "(an edit of the draft, undoable)")
+        self.start_now_button.clicked.connect(self.start_now)
+        self.start_now_button.hide()
         self.buttons.rejected.connect(self.reject)
         self.create_button.clicked.connect(self.create_package)
 
@@ -204,6 +209,9 @@ class PackageDialog(Dialog):
                               "Fix what is marked below; the package is refused until then.")
         self._add_version_row(r)
         self._add_check_rows(r)
+        # a passed start of the draft: offer to start now (a released version is packaged as it was frozen)
+        self.start_now_button.setVisible(self.selected_version() is None
+                                         and any(f.code == "start-passed" for f in r.findings))
         self._add_content_rows(r)
         self._add_run_row(r)
         self._add_runner_row(r)
@@ -224,6 +232,24 @@ class PackageDialog(Dialog):
         text = (f"The current draft: unchanged, version {r.version} again" if r.reuses
                 else f"Freeze the current draft as version {journey.version}")
         self.version.setItemText(index, text)
+
+    def start_now(self) -> bool:
+        """Move the draft's start to the next whole minute of its time zone (one undoable edit); judge again."""
+        from dataclasses import replace
+
+        from app.model.project_commands import UpdateJourney
+        from app.validation.time_rules import start_now
+        journey = self.document.current_journey
+        if journey is None:
+            return False
+        schedule = journey.schedule
+        start = start_now(schedule.timezone)
+        end = schedule.end
+        if end is not None and schedule.start is not None and end <= start:
+            end = start + (end - schedule.start)  # keep the journey's length rather than end before it starts
+        ok = bool(self.document.run(UpdateJourney(journey.id, schedule=replace(schedule, start=start, end=end))))
+        self.refresh()
+        return ok
 
     def _on_journey_changed(self, _journey_id: object = None) -> None:
         self._fill_versions()
@@ -277,7 +303,7 @@ class PackageDialog(Dialog):
         errors, warnings = r.errors, r.warnings
         if errors:
             top = self._row(self.tree, "error", f"Check for errors: {len(errors)} error{'s' * (len(errors) != 1)}",
-                            "Errors stop the journey from going live: fix them (the Problems panel shows where).")
+                            "Errors stop the journey from going live: fix them (each is listed below with its fix).")
         else:
             top = self._row(self.tree, "ok", "Check for errors: no errors",
                             "Nothing in the journey stops it from going live.")
