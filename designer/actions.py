@@ -102,6 +102,7 @@ class Actions:
         self.review_run = a("Re&view Run", lambda: sim.show_docks("review"))
         self.watch_runner = a("&Watch Live Runner…", lambda: sim.watch_runner())
         self.go_live = a("&Go Live / Export Package…", self.export_package, "Ctrl+Shift+E")
+        self.trusted_keys = a("&Trusted Keys…", self.show_trusted_keys)
         self.contacts = a("&Contacts…", self.show_contacts, "Ctrl+Shift+K")
         # Canvas shortcuts (Delete, F2, arrows, copy/paste) act where the focus is; panels keep their own.
         for act in (self.cut, self.copy, self.paste, self.duplicate, self.delete, self.rename, self.select_all):
@@ -136,6 +137,7 @@ class Actions:
         file.addSeparator()
         for act in (self.import_journey, self.export_journey, self.go_live):
             file.addAction(act)
+        file.addAction(self.trusted_keys)
         file.addSeparator()
         file.addAction(self.close)
         file.addAction(self.quit)
@@ -295,6 +297,13 @@ class Actions:
         window = ContactsWindow(self.w.document, self.w)
         window.exec()
         window.deleteLater()  # closed: it no longer follows the project's edits
+
+    def show_trusted_keys(self) -> None:
+        """The team keys whose signed packages this project accepts (add, list, remove; each an undoable edit)."""
+        from designer.panels.trusted_keys import TrustedKeysDialog
+        dialog = TrustedKeysDialog(self.w.document, self.w)
+        dialog.exec()
+        dialog.deleteLater()  # closed: it no longer follows the project's edits
 
     def export_package(self) -> None:
         """The current journey as a validated package for the live runner (refused, with reasons, if not ready)."""

@@ -148,6 +148,11 @@ class EditLog:
         self._push(lambda: self.journey(jid).update(**old))
 
     # --- project ------------------------------------------------------------------------------------------
+    def update_settings(self, **settings: Any) -> None:
+        """Change project-level settings (custom attributes, default time zone, trusted keys)."""
+        old = self.project.update_settings(**settings)
+        self._push(lambda: self.project.update_settings(**old))
+
     def put_content(self, content: Content) -> None:
         name = content.name
         old = self.project.put_content(content)

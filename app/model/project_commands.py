@@ -51,6 +51,17 @@ class UpdateJourney(EditCommand):
         log.update(j.id, **self.settings)
 
 
+class UpdateProjectSettings(EditCommand):
+    """Change project-level settings, e.g. the trusted keys (`text` names the change in the History panel)."""
+
+    def __init__(self, text: str, **settings: Any) -> None:
+        super().__init__(text)
+        self.settings = settings
+
+    def _apply(self, log: EditLog) -> None:
+        log.update_settings(**self.settings)
+
+
 class AddJourney(EditCommand):
     """Add a journey to the project (the same object comes back on redo)."""
 
