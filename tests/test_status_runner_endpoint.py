@@ -77,6 +77,7 @@ def _status(*args: str) -> subprocess.CompletedProcess[str]:
     code = ("import sys\nfrom app.cli.main import main\nrc = main(sys.argv[1:])\n"
             "loaded = 'temporalio.client' in sys.modules\n"
             "print('TEMPORAL-CLIENT' if loaded else 'NO-TEMPORAL-CLIENT', file=sys.stderr)\n"
+            "print('NUMPY' if 'numpy' in sys.modules else 'NO-NUMPY', file=sys.stderr)\n"
             "sys.exit(rc)")
     env = dict(os.environ, JOURNEY_STUDIO_NOW=os.environ.get("JOURNEY_STUDIO_NOW", "2000-01-01T00:00Z"))
     return subprocess.run([sys.executable, "-c", code, "status", *args], capture_output=True, text=True,
@@ -89,7 +90,7 @@ def test_status_asks_the_running_runner_and_imports_no_temporal_client(run_with_
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == counts
     assert _Runner.asked == ["/status"]
-    assert "NO-TEMPORAL-CLIENT" in out.stderr
+    assert "NO-TEMPORAL-CLIENT" in out.stderr and "NO-NUMPY" in out.stderr  # neither is needed to name steps
     table = _status(str(state_dir))
     assert table.returncode == 0, table.stderr
     assert "announce" in table.stdout and "clicked" in table.stdout
