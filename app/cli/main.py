@@ -117,6 +117,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "segment": ("app.cli.audience", "Segments of a project: count and list their members."),
     "simulate": ("app.cli.simulate", "Simulate a journey over a population: what it causes (against the same "
                  "contacts without it), its funnel; save the run in the project."),
+    "sweep": ("app.cli.sweep", "What if: simulate a journey over a grid of property values, paired with it as it is."),
     "status": ("app.cli.runner", "Live per-step counts of a running (or finished) run of a journey package."),
     "verify": ("app.cli.package", "Check a package: every member against its manifest, the format, the "
                "signature; exit status 1 if refused."),
