@@ -383,6 +383,9 @@ def prepare(sweep: Sweep, check: Callable[[Journey], Sequence[Finding]] | None =
     from simulator.engine import DEFAULT_CHUNK
     points = grid_points(sweep.varied)
     base_errors = frozenset(_key(f) for f in check(sweep.journey) if f.is_error) if check is not None else frozenset()
+    for v in sweep.varied:  # each value alone first, so that a refusal names that value only
+        for text in v.values:
+            apply_values(sweep.journey, sweep.behaviour, {v.target: text}, check, base_errors)
     variants = [(sweep.journey, sweep.behaviour)]
     variants += [apply_values(sweep.journey, sweep.behaviour, p, check, base_errors) for p in points]
 

@@ -1,0 +1,175 @@
+"""What-if sweeps (`journey-studio sweep`, simulator/sweep.py): the grid and its refusals in one line, parallel
+points equal to serial ones bit for bit, the baseline equal to `simulate`, effects in their certain direction,
+the best point marked."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from pathlib import Path
+
+import pytest
+
+from app.cli.main import main
+from app.store import ProjectFile
+from simulator.request import RunRequest, execute, snapshot
+from simulator.sweep import MAX_POINTS, SweepError, grid_points, parse_grid, parse_vary
+from tests.cli_helpers import run as run_cli
+
+# a wait, then one email whose clicks bring purchases; the schedule ends 45 days after the start, so that a wait
+# of 60 days sends nothing (and a journey that sends nothing causes nothing)
+NUDGE = """\
+format: journey/1
+name: Nudge
+target: contacts
+audience: {segments: [Everyone]}
+frequency: one-time
+schedule: {start: 2026-12-01T09:00, end: 2027-01-15T00:00, timezone: UTC}
+goal: {event: purchase}
+steps:
+  pause: {type: wait, name: Short pause, duration: 2d, next: hello}
+  hello: {type: email, content: Hello email}
+content:
+  Hello email: {kind: email, subject: "Hello", status: ready, links: [shop]}
+segments:
+  Everyone:
+    entity: contacts
+    kind: dynamic
+    query: {blocks: [{where: {all: [{attribute: lifetime_value, op: greater_than, value: -1}]}}]}
+"""
+SMALL = ("--contacts", "2000", "--replicas", "2", "--seed", "11")
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("sweep")
+    path, journey = folder / "p.jstudio", folder / "nudge.yaml"
+    journey.write_text(NUDGE, encoding="utf-8")
+    assert main(["new", str(path)]) == 0
+    assert main(["import", str(path), str(journey)]) == 0
+    return path
+
+
+def _sweep(capsys: pytest.CaptureFixture[str], project: Path, out: Path, *args: str) -> dict:
+    code, stdout, err = run_cli(capsys, "sweep", project, "--journey", "Nudge", *args, "--json", out)
+    assert code == 0, err
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    doc["_stdout"] = stdout
+    return doc
+
+
+# --- the grid ---------------------------------------------------------------------------------------------
+
+def test_a_grid_is_every_combination_of_the_values_the_first_vary_slowest() -> None:
+    varied = parse_grid(["pause.duration=1d, 2d", "behaviour.email.open=0.2,0.3,0.4"])
+    assert [v.target for v in varied] == ["pause.duration", "behaviour.email.open"]
+    points = grid_points(varied)
+    assert len(points) == 6
+    assert points[0] == {"pause.duration": "1d", "behaviour.email.open": "0.2"}
+    assert points[-1] == {"pause.duration": "2d", "behaviour.email.open": "0.4"}
+
+
+@pytest.mark.parametrize("texts, said", [
+    (["pause.duration"], "write STEP.PROPERTY=v1,v2"),
+    (["pause=1d"], "write STEP.PROPERTY=v1,v2"),
+    (["pause.duration="], "give one or more values"),
+    (["pause.duration=1d,,2d"], "none empty"),
+    (["pause.duration=1d,1d"], "given twice"),
+    (["pause.duration=1d", "pause.duration=2d"], "given twice"),
+    (["pause.duration=" + "1" * 200 + "d"], "at most 80 characters"),
+    (["pause.duration=" + ",".join(f"{i}d" for i in range(1, 102))], "at most 100"),
+    ([f"s{i}.duration=" + ",".join(f"{d}d" for d in range(1, 5)) for i in range(5)], f"at most {MAX_POINTS:,}"),
+    ([], "at least one --vary"),
+])
+def test_a_grid_it_cannot_take_is_refused_in_one_line(texts: list[str], said: str) -> None:
+    with pytest.raises(SweepError) as e:
+        parse_grid(texts)
+    assert said in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_long_vary_is_refused_before_it_is_split() -> None:
+    with pytest.raises(SweepError, match="too long"):
+        parse_vary("pause.duration=" + "1d," * 100_000)
+
+
+@pytest.mark.parametrize("vary, said", [
+    ("pause.duration=-1d", "--vary pause.duration=-1d: pause:"),
+    ("pause.duration=soon", "--vary pause.duration=soon: "),
+    ("pause.colour=red", "--vary pause.colour: a wait step has no property 'colour' (properties: duration, until)"),
+    ("nowhere.duration=1d", "--vary nowhere.duration: no such step in 'Nudge' (steps: pause, hello)"),
+    ("hello.content=Missing", "--vary hello.content=Missing: hello:"),
+    ("behaviour.email.open=1.5", "--vary behaviour.email.open=1.5: a probability from 0 to 1"),
+    ("behaviour.email.open=lots", "--vary behaviour.email.open=lots: a behaviour figure is a number"),
+    ("behaviour.email.colour=1", "--vary behaviour.email.colour: no such behaviour figure"),
+])
+def test_a_value_the_tile_or_the_model_refuses_is_one_line_naming_it(
+        capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path, vary: str, said: str) -> None:
+    out = tmp_path / "s.json"
+    code, stdout, err = run_cli(capsys, "sweep", project, "--journey", "Nudge", "--vary", vary,
+                                "--vary", "behaviour.event_rates.purchase=0.001,0.002", "--contacts", "10",
+                                "--seed", "1", "--json", out)
+    assert code != 0 and stdout == ""
+    assert len(err.strip().splitlines()) == 1, err
+    assert said in err
+    assert not out.exists()  # refused before anything ran
+
+
+def test_a_step_can_be_named_by_its_name_as_well_as_its_id(
+        capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path) -> None:
+    doc = _sweep(capsys, project, tmp_path / "s.json", "--vary", "Short pause.duration=2d", *SMALL,
+                 "--workers", "1")
+    assert doc["points"][0]["effect"] == doc["baseline"]["effect"]
+
+
+# --- the runs ---------------------------------------------------------------------------------------------
+
+GRID = ("--vary", "pause.duration=1d,60d", "--vary", "behaviour.email.conversion=0.03,0.3")
+
+
+def test_parallel_points_give_the_serial_json_bit_for_bit_and_leave_no_process(
+        capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path) -> None:
+    serial, parallel = tmp_path / "serial.json", tmp_path / "parallel.json"
+    _sweep(capsys, project, serial, *GRID, *SMALL, "--workers", "1")
+    _sweep(capsys, project, parallel, *GRID, *SMALL, "--workers", "2")
+    assert serial.read_bytes() == parallel.read_bytes()
+    assert multiprocessing.active_children() == []
+
+
+def test_the_baseline_is_the_effect_simulate_gives_and_a_point_at_the_current_values_equals_it(
+        capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path) -> None:
+    doc = _sweep(capsys, project, tmp_path / "s.json", "--vary", "pause.duration=2d,3d", *SMALL, "--workers", "1")
+    with ProjectFile.open(project, readonly=True) as pf:
+        source = snapshot(pf.project, pf.project.journey("Nudge").id)
+    plain = execute(RunRequest(source.journey.id, contacts=2000, seed=11, replicas=2), source)
+    assert doc["outcome"] == "purchase"
+    assert doc["baseline"]["values"] == {"pause.duration": "2d"}
+    assert doc["baseline"]["effect"] == plain.result.effect["purchase"]["incremental"]
+    current = doc["points"][0]
+    assert current["values"] == {"pause.duration": "2d"} and current["effect"] == doc["baseline"]["effect"]
+    assert current["vs_baseline"] == {"mean": 0.0, "low": 0.0, "high": 0.0, "sure": 0.0, "replicas": 2}
+
+
+def test_effects_go_the_certain_way_and_the_best_point_is_marked(
+        capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path) -> None:
+    doc = _sweep(capsys, project, tmp_path / "s.json", *GRID, *SMALL, "--workers", "1")
+    by = {(p["values"]["pause.duration"], p["values"]["behaviour.email.conversion"]): p for p in doc["points"]}
+    base = doc["baseline"]["effect"]
+    assert base["mean"] > 0
+    # a wait beyond the schedule's end: nothing is sent, so nothing is caused, and it is worse than now
+    for conversion in ("0.03", "0.3"):
+        late = by[("60d", conversion)]
+        assert late["effect"] == {"mean": 0.0, "low": 0.0, "high": 0.0}
+        assert late["vs_baseline"]["mean"] < 0 and late["vs_baseline"]["sure"] == 0.0
+    # ten times the conversions of clickers: more purchases caused, in every replica
+    better = by[("1d", "0.3")]
+    assert better["effect"]["mean"] > by[("1d", "0.03")]["effect"]["mean"]
+    assert better["vs_baseline"]["sure"] == 1.0 and better["vs_baseline"]["low"] > 0
+    assert [p["best"] for p in doc["points"]] == [p is better for p in doc["points"]]
+    lines = doc["_stdout"].splitlines()
+    marked = [line for line in lines if line.endswith("* best")]
+    assert len(marked) == 1 and marked[0].startswith("1d") and " 0.3 " in marked[0]
+    assert lines[1].startswith("2d") and lines[1].endswith("current")
+    assert doc["varied"] == [{"property": "pause.duration", "values": ["1d", "60d"], "current": "2d"},
+                             {"property": "behaviour.email.conversion", "values": ["0.03", "0.3"],
+                              "current": "0.03"}]
+    assert doc["assumptions"] and doc["contacts"] == 2000 and doc["replicas"] == 2 and doc["seed"] == 11
