@@ -297,6 +297,16 @@ def run_point(task: PointTask) -> list[dict[str, np.ndarray]]:
     return samples
 
 
+def _worker_start() -> None:
+    """A worker runs its chunks in its own thread: the processes already take the cores (the figures do not
+    depend on the threads), unless JOURNEY_STUDIO_SIM_THREADS says otherwise."""
+    import os
+
+    from simulator import engine
+    if not os.environ.get("JOURNEY_STUDIO_SIM_THREADS"):
+        engine.WORKERS = 1
+
+
 def run_points(tasks: Sequence[PointTask], workers: int,
                progress: Callable[[int, int], None] | None = None) -> list[list[dict[str, np.ndarray]]]:
     """Every task's samples, in order: one after the other (workers 1) or in `workers` processes (spawned:
@@ -309,7 +319,8 @@ def run_points(tasks: Sequence[PointTask], workers: int,
                 progress(i + 1, len(tasks))
         return out
     import multiprocessing
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_start)
     try:
         for i, samples in enumerate(pool.map(run_point, tasks)):
             out.append(samples)
