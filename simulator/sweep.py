@@ -268,11 +268,12 @@ def run_point(task: PointTask) -> list[dict[str, np.ndarray]]:
     """One point: each replica's paired effect counts ('effect.n', 'effect.with', 'effect.without',
     'effect.differ'), simulated as `execute` simulates a synthetic population (see the module docstring)."""
     from app.codec.plain import journey_from_doc
+    from app.errors import AudienceError
     from app.semantics.draws import derive_seed
     from simulator.engine import run
     from simulator.memory import keep_freed_memory
     from simulator.metrics import effect_counts
-    from simulator.request import RunRequest, Snapshot, compile_for, synthetic_for
+    from simulator.request import RunError, RunRequest, Snapshot, compile_for, synthetic_for
     from simulator.world import build_world
 
     journey = journey_from_doc(task.journey_doc, journey_id=task.journey_id)[0]
@@ -287,8 +288,14 @@ def run_point(task: PointTask) -> list[dict[str, np.ndarray]]:
     with keep_freed_memory():
         for r in range(task.replicas):
             pop = shared if shared is not None else synthetic_for(request, source, plan, r)
-            world = build_world(plan, pop, behaviour, derive_seed(task.seed, r))
-            trace = run(plan, pop, behaviour, derive_seed(task.seed, r), chunk_size=task.chunk_size, world=world)
+            try:
+                world = build_world(plan, pop, behaviour, derive_seed(task.seed, r))
+                trace = run(plan, pop, behaviour, derive_seed(task.seed, r), chunk_size=task.chunk_size,
+                            world=world)
+            except KeyError as e:  # as execute says them: a condition on an attribute the population lacks
+                raise RunError(f"cannot simulate '{journey.name}': {e.args[0] if e.args else e}") from None
+            except (ValueError, AudienceError) as e:  # e.g. a behaviour multiplier on an unknown loyalty tier
+                raise RunError(f"cannot simulate '{journey.name}': {e}") from None
             counts = effect_counts(trace)
             counts_named = {f"effect.{k}": v for k, v in counts.items()}
             counts_named["events"] = np.array(trace.meta.get("effect_events", []), dtype=np.str_)

@@ -173,3 +173,11 @@ def test_effects_go_the_certain_way_and_the_best_point_is_marked(
                              {"property": "behaviour.email.conversion", "values": ["0.03", "0.3"],
                               "current": "0.03"}]
     assert doc["assumptions"] and doc["contacts"] == 2000 and doc["replicas"] == 2 and doc["seed"] == 11
+
+
+def test_a_best_point_that_only_ties_the_current_settings_says_so(
+        capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path) -> None:
+    doc = _sweep(capsys, project, tmp_path / "s.json", "--vary", "pause.duration=60d,2d", *SMALL, "--workers", "1")
+    assert [p["best"] for p in doc["points"]] == [False, True]
+    marked = [line for line in doc["_stdout"].splitlines() if "* best" in line]
+    assert len(marked) == 1 and marked[0].startswith("2d") and marked[0].endswith("* best, no better than current")
