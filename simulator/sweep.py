@@ -134,10 +134,16 @@ def find_step(journey: Journey, name: str, target: str) -> str:
 def _typed(spec: PropSpec, text: str) -> Any:
     """The value as a journey file would hold it, for the property's converter."""
     if spec.kind in ("percent", "int"):
-        number = float(text)
+        try:
+            number = float(text)
+        except ValueError:
+            raise ValueError(f"{spec.name} is a number") from None
         return int(number) if spec.kind == "int" and number.is_integer() else number
     if spec.kind == "percent_list":
-        return [float(x) for x in text.split("/")]
+        try:
+            return [float(x) for x in text.split("/")]
+        except ValueError:
+            raise ValueError("shares are percentages separated by '/', e.g. 70/30") from None
     if spec.kind == "bool":
         lowered = text.lower()
         return True if lowered == "true" else False if lowered == "false" else text
@@ -219,11 +225,9 @@ def current_value(journey: Journey, behaviour: BehaviourModel, target: str) -> s
     return str(value)
 
 
-def apply_values(journey: Journey, behaviour: BehaviourModel, values: Mapping[str, str],
-                 check: Callable[[Journey], Sequence[Finding]] | None = None,
-                 baseline_errors: frozenset[tuple[Any, ...]] = frozenset()) -> tuple[Journey, BehaviourModel]:
-    """The journey (a copy) and behaviour with `values` set; with `check`, an error the baseline does not
-    have is refused as one line naming the values."""
+def apply_values(journey: Journey, behaviour: BehaviourModel,
+                 values: Mapping[str, str]) -> tuple[Journey, BehaviourModel]:
+    """The journey (a copy) and behaviour with `values` set (SweepError naming a value its property refuses)."""
     copy = journey.clone()
     model = behaviour
     for target, text in values.items():
@@ -231,13 +235,42 @@ def apply_values(journey: Journey, behaviour: BehaviourModel, values: Mapping[st
             model = set_behaviour_value(model, target, text)
         else:
             set_step_value(copy, target, text)
-    if check is not None:
-        for f in check(copy):
-            if f.is_error and _key(f) not in baseline_errors:
-                where = f.step or "journey"
-                said = ", ".join(f"{k}={v}" for k, v in values.items())
-                raise SweepError(f"--vary {said}: {where}: {f.message}")
     return copy, model
+
+
+class _Checker:
+    """The check for errors on each point: an error the journey as it is does not have refuses the sweep, naming
+    the one value that causes it alone, else the point's combination (a holdout and shares that only together
+    add up to more than 100%)."""
+
+    def __init__(self, journey: Journey, behaviour: BehaviourModel,
+                 check: Callable[[Journey], Sequence[Finding]]) -> None:
+        self.journey, self.behaviour, self.check = journey, behaviour, check
+        self.baseline = frozenset(_key(f) for f in check(journey) if f.is_error)
+        self.alone: dict[tuple[str, str], str | None] = {}
+
+    def new_error(self, journey: Journey) -> str | None:
+        """'STEP: message' of the first error the baseline does not have; None when there is none."""
+        for f in self.check(journey):
+            if f.is_error and _key(f) not in self.baseline:
+                return f"{f.step or 'journey'}: {f.message}"
+        return None
+
+    def __call__(self, journey: Journey, values: Mapping[str, str]) -> None:
+        error = self.new_error(journey)
+        if error is None:
+            return
+        for target, text in values.items():
+            if target.startswith(BEHAVIOUR + "."):
+                continue
+            if (target, text) not in self.alone:
+                self.alone[(target, text)] = self.new_error(apply_values(self.journey, self.behaviour,
+                                                                         {target: text})[0])
+            alone = self.alone[(target, text)]
+            if alone is not None:
+                raise SweepError(f"--vary {target}={text}: {alone}")
+        said = ", ".join(f"{k}={v}" for k, v in values.items())
+        raise SweepError(f"--vary {said} (together): {error}")
 
 
 def _key(f: Finding) -> tuple[Any, ...]:
@@ -400,12 +433,15 @@ def prepare(sweep: Sweep, check: Callable[[Journey], Sequence[Finding]] | None =
     from app.codec.plain import journey_to_doc
     from simulator.engine import DEFAULT_CHUNK
     points = grid_points(sweep.varied)
-    base_errors = frozenset(_key(f) for f in check(sweep.journey) if f.is_error) if check is not None else frozenset()
-    for v in sweep.varied:  # each value alone first, so that a refusal names that value only
+    for v in sweep.varied:  # each value read alone first, so that a refusal names that value only
         for text in v.values:
-            apply_values(sweep.journey, sweep.behaviour, {v.target: text}, check, base_errors)
+            apply_values(sweep.journey, sweep.behaviour, {v.target: text})
+    checker = _Checker(sweep.journey, sweep.behaviour, check) if check is not None else None
     variants = [(sweep.journey, sweep.behaviour)]
-    variants += [apply_values(sweep.journey, sweep.behaviour, p, check, base_errors) for p in points]
+    for p in points:
+        variants.append(apply_values(sweep.journey, sweep.behaviour, p))
+        if checker is not None:
+            checker(variants[-1][0], p)
 
     def task(journey: Journey, behaviour: BehaviourModel) -> PointTask:
         return PointTask(journey_to_doc(journey), journey.id, behaviour.to_plain(), dict(sweep.content),

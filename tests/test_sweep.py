@@ -37,21 +37,26 @@ segments:
     kind: dynamic
     query: {blocks: [{where: {all: [{attribute: lifetime_value, op: greater_than, value: -1}]}}]}
 """
+SPLIT = NUDGE.replace("name: Nudge", "name: Split").replace(
+    "  pause: {type: wait, name: Short pause, duration: 2d, next: hello}",
+    "  split: {type: random-split, split: [50, 50], A: hello, B: end}")
 SMALL = ("--contacts", "2000", "--replicas", "2", "--seed", "11")
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("sweep")
-    path, journey = folder / "p.jstudio", folder / "nudge.yaml"
-    journey.write_text(NUDGE, encoding="utf-8")
+    path = folder / "p.jstudio"
     assert main(["new", str(path)]) == 0
-    assert main(["import", str(path), str(journey)]) == 0
+    for name, text in (("nudge", NUDGE), ("split", SPLIT)):
+        journey = folder / f"{name}.yaml"
+        journey.write_text(text, encoding="utf-8")
+        assert main(["import", str(path), str(journey)]) == 0
     return path
 
 
-def _sweep(capsys: pytest.CaptureFixture[str], project: Path, out: Path, *args: str) -> dict:
-    code, stdout, err = run_cli(capsys, "sweep", project, "--journey", "Nudge", *args, "--json", out)
+def _sweep(capsys: pytest.CaptureFixture[str], project: Path, out: Path, *args: str, journey: str = "Nudge") -> dict:
+    code, stdout, err = run_cli(capsys, "sweep", project, "--journey", journey, *args, "--json", out)
     assert code == 0, err
     doc = json.loads(out.read_text(encoding="utf-8"))
     doc["_stdout"] = stdout
@@ -181,3 +186,17 @@ def test_a_best_point_that_only_ties_the_current_settings_says_so(
     assert [p["best"] for p in doc["points"]] == [False, True]
     marked = [line for line in doc["_stdout"].splitlines() if "* best" in line]
     assert len(marked) == 1 and marked[0].startswith("2d") and marked[0].endswith("* best, no better than current")
+
+
+def test_split_shares_vary_as_percentages_with_slashes_and_are_checked_as_the_tile_checks_them(
+        capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path) -> None:
+    doc = _sweep(capsys, project, tmp_path / "s.json", "--vary", "split.split=10/90,90/10", "--vary",
+                 "behaviour.email.conversion=0.3", *SMALL, "--workers", "1", journey="Split")
+    few, many = doc["points"]
+    assert doc["baseline"]["values"] == {"split.split": "50/50", "behaviour.email.conversion": "0.03"}
+    assert many["effect"]["mean"] > few["effect"]["mean"] and many["best"]  # more contacts get the email
+    for vary, said in (("split.split=10/80", "--vary split.split=10/80: split: The split percentages add up to 90%"),
+                       ("split.split=ten/90", "--vary split.split=ten/90: shares are percentages separated by '/'"),
+                       ("split.holdout=20", "--vary split.holdout=20: split: The split percentages and holdout")):
+        code, _, err = run_cli(capsys, "sweep", project, "--journey", "Split", "--vary", vary, *SMALL)
+        assert code != 0 and len(err.strip().splitlines()) == 1 and said in err, err
