@@ -38,6 +38,7 @@ from simulator.behaviour import BehaviourModel
 from simulator.replicas import pooled_effect, t975
 
 MAX_POINTS = 1000
+LOWER_IS_BETTER = frozenset({"unsubscribed"})  # outcomes a journey should cause less of
 MAX_VARIED = 6
 MAX_VALUES = 100  # values of one --vary
 MAX_VALUE_CHARS = 80
@@ -49,7 +50,7 @@ METHOD = ("effect: the journey's incremental share of the outcome among the cont
           "simulate gives it; vs_baseline: the mean over replicas of the point's incremental share minus the "
           "baseline's in the same replica (the same population and seeds), 95% Student t interval over the "
           "replicas (none with one replica); sure: the share of replicas in which the point's incremental share "
-          "is higher than the baseline's")
+          "is better than the baseline's (higher; lower for unsubscribes)")
 
 
 class SweepError(ValueError):
@@ -393,18 +394,20 @@ def replica_increments(samples: list[dict[str, np.ndarray]], outcome: str) -> np
     return np.array(out)
 
 
-def versus(point: np.ndarray, baseline: np.ndarray) -> dict[str, Any]:
-    """The point against the baseline, replica by replica (see METHOD)."""
+def versus(point: np.ndarray, baseline: np.ndarray, lower_is_better: bool = False) -> dict[str, Any]:
+    """The point against the baseline, replica by replica (see METHOD); `sure` counts the replicas in which it
+    is better (lower, for an outcome such as unsubscribes)."""
     d = point - baseline
     d = d[np.isfinite(d)]
     k = len(d)
     if k == 0:
         return {"mean": None, "low": None, "high": None, "sure": None, "replicas": 0}
     mean = float(d.mean())
+    better = (d < 0) if lower_is_better else (d > 0)
     half = t975(k - 1) * float(d.std(ddof=1)) / math.sqrt(k) if k > 1 else 0.0
     low, high = (mean - half, mean + half) if k > 1 else (None, None)
     return {"mean": round(mean, 6), "low": None if low is None else round(low, 6),
-            "high": None if high is None else round(high, 6), "sure": round(float((d > 0).mean()), 6),
+            "high": None if high is None else round(high, 6), "sure": round(float(better.mean()), 6),
             "replicas": k}
 
 
@@ -453,25 +456,34 @@ def prepare(sweep: Sweep, check: Callable[[Journey], Sequence[Finding]] | None =
 def run_sweep(sweep: Sweep, *, workers: int = 1, check: Callable[[Journey], Sequence[Finding]] | None = None,
               progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Run the baseline and every point; the sweep's JSON document (see `journey-studio sweep`)."""
+    from simulator.request import RunRequest, compile_for
+    from simulator.world import effect_events
     points, tasks = prepare(sweep, check)
+    plan = compile_for(RunRequest(sweep.journey.id, horizon_days=sweep.horizon_days), sweep.journey, sweep.content)
+    expected = effect_events(plan, sweep.behaviour)
+    if not expected:
+        raise SweepError(f"'{sweep.journey.name}' reports no effect events to compare the points on")
+    outcome = sweep.outcome or expected[0]
+    if outcome not in expected:
+        raise SweepError(f"--outcome {outcome}: not an effect event of this run (events: {', '.join(expected)})")
     results = run_points(tasks, workers, progress)
     events = _events(results[0])
-    if not events:
-        raise SweepError(f"'{sweep.journey.name}' reports no effect events to compare the points on")
-    outcome = sweep.outcome or events[0]
-    if outcome not in events:
-        raise SweepError(f"--outcome {outcome}: not an effect event of this run (events: {', '.join(events)})")
+    if outcome not in events or any(outcome not in _events(r) for r in results):  # a point's own events differ
+        raise SweepError(f"--outcome {outcome}: not an effect event of every point (a behaviour figure that turns "
+                         "it off?)")
     base_inc = replica_increments(results[0], outcome)
+    lower = outcome in LOWER_IS_BETTER
     current = {v.target: current_value(sweep.journey, sweep.behaviour, v.target) for v in sweep.varied}
     rows: list[dict[str, Any]] = []
     for values, samples in zip(points, results[1:]):
         rows.append({"values": values, "effect": point_effect(samples, outcome),
-                     "vs_baseline": versus(replica_increments(samples, outcome), base_inc), "best": False})
-    scored = [(r["effect"]["mean"], -i) for i, r in enumerate(rows) if r["effect"] and r["effect"]["mean"] is not None]
+                     "vs_baseline": versus(replica_increments(samples, outcome), base_inc, lower), "best": False})
+    scored = [(-r["effect"]["mean"] if lower else r["effect"]["mean"], -i) for i, r in enumerate(rows)
+              if r["effect"] and r["effect"]["mean"] is not None]
     if scored:
         rows[-max(scored)[1]]["best"] = True
     return {"journey": sweep.journey.name, "contacts": sweep.contacts, "replicas": sweep.replicas,
-            "seed": sweep.seed, "outcome": outcome,
+            "seed": sweep.seed, "outcome": outcome, "better": "lower" if lower else "higher",
             "varied": [{"property": v.target, "values": list(v.values), "current": current[v.target]}
                        for v in sweep.varied],
             "baseline": {"values": current, "effect": point_effect(results[0], outcome)},
@@ -491,5 +503,5 @@ def assumptions(sweep: Sweep) -> list[str]:
             "same populations and seeds at every point (paired)",
             said, f"simulated {horizon}",
             "the baseline is the journey as it is (its current values); 'best' is the point with the highest "
-            "incremental share of the outcome"]
+            "incremental share of the outcome (the lowest for unsubscribes), the first of equals"]
 

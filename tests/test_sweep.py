@@ -200,3 +200,16 @@ def test_split_shares_vary_as_percentages_with_slashes_and_are_checked_as_the_ti
                        ("split.holdout=20", "--vary split.holdout=20: split: The split percentages and holdout")):
         code, _, err = run_cli(capsys, "sweep", project, "--journey", "Split", "--vary", vary, *SMALL)
         assert code != 0 and len(err.strip().splitlines()) == 1 and said in err, err
+
+
+def test_for_unsubscribes_lower_is_better_and_an_unknown_outcome_is_refused_before_any_run(
+        capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path) -> None:
+    doc = _sweep(capsys, project, tmp_path / "s.json", "--vary", "behaviour.email.unsubscribe=0.0005,0.02",
+                 "--outcome", "unsubscribed", *SMALL, "--workers", "1")
+    few, many = doc["points"]
+    assert doc["better"] == "lower" and few["effect"]["mean"] < many["effect"]["mean"]
+    assert few["best"] and not many["best"]
+    assert few["vs_baseline"]["sure"] == 1.0 and many["vs_baseline"]["sure"] == 0.0
+    code, _, err = run_cli(capsys, "sweep", project, "--journey", "Nudge", "--vary", "pause.duration=1d",
+                           "--outcome", "happiness", *SMALL)
+    assert code != 0 and "--outcome happiness: not an effect event of this run (events: purchase" in err

@@ -41,7 +41,7 @@ def table(doc: dict[str, Any]) -> list[str]:
         sure = f"{v['sure']:.0%}" if v["sure"] is not None else "-"
         body.append([*(p["values"][n] for n in names), _pct(e.get("mean")),
                      f"{_pct(e.get('low'))} to {_pct(e.get('high'))}", _pct(v["mean"], True), interval, sure,
-                     ("* best" if v["mean"] is None or v["mean"] > 0 else "* best, no better than current")
+                     ("* best" if v["sure"] is None or v["sure"] > 0 else "* best, no better than current")
                      if p["best"] else ""])
     widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
     left = len(names)
