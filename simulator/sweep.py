@@ -348,6 +348,32 @@ def _worker_start() -> None:
         engine.WORKERS = 1
 
 
+# a worker's memory, measured on a two-step journey (90 MB and 0.5 KB a contact) with room for longer journeys
+_WORKER_BYTES, _CONTACT_BYTES = 150 << 20, 1536
+
+
+def _available_memory() -> int | None:
+    """Bytes the kernel says are available (/proc/meminfo); None where it cannot be read."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def workers_for(wanted: int, contacts: int, points: int, available: int | None = None) -> int:
+    """The worker processes to run: as many as wanted, no more than the points, and no more than the available
+    memory holds at four fifths (each holds a population of `contacts`); at least 1."""
+    count = max(1, min(wanted, points))
+    room = _available_memory() if available is None else available
+    if room is not None:
+        count = min(count, max(1, int(room * 0.8) // (_WORKER_BYTES + _CONTACT_BYTES * contacts)))
+    return count
+
+
 def run_points(tasks: Sequence[PointTask], workers: int,
                progress: Callable[[int, int], None] | None = None) -> list[list[dict[str, np.ndarray]]]:
     """Every task's samples, in order: one after the other (workers 1) or in `workers` processes (spawned:

@@ -13,7 +13,7 @@ import pytest
 from app.cli.main import main
 from app.store import ProjectFile
 from simulator.request import RunRequest, execute, snapshot
-from simulator.sweep import MAX_POINTS, SweepError, grid_points, parse_grid, parse_vary
+from simulator.sweep import MAX_POINTS, SweepError, grid_points, parse_grid, parse_vary, workers_for
 from tests.cli_helpers import run as run_cli
 
 # a wait, then one email whose clicks bring purchases; the schedule ends 45 days after the start, so that a wait
@@ -213,3 +213,11 @@ def test_for_unsubscribes_lower_is_better_and_an_unknown_outcome_is_refused_befo
     code, _, err = run_cli(capsys, "sweep", project, "--journey", "Nudge", "--vary", "pause.duration=1d",
                            "--outcome", "happiness", *SMALL)
     assert code != 0 and "--outcome happiness: not an effect event of this run (events: purchase" in err
+
+
+def test_workers_are_bounded_by_the_points_and_the_memory_their_populations_take() -> None:
+    assert workers_for(8, 1000, 3, available=64 << 30) == 3
+    assert workers_for(4, 1000, 30, available=64 << 30) == 4
+    assert workers_for(4, 20_000_000, 30, available=64 << 30) == 1  # about 30 GB a population: one at a time
+    assert workers_for(4, 5_000_000, 30, available=20 << 30) == 2
+    assert workers_for(4, 20_000_000, 30, available=1 << 30) == 1  # never fewer than one

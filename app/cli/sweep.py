@@ -7,6 +7,7 @@ Registered on the `journey-studio` group by importing this module (app/cli/main.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -84,7 +85,7 @@ def sweep(project: str, journey_name: str, vary: tuple[str, ...], contacts: int,
     from app.validation.checks import check_journey
     from simulator.behaviour import BehaviourModel
     from simulator.request import RunError, snapshot
-    from simulator.sweep import Sweep, SweepError, parse_grid, run_sweep
+    from simulator.sweep import Sweep, SweepError, parse_grid, run_sweep, workers_for
 
     started = time.perf_counter()
     to_stderr = json_out == STDOUT
@@ -105,7 +106,13 @@ def sweep(project: str, journey_name: str, vary: tuple[str, ...], contacts: int,
         sys.exit(EXIT_FINDINGS)
     the_sweep = Sweep(source.journey, behaviour, source.content, source.segments, source.custom_attributes,
                       varied, contacts, seed, replicas, horizon_days, shared_population, outcome=outcome)
-    chosen = workers or os.cpu_count() or 1
+    wanted = workers or os.cpu_count() or 1
+    points = math.prod(len(v.values) for v in varied) + 1
+    chosen = workers_for(wanted, contacts, points)
+    if chosen < min(wanted, points):
+        click.echo(f"Running {chosen} worker{'s' if chosen != 1 else ''}, not {min(wanted, points)}: the "
+                   f"available memory holds {chosen} population{'s' if chosen != 1 else ''} of {contacts:,} "
+                   "contacts at once (the results are the same).", err=True)
     shown = sys.stderr.isatty()
 
     def progress(done: int, total: int) -> None:
@@ -126,9 +133,8 @@ def sweep(project: str, journey_name: str, vary: tuple[str, ...], contacts: int,
         write_output(json_out, json.dumps(doc, indent=1) + "\n")
         if json_out != STDOUT:
             click.echo(f"Wrote {json_out}", err=True)
-    points = len(doc["points"]) + 1
-    click.echo(f"Took {time.perf_counter() - started:.2f} s for {points} runs on {min(chosen, points)} worker"
-               f"{'s' if min(chosen, points) != 1 else ''}.", err=True)
+    click.echo(f"Took {time.perf_counter() - started:.2f} s for {points} runs on {chosen} worker"
+               f"{'s' if chosen != 1 else ''}.", err=True)
 
 
 cli.add_command(sweep)
