@@ -4,7 +4,8 @@ paired run with the same seeds (pure: no Qt, no click; `journey-studio sweep` is
 A sweep varies properties written `STEP.PROPERTY` (a step's id or name, a property of its tile:
 `pause.duration`, `opened.within`, `split.split` with shares as `70/30`) or `behaviour.PATH` (a figure of the
 behaviour model by its dotted name in `BehaviourModel.to_plain()`, `channels.` implied: `behaviour.email.open`,
-`behaviour.event_rates.purchase`, `behaviour.messages.reminder.click`). Every point is the journey with those
+`behaviour.event_rates.purchase`, `behaviour.messages.reminder.click`) or `journey.quiet_hours` (the
+send hours: `21:00-08:00`, `none`). Every point is the journey with those
 values set, checked as the designer checks it (a value the tile refuses is one `SweepError` line naming
 `STEP.PROPERTY` and the value), and simulated exactly as `execute` (simulator/request.py) simulates it: the same
 populations (from the seed for replica 0, derived seeds for the others) and the same replica seeds, so that
@@ -23,7 +24,7 @@ import itertools
 import math
 import re
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -170,6 +171,35 @@ def set_step_value(journey: Journey, target: str, text: str) -> None:
     journey.set_props(sid, {prop: value})
 
 
+JOURNEY = "journey"
+JOURNEY_SETTINGS = ("quiet_hours",)  # journey-level settings a sweep varies: journey.quiet_hours=21:00-08:00,none
+
+
+def _is_journey_setting(journey: Journey, target: str) -> bool:
+    return target.startswith(JOURNEY + ".") and JOURNEY not in journey.steps
+
+
+def set_journey_value(journey: Journey, target: str, text: str) -> None:
+    """Set a journey-level setting (`journey.quiet_hours`: 'HH:MM-HH:MM' local, or 'none') on `journey`."""
+    from app.model.journey import QuietHours
+    from app.model.values import parse_time
+    name = target.partition(".")[2]
+    if name not in JOURNEY_SETTINGS:
+        raise SweepError(f"--vary {target}: a sweep varies the journey's {', '.join(JOURNEY_SETTINGS)} (and its "
+                         "steps' properties as STEP.PROPERTY)")
+    if text.lower() == "none":
+        quiet = None
+    else:
+        start, dash, end = text.partition("-")
+        try:
+            if not dash:
+                raise ValueError("write the quiet hours as START-END, e.g. 21:00-08:00, or none")
+            quiet = QuietHours(parse_time(start), parse_time(end))
+        except ValueError as e:
+            raise SweepError(f"--vary {target}={text}: {e}") from None
+    journey.update(schedule=replace(journey.schedule, quiet_hours=quiet))
+
+
 def _behaviour_path(target: str, plain: Mapping[str, Any]) -> list[str]:
     path = target.split(".")[1:]
     if path and path[0] not in plain:
@@ -215,6 +245,9 @@ def current_value(journey: Journey, behaviour: BehaviourModel, target: str) -> s
         for key in _behaviour_path(target, plain):
             node = node.get(key) if isinstance(node, dict) else None
         return "-" if node is None else f"{node:g}" if isinstance(node, float) else str(node)
+    if _is_journey_setting(journey, target):
+        quiet = journey.schedule.quiet_hours
+        return "none" if quiet is None else f"{quiet.start:%H:%M}-{quiet.end:%H:%M}"
     step_name, _, prop = target.rpartition(".")
     value = journey.step(find_step(journey, step_name, target)).props.get(prop)
     if value is None:
@@ -234,6 +267,8 @@ def apply_values(journey: Journey, behaviour: BehaviourModel,
     for target, text in values.items():
         if target.startswith(BEHAVIOUR + "."):
             model = set_behaviour_value(model, target, text)
+        elif _is_journey_setting(copy, target):
+            set_journey_value(copy, target, text)
         else:
             set_step_value(copy, target, text)
     return copy, model

@@ -106,6 +106,9 @@ def test_a_long_vary_is_refused_before_it_is_split() -> None:
     ("behaviour.email.open=1.5", "--vary behaviour.email.open=1.5: a probability from 0 to 1"),
     ("behaviour.email.open=lots", "--vary behaviour.email.open=lots: a behaviour figure is a number"),
     ("behaviour.email.colour=1", "--vary behaviour.email.colour: no such behaviour figure"),
+    ("journey.quiet_hours=late", "--vary journey.quiet_hours=late: write the quiet hours as START-END"),
+    ("journey.quiet_hours=25:00-08:00", "--vary journey.quiet_hours=25:00-08:00: not a time of day"),
+    ("journey.timezone=UTC", "--vary journey.timezone: a sweep varies the journey's quiet_hours"),
 ])
 def test_a_value_the_tile_or_the_model_refuses_is_one_line_naming_it(
         capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path, vary: str, said: str) -> None:
@@ -221,3 +224,12 @@ def test_workers_are_bounded_by_the_points_and_the_memory_their_populations_take
     assert workers_for(4, 20_000_000, 30, available=64 << 30) == 1  # about 30 GB a population: one at a time
     assert workers_for(4, 5_000_000, 30, available=20 << 30) == 2
     assert workers_for(4, 20_000_000, 30, available=1 << 30) == 1  # never fewer than one
+
+
+def test_send_hours_vary_as_the_journeys_quiet_hours(
+        capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path) -> None:
+    doc = _sweep(capsys, project, tmp_path / "s.json", "--vary", "journey.quiet_hours=21:00-08:00,none", *SMALL,
+                 "--workers", "1")
+    assert doc["varied"][0]["current"] == "none"
+    assert doc["points"][1]["effect"] == doc["baseline"]["effect"]  # 'none' is the journey as it is
+    assert doc["points"][0]["effect"] is not None
