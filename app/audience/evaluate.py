@@ -227,9 +227,16 @@ class Evaluator:
             sim = self.simulated
             assert sim is not None
             buy = sim.kind == PURCHASE
-            who, at, amount = sim.contact[buy], sim.at[buy], np.nan_to_num(sim.value[buy])
-            order = np.lexsort((at, who))
-            who, at, amount = who[order], at[order], amount[order]
+            if buy.all():
+                who, at, amount = sim.contact, sim.at, sim.value
+            else:
+                who, at, amount = sim.contact[buy], sim.at[buy], sim.value[buy]
+            amount = np.nan_to_num(amount)
+            ordered = len(who) < 2 or bool(((who[1:] > who[:-1]) | ((who[1:] == who[:-1]) & (at[1:] >= at[:-1])))
+                                           .all())
+            if not ordered:  # (lexsort is stable: on (contact, time) order already, it would leave it as it is)
+                order = np.lexsort((at, who))
+                who, at, amount = who[order], at[order], amount[order]
             affected = np.zeros(n, dtype=bool)
             affected[who] = True
             rows = np.flatnonzero(affected)
@@ -246,15 +253,23 @@ class Evaluator:
                                                                                       len(who))))
                 pos = np.searchsorted(rows, who)
                 later = np.nan_to_num(start)[pos] + (running - offset)
-            # version 0: the base value until the first purchase; version k: from purchase k to purchase k + 1
+            # version 0: the base value until the first purchase; version k: from purchase k to purchase k + 1;
+            # a contact's versions one after the other, in time order (so that grouping them needs no sort)
             last = np.ones(len(who), dtype=bool)
             last[:-1] = who[1:] != who[:-1]
-            first_at = at[np.concatenate(([True], who[1:] != who[:-1]))] if len(who) else at
+            firsts = np.flatnonzero(np.concatenate(([True], who[1:] != who[:-1]))) if len(who) else who
+            first_at = at[firsts]
             nxt = np.where(last, NEVER, np.roll(at, -1))
-            owner = np.concatenate([rows, who])
-            values = np.concatenate([start, later])
-            lo = np.concatenate([np.full(len(rows), self.w0, np.int64), at])
-            hi = np.concatenate([first_at, nxt])
+            base_at = firsts + np.arange(len(rows))  # version 0 of the i-th contact, after i contacts' purchases
+            later_at = np.arange(len(who)) + np.cumsum(np.concatenate(([False], who[1:] != who[:-1]))) + 1
+            total = len(rows) + len(who)
+            owner, values = np.empty(total, np.int64), np.empty(total, np.float64)
+            lo, hi = np.empty(total, np.int64), np.empty(total, np.int64)
+            for out, first_value, later_value in ((owner, rows, who), (values, start, later),
+                                                  (lo, np.full(len(rows), self.w0, np.int64), at),
+                                                  (hi, first_at, nxt)):
+                np.put(out, base_at, first_value)
+                np.put(out, later_at, later_value)
             self._versions[name] = (owner, values, lo, hi, affected)
         return self._versions[name]
 

@@ -78,6 +78,12 @@ class TimeSet:
         full = self.full | other.full
         if self.static_only and other.static_only:
             return TimeSet(self.n, self.w0, full)
+        # when no owner has spans on both sides (a test on base values for some contacts, on their simulated
+        # purchases for the others), each side's spans stand as they are, but for owners the other holds always
+        merged = _merge_apart([_select(self.owner, self.lo, self.hi, ~np.take(other.full, self.owner)),
+                               _select(other.owner, other.lo, other.hi, ~np.take(self.full, other.owner))], True)
+        if merged is not None:
+            return TimeSet(self.n, self.w0, full, *merged)
         return TimeSet.spans(self.n, self.w0, np.concatenate([self.owner, other.owner]),
                              np.concatenate([self.lo, other.lo]), np.concatenate([self.hi, other.hi]), full)
 
@@ -86,18 +92,14 @@ class TimeSet:
         full = self.full & other.full
         if self.static_only and other.static_only:
             return TimeSet(self.n, self.w0, full)
-        parts_o, parts_l, parts_h = [], [], []
-        for a, b in ((self, other), (other, self)):  # a's spans where b holds always
-            sel = b.full[a.owner] if len(a.owner) else np.zeros(0, dtype=bool)
-            parts_o.append(a.owner[sel])
-            parts_l.append(a.lo[sel])
-            parts_h.append(a.hi[sel])
-        o, lo, hi = _intersect(self.owner, self.lo, self.hi, other.owner, other.lo, other.hi)
-        parts_o.append(o)
-        parts_l.append(lo)
-        parts_h.append(hi)
-        return TimeSet.spans(self.n, self.w0, np.concatenate(parts_o), np.concatenate(parts_l),
-                             np.concatenate(parts_h), full)
+        # three parts with owners apart, each normalised already (an owner with spans is never full, and the
+        # intersection of normalised spans is normalised): merged by owner instead of sorted again
+        a_part, b_part = (_select(a.owner, a.lo, a.hi, np.take(b.full, a.owner))  # a's spans where b holds always
+                          for a, b in ((self, other), (other, self)))
+        both = _intersect(self.owner, self.lo, self.hi, other.owner, other.lo, other.hi)
+        merged = _merge_apart([a_part, b_part, both])
+        assert merged is not None
+        return TimeSet(self.n, self.w0, full, *merged)
 
     def __invert__(self) -> TimeSet:
         if self.static_only:
@@ -166,7 +168,10 @@ class TimeSet:
             none = np.full(len(rows), -1, dtype=np.int64)
             return none, np.zeros(len(rows), dtype=bool), none
         q = rows * _SPAN + _rel(t, self.w0)
-        j = np.searchsorted(self._keys(), q, side="right") - 1
+        # search only the keys of the rows' owner range (a chunk's contacts: a few spans of the whole set)
+        lo, hi = _owner_range(self.owner, rows)
+        j = np.searchsorted(self._keys()[lo:hi], q, side="right")
+        j += lo - 1
         jc = np.maximum(j, 0)
         mine = (j >= 0) & (np.take(self.owner, jc) == rows)
         inside = mine & (np.take(self.hi, jc) > np.maximum(t, self.w0))
@@ -186,13 +191,15 @@ class TimeSet:
     def first_at_or_after(self, rows: np.ndarray, t: np.ndarray | int) -> np.ndarray:
         """The first moment >= t at which each owner is a member (NEVER if none)."""
         rows = np.asarray(rows, dtype=np.int64)
-        tt = np.broadcast_to(np.maximum(np.asarray(t, dtype=np.int64), self.w0), rows.shape)
-        out = np.where(np.take(self.full, rows), tt, NEVER)
+        tt = np.maximum(np.asarray(t, dtype=np.int64), self.w0)  # one time for all rows stays one number
+        now = np.take(self.full, rows)
         if len(self.owner):
             _, inside, nxt = self._locate(rows, tt)
+            now |= inside
             later = np.where(nxt >= 0, np.take(self.lo, np.maximum(nxt, 0)), NEVER)
-            out = np.where(np.take(self.full, rows) | inside, tt, later)
-        return out.astype(np.int64)
+        else:
+            later = np.full(len(rows), NEVER, dtype=np.int64)
+        return np.where(now, np.broadcast_to(tt, rows.shape), later).astype(np.int64, copy=False)
 
     def first_leave_after(self, rows: np.ndarray, t: np.ndarray | int) -> np.ndarray:
         """The first moment > t at which a membership of each owner ends (NEVER if none ends)."""
@@ -225,6 +232,13 @@ class TimeSet:
                    a["hi"].astype(np.int64))
 
 
+def _owner_range(owner: np.ndarray, rows: np.ndarray) -> tuple[int, int]:
+    """The slice of sorted `owner` that holds every owner from the least of `rows` to the greatest."""
+    if len(rows) == 0:
+        return 0, 0
+    return int(np.searchsorted(owner, rows.min())), int(np.searchsorted(owner, rows.max(), side="right"))
+
+
 # --- span arithmetic on flat arrays --------------------------------------------------------------------------
 
 def _normalise(owner: np.ndarray, lo: np.ndarray, hi: np.ndarray, w0: int) -> tuple[np.ndarray, ...]:
@@ -235,8 +249,13 @@ def _normalise(owner: np.ndarray, lo: np.ndarray, hi: np.ndarray, w0: int) -> tu
     owner, lo, hi = owner[keep], lo[keep], hi[keep]
     if len(owner) == 0:
         return _EMPTY, _EMPTY, _EMPTY
-    if len(owner) == 1 or bool((owner[1:] > owner[:-1]).all()):
+    if len(owner) == 1:
+        return owner, lo, hi
+    later = owner[1:] > owner[:-1]
+    if bool(later.all()):
         return owner, lo, hi  # one span per owner, in owner order (the common case): nothing to sort or merge
+    if bool((later | ((owner[1:] == owner[:-1]) & (lo[1:] > hi[:-1]))).all()):
+        return owner, lo, hi  # in (owner, lo) order, apart and not touching (grouped versions): as they are
     key_lo = owner * _SPAN + _rel(lo, w0)
     if not bool((key_lo[1:] >= key_lo[:-1]).all()):
         order = np.argsort(key_lo, kind="stable")
@@ -274,7 +293,43 @@ def _intersect(oa: np.ndarray, la: np.ndarray, ha: np.ndarray, ob: np.ndarray, l
     owner, t, delta = owner[order], t[order], delta[order]
     depth = np.cumsum(delta)
     both = np.flatnonzero(depth[:-1] == 2)  # inside both from this event to the next (of the same owner)
-    return owner[both], t[both], t[both + 1]
+    o, lo, hi = owner[both], t[both], t[both + 1]
+    keep = hi > lo
+    return (o, lo, hi) if keep.all() else (o[keep], lo[keep], hi[keep])
+
+
+def _select(owner: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+            sel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The spans where `sel` holds."""
+    if sel.all():
+        return owner, lo, hi
+    return np.compress(sel, owner), np.compress(sel, lo), np.compress(sel, hi)
+
+
+Spans = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _merge_apart(parts: list[Spans], check: bool = False) -> Spans | None:
+    """Span lists each sorted by (owner, lo), with no owner in two of them, as one list sorted by (owner, lo): a
+    stable sort by owner, which merges the sorted runs. With `check`, None if some owner is in two of them."""
+    parts = [p for p in parts if len(p[0])]
+    if not parts:
+        return _EMPTY, _EMPTY, _EMPTY
+    if len(parts) == 1:
+        return parts[0]
+    owner = np.concatenate([p[0] for p in parts])
+    lo, hi = np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])
+    if bool((owner[1:] >= owner[:-1]).all()):  # one after the other already
+        if check and any(a[0][-1] == b[0][0] for a, b in zip(parts[:-1], parts[1:])):
+            return None
+        return owner, lo, hi
+    order = np.argsort(owner, kind="stable")
+    owner = np.take(owner, order)
+    if check:
+        part = np.searchsorted(np.cumsum([len(p[0]) for p in parts]), order, side="right")
+        if bool(((owner[1:] == owner[:-1]) & (part[1:] != part[:-1])).any()):
+            return None
+    return owner, np.take(lo, order), np.take(hi, order)
 
 
 def _gaps(owner: np.ndarray, lo: np.ndarray, hi: np.ndarray, w0: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
