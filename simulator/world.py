@@ -29,7 +29,7 @@ import numpy as np
 
 from app.audience.base import Interactions
 from app.audience.evaluate import Evaluator
-from app.audience.timesets import TimeSet, _SPAN
+from app.audience.timesets import TimeSet, _SPAN, _owner_range
 from app.model.attributes import CONTACT_EVENTS, INTERACTION_KINDS
 from simulator.behaviour import (BehaviourModel, Modifiers, background_times)
 from simulator.calibration import Calibration, calibrate
@@ -63,7 +63,9 @@ class EventTimes:
         if not len(self.owner):
             return np.full(len(rows), NEVER, dtype=np.int64)
         q = rows * _SPAN + np.clip(np.asarray(t, dtype=np.int64) - self.start, 0, _SPAN - 1)
-        j = np.searchsorted(self._keys(), q, side="left")
+        lo, hi = _owner_range(self.owner, rows)  # only the keys of the rows' owner range (a chunk's)
+        j = np.searchsorted(self._keys()[lo:hi], q, side="left")
+        j += lo
         jc = np.minimum(j, len(self.owner) - 1)
         ok = (j < len(self.owner)) & (np.take(self.owner, jc) == rows)
         return np.where(ok, np.take(self.at, jc), NEVER).astype(np.int64)
@@ -227,6 +229,13 @@ class World:
         if event in self._rates:
             return self._rates[event]
         with _RATES_LOCK:  # the engine's chunk threads ask at once: made once
+            # an event no multiplier names has the multipliers of any other such event (engagement's alone): the
+            # same array, without working it out again over the whole population
+            own = any(m.target == f"event:{event}" and m.factor != 1.0 for m in self.behaviour.multipliers)
+            twin = next((e for e in self._rates if not any(m.target == f"event:{e}" and m.factor != 1.0
+                                                           for m in self.behaviour.multipliers)), None)
+            if event not in self._rates and not own and twin is not None:
+                self._rates[event] = self._rates[twin]
             if event not in self._rates:
                 mods = Modifiers(self.behaviour, self.pop, np.arange(len(self.pop)), (event,), self.plan.start,
                                  self.member, eager=False)
