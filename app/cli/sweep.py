@@ -54,9 +54,11 @@ def table(doc: dict[str, Any]) -> list[str]:
 @click.argument("project", type=click.Path(dir_okay=False))
 @click.option("--journey", "journey_name", required=True, help="Journey name.")
 @click.option("--vary", "vary", multiple=True, required=True, metavar="STEP.PROPERTY=v1,v2,...",
-              help="A property to vary and its values: a step's property (pause.duration=2d,5d,7d, "
-                   "opened.within=1d,2d, split.split=50/50,70/30) or a behaviour figure "
-                   "(behaviour.email.open=0.2,0.3). Repeat for a grid (at most 1,000 points).")
+              help="A property to vary and its values: a step's property, the step by its id or name "
+                   "(pause.duration=2d,5d,7d, opened.within=1d,2d, split.split=50/50,70/30), the send hours "
+                   "(journey.quiet_hours=21:00-08:00,none) or a behaviour figure as journey-studio behaviour "
+                   "names it (behaviour.email.open=0.2,0.3, behaviour.event_rates.purchase=0.001). Repeat for a "
+                   "grid (at most 1,000 points).")
 @click.option("--contacts", type=click.IntRange(1, 20_000_000), required=True,
               help="Size of the synthetic population of every point.")
 @click.option("--replicas", type=click.IntRange(1, 1000), default=2, show_default=True,
