@@ -218,6 +218,14 @@ def set_behaviour_value(model: BehaviourModel, target: str, text: str) -> Behavi
     if not math.isfinite(number) or number < 0 or (path[-1] in PROBABILITIES and number > 1):
         what = "a probability from 0 to 1" if path[-1] in PROBABILITIES else "a number from 0 up"
         raise SweepError(f"--vary {target}={text}: {what}")
+    if path[0] == "messages":
+        from dataclasses import fields
+
+        from simulator.behaviour import ChannelBehaviour
+        names = [f.name for f in fields(ChannelBehaviour)]
+        if len(path) != 3 or path[2] not in names:
+            raise SweepError(f"--vary {target}: a message's figure is behaviour.messages.STEP.FIGURE, the figure "
+                             f"one of {', '.join(names)}")
     node: Any = plain
     for i, key in enumerate(path[:-1]):
         if path[0] == "messages" and i == 1 and key not in node:

@@ -106,6 +106,8 @@ def test_a_long_vary_is_refused_before_it_is_split() -> None:
     ("behaviour.email.open=1.5", "--vary behaviour.email.open=1.5: a probability from 0 to 1"),
     ("behaviour.email.open=lots", "--vary behaviour.email.open=lots: a behaviour figure is a number"),
     ("behaviour.email.colour=1", "--vary behaviour.email.colour: no such behaviour figure"),
+    ("behaviour.messages.hello.colour=1", "--vary behaviour.messages.hello.colour: a message's figure is"),
+    ("behaviour.multipliers=1", "--vary behaviour.multipliers: no such behaviour figure"),
     ("journey.quiet_hours=late", "--vary journey.quiet_hours=late: write the quiet hours as START-END"),
     ("journey.quiet_hours=25:00-08:00", "--vary journey.quiet_hours=25:00-08:00: not a time of day"),
     ("journey.timezone=UTC", "--vary journey.timezone: a sweep varies the journey's quiet_hours"),
