@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import html
+import itertools
 import math
 from typing import TYPE_CHECKING
 
@@ -119,6 +120,32 @@ def fit_status(text: str, metrics: QFontMetricsF, width: float, max_lines: int) 
         counted = [p for p in parts if not (p.startswith("0 ") or p.endswith(" 0"))]
         fitted = _pack(counted, metrics, width, max_lines) if counted != parts else None
     return fitted if fitted is not None else wrap_text(text, metrics, width, max_lines)
+
+
+def _blit(painter: QPainter, device: QTransform, picture: QImage, x: int, y: int) -> bool:
+    """Paint `picture` with its top left corner on device pixel (x, y), unscaled. The device transform is the
+    world's followed by the painter's own (where the viewport sits in the window's backing store, and the device
+    pixel ratio): the picture goes on whole device pixels through the painter's own, with a world transform that
+    only undoes the pixel ratio. False: nothing painted (a transform that cannot be undone)."""
+    world = painter.worldTransform()
+    unworld, invertible = world.inverted()
+    if not invertible:
+        return False
+    own = unworld * device
+    ratio = own.m11()
+    if ratio <= 0.0:
+        return False
+    pixels = QTransform.fromScale(1.0 / ratio, 1.0 / ratio)
+    back, invertible = (pixels * own).inverted()
+    if not invertible:
+        return False
+    painter.setWorldTransform(pixels)
+    painter.drawImage(back.map(QPointF(x, y)), picture)
+    painter.setWorldTransform(world)
+    return True
+
+
+_GEOMETRIES = itertools.count()  # each route of a link, named in the keys of its line's pictures (see Strokes)
 
 
 class TileItem(QGraphicsItem):
@@ -475,24 +502,8 @@ class TileItem(QGraphicsItem):
             self._paint_body(p, color, selected)
             p.end()
             looks.put(key, picture)
-        # The device transform is the world's followed by the painter's own (where the viewport sits in the
-        # window's backing store, and the device pixel ratio): the picture goes on whole device pixels through
-        # the painter's own, with a world transform that only undoes the pixel ratio.
-        world = painter.worldTransform()
-        unworld, invertible = world.inverted()
-        if not invertible:
-            return False
-        own = unworld * device
-        ratio = own.m11()
-        pixels = QTransform.fromScale(1.0 / ratio, 1.0 / ratio)
-        back, invertible = (pixels * own).inverted()
-        if ratio <= 0.0 or not invertible:
-            return False
         at = device.map(bounds.topLeft())
-        painter.setWorldTransform(pixels)
-        painter.drawImage(back.map(QPointF(round(at.x()), round(at.y()))), picture)
-        painter.setWorldTransform(world)
-        return True
+        return _blit(painter, device, picture, round(at.x()), round(at.y()))
 
     def _paint_ports(self, painter: QPainter) -> None:
         t = self.theme
@@ -552,6 +563,8 @@ class EdgeItem(QGraphicsItem):
         self._outlines: dict[float, QPainterPath] = {}  # pen width -> the stroke's outline (see _stroke)
         self._band_pen = QPen()  # the flow's band: its pen and the width of its outline in _outlines[-1.0]
         self._band_width = 0.0
+        self._geometry = next(_GEOMETRIES)  # the route's name in the keys of the line's pictures
+        self._stroke_scale = 0.0  # the scale of the latest paint (a picture of the line is made at a steady one)
         self._drop = False
         self._flow: int | None = None   # contacts that passed along the link (a simulation replay), or None
         self.flow_board: FlowBoard | None = None  # the scene's flows, read when needed (see boards)
@@ -673,6 +686,7 @@ class EdgeItem(QGraphicsItem):
         self._path = path
         self._shape = None
         self._outlines = {}
+        self._geometry = next(_GEOMETRIES)
         bounds = path.controlPointRect().adjusted(-10.0, -10.0, 10.0, 10.0)
         if self._end_at is not None:
             bounds = bounds.united(QRectF(self._end_at.x() - END_R - 3.0, self._end_at.y() - END_R - 3.0,
@@ -725,9 +739,51 @@ class EdgeItem(QGraphicsItem):
             outline = self._outlines[key] = stroker.createStroke(self._path)
             if band:
                 self._band_width = pen.widthF()
+        if not band and self._blit_stroke(painter, pen, outline):
+            return
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(pen.brush())
         painter.drawPath(outline)
+
+    def _blit_stroke(self, painter: QPainter, pen: QPen, outline: QPainterPath) -> bool:
+        """Paint the line from a picture of it made at this scale (see Strokes): filling a curve's outline costs
+        the rasterizer a pass over every row the link spans, copying its picture a fraction of that. The picture
+        is made on the second paint at the same scale (while a zoom changes the scale at every frame, the line
+        is filled as before) with the same sub-pixel phase as the view's, so it lands exactly where the fill
+        would. False: not painted (a changing scale, a transform that is not a plain scale, a large picture)."""
+        device = painter.deviceTransform()
+        if device.type().value > QTransform.TransformationType.TxScale.value or device.m11() <= 0.0:
+            return False
+        scale = device.m11()
+        if scale != self._stroke_scale:
+            self._stroke_scale = scale
+            return False
+        bounds = outline.controlPointRect()
+        at = device.map(bounds.topLeft())
+        ix, iy = math.floor(at.x()), math.floor(at.y())
+        fx, fy = at.x() - ix, at.y() - iy
+        strokes = self.theme.strokes
+        if strokes.scale != scale:
+            strokes.clear(scale)
+        key = (self._geometry, pen.widthF(), pen.color().rgba(), round(fx * 64.0), round(fy * 64.0))
+        picture = strokes.pictures.get(key)
+        if picture is None:
+            width, height = math.ceil(bounds.width() * scale + fx) + 2, math.ceil(bounds.height() * scale + fy) + 2
+            if width * height > strokes.LARGEST:
+                return False
+            picture = QImage(width, height, QImage.Format.Format_ARGB32_Premultiplied)
+            picture.fill(0)
+            p = QPainter(picture)
+            p.setRenderHints(painter.renderHints())
+            p.translate(fx, fy)
+            p.scale(scale, scale)
+            p.translate(-bounds.left(), -bounds.top())
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(pen.brush())
+            p.drawPath(outline)
+            p.end()
+            strokes.put(key, picture)
+        return _blit(painter, device, picture, ix, iy)
 
     def paint_flow_label(self, painter: QPainter) -> None:
         """The flow's count on the link (nothing when no flow is shown)."""

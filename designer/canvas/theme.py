@@ -53,6 +53,7 @@ class Theme:
         self.warning = QColor("#d97706")
         self.white = QColor("#ffffff")
         self.looks = Looks()
+        self.strokes = Strokes()
         self.apply(palette or QPalette())
 
     def apply(self, palette: QPalette) -> None:
@@ -60,6 +61,7 @@ class Theme:
         base = palette.color(QPalette.ColorRole.Base)
         text = palette.color(QPalette.ColorRole.Text)
         self.looks.clear(0.0)
+        self.strokes.clear(0.0)
         self.dark = base.lightnessF() < 0.5
         self.highlight = palette.color(QPalette.ColorRole.Highlight)
         # The canvas sits a shade away from the cards: darker than the page in light mode, darker still in dark.
@@ -122,4 +124,30 @@ class Looks:
     def put(self, key: object, picture: QImage) -> None:
         if len(self.pictures) >= self.LIMIT:
             self.pictures.pop(next(iter(self.pictures)))
+        self.pictures[key] = picture
+
+
+class Strokes:
+    """Pictures of links' lines painted at one scale (see EdgeItem._blit_stroke), each at the sub-pixel phase
+    the view put it at: kept while the scale stays (a pan or a replay paints the same lines again), dropped when
+    it changes or the colours do, the oldest first beyond a budget of pixels."""
+
+    LARGEST = 400_000    # pixels of one picture: a longer line (zoomed in far) is filled each time
+    BUDGET = 8_000_000   # pixels of all of them (32 MB)
+
+    def __init__(self) -> None:
+        self.scale = 0.0
+        self.pictures: dict[object, QImage] = {}
+        self._pixels = 0
+
+    def clear(self, scale: float) -> None:
+        self.scale = scale
+        self.pictures = {}
+        self._pixels = 0
+
+    def put(self, key: object, picture: QImage) -> None:
+        self._pixels += picture.width() * picture.height()
+        while self.pictures and self._pixels > self.BUDGET:
+            old = self.pictures.pop(next(iter(self.pictures)))
+            self._pixels -= old.width() * old.height()
         self.pictures[key] = picture
