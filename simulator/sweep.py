@@ -249,8 +249,13 @@ def current_value(journey: Journey, behaviour: BehaviourModel, target: str) -> s
     """What `target` is now (the baseline's value), as text."""
     if target.startswith(BEHAVIOUR + "."):
         plain = behaviour.to_plain()
+        path = _behaviour_path(target, plain)
+        if path[0] == "messages" and path[1] not in plain["messages"] and path[1] in journey.steps:
+            tile = REGISTRY.get(journey.step(path[1]).type)  # no override: the step's channel's figure
+            if tile is not None and tile.channel is not None:
+                path = ["channels", tile.channel, *path[2:]]
         node: Any = plain
-        for key in _behaviour_path(target, plain):
+        for key in path:
             node = node.get(key) if isinstance(node, dict) else None
         return "-" if node is None else f"{node:g}" if isinstance(node, float) else str(node)
     if _is_journey_setting(journey, target):
@@ -274,6 +279,13 @@ def apply_values(journey: Journey, behaviour: BehaviourModel,
     model = behaviour
     for target, text in values.items():
         if target.startswith(BEHAVIOUR + "."):
+            parts = target.split(".")
+            if len(parts) > 2 and parts[1] == "messages":
+                tile = REGISTRY.get(copy.steps[parts[2]].type) if parts[2] in copy.steps else None
+                if tile is None or tile.channel is None:
+                    sends = ", ".join(s.id for s in copy if (t := REGISTRY.get(s.type)) and t.channel) or "none"
+                    raise SweepError(f"--vary {target}: '{parts[2]}' is not a message step of '{copy.name}' "
+                                     f"(its message steps: {sends})")
             model = set_behaviour_value(model, target, text)
         elif _is_journey_setting(copy, target):
             set_journey_value(copy, target, text)

@@ -108,6 +108,8 @@ def test_a_long_vary_is_refused_before_it_is_split() -> None:
     ("behaviour.email.colour=1", "--vary behaviour.email.colour: no such behaviour figure"),
     ("behaviour.messages.hello.colour=1", "--vary behaviour.messages.hello.colour: a message's figure is"),
     ("behaviour.multipliers=1", "--vary behaviour.multipliers: no such behaviour figure"),
+    ("behaviour.messages.pause.click=0.5", "--vary behaviour.messages.pause.click: 'pause' is not a message step "
+                                           "of 'Nudge' (its message steps: hello)"),
     ("journey.quiet_hours=late", "--vary journey.quiet_hours=late: write the quiet hours as START-END"),
     ("journey.quiet_hours=25:00-08:00", "--vary journey.quiet_hours=25:00-08:00: not a time of day"),
     ("journey.timezone=UTC", "--vary journey.timezone: a sweep varies the journey's quiet_hours"),
@@ -235,3 +237,12 @@ def test_send_hours_vary_as_the_journeys_quiet_hours(
     assert doc["varied"][0]["current"] == "none"
     assert doc["points"][1]["effect"] == doc["baseline"]["effect"]  # 'none' is the journey as it is
     assert doc["points"][0]["effect"] is not None
+
+
+def test_a_message_figure_varies_from_its_channels_figure(
+        capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path) -> None:
+    doc = _sweep(capsys, project, tmp_path / "s.json", "--vary", "behaviour.messages.hello.click=0.05,0.6", *SMALL,
+                 "--workers", "1")
+    assert doc["varied"][0]["current"] == doc["baseline"]["values"]["behaviour.messages.hello.click"] != "-"
+    low, high = doc["points"]
+    assert low["effect"]["mean"] < doc["baseline"]["effect"]["mean"] < high["effect"]["mean"] and high["best"]
