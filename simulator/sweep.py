@@ -516,6 +516,11 @@ def prepare(sweep: Sweep, check: Callable[[Journey], Sequence[Finding]] | None =
     """The grid's points and a task for the baseline (first) and each point; every value checked first."""
     from app.codec.plain import journey_to_doc
     from simulator.engine import DEFAULT_CHUNK
+    from simulator.request import RunRequest
+    RunRequest(sweep.journey.id, contacts=sweep.contacts, seed=sweep.seed, replicas=sweep.replicas,
+               horizon_days=sweep.horizon_days).validate()  # RunError on what `simulate` would refuse
+    if len(sweep.varied) > MAX_VARIED or math.prod(len(v.values) for v in sweep.varied) > MAX_POINTS:
+        raise SweepError(f"a sweep varies at most {MAX_VARIED} properties over at most {MAX_POINTS:,} points")
     points = grid_points(sweep.varied)
     for v in sweep.varied:  # each value read alone first, so that a refusal names that value only
         for text in v.values:

@@ -12,8 +12,9 @@ import pytest
 
 from app.cli.main import main
 from app.store import ProjectFile
-from simulator.request import RunRequest, execute, snapshot
-from simulator.sweep import MAX_POINTS, SweepError, grid_points, parse_grid, parse_vary, workers_for
+from simulator.request import RunError, RunRequest, execute, snapshot
+from simulator.sweep import (MAX_POINTS, Sweep, SweepError, Varied, grid_points, parse_grid, parse_vary, prepare,
+                             workers_for)
 from tests.cli_helpers import run as run_cli
 
 # a wait, then one email whose clicks bring purchases; the schedule ends 45 days after the start, so that a wait
@@ -246,3 +247,23 @@ def test_a_message_figure_varies_from_its_channels_figure(
     assert doc["varied"][0]["current"] == doc["baseline"]["values"]["behaviour.messages.hello.click"] != "-"
     low, high = doc["points"]
     assert low["effect"]["mean"] < doc["baseline"]["effect"]["mean"] < high["effect"]["mean"] and high["best"]
+
+
+def test_the_pure_sweep_bounds_its_inputs_as_simulate_does(project: Path) -> None:
+    from simulator.behaviour import BehaviourModel
+    with ProjectFile.open(project, readonly=True) as pf:
+        source = snapshot(pf.project, pf.project.journey("Nudge").id)
+
+    def sweep(varied: tuple[Varied, ...], contacts: int = 100, replicas: int = 1) -> Sweep:
+        return Sweep(source.journey, BehaviourModel(), source.content, source.segments, source.custom_attributes,
+                     varied, contacts, 1, replicas)
+    one = (Varied("pause.duration", ("1d",)),)
+    with pytest.raises(RunError, match="from 1 to 20,000,000 contacts"):
+        prepare(sweep(one, contacts=0))
+    with pytest.raises(RunError, match="replicas go from 1 to 1000"):
+        prepare(sweep(one, replicas=1001))
+    wide = tuple(Varied(f"behaviour.email.open{i}", tuple(str(x) for x in range(4))) for i in range(6))
+    with pytest.raises(SweepError, match="at most 1,000 points"):
+        prepare(sweep(wide))
+    points, tasks = prepare(sweep(one))
+    assert points == [{"pause.duration": "1d"}] and len(tasks) == 2
