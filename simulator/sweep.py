@@ -21,6 +21,7 @@ serial run's, bit for bit.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import re
 from concurrent.futures import ProcessPoolExecutor
@@ -552,7 +553,11 @@ def run_sweep(sweep: Sweep, *, workers: int = 1, check: Callable[[Journey], Sequ
     outcome = sweep.outcome or expected[0]
     if outcome not in expected:
         raise SweepError(f"--outcome {outcome}: not an effect event of this run (events: {', '.join(expected)})")
-    results = run_points(tasks, workers, progress)
+    keys = [json.dumps([t.journey_doc, t.behaviour], sort_keys=True, default=str) for t in tasks]
+    first: dict[str, int] = {}
+    unique = [i for i, k in enumerate(keys) if first.setdefault(k, i) == i]  # a point at the current values
+    ran = dict(zip(unique, run_points([tasks[i] for i in unique], workers, progress)))  # is the baseline's run
+    results = [ran[first[k]] for k in keys]
     events = _events(results[0])
     if outcome not in events or any(outcome not in _events(r) for r in results):  # a point's own events differ
         raise SweepError(f"--outcome {outcome}: not an effect event of every point (a behaviour figure that turns "
@@ -569,7 +574,7 @@ def run_sweep(sweep: Sweep, *, workers: int = 1, check: Callable[[Journey], Sequ
     if scored:
         rows[-max(scored)[1]]["best"] = True
     return {"journey": sweep.journey.name, "contacts": sweep.contacts, "replicas": sweep.replicas,
-            "seed": sweep.seed, "outcome": outcome, "better": "lower" if lower else "higher",
+            "seed": sweep.seed, "outcome": outcome, "better": "lower" if lower else "higher", "runs": len(unique),
             "varied": [{"property": v.target, "values": list(v.values), "current": current[v.target]}
                        for v in sweep.varied],
             "baseline": {"values": current, "effect": point_effect(results[0], outcome)},

@@ -157,8 +157,9 @@ def test_the_baseline_is_the_effect_simulate_gives_and_a_point_at_the_current_va
     assert doc["outcome"] == "purchase"
     assert doc["baseline"]["values"] == {"pause.duration": "2d"}
     assert doc["baseline"]["effect"] == plain.result.effect["purchase"]["incremental"]
-    current = doc["points"][0]
+    current = doc["points"][0]  # the same journey as the baseline: run once
     assert current["values"] == {"pause.duration": "2d"} and current["effect"] == doc["baseline"]["effect"]
+    assert doc["runs"] == 2
     assert current["vs_baseline"] == {"mean": 0.0, "low": 0.0, "high": 0.0, "sure": 0.0, "replicas": 2}
 
 

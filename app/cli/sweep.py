@@ -135,7 +135,7 @@ def sweep(project: str, journey_name: str, vary: tuple[str, ...], contacts: int,
         write_output(json_out, json.dumps(doc, indent=1) + "\n")
         if json_out != STDOUT:
             click.echo(f"Wrote {json_out}", err=True)
-    click.echo(f"Took {time.perf_counter() - started:.2f} s for {points} runs on {chosen} worker"
+    click.echo(f"Took {time.perf_counter() - started:.2f} s for {doc['runs']} runs on {chosen} worker"
                f"{'s' if chosen != 1 else ''}.", err=True)
 
 
