@@ -204,9 +204,13 @@ class Evaluator:
         items = self.base.lists
         want = ascii_lower(str(name))
         hits = np.array([ascii_lower(v) == want for v in items.values] + [False], dtype=bool)
-        on_item = hits[items.codes] if len(items.codes) else np.zeros(0, dtype=bool)
+        which = np.flatnonzero(hits)
         out = np.zeros(self.base.n, dtype=bool)
-        out[items.owners[on_item]] = True
+        if len(which) == 0 or len(items.codes) == 0:
+            return out
+        # one list of that name (the common case): a comparison instead of a look-up per entry
+        on_item = items.codes == which[0] if len(which) == 1 else np.take(hits, items.codes)
+        out[np.compress(on_item, items.owners)] = True
         return out
 
     # --- attributes a simulated purchase changes ------------------------------------------------------------

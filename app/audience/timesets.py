@@ -60,12 +60,16 @@ class TimeSet:
         f = np.zeros(n, dtype=bool) if full is None else np.asarray(full, dtype=bool)
         o, a, b = _normalise(np.asarray(owner, np.int64), np.asarray(lo, np.int64), np.asarray(hi, np.int64), w0)
         # spans covering the whole window are "full"
-        whole = (a <= w0) & (b >= NEVER)
+        whole = a <= w0
+        whole &= b >= NEVER
         if whole.any():
             f = f.copy()
-            f[o[whole]] = True
-        keep = ~f[o] if len(o) else np.zeros(0, dtype=bool)
-        return cls(n, w0, f, o[keep], a[keep], b[keep])
+            f[np.compress(whole, o)] = True
+        # with no owner full beforehand, an owner is full through its whole span alone (which holds all its others)
+        keep = ~whole if full is None else ~np.take(f, o)
+        if keep.all():
+            return cls(n, w0, f, o, a, b)
+        return cls(n, w0, f, np.compress(keep, o), np.compress(keep, a), np.compress(keep, b))
 
     @property
     def static_only(self) -> bool:
@@ -178,7 +182,14 @@ class TimeSet:
         k = j + 1
         kc = np.minimum(k, len(self.owner) - 1)
         nxt = (k < len(self.owner)) & (np.take(self.owner, kc) == rows)
-        return np.where(mine, j, -1), inside, np.where(nxt, k, -1)
+        # np.where(mine, j, -1) and np.where(nxt, k, -1) without a branch per element (several times faster)
+        j += 1
+        j *= mine
+        j -= 1
+        k += 1
+        k *= nxt
+        k -= 1
+        return j, inside, k
 
     def member_at(self, rows: np.ndarray, t: np.ndarray | int) -> np.ndarray:
         """Whether owners `rows` are members at time(s) `t` (before w0: as at w0)."""
@@ -196,10 +207,17 @@ class TimeSet:
         if len(self.owner):
             _, inside, nxt = self._locate(rows, tt)
             now |= inside
-            later = np.where(nxt >= 0, np.take(self.lo, np.maximum(nxt, 0)), NEVER)
+            # np.where(nxt >= 0, lo[nxt], NEVER), then np.where(now, tt, later), without a branch per element
+            later = np.take(self.lo, np.maximum(nxt, 0))
+            later -= NEVER
+            later *= nxt >= 0
+            later += NEVER
         else:
             later = np.full(len(rows), NEVER, dtype=np.int64)
-        return np.where(now, np.broadcast_to(tt, rows.shape), later).astype(np.int64, copy=False)
+        out = tt - later
+        out *= now
+        out += later
+        return out.astype(np.int64, copy=False)
 
     def first_leave_after(self, rows: np.ndarray, t: np.ndarray | int) -> np.ndarray:
         """The first moment > t at which a membership of each owner ends (NEVER if none ends)."""
@@ -246,7 +264,8 @@ def _normalise(owner: np.ndarray, lo: np.ndarray, hi: np.ndarray, w0: int) -> tu
     lo = np.maximum(lo, w0)
     hi = np.minimum(hi, NEVER)
     keep = hi > lo
-    owner, lo, hi = owner[keep], lo[keep], hi[keep]
+    if not keep.all():
+        owner, lo, hi = np.compress(keep, owner), np.compress(keep, lo), np.compress(keep, hi)
     if len(owner) == 0:
         return _EMPTY, _EMPTY, _EMPTY
     if len(owner) == 1:
