@@ -238,14 +238,13 @@ class Modifiers:
     def _compute(self, target: str, idx: np.ndarray | None) -> np.ndarray | None:
         model = self._model
         beta = model.engagement_effect.get("events" if target.startswith("event:") else target, 0.0)
-        rows = self._rows if idx is None else np.take(self._rows, idx)
+        applies = [m for m in model.multipliers if m.target == target and m.factor != 1.0]
+        rows = self._rows if idx is None or not applies else np.take(self._rows, idx)  # only multipliers read them
         log = None
         if beta:
             log = (self._dev if idx is None else np.take(self._dev, idx)) * beta
         tables: dict[str, np.ndarray] = {}  # multipliers on a text attribute: one log factor per value
-        for m in model.multipliers:
-            if m.target != target or m.factor == 1.0:
-                continue
+        for m in applies:
             col = self._pop.attribute(m.attribute or "") if m.segment is None else None
             if isinstance(col, CategoryColumn):
                 table = tables.setdefault(m.attribute or "", np.zeros(len(col.values) + 1))

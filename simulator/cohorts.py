@@ -256,7 +256,7 @@ class _Iteration:
         local = self._local(pos)  # chunk contact of each member
         s = send if rep is None else take(send, rep)
         ci = CHANNELS.index(step.channel or "")
-        blocked = take(ch.blocked[:, ci], local) <= s  # opted out of the channel, or a hard bounce there
+        blocked = take(ch.blocked[ci], local) <= s  # opted out of the channel, or a hard bounce there
         if plan.audience.suppress is not None:
             blocked |= self._member(plan.audience.suppress, take(ch.rows, local), s)
         codes = np.where(blocked, SUPPRESSED, SENT).astype(np.int8)
@@ -299,7 +299,7 @@ class _Iteration:
             hit = np.flatnonzero(lost < NEVER)
             if hit.size:
                 li = take(local, hit)
-                ch.blocked[li, ci] = np.minimum(ch.blocked[li, ci], take(lost, hit))
+                ch.blocked[ci, li] = np.minimum(ch.blocked[ci, li], take(lost, hit))
         changed = []
         for field, name in self.tracked.items():
             vals = ev.get(field)

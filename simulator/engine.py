@@ -73,7 +73,7 @@ class Chunk:
     keys: np.ndarray
     zone: np.ndarray
     mods: Modifiers
-    blocked: np.ndarray  # (contacts, channels): from when each channel cannot reach the contact
+    blocked: np.ndarray  # (channels, contacts): from when each channel cannot reach the contact
     ring: np.ndarray | None  # the last `cap` send times per contact (frequency cap)
     ring_pos: np.ndarray | None
     bought: list[np.ndarray] = field(default_factory=list)  # population rows that bought through the journey
@@ -216,7 +216,7 @@ def _chunk(ctx: Context, rows: np.ndarray) -> Chunk:
         ring = np.full((len(rows), plan.cap[0]), -NEVER, dtype=np.int64)
         pos = np.zeros(len(rows), dtype=np.int64)
     return Chunk(rows, rows.astype(np.int32), np.take(pop.contact_id, rows), zone, mods,
-                 np.full((len(rows), len(CHANNELS)), NEVER, dtype=np.int64), ring, pos)
+                 np.full((len(CHANNELS), len(rows)), NEVER, dtype=np.int64), ring, pos)
 
 
 def enter_units(ctx: Context, chunk: Chunk, k: int) -> Units:

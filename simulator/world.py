@@ -68,7 +68,11 @@ class EventTimes:
         j += lo
         jc = np.minimum(j, len(self.owner) - 1)
         ok = (j < len(self.owner)) & (np.take(self.owner, jc) == rows)
-        return np.where(ok, np.take(self.at, jc), NEVER).astype(np.int64)
+        out = np.take(self.at, jc)  # np.where(ok, at, NEVER) without a branch per element
+        out -= NEVER
+        out *= ok
+        out += NEVER
+        return out.astype(np.int64, copy=False)
 
 
 def event_sequence(keys: np.ndarray, rate_per_second: np.ndarray, seed: int, event: str, start: int,
@@ -247,14 +251,26 @@ class World:
                 self._rates[event] = rate if same is None else same
             return self._rates[event]
 
-    def event_first(self, event: str, rows: np.ndarray, t: np.ndarray, iteration: int) -> np.ndarray:
-        """The first time at or after `t` each contact does `event` on its own (NEVER: not before the horizon)."""
+    def event_first(self, event: str, rows: np.ndarray, t: np.ndarray, iteration: int,
+                    taken: dict[int, np.ndarray] | None = None) -> np.ndarray:
+        """The first time at or after `t` each contact does `event` on its own (NEVER: not before the horizon).
+
+        `taken` keeps the rows' contact ids and rate multipliers between calls for the same rows (by the
+        identity of the column they come from: events share multipliers)."""
         rows = np.asarray(rows, dtype=np.int64)
         if event in self.sequences:
             return self.sequences[event].first_at_or_after(rows, t)
+        if self.behaviour.event_rates.get(event, 0.0) <= 0.0:  # never, whatever the multipliers
+            return np.full(len(rows), NEVER, dtype=np.int64)
         mult = self.rate_multiplier(event)
-        return background_times(self.behaviour, self.seed, iteration, event, np.take(self.pop.contact_id, rows),
-                                np.asarray(t, dtype=np.int64), None if mult is None else np.take(mult, rows))
+        kept = {} if taken is None else taken
+
+        def take(column: np.ndarray) -> np.ndarray:
+            if id(column) not in kept:
+                kept[id(column)] = np.take(column, rows)
+            return kept[id(column)]
+        return background_times(self.behaviour, self.seed, iteration, event, take(self.pop.contact_id),
+                                np.asarray(t, dtype=np.int64), None if mult is None else take(mult))
 
 
 def trigger_times(world: World, trig: TriggerPlan, rows: np.ndarray, entry: np.ndarray, iteration: int) -> np.ndarray:
@@ -277,21 +293,23 @@ def effect_bits(world: World, rows: np.ndarray, entry: np.ndarray, cutoff: int |
     with_bits = np.zeros(len(rows), dtype=np.int32)
     without_bits = np.zeros(len(rows), dtype=np.int32)
     conversion = world.behaviour.conversion_event
+    taken: dict[int, np.ndarray] = {}  # the rows' ids and multipliers, taken once for every event
     for j, name in enumerate(world.effect_events):
         if name.startswith("segment:"):
             segment, when = name[len("segment:"):].rsplit(":", 1)
             own = trigger_times(world, TriggerPlan(segment=segment, when=when), rows, entry, iteration)
             journey = own
         else:
-            own = world.event_first(name, rows, entry, iteration)
+            own = world.event_first(name, rows, entry, iteration, taken)
             journey = own
             if name == conversion:
                 journey = np.minimum(journey, caused["converted"])
             if name == "unsubscribed":
                 journey = np.minimum(journey, caused["unsubscribed"])
         bit = np.int32(1 << j)
-        without_bits |= np.where(own < cutoff, bit, np.int32(0))
-        with_bits |= np.where(journey < cutoff, bit, np.int32(0))
+        mine = np.multiply(own < cutoff, bit, dtype=np.int32)  # np.where(own < cutoff, bit, 0), branch-free
+        without_bits |= mine
+        with_bits |= mine if journey is own else np.multiply(journey < cutoff, bit, dtype=np.int32)
     return with_bits, without_bits
 
 
