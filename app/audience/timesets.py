@@ -96,6 +96,9 @@ class TimeSet:
         full = self.full & other.full
         if self.static_only and other.static_only:
             return TimeSet(self.n, self.w0, full)
+        if len(self.owner) and len(other.owner) and 4 * (len(self.owner) + len(other.owner)) >= self.n \
+                and _one_each(self.owner) and _one_each(other.owner):
+            return self._and_dense(other, full)
         # three parts with owners apart, each normalised already (an owner with spans is never full, and the
         # intersection of normalised spans is normalised): merged by owner instead of sorted again
         a_part, b_part = (_select(a.owner, a.lo, a.hi, np.take(b.full, a.owner))  # a's spans where b holds always
@@ -104,6 +107,29 @@ class TimeSet:
         merged = _merge_apart([a_part, b_part, both])
         assert merged is not None
         return TimeSet(self.n, self.w0, full, *merged)
+
+    def _dense(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each owner's one span as [lo, hi) over all owners: [w0, NEVER) if full, empty (NEVER, w0) if none."""
+        span = NEVER - self.w0
+        lo = np.multiply(self.full, -span, dtype=np.int64)
+        lo += NEVER
+        hi = np.multiply(self.full, span, dtype=np.int64)
+        hi += self.w0
+        np.put(lo, self.owner, self.lo)
+        np.put(hi, self.owner, self.hi)
+        return lo, hi
+
+    def _and_dense(self, other: TimeSet, full: np.ndarray) -> TimeSet:
+        """`self & other` when each owner has one span at most on either side and many have one: owner by owner
+        over all owners (no search, no sort)."""
+        lo, hi = self._dense()
+        lo2, hi2 = other._dense()
+        np.maximum(lo, lo2, out=lo)
+        np.minimum(hi, hi2, out=hi)
+        has = hi > lo
+        has &= ~full  # owners in both always: full (their span would cover the whole window)
+        owner = np.flatnonzero(has)
+        return TimeSet(self.n, self.w0, full, owner, np.take(lo, owner), np.take(hi, owner))
 
     def __invert__(self) -> TimeSet:
         if self.static_only:
@@ -248,6 +274,11 @@ class TimeSet:
         n, w0 = (int(x) for x in a["meta"])
         return cls(n, w0, a["full"].astype(bool), a["owner"].astype(np.int64), a["lo"].astype(np.int64),
                    a["hi"].astype(np.int64))
+
+
+def _one_each(owner: np.ndarray) -> bool:
+    """Whether sorted span owners hold one span each."""
+    return len(owner) < 2 or bool((owner[1:] > owner[:-1]).all())
 
 
 def _owner_range(owner: np.ndarray, rows: np.ndarray) -> tuple[int, int]:
