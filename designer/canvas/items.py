@@ -810,7 +810,12 @@ class EdgeItem(QGraphicsItem):
             if self._band_pen.widthF() != self._flow_w or self._band_pen.color() != t.flow_pen.color():
                 self._band_pen = QPen(t.flow_pen)
                 self._band_pen.setWidthF(self._flow_w)
-            self._stroke(painter, self._band_pen, lod, band=True)
+            if t.rough_bands and painter.testRenderHint(QPainter.RenderHint.Antialiasing):
+                painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+                self._stroke(painter, self._band_pen, lod, band=True)
+                painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            else:
+                self._stroke(painter, self._band_pen, lod, band=True)
         self._stroke(painter, pen, lod)
         if lod < LOD_SIMPLE:
             return

@@ -330,6 +330,10 @@ class JourneyScene(QGraphicsScene):
             self.overview.flows_changed()
             return
         views = self.views()
+        if views and flows is not None:
+            # frames coming one after another: bands are filled rough until they stop (see _zoom_settled)
+            self.theme.rough_bands = True
+            self._settle_timer.start()
         edges = [i for i in self._in_sight(views) if isinstance(i, EdgeItem)] if views else self._edges.values()
         for edge in edges:
             edge.refresh_flow()
@@ -403,6 +407,12 @@ class JourneyScene(QGraphicsScene):
 
     def _zoom_settled(self) -> None:
         self._set_cache_mode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        if self.theme.rough_bands:  # the frames stopped: the bands in sight are painted smooth again
+            self.theme.rough_bands = False
+            if not self.overview.active:
+                for item in self._in_sight(self.views()):
+                    if isinstance(item, EdgeItem) and item.flow:
+                        item.update()
 
     def _set_cache_mode(self, mode: QGraphicsItem.CacheMode) -> None:
         self._cache_mode = mode

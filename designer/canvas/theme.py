@@ -54,6 +54,9 @@ class Theme:
         self.white = QColor("#ffffff")
         self.looks = Looks()
         self.strokes = Strokes()
+        # While a replay's flows change at every frame, their bands are filled without antialiasing (about a
+        # third of the cost); the scene paints them smooth again once the frames stop (see JourneyScene.set_flows)
+        self.rough_bands = False
         self.apply(palette or QPalette())
 
     def apply(self, palette: QPalette) -> None:
