@@ -11,7 +11,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.audience.timesets import TimeSet
+from app.audience.timesets import _SPAN, TimeSet
 from tests.test_timesets import W0, dense, timesets
 
 
@@ -58,3 +58,19 @@ def test_union_and_intersection_keep_the_normal_form(case: tuple[TimeSet, TimeSe
     same_owner = both.owner[1:] == both.owner[:-1]
     assert (both.lo[1:][same_owner] > both.hi[:-1][same_owner]).all()  # apart, not touching
     _same(both, TimeSet.spans(a.n, W0, both.owner, both.lo, both.hi, both.full))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 8).flatmap(lambda n: st.tuples(
+    timesets(n), st.lists(st.integers(0, n - 1), min_size=1, max_size=3 * n), st.integers(90, 250))))
+def test_locating_spans_by_counting_matches_the_binary_search(case: tuple[TimeSet, list[int], int]) -> None:
+    a, picked, t = case
+    rows = np.array(picked, dtype=np.int64)
+    if not len(a.owner):
+        return
+    q = rows * _SPAN + np.clip(np.int64(t) - W0, 0, _SPAN - 1)
+    want = np.searchsorted(a._keys(), q, side="right") - 1
+    assert (a._last_at_or_before(rows, q) == want).all()
+    for sub in (np.sort(rows), rows[::-1].copy(), np.unique(rows)):
+        qs = sub * _SPAN + np.clip(np.int64(t) - W0, 0, _SPAN - 1)
+        assert (a._last_at_or_before(sub, qs) == np.searchsorted(a._keys(), qs, side="right") - 1).all()

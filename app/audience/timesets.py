@@ -198,10 +198,7 @@ class TimeSet:
             none = np.full(len(rows), -1, dtype=np.int64)
             return none, np.zeros(len(rows), dtype=bool), none
         q = rows * _SPAN + _rel(t, self.w0)
-        # search only the keys of the rows' owner range (a chunk's contacts: a few spans of the whole set)
-        lo, hi = _owner_range(self.owner, rows)
-        j = np.searchsorted(self._keys()[lo:hi], q, side="right")
-        j += lo - 1
+        j = self._last_at_or_before(rows, q)
         jc = np.maximum(j, 0)
         mine = (j >= 0) & (np.take(self.owner, jc) == rows)
         inside = mine & (np.take(self.hi, jc) > np.maximum(t, self.w0))
@@ -216,6 +213,33 @@ class TimeSet:
         k *= nxt
         k -= 1
         return j, inside, k
+
+    def _last_at_or_before(self, rows: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """For each row, the index of the last span whose key (owner, lo) is at or before q (-1: none)."""
+        keys = self._keys()
+        if len(rows) == 0:
+            return np.zeros(0, dtype=np.int64)
+        first, last = int(rows.min()), int(rows.max())
+        # only the keys of the rows' owner range (a chunk's contacts: a few spans of the whole set)
+        lo, hi = int(np.searchsorted(self.owner, first)), int(np.searchsorted(self.owner, last, side="right"))
+        width = last - first + 1
+        if hi > lo and width <= 4 * len(rows) + 64 and _one_each(self.owner[lo:hi]):
+            # one span per owner there: count the spans before each row's owner (a prefix sum over the range)
+            # instead of a binary search per row; the row's own span counts if it starts at or before q
+            has = np.bincount(self.owner[lo:hi] - first, minlength=width)
+            before = np.cumsum(has)
+            before -= has
+            r = rows - first
+            j = np.take(before, r)
+            j += lo
+            own = np.take(keys, np.minimum(j, len(keys) - 1)) <= q
+            own &= np.take(has, r).astype(bool)
+            j += own
+            j -= 1
+            return j
+        j = np.searchsorted(keys[lo:hi], q, side="right")
+        j += lo - 1
+        return j
 
     def member_at(self, rows: np.ndarray, t: np.ndarray | int) -> np.ndarray:
         """Whether owners `rows` are members at time(s) `t` (before w0: as at w0)."""
