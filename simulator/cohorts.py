@@ -23,7 +23,7 @@ from app.semantics.draws import NEVER, SPLIT, SPLIT_ACCOUNT, hash_keys, stream, 
 from simulator.engine import CancelToken, Cancelled, Chunk, Context, Units
 from app.semantics.outcomes import (CAPPED, COMPLETED, DONE, EXITED, GOAL, HOLDOUT, NO, PASSED, PATH_BASE, SENT, SHARED,
                                 STOPPED, SUPPRESSED, WAITING, YES)
-from app.semantics.plan import Kind, StepPlan, TriggerPlan
+from app.semantics.plan import Kind, StepPlan
 from simulator.population import CategoryColumn
 from app.semantics.reference import CHANNELS, _number, condition_holds
 from simulator.trace import TraceBuilder
@@ -45,9 +45,13 @@ class _Iteration:
         self.member_rows = chunk.rows32 if units.identity else take(chunk.rows32, units.member)  # trace contact
         n = units.n
         self.events: dict[str, np.ndarray] = {}  # contact event name -> first time per unit
+        self.own: dict[str, np.ndarray] = {}  # ... per member, on its own (the twin reads them again)
         for trig in (*plan.exits, *([plan.goal] if plan.goal else [])):
             if trig.name not in self.events:
-                self.events[trig.name] = self._trigger_times(trig)
+                rows, entry = self._member_rows()
+                own = self.own[trig.name] = trigger_times(ctx.world, trig, rows, entry, k)
+                # (per unit, the times are lowered in place as messages bring events forward: a copy of its own)
+                self.events[trig.name] = self._per_unit_min(own.copy() if self.single else own)
         self.exit_names = list(dict.fromkeys(t.name for t in plan.exits))
         self.goal_exits = plan.goal is not None and plan.goal.name in self.exit_names
         # message events that move exits or the goal: unsubscribes and conversions, when the journey names them
@@ -112,10 +116,6 @@ class _Iteration:
             if len(bought):
                 return world.member_with(segment, rows, t, bought, bought_at)
         return world.member(segment, rows, t)
-
-    def _trigger_times(self, trig: TriggerPlan) -> np.ndarray:
-        rows, entry = self._member_rows()
-        return self._per_unit_min(trigger_times(self.ctx.world, trig, rows, entry, self.k))
 
     # --- rows -------------------------------------------------------------------------------------------
     def _visits(self, step: int, u: np.ndarray, t_enter: np.ndarray, t_leave: np.ndarray,
@@ -365,7 +365,7 @@ class _Iteration:
         rows, entry = self._member_rows()
         started = time.perf_counter()
         with_j, without_j = effect_bits(self.ctx.world, rows, entry, self.plan.goal_deadline(entry, self.cutoff),
-                                        self.k, self.caused)
+                                        self.k, self.caused, self.own)
         self.ctx.twin_seconds += time.perf_counter() - started
         if self.single:
             self.out.units(self.member_rows, self.k, us.entry, self.term_time, self.term_outcome, g, with_j,

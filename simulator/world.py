@@ -285,17 +285,25 @@ def trigger_times(world: World, trig: TriggerPlan, rows: np.ndarray, entry: np.n
 
 
 def effect_bits(world: World, rows: np.ndarray, entry: np.ndarray, cutoff: int | np.ndarray, iteration: int,
-                caused: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+                caused: Mapping[str, np.ndarray],
+                known: Mapping[str, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per contact, which effect events happen from its entry until `cutoff` (exclusive; per contact: the goal's
     window, Plan.goal_deadline), with the journey and without it
     (bit j for `world.effect_events[j]`). Without: the contact's own events. With: those, and the conversions
-    ('converted') and unsubscribes ('unsubscribed') the journey's messages caused."""
+    ('converted') and unsubscribes ('unsubscribed') the journey's messages caused. `known`: the times of some
+    of those events (by name) for the same rows and entries, worked out already (the exits and the goal)."""
     with_bits = np.zeros(len(rows), dtype=np.int32)
     without_bits = np.zeros(len(rows), dtype=np.int32)
     conversion = world.behaviour.conversion_event
     taken: dict[int, np.ndarray] = {}  # the rows' ids and multipliers, taken once for every event
     for j, name in enumerate(world.effect_events):
-        if name.startswith("segment:"):
+        if known is not None and name in known:
+            own = journey = known[name]
+            if name == conversion:
+                journey = np.minimum(journey, caused["converted"])
+            if name == "unsubscribed":
+                journey = np.minimum(journey, caused["unsubscribed"])
+        elif name.startswith("segment:"):
             segment, when = name[len("segment:"):].rsplit(":", 1)
             own = trigger_times(world, TriggerPlan(segment=segment, when=when), rows, entry, iteration)
             journey = own
