@@ -54,11 +54,11 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _header(kind: str, when: datetime) -> str:
+def _header(kind: str, when: datetime, pid: int | None = None) -> str:
     return (f"{APP_NAME} {__version__} - {kind}\n"
             f"time: {when.isoformat(timespec='seconds')}\n"
             f"python: {sys.version.split()[0]} on {platform.platform()}\n"
-            f"pid: {os.getpid()}\n\n")
+            f"pid: {os.getpid() if pid is None else pid}\n\n")
 
 
 class _Bridge(QObject):
@@ -295,8 +295,8 @@ class CrashReporter:
                 when = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
                 text = path.read_text(encoding="utf-8", errors="replace")
                 kept = self.folder / f"native-{_stamp(when)}-{pid}.log"
-                kept.write_text(_header("native fault (found at the next start)", when).replace(
-                    f"pid: {os.getpid()}", f"pid: {pid}") + text, encoding="utf-8")
+                kept.write_text(_header("native fault (found at the next start)", when, pid) + text,
+                                encoding="utf-8")
                 path.unlink()
                 found.append(kept)
             except OSError:

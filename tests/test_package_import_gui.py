@@ -17,11 +17,17 @@ from tests.test_package import NAME, make_project
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("leftover_windows_closed")]
 
 
-def test_import_a_package_for_review_then_undo(qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _packaged(tmp_path: Path) -> tuple[Path, Path]:
+    """A project with the announcement journey, and that journey packaged (unsigned) as launch.jpkg."""
     source = make_project(tmp_path / "source.jstudio")
     pkg = tmp_path / "launch.jpkg"
     with ProjectFile.open(source) as pf:
         package_journey(pf, NAME, pkg)
+    return source, pkg
+
+
+def test_import_a_package_for_review_then_undo(qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source, pkg = _packaged(tmp_path)
     shown: list[str] = []
     monkeypatch.setattr(QMessageBox, "information", lambda _p, _t, text, *a: shown.append(text))
     monkeypatch.setattr(QMessageBox, "warning", lambda _p, _t, text, *a: shown.append(text))
@@ -64,10 +70,7 @@ def test_a_name_clash_asks_cancel_rename_or_replace_for_files_and_packages(
     """The designer asks what `import` and `import-package` take as --rename / --replace; nothing is silent."""
     import designer.import_file as import_file
     from tests.samples import ANNOUNCEMENT
-    source = make_project(tmp_path / "source.jstudio")
-    pkg = tmp_path / "launch.jpkg"
-    with ProjectFile.open(source) as pf:
-        package_journey(pf, NAME, pkg)
+    source, pkg = _packaged(tmp_path)
     (tmp_path / "a.yaml").write_text(ANNOUNCEMENT)
     monkeypatch.setattr(QMessageBox, "information", lambda *a: None)
     w = MainWindow.open(source)
@@ -93,10 +96,7 @@ def test_a_package_no_trusted_key_signed_is_imported_only_when_the_user_says_so(
     from app.package.keyring import Keyring, TrustedKey
     from app.package.signing import generate_key_pair, load_public_key
     from app.package.trust import set_project_keyring
-    source = make_project(tmp_path / "source.jstudio")
-    pkg = tmp_path / "launch.jpkg"
-    with ProjectFile.open(source) as pf:
-        package_journey(pf, NAME, pkg)  # unsigned
+    _, pkg = _packaged(tmp_path)  # unsigned
     generate_key_pair(tmp_path / "team.key")
     review = tmp_path / "review.jstudio"
     with ProjectFile.create(review) as pf:

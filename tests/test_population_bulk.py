@@ -71,17 +71,27 @@ def _plain_write(pf: ProjectFile, seed: int, size: int) -> None:
         conn.exec_driver_sql("ANALYZE")
 
 
-def test_the_bulk_load_writes_what_a_plain_write_does(tmp_path: Path) -> None:
-    with ProjectFile.create(tmp_path / "bulk.jstudio") as pf:
-        base = synthesize(3000, 11, _profile_for(None, ("en_US", "fr_FR"), population.DEFAULT_LISTS),
-                          as_of=(AS_OF - date(1970, 1, 1)).days * 86_400, static=("Picked",))
-        population.write_population(pf, base, seed=11, as_of=AS_OF)
+def _bulk_write(pf: ProjectFile) -> None:
+    """The population load under test: 3,000 synthetic contacts of seed 11."""
+    base = synthesize(3000, 11, _profile_for(None, ("en_US", "fr_FR"), population.DEFAULT_LISTS),
+                      as_of=(AS_OF - date(1970, 1, 1)).days * 86_400, static=("Picked",))
+    population.write_population(pf, base, seed=11, as_of=AS_OF)
+
+
+def _assert_as_a_plain_write(tmp_path: Path) -> None:
+    """bulk.jstudio holds exactly the rows a plain row-by-row write of the same population gives."""
     with ProjectFile.create(tmp_path / "plain.jstudio") as pf:
         _plain_write(pf, 11, 3000)
     fast, plain = _table_rows(tmp_path / "bulk.jstudio"), _table_rows(tmp_path / "plain.jstudio")
     assert len(fast["contacts"]) == 3000 and fast["interactions"] and fast["contact_lists"]
     assert fast == plain
     assert fast["orphans"] == [] and fast["check"] == [("ok",)]
+
+
+def test_the_bulk_load_writes_what_a_plain_write_does(tmp_path: Path) -> None:
+    with ProjectFile.create(tmp_path / "bulk.jstudio") as pf:
+        _bulk_write(pf)
+    _assert_as_a_plain_write(tmp_path)
 
 
 @pytest.fixture()
@@ -108,19 +118,12 @@ def test_the_load_with_a_side_process_writes_what_a_plain_write_does(tmp_path: P
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(base_store, "_start_side", start)
         with ProjectFile.create(tmp_path / "bulk.jstudio") as pf:
-            base = synthesize(3000, 11, _profile_for(None, ("en_US", "fr_FR"), population.DEFAULT_LISTS),
-                              as_of=(AS_OF - date(1970, 1, 1)).days * 86_400, static=("Picked",))
-            population.write_population(pf, base, seed=11, as_of=AS_OF)
+            _bulk_write(pf)
             with pf.connection() as conn:  # the side file was let go of, and removed
                 assert {r[1] for r in conn.exec_driver_sql("PRAGMA database_list")} <= {"main", "temp"}
     assert started == [1]
     assert list(side_process.iterdir()) == []
-    with ProjectFile.create(tmp_path / "plain.jstudio") as pf:
-        _plain_write(pf, 11, 3000)
-    fast, plain = _table_rows(tmp_path / "bulk.jstudio"), _table_rows(tmp_path / "plain.jstudio")
-    assert len(fast["contacts"]) == 3000 and fast["interactions"] and fast["contact_lists"]
-    assert fast == plain
-    assert fast["orphans"] == [] and fast["check"] == [("ok",)]
+    _assert_as_a_plain_write(tmp_path)
 
 
 def test_the_side_process_runs_this_application_whatever_the_working_folder_holds(

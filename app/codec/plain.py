@@ -471,6 +471,12 @@ def journey_to_doc(j: Journey, content: Mapping[str, Content] | None = None,
     return doc
 
 
+def release_doc(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A journey document as far as a release goes: without its layout and version number (what makes two
+    versions the same journey: app.package compares releases with it, app.store a run's version with the draft)."""
+    return {k: v for k, v in doc.items() if k not in ("layout", "version")}
+
+
 def referenced_content(j: Journey) -> list[str]:
     """Content names the journey's steps use, in step order, each once."""
     seen: dict[str, None] = {}
@@ -534,6 +540,6 @@ def journey_from_doc(doc: Any, *, journey_id: str = "") -> tuple[Journey, list[C
     return journey, contents, segs
 
 
-__all__ = ["FORMAT", "PlainError", "journey_to_doc", "journey_from_doc", "step_to_plain", "step_from_plain",
-           "props_to_plain", "props_from_plain", "settings_to_plain", "settings_from_plain", "content_to_plain",
-           "content_from_plain", "segment_to_plain", "segment_from_plain", "timedelta"]
+__all__ = ["FORMAT", "PlainError", "journey_to_doc", "journey_from_doc", "release_doc", "step_to_plain",
+           "step_from_plain", "props_to_plain", "props_from_plain", "settings_to_plain", "settings_from_plain",
+           "content_to_plain", "content_from_plain", "segment_to_plain", "segment_from_plain", "timedelta"]

@@ -8,17 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from app.codec.plain import release_doc
 from app.model.values import shown
 
 MAX_RECORDED = 100   # names per list a manifest records
 MAX_FIELDS = 10      # fields per changed step a manifest records
 NOT_SETTINGS = frozenset({"format", "version", "steps", "content", "segments", "layout"})
 _ABSENT = object()
-
-
-def release_doc(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """A journey document as far as a release goes: without its layout and version number."""
-    return {k: v for k, v in doc.items() if k not in ("layout", "version")}
 
 
 def _value(v: Any) -> str:

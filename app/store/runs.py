@@ -306,7 +306,7 @@ def _info(pf: ProjectFile, r: Row[Any], by_id: Mapping[str, Journey] | None = No
 def unchanged_since(pf: ProjectFile, journey: Journey) -> int | None:
     """The released version a journey's draft still is (its layout aside): the last one, when the draft is the
     version after it and nothing in it changed; else None. A damaged version is not taken to match."""
-    from app.codec.plain import journey_to_doc
+    from app.codec.plain import journey_to_doc, release_doc
     last = journey.version - 1
     if last < 1:
         return None
@@ -316,9 +316,7 @@ def unchanged_since(pf: ProjectFile, journey: Journey) -> int | None:
         return None
     released = journey_to_doc(j, {c.name: c for c in contents}, {s.name: s for s in segments})
     draft = journey_to_doc(journey, pf.project.content, pf.project.segments)
-    ignore = ("layout", "version")
-    same = {k: v for k, v in released.items() if k not in ignore} == {k: v for k, v in draft.items() if k not in ignore}
-    return last if same else None
+    return last if release_doc(released) == release_doc(draft) else None
 
 
 def _changes(summary: Mapping[str, Any]) -> tuple[tuple[tuple[str, Any, Any], ...], bool]:
