@@ -26,7 +26,7 @@ import math
 import re
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -38,6 +38,9 @@ from app.model.values import format_duration
 from app.validation.findings import Finding
 from simulator.behaviour import BehaviourModel
 from simulator.replicas import pooled_effect, t975
+
+if TYPE_CHECKING:
+    from simulator.engine import CancelToken
 
 MAX_POINTS = 1000
 LOWER_IS_BETTER = frozenset({"unsubscribed"})  # outcomes a journey should cause less of
@@ -354,9 +357,10 @@ class PointTask:
     chunk_size: int
 
 
-def run_point(task: PointTask) -> list[dict[str, np.ndarray]]:
+def run_point(task: PointTask, cancel: CancelToken | None = None) -> list[dict[str, np.ndarray]]:
     """One point: each replica's paired effect counts ('effect.n', 'effect.with', 'effect.without',
-    'effect.differ'), simulated as `execute` simulates a synthetic population (see the module docstring)."""
+    'effect.differ'), simulated as `execute` simulates a synthetic population (see the module docstring);
+    `cancel` stops it between chunks (engine.Cancelled)."""
     from app.codec.plain import journey_from_doc
     from app.errors import AudienceError
     from app.semantics.draws import derive_seed
@@ -381,7 +385,7 @@ def run_point(task: PointTask) -> list[dict[str, np.ndarray]]:
             try:
                 world = build_world(plan, pop, behaviour, derive_seed(task.seed, r))
                 trace = run(plan, pop, behaviour, derive_seed(task.seed, r), chunk_size=task.chunk_size,
-                            world=world)
+                            world=world, cancel=cancel)
             except KeyError as e:  # as execute says them: a condition on an attribute the population lacks
                 raise RunError(f"cannot simulate '{journey.name}': {e.args[0] if e.args else e}") from None
             except (ValueError, AudienceError) as e:  # e.g. a behaviour multiplier on an unknown loyalty tier
@@ -430,28 +434,62 @@ def workers_for(wanted: int, contacts: int, points: int, available: int | None =
     return count
 
 
-def run_points(tasks: Sequence[PointTask], workers: int,
-               progress: Callable[[int, int], None] | None = None) -> list[list[dict[str, np.ndarray]]]:
-    """Every task's samples, in order: one after the other (workers 1) or in `workers` processes (spawned:
-    nothing of this process's threads is copied); the pool is shut down on the way out, also on an error."""
+def run_points(tasks: Sequence[PointTask], workers: int, progress: Callable[[int, int], None] | None = None,
+               cancel: CancelToken | None = None, dask: str | None = None) -> list[list[dict[str, np.ndarray]]]:
+    """Every task's samples, in order: one after the other (workers 1), in `workers` processes (spawned: nothing
+    of this process's threads is copied) or on the dask.distributed cluster whose scheduler is at `dask`
+    (simulator/sweep_cluster.py). `progress(done, total)` counts finished points; `cancel` (a threading.Event)
+    raises `Cancelled` and stops the worker processes at once (a running point is not waited for); the pool is
+    shut down on the way out, also on an error, so no process outlives the call."""
+    from simulator.engine import Cancelled
+    if dask is not None:
+        from simulator.sweep_cluster import run_on_cluster
+        return run_on_cluster(tasks, dask, progress, cancel)
     out: list[list[dict[str, np.ndarray]]] = []
     if workers <= 1 or len(tasks) <= 1:
         for i, t in enumerate(tasks):
-            out.append(run_point(t))
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("the sweep was cancelled")
+            out.append(run_point(t, cancel))
             if progress is not None:
                 progress(i + 1, len(tasks))
         return out
     import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, wait
     pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=multiprocessing.get_context("spawn"),
                                initializer=_worker_start)
     try:
-        for i, samples in enumerate(pool.map(run_point, tasks)):
-            out.append(samples)
-            if progress is not None:
-                progress(i + 1, len(tasks))
+        futures = [pool.submit(run_point, t) for t in tasks]
+        pending = set(futures)
+        while pending:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("the sweep was cancelled")
+            finished, pending = wait(pending, timeout=None if cancel is None else 0.1, return_when=FIRST_COMPLETED)
+            for f in finished:
+                f.result()  # a point's error now, not after the points before it
+            if finished and progress is not None:
+                progress(len(tasks) - len(pending), len(tasks))
+        out = [f.result() for f in futures]
+    except BaseException:
+        _stop_workers(pool)
+        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return out
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """End the pool's worker processes now (a cancel or an error: their points are not wanted any more)."""
+    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14
+    if terminate is not None:
+        terminate()
+        return
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for p in processes:
+        if p.is_alive():
+            p.terminate()
+    for p in processes:
+        p.join(10)
 
 
 # --- aggregation ------------------------------------------------------------------------------------------
@@ -541,8 +579,10 @@ def prepare(sweep: Sweep, check: Callable[[Journey], Sequence[Finding]] | None =
 
 
 def run_sweep(sweep: Sweep, *, workers: int = 1, check: Callable[[Journey], Sequence[Finding]] | None = None,
-              progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """Run the baseline and every point; the sweep's JSON document (see `journey-studio sweep`)."""
+              progress: Callable[[int, int], None] | None = None, cancel: CancelToken | None = None,
+              dask: str | None = None) -> dict[str, Any]:
+    """Run the baseline and every point (on `workers` processes, or on the dask cluster at `dask`); the sweep's
+    JSON document (see `journey-studio sweep`), the same whichever runs the points."""
     from simulator.request import RunRequest, compile_for
     from simulator.world import effect_events
     points, tasks = prepare(sweep, check)
@@ -555,8 +595,9 @@ def run_sweep(sweep: Sweep, *, workers: int = 1, check: Callable[[Journey], Sequ
         raise SweepError(f"--outcome {outcome}: not an effect event of this run (events: {', '.join(expected)})")
     keys = [json.dumps([t.journey_doc, t.behaviour], sort_keys=True, default=str) for t in tasks]
     first: dict[str, int] = {}
-    unique = [i for i, k in enumerate(keys) if first.setdefault(k, i) == i]  # a point at the current values
-    ran = dict(zip(unique, run_points([tasks[i] for i in unique], workers, progress)))  # is the baseline's run
+    # a point at the current values is the baseline's run
+    unique = [i for i, k in enumerate(keys) if first.setdefault(k, i) == i]
+    ran = dict(zip(unique, run_points([tasks[i] for i in unique], workers, progress, cancel, dask)))
     results = [ran[first[k]] for k in keys]
     events = _events(results[0])
     if outcome not in events or any(outcome not in _events(r) for r in results):  # a point's own events differ

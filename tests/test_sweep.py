@@ -268,3 +268,84 @@ def test_the_pure_sweep_bounds_its_inputs_as_simulate_does(project: Path) -> Non
         prepare(sweep(wide))
     points, tasks = prepare(sweep(one))
     assert points == [{"pause.duration": "1d"}] and len(tasks) == 2
+
+
+# --- cancel -----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_cancel_stops_the_points_and_leaves_no_worker_process(project: Path, workers: int) -> None:
+    import threading
+
+    from app.validation.checks import check_journey
+    from simulator.behaviour import BehaviourModel
+    from simulator.engine import Cancelled
+    from simulator.sweep import run_points
+    with ProjectFile.open(project, readonly=True) as pf:
+        source = snapshot(pf.project, pf.project.journey("Nudge").id)
+        the_sweep = Sweep(source.journey, BehaviourModel(), source.content, source.segments,
+                          source.custom_attributes, parse_grid(["pause.duration=1d,2d,3d,4d,5d,6d"]), 3000, 5, 2)
+        _, tasks = prepare(the_sweep, lambda j: check_journey(j, pf.project))
+    cancel = threading.Event()
+    seen: list[int] = []
+
+    def progress(done: int, total: int) -> None:
+        seen.append(done)
+        cancel.set()  # after the first point: the others are not run (or not waited for)
+
+    with pytest.raises(Cancelled):
+        run_points(tasks, workers, progress, cancel)
+    assert seen and seen[0] < len(tasks)
+    assert multiprocessing.active_children() == []
+
+
+# --- a dask cluster ---------------------------------------------------------------------------------------
+
+def test_dask_points_give_the_serial_json_bit_for_bit(
+        capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    serial, clustered = tmp_path / "serial.json", tmp_path / "dask.json"
+    _sweep(capsys, project, serial, *GRID, *SMALL, "--workers", "1")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=50) as cluster:
+        doc = _sweep(capsys, project, clustered, *GRID, *SMALL, "--dask", cluster.scheduler_address)
+    assert doc["runs"] == 5  # the baseline and four points
+    assert serial.read_bytes() == clustered.read_bytes()
+    assert multiprocessing.active_children() == []
+
+
+@pytest.mark.parametrize("address, said", [
+    ("tcp://127.0.0.1:9", "--dask tcp://127.0.0.1:9: no dask scheduler answered within 1 s"),
+    ("not an address", "--dask 'not an address': give the scheduler's address"),
+    ("nonsense://x:1", "--dask nonsense://x:1: not a scheduler's address"),
+    ("tcp://127.0.0.1", "--dask tcp://127.0.0.1: not a scheduler's address"),
+])
+def test_a_scheduler_that_does_not_answer_is_one_line_after_a_timeout(
+        capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        address: str, said: str) -> None:
+    pytest.importorskip("distributed")
+    monkeypatch.setattr("simulator.sweep_cluster.CONNECT_TIMEOUT_S", 1)
+    out = tmp_path / "s.json"
+    code, stdout, err = run_cli(capsys, "sweep", project, "--journey", "Nudge", *GRID, *SMALL, "--dask", address,
+                                "--json", out)
+    assert code != 0 and stdout == ""
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert said in err
+    assert not out.exists()
+
+
+def test_without_distributed_dask_says_how_to_install_it(
+        capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    monkeypatch.setitem(sys.modules, "distributed", None)  # an import of it fails as where it is not installed
+    code, stdout, err = run_cli(capsys, "sweep", project, "--journey", "Nudge", *GRID, *SMALL, "--dask",
+                                "tcp://127.0.0.1:8786", "--json", tmp_path / "s.json")
+    assert code != 0 and stdout == ""
+    assert err.strip() == ("journey-studio: error: --dask needs dask.distributed, which is not installed: "
+                           "pip install 'journey-studio[cluster]'")
+
+
+def test_dask_and_workers_are_not_given_together(
+        capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path) -> None:
+    code, _, err = run_cli(capsys, "sweep", project, "--journey", "Nudge", *GRID, *SMALL, "--dask",
+                           "tcp://127.0.0.1:8786", "--workers", "2", "--json", tmp_path / "s.json")
+    assert code != 0 and "--workers and --dask: choose one" in err

@@ -69,6 +69,10 @@ def table(doc: dict[str, Any]) -> list[str]:
 @click.option("--workers", type=click.IntRange(1, MAX_WORKERS),
               help="Worker processes that run points at once (default: the number of CPUs; 1: one after the "
                    "other). The results are the same, bit for bit.")
+@click.option("--dask", "dask_address", metavar="ADDRESS",
+              help="Run the points on an existing dask.distributed cluster, its scheduler at ADDRESS (e.g. "
+                   "tcp://10.0.0.5:8786; its workers need journey-studio installed) instead of local worker "
+                   "processes. The results are the same, bit for bit. Needs pip install 'journey-studio[cluster]'.")
 @click.option("--outcome", help="The effect event the points are compared on (default: the journey's goal).")
 @click.option("--horizon-days", type=click.IntRange(1, 3660),
               help="Simulate this many days from the start (default: until the schedule ends, or 90 days).")
@@ -77,8 +81,9 @@ def table(doc: dict[str, Any]) -> list[str]:
 @click.option("--shared-population", is_flag=True, help="One synthetic population for every replica.")
 @click.option("--allow-errors", is_flag=True, help="Sweep a journey the check for errors finds errors in.")
 def sweep(project: str, journey_name: str, vary: tuple[str, ...], contacts: int, replicas: int, seed: int,
-          json_out: str | None, workers: int | None, outcome: str | None, horizon_days: int | None,
-          behaviour_file: str | None, shared_population: bool, allow_errors: bool) -> None:
+          json_out: str | None, workers: int | None, dask_address: str | None, outcome: str | None,
+          horizon_days: int | None, behaviour_file: str | None, shared_population: bool,
+          allow_errors: bool) -> None:
     """What if: simulate a journey over a grid of property values, paired with it as it is.
 
     Each point (step properties and behaviour figures set to one combination of the values) is run with the
@@ -95,6 +100,11 @@ def sweep(project: str, journey_name: str, vary: tuple[str, ...], contacts: int,
         check_output_path(json_out, dash=True)
     try:
         varied = parse_grid(vary)
+        if dask_address is not None:
+            if workers is not None:
+                raise SweepError("--workers and --dask: choose one (the cluster's workers run the points)")
+            from simulator.sweep_cluster import connect
+            connect(dask_address).close()  # said in one line before the project is read
     except SweepError as e:
         fail(str(e))
     behaviour = read_behaviour(behaviour_file) if behaviour_file else BehaviourModel()
@@ -111,7 +121,7 @@ def sweep(project: str, journey_name: str, vary: tuple[str, ...], contacts: int,
     wanted = workers or os.cpu_count() or 1
     points = math.prod(len(v.values) for v in varied) + 1
     chosen = workers_for(wanted, contacts, points)
-    if chosen < min(wanted, points):
+    if dask_address is None and chosen < min(wanted, points):
         click.echo(f"Running {chosen} worker{'s' if chosen != 1 else ''}, not {min(wanted, points)}: the "
                    f"available memory holds {chosen} population{'s' if chosen != 1 else ''} of {contacts:,} "
                    "contacts at once (the results are the same).", err=True)
@@ -123,7 +133,8 @@ def sweep(project: str, journey_name: str, vary: tuple[str, ...], contacts: int,
                        nl=done == total)
 
     try:
-        doc = run_sweep(the_sweep, workers=chosen, check=lambda j: check_journey(j, the_project), progress=progress)
+        doc = run_sweep(the_sweep, workers=chosen, check=lambda j: check_journey(j, the_project), progress=progress,
+                        dask=dask_address)
     except (SweepError, RunError) as e:
         fail(str(e))
     for line in table(doc):
@@ -135,8 +146,9 @@ def sweep(project: str, journey_name: str, vary: tuple[str, ...], contacts: int,
         write_output(json_out, json.dumps(doc, indent=1) + "\n")
         if json_out != STDOUT:
             click.echo(f"Wrote {json_out}", err=True)
-    click.echo(f"Took {time.perf_counter() - started:.2f} s for {doc['runs']} runs on {chosen} worker"
-               f"{'s' if chosen != 1 else ''}.", err=True)
+    where = f"the dask cluster at {dask_address}" if dask_address else \
+        f"{chosen} worker{'s' if chosen != 1 else ''}"
+    click.echo(f"Took {time.perf_counter() - started:.2f} s for {doc['runs']} runs on {where}.", err=True)
 
 
 cli.add_command(sweep)
