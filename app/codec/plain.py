@@ -12,8 +12,9 @@ from datetime import timedelta
 from typing import Any, Literal, Mapping, cast
 
 from app.model.content import CONTENT_KINDS, CONTENT_STATUSES, Content
-from app.model.journey import (STEP_ID, Audience, Frequency, FrequencyCap, Journey, Position, QuietHours,
-                               Schedule, Step, Trigger)
+from app.model.journey import (DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY, STEP_ID, Audience, Frequency,
+                               FrequencyCap, Journey, Position, QuietHours, Schedule, Step, Trigger)
+from app.model.project import CAP_CHANNELS, MAX_CAP_MESSAGES, MAX_CAP_PERIOD, MIN_CAP_PERIOD, ChannelCap
 from app.model.registry import END, REGISTRY, PropSpec
 from app.model.segment import SEGMENT_ENTITIES, SEGMENT_KINDS, Segment, SegmentEntity, SegmentKind
 from app.model.values import (format_datetime, format_duration, format_time, parse_datetime, parse_duration,
@@ -216,11 +217,15 @@ def settings_to_plain(j: Journey) -> dict[str, Any]:
         d["exit_when"] = [trigger_to_plain(t) for t in j.exit_when]
     if j.frequency_cap:
         d["frequency_cap"] = {"messages": j.frequency_cap.messages, "per": format_duration(j.frequency_cap.per)}
+    if j.priority != DEFAULT_PRIORITY:
+        d["priority"] = j.priority
+    if j.cap_exempt:
+        d["cap_exempt"] = True
     return d
 
 
 SETTINGS_KEYS = ("description", "version", "target", "audience", "frequency", "schedule", "goal", "exit_when",
-                 "frequency_cap")
+                 "frequency_cap", "priority", "cap_exempt")
 
 
 def settings_from_plain(d: Mapping[str, Any], path: Path = ()) -> dict[str, Any]:
@@ -299,7 +304,52 @@ def settings_from_plain(d: Mapping[str, Any], path: Path = ()) -> dict[str, Any]
         if "per" not in c:
             raise PlainError(cp, "frequency_cap needs per, e.g. {messages: 3, per: 7d}")
         out["frequency_cap"] = FrequencyCap(msgs, _wrap(cp + ("per",), parse_duration, c["per"]))
+    if "priority" in d:
+        pr = d["priority"]
+        if isinstance(pr, bool) or not isinstance(pr, int) or not MIN_PRIORITY <= pr <= MAX_PRIORITY:
+            raise PlainError(path + ("priority",), f"priority must be a whole number from {MIN_PRIORITY} (first) "
+                             f"to {MAX_PRIORITY} (last)")
+        out["priority"] = pr
+    if "cap_exempt" in d:
+        if not isinstance(d["cap_exempt"], bool):
+            raise PlainError(path + ("cap_exempt",), "cap_exempt must be true or false")
+        out["cap_exempt"] = d["cap_exempt"]
     return out
+
+
+# --- project-level frequency caps ------------------------------------------------------------------------
+
+def caps_to_plain(caps: tuple[ChannelCap, ...]) -> list[dict[str, Any]]:
+    """The project's frequency caps as plain values: [{channel: email, messages: 3, per: 7d}, ...]."""
+    return [{"channel": c.channel, "messages": c.messages, "per": format_duration(c.per)} for c in caps]
+
+
+def caps_from_plain(v: Any, path: Path = ("frequency_caps",)) -> tuple[ChannelCap, ...]:
+    """Frequency caps from plain values, checked: a known channel at most once, 1 to MAX_CAP_MESSAGES messages,
+    a period from MIN_CAP_PERIOD to MAX_CAP_PERIOD; returned in CAP_CHANNELS order."""
+    if v is None:
+        return ()
+    if not isinstance(v, list):
+        raise PlainError(path, "frequency_caps must be a list, e.g. [{channel: email, messages: 3, per: 7d}]")
+    found: dict[str, ChannelCap] = {}
+    for i, item in enumerate(v):
+        p = path + (i,)
+        m = _mapping(item, p, "a frequency cap")
+        _only(m, ("channel", "messages", "per"), p, "a frequency cap")
+        channel = _choice(m.get("channel"), CAP_CHANNELS, p + ("channel",), "channel")
+        if channel in found:
+            raise PlainError(p + ("channel",), f"a second cap on {channel}: give one cap per channel")
+        msgs = m.get("messages")
+        if isinstance(msgs, bool) or not isinstance(msgs, int) or not 1 <= msgs <= MAX_CAP_MESSAGES:
+            raise PlainError(p + ("messages",), f"messages must be a whole number from 1 to {MAX_CAP_MESSAGES}")
+        if "per" not in m:
+            raise PlainError(p, "a frequency cap needs per, e.g. {channel: email, messages: 3, per: 7d}")
+        per = _wrap(p + ("per",), parse_duration, m["per"])
+        if not MIN_CAP_PERIOD <= per <= MAX_CAP_PERIOD:
+            raise PlainError(p + ("per",), f"per must be from {format_duration(MIN_CAP_PERIOD)} to "
+                             f"{format_duration(MAX_CAP_PERIOD)}")
+        found[channel] = ChannelCap(channel, msgs, per)
+    return tuple(found[c] for c in CAP_CHANNELS if c in found)
 
 
 def _check_timezone(tz: str, path: Path) -> None:
@@ -542,4 +592,5 @@ def journey_from_doc(doc: Any, *, journey_id: str = "") -> tuple[Journey, list[C
 
 __all__ = ["FORMAT", "PlainError", "journey_to_doc", "journey_from_doc", "release_doc", "step_to_plain",
            "step_from_plain", "props_to_plain", "props_from_plain", "settings_to_plain", "settings_from_plain",
+           "caps_to_plain", "caps_from_plain",
            "content_to_plain", "content_from_plain", "segment_to_plain", "segment_from_plain", "timedelta"]

@@ -106,6 +106,10 @@ def build_schema() -> dict[str, Any]:
             "exit_when": {"type": "array", "items": TRIGGER},
             "frequency_cap": {"type": "object", "additionalProperties": False, "required": ["messages", "per"],
                               "properties": {"messages": {"type": "integer", "minimum": 1}, "per": DURATION}},
+            "priority": {"type": "integer", "minimum": 1, "maximum": 10,
+                         "description": "Under the project's frequency caps: 1 goes first .. 10 last (default 5)."},
+            "cap_exempt": {"type": "boolean",
+                           "description": "Transactional: never held back by the project's frequency caps."},
             "entry": {"type": "string", "pattern": STEP_ID_PATTERN},
             "steps": {"type": "object", "propertyNames": {"pattern": STEP_ID_PATTERN, "not": {"const": "end"}},
                       "additionalProperties": {

@@ -133,7 +133,9 @@ class Change:
 
 
 SETTINGS_FIELDS = ("name", "description", "target", "audience", "frequency", "schedule", "goal", "exit_when",
-                   "frequency_cap", "version")
+                   "frequency_cap", "version", "priority", "cap_exempt")
+DEFAULT_PRIORITY = 5  # a journey's priority under the project's frequency caps: 1 (first) .. 10 (last)
+MIN_PRIORITY, MAX_PRIORITY = 1, 10
 
 
 class Journey:
@@ -143,7 +145,8 @@ class Journey:
                  target: Target = "contacts", audience: Audience | None = None,
                  frequency: Frequency | None = None, schedule: Schedule | None = None,
                  goal: Trigger | None = None, exit_when: tuple[Trigger, ...] = (),
-                 frequency_cap: FrequencyCap | None = None) -> None:
+                 frequency_cap: FrequencyCap | None = None, priority: int = DEFAULT_PRIORITY,
+                 cap_exempt: bool = False) -> None:
         self.id = id
         self.name = name
         self.description = description
@@ -155,6 +158,11 @@ class Journey:
         self.goal = goal
         self.exit_when = tuple(exit_when)
         self.frequency_cap = frequency_cap
+        # under the project's frequency caps (ProjectSettings.frequency_caps): among messages due to one contact
+        # at the same moment, a lower number goes first; an exempt journey (transactional messages) is never held
+        # back by the caps and its sends do not count against them
+        self.priority = priority
+        self.cap_exempt = cap_exempt
         self.entry: str | None = None
         self._steps: dict[str, Step] = {}
         self._preds: dict[str, dict[tuple[str, str], None]] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Iterator
 
 from app.errors import ModelError
@@ -20,14 +21,37 @@ from app.model.signals import Signal
 from app.model.values import printable
 
 
+CAP_CHANNELS = ("email", "sms", "push")  # the channels a project-level frequency cap can limit
+MAX_CAP_MESSAGES = 100  # a cap allows 1 to 100 messages per period
+MIN_CAP_PERIOD = timedelta(hours=1)  # ... over a trailing window of 1 hour to 90 days
+MAX_CAP_PERIOD = timedelta(days=90)
+
+
+@dataclass(frozen=True)
+class ChannelCap:
+    """A project-level frequency cap: at most `messages` messages on `channel` to one contact in any trailing
+    window of length `per`, counting the sends of every live journey of the project (journeys marked exempt
+    neither count against it nor are held by it)."""
+
+    channel: str
+    messages: int
+    per: timedelta
+
+
 @dataclass
 class ProjectSettings:
-    """Project-wide settings: custom contact attributes (name -> type), the default time zone and the team's
-    trusted package keys (app.package.keyring's plain form)."""
+    """Project-wide settings: custom contact attributes (name -> type), the default time zone, the team's
+    trusted package keys (app.package.keyring's plain form) and the frequency caps across journeys (at most one
+    per channel, in CAP_CHANNELS order)."""
 
     custom_attributes: dict[str, str] = field(default_factory=dict)
     default_timezone: str = "UTC"
     trusted_keys: list[dict[str, str]] = field(default_factory=list)
+    frequency_caps: tuple[ChannelCap, ...] = ()
+
+    def cap_for(self, channel: str) -> ChannelCap | None:
+        """The project's cap on a channel, if any."""
+        return next((c for c in self.frequency_caps if c.channel == channel), None)
 
 
 class Project:

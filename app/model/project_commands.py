@@ -14,7 +14,8 @@ from app.model.segment import Segment
 
 SETTING_WORDS = {"name": "name", "description": "description", "target": "target", "audience": "audience",
                  "frequency": "frequency", "schedule": "schedule", "goal": "goal", "exit_when": "exit conditions",
-                 "frequency_cap": "frequency cap", "version": "version"}
+                 "frequency_cap": "frequency cap", "version": "version",
+                 "priority": "priority", "cap_exempt": "cap exemption"}
 
 
 def settings_edit_text(fields: list[str]) -> str:

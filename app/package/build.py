@@ -20,14 +20,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from app.codec.plain import (content_to_plain, journey_to_doc, referenced_content, referenced_segments,
+from app.codec.plain import (caps_to_plain, content_to_plain, journey_to_doc, referenced_content, referenced_segments,
                              segment_to_plain)
 from app.codec.yamlio import dump_yaml
 from app.errors import ProjectFileError
 from app.files import OutputFileError, check_output_path, write_atomically
 from app.model.content import Content
 from app.model.journey import Journey
-from app.model.project import Project
+from app.model.project import ChannelCap, Project
 from app.model.registry import REGISTRY
 from app.model.segment import Segment
 from app.package import manifest as m
@@ -321,7 +321,7 @@ def build_package(j: Journey, contents: Sequence[Content], segments: Sequence[Se
                   *, project: str, run: Mapping[str, Any] | None = None,
                   signing_key: Ed25519PrivateKey | None = None, created_at: str | None = None,
                   run_record: bytes | None = None, packaged_by: str = "", signer_name: str = "",
-                  changes: VersionChanges | None = None) -> bytes:
+                  changes: VersionChanges | None = None, frequency_caps: Sequence[ChannelCap] = ()) -> bytes:
     """The bytes of a package of the frozen journey `j` (its version is `j.version`)."""
     created_at = created_at or m.utc_now()
     members = package_members(j, contents, segments, findings, run, created_at, run_record)
@@ -331,7 +331,8 @@ def build_package(j: Journey, contents: Sequence[Content], segments: Sequence[Se
     manifest = m.make_manifest(journey_id=j.id, journey_name=j.name, version=j.version, created_at=created_at,
                                members=members, project=project, validation=validation, approved_run=run,
                                packaged_by=packaged_by, signed=signed,
-                               changes=changes.to_plain() if changes is not None else None)
+                               changes=changes.to_plain() if changes is not None else None,
+                               frequency_caps=caps_to_plain(tuple(frequency_caps)) or None)
     head = m.manifest_bytes(manifest)
     files = {m.MANIFEST: head}
     if signing_key is not None:
@@ -397,7 +398,8 @@ def package_journey(pf: ProjectFile, journey_key: str, out: str | os.PathLike[st
     record = _run_record(pf, approved) if approved else None
     data = build_package(j, contents, segments, readiness.findings, project=pf.project.name, run=run,
                          signing_key=signing_key, created_at=created_at, run_record=record,
-                         packaged_by=packaged_by, signer_name=signer_name, changes=readiness.changes)
+                         packaged_by=packaged_by, signer_name=signer_name, changes=readiness.changes,
+                         frequency_caps=pf.project.settings.frequency_caps)
     try:
         write_atomically(out_path, data)
     except OutputFileError as e:  # the version stays frozen: a release is not undone by a full disk

@@ -73,9 +73,12 @@ def utc_now() -> str:
 def make_manifest(*, journey_id: str, journey_name: str, version: int, created_at: str,
                   members: Mapping[str, bytes], project: str, validation: Mapping[str, Any],
                   approved_run: Mapping[str, Any] | None, packaged_by: str = "",
-                  signed: Mapping[str, str] | None = None, changes: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                  signed: Mapping[str, str] | None = None, changes: Mapping[str, Any] | None = None,
+                  frequency_caps: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The manifest of a package holding `members` (name -> exact bytes); `signed` = {key_id, by, at} when the
-    package is signed (the manifest is what the signature covers, so who signed and when are signed too)."""
+    package is signed (the manifest is what the signature covers, so who signed and when are signed too);
+    `frequency_caps`: the project's caps across journeys when it has any (app.codec.plain.caps_to_plain), which
+    the runner honours with the journey's priority and exemption (journey.yaml)."""
     doc: dict[str, Any] = {
         "format": FORMAT,
         "app": {"name": APP_NAME, "version": __version__},
@@ -94,6 +97,8 @@ def make_manifest(*, journey_id: str, journey_name: str, version: int, created_a
         doc["signed"] = {"key_id": signed["key_id"], "by": signed.get("by", "")[:MAX_WHO], "at": signed["at"]}
     if changes is not None:
         doc["changes"] = dict(changes)
+    if frequency_caps:
+        doc["frequency_caps"] = [dict(c) for c in frequency_caps]
     return doc
 
 
@@ -162,10 +167,23 @@ def parse_manifest(data: bytes, where: str) -> dict[str, Any]:
                                                                and len(value.get(k, "")) <= MAX_WHO for k in keys)),
               where, f"'{block}' must be an object of short texts ({', '.join(keys)})")
     _need(doc.get("changes") is None or isinstance(doc.get("changes"), dict), where, "'changes' must be an object")
+    if doc.get("frequency_caps") is not None:
+        from app.codec.plain import PlainError, caps_from_plain
+        try:
+            caps_from_plain(doc["frequency_caps"])
+        except PlainError as e:
+            _need(False, where, f"'{e}'")
     return doc
+
+
+def manifest_caps(manifest: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The project's frequency caps a (parsed) manifest carries, as ChannelCaps (none: ())."""
+    from app.codec.plain import caps_from_plain
+    return caps_from_plain(manifest.get("frequency_caps"))
 
 
 __all__ = ["FORMAT", "MANIFEST", "SIGNATURE", "JOURNEY", "CONTENT", "SEGMENTS", "VALIDATION", "RUN", "RUN_RECORD",
            "MEMBERS",
-           "REQUIRED_MEMBERS", "make_manifest", "manifest_bytes", "parse_manifest", "format_version", "size_text",
+           "REQUIRED_MEMBERS", "make_manifest", "manifest_bytes", "manifest_caps", "parse_manifest", "format_version",
+           "size_text",
            "member_limit", "sha256_hex", "utc_now"]

@@ -15,7 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from app.codec.plain import PlainError, content_from_plain, props_from_plain, segment_from_plain, settings_from_plain
+from app.codec.plain import (PlainError, caps_from_plain, caps_to_plain, content_from_plain, props_from_plain,
+                             segment_from_plain, settings_from_plain)
 from app.errors import ModelError, ProjectFileError, one_line
 from app.model.content import Content
 from app.model.journey import Journey, Position, Step
@@ -152,7 +153,12 @@ def decode_settings(value: Any, label: str) -> ProjectSettings:
     keys = m.get("trusted_keys", [])  # checked key by key where they are used (app.package.keyring)
     if not isinstance(keys, list) or not all(isinstance(k, Mapping) for k in keys):
         raise ProjectFileError(f"{where}: trusted_keys must be a list of keys")
-    return ProjectSettings(custom_attributes=dict(attrs), default_timezone=tz, trusted_keys=[dict(k) for k in keys])
+    try:
+        caps = caps_from_plain(m.get("frequency_caps"))
+    except PlainError as e:
+        raise ProjectFileError(f"{where}: {e}") from None
+    return ProjectSettings(custom_attributes=dict(attrs), default_timezone=tz, trusted_keys=[dict(k) for k in keys],
+                           frequency_caps=caps)
 
 
 def encode_settings(settings: ProjectSettings) -> dict[str, Any]:
@@ -161,6 +167,8 @@ def encode_settings(settings: ProjectSettings) -> dict[str, Any]:
                            "default_timezone": settings.default_timezone}
     if settings.trusted_keys:  # left out when none: a project without keys keeps the row it had
         out["trusted_keys"] = [dict(k) for k in settings.trusted_keys]
+    if settings.frequency_caps:  # left out when none, likewise
+        out["frequency_caps"] = caps_to_plain(settings.frequency_caps)
     return out
 
 

@@ -172,6 +172,80 @@ def frequency_cap(ctx: Context) -> Iterable[Finding]:
                     "duration.", "Set the period, e.g. 7d.", **ctx.where(field="frequency_cap.per"))
 
 
+MAX_CAP_PATHS = 2_000  # paths through a journey the cap warning looks at (journeys have far fewer)
+
+
+def project_caps(ctx: Context) -> Iterable[Finding]:
+    """The project's frequency caps across journeys are within bounds, and the journey's priority is 1 to 10; a
+    warning when one path of the journey alone sends more messages on a capped channel than the cap allows in
+    its period (waits counted at their fixed durations, other steps as instant): the later ones would be capped
+    even with no other journey live."""
+    from app.model.journey import MAX_PRIORITY, MIN_PRIORITY
+    from app.model.project import CAP_CHANNELS, MAX_CAP_MESSAGES, MAX_CAP_PERIOD, MIN_CAP_PERIOD
+    pr = getattr(ctx.journey, "priority", 5)
+    if isinstance(pr, bool) or not isinstance(pr, int) or not MIN_PRIORITY <= pr <= MAX_PRIORITY:
+        yield error("priority-range", f"The journey's priority {short_repr(pr)} is not from {MIN_PRIORITY} to "
+                    f"{MAX_PRIORITY}.", "Set a priority from 1 (first) to 10 (last); 5 is the default.",
+                    **ctx.where(field="priority"))
+    if ctx.project is None:
+        return
+    caps = ctx.project.settings.frequency_caps
+    ok = []
+    for cap in caps:
+        if cap.channel not in CAP_CHANNELS or isinstance(cap.messages, bool) or not isinstance(cap.messages, int) \
+                or not 1 <= cap.messages <= MAX_CAP_MESSAGES or not isinstance(cap.per, timedelta) \
+                or not MIN_CAP_PERIOD <= cap.per <= MAX_CAP_PERIOD:
+            yield error("project-cap-range", f"The project's frequency cap on {short_repr(cap.channel)} "
+                        f"({short_repr(cap.messages)} per {short_repr(cap.per)}) is out of bounds.",
+                        f"Allow 1 to {MAX_CAP_MESSAGES} messages per {format_duration(MIN_CAP_PERIOD)} to "
+                        f"{format_duration(MAX_CAP_PERIOD)} on email, sms or push (Project Settings).",
+                        **ctx.where(field="frequency_caps"))
+        else:
+            ok.append(cap)
+    if not ok or getattr(ctx.journey, "cap_exempt", False):
+        return
+    for cap in ok:
+        most, where = _most_in_window(ctx, cap.channel, int(cap.per.total_seconds()))
+        if most > cap.messages:
+            yield warning("journey-exceeds-cap", f"One path of this journey sends {most} {cap.channel} messages "
+                          f"within {format_duration(cap.per)}; the project's cap allows {cap.messages}, so the "
+                          "later ones are capped even with no other journey live.",
+                          "Space the messages out with longer waits, send fewer, raise the cap, or mark the "
+                          "journey exempt if its messages are transactional.", **ctx.where(step=where))
+
+
+def _most_in_window(ctx: Context, channel: str, per: int) -> tuple[int, str | None]:
+    """The most messages on `channel` one path sends within `per` seconds (fixed waits only), and the step that
+    sends the last of them."""
+    j = ctx.journey
+    best: tuple[int, str | None] = (0, None)
+    if j.entry is None or j.entry not in j.steps:
+        return best
+    paths = 0
+    stack: list[tuple[str, int, tuple[tuple[int, str], ...], frozenset[str]]] = [(j.entry, 0, (), frozenset())]
+    while stack and paths < MAX_CAP_PATHS:
+        sid, t, sends, seen = stack.pop()
+        step = j.steps.get(sid)
+        if step is None or sid in seen:
+            paths += 1
+            continue
+        tile = REGISTRY.get(step.type)
+        if tile is not None and tile.channel == channel:
+            sends = sends + ((t, sid),)
+            inside = sum(1 for at, _ in sends if at > t - per)
+            if inside > best[0]:
+                best = (inside, sid)
+        wait = step.props.get("duration") if tile is not None and tile.execution == "wait" else None
+        if isinstance(wait, timedelta):
+            t += int(wait.total_seconds())
+        nxt = [target for _, target in j.successors(sid)]
+        if not nxt:
+            paths += 1
+        for target in nxt:
+            stack.append((target, t, sends, seen | {sid}))
+    return best
+
+
 def trigger_events(ctx: Context) -> Iterable[Finding]:
     """Goal and exit events are contact events the runner knows."""
     for fld, trigger in _triggers(ctx):
@@ -194,4 +268,4 @@ def live_runner_support(ctx: Context) -> Iterable[Finding]:
 
 
 RULES = (no_audience, unknown_segments, segment_entities, exclusion_overlap, schedule_dates, recurrence,
-         consent_level, quiet_hours, frequency_cap, trigger_events, live_runner_support)
+         consent_level, quiet_hours, frequency_cap, project_caps, trigger_events, live_runner_support)
