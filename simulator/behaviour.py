@@ -161,6 +161,9 @@ class BehaviourModel:
     engagement_mean: float = 2.0 / 7.0
     multipliers: tuple[Multiplier, ...] = DEFAULT_MULTIPLIERS
     conversion_event: str = "purchase"
+    # where fitted figures came from: dotted figure name ("event_rates.purchase", "messages"...) -> file, rows,
+    # date fitted, method (`journey-studio calibrate` writes it; a hand-written file needs none)
+    sources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def for_step(self, step_id: str, channel: str) -> ChannelBehaviour:
         """The figures for one message step: its channel's, with the step's overrides applied."""
@@ -179,7 +182,8 @@ class BehaviourModel:
                 "event_rates": dict(self.event_rates), "engagement_effect": dict(self.engagement_effect),
                 "engagement_mean": self.engagement_mean,
                 "multipliers": [{k: v for k, v in asdict(m).items() if v is not None} for m in self.multipliers],
-                "conversion_event": self.conversion_event}
+                "conversion_event": self.conversion_event,
+                **({"sources": {k: dict(v) for k, v in self.sources.items()}} if self.sources else {})}
 
     @classmethod
     def from_file(cls, d: Mapping[str, Any]) -> BehaviourModel:
@@ -213,7 +217,25 @@ class BehaviourModel:
                    engagement_mean=float(d.get("engagement_mean", default.engagement_mean)),
                    multipliers=tuple(Multiplier(**m) for m in d["multipliers"]) if "multipliers" in d
                    else default.multipliers,
-                   conversion_event=str(d.get("conversion_event", default.conversion_event)))
+                   conversion_event=str(d.get("conversion_event", default.conversion_event)),
+                   sources=_sources(d.get("sources")))
+
+
+def _sources(v: Any) -> dict[str, dict[str, Any]]:
+    """The provenance section: a mapping of figure names to mappings of plain values (text, numbers)."""
+    if v is None:
+        return {}
+    if not isinstance(v, Mapping):
+        raise ValueError("sources: a mapping of figure names to where each came from")
+    out: dict[str, dict[str, Any]] = {}
+    for k, entry in v.items():
+        if not isinstance(entry, Mapping):
+            raise ValueError(f"sources.{k}: a mapping (file, rows, fitted, method...)")
+        for name, value in entry.items():
+            if not isinstance(value, (str, int, float, bool)) or (isinstance(value, str) and len(value) > 4000):
+                raise ValueError(f"sources.{k}.{name}: a short text or a number")
+        out[str(k)] = dict(entry)
+    return out
 
 
 class Modifiers:
@@ -418,6 +440,8 @@ def background_times(model: BehaviourModel, seed: int, iteration: int, event: st
 def _flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in d.items():
+        if k == "sources" and not prefix:  # where figures came from, not a figure
+            continue
         if isinstance(v, Mapping):
             out.update(_flat(v, f"{prefix}{k}."))
         elif k != "format" or prefix:

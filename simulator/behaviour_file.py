@@ -24,6 +24,11 @@ def behaviour_file_text(model: BehaviourModel) -> str:
     doc = (behaviour_module.__doc__ or "").strip()
     sources = doc[doc.find("Default figures"):] if "Default figures" in doc else doc
     header = "".join(f"# {line}".rstrip() + "\n" for line in sources.splitlines())
+    if model.sources:  # fitted figures first: where they came from (also kept in the file's `sources`)
+        fitted = ["Fitted figures (see `sources` below for each one's file, rows, date and method):"]
+        fitted += [f"  {name}: {src.get('file', '?')}, {src.get('rows', '?')} rows, {src.get('fitted', '?')}"
+                   for name, src in model.sources.items()]
+        header = "".join(f"# {line}".rstrip() + "\n" for line in fitted) + "#\n" + header
     return header + "\n" + dump_yaml(model.to_plain())
 
 
