@@ -89,6 +89,8 @@ def looks_like_a_command(arg: str) -> bool:
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "behaviour": ("app.cli.simulate", "Write the default behaviour assumptions (with their sources) as YAML, to "
                   "edit and pass to simulate."),
+    "calibrate": ("app.cli.calibrate", "Fit the behaviour model to a past campaign and check it on contacts it "
+                  "was not fitted on."),
     "compare": ("app.cli.simulate", "Compare two saved runs step by step (e.g. before and after an edit, or two "
                 "behaviour assumptions): rates per contact who entered, and whether each difference is more than "
                 "noise."),
@@ -103,6 +105,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
              "or a keyring file's."),
     "package": ("app.cli.package", "Freeze a journey that passes the check as a release and write it as a "
                 "package for the live runner."),
+    "portfolio": ("app.cli.portfolio", "Simulate several journeys over one population under the project's "
+                  "frequency caps: what the caps hold back in each."),
     "population": ("app.cli.audience", "Generate a synthetic population (contacts, accounts, lists, "
                    "interactions) from a seed and a profile."),
     "profile": ("app.cli.simulate", "Write a population profile (the distributions synthetic contacts are drawn "
