@@ -348,6 +348,8 @@ class _Iteration:
                 draw[sel] = uniform(hash_keys(compress(sel, keys), stream(seed, step.key, purpose)))
         path = np.searchsorted(np.array(step.thresholds), draw, side="right")
         held = path >= len(step.thresholds)
+        if step.route >= 0 and step.ab is not None:  # a decided A/B test: later arrivals take the chosen path
+            path[(a >= step.ab.decide_at) & ~held] = step.route
         codes = np.where(held, HOLDOUT, PATH_BASE + path).astype(np.int8)
         self._visits(step.index, u, a, a, codes)
         if held.any():

@@ -18,6 +18,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from app.model.registry import PATH_NAMES
+from app.semantics.ab_test import METHOD as AB_METHOD, Decision
+from simulator.ab_winner import ab_steps, decide_all
 from simulator.behaviour import BehaviourModel
 from app.semantics.draws import derive_seed
 from simulator.engine import DEFAULT_CHUNK, CancelToken, Progress, run
@@ -27,7 +30,7 @@ from app.semantics.plan import Plan
 from simulator.population import Population
 from app.semantics.timezones import utc_iso
 from simulator.trace import Trace
-from simulator.world import build_world
+from simulator.world import World, build_world
 
 # two-sided 95 % Student t quantiles by degrees of freedom (beyond 30: the normal approximation below)
 _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
@@ -223,6 +226,12 @@ class SimulationResult:
     population_per_replica: bool = False
     timings: dict[str, float] = field(default_factory=dict)
     per_replica: dict[str, np.ndarray] = field(default_factory=dict)  # see `replica_figures`
+    ab_tests: list[list[Decision]] = field(default_factory=list)  # per replica, each A/B test's decision
+
+    def ab_summary(self) -> list[dict[str, Any]]:
+        """Per A/B split with a test period: each replica's decision (when, the counts, p-value, rule, why) and
+        how often each path won."""
+        return ab_summary(self.plan, self.ab_tests)
 
     def replicas_npz(self) -> bytes:
         """The per-replica figures compare needs for paired differences, as compressed npz bytes."""
@@ -294,6 +303,7 @@ class SimulationResult:
             "time_series": {"days": [utc_iso(self.plan.start + 86_400 * d)[:10] for d in range(days)],
                             **{k[len("series."):]: v.to_plain() for k, v in self.estimates.items()
                                if k.startswith("series.")}},
+            **({"ab_tests": self.ab_summary()} if self.ab_tests else {}),
             "seconds": round(self.seconds, 3), **self.extra}
 
 
@@ -316,6 +326,8 @@ def simulate(plan: Plan, pop: PopulationSource, behaviour: BehaviourModel, seed:
     contacts = 0
     timings = {"population": 0.0, "world": 0.0, "run": 0.0}
     per_replica = callable(pop)
+    tests = ab_steps(plan)
+    ab_decisions: list[list[Decision]] = []  # per replica, per A/B test: what it decided and why
     with keep_freed_memory():
         for r in range(replicas):
             def step(fraction: float, message: str, r: int = r) -> None:
@@ -326,8 +338,16 @@ def simulate(plan: Plan, pop: PopulationSource, behaviour: BehaviourModel, seed:
             t1 = time.perf_counter()
             world = build_world(plan, population, behaviour, derive_seed(seed, r))
             t2 = time.perf_counter()
-            trace = run(plan, population, behaviour, derive_seed(seed, r), chunk_size=chunk_size, progress=step,
-                        cancel=cancel, world=world)
+            if tests:
+                def one_pass(p: Plan, i: int, passes: int, population: Population = population,
+                             world: World = world, r: int = r) -> Trace:
+                    return run(p, population, behaviour, derive_seed(seed, r), chunk_size=chunk_size, cancel=cancel,
+                               world=world, progress=lambda f, m: step((i + f) / passes, m))
+                trace, _, decided = decide_all(plan, one_pass)
+                ab_decisions.append(decided)
+            else:
+                trace = run(plan, population, behaviour, derive_seed(seed, r), chunk_size=chunk_size,
+                            progress=step, cancel=cancel, world=world)
             t3 = time.perf_counter()
             twin = float(trace.timings.get("twin", 0.0))
             timings["population"] += t1 - t0
@@ -345,7 +365,24 @@ def simulate(plan: Plan, pop: PopulationSource, behaviour: BehaviourModel, seed:
     return SimulationResult(plan, seed, replicas, summarize(samples), first, time.perf_counter() - started,
                             contacts, effect=pooled_effect(samples, events), realised=realised_figures(samples),
                             calibration=calibration, population_per_replica=per_replica, timings=timings,
-                            per_replica=replica_figures(samples, plan.entry))
+                            per_replica=replica_figures(samples, plan.entry), ab_tests=ab_decisions)
+
+
+def ab_summary(plan: Plan, per_replica: list[list[Decision]]) -> list[dict[str, Any]]:
+    """Per A/B test: how many replicas each path won, and every replica's decision (see Decision.to_plain)."""
+    out: list[dict[str, Any]] = []
+    for j, s in enumerate(ab_steps(plan)):
+        decided = [r[j] for r in per_replica if len(r) > j]
+        wins = [0] * len(s.thresholds)
+        for d in decided:
+            if d.winner >= 0:
+                wins[d.winner] += 1
+        out.append({"step": s.id, "name": s.name, "metric": s.ab.metric if s.ab else "",
+                    "decided_at": utc_iso(s.ab.decide_at) if s.ab else None, "method": AB_METHOD,
+                    "wins": {PATH_NAMES[i]: w for i, w in enumerate(wins)},
+                    "no_winner": sum(1 for d in decided if d.winner < 0),
+                    "replicas": [{k: v for k, v in d.to_plain().items() if k != "rule"} for d in decided]})
+    return out
 
 
 def replica_figures(samples: list[dict[str, np.ndarray]], entry: int) -> dict[str, np.ndarray]:

@@ -394,6 +394,85 @@ def check_split(step: Step, ctx: CheckContext) -> Iterable[Finding]:
                     "not 100%.", "Make them add up to 100.", **_where(step, ctx, "split"))
 
 
+AB_MIN_SAMPLE = 100  # contacts per path before a winner may be named
+AB_SIGNIFICANCE = 5  # percent: the bound on naming a winner when the paths do equally well
+AB_KEEP_SPLITTING = "keep-splitting"
+AB_MAX_SAMPLE = 10_000_000
+
+
+def _reaches_message(journey: Journey, start: str | None) -> bool:
+    """Whether every way on from step `start` passes a message before it ends (the path's first message)."""
+    seen: set[str] = set()
+    stack = [start]
+    while stack:
+        sid = stack.pop()
+        if sid is None or sid == END or sid not in journey.steps:
+            return False  # a way that ends (or leads nowhere) before any message
+        if sid in seen:
+            continue
+        seen.add(sid)
+        st = journey.steps[sid]
+        tile = REGISTRY.get(st.type)
+        if tile is None:
+            return False
+        if tile.is_message:
+            continue
+        ports = tile.ports_for(st.props)
+        if not ports:  # an exit tile
+            return False
+        stack.extend(st.outputs.get(p.id) for p in ports)
+    return True
+
+
+def check_ab_test(step: Step, ctx: CheckContext) -> Iterable[Finding]:
+    """An A/B test with a test period: bounds on its settings, a message on every path when the winner is by
+    opens or clicks, a goal when it is by the goal, a test that ends before the journey does."""
+    p = step.props
+    period = p.get("test_period")
+    if period is None:
+        return
+    name = step.display_name
+    if period <= timedelta(0):
+        yield error("ab-test-period", f"A/B split '{name}': the test period of {format_duration(period)} is not "
+                    "positive.", "Give a test period above zero (e.g. 3d), or clear it to split to the end.",
+                    **_where(step, ctx, "test_period"))
+    elif period > timedelta(days=366):
+        yield error("ab-test-period", f"A/B split '{name}': the test period of {format_duration(period)} is "
+                    "longer than a year.", "Give a test period of at most 366 days.",
+                    **_where(step, ctx, "test_period"))
+    n = p.get("min_sample")
+    if n is not None and not 1 <= n <= AB_MAX_SAMPLE:
+        yield error("ab-min-sample", f"A/B split '{name}': the minimum of {n} contacts per path is out of range.",
+                    f"Give a whole number from 1 to {AB_MAX_SAMPLE:,}.", **_where(step, ctx, "min_sample"))
+    alpha = p.get("significance")
+    if alpha is not None and not 0.1 <= alpha <= 20:
+        yield error("ab-significance", f"A/B split '{name}': a significance level of {alpha:g}% is out of range.",
+                    "Give a level from 0.1% to 20% (5% is usual).", **_where(step, ctx, "significance"))
+    paths = min(len(p.get("split") or ()), len(PATH_NAMES))
+    fallback = p.get("if_no_winner")
+    if fallback not in (None, AB_KEEP_SPLITTING) and fallback not in PATH_NAMES[:paths]:
+        yield error("ab-default-path", f"A/B split '{name}': the path to take if no path wins, {fallback}, is not "
+                    f"one of its {paths} paths.", "Choose one of its paths, or keep splitting.",
+                    **_where(step, ctx, "if_no_winner"))
+    metric = p.get("winner_metric") or "clicked"
+    if metric == "goal" and ctx.journey.goal is None:
+        yield error("ab-goal-without-goal", f"A/B split '{name}' picks its winner by the goal, but the journey has "
+                    "no goal.", "Set the journey's goal, or pick the winner by opens or clicks.",
+                    **_where(step, ctx, "winner_metric"))
+    if metric in ("opened", "clicked"):
+        for i in range(paths):
+            if not _reaches_message(ctx.journey, step.outputs.get(PATH_NAMES[i])):
+                yield error("ab-path-without-message", f"A/B split '{name}' picks its winner by '{metric}', but "
+                            f"path {PATH_NAMES[i]} can end without sending a message.",
+                            "Put a message on every path, or pick the winner by the goal.",
+                            **_where(step, ctx, "winner_metric"))
+    s = ctx.journey.schedule
+    if s.start is not None and s.end is not None and period > timedelta(0) and s.start + period >= s.end:
+        yield error("ab-test-after-end", f"A/B split '{name}': the test period of {format_duration(period)} ends "
+                    f"at or after the journey's end ({format_datetime(s.end)}): no contact would take the winner.",
+                    "Shorten the test period, or clear it to split to the end.", **_where(step, ctx, "test_period"))
+
+
 def check_webhook(step: Step, ctx: CheckContext) -> Iterable[Finding]:
     url = step.props.get("url") or ""
     try:
@@ -473,8 +552,20 @@ TILE_TYPES: tuple[TileType, ...] = (
         "Send contacts down 2 to 10 test paths by percentage, with an optional holdout.",
         props=(PropSpec("split", "percent_list", "Paths (%)", default=(50, 50)), _HOLDOUT,
                PropSpec("winner_metric", "choice", "Winner by", default="clicked",
-                        choices=("opened", "clicked", "goal"))),
-        ports=_split_ports, checks=(check_split,), execution="split", branch_figures="ab-test",
+                        choices=("opened", "clicked", "goal"),
+                        help="opened / clicked: the first message after the split on each path; goal: the "
+                             "journey's goal."),
+               PropSpec("test_period", "duration", "Test period",
+                        help="How long the test runs from the journey's start (e.g. 3d); then the winner takes "
+                             "the paths' traffic. Empty: no winner is chosen, the paths split to the end."),
+               PropSpec("min_sample", "int", "Minimum contacts per path", default=AB_MIN_SAMPLE,
+                        help="No winner unless every path had at least this many contacts in the test period."),
+               PropSpec("significance", "percent", "Significance level %", default=AB_SIGNIFICANCE,
+                        help="The chance of naming a winner when the paths do equally well (at most)."),
+               PropSpec("if_no_winner", "choice", "If no winner", default=AB_KEEP_SPLITTING,
+                        choices=(AB_KEEP_SPLITTING, *PATH_NAMES),
+                        help="What the traffic does after an inconclusive test: keep splitting, or take one path.")),
+        ports=_split_ports, checks=(check_split, check_ab_test), execution="split", branch_figures="ab-test",
         summary=summaries.split),
     TileType(
         "random-split", "Random split", "Flow", "random", "#9333ea",

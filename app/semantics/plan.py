@@ -14,14 +14,15 @@ editable Journey, so the meaning of a journey's settings is worked out once, her
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import IntEnum
 from typing import Any, Mapping
 
 from app.model.attributes import CONSENT_LEVELS, MESSAGE_EVENTS
 from app.model.journey import Journey, Trigger
-from app.model.registry import END, REGISTRY
+from app.model.registry import (AB_KEEP_SPLITTING, AB_MIN_SAMPLE, AB_SIGNIFICANCE, END, PATH_NAMES,
+                                REGISTRY)
 from app.semantics.keys import NEVER, name_key
 from app.semantics.timezones import local_to_utc, zone
 
@@ -67,6 +68,21 @@ class Condition:
 
 
 @dataclass(frozen=True)
+class ABTest:
+    """An A/B split's winner selection (app/semantics/ab_test.py): the test runs from the journey's start to
+    `decide_at` (UTC seconds); then, once, the winner by `metric` (opened / clicked: the first message each
+    contact was sent after the split; goal: the journey's goal, by `decide_at`) is named if every path had at
+    least `min_sample` contacts and the test's adjusted p-value is below `alpha`; else `fallback` (-1: keep
+    splitting, else that path's index) applies."""
+
+    metric: str
+    decide_at: int
+    min_sample: int
+    alpha: float
+    fallback: int = -1
+
+
+@dataclass(frozen=True)
 class StepPlan:
     """One step ready to execute. `next[i]` is the step index its i-th port leads to (`Plan.end` for the end)."""
 
@@ -88,6 +104,8 @@ class StepPlan:
     thresholds: tuple[float, ...] = ()
     per_account: bool = False
     links: tuple[str, ...] = ()  # a message's links (a click is on one of them); see compile_plan
+    ab: ABTest | None = None  # a split's A/B test with a test period (None: it splits to the end)
+    route: int = -1  # once an A/B test is decided: the path contacts arriving from `ab.decide_at` on take (-1: split)
 
     def link_index(self, event: str) -> int | None:
         """For a watched event 'clicked:NAME', the index of link NAME in this message (-1: it has no such link,
@@ -259,7 +277,7 @@ def compile_plan(journey: Journey, *, horizon: int | datetime | None = None,
     index = {sid: i for i, sid in enumerate(order)}
     accounts = journey.target == "accounts"
     links = _message_links(journey, content)
-    steps = tuple(_step(journey, sid, i, index, s.timezone, accounts, notes, links.get(sid, ()))
+    steps = tuple(_step(journey, sid, i, index, s.timezone, accounts, notes, links.get(sid, ()), start)
                   for i, sid in enumerate(order))
 
     q = s.quiet_hours
@@ -321,7 +339,7 @@ def _message_links(journey: Journey, content: Mapping[str, Any] | None) -> dict[
 
 
 def _step(journey: Journey, sid: str, i: int, index: dict[str, int], tz: str, accounts: bool,
-          notes: list[str], links: tuple[str, ...] = ()) -> StepPlan:
+          notes: list[str], links: tuple[str, ...] = (), start: int = 0) -> StepPlan:
     st = journey.step(sid)
     tile = REGISTRY.get(st.type)
     if tile is None:
@@ -360,10 +378,30 @@ def _step(journey: Journey, sid: str, i: int, index: dict[str, int], tz: str, ac
             held = f" and {holdout / total:.1%} held out" if holdout else ""
             notes.append(f"split '{sid}': its paths{' and holdout' if holdout else ''} add up to {_pct(total)}, not "
                          f"100%; simulated as shares of the total: {shares}{held}")
-        return StepPlan(kind=Kind.SPLIT, thresholds=tuple(cum), **base)
+        return StepPlan(kind=Kind.SPLIT, thresholds=tuple(cum), ab=_ab_test(p, len(split), start), **base)
     if ex == "exit":
         return StepPlan(kind=Kind.EXIT, **base)
     return StepPlan(kind=Kind.ACTION, per_account=accounts and tile.per_account, **base)
+
+
+def _ab_test(p: Mapping[str, Any], paths: int, start: int) -> ABTest | None:
+    """An A/B split's test, when it has a test period (else None: the paths split to the end)."""
+    period = p.get("test_period")
+    if period is None or p.get("winner_metric") is None or period.total_seconds() <= 0:
+        return None
+    fallback = p.get("if_no_winner") or AB_KEEP_SPLITTING
+    return ABTest(str(p["winner_metric"]), start + int(period.total_seconds()),
+                  max(1, int(p.get("min_sample") or AB_MIN_SAMPLE)),
+                  float(AB_SIGNIFICANCE if p.get("significance") is None else p["significance"]) / 100,
+                  PATH_NAMES.index(fallback) if fallback in PATH_NAMES[:paths] else -1)
+
+
+def with_route(plan: Plan, step: int, route: int) -> Plan:
+    """The plan with an A/B test's decision: contacts reaching split `step` from its decision time on take path
+    `route` (-1: they keep splitting). Held-out contacts stay held out."""
+    steps = list(plan.steps)
+    steps[step] = replace(steps[step], route=route)
+    return replace(plan, steps=tuple(steps))
 
 
 def _if_then(journey: Journey, sid: str, p: dict[str, Any], index: dict[str, int], base: dict[str, Any]) -> StepPlan:

@@ -33,7 +33,9 @@ Step semantics:
 - If/then on a condition or a segment: tested at arrival; an account answers yes if any of its contacts does.
   Missing data fails every test but `does_not_contain_data`; text comparisons ignore case.
 - Split: a uniform draw keyed by the contact (or the account) and the step, not the iteration, so a contact
-  keeps its path across repetitions; above the paths' cumulative shares it is held out and leaves.
+  keeps its path across repetitions; above the paths' cumulative shares it is held out and leaves. An A/B split
+  with a test period, once decided (`StepPlan.route`, app/semantics/ab_test.py), sends every unit arriving from
+  its decision time on down the chosen path, except those the draw holds out.
 - Action: done at once; per account when the journey targets accounts (tasks, leads, workflows).
 - Exit tile: the unit goes to the end.
 """
@@ -199,6 +201,8 @@ def advance(plan: Plan, facts: Facts, state: UnitState, now: int, chance: Chance
         return Move(a, YES, step.next[0]) if yes else Move(a, NO, step.next[1])
     if k == Kind.SPLIT:
         u = chance(step)
+        if step.route >= 0 and step.ab is not None and a >= step.ab.decide_at and u < step.thresholds[-1]:
+            return Move(a, path(step.route), step.next[step.route])  # an A/B test's decision (held out stay out)
         for i, threshold in enumerate(step.thresholds):
             if u < threshold:
                 return Move(a, path(i), step.next[i])
