@@ -266,6 +266,8 @@ class _Iteration:
             slot = local * limit + take(ch.ring_pos, local)
             capped = ~blocked & (take(ch.ring.ravel(), slot) > s - per)
             codes[capped] = CAPPED
+        if ctx.caps is not None and ci in ctx.caps.limits:
+            self._project_cap(ci, local, s, codes)
         self._visits(step.index, u, a, send, PASSED, codes)
         sent = codes == SENT
         if np.count_nonzero(sent) < len(codes):
@@ -279,6 +281,10 @@ class _Iteration:
             assert ch.ring is not None and ch.ring_pos is not None
             ch.ring.ravel()[local * plan.cap[0] + take(ch.ring_pos, local)] = s
             ch.ring_pos[local] = (take(ch.ring_pos, local) + 1) % plan.cap[0]
+        if ci in ch.cap_ring:  # remember the send for the project's cap (the contact's last few on the channel)
+            ring, at = ch.cap_ring[ci], ch.cap_pos[ci]
+            ring.ravel()[local * ring.shape[1] + take(at, local)] = s
+            at[local] = (take(at, local) + 1) % ring.shape[1]
         b = ctx.behaviour.for_step(step.id, step.channel or "")
         ev = message_events(b, ctx.seed, self.k, step.key, take(ch.keys, local), s, ch.mods, local, len(step.links))
         self.out.messages(take(self.member_rows, pos), self.k, step.index, s,
@@ -319,6 +325,26 @@ class _Iteration:
             for name in self.exit_names:
                 np.minimum(x, take(self.events[name], uc), out=x)
             self.exit_at[uc] = x
+
+    def _project_cap(self, ci: int, local: np.ndarray, s: np.ndarray, codes: np.ndarray) -> None:
+        """Mark CAPPED the sends the project's cap on channel `ci` holds back: the contact had `messages` sends
+        there in (s - per, s] already, counting the other journeys' (OtherSends: ties by priority) and this
+        journey's own earlier ones (the chunk's ring)."""
+        caps = self.ctx.caps
+        assert caps is not None
+        limit, per = caps.limits[ci]
+        todo = np.flatnonzero(codes == SENT)
+        if todo.size == 0:
+            return
+        lt, st = take(local, todo), take(s, todo)
+        seen = np.zeros(len(todo), dtype=np.int64)
+        others = caps.others.get(ci)
+        if others is not None:
+            seen += others.count(take(self.chunk.rows, lt), st - per, st)
+        ring = self.chunk.cap_ring.get(ci)
+        if ring is not None:
+            seen += np.count_nonzero(take(ring, lt, axis=0) > (st - per)[:, None], axis=1)
+        codes[compress(seen >= limit, todo)] = CAPPED
 
     def _test(self, step: StepPlan, u: np.ndarray, a: np.ndarray) -> np.ndarray:
         """Condition or segment at arrival, per unit: yes if any member passes."""

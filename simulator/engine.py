@@ -50,6 +50,39 @@ class Cancelled(Exception):
     """The run was cancelled through its cancel token."""
 
 
+@dataclass(frozen=True)
+class OtherSends:
+    """Other journeys' sends on one channel, as sorted keys `row << 32 | (time - base)` (population row, UTC
+    seconds): `first` of journeys that go before this one at equal times (higher priority), `later` of those
+    that go after it."""
+
+    first: np.ndarray
+    later: np.ndarray
+    base: int
+
+    def count(self, rows: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Per contact: the sends with lo < t <= hi from `first` and lo < t < hi from `later`."""
+        hi_rel = np.clip(hi - self.base, 0, (1 << 32) - 1)
+        lo_rel = np.clip(lo - self.base, 0, (1 << 32) - 1)
+        key_lo = (rows.astype(np.int64) << 32) | lo_rel
+        key_hi = (rows.astype(np.int64) << 32) | hi_rel
+        n = np.searchsorted(self.first, key_hi, side="right") - np.searchsorted(self.first, key_lo, side="right")
+        n += np.searchsorted(self.later, key_hi, side="left") - np.searchsorted(self.later, key_lo, side="right")
+        return n
+
+
+@dataclass(frozen=True)
+class CapInput:
+    """The project's frequency caps as one journey of a portfolio meets them (simulator/portfolio.py): per channel
+    index (app.semantics.reference.CHANNELS), (messages, per seconds) and the other journeys' sends there. A send
+    goes only when the contact had fewer than `messages` sends on the channel in the trailing window (t - per, t]
+    from every journey: the others' (`OtherSends`) and this journey's own earlier ones."""
+
+    limits: dict[int, tuple[int, int]]
+    others: dict[int, OtherSends]
+    ring: dict[int, int] = field(default_factory=dict)  # channel -> how many own sends a contact's ring keeps
+
+
 @dataclass
 class Context:
     """What every chunk of a run shares."""
@@ -62,6 +95,7 @@ class Context:
     journey_zone: int  # row of the journey's time zone in `offsets`
     world: World
     twin_seconds: float = 0.0  # time spent on the paired twin (the effect events without the journey)
+    caps: CapInput | None = None  # the project's frequency caps across journeys (a portfolio's; None: none)
 
 
 @dataclass
@@ -76,6 +110,10 @@ class Chunk:
     blocked: np.ndarray  # (channels, contacts): from when each channel cannot reach the contact
     ring: np.ndarray | None  # the last `cap` send times per contact (frequency cap)
     ring_pos: np.ndarray | None
+    # the project's caps (Context.caps): per channel index, the contact's last own send times on it, and where
+    # the next goes
+    cap_ring: dict[int, np.ndarray] = field(default_factory=dict)
+    cap_pos: dict[int, np.ndarray] = field(default_factory=dict)
     bought: list[np.ndarray] = field(default_factory=list)  # population rows that bought through the journey
     bought_at: list[np.ndarray] = field(default_factory=list)  # ... and when
 
@@ -111,21 +149,24 @@ class Units:
 
 
 def run(plan: Plan, pop: Population, behaviour: BehaviourModel, seed: int, *, chunk_size: int = DEFAULT_CHUNK,
-        progress: Progress | None = None, cancel: CancelToken | None = None, world: World | None = None) -> Trace:
+        progress: Progress | None = None, cancel: CancelToken | None = None, world: World | None = None,
+        caps: CapInput | None = None) -> Trace:
     """Simulate the population through the journey; the trace holds every step each contact took.
 
-    `world` is the run's world (made here from the inputs when not given; simulator.world)."""
+    `world` is the run's world (made here from the inputs when not given; simulator.world); `caps` the project's
+    frequency caps with the other journeys' sends (a portfolio's; None: no cap across journeys)."""
     with keep_freed_memory():
         if world is None:
             world = build_world(plan, pop, behaviour, seed)
-        return _run(plan, pop, world, seed, chunk_size, progress, cancel)
+        return _run(plan, pop, world, seed, chunk_size, progress, cancel, caps)
 
 
 def _run(plan: Plan, pop: Population, world: World, seed: int, chunk_size: int,
-         progress: Progress | None, cancel: CancelToken | None) -> Trace:
+         progress: Progress | None, cancel: CancelToken | None, caps: CapInput | None = None) -> Trace:
     zones = list(pop.timezones) + [plan.timezone]
     ctx = Context(plan, pop, world.behaviour, seed,
-                  OffsetTable(zones, plan.start - 2 * 86_400, plan.horizon + 2 * 86_400), len(zones) - 1, world)
+                  OffsetTable(zones, plan.start - 2 * 86_400, plan.horizon + 2 * 86_400), len(zones) - 1, world,
+                  caps=caps)
     out = TraceBuilder(plan, capacity=len(pop))
     order = _order(plan, pop)
     bounds = _chunk_bounds(plan, pop, order, max(1, chunk_size))
@@ -215,8 +256,13 @@ def _chunk(ctx: Context, rows: np.ndarray) -> Chunk:
     if plan.cap is not None:
         ring = np.full((len(rows), plan.cap[0]), -NEVER, dtype=np.int64)
         pos = np.zeros(len(rows), dtype=np.int64)
-    return Chunk(rows, rows.astype(np.int32), np.take(pop.contact_id, rows), zone, mods,
-                 np.full((len(CHANNELS), len(rows)), NEVER, dtype=np.int64), ring, pos)
+    chunk = Chunk(rows, rows.astype(np.int32), np.take(pop.contact_id, rows), zone, mods,
+                  np.full((len(CHANNELS), len(rows)), NEVER, dtype=np.int64), ring, pos)
+    if ctx.caps is not None:
+        for ci, size in ctx.caps.ring.items():
+            chunk.cap_ring[ci] = np.full((len(rows), size), -NEVER, dtype=np.int64)
+            chunk.cap_pos[ci] = np.zeros(len(rows), dtype=np.int64)
+    return chunk
 
 
 def enter_units(ctx: Context, chunk: Chunk, k: int) -> Units:

@@ -167,3 +167,167 @@ def test_the_manifest_carries_the_caps() -> None:
         m.parse_manifest(m.manifest_bytes(doc), "x.jpkg")
     del doc["frequency_caps"]
     assert m.manifest_caps(m.parse_manifest(m.manifest_bytes(doc), "x.jpkg")) == ()
+
+
+# --- the engine and the portfolio --------------------------------------------------------------------------------
+
+SEGMENTS = ANNOUNCEMENT[ANNOUNCEMENT.index("\nsegments:") + 1:]
+CONTENT = """content:
+  Product announcement email: {kind: email, subject: "Meet the new X", status: ready, links: [product-details]}
+  Product launched text: {kind: sms, text: "X is here", status: ready}
+"""
+
+
+def _drip(name: str, start: str, waits: tuple[str, ...], extra: str = "") -> str:
+    """A journey of emails with waits between them (and a last if/then on the first email's open)."""
+    steps = []
+    for i, w in enumerate(waits):
+        steps.append(f"  m{i}: {{type: email, content: Product announcement email, next: w{i}}}")
+        steps.append(f"  w{i}: {{type: wait, duration: {w}, next: {'m' + str(i + 1)}}}")
+    steps.append(f"  m{len(waits)}: {{type: email, content: Product announcement email, next: opened}}")
+    steps.append("  opened: {type: if-then, wait_for: {event: opened, step: m0}, within: 1d, yes: sms, no: end}")
+    steps.append("  sms: {type: sms, content: Product launched text}")
+    return (f"format: journey/1\nname: {name}\ntarget: contacts\n{extra}"
+            "audience: {segments: [Most valuable customers], exclude: [Do not contact], suppress: Unsubscribed}\n"
+            f"frequency: one-time\nschedule: {{start: {start}, end: 2027-01-31T00:00, timezone: Europe/Paris}}\n"
+            "steps:\n" + "\n".join(steps) + "\n" + CONTENT + SEGMENTS)
+
+
+def _portfolio_project(texts: list[str], caps: tuple[ChannelCap, ...]) -> Project:
+    p = Project()
+    for text in texts:
+        import_journey(p, *read_journey_text(text))
+    p.settings.frequency_caps = caps
+    return p
+
+
+def _causal_check(members: list, traces: list, cap: ChannelCap) -> tuple[int, int]:
+    """Replay every email due (sent or capped) of every journey in the order the rule defines (time, priority,
+    journey order, step order) and check each outcome against the rule; returns (sent, capped) checked."""
+    import numpy as np
+    from app.semantics.outcomes import CAPPED, SENT
+    due = []
+    for i, (m, t) in enumerate(zip(members, traces)):
+        email_steps = [s.index for s in m.plan.steps if s.channel == cap.channel]
+        v = t.visits
+        sel = np.isin(v["step"], email_steps) & np.isin(v["outcome"], [SENT, CAPPED])
+        for c, st, tl, o in zip(v["contact"][sel], v["step"][sel], v["t_leave"][sel], v["outcome"][sel]):
+            due.append((int(tl) + t.t0, m.priority, i, int(st), int(c), int(o), m.exempt))
+    due.sort()
+    per = int(cap.per.total_seconds())
+    history: dict[int, list[int]] = {}
+    counts = [0, 0]
+    for at, _, _, _, contact, outcome, exempt in due:
+        past = history.setdefault(contact, [])
+        full = sum(1 for x in past if x > at - per) >= cap.messages
+        if exempt:
+            assert outcome == SENT
+            continue
+        assert (outcome == CAPPED) == full, (contact, at, outcome)
+        if outcome == SENT:
+            past.append(at)
+        counts[outcome == CAPPED] += 1
+    return counts[0], counts[1]
+
+
+def test_the_engine_holds_the_cap_across_journeys_exactly() -> None:
+    from simulator import portfolio as pm
+    cap = ChannelCap("email", 2, timedelta(days=3))
+    a = _drip("Drip A", "2026-12-01T09:00", ("1d", "1d"))
+    b = _drip("Drip B", "2026-12-01T21:00", ("12h", "2d"), "priority: 2\n")
+    p = _portfolio_project([a, b], (cap,))
+    members = pm.members_of([p.journey("Drip A"), p.journey("Drip B")], p.content)
+    last: dict[int, object] = {}
+    real_run = pm.run
+
+    def spy(plan, *args, **kw):
+        trace = real_run(plan, *args, **kw)
+        if kw.get("caps") is not None:
+            last[id(plan)] = trace
+        return trace
+    pm.run = spy
+    try:
+        doc = pm.run_portfolio(members, (cap,), 3000, 11, definitions=p.segments)
+    finally:
+        pm.run = real_run
+    assert doc["settled"] and doc["passes"][0] >= 2
+    sent, capped = _causal_check(members, [last[id(m.plan)] for m in members], cap)
+    assert sent > 100 and capped > 100
+    for j in doc["journeys"]:
+        for s in j["steps"]:
+            assert s["wanted"] == s["sent"] + s["capped"]
+    # B goes first at equal times, and its first two emails come before A's third: A loses its third email
+    by = {j["journey"]: {s["step"]: s for s in j["steps"]} for j in doc["journeys"]}
+    assert by["Drip B"]["m0"]["capped"] == 0 and by["Drip A"]["m2"]["capped"] > 0
+
+
+def test_priority_decides_at_equal_times_and_exempt_journeys_go() -> None:
+    from simulator import portfolio as pm
+    cap = ChannelCap("email", 1, timedelta(days=7))
+    texts = [_drip("Low", "2026-12-01T09:00", ()), _drip("High", "2026-12-01T09:00", (), "priority: 1\n"),
+             _drip("Receipts", "2026-12-01T09:00", (), "cap_exempt: true\n")]
+    p = _portfolio_project(texts, (cap,))
+    members = pm.members_of([p.journey(n) for n in ("Low", "High", "Receipts")], p.content)
+    doc = pm.run_portfolio(members, (cap,), 2000, 5, definitions=p.segments)
+    by = {j["journey"]: j for j in doc["journeys"]}
+    high, low, receipts = (by[n]["steps"][0] for n in ("High", "Low", "Receipts"))
+    assert high["sent"] == high["wanted"] > 0 and high["capped"] == 0
+    assert low["sent"] == 0 and low["capped"] == low["wanted"] == high["wanted"]
+    assert receipts["capped"] == 0 and receipts["sent"] == receipts["sent_without_cap"]
+    # a capped email is not opened: the if/then after it sees no open, so the text goes to nobody in Low
+    assert by["Low"]["steps"][1]["sent"] == 0 < by["Low"]["steps"][1]["sent_without_cap"]
+    assert by["Low"]["effect"]["change"]["mean"] <= 0 and by["High"]["effect"]["change"]["mean"] == 0
+
+
+def test_without_caps_the_engine_is_unchanged_bit_for_bit() -> None:
+    from simulator import portfolio as pm
+    from simulator.engine import CapInput, OtherSends, run
+    from simulator.population import population_for
+    import numpy as np
+    p = _portfolio_project([_drip("Drip A", "2026-12-01T09:00", ("1d", "1d"))], ())
+    m = pm.members_of([p.journey("Drip A")], p.content)[0]
+    pop = population_for(m.plan, 3000, 4, definitions=p.segments)
+    from simulator.behaviour import BehaviourModel
+    plain = run(m.plan, pop, BehaviourModel(), 4)
+    none = run(m.plan, pop, BehaviourModel(), 4, caps=None)
+    empty = OtherSends(np.zeros(0, np.int64), np.zeros(0, np.int64), 0)
+    loose = run(m.plan, pop, BehaviourModel(), 4, caps=CapInput({0: (100, 86_400)}, {0: empty}, {0: 3}))
+    assert plain.digest() == none.digest() == loose.digest()
+    tight = run(m.plan, pop, BehaviourModel(), 4, caps=CapInput({0: (1, 30 * 86_400)}, {0: empty}, {0: 1}))
+    assert tight.digest() != plain.digest()
+    # a portfolio with no caps is each journey on its own
+    doc = pm.run_portfolio([m], (), 3000, 4, definitions=p.segments)
+    assert doc["settled"] and doc["passes"] == [1]
+    assert all(s["capped"] == 0 and s["sent"] == s["sent_without_cap"] for s in doc["journeys"][0]["steps"])
+
+
+def test_the_portfolio_command_and_its_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    from app.model.project_commands import UpdateProjectSettings
+    from tests.cli_helpers import run
+    path = tmp_path / "p.jstudio"
+    with ProjectFile.create(path) as pf:
+        for text in (_drip("Low", "2026-12-01T09:00", ("2d",)), _drip("High", "2026-12-01T09:00", (),
+                                                                        "priority: 1\n")):
+            import_journey(pf.project, *read_journey_text(text))
+        UpdateProjectSettings("caps", frequency_caps=(ChannelCap("email", 1, timedelta(days=7)),)).do(pf.project)
+    out = tmp_path / "out.json"
+    code, stdout, stderr = run(capsys, "portfolio", path, "--journey", "Low", "--journey", "High", "--contacts",
+                               "2000", "--seed", "3", "--replicas", "2", "--json", out)
+    assert code == 0, stderr
+    assert "Caps: 1 email per 7d" in stdout and "Low" in stdout and "change" in stdout
+    doc = json.loads(out.read_text())
+    assert doc["format"] == "portfolio/1" and doc["replicas"] == 2 and doc["settled"]
+    assert doc["caps"] == [{"channel": "email", "messages": 1, "per_seconds": 7 * 86_400}]
+    low = {s["step"]: s for s in doc["journeys"][0]["steps"]}
+    assert low["m0"]["capped"] > 0 and low["m1"]["capped"] > 0
+    change = doc["journeys"][0]["effect"]["change"]
+    assert change["low"] <= change["mean"] <= change["high"]
+    # the same seed gives the same JSON
+    again = tmp_path / "again.json"
+    assert run(capsys, "portfolio", path, "--journey", "Low", "--journey", "High", "--contacts", "2000", "--seed",
+               "3", "--replicas", "2", "--json", again)[0] == 0
+    assert again.read_text() == out.read_text()
+    # bad input: one line, no traceback
+    code, _, stderr = run(capsys, "portfolio", path, "--journey", "Nope", "--contacts", "10", "--seed", "1")
+    assert code != 0 and "Nope" in stderr and "Traceback" not in stderr
