@@ -10,7 +10,8 @@
   contact taking the path); each version against version A: the difference in proportions, its 95 % interval
   (Wald, unpooled) and a two-sided p-value (two-proportion z-test, pooled). Tests are over replica 0's contacts.
   With a holdout, each version's lift: its goal conversion against the held-out contacts' (who left the journey
-  at the split: what a version causes beyond not being in the journey at all from there).
+  at the split: what a version causes beyond not being in the journey at all from there). With a test period,
+  `decision` says when and why the winner was chosen, or why none was (the results' `ab_tests`).
 
 "Afterwards" needs no clock: steps are numbered in topological order and a contact walks one chain of them per
 iteration, so the messages after a branch at step b are that contact's message rows at steps above b, and the
@@ -148,6 +149,7 @@ class ABTest:
     note: str = AB_NOTE
     holdout: Rate | None = None  # the held-out contacts' goal conversion (they left the journey at the split)
     lifts: tuple[Difference, ...] = ()  # each version's goal conversion against the holdout's: its own effect
+    decision: str = ""  # with a test period: when and why the winner was chosen, or why none was (winner_text)
 
 
 def two_proportions(x1: int, n1: int, x2: int, n2: int) -> tuple[float, float, float, float, float]:
@@ -371,9 +373,29 @@ def ab_figures(trace: Trace, plan: Plan, results: Mapping[str, Any] | None = Non
                 d, lo, hi, z, p = two_proportions(r0.successes, r0.trials, r1.successes, r1.trials)
                 diffs.append(Difference(metric, v.port, base.port, d, lo, hi, z, p))
         holdout, lifts = _holdout_lifts(joins, step, versions)
+        entry = next((e for e in (results or {}).get("ab_tests") or () if e.get("step") == step.id), None)
         out.append(ABTest(step.id, step.name, step.index, replicas, tuple(versions), tuple(diffs), AB_NOTE,
-                          holdout, lifts))
+                          holdout, lifts, winner_text(entry) if entry else ""))
     return out
+
+
+def winner_text(entry: Mapping[str, Any]) -> str:
+    """An A/B test's decision in words, from a run's `ab_tests` entry: replica 0's (when, the counts, the p-value,
+    why) and, over several replicas, how often each path won."""
+    replicas = entry.get("replicas") or []
+    if not replicas:
+        return ""
+    first = replicas[0]
+    when = str(first.get("decided_at") or "").replace("T", " ").replace(":00Z", " UTC")
+    counts = ", ".join(f"{p['path']} {p['did'] / p['contacts']:.1%} ({p['did']:,} of {p['contacts']:,})"
+                       if p["contacts"] else f"{p['path']} no contacts" for p in first.get("paths") or ())
+    text = (f"Decided {when} by '{first.get('metric')}', over the contacts of the test period: {counts}. "
+            f"{str(first.get('reason') or '')[:1].upper()}{str(first.get('reason') or '')[1:]}.")
+    if len(replicas) > 1:
+        wins = ", ".join(f"{path} in {n}" for path, n in (entry.get("wins") or {}).items() if n)
+        text += (f" Over {len(replicas)} replicas: won by {wins or 'no path'}; no winner in "
+                 f"{entry.get('no_winner', 0)}.")
+    return text
 
 
 def _holdout_lifts(joins: _Joins, step: StepPlan, versions: list[Version]) -> tuple[Rate | None,

@@ -218,3 +218,35 @@ def test_validation_names_the_tile_and_what_is_wrong() -> None:
     assert "ab-min-sample" in _codes(ab_journey(min_sample=0))
     assert "ab-significance" in _codes(ab_journey(significance=50))
     assert "ab-default-path" in _codes(ab_journey(if_no_winner="E"))
+
+
+# --- the run record and the review -------------------------------------------------------------------------------
+
+def test_the_run_record_and_the_review_say_when_and_why_the_winner_was_chosen(qtbot: Any) -> None:
+    from designer.simulation.plots import PlotsPanel
+    from simulator.branches import ab_figures
+    from simulator.runs import RunRecord
+
+    j = ab_journey()
+    plan = compile_plan(j)
+    pop = population_for(plan, 1200, 3)
+    behaviour = opens(B=0.35)
+    res = simulate(plan, pop, behaviour, 4, 3, chunk_size=600)
+    record = RunRecord.from_bytes(RunRecord.from_result(res, j, pop.spec, behaviour, chunk_size=600).to_bytes())
+    [entry] = record.results["ab_tests"]
+    assert entry["decided_at"] == "2027-01-14T08:00:00Z" and entry["wins"] == {"A": 0, "B": 3}
+    first = entry["replicas"][0]
+    assert [p["contacts"] for p in first["paths"]] == list(measure(plan, res.trace, plan.steps[0])[0])
+    assert first["winner"] == "B" and first["p_value"] < 0.05 and "path B won" in first["reason"]
+    [test] = ab_figures(record.trace(), compile_plan(record.journey(), horizon=record.horizon), record.results)
+    assert test.decision.startswith("Decided 2027-01-14 08:00 UTC by 'opened', over the contacts of the test "
+                                    "period: A ") and "Path B won" in test.decision and "won by B in 3" in test.decision
+    panel = PlotsPanel()
+    qtbot.addWidget(panel)
+    panel.resize(1000, 700)
+    panel.show()
+    panel.set_record(record)
+    panel.setCurrentWidget(panel.ab)
+    [label] = panel.ab.decisions
+    assert "Path B won" in label.text() and "Over 3 replicas" in label.text()
+    panel.grab().save("/tmp/ab_review.png")

@@ -217,6 +217,7 @@ class ABPlot(_CardsView):
         self.tests: list[ABTest] = []
         self._error = ""
         self.texts: list[QLabel] = []
+        self.decisions: list[QLabel] = []  # per A/B split with a test period: its decision in words
 
     def data(self) -> list[ABTest]:
         """The figures drawn, one ABTest per A/B split in path order."""
@@ -233,7 +234,7 @@ class ABPlot(_CardsView):
 
     def _redraw(self) -> None:
         self._clear_cards()
-        self.texts = []
+        self.texts, self.decisions = [], []
         r = self.record
         if r is None or self._error or not self.tests:
             self.show_message(NO_RUN if r is None else self._error or NO_AB)
@@ -252,6 +253,13 @@ class ABPlot(_CardsView):
         sends = " · ".join(f"{v.label} → {v.message or 'no message'}" for v in t.versions)
         card, layout = _card(f"{t.name}  (A/B split)", sends, self)
         layout.addWidget(_legend([(v.label, col) for v, col in zip(t.versions, colors)]))
+        if t.decision:  # a test period: when and why the winner was chosen (or why none was)
+            decision = QLabel(f"<b>Winner:</b> {html.escape(t.decision)} <i>The figures below count every "
+                              "contact on each path, in the test period and after it.</i>")
+            decision.setTextFormat(Qt.TextFormat.RichText)
+            decision.setWordWrap(True)
+            layout.addWidget(decision)
+            self.decisions.append(decision)
         series = []
         for v, col in zip(t.versions, colors):
             rates = [v.rate(m) for m in AB_METRICS]
