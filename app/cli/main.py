@@ -209,16 +209,33 @@ def new(project: str, name: str | None) -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--rename", is_flag=True, help="When the project has a journey of that name, import it as 'NAME (2)'.")
 @click.option("--replace", is_flag=True, help="When the project has a journey of that name, replace it.")
-def import_(project: str, file: str, rename: bool, replace: bool) -> None:
-    """Import a journey file (YAML or JSON) into a project (a journey of the same name: --rename or --replace)."""
-    from app.codec.yamlio import read_journey_file
-    from app.services import import_journey
+@click.option("--from", "source", type=click.Choice(["mautic", "d365", "dittofeed"]),
+              help="Read the file as another tool's journey (default: detected from the file).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def import_(project: str, file: str, rename: bool, replace: bool, source: str | None, as_json: bool) -> None:
+    """Import a journey file (YAML or JSON), or another tool's journey: a Mautic campaign export, a Dynamics 365
+    customer journey (msdyncrm_workflowdefinition) or a Dittofeed journey, each source step reported (a journey
+    of the same name: --rename or --replace)."""
+    from app.importers import fit_to_project, read_import
+    from app.services import plan_import
     if rename and replace:
         fail("--rename and --replace contradict each other: give one")
-    journey, contents, segments = read_journey_file(file)  # parse fully before touching the project
+    result = read_import(file, source)  # parse and map fully before touching the project
     with _open(project, write=True) as pf:
-        report = import_journey(pf.project, journey, contents, segments, replace=replace, rename=rename)
-    for line in report:
+        fit_to_project(result, pf.project)
+        plan = plan_import(pf.project, result.journey, result.contents, result.segments, replace=replace,
+                           rename=rename)
+        from app.services import import_journey
+        report = import_journey(pf.project, result.journey, result.contents, result.segments, replace=replace,
+                                rename=rename)
+    if as_json:
+        doc: dict[str, Any] = (result.to_dict() if result.foreign
+                               else {"format": "journey", "journey": result.journey.name})
+        doc.update({"imported_as": plan.journey.name, "changes": report})
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        return
+    lines = result.lines() if result.foreign else []
+    for line in lines + report:
         click.echo(line)
 
 

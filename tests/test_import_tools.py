@@ -1,0 +1,190 @@
+"""Journeys from other tools: a Mautic campaign export, a Dynamics 365 customer journey and a Dittofeed journey,
+each mapped onto our tiles with every source step reported (placeholders for what does not map, never a silent
+drop); through our YAML and the check for errors with the findings a user would expect; bad input is one line
+naming the file and the source step or field."""
+
+from __future__ import annotations
+
+import json
+from datetime import time, timedelta
+from pathlib import Path
+
+import pytest
+
+from app.codec.yamlio import read_journey_text, write_journey_text
+from app.errors import FormatError
+from app.importers import ImportResult, read_import, read_import_text
+from app.model.registry import END
+from tests.cli_helpers import run
+
+FIXTURES = Path(__file__).parent / "fixtures" / "imports"
+MAUTIC = FIXTURES / "mautic_reengagement.json"
+
+
+def _by_source(result: ImportResult) -> dict[str, object]:
+    return {r.source_id: r for r in result.steps}
+
+
+def _round_trip(result: ImportResult) -> None:
+    """The imported journey written as our YAML reads back to the same journey, content and segments."""
+    text = write_journey_text(result.journey, {c.name: c for c in result.contents},
+                              {s.name: s for s in result.segments})
+    journey, contents, segments = read_journey_text(text, journey_id=result.journey.id)
+    assert journey == result.journey
+    assert sorted(contents, key=lambda c: c.name) == sorted(result.contents, key=lambda c: c.name)
+    assert sorted(segments, key=lambda s: s.name) == sorted(result.segments, key=lambda s: s.name)
+
+
+# --- Mautic --------------------------------------------------------------------------------------------------
+
+def test_mautic_export_maps_sends_decisions_conditions_and_timing() -> None:
+    r = read_import(MAUTIC)
+    assert r.format == "mautic" and r.detected
+    j = r.journey
+    assert j.name == "Spring re-engagement" and j.frequency.kind == "ongoing"
+    assert j.audience.segments == ("Lapsed customers",)
+    # restricted hours 09:00-18:00 on the reminder: the journey sends nothing from 18:00 to 09:00
+    assert j.schedule.quiet_hours is not None
+    assert (j.schedule.quiet_hours.start, j.schedule.quiet_hours.end) == (time(18), time(9))
+    entry = j.step(j.entry)
+    assert entry.type == "email" and entry.props["content"] == "We miss you"
+    opened = j.step(entry.outputs["next"])
+    # email.open with a 3-day delay on its 'no' path: an if/then on the reminder's opens within 3 days
+    assert opened.type == "if-then" and opened.props["wait_for"] == {"event": "opened", "step": entry.id}
+    assert opened.props["within"] == timedelta(days=3)
+    offer, nudge = j.step(opened.outputs["yes"]), j.step(opened.outputs["no"])
+    assert (offer.type, offer.props["content"]) == ("email", "20% off for you")
+    assert (nudge.type, nudge.props["content"]) == ("sms", "Come back text")
+    france = j.step(offer.outputs["next"])
+    assert france.props["condition"] == {"attribute": "country", "op": "equals", "value": "France"}
+    crm = j.step(france.outputs["no"])
+    assert crm.type == "webhook" and crm.props["url"] == "https://crm.example.com/hooks/mautic"
+    vip = j.step(crm.outputs["next"])
+    assert vip.props["segment"] == "VIP"  # named after Mautic's segment #2
+    # the content is draft, named after Mautic's, with tokens in our form
+    content = {c.name: c for c in r.contents}
+    assert {c.status for c in content.values()} == {"draft"}
+    assert content["We miss you"].subject == "We miss you, {{first_name}}"
+    assert "Hello {{first_name}}" in content["We miss you"].body and "<p>" not in content["We miss you"].body
+    assert content["Come back text"].kind == "sms"
+    assert {s.name: s.query for s in r.segments} == {"Lapsed customers": None, "VIP": None}
+    # positions kept from Mautic's canvas, scaled: the decision below the reminder, yes left of no
+    assert entry.position is not None and opened.position is not None and opened.position.y > entry.position.y
+    assert offer.position.x < nudge.position.x  # type: ignore[union-attr]
+    _round_trip(r)
+
+
+def test_mautic_steps_that_do_not_map_are_reported_and_kept_as_placeholders() -> None:
+    r = read_import(MAUTIC)
+    rep = _by_source(r)
+    assert set(rep) == {"10", "11", "12", "13", "14", "15", "16", "17", "18", "19", "20"}  # every event
+    j = r.journey
+    points = rep["15"]
+    assert points.outcome == "placeholder" and "points" in points.note  # type: ignore[attr-defined]
+    step = j.step(points.steps[0])  # type: ignore[attr-defined]
+    assert step.type == "wait" and step.name == "Unmapped: Add 10 points (lead.changepoints)" and not step.props
+    form = j.step(rep["19"].steps[0])  # type: ignore[attr-defined]
+    assert form.type == "if-then" and form.name.startswith("Unmapped: Submitted the VIP form")
+    assert rep["19"].outcome == "placeholder" and "form submission" in rep["19"].note  # type: ignore[attr-defined]
+    jump = rep["17"]  # a jump back to the reminder would loop: a placeholder after the text
+    assert jump.outcome == "placeholder" and "loop" in jump.note  # type: ignore[attr-defined]
+    nudge = j.step(rep["13"].steps[0])  # type: ignore[attr-defined]
+    assert nudge.outputs["next"] == jump.steps[0]  # type: ignore[attr-defined]
+    survey = rep["20"]  # a second action under the reminder runs in parallel in Mautic: kept, unconnected
+    assert survey.outcome == "approximated" and "parallel" in survey.note  # type: ignore[attr-defined]
+    assert "email 99 is not in the export" in survey.note  # type: ignore[attr-defined]
+    wait_id, email_id = survey.steps  # type: ignore[attr-defined]
+    assert j.step(wait_id).props["duration"] == timedelta(days=2) and j.step(wait_id).outputs == {"next": email_id}
+    assert not j.predecessors(wait_id)
+    assert "Monday" in rep["13"].note  # type: ignore[attr-defined]  # restricted days: not mapped, said
+    lines = r.lines()
+    assert lines[0] == ("Detected a Mautic campaign export: 11 source steps (5 mapped, 3 approximated, "
+                        "3 placeholder)")
+    assert any("placeholder  action lead.changepoints #15 'Add 10 points'" in line for line in lines)
+
+
+def test_mautic_import_validate_and_export_through_the_command_line(tmp_path: Path, capsys) -> None:
+    project = tmp_path / "p.jstudio"
+    assert run(capsys, "new", project)[0] == 0
+    code, out, err = run(capsys, "import", project, MAUTIC)
+    assert code == 0, err
+    assert "Detected a Mautic campaign export" in out
+    assert "placeholder  decision form.submit #19 'Submitted the VIP form'" in out
+    assert "Imported journey 'Spring re-engagement' (12 steps)" in out
+    code, out, _ = run(capsys, "validate", project, "--json")
+    assert code == 1  # the placeholders are errors: it cannot go live until they are set up
+    findings = json.loads(out)["journeys"]["Spring re-engagement"]
+    got = {(f["code"], f["step"], f.get("field")) for f in findings}
+    assert ("wait-mode", "unmapped_add_10_points_lead_changepoints", "duration") in got
+    assert ("if-then-mode", "unmapped_submitted_the_vip_form_form_submit", "wait_for") in got
+    assert ("unreachable-step", "wait", None) in got  # the parallel survey branch, until the user connects it
+    assert ("content-not-ready", "reminder_email", "content") in got
+    assert ("unknown-content", "survey_email", "content") not in got  # its empty draft is in the project
+    no_query = [f for f in findings if f["code"] == "segment-no-query"]
+    assert {f["message"].split("'")[1] for f in no_query} == {"Lapsed customers", "VIP"}
+    # our YAML reads back as the same journey
+    code, out, _ = run(capsys, "export", project, "--journey", "Spring re-engagement")
+    assert code == 0
+    again, _, _ = read_journey_text(out)
+    assert [s.id for s in again] == [s.id for s in read_import(MAUTIC).journey]
+    # a second import of the same campaign: refused unless renamed, and the placeholders never overwrite
+    code, _, err = run(capsys, "import", project, MAUTIC)
+    assert code == 2 and "--rename" in err
+    code, out, _ = run(capsys, "import", project, MAUTIC, "--rename", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["imported_as"] == "Spring re-engagement (2)" and doc["counts"]["placeholder"] == 3
+    assert "segment 'VIP' is already in the project: used as it is" in doc["notes"]
+
+
+def _mautic_doc() -> list[dict]:
+    return json.loads(MAUTIC.read_text())
+
+
+@pytest.mark.parametrize("change, where", [
+    (lambda d: d[0]["campaign_event"][3].update(parent_id=99), "campaign_event 12: parent_id 99 is not an event"),
+    (lambda d: (d[0]["campaign_event"][0].update(parent_id=12)), "its parent_id chain loops (10 -> 12 -> 11 -> 10)"),
+    (lambda d: d[0]["campaign_event"][1].update(event_type="trigger"), "campaign_event 11: event_type must be"),
+    (lambda d: d[0]["campaign_event"][4].update(trigger_interval_unit="w"), "unknown trigger_interval_unit 'w'"),
+    (lambda d: d[0]["campaign_event"][4].update(trigger_interval=10**9), "is more than ten years"),
+    (lambda d: d[0]["campaign_event"][3].update(decisionPath="maybe"), "decision path must be yes or no"),
+    (lambda d: d[0]["campaign"].append(dict(d[0]["campaign"][0])), "the export holds 2 campaigns"),
+    (lambda d: d[0]["campaign_event"][2].update(name="x\u0000y"), "NUL character"),
+])
+def test_mautic_bad_input_is_one_line_naming_the_file_and_the_step(tmp_path: Path, change, where: str) -> None:
+    doc = _mautic_doc()
+    change(doc)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(doc, indent=1))
+    with pytest.raises(FormatError) as e:
+        read_import(path)
+    message = str(e.value)
+    assert message.startswith(f"{path}:") and where in message and "\n" not in message
+    assert e.value.line is not None  # located in the file
+
+
+def test_bad_files_of_any_kind_are_one_line(tmp_path: Path, capsys) -> None:
+    cases = {
+        "not-json.json": "{ this is not json",
+        "aliases.yaml": "a: &x [1, 2]\nb: *x\n",
+        "unknown.json": json.dumps({"hello": "world"}),
+        "nul.json": '{"campaign": []\x00}',
+    }
+    expected = {"not-json.json": "malformed YAML", "aliases.yaml": "aliases (*x) are not supported",
+                "unknown.json": "cannot tell the format", "nul.json": "NUL byte"}
+    project = tmp_path / "p.jstudio"
+    run(capsys, "new", project)
+    for name, text in cases.items():
+        path = tmp_path / name
+        path.write_text(text)
+        code, out, err = run(capsys, "import", project, path)
+        assert code == 2 and out == ""
+        assert err.count("\n") == 1 and str(path) in err and expected[name] in err, err
+    big = tmp_path / "huge.json"
+    with big.open("wb") as f:
+        f.truncate(17 * 1024 * 1024)
+    with pytest.raises(FormatError, match="too large to import"):
+        read_import(big)
+    with pytest.raises(FormatError, match="not a Mautic campaign export|'campaign' must be a list"):
+        read_import_text(json.dumps({"campaign": "x", "campaign_event": []}), file="x.json", fmt="mautic")
+    assert END == "end"
