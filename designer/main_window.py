@@ -135,6 +135,8 @@ class MainWindow(QMainWindow):
             group[0].raise_()
         self.resizeDocks([self.docks["problems"]], [150], Qt.Orientation.Vertical)
         self.actions = Actions(self)
+        from designer.simulation.sweep_panel import install as install_sweep
+        self.sweep = install_sweep(self)  # Simulate > What-if Sweep…: its dock, built when first shown
         self._status = QLabel()
         self.statusBar().addPermanentWidget(self._status)
 
@@ -392,6 +394,7 @@ class MainWindow(QMainWindow):
             return
         self._save_state()
         self.simulation.close()
+        self.sweep.shutdown()
         self.document.close()
         if self in _open_windows:
             _open_windows.remove(self)

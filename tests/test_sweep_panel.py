@@ -1,0 +1,217 @@
+"""The Sweep panel (Simulate > What-if Sweep…): values checked as they are typed, a sweep run in worker processes
+equal to the simulator's own, its plots and table, the best point applied as one undoable edit, Cancel and a
+closed window leaving no process behind."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMenu
+from pytestqt.qtbot import QtBot
+
+from app.services import create_demo_project
+from app.store import ProjectFile
+from app.validation.checks import check_journey
+from designer.document import Document
+from designer.simulation.sweep_panel import SweepPanel, running_sweeps
+from simulator.behaviour import BehaviourModel
+from simulator.request import snapshot
+from simulator.sweep import Sweep, parse_grid, run_sweep
+
+TIMEOUT_MS = 180_000
+JOURNEY = "Re-engagement"
+
+
+@pytest.fixture(scope="module")
+def demo_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    path = tmp_path_factory.mktemp("demo") / "demo.jstudio"
+    create_demo_project(path, contacts=300)
+    return path.read_bytes()
+
+
+@pytest.fixture
+def document(tmp_path: Path, demo_bytes: bytes) -> Iterator[Document]:
+    path = tmp_path / "demo.jstudio"
+    path.write_bytes(demo_bytes)
+    doc = Document(ProjectFile.open(path))
+    doc.set_current_journey(doc.project.journey(JOURNEY).id)
+    yield doc
+    doc.close()
+
+
+@pytest.fixture
+def panel(qtbot: QtBot, document: Document) -> Iterator[SweepPanel]:
+    p = SweepPanel(document)
+    qtbot.addWidget(p)
+    p.resize(1400, 800)
+    p.show()
+    yield p
+    p.shutdown()
+
+
+def _vary(panel: SweepPanel, *rows: tuple[str, str]) -> None:
+    """Set the panel's rows to these (target, values), in order."""
+    while len(panel.rows) > 1:
+        panel.remove_row(panel.rows[-1])
+    first, *rest = rows
+    row = panel.rows[0]
+    row.target_combo.setCurrentIndex(row.target_combo.findData(first[0]))
+    assert row.target() == first[0]
+    row.values_edit.setText(first[1])
+    for target, values in rest:
+        assert panel.add_row(target, values) is not None
+
+
+def _run(qtbot: QtBot, panel: SweepPanel) -> str:
+    with qtbot.waitSignal(panel.sweepEnded, timeout=TIMEOUT_MS) as blocker:
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    return str(blocker.args[0])
+
+
+def test_the_picker_offers_the_journey_s_step_properties_send_hours_and_figures(panel: SweepPanel) -> None:
+    combo = panel.rows[0].target_combo
+    offered = [combo.itemData(i) for i in range(combo.count()) if combo.itemData(i)]
+    for target in ("wait5.duration", "opened.within", "journey.quiet_hours", "behaviour.email.open",
+                   "behaviour.messages.offer.click", "behaviour.event_rates.purchase"):
+        assert target in offered
+    assert "reminder.send_to" not in offered  # an address attribute is not a what-if
+    assert combo.itemText(combo.findData("wait5.duration")) == "Wait 5 days: Wait for"
+
+
+def test_values_are_checked_as_typed_and_the_error_is_said_under_the_field(qtbot: QtBot, panel: SweepPanel) -> None:
+    _vary(panel, ("wait5.duration", "1d,soon"))
+    row = panel.rows[0]
+    assert row.note.isVisible()
+    assert row.note.plain_text().startswith("soon: not a duration")
+    assert row.current.text() == "now 5d"
+    row.values_edit.setText("1d,3d")
+    assert row.error is None and not row.note.isVisible()
+    row.values_edit.setText("1d,-2d")  # the tile's own check: a wait of a negative duration
+    assert row.error is not None and row.error.startswith("-2d:")
+    twice = panel.add_row("wait5.duration", "7d")
+    assert twice is not None and twice.error == "This property is varied twice: put all its values on one row"
+    assert not panel.run()
+    assert panel.status_text() == "Fix the values marked in red first."
+    assert running_sweeps() == []
+    panel.remove_row(twice)
+    split = panel.add_row("journey.quiet_hours", "21:00-08:00,late")
+    assert split is not None and split.error is not None and "START-END" in split.error
+    split.values_edit.setText("21:00-08:00,none")
+    assert split.error is None
+    assert panel.size_label.text().startswith("4 points and the current settings: 25 runs")
+
+
+def test_a_sweep_from_the_panel_is_the_simulator_s_and_shows_its_points(
+        qtbot: QtBot, panel: SweepPanel, document: Document, tmp_path: Path) -> None:
+    _vary(panel, ("wait5.duration", "3d,7d"), ("behaviour.email.open", "0.15,0.35"))
+    panel.contacts_spin.setValue(3000)
+    panel.replicas_spin.setValue(3)
+    panel.seed_spin.setValue(5)
+    panel.workers_spin.setValue(2)
+    assert _run(qtbot, panel) == "completed", panel.status_text()
+    assert multiprocessing.active_children() == []
+    project = document.project
+    source = snapshot(project, project.journey(JOURNEY).id)
+    direct = run_sweep(Sweep(source.journey, BehaviourModel(), source.content, source.segments,
+                             source.custom_attributes, parse_grid(["wait5.duration=3d,7d",
+                                                                   "behaviour.email.open=0.15,0.35"]), 3000, 5, 3),
+                       workers=1, check=lambda j: check_journey(j, project))
+    assert panel.doc is not None
+    assert json.dumps(panel.doc, sort_keys=True) == json.dumps(direct, sort_keys=True)  # in processes == serial
+    cells = panel.table.cells()
+    assert len(cells) == 1 + 4 and cells[0][-1] == "current settings" and cells[0][:2] == ["5d", "0.2133"]
+    best = [i for i, p in enumerate(direct["points"]) if p["best"]]
+    assert [r for r, row in enumerate(cells) if row[-1] == "★ best"] == [1 + best[0]]
+    cell = panel.table.item(1 + best[0], 0)
+    assert cell is not None and cell.font().bold()
+    # a plot per varied property, a series per value of the other, the best point starred where it is drawn
+    assert len(panel.plots.plots) == 2
+    assert [len(s) for s in panel.plots.series] == [2, 2]
+    assert panel.plots.series[0][0][0] == "Behaviour: email open = 0.15"
+    x_days = panel.plots.series[0][0][1]
+    assert np.allclose(np.sort(np.round(x_days)), [3, 7])  # durations on a numeric axis, in days
+    left = panel.plots.plots[0].getPlotItem().getAxis("bottom").labelText
+    assert left == "Wait 5 days: Wait for (days)"
+    star = panel.plots.best_xy[1]
+    point = direct["points"][best[0]]
+    assert star is not None and star[1] == pytest.approx(point["effect"]["mean"] * 100)
+    summary = panel.summary.text()
+    assert "Best point (★)" in summary and "How sure:" in summary
+    sure = point["vs_baseline"]["sure"]
+    assert f"in {round(sure * 3)} of 3 replicas" in summary
+    panel.grab().save(str(tmp_path / "sweep-panel.png"))
+
+
+def test_the_best_values_are_applied_as_one_undoable_edit(qtbot: QtBot, panel: SweepPanel,
+                                                         document: Document) -> None:
+    _vary(panel, ("opened.within", "1d,10d"), ("behaviour.email.open", "0.3"))
+    panel.contacts_spin.setValue(2000)
+    panel.replicas_spin.setValue(2)
+    panel.workers_spin.setValue(1)
+    assert _run(qtbot, panel) == "completed", panel.status_text()
+    best = panel.best_point()
+    assert best is not None and panel.apply_button.isEnabled()
+    journey = document.project.journey(JOURNEY)
+    before = journey.step("opened").props["within"]
+    entries = document.undo_stack.count()
+    qtbot.mouseClick(panel.apply_button, Qt.MouseButton.LeftButton)
+    assert document.undo_stack.count() == entries + 1
+    from app.model.values import parse_duration
+    assert journey.step("opened").props["within"] == parse_duration(best["values"]["opened.within"])
+    assert "behaviour.email.open left out" in panel.apply_note.text()
+    document.undo_stack.undo()
+    assert journey.step("opened").props["within"] == before
+
+
+def test_cancel_stops_the_sweep_and_its_worker_processes(qtbot: QtBot, panel: SweepPanel) -> None:
+    _vary(panel, ("wait5.duration", "1d,2d,3d,4d,5d,6d,7d,8d"))
+    panel.contacts_spin.setValue(200_000)
+    panel.replicas_spin.setValue(2)
+    panel.workers_spin.setValue(2)
+    with qtbot.waitSignal(panel.sweepEnded, timeout=TIMEOUT_MS) as ended:
+        assert panel.run()
+        assert panel.is_running() and not panel.run_button.isEnabled()
+        qtbot.waitUntil(lambda: len(multiprocessing.active_children()) > 0, timeout=60_000)
+        qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
+    assert ended.args == ["cancelled"]
+    assert panel.progress.text() == "Cancelled"
+    assert multiprocessing.active_children() == []
+    assert running_sweeps() == [] or all(j.wait(10_000) for j in running_sweeps())
+    assert panel.doc is None and not panel.apply_button.isEnabled()
+
+
+@pytest.mark.usefixtures("leftover_windows_closed")
+def test_simulate_menu_opens_the_sweep_dock_and_closing_the_window_ends_the_sweep(
+        qtbot: QtBot, tmp_path: Path, demo_bytes: bytes) -> None:
+    from designer.main_window import MainWindow
+    path = tmp_path / "w.jstudio"
+    path.write_bytes(demo_bytes)
+    window = MainWindow.open(path)
+    assert window is not None
+    window.show()
+    qtbot.waitExposed(window)
+    simulate = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Simulate")
+    assert isinstance(simulate, QMenu)
+    texts = [a.text() for a in simulate.actions()]
+    assert texts[:2] == ["&Simulate…", "What-if S&weep…"]  # under Simulate…
+    entry = simulate.actions()[1]
+    assert window.sweep._panel is None  # built when first shown
+    entry.trigger()
+    panel = window.sweep.panel
+    assert window.sweep.dock.isVisible() and panel.isVisible()
+    window.document.set_current_journey(window.document.project.journey(JOURNEY).id)
+    _vary(panel, ("wait5.duration", "1d,2d,3d,4d,5d,6d"))
+    panel.contacts_spin.setValue(200_000)
+    panel.workers_spin.setValue(2)
+    assert panel.run()
+    qtbot.waitUntil(lambda: len(multiprocessing.active_children()) > 0, timeout=60_000)
+    window.document.undo_stack.setClean()
+    window.close()
+    assert multiprocessing.active_children() == []
+    assert running_sweeps() == []
