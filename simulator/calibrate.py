@@ -111,6 +111,8 @@ class _Part:
     X: np.ndarray
     fit: Fit
     arms: tuple[int, ...]  # arm codes with an intercept column each (first columns); () for one intercept
+    J: np.ndarray | None = None  # how the estimate moves with the background's parameters (the conversion's)
+    own: np.ndarray | None = None  # the covariance given the background (fit.cov adds the background's share)
 
 
 def _x(d: _Design, arms: tuple[int, ...]) -> np.ndarray:
@@ -182,9 +184,8 @@ class _Fitted:
         for name, _ in spec.outcomes:
             n, s = _counts(d, ctl, c.outcomes[name])
             self.background[name] = _part(d, (), c.arms, n, s, "rate", offset=offset)
-        bg = self.rate(self.conversion)  # per cell, at the estimate
-        B = -np.expm1(-bg * spec.days)
         self.parts: dict[str, _Part] = {}
+        self._trt = trt
         if c.opened is not None and c.clicked is not None:
             n, s = _counts(d, trt, c.opened)
             self.parts["open"] = _part(d, self.treated, c.arms, n, s, "logit",
@@ -192,22 +193,46 @@ class _Fitted:
             opened = trt[c.opened[trt] == 1]
             n, s = _counts(d, opened, c.clicked)
             self.parts["click"] = _part(d, self.treated, c.arms, n, s, "logit")
-            clicked = trt[c.clicked[trt] == 1]
-            n, s = _counts(d, clicked, c.outcomes[self.conversion])
-            self.parts["conversion"] = _part(d, self.treated, c.arms, n, s, "logit", a=B, b=1 - B)
+            self.parts["conversion"] = self._conversion(self.background[self.conversion].fit.theta)
         else:
             # the arm's effect is the conversion of clickers over the channel's open and click figures; an arm
-            # that converts more than those allow (its conversion near 1) is refitted with every opener clicking
-            n, s = _counts(d, trt, c.outcomes[self.conversion])
+            # the data cannot rule out being near the cap (conversion near 1) is refitted with every opener clicking
             for _ in range(2):
-                scale = self.delivery * self.open * self.click_per_cell()
-                part = _part(d, self.treated, c.arms, n, s, "logit", a=B, b=(1 - B) * scale)
+                part = self.parts["conversion"] = self._conversion(self.background[self.conversion].fit.theta)
+                sd = part.fit.sd()
                 full = [a for i, a in enumerate(self.treated)
-                        if _sigmoid(part.fit.theta[i]) > SATURATED and self.clicks.get(a, self.click) < 1.0]
-                self.parts["conversion"] = part
+                        if _sigmoid(part.fit.theta[i] + 1.96 * sd[i]) > SATURATED
+                        and self.clicks.get(a, self.click) < 1.0]
                 if not full:
                     break
                 self.clicks.update({a: 1.0 for a in full})
+        self._propagate()
+
+    def _conversion(self, bg_theta: np.ndarray) -> _Part:
+        """The conversion fit over a given background (its parameters `bg_theta`)."""
+        c, d = self.c, self.d
+        rate = self.rate(self.conversion, bg_theta)
+        B = -np.expm1(-rate * self.spec.days)
+        if c.clicked is not None:
+            clicked = self._trt[c.clicked[self._trt] == 1]
+            n, s = _counts(d, clicked, c.outcomes[self.conversion])
+            return _part(d, self.treated, c.arms, n, s, "logit", a=B, b=1 - B)
+        n, s = _counts(d, self._trt, c.outcomes[self.conversion])
+        scale = self.delivery * self.open * self.click_per_cell()
+        return _part(d, self.treated, c.arms, n, s, "logit", a=B, b=(1 - B) * scale)
+
+    def _propagate(self) -> None:
+        """The conversion is fitted over the estimated background: carry the background's uncertainty into it
+        (first order: how the conversion estimate moves with each background parameter, by refitting)."""
+        bg = self.background[self.conversion].fit
+        part = self.parts["conversion"]
+        J = np.zeros((len(part.fit.theta), len(bg.theta)))
+        for j, h in enumerate(np.maximum(bg.sd(), 1e-4) * 0.5):
+            t = bg.theta.copy()
+            t[j] += h
+            J[:, j] = (self._conversion(t).fit.theta - part.fit.theta) / h
+        part.J, part.own = J, part.fit.cov
+        part.fit = replace(part.fit, cov=part.fit.cov + J @ bg.cov @ J.T)
 
     def click_per_cell(self) -> np.ndarray:
         """The channel's click figure, or an arm's own, per cell."""
@@ -252,7 +277,13 @@ class _Fitted:
 
     def draws(self, rng: np.random.Generator, r: int) -> dict[str, np.ndarray]:
         out = {f"bg:{o}": p.fit.draws(rng, r) for o, p in self.background.items()}
-        out.update({k: p.fit.draws(rng, r) for k, p in self.parts.items()})
+        for k, p in self.parts.items():
+            if p.J is not None and p.own is not None:  # paired with the background draws it was fitted over
+                bg = self.background[self.conversion].fit
+                own = rng.multivariate_normal(np.zeros(len(p.fit.theta)), p.own, size=r, method="eigh")
+                out[k] = p.fit.theta + own + (out[f"bg:{self.conversion}"] - bg.theta) @ p.J.T
+            else:
+                out[k] = p.fit.draws(rng, r)
         return out
 
     def multipliers(self) -> list[tuple[str, str, str, float, float, float]]:

@@ -7,7 +7,8 @@ least one Poisson event when exp(eta) is the expected count). Attribute effects 
 value) get a normal prior N(0, tau^2) per attribute; tau^2 is estimated from the data (a first fit with a weak
 prior, then the method of moments: the spread of the estimates less their sampling variance, as in
 DerSimonian and Laird), so that a value with few contacts is pulled toward a multiplier of 1 and a value with
-many keeps what it shows. The fit's uncertainty is the Laplace approximation: a normal around the estimate with
+many keeps what it shows; tau^2 is at least a typical value's sampling variance (an estimate of no spread
+does not pull every value to 1 with false certainty). The fit's uncertainty is the Laplace approximation: a normal around the estimate with
 the inverse of the penalised information as covariance.
 """
 
@@ -130,8 +131,16 @@ def fit_shrunk(X: np.ndarray, n: np.ndarray, s: np.ndarray, *, link: str, names:
         centre = np.eye(k) - 1.0 / k
         est = centre @ theta[cols]
         var = np.diag(centre @ cov[np.ix_(cols, cols)] @ centre)
-        t2 = float(np.sum(est ** 2) / max(k - 1, 1) - np.mean(var) * k / max(k - 1, 1)) if k > 1 else 0.0
-        tau2[attr] = min(max(t2, TAU2_MIN), TAU2_MAX)
+        t2 = 0.0
+        if k > 1:  # DerSimonian and Laird: each value weighted by its precision, so a tiny group counts little
+            w = 1.0 / np.maximum(var, 1e-12)
+            mean = float(np.sum(w * est) / np.sum(w))
+            q = float(np.sum(w * (est - mean) ** 2))
+            t2 = (q - (k - 1)) / max(float(np.sum(w) - np.sum(w ** 2) / np.sum(w)), 1e-12)
+        # an estimated spread of 0 would pull every value to 1 with false certainty when the data cannot tell:
+        # the prior variance is at least a typical value's sampling variance, so that a value of typical size is
+        # pulled at most halfway (a value with fewer contacts than most still further)
+        tau2[attr] = min(max(t2, float(np.median(var)) if k > 1 else 0.0, TAU2_MIN), TAU2_MAX)
         precision[cols] = 1.0 / tau2[attr]
     if blocks:
         theta, cov = fit_cells(X, n, s, link=link, offset=offset, a=a, b=b, precision=precision)

@@ -62,9 +62,9 @@ def campaign_population(c: Campaign, rows: np.ndarray, plan: Plan) -> Population
 
 
 def simulate_arm(c: Campaign, rows: np.ndarray, model: Any, step_id: str, spec: CalibrateSpec, *, twin: bool,
-                 progress: Any = None, cancel: Any = None) -> dict[str, np.ndarray]:
+                 progress: Any = None, cancel: Any = None, messages: bool = False) -> dict[str, np.ndarray]:
     """Per outcome: replicas x contacts, whether each contact had the outcome within the days (with the journey,
-    or without it for the control's `twin`)."""
+    or without it for the control's `twin`); with `messages`, also '(opened)' and '(clicked)' (the message's)."""
     from simulator.replicas import simulate
     plan = compile_plan(arm_journey(step_id, spec, model.conversion_event))
     pop = campaign_population(c, rows, plan)
@@ -82,6 +82,11 @@ def simulate_arm(c: Campaign, rows: np.ndarray, model: Any, step_id: str, spec: 
             if o in events:
                 hit = (bits >> events.index(o)) & 1
                 out[o][r, contact] = hit.astype(bool)
+        if messages and not twin:
+            m = res.trace.messages
+            for event in ("opened", "clicked"):
+                seen = out.setdefault(f"({event})", np.zeros((spec.replicas, len(rows)), dtype=bool))
+                seen[r, m["contact"].astype(np.int64)] = m[event] >= 0
     return out
 
 
