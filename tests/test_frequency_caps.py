@@ -16,7 +16,10 @@ from app.model.project_commands import AddJourney, UpdateJourney, UpdateProjectS
 from app.services import import_journey
 from app.store import ProjectFile
 from app.validation.checks import check_journey
+from tests.runner_helpers import dev_server, needs_temporal
 from tests.samples import ANNOUNCEMENT
+
+_fixtures = (dev_server,)
 
 EMAIL_3_7D = ChannelCap("email", 3, timedelta(days=7))
 
@@ -331,3 +334,167 @@ def test_the_portfolio_command_and_its_json(tmp_path: Path, capsys: pytest.Captu
     # bad input: one line, no traceback
     code, _, stderr = run(capsys, "portfolio", path, "--journey", "Nope", "--contacts", "10", "--seed", "1")
     assert code != 0 and "Nope" in stderr and "Traceback" not in stderr
+
+
+# --- the runner ------------------------------------------------------------------------------------------------
+
+RUNNER_JOURNEY = """\
+format: journey/1
+name: NAME
+target: contacts
+audience: {segments: [Chosen]}
+frequency: one-time
+schedule: {start: 2026-12-01T09:00, end: 2026-12-04T09:00, timezone: Europe/Paris}
+EXTRA
+steps:
+  hello: {type: email, content: Hello email, next: pause}
+  pause: {type: wait, duration: 1d, next: text}
+  text: {type: sms, content: Hello text}
+content:
+  Hello email: {kind: email, status: ready, subject: "Hello {{first_name}}", sender: a@example.com, body: Hi}
+  Hello text: {kind: sms, status: ready, text: Hi}
+segments:
+  Chosen: {entity: contacts, kind: static}
+"""
+
+
+def _runner_project(tmp: Path, chosen: list[int], cap: ChannelCap) -> Path:
+    """A contacts project with journeys First (priority 5), Second (priority 1) and Receipts (exempt)."""
+    from app.audience import members as am
+    from tests.runner_helpers import contacts_project
+    db = tmp / "contacts.jstudio"
+    contacts_project(db, 12, RUNNER_JOURNEY.replace("NAME", "First").replace("EXTRA\n", ""), no_email=False)
+    with ProjectFile.open(db) as pf:
+        for name, extra in (("Second", "priority: 1"), ("Receipts", "cap_exempt: true")):
+            j, contents, segments = read_journey_text(RUNNER_JOURNEY.replace("NAME", name).replace("EXTRA", extra))
+            import_journey(pf.project, j, contents, segments, replace=True)
+        UpdateProjectSettings("caps", frequency_caps=(cap,)).do(pf.project)
+        am.add_members(pf, "Chosen", chosen)
+    return db
+
+
+def _runnables(tmp: Path, db: Path) -> dict[str, object]:
+    from app.runner.runnable import from_package, register
+    from tests.runner_helpers import package_of
+    out = {}
+    for name in ("First", "Second", "Receipts"):
+        r = from_package(package_of(db, tmp / f"{name}.jpkg", name))
+        register(r)
+        out[name] = r
+    return out
+
+
+class _Smtp:
+    sender = "journeys@localhost"
+
+    def __init__(self) -> None:
+        self.sent: list[object] = []
+
+    def send(self, msg: object) -> None:
+        self.sent.append(msg)
+
+
+def test_the_runner_caps_across_journeys_with_priority_at_one_moment(tmp_path: Path) -> None:
+    from app.runner.activities import Activities
+    from app.runner.calls import StepRequest, contact_workflow_id
+    from app.runner.channels import Tokens
+    from app.runner.contacts import ContactsDb
+    from app.runner.state import CapLedger, StateDb
+    db = _runner_project(tmp_path, [1, 3, 4, 11], ChannelCap("email", 1, timedelta(days=7)))
+    rs = _runnables(tmp_path, db)
+    assert rs["First"].caps == (ChannelCap("email", 1, timedelta(days=7)),)  # the package carries the cap
+    ledger = CapLedger(tmp_path / "ledger.db")
+    smtp = _Smtp()
+    acts = {n: Activities(ContactsDb(str(db)), StateDb(tmp_path / n / "runner.db"), Tokens("s"), "http://x",
+                          smtp=smtp, ledger=ledger) for n in rs}  # type: ignore[arg-type]
+
+    def req(name: str, contact: int, at: int) -> StepRequest:
+        r = rs[name]
+        return StepRequest(r.key, r.digest, contact_workflow_id(r.key, contact, 0), contact, 0, "hello", at)
+    t0 = rs["First"].plan.start
+    from sqlalchemy import update
+    from app.store import schema as t
+    with ProjectFile.open(db) as pf, pf.connection(write=True) as conn:  # contact 11 has no email address now
+        conn.execute(update(t.contacts).where(t.contacts.c.id == 11).values(email=None))
+    # one batch at one moment: Second (priority 1) goes first, First is capped
+    batch = [req("First", c, t0) for c in (1, 3)] + [req("Second", c, t0) for c in (1, 3)]
+    assert [x.outcome for x in acts["First"].send_many(batch)] == ["capped", "capped", "sent", "sent"]
+    # a message that would not go (no address) takes no slot
+    assert acts["Second"].send_message(req("Second", 11, t0)).outcome == "no_address"
+    assert acts["First"].send_message(req("First", 11, t0)).outcome == "no_address"
+    assert not [row for row in ledger.rows() if row[2] == 11]
+    # a later send of another journey within the week is capped; after the week it goes
+    assert acts["Second"].send_message(req("First", 4, t0)).outcome == "sent"
+    late = acts["Second"].send_message(req("Second", 4, t0 + 3 * 86_400))
+    assert late.outcome == "capped" and "1 email message per 7d" in late.reason
+    # an exempt journey is never held back, and does not count
+    assert acts["Receipts"].send_message(req("Receipts", 4, t0 + 3 * 86_400)).outcome == "sent"
+    week = acts["Second"].send_message(StepRequest(rs["Second"].key, rs["Second"].digest,
+                                                   contact_workflow_id(rs["Second"].key, 4, 1), 4, 1, "hello",
+                                                   t0 + 7 * 86_400 + 1))
+    assert week.outcome == "sent"
+    # a retry finds its decision; the state counts capped sends
+    assert acts["First"].send_many([req("First", 1, t0)])[0].outcome == "capped"
+    assert acts["First"].state.message_counts(rs["First"].key)["capped"] == 2
+    assert acts["First"].state.snapshot(rs["First"].key)["messages"]["capped"] == 2
+    held = [row for row in ledger.rows() if row[6] == "held"]
+    assert sorted((row[2], row[4] - t0) for row in held) == [(1, 0), (3, 0), (4, 0), (4, 7 * 86_400 + 1)]
+
+
+def test_two_workers_cannot_both_take_the_last_slot(tmp_path: Path) -> None:
+    import threading
+    from app.runner.state import CapLedger
+    ledgers = [CapLedger(tmp_path / "ledger.db") for _ in range(4)]
+    out: list[dict[str, str]] = []
+    lock = threading.Lock()
+
+    def worker(k: int, contact: int, step: int) -> None:
+        for i in range(10):  # every worker claims the same moments (step 0), or moments in its own order
+            got = ledgers[k].admit([{"key": f"w{k}:{contact}:{i}", "journey": f"j{k}", "contact": contact,
+                                     "channel": "email", "at": 1000 + step * (i if k % 2 else 9 - i),
+                                     "priority": 5, "messages": 3, "per": 86_400}])
+            with lock:
+                out.append(got)
+    for contact, step in ((7, 0), (8, 1)):
+        out.clear()
+        threads = [threading.Thread(target=worker, args=(k, contact, step)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        decisions = [s for d in out for s in d.values()]
+        assert len(decisions) == 40 and decisions.count("held") == 3
+
+
+@needs_temporal
+@pytest.mark.temporal
+def test_a_live_run_of_a_second_journey_is_capped_by_the_first(tmp_path: Path, dev_server: object) -> None:
+    """Two runs of the project's journeys, one after the other on a local Temporal dev server, with one caps
+    ledger: the second journey's emails are capped (the first took the week's one email), its texts go; status
+    counts the capped step."""
+    import asyncio
+    from app.runner.worker import run_journey
+    from tests.runner_helpers import SmsSink, SmtpSink, contact_of
+    db = _runner_project(tmp_path, [1, 3, 4], ChannelCap("email", 1, timedelta(days=7)))
+    rs = _runnables(tmp_path, db)
+    smtp, sms = SmtpSink().start(), SmsSink().start()
+    summaries = {}
+    try:
+        for name in ("First", "Second"):
+            from app.runner.worker import RunSettings
+            settings = RunSettings(contacts_db=str(db), state_dir=tmp_path / f"state-{name}",
+                                   temporal=dev_server.address, smtp=("127.0.0.1", smtp.port),  # type: ignore
+                                   sms_url=sms.url, time_scale=86_400.0, send_timeout=10,
+                                   caps_ledger=str(tmp_path / "ledger.db"))
+            summaries[name] = asyncio.run(run_journey(rs[name], settings))
+    finally:
+        smtp.stop()
+        sms.stop()
+    emailed = sorted(contact_of(x) for x in smtp.snapshot())
+    texted = sorted(contact_of(x) for x in sms.snapshot())
+    assert emailed == [1, 3, 4] and texted == [1, 1, 3, 3, 4, 4]
+    steps = {row["step"]: row for row in summaries["Second"].counts["steps"]}
+    assert steps["hello"]["capped"] == 3 and steps["hello"].get("sent", 0) == 0
+    assert summaries["Second"].counts["messages"]["capped"] == 3
+    first = {row["step"]: row for row in summaries["First"].counts["steps"]}
+    assert first["hello"]["sent"] == 3

@@ -66,6 +66,9 @@ def _runnable(package: str, public_key: str | None = None, require_signature: bo
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Worker processes: this one and WORKERS - 1 more that it starts (and stops), sharing the run's "
                    "workflows and sends.")
+@click.option("--caps-ledger", type=click.Path(dir_okay=False), help="The file the project's frequency caps count "
+              "sends in: give every run of the project's journeys the same file to cap across them (default: this "
+              "run's own state, its journey's sends only).")
 @click.option("--join", is_flag=True, help="Be an extra worker of the run of this package that keeps its state in "
               "--state-dir (started elsewhere with journey-studio run); work until stopped (Ctrl-C).")
 def run(package: str, contacts_db: str | None, temporal: str | None, smtp: str | None, sms_url: str | None,
@@ -73,7 +76,7 @@ def run(package: str, contacts_db: str | None, temporal: str | None, smtp: str |
         time_scale: float, state_dir: str | None, listen: str | None, public_url: str | None,
         temporal_port: int | None, seed: int, send_timeout: float, keep_running: bool, public_key: str | None,
         keyrings: tuple[str, ...], require_signature: bool, allow_unsigned: bool, rehearse: str | None,
-        public_status: bool, workers: int, join: bool) -> None:
+        public_status: bool, workers: int, join: bool, caps_ledger: str | None = None) -> None:
     """Run a journey package live: enrol its audience, send, wait and branch until everybody has left.
 
     With any trusted key (--public-key, --keyring), the package must be signed by one of them."""
@@ -107,7 +110,11 @@ def run(package: str, contacts_db: str | None, temporal: str | None, smtp: str |
         sms_url=sms_url, push_url=push_url, time_scale=time_scale,
         listen=_host_port(listen or "127.0.0.1:0", "--listen") or ("", 0),
         public_url=public_url, seed=seed, send_timeout=send_timeout, until_done=not keep_running, script=script,
-        public_status=public_status, workers=workers, package=str(package), public_key=public_key)
+        public_status=public_status, workers=workers, package=str(package), public_key=public_key,
+        caps_ledger=caps_ledger)
+    if r.caps and not caps_ledger:
+        click.echo("Note: the package carries the project's frequency caps; without --caps-ledger they count this "
+                   "run's sends only (give every run of the project the same --caps-ledger FILE).", err=True)
     stops: list[asyncio.Event] = []
 
     def work(stop: asyncio.Event) -> Awaitable[Any]:

@@ -37,7 +37,7 @@ from app.runner.channels import (ChannelError, SmsChannel, SmtpChannel, Tokens, 
                                  personalise)
 from app.runner.contacts import ContactsDb
 from app.runner.runnable import Runnable, RunnerError, lookup
-from app.runner.state import FAILED, NO_ADDRESS, SENT, SETTLED, SUPPRESSED, StateDb
+from app.runner.state import CAPPED, FAILED, NO_ADDRESS, SENT, SETTLED, SUPPRESSED, CapLedger, StateDb
 from app.runner.workflows import KEY, PERMANENT, TALLY
 
 START_CONCURRENCY = 32  # workflow starts in flight at once during enrolment
@@ -55,6 +55,12 @@ def transport_id(key: str, channel: str) -> str:
     """The id a message keeps on every attempt: an email Message-ID, or an SMS idempotency key."""
     h = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
     return f"<{h}@journey-studio>" if channel == "email" else h
+
+
+def _period(seconds: int) -> str:
+    from datetime import timedelta
+    from app.model.values import format_duration
+    return format_duration(timedelta(seconds=seconds))
 
 
 def _zone(name: str | None) -> str | None:
@@ -84,6 +90,7 @@ class Activities:
     push: SmsChannel | None = None  # push notifications: the same generic gateway, at its own URL
     script: Mapping[int, list[dict[str, Any]]] = field(default_factory=dict)  # a rehearsal's (rehearsal.py)
     _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
+    ledger: CapLedger | None = None  # the project's frequency caps across journeys (None: the package has none)
 
     def all(self) -> list[Any]:
         """The activity callables to register on a worker."""
@@ -166,20 +173,49 @@ class Activities:
         prior, tid = self.state.claim(key, journey=r.key, contact=req.contact, iteration=req.iteration,
                                       step_id=req.step_id, channel=channel, transport_id=transport_id(key, channel))
         if prior in SETTLED:  # a retry after the send was recorded: nothing to do
-            return SendResult(prior, tid, self.state.reason(key) if prior == FAILED else "")
+            return SendResult(prior, tid, self.state.reason(key) if prior in (FAILED, CAPPED) else "")
         supp = r.plan.audience.suppress
         row = self.contacts.contact(req.contact)
         suppressed = supp is not None and row is not None and \
             self.contacts.consent_ok(r, row.get("consent_level")) and self.contacts.member(r, req.contact, supp, req.at)
+        # the cap counts messages that would go: one stopped by consent, suppression or its address takes no slot
+        capped = self._capped([(req, r, channel)] if self._stopped(r, req, row, suppressed) is None else [])
+        if key in capped:
+            self.state.mark(key, CAPPED, None, capped[key])
+            return SendResult(CAPPED, tid, capped[key])
         try:
             res = self._deliver(r, req, tid, row, suppressed)
         except ChannelError as e:
             if e.permanent:
                 self.state.fail(key, str(e))
+                self._release([key])
                 raise permanent(str(e)) from None
             raise RuntimeError(str(e)) from None  # retried by Temporal; the claim stays 'sending'
         self.state.mark(key, res.outcome, req.at if res.outcome == SENT else None)
+        if res.outcome != SENT:
+            self._release([key])
         return res
+
+    def _capped(self, items: list[tuple[StepRequest, Runnable, str]]) -> dict[str, str]:
+        """The sends among `items` (request, journey, channel) that the project's frequency caps hold back, key ->
+        the reason; the others on a capped channel took a slot in the ledger (state.CapLedger)."""
+        if self.ledger is None:
+            return {}
+        rows, why = [], {}
+        for q, r, channel in items:
+            limit = r.cap_limits.get(channel)
+            if limit is None:
+                continue
+            rows.append({"key": q.key, "journey": r.key, "contact": q.contact, "channel": channel, "at": q.at,
+                         "priority": r.journey.priority, "messages": limit[0], "per": limit[1]})
+            why[q.key] = (f"frequency cap: {limit[0]} {channel} message{'s' if limit[0] != 1 else ''} per "
+                          f"{_period(limit[1])} reached (all journeys)")
+        return {k: why[k] for k, status in self.ledger.admit(rows).items() if status == CAPPED}
+
+    def _release(self, keys: list[str]) -> None:
+        """Give back the cap slots of sends that did not go."""
+        if self.ledger is not None and keys:
+            self.ledger.release(keys)
 
     @activity.defn(name="send_batch")
     def send_batch(self, plain: list[list[Any]]) -> list[list[str]]:
@@ -212,6 +248,16 @@ class Activities:
                          (q.journey, q.digest, q.at)]
                 inside[(q.journey, q.digest, q.at)] = self.contacts.members(r, group, r.plan.audience.suppress, q.at)
 
+        # the cap counts messages that would go: one stopped by consent, suppression or its address takes no slot
+        capped = self._capped([(reqs[i], runs[(reqs[i].journey, reqs[i].digest)], channels[i]) for i in todo
+                               if self._stopped(runs[(reqs[i].journey, reqs[i].digest)], reqs[i],
+                                                rows.get(reqs[i].contact),
+                                                reqs[i].contact in inside.get((reqs[i].journey, reqs[i].digest,
+                                                                               reqs[i].at), ())) is None])
+        for i in todo:
+            if reqs[i].key in capped:
+                self.state.mark(reqs[i].key, CAPPED, None, capped[reqs[i].key])
+
         def deliver(q: StepRequest) -> SendResult | ChannelError:
             try:
                 return self._deliver(runs[(q.journey, q.digest)], q, claims[q.key][1], rows.get(q.contact),
@@ -224,7 +270,9 @@ class Activities:
         for i, q in enumerate(reqs):
             prior, tid = claims[q.key]
             if prior in SETTLED:
-                results[i] = SendResult(prior, tid, self.state.reason(q.key) if prior == FAILED else "")
+                results[i] = SendResult(prior, tid, self.state.reason(q.key) if prior in (FAILED, CAPPED) else "")
+            elif q.key in capped:
+                results[i] = SendResult(CAPPED, tid, capped[q.key])
         todo = [i for i in todo if results[i] is None]
         # the transports are called from a few threads at once (each keeps its own SMTP connection), and what
         # they accepted is marked every MARK_EVERY messages
@@ -232,18 +280,23 @@ class Activities:
         for start in range(0, len(todo), MARK_EVERY):
             part = todo[start:start + MARK_EVERY]
             marks: list[tuple[str, str, int | None]] = []
+            unused: list[str] = []  # cap slots to give back: the message did not go
             for i, res in zip(part, pool.map(deliver, [reqs[i] for i in part])):
                 q = reqs[i]
                 if isinstance(res, ChannelError):
                     if res.permanent:
                         self.state.fail(q.key, str(res))
                         results[i] = SendResult(FAILED, claims[q.key][1], str(res))
+                        unused.append(q.key)
                     else:
                         later = later or str(res)
                     continue
                 marks.append((q.key, res.outcome, q.at if res.outcome == SENT else None))
+                if res.outcome != SENT:
+                    unused.append(q.key)
                 results[i] = res
             self.state.mark_many(marks)
+            self._release(unused)
             if activity.in_activity():
                 activity.heartbeat()
         if later is not None:
@@ -261,19 +314,14 @@ class Activities:
                  suppressed: bool) -> SendResult:
         """Hand a claimed message to its transport, unless consent, the suppression list or the address stop it
         (raises ChannelError when the transport refuses)."""
+        stopped = self._stopped(r, req, row, suppressed)
+        if stopped is not None:
+            return SendResult(stopped, tid)
+        assert row is not None
         step = r.plan.steps[r.step(req.step_id)]
         channel = step.channel or ""
-        if row is None or not self.contacts.consent_ok(r, row.get("consent_level")) or suppressed:
-            return SendResult(SUPPRESSED, tid)
         jstep = r.journey.step(req.step_id)
-        send_to = str(jstep.props.get("send_to") or DEFAULT_SEND_TO.get(channel, "email"))
-        address = row.get(send_to)
-        if channel == "push" and send_to not in row:
-            # the contacts have no column of app installations: the push provider knows the app's users by
-            # their id (an 'external user id'), so the contact's id is the address
-            address = str(req.contact)
-        if not address:
-            return SendResult(NO_ADDRESS, tid)
+        address = self._address(r, req, row)
         content = r.content[jstep.props["content"]]
         if channel == "email":
             self._email(r, req, content, row, str(address), tid)
@@ -282,6 +330,24 @@ class Activities:
         else:
             self._sms(r, req, personalise(content.text, row), str(address), tid)
         return SendResult(SENT, tid)
+
+    def _address(self, r: Runnable, req: StepRequest, row: dict[str, Any]) -> str:
+        """Where the message goes ('' when the contact has no address for it)."""
+        channel = r.plan.steps[r.step(req.step_id)].channel or ""
+        send_to = str(r.journey.step(req.step_id).props.get("send_to") or DEFAULT_SEND_TO.get(channel, "email"))
+        address = row.get(send_to)
+        if channel == "push" and send_to not in row:
+            # the contacts have no column of app installations: the push provider knows the app's users by
+            # their id (an 'external user id'), so the contact's id is the address
+            address = str(req.contact)
+        return str(address) if address else ""
+
+    def _stopped(self, r: Runnable, req: StepRequest, row: dict[str, Any] | None, suppressed: bool) -> str | None:
+        """Why a message would not go before its transport (SUPPRESSED: consent or the suppression list;
+        NO_ADDRESS), or None when it would."""
+        if row is None or not self.contacts.consent_ok(r, row.get("consent_level")) or suppressed:
+            return SUPPRESSED
+        return None if self._address(r, req, row) else NO_ADDRESS
 
     @activity.defn(name="sends_failed")
     def sends_failed(self, failed: list[list[str]]) -> None:

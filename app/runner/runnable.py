@@ -40,6 +40,14 @@ class Runnable:
     segments: Mapping[str, Segment]
     digest: str
     source: str = ""
+    caps: tuple[Any, ...] = ()  # the project's frequency caps across journeys (app.model.project.ChannelCap)
+
+    @property
+    def cap_limits(self) -> dict[str, tuple[int, int]]:
+        """Channel -> (messages, per seconds) of the caps this journey is held by (none when it is exempt)."""
+        if self.journey.cap_exempt:
+            return {}
+        return {c.channel: (int(c.messages), int(c.per.total_seconds())) for c in self.caps}
 
     @property
     def key(self) -> str:
@@ -71,7 +79,7 @@ def digest_of(journey: Journey, content: Mapping[str, Content], segments: Mappin
 
 
 def runnable(journey: Journey, content: Mapping[str, Content], segments: Mapping[str, Segment], *,
-             source: str = "", digest: str | None = None) -> Runnable:
+             source: str = "", digest: str | None = None, caps: tuple[Any, ...] = ()) -> Runnable:
     """Compile a journey for the runner; RunnerError when it uses something the runner cannot do yet."""
     where = source or f"journey '{journey.name}'"
     try:
@@ -96,7 +104,7 @@ def runnable(journey: Journey, content: Mapping[str, Content], segments: Mapping
         if name not in segments:
             raise RunnerError(f"{where}: the journey uses segment '{name}', which is not in the package")
     return Runnable(journey, plan, dict(content), dict(segments),
-                    digest or digest_of(journey, content, segments), source)
+                    digest or digest_of(journey, content, segments), source, tuple(caps))
 
 
 def from_package(path: str | Path, *, public_key: Any = None, require_signature: bool = False,
@@ -108,8 +116,9 @@ def from_package(path: str | Path, *, public_key: Any = None, require_signature:
         pkg = read_package(path, public_key=public_key, require_signature=require_signature, trust=trust)
     except PackageError as e:
         raise RunnerError(str(e)) from None
+    from app.package.manifest import manifest_caps
     return runnable(pkg.journey, pkg.content, pkg.segments, source=str(path),
-                    digest=getattr(pkg, "sha256", None) or None)
+                    digest=getattr(pkg, "sha256", None) or None, caps=manifest_caps(pkg.manifest))
 
 
 def step_types(r: Runnable) -> dict[str, str]:

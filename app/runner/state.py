@@ -105,7 +105,8 @@ dead_letters = Table(
 )
 
 SENDING, SENT, SUPPRESSED, NO_ADDRESS, FAILED = "sending", "sent", "suppressed", "no_address", "failed"
-SETTLED = (SENT, SUPPRESSED, NO_ADDRESS, FAILED)  # how a send ends: a retry of a settled key sends nothing
+CAPPED = "capped"  # held back by the project's frequency cap across journeys (CapLedger)
+SETTLED = (SENT, SUPPRESSED, NO_ADDRESS, FAILED, CAPPED)  # how a send ends: a retry of a settled key sends nothing
 
 
 class StateDb:
@@ -238,7 +239,7 @@ class StateDb:
         c = sent_messages.c
         q = (select(c.status, func.count(), func.sum(case((c.attempts > 1, 1), else_=0)))
              .where(c.journey == journey).group_by(c.status))
-        out = {s: 0 for s in (SENT, SUPPRESSED, NO_ADDRESS, FAILED, SENDING)}
+        out = {s: 0 for s in (SENT, SUPPRESSED, NO_ADDRESS, FAILED, CAPPED, SENDING)}
         retried = 0
         with self.engine.connect() as conn:
             for status, n, more in conn.execute(q):
@@ -439,6 +440,102 @@ class StateDb:
         q = select(outbox.c.status, func.count()).group_by(outbox.c.status)
         with self.engine.connect() as conn:
             return {str(k): int(v) for k, v in conn.execute(q)}
+
+
+# --- the project's frequency caps across journeys ----------------------------------------------------------------
+
+CAP_LEDGER_SQL = (
+    "CREATE TABLE IF NOT EXISTS cap_ledger (key TEXT PRIMARY KEY, journey TEXT NOT NULL, contact_id INTEGER NOT NULL, "
+    "channel TEXT NOT NULL, sim_at INTEGER NOT NULL, priority INTEGER NOT NULL, status TEXT NOT NULL)",
+    # the count of a contact's sends on a channel in a window is a range of this index (no scan)
+    "CREATE INDEX IF NOT EXISTS ix_cap_ledger_contact ON cap_ledger (contact_id, channel, sim_at)",
+)
+HELD, RELEASED = "held", "released"  # a slot taken (counts), a slot given back (the message did not go)
+
+
+class CapLedger:
+    """The sends that count against the project's frequency caps, of every journey whose run uses this file.
+
+    A send takes a slot before it goes to its transport: one IMMEDIATE transaction counts the contact's slots on
+    the channel within `per` of its moment (sim_at in (t - per, t + per): the trailing window (t - per, t] when
+    sends are claimed in time order, as live they are; a send claimed late for an earlier moment also sees the
+    later ones, so no window ever holds more than the cap) and inserts the send's own row, `held` when the count
+    is below the cap, else `capped`; so two workers (or two runs) cannot both take the last slot. A send
+    that then does not go (suppressed, no address, failed for good) gives its slot back (`released`). The key is
+    the send's key: a retried send finds its decision. Sends taken together are decided in the order (time,
+    priority, key): at one moment a journey of a higher priority (a lower number) goes first. The file is the
+    run's own state database, or one shared by the runs of the project's journeys (`run --caps-ledger FILE`)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _owner_only(self.path)
+        con = self._connect()
+        try:
+            con.execute("PRAGMA journal_mode = WAL")
+            for sql in CAP_LEDGER_SQL:
+                con.execute(sql)
+        finally:
+            con.close()
+
+    def _connect(self) -> Any:
+        import sqlite3
+        con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        con.execute("PRAGMA busy_timeout = 30000")
+        con.execute("PRAGMA synchronous = FULL")
+        return con
+
+    def admit(self, rows: Sequence[dict[str, Any]]) -> dict[str, str]:
+        """Decide sends (rows: key, journey, contact, channel, at, priority and the cap: messages, per seconds):
+        key -> HELD (it may go) or CAPPED (the decision of an earlier attempt, when there was one)."""
+        out: dict[str, str] = {}
+        if not rows:
+            return out
+        con = self._connect()
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            for r in sorted(rows, key=lambda r: (int(r["at"]), int(r["priority"]), str(r["key"]))):
+                known = con.execute("SELECT status FROM cap_ledger WHERE key = ?", (r["key"],)).fetchone()
+                if known is not None:
+                    out[r["key"]] = CAPPED if known[0] == CAPPED else HELD
+                    continue
+                limit, per = int(r["messages"]), int(r["per"])
+                at = int(r["at"])
+                # the slots within `per` either side: the trailing window when sends come in time order (live, they
+                # do), and no window over the cap when a worker late in real time claims an earlier moment
+                n = con.execute("SELECT count(*) FROM cap_ledger WHERE contact_id = ? AND channel = ? AND sim_at > ? "
+                                "AND sim_at < ? AND status = ?", (int(r["contact"]), r["channel"], at - per, at + per,
+                                                                  HELD)).fetchone()[0]
+                status = HELD if n < limit else CAPPED
+                con.execute("INSERT INTO cap_ledger VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            (r["key"], r["journey"], int(r["contact"]), r["channel"], at, int(r["priority"]), status))
+                out[r["key"]] = status
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            con.close()
+        return out
+
+    def release(self, keys: Sequence[str]) -> None:
+        """Give back the slots of sends that did not go."""
+        if not keys:
+            return
+        con = self._connect()
+        try:
+            con.executemany("UPDATE cap_ledger SET status = ? WHERE key = ? AND status = ?",
+                            [(RELEASED, k, HELD) for k in keys])
+        finally:
+            con.close()
+
+    def rows(self) -> list[tuple[str, str, int, str, int, int, str]]:
+        """Every row (key, journey, contact, channel, sim_at, priority, status), in time order."""
+        con = self._connect()
+        try:
+            return [tuple(r) for r in con.execute("SELECT * FROM cap_ledger ORDER BY sim_at, priority, key")]
+        finally:
+            con.close()
 
 
 def _owner_only(path: Path, create: bool = True) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 SENDING, SENT, SUPPRESSED, NO_ADDRESS, FAILED = "sending", "sent", "suppressed", "no_address", "failed"
+CAPPED = "capped"  # held back by the project's frequency cap across journeys (state.CapLedger)
 SECRET_SETTING = "events_secret"  # the run's events secret (access.py)
 URL_SETTING = "events_url"  # the local address of the run's endpoint, while it runs (access.py)
 
@@ -37,7 +38,7 @@ def snapshot(path: Path, journey: str, failures: int = 5) -> dict[str, Any]:
     try:
         con.execute("BEGIN")
         enrolled = con.execute("SELECT count(*) FROM enrolments WHERE journey = ?", (journey,)).fetchone()[0]
-        messages = {s: 0 for s in (SENT, SUPPRESSED, NO_ADDRESS, FAILED, SENDING)}
+        messages = {s: 0 for s in (SENT, SUPPRESSED, NO_ADDRESS, FAILED, CAPPED, SENDING)}
         retried = 0
         by_step: dict[str, dict[str, int]] = {}
         for step, status, n, more in con.execute(

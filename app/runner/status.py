@@ -213,6 +213,7 @@ def _state_lines(counts: dict[str, Any]) -> list[str]:
     if msgs:
         lines.append(f"Messages (one per send key): {msgs['sent']} sent, {msgs['suppressed']} suppressed, "
                      f"{msgs['no_address']} without an address, {msgs['failed']} failed"
+                     + (f", {msgs['capped']} capped (the project's frequency caps)" if msgs.get("capped") else "")
                      + (f", {msgs['sending']} being sent" if msgs.get("sending") else "")
                      + (f"; {msgs['retried']} needed more than one attempt" if msgs.get("retried") else ""))
     for f in counts.get("failures") or []:

@@ -439,7 +439,9 @@ class Unit:
             results = await asyncio.gather(*(self.host.send(request(unit[i]), timeout) for i in todo))
             sent = []
             for i, res in zip(todo, results):
-                if res.outcome != "sent":
+                if res.outcome == "capped":  # the project's frequency cap across journeys held it back
+                    outs[i] = CAPPED
+                elif res.outcome != "sent":
                     outs[i] = SUPPRESSED  # not sent (consent, suppression, no address, a failure): the contact goes on
                     if res.outcome in (FAILED, NO_ADDRESS):
                         self.reasons[(unit[i], step.id)] = res.outcome

@@ -44,7 +44,7 @@ from app.runner.clock import Clock
 from app.runner.contacts import ContactsDb
 from app.runner.devserver import SEARCH_ATTRIBUTES, DevServer, _die_with_parent, connect, free_port, port_open
 from app.runner.runnable import Runnable, RunnerError, register
-from app.runner.state import StateDb
+from app.runner.state import CapLedger, StateDb
 from app.runner.status import state_figures, step_counts
 from app.runner.tracking import TrackingServer
 from app.runner.cohort import CohortWorkflow
@@ -86,6 +86,7 @@ class RunSettings:
     workers: int = 1  # worker processes: this one and workers - 1 that join it (`journey-studio run --join`)
     package: str | None = None  # the package file, for the extra workers to load
     public_key: str | None = None  # ... and the key its signature is checked with
+    caps_ledger: str | None = None  # where the project's frequency caps count sends (None: the run's own state)
 
 
 @dataclass
@@ -302,7 +303,8 @@ def worker_settings(s: RunSettings, temporal: str, tracking_url: str) -> dict[st
     return {"temporal": temporal, "namespace": s.namespace, "contacts_db": s.contacts_db, "tracking_url": tracking_url,
             "smtp": list(s.smtp) if s.smtp else None, "sms_url": s.sms_url, "push_url": s.push_url,
             "sender": s.sender, "max_concurrent_activities": s.max_concurrent_activities,
-            "script": {str(c): items for c, items in s.script.items()} if s.script is not None else None}
+            "script": {str(c): items for c, items in s.script.items()} if s.script is not None else None,
+            "caps_ledger": str(Path(s.caps_ledger).resolve()) if s.caps_ledger else None}
 
 
 def make_worker(client: Client, r: Runnable, doc: dict[str, Any], contacts: ContactsDb, state: StateDb,
@@ -313,6 +315,8 @@ def make_worker(client: Client, r: Runnable, doc: dict[str, Any], contacts: Cont
     push = SmsChannel(doc["push_url"], label="push gateway") if doc.get("push_url") else None
     script = {int(c): items for c, items in (doc.get("script") or {}).items()}
     acts = Activities(contacts, state, tokens, str(doc["tracking_url"]), smtp, sms, client, push, script)
+    if r.caps:  # the project's frequency caps: counted in the shared ledger, else in the run's own state
+        acts.ledger = CapLedger(Path(doc.get("caps_ledger") or state.path))
     most = int(doc.get("max_concurrent_activities") or 64)
     executor = ThreadPoolExecutor(max_workers=max(8, most))
     worker = Worker(client, task_queue=r.task_queue, workflows=WORKFLOWS, activities=acts.all(),
