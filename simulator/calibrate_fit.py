@@ -5,11 +5,11 @@ Every fit here is of counts per cell (s successes of n contacts) whose probabili
 eta = offset + X theta and g the logistic curve ('logit') or 1 - exp(-exp(eta)) ('rate': the chance of at
 least one Poisson event when exp(eta) is the expected count). Attribute effects (columns of X per attribute
 value) get a normal prior N(0, tau^2) per attribute; tau^2 is estimated from the data (a first fit with a weak
-prior, then the method of moments: the spread of the estimates less their sampling variance, as in
-DerSimonian and Laird), so that a value with few contacts is pulled toward a multiplier of 1 and a value with
-many keeps what it shows; tau^2 is at least a typical value's sampling variance (an estimate of no spread
-does not pull every value to 1 with false certainty). The fit's uncertainty is the Laplace approximation: a normal around the estimate with
-the inverse of the penalised information as covariance.
+prior, then the method of moments: the precision-weighted spread of the estimates less their sampling
+variance, as in DerSimonian and Laird), so that a value with few contacts is pulled toward a multiplier of 1
+and a value with many keeps what it shows; tau^2 is at least a typical value's sampling variance (an estimate
+of no spread does not pull every value to 1 with false certainty). The fit's uncertainty is the Laplace
+approximation: a normal around the estimate with the inverse of the penalised information as covariance.
 """
 
 from __future__ import annotations

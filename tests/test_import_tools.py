@@ -188,3 +188,86 @@ def test_bad_files_of_any_kind_are_one_line(tmp_path: Path, capsys) -> None:
     with pytest.raises(FormatError, match="not a Mautic campaign export|'campaign' must be a list"):
         read_import_text(json.dumps({"campaign": "x", "campaign_event": []}), file="x.json", fmt="mautic")
     assert END == "end"
+
+
+# --- Dynamics 365 --------------------------------------------------------------------------------------------
+
+D365 = FIXTURES / "d365_webinar_followup.json"
+
+
+def test_d365_customer_journey_maps_segment_group_email_trigger_splitter_and_actions() -> None:
+    r = read_import(D365)
+    assert r.format == "d365" and r.detected
+    j = r.journey
+    assert j.name == "Webinar follow-up" and j.target == "contacts"
+    assert j.audience.segments == ("Webinar registrants 2027",) and j.audience.exclude == ("Competitors",)
+    email = j.step(j.entry)
+    assert (email.type, email.props["content"]) == ("email", "Webinar recording")
+    trigger = j.step(email.outputs["next"])
+    assert trigger.props["wait_for"] == {"event": "opened", "step": email.id}
+    assert trigger.props["within"] == timedelta(days=3)
+    lead, wait = j.step(trigger.outputs["yes"]), j.step(trigger.outputs["no"])
+    assert (lead.type, lead.props["topic"]) == ("lead", "Webinar follow-up")
+    assert (wait.type, wait.props["duration"]) == ("wait", timedelta(days=2))
+    split = j.step(lead.outputs["next"])
+    assert split.type == "random-split" and split.props["split"] == (70, 30)
+    call, nurture = j.step(split.outputs["A"]), j.step(split.outputs["B"])
+    assert (call.type, call.props["activity"], call.props["subject"]) == ("task", "phone_call",
+                                                                          "Call about the webinar")
+    assert (nurture.type, nurture.props["workflow"]) == ("workflow", "Nurture programme")
+    reminder = j.step(wait.outputs["next"])
+    assert reminder.props["content"] == "Recording reminder"
+    rep = _by_source(r)
+    assert len(rep) == 13  # every activity but the hidden root
+    survey = rep["01_0_3_1_1_0_0"]
+    assert survey.outcome == "placeholder" and "survey" in survey.note  # type: ignore[attr-defined]
+    assert reminder.outputs["next"] == survey.steps[0]  # type: ignore[attr-defined]
+    linkedin = rep["01_0_3_2"]  # a second flow under the email: kept, unconnected, said
+    assert linkedin.outcome == "placeholder" and "parallel" in linkedin.note  # type: ignore[attr-defined]
+    assert "LandingPage 'Recording page': not mapped" in rep["01_0_3"].note  # type: ignore[attr-defined]
+    assert all(s.position is not None for s in j)  # no layout in the source: laid out
+    _round_trip(r)
+
+
+def test_d365_import_then_validate(tmp_path: Path, capsys) -> None:
+    project = tmp_path / "p.jstudio"
+    run(capsys, "new", project)
+    code, out, err = run(capsys, "import", project, D365, "--from", "d365")
+    assert code == 0, err
+    assert out.startswith("Read a Dynamics 365 customer journey")  # given, not detected
+    code, out, _ = run(capsys, "validate", project, "--json")
+    findings = json.loads(out)["journeys"]["Webinar follow-up"]
+    got = {(f["code"], f["step"]) for f in findings}
+    assert ("wait-mode", "unmapped_webinar_feedback_survey") in got
+    assert ("unreachable-step", "unmapped_sponsored_post_linkedincampaign") in got
+    assert ("content-not-ready", "webinar_recording") in got and ("content-not-ready", "recording_reminder") in got
+    assert {f["message"].split("'")[1] for f in findings if f["code"] == "segment-no-query"} == {
+        "Webinar registrants 2027", "Competitors"}
+
+
+def _d365_with(change) -> str:
+    rec = json.loads(D365.read_text())
+    acts = json.loads(rec["msdyncrm_workflowdefinition"])
+    change(acts)
+    rec["msdyncrm_workflowdefinition"] = json.dumps(acts)
+    return json.dumps(rec, indent=1)
+
+
+@pytest.mark.parametrize("change, where", [
+    (lambda a: a[3].update(ParentActivityId="01_9"), "activity 01_0_3_1: ParentActivityId '01_9' is not an activity"),
+    (lambda a: a[1].update(ParentActivityId="01_0_3"), "ParentActivityId chain loops"),
+    (lambda a: a[3]["Properties"]["Items"][0].update(Timeout="three days"), "activity 01_0_3_1: 'three days'"),
+    (lambda a: a[2].update(ActivityId="01_0"), "activity 01_0 appears twice"),
+    (lambda a: a.append(dict(a[0], ActivityId="02")), "one bpf_root activity; this one has 2"),
+])
+def test_d365_bad_input_is_one_line_naming_the_activity(tmp_path: Path, change, where: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(_d365_with(change))
+    with pytest.raises(FormatError) as e:
+        read_import(path)
+    assert str(e.value).startswith(f"{path}:") and where in str(e.value) and "\n" not in str(e.value)
+    broken = json.loads(D365.read_text())
+    broken["msdyncrm_workflowdefinition"] = '[{"ActivityTypeId": "bpf_root", '
+    path.write_text(json.dumps(broken))
+    with pytest.raises(FormatError, match="msdyncrm_workflowdefinition|cannot tell the format"):
+        read_import(path, "d365")

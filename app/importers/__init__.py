@@ -62,6 +62,7 @@ def read_import_text(text: str, *, file: str = "<input>", fmt: str | None = None
         raise JourneyStudioError(f"unknown format {fmt!r}: give one of {', '.join(FORMATS)}")
     doc = parse_text(text, file=file)  # bounded: no aliases or tags, limited size and nesting
     found = detect(doc)
+    given = fmt is not None
     if fmt is None:
         if found is None:
             raise FormatError("not a journey file nor a Mautic, Dynamics 365 or Dittofeed journey: cannot tell "
@@ -72,7 +73,7 @@ def read_import_text(text: str, *, file: str = "<input>", fmt: str | None = None
         return ImportResult("journey", True, journey, contents, segments)
     try:
         no_nul(doc)
-        return _importer(fmt)(doc, detected=found == fmt)
+        return _importer(fmt)(doc, detected=not given)
     except PlainError as e:
         raise format_error(doc, e, file) from None
     except RecursionError:
