@@ -22,7 +22,7 @@ from typing import Callable
 
 import numpy as np
 
-from app.semantics.ab_test import Decision, decide
+from app.semantics.ab_test import Decision, decide, downstream
 from app.semantics.outcomes import PATH_BASE
 from app.semantics.plan import Kind, Plan, StepPlan, with_route
 from simulator.trace import Trace
@@ -33,19 +33,6 @@ RunPass = Callable[[Plan, int, int], Trace]  # (plan, pass index, passes) -> the
 def ab_steps(plan: Plan) -> list[StepPlan]:
     """The splits of the plan with an A/B test to decide, in the plan's order."""
     return [s for s in plan.steps if s.kind == Kind.SPLIT and s.ab is not None]
-
-
-def downstream(plan: Plan, index: int) -> np.ndarray:
-    """Step indexes reachable from step `index` (not itself)."""
-    seen = np.zeros(plan.end + 1, dtype=bool)
-    stack = list(plan.steps[index].next)
-    while stack:
-        i = stack.pop()
-        if i >= plan.end or seen[i]:
-            continue
-        seen[i] = True
-        stack.extend(plan.steps[i].next)
-    return np.flatnonzero(seen)
 
 
 def measure(plan: Plan, trace: Trace, step: StepPlan) -> tuple[list[int], list[int]]:
@@ -75,7 +62,7 @@ def measure(plan: Plan, trace: Trace, step: StepPlan) -> tuple[list[int], list[i
         did = found & (goal >= 0) & (goal >= t_split) & (goal < decide_rel)
     else:
         m = trace.messages
-        sel = np.flatnonzero(np.isin(m["step"], downstream(plan, step.index)))
+        sel = np.flatnonzero(np.isin(m["step"], np.array(downstream(plan, step.index), dtype=np.int64)))
         mkey = m["contact"][sel].astype(np.int64) * iterations + m["iteration"][sel]
         # each contact's first message after the split: the earliest sent, then the first in the path's order
         order = np.lexsort((m["step"][sel], m["sent"][sel], mkey))

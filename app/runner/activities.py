@@ -94,7 +94,9 @@ class Activities:
 
     def all(self) -> list[Any]:
         """The activity callables to register on a worker."""
-        return [self.contact_facts, self.contact_sends, self.contact_blocks, self.record_blocks, self.send_message,
+        from app.runner.ab_activities import ABActivities  # A/B splits' arrivals and decisions
+        return [*ABActivities(self.state, self.script).all(),
+                self.contact_facts, self.contact_sends, self.contact_blocks, self.record_blocks, self.send_message,
                 self.send_failed, self.run_action, self.enrol_page, self.iteration_open, self.undelivered_events,
                 self.facts_batch, self.undelivered_batch, self.sends_batch, self.blocks_batch, self.send_batch,
                 self.sends_failed]

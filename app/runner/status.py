@@ -224,6 +224,7 @@ def _state_lines(counts: dict[str, Any]) -> list[str]:
         lines.append(f"Events: {events.get('delivered', 0)} delivered, {events.get('pending', 0)} waiting, "
                      f"{events.get('not_running', 0)} after their contact had left; "
                      f"{counts.get('dead_letters', 0)} refused for unknown contacts (dead letters)")
+    lines += [str(t.get("line")) for t in counts.get("ab_tests") or () if isinstance(t, dict)]
     return lines
 
 
@@ -245,6 +246,14 @@ def keep_final_counts(state_dir: Path, counts: Mapping[str, Any]) -> None:
 
 
 async def read_counts(r: Runnable, state_dir: Path, temporal: str | None = None) -> dict[str, Any]:
+    """The counts of a run (`_read_counts`), with its A/B tests' decisions as kept in its state (ab_live.py)."""
+    from app.runner.ab_live import decisions
+    counts = await _read_counts(r, state_dir, temporal)
+    tests = decisions(Path(state_dir) / "runner.db", r.plan, r.key)
+    return {**counts, "ab_tests": tests} if tests else counts
+
+
+async def _read_counts(r: Runnable, state_dir: Path, temporal: str | None = None) -> dict[str, Any]:
     """The counts of a run: those kept when it ended, else from `temporal`, else from the run's own dev server
     (started for a moment if it is down); the runner's state read with sqlite3 alone (state_read), in one
     transaction."""

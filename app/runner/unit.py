@@ -41,8 +41,10 @@ with workflow.unsafe.imports_passed_through():
     from app.runner.clock import Clock
     from app.runner.runnable import lookup
     from app.semantics.draws import SPLIT, SPLIT_ACCOUNT, hash_keys, stream, uniforms
-    from app.semantics.outcomes import CAPPED, COMPLETED, DONE, LABELS, SENT, SUPPRESSED
-    from app.semantics.plan import CHANNEL_EVENTS, LINK_CLICK, MESSAGE_EVENT_NAMES, STEP_EVENTS, Kind, StepPlan
+    from app.model.registry import PATH_NAMES
+    from app.semantics.outcomes import CAPPED, COMPLETED, DONE, LABELS, PATH_BASE, SENT, SUPPRESSED
+    from app.semantics.plan import (CHANNEL_EVENTS, LINK_CLICK, MESSAGE_EVENT_NAMES, STEP_EVENTS, Kind, StepPlan,
+                                    with_route)
     from app.semantics.reference import (NEVER, ContactState, Move, Wait, advance, apply, enter, exit_due,
                                          observe, observe_event, stop)
 
@@ -156,6 +158,7 @@ class Unit:
         self.goal_reached = False
         self.finished = False  # the unit's coroutine returned (it no longer listens)
         self.reasons: dict[tuple[int, str], str] = {}  # (contact, step id) -> failed / no_address, for the counts
+        self.ab_decided: set[int] = set()  # A/B splits whose decision this unit has asked for
 
     def signal(self, ev: Event) -> None:
         """An event from the tracking endpoint (an open, a click, a purchase...)."""
@@ -396,6 +399,7 @@ class Unit:
 
     async def advance(self, now: int) -> Wait | Move:
         """The interpreter's next action at `now`, reading the facts it asks for first."""
+        await self.ab_decision()
         while True:
             self.facts.now = now
             self.facts.assumed.clear()
@@ -411,6 +415,30 @@ class Unit:
                     await self.read_facts(at, [segment], [])
                 continue
             return action
+
+    async def ab_decision(self) -> None:
+        """At an A/B split whose test period is over: its decision (taken once by the first unit there, kept in the
+        runner's state: ab_live.py) goes into this unit's plan, so the interpreter sends it down the winner."""
+        at = self.state.step
+        step = self.plan.steps[at] if at is not None and at < self.plan.end else None
+        if step is None or step.ab is None or step.route >= 0 or self.state.arrived < step.ab.decide_at \
+                or step.index in self.ab_decided:
+            return
+        decision = await workflow.execute_local_activity("ab_decide", args=[self.inp.journey, self.inp.digest, step.id],
+                                                         start_to_close_timeout=FACTS_TIMEOUT)
+        self.ab_decided.add(step.index)
+        route = decision.get("route") if isinstance(decision, dict) else None
+        if isinstance(route, str) and route in PATH_NAMES[:len(step.thresholds)]:
+            self.plan = with_route(self.plan, step.index, PATH_NAMES.index(route))
+
+    async def ab_arrival(self, step: StepPlan, move: Move) -> None:
+        """A unit taking a path of an A/B split during its test period: its contacts are kept (ab_live.py) to count
+        the paths when the test is decided."""
+        if step.ab is None or move.at >= step.ab.decide_at or not PATH_BASE <= move.outcome < PATH_BASE + 10:
+            return
+        rows = [[c.contact, self.inp.iteration, move.outcome - PATH_BASE, move.at] for c in self.state.contacts]
+        await workflow.execute_local_activity("ab_arrive", args=[self.inp.journey, step.id, rows],
+                                              start_to_close_timeout=FACTS_TIMEOUT)
 
     async def read_facts(self, at: int, segments: list[str], attributes: list[str]) -> None:
         """Read the unit's segment memberships and attribute values at `at` (a local activity, in the history)."""
@@ -434,6 +462,8 @@ class Unit:
                                move.at, self.inp.account)
 
         unit = [c.contact for c in self.state.contacts]
+        if step.kind == Kind.SPLIT:
+            await self.ab_arrival(step, move)
         if step.kind == Kind.MESSAGE and SENT in outs:
             todo = [i for i, o in enumerate(outs) if o == SENT]
             results = await asyncio.gather(*(self.host.send(request(unit[i]), timeout) for i in todo))

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from app.model.registry import PATH_NAMES
-from app.semantics.plan import ABTest
+from app.semantics.plan import ABTest, Plan
 from app.semantics.timezones import utc_iso
 
 METHOD = ("one look at the end of the test period; the leader against each other path by a one-sided "
@@ -79,6 +79,20 @@ class Decision:
                    tuple(int(p["did"]) for p in paths), float(d["significance"]), int(d["min_sample"]),
                    index.get(d.get("winner") or "", -1), index.get(d.get("route") or "", -1),
                    d.get("p_value"), -1, str(d.get("reason") or ""))
+
+
+def downstream(plan: Plan, index: int) -> list[int]:
+    """Step indexes reachable from step `index` (not itself), in the plan's order: where a contact's first
+    message after a split can be (steps are in topological order, so the first is the lowest at a tie)."""
+    seen: set[int] = set()
+    stack = list(plan.steps[index].next)
+    while stack:
+        i = stack.pop()
+        if i >= plan.end or i in seen:
+            continue
+        seen.add(i)
+        stack.extend(plan.steps[i].next)
+    return sorted(seen)
 
 
 def _upper_tail(z: float) -> float:
