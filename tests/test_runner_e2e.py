@@ -43,8 +43,9 @@ def test_announcement_sends_exactly_the_messages_each_path_implies(tmp_path: Pat
     smtp = SmtpSink(on_mail=lambda m: contact_of(m) in clickers and people.visit_now(f"click {contact_of(m)}",
                                                                                    m.links()[0])).start()
     sms = SmsSink().start()
+    settings = _settings(tmp_path, db, dev_server, smtp, sms, free_port())
     try:
-        summary = asyncio.run(run_journey(r, _settings(tmp_path, db, dev_server, smtp, sms, free_port())))
+        summary = asyncio.run(run_journey(r, settings))
     finally:
         people.stop()
         smtp.stop()
@@ -73,6 +74,13 @@ def test_announcement_sends_exactly_the_messages_each_path_implies(tmp_path: Pat
     assert (steps["launch"]["entered"], steps["launched"]["sent"]) == (len(clickers), len(clickers))
     assert summary.counts["outcomes"]["completed"] == len(pop.audience)
     assert summary.counts["running"] == 0 and summary.counts["failed"] == 0
+    # what `calibrate --live` learns from: each contact's sends and the clicks on them, from the runner's state
+    from app.runner.observed import read_observed
+    obs = read_observed(Path(settings.state_dir))
+    assert obs.journey == r.key and sorted(c for c, _ in obs.entries) == sorted(pop.audience)
+    sent = Counter(c for (c, _), sends in obs.sends.items() for s in sends if s.step == "announce")
+    assert sent == Counter(pop.emailed())
+    assert {c for (c, _), sends in obs.sends.items() for s in sends if "clicked" in s.events} == clickers
 
 
 MIX = """\
