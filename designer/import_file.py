@@ -1,8 +1,10 @@
-"""File > Import Journey or Package: a journey file or a package (.jpkg, checked first), added as one undoable
-edit. A journey of the same name is never replaced or renamed silently: a dialog asks (import under a free
-name, replace it, or cancel), as `import` and `import-package` take --rename / --replace. A package is checked
-against the project's trusted keys; one that no trusted key signed is imported only when the user says so. An
-imported package arrives as its released version with its approved run and its provenance (milestones).
+"""File > Import Journey or Package: a journey file, another tool's journey (a Mautic campaign export, a Dynamics
+365 customer journey or a Dittofeed journey: mapped onto our tiles, then a report of each source step) or a
+package (.jpkg, checked first), added as one undoable edit. A journey of the same name is never replaced or
+renamed silently: a dialog asks (import under a free name, replace it, or cancel), as `import` and
+`import-package` take --rename / --replace. A package is checked against the project's trusted keys; one that
+no trusted key signed is imported only when the user says so. An imported package arrives as its released
+version with its approved run and its provenance (milestones).
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ def import_journey_file(w: MainWindow, path: str) -> None:
     from app.model.project_commands import AddJourney, PutContent, PutSegment, RemoveJourney
     doc = w.document
     package = None
+    result = None
     try:
         if path.lower().endswith(".jpkg"):
             from app.package.importing import plan_package_import
@@ -72,10 +75,12 @@ def import_journey_file(w: MainWindow, path: str) -> None:
             if package is None:
                 return
             name = package.journey.name
-        else:
-            from app.codec.yamlio import read_journey_file  # here: YAML loads when a file is read
+        else:  # a journey file, or another tool's journey (Mautic, Dynamics 365, Dittofeed): detected
+            from app.importers import fit_to_project, read_import  # here: YAML loads when a file is read
             from app.services import plan_import
-            journey, contents, segments = read_journey_file(path)
+            result = read_import(path)
+            fit_to_project(result, doc.project)
+            journey, contents, segments = result.journey, result.contents, result.segments
             name = journey.name
         on_clash = "refuse"
         if doc.project.find_journey(name) is not None:
@@ -99,6 +104,9 @@ def import_journey_file(w: MainWindow, path: str) -> None:
     if not doc.run(MacroCommand(f"Import {plan.journey.name}", commands)):
         return
     doc.set_current_journey(plan.journey.id)
+    if result is not None and result.foreign:  # what became of each source step, and why some did not map
+        from designer.import_report import show_import_report
+        show_import_report(w, result, plan.journey.name, report)
     if package is None:
         return
     from app.package.importing import record_package_import

@@ -68,9 +68,11 @@ def test_mautic_export_maps_sends_decisions_conditions_and_timing() -> None:
     assert "Hello {{first_name}}" in content["We miss you"].body and "<p>" not in content["We miss you"].body
     assert content["Come back text"].kind == "sms"
     assert {s.name: s.query for s in r.segments} == {"Lapsed customers": None, "VIP": None}
-    # positions kept from Mautic's canvas, scaled: the decision below the reminder, yes left of no
-    assert entry.position is not None and opened.position is not None and opened.position.y > entry.position.y
-    assert offer.position.x < nudge.position.x  # type: ignore[union-attr]
+    # Mautic's top-to-bottom canvas kept, turned to run left to right as ours: the decision right of the
+    # reminder, its yes (left in Mautic) above its no; the wait before the survey email left of it
+    assert entry.position is not None and opened.position is not None and opened.position.x > entry.position.x
+    assert offer.position.y < nudge.position.y  # type: ignore[union-attr]
+    assert abs(opened.position.y - entry.position.y) < 1e-9
     _round_trip(r)
 
 
@@ -98,7 +100,7 @@ def test_mautic_steps_that_do_not_map_are_reported_and_kept_as_placeholders() ->
     assert not j.predecessors(wait_id)
     assert "Monday" in rep["13"].note  # type: ignore[attr-defined]  # restricted days: not mapped, said
     lines = r.lines()
-    assert lines[0] == ("Detected a Mautic campaign export: 11 source steps (5 mapped, 3 approximated, "
+    assert lines[0] == ("Detected a Mautic campaign export: 11 source steps (6 mapped, 2 approximated, "
                         "3 placeholder)")
     assert any("placeholder  action lead.changepoints #15 'Add 10 points'" in line for line in lines)
 
@@ -271,3 +273,63 @@ def test_d365_bad_input_is_one_line_naming_the_activity(tmp_path: Path, change, 
     path.write_text(json.dumps(broken))
     with pytest.raises(FormatError, match="msdyncrm_workflowdefinition|cannot tell the format"):
         read_import(path, "d365")
+
+
+# --- the designer: File > Import ------------------------------------------------------------------------------
+
+@pytest.mark.gui
+@pytest.mark.usefixtures("leftover_windows_closed")
+def test_file_import_of_a_mautic_export_shows_the_report_and_undoes_as_one_edit(
+        qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    from app.store import ProjectFile
+    from designer.import_report import ImportReportDialog
+    from designer.main_window import MainWindow
+    warned: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda _p, _t, text, *a: warned.append(text))
+    shown: list[ImportReportDialog] = []
+
+    def read_it(dialog: ImportReportDialog) -> int:  # instead of waiting for the user: look at it, then close
+        shown.append(dialog)
+        dialog.show()
+        qtbot.waitExposed(dialog)
+        dialog.grab().save(str(tmp_path / "import_report.png"))
+        dialog.only_attention.setChecked(True)
+        dialog.grab().save(str(tmp_path / "import_report_attention.png"))
+        return 0
+    monkeypatch.setattr(ImportReportDialog, "exec", read_it)
+    path = tmp_path / "p.jstudio"
+    ProjectFile.create(path, name="Imports").close()
+    w = MainWindow.open(path)
+    assert w is not None
+    doc = w.document
+    w.actions.import_journey_file(str(MAUTIC))
+    assert not warned
+    journey = doc.current_journey
+    assert journey is not None and journey.name == "Spring re-engagement" and len(journey) == 12
+    assert {"We miss you", "20% off for you", "Come back text", "Mautic email 99"} <= set(doc.project.content)
+    assert {"Lapsed customers", "VIP"} <= set(doc.project.segments)
+    (dialog,) = shown
+    table = dialog.table
+    assert table.rowCount() == 11
+    rows = {table.item(r, 1).text(): (table.item(r, 0).text(), table.item(r, 4).text()) for r in range(11)}
+    assert rows["#15 Add 10 points"] == ("Placeholder", "changes the contact's points; we keep no points")
+    assert rows["#19 Submitted the VIP form"][0] == "Placeholder"
+    assert "loop" in rows["#17 Back to the reminder"][1]
+    visible = [table.item(r, 1).text() for r in range(11) if not table.isRowHidden(r)]
+    assert visible == ["#20 Survey email", "#13 Text nudge", "#17 Back to the reminder", "#15 Add 10 points",
+                       "#19 Submitted the VIP form"]  # only what needs attention
+    assert "Placeholder" in dialog.report_text() or "placeholder" in dialog.report_text()
+    w.resize(1400, 900)
+    w.show()
+    qtbot.waitExposed(w)
+    w.view.fit()
+    w.view.grab().save(str(tmp_path / "imported_canvas.png"))
+    doc.undo_stack.undo()  # the import is one edit: journey, content and segments go together
+    assert doc.project.find_journey("Spring re-engagement") is None
+    assert not doc.project.content and not doc.project.segments
+    doc.undo_stack.redo()
+    assert doc.project.find_journey("Spring re-engagement") is not None
+    doc.undo_stack.setClean()
+    w.close()

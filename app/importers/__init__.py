@@ -64,6 +64,8 @@ def read_import_text(text: str, *, file: str = "<input>", fmt: str | None = None
     found = detect(doc)
     given = fmt is not None
     if fmt is None:
+        if found is None and (doc is None or (isinstance(doc, dict) and {"format", "name", "steps"} & set(doc))):
+            found = "journey"  # meant as one of ours: its decoder says what is wrong, where
         if found is None:
             raise FormatError("not a journey file nor a Mautic, Dynamics 365 or Dittofeed journey: cannot tell "
                               "the format (give --from mautic|d365|dittofeed)", file=file, line=1)

@@ -32,7 +32,10 @@ UNITS = {"i": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days
 UNIT_WORDS = {"i": "minute", "h": "hour", "d": "day", "m": "month", "y": "year"}
 DAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
 MAX_INTERVAL = timedelta(days=366 * 10)
-SX, SY = 1.3, 2.4  # Mautic's canvas (top to bottom, ~110 px between levels) to ours (84 px tiles)
+# Mautic's canvas runs top to bottom (~120 px between levels, yes left of no); ours left to right (tiles 200 x 84,
+# outputs on the right, yes above no): the layout is kept turned a quarter, levels spread to fit our tiles (and a
+# wait before a step, when there are any)
+ACROSS, ALONG, ALONG_WITH_WAITS = 0.6, 2.2, 4.0
 
 MESSAGES = {"email.send": "email", "sms.send_text_sms": "sms", "notification.send_notification": "push",
             "notification.send_mobile_notification": "push"}
@@ -254,7 +257,9 @@ def import_doc(doc: Any, *, detected: bool) -> ImportResult:
     if not all(e.id in positions for e in evs.values() if e.type != "campaign.jump_to_event"):
         positions = {}
         b.notes.append("layout: the export has no canvas position for some steps; laid out anew")
-    pos = scale_positions(positions, SX, SY)
+    waits = any(e.first("trigger_mode", "triggerMode") in ("interval", "date") for e in evs.values())
+    turned = {k: (y, x) for k, (x, y) in positions.items()}
+    pos = scale_positions(turned, ALONG_WITH_WAITS if waits else ALONG, ACROSS)
     kids: dict[tuple[str | None, str], list[_Ev]] = {}
     for ev in sorted(evs.values(), key=lambda e: e.order):
         kids.setdefault((ev.parent, ev.port), []).append(ev)
@@ -276,7 +281,7 @@ def import_doc(doc: Any, *, detected: bool) -> ImportResult:
         b.record(ev.id, f"{ev.kind} {ev.type}", ev.name, ev.outcome, tuple(ev.steps),
                  "; ".join(dict.fromkeys(ev.notes)))
     if not positions:
-        b.layout_missing("TB")
+        b.layout_missing()
     return b.result("mautic", detected)
 
 
@@ -380,7 +385,7 @@ def _make(b: Builder, ev: _Ev, evs: dict[str, _Ev], kids: dict[tuple[str | None,
     if not timeout_of_parent:
         delay = _interval(ev)
         until = _date(ev) if ev.first("trigger_mode", "triggerMode") == "date" else None
-        wpos = Position(pos.x, pos.y - 120) if pos else None
+        wpos = Position(pos.x - 240, pos.y) if pos else None
         if delay:
             before = b.step("wait", "", {"duration": fmt_duration(delay)}, position=wpos)
         elif until:
@@ -433,7 +438,7 @@ def _tile(b: Builder, ev: _Ev, evs: dict[str, _Ev], kids: dict[tuple[str | None,
         else:
             ev.notes.append(f"method {method} taken as POST")
             ev.outcome = "approximated"
-        if ev.prop("additional_data") or ev.prop("headers"):
+        if _filled(ev.prop("additional_data")) or _filled(ev.prop("headers")):
             ev.notes.append("its extra data and headers were not converted")
             ev.outcome = "approximated"
         return b.step("webhook", ev.name, props, position=pos)
@@ -485,6 +490,13 @@ def _tile(b: Builder, ev: _Ev, evs: dict[str, _Ev], kids: dict[tuple[str | None,
         return b.step("if-then", ev.name, {"segment": name}, position=pos)
     why = WHY_NOT.get(t, f"no tile does what Mautic's {t} {ev.kind} does")
     return _unmapped(b, ev, why, pos)
+
+
+def _filled(v: Any) -> bool:
+    """Whether a Mautic key-value field holds anything ({"list": []} is empty)."""
+    if isinstance(v, Mapping):
+        return any(_filled(x) for x in v.values())
+    return bool(v)
 
 
 def _unmapped(b: Builder, ev: _Ev, why: str, pos: Position | None) -> str:
