@@ -133,11 +133,12 @@ def test_a_sweep_from_the_panel_is_the_simulator_s_and_shows_its_points(
     # a plot per varied property, a series per value of the other, the best point starred where it is drawn
     assert len(panel.plots.plots) == 2
     assert [len(s) for s in panel.plots.series] == [2, 2]
-    assert panel.plots.series[0][0][0] == "Behaviour: email open = 0.15"
+    assert panel.plots.series[0][0][0] == "email open 0.15"
     x_days = panel.plots.series[0][0][1]
     assert np.allclose(np.sort(np.round(x_days)), [3, 7])  # durations on a numeric axis, in days
     left = panel.plots.plots[0].getPlotItem().getAxis("bottom").labelText
-    assert left == "Wait 5 days: Wait for (days)"
+    assert left == "Wait for (days)"
+    assert panel.plots.plots[0].toolTip() == "Wait 5 days: Wait for (wait5.duration)"
     star = panel.plots.best_xy[1]
     point = direct["points"][best[0]]
     assert star is not None and star[1] == pytest.approx(point["effect"]["mean"] * 100)
@@ -215,3 +216,36 @@ def test_simulate_menu_opens_the_sweep_dock_and_closing_the_window_ends_the_swee
     window.close()
     assert multiprocessing.active_children() == []
     assert running_sweeps() == []
+
+
+def _point(values: dict[str, str], mean: float, best: bool = False) -> dict:
+    return {"values": values, "effect": {"mean": mean, "low": mean - 0.01, "high": mean + 0.01},
+            "vs_baseline": {"mean": mean - 0.02, "low": mean - 0.025, "high": mean - 0.015, "sure": 1.0,
+                            "replicas": 5}, "best": best}
+
+
+def test_three_properties_plot_one_line_each_through_the_best_point_on_category_axes(panel: SweepPanel) -> None:
+    names = ("journey.quiet_hours", "opened.within", "behaviour.email.open")
+    grid = [(q, w, o) for q in ("21:00-08:00", "none") for w in ("1d", "3d") for o in ("0.2", "0.3")]
+    points = [_point(dict(zip(names, g)), 0.01 * (i + 1), best=g == ("none", "3d", "0.3"))
+              for i, g in enumerate(grid)]
+    doc = {"outcome": "purchase", "better": "higher", "runs": 9,
+           "varied": [{"property": n, "values": sorted({g[i] for g in grid}, key=[g[i] for g in grid].index),
+                       "current": "-"} for i, n in enumerate(names)],
+           "baseline": {"values": dict(zip(names, ("21:00-08:00", "5d", "0.2133"))),
+                        "effect": {"mean": 0.02, "low": 0.01, "high": 0.03}},
+           "points": points}
+    panel.show_doc(doc)
+    assert len(panel.plots.plots) == 3
+    assert [len(s) for s in panel.plots.series] == [1, 1, 1]  # the others held at the best point's values
+    name, x, y = panel.plots.series[0][0]
+    assert name == "the others as at the best point"
+    assert list(x) == [0.0, 1.0]  # send hours: one position each, labelled as typed
+    ticks = panel.plots.plots[0].getPlotItem().getAxis("bottom")._tickLevels
+    assert [label for _, label in ticks[0]] == ["21:00-08:00", "none"]
+    assert list(np.round(y, 6)) == [4.0, 8.0]  # (21:00-08:00, 3d, 0.3) and (none, 3d, 0.3), in points
+    star = panel.plots.best_xy[0]
+    assert star is not None and star[0] == 1.0 and star[1] == pytest.approx(8.0)
+    assert "the 95% interval is above zero" in panel.summary.text()
+    assert "better than the current settings in 5 of 5 replicas" in panel.summary.text()
+    assert panel.apply_button.isEnabled()  # send hours and a time limit can be applied

@@ -277,7 +277,7 @@ class SweepPanel(QWidget):
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(setup)
-        scroll.setMinimumWidth(330)
+        scroll.setMinimumWidth(380)
 
         from designer.simulation.sweep_plot import SweepPlots, SweepTable
         self.summary = QLabel("Run a sweep to see each point's effect here.")
@@ -299,15 +299,11 @@ class SweepPanel(QWidget):
         apply_row.addWidget(self.apply_note, 1)
         rcol.addLayout(apply_row)
         inner = QSplitter(Qt.Orientation.Vertical)
-        plots_box = QWidget()
-        plots_lay = QVBoxLayout(plots_box)
-        plots_lay.addWidget(self.plots)
-        plots_lay.setContentsMargins(0, 0, 0, 0)
-        inner.addWidget(plots_box)
+        inner.addWidget(self.plots)
         inner.addWidget(self.table)
         inner.setStretchFactor(0, 3)
         inner.setStretchFactor(1, 2)
-        inner.setSizes([440, 260])
+        inner.setSizes([500, 220])
         rcol.addWidget(inner, 1)
         self.results = results
 
@@ -732,10 +728,20 @@ class SweepDock(QObject):
             self._panel.shutdown()
 
     def show(self) -> None:
+        """Show the panel: the first time as a window of its own beside the main window (its setup, plots and
+        table need more room than a dock beside the others has; it docks again by its title bar)."""
+        first = self._panel is None and not self.dock.isVisible()
+        self.panel  # noqa: B018 - built now
+        if first and not self.dock.isFloating():
+            self.dock.setFloating(True)
+            screen = self.window.screen().availableGeometry() if self.window.screen() else None
+            width = min(1400, screen.width() - 40) if screen is not None else 1400
+            height = min(860, screen.height() - 60) if screen is not None else 860
+            self.dock.resize(width, height)
+            if screen is not None:
+                self.dock.move(screen.x() + (screen.width() - width) // 2, screen.y() + (screen.height() - height) // 2)
         self.dock.show()
         self.dock.raise_()
-        self.panel  # noqa: B018 - built now
-        self.window.resizeDocks([self.dock], [max(420, self.window.height() // 2)], Qt.Orientation.Vertical)
 
 
 def install(window: MainWindow) -> SweepDock:

@@ -25,7 +25,8 @@ MAX_SERIES = 6
 SERIES_COLORS = (("#1565c0", "#64b5f6"), ("#2e7d32", "#81c784"), ("#6a1b9a", "#ce93d8"), ("#00838f", "#4dd0e1"),
                  ("#5d4037", "#bcaaa4"), ("#ad1457", "#f48fb1"))
 BEST_COLORS = ("#e65100", "#ffb74d")
-PLOT_MIN_WIDTH = 300
+PLOT_MIN_WIDTH = 240
+PER_ROW = 3
 
 
 def pct(x: float | None, signed: bool = False) -> str:
@@ -47,6 +48,14 @@ def positions(values: Sequence[str]) -> tuple[np.ndarray, str | None]:
         return np.array([parse_duration(v).total_seconds() / 86400 for v in values]), "days"
     except (ValueError, TypeError):
         return np.arange(len(values), dtype=float), ""
+
+
+def short_label(target: str, labels: dict[str, str]) -> str:
+    """A property's name for a legend: the picker's label without its step or 'Behaviour:' prefix when the
+    rest says enough ('Time limit', 'email open'), else the whole label."""
+    label = labels.get(target, target)
+    head, sep, tail = label.partition(": ")
+    return tail if sep and len(tail) >= 8 else label
 
 
 def property_label(target: str, labels: dict[str, str]) -> str:
@@ -82,10 +91,10 @@ class SweepPlots(QWidget):
         base = (doc["baseline"]["effect"] or {}).get("mean")
         for i, v in enumerate(varied):
             plot, legend = self._plot(doc, i, labels, colors, font, base)
-            column = i % 2 if len(varied) > 2 else i
-            row = (i // 2) * 2 if len(varied) > 2 else 0
-            self.grid.addWidget(legend, row, column)
-            self.grid.addWidget(plot, row + 1, column)
+            row, column = divmod(i, PER_ROW)  # up to three side by side, each its legend above it
+            self.grid.addWidget(legend, row * 2, column)
+            self.grid.addWidget(plot, row * 2 + 1, column)
+            self.grid.setRowStretch(row * 2 + 1, 1)
             self.plots.append(plot)
             self.legends.append(legend)
 
@@ -100,14 +109,14 @@ class SweepPlots(QWidget):
         for p in doc["points"]:
             groups.setdefault(tuple(p["values"][o] for o in others), []).append(p)
         best = next((p for p in doc["points"] if p["best"]), None)
-        if len(groups) > MAX_SERIES and best is not None:
+        # a line per value of the other property when there is one (and few values); else one line, the other
+        # properties at the best point's values
+        only_best = (len(others) > 1 or len(groups) > MAX_SERIES) and best is not None
+        if only_best and best is not None:
             key = tuple(best["values"][o] for o in others)
             groups = {key: groups[key]}
-            only_best = True
-        else:
-            only_best = False
         plot = pg.PlotWidget()
-        plot.setMinimumSize(PLOT_MIN_WIDTH, 260)
+        plot.setMinimumSize(PLOT_MIN_WIDTH, 180)
         style_plot(plot, colors, font)
         plot.showGrid(x=False, y=True, alpha=0.25)
         item = plot.getPlotItem()
@@ -115,8 +124,9 @@ class SweepPlots(QWidget):
         for side in ("left", "bottom"):
             item.getAxis(side).enableAutoSIPrefix(False)  # no "(x0.001)": the values as typed, points as said
         item.setLabel("left", f"Extra {outcome}, points", color=colors.text.name())
-        title = property_label(target, labels)
+        title = short_label(target, labels)  # the whole name is in the tooltip and the table's header
         item.setLabel("bottom", f"{title} ({unit})" if unit else title, color=colors.text.name())
+        plot.setToolTip(f"{property_label(target, labels)} ({target})")
         if unit == "":
             item.getAxis("bottom").setTicks([[(float(x), v) for x, v in zip(xs, values)]])
         span = float(xs.max() - xs.min()) if len(xs) > 1 else 1.0
@@ -124,6 +134,8 @@ class SweepPlots(QWidget):
         entries: list[tuple[str, QColor]] = []
         drawn: list[tuple[str, np.ndarray, np.ndarray]] = []
         best_xy: tuple[float, float] | None = None
+        lows: list[float] = []
+        highs: list[float] = []
         for g, (key, points) in enumerate(groups.items()):
             color = colors.pick(SERIES_COLORS[g % len(SERIES_COLORS)])
             at = {p["values"][target]: p for p in points}
@@ -139,16 +151,19 @@ class SweepPlots(QWidget):
                 if at[value]["best"]:
                     best_xy = (x[-1], y[-1])
             ax, ay = np.array(x), np.array(y)
+            lows += low
+            highs += high
             pen = pg.mkPen(color, width=2)
             item.addItem(pg.PlotDataItem(ax, ay, pen=pen, symbol="o", symbolSize=7, symbolBrush=pg.mkBrush(color),
                                          symbolPen=pg.mkPen(color)))
             item.addItem(pg.ErrorBarItem(x=ax, y=ay, top=np.array(high) - ay, bottom=ay - np.array(low),
                                          beam=span * 0.02 if len(xs) > 1 else 0.05, pen=pg.mkPen(color, width=1.2)))
-            if others:
-                name = "other properties at the best point's values" if only_best else \
-                    ", ".join(f"{property_label(o, labels)} = {val}" for o, val in zip(others, key))
+            if not others:
+                name = "each point"
+            elif only_best:
+                name = "the others as at the best point"
             else:
-                name = "each point, with its 95% interval"
+                name = f"{short_label(others[0], labels)} {key[0]}"
             entries.append((name, color))
             drawn.append((name, ax, ay))
         if base is not None:
@@ -161,11 +176,20 @@ class SweepPlots(QWidget):
             item.addItem(pg.ScatterPlotItem([best_xy[0]], [best_xy[1]], symbol="star", size=20,
                                             brush=pg.mkBrush(best_color), pen=pg.mkPen(colors.text, width=1)))
             entries.append(("best point (★)", best_color))
-        pad = span * 0.08 if len(xs) > 1 else 0.5
+        pad = 0.5 if unit == "" else span * 0.08 if len(xs) > 1 else 0.5  # room for a category's label
         item.setXRange(float(xs.min()) - pad, float(xs.max()) + pad, padding=0)
+        if lows:  # the whole of every interval and the current settings' line in sight
+            bottom = min(min(lows), *([base * 100] if base is not None else []))
+            top = max(max(highs), *([base * 100] if base is not None else []))
+            margin = (top - bottom) * 0.08 or 0.05
+            item.setYRange(bottom - margin, top + margin, padding=0)
         legend = QLabel(legend_html(entries))
         legend.setTextFormat(Qt.TextFormat.RichText)
         legend.setWordWrap(True)
+        legend.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom)
+        if only_best and best is not None:
+            said = ", ".join(f"{property_label(o, labels)} = {best['values'][o]}" for o in others)
+            legend.setToolTip(f"The other properties as at the best point: {said}")
         self.series.append(drawn)
         self.best_xy.append(best_xy)
         return plot, legend
@@ -177,11 +201,15 @@ class SweepTable(QTableWidget):
 
     def set_doc(self, doc: dict[str, Any], labels: dict[str, str]) -> None:
         names = [v["property"] for v in doc["varied"]]
-        heads = [*(property_label(n, labels) for n in names), "Effect (pt)", "95% interval",
+        heads = [*(short_label(n, labels) for n in names), "Effect (pt)", "95% interval",
                  "vs current (pt)", "95% interval", "Better in replicas", ""]
         self.clear()
         self.setColumnCount(len(heads))
         self.setHorizontalHeaderLabels(heads)
+        for c, n in enumerate(names):
+            head = self.horizontalHeaderItem(c)
+            if head is not None:
+                head.setToolTip(f"{property_label(n, labels)} ({n})")
         self.setRowCount(1 + len(doc["points"]))
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -241,6 +269,10 @@ def summary_html(doc: dict[str, Any], labels: dict[str, str]) -> str:
         parts.append(against + ".")
         k = v["replicas"]
         wins = round((v["sure"] or 0) * k)
+        if v["mean"] == 0 and v["low"] in (0, None) and v["high"] in (0, None):
+            parts.append("<b>How sure:</b> it gives the same as the current settings in every replica: the "
+                         "values it changes make no difference here.")
+            return " ".join(parts)
         sure = f"<b>How sure:</b> better than the current settings in {wins} of {k} replica{'s' if k != 1 else ''}"
         if k < 3:
             sure += " (too few replicas to be sure: use 5 or more)"
