@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +21,8 @@ KEY = "j-1:v1"
 TRUE = {"open": 0.30, "click": 0.20, "unsubscribe": 0.01, "conversion": 0.10, "rate": 0.004}
 
 
-def _run_state(folder: Path, n: int, seed: int = 1, delivered_events: bool = False, days: int = 20) -> dict[str, int]:
+def _run_state(folder: Path, n: int, seed: int = 1, delivered_events: bool = False, days: int = 20, key: str = KEY,
+               step: str = "hello") -> dict[str, int]:
     """A runner state file as a run of one email to `n` contacts leaves it: each contact enters at START + a few
     hours, is sent `hello` a minute later, opens, clicks and buys with the TRUE figures; purchases of their own
     come at the background rate. The run is over `days` after the start. Returns the counts written."""
@@ -28,41 +31,41 @@ def _run_state(folder: Path, n: int, seed: int = 1, delivered_events: bool = Fal
     state = StateDb(folder / "runner.db")
     counts = {"opened": 0, "clicked": 0, "background": 0}
     try:
-        state.put("journey", {"key": KEY, "digest": "x"})
+        state.put("journey", {"key": key, "digest": "x"})
         state.put("clock", [0.0, float(START), 1.0])
-        state.put("final_counts", {"final": True, "ended_at": "1970-01-01T00:00:00+00:00"})
+        ended = datetime.fromtimestamp(days * DAY, timezone.utc).isoformat()  # the clock: START at real time 0
+        state.put("final_counts", {"final": True, "ended_at": ended})
         now = START + days * DAY
         rows, events, marks = [], [], []
         claims: list[dict[str, object]] = []
         for c in range(n):
-            wid = f"{KEY}:c{c}:0"
+            wid = f"{key}:c{c}:0"
             entry = START + int(rng.integers(0, 6 * 3600))
             rows.append((c, wid, entry))
             sent = entry + 60
-            key = f"{wid}:hello"
-            claims.append({"key": key, "journey": KEY, "contact": c, "iteration": 0, "step_id": "hello",
+            claims.append({"key": f"{wid}:{step}", "journey": key, "contact": c, "iteration": 0, "step_id": step,
                            "channel": "email", "transport_id": f"t{c}"})
-            marks.append((key, "sent", sent))
+            marks.append((f"{wid}:{step}", "sent", sent))
             own = entry + int(rng.exponential(DAY / TRUE["rate"]))
             if delivered_events:
-                events.append((wid, {"name": "delivered", "at": sent + 5, "step_id": "hello"}))
+                events.append((wid, {"name": "delivered", "at": sent + 5, "step_id": step}))
             if rng.random() < TRUE["unsubscribe"]:
-                events.append((wid, {"name": "unsubscribed", "at": sent + 300, "step_id": "hello"}))
+                events.append((wid, {"name": "unsubscribed", "at": sent + 300, "step_id": step}))
             click_at = None
             if rng.random() < TRUE["open"]:
                 counts["opened"] += 1
-                events.append((wid, {"name": "opened", "at": sent + 3600, "step_id": "hello"}))
+                events.append((wid, {"name": "opened", "at": sent + 3600, "step_id": step}))
                 if rng.random() < TRUE["click"]:
                     counts["clicked"] += 1
                     click_at = sent + 3700
-                    events.append((wid, {"name": "clicked", "at": click_at, "step_id": "hello"}))
+                    events.append((wid, {"name": "clicked", "at": click_at, "step_id": step}))
             caused = click_at + 1800 if click_at is not None and rng.random() < TRUE["conversion"] else None
             buy = min(x for x in (own, caused, now + 1) if x is not None)
             if buy <= now:
                 events.append((wid, {"name": "purchase", "at": buy}))
         state.claim_many(claims)
         state.mark_many(marks)
-        state.record_enrolments(KEY, 0, rows)
+        state.record_enrolments(key, 0, rows)
         state.queue_events(events)
     finally:
         state.close()
@@ -80,9 +83,9 @@ def test_the_state_file_is_read_as_each_contacts_sends_and_events(tmp_path: Path
 
 
 def test_a_finished_run_is_observed_until_it_ended(tmp_path: Path) -> None:
-    _run_state(tmp_path / "run", 5)
-    obs = read_observed(tmp_path / "run")  # the clock says START at real 0, the run ended at real 0
-    assert obs.now == START
+    _run_state(tmp_path / "run", 5, days=3)
+    obs = read_observed(tmp_path / "run")  # the clock says START at real time 0; the run ended 3 days later
+    assert obs.now == START + 3 * DAY
 
 
 def test_the_fit_recovers_the_figures_that_made_the_run(tmp_path: Path) -> None:
@@ -143,3 +146,64 @@ def test_what_is_not_a_run_gets_one_line(tmp_path: Path) -> None:
     (tmp_path / "runner.db").write_bytes(b"not a database at all" * 10)
     with pytest.raises(ObservedError, match="not a runner's state file"):
         read_observed(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def live_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A project, its announcement's package, and the state of a run of it beside the package (PACKAGE.run)."""
+    from app.runner.runnable import from_package
+    from tests.runner_helpers import contacts_project, package_of
+    folder = tmp_path_factory.mktemp("live")
+    project = folder / "shop.jstudio"
+    contacts_project(project, 5)
+    pkg = package_of(project, folder / "a.jpkg")
+    _run_state(folder / "a.jpkg.run", 3_000, seed=8, delivered_events=True, key=from_package(pkg).key,
+               step="announce")
+    return {"project": project, "pkg": pkg, "folder": folder}
+
+
+def test_calibrate_live_writes_a_behaviour_file_that_says_where_its_figures_came_from(
+        live_run: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    from simulator.behaviour_file import read_behaviour_file
+    from tests.cli_helpers import run
+    out, report = live_run["folder"] / "learned.yaml", live_run["folder"] / "learned.json"
+    code, text, err = run(capsys, "calibrate", live_run["project"], "--live", live_run["pkg"], "--out", out,
+                          "--json", report)
+    assert code == 0, err
+    assert "Learned from the live run" in text and "announce (email): 3,000 sent" in text
+    doc = json.loads(report.read_text(encoding="utf-8"))
+    figures = {f["figure"]: f for f in doc["steps"][0]["figures"]}
+    model = read_behaviour_file(out)  # what simulate --behaviour reads
+    assert model.messages["announce"]["open"] == pytest.approx(figures["open"]["mean"])
+    assert figures["open"]["low"] <= TRUE["open"] <= figures["open"]["high"]
+    assert figures["open"]["of"] == 3_000 and figures["open"]["hits"] == doc["steps"][0]["opened"]
+    source = model.sources["messages.announce.open"]
+    assert source["contacts"] == 3_000 and source["journey"] == doc["journey"]
+    assert source["measured"] == f"{figures['open']['hits']} of 3000 (email)"
+    assert source["live_run"].endswith("a.jpkg.run") and "Beta posterior" in source["method"]
+    assert set(model.sources) >= {"event_rates.purchase", "messages.announce.conversion"}
+    written = out.read_text(encoding="utf-8")
+    # the same run named by its state folder gives the same file
+    again = live_run["folder"] / "again.yaml"
+    code, _, err = run(capsys, "calibrate", live_run["project"], "--live", live_run["folder"] / "a.jpkg.run",
+                       "--out", again)
+    assert code == 0, err
+    strip = [line for line in written.splitlines() if "read:" not in line]
+    assert strip == [line for line in again.read_text(encoding="utf-8").splitlines() if "read:" not in line]
+
+
+@pytest.mark.parametrize("args, says", [
+    (("past.csv", "--live", "{pkg}"), "not both"),
+    (("--live", "{folder}/nowhere.jpkg"), "no such package file"),
+    (("--live", "{pkg}", "--settle", "soon"), "--settle soon"),
+    (("--live", "{pkg}", "--settle", "100d"), "from 0 to 90d"),
+    ((), "--live RUN"),
+    (("past.csv", "--control", "none"), "needs --arm, --outcome, --days, --seed"),
+])
+def test_calibrate_live_bad_input_is_one_line(live_run: dict[str, Path], capsys: pytest.CaptureFixture[str],
+                                             args: tuple[str, ...], says: str) -> None:
+    from tests.cli_helpers import run
+    given = [a.format(pkg=live_run["pkg"], folder=live_run["folder"]) for a in args]
+    code, _, err = run(capsys, "calibrate", live_run["project"], *given, "--out",
+                       live_run["folder"] / "x.yaml")
+    assert code == 2 and says in err and err.count("\n") == 1, err

@@ -59,21 +59,33 @@ def summary(doc: dict[str, Any]) -> list[str]:
 
 @click.command()
 @click.argument("project", type=click.Path(dir_okay=False))
-@click.argument("past", type=click.Path(dir_okay=False))
-@click.option("--arm", required=True, help="The column saying which arm each contact was in.")
-@click.option("--control", required=True, help="The arm column's value of the control (sent nothing).")
-@click.option("--outcome", "outcomes", multiple=True, required=True, metavar="NAME=COLUMN",
+@click.argument("past", type=click.Path(dir_okay=False), required=False)
+@click.option("--live", "live", metavar="PACKAGE-or-RUN",
+              help="Learn from a live run instead of a past campaign file: its package (the run's state in "
+                   "--state-dir or PACKAGE.run) or its state folder. Each message's delivery, open, click and "
+                   "unsubscribe figures and the goal's background rate and conversion after a click are fitted "
+                   "from what the runner saw (during the run or after it).")
+@click.option("--state-dir", type=click.Path(file_okay=False), help="With --live: the run's state folder.")
+@click.option("--prior-weight", type=click.FloatRange(0.001, 1e6), default=20.0, show_default=True,
+              help="With --live: how many contacts the starting figures are worth (a step few contacts reached "
+                   "stays near them).")
+@click.option("--settle", default="2d", show_default=True,
+              help="With --live: sends younger than this are left out of their step's figures (their opens and "
+                   "clicks are still coming).")
+@click.option("--arm", help="The column saying which arm each contact was in.")
+@click.option("--control", help="The arm column's value of the control (sent nothing).")
+@click.option("--outcome", "outcomes", multiple=True, metavar="NAME=COLUMN",
               help="An outcome: the contact event (purchase, web_visit, registered, ...) and the 0/1 column saying "
                    "whether the contact did it within --days of the send. Repeat for several; the messages convert "
                    "to the first (or --conversion).")
-@click.option("--days", type=click.IntRange(1, 365), required=True,
+@click.option("--days", type=click.IntRange(1, 365),
               help="Days after the send over which the outcomes were observed.")
 @click.option("--by", "by", multiple=True, metavar="COLUMN",
               help="An attribute column to fit multipliers for (per value, shrunk toward 1) and to compare the "
                    "predictions by. Repeat for up to 4.")
 @click.option("--holdout", type=float, default=0.3, show_default=True,
               help="The share of rows held out of the fit and predicted (strictly between 0 and 1).")
-@click.option("--seed", type=click.IntRange(0, 2**63 - 1), required=True,
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1),
               help="Seed of the split, the simulation and the parameter draws.")
 @click.option("--out", "out", type=OUTPUT, required=True, help="The fitted behaviour file to write (YAML).")
 @click.option("--json", "json_out", type=OUTPUT,
@@ -89,9 +101,10 @@ def summary(doc: dict[str, Any]) -> list[str]:
 @click.option("--behaviour", "behaviour_file", type=click.Path(dir_okay=False),
               help="Behaviour assumptions to start from (delivery, and open and click without --opened): a file as "
                    "journey-studio behaviour writes; default: the defaults.")
-def calibrate(project: str, past: str, arm: str, control: str, outcomes: tuple[str, ...], days: int,
-              by: tuple[str, ...], holdout: float, seed: int, out: str, json_out: str | None, opened: str | None,
-              clicked: str | None, conversion: str | None, channel: str, replicas: int,
+def calibrate(project: str, past: str | None, live: str | None, state_dir: str | None, prior_weight: float,
+              settle: str, arm: str | None, control: str | None, outcomes: tuple[str, ...], days: int | None,
+              by: tuple[str, ...], holdout: float, seed: int | None, out: str, json_out: str | None,
+              opened: str | None, clicked: str | None, conversion: str | None, channel: str, replicas: int,
               behaviour_file: str | None) -> None:
     """Fit the behaviour model to a past campaign and check it on contacts it was not fitted on.
 
@@ -99,7 +112,23 @@ def calibrate(project: str, past: str, arm: str, control: str, outcomes: tuple[s
     columns observed over --days after the send, attribute columns (--by). A random 1 - holdout share is fitted:
     background rates from the control, each arm's message figures, multipliers per --by value; the held-out
     contacts are simulated (a one-message journey per arm, the control as its twin without it) and each group's
-    observed share is compared with the predicted mean and 95% prediction interval."""
+    observed share is compared with the predicted mean and 95% prediction interval.
+
+    With --live PACKAGE-or-RUN instead of PAST, the figures are learned from what a live run's runner saw."""
+    if live is not None:
+        if past is not None:
+            fail("give a past campaign file or --live RUN, not both")
+        with _open(project, write=False):
+            pass  # the project must be one (what is learned is written to --out, not into the project)
+        from app.cli.calibrate_live import calibrate_live
+        calibrate_live(project, live, state_dir, out, json_out, behaviour_file, prior_weight, settle)
+        return
+    missing = [name for name, v in (("PAST (the campaign file)", past), ("--arm", arm), ("--control", control),
+                                    ("--outcome", outcomes), ("--days", days), ("--seed", seed)) if not v and
+               v != 0]
+    if missing:
+        fail(f"calibrate from a past campaign needs {', '.join(missing)} (or learn from a live run: --live RUN)")
+    assert past is not None and arm is not None and control is not None and days is not None and seed is not None
     from app.cli.simulate import read_behaviour
     from simulator.behaviour_file import behaviour_file_text
     from simulator.calibrate import CalibrateSpec, CampaignError, calibrate as run_calibration, read_campaign
