@@ -65,16 +65,11 @@ class _Design:
     onehot: np.ndarray  # per cell: one column per (by column, value) with more than one value
     names: tuple[str, ...]
     blocks: dict[str, list[int]]  # by column -> positions in `onehot`
+    keys: np.ndarray  # per cell: its key (sorted; see `_key`)
 
 
 def _design(c: Campaign) -> _Design:
-    radix = 1
-    key = c.arm.astype(np.int64)
-    mult = len(c.arms)
-    for col in c.by:
-        key = key + c.by_codes[col].astype(np.int64) * mult
-        mult *= len(c.by_values[col])
-    cells, inverse = np.unique(key, return_inverse=True)
+    cells, inverse = np.unique(_key(c, None, c.arm), return_inverse=True)
     arm = cells % len(c.arms)
     levels = np.zeros((len(cells), len(c.by)), dtype=np.int64)
     rest = cells // len(c.arms)
@@ -82,7 +77,6 @@ def _design(c: Campaign) -> _Design:
         k = len(c.by_values[col])
         levels[:, j] = rest % k
         rest //= k
-    del radix
     cols: list[np.ndarray] = []
     names: list[str] = []
     blocks: dict[str, list[int]] = {}
@@ -94,7 +88,7 @@ def _design(c: Campaign) -> _Design:
             cols.append((levels[:, j] == v).astype(float))
             names.append(f"{col}={value}")
     onehot = np.stack(cols, axis=1) if cols else np.zeros((len(cells), 0))
-    return _Design(inverse.astype(np.int64), arm, levels, onehot, tuple(names), blocks)
+    return _Design(inverse.astype(np.int64), arm, levels, onehot, tuple(names), blocks, cells)
 
 
 def _counts(d: _Design, rows: np.ndarray, y: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -311,12 +305,21 @@ def _mean_over(values: np.ndarray, cells: np.ndarray, weights: np.ndarray | None
 
 
 def arm_cells(d: _Design, c: Campaign, rows: np.ndarray, arm: int) -> np.ndarray:
-    """The cells the contacts `rows` would be in if they were in `arm` (same --by values)."""
-    lookup = {(int(a), *map(int, lv)): i for i, (a, lv) in enumerate(zip(d.arm, d.levels))}
-    levels = np.stack([c.by_codes[col][rows] for col in c.by], axis=1) if c.by else np.zeros((len(rows), 0), int)
-    uniq, inv = np.unique(levels, axis=0, return_inverse=True) if len(rows) else (levels, np.zeros(0, int))
-    cell_of = np.array([lookup.get((arm, *map(int, u)), -1) for u in uniq], dtype=np.int64)
-    return cell_of[np.asarray(inv).reshape(-1)] if len(rows) else np.zeros(0, np.int64)
+    """The cells the contacts `rows` would be in if they were in `arm` (same --by values; -1: no such cell)."""
+    key = _key(c, rows, np.full(len(rows), arm, dtype=np.int64))
+    at = np.minimum(np.searchsorted(d.keys, key), len(d.keys) - 1)
+    return np.where(d.keys[at] == key, at, -1)
+
+
+def _key(c: Campaign, rows: np.ndarray | None, arm: np.ndarray) -> np.ndarray:
+    """Each row's cell key: its arm and its --by values in mixed radix."""
+    key = arm.astype(np.int64)
+    mult = len(c.arms)
+    for col in c.by:
+        codes = c.by_codes[col] if rows is None else c.by_codes[col][rows]
+        key = key + codes.astype(np.int64) * mult
+        mult *= len(c.by_values[col])
+    return key
 
 
 def build_model(f: _Fitted, rows: np.ndarray, base: Any, steps: Mapping[int, str],
