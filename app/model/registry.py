@@ -396,7 +396,7 @@ def check_split(step: Step, ctx: CheckContext) -> Iterable[Finding]:
 
 AB_MIN_SAMPLE = 100  # contacts per path before a winner may be named
 AB_SIGNIFICANCE = 5  # percent: the bound on naming a winner when the paths do equally well
-AB_KEEP_SPLITTING = "keep-splitting"
+AB_KEEP_SPLITTING = "keep_splitting"  # shown as "keep splitting"
 AB_MAX_SAMPLE = 10_000_000
 
 
@@ -431,44 +431,45 @@ def check_ab_test(step: Step, ctx: CheckContext) -> Iterable[Finding]:
     period = p.get("test_period")
     if period is None:
         return
-    name = step.display_name
+    label = REGISTRY[step.type].label
+    who = f"{label} '{step.display_name}'" if step.display_name != label else f"This {label}"
     if period <= timedelta(0):
-        yield error("ab-test-period", f"A/B split '{name}': the test period of {format_duration(period)} is not "
+        yield error("ab-test-period", f"{who}: the test period of {format_duration(period)} is not "
                     "positive.", "Give a test period above zero (e.g. 3d), or clear it to split to the end.",
                     **_where(step, ctx, "test_period"))
     elif period > timedelta(days=366):
-        yield error("ab-test-period", f"A/B split '{name}': the test period of {format_duration(period)} is "
+        yield error("ab-test-period", f"{who}: the test period of {format_duration(period)} is "
                     "longer than a year.", "Give a test period of at most 366 days.",
                     **_where(step, ctx, "test_period"))
     n = p.get("min_sample")
     if n is not None and not 1 <= n <= AB_MAX_SAMPLE:
-        yield error("ab-min-sample", f"A/B split '{name}': the minimum of {n} contacts per path is out of range.",
+        yield error("ab-min-sample", f"{who}: the minimum of {n} contacts per path is out of range.",
                     f"Give a whole number from 1 to {AB_MAX_SAMPLE:,}.", **_where(step, ctx, "min_sample"))
     alpha = p.get("significance")
     if alpha is not None and not 0.1 <= alpha <= 20:
-        yield error("ab-significance", f"A/B split '{name}': a significance level of {alpha:g}% is out of range.",
+        yield error("ab-significance", f"{who}: a significance level of {alpha:g}% is out of range.",
                     "Give a level from 0.1% to 20% (5% is usual).", **_where(step, ctx, "significance"))
     paths = min(len(p.get("split") or ()), len(PATH_NAMES))
     fallback = p.get("if_no_winner")
     if fallback not in (None, AB_KEEP_SPLITTING) and fallback not in PATH_NAMES[:paths]:
-        yield error("ab-default-path", f"A/B split '{name}': the path to take if no path wins, {fallback}, is not "
+        yield error("ab-default-path", f"{who}: the path to take if no path wins, {fallback}, is not "
                     f"one of its {paths} paths.", "Choose one of its paths, or keep splitting.",
                     **_where(step, ctx, "if_no_winner"))
     metric = p.get("winner_metric") or "clicked"
     if metric == "goal" and ctx.journey.goal is None:
-        yield error("ab-goal-without-goal", f"A/B split '{name}' picks its winner by the goal, but the journey has "
+        yield error("ab-goal-without-goal", f"{who} picks its winner by the goal, but the journey has "
                     "no goal.", "Set the journey's goal, or pick the winner by opens or clicks.",
                     **_where(step, ctx, "winner_metric"))
     if metric in ("opened", "clicked"):
         for i in range(paths):
             if not _reaches_message(ctx.journey, step.outputs.get(PATH_NAMES[i])):
-                yield error("ab-path-without-message", f"A/B split '{name}' picks its winner by '{metric}', but "
+                yield error("ab-path-without-message", f"{who} picks its winner by '{metric}', but "
                             f"path {PATH_NAMES[i]} can end without sending a message.",
                             "Put a message on every path, or pick the winner by the goal.",
                             **_where(step, ctx, "winner_metric"))
     s = ctx.journey.schedule
     if s.start is not None and s.end is not None and period > timedelta(0) and s.start + period >= s.end:
-        yield error("ab-test-after-end", f"A/B split '{name}': the test period of {format_duration(period)} ends "
+        yield error("ab-test-after-end", f"{who}: the test period of {format_duration(period)} ends "
                     f"at or after the journey's end ({format_datetime(s.end)}): no contact would take the winner.",
                     "Shorten the test period, or clear it to split to the end.", **_where(step, ctx, "test_period"))
 
@@ -558,7 +559,7 @@ TILE_TYPES: tuple[TileType, ...] = (
                PropSpec("test_period", "duration", "Test period",
                         help="How long the test runs from the journey's start (e.g. 3d); then the winner takes "
                              "the paths' traffic. Empty: no winner is chosen, the paths split to the end."),
-               PropSpec("min_sample", "int", "Minimum contacts per path", default=AB_MIN_SAMPLE,
+               PropSpec("min_sample", "int", "Minimum per path", default=AB_MIN_SAMPLE,
                         help="No winner unless every path had at least this many contacts in the test period."),
                PropSpec("significance", "percent", "Significance level %", default=AB_SIGNIFICANCE,
                         help="The chance of naming a winner when the paths do equally well (at most)."),
