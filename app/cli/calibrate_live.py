@@ -68,7 +68,7 @@ def calibrate_live(project: str, run: str, state_dir: str | None, out: str, json
     write_output(out, text)
     if json_out:
         write_output(json_out, json.dumps({**report, "sources": sources}, indent=2) + "\n")
-    for line in summary_lines(report, observed.journey):
+    for line in summary_lines(report, f"'{r.plan.journey_name}' ({observed.journey})"):
         click.echo(line, err=out == STDOUT)
     if observed.truncated:
         click.echo("Note: the run is larger than what is read at once; its first part was fitted", err=True)
