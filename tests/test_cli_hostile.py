@@ -211,8 +211,8 @@ def no_designer(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
 @pytest.mark.parametrize(("word", "says"), [
     ("simulat", "no such command 'simulat'; did you mean 'simulate'?"),
     ("exprot", "no such command 'exprot'; did you mean 'export'?"),
-    ("calibrate", "no such command 'calibrate'"),
-    ("frobnicate", "no such command 'frobnicate' (commands: behaviour, check, compare"),
+    ("calibrat", "no such command 'calibrat'; did you mean 'calibrate'?"),
+    ("frobnicate", "no such command 'frobnicate' (commands: behaviour, calibrate, check, compare"),
 ])
 def test_a_mistyped_command_says_so_and_opens_no_designer(no_designer: list[str | None], tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch, word: str,
