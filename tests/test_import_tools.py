@@ -333,3 +333,54 @@ def test_file_import_of_a_mautic_export_shows_the_report_and_undoes_as_one_edit(
     assert doc.project.find_journey("Spring re-engagement") is not None
     doc.undo_stack.setClean()
     w.close()
+
+
+# --- Dittofeed -----------------------------------------------------------------------------------------------
+
+DITTOFEED = FIXTURES / "dittofeed_onboarding.yaml"
+
+
+def test_dittofeed_journey_maps_messages_delays_splits_and_wait_for() -> None:
+    r = read_import(DITTOFEED)
+    assert r.format == "dittofeed" and r.detected
+    j = r.journey
+    assert j.name == "Onboarding" and j.audience.segments == ("New sign-ups",) and j.frequency.kind == "ongoing"
+    welcome = j.step(j.entry)
+    assert (welcome.type, welcome.props["content"]) == ("email", "Welcome to Contoso")  # the template's name
+    wait = j.step(welcome.outputs["next"])
+    assert wait.props["duration"] == timedelta(days=2)
+    activated = j.step(wait.outputs["next"])
+    assert activated.props["segment"] == "Activated users" and activated.outputs["yes"] == END
+    rep = _by_source(r)
+    wait_for = rep["wait-for-login"]  # waits up to a day for 'Logged in': a wait, then the segment test
+    assert wait_for.outcome == "approximated"  # type: ignore[attr-defined]
+    pause, test = (j.step(s) for s in wait_for.steps)  # type: ignore[attr-defined]
+    assert activated.outputs["no"] == pause.id and pause.props["duration"] == timedelta(days=1)
+    assert test.props["segment"] == "Logged in"
+    assert j.step(test.outputs["yes"]).type == "push" and j.step(test.outputs["no"]).type == "sms"
+    assert rep["morning"].outcome == "placeholder" and "9:00" in rep["morning"].note  # type: ignore[attr-defined]
+    assert rep["crm-hook"].outcome == "placeholder"  # type: ignore[attr-defined]
+    assert j.step(rep["crm-hook"].steps[0]).outputs == {"next": END}  # type: ignore[attr-defined]
+    assert set(rep) == {"entry", "welcome", "wait-two-days", "activated", "wait-for-login", "tips", "nudge-sms",
+                        "morning", "crm-hook"}
+    _round_trip(r)
+
+
+def test_dittofeed_bad_input(tmp_path: Path) -> None:
+    text = DITTOFEED.read_text()
+    cases = {
+        "child: activated": ("child: nowhere", "node wait-two-days: child 'nowhere' is not a node of this journey"),
+        "child: crm-hook": ("child: welcome", "the nodes loop (welcome -> wait-two-days -> activated ->"),
+        "seconds: 172800": ("seconds: -5", "node wait-two-days: a delay of -5 seconds is out of range"),
+    }
+    for old, (new, where) in cases.items():
+        path = tmp_path / "bad.yaml"
+        path.write_text(text.replace(old, new, 1))
+        with pytest.raises(FormatError) as e:
+            read_import(path)
+        assert str(e.value).startswith(f"{path}:") and where in str(e.value), str(e.value)
+    bomb = tmp_path / "bomb.yaml"  # the 'billion laughs': refused at the first alias, before anything expands
+    bomb.write_text("a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                    "definition: {entryNode: *b}\n")
+    with pytest.raises(FormatError, match=r"bomb.yaml:2:\d+: aliases \(\*a\) are not supported"):
+        read_import(bomb, "dittofeed")

@@ -231,6 +231,9 @@ class Builder:
         self._content_keys[key] = cname
         return cname
 
+    def knows_segment(self, key: Any) -> bool:
+        return key in self._segment_keys
+
     def segment(self, key: Any, name: str, description: str, entity: SegmentEntity = "contacts") -> str:
         """A segment placeholder (no query) for the source's segment `key`; returns its name."""
         if key in self._segment_keys:
