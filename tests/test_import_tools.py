@@ -384,3 +384,18 @@ def test_dittofeed_bad_input(tmp_path: Path) -> None:
                     "definition: {entryNode: *b}\n")
     with pytest.raises(FormatError, match=r"bomb.yaml:2:\d+: aliases \(\*a\) are not supported"):
         read_import(bomb, "dittofeed")
+
+
+def test_a_mautic_jump_forward_becomes_a_link_and_a_temporary_jump_id_is_passed_over(tmp_path: Path) -> None:
+    doc = _mautic_doc()
+    jump = next(e for e in doc[0]["campaign_event"] if e["id"] == 17)
+    jump["properties"] = {"properties": {"jumpToEvent": "newe0e4886b4731cd4ad34db364d745035aa077fad3"},
+                          "jumpToEvent": 16}  # as Mautic saves it: the builder's temporary id beside the real one
+    path = tmp_path / "forward.json"
+    path.write_text(json.dumps(doc))
+    r = read_import(path)
+    rep = _by_source(r)
+    assert rep["17"].outcome == "mapped" and "became a link to 'Tell the CRM'" in rep["17"].note  # type: ignore
+    nudge = r.journey.step(rep["13"].steps[0])  # type: ignore[attr-defined]
+    assert nudge.outputs["next"] == rep["16"].steps[0]  # type: ignore[attr-defined]
+    assert not any(s.name.startswith("Unmapped: Back to") for s in r.journey)

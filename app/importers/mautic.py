@@ -584,7 +584,11 @@ def _parallel(ev: _Ev, first: _Ev | None) -> None:
 def _target(b: Builder, child: _Ev, evs: dict[str, _Ev], src: str) -> str | None:
     if child.type != "campaign.jump_to_event":
         return child.entry
-    dest_id = child.prop("jumpToEvent")
+    props = child.raw.get("properties")
+    inner = props.get("properties") if isinstance(props, Mapping) else None
+    # the saved id sits beside the form's value, which can be a temporary id ('new...') from the builder
+    found = [x.get("jumpToEvent") for x in (props, inner) if isinstance(x, Mapping) and x.get("jumpToEvent")]
+    dest_id = next((d for d in found if str(d) in evs), found[0] if found else None)
     dest = evs.get(str(dest_id)) if dest_id is not None else None
     if dest is not None and dest.entry and dest.entry != src and not b.reaches(dest.entry, src):
         child.steps.append(dest.entry)
