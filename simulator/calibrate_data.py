@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from app.errors import JourneyStudioError
-from app.model.attributes import CONTACT_EVENTS
+from app.model.attributes import CONSENT_LEVELS, CONTACT_EVENTS, LOYALTY_TIERS
 
 MAX_BYTES = 512 * 1024 * 1024
 MAX_ROWS = 5_000_000
@@ -28,6 +28,7 @@ MAX_DAYS = 365
 MAX_REPLICAS = 100
 CHANNELS = ("email", "sms", "push")
 UNSUPPORTED_BY = ("time_zone",)
+BUILT_IN_LEVELS = {"loyalty_tier": LOYALTY_TIERS, "consent_level": CONSENT_LEVELS}  # --by columns the simulator has
 
 
 class CampaignError(JourneyStudioError):
@@ -239,6 +240,12 @@ def _read(f: io.TextIOBase, p: str, spec: CalibrateSpec) -> Campaign:
     by_values: dict[str, tuple[str, ...]] = {}
     by_codes: dict[str, np.ndarray] = {}
     for j, col in enumerate(spec.by):
+        levels = BUILT_IN_LEVELS.get(col)
+        odd = [v for v in by_maps[j] if levels is not None and v not in levels]
+        if odd:
+            first = int(np.flatnonzero(np.asarray(by_raw[j]) == by_maps[j][odd[0]])[0])
+            raise CampaignError(f"{p}:{lines[first]}: column '{col}': {odd[0]!r} is not a {col.replace('_', ' ')} "
+                                f"({', '.join(levels or ())}); to group by the column as it is, give it another name")
         values = sorted(by_maps[j])
         pos = {v: k for k, v in enumerate(values)}
         table = np.array([pos[v] for v in by_maps[j]], dtype=np.int32)

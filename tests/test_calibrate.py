@@ -272,3 +272,23 @@ def test_other_bad_settings(project: Path, past: Path, tmp_path: Path, capsys: p
     assert "not UTF-8" in _bad(capsys, project, latin, tmp_path / "b.yaml")
     code, _, err = run(capsys, *_args(project, past, tmp_path))  # --out a folder: refused before any work
     assert code == 2 and str(tmp_path) in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_built_in_attribute_groups_through_the_simulator_s_own_column(tmp_path: Path) -> None:
+    """--by loyalty_tier fills the population's loyalty column: the simulated control groups follow the fitted
+    purchase multipliers; a value that is not a tier is refused in one line."""
+    src = generate(tmp_path / "past.csv", 20_000, 31)
+    loyal = tmp_path / "loyal.csv"
+    loyal.write_text(src.read_text(encoding="utf-8").replace("tier,", "loyalty_tier,", 1), encoding="utf-8")
+    spec = _spec(2, by=("loyalty_tier",))
+    result = calibrate(read_campaign(loyal, spec), spec)
+    factor = {m["value"]: m["factor"] for m in result.fit["multipliers"] if m["target"] == "event:purchase"}
+    predicted = {g["by"]["loyalty_tier"]: g["predicted"]["mean"] for g in result.groups
+                 if g["arm"] == "No email" and g["outcome"] == "purchase"}
+    assert factor["bronze"] < 0.9 < 1.1 < factor["gold"]
+    assert predicted["bronze"] < predicted["silver"] < predicted["gold"]
+    assert predicted["gold"] / predicted["bronze"] == pytest.approx(factor["gold"] / factor["bronze"], rel=0.25)
+    odd = tmp_path / "odd.csv"
+    odd.write_text(loyal.read_text(encoding="utf-8").replace(",gold,", ",vip,", 1), encoding="utf-8")
+    with pytest.raises(calibrate_data.CampaignError, match=r"odd.csv:\d+: column 'loyalty_tier': 'vip' is not a"):
+        read_campaign(odd, spec)
