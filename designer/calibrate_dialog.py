@@ -440,7 +440,7 @@ class CalibrateDialog(QDialog):
 
     def _progressed(self, fraction: float, message: str) -> None:
         self.progress.setValue(int(fraction * 1000))
-        self.status.setText(message[:1].upper() + message[1:] + "…")
+        self.status.setText(message[:1].upper() + message[1:] + "…")  # e.g. "Simulating the 9,863 held-out ..."
 
     def _done(self) -> None:
         self.job = None

@@ -390,7 +390,10 @@ def calibrate(c: Campaign, spec: CalibrateSpec, *, base: Any = None,
         sims: dict[str, np.ndarray] = {}
 
         def step(fraction: float, message: str, i: int = i) -> None:
-            report(0.05 + 0.9 * (i + fraction) / len(arms), f"simulating {c.arms[a]}: {message}")
+            del message  # the engine's counts are of the replicas' copies: say what is simulated instead
+            report(0.05 + 0.9 * (i + fraction) / len(arms),
+                   f"simulating the {len(rows):,} held-out contacts of '{c.arms[a]}' (arm {i + 1} of {len(arms)}, "
+                   f"{replicas} replicas)")
 
         got = simulate_arm(c, rows, model, steps[journey_arm], spec, twin=a == f.control, progress=step,
                            cancel=cancel)
