@@ -457,7 +457,7 @@ def _fit_summary(f: _Fitted, c: Campaign, draws: Mapping[str, np.ndarray], steps
         under = f.caused({k: v for k, v in draws.items() if not k.startswith("bg:")})
         row: dict[str, Any] = {"step": step, "converted_per_delivered": {
             "mean": round(float(_mean_over(caused, cells)) / f.delivery, 8),
-            **{k: v / f.delivery for k, v in _interval(_mean_over(under, cells)).items()}}}
+            **{k: round(v / f.delivery, 8) for k, v in _interval(_mean_over(under, cells)).items()}}}
         for name, p in f.parts.items():
             i = p.arms.index(a)
             sd = float(p.fit.sd()[i])
