@@ -171,9 +171,11 @@ def test_bad_files_of_any_kind_are_one_line(tmp_path: Path, capsys) -> None:
         "aliases.yaml": "a: &x [1, 2]\nb: *x\n",
         "unknown.json": json.dumps({"hello": "world"}),
         "nul.json": '{"campaign": []\x00}',
+        "twice.json": '{"campaign": [], "campaign": []}',
     }
     expected = {"not-json.json": "malformed YAML", "aliases.yaml": "aliases (*x) are not supported",
-                "unknown.json": "cannot tell the format", "nul.json": "NUL byte"}
+                "unknown.json": "cannot tell the format", "nul.json": "NUL byte",
+                "twice.json": "twice.json:1:18: malformed YAML: duplicate key 'campaign'"}
     project = tmp_path / "p.jstudio"
     run(capsys, "new", project)
     for name, text in cases.items():
@@ -189,7 +191,12 @@ def test_bad_files_of_any_kind_are_one_line(tmp_path: Path, capsys) -> None:
         read_import(big)
     with pytest.raises(FormatError, match="not a Mautic campaign export|'campaign' must be a list"):
         read_import_text(json.dumps({"campaign": "x", "campaign_event": []}), file="x.json", fmt="mautic")
-    assert END == "end"
+    doc = _mautic_doc()
+    doc[0]["campaign_event"] = [{"id": i, "type": "email.send", "event_type": "action"} for i in range(1, 2002)]
+    many = tmp_path / "many.json"
+    many.write_text(json.dumps(doc))
+    with pytest.raises(FormatError, match="2,001 campaign events; at most 2,000 are read"):
+        read_import(many)
 
 
 # --- Dynamics 365 --------------------------------------------------------------------------------------------

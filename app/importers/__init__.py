@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from app.codec.plain import PlainError
 from app.errors import FormatError, JourneyStudioError
-from app.importers.common import FORMAT_LABELS, ImportResult, StepReport, no_nul
+from app.importers.common import FORMAT_LABELS, ImportResult, StepReport, fast_json, no_nul
 
 FORMATS: tuple[str, ...] = ("mautic", "d365", "dittofeed")
 MAX_BYTES = 16 * 1024 * 1024  # an export with every email's HTML can be a few MB
@@ -60,7 +60,10 @@ def read_import_text(text: str, *, file: str = "<input>", fmt: str | None = None
     from app.codec.yamlio import format_error, parse_text, read_journey_text
     if fmt is not None and fmt not in FORMATS:
         raise JourneyStudioError(f"unknown format {fmt!r}: give one of {', '.join(FORMATS)}")
-    doc = parse_text(text, file=file)  # bounded: no aliases or tags, limited size and nesting
+    doc = fast_json(text)
+    marked = doc is None
+    if doc is None:
+        doc = parse_text(text, file=file)  # bounded: no aliases or tags, limited size and nesting
     found = detect(doc)
     given = fmt is not None
     if fmt is None:
@@ -76,8 +79,8 @@ def read_import_text(text: str, *, file: str = "<input>", fmt: str | None = None
     try:
         no_nul(doc)
         return _importer(fmt)(doc, detected=not given)
-    except PlainError as e:
-        raise format_error(doc, e, file) from None
+    except PlainError as e:  # located in the text: JSON read fast is read again with positions
+        raise format_error(doc if marked else parse_text(text, file=file), e, file) from None
     except RecursionError:
         raise FormatError("the document is nested too deeply", file=file) from None
 

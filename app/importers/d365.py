@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
-from app.importers.common import (MAX_SOURCE_STEPS, Builder, ImportResult, Outcome, Path, bad, fmt_duration,
-                                  short)
+from app.importers.common import (MAX_SOURCE_STEPS, Builder, ImportResult, Outcome, Path, bad, fast_json,
+                                  fmt_duration, short)
 from app.model.journey import Audience
 from app.model.values import format_datetime
 
@@ -148,14 +148,17 @@ def _tiles(acts: Any, path: Path) -> dict[str, _Tile]:
         if t.parent is not None and t.parent not in tiles:
             raise bad(t.path + ("ParentActivityId",), f"activity {t.id}: ParentActivityId {short(t.parent, 40)!r} "
                       "is not an activity of this definition")
+    rooted: set[str] = set()  # parent chains must end at the root; each activity is walked once
     for t in tiles.values():
-        seen, cur = [t.id], t
-        while cur.parent is not None:
+        chain, on_chain, cur = [t.id], {t.id}, t
+        while cur.parent is not None and cur.id not in rooted:
             cur = tiles[cur.parent]
-            if cur.id in seen:
+            if cur.id in on_chain:
                 raise bad(t.path + ("ParentActivityId",), f"activity {t.id}: its ParentActivityId chain loops "
-                          f"({' -> '.join(seen + [cur.id])})")
-            seen.append(cur.id)
+                          f"({' -> '.join(chain + [cur.id])})")
+            chain.append(cur.id)
+            on_chain.add(cur.id)
+        rooted.update(chain)
     return tiles
 
 
@@ -165,7 +168,10 @@ def import_doc(doc: Any, *, detected: bool) -> ImportResult:
         from app.codec.yamlio import parse_text
         from app.errors import FormatError
         try:
-            acts = parse_text(acts, file="msdyncrm_workflowdefinition")
+            text = acts
+            acts = fast_json(text)
+            if acts is None:
+                acts = parse_text(text, file="msdyncrm_workflowdefinition")
         except FormatError as e:
             raise bad(path, f"msdyncrm_workflowdefinition is not JSON text: {e.message}") from None
     tiles = _tiles(acts, path)

@@ -204,15 +204,17 @@ def _events(m: Mapping[str, Any], path: Path) -> dict[str, _Ev]:
         if ev.parent is not None and ev.parent not in evs:
             raise bad(ev.path + ("parent_id",), f"campaign_event {ev.id}: parent_id {ev.parent} is not an event of "
                       "this export")
-    for ev in evs.values():  # parent chains must end at a root
-        seen = [ev.id]
-        cur = ev
-        while cur.parent is not None:
+    rooted: set[str] = set()  # parent chains must end at a root; each event is walked once
+    for ev in evs.values():
+        chain, on_chain, cur = [ev.id], {ev.id}, ev
+        while cur.parent is not None and cur.id not in rooted:
             cur = evs[cur.parent]
-            if cur.id in seen:
+            if cur.id in on_chain:
                 raise bad(ev.path + ("parent_id",), f"campaign_event {ev.id}: its parent_id chain loops "
-                          f"({' -> '.join(seen + [cur.id])})")
-            seen.append(cur.id)
+                          f"({' -> '.join(chain + [cur.id])})")
+            chain.append(cur.id)
+            on_chain.add(cur.id)
+        rooted.update(chain)
     for ev in evs.values():
         if ev.parent is None:
             ev.port = "next"
