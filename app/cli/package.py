@@ -53,16 +53,26 @@ def _open_for_package(project: str, *, freezing: bool) -> Any:
 @click.option("--sign-key", type=click.Path(dir_okay=False), envvar=SIGNING_KEY_ENV, show_envvar=True,
               help="Sign the package with this Ed25519 private key (made by: journey-studio keygen).")
 @click.option("--by", "by", help="Who packages it, as the manifest records it (default: your user name).")
+@click.option("--in-flight", "in_flight", type=click.Choice(["move", "finish"]),
+              help="What happens to contacts in flight on the previous version when this one goes live: move to the "
+                   "same step of this version (steps it removes need --move or --leave), or finish on theirs.")
+@click.option("--move", "moves", multiple=True, metavar="STEP=TARGET",
+              help="Contacts at STEP of the previous version move to TARGET of this one (repeatable).")
+@click.option("--leave", "leave", multiple=True, metavar="STEP",
+              help="Contacts at STEP of the previous version leave the journey (repeatable).")
 def package(project: str, journey_name: str, out: str, version: int | None, sign_key: str | None,
-            by: str | None) -> None:
+            by: str | None, in_flight: str | None, moves: tuple[str, ...], leave: tuple[str, ...]) -> None:
     """Freeze a journey that passes the check as a release and write it as a package for the live runner.
 
     Refused, with every reason listed, while the check for errors finds errors or any content it sends is not
     Ready to send; then nothing is frozen or written. A draft unchanged since its last released version is
     packaged as that version again (nothing is frozen); a changed one becomes the next version, and what changed
-    is listed.
+    is listed. `--in-flight` (with `--move` and `--leave`) says what happens to the contacts still on the previous
+    version; the package carries it for the runner.
     """
     import getpass
+
+    from app.package.in_flight import InFlightError, choice_from_options
 
     from app.package.build import package_journey
     from app.package.errors import KeyFileError, PackageError, PackageRefused
@@ -76,12 +86,18 @@ def package(project: str, journey_name: str, out: str, version: int | None, sign
         by = check_name(by if by is not None else getpass.getuser())
     except KeyFileError as e:
         fail(f"--by: {e}")
+    choice = None
+    if in_flight is not None or moves or leave:
+        try:
+            choice = choice_from_options(0, in_flight, moves, leave)
+        except InFlightError as e:
+            _refuse(str(e), e.lines)
     with _open_for_package(project, freezing=version is None) as pf:
         ring = project_keyring(pf.project)
         signer = ring.by_id(key_id(key.public_key())) if key is not None else None
         try:
             result = package_journey(pf, journey_name, out, version=version, signing_key=key, packaged_by=by,
-                                     signer_name=signer.name if signer is not None else "")
+                                     signer_name=signer.name if signer is not None else "", in_flight=choice)
         except PackageRefused as e:
             _refuse(str(e), e.lines)
         except PackageError as e:
@@ -99,6 +115,8 @@ def package(project: str, journey_name: str, out: str, version: int | None, sign
             click.echo(f"  {line}", err=True)
         if len(lines) > _MAX_CHANGE_LINES:
             click.echo(f"  ... and {len(lines) - _MAX_CHANGE_LINES} more", err=True)
+    if choice is not None:
+        _echo_in_flight(out)
     if ring and signer is None:
         click.echo(f"Note: the project trusts {count(len(ring), 'key')}; this package is "
                    + ("not signed" if key is None else "signed by a key it does not trust")
@@ -109,6 +127,18 @@ def package(project: str, journey_name: str, out: str, version: int | None, sign
     run = f", approved run {result.approved_run}" if result.approved_run is not None else ", no approved run"
     click.echo(f"Wrote {out}: '{result.journey_name}' version {result.version}, {signed}{run}")
     click.echo(f"SHA-256 {result.sha256}")
+
+
+def _echo_in_flight(out: str) -> None:
+    """What the package just written says about the contacts in flight on the previous version."""
+    from app.package.in_flight import from_plain
+    from app.package.read import read_package
+    plan = from_plain(read_package(Path(out)).manifest["in_flight"], out)
+    click.echo(f"In flight: {plan.summary()}", err=True)
+    for d in plan.decisions.values():
+        if d.why == "chosen":
+            what = f"move to '{d.target}'" if d.action == "move" else f"{d.action}"
+            click.echo(f"  contacts at '{d.step}' {what}", err=True)
 
 
 def _summary(pkg: Any) -> list[str]:
@@ -135,6 +165,9 @@ def _summary(pkg: Any) -> list[str]:
                      f"{n.get('steps_removed', len(changes.get('steps_removed') or []))} removed, "
                      f"{n.get('steps_changed', len(changes.get('steps_changed') or {}))} changed"
                      + (", settings changed" if changes.get("settings_changed") else ""))
+    if mf.get("in_flight"):
+        from app.package.in_flight import from_plain
+        lines.append(f"  in flight     {from_plain(mf['in_flight'], str(pkg.path)).summary()}")
     lines.append(f"  SHA-256       {pkg.sha256}")
     return lines
 

@@ -41,6 +41,8 @@ from app.words import count
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+    from app.package.in_flight import InFlight, Plan
+
     from app.store.project_file import ProjectFile
     from app.store.runs import RunInfo
 
@@ -321,7 +323,8 @@ def build_package(j: Journey, contents: Sequence[Content], segments: Sequence[Se
                   *, project: str, run: Mapping[str, Any] | None = None,
                   signing_key: Ed25519PrivateKey | None = None, created_at: str | None = None,
                   run_record: bytes | None = None, packaged_by: str = "", signer_name: str = "",
-                  changes: VersionChanges | None = None, frequency_caps: Sequence[ChannelCap] = ()) -> bytes:
+                  changes: VersionChanges | None = None, frequency_caps: Sequence[ChannelCap] = (),
+                  in_flight: Plan | None = None) -> bytes:
     """The bytes of a package of the frozen journey `j` (its version is `j.version`)."""
     created_at = created_at or m.utc_now()
     members = package_members(j, contents, segments, findings, run, created_at, run_record)
@@ -332,7 +335,8 @@ def build_package(j: Journey, contents: Sequence[Content], segments: Sequence[Se
                                members=members, project=project, validation=validation, approved_run=run,
                                packaged_by=packaged_by, signed=signed,
                                changes=changes.to_plain() if changes is not None else None,
-                               frequency_caps=caps_to_plain(tuple(frequency_caps)) or None)
+                               frequency_caps=caps_to_plain(tuple(frequency_caps)) or None,
+                               in_flight=in_flight.to_plain() if in_flight is not None else None)
     head = m.manifest_bytes(manifest)
     files = {m.MANIFEST: head}
     if signing_key is not None:
@@ -378,17 +382,40 @@ def _run_record(pf: ProjectFile, run: RunInfo) -> bytes | None:
     return data if len(data) <= m.MAX_MEMBER_BYTES and len(data) <= m.MAX_TOTAL_BYTES // 2 else None
 
 
+def in_flight_plan(pf: ProjectFile, readiness: Readiness, choice: InFlight) -> Plan:
+    """What happens to contacts in flight on the previous released version (app/package/in_flight.py), resolved
+    against it and the version `readiness` packages; PackageRefused with every problem when it cannot be done."""
+    from app.package.in_flight import InFlightError, resolve
+    if readiness.reuses or readiness.changes is None:
+        why = (f"version {readiness.version} is the released version again (unchanged): there is no new version "
+               "for its contacts to move to" if readiness.reuses else
+               f"version {readiness.version} is the journey's first: no contacts are in flight on an earlier one")
+        raise PackageRefused(f"--in-flight: {why}; leave the in-flight options out", [])
+    old = choice.from_version or readiness.changes.old
+    j_old = pf.read_version(readiness.journey_id, old)[0]
+    j_new = (pf.project.journey(readiness.journey_id) if readiness.freezes
+             else pf.read_version(readiness.journey_id, readiness.version)[0])
+    try:
+        return resolve(replace(choice, from_version=old), j_old, j_new)
+    except InFlightError as e:
+        raise PackageRefused(f"{e} (no package was written, nothing was frozen)", e.lines) from None
+
+
 def package_journey(pf: ProjectFile, journey_key: str, out: str | os.PathLike[str], *, version: int | None = None,
                     signing_key: Ed25519PrivateKey | None = None, created_at: str | None = None,
-                    packaged_by: str = "", signer_name: str = "") -> PackageResult:
+                    packaged_by: str = "", signer_name: str = "", in_flight: InFlight | None = None) -> PackageResult:
     """Package a journey that may go live: freeze its draft (or take frozen `version`) and write `out`. A draft
     unchanged since the last released version is packaged as that version (nothing is frozen).
+
+    `in_flight`: what happens to the contacts in flight on the previous released version (carried in the manifest,
+    recorded as an "in-flight" milestone).
 
     Raises PackageRefused (with every reason) when it may not go live; then nothing is frozen or written.
     """
     readiness = assess(pf, journey_key, version)
     if not readiness.ready:
         raise readiness.refusal()
+    plan = in_flight_plan(pf, readiness, in_flight) if in_flight is not None else None
     out_path = Path(out)
     check_output(out_path)
     number = pf.freeze(readiness.journey_id) if readiness.freezes else readiness.version
@@ -399,7 +426,7 @@ def package_journey(pf: ProjectFile, journey_key: str, out: str | os.PathLike[st
     data = build_package(j, contents, segments, readiness.findings, project=pf.project.name, run=run,
                          signing_key=signing_key, created_at=created_at, run_record=record,
                          packaged_by=packaged_by, signer_name=signer_name, changes=readiness.changes,
-                         frequency_caps=pf.project.settings.frequency_caps)
+                         frequency_caps=pf.project.settings.frequency_caps, in_flight=plan)
     try:
         write_atomically(out_path, data)
     except OutputFileError as e:  # the version stays frozen: a release is not undone by a full disk
@@ -411,11 +438,13 @@ def package_journey(pf: ProjectFile, journey_key: str, out: str | os.PathLike[st
     detail += f", packaged by {packaged_by}" if packaged_by else ""
     detail += f", signed by {signer_name + ' ' if signer_name else ''}{signer}" if signer else ""
     pf.add_milestone(readiness.journey_id, "exported", detail)
+    if plan is not None:
+        pf.add_milestone(readiness.journey_id, "in-flight", f"version {number}: {plan.summary()}")
     return PackageResult(out_path, readiness.journey_name, number, readiness.freezes, m.sha256_hex(data), len(data),
                          signer, approved.id if approved else None, readiness.reuses, readiness.changes,
                          record is not None)
 
 
 __all__ = ["NOT_READY", "PackageResult", "Readiness", "assess", "build_package", "check_output", "content_line",
-           "finding_line", "find_approved_run", "package_journey", "package_members", "run_line", "run_summary",
-           "segment_uses", "version_doc", "zip_bytes"]
+           "finding_line", "find_approved_run", "in_flight_plan", "package_journey", "package_members", "run_line",
+           "run_summary", "segment_uses", "version_doc", "zip_bytes"]

@@ -74,11 +74,13 @@ def make_manifest(*, journey_id: str, journey_name: str, version: int, created_a
                   members: Mapping[str, bytes], project: str, validation: Mapping[str, Any],
                   approved_run: Mapping[str, Any] | None, packaged_by: str = "",
                   signed: Mapping[str, str] | None = None, changes: Mapping[str, Any] | None = None,
-                  frequency_caps: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                  frequency_caps: list[dict[str, Any]] | None = None,
+                  in_flight: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The manifest of a package holding `members` (name -> exact bytes); `signed` = {key_id, by, at} when the
     package is signed (the manifest is what the signature covers, so who signed and when are signed too);
     `frequency_caps`: the project's caps across journeys when it has any (app.codec.plain.caps_to_plain), which
-    the runner honours with the journey's priority and exemption (journey.yaml)."""
+    the runner honours with the journey's priority and exemption (journey.yaml); `in_flight`: what happens to the
+    contacts in flight on the previous version (app.package.in_flight.Plan.to_plain), when chosen."""
     doc: dict[str, Any] = {
         "format": FORMAT,
         "app": {"name": APP_NAME, "version": __version__},
@@ -99,6 +101,8 @@ def make_manifest(*, journey_id: str, journey_name: str, version: int, created_a
         doc["changes"] = dict(changes)
     if frequency_caps:
         doc["frequency_caps"] = [dict(c) for c in frequency_caps]
+    if in_flight is not None:
+        doc["in_flight"] = dict(in_flight)
     return doc
 
 
@@ -173,6 +177,13 @@ def parse_manifest(data: bytes, where: str) -> dict[str, Any]:
             caps_from_plain(doc["frequency_caps"])
         except PlainError as e:
             _need(False, where, f"'{e}'")
+    if doc.get("in_flight") is not None:
+        from app.package.in_flight import InFlightError, from_plain
+        try:
+            plan = from_plain(doc["in_flight"], where)
+        except InFlightError as e:
+            raise PackageError(str(e)) from None
+        _need(plan.to_version == j["version"], where, "'in_flight' is for another version than the journey's")
     return doc
 
 

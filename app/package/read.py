@@ -215,6 +215,12 @@ def _decode(where: str, manifest: dict[str, Any], files: dict[str, bytes], check
     if journey.name != manifest["journey"]["name"] or journey.version != manifest["journey"]["version"]:
         raise PackageError(f"{where}: journey.yaml holds '{journey.name}' version {journey.version}; the manifest "
                            f"says '{manifest['journey']['name']}' version {manifest['journey']['version']}")
+    if manifest.get("in_flight") is not None:  # its targets are steps of this journey contacts can be put on
+        from app.package.in_flight import InFlightError, check_against, from_plain
+        try:
+            check_against(from_plain(manifest["in_flight"], where), journey, where)
+        except InFlightError as e:
+            raise PackageError(str(e)) from None
     raw_content = _mapping_member(files[m.CONTENT], where, m.CONTENT)
     raw_segments = _mapping_member(files[m.SEGMENTS], where, m.SEGMENTS)
     try:

@@ -1,0 +1,256 @@
+"""Versions in flight (issue 18, item 3): publishing version N+1 of a live journey says what happens to the contacts
+still on version N (finish on N, move to a step of N+1, leave), checked before anything is frozen, carried in the
+package's manifest, recorded as a milestone and previewed with a run's live counts."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.codec.yamlio import read_journey_text
+from app.model.journey import Journey
+from app.package.build import version_doc
+from app.package.errors import PackageError
+from app.package.in_flight import (FINISH, LEAVE, MOVE, InFlight, InFlightError, choice_from_options, from_plain,
+                                   moved_population, preview, resolve, totals, waiting_from_counts)
+from app.package.manifest import parse_manifest
+from app.package.read import read_package
+from app.store import ProjectFile
+from tests.cli_helpers import run
+from tests.samples import ANNOUNCEMENT
+from tests.test_package import NAME, entries, make_project, rezip
+
+Cap = pytest.CaptureFixture[str]
+
+# version 2 of the announcement: the wait 'launch' is gone (a click goes straight to the text message), a wait
+# 'pause' and an exit 'bye' are new, and 'reclicked' waits for a click on a new email 'again'
+V2_STEPS = """\
+steps:
+  announce: {type: email, content: Product announcement email, next: clicked}
+  clicked:
+    type: if-then
+    wait_for: {event: link_clicked, step: announce, link: product-details}
+    within: 1d
+    yes: launched
+    no: pause
+  pause: {type: wait, name: Wait 2 days, duration: 2d, next: again}
+  again: {type: email, content: Product announcement email, next: reclicked}
+  reclicked:
+    type: if-then
+    wait_for: {event: opened, step: again}
+    within: 1d
+    yes: launched
+    no: bye
+  bye: {type: exit}
+  launched: {type: sms, content: Product launched text}
+"""
+
+
+def _v2_text() -> str:
+    head, _, rest = ANNOUNCEMENT.partition("steps:\n")
+    tail = rest[rest.index("content:\n"):]
+    return head + V2_STEPS + tail
+
+
+def _journey(text: str, version: int) -> Journey:
+    j, _, _ = read_journey_text(text)
+    j.version = version
+    return j
+
+
+@pytest.fixture
+def versions() -> tuple[Journey, Journey]:
+    return _journey(ANNOUNCEMENT, 1), _journey(_v2_text(), 2)
+
+
+@pytest.fixture
+def released(tmp_path: Path, capsys: Cap) -> Path:
+    """A project whose announcement is released as version 1 (packaged) and whose draft is version 2."""
+    project = make_project(tmp_path / "p.jstudio")
+    code, _, stderr = run(capsys, "package", project, "--journey", NAME, "--out", tmp_path / "v1.jpkg")
+    assert code == 0, stderr
+    v2, _, _ = read_journey_text(_v2_text())
+    with ProjectFile.open(project) as pf:
+        j = pf.project.journey(NAME)
+        for sid in list(j.steps):
+            if sid not in v2.steps:
+                j.remove_step(sid)
+        for sid, step in v2.steps.items():
+            if sid not in j.steps:
+                j.add_step(step.clone())
+        for sid, step in v2.steps.items():
+            j.set_props(sid, step.props)
+            for port, target in step.outputs.items():
+                j.connect(sid, port, target)
+    return project
+
+
+# --- the plan ------------------------------------------------------------------------------------------------
+
+def test_steps_kept_by_id_move_to_the_same_step_and_a_removed_wait_needs_a_choice(versions: Any) -> None:
+    old, new = versions
+    with pytest.raises(InFlightError) as e:
+        resolve(InFlight(1), old, new)
+    assert e.value.lines == ["contacts waiting at 'Wait until 10 Dec 09:00' (launch), which version 2 removes, need "
+                             "a choice: --move launch=STEP or --leave launch (or --in-flight finish)"]
+    plan = resolve(InFlight(1, MOVE, {"launch": "launched"}), old, new)
+    assert {s: (d.action, d.target, d.why) for s, d in plan.decisions.items()} == {
+        "announce": (MOVE, "announce", "kept"), "clicked": (MOVE, "clicked", "kept"),
+        "launch": (MOVE, "launched", "chosen"), "launched": (MOVE, "launched", "kept")}
+    left = resolve(InFlight(1, MOVE, {}, frozenset({"launch"})), old, new)
+    assert left.decision("launch").action == LEAVE and left.counts() == {FINISH: 0, MOVE: 3, LEAVE: 1}
+    finish = resolve(InFlight(1, FINISH), old, new)
+    assert {d.action for d in finish.decisions.values()} == {FINISH}
+    assert finish.summary() == "contacts in flight on version 1 finish on their version; not moved to version 2"
+
+
+def test_a_removed_step_nobody_waits_at_finishes_on_the_old_version(versions: Any) -> None:
+    old, new = versions
+    del new.steps["launched"]  # the text message: contacts are there only for the moment of its send
+    new.steps["clicked"].outputs["yes"] = "pause"
+    plan = resolve(InFlight(1, MOVE, {"launch": "pause"}), old, new)
+    assert (plan.decision("launched").action, plan.decision("launched").why) == (FINISH, "fleeting")
+
+
+def test_every_problem_with_a_choice_is_one_line(versions: Any) -> None:
+    old, new = versions
+    choice = InFlight(1, MOVE, {"launch": "nowhere", "announce": "bye", "clicked": "reclicked", "gone": "pause"},
+                      frozenset({"announce", "launched\x00"}))
+    with pytest.raises(InFlightError) as e:
+        resolve(choice, old, new)
+    assert e.value.lines == [
+        "--leave: 'launched\\x00' is not a step id (1 to 200 characters, no control characters)",
+        "version 1 has no step 'gone' (its steps: announce, clicked, launch, launched)",
+        "step 'announce' is both moved and left: choose one",
+        "--move launch=nowhere: version 2 has no step 'nowhere' (its steps: again, announce, bye, clicked, "
+        "launched, pause, reclicked)",
+        "--move announce=bye: step 'bye' is an exit, which ends the journey: contacts cannot wait there (use --leave "
+        "announce)",
+        "--move clicked=reclicked: 'Opened within 1 day?' waits for an event on message 'again', which version 1 "
+        "does not have: contacts moved there were never sent it (choose another step)"]
+    assert str(e.value).endswith("6 problems")
+
+
+def test_the_options_are_read_strictly() -> None:
+    choice = choice_from_options(0, None, ["launch=launched", " a = b "], ["x"])
+    assert choice.default == MOVE and dict(choice.moves) == {"launch": "launched", "a": "b"}
+    assert choice.leave == frozenset({"x"})
+    with pytest.raises(InFlightError) as e:
+        choice_from_options(0, "stay", ["launch", "a=b", "a=c", "=x"], [])
+    assert e.value.lines == [
+        "--move 'launch': write it as STEP=TARGET (a step of the published version = a step of the new one)",
+        "--move: step 'a' is given twice, to 'b' and 'c'",
+        "--move '=x': write it as STEP=TARGET (a step of the published version = a step of the new one)",
+        "--in-flight: 'stay' is not one of finish, move"]
+
+
+def test_the_manifest_form_round_trips_and_is_bounded(versions: Any) -> None:
+    old, new = versions
+    plan = resolve(InFlight(1, MOVE, {"launch": "launched"}), old, new)
+    doc = json.loads(json.dumps(plan.to_plain()))
+    assert from_plain(doc, "p.jpkg") == plan
+    for bad, says in [({**doc, "format": "in-flight/9"}, "format must be"),
+                      ({**doc, "from_version": 2}, "'from_version' and 'to_version'"),
+                      ({**doc, "steps": {"launch": {"action": "move"}}}, "needs a target"),
+                      ({**doc, "steps": {"launch": {"action": "leave", "target": "x"}}}, "has no target"),
+                      ({**doc, "steps": {f"s{i}": {"action": "finish"} for i in range(2001)}}, "at most 2000"),
+                      ({**doc, "default": "teleport"}, "'default' must be")]:
+        with pytest.raises(InFlightError, match=says):
+            from_plain(bad, "p.jpkg")
+
+
+def test_the_preview_says_what_happens_to_whom_with_the_live_counts(versions: Any) -> None:
+    old, new = versions
+    plan = resolve(InFlight(1, MOVE, {"launch": "launched"}), old, new)
+    counts = {"steps": [{"step": "announce", "waiting": 0}, {"step": "clicked", "waiting": 38},
+                        {"step": "launch", "waiting": 412}, {"step": "launched", "waiting": 1},
+                        {"step": "x\x00", "waiting": 5}, {"step": "clicked", "waiting": True}, "junk"]}
+    waiting = waiting_from_counts(counts)
+    assert waiting == {"clicked": 38, "launch": 412, "launched": 1}
+    lines = preview(plan, old, new, waiting)
+    assert [ln.text for ln in lines] == [
+        "38 contacts wait at 'product-details clicked within 1 day?': they will move to the same step of version 2",
+        "412 contacts wait at 'Wait until 10 Dec 09:00', which version 2 removes: they will move to 'Product "
+        "launched text' of version 2",
+        "1 contact waits at 'Product launched text': they will move to the same step of version 2"]
+    assert totals(lines) == {FINISH: 0, MOVE: 451, LEAVE: 0}
+    assert moved_population(plan, waiting) == {"clicked": 38, "launched": 413}
+    gone = preview(resolve(InFlight(1, FINISH, {}, frozenset({"launch"})), old, new), old, new, {})
+    assert [ln.text for ln in gone] == ["0 contacts wait at 'Wait until 10 Dec 09:00', which version 2 removes: "
+                                        "they will leave the journey"]
+
+
+# --- packages ------------------------------------------------------------------------------------------------
+
+def test_package_carries_the_plan_records_a_milestone_and_verify_shows_it(released: Path, tmp_path: Path,
+                                                                          capsys: Cap) -> None:
+    out = tmp_path / "v2.jpkg"
+    code, _, stderr = run(capsys, "package", released, "--journey", NAME, "--out", out)
+    assert code == 0 and "step 'launch' removed" in stderr  # without the options: nothing carried
+    assert "in_flight" not in read_package(out).manifest
+    with ProjectFile.open(released) as pf:  # a third version, from the second, to choose for
+        pf.project.journey(NAME).set_props("pause", {"duration": timedelta(days=3)})
+    code, _, stderr = run(capsys, "package", released, "--journey", NAME, "--out", tmp_path / "v3.jpkg",
+                          "--in-flight", "move", "--leave", "pause")
+    assert code == 0, stderr
+    assert "In flight: contacts in flight on version 2 move to the same steps of version 3; chosen: pause: leave" \
+        in stderr
+    plan = from_plain(read_package(tmp_path / "v3.jpkg").manifest["in_flight"], "v3")
+    assert (plan.from_version, plan.to_version, plan.decision("pause").action) == (2, 3, LEAVE)
+    with ProjectFile.open(released) as pf:
+        kinds = [(k, d) for k, _, d in pf.milestones(NAME) if k == "in-flight"]
+    assert kinds == [("in-flight", "version 3: contacts in flight on version 2 move to the same steps of version 3; "
+                                   "chosen: pause: leave")]
+    code, stdout, _ = run(capsys, "verify", tmp_path / "v3.jpkg")
+    assert code == 0 and "  in flight     contacts in flight on version 2 move to the same steps" in stdout
+
+
+def test_package_refuses_a_plan_that_cannot_be_done_before_freezing_anything(released: Path, tmp_path: Path,
+                                                                            capsys: Cap) -> None:
+    out = tmp_path / "v2.jpkg"
+    code, _, stderr = run(capsys, "package", released, "--journey", NAME, "--out", out, "--in-flight", "move")
+    assert code == 1 and not out.exists()
+    assert "  contacts waiting at 'Wait until 10 Dec 09:00' (launch), which version 2 removes, need a choice" in stderr
+    assert "(no package was written, nothing was frozen)" in stderr
+    with ProjectFile.open(released) as pf:
+        assert [v for v, _ in pf.versions(NAME)] == [1]
+    code, _, stderr = run(capsys, "package", released, "--journey", NAME, "--out", out, "--move", "launch=launched")
+    assert code == 0, stderr
+    assert "  contacts at 'launch' move to 'launched'" in stderr
+    with ProjectFile.open(released) as pf:
+        doc = version_doc(pf, pf.project.journey(NAME).id, 2)
+    assert "launch" not in doc["steps"]
+    code, _, stderr = run(capsys, "package", released, "--journey", NAME, "--out", tmp_path / "again.jpkg",
+                          "--in-flight", "finish")
+    assert code == 1 and "version 2 is the released version again (unchanged)" in stderr
+
+
+def test_first_version_has_nobody_in_flight(tmp_path: Path, capsys: Cap) -> None:
+    project = make_project(tmp_path / "p.jstudio")
+    code, _, stderr = run(capsys, "package", project, "--journey", NAME, "--out", tmp_path / "v1.jpkg",
+                          "--in-flight", "finish")
+    assert code == 1 and "version 1 is the journey's first: no contacts are in flight on an earlier one" in stderr
+
+
+def test_a_manifest_whose_plan_was_edited_is_refused(released: Path, tmp_path: Path, capsys: Cap) -> None:
+    out = tmp_path / "v2.jpkg"
+    assert run(capsys, "package", released, "--journey", NAME, "--out", out, "--move", "launch=launched")[0] == 0
+    files = entries(out)
+    manifest = json.loads(files["manifest.json"])
+    manifest["in_flight"]["to_version"] = 7
+    with pytest.raises(PackageError, match="'in_flight' is not valid|'in_flight' is for another version"):
+        parse_manifest(json.dumps(manifest).encode(), "v2.jpkg")
+    manifest["in_flight"]["to_version"] = 2
+    manifest["in_flight"]["steps"]["launch"] = {"action": "move"}
+    files["manifest.json"] = json.dumps(manifest).encode()
+    with pytest.raises(PackageError, match="edited.jpkg: 'in_flight' is not valid: step 'launch' moves: it needs"):
+        read_package(rezip(tmp_path / "edited.jpkg", files))
+    manifest["in_flight"]["steps"]["launch"] = {"action": "move", "target": "launch"}  # not a step of version 2
+    files["manifest.json"] = json.dumps(manifest).encode()
+    with pytest.raises(PackageError, match="step 'launch' moves to 'launch', which is not a step contacts can be put "
+                                           "on in version 2"):
+        read_package(rezip(tmp_path / "edited.jpkg", files))
