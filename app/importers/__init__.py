@@ -13,9 +13,11 @@ from typing import Any, Callable
 from app.codec.plain import PlainError
 from app.errors import FormatError, JourneyStudioError
 from app.importers.common import FORMAT_LABELS, ImportResult, StepReport, fast_json, no_nul
+from app.model.values import printable
 
 FORMATS: tuple[str, ...] = ("mautic", "d365", "dittofeed")
 MAX_BYTES = 16 * 1024 * 1024  # an export with every email's HTML can be a few MB
+LOCATE_BELOW = 2_000_000  # characters: a larger JSON file's errors name the step but not the line
 
 
 def detect(doc: Any) -> str | None:
@@ -79,7 +81,9 @@ def read_import_text(text: str, *, file: str = "<input>", fmt: str | None = None
     try:
         no_nul(doc)
         return _importer(fmt)(doc, detected=not given)
-    except PlainError as e:  # located in the text: JSON read fast is read again with positions
+    except PlainError as e:  # located in the text: JSON read fast is read again with positions (when small
+        if not marked and len(text) > LOCATE_BELOW:  # enough to do so quickly; the message names the step)
+            raise FormatError(printable(e.message), file=file) from None
         raise format_error(doc if marked else parse_text(text, file=file), e, file) from None
     except RecursionError:
         raise FormatError("the document is nested too deeply", file=file) from None
