@@ -1,6 +1,7 @@
 """Benchmark (not a test): how often an A/B split's winner rule names a winner, over many seeds.
 
-Run: python -m benchmarks.bench_ab_winner [--replicas 1000] [--contacts 900] [--seed 1]   -- prints JSON lines.
+Run: python -m benchmarks.bench_ab_winner [--replicas 1000] [--contacts 900] [--power-contacts 1500] [--seed 1]
+[--only null|power|rule]   -- prints JSON lines.
 
 The journey of tests/test_ab_winner.py: weekly for three weeks, an A/B test of two or three emails, winner by
 opens, a 3-day test period (the first week's contacts are the test), at least 100 contacts a path, level 5 %.
@@ -11,7 +12,7 @@ interval:
 - no true difference (every email opened at the default 21.3 %), two and three paths: the false-winner rate,
   which the rule bounds by its level (two paths: a two-sided test at 5 %, a little conservative with its
   continuity correction; three paths: Bonferroni over the paths, well under 5 %);
-- a true winner (B opened at 32 %), two paths: how often B is named (the power).
+- a true winner (B opened at 32 %), two paths, 1,500 contacts as in the test: how often B is named (the power).
 
 Then the rule alone on binomial draws (no simulator), 200,000 tests per cell, over sample sizes and rates: the
 largest false-winner rate seen, which must not exceed the level.
@@ -97,12 +98,17 @@ def rule_alone(tests: int = 200_000) -> dict[str, object]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--replicas", type=int, default=1000)
-    ap.add_argument("--contacts", type=int, default=900)
+    ap.add_argument("--contacts", type=int, default=900, help="contacts with no true difference")
+    ap.add_argument("--power-contacts", type=int, default=1500, help="contacts with a true winner (as the test)")
+    ap.add_argument("--only", choices=("null", "power", "rule"), help="one part only")
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args(argv)
     for paths, b_open in ((2, None), (3, None), (2, 0.32)):
-        print(json.dumps(simulated(paths, b_open, a.contacts, a.replicas, a.seed)), flush=True)
-    print(json.dumps(rule_alone()), flush=True)
+        if a.only in (None, "power" if b_open else "null"):
+            contacts = a.power_contacts if b_open else a.contacts
+            print(json.dumps(simulated(paths, b_open, contacts, a.replicas, a.seed)), flush=True)
+    if a.only in (None, "rule"):
+        print(json.dumps(rule_alone()), flush=True)
     return 0
 
 

@@ -23,7 +23,7 @@ the union bound is loose; tests/test_ab_winner.py and benchmarks/bench_ab_winner
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 from app.model.registry import PATH_NAMES
@@ -54,31 +54,18 @@ class Decision:
     p_value: float | None = None
     leader: int = -1
     reason: str = ""
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
-
-    def rates(self) -> list[float | None]:
-        return [x / n if n else None for n, x in zip(self.n, self.x)]
 
     def to_plain(self) -> dict[str, Any]:
         """The decision as saved with a run and shown by `status`: when, the counts, the p-value and the rule."""
         return {"step": self.step, "metric": self.metric, "decided_at": utc_iso(self.decide_at),
                 "paths": [{"path": PATH_NAMES[i], "contacts": n, "did": x,
                            "rate": round(x / n, 6) if n else None} for i, (n, x) in enumerate(zip(self.n, self.x))],
+                "leader": PATH_NAMES[self.leader] if self.leader >= 0 else None,
                 "winner": PATH_NAMES[self.winner] if self.winner >= 0 else None,
                 "route": PATH_NAMES[self.route] if self.route >= 0 else None,
                 "p_value": None if self.p_value is None else float(f"{self.p_value:.4g}"),
                 "significance": self.alpha, "min_sample": self.min_sample, "reason": self.reason,
                 "rule": METHOD}
-
-    @classmethod
-    def from_plain(cls, d: dict[str, Any], decide_at: int) -> Decision:
-        """Read `to_plain`'s form back (the runner keeps it in its state database)."""
-        paths = d.get("paths") or []
-        index = {name: i for i, name in enumerate(PATH_NAMES)}
-        return cls(str(d["step"]), str(d["metric"]), decide_at, tuple(int(p["contacts"]) for p in paths),
-                   tuple(int(p["did"]) for p in paths), float(d["significance"]), int(d["min_sample"]),
-                   index.get(d.get("winner") or "", -1), index.get(d.get("route") or "", -1),
-                   d.get("p_value"), -1, str(d.get("reason") or ""))
 
 
 def downstream(plan: Plan, index: int) -> list[int]:
