@@ -406,3 +406,28 @@ def test_a_mautic_jump_forward_becomes_a_link_and_a_temporary_jump_id_is_passed_
     nudge = r.journey.step(rep["13"].steps[0])  # type: ignore[attr-defined]
     assert nudge.outputs["next"] == rep["16"].steps[0]  # type: ignore[attr-defined]
     assert not any(s.name.startswith("Unmapped: Back to") for s in r.journey)
+
+
+def test_dittofeed_import_then_validate_and_our_own_files_still_import(tmp_path: Path, capsys) -> None:
+    from tests.samples import ANNOUNCEMENT
+    project = tmp_path / "p.jstudio"
+    run(capsys, "new", project)
+    code, out, err = run(capsys, "import", project, DITTOFEED)
+    assert code == 0, err
+    assert out.startswith("Detected a Dittofeed journey: 9 source steps (6 mapped, 1 approximated, 2 placeholder)")
+    code, out, _ = run(capsys, "validate", project, "--json")
+    findings = json.loads(out)["journeys"]["Onboarding"]
+    got = {(f["code"], f["step"]) for f in findings}
+    assert {("wait-mode", "unmapped_delay_delaynode"), ("wait-mode", "unmapped_tell_the_crm_messagenode"),
+            ("content-not-ready", "welcome_email"), ("content-not-ready", "tips_push")} <= got
+    assert {f["message"].split("'")[1] for f in findings if f["code"] == "segment-no-query"} == {
+        "New sign-ups", "Activated users", "Logged in"}
+    ours = tmp_path / "announcement.yaml"
+    ours.write_text(ANNOUNCEMENT)
+    code, out, err = run(capsys, "import", project, ours, "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["format"] == "journey" and doc["imported_as"] == doc["journey"]
+    assert doc["changes"][-1].startswith(f"Imported journey '{doc['journey']}'")
+    code, _, err = run(capsys, "import", project, ours, "--from", "mautic")
+    assert code == 2 and "not a Mautic campaign export" in err and err.count("\n") == 1
