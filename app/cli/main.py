@@ -123,6 +123,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
                  "contacts without it), its funnel; save the run in the project."),
     "sweep": ("app.cli.sweep", "What if: simulate a journey over a grid of property values, paired with it as it is."),
     "status": ("app.cli.runner", "Live per-step counts of a running (or finished) run of a journey package."),
+    "trace": ("app.cli.trace", "One contact's story in a run: each step entered and left, what was sent, what it "
+              "did, and why each branch went the way it did."),
     "verify": ("app.cli.package", "Check a package: every member against its manifest, the format, the "
                "signature; exit status 1 if refused."),
 }
