@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -250,3 +251,24 @@ def test_the_run_record_and_the_review_say_when_and_why_the_winner_was_chosen(qt
     [label] = panel.ab.decisions
     assert "Path B won" in label.text() and "Over 3 replicas" in label.text()
     panel.grab().save("/tmp/ab_review.png")
+
+
+def test_the_simulate_command_says_when_and_why(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from app.cli.main import cli
+    from app.model.project import Project
+    from app.services import import_journey
+    from app.store import ProjectFile
+
+    project = Project("AB")
+    j = ab_journey()
+    j.step("ab").name = "Subject test"
+    import_journey(project, j, [], [])
+    ProjectFile.create(tmp_path / "p.jstudio", project=project).close()
+    result = CliRunner().invoke(cli, ["simulate", str(tmp_path / "p.jstudio"), "--journey", "AB", "--contacts", "1500",
+                                      "--seed", "3", "--replicas", "2", "--no-save", "--allow-errors"])
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.output.splitlines() if x.startswith("A/B test"))
+    assert line.startswith("A/B test 'Subject test': Decided 2027-01-14 08:00 UTC by 'opened'")
+    assert "Over 2 replicas" in line

@@ -359,6 +359,9 @@ def simulate(project: str, journey_name: str, contacts: int | None, seed: int, r
     say("Funnel (contacts at each step):")
     for line in _table(doc["funnel"], replicas):
         say("  " + line)
+    for entry in doc.get("ab_tests") or ():  # A/B splits with a test period: when and why the winner was chosen
+        from simulator.branches import winner_text
+        say(f"A/B test '{entry['name']}': {winner_text(entry)}")
     conv = doc["conversion"]
     if conv["mean"] is None:
         say("Nobody entered the journey.")
