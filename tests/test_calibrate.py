@@ -292,3 +292,18 @@ def test_a_built_in_attribute_groups_through_the_simulator_s_own_column(tmp_path
     odd.write_text(loyal.read_text(encoding="utf-8").replace(",gold,", ",vip,", 1), encoding="utf-8")
     with pytest.raises(calibrate_data.CampaignError, match=r"odd.csv:\d+: column 'loyalty_tier': 'vip' is not a"):
         read_campaign(odd, spec)
+
+
+def test_json_to_standard_output_keeps_the_summary_on_standard_error(project: Path, past: Path, tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    code, stdout, err = run(capsys, *_args(project, past, tmp_path / "b.yaml", "--json", "-"))
+    assert code == 0, err
+    doc = json.loads(stdout)
+    assert len(doc["groups"]) == 3 * 3 * 2 and "Held-out groups" in err and (tmp_path / "b.yaml").is_file()
+
+
+def test_a_file_with_only_the_control_arm(project: Path, past: Path, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    edited = _csv(tmp_path, past, lambda ls: [ls[0], *(x for x in ls[1:] if ",No email," in x)])
+    line = _bad(capsys, project, edited, tmp_path / "b.yaml")
+    assert "every row is in the control arm" in line and str(edited) in line
