@@ -349,3 +349,29 @@ def test_dask_and_workers_are_not_given_together(
     code, _, err = run_cli(capsys, "sweep", project, "--journey", "Nudge", *GRID, *SMALL, "--dask",
                            "tcp://127.0.0.1:8786", "--workers", "2", "--json", tmp_path / "s.json")
     assert code != 0 and "--workers and --dask: choose one" in err
+
+
+# --- for the Sweep panel ----------------------------------------------------------------------------------
+
+def test_the_best_point_becomes_edits_of_the_journey_and_its_behaviour_figures_are_left_out(project: Path) -> None:
+    from datetime import timedelta
+
+    from app.validation.checks import check_journey
+    from simulator.behaviour import BehaviourModel
+    from simulator.sweep_targets import check_values, journey_changes, targets_for
+    with ProjectFile.open(project, readonly=True) as pf:
+        journey = pf.project.journey("Nudge")
+        offered = [t.target for t in targets_for(journey, BehaviourModel())]
+        assert offered[:2] == ["pause.duration", "pause.until"]
+        assert {"hello.content", "journey.quiet_hours", "behaviour.email.open",
+                "behaviour.messages.hello.click"} <= set(offered)
+        steps, schedule, left_out = journey_changes(journey, {"Short pause.duration": "3d",
+                                                              "journey.quiet_hours": "21:00-08:00",
+                                                              "behaviour.email.open": "0.3"})
+        assert steps == {"pause": {"duration": timedelta(days=3)}}
+        assert schedule is not None and schedule.quiet_hours is not None
+        assert left_out == ["behaviour.email.open"]
+        assert journey_changes(journey, {"pause.duration": "2d"})[0] == {}  # already its value
+        assert check_values(journey, BehaviourModel(), "pause.duration=1d,3d").values == ("1d", "3d")
+        with pytest.raises(SweepError, match="--vary hello.content=Missing: hello:"):
+            check_values(journey, BehaviourModel(), "hello.content=Missing", lambda j: check_journey(j, pf.project))

@@ -200,8 +200,8 @@ def test_simulate_menu_opens_the_sweep_dock_and_closing_the_window_ends_the_swee
     simulate = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Simulate")
     assert isinstance(simulate, QMenu)
     texts = [a.text() for a in simulate.actions()]
-    assert texts[:2] == ["&Simulate…", "What-if S&weep…"]  # under Simulate…
-    entry = simulate.actions()[1]
+    assert texts.index("What-if S&weep…") > texts.index("&Simulate…")
+    entry = simulate.actions()[texts.index("What-if S&weep…")]
     assert window.sweep._panel is None  # built when first shown
     entry.trigger()
     panel = window.sweep.panel
@@ -249,3 +249,13 @@ def test_three_properties_plot_one_line_each_through_the_best_point_on_category_
     assert "the 95% interval is above zero" in panel.summary.text()
     assert "better than the current settings in 5 of 5 replicas" in panel.summary.text()
     assert panel.apply_button.isEnabled()  # send hours and a time limit can be applied
+
+
+def test_a_journey_with_errors_is_not_swept_and_the_panel_says_why(panel: SweepPanel, document: Document) -> None:
+    from app.model.commands import SetProps
+    journey = document.project.journey(JOURNEY)
+    assert document.run(SetProps(journey.id, "reminder", {"content": "No such email"}))
+    _vary(panel, ("wait5.duration", "1d,2d"))
+    assert not panel.run()
+    assert panel.status_text().startswith("'Re-engagement' has 1 error (see the Problems panel)")
+    assert running_sweeps() == [] and panel.doc is None
