@@ -322,6 +322,11 @@ def _key(c: Campaign, rows: np.ndarray | None, arm: np.ndarray) -> np.ndarray:
     return key
 
 
+def _sig(x: float, digits: int = 6) -> float:
+    """A fitted figure to `digits` significant digits (more would only be noise in the file)."""
+    return float(f"{x:.{digits}g}")
+
+
 def build_model(f: _Fitted, rows: np.ndarray, base: Any, steps: Mapping[int, str],
                 sources: Mapping[str, Any] | None = None) -> Any:
     """The behaviour model whose stated figures are the fit's averages over the contacts `rows` (the
@@ -331,7 +336,7 @@ def build_model(f: _Fitted, rows: np.ndarray, base: Any, steps: Mapping[int, str
     rates = dict(base.event_rates)
     for o in f.background:
         cells = arm_cells(d, c, rows, f.control)
-        rates[o] = float(_mean_over(f.rate(o), np.maximum(cells, 0)))
+        rates[o] = _sig(float(_mean_over(f.rate(o), np.maximum(cells, 0))))
     messages: dict[str, dict[str, float]] = {}
     pooled: dict[str, list[tuple[float, float]]] = {}
     for a, step in steps.items():
@@ -340,6 +345,7 @@ def build_model(f: _Fitted, rows: np.ndarray, base: Any, steps: Mapping[int, str
         figs = {"open": float(_mean_over(po, cells)) if "open" in f.parts else f.open,
                 "click": float(_mean_over(pc, cells, po)) if "click" in f.parts else f.clicks.get(a, f.click),
                 "conversion": float(_mean_over(f.figure("conversion"), cells, po * pc))}
+        figs = {k: _sig(v) for k, v in figs.items()}
         messages[step] = figs
         n = float(np.sum(c.arm[rows] == a)) or 1.0
         for name, v in figs.items():
@@ -351,7 +357,7 @@ def build_model(f: _Fitted, rows: np.ndarray, base: Any, steps: Mapping[int, str
         avg = {"open": float(np.sum(w * po_) / np.sum(w)),
                "click": float(np.sum(w * po_ * pk) / max(float(np.sum(w * po_)), 1e-300)),
                "conversion": float(np.sum(w * po_ * pk * pc_) / max(float(np.sum(w * po_ * pk)), 1e-300))}
-        channels[f.spec.channel] = replace(channels[f.spec.channel], **avg)
+        channels[f.spec.channel] = replace(channels[f.spec.channel], **{k: _sig(v) for k, v in avg.items()})
     mults = tuple(Multiplier(target, round(factor, 6), attribute=col, value=value)
                   for target, col, value, factor, _, _ in f.multipliers() if abs(np.log(factor)) > 1e-6)
     return replace(base, channels=channels, messages=messages, event_rates=rates,
@@ -482,9 +488,13 @@ def _sources(c: Campaign, spec: CalibrateSpec, f: _Fitted, rows: int, fitted: st
         out[f"event_rates.{o}"] = {**where, "method": f"control arm '{spec.control}': share with '{o}' within "
                                    f"{spec.days} days = 1 - exp(-rate x days), averaged over the file's contacts"}
     figs = ", ".join(f.parts)
-    out[f"channels.{spec.channel}"] = {**where, "method": f"{figs} of the arms pooled (by arm size); other "
-                                       "figures are the defaults"}
-    out["messages"] = {**where, "method": f"{figs} per arm, over the control's background"}
+    out[f"channels.{spec.channel}"] = {**where, "method": "open, click and conversion: the arms pooled by size (the "
+                                       "channel's conversions per delivered message are the arms' in total); "
+                                       "delivery, unsubscribes and delays as they were"}
+    kept = "" if "open" in f.parts else (f"; open and click are the channel's ({f.open:g}, {f.click:g}), a click "
+                                         "of 1 where the arm converted more than they allow")
+    out["messages"] = {**where, "method": f"{figs} of each arm's clickers{kept}, over the control's background"
+                       if "open" not in f.parts else f"{figs} of each arm, over the control's background"}
     if c.by:
         out["multipliers"] = {**where, "method": "per value of " + ", ".join(c.by) + ": shrunk toward 1 "
                               "(empirical Bayes)"}
