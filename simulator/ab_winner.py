@@ -18,6 +18,7 @@ Each replica decides its own winner from its own contacts.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable
 
 import numpy as np
@@ -97,10 +98,12 @@ def decide_all(plan: Plan, run_pass: RunPass) -> tuple[Trace, Plan, list[Decisio
     for i, s in enumerate(tests):
         n, x = measure(plan, trace, s)
         d = decide(s.id, s.ab, n, x)  # type: ignore[arg-type]
+        later = arrivals_after(trace, s)
+        if not later:  # e.g. a one-time journey whose contacts all reach the split during the test
+            d = replace(d, reason=f"{d.reason} (no contact reached the split after the test period)")
         decisions.append(d)
-        if d.route >= 0 and arrivals_after(trace, s):
+        if d.route >= 0:
             plan = with_route(plan, s.index, d.route)
-            trace = run_pass(plan, i + 1, len(tests) + 1)
-        elif d.route >= 0:
-            plan = with_route(plan, s.index, d.route)
+            if later:
+                trace = run_pass(plan, i + 1, len(tests) + 1)
     return trace, plan, decisions

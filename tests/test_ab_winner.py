@@ -272,3 +272,13 @@ def test_the_simulate_command_says_when_and_why(tmp_path: Path) -> None:
     line = next(x for x in result.output.splitlines() if x.startswith("A/B test"))
     assert line.startswith("A/B test 'Subject test': Decided 2027-01-14 08:00 UTC by 'opened'")
     assert "Over 2 replicas" in line
+
+
+def test_a_decision_nobody_comes_after_says_so() -> None:
+    """A one-time journey whose contacts all reach the split during the test: decided, but nobody is routed."""
+    j = ab_journey()
+    j.frequency = Frequency("one-time")
+    plan = compile_plan(j)
+    res = simulate(plan, population_for(plan, 1200, 3), opens(B=0.4), 4, chunk_size=600)
+    [d] = res.to_json()["ab_tests"][0]["replicas"]
+    assert d["winner"] == "B" and d["reason"].endswith("(no contact reached the split after the test period)")
