@@ -214,6 +214,8 @@ def test_validation_names_the_tile_and_what_is_wrong() -> None:
     j = ab_journey(winner_metric="goal")
     j.goal = None
     assert "ab-goal-without-goal" in _codes(j)
+    j.goal = Trigger(segment="Buyers")
+    assert "ab-goal-segment-live" in _codes(j)
     assert "ab-test-after-end" in _codes(ab_journey(test_period=timedelta(days=40)))
     assert "ab-test-period" in _codes(ab_journey(test_period=timedelta(0)))
     assert "ab-min-sample" in _codes(ab_journey(min_sample=0))

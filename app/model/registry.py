@@ -460,6 +460,11 @@ def check_ab_test(step: Step, ctx: CheckContext) -> Iterable[Finding]:
         yield error("ab-goal-without-goal", f"{who} picks its winner by the goal, but the journey has "
                     "no goal.", "Set the journey's goal, or pick the winner by opens or clicks.",
                     **_where(step, ctx, "winner_metric"))
+    elif metric == "goal" and ctx.journey.goal is not None and ctx.journey.goal.segment:
+        yield warning("ab-goal-segment-live", f"{who} picks its winner by the goal, a segment: the simulator "
+                      "counts it, but the live runner counts only goals that are contact events (e.g. purchase).",
+                      "Make the goal an event, or pick the winner by opens or clicks.",
+                      **_where(step, ctx, "winner_metric"))
     if metric in ("opened", "clicked"):
         for i in range(paths):
             if not _reaches_message(ctx.journey, step.outputs.get(PATH_NAMES[i])):
