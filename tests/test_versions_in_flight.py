@@ -96,7 +96,7 @@ def test_steps_kept_by_id_move_to_the_same_step_and_a_removed_wait_needs_a_choic
     with pytest.raises(InFlightError) as e:
         resolve(InFlight(1), old, new)
     assert e.value.lines == ["contacts waiting at 'Wait until 10 Dec 09:00' (launch), which version 2 removes, need "
-                             "a choice: --move launch=STEP or --leave launch (or --in-flight finish)"]
+                             "a choice: --move launch=STEP, --leave launch or --finish launch"]
     plan = resolve(InFlight(1, MOVE, {"launch": "launched"}), old, new)
     assert {s: (d.action, d.target, d.why) for s, d in plan.decisions.items()} == {
         "announce": (MOVE, "announce", "kept"), "clicked": (MOVE, "clicked", "kept"),
@@ -254,3 +254,69 @@ def test_a_manifest_whose_plan_was_edited_is_refused(released: Path, tmp_path: P
     with pytest.raises(PackageError, match="step 'launch' moves to 'launch', which is not a step contacts can be put "
                                            "on in version 2"):
         read_package(rezip(tmp_path / "edited.jpkg", files))
+
+
+# --- the Go live dialog --------------------------------------------------------------------------------------
+
+@pytest.mark.gui
+def test_go_live_previews_what_happens_to_contacts_in_flight_with_the_live_counts(released: Path, tmp_path: Path,
+                                                                                  qtbot: Any) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    from designer.document import Document
+    from designer.panels.package_dialog import PackageDialog
+    document = Document(ProjectFile.open(released))
+    try:
+        dialog = PackageDialog(document)
+        qtbot.addWidget(dialog)
+        box = dialog.in_flight
+        assert box.isVisibleTo(dialog) and box.title() == "Contacts in flight on version 1"
+        assert box.default.currentText() == "Move them to the same steps of version 2"
+        assert [it.text(0) for i in range(box.steps.topLevelItemCount())
+                if (it := box.steps.topLevelItem(i)) is not None] == [
+            "Wait until 10 Dec 09:00 (removed in version 2)"]
+        assert box.combos["launch"].currentText() == "Choose…"
+        assert not dialog.create_button.isEnabled()  # a removed wait needs a choice first
+        assert "Choose what happens to the contacts in flight" in dialog.create_button.toolTip()
+        assert box.summary.text() == ("Not ready: contacts waiting at 'Wait until 10 Dec 09:00' (launch), which "
+                                      "version 2 removes, need a choice (in the table above).")
+        # the live counts of the run of version 1, as `journey-studio status --json` writes them
+        jid = document.project.journey(NAME).id
+        status = tmp_path / "status.json"
+        status.write_text(json.dumps({"key": f"{jid}:v2", "steps": []}))
+        box.run_path.setText(str(status))
+        assert not box.read_counts()
+        assert "a run of version 2, not of version 1 of this journey" in box.run_note.text()
+        status.write_text(json.dumps({"key": f"{jid}:v1", "steps": [
+            {"step": "announce", "waiting": 0}, {"step": "clicked", "waiting": 38}, {"step": "launch", "waiting": 412},
+            {"step": "launched", "waiting": 0}]}))
+        assert box.read_counts()
+        items = [it for i in range(box.steps.topLevelItemCount()) if (it := box.steps.topLevelItem(i)) is not None]
+        assert [(it.text(0), it.text(1)) for it in items] == [
+            ("product-details clicked within 1 day?", "38"), ("Wait until 10 Dec 09:00 (removed in version 2)", "412")]
+        combo = box.combos["launch"]
+        combo.setCurrentIndex(combo.findData("launched"))
+        assert dialog.create_button.isEnabled()
+        assert box.summary.text().splitlines() == [
+            "Of 450 contacts in flight: 450 move to version 2, 0 finish on version 1, 0 leave.",
+            "38 contacts wait at 'product-details clicked within 1 day?': they will move to the same step of version 2",
+            "412 contacts wait at 'Wait until 10 Dec 09:00', which version 2 removes: they will move to 'Product "
+            "launched text' of version 2"]
+        clicked = box.combos["clicked"]
+        clicked.setCurrentIndex(clicked.findData(FINISH))
+        assert box.summary.text().splitlines()[0] == ("Of 450 contacts in flight: 412 move to version 2, 38 finish "
+                                                      "on version 1, 0 leave.")
+        dialog.resize(760, 820)
+        dialog.show()
+        QApplication.processEvents()
+        shots = Path("/tmp/shots")
+        shots.mkdir(parents=True, exist_ok=True)
+        assert dialog.grab().save(str(shots / "golive_in_flight.png"))
+        dialog.out_path.setText(str(tmp_path / "v2.jpkg"))
+        assert dialog.create_package(), dialog.outcome_text()
+        plan = from_plain(read_package(tmp_path / "v2.jpkg").manifest["in_flight"], "v2")
+        assert (plan.decision("launch").action, plan.decision("launch").target) == (MOVE, "launched")
+        assert plan.decision("clicked").action == FINISH and plan.decision("announce").target == "announce"
+        assert dialog.selected_version() == 2 and box.isVisibleTo(dialog)  # released 2 may be packaged again
+    finally:
+        document.close()

@@ -60,8 +60,11 @@ def _open_for_package(project: str, *, freezing: bool) -> Any:
               help="Contacts at STEP of the previous version move to TARGET of this one (repeatable).")
 @click.option("--leave", "leave", multiple=True, metavar="STEP",
               help="Contacts at STEP of the previous version leave the journey (repeatable).")
+@click.option("--finish", "finish", multiple=True, metavar="STEP",
+              help="Contacts at STEP of the previous version finish on it (repeatable; with --in-flight move).")
 def package(project: str, journey_name: str, out: str, version: int | None, sign_key: str | None,
-            by: str | None, in_flight: str | None, moves: tuple[str, ...], leave: tuple[str, ...]) -> None:
+            by: str | None, in_flight: str | None, moves: tuple[str, ...], leave: tuple[str, ...],
+            finish: tuple[str, ...]) -> None:
     """Freeze a journey that passes the check as a release and write it as a package for the live runner.
 
     Refused, with every reason listed, while the check for errors finds errors or any content it sends is not
@@ -87,9 +90,9 @@ def package(project: str, journey_name: str, out: str, version: int | None, sign
     except KeyFileError as e:
         fail(f"--by: {e}")
     choice = None
-    if in_flight is not None or moves or leave:
+    if in_flight is not None or moves or leave or finish:
         try:
-            choice = choice_from_options(0, in_flight, moves, leave)
+            choice = choice_from_options(0, in_flight, moves, leave, finish)
         except InFlightError as e:
             _refuse(str(e), e.lines)
     with _open_for_package(project, freezing=version is None) as pf:

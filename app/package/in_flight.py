@@ -53,6 +53,7 @@ class InFlight:
     default: str = MOVE                                   # FINISH or MOVE
     moves: Mapping[str, str] = field(default_factory=dict)  # step of N -> step of N+1
     leave: frozenset[str] = frozenset()                   # steps of N whose contacts leave the journey
+    finish: frozenset[str] = frozenset()                  # steps of N whose contacts finish on N (default: move)
 
 
 @dataclass(frozen=True)
@@ -165,12 +166,16 @@ def resolve(choice: InFlight, j_old: Journey, j_new: Journey) -> Plan:
                         f"{MAX_STEPS}")
     problems += check_ids(list(choice.moves) + list(choice.moves.values()), "--move")
     problems += check_ids(sorted(choice.leave), "--leave")
-    for step in [*choice.moves, *sorted(choice.leave)]:
+    problems += check_ids(sorted(choice.finish), "--finish")
+    for step in [*choice.moves, *sorted(choice.leave), *sorted(choice.finish)]:
         if _ID.fullmatch(step) and step not in j_old.steps:
             problems.append(f"version {j_old.version} has no step '{step}' (its steps: "
                             f"{', '.join(sorted(j_old.steps)[:12])})")
     for step in sorted(set(choice.moves) & choice.leave):
         problems.append(f"step '{step}' is both moved and left: choose one")
+    for step in sorted((set(choice.moves) | choice.leave) & choice.finish):
+        problems.append(f"step '{step}' is both finished on version {choice.from_version} and "
+                        f"{'moved' if step in choice.moves else 'left'}: choose one")
     for step, target in choice.moves.items():
         if step in j_old.steps and _ID.fullmatch(target):
             problems += _target_problems(j_old, j_new, step, target, to_version)
@@ -178,6 +183,8 @@ def resolve(choice: InFlight, j_old: Journey, j_new: Journey) -> Plan:
     for sid, old_step in j_old.steps.items():
         if sid in choice.leave:
             decisions[sid] = Decision(sid, LEAVE, None, CHOSEN)
+        elif sid in choice.finish:
+            decisions[sid] = Decision(sid, FINISH, None, CHOSEN if choice.default == MOVE else DEFAULT)
         elif sid in choice.moves:
             decisions[sid] = Decision(sid, MOVE, choice.moves[sid], CHOSEN)
         elif choice.default == FINISH:
@@ -188,7 +195,7 @@ def resolve(choice: InFlight, j_old: Journey, j_new: Journey) -> Plan:
             why = ("which version {v} removes" if sid not in j_new.steps
                    else "whose step of the same id in version {v} cannot take them")
             problems.append(f"contacts waiting at '{old_step.display_name}' ({sid}), {why.format(v=to_version)}, "
-                            f"need a choice: --move {sid}=STEP or --leave {sid} (or --in-flight finish)")
+                            f"need a choice: --move {sid}=STEP, --leave {sid} or --finish {sid}")
         else:  # contacts are there only for a moment: they finish that moment's move on N
             decisions[sid] = Decision(sid, FINISH, None, FLEETING)
     if problems:
@@ -252,12 +259,12 @@ def check_against(plan: Plan, j_new: Journey, where: str) -> None:
 # --- the choice from the command line -------------------------------------------------------------------------
 
 def choice_from_options(from_version: int, default: str | None, moves: Sequence[str],
-                        leave: Sequence[str]) -> InFlight:
-    """`--in-flight finish|move`, `--move STEP=TARGET` (repeatable), `--leave STEP` (repeatable) as a choice;
-    InFlightError, one line per problem, for a malformed option."""
+                        leave: Sequence[str], finish: Sequence[str] = ()) -> InFlight:
+    """`--in-flight finish|move`, `--move STEP=TARGET`, `--leave STEP`, `--finish STEP` (each repeatable) as a
+    choice; InFlightError, one line per problem, for a malformed option."""
     problems: list[str] = []
-    if len(moves) + len(leave) > MAX_STEPS:
-        problems.append(f"at most {MAX_STEPS} --move and --leave options")
+    if len(moves) + len(leave) + len(finish) > MAX_STEPS:
+        problems.append(f"at most {MAX_STEPS} --move, --leave and --finish options")
     parsed: dict[str, str] = {}
     for text in moves[:MAX_STEPS]:
         step, sep, target = text.partition("=")
@@ -275,7 +282,8 @@ def choice_from_options(from_version: int, default: str | None, moves: Sequence[
     if problems:
         raise InFlightError(f"contacts in flight: {len(problems)} problem{'s' if len(problems) != 1 else ''} in "
                             "the options", problems)
-    return InFlight(from_version, default or MOVE, parsed, frozenset(s.strip() for s in leave[:MAX_STEPS]))
+    return InFlight(from_version, default or MOVE, parsed, frozenset(s.strip() for s in leave[:MAX_STEPS]),
+                    frozenset(s.strip() for s in finish[:MAX_STEPS]))
 
 
 # --- the preview with live counts -----------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from app.words import count
 from designer.panels.common import (Dialog, FieldNote, MutedLabel, bold, field_with_note, form_layout, severity_icon,
                                     status_icon)
 from designer.panels.content_dialog import status_text
+from designer.panels.in_flight_box import InFlightBox
 
 if TYPE_CHECKING:
     from designer.document import Document
@@ -138,6 +139,9 @@ class PackageDialog(Dialog):
         lay = QVBoxLayout(self)
         lay.addLayout(head)
         lay.addWidget(self.tree, 1)
+        self.in_flight = InFlightBox()  # what this version does to the contacts in flight on the last one
+        self.in_flight.changed.connect(self._update_button)
+        lay.addWidget(self.in_flight)
         lay.addLayout(form)
         lay.addWidget(self.outcome)
         lay.addWidget(self.buttons)
@@ -217,12 +221,24 @@ class PackageDialog(Dialog):
         self._add_runner_row(r)
         if r.freezes or r.reuses:
             self._label_draft(r)
+        self._set_in_flight(r)
         self.tree.expandAll()
         if not self.out_path.text().strip() or self._default_out in (None, self.out_path.text()):
             self._default_out = str(self.document.file.path.parent / default_package_name(r.journey_name,
                                                                                          r.version))
             self.out_path.setText(self._default_out)
         self._update_button()
+
+    def _set_in_flight(self, r: Readiness) -> None:
+        """The contacts in flight part: shown when the package makes a new version of a released journey."""
+        if r.changes is None or r.reuses:
+            self.in_flight.set_versions(None, None)
+            return
+        file = self.document.file
+        old = file.read_version(r.journey_id, r.changes.old)[0]
+        new = self.document.project.journey(r.journey_id) if r.freezes else file.read_version(r.journey_id,
+                                                                                                 r.version)[0]
+        self.in_flight.set_versions(old, new)
 
     def _label_draft(self, r: Readiness) -> None:
         index = self.version.findData(DRAFT)
@@ -360,11 +376,14 @@ class PackageDialog(Dialog):
     def _update_button(self, _text: str = "") -> None:
         r = self.readiness
         self.create_button.setEnabled(r is not None and r.ready and bool(self.out_path.text().strip())
-                                      and not (r.freezes and self.document.readonly))
+                                      and not (r.freezes and self.document.readonly) and self.in_flight.ready())
         if r is not None and not r.ready:  # the list above says why; the button does not invite a refusal
             self.create_button.setToolTip("Not ready to go live: " + "; ".join(
                 ([count(len(r.errors), "error") + " to fix"] if r.errors else [])
                 + ([count(len(r.not_ready), "content item") + " to mark Ready to send"] if r.not_ready else [])))
+        elif not self.in_flight.ready():
+            self.create_button.setToolTip("Choose what happens to the contacts in flight on the released version "
+                                          "(Contacts in flight, above).")
         elif r is not None and r.freezes and self.document.readonly:
             self.create_button.setToolTip(f"Read-only: {self.document.file.readonly_reason}; choose a released "
                                           "version to package it.")
@@ -440,7 +459,7 @@ class PackageDialog(Dialog):
         try:
             result = package_journey(self.document.file, journey.id, self.out_path.text().strip(),
                                      version=self.selected_version(), signing_key=key, packaged_by=getpass.getuser(),
-                                     signer_name=signer or "")
+                                     signer_name=signer or "", in_flight=self.in_flight.choice())
         except PackageRefused as e:
             self._show_outcome("error", [f"Refused: {e}", *e.lines])
             self.refresh()
