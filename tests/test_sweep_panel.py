@@ -259,3 +259,18 @@ def test_a_journey_with_errors_is_not_swept_and_the_panel_says_why(panel: SweepP
     assert not panel.run()
     assert panel.status_text().startswith("'Re-engagement' has 1 error (see the Problems panel)")
     assert running_sweeps() == [] and panel.doc is None
+
+
+def test_the_points_start_from_the_simulate_panel_s_assumptions(qtbot: QtBot, document: Document) -> None:
+    from dataclasses import replace
+    edited = replace(BehaviourModel(), messages={"offer": {"click": 0.5}, "welcome": {"open": 0.9}},
+                     event_rates={**BehaviourModel().event_rates, "purchase": 0.004})
+    panel = SweepPanel(document, lambda: edited)
+    qtbot.addWidget(panel)
+    reengagement, welcome = document.project.journey(JOURNEY), document.project.journey("Welcome series")
+    here = panel.behaviour(reengagement)  # the canvas's journey: its own message overrides kept
+    assert here.messages == {"offer": {"click": 0.5}} and here.event_rates["purchase"] == 0.004
+    elsewhere = panel.behaviour(welcome)  # another journey: the Simulate panel's overrides are not its
+    assert elsewhere.messages == {} and elsewhere.event_rates["purchase"] == 0.004
+    _vary(panel, ("behaviour.messages.offer.click", "0.1,0.2"))
+    assert panel.rows[0].current.text() == "now 0.5"

@@ -18,6 +18,8 @@ assumptions about the contacts, not settings of the journey: they are left out, 
 
 from __future__ import annotations
 
+import copy
+import math
 import os
 import threading
 import time
@@ -35,6 +37,8 @@ from designer.document import Document
 from designer.panels.common import ERROR_COLORS, FieldNote, MutedLabel, bold, combo_box, form_layout, tone
 
 if TYPE_CHECKING:
+    from app.model.journey import Journey
+    from app.model.project import Project
     from designer.main_window import MainWindow
     from simulator.behaviour import BehaviourModel
     from simulator.sweep import Sweep
@@ -57,9 +61,11 @@ class SweepJob(QThread):
     failed = Signal(str)            # one line, never a traceback
     cancelled = Signal()
 
-    def __init__(self, sweep: Sweep, workers: int) -> None:
+    def __init__(self, sweep: Sweep, workers: int, check: Callable[[Journey], Any] | None = None) -> None:
+        """`check` is the check for errors each point must pass, over a project of this thread's own (a
+        thousand points take seconds to check: not on the UI thread)."""
         super().__init__()  # no parent: kept until its thread ends, whatever the panel does
-        self.sweep, self.workers = sweep, workers
+        self.sweep, self.workers, self.check = sweep, workers, check
         self.cancel_token = threading.Event()
 
     def start(self, *args: object) -> None:
@@ -76,7 +82,7 @@ class SweepJob(QThread):
         from simulator.engine import Cancelled
         from simulator.sweep import run_sweep
         try:
-            doc = run_sweep(self.sweep, workers=self.workers, cancel=self.cancel_token,
+            doc = run_sweep(self.sweep, workers=self.workers, cancel=self.cancel_token, check=self.check,
                             progress=lambda done, total: self.progressed.emit(done, total))
         except Cancelled:
             self.cancelled.emit()
@@ -341,11 +347,20 @@ class SweepPanel(QWidget):
     def set_journey(self, journey_id: str) -> None:
         self.journey_combo.setCurrentIndex(max(0, self.journey_combo.findData(journey_id)))
 
-    def behaviour(self) -> BehaviourModel:
-        """The behaviour assumptions every point starts from: the Simulate panel's, else the defaults."""
+    def behaviour(self, journey: Journey | None = None) -> BehaviourModel:
+        """The behaviour assumptions every point starts from: the Simulate panel's, else the defaults. Its
+        message overrides are the Simulate panel's journey's (the canvas's): kept only for that journey's
+        message steps, when `journey` is it."""
+        from dataclasses import replace
+
         from simulator.behaviour import BehaviourModel
         model = self._behaviour_source() if self._behaviour_source is not None else None
-        return model if model is not None else BehaviourModel()
+        if model is None:
+            return BehaviourModel()
+        current = self.document.current_journey
+        same = journey is not None and current is not None and current.id == journey.id
+        steps = {s.id for s in journey} if same and journey is not None else set()
+        return replace(model, messages={k: v for k, v in model.messages.items() if k in steps})
 
     def add_row(self, target: str | None = None, values: str = "") -> VariedRow | None:
         """Add a property to vary (the next one the journey offers that is not varied yet, or `target`)."""
@@ -387,8 +402,8 @@ class SweepPanel(QWidget):
     def run(self) -> bool:
         """Check the inputs and every point, then start the sweep; False (and why, in red) if it cannot start."""
         from app.validation.checks import check_journey
-        from simulator.request import RunError, snapshot
-        from simulator.sweep import Sweep, SweepError, parse_grid, prepare, workers_for
+        from simulator.request import RunError, RunRequest, snapshot
+        from simulator.sweep import Sweep, SweepError, parse_grid, workers_for
         if self.job is not None:
             return False
         jid = self.journey_id()
@@ -409,15 +424,17 @@ class SweepPanel(QWidget):
             return False
         try:
             varied = parse_grid([r.text() for r in self.rows])
-            sweep = Sweep(source.journey, self.behaviour(), source.content, source.segments,
+            sweep = Sweep(source.journey, self.behaviour(source.journey), source.content, source.segments,
                           source.custom_attributes, varied, self.contacts_spin.value(), self.seed_spin.value(),
                           self.replicas_spin.value())
-            points, _ = prepare(sweep, lambda j: check_journey(j, project))
+            RunRequest(jid, contacts=sweep.contacts, seed=sweep.seed, replicas=sweep.replicas).validate()
         except (SweepError, RunError) as e:
             self._say(str(e), error=True)
             return False
-        workers = workers_for(self.workers_spin.value(), sweep.contacts, len(points) + 1)
-        job = SweepJob(sweep, workers)
+        points = math.prod(len(v.values) for v in varied)
+        workers = workers_for(self.workers_spin.value(), sweep.contacts, points + 1)
+        detached = detached_project(project)  # the points are checked in the job's thread, over this copy
+        job = SweepJob(sweep, workers, lambda j: check_journey(j, detached))
         job.progressed.connect(self._progressed)
         job.succeeded.connect(self._succeeded)
         job.failed.connect(self._failed)
@@ -425,9 +442,10 @@ class SweepPanel(QWidget):
         self._job_holder[0] = job
         self._doc_journey = jid
         self._started = time.perf_counter()
-        self.progress.setRange(0, len(points) + 1)
+        self.progress.setRange(0, points + 1)
         self.progress.setValue(0)
-        self.progress.setFormat(f"Starting {workers} worker process{'es' if workers != 1 else ''}…")
+        self.progress.setFormat(f"Checking {points:,} point{'s' if points != 1 else ''}, then starting {workers} "
+                                f"worker process{'es' if workers != 1 else ''}…")
         self._say("")
         self._sync_enabled()
         job.start()
@@ -580,7 +598,7 @@ class SweepPanel(QWidget):
     def _load_targets(self) -> None:
         from simulator.sweep_targets import targets_for
         journey = self._journey()
-        self._targets = targets_for(journey, self.behaviour()) if journey is not None else []
+        self._targets = targets_for(journey, self.behaviour(journey)) if journey is not None else []
         self._labels = {t.target: t.label for t in self._targets}
         for row in self.rows:
             self._fill_targets(row)
@@ -620,7 +638,7 @@ class SweepPanel(QWidget):
             row.set_error(None)
             self._size()
             return
-        behaviour = self.behaviour()
+        behaviour = self.behaviour(journey)
         try:
             row.current.setText(f"now {current_value(journey, behaviour, target)}")
         except SweepError:
@@ -667,6 +685,19 @@ class SweepPanel(QWidget):
 
     def status_text(self) -> str:
         return self.status.text()
+
+
+def detached_project(project: Project) -> Project:
+    """A copy of what the check for errors reads of a project (settings, content, segments; no journeys), for
+    another thread: the live project is the UI thread's."""
+    from app.model.project import Project
+    out = Project(project.name)
+    out.settings = copy.deepcopy(project.settings)
+    for content in project.content.values():
+        out.put_content(content)  # frozen: shared
+    for segment in project.segments.values():
+        out.put_segment(copy.deepcopy(segment))
+    return out
 
 
 def _without_prefix(message: str, target: str) -> str:
