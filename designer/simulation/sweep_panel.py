@@ -7,8 +7,9 @@ simulator/sweep_targets.py), with its values typed as the command line takes the
 read and checked as it is typed: a value its tile refuses is said in red under the field, never in a dialog.
 Contacts, replicas, seed and the worker processes complete it; the number of points and runs is shown.
 
-Run checks every point on the UI thread (the check for errors needs the live project), then hands copies to a
-`SweepJob` (a QThread) that runs the points in worker processes (spawned, see sweep.run_points) with progress;
+Run snapshots the journey and a copy of what the check for errors reads of the project, and hands them to a
+`SweepJob` (a QThread) that checks every point (seconds for a thousand: not on the UI thread) and runs them in
+worker processes (spawned, see sweep.run_points) with progress;
 Cancel sets the job's token, which ends the worker processes at once (no process outlives a cancel, a closed
 panel or the application's quit). The results: the best point in words with how sure it beats the current
 settings, a plot per varied property (sweep_plot.py) and the table of points. "Apply best values" sets the best
