@@ -459,6 +459,7 @@ def reference_unit(r: Any, facts: DbFacts, persons: list[Any], items: dict[int, 
             final = ex
             visit(state.step, state.arrived, ex)  # type: ignore[arg-type]
             break
+        assert isinstance(action, Wait)  # the moves of this moment are done: the unit waits
         wake = min(action.until, cutoff, heap[0][0] if heap else NEVER)
         now = max(now, wake)
         if now >= cutoff:
