@@ -229,6 +229,47 @@ def test_package_refuses_a_plan_that_cannot_be_done_before_freezing_anything(rel
     assert code == 1 and "version 2 is the released version again (unchanged)" in stderr
 
 
+def test_package_previews_the_plan_with_the_live_counts_of_the_run(released: Path, tmp_path: Path,
+                                                                   capsys: Cap) -> None:
+    out = tmp_path / "v2.jpkg"
+    code, _, stderr = run(capsys, "package", released, "--journey", NAME, "--out", out, "--move", "launch=launched",
+                          "--in-flight-from", tmp_path / "nowhere.jpkg.run")
+    assert code == 2 and "--in-flight-from: " in stderr and "no such file or folder" in stderr and not out.exists()
+    with ProjectFile.open(released) as pf:
+        assert [v for v, _ in pf.versions(NAME)] == [1]  # nothing frozen
+        jid = pf.project.journey(NAME).id
+    status = tmp_path / "status.json"
+    status.write_text(json.dumps({"key": f"{jid}:v1", "steps": [{"step": "clicked", "waiting": 38},
+                                                                {"step": "launch", "waiting": 412}]}))
+    code, _, stderr = run(capsys, "package", released, "--journey", NAME, "--out", out, "--move", "launch=launched",
+                          "--leave", "clicked", "--in-flight-from", status)
+    assert code == 0, stderr
+    assert stderr.splitlines()[-3:] == [
+        f"In flight now on version 1 ({status}): 450 contacts: 412 move to version 2, 0 finish on version 1, 38 leave",
+        "  38 contacts wait at 'product-details clicked within 1 day?': they will leave the journey",
+        "  412 contacts wait at 'Wait until 10 Dec 09:00', which version 2 removes: they will move to 'Product "
+        "launched text' of version 2"]
+
+
+def test_the_counts_of_a_run_are_read_from_its_state_folder(released: Path, tmp_path: Path) -> None:
+    from app.runner.in_flight_read import run_counts, run_version
+    from app.runner.runnable import RunnerError
+    from app.runner.status import keep_final_counts
+    with ProjectFile.open(released) as pf:
+        jid = pf.project.journey(NAME).id
+    state = tmp_path / "v1.jpkg.run"  # the run of the package the fixture wrote, over: its kept counts
+    state.mkdir()
+    keep_final_counts(state, {"key": f"{jid}:v1", "steps": [{"step": "launch", "waiting": 0, "entered": 9}]})
+    counts = run_counts(state)
+    assert run_version(counts) == (jid, 1) and counts["final"] is True and waiting_from_counts(counts) == {}
+    assert run_counts(tmp_path / "v1.jpkg")["steps"] == counts["steps"]  # named by its package
+    (tmp_path / "big.json").write_bytes(b"[" * (17 << 20))
+    for bad, says in [(tmp_path, "not a run's state folder"), (tmp_path / "big.json", "larger than 16 MiB"),
+                      (tmp_path / "v1.jpkg.run" / "runner.db", "cannot be read|not a journey package")]:
+        with pytest.raises(RunnerError, match=says):
+            run_counts(bad)
+
+
 def test_first_version_has_nobody_in_flight(tmp_path: Path, capsys: Cap) -> None:
     project = make_project(tmp_path / "p.jstudio")
     code, _, stderr = run(capsys, "package", project, "--journey", NAME, "--out", tmp_path / "v1.jpkg",

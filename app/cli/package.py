@@ -62,9 +62,12 @@ def _open_for_package(project: str, *, freezing: bool) -> Any:
               help="Contacts at STEP of the previous version leave the journey (repeatable).")
 @click.option("--finish", "finish", multiple=True, metavar="STEP",
               help="Contacts at STEP of the previous version finish on it (repeatable; with --in-flight move).")
+@click.option("--in-flight-from", "in_flight_from", metavar="RUN",
+              help="Preview the plan with the live counts of the run of the previous version: its state folder "
+                   "(NAME.jpkg.run), its package, or a file of journey-studio status --json.")
 def package(project: str, journey_name: str, out: str, version: int | None, sign_key: str | None,
             by: str | None, in_flight: str | None, moves: tuple[str, ...], leave: tuple[str, ...],
-            finish: tuple[str, ...]) -> None:
+            finish: tuple[str, ...], in_flight_from: str | None) -> None:
     """Freeze a journey that passes the check as a release and write it as a package for the live runner.
 
     Refused, with every reason listed, while the check for errors finds errors or any content it sends is not
@@ -90,6 +93,16 @@ def package(project: str, journey_name: str, out: str, version: int | None, sign
     except KeyFileError as e:
         fail(f"--by: {e}")
     choice = None
+    live = None
+    if in_flight_from is not None:  # read first: a run that cannot be read freezes nothing
+        from app.runner.in_flight_read import run_counts
+        from app.runner.runnable import RunnerError
+        if in_flight is None and not moves and not leave and not finish:
+            fail("--in-flight-from previews a plan: give --in-flight (move or finish), --move, --leave or --finish")
+        try:
+            live = run_counts(in_flight_from)
+        except RunnerError as e:
+            fail(f"--in-flight-from: {e}")
     if in_flight is not None or moves or leave or finish:
         try:
             choice = choice_from_options(0, in_flight, moves, leave, finish)
@@ -105,6 +118,9 @@ def package(project: str, journey_name: str, out: str, version: int | None, sign
             _refuse(str(e), e.lines)
         except PackageError as e:
             fail(str(e))
+        old_journey = None
+        if choice is not None and result.changes is not None:  # the version the contacts in flight are on
+            old_journey = pf.read_version(pf.project.journey(journey_name).id, result.changes.old)[0]
     if result.reused:
         click.echo(f"'{result.journey_name}' is unchanged since version {result.version} was released: packaged "
                    f"version {result.version} again (nothing was frozen)", err=True)
@@ -119,7 +135,7 @@ def package(project: str, journey_name: str, out: str, version: int | None, sign
         if len(lines) > _MAX_CHANGE_LINES:
             click.echo(f"  ... and {len(lines) - _MAX_CHANGE_LINES} more", err=True)
     if choice is not None:
-        _echo_in_flight(out)
+        _echo_in_flight(out, live, in_flight_from or "", old_journey)
     if ring and signer is None:
         click.echo(f"Note: the project trusts {count(len(ring), 'key')}; this package is "
                    + ("not signed" if key is None else "signed by a key it does not trust")
@@ -132,16 +148,35 @@ def package(project: str, journey_name: str, out: str, version: int | None, sign
     click.echo(f"SHA-256 {result.sha256}")
 
 
-def _echo_in_flight(out: str) -> None:
-    """What the package just written says about the contacts in flight on the previous version."""
-    from app.package.in_flight import from_plain
+def _echo_in_flight(out: str, live: dict[str, Any] | None, source: str, old: Any) -> None:
+    """What the package just written says about the contacts in flight on the previous version; with a live run's
+    counts (`live`, from `source`) and the previous version's journey (`old`), what happens to whom."""
+    from app.package.in_flight import from_plain, preview, totals, waiting_from_counts
     from app.package.read import read_package
-    plan = from_plain(read_package(Path(out)).manifest["in_flight"], out)
+    from app.runner.in_flight_read import run_version
+    pkg = read_package(Path(out))
+    plan = from_plain(pkg.manifest["in_flight"], out)
     click.echo(f"In flight: {plan.summary()}", err=True)
     for d in plan.decisions.values():
         if d.why == "chosen":
             what = f"move to '{d.target}'" if d.action == "move" else f"{d.action}"
             click.echo(f"  contacts at '{d.step}' {what}", err=True)
+    if live is None:
+        return
+    found = run_version(live)
+    if found != (pkg.journey.id, plan.from_version):
+        what = f"version {found[1]}" if found is not None and found[0] == pkg.journey.id else "another journey"
+        click.echo(f"Note: {source} is a run of {what}, not of version {plan.from_version}: no preview", err=True)
+        return
+    if old is None:
+        return
+    lines = preview(plan, old, pkg.journey, waiting_from_counts(live))
+    t = totals(lines)
+    click.echo(f"In flight now on version {plan.from_version} ({source}): {count(sum(t.values()), 'contact')}: "
+               f"{t['move']:,} move to version {plan.to_version}, {t['finish']:,} finish on version "
+               f"{plan.from_version}, {t['leave']:,} leave", err=True)
+    for line in lines:
+        click.echo(f"  {line.text}", err=True)
 
 
 def _summary(pkg: Any) -> list[str]:
