@@ -284,3 +284,40 @@ def test_a_decision_nobody_comes_after_says_so() -> None:
     res = simulate(plan, population_for(plan, 1200, 3), opens(B=0.4), 4, chunk_size=600)
     [d] = res.to_json()["ab_tests"][0]["replicas"]
     assert d["winner"] == "B" and d["reason"].endswith("(no contact reached the split after the test period)")
+
+
+# --- the live runner's counts (its state database; the whole runner is tests/test_runner_ab_winner.py) -----------
+
+def test_the_runners_counts_read_its_state_as_the_simulator_counts_a_trace(tmp_path: Path) -> None:
+    """Contacts who took a path before the decision time; the open of the first message after the split (from the
+    outbox, or a rehearsal's script) or the goal, before the decision time."""
+    from app.runner.ab_live import counts, record_arrivals
+    from app.runner.state import StateDb
+
+    plan = compile_plan(ab_journey())
+    start, decide_at = plan.start, plan.steps[0].ab.decide_at  # type: ignore[union-attr]
+    key = "j:v1"
+    state = StateDb(tmp_path / "runner.db")
+    try:
+        state.put("journey", {"key": key})
+        paths = {1: 0, 2: 0, 3: 1, 4: 1}
+        record_arrivals(state.path, key, "ab", [[c, 0, p, start if c != 4 else decide_at + 10]
+                                                for c, p in paths.items()])
+        state.record_enrolments(key, 0, [(c, f"w{c}", start) for c in paths])
+        for c, p in paths.items():
+            send = f"w{c}:mail_{'AB'[p]}"
+            state.claim(send, journey=key, contact=c, iteration=0, step_id=f"mail_{'AB'[p]}", channel="email",
+                        transport_id=send)
+            state.mark(send, "sent", start + 60)
+        state.queue_events([("w1", {"name": "opened", "at": start + 100, "step_id": "mail_A", "contact": 1}),
+                            ("w2", {"name": "opened", "at": decide_at + 5, "step_id": "mail_A", "contact": 2}),
+                            ("w3", {"name": "opened", "at": start + 200, "step_id": "mail_B", "contact": 3}),
+                            ("w3", {"name": "purchase", "at": start + 300, "contact": 3}),
+                            ("w4", {"name": "opened", "at": start + 200, "step_id": "mail_B", "contact": 4})])
+    finally:
+        state.close()
+    assert counts(tmp_path, key, plan, plan.steps[0]) == ([2, 1], [1, 1])
+    script = {2: [{"after": "mail_A", "delay": 50, "event": "opened"}]}  # a rehearsal: contact 2 opens in time
+    assert counts(tmp_path, key, plan, plan.steps[0], script) == ([2, 1], [2, 1])
+    goal = compile_plan(ab_journey(winner_metric="goal"))
+    assert counts(tmp_path, key, goal, goal.steps[0]) == ([2, 1], [0, 1])
