@@ -104,7 +104,7 @@ def test_values_are_checked_as_typed_and_the_error_is_said_under_the_field(qtbot
     assert split is not None and split.error is not None and "START-END" in split.error
     split.values_edit.setText("21:00-08:00,none")
     assert split.error is None
-    assert panel.size_label.text().startswith("4 points and the current settings: 25 runs")
+    assert panel.size_label.text() == "4 points and the current settings, each 5 replicas of 20,000 contacts."
 
 
 def test_a_sweep_from_the_panel_is_the_simulator_s_and_shows_its_points(
@@ -274,3 +274,21 @@ def test_the_points_start_from_the_simulate_panel_s_assumptions(qtbot: QtBot, do
     assert elsewhere.messages == {} and elsewhere.event_rates["purchase"] == 0.004
     _vary(panel, ("behaviour.messages.offer.click", "0.1,0.2"))
     assert panel.rows[0].current.text() == "now 0.5"
+
+
+def test_a_best_point_surely_worse_than_the_current_settings_is_said_so_and_not_applied(panel: SweepPanel) -> None:
+    worse = {"values": {"opened.within": "1d"}, "effect": {"mean": 0.002, "low": 0.001, "high": 0.003},
+             "vs_baseline": {"mean": -0.001, "low": -0.0013, "high": -0.0005, "sure": 0.0, "replicas": 5},
+             "best": True}
+    doc = {"outcome": "purchase", "better": "higher", "runs": 2,
+           "varied": [{"property": "opened.within", "values": ["1d"], "current": "5d"}],
+           "baseline": {"values": {"opened.within": "5d"}, "effect": {"mean": 0.003, "low": 0.002, "high": 0.004}},
+           "points": [worse]}
+    panel.show_doc(doc)
+    assert "better than the current settings in 0 of 5 replicas; the 95% interval is below zero: no point of " \
+           "this grid beats the current settings, the best is worse." in panel.summary.text()
+    assert panel.table.cells()[1][-1] == "★ best, worse than current"
+    assert not panel.apply_button.isEnabled()
+    panel._doc_journey = panel.journey_id()
+    assert not panel.apply_best()
+    assert panel.apply_note.text() == "Not applied: the best point is surely worse than the current settings."

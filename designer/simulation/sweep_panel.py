@@ -291,8 +291,6 @@ class SweepPanel(QWidget):
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
         self.apply_button = QPushButton("Apply best values to the journey")
-        self.apply_button.setToolTip("Set the best point's step properties and send hours on the journey (one "
-                                     "undoable edit)")
         self.apply_note = MutedLabel()
         self.apply_note.setWordWrap(True)
         self.plots = SweepPlots()
@@ -485,7 +483,7 @@ class SweepPanel(QWidget):
             return
         self.progress.setRange(0, total)
         self.progress.setValue(done)
-        self.progress.setFormat(f"Run {done} of {total} ({time.perf_counter() - self._started:.0f} s)")
+        self.progress.setFormat(f"Point {done} of {total} ({time.perf_counter() - self._started:.0f} s)")
 
     def _succeeded(self, doc: dict[str, Any]) -> None:
         if self.sender() is not self.job:
@@ -493,7 +491,7 @@ class SweepPanel(QWidget):
         self._finish()
         took = time.perf_counter() - self._started
         self.progress.setValue(self.progress.maximum())
-        self.progress.setFormat(f"Done: {doc['runs']} runs in {took:.1f} s")
+        self.progress.setFormat(f"Done: {len(doc['points'])} points and the current settings in {took:.1f} s")
         self.show_doc(doc)
         self.sweepEnded.emit("completed")
 
@@ -526,6 +524,7 @@ class SweepPanel(QWidget):
                              "intervals.</span>")
         self.plots.set_doc(doc, self._labels)
         self.table.set_doc(doc, self._labels)
+        self.apply_note.setText("")
         self._sync_enabled()
 
     def best_point(self) -> dict[str, Any] | None:
@@ -542,6 +541,10 @@ class SweepPanel(QWidget):
         jid = self._doc_journey
         if best is None or jid is None or jid not in {j.id for j in self.document.project.journeys}:
             self.apply_note.setText("Nothing to apply: run a sweep of a journey first.")
+            return False
+        from designer.simulation.sweep_plot import beats_current
+        if self.doc is not None and beats_current(self.doc, best) == "worse":
+            self.apply_note.setText("Not applied: the best point is surely worse than the current settings.")
             return False
         journey = self.document.project.journey(jid)
         try:
@@ -661,12 +664,14 @@ class SweepPanel(QWidget):
         import math
         counts = [len([v for v in r.values_edit.text().split(",") if v.strip()]) for r in self.rows]
         points = math.prod(counts) if counts else 0
-        runs = (points + 1) * self.replicas_spin.value()
-        self.size_label.setText(f"{points:,} point{'s' if points != 1 else ''} and the current settings: "
-                                f"{runs:,} runs of {self.contacts_spin.value():,} contacts.")
+        replicas = self.replicas_spin.value()
+        self.size_label.setText(f"{points:,} point{'s' if points != 1 else ''} and the current settings, each "
+                                f"{replicas} replica{'s' if replicas != 1 else ''} of "
+                                f"{self.contacts_spin.value():,} contacts.")
         self._sync_enabled()
 
     def _sync_enabled(self) -> None:
+        from designer.simulation.sweep_plot import beats_current
         running = self.job is not None
         self.run_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
@@ -677,8 +682,12 @@ class SweepPanel(QWidget):
             r.setEnabled(not running)
             r.remove_button.setEnabled(not running and len(self.rows) > 1)
         best = self.best_point()
-        self.apply_button.setEnabled(not running and best is not None and any(
+        worse = best is not None and self.doc is not None and beats_current(self.doc, best) == "worse"
+        self.apply_button.setEnabled(not running and best is not None and not worse and any(
             not k.startswith("behaviour.") for k in best["values"]))
+        self.apply_button.setToolTip("The best point is surely worse than the current settings: nothing to apply"
+                                     if worse else "Set the best point's step properties and send hours on the "
+                                     "journey (one undoable edit)")
 
     def _say(self, text: str, *, error: bool = False) -> None:
         self.status.setStyleSheet(f"color: {tone(self, ERROR_COLORS)}" if error else "")

@@ -224,7 +224,8 @@ class SweepTable(QTableWidget):
             sure = f"{v['sure']:.0%}" if v["sure"] is not None else "–"
             rows.append(([*(p["values"][n] for n in names), pct(e.get("mean")),
                           f"{pct(e.get('low'))} to {pct(e.get('high'))}", pct(v["mean"], True), interval, sure,
-                          "★ best" if p["best"] else ""], "best" if p["best"] else ""))
+                          ("★ best, worse than current" if beats_current(doc, p) == "worse" else "★ best")
+                          if p["best"] else ""], "best" if p["best"] else ""))
         for r, (cells, kind) in enumerate(rows):
             for c, text in enumerate(cells):
                 cell = QTableWidgetItem(text)
@@ -274,16 +275,32 @@ def summary_html(doc: dict[str, Any], labels: dict[str, str]) -> str:
                          "values it changes make no difference here.")
             return " ".join(parts)
         sure = f"<b>How sure:</b> better than the current settings in {wins} of {k} replica{'s' if k != 1 else ''}"
+        verdict = beats_current(doc, best)
         if k < 3:
             sure += " (too few replicas to be sure: use 5 or more)"
-        elif v["low"] is not None and v["low"] > 0 and doc["better"] == "higher":
-            sure += "; the 95% interval is above zero"
-        elif v["high"] is not None and v["high"] < 0 and doc["better"] == "lower":
-            sure += "; the 95% interval is below zero"
+        elif verdict == "better":
+            sure += f"; the 95% interval is {'above' if doc['better'] == 'higher' else 'below'} zero"
+        elif verdict == "worse":
+            sure += (f"; the 95% interval is {'below' if doc['better'] == 'higher' else 'above'} zero: no point of "
+                     "this grid beats the current settings, the best is worse")
         else:
             sure += "; the 95% interval includes zero: it may be no better"
         parts.append(sure + ".")
     return " ".join(parts)
+
+
+def beats_current(doc: dict[str, Any], point: dict[str, Any]) -> str:
+    """'better' or 'worse' when the point's paired 95% interval against the current settings excludes zero
+    (in the outcome's better direction), 'unsure' when it includes it or there is none (one replica)."""
+    v = point["vs_baseline"]
+    if v["low"] is None or v["high"] is None:
+        return "unsure"
+    up = doc["better"] == "higher"
+    if (v["low"] > 0) if up else (v["high"] < 0):
+        return "better"
+    if (v["high"] < 0) if up else (v["low"] > 0):
+        return "worse"
+    return "unsure"
 
 
 def results_layout(plots: SweepPlots, table: SweepTable, summary: QLabel) -> QWidget:
