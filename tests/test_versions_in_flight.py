@@ -98,11 +98,13 @@ def test_steps_kept_by_id_move_to_the_same_step_and_a_removed_wait_needs_a_choic
     assert e.value.lines == ["contacts waiting at 'Wait until 10 Dec 09:00' (launch), which version 2 removes, need "
                              "a choice: --move launch=STEP, --leave launch or --finish launch"]
     plan = resolve(InFlight(1, MOVE, {"launch": "launched"}), old, new)
+    # a contact is at a message step only for the moment of its send: moving it to the same message would send it
+    # again, so it finishes that move on version 1
     assert {s: (d.action, d.target, d.why) for s, d in plan.decisions.items()} == {
-        "announce": (MOVE, "announce", "kept"), "clicked": (MOVE, "clicked", "kept"),
-        "launch": (MOVE, "launched", "chosen"), "launched": (MOVE, "launched", "kept")}
+        "announce": (FINISH, None, "fleeting"), "clicked": (MOVE, "clicked", "kept"),
+        "launch": (MOVE, "launched", "chosen"), "launched": (FINISH, None, "fleeting")}
     left = resolve(InFlight(1, MOVE, {}, frozenset({"launch"})), old, new)
-    assert left.decision("launch").action == LEAVE and left.counts() == {FINISH: 0, MOVE: 3, LEAVE: 1}
+    assert left.decision("launch").action == LEAVE and left.counts() == {FINISH: 2, MOVE: 1, LEAVE: 1}
     finish = resolve(InFlight(1, FINISH), old, new)
     assert {d.action for d in finish.decisions.values()} == {FINISH}
     assert finish.summary() == "contacts in flight on version 1 finish on their version; not moved to version 2"
@@ -133,6 +135,18 @@ def test_every_problem_with_a_choice_is_one_line(versions: Any) -> None:
         "--move clicked=reclicked: 'Opened within 1 day?' waits for an event on message 'again', which version 1 "
         "does not have: contacts moved there were never sent it (choose another step)"]
     assert str(e.value).endswith("6 problems")
+
+
+def test_a_move_never_sends_a_message_again(versions: Any) -> None:
+    old, new = versions
+    with pytest.raises(InFlightError) as e:  # back to the first email: those waiting at 'launch' were sent it
+        resolve(InFlight(1, MOVE, {"launch": "announce", "clicked": "pause"}), old, new)
+    assert e.value.lines == [
+        "--move launch=announce: contacts there may have been sent 'Product announcement email' on version 1, "
+        "which version 2 sends again from 'Product announcement email': a message is never sent twice (choose a "
+        "later step)"]
+    plan = resolve(InFlight(1, MOVE, {"launch": "launched", "clicked": "pause"}), old, new)
+    assert plan.decision("clicked").target == "pause"  # 'again' is a new message, not sent on version 1
 
 
 def test_the_options_are_read_strictly() -> None:
@@ -176,9 +190,9 @@ def test_the_preview_says_what_happens_to_whom_with_the_live_counts(versions: An
         "38 contacts wait at 'product-details clicked within 1 day?': they will move to the same step of version 2",
         "412 contacts wait at 'Wait until 10 Dec 09:00', which version 2 removes: they will move to 'Product "
         "launched text' of version 2",
-        "1 contact waits at 'Product launched text': they will move to the same step of version 2"]
-    assert totals(lines) == {FINISH: 0, MOVE: 451, LEAVE: 0}
-    assert moved_population(plan, waiting) == {"clicked": 38, "launched": 413}
+        "1 contact waits at 'Product launched text': they will finish on version 1"]
+    assert totals(lines) == {FINISH: 1, MOVE: 450, LEAVE: 0}
+    assert moved_population(plan, waiting) == {"clicked": 38, "launched": 412}
     gone = preview(resolve(InFlight(1, FINISH, {}, frozenset({"launch"})), old, new), old, new, {})
     assert [ln.text for ln in gone] == ["0 contacts wait at 'Wait until 10 Dec 09:00', which version 2 removes: "
                                         "they will leave the journey"]
@@ -357,7 +371,7 @@ def test_go_live_previews_what_happens_to_contacts_in_flight_with_the_live_count
         assert dialog.create_package(), dialog.outcome_text()
         plan = from_plain(read_package(tmp_path / "v2.jpkg").manifest["in_flight"], "v2")
         assert (plan.decision("launch").action, plan.decision("launch").target) == (MOVE, "launched")
-        assert plan.decision("clicked").action == FINISH and plan.decision("announce").target == "announce"
+        assert plan.decision("clicked").action == FINISH and plan.decision("announce").why == "fleeting"
         assert dialog.selected_version() == 2 and box.isVisibleTo(dialog)  # released 2 may be packaged again
     finally:
         document.close()

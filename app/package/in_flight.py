@@ -23,6 +23,7 @@ from typing import Any, Mapping, Sequence
 
 from app.errors import JourneyStudioError
 from app.model.journey import Journey, Step
+from app.model.registry import REGISTRY
 
 FORMAT = "in-flight/1"
 FINISH, MOVE, LEAVE = "finish", "move", "leave"
@@ -119,6 +120,39 @@ def _name(j: Journey, step_id: str) -> str:
     return step.display_name if step is not None else step_id
 
 
+def _is_message(step: Step) -> bool:
+    tile = REGISTRY.get(step.type)
+    return tile is not None and tile.channel is not None
+
+
+def _walk(j: Journey, start: str, forward: bool) -> set[str]:
+    """The steps reachable from `start` (itself included), along the links (`forward`) or against them."""
+    back: dict[str, list[str]] = {}
+    if not forward:
+        for sid, source in j.steps.items():
+            for target in source.outputs.values():
+                back.setdefault(target, []).append(sid)
+    seen, todo = {start}, [start]
+    while todo:
+        here = todo.pop()
+        at = j.steps.get(here)
+        nexts = (list(at.outputs.values()) if at is not None else []) if forward else back.get(here, [])
+        for n in nexts:
+            if n not in seen and n in j.steps:
+                seen.add(n)
+                todo.append(n)
+    return seen
+
+
+def sent_again(j_old: Journey, j_new: Journey, step: str, target: str) -> list[str]:
+    """Message steps a contact at `step` of N may have been sent already (on a path to it in N, or the step itself)
+    that N+1 would send again from `target` (the same step id: the same message): a move there is refused."""
+    before = _walk(j_old, step, forward=False)
+    after = _walk(j_new, target, forward=True)
+    return [m for m in j_old.steps if m in before and m in after and m in j_new.steps
+            and _is_message(j_old.steps[m]) and _is_message(j_new.steps[m])]
+
+
 def _event_step(step: Step) -> str | None:
     wait_for = step.props.get("wait_for") if step.type == "if-then" else None
     source = wait_for.get("step") if isinstance(wait_for, Mapping) else None
@@ -128,6 +162,7 @@ def _event_step(step: Step) -> str | None:
 # --- resolving a choice -------------------------------------------------------------------------------------
 
 def _target_problems(j_old: Journey, j_new: Journey, step: str, target: str, to_version: int) -> list[str]:
+    """Why contacts at `step` of N cannot move to `target` of N+1 (none: they can)."""
     where = f"--move {step}={target}"
     t = j_new.steps.get(target)
     if t is None:
@@ -140,6 +175,12 @@ def _target_problems(j_old: Journey, j_new: Journey, step: str, target: str, to_
     if source is not None and source not in j_old.steps:
         return [f"{where}: '{t.display_name}' waits for an event on message '{source}', which version "
                 f"{j_old.version} does not have: contacts moved there were never sent it (choose another step)"]
+    again = sent_again(j_old, j_new, step, target)
+    if again:
+        names = ", ".join(f"'{j_new.steps[m].display_name}'" for m in again[:3])
+        return [f"{where}: contacts there may have been sent {names} on version {j_old.version}, which version "
+                f"{to_version} sends again from '{t.display_name}': a message is never sent twice (choose a later "
+                "step)"]
     return []
 
 
