@@ -103,6 +103,7 @@ class Actions:
         self.watch_runner = a("&Watch Live Runner…", lambda: sim.watch_runner())
         self.go_live = a("&Go Live / Export Package…", self.export_package, "Ctrl+Shift+E")
         self.trusted_keys = a("&Trusted Keys…", self.show_trusted_keys)
+        self.frequency_caps = a("&Frequency Caps…", self.show_frequency_caps)
         self.contacts = a("&Contacts…", self.show_contacts, "Ctrl+Shift+K")
         # Canvas shortcuts (Delete, F2, arrows, copy/paste) act where the focus is; panels keep their own.
         for act in (self.cut, self.copy, self.paste, self.duplicate, self.delete, self.rename, self.select_all):
@@ -138,6 +139,7 @@ class Actions:
         for act in (self.import_journey, self.export_journey, self.go_live):
             file.addAction(act)
         file.addAction(self.trusted_keys)
+        file.addAction(self.frequency_caps)
         file.addSeparator()
         file.addAction(self.close)
         file.addAction(self.quit)
@@ -302,6 +304,13 @@ class Actions:
         """The team keys whose signed packages this project accepts (add, list, remove; each an undoable edit)."""
         from designer.panels.trusted_keys import TrustedKeysDialog
         dialog = TrustedKeysDialog(self.w.document, self.w)
+        dialog.exec()
+        dialog.deleteLater()  # closed: it no longer follows the project's edits
+
+    def show_frequency_caps(self) -> None:
+        """The project's frequency caps across journeys, and the journeys' priorities under them."""
+        from designer.panels.frequency_caps import FrequencyCapsDialog
+        dialog = FrequencyCapsDialog(self.w.document, self.w)
         dialog.exec()
         dialog.deleteLater()  # closed: it no longer follows the project's edits
 

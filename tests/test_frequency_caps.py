@@ -344,7 +344,7 @@ name: NAME
 target: contacts
 audience: {segments: [Chosen]}
 frequency: one-time
-schedule: {start: 2026-12-01T09:00, end: 2026-12-04T09:00, timezone: Europe/Paris}
+schedule: {start: 2026-12-01T09:00, end: 2026-12-20T09:00, timezone: Europe/Paris}
 EXTRA
 steps:
   hello: {type: email, content: Hello email, next: pause}
@@ -484,7 +484,7 @@ def test_a_live_run_of_a_second_journey_is_capped_by_the_first(tmp_path: Path, d
             from app.runner.worker import RunSettings
             settings = RunSettings(contacts_db=str(db), state_dir=tmp_path / f"state-{name}",
                                    temporal=dev_server.address, smtp=("127.0.0.1", smtp.port),  # type: ignore
-                                   sms_url=sms.url, time_scale=86_400.0, send_timeout=10,
+                                   sms_url=sms.url, time_scale=43_200.0, send_timeout=10,
                                    caps_ledger=str(tmp_path / "ledger.db"))
             summaries[name] = asyncio.run(run_journey(rs[name], settings))
     finally:
@@ -492,9 +492,71 @@ def test_a_live_run_of_a_second_journey_is_capped_by_the_first(tmp_path: Path, d
         sms.stop()
     emailed = sorted(contact_of(x) for x in smtp.snapshot())
     texted = sorted(contact_of(x) for x in sms.snapshot())
-    assert emailed == [1, 3, 4] and texted == [1, 1, 3, 3, 4, 4]
+    counts = {name: ([(r["step"], r.get("entered"), r.get("sent"), r.get("capped"), r.get("waiting"))
+                      for r in s.counts.get("steps") or []], s.counts.get("outcomes")) for name, s in summaries.items()}
+    assert emailed == [1, 3, 4] and texted == [1, 1, 3, 3, 4, 4], counts
     steps = {row["step"]: row for row in summaries["Second"].counts["steps"]}
     assert steps["hello"]["capped"] == 3 and steps["hello"].get("sent", 0) == 0
     assert summaries["Second"].counts["messages"]["capped"] == 3
     first = {row["step"]: row for row in summaries["First"].counts["steps"]}
     assert first["hello"]["sent"] == 3
+
+
+# --- the designer ------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def gui_doc(tmp_path: Path, qtbot):  # type: ignore[no-untyped-def]
+    from app.codec.yamlio import read_journey_file
+    from app.resources import resource_path
+    from designer.document import Document
+    pf = ProjectFile.create(tmp_path / "p.jstudio")
+    import_journey(pf.project, *read_journey_file(resource_path("templates", "announcement.yaml")))
+    document = Document(pf)
+    yield document
+    if not document.file.closed:
+        document.close()
+
+
+@pytest.mark.gui
+def test_the_caps_dialog_and_the_journey_priority_are_undoable_edits(gui_doc, qtbot, tmp_path: Path) -> None:
+    from designer.panels import JourneySettingsPanel
+    from designer.panels.frequency_caps import FrequencyCapsDialog
+    doc = gui_doc
+    assert doc.run(AddJourney(Journey(doc.project.new_journey_id(), "Receipts", cap_exempt=True)))
+    dialog = FrequencyCapsDialog(doc)
+    qtbot.addWidget(dialog)
+    row = dialog.rows["email"]
+    assert not row.check.isChecked() and not row.messages.isEnabled()
+    count = doc.undo_stack.count()
+    row.check.setChecked(True)  # 3 per 7 days at first
+    assert doc.project.settings.frequency_caps == (ChannelCap("email", 3, timedelta(days=7)),)
+    assert doc.undo_stack.undoText() == "Cap email at 3 per 7d"
+    row.messages.setValue(2)
+    dialog.rows["sms"].check.setChecked(True)
+    assert doc.project.settings.frequency_caps == (ChannelCap("email", 2, timedelta(days=7)),
+                                                   ChannelCap("sms", 1, timedelta(days=1)))
+    assert doc.undo_stack.count() == count + 3
+    doc.undo_stack.undo()
+    assert doc.project.settings.cap_for("sms") is None and not dialog.rows["sms"].check.isChecked()
+    # the journeys under the caps, by priority
+    names = [dialog.tree.topLevelItem(i).text(0) for i in range(dialog.tree.topLevelItemCount())]
+    assert names == ["Product announcement", "Receipts"]
+    assert dialog.tree.topLevelItem(1).text(2).startswith("exempt")
+    panel = JourneySettingsPanel(doc)
+    qtbot.addWidget(panel)
+    j = doc.current_journey
+    assert j is not None and panel.priority.value() == 5 and panel.priority.text() == "priority 5"
+    panel.priority.setValue(1)
+    assert j.priority == 1 and not j.cap_exempt and doc.undo_stack.undoText() == "Change priority"
+    panel.priority.setValue(0)
+    assert j.cap_exempt and j.priority == 1 and panel.priority.text() == "exempt"
+    assert doc.undo_stack.undoText() == "Change cap exemption"
+    doc.undo_stack.undo()
+    assert not j.cap_exempt and panel.priority.value() == 1
+    assert dialog.tree.topLevelItem(0).text(1) == "1"  # the dialog follows the journey's edits
+    Path("/tmp/shots").mkdir(exist_ok=True)
+    dialog.show()
+    dialog.grab().save("/tmp/shots/frequency_caps.png")
+    panel.resize(340, 900)
+    panel.show()
+    panel.grab().save("/tmp/shots/journey_settings_priority.png")

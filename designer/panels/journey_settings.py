@@ -8,16 +8,16 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QGroupBox, QLabel, QLineEdit, QPlainTextEdit, QToolButton, QTreeWidget, QTreeWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QSpinBox,
+                               QToolButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from app.errors import JourneyStudioError
 from app.model.attributes import CONSENT_LEVELS
 from app.model.commands import UpdateJourney
-from app.model.journey import Change, Journey
+from app.model.journey import DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY, Change, Journey
 from app.validation.findings import Finding
 from designer.panels.common import (FieldNote, blocked, combo_box, combo_select_data, field_with_note, form_layout,
-                                    hint_or_form, set_invalid)
+                                    hint_or_form, no_wheel, set_invalid)
 from designer.panels.inputs import CommitOnLeave, DurationEdit, OptionalDateTime, finish_edit
 from designer.panels.settings_fields import (NONE_TEXT, CapEdit, FrequencyEdit, QuietHoursEdit, SegmentChecklist,
                                              TimeZoneBox, TriggerEdit, TriggerList)
@@ -134,8 +134,30 @@ class JourneySettingsPanel(QWidget):
         self.target.addItem("Contacts", "contacts")
         self.target.addItem("Accounts", "accounts")
         self.target.activated.connect(lambda _i: self._update(target=self.target.currentData()))
-        self._row(form, "&Target:", "target", self.target,
+        # the journey's place under the project's frequency caps (File > Frequency Caps), beside the target (the
+        # settings have no room for another row in a narrow dock): priority 1 (first) .. 10, or Exempt (below 1)
+        self.priority = QSpinBox()
+        self.priority.setRange(MIN_PRIORITY - 1, MAX_PRIORITY)
+        self.priority.setValue(DEFAULT_PRIORITY)
+        self.priority.setPrefix("priority ")
+        self.priority.setSpecialValueText("exempt")  # transactional: never held back by the caps, not counted
+        self.priority.setKeyboardTracking(False)
+        self.priority.setAccessibleName("Priority under the project's frequency caps")
+        self.priority.setToolTip("Priority under the project's frequency caps (File > Frequency Caps): of the "
+                                 "messages due to one contact at the same moment, priority 1 goes first and 10 last "
+                                 "(default 5). Below 1, exempt: transactional messages that always go and do not "
+                                 "count against the caps.")
+        no_wheel(self.priority)
+        self.priority.valueChanged.connect(self._commit_priority)
+        both = QWidget()
+        row = QHBoxLayout(both)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.target, 1)
+        row.addWidget(self.priority)
+        both.setFocusProxy(self.target)
+        self._row(form, "&Target:", "target", both,
                   "Contacts: each contact goes through. Accounts: one path per account, messages to its contacts.")
+        self.inputs["priority"] = self.inputs["cap_exempt"] = self.priority
         outer.addWidget(box)
 
         box, form = self._group("Audience")
@@ -277,7 +299,16 @@ class JourneySettingsPanel(QWidget):
         self.goal_within.setEnabled(j.goal is not None)
         self.exits.set_value(tuple(j.exit_when))
         self.cap.set_value(j.frequency_cap)
+        with blocked(self.priority):
+            self.priority.setValue(0 if j.cap_exempt else j.priority if isinstance(j.priority, int) else 5)
         self.scroll.widget().setEnabled(not self.document.readonly)
+
+    def _commit_priority(self, value: int) -> None:
+        """The priority spin box: 1..10, or 0 shown as exempt (one edit of the journey's priority and exemption)."""
+        if value < MIN_PRIORITY:
+            self._update(cap_exempt=True)
+        else:
+            self._update(priority=int(value), cap_exempt=False)
 
     def create_audience_segment(self) -> Any:
         """Open the segment editor on a new segment (of the journey's target); saved, it joins the audience."""
