@@ -166,8 +166,10 @@ def test_the_best_values_are_applied_as_one_undoable_edit(qtbot: QtBot, panel: S
     from app.model.values import parse_duration
     assert journey.step("opened").props["within"] == parse_duration(best["values"]["opened.within"])
     assert "behaviour.email.open left out" in panel.apply_note.text()
+    qtbot.waitUntil(lambda: panel.rows[0].current.text() == f"now {best['values']['opened.within']}")  # follows
     document.undo_stack.undo()
     assert journey.step("opened").props["within"] == before
+    qtbot.waitUntil(lambda: panel.rows[0].current.text() == "now 5d")
 
 
 def test_cancel_stops_the_sweep_and_its_worker_processes(qtbot: QtBot, panel: SweepPanel) -> None:

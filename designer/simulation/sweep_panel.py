@@ -27,7 +27,7 @@ import time
 from functools import partial
 from typing import TYPE_CHECKING, Any, Callable
 
-from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (QDockWidget, QFrame, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QMenu, QProgressBar,
                                QPushButton, QScrollArea, QSpinBox, QSplitter, QToolButton, QVBoxLayout,
@@ -48,6 +48,7 @@ DEFAULT_CONTACTS = 20_000
 DEFAULT_REPLICAS = 5
 DEFAULT_SEED = 1
 MAX_CONTACTS = 2_000_000  # a sweep runs every point at this size: the command line takes more
+MODEL_DELAY_MS = 200
 CANCELLED_TEXT = "Sweep cancelled: its worker processes were stopped; nothing was changed."
 
 
@@ -202,8 +203,12 @@ class SweepPanel(QWidget):
         self._doc_journey: str | None = None
         self._started = 0.0
         self._build()
+        self._model_timer = QTimer(self)  # edits come in bursts (a drag, typing): the fields are read again once
+        self._model_timer.setSingleShot(True)
+        self._model_timer.setInterval(MODEL_DELAY_MS)
+        self._model_timer.timeout.connect(self._follow_model)
         document.currentJourneyChanged.connect(self._current_journey_changed)
-        document.changed.connect(self._model_changed)
+        document.changed.connect(lambda *_: self._model_timer.start())
         self.destroyed.connect(partial(_cancel, self._job_holder))
         self._fill_journeys()
         self.add_row()
@@ -582,7 +587,7 @@ class SweepPanel(QWidget):
         if journey_id and self.job is None and not any(r.values_edit.text().strip() for r in self.rows):
             self.set_journey(journey_id)  # follows the canvas until the user has typed values
 
-    def _model_changed(self, *_: Any) -> None:
+    def _follow_model(self) -> None:
         names = [(j.id, j.name) for j in self.document.project.journeys]
         if names != [(self.journey_combo.itemData(i), self.journey_combo.itemText(i))
                      for i in range(self.journey_combo.count())]:
