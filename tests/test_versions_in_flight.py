@@ -235,6 +235,14 @@ def test_package_refuses_a_plan_that_cannot_be_done_before_freezing_anything(rel
     code, _, stderr = run(capsys, "package", released, "--journey", NAME, "--out", out, "--move", "launch=launched")
     assert code == 0, stderr
     assert "  contacts at 'launch' move to 'launched'" in stderr
+    # the live runner does not carry moves out yet: said when the plan is made, and by `run`
+    note = ("Note: Journey Studio's live runner does not carry out moves yet: with it, the contacts on version 1 "
+            "finish on version 1 whatever this plan says (the plan travels in the package, for a runner that does)")
+    assert note in stderr.splitlines()
+    code, _, stderr = run(capsys, "run", out)
+    assert code == 2 and stderr.splitlines()[0] == note and "--contacts-db" in stderr
+    code, _, stderr = run(capsys, "run", tmp_path / "v1.jpkg")
+    assert code == 2 and "Note:" not in stderr
     with ProjectFile.open(released) as pf:
         doc = version_doc(pf, pf.project.journey(NAME).id, 2)
     assert "launch" not in doc["steps"]
@@ -331,6 +339,7 @@ def test_go_live_previews_what_happens_to_contacts_in_flight_with_the_live_count
                 if (it := box.steps.topLevelItem(i)) is not None] == [
             "Wait until 10 Dec 09:00 (removed in version 2)"]
         assert box.combos["launch"].currentText() == "Choose…"
+        assert not box.runner_note.isVisibleTo(dialog)  # nothing is decided yet
         assert not dialog.create_button.isEnabled()  # a removed wait needs a choice first
         assert "Choose what happens to the contacts in flight" in dialog.create_button.toolTip()
         assert box.summary.text() == ("Not ready: contacts waiting at 'Wait until 10 Dec 09:00' (launch), which "
@@ -357,6 +366,7 @@ def test_go_live_previews_what_happens_to_contacts_in_flight_with_the_live_count
             "38 contacts wait at 'product-details clicked within 1 day?': they will move to the same step of version 2",
             "412 contacts wait at 'Wait until 10 Dec 09:00', which version 2 removes: they will move to 'Product "
             "launched text' of version 2"]
+        assert box.runner_note.isVisibleTo(dialog) and "does not carry out moves yet" in box.runner_note.text()
         clicked = box.combos["clicked"]
         clicked.setCurrentIndex(clicked.findData(FINISH))
         assert box.summary.text().splitlines()[0] == ("Of 450 contacts in flight: 412 move to version 2, 38 finish "

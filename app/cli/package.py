@@ -161,6 +161,9 @@ def _echo_in_flight(out: str, live: dict[str, Any] | None, source: str, old: Any
         if d.why == "chosen":
             what = f"move to '{d.target}'" if d.action == "move" else f"{d.action}"
             click.echo(f"  contacts at '{d.step}' {what}", err=True)
+    note = plan.runner_note()
+    if note:
+        click.echo(f"Note: {note}", err=True)
     if live is None:
         return
     found = run_version(live)

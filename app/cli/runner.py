@@ -93,6 +93,10 @@ def run(package: str, contacts_db: str | None, temporal: str | None, smtp: str |
         os.environ[KEYRING_ENV] = os.pathsep.join(keyrings)
     if allow_unsigned:  # ... and what was allowed explicitly here
         os.environ[_JOIN_ALLOWS_UNSIGNED] = "1"
+    from app.runner.in_flight_read import plan_note
+    note = plan_note(package)  # a plan for the contacts in flight on the previous version: not carried out yet
+    if note and not join:
+        click.echo(f"Note: {note}", err=True)
     if join:
         asyncio.run(_until_stopped(lambda stop: join_run(r, Path(state_dir) if state_dir else
                                                          default_state_dir(package),

@@ -34,6 +34,11 @@ MAX_ID = 200              # characters of a step id
 MAX_COUNT = 10**12        # contacts a preview counts at one step
 _ID = re.compile(r"^[^\x00-\x1f]{1,200}$")
 
+# said wherever a plan that moves or removes contacts is made or run: the live runner does not carry it out yet
+RUNNER_NOTE = ("Journey Studio's live runner does not carry out moves yet: with it, the contacts on version {old} "
+               "finish on version {old} whatever this plan says (the plan travels in the package, for a runner "
+               "that does)")
+
 # why a step got its decision, as the preview and `package` say it
 KEPT, CHOSEN, DEFAULT, FLEETING = "kept", "chosen", "default", "fleeting"
 
@@ -97,6 +102,12 @@ class Plan:
                 + ("move to the same steps of" if self.default == MOVE else "finish on their version; not moved to")
                 + f" version {self.to_version}")
         return head + (f"; chosen: {', '.join(parts)}{more}" if parts else "")
+
+    def runner_note(self) -> str | None:
+        """What the live runner makes of this plan today (RUNNER_NOTE), when it moves or removes anyone."""
+        if not any(d.action != FINISH for d in self.decisions.values()):
+            return None
+        return RUNNER_NOTE.format(old=self.from_version)
 
     def to_plain(self) -> dict[str, Any]:
         """The manifest's `in_flight`."""
@@ -404,7 +415,7 @@ def moved_population(plan: Plan, waiting: Mapping[str, int]) -> dict[str, int]:
     return out
 
 
-__all__ = ["ACTIONS", "CHOSEN", "DEFAULT", "DEFAULTS", "Decision", "FINISH", "FLEETING", "FORMAT", "InFlight",
-           "InFlightError", "KEPT", "LEAVE", "MAX_STEPS", "MOVE", "Plan", "PreviewLine", "check_against",
-           "choice_from_options", "from_plain", "moved_population", "preview", "resolve", "totals", "waits_at",
-           "waiting_from_counts"]
+__all__ = ["RUNNER_NOTE", "ACTIONS", "CHOSEN", "DEFAULT", "DEFAULTS", "Decision", "FINISH", "FLEETING", "FORMAT",
+           "InFlight", "InFlightError", "KEPT", "LEAVE", "MAX_STEPS", "MOVE", "Plan", "PreviewLine", "check_against",
+           "choice_from_options", "from_plain", "moved_population", "preview", "resolve", "sent_again", "totals",
+           "waits_at", "waiting_from_counts"]

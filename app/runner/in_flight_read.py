@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from app.errors import JourneyStudioError
 from app.runner.runnable import RunnerError
 
 MAX_STATUS_BYTES = 16 * 1024 * 1024  # a status --json file read at most
@@ -61,6 +62,25 @@ def run_counts(source: str | Path) -> dict[str, Any]:
     return counts
 
 
+def plan_note(package: str | Path) -> str | None:
+    """What this runner makes of the plan for contacts in flight a package carries (app.package.in_flight
+    RUNNER_NOTE), or None when it carries none that moves or removes anyone. For a package read already (its
+    manifest was checked): the manifest alone is read again, bounded."""
+    import zipfile
+
+    from app.package.in_flight import from_plain
+    from app.package.manifest import MANIFEST, MAX_SMALL_BYTES, parse_manifest
+    try:
+        with zipfile.ZipFile(package) as zf:
+            if zf.getinfo(MANIFEST).file_size > MAX_SMALL_BYTES:
+                return None
+            manifest = parse_manifest(zf.read(MANIFEST), str(package))
+    except (OSError, KeyError, zipfile.BadZipFile, JourneyStudioError):
+        return None  # read_package has said what is wrong with it
+    doc = manifest.get("in_flight")
+    return from_plain(doc, str(package)).runner_note() if doc is not None else None
+
+
 def run_version(counts: dict[str, Any]) -> tuple[str, int] | None:
     """(journey id, version) of the run the counts are of, from their key ('ID:vN'), or None."""
     key = counts.get("key")
@@ -68,4 +88,4 @@ def run_version(counts: dict[str, Any]) -> tuple[str, int] | None:
     return (head, int(number)) if sep and number.isdigit() else None
 
 
-__all__ = ["run_counts", "run_version"]
+__all__ = ["plan_note", "run_counts", "run_version"]

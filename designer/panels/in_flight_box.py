@@ -11,6 +11,7 @@ move to 'SMS reminder'".
 
 from __future__ import annotations
 
+import html
 from typing import Any, Mapping
 
 from PySide6.QtCore import Qt, Signal
@@ -22,7 +23,8 @@ from app.model.journey import Journey
 from app.package.in_flight import (FINISH, LEAVE, MOVE, InFlight, InFlightError, Plan, preview, resolve, totals,
                                    waiting_from_counts, waits_at)
 from app.words import count
-from designer.panels.common import FieldNote, MutedLabel, no_wheel
+from app.validation.findings import Severity
+from designer.panels.common import FieldNote, MutedLabel, no_wheel, severity_colors, tone
 
 CHOOSE = ""        # a row's combo: nothing chosen yet
 SAME = "\x00same"  # a row's combo: the default (the same step, or finish)
@@ -65,6 +67,9 @@ class InFlightBox(QGroupBox):
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.combos: dict[str, QComboBox] = {}
+        self.runner_note = QLabel()  # what the live runner makes of the plan today
+        self.runner_note.setWordWrap(True)
+        self.runner_note.hide()
 
         top = QHBoxLayout()
         label = QLabel("&What happens to them:")
@@ -86,6 +91,7 @@ class InFlightBox(QGroupBox):
         lay.addWidget(self.run_note)
         lay.addWidget(self.steps)
         lay.addWidget(self.summary)
+        lay.addWidget(self.runner_note)
         no_wheel(self.default)
         self.default.currentIndexChanged.connect(self._rebuild)
         self.browse.clicked.connect(self.choose_run)
@@ -235,6 +241,10 @@ class InFlightBox(QGroupBox):
             self.summary.setText(self.plan.summary()[:1].upper() + self.plan.summary()[1:] + ". Read the live "
                                  "run's counts to see how many contacts each step concerns.")
             self.summary.setToolTip("")
+        note = self.plan.runner_note() if self.plan is not None else None
+        color = tone(self, severity_colors(Severity.WARNING))
+        self.runner_note.setText(f"<span style='color:{color}'>\u26a0 {html.escape(note)}.</span>" if note else "")
+        self.runner_note.setVisible(bool(note))
         self.changed.emit()
 
     # --- the live run ---------------------------------------------------------------------------------------
