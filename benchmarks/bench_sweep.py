@@ -1,10 +1,11 @@
 """Benchmark (not a test): a what-if sweep of 12 points at 100,000 contacts, run one point after the other and in
 worker processes: the same JSON, bit for bit, and the speed-up.
 
-Run: python -m benchmarks.bench_sweep [contacts] [rounds] [workers]   -- prints JSON figures.
+Run: python -m benchmarks.bench_sweep [contacts] [rounds] [workers] [replicas]   -- prints JSON figures.
 Creates a temporary project like the demo and sweeps its re-engagement journey (an email, a 5-day wait, an
 if/then on an open, an offer) over the wait's duration (3d, 5d, 7d) and the email open rate (0.15 to 0.3): 12
-points and the baseline, one replica each, seed 7, 13 runs in all (no point is at the current values).
+points and the baseline, one replica each (`replicas`: more, for longer points), seed 7, 13 runs in all (no point
+is at the current values).
 
 Each figure is a whole command, `journey-studio sweep ... --json` started as a new process and timed from its
 start to its exit (Python's start, the imports, reading the project, the check, the points, the JSON written):
@@ -49,7 +50,7 @@ def _timed(args: list[str], env: dict[str, str] | None = None) -> float:
     return took
 
 
-def main(contacts: int = 100_000, rounds: int = 3, workers: int = 0) -> dict[str, Any]:
+def main(contacts: int = 100_000, rounds: int = 3, workers: int = 0, replicas: int = 1) -> dict[str, Any]:
     """Measure and return the figures."""
     from app.services import create_demo_project
     workers = workers or os.cpu_count() or 1
@@ -59,9 +60,9 @@ def main(contacts: int = 100_000, rounds: int = 3, workers: int = 0) -> dict[str
     cli = [sys.executable, "-m", "app.cli.main"] if not Path(sys.executable).with_name("journey-studio").exists() \
         else [str(Path(sys.executable).with_name("journey-studio"))]
     sweep = [*cli, "sweep", str(project), "--journey", JOURNEY, *GRID, "--contacts", str(contacts),
-             "--replicas", "1", "--seed", SEED]
+             "--replicas", str(replicas), "--seed", SEED]
     yardstick = [*cli, "simulate", str(project), "--journey", JOURNEY, "--contacts", str(contacts), "--seed", SEED,
-                 "--no-save"]
+                 "--replicas", str(replicas), "--no-save"]
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     times: dict[str, list[float]] = {"serial": [], "parallel": [], "yardstick": [], "serial_one_thread": []}
     one_thread = {**os.environ, "JOURNEY_STUDIO_SIM_THREADS": "1"}
@@ -78,7 +79,7 @@ def main(contacts: int = 100_000, rounds: int = 3, workers: int = 0) -> dict[str
     median = {k: statistics.median(v) for k, v in times.items()}
     return {
         "what": f"journey-studio sweep of {len(doc['points'])} points ({doc['runs']} runs with the baseline) at "
-                f"{contacts:,} contacts, 1 replica, '{JOURNEY}'; whole commands (process start to exit)",
+                f"{contacts:,} contacts, {replicas} replica(s), '{JOURNEY}'; whole commands (process start to exit)",
         "identical": identical,
         "serial_s": round(median["serial"], 2),
         "parallel_s": round(median["parallel"], 2),
@@ -86,7 +87,8 @@ def main(contacts: int = 100_000, rounds: int = 3, workers: int = 0) -> dict[str
         "speedup": round(median["serial"] / median["parallel"], 2),
         "serial_one_thread_s": round(median["serial_one_thread"], 2),
         "speedup_over_one_thread": round(median["serial_one_thread"] / median["parallel"], 2),
-        "yardstick": f"journey-studio simulate of the same journey at {contacts:,} contacts, 1 replica, --no-save "
+        "yardstick": f"journey-studio simulate of the same journey at {contacts:,} contacts, {replicas} replica(s), "
+                     "--no-save "
                      "(whole command)",
         "yardstick_s": round(median["yardstick"], 2),
         "serial_per_yardstick": round(median["serial"] / median["yardstick"], 2),
