@@ -181,6 +181,7 @@ class _Teller:
         self.stories: list[StepStory] = []
         self.mods_cache: dict[int, Any] = {}
         self.blocked_why: dict[tuple[int, str], _Blocked] = {}  # (row, channel) -> why it is blocked
+        self.decisions: Mapping[str, dict[str, Any]] = {}  # A/B split id -> its decision as the run saved it
 
     # the reference run's unit loop (reference_run._run_unit), with the story recorded at every move
     def run_unit(self, k: int, contacts: list[ContactState], t0: int, account: int) -> None:
@@ -544,9 +545,11 @@ class _Teller:
             drew = "its account " + drew
         label = LABELS.get(move.outcome, "")
         if step.ab is not None:
+            decision = self.decisions.get(step.id) or {}
             reason["ab_test"] = {"decide_at": utc_iso(step.ab.decide_at), "metric": step.ab.metric,
                                  "route": PATH_NAMES[step.route] if step.route >= 0 else None,
-                                 "before_decision": arrived < step.ab.decide_at}
+                                 "before_decision": arrived < step.ab.decide_at, "decision": decision}
+            decided = f" ({decision['reason']})" if decision.get("reason") else ""
             if move.outcome == HOLDOUT:
                 why = f"{drew}: held out (the control group; an A/B winner does not change that)"
             elif arrived < step.ab.decide_at:
@@ -554,11 +557,11 @@ class _Teller:
                        f"{local_text(step.ab.decide_at, tz)}): {drew}: {label}")
             elif step.route >= 0:
                 why = (f"came at {local_text(arrived, tz)}, after the A/B test's decision at "
-                       f"{local_text(step.ab.decide_at, tz)}: path {PATH_NAMES[step.route]} had been chosen, so "
-                       f"everyone took it ({drew}: not held out)")
+                       f"{local_text(step.ab.decide_at, tz)}: path {PATH_NAMES[step.route]} had been chosen{decided}, "
+                       f"so everyone took it ({drew}: not held out)")
             else:
                 why = (f"came after the A/B test's decision at {local_text(step.ab.decide_at, tz)}, which chose no "
-                       f"winner (the paths keep splitting): {drew}: {label}")
+                       f"winner{decided}: the paths keep splitting: {drew}: {label}")
         else:
             why = f"{drew}: {'held out (the control group)' if move.outcome == HOLDOUT else label}"
         return self.step_story(state.iteration, step.index, arrived, move, why, reason)
@@ -608,10 +611,12 @@ def _plain_value(v: Any) -> Any:
     return v
 
 
-def _plan_with_decisions(record: RunRecord, replica: int) -> tuple[Plan, list[str]]:
-    """The run's plan with replica `replica`'s A/B decisions put back (read from the saved results)."""
+def _plan_with_decisions(record: RunRecord, replica: int) -> tuple[Plan, list[str], dict[str, dict[str, Any]]]:
+    """The run's plan with replica `replica`'s A/B decisions put back (read from the saved results, as
+    simulator/ab_winner.py decided them), the notes, and each decision as saved (by step id)."""
     plan = record.plan()
     notes: list[str] = []
+    decisions: dict[str, dict[str, Any]] = {}
     for test in record.results.get("ab_tests") or []:
         decided = test.get("replicas") or []
         step = next((s for s in plan.steps if s.id == test.get("step")), None)
@@ -620,10 +625,11 @@ def _plan_with_decisions(record: RunRecord, replica: int) -> tuple[Plan, list[st
         if replica >= len(decided):
             notes.append(f"the A/B test at '{step.name}' has no saved decision for this replica")
             continue
+        decisions[step.id] = dict(decided[replica])
         route = decided[replica].get("route")
         if route is not None:
             plan = with_route(plan, step.index, PATH_NAMES.index(route))
-    return plan, notes
+    return plan, notes, decisions
 
 
 def _row_of(pop: Population, contact: int) -> int | None:
@@ -674,7 +680,7 @@ class RunStories:
                              f"there is no replica {replica + 1}")
         self.record, self.replica, self.run = record, replica, run
         self.journey = record.journey()
-        self.plan, self.notes = _plan_with_decisions(record, replica)
+        self.plan, self.notes, self.decisions = _plan_with_decisions(record, replica)
         self.saved = trace if trace is not None else (record.trace() if replica == 0 else None)
         self.derivable = record.engine_version == ENGINE_VERSION
         if not self.derivable:
@@ -700,7 +706,7 @@ class RunStories:
         if row is None:
             raise StoryError(_absent(self.pop, contact, self.run, self.replica))
         return _tell(self.journey, self.plan, self.pop, self.world, self.seed, row, contact, self.replica,
-                     self.run, self.saved, list(self.notes))
+                     self.run, self.saved, list(self.notes), self.decisions)
 
 
 def tell(record: RunRecord, contact: int, *, replica: int = 0, run: int | None = None,
@@ -719,11 +725,13 @@ def _absent(pop: Population, contact: int, run: int | None, replica: int) -> str
 
 
 def _tell(journey: Any, plan: Plan, pop: Population, world: World, seed: int, row: int, contact: int,
-          replica: int, run: int | None, saved: Trace | None, notes: list[str]) -> Story:
+          replica: int, run: int | None, saved: Trace | None, notes: list[str],
+          decisions: Mapping[str, dict[str, Any]]) -> Story:
     facts = PopulationFacts(pop, world)
     out = TraceBuilder(plan)
     props = {s.id: s.props for s in journey.steps.values()}
     teller = _Teller(plan, facts, world.behaviour, seed, row, props, out)
+    teller.decisions = decisions
     carried: dict[int, ContactState] = {}
     entered_any = False
     audience = ""
