@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -373,7 +374,7 @@ def _runner_project(tmp: Path, chosen: list[int], cap: ChannelCap) -> Path:
     return db
 
 
-def _runnables(tmp: Path, db: Path) -> dict[str, object]:
+def _runnables(tmp: Path, db: Path) -> dict[str, Any]:
     from app.runner.runnable import from_package, register
     from tests.runner_helpers import package_of
     out = {}
@@ -505,7 +506,7 @@ def test_a_live_run_of_a_second_journey_is_capped_by_the_first(tmp_path: Path, d
 # --- the designer ------------------------------------------------------------------------------------------------
 
 @pytest.fixture
-def gui_doc(tmp_path: Path, qtbot):  # type: ignore[no-untyped-def]
+def gui_doc(tmp_path: Path, qtbot: Any) -> Any:
     from app.codec.yamlio import read_journey_file
     from app.resources import resource_path
     from designer.document import Document
@@ -515,6 +516,12 @@ def gui_doc(tmp_path: Path, qtbot):  # type: ignore[no-untyped-def]
     yield document
     if not document.file.closed:
         document.close()
+
+
+def _item(tree: Any, i: int) -> Any:
+    item = tree.topLevelItem(i)
+    assert item is not None
+    return item
 
 
 @pytest.mark.gui
@@ -539,9 +546,9 @@ def test_the_caps_dialog_and_the_journey_priority_are_undoable_edits(gui_doc, qt
     doc.undo_stack.undo()
     assert doc.project.settings.cap_for("sms") is None and not dialog.rows["sms"].check.isChecked()
     # the journeys under the caps, by priority
-    names = [dialog.tree.topLevelItem(i).text(0) for i in range(dialog.tree.topLevelItemCount())]
+    names = [_item(dialog.tree, i).text(0) for i in range(dialog.tree.topLevelItemCount())]
     assert names == ["Product announcement", "Receipts"]
-    assert dialog.tree.topLevelItem(1).text(2).startswith("exempt")
+    assert _item(dialog.tree, 1).text(2).startswith("exempt")
     panel = JourneySettingsPanel(doc)
     qtbot.addWidget(panel)
     j = doc.current_journey
@@ -553,7 +560,7 @@ def test_the_caps_dialog_and_the_journey_priority_are_undoable_edits(gui_doc, qt
     assert doc.undo_stack.undoText() == "Change cap exemption"
     doc.undo_stack.undo()
     assert not j.cap_exempt and panel.priority.value() == 1
-    assert dialog.tree.topLevelItem(0).text(1) == "1"  # the dialog follows the journey's edits
+    assert _item(dialog.tree, 0).text(1) == "1"  # the dialog follows the journey's edits
     Path("/tmp/shots").mkdir(exist_ok=True)
     dialog.show()
     dialog.grab().save("/tmp/shots/frequency_caps.png")
