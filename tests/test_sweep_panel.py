@@ -294,3 +294,17 @@ def test_a_best_point_surely_worse_than_the_current_settings_is_said_so_and_not_
     panel._doc_journey = panel.journey_id()
     assert not panel.apply_best()
     assert panel.apply_note.text() == "Not applied: the best point is surely worse than the current settings."
+
+
+def test_a_closed_panel_no_longer_follows_the_project(qtbot: QtBot, document: Document) -> None:
+    from datetime import timedelta
+
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    from app.model.commands import SetProps
+    panel = SweepPanel(document)
+    panel.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    journey = document.project.journey(JOURNEY)
+    assert document.run(SetProps(journey.id, "wait5", {"duration": timedelta(days=2)}))  # no deleted panel slot runs
+    qtbot.wait(300)

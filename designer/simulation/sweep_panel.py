@@ -208,7 +208,7 @@ class SweepPanel(QWidget):
         self._model_timer.setInterval(MODEL_DELAY_MS)
         self._model_timer.timeout.connect(self._follow_model)
         document.currentJourneyChanged.connect(self._current_journey_changed)
-        document.changed.connect(lambda *_: self._model_timer.start())
+        document.changed.connect(self._model_changed)
         self.destroyed.connect(partial(_cancel, self._job_holder))
         self._fill_journeys()
         self.add_row()
@@ -586,6 +586,9 @@ class SweepPanel(QWidget):
     def _current_journey_changed(self, journey_id: str | None) -> None:
         if journey_id and self.job is None and not any(r.values_edit.text().strip() for r in self.rows):
             self.set_journey(journey_id)  # follows the canvas until the user has typed values
+
+    def _model_changed(self, *_: Any) -> None:
+        self._model_timer.start()
 
     def _follow_model(self) -> None:
         names = [(j.id, j.name) for j in self.document.project.journeys]

@@ -17,7 +17,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QHeaderView, QLabel, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout, QWidget)
+                               QWidget)
 
 from designer.simulation.plot_widgets import PlotColors, legend_html, plot_font, style_plot
 
@@ -301,14 +301,3 @@ def beats_current(doc: dict[str, Any], point: dict[str, Any]) -> str:
     if (v["high"] < 0) if up else (v["low"] > 0):
         return "worse"
     return "unsure"
-
-
-def results_layout(plots: SweepPlots, table: SweepTable, summary: QLabel) -> QWidget:
-    """The results column: the summary, the plots, the table."""
-    box = QWidget()
-    lay = QVBoxLayout(box)
-    lay.setContentsMargins(0, 0, 0, 0)
-    lay.addWidget(summary)
-    lay.addWidget(plots, 3)
-    lay.addWidget(table, 2)
-    return box
