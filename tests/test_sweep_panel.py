@@ -147,6 +147,11 @@ def test_a_sweep_from_the_panel_is_the_simulator_s_and_shows_its_points(
     sure = point["vs_baseline"]["sure"]
     assert f"in {round(sure * 3)} of 3 replicas" in summary
     panel.grab().save(str(tmp_path / "sweep-panel.png"))
+    # saved as the command line's --json writes it
+    assert panel.save_json(tmp_path / "sweep.json")
+    assert json.loads((tmp_path / "sweep.json").read_text(encoding="utf-8")) == json.loads(json.dumps(direct))
+    assert not panel.save_json(tmp_path)  # a folder: said beside the buttons, nothing written
+    assert panel.apply_note.text().startswith(f"Not saved: {tmp_path} is a folder")
 
 
 def test_the_best_values_are_applied_as_one_undoable_edit(qtbot: QtBot, panel: SweepPanel,

@@ -25,6 +25,7 @@ import os
 import threading
 import time
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, QTimer, Signal
@@ -296,6 +297,9 @@ class SweepPanel(QWidget):
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
         self.apply_button = QPushButton("Apply best values to the journey")
+        self.save_button = QPushButton("Save as JSON…")
+        self.save_button.setToolTip("The sweep as `journey-studio sweep --json` writes it: every point, how it was "
+                                    "compared and what it assumed")
         self.apply_note = MutedLabel()
         self.apply_note.setWordWrap(True)
         self.plots = SweepPlots()
@@ -307,6 +311,7 @@ class SweepPanel(QWidget):
         apply_row = QHBoxLayout()
         apply_row.addWidget(self.apply_button)
         apply_row.addWidget(self.apply_note, 1)
+        apply_row.addWidget(self.save_button)
         rcol.addLayout(apply_row)
         inner = QSplitter(Qt.Orientation.Vertical)
         inner.addWidget(self.plots)
@@ -334,6 +339,7 @@ class SweepPanel(QWidget):
         self.run_button.clicked.connect(self.run)
         self.cancel_button.clicked.connect(self.cancel)
         self.apply_button.clicked.connect(self.apply_best)
+        self.save_button.clicked.connect(self._ask_save)
         self._sync_enabled()
 
     # --- state ----------------------------------------------------------------------------------------------
@@ -571,6 +577,28 @@ class SweepPanel(QWidget):
         self.apply_note.setText("Applied as one edit (Undo takes it back)." + said)
         return True
 
+    def save_json(self, path: str | Path) -> bool:
+        """Write the shown sweep as JSON (atomically, as the command line's --json); False and why on failure."""
+        import json
+
+        from app.files import OutputFileError, check_output_path, os_error_text, write_atomically
+        if self.doc is None:
+            return False
+        try:
+            check_output_path(path)  # a device, a FIFO, a folder, a read-only file: said, nothing written
+            write_atomically(path, json.dumps(self.doc, indent=1) + "\n")
+        except OSError as e:
+            self.apply_note.setText(f"Not saved: {e if isinstance(e, OutputFileError) else os_error_text(path, e)}")
+            return False
+        self.apply_note.setText(f"Saved {Path(path).name}.")
+        return True
+
+    def _ask_save(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+        path, _ = QFileDialog.getSaveFileName(self, "Save the sweep as JSON", "sweep.json", "JSON (*.json)")
+        if path:
+            self.save_json(path)
+
     # --- following the document -----------------------------------------------------------------------------
     def _fill_journeys(self) -> None:
         current = self.journey_id() or (self.document.current_journey.id if self.document.current_journey else None)
@@ -691,6 +719,7 @@ class SweepPanel(QWidget):
             r.remove_button.setEnabled(not running and len(self.rows) > 1)
         best = self.best_point()
         worse = best is not None and self.doc is not None and beats_current(self.doc, best) == "worse"
+        self.save_button.setEnabled(not running and self.doc is not None)
         self.apply_button.setEnabled(not running and best is not None and not worse and any(
             not k.startswith("behaviour.") for k in best["values"]))
         self.apply_button.setToolTip("The best point is surely worse than the current settings: nothing to apply"
