@@ -385,3 +385,53 @@ def test_go_live_previews_what_happens_to_contacts_in_flight_with_the_live_count
         assert dialog.selected_version() == 2 and box.isVisibleTo(dialog)  # released 2 may be packaged again
     finally:
         document.close()
+
+
+# --- the forecast ---------------------------------------------------------------------------------------------
+
+def test_a_forecast_of_the_new_version_starts_the_moved_contacts_at_their_steps(versions: Any) -> None:
+    from app.semantics.plan import compile_plan
+    from simulator.behaviour import BehaviourModel
+    from simulator.in_flight import ASSUMED, ForecastError, forecast
+    old, new = versions
+    plan = compile_plan(new)
+    moved = moved_population(resolve(InFlight(1, MOVE, {"launch": "launched", "clicked": "pause"}), old, new),
+                             {"clicked": 38, "launch": 412, "announce": 3})
+    assert moved == {"pause": 38, "launched": 412}
+    at = plan.start + 2 * 86_400
+    result = forecast(plan, moved, at, BehaviourModel(), seed=7, replicas=2)
+    rows = {r["step"]: r for r in result.funnel()}
+    assert rows["announce"]["entered"] == 0 and rows["clicked"]["entered"] == 0  # nobody starts over
+    assert rows["pause"]["entered"] == 38 and rows["again"]["entered"] == 38
+    assert rows["launched"]["entered"] == 412 + rows["reclicked"]["yes"] > 412
+    assert rows["launched"]["sent"] <= rows["launched"]["entered"]
+    assert result.to_json()["assumed"] == list(ASSUMED) and result.to_json()["groups"] == moved
+    again = forecast(plan, moved, at, BehaviourModel(), seed=7, replicas=2)
+    assert again.funnel() == result.funnel()  # the same seed, the same figures
+    with pytest.raises(ForecastError, match="has no step 'launch'"):
+        forecast(plan, {"launch": 5}, at, BehaviourModel(), seed=7)
+    with pytest.raises(ForecastError, match="outside version 2's schedule"):
+        forecast(plan, {"pause": 5}, plan.start - 1, BehaviourModel(), seed=7)
+
+
+def test_package_forecasts_the_new_version_for_the_contacts_it_moves(released: Path, tmp_path: Path,
+                                                                     capsys: Cap) -> None:
+    with ProjectFile.open(released) as pf:
+        jid = pf.project.journey(NAME).id
+    status = tmp_path / "status.json"
+    status.write_text(json.dumps({"key": f"{jid}:v1", "steps": [{"step": "clicked", "waiting": 38},
+                                                                {"step": "launch", "waiting": 412}]}))
+    code, _, stderr = run(capsys, "package", released, "--journey", NAME, "--out", tmp_path / "x.jpkg",
+                          "--move", "launch=launched", "--forecast-at", "2026-12-03T09:00")
+    assert code == 2 and "--forecast-at forecasts the contacts in flight of a run: give --in-flight-from RUN" in stderr
+    code, _, stderr = run(capsys, "package", released, "--journey", NAME, "--out", tmp_path / "v2.jpkg",
+                          "--move", "launch=launched", "--move", "clicked=pause", "--in-flight-from", status,
+                          "--forecast-at", "2026-12-03T09:00")
+    assert code == 0, stderr
+    lines = stderr.splitlines()
+    head = lines.index("Forecast of version 2 for the 450 contacts it moves, from 2026-12-03 09:00 UTC (seed 7, the "
+                       "default behaviour assumptions):")
+    body = lines[head + 1:]
+    assert body[0] == "  'Wait 2 days': 38 entered" and body[1].startswith("  'Product announcement email': 38 entered")
+    assert any(ln.startswith("  'Product launched text': 4") and ", 4" in ln for ln in body)  # 412 and more
+    assert body[-3].startswith("  assumed: moved contacts enter their step of the new version afresh")

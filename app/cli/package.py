@@ -65,9 +65,14 @@ def _open_for_package(project: str, *, freezing: bool) -> Any:
 @click.option("--in-flight-from", "in_flight_from", metavar="RUN",
               help="Preview the plan with the live counts of the run of the previous version: its state folder "
                    "(NAME.jpkg.run), its package, or a file of journey-studio status --json.")
+@click.option("--forecast-at", "forecast_at", metavar="DATE",
+              help="With --in-flight-from: forecast the new version for the contacts it moves, from this moment "
+                   "(UTC, e.g. 2026-12-05T09:00), with the default behaviour assumptions.")
+@click.option("--forecast-seed", type=click.IntRange(0, 2**63 - 1), default=7, show_default=True,
+              help="The forecast's seed.")
 def package(project: str, journey_name: str, out: str, version: int | None, sign_key: str | None,
             by: str | None, in_flight: str | None, moves: tuple[str, ...], leave: tuple[str, ...],
-            finish: tuple[str, ...], in_flight_from: str | None) -> None:
+            finish: tuple[str, ...], in_flight_from: str | None, forecast_at: str | None, forecast_seed: int) -> None:
     """Freeze a journey that passes the check as a release and write it as a package for the live runner.
 
     Refused, with every reason listed, while the check for errors finds errors or any content it sends is not
@@ -94,6 +99,9 @@ def package(project: str, journey_name: str, out: str, version: int | None, sign
         fail(f"--by: {e}")
     choice = None
     live = None
+    at = _moment(forecast_at) if forecast_at is not None else None
+    if forecast_at is not None and in_flight_from is None:
+        fail("--forecast-at forecasts the contacts in flight of a run: give --in-flight-from RUN")
     if in_flight_from is not None:  # read first: a run that cannot be read freezes nothing
         from app.runner.in_flight_read import run_counts
         from app.runner.runnable import RunnerError
@@ -135,7 +143,9 @@ def package(project: str, journey_name: str, out: str, version: int | None, sign
         if len(lines) > _MAX_CHANGE_LINES:
             click.echo(f"  ... and {len(lines) - _MAX_CHANGE_LINES} more", err=True)
     if choice is not None:
-        _echo_in_flight(out, live, in_flight_from or "", old_journey)
+        moved = _echo_in_flight(out, live, in_flight_from or "", old_journey)
+        if at is not None and moved:
+            _echo_forecast(out, moved, at, forecast_seed)
     if ring and signer is None:
         click.echo(f"Note: the project trusts {count(len(ring), 'key')}; this package is "
                    + ("not signed" if key is None else "signed by a key it does not trust")
@@ -148,10 +158,48 @@ def package(project: str, journey_name: str, out: str, version: int | None, sign
     click.echo(f"SHA-256 {result.sha256}")
 
 
-def _echo_in_flight(out: str, live: dict[str, Any] | None, source: str, old: Any) -> None:
+def _moment(text: str) -> int:
+    """A forecast's moment, UTC seconds ('2026-12-05T09:00', '2026-12-05 09:00', a time zone allowed)."""
+    from datetime import datetime, timezone
+    try:
+        when = datetime.fromisoformat(text.strip()[:40])
+    except ValueError:
+        fail(f"--forecast-at: {text[:40]!r} is not a date and time (e.g. 2026-12-05T09:00)")
+    return int((when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp())
+
+
+def _echo_forecast(out: str, moved: dict[str, int], at: int, seed: int) -> None:
+    """The forecast of the new version for the contacts it moves (simulator/in_flight.py), step by step."""
+    from datetime import datetime, timezone
+
+    from app.package.read import read_package
+    from app.semantics.plan import compile_plan
+    from simulator.behaviour import BehaviourModel
+    from simulator.in_flight import ForecastError, forecast
+    pkg = read_package(Path(out))
+    when = datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    try:
+        result = forecast(compile_plan(pkg.journey), moved, at, BehaviourModel(), seed, replicas=1)
+    except ForecastError as e:
+        click.echo(f"No forecast: {e}", err=True)
+        return
+    click.echo(f"Forecast of version {result.version} for the {sum(moved.values()):,} contacts it moves, from {when} "
+               f"(seed {seed}, the default behaviour assumptions):", err=True)
+    for row in result.funnel():
+        if row["step"] == "end" or not row.get("entered"):
+            continue
+        figures = ", ".join(f"{row[k]:,.0f} {k}" for k in ("sent", "yes", "no", "opened", "clicked", "converted")
+                            if row.get(k))
+        click.echo(f"  '{row['name']}': {row['entered']:,.0f} entered" + (f", {figures}" if figures else ""), err=True)
+    for line in result.assumed:
+        click.echo(f"  assumed: {line}", err=True)
+
+
+def _echo_in_flight(out: str, live: dict[str, Any] | None, source: str, old: Any) -> dict[str, int]:
     """What the package just written says about the contacts in flight on the previous version; with a live run's
-    counts (`live`, from `source`) and the previous version's journey (`old`), what happens to whom."""
-    from app.package.in_flight import from_plain, preview, totals, waiting_from_counts
+    counts (`live`, from `source`) and the previous version's journey (`old`), what happens to whom; the contacts
+    it moves per step of the new version (none without counts)."""
+    from app.package.in_flight import from_plain, moved_population, preview, totals, waiting_from_counts
     from app.package.read import read_package
     from app.runner.in_flight_read import run_version
     pkg = read_package(Path(out))
@@ -165,14 +213,14 @@ def _echo_in_flight(out: str, live: dict[str, Any] | None, source: str, old: Any
     if note:
         click.echo(f"Note: {note}", err=True)
     if live is None:
-        return
+        return {}
     found = run_version(live)
     if found != (pkg.journey.id, plan.from_version):
         what = f"version {found[1]}" if found is not None and found[0] == pkg.journey.id else "another journey"
         click.echo(f"Note: {source} is a run of {what}, not of version {plan.from_version}: no preview", err=True)
-        return
+        return {}
     if old is None:
-        return
+        return {}
     lines = preview(plan, old, pkg.journey, waiting_from_counts(live))
     t = totals(lines)
     click.echo(f"In flight now on version {plan.from_version} ({source}): {count(sum(t.values()), 'contact')}: "
@@ -180,6 +228,7 @@ def _echo_in_flight(out: str, live: dict[str, Any] | None, source: str, old: Any
                f"{plan.from_version}, {t['leave']:,} leave", err=True)
     for line in lines:
         click.echo(f"  {line.text}", err=True)
+    return moved_population(plan, waiting_from_counts(live))
 
 
 def _summary(pkg: Any) -> list[str]:
