@@ -221,6 +221,13 @@ def test_package_carries_the_plan_records_a_milestone_and_verify_shows_it(releas
                                    "chosen: pause: leave")]
     code, stdout, _ = run(capsys, "verify", tmp_path / "v3.jpkg")
     assert code == 0 and "  in flight     contacts in flight on version 2 move to the same steps" in stdout
+    review = make_project(tmp_path / "review.jstudio")  # import-package records it with the package's provenance
+    code, _, stderr = run(capsys, "import-package", review, tmp_path / "v3.jpkg", "--rename")
+    assert code == 0, stderr
+    with ProjectFile.open(review) as pf:
+        imported = [j for j in pf.project.journeys if j.name != NAME][0]
+        assert ("in-flight", "version 3: contacts in flight on version 2 move to the same steps of version 3; "
+                             "chosen: pause: leave") in [(k, d) for k, _, d in pf.milestones(imported.id)]
 
 
 def test_package_refuses_a_plan_that_cannot_be_done_before_freezing_anything(released: Path, tmp_path: Path,

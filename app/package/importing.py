@@ -89,7 +89,8 @@ def imported_milestone(package: Package) -> str:
 
 
 def provenance_milestones(package: Package) -> list[tuple[str, str]]:
-    """(kind, detail) of the milestones that say where an imported package came from: packaged, signed."""
+    """(kind, detail) of the milestones that say where an imported package came from: packaged, signed; and what
+    it says of the contacts in flight on the previous version, when it says it."""
     made = package.packaged
     out = [("packaged", f"version {package.version} packaged by {made['by'] or 'someone (not recorded)'} at "
                         f"{made['at']}, project '{package.manifest.get('project', '')}'")]
@@ -104,6 +105,10 @@ def provenance_milestones(package: Package) -> list[tuple[str, str]]:
     else:
         out.append(("signed", "not signed" + (" (accepted explicitly although trusted keys are configured)"
                                               if package.allowed_unsigned else "")))
+    if package.manifest.get("in_flight") is not None:  # what it said of the contacts on the previous version
+        from app.package.in_flight import from_plain
+        plan = from_plain(package.manifest["in_flight"], str(package.path))
+        out.append(("in-flight", f"version {package.version}: {plan.summary()}"))
     return out
 
 
