@@ -423,7 +423,7 @@ class _Teller:
             holds = condition_holds(cond, value, arrived)
             ref = "" if cond.op in ("contains_data", "does_not_contain_data") else f" {cond.value!r}"
             shown = "no value" if value is None else repr(_plain_value(value))
-            why = (f"{cond.attribute} is {shown}; tested '{cond.attribute} {cond.op.replace('_', ' ')}{ref}': "
+            why = (f"its {cond.attribute} is {shown}; tested '{cond.attribute} {cond.op.replace('_', ' ')}{ref}': "
                    f"{'yes' if holds else 'no'}")
             if not holds and move.outcome == YES:
                 why += " (another contact of its account passed: yes)"

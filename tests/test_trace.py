@@ -84,7 +84,7 @@ def _why(text: str, step_name: str) -> str:
      ["waited for a click on the link 'shop' of 'Hello email' within 2 days", "it happened at", ": yes"]),
     ("clicked", "no", "Clicked shop within 2 days?",
      ["counted from its delivery at", "it did not happen by then", ": no"]),
-    ("tier", "yes", "Gold or platinum?", ["loyalty_tier is '", "tested 'loyalty_tier in ['gold', 'platinum']': yes"]),
+    ("tier", "yes", "Gold or platinum?", ["its loyalty_tier is '", "tested 'loyalty_tier in ['gold', 'platinum']': yes"]),
     ("tier", "no", "Gold or platinum?", ["tested 'loyalty_tier in ['gold', 'platinum']': no"]),
     ("big", "yes", "Big spender?", ["was in segment 'Big spenders' at", ": yes"]),
     ("big", "no", "Big spender?", ["was not in segment 'Big spenders' at", ": no"]),

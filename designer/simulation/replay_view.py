@@ -46,6 +46,7 @@ class ReplayBar(QWidget):
     """The replay's heading, its warning line, the timeline and the running totals."""
 
     closeRequested = Signal()
+    storyRequested = Signal()  # "Contact's story": one contact's way through the run, beside the canvas
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -66,6 +67,11 @@ class ReplayBar(QWidget):
         self.close_button.setToolTip("Stop replaying: tiles show their settings again")
         self.close_button.clicked.connect(self.closeRequested)
         self.close_button.setEnabled(False)
+        self.story_button = QToolButton()
+        self.story_button.setText("Contact's story…")
+        self.story_button.setToolTip("Follow one contact through the run: each step, when, and why")
+        self.story_button.clicked.connect(self.storyRequested)
+        self.story_button.setEnabled(False)
         self.timeline = Timeline()
         self.timeline.setEnabled(False)
         self.totals = QLabel()
@@ -77,6 +83,7 @@ class ReplayBar(QWidget):
         head.addWidget(self.title, 3)
         head.addSpacing(16)
         head.addWidget(self.totals, 2)
+        head.addWidget(self.story_button)
         head.addWidget(self.close_button)
         box = QVBoxLayout(self)
         box.setContentsMargins(8, 4, 8, 6)
@@ -104,6 +111,7 @@ class ReplayBar(QWidget):
         self.warning.setText(warning)
         self.warning.setVisible(bool(warning))
         self.close_button.setEnabled(source is not None)
+        self.story_button.setEnabled(source is not None)
         self.timeline.setEnabled(source is not None)
 
 

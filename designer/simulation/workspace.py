@@ -86,6 +86,8 @@ class SimulationWorkspace(QObject):
 
         self.replay_bar.timeline.timeChanged.connect(self._cursor_moved)
         self.replay_bar.closeRequested.connect(self._replay_closed)
+        self.story_panel: Any = None  # designer.simulation.story_view.StoryPanel, made when first asked for
+        self.replay_bar.storyRequested.connect(self.show_story)
         browser = window.browser
         browser.runActivated.connect(self.open_run)
         browser.compareRequested.connect(self.compare)
@@ -128,6 +130,11 @@ class SimulationWorkspace(QObject):
             review.reportRequested.connect(self.export_report)
         return self._review
 
+    def show_story(self) -> None:
+        """One contact's story of the open run, in a dock beside the canvas (designer/simulation/story_view.py)."""
+        from designer.simulation.story_view import open_story
+        open_story(self)
+
     def _cursor_moved(self, t: int | None) -> None:
         if self._plots is not None:
             self._plots.set_cursor(t)
@@ -161,6 +168,8 @@ class SimulationWorkspace(QObject):
         self.replay_bar.title.setText(f"Preparing the replay of {run_id if run_id is not None else 'the run'}…")
         self.plots.set_record(record)
         self.review.set_run(run_id, record)
+        if self.story_panel is not None:
+            self.story_panel.set_run(record, run_id)
         self.replay_bar.show()
         self.show_docks("plots")
         if self.docks["plots"].height() < PLOTS_HEIGHT:
