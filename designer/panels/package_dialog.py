@@ -157,6 +157,7 @@ class PackageDialog(Dialog):
         self.refresh()
         self._update_key_note()
         self.resize(760, 620)
+        self._room_for_in_flight()
 
     @staticmethod
     def _with_button(edit: QLineEdit, button: QPushButton) -> QWidget:
@@ -238,7 +239,17 @@ class PackageDialog(Dialog):
         old = file.read_version(r.journey_id, r.changes.old)[0]
         new = self.document.project.journey(r.journey_id) if r.freezes else file.read_version(r.journey_id,
                                                                                                  r.version)[0]
+        showing = self.in_flight.isVisibleTo(self)
         self.in_flight.set_versions(old, new)
+        if not showing:
+            self._room_for_in_flight()
+
+    def _room_for_in_flight(self) -> None:
+        """Taller when the contacts in flight part shows, so that the readiness list keeps its room."""
+        if self.in_flight.isVisibleTo(self) and self.height() < 800:
+            screen = self.screen()
+            room = screen.availableGeometry().height() - 60 if screen is not None else 820
+            self.resize(self.width(), max(self.height(), min(820, room)))
 
     def _label_draft(self, r: Readiness) -> None:
         index = self.version.findData(DRAFT)
