@@ -84,7 +84,8 @@ def _why(text: str, step_name: str) -> str:
      ["waited for a click on the link 'shop' of 'Hello email' within 2 days", "it happened at", ": yes"]),
     ("clicked", "no", "Clicked shop within 2 days?",
      ["counted from its delivery at", "it did not happen by then", ": no"]),
-    ("tier", "yes", "Gold or platinum?", ["its loyalty_tier is '", "tested 'loyalty_tier in ['gold', 'platinum']': yes"]),
+    ("tier", "yes", "Gold or platinum?",
+     ["its loyalty_tier is '", "tested 'loyalty_tier in ['gold', 'platinum']': yes"]),
     ("tier", "no", "Gold or platinum?", ["tested 'loyalty_tier in ['gold', 'platinum']': no"]),
     ("big", "yes", "Big spender?", ["was in segment 'Big spenders' at", ": yes"]),
     ("big", "no", "Big spender?", ["was not in segment 'Big spenders' at", ": no"]),
@@ -276,3 +277,73 @@ def test_bad_input_is_one_line(capsys: pytest.CaptureFixture[str], project: Path
 def test_a_missing_project_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, _, err = run(capsys, "trace", tmp_path / "nope.jstudio", "1", "--contact", "1")
     assert code == 2 and err.count("\n") == 1 and "no such project file" in err
+
+
+# --- a live run: the story from the runner's state ----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def live_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A project, its announcement's package, and the state its run left beside it: 40 contacts sent the email
+    (opens, clicks, unsubscribes, purchases as a run of them leaves them), and contact 40 held back for want of
+    an address."""
+    from app.runner.runnable import from_package
+    from app.runner.state import StateDb
+    from tests.runner_helpers import contacts_project, package_of
+    from tests.test_calibrate_live import START, _run_state
+    folder = tmp_path_factory.mktemp("live")
+    project = folder / "shop.jstudio"
+    contacts_project(project, 5)
+    pkg = package_of(project, folder / "a.jpkg")
+    key = from_package(pkg).key
+    _run_state(folder / "a.jpkg.run", 40, seed=3, delivered_events=True, key=key, step="announce")
+    state = StateDb(folder / "a.jpkg.run" / "runner.db")
+    try:
+        wid = f"{key}:c40:0"
+        state.record_enrolments(key, 0, [(40, wid, START + 100)])
+        state.claim_many([{"key": f"{wid}:announce", "journey": key, "contact": 40, "iteration": 0,
+                           "step_id": "announce", "channel": "email", "transport_id": "t40"}])
+        state.mark_many([(f"{wid}:announce", "no_address", START + 160)])
+    finally:
+        state.close()
+    return {"project": project, "pkg": pkg}
+
+
+def test_a_live_runs_story_tells_what_the_runners_state_holds_and_what_it_cannot_show(
+        capsys: pytest.CaptureFixture[str], live_run: dict[str, Path]) -> None:
+    from app.runner.live_story import live_story
+    from app.runner.runnable import from_package
+    r = from_package(live_run["pkg"])
+    state = live_run["pkg"].with_name("a.jpkg.run")
+    stories = [live_story(state, r.key, r.plan, c) for c in range(40)]
+    buyer = next(s for s in stories if any(i.what == "purchase" for i in s.items))
+    clicker = next(s for s in stories if any(i.what == "clicked" for i in s.items))
+    assert "'Product announcement email': clicked it" in "\n".join(clicker.lines()) or \
+        any(i.text.endswith("clicked it") for i in clicker.items)
+    code, out, err = run(capsys, "trace", live_run["project"], live_run["pkg"], "--contact", str(buyer.contact))
+    assert code == 0, err
+    assert f"Contact {buyer.contact} in the live run of {r.key}" in out
+    assert "entered the journey" in out and "the email was sent" in out
+    assert "was delivered" in out
+    assert "its own event: purchase (the goal: it leaves the journey)" in out
+    assert "Not shown: the waits and if/then branches the contact went through" in out
+    lines = [line for line in out.splitlines() if line[:3] in ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")]
+    assert lines == sorted(lines, key=lambda line: [i for i in buyer.items
+                                                    if i.text in line][0].at)  # in time order
+
+    code, out, err = run(capsys, "trace", live_run["project"], live_run["pkg"], "--contact", "40", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["live"] is True and doc["entered"][0]["iteration"] == 0
+    held = [i for i in doc["items"] if i["what"] == "no_address"]
+    assert held and "not sent: it has no address for this channel" in held[0]["text"]
+
+    code, out, _ = run(capsys, "trace", live_run["project"], live_run["pkg"], "--contact", "777")
+    assert code == 0 and "It has not entered the journey (no enrolment in the run's state)." in out
+
+
+def test_a_live_run_that_is_not_there_is_one_line(capsys: pytest.CaptureFixture[str], live_run: dict[str, Path],
+                                                  tmp_path: Path) -> None:
+    code, _, err = run(capsys, "trace", live_run["project"], tmp_path / "none.jpkg", "--contact", "1")
+    assert code == 2 and err.count("\n") == 1 and "no such package file" in err
+    code, _, err = run(capsys, "trace", live_run["project"], live_run["pkg"], "--contact", "1", "--replica", "2")
+    assert code == 2 and err.count("\n") == 1 and "--replica is for a simulation run" in err

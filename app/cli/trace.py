@@ -42,13 +42,18 @@ def trace(project: str, run: str, contact: int, replica: int, state_dir: str | N
         return
     if replica != 1:
         fail("--replica is for a simulation run; a live run has one")
+    from app.cli.runner import _runnable, run_of
     from app.runner.live_story import LiveStoryError, live_story
-    from app.cli.runner import run_of
+    from app.runner.runnable import RunnerError
     if not Path(project).exists():
-        fail(f"{project}: no such project file")
+        fail(f"{project}: no such project file (create one with: journey-studio new {project})")
     package, state = run_of(run, state_dir)
     try:
-        live = live_story(package, state, contact)
+        r = _runnable(package)
+    except RunnerError as e:
+        fail(str(e))
+    try:
+        live = live_story(state, r.key, r.plan, contact)
     except LiveStoryError as e:
         fail(str(e))
     click.echo(json.dumps(live.to_plain(), indent=1) if as_json else "\n".join(live.lines()))

@@ -1,0 +1,201 @@
+"""One contact's story in a live run, from the runner's own state file (`runner.db`), for `journey-studio trace`.
+
+What the state holds of a contact, and so what the story tells: each iteration it entered and when (and the unit
+it entered with); each message step's send and how it ended (sent, or held back: suppressed, no address, capped
+by the project's frequency cap, failed with its reason), and the events that came back for it (delivered, opened,
+clicked which link, unsubscribed, bounced); its own events (a purchase...), which end it on the goal or an exit;
+the channels it cannot be reached on from a moment (an opt-out, a hard bounce); the A/B split path it took in a
+test period and the decision taken there (when, which path won, why).
+
+What it cannot show: the waits and if/then branches it went through and when it left each step. Those live in the
+unit's Temporal workflow (its history; `journey-studio status` counts contacts per step while the run is up), not
+in the state file, so the story says so rather than guess. Read with sqlite3 in one read-only transaction, as
+`status` and `calibrate --live` read it; nothing here imports Temporal or SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from app.model.registry import PATH_NAMES
+from app.semantics.plan import LINK_CLICK, Plan
+from app.semantics.timezones import utc_iso, zone
+
+MAX_EVENTS = 100_000  # a contact's outbox rows read at most
+CANNOT_SHOW = ("the waits and if/then branches the contact went through, and when it left each step, are kept by "
+               "its unit's Temporal workflow, not in the runner's state: `journey-studio status` counts contacts "
+               "per step while the run is up")
+HELD = {"suppressed": "not sent: it is in the suppression segment, or opted out of or hard-bounced on this channel",
+        "no_address": "not sent: it has no address for this channel",
+        "capped": "not sent: the project's frequency cap on this channel was reached",
+        "failed": "not sent: the transport refused it", "sending": "being sent when the state was read"}
+
+
+class LiveStoryError(ValueError):
+    """A live story that cannot be told, as one line."""
+
+
+@dataclass(frozen=True)
+class LiveItem:
+    """One thing the state holds of the contact: when, at which step (if any), what, in words."""
+
+    at: int
+    step: str | None
+    what: str
+    text: str
+
+
+@dataclass
+class LiveStory:
+    """A contact's way through a live run as its runner's state holds it (see the module docstring)."""
+
+    journey: str
+    timezone: str
+    contact: int
+    entered: list[tuple[int, int]]  # (iteration, simulated moment)
+    items: list[LiveItem]
+    cannot_show: str = CANNOT_SHOW
+    notes: list[str] = field(default_factory=list)
+
+    def to_plain(self) -> dict[str, Any]:
+        return {"format": "contact-story/1", "live": True, "journey": self.journey, "timezone": self.timezone,
+                "contact": self.contact, "entered": [{"iteration": k, "at": utc_iso(t)} for k, t in self.entered],
+                "items": [{"at": utc_iso(i.at), "step": i.step, "what": i.what, "text": i.text} for i in self.items],
+                "cannot_show": self.cannot_show, "notes": self.notes}
+
+    def lines(self) -> list[str]:
+        out = [f"Contact {self.contact} in the live run of {self.journey} (as its runner's state holds it; times in "
+               f"{self.timezone})"]
+        if not self.entered:
+            out.append("  It has not entered the journey (no enrolment in the run's state).")
+        for i in self.items:
+            out.append(f"{_local(i.at, self.timezone)}  {i.text}")
+        out.append(f"Not shown: {self.cannot_show}.")
+        out.extend(f"Note: {n}" for n in self.notes)
+        return out
+
+
+def _local(t: int, tz: str) -> str:
+    d = datetime.fromtimestamp(t, tz=timezone.utc).astimezone(zone(tz))
+    return f"{d:%a} {d.day} {d:%b %Y %H:%M}"
+
+
+def live_story(state_dir: Path, key: str, plan: Plan, contact: int) -> LiveStory:
+    """The story of `contact` in the run of journey `key` (plan `plan`) whose state folder is `state_dir`."""
+    db = Path(state_dir) / "runner.db"
+    if not db.is_file():
+        raise LiveStoryError(f"{state_dir}: no runner.db here; give the run's state folder (PACKAGE.run) or its "
+                             "package")
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    except sqlite3.Error as e:
+        raise LiveStoryError(f"{db}: cannot be opened ({e})") from None
+    try:
+        con.execute("BEGIN")
+        return _read(con, key, plan, contact)
+    except sqlite3.Error as e:
+        raise LiveStoryError(f"{db}: not a runner's state file, or not readable ({e})") from None
+    finally:
+        con.close()
+
+
+def _tables(con: sqlite3.Connection) -> set[str]:
+    return {str(r[0]) for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def _read(con: sqlite3.Connection, key: str, plan: Plan, contact: int) -> LiveStory:
+    names = {s.id: s.name for s in plan.steps}
+    tz = plan.timezone
+    tables = _tables(con)
+    row = con.execute("SELECT value FROM settings WHERE name = 'journey'").fetchone()
+    recorded = json.loads(row[0]).get("key") if row else None
+    if recorded is not None and recorded != key:
+        raise LiveStoryError(f"the run's state is of {recorded}, not of the package's journey {key}")
+    story = LiveStory(key, tz, contact, [], [])
+    units: dict[str, int] = {}
+    for k, wid, at in con.execute("SELECT iteration, workflow_id, sim_at FROM enrolments WHERE journey = ? AND "
+                                  "contact_id = ? ORDER BY iteration", (key, contact)):
+        story.entered.append((int(k), int(at)))
+        units[str(wid)] = int(k)
+        rep = f" (repetition {int(k) + 1})" if len(plan.iterations) > 1 else ""
+        story.items.append(LiveItem(int(at), None, "entered", f"entered the journey{rep}"))
+    sends: dict[tuple[int, str], int] = {}
+    for step, channel, status, at, reason, k in con.execute(
+            "SELECT step_id, channel, status, sim_at, reason, iteration FROM sent_messages WHERE journey = ? AND "
+            "contact_id = ? ORDER BY sim_at", (key, contact)):
+        name = names.get(str(step), str(step))
+        when = int(at) if at is not None else (story.entered[-1][1] if story.entered else plan.start)
+        if status == "sent":
+            sends[(int(k), str(step))] = when
+            text = f"'{name}': the {channel} was sent"
+        else:
+            text = f"'{name}': the {channel} was {HELD.get(str(status), f'not sent ({status})')}"
+            if reason:
+                text += f" ({reason})"
+        story.items.append(LiveItem(when, str(step), str(status), text))
+    if "blocks" in tables:
+        for channel, at in con.execute("SELECT channel, sim_at FROM blocks WHERE journey = ? AND contact_id = ?",
+                                       (key, contact)):
+            story.items.append(LiveItem(int(at), None, "blocked", f"from now on it cannot be reached by {channel} "
+                                                                  "(an opt-out or a hard bounce)"))
+    _events(con, story, units, names, plan)
+    if "ab_arrivals" in tables:
+        _ab(con, story, key, names, tz)
+    story.items.sort(key=lambda i: (i.at, i.what != "entered"))
+    if not story.entered:
+        story.notes.append("a contact that never entered: the runner keeps no record of why (the audience is read "
+                           "when the run enrols it); `journey-studio segment members` shows who is in a segment")
+    return story
+
+
+def _events(con: sqlite3.Connection, story: LiveStory, units: dict[str, int], names: dict[str, str],
+            plan: Plan) -> None:
+    goal = plan.goal.name if plan.goal is not None else None
+    exits = {t.name for t in plan.exits}
+    n = 0
+    for wid, text in con.execute("SELECT workflow_id, event FROM outbox ORDER BY id"):
+        try:
+            e = json.loads(text) if isinstance(text, (str, bytes)) else None
+        except ValueError:
+            continue
+        if not isinstance(e, dict) or not isinstance(e.get("name"), str) or not isinstance(e.get("at"), int):
+            continue
+        unit = str(e.get("unit") or wid)
+        if unit not in units or e.get("contact", story.contact) not in (story.contact, None, -1):
+            continue
+        n += 1
+        if n > MAX_EVENTS:
+            story.notes.append(f"more than {MAX_EVENTS:,} events: the later ones are not shown")
+            break
+        name, at, step = e["name"], int(e["at"]), e.get("step_id") or None
+        if step:
+            what = {"delivered": "was delivered", "opened": "opened it", "clicked": "clicked it",
+                    "unsubscribed": "unsubscribed", "bounced": "it bounced", "hard_bounced":
+                    "it hard-bounced (the address is dead)"}.get(name, name)
+            if name in ("clicked", "link_clicked") or name.startswith(LINK_CLICK):
+                link = e.get("link") or (name[len(LINK_CLICK):] if name.startswith(LINK_CLICK) else None)
+                what = f"clicked the link '{link}'" if link else "clicked it"
+            story.items.append(LiveItem(at, str(step), name, f"'{names.get(str(step), step)}': {what}"))
+        else:
+            why = " (the goal: it leaves the journey)" if name == goal else \
+                " (an exit condition: it leaves the journey)" if name in exits else ""
+            story.items.append(LiveItem(at, None, name, f"its own event: {name}{why}"))
+
+
+def _ab(con: sqlite3.Connection, story: LiveStory, key: str, names: dict[str, str], tz: str) -> None:
+    for step, k, p, at in con.execute("SELECT step_id, iteration, path, sim_at FROM ab_arrivals WHERE journey = ? AND "
+                                      "contact_id = ?", (key, story.contact)):
+        text = f"'{names.get(str(step), step)}': took path {PATH_NAMES[int(p)]} in the A/B test's test period"
+        row = con.execute("SELECT value FROM settings WHERE name = ?", (f"ab_decision:{key}:{step}",)).fetchone()
+        if row:
+            d = json.loads(row[0])
+            if isinstance(d, dict) and d.get("reason"):
+                text += f"; decided later ({d.get('decided_at', '?')}): {d['reason']}"
+        else:
+            text += "; not decided yet"
+        story.items.append(LiveItem(int(at), str(step), "ab_path", text))
