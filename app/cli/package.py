@@ -55,7 +55,8 @@ def _open_for_package(project: str, *, freezing: bool) -> Any:
 @click.option("--by", "by", help="Who packages it, as the manifest records it (default: your user name).")
 @click.option("--in-flight", "in_flight", type=click.Choice(["move", "finish"]),
               help="What happens to contacts in flight on the previous version when this one goes live: move to the "
-                   "same step of this version (steps it removes need --move or --leave), or finish on theirs.")
+                   "same step of this version (steps it removes need --move, --leave or --finish), or finish on "
+                   "theirs.")
 @click.option("--move", "moves", multiple=True, metavar="STEP=TARGET",
               help="Contacts at STEP of the previous version move to TARGET of this one (repeatable).")
 @click.option("--leave", "leave", multiple=True, metavar="STEP",
@@ -78,8 +79,9 @@ def package(project: str, journey_name: str, out: str, version: int | None, sign
     Refused, with every reason listed, while the check for errors finds errors or any content it sends is not
     Ready to send; then nothing is frozen or written. A draft unchanged since its last released version is
     packaged as that version again (nothing is frozen); a changed one becomes the next version, and what changed
-    is listed. `--in-flight` (with `--move` and `--leave`) says what happens to the contacts still on the previous
-    version; the package carries it for the runner.
+    is listed. `--in-flight` (with `--move`, `--leave` and `--finish`) says what happens to the contacts still on
+    the previous version; the package carries it (Journey Studio's live runner does not carry it out yet), and
+    `--in-flight-from` previews it with the counts of the previous version's run.
     """
     import getpass
 
