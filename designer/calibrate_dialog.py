@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, Qt, QThread, Signal
+from PySide6.QtCore import Qt, QThread, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDoubleSpinBox, QFileDialog, QFormLayout,
                                QGridLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget,
-                               QListWidgetItem, QMenu, QMessageBox, QProgressBar, QPushButton, QSpinBox, QSplitter,
+                               QListWidgetItem, QMessageBox, QProgressBar, QPushButton, QSpinBox, QSplitter,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from app.errors import JourneyStudioError, one_line
@@ -516,51 +516,4 @@ class CalibrateDialog(QDialog):
         super().done(r)
 
 
-class CalibrateEntry(QObject):
-    """The menu entry of a main window (Simulate > Calibrate from a Past Campaign…) and its dialog."""
-
-    def __init__(self, window: Any) -> None:
-        super().__init__(window)
-        self.window = window
-        self.dialog: CalibrateDialog | None = None
-        actions: Any = getattr(window, "actions")
-        self.action = actions._action("&Calibrate from a Past Campaign…", self.show)
-        self.action.setToolTip("Fit the behaviour assumptions to a past campaign's results, and check the fit")
-        for menu_action in window.menuBar().actions():
-            menu = menu_action.menu()
-            if isinstance(menu, QMenu) and menu_action.text().replace("&", "") == "Simulate":
-                menu.addSeparator()
-                menu.addAction(self.action)
-        window.installEventFilter(self)  # the window closing cancels a running calibration
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.window and event.type() == QEvent.Type.Close and self.dialog is not None:
-            if self.dialog.job is not None:
-                self.dialog.job.cancel()
-                self.dialog.job.wait(30_000)
-        return False
-
-    def _use(self, model: Any) -> None:
-        sim = self.window.simulation
-        panel = getattr(sim, "run_panel", None)  # built on first use
-        if panel is not None:
-            panel.behaviour_table.set_behaviour(model)
-            dock = sim.docks.get("simulate")
-            if dock is not None:
-                dock.show()
-                dock.raise_()
-
-    def show(self) -> CalibrateDialog:
-        if self.dialog is None:
-            self.dialog = CalibrateDialog(self.window, use_behaviour=self._use)
-        self.dialog.show()
-        self.dialog.raise_()
-        return self.dialog
-
-
-def install(window: Any) -> CalibrateEntry:
-    """Add Simulate > Calibrate from a Past Campaign… to a main window."""
-    return CalibrateEntry(window)
-
-
-__all__ = ["CalibrateDialog", "CalibrateEntry", "CalibrateJob", "CalibratePlot", "install", "shutdown_all"]
+__all__ = ["CalibrateDialog", "CalibrateJob", "CalibratePlot", "shutdown_all"]

@@ -137,7 +137,7 @@ class MainWindow(QMainWindow):
         self.actions = Actions(self)
         from designer.simulation.sweep_panel import install as install_sweep
         self.sweep = install_sweep(self)  # Simulate > What-if Sweep…: its dock, built when first shown
-        from designer.calibrate_dialog import install as install_calibrate
+        from designer.calibrate_entry import install as install_calibrate
         self.calibrate = install_calibrate(self)  # Simulate > Calibrate from a Past Campaign…
         self._status = QLabel()
         self.statusBar().addPermanentWidget(self._status)
