@@ -108,4 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # a sweep's worker processes (simulator/sweep.py, spawned) start this program again: in a frozen program
+    # freeze_support runs the worker's part and exits instead of starting the command line or the designer
+    import multiprocessing
+    multiprocessing.freeze_support()
     sys.exit(main())
