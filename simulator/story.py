@@ -225,7 +225,8 @@ class RunStories:
             return _from_trace(self.record, self.plan, self.saved, contact, self.run)
         row = _row_of(self.pop, contact)
         if row is None:
-            raise StoryError(_absent(self.pop, contact, self.run, self.replica))
+            raise StoryError(_absent(self.pop, contact, self.run, self.replica, str(self.record.population.get("kind")),
+                                     self.record.population.get("segment")))
         return _tell(self.journey, self.plan, self.pop, self.world, self.seed, row, contact, self.replica,
                      self.run, self.saved, list(self.notes), self.decisions)
 
@@ -237,12 +238,20 @@ def tell(record: RunRecord, contact: int, *, replica: int = 0, run: int | None =
     return RunStories(record, replica=replica, run=run, trace=trace).tell(contact)
 
 
-def _absent(pop: Population, contact: int, run: int | None, replica: int) -> str:
+def _absent(pop: Population, contact: int, run: int | None, replica: int, kind: str = "synthetic",
+            segment: str | None = None) -> str:
     ids = pop.contact_id
     span = f" (ids {int(ids.min())} to {int(ids.max())})" if len(ids) else ""
     where = f"run {run}" if run is not None else "the run"
     rep = f", replica {replica + 1}" if replica else ""
-    return f"contact {contact} is not in {where}{rep}: its population has {len(ids):,} contacts{span}"
+    if kind == "project":
+        return (f"contact {contact} is not in {where}: the run simulated the {len(ids):,} project contacts who could "
+                "enter the journey, so it was not in the audience (its segments, exclusions and minimum consent) "
+                "when the run read it, or it is not a contact of the project")
+    if kind == "segment":
+        return (f"contact {contact} is not in {where}: the run simulated the {len(ids):,} members of segment "
+                f"'{segment}', and it was not one of them when the run read it")
+    return f"contact {contact} is not in {where}{rep}: its population has {len(ids):,} synthetic contacts{span}"
 
 
 def _tell(journey: Any, plan: Plan, pop: Population, world: World, seed: int, row: int, contact: int,

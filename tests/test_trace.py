@@ -258,7 +258,8 @@ def test_a_run_made_by_another_engine_version_is_told_from_its_trace_without_rea
 
 @pytest.mark.parametrize("args, message", [
     (["9", "--contact", "4"], "there is no saved simulation run 9 (see: journey-studio runs"),
-    (["1", "--contact", "99999"], "contact 99999 is not in run 1: its population has 3,000 contacts (ids 1 to 3000)"),
+    (["1", "--contact", "99999"],
+     "contact 99999 is not in run 1: its population has 3,000 synthetic contacts (ids 1 to 3000)"),
     (["1", "--contact", "4", "--replica", "3"], "run 1 has 2 replicas: there is no replica 3"),
     (["1", "--contact", "4", "--replica", "0"], "--replica"),
     (["1", "--contact", "x"], "--contact"),
@@ -347,3 +348,21 @@ def test_a_live_run_that_is_not_there_is_one_line(capsys: pytest.CaptureFixture[
     assert code == 2 and err.count("\n") == 1 and "no such package file" in err
     code, _, err = run(capsys, "trace", live_run["project"], live_run["pkg"], "--contact", "1", "--replica", "2")
     assert code == 2 and err.count("\n") == 1 and "--replica is for a simulation run" in err
+
+
+def test_a_run_of_the_projects_own_contacts_tells_them_and_says_who_was_not_in_its_audience(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    p = tmp_path / "own.jstudio"
+    assert _quiet("new", p) == 0 and _quiet("import", p, FIXTURES / "branches.yaml") == 0
+    assert _quiet("population", p, "--contacts", "400", "--seed", "3") == 0
+    assert _quiet("simulate", p, "--journey", "Story branches", "--population", "project", "--seed", "4") == 0
+    with ProjectFile.open(p, readonly=True) as pf:
+        rec = load_run(pf, 1)
+    ids = set(rec.population_().contact_id.tolist())
+    inside, outside = min(ids), min(set(range(1, 401)) - ids)
+    out = _story(capsys, p, 1, inside)
+    assert f"Contact {inside} in run 1 of 'Story branches'" in out
+    code, _, err = run(capsys, "trace", p, "1", "--contact", str(outside))
+    assert code == 2 and err.count("\n") == 1
+    assert f"contact {outside} is not in run 1: the run simulated the {len(ids):,} project contacts who could " \
+           "enter the journey, so it was not in the audience" in err
