@@ -169,6 +169,12 @@ class Teller:
             now = wake
 
         reached = goal_at < plan.goal_deadline(t0, cutoff)
+        if reached and final.outcome != GOAL and self.stories and plan.goal is not None:
+            days = plan.goal_window // 86_400
+            late = "after leaving the journey" if goal_at >= final.at else "while in the journey"
+            self.stories[-1].happenings.append(Happening(
+                goal_at, "goal", f"reached the goal ({plan.goal.name}) {late}: it counts for the journey, being "
+                                 f"within {days} days of entering"))
         for pos, c in enumerate(contacts):
             caused = {"converted": np.array([drawn_conv.get(pos, NEVER)]),
                       "unsubscribed": np.array([drawn_unsub.get(pos, NEVER)])}

@@ -366,3 +366,17 @@ def test_a_run_of_the_projects_own_contacts_tells_them_and_says_who_was_not_in_i
     assert code == 2 and err.count("\n") == 1
     assert f"contact {outside} is not in run 1: the run simulated the {len(ids):,} project contacts who could " \
            "enter the journey, so it was not in the audience" in err
+
+
+def test_a_goal_reached_after_leaving_is_told_as_counting_for_the_journey(project: Path) -> None:
+    with ProjectFile.open(project, readonly=True) as pf:
+        rec = load_run(pf, 1)
+    u = rec.trace().units
+    later = np.flatnonzero((u["goal"] >= 0) & (u["outcome"] != 23))  # 23: left on the goal itself
+    assert len(later)
+    stories = RunStories(rec, run=1)
+    for row in u["contact"][later[:5]].tolist():
+        s = stories.tell(int(stories.contacts()[row]))
+        goal = [h for st in s.steps for h in st.happenings if h.what == "goal"]
+        assert len(goal) == 1 and goal[0].at == int(u["goal"][u["contact"] == row][0]) + rec.trace().t0
+        assert "reached the goal (purchase)" in goal[0].text and "within 30 days of entering" in goal[0].text
