@@ -431,3 +431,43 @@ def test_dittofeed_import_then_validate_and_our_own_files_still_import(tmp_path:
     assert doc["changes"][-1].startswith(f"Imported journey '{doc['journey']}'")
     code, _, err = run(capsys, "import", project, ours, "--from", "mautic")
     assert code == 2 and "not a Mautic campaign export" in err and err.count("\n") == 1
+
+
+def test_damaged_files_of_each_format_give_one_line_never_a_traceback() -> None:
+    """Each fixture with one to three values replaced by a value of another kind, or removed (seeded): the import
+    either succeeds or fails with one FormatError line."""
+    import random
+
+    import yaml
+    strange = [None, 0, -1, 10**30, 2.5, "", "x", "\u0000", [], {}, [1], {"a": 1}, True, "P99999999D", "99:99"]
+    rng = random.Random(2026)
+    for fmt, path in (("mautic", MAUTIC), ("d365", D365), ("dittofeed", DITTOFEED)):
+        base = yaml.safe_load(path.read_text())
+        if fmt == "d365":
+            base["msdyncrm_workflowdefinition"] = json.loads(base["msdyncrm_workflowdefinition"])
+        places: list[tuple] = []
+        stack: list[tuple[object, tuple]] = [(base, ())]
+        while stack:
+            node, where = stack.pop()
+            places.append(where)
+            items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+            stack.extend((v, where + (k,)) for k, v in items)
+        for _ in range(30):
+            doc = json.loads(json.dumps(base))
+            for _ in range(rng.randint(1, 3)):
+                where = rng.choice(places[1:])
+                try:
+                    parent = doc
+                    for k in where[:-1]:
+                        parent = parent[k]
+                    if rng.random() < 0.3:
+                        del parent[where[-1]]
+                    else:
+                        parent[where[-1]] = json.loads(json.dumps(rng.choice(strange)))
+                except (KeyError, IndexError, TypeError):
+                    pass
+            for given in (None, fmt):
+                try:
+                    read_import_text(json.dumps(doc), file="damaged.json", fmt=given)
+                except FormatError as e:
+                    assert "\n" not in str(e) and str(e).startswith("damaged.json")

@@ -252,6 +252,7 @@ class Builder:
     def content(self, key: Any, kind: ContentKind, name: str, *, subject: str = "", sender: str = "",
                 body: str = "", text: str = "", title: str = "") -> str:
         """Draft content for the source's message `key` (made once per key); returns its name."""
+        key = repr(key)  # whatever the source holds there (a stray mapping too) keys it
         if key in self._content_keys:
             return self._content_keys[key]
         cname = self._free(self.contents, name)
@@ -261,10 +262,11 @@ class Builder:
         return cname
 
     def knows_segment(self, key: Any) -> bool:
-        return key in self._segment_keys
+        return repr(key) in self._segment_keys
 
     def segment(self, key: Any, name: str, description: str, entity: SegmentEntity = "contacts") -> str:
         """A segment placeholder (no query) for the source's segment `key`; returns its name."""
+        key = repr(key)
         if key in self._segment_keys:
             return self._segment_keys[key]
         sname = self._free(self.segments, name)

@@ -257,8 +257,10 @@ def _make(b: Builder, n: _Node, ids: set[str], seg_names: dict[str, str], templa
                           "(above 0, at most ten years)")
             sid = b.step("wait", short(n.raw.get("name")), {"duration": fmt_duration(timedelta(seconds=secs))})
         elif kind == "LocalTime":
-            sid = _unmapped(n, b, f"waits until {v.get('hour')}:{int(v.get('minute') or 0):02d} in the user's time "
-                                  "zone; our wait takes a duration or a date")
+            hour, minute = v.get("hour"), v.get("minute") or 0
+            when = (f"{hour}:{minute:02d}" if isinstance(hour, int) and isinstance(minute, int)
+                    else f"{short(hour, 10)}:{short(minute, 10)}")
+            sid = _unmapped(n, b, f"waits until {when} in the user's time zone; our wait takes a duration or a date")
         else:
             sid = _unmapped(n, b, f"a {short(kind, 30)} delay: our wait takes a duration or a date")
         n.outs = [(sid, "next", str(n.raw["child"]))]

@@ -129,6 +129,10 @@ def _rows(m: Mapping[str, Any], key: str, path: Path) -> list[Mapping[str, Any]]
     return v
 
 
+def _list(v: Any) -> list[Any]:
+    return v if isinstance(v, list) else []
+
+
 def _ident(v: Any, path: Path, what: str) -> str:
     if isinstance(v, bool) or not isinstance(v, (int, str)) or (isinstance(v, str) and not v.strip()):
         raise bad(path, f"{what} must be a number or text, not {type(v).__name__}")
@@ -152,8 +156,8 @@ def _interval(ev: _Ev) -> timedelta | None:
         n = int(n)
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise bad(ev.path + ("trigger_interval",), f"campaign_event {ev.id}: trigger_interval must be a whole "
-                  f"number of {UNIT_WORDS.get(str(unit), 'unit')}s, not {n!r}")
-    if unit not in UNITS:
+                  f"number of {UNIT_WORDS.get(unit, 'unit') if isinstance(unit, str) else 'unit'}s, not {n!r}")
+    if not isinstance(unit, str) or unit not in UNITS:
         raise bad(ev.path + ("trigger_interval_unit",), f"campaign_event {ev.id}: unknown trigger_interval_unit "
                   f"{unit!r} (i, h, d, m or y)")
     if n > 100_000 or UNITS[unit] * n > MAX_INTERVAL:
@@ -292,11 +296,11 @@ def _audience(b: Builder, m: Mapping[str, Any], camp: Mapping[str, Any], path: P
     b.tables["lists"] = lists
     cid = str(camp.get("id"))
     ids: list[str] = []
-    for v in camp.get("lists") or []:
+    for v in _list(camp.get("lists")):
         ids.append(str(v.get("id") if isinstance(v, Mapping) else v))
-    for dep in m.get("dependencies") or []:
+    for dep in _list(m.get("dependencies")):
         if isinstance(dep, Mapping):
-            for link in dep.get("lists") or []:
+            for link in _list(dep.get("lists")):
                 if isinstance(link, Mapping) and str(link.get("campaign")) == cid and link.get("lists") is not None:
                     ids.append(str(link["lists"]))
     if not ids and _canvas_has(camp, "lists"):
@@ -319,8 +323,8 @@ def _audience(b: Builder, m: Mapping[str, Any], camp: Mapping[str, Any], path: P
         b.journey.audience = Audience(segments=tuple(names))
     else:
         b.notes.append("audience: the campaign names no segment; choose the journey's audience")
-    forms = [str(link.get("forms")) for dep in m.get("dependencies") or [] if isinstance(dep, Mapping)
-             for link in dep.get("forms") or [] if isinstance(link, Mapping) and str(link.get("campaign")) == cid]
+    forms = [str(link.get("forms")) for dep in _list(m.get("dependencies")) if isinstance(dep, Mapping)
+             for link in _list(dep.get("forms")) if isinstance(link, Mapping) and str(link.get("campaign")) == cid]
     if forms or _canvas_has(camp, "forms"):
         form_rows = _by_id(_rows(m, "forms", path))
         titles = [f"'{short(form_rows.get(f, {}).get('name')) or f}'" for f in forms] or ["(a form)"]
@@ -466,7 +470,7 @@ def _tile(b: Builder, ev: _Ev, evs: dict[str, _Ev], kids: dict[tuple[str | None,
         return b.step("if-then", ev.name, props, position=pos)
     if t == "lead.field_value":
         alias, op, value = ev.prop("field"), ev.prop("operator"), ev.prop("value")
-        if not isinstance(alias, str) or op not in OPERATORS:
+        if not isinstance(alias, str) or not isinstance(op, str) or op not in OPERATORS:
             return _unmapped(b, ev, f"field {alias!r} with operator {op!r} has no counterpart", pos)
         attr = FIELDS.get(alias, alias)
         cond: dict[str, Any] = {"attribute": attr, "op": OPERATORS[op]}
