@@ -204,9 +204,12 @@ def import_doc(doc: Any, *, detected: bool) -> ImportResult:
         if t.type not in ("bpf_root", "Segment", "SplitterBranch"):
             _make(b, t, tiles)
     for t in order:
-        if t.type == "SplitterBranch":
-            t.outcome = "mapped"
-            t.notes.append("a path of the splitter before it")
+        if t.type == "SplitterBranch" and not t.steps:
+            t.notes.append("a branch of a splitter that did not map: connect its steps to the placeholder")
+            t.outcome = "not-mapped"
+            for c in kids.get((t.id, "default"), []):
+                c.notes.append("follows that branch; left unconnected")
+                c.outcome = "approximated" if c.outcome == "mapped" else c.outcome
     first = next((t for t in starts if t.entry), None)
     if first is not None:
         b.journey.set_entry(first.entry)
@@ -309,6 +312,7 @@ def _make(b: Builder, t: _Tile, tiles: dict[str, _Tile]) -> None:
                 x.entry = ""
                 x.steps = [sid]
                 t.exits[f"branch:{x.id}"] = chr(ord("A") + i)
+                x.notes.append(f"path {chr(ord('A') + i)} ({split[i]:g}%) of '{t.name}'")
     elif typ == "CreateCrmActivity":
         kind = str(t.get("ActivityType", "ActivityTypeCode") or "task").lower()
         props: dict[str, Any] = {"activity": ACTIVITY.get(kind, "task"),
