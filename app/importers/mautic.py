@@ -488,8 +488,11 @@ def _tile(b: Builder, ev: _Ev, evs: dict[str, _Ev], kids: dict[tuple[str | None,
         if not ids:
             return _unmapped(b, ev, "it names no segment", pos)
         row = b.tables.get("lists", {}).get(ids[0], {})
+        known = b.knows_segment(("list", ids[0]))
         name = b.segment(("list", ids[0]), short(row.get("name")) or f"Mautic segment {ids[0]}",
                          f"Imported from Mautic segment #{ids[0]}; define its query or members")
+        if not known:
+            b.notes.append(f"segment '{name}' (Mautic segment #{ids[0]}): added as a placeholder without a query")
         if len(ids) > 1:
             ev.notes.append(f"tests {len(ids)} segments; only the first, '{name}', is tested")
             ev.outcome = "approximated"
