@@ -201,6 +201,7 @@ class RunStories:
                              f"there is no replica {replica + 1}")
         self.record, self.replica, self.run = record, replica, run
         self.journey = record.journey()
+        self.content = record.content()  # name -> Content, as the run had it
         self.plan, self.notes, self.decisions = _plan_with_decisions(record, replica)
         self.saved = trace if trace is not None else (record.trace() if replica == 0 else None)
         self.derivable = record.engine_version == ENGINE_VERSION
@@ -228,7 +229,7 @@ class RunStories:
             raise StoryError(_absent(self.pop, contact, self.run, self.replica, str(self.record.population.get("kind")),
                                      self.record.population.get("segment")))
         return _tell(self.journey, self.plan, self.pop, self.world, self.seed, row, contact, self.replica,
-                     self.run, self.saved, list(self.notes), self.decisions)
+                     self.run, self.saved, list(self.notes), self.decisions, self.content)
 
 
 def tell(record: RunRecord, contact: int, *, replica: int = 0, run: int | None = None,
@@ -256,13 +257,14 @@ def _absent(pop: Population, contact: int, run: int | None, replica: int, kind: 
 
 def _tell(journey: Any, plan: Plan, pop: Population, world: World, seed: int, row: int, contact: int,
           replica: int, run: int | None, saved: Trace | None, notes: list[str],
-          decisions: Mapping[str, dict[str, Any]]) -> Story:
+          decisions: Mapping[str, dict[str, Any]], content: Mapping[str, Any] | None = None) -> Story:
     facts = PopulationFacts(pop, world)
     out = TraceBuilder(plan)
     props = {s.id: s.props for s in journey.steps.values()}
     from simulator.story_teller import Teller
     teller = Teller(plan, facts, world.behaviour, seed, row, props, out)
     teller.decisions = decisions
+    teller.content = content or {}
     carried: dict[int, ContactState] = {}
     entered_any = False
     audience = ""

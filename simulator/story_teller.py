@@ -80,6 +80,7 @@ class Teller:
         self.mods_cache: dict[int, Any] = {}
         self.blocked_why: dict[tuple[int, str], _Blocked] = {}  # (row, channel) -> why it is blocked
         self.decisions: Mapping[str, dict[str, Any]] = {}  # A/B split id -> its decision as the run saved it
+        self.content: Mapping[str, Any] = {}  # content name -> Content (its subject or text is quoted)
 
     # the reference run's unit loop (reference_run._run_unit), with the story recorded at every move
     def run_unit(self, k: int, contacts: list[ContactState], t0: int, account: int) -> None:
@@ -363,6 +364,12 @@ class Teller:
             reason["quiet_hours"] = {"start": _hm(qs), "end": _hm(qe), "zone": tz_unit,
                                      "held_from": utc_iso(arrived), "until": utc_iso(s)}
         what = f"'{content}'" if content else "its content"
+        made = self.content.get(content) if content else None
+        line = (getattr(made, "subject", "") or getattr(made, "title", "") or getattr(made, "text", "")) if made else ""
+        if line:
+            line = line if len(line) <= 80 else line[:77] + "..."
+            what += f" (\"{line}\")"
+            reason["says"] = line
         if o == SENT:
             parts.append(f"sent the {word} {what}")
         elif o == SUPPRESSED:

@@ -94,7 +94,8 @@ def _why(text: str, step_name: str) -> str:
     ("split", "holdout", "Offer split", ["drew 0.9", "held out (the control group)"]),
     ("until", "passed", "Wait for the sale", ["waited until Thu 10 Dec 2026 09:00"]),
     ("nudge", "capped", "Nudge text",
-     ["the text message 'Offer text' was not sent: the journey's frequency cap (2 per 3 days) was reached (sent "]),
+     ["the text message 'Offer text' (\"20% off\") was not sent: the journey's frequency cap (2 per 3 days) was "
+      "reached (sent "]),
     ("hello", "suppressed", "Hello email", ["not sent: it was in the suppression segment 'Unsubscribed' at"]),
     ("clicked", "goal", "Clicked shop within 2 days?", ["reached the goal at", "purchase"]),
     ("clicked", "exited", "Clicked shop within 2 days?", ["left on the exit condition at", "form_submitted"]),
@@ -186,6 +187,7 @@ def test_the_json_form_carries_every_step_with_its_reason(capsys: pytest.Capture
     assert split["reason"]["holdout_from"] == pytest.approx(0.9)
     hello = doc["steps"][0]
     assert hello["reason"]["channel"] == "email" and hello["reason"]["content"] == "Hello email"
+    assert hello["reason"]["says"] == "Hello" and "sent the email 'Hello email' (\"Hello\")" in hello["why"]
     assert hello["did"][0]["what"] == "delivered" and hello["entered"].endswith("Z")
 
 
