@@ -466,9 +466,12 @@ class Teller:
                 why = (f"came at {local_text(arrived, tz)}, in the A/B test (before its decision at "
                        f"{local_text(step.ab.decide_at, tz)}): {drew}: {label}")
             elif step.route >= 0:
+                took = (f"so it took path {PATH_NAMES[step.route]} (its draw, {u:.4f}, is below the holdout's "
+                        f"{step.thresholds[-1]:.3f}: not held out)" if step.thresholds[-1] < 1
+                        else f"so it took path {PATH_NAMES[step.route]}, as everyone arriving from then on")
                 why = (f"came at {local_text(arrived, tz)}, after the A/B test's decision at "
                        f"{local_text(step.ab.decide_at, tz)}: path {PATH_NAMES[step.route]} had been chosen{decided}, "
-                       f"so everyone took it ({drew}: not held out)")
+                       + took)
             else:
                 why = (f"came after the A/B test's decision at {local_text(step.ab.decide_at, tz)}, which chose no "
                        f"winner{decided}: the paths keep splitting: {drew}: {label}")

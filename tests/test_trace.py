@@ -133,7 +133,7 @@ def test_an_ab_split_says_before_or_after_the_decision_and_which_path_won(
     assert "Repetition 2:" in out
     assert ("after the A/B test's decision at Thu 14 Jan 2027 09:00: path B had been chosen (path B won: "
             in out)
-    assert "so everyone took it" in out
+    assert "so it took path B (its draw, 0." in out and "is below the holdout's 0.900: not held out)" in out
     held = paths[("ab", "holdout")][0]
     assert "held out (the control group; an A/B winner does not change that)" in _story(capsys, project, 2, held)
 
