@@ -22,9 +22,11 @@ from app.package.read import read_package
 from app.store import ProjectFile
 from tests.cli_helpers import run
 from tests.samples import ANNOUNCEMENT
+from tests.runner_helpers import dev_server, needs_temporal
 from tests.test_package import NAME, entries, make_project, rezip
 
 Cap = pytest.CaptureFixture[str]
+_fixtures = (dev_server,)
 
 # version 2 of the announcement: the wait 'launch' is gone (a click goes straight to the text message), a wait
 # 'pause' and an exit 'bye' are new, and 'reclicked' waits for a click on a new email 'again'
@@ -242,9 +244,9 @@ def test_package_refuses_a_plan_that_cannot_be_done_before_freezing_anything(rel
     code, _, stderr = run(capsys, "package", released, "--journey", NAME, "--out", out, "--move", "launch=launched")
     assert code == 0, stderr
     assert "  contacts at 'launch' move to 'launched'" in stderr
-    # the live runner does not carry moves out yet: said when the plan is made, and by `run`
-    note = ("Note: Journey Studio's live runner does not carry out moves yet: with it, the contacts on version 1 "
-            "finish on version 1 whatever this plan says (the plan travels in the package, for a runner that does)")
+    # how the live runner carries it out: said when the plan is made, and by a `run` without --replaces
+    note = ("Note: The plan is carried out when this version is run with --replaces and the state folder of the run "
+            "of version 1 (NAME.jpkg.run); run without it, the contacts on version 1 finish on version 1")
     assert note in stderr.splitlines()
     code, _, stderr = run(capsys, "run", out)
     assert code == 2 and stderr.splitlines()[0] == note and "--contacts-db" in stderr
@@ -373,7 +375,7 @@ def test_go_live_previews_what_happens_to_contacts_in_flight_with_the_live_count
             "38 contacts wait at 'product-details clicked within 1 day?': they will move to the same step of version 2",
             "412 contacts wait at 'Wait until 10 Dec 09:00', which version 2 removes: they will move to 'Product "
             "launched text' of version 2"]
-        assert box.runner_note.isVisibleTo(dialog) and "does not carry out moves yet" in box.runner_note.text()
+        assert box.runner_note.isVisibleTo(dialog) and "run with --replaces" in box.runner_note.text()
         clicked = box.combos["clicked"]
         clicked.setCurrentIndex(clicked.findData(FINISH))
         assert box.summary.text().splitlines()[0] == ("Of 450 contacts in flight: 412 move to version 2, 38 finish "
@@ -442,3 +444,138 @@ def test_package_forecasts_the_new_version_for_the_contacts_it_moves(released: P
     assert body[0] == "  'Wait 2 days': 38 entered" and body[1].startswith("  'Product announcement email': 38 entered")
     assert any(ln.startswith("  'Product launched text': 4") and ", 4" in ln for ln in body)  # 412 and more
     assert body[-3].startswith("  assumed: moved contacts enter their step of the new version afresh")
+
+
+# --- the live runner ------------------------------------------------------------------------------------------
+
+LIVE = """\
+format: journey/1
+name: Simple
+target: contacts
+audience: {segments: [Chosen]}
+frequency: one-time
+schedule: {start: 2026-12-01T09:00, end: 2027-01-31T00:00, timezone: Europe/Paris}
+steps:
+  hello: {type: email, content: Hello email, next: split}
+  split: {type: random-split, split: [34, 33, 33], A: pause, B: hold, C: stay}
+  pause: {type: wait, duration: 20d, next: text}
+  hold: {type: wait, duration: 20d, next: text}
+  stay: {type: wait, duration: 3d, next: text}
+  text: {type: sms, content: Hello text}
+content:
+  Hello email: {kind: email, status: ready, subject: "Hello {{first_name}}", sender: a@example.com, body: Hi}
+  Hello text: {kind: sms, status: ready, text: Hi}
+segments:
+  Chosen: {entity: contacts, kind: static}
+"""
+
+
+def _sent(db: Path) -> list[tuple[int, str]]:
+    import sqlite3
+    con = sqlite3.connect(db)
+    try:
+        return sorted((int(c), str(s)) for c, s in con.execute(
+            "SELECT contact_id, step_id FROM sent_messages WHERE status = 'sent'"))
+    finally:
+        con.close()
+
+
+@needs_temporal
+@pytest.mark.temporal
+def test_live_contacts_waiting_on_n_finish_move_or_leave_as_chosen_none_lost_or_sent_twice(
+        tmp_path: Path, dev_server: Any) -> None:
+    import asyncio
+    import threading
+    import time
+    from collections import Counter
+
+    from app.audience import members as m
+    from app.package.build import package_journey
+    from app.runner.migrate_flight import ledger_counts
+    from app.runner.runnable import from_package
+    from app.runner.worker import RunSettings, run_journey
+    from tests.runner_helpers import SmsSink, SmtpSink, contact_of, contacts_project, package_of
+    db = tmp_path / "contacts.jstudio"
+    contacts_project(db, 12, LIVE, no_email=False)
+    chosen = list(range(1, 13))
+    with ProjectFile.open(db) as pf:
+        m.add_members(pf, "Chosen", chosen)
+    pkg_n = package_of(db, tmp_path / "n.jpkg", "Simple")
+    with ProjectFile.open(db) as pf:  # version 2: the 20-day waits are gone
+        j = pf.project.journey("Simple")
+        j.remove_step("pause")
+        j.remove_step("hold")
+        j.connect("split", "A", "text")
+        j.connect("split", "B", "stay")
+        package_journey(pf, "Simple", tmp_path / "n1.jpkg",
+                        in_flight=InFlight(0, MOVE, {"pause": "text"}, frozenset({"hold"}), frozenset({"stay"})))
+    smtp, sms = SmtpSink().start(), SmsSink().start()
+    try:
+        def settings(state: str, **kw: Any) -> RunSettings:
+            return RunSettings(contacts_db=str(db), state_dir=tmp_path / state, temporal=dev_server.address,
+                               smtp=("127.0.0.1", smtp.port), sms_url=sms.url, time_scale=21_600.0, send_timeout=10,
+                               **kw)
+        done: dict[str, Any] = {}
+        errors: list[BaseException] = []
+
+        def go(name: str, package: Path, s: RunSettings) -> None:
+            try:
+                done[name] = asyncio.run(run_journey(from_package(package), s))
+            except BaseException as e:  # noqa: BLE001 - reported by the test
+                errors.append(e)
+        n = threading.Thread(target=go, args=("n", pkg_n, settings("n.run")))
+        n.start()
+        deadline = time.monotonic() + 60
+        while len(smtp.snapshot()) < len(chosen) and time.monotonic() < deadline and not errors:
+            time.sleep(0.05)
+        assert not errors and len(smtp.snapshot()) == len(chosen)
+        time.sleep(0.5)  # the units go on to their waits (a day is 4 s here; the shortest wait 3 days)
+        n1 = threading.Thread(target=go, args=("n1", tmp_path / "n1.jpkg",
+                                               settings("n1.run", replaces=str(tmp_path / "n.run"))))
+        n1.start()
+        n1.join(120)
+        n.join(120)
+        assert not errors, errors
+        assert not n.is_alive() and not n1.is_alive()
+    finally:
+        smtp.stop()
+        sms.stop()
+    emailed = Counter(contact_of(x) for x in smtp.snapshot())
+    texted = Counter(contact_of(x) for x in sms.snapshot())
+    ledger = ledger_counts(tmp_path / "n1.run" / "runner.db")
+    old_texts = [c for c, s in _sent(tmp_path / "n.run" / "runner.db") if s == "text"]
+    new_sent = _sent(tmp_path / "n1.run" / "runner.db")
+    moved = sorted(c for c, _ in new_sent)
+    assert emailed == Counter(chosen)  # every contact emailed once, by version 1; version 2 enrolled nobody again
+    assert {s for _, s in new_sent} == {"text"}  # version 2 sent only the text, to those it moved
+    assert ledger["contacts"].get("moved", 0) == len(moved) > 0 and ledger["contacts"].get("left", 0) > 0
+    assert sorted(old_texts) and not set(old_texts) & set(moved)  # those finishing on version 1 got its text
+    assert texted == Counter(old_texts + moved)  # each once
+    left = len(chosen) - len(old_texts) - len(moved)
+    assert left == ledger["contacts"]["left"]  # every contact accounted for
+    assert ledger["steps"] == {"pause": {"move text: moved": len(moved)}, "hold": {"leave: left": left}}
+    outcomes_n = done["n"].counts["outcomes"]
+    assert outcomes_n["stopped"] == len(moved) + left and outcomes_n["completed"] == len(old_texts)
+    assert done["n1"].counts["steps"][-1]["sent"] == len(moved)
+
+    # a crash before rows were settled: the run of version 2 started again redoes them, and nothing happens twice
+    import sqlite3
+    con = sqlite3.connect(tmp_path / "n1.run" / "runner.db")
+    with con:
+        con.execute("UPDATE in_flight_moves SET status = 'planned'")
+    con.close()
+    smtp, sms = SmtpSink().start(), SmsSink().start()
+    try:
+        go("again", tmp_path / "n1.jpkg", settings("n1.run", replaces=str(tmp_path / "n.run")))
+        assert not errors, errors
+        assert not smtp.snapshot() and not sms.snapshot()
+    finally:
+        smtp.stop()
+        sms.stop()
+    assert ledger_counts(tmp_path / "n1.run" / "runner.db") == ledger
+    assert _sent(tmp_path / "n1.run" / "runner.db") == new_sent
+    # status of version 2 says what it took over
+    from app.runner.status import format_counts, read_counts
+    counts = asyncio.run(read_counts(from_package(tmp_path / "n1.jpkg"), tmp_path / "n1.run", dev_server.address))
+    assert counts["in_flight"] == ledger
+    assert f"Contacts in flight on the previous version: {left:,} left, {len(moved):,} moved" in format_counts(counts)

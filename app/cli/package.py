@@ -80,8 +80,8 @@ def package(project: str, journey_name: str, out: str, version: int | None, sign
     Ready to send; then nothing is frozen or written. A draft unchanged since its last released version is
     packaged as that version again (nothing is frozen); a changed one becomes the next version, and what changed
     is listed. `--in-flight` (with `--move`, `--leave` and `--finish`) says what happens to the contacts still on
-    the previous version; the package carries it (Journey Studio's live runner does not carry it out yet), and
-    `--in-flight-from` previews it with the counts of the previous version's run.
+    the previous version; the package carries it (`run --replaces` carries it out), and `--in-flight-from`
+    previews it with the counts of the previous version's run.
     """
     import getpass
 

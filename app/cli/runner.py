@@ -69,6 +69,9 @@ def _runnable(package: str, public_key: str | None = None, require_signature: bo
 @click.option("--caps-ledger", type=click.Path(dir_okay=False), help="The file the project's frequency caps count "
               "sends in: give every run of the project's journeys the same file to cap across them (default: this "
               "run's own state, its journey's sends only).")
+@click.option("--replaces", type=click.Path(file_okay=False), help="The state folder of the run of the previous "
+              "version (NAME.jpkg.run): its contacts in flight finish on it, move to this version or leave, as this "
+              "package's plan says (package --in-flight), before this version enrols anyone.")
 @click.option("--join", is_flag=True, help="Be an extra worker of the run of this package that keeps its state in "
               "--state-dir (started elsewhere with journey-studio run); work until stopped (Ctrl-C).")
 def run(package: str, contacts_db: str | None, temporal: str | None, smtp: str | None, sms_url: str | None,
@@ -76,7 +79,8 @@ def run(package: str, contacts_db: str | None, temporal: str | None, smtp: str |
         time_scale: float, state_dir: str | None, listen: str | None, public_url: str | None,
         temporal_port: int | None, seed: int, send_timeout: float, keep_running: bool, public_key: str | None,
         keyrings: tuple[str, ...], require_signature: bool, allow_unsigned: bool, rehearse: str | None,
-        public_status: bool, workers: int, join: bool, caps_ledger: str | None = None) -> None:
+        public_status: bool, workers: int, join: bool, caps_ledger: str | None = None,
+        replaces: str | None = None) -> None:
     """Run a journey package live: enrol its audience, send, wait and branch until everybody has left.
 
     With any trusted key (--public-key, --keyring), the package must be signed by one of them."""
@@ -94,8 +98,8 @@ def run(package: str, contacts_db: str | None, temporal: str | None, smtp: str |
     if allow_unsigned:  # ... and what was allowed explicitly here
         os.environ[_JOIN_ALLOWS_UNSIGNED] = "1"
     from app.runner.in_flight_read import plan_note
-    note = plan_note(package)  # a plan for the contacts in flight on the previous version: not carried out yet
-    if note and not join:
+    note = plan_note(package)  # a plan for the contacts in flight: carried out with --replaces only
+    if note and not join and not replaces:
         click.echo(f"Note: {note}", err=True)
     if join:
         asyncio.run(_until_stopped(lambda stop: join_run(r, Path(state_dir) if state_dir else
@@ -115,7 +119,7 @@ def run(package: str, contacts_db: str | None, temporal: str | None, smtp: str |
         listen=_host_port(listen or "127.0.0.1:0", "--listen") or ("", 0),
         public_url=public_url, seed=seed, send_timeout=send_timeout, until_done=not keep_running, script=script,
         public_status=public_status, workers=workers, package=str(package), public_key=public_key,
-        caps_ledger=caps_ledger)
+        caps_ledger=caps_ledger, replaces=replaces)
     if r.caps and not caps_ledger:
         click.echo("Note: the package carries the project's frequency caps; without --caps-ledger they count this "
                    "run's sends only (give every run of the project the same --caps-ledger FILE).", err=True)

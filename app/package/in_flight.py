@@ -34,10 +34,10 @@ MAX_ID = 200              # characters of a step id
 MAX_COUNT = 10**12        # contacts a preview counts at one step
 _ID = re.compile(r"^[^\x00-\x1f]{1,200}$")
 
-# said wherever a plan that moves or removes contacts is made or run: the live runner does not carry it out yet
-RUNNER_NOTE = ("Journey Studio's live runner does not carry out moves yet: with it, the contacts on version {old} "
-               "finish on version {old} whatever this plan says (the plan travels in the package, for a runner "
-               "that does)")
+# said wherever a plan that moves or removes contacts is made, and by a run that does not carry it out
+RUNNER_NOTE = ("The plan is carried out when this version is run with --replaces and the state folder of the run "
+               "of version {old} (NAME.jpkg.run); run without it, the contacts on version {old} finish on version "
+               "{old}")
 
 # why a step got its decision, as the preview and `package` say it
 KEPT, CHOSEN, DEFAULT, FLEETING = "kept", "chosen", "default", "fleeting"
@@ -104,7 +104,7 @@ class Plan:
         return head + (f"; chosen: {', '.join(parts)}{more}" if parts else "")
 
     def runner_note(self) -> str | None:
-        """What the live runner makes of this plan today (RUNNER_NOTE), when it moves or removes anyone."""
+        """How the live runner carries out this plan (RUNNER_NOTE), when it moves or removes anyone."""
         if not any(d.action != FINISH for d in self.decisions.values()):
             return None
         return RUNNER_NOTE.format(old=self.from_version)

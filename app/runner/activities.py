@@ -36,6 +36,7 @@ from app.runner.calls import (COHORT_WORKFLOW, CONTACT_WORKFLOW, CohortInput, Co
 from app.runner.channels import (ChannelError, SmsChannel, SmtpChannel, Tokens, Tracked, build_email, http_permanent,
                                  personalise)
 from app.runner.contacts import ContactsDb
+from app.runner.migrate_flight import taken
 from app.runner.runnable import Runnable, RunnerError, lookup
 from app.runner.state import CAPPED, FAILED, NO_ADDRESS, SENT, SETTLED, SUPPRESSED, CapLedger, StateDb
 from app.runner.workflows import KEY, PERMANENT, TALLY
@@ -467,6 +468,7 @@ class Activities:
         r = lookup(req.journey, req.digest)
         page = await asyncio.to_thread(self.contacts.audience_page, r, req.at, req.after, req.limit)
         done = await asyncio.to_thread(self.state.enrolled, r.key, req.iteration, [c for c, _, _ in page])
+        done |= await asyncio.to_thread(taken, self.state.path, r.key, req.iteration, [c for c, _, _ in page])
         units: list[tuple[str, list[int], str | None, int]] = []  # (workflow id, contacts, zone, account)
         accounts: set[int] = set()
         for c, tz, acc in page:

@@ -39,6 +39,9 @@ def enrolment_workflow_id(key: str) -> str:
     return f"journey:{key}:enrolment"
 
 
+IN_FLIGHT_EVENT = "in-flight:taken"  # a unit's signal: the next version takes it from the step named (step_id)
+
+
 @dataclass
 class ContactInput:
     """Start of a unit's workflow: one contact, or (`account` >= 0) the contacts of an account entering together
@@ -58,6 +61,7 @@ class ContactInput:
     script: list[dict[str, Any]] = field(default_factory=list)  # what the contacts do in a rehearsal ("contact": id)
     members: list[int] = field(default_factory=list)  # the unit's other contacts (an account's)
     account: int = -1
+    start_step: str = ""  # moved here from the previous version's run (migrate_flight.py): it enters at this step
 
     @property
     def contacts(self) -> list[int]:

@@ -225,6 +225,10 @@ def _state_lines(counts: dict[str, Any]) -> list[str]:
                      f"{events.get('not_running', 0)} after their contact had left; "
                      f"{counts.get('dead_letters', 0)} refused for unknown contacts (dead letters)")
     lines += [str(t.get("line")) for t in counts.get("ab_tests") or () if isinstance(t, dict)]
+    flight = counts.get("in_flight")  # migrate_flight.py: the contacts this run took over from the previous version
+    if isinstance(flight, dict) and isinstance(flight.get("contacts"), dict) and flight["contacts"]:
+        lines.append("Contacts in flight on the previous version: "
+                     + ", ".join(f"{n:,} {k}" for k, n in sorted(flight["contacts"].items())))
     return lines
 
 
@@ -248,8 +252,11 @@ def keep_final_counts(state_dir: Path, counts: Mapping[str, Any]) -> None:
 async def read_counts(r: Runnable, state_dir: Path, temporal: str | None = None) -> dict[str, Any]:
     """The counts of a run (`_read_counts`), with its A/B tests' decisions as kept in its state (ab_live.py)."""
     from app.runner.ab_live import decisions
+    from app.runner.migrate_flight import ledger_counts
     counts = await _read_counts(r, state_dir, temporal)
     tests = decisions(Path(state_dir) / "runner.db", r.plan, r.key)
+    flight = ledger_counts(Path(state_dir) / "runner.db")  # the contacts taken over from the previous version
+    counts = {**counts, "in_flight": flight} if flight else counts
     return {**counts, "ab_tests": tests} if tests else counts
 
 

@@ -37,7 +37,8 @@ from temporalio.exceptions import ActivityError, FailureError, RetryState
 with workflow.unsafe.imports_passed_through():
     import numpy as np
 
-    from app.runner.calls import ContactInput, Event, FactsAnswer, FactsRequest, SendResult, StepRequest
+    from app.runner.calls import (IN_FLIGHT_EVENT, ContactInput, Event, FactsAnswer, FactsRequest, SendResult,
+                                  StepRequest)
     from app.runner.clock import Clock
     from app.runner.runnable import lookup
     from app.semantics.draws import SPLIT, SPLIT_ACCOUNT, hash_keys, stream, uniforms
@@ -159,9 +160,14 @@ class Unit:
         self.finished = False  # the unit's coroutine returned (it no longer listens)
         self.reasons: dict[tuple[int, str], str] = {}  # (contact, step id) -> failed / no_address, for the counts
         self.ab_decided: set[int] = set()  # A/B splits whose decision this unit has asked for
+        self.taken_from: str | None = None  # the step the next version takes the unit from (migrate_flight.py)
 
     def signal(self, ev: Event) -> None:
         """An event from the tracking endpoint (an open, a click, a purchase...)."""
+        if ev.name == IN_FLIGHT_EVENT:  # the next version takes the unit, if it still waits at that step
+            self.taken_from = ev.step_id
+            self.woken = True
+            return
         self.pending.append(ev)
         self.woken = True
 
@@ -191,6 +197,8 @@ class Unit:
         self.saved_blocks = {c.contact: dict(c.blocked) for c in contacts}
         now = inp.entered_at if inp.exact else max(inp.entered_at, self.sim_now())
         state = enter(plan, contacts, inp.iteration, now)
+        if inp.start_step:  # moved here from the previous version's run: it enters at that step
+            state.step = next(s.index for s in plan.steps if s.id == inp.start_step)
         self.state = state
         for item in inp.script:  # a rehearsal's contact events at set moments (rehearsal.py)
             if "at" in item:
@@ -204,6 +212,11 @@ class Unit:
             final = stop(cutoff, False)
             self.visit(plan.entry, now, final)
         while final is None:
+            if self.taken_from is not None and state.step is not None and state.step < plan.end \
+                    and plan.steps[state.step].id == self.taken_from:  # moved on or left by the next version
+                final = stop(now, False)
+                self.visit(state.step, state.arrived, final)
+                break
             action: Wait | Move = Wait(NEVER)
             while final is None:
                 if self.observe_until(now):  # events up to now (some came while an activity ran) before the moves

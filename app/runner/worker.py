@@ -87,6 +87,7 @@ class RunSettings:
     package: str | None = None  # the package file, for the extra workers to load
     public_key: str | None = None  # ... and the key its signature is checked with
     caps_ledger: str | None = None  # where the project's frequency caps count sends (None: the run's own state)
+    replaces: str | None = None  # the state folder of the previous version's run (migrate_flight.py)
 
 
 @dataclass
@@ -221,6 +222,9 @@ class Run:
         self.worker, self.executor, self.smtp = make_worker(self.client, r, doc, self.contacts, self.state, tokens)
         self.children = [spawn_worker(s, k) for k in range(1, s.workers)]
         self._worker_task = asyncio.create_task(self.worker.run())
+        if s.replaces:  # the contacts in flight on the previous version, as the package's plan says
+            from app.runner.migrate_flight import migrate
+            self.say(f"Contacts in flight on the previous version: {await migrate(self, Path(s.replaces))}")
         await self.start_enrolment()
 
     async def start_enrolment(self) -> None:

@@ -23,8 +23,7 @@ from app.model.journey import Journey
 from app.package.in_flight import (FINISH, LEAVE, MOVE, InFlight, InFlightError, Plan, preview, resolve, totals,
                                    waiting_from_counts, waits_at)
 from app.words import count
-from app.validation.findings import Severity
-from designer.panels.common import FieldNote, MutedLabel, no_wheel, severity_colors, tone
+from designer.panels.common import FieldNote, MutedLabel, muted_color, no_wheel
 
 CHOOSE = ""        # a row's combo: nothing chosen yet
 SAME = "\x00same"  # a row's combo: the default (the same step, or finish)
@@ -67,7 +66,7 @@ class InFlightBox(QGroupBox):
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.combos: dict[str, QComboBox] = {}
-        self.runner_note = QLabel()  # what the live runner makes of the plan today
+        self.runner_note = QLabel()  # how the live runner carries the plan out
         self.runner_note.setWordWrap(True)
         self.runner_note.hide()
 
@@ -242,8 +241,8 @@ class InFlightBox(QGroupBox):
                                  "run's counts to see how many contacts each step concerns.")
             self.summary.setToolTip("")
         note = self.plan.runner_note() if self.plan is not None else None
-        color = tone(self, severity_colors(Severity.WARNING))
-        self.runner_note.setText(f"<span style='color:{color}'>\u26a0 {html.escape(note)}.</span>" if note else "")
+        color = muted_color(self).name()
+        self.runner_note.setText(f"<span style='color:{color}'>{html.escape(note)}.</span>" if note else "")
         self.runner_note.setVisible(bool(note))
         self.changed.emit()
 

@@ -1,0 +1,288 @@
+"""Versions in flight, carried out: when the run of version N+1 starts with `--replaces` the state folder of the run
+of version N, the contacts waiting on N are finished on N, moved to N+1 or made to leave, as the plan in N+1's
+package says (app/package/in_flight.py).
+
+Durable and exactly once, through a ledger in N+1's state (`in_flight_moves`, one row per unit of N):
+
+1. the running units of N and the step each waits at are listed (a `progress` query per workflow of N) and a row
+   is written for each unit the plan moves or makes leave, before anything is done (written again after a crash:
+   `INSERT OR IGNORE`); every contact N enrolled is recorded as taken (`in_flight_taken`), so that N+1's enrolment
+   does not enter it again from the start;
+2. for each row not settled: N's unit is signalled (`IN_FLIGHT_EVENT`, naming the step); it stops there only if it
+   still waits there (outcome `stopped` on N). A `progress` query confirms it: stopped at that step, or it had
+   moved on first (then it stays on N: `stayed`);
+3. a unit confirmed stopped is started on N+1 at the target step, in a workflow of its own whose id comes from
+   N+1's key, the contact and the iteration (`REJECT_DUPLICATE`: started once however often this runs), and
+   recorded as enrolled in N+1; or, told to leave, it is left. Then the row is settled (`moved`, `left`).
+
+A crash anywhere redoes only unsettled rows; a signal again is harmless, a start again is refused by Temporal, so
+nobody is lost or moved twice. A move never sends a message twice: the plan's check refuses a target from which
+N+1 reaches a message the contact may have been sent on N (in_flight.sent_again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from app.runner.calls import CONTACT_WORKFLOW, IN_FLIGHT_EVENT, ContactInput, Event, contact_workflow_id
+from app.runner.runnable import RunnerError
+from app.runner.state_read import read_settings
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
+
+    from app.package.in_flight import Plan
+    from app.runner.state import StateDb
+    from app.runner.worker import Run
+
+LEDGER = ("CREATE TABLE IF NOT EXISTS in_flight_moves (unit TEXT PRIMARY KEY, workflow TEXT NOT NULL, "
+          "iteration INTEGER NOT NULL, contacts TEXT NOT NULL, from_step TEXT NOT NULL, action TEXT NOT NULL, "
+          "target TEXT, status TEXT NOT NULL, sim_at INTEGER)")
+TAKEN = ("CREATE TABLE IF NOT EXISTS in_flight_taken (journey TEXT NOT NULL, iteration INTEGER NOT NULL, "
+         "contact_id INTEGER NOT NULL, PRIMARY KEY (journey, iteration, contact_id))")
+LISTED = "in_flight_listed"  # the state's setting: the units of N were listed into the ledger
+PLANNED, MOVED, LEFT, STAYED = "planned", "moved", "left", "stayed"
+CONFIRM_SECONDS = 60.0  # how long a unit of N is given to take the signal
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    con = sqlite3.connect(path, timeout=30, isolation_level=None)
+    con.execute("PRAGMA busy_timeout = 30000")
+    return con
+
+
+def _ensure(path: Path) -> None:
+    con = _connect(path)
+    try:
+        con.execute(LEDGER)
+        con.execute(TAKEN)
+    finally:
+        con.close()
+
+
+def taken(db: Path, journey: str, iteration: int, contacts: list[int]) -> set[int]:
+    """Which of these contacts the run of the previous version had (enrolment of this version skips them)."""
+    if not contacts or not db.is_file():
+        return set()
+    con = _connect(db)
+    try:
+        if con.execute("SELECT 1 FROM sqlite_master WHERE name = 'in_flight_taken'").fetchone() is None:
+            return set()
+        out: set[int] = set()
+        for i in range(0, len(contacts), 500):
+            part = contacts[i:i + 500]
+            marks = ", ".join("?" for _ in part)
+            out |= {int(c) for (c,) in con.execute(
+                f"SELECT contact_id FROM in_flight_taken WHERE journey = ? AND iteration = ? AND contact_id IN "
+                f"({marks})", (journey, iteration, *part))}
+        return out
+    finally:
+        con.close()
+
+
+def ledger_counts(db: Path) -> dict[str, Any]:
+    """What the ledger holds, for `status`: units and contacts per status, and per (step, action)."""
+    if not db.is_file():
+        return {}
+    con = _connect(db)
+    try:
+        if con.execute("SELECT 1 FROM sqlite_master WHERE name = 'in_flight_moves'").fetchone() is None:
+            return {}
+        contacts: dict[str, int] = {}
+        steps: dict[str, dict[str, int]] = {}
+        for status, step, action, target, people in con.execute(
+                "SELECT status, from_step, action, target, contacts FROM in_flight_moves"):
+            n = len(json.loads(people))
+            contacts[status] = contacts.get(status, 0) + n
+            key = f"{action} {target}" if target else str(action)
+            per = steps.setdefault(str(step), {})
+            per[f"{key}: {status}"] = per.get(f"{key}: {status}", 0) + n
+        return {"contacts": contacts, "steps": steps}
+    finally:
+        con.close()
+
+
+def plan_of_package(source: str) -> Plan | None:
+    """The plan for contacts in flight the package carries (None: none)."""
+    import zipfile
+
+    from app.package.in_flight import from_plain
+    from app.package.manifest import MANIFEST, MAX_SMALL_BYTES, parse_manifest
+    with zipfile.ZipFile(source) as zf:
+        if zf.getinfo(MANIFEST).file_size > MAX_SMALL_BYTES:
+            raise RunnerError(f"{source}: manifest.json is too large")
+        manifest = parse_manifest(zf.read(MANIFEST), source)
+    doc = manifest.get("in_flight")
+    return from_plain(doc, source) if doc is not None else None
+
+
+async def _units_of(client: Client, key: str) -> list[tuple[str, str, int, list[int], str]]:
+    """(unit id, workflow id, iteration, contacts, step it is at) of every unit of N still running."""
+    from app.runner.calls import COHORT_WORKFLOW
+    out: list[tuple[str, str, int, list[int], str]] = []
+    query = f"JourneyKey = '{key}' AND ExecutionStatus = 'Running'"
+    async for wf in client.list_workflows(query, page_size=1000):
+        handle = client.get_workflow_handle(wf.id)
+        found = await handle.query("progress")
+        units = found.get("units", {}) if wf.workflow_type == COHORT_WORKFLOW else {wf.id: found}
+        for uid, p in units.items():
+            visits = p.get("visits") or []
+            if visits and visits[-1][3] in ("stopped", "completed", "exited", "goal", "holdout"):
+                continue  # it has left
+            step = str(p.get("step") or "")
+            if not step or step == "end":
+                continue
+            it = int(uid.rsplit(":it:", 1)[1]) if ":it:" in uid else 0
+            out.append((uid, wf.id, it, [int(c) for c in (p.get("paths") or {})], step))
+    return out
+
+
+async def _progress(client: Client, workflow: str, unit: str) -> dict[str, Any]:
+    """A unit's progress: asked of its workflow while it runs, else read from its result (no worker needed)."""
+    from temporalio.client import WorkflowExecutionStatus
+    handle = client.get_workflow_handle(workflow)
+    if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+        found = await handle.query("progress")
+    else:
+        found = await handle.result()
+    p = found.get("units", {}).get(unit, {}) if "units" in found else found
+    return p if isinstance(p, dict) else {}
+
+
+async def _signal(client: Client, workflow: str, unit: str, step: str) -> None:
+    """Tell a unit of N that N+1 takes it from `step` (nothing when its workflow has ended)."""
+    from temporalio.service import RPCError
+    try:
+        await client.get_workflow_handle(workflow).signal("event", Event(IN_FLIGHT_EVENT, 0, step, -1, unit))
+    except RPCError:
+        pass  # ended already (a run again after a crash, or it left meanwhile): its progress says which
+
+
+async def _confirm(client: Client, workflow: str, unit: str, step: str) -> bool:
+    """Whether the unit stopped at `step` (True) or had moved on first (False)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + CONFIRM_SECONDS
+    while True:
+        p = await _progress(client, workflow, unit)
+        visits = p.get("visits") or []
+        if visits and visits[-1][3] == "stopped":
+            return bool(visits[-1][0] == step)
+        if str(p.get("step") or "") != step:
+            return False  # it moved on before the signal came
+        if loop.time() > deadline:
+            raise RunnerError(f"unit {unit} of the previous version did not take the signal in {CONFIRM_SECONDS:g} "
+                              "s; start the run again to go on")
+        await asyncio.sleep(0.1)
+
+
+async def migrate(run: Run, replaces: Path) -> dict[str, int]:
+    """Carry out the plan of the run's package for the contacts in flight on the run in `replaces`; contacts per
+    outcome (moved, left, stayed: moved on first; finished: on N as the plan says)."""
+    from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+    from temporalio.exceptions import WorkflowAlreadyStartedError
+
+    from app.package.in_flight import FINISH, LEAVE, MOVE
+    from app.runner.devserver import connect
+    from app.runner.workflows import KEY
+    r, s = run.r, run.settings
+    state: StateDb | None = run.state
+    assert state is not None
+    if not r.source or not Path(r.source).is_file():
+        raise RunnerError("--replaces needs the package file of this version, to read its plan")
+    plan = plan_of_package(r.source)
+    if plan is None:
+        raise RunnerError(f"{r.source}: the package says nothing of the contacts in flight on the previous version; "
+                          "make it with package --in-flight (or run it without --replaces)")
+    old_db = Path(replaces) / "runner.db"
+    if not old_db.is_file():
+        raise RunnerError(f"{replaces}: not a run's state folder (no runner.db)")
+    found = read_settings(old_db, "journey", "temporal")
+    old_key = str((found.get("journey") or {}).get("key", ""))
+    expected = f"{r.plan.journey_id}:v{plan.from_version}"
+    if old_key != expected:
+        raise RunnerError(f"{replaces}: the run there is of {old_key or 'nothing'}, not of {expected}, the version "
+                          "this package's plan is for")
+    address = str(found.get("temporal") or "")
+    old_client = run.client if address in ("", run.address) else await connect(address, s.namespace, timeout=10)
+    db = state.path
+    await asyncio.to_thread(_ensure, db)
+    if not state.get(LISTED):
+        units = await _units_of(old_client, old_key)
+        rows = [(uid, wid, it, json.dumps(cs), step, plan.decision(step).action, plan.decision(step).target, PLANNED)
+                for uid, wid, it, cs, step in units if plan.decision(step).action != FINISH]
+        enrolled = await asyncio.to_thread(_enrolled_of, old_db, old_key)
+
+        def write() -> None:
+            con = _connect(db)
+            try:
+                con.execute("BEGIN IMMEDIATE")
+                con.executemany("INSERT OR IGNORE INTO in_flight_moves (unit, workflow, iteration, contacts, "
+                                "from_step, action, target, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                con.executemany("INSERT OR IGNORE INTO in_flight_taken VALUES (?, ?, ?)",
+                                [(r.key, it, c) for it, c in enrolled])
+                con.execute("COMMIT")
+            finally:
+                con.close()
+        await asyncio.to_thread(write)
+        state.put(LISTED, True)
+    pending = await asyncio.to_thread(_pending, db)
+    attributes = TypedSearchAttributes([SearchAttributePair(KEY, r.key)])
+    for uid, wid, it, contacts, step, action, target in pending:
+        await _signal(old_client, wid, uid, step)
+        status = STAYED
+        if await _confirm(old_client, wid, uid, step):
+            if action == MOVE and target:
+                now = run.clock.sim(time.time())
+                for c in contacts:
+                    new_id = contact_workflow_id(r.key, c, it)
+                    inp = ContactInput(r.key, r.digest, c, it, now, None, run.clock.to_plain(), s.seed,
+                                       s.send_timeout, s.poll, False, [], [], -1, target)
+                    try:
+                        await run.client.start_workflow(CONTACT_WORKFLOW, inp, id=new_id, task_queue=r.task_queue,
+                                                        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                                                        search_attributes=attributes)
+                    except WorkflowAlreadyStartedError:
+                        pass  # started before a crash: not again
+                    await asyncio.to_thread(state.record_enrolments, r.key, it, [(c, new_id, now)])
+                status = MOVED
+            elif action == LEAVE:
+                status = LEFT
+        await asyncio.to_thread(_settle, db, uid, status)
+    counts = await asyncio.to_thread(ledger_counts, db)
+    return dict(counts.get("contacts", {}))
+
+
+def _enrolled_of(old_db: Path, key: str) -> list[tuple[int, int]]:
+    con = _connect(old_db)
+    try:
+        return [(int(it), int(c)) for it, c in con.execute(
+            "SELECT iteration, contact_id FROM enrolments WHERE journey = ?", (key,))]
+    finally:
+        con.close()
+
+
+def _pending(db: Path) -> list[tuple[str, str, int, list[int], str, str, str | None]]:
+    con = _connect(db)
+    try:
+        return [(str(u), str(w), int(it), [int(c) for c in json.loads(cs)], str(st), str(a), t)
+                for u, w, it, cs, st, a, t in con.execute(
+                    "SELECT unit, workflow, iteration, contacts, from_step, action, target FROM in_flight_moves "
+                    "WHERE status = ? ORDER BY unit", (PLANNED,))]
+    finally:
+        con.close()
+
+
+def _settle(db: Path, unit: str, status: str) -> None:
+    con = _connect(db)
+    try:
+        con.execute("UPDATE in_flight_moves SET status = ? WHERE unit = ?", (status, unit))
+    finally:
+        con.close()
+
+
+__all__ = ["IN_FLIGHT_EVENT", "ledger_counts", "migrate", "plan_of_package", "taken"]
