@@ -19,7 +19,7 @@ from tests.test_sim_workspace import start_run
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("leftover_windows_closed")]
 FIXTURE = Path(__file__).parent / "fixtures" / "story" / "branches.yaml"
-SHOTS = Path(os.environ.get("JOURNEY_STUDIO_SHOTS", "/tmp"))
+SHOTS = os.environ.get("JOURNEY_STUDIO_SHOTS")  # a folder to keep the screenshots in (default: the test's tmp_path)
 
 
 @pytest.fixture
@@ -73,8 +73,9 @@ def test_the_story_panel_tells_a_picked_contact_and_follows_the_replay(qtbot, wi
     panel.timeline.anchorClicked.emit(QUrl(f"step:{split}"))
     assert ws.replay_bar.timeline.time() == story.steps[split].entered
     assert window.scene.selected_step_ids() == ["split"]  # and the canvas shows that step
-    window.grab().save(str(SHOTS / "trace_replay_window.png"))
-    panel.grab().save(str(SHOTS / "trace_replay_panel.png"))
+    shots = Path(SHOTS) if SHOTS else tmp_path
+    assert window.grab().save(str(shots / "trace_replay_window.png"))
+    assert panel.grab().save(str(shots / "trace_replay_panel.png"))
 
     # Picking again takes the next contact who took that path; a typed id that is not in the run says so.
     panel.paths.activated.emit(pick)
