@@ -464,7 +464,8 @@ class Teller:
                 why = f"{drew}: held out (the control group; an A/B winner does not change that)"
             elif arrived < step.ab.decide_at:
                 why = (f"came at {local_text(arrived, tz)}, in the A/B test (before its decision at "
-                       f"{local_text(step.ab.decide_at, tz)}): {drew}: {label}")
+                       f"{local_text(step.ab.decide_at, tz)}): {drew}: {label}"
+                       + (f"; the test then decided: {decision['reason']}" if decision.get("reason") else ""))
             elif step.route >= 0:
                 took = (f"so it took path {PATH_NAMES[step.route]} (its draw, {u:.4f}, is below the holdout's "
                         f"{step.thresholds[-1]:.3f}: not held out)" if step.thresholds[-1] < 1

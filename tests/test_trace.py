@@ -130,6 +130,7 @@ def test_an_ab_split_says_before_or_after_the_decision_and_which_path_won(
     contact = paths[("ab", "path A")][0]
     out = _story(capsys, project, 2, contact)
     assert "in the A/B test (before its decision at Thu 14 Jan 2027 09:00)" in out
+    assert "; the test then decided: path B won: " in out  # a contact of the test is told what it decided
     assert "Repetition 2:" in out
     assert ("after the A/B test's decision at Thu 14 Jan 2027 09:00: path B had been chosen (path B won: "
             in out)
