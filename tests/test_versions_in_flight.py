@@ -579,3 +579,38 @@ def test_live_contacts_waiting_on_n_finish_move_or_leave_as_chosen_none_lost_or_
     counts = asyncio.run(read_counts(from_package(tmp_path / "n1.jpkg"), tmp_path / "n1.run", dev_server.address))
     assert counts["in_flight"] == ledger
     assert f"Contacts in flight on the previous version: {left:,} left, {len(moved):,} moved" in format_counts(counts)
+
+
+def test_replacing_a_run_is_refused_in_one_line_when_it_cannot_be_done(released: Path, tmp_path: Path,
+                                                                       capsys: Cap) -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    from app.runner.migrate_flight import migrate
+    from app.runner.runnable import RunnerError, from_package
+    from app.runner.state import StateDb
+    assert run(capsys, "package", released, "--journey", NAME, "--out", tmp_path / "v2.jpkg", "--move",
+               "launch=launched")[0] == 0
+    v1, v2 = from_package(tmp_path / "v1.jpkg"), from_package(tmp_path / "v2.jpkg")
+    state = StateDb(tmp_path / "runner.db")
+    old = tmp_path / "v1.jpkg.run"
+    old.mkdir()
+    try:
+        def refused(r: Any, replaces: Path, script: Any = None) -> str:
+            fake = SimpleNamespace(r=r, settings=SimpleNamespace(script=script), state=state)
+            with pytest.raises(RunnerError) as e:
+                asyncio.run(migrate(fake, replaces))  # type: ignore[arg-type]
+            return str(e.value)
+        assert refused(SimpleNamespace(plan=SimpleNamespace(accounts=True)), old).startswith(
+            "--replaces: a journey that targets accounts")
+        assert refused(v2, old, script={}) == ("--replaces does not go with --rehearse: a rehearsal starts on its own "
+                                               "logical time")
+        assert "the package says nothing of the contacts in flight" in refused(v1, old)
+        assert refused(v2, old) == f"{old}: not a run's state folder (no runner.db)"
+        other = StateDb(old / "runner.db")
+        other.put("journey", {"key": v2.key, "digest": v2.digest})
+        other.close()
+        assert refused(v2, old) == (f"{old}: the run there is of {v2.key}, not of {v1.key}, the version this "
+                                    "package's plan is for")
+    finally:
+        state.close()

@@ -192,6 +192,11 @@ async def migrate(run: Run, replaces: Path) -> dict[str, int]:
     r, s = run.r, run.settings
     state: StateDb | None = run.state
     assert state is not None
+    if r.plan.accounts:
+        raise RunnerError("--replaces: a journey that targets accounts cannot take over its previous version's run "
+                          "yet (its units are accounts); run it without --replaces")
+    if s.script is not None:
+        raise RunnerError("--replaces does not go with --rehearse: a rehearsal starts on its own logical time")
     if not r.source or not Path(r.source).is_file():
         raise RunnerError("--replaces needs the package file of this version, to read its plan")
     plan = plan_of_package(r.source)
