@@ -307,6 +307,12 @@ def live_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         state.claim_many([{"key": f"{wid}:announce", "journey": key, "contact": 40, "iteration": 0,
                            "step_id": "announce", "channel": "email", "transport_id": "t40"}])
         state.mark_many([(f"{wid}:announce", "no_address", START + 160)])
+        wid = f"{key}:c41:0"  # sent the announcement, then the launch text: it took the if/then's yes
+        state.record_enrolments(key, 0, [(41, wid, START + 100)])
+        state.claim_many([{"key": f"{wid}:{step}", "journey": key, "contact": 41, "iteration": 0, "step_id": step,
+                           "channel": channel, "transport_id": f"t41{step}"}
+                          for step, channel in (("announce", "email"), ("launched", "sms"))])
+        state.mark_many([(f"{wid}:announce", "sent", START + 160), (f"{wid}:launched", "sent", START + 9 * 86_400)])
     finally:
         state.close()
     return {"project": project, "pkg": pkg}
@@ -329,7 +335,7 @@ def test_a_live_runs_story_tells_what_the_runners_state_holds_and_what_it_cannot
     assert "entered the journey" in out and "the email was sent" in out
     assert "was delivered" in out
     assert "its own event: purchase (the goal: it leaves the journey)" in out
-    assert "Not shown: the waits and if/then branches the contact went through" in out
+    assert "Not shown: the waits and if/then branches the contact went through (beyond those inferred" in out
     lines = [line for line in out.splitlines() if line[:3] in ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")]
     assert lines == sorted(lines, key=lambda line: [i for i in buyer.items
                                                     if i.text in line][0].at)  # in time order
@@ -340,6 +346,14 @@ def test_a_live_runs_story_tells_what_the_runners_state_holds_and_what_it_cannot
     assert doc["live"] is True and doc["entered"][0]["iteration"] == 0
     held = [i for i in doc["items"] if i["what"] == "no_address"]
     assert held and "not sent: it has no address for this channel" in held[0]["text"]
+
+    code, out, err = run(capsys, "trace", live_run["project"], live_run["pkg"], "--contact", "41")
+    assert code == 0, err
+    assert "'Clicked product link?': took yes (inferred: it reached 'Product launched', to which only that way " \
+           "leads; by then)" in out
+    assert out.index("took yes") > out.index("'Product announcement': the email was sent")
+    code, out, _ = run(capsys, "trace", live_run["project"], live_run["pkg"], "--contact", str(buyer.contact))
+    assert "took yes" not in out  # the announcement alone says nothing of the branch after it
 
     code, out, _ = run(capsys, "trace", live_run["project"], live_run["pkg"], "--contact", "777")
     assert code == 0 and "It has not entered the journey (no enrolment in the run's state)." in out
@@ -383,3 +397,16 @@ def test_a_goal_reached_after_leaving_is_told_as_counting_for_the_journey(projec
         goal = [h for st in s.steps for h in st.happenings if h.what == "goal"]
         assert len(goal) == 1 and goal[0].at == int(u["goal"][u["contact"] == row][0]) + rec.trace().t0
         assert "reached the goal (purchase)" in goal[0].text and "within 30 days of entering" in goal[0].text
+
+
+def test_a_live_story_infers_only_the_branches_every_way_to_a_reached_message_goes_through() -> None:
+    from app.runner.live_story import inferred_branches
+    j, contents, _ = read_journey_file(FIXTURES / "branches.yaml")
+    plan = compile_plan(j, content={c.name: c for c in contents})
+    took = {i.step: i.text for i in inferred_branches(plan, {"hello": 10, "offer_sms": 20})}
+    # the text is reached only by a click, then either tier or big spender (no inference there), then path B
+    assert set(took) == {"clicked", "split"}
+    assert "took yes" in took["clicked"] and "took B" in took["split"]
+    assert {i.step for i in inferred_branches(plan, {"hello": 10, "nudge": 20})} == {"clicked"}
+    assert "took no" in inferred_branches(plan, {"nudge": 20})[0].text
+    assert inferred_branches(plan, {"hello": 10}) == []

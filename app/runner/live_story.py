@@ -9,8 +9,11 @@ test period and the decision taken there (when, which path won, why).
 
 What it cannot show: the waits and if/then branches it went through and when it left each step. Those live in the
 unit's Temporal workflow (its history; `journey-studio status` counts contacts per step while the run is up), not
-in the state file, so the story says so rather than guess. Read with sqlite3 in one read-only transaction, as
-`status` and `calibrate --live` read it; nothing here imports Temporal or SQLAlchemy.
+in the state file, so the story says so rather than guess. What can be inferred is said as inferred: a branch every
+way to a message step it reached goes through, and only one of whose outputs leads there, was taken that way
+(`inferred_branches`); when it was taken is not known, only that it was by the message's moment. Read with sqlite3
+in one read-only transaction, as `status` and `calibrate --live` read it; nothing here imports Temporal or
+SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -27,9 +30,10 @@ from app.semantics.plan import LINK_CLICK, Plan
 from app.semantics.timezones import utc_iso, zone
 
 MAX_EVENTS = 100_000  # a contact's outbox rows read at most
-CANNOT_SHOW = ("the waits and if/then branches the contact went through, and when it left each step, are kept by "
-               "its unit's Temporal workflow, not in the runner's state: `journey-studio status` counts contacts "
-               "per step while the run is up")
+CANNOT_SHOW = ("the waits and if/then branches the contact went through (beyond those inferred from the messages it "
+               "reached), when it left each step and why a branch went its way are kept by its unit's Temporal "
+               "workflow, not in the runner's state: `journey-studio status` counts contacts per step while the run "
+               "is up")
 HELD = {"suppressed": "not sent: it is in the suppression segment, or opted out of or hard-bounced on this channel",
         "no_address": "not sent: it has no address for this channel",
         "capped": "not sent: the project's frequency cap on this channel was reached",
@@ -125,11 +129,13 @@ def _read(con: sqlite3.Connection, key: str, plan: Plan, contact: int) -> LiveSt
         rep = f" (repetition {int(k) + 1})" if len(plan.iterations) > 1 else ""
         story.items.append(LiveItem(int(at), None, "entered", f"entered the journey{rep}"))
     sends: dict[tuple[int, str], int] = {}
+    reached: dict[int, dict[str, int]] = {}  # iteration -> message step reached -> when
     for step, channel, status, at, reason, k in con.execute(
             "SELECT step_id, channel, status, sim_at, reason, iteration FROM sent_messages WHERE journey = ? AND "
             "contact_id = ? ORDER BY sim_at", (key, contact)):
         name = names.get(str(step), str(step))
         when = int(at) if at is not None else (story.entered[-1][1] if story.entered else plan.start)
+        reached.setdefault(int(k), {}).setdefault(str(step), when)
         if status == "sent":
             sends[(int(k), str(step))] = when
             text = f"'{name}': the {channel} was sent"
@@ -144,6 +150,8 @@ def _read(con: sqlite3.Connection, key: str, plan: Plan, contact: int) -> LiveSt
             story.items.append(LiveItem(int(at), None, "blocked", f"from now on it cannot be reached by {channel} "
                                                                   "(an opt-out or a hard bounce)"))
     _events(con, story, units, names, plan)
+    for k, steps in reached.items():
+        story.items.extend(inferred_branches(plan, steps, k if len(plan.iterations) > 1 else None))
     if "ab_arrivals" in tables:
         _ab(con, story, key, names, tz)
     story.items.sort(key=lambda i: (i.at, i.what != "entered"))
@@ -199,3 +207,41 @@ def _ab(con: sqlite3.Connection, story: LiveStory, key: str, names: dict[str, st
         else:
             text += "; not decided yet"
         story.items.append(LiveItem(int(at), str(step), "ab_path", text))
+
+
+def _reachable(plan: Plan, start: int, avoid: int = -1) -> set[int]:
+    """Step indexes reachable from `start` (itself included) without passing through step `avoid`."""
+    seen: set[int] = set()
+    stack = [start]
+    while stack:
+        i = stack.pop()
+        if i == avoid or i in seen or i >= plan.end:
+            continue
+        seen.add(i)
+        stack.extend(plan.steps[i].next)
+    return seen
+
+
+def inferred_branches(plan: Plan, reached: dict[str, int], iteration: int | None = None) -> list[LiveItem]:
+    """The branches a contact must have taken to reach the message steps it reached (step id -> moment): a
+    branch every way from the entry to such a step goes through, one output alone of which leads there."""
+    index = {s.id: s.index for s in plan.steps}
+    out: list[LiveItem] = []
+    done: set[int] = set()
+    rep = f" (repetition {iteration + 1})" if iteration is not None else ""
+    for sid, at in sorted(reached.items(), key=lambda kv: kv[1]):
+        m = index.get(sid)
+        if m is None:
+            continue
+        for b in plan.steps:
+            if b.index in done or len(b.next) < 2 or b.index == m:
+                continue
+            if m in _reachable(plan, plan.entry, avoid=b.index):
+                continue  # some way to the message avoids this branch: it says nothing
+            ways = [p for p, nxt in zip(b.ports, b.next) if nxt < plan.end and m in _reachable(plan, nxt)]
+            if len(ways) != 1:
+                continue
+            done.add(b.index)
+            out.append(LiveItem(at, b.id, "branch", f"'{b.name}': took {ways[0]}{rep} (inferred: it reached "
+                                                    f"'{plan.steps[m].name}', to which only that way leads; by then)"))
+    return out
