@@ -554,6 +554,10 @@ def test_live_contacts_waiting_on_n_finish_move_or_leave_as_chosen_none_lost_or_
     left = len(chosen) - len(old_texts) - len(moved)
     assert left == ledger["contacts"]["left"]  # every contact accounted for
     assert ledger["steps"] == {"pause": {"move text: moved": len(moved)}, "hold": {"leave: left": left}}
+    with ProjectFile.open(db) as pf:  # the contacts are the journey's project: the take-over is a milestone there
+        flights = [d for k, _, d in pf.milestones("Simple") if k == "in-flight"]
+    assert flights[-1] == (f"the run of version 2 took over the run of version 1: {left:,} left, {len(moved):,} moved "
+                           f"({tmp_path / 'n.run'})")
     outcomes_n = done["n"].counts["outcomes"]
     assert outcomes_n["stopped"] == len(moved) + left and outcomes_n["completed"] == len(old_texts)
     assert done["n1"].counts["steps"][-1]["sent"] == len(moved)
@@ -574,6 +578,8 @@ def test_live_contacts_waiting_on_n_finish_move_or_leave_as_chosen_none_lost_or_
         sms.stop()
     assert ledger_counts(tmp_path / "n1.run" / "runner.db") == ledger
     assert _sent(tmp_path / "n1.run" / "runner.db") == new_sent
+    with ProjectFile.open(db) as pf:  # recorded once
+        assert [d for k, _, d in pf.milestones("Simple") if k == "in-flight"] == flights
     # status of version 2 says what it took over
     from app.runner.status import format_counts, read_counts
     counts = asyncio.run(read_counts(from_package(tmp_path / "n1.jpkg"), tmp_path / "n1.run", dev_server.address))

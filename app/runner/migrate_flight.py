@@ -46,6 +46,7 @@ LEDGER = ("CREATE TABLE IF NOT EXISTS in_flight_moves (unit TEXT PRIMARY KEY, wo
 TAKEN = ("CREATE TABLE IF NOT EXISTS in_flight_taken (journey TEXT NOT NULL, iteration INTEGER NOT NULL, "
          "contact_id INTEGER NOT NULL, PRIMARY KEY (journey, iteration, contact_id))")
 LISTED = "in_flight_listed"  # the state's setting: the units of N were listed into the ledger
+MILESTONE = "in_flight_milestone"  # ... and the take-over was recorded as a milestone of the journey
 PLANNED, MOVED, LEFT, STAYED = "planned", "moved", "left", "stayed"
 CONFIRM_SECONDS = 60.0  # how long a unit of N is given to take the signal
 
@@ -259,7 +260,32 @@ async def migrate(run: Run, replaces: Path) -> dict[str, int]:
                 status = LEFT
         await asyncio.to_thread(_settle, db, uid, status)
     counts = await asyncio.to_thread(ledger_counts, db)
-    return dict(counts.get("contacts", {}))
+    taken_over = dict(counts.get("contacts", {}))
+    if not state.get(MILESTONE):
+        detail = (f"the run of version {plan.to_version} took over the run of version {plan.from_version}: "
+                  + (", ".join(f"{n:,} {k}" for k, n in sorted(taken_over.items())) or "nobody was waiting")
+                  + f" ({replaces})")
+        if await asyncio.to_thread(_milestone, s.contacts_db, r.plan.journey_id, detail):
+            state.put(MILESTONE, True)
+    return taken_over
+
+
+def _milestone(contacts_db: str, journey_id: str, detail: str) -> bool:
+    """Record the take-over as an "in-flight" milestone of the journey, when the contacts are its project file
+    (and it can be written: a project open for writing elsewhere is not); whether it was recorded."""
+    from app.errors import JourneyStudioError
+    from app.store import ProjectFile, is_project_file
+    path = Path(contacts_db)
+    if not path.is_file() or not is_project_file(path):
+        return False
+    try:
+        with ProjectFile.open(path, check="never") as pf:
+            if pf.readonly or journey_id not in {j.id for j in pf.project.journeys}:
+                return False
+            pf.add_milestone(journey_id, "in-flight", detail[:500])
+            return True
+    except JourneyStudioError:
+        return False
 
 
 def _enrolled_of(old_db: Path, key: str) -> list[tuple[int, int]]:
