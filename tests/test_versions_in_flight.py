@@ -101,12 +101,19 @@ def test_steps_kept_by_id_move_to_the_same_step_and_a_removed_wait_needs_a_choic
                              "a choice: --move launch=STEP, --leave launch or --finish launch"]
     plan = resolve(InFlight(1, MOVE, {"launch": "launched"}), old, new)
     # a contact is at a message step only for the moment of its send: moving it to the same message would send it
-    # again, so it finishes that move on version 1
+    # again, so it finishes that move on version 1; an if/then waiting for a click on a message sent on version 1
+    # hears of the click in version 1's run, so its contacts finish there too
     assert {s: (d.action, d.target, d.why) for s, d in plan.decisions.items()} == {
-        "announce": (FINISH, None, "fleeting"), "clicked": (MOVE, "clicked", "kept"),
+        "announce": (FINISH, None, "fleeting"), "clicked": (FINISH, None, "events"),
         "launch": (MOVE, "launched", "chosen"), "launched": (FINISH, None, "fleeting")}
     left = resolve(InFlight(1, MOVE, {}, frozenset({"launch"})), old, new)
-    assert left.decision("launch").action == LEAVE and left.counts() == {FINISH: 2, MOVE: 1, LEAVE: 1}
+    assert left.decision("launch").action == LEAVE and left.counts() == {FINISH: 3, MOVE: 0, LEAVE: 1}
+    with pytest.raises(InFlightError) as e:  # nor can anyone be moved to such an if/then
+        resolve(InFlight(1, MOVE, {"launch": "clicked"}), old, new)
+    assert e.value.lines == [
+        "--move launch=clicked: 'product-details clicked within 1 day?' waits for an event on message 'announce', "
+        "sent on version 1: its opens and clicks come to the run of version 1, so contacts moved there would never be "
+        "seen to do it (use --finish launch, or choose another step)"]
     finish = resolve(InFlight(1, FINISH), old, new)
     assert {d.action for d in finish.decisions.values()} == {FINISH}
     assert finish.summary() == "contacts in flight on version 1 finish on their version; not moved to version 2"
@@ -189,12 +196,13 @@ def test_the_preview_says_what_happens_to_whom_with_the_live_counts(versions: An
     assert waiting == {"clicked": 38, "launch": 412, "launched": 1}
     lines = preview(plan, old, new, waiting)
     assert [ln.text for ln in lines] == [
-        "38 contacts wait at 'product-details clicked within 1 day?': they will move to the same step of version 2",
+        "38 contacts wait at 'product-details clicked within 1 day?': they will finish on version 1 (the event they "
+        "wait for comes to its run)",
         "412 contacts wait at 'Wait until 10 Dec 09:00', which version 2 removes: they will move to 'Product "
         "launched text' of version 2",
         "1 contact waits at 'Product launched text': they will finish on version 1"]
-    assert totals(lines) == {FINISH: 1, MOVE: 450, LEAVE: 0}
-    assert moved_population(plan, waiting) == {"clicked": 38, "launched": 412}
+    assert totals(lines) == {FINISH: 39, MOVE: 412, LEAVE: 0}
+    assert moved_population(plan, waiting) == {"launched": 412}
     gone = preview(resolve(InFlight(1, FINISH, {}, frozenset({"launch"})), old, new), old, new, {})
     assert [ln.text for ln in gone] == ["0 contacts wait at 'Wait until 10 Dec 09:00', which version 2 removes: "
                                         "they will leave the journey"]
@@ -371,15 +379,20 @@ def test_go_live_previews_what_happens_to_contacts_in_flight_with_the_live_count
         combo.setCurrentIndex(combo.findData("launched"))
         assert dialog.create_button.isEnabled()
         assert box.summary.text().splitlines() == [
-            "Of 450 contacts in flight: 450 move to version 2, 0 finish on version 1, 0 leave.",
-            "38 contacts wait at 'product-details clicked within 1 day?': they will move to the same step of version 2",
+            "Of 450 contacts in flight: 412 move to version 2, 38 finish on version 1, 0 leave.",
+            "38 contacts wait at 'product-details clicked within 1 day?': they will finish on version 1 (the event "
+            "they wait for comes to its run)",
             "412 contacts wait at 'Wait until 10 Dec 09:00', which version 2 removes: they will move to 'Product "
             "launched text' of version 2"]
         assert box.runner_note.isVisibleTo(dialog) and "run with --replaces" in box.runner_note.text()
-        clicked = box.combos["clicked"]
-        clicked.setCurrentIndex(clicked.findData(FINISH))
-        assert box.summary.text().splitlines()[0] == ("Of 450 contacts in flight: 412 move to version 2, 38 finish "
-                                                      "on version 1, 0 leave.")
+        clicked = box.combos["clicked"]  # it waits for a click on a message of version 1: finish there or leave
+        assert [clicked.itemText(i) for i in range(clicked.count())] == [  # only steps it may go to
+            "Finish on version 1", "Leave the journey", "Move to 'Product launched text'", "Move to 'Wait 2 days'",
+            "Move to 'Product announcement email'"]
+        assert clicked.findData("announce") < 0 and clicked.findData("again") >= 0  # the first email: not twice
+        clicked.setCurrentIndex(clicked.findData(LEAVE))
+        assert box.summary.text().splitlines()[0] == ("Of 450 contacts in flight: 412 move to version 2, 0 finish "
+                                                      "on version 1, 38 leave.")
         dialog.resize(760, 820)
         dialog.show()
         QApplication.processEvents()
@@ -390,7 +403,7 @@ def test_go_live_previews_what_happens_to_contacts_in_flight_with_the_live_count
         assert dialog.create_package(), dialog.outcome_text()
         plan = from_plain(read_package(tmp_path / "v2.jpkg").manifest["in_flight"], "v2")
         assert (plan.decision("launch").action, plan.decision("launch").target) == (MOVE, "launched")
-        assert plan.decision("clicked").action == FINISH and plan.decision("announce").why == "fleeting"
+        assert plan.decision("clicked").action == LEAVE and plan.decision("announce").why == "fleeting"
         assert dialog.selected_version() == 2 and box.isVisibleTo(dialog)  # released 2 may be packaged again
     finally:
         document.close()

@@ -41,6 +41,7 @@ RUNNER_NOTE = ("The plan is carried out when this version is run with --replaces
 
 # why a step got its decision, as the preview and `package` say it
 KEPT, CHOSEN, DEFAULT, FLEETING = "kept", "chosen", "default", "fleeting"
+EVENTS = "events"  # waiting for an event of a message sent on N: its events come to N's run, so it finishes there
 
 
 class InFlightError(JourneyStudioError):
@@ -69,7 +70,7 @@ class Decision:
     step: str                 # the step of N
     action: str               # FINISH, MOVE or LEAVE
     target: str | None = None  # the step of N+1 (MOVE only)
-    why: str = DEFAULT         # KEPT (same id in N+1), CHOSEN (by the user), DEFAULT, FLEETING (see resolve)
+    why: str = DEFAULT         # KEPT (same id in N+1), CHOSEN (by the user), DEFAULT, FLEETING, EVENTS (resolve)
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,11 @@ def sent_again(j_old: Journey, j_new: Journey, step: str, target: str) -> list[s
             and _is_message(j_old.steps[m]) and _is_message(j_new.steps[m])]
 
 
+def waits_for_message(step: Step) -> bool:
+    """Whether a step is an if/then waiting for an event of a message (whose events come to the run that sent it)."""
+    return _event_step(step) is not None
+
+
 def _event_step(step: Step) -> str | None:
     wait_for = step.props.get("wait_for") if step.type == "if-then" else None
     source = wait_for.get("step") if isinstance(wait_for, Mapping) else None
@@ -186,6 +192,10 @@ def _target_problems(j_old: Journey, j_new: Journey, step: str, target: str, to_
     if source is not None and source not in j_old.steps:
         return [f"{where}: '{t.display_name}' waits for an event on message '{source}', which version "
                 f"{j_old.version} does not have: contacts moved there were never sent it (choose another step)"]
+    if source is not None:
+        return [f"{where}: '{t.display_name}' waits for an event on message '{source}', sent on version "
+                f"{j_old.version}: its opens and clicks come to the run of version {j_old.version}, so contacts "
+                f"moved there would never be seen to do it (use --finish {step}, or choose another step)"]
     again = sent_again(j_old, j_new, step, target)
     if again:
         names = ", ".join(f"'{j_new.steps[m].display_name}'" for m in again[:3])
@@ -193,6 +203,11 @@ def _target_problems(j_old: Journey, j_new: Journey, step: str, target: str, to_
                 f"{to_version} sends again from '{t.display_name}': a message is never sent twice (choose a later "
                 "step)"]
     return []
+
+
+def can_move(j_old: Journey, j_new: Journey, step: str, target: str) -> bool:
+    """Whether contacts at `step` of N may move to `target` of N+1 (what the dialog offers)."""
+    return not _target_problems(j_old, j_new, step, target, j_new.version)
 
 
 def check_ids(values: Sequence[str], what: str) -> list[str]:
@@ -241,6 +256,8 @@ def resolve(choice: InFlight, j_old: Journey, j_new: Journey) -> Plan:
             decisions[sid] = Decision(sid, MOVE, choice.moves[sid], CHOSEN)
         elif choice.default == FINISH:
             decisions[sid] = Decision(sid, FINISH, None, DEFAULT)
+        elif _event_step(old_step) is not None:  # the events it waits for come to N's run: it finishes there
+            decisions[sid] = Decision(sid, FINISH, None, EVENTS)
         elif sid in j_new.steps and not _target_problems(j_old, j_new, sid, sid, to_version):
             decisions[sid] = Decision(sid, MOVE, sid, KEPT)
         elif waits_at(old_step):
@@ -291,7 +308,8 @@ def from_plain(doc: Any, where: str) -> Plan:
         else:
             _need(target is None, where, f"step '{sid}' does not move: it has no target")
         why = d.get("why", DEFAULT)
-        _need(why in (KEPT, CHOSEN, DEFAULT, FLEETING), where, f"step '{sid}': unknown reason {str(why)[:20]!r}")
+        _need(why in (KEPT, CHOSEN, DEFAULT, FLEETING, EVENTS), where,
+              f"step '{sid}': unknown reason {str(why)[:20]!r}")
         decisions[sid] = Decision(sid, d["action"], target, why)
     return Plan(a, b, doc["default"], decisions)
 
@@ -388,6 +406,8 @@ def preview(plan: Plan, j_old: Journey, j_new: Journey, waiting: Mapping[str, in
             tail = "they will leave the journey"
         elif d.action == FINISH:
             tail = f"they will finish on version {plan.from_version}"
+            if d.why == EVENTS:
+                tail += " (the event they wait for comes to its run)"
         elif d.target == sid:
             tail = f"they will move to the same step of version {plan.to_version}"
         else:
@@ -415,7 +435,7 @@ def moved_population(plan: Plan, waiting: Mapping[str, int]) -> dict[str, int]:
     return out
 
 
-__all__ = ["RUNNER_NOTE", "ACTIONS", "CHOSEN", "DEFAULT", "DEFAULTS", "Decision", "FINISH", "FLEETING", "FORMAT",
-           "InFlight", "InFlightError", "KEPT", "LEAVE", "MAX_STEPS", "MOVE", "Plan", "PreviewLine", "check_against",
-           "choice_from_options", "from_plain", "moved_population", "preview", "resolve", "sent_again", "totals",
-           "waits_at", "waiting_from_counts"]
+__all__ = ["ACTIONS", "CHOSEN", "DEFAULT", "DEFAULTS", "EVENTS", "FINISH", "FLEETING", "FORMAT", "KEPT", "LEAVE",
+           "MAX_STEPS", "MOVE", "RUNNER_NOTE", "Decision", "InFlight", "InFlightError", "Plan", "PreviewLine",
+           "can_move", "check_against", "choice_from_options", "from_plain", "moved_population", "preview", "resolve",
+           "sent_again", "totals", "waits_at", "waits_for_message", "waiting_from_counts"]

@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QGroup
 
 from app.errors import JourneyStudioError
 from app.model.journey import Journey
-from app.package.in_flight import (FINISH, LEAVE, MOVE, InFlight, InFlightError, Plan, preview, resolve, totals,
-                                   waiting_from_counts, waits_at)
+from app.package.in_flight import (FINISH, LEAVE, MOVE, InFlight, InFlightError, Plan, can_move, preview, resolve,
+                                   totals, waiting_from_counts, waits_at, waits_for_message)
 from app.words import count
 from designer.panels.common import FieldNote, MutedLabel, muted_color, no_wheel
 
@@ -157,18 +157,19 @@ class InFlightBox(QGroupBox):
         default = str(self.default.currentData() or MOVE)
         kept = sid in self.new.steps
         out: list[tuple[str, str]] = []
+        events = waits_for_message(self.old.steps[sid])  # its events come to the old run: it finishes there
         if kept:
-            out.append((f"Move to the same step of version {self.new.version}" if default == MOVE
+            out.append((f"Move to the same step of version {self.new.version}" if default == MOVE and not events
                         else f"Finish on version {self.old.version}", SAME))
         elif default == MOVE:
             out.append(("Choose…", CHOOSE))
         else:
             out.append((f"Finish on version {self.old.version}", SAME))
-        if default == MOVE:
+        if default == MOVE and not (kept and events):
             out.append((f"Finish on version {self.old.version}", FINISH))
         out.append(("Leave the journey", LEAVE))
         for tid, step in self.new.steps.items():
-            if step.type != "exit" and not (kept and tid == sid and default == MOVE):
+            if can_move(self.old, self.new, sid, tid) and not (kept and tid == sid and default == MOVE):
                 out.append((f"Move to '{step.display_name}'", tid))
         return out
 
