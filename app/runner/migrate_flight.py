@@ -128,8 +128,7 @@ async def _units_of(client: Client, key: str) -> list[tuple[str, str, int, list[
     out: list[tuple[str, str, int, list[int], str]] = []
     query = f"JourneyKey = '{key}' AND ExecutionStatus = 'Running'"
     async for wf in client.list_workflows(query, page_size=1000):
-        handle = client.get_workflow_handle(wf.id)
-        found = await handle.query("progress")
+        found = await _ask(client, wf.id)
         units = found.get("units", {}) if wf.workflow_type == COHORT_WORKFLOW else {wf.id: found}
         for uid, p in units.items():
             visits = p.get("visits") or []
@@ -143,14 +142,25 @@ async def _units_of(client: Client, key: str) -> list[tuple[str, str, int, list[
     return out
 
 
-async def _progress(client: Client, workflow: str, unit: str) -> dict[str, Any]:
-    """A unit's progress: asked of its workflow while it runs, else read from its result (no worker needed)."""
-    from temporalio.client import WorkflowExecutionStatus
+async def _ask(client: Client, workflow: str) -> dict[str, Any]:
+    """A workflow's progress: asked of it while it runs, else read from its result (no worker needed)."""
+    from temporalio.client import WorkflowExecutionStatus, WorkflowQueryFailedError
+    from temporalio.service import RPCError
     handle = client.get_workflow_handle(workflow)
-    if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
-        found = await handle.query("progress")
-    else:
-        found = await handle.result()
+    try:
+        if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+            found = await asyncio.wait_for(handle.query("progress"), 30)
+        else:
+            found = await handle.result()
+    except (RPCError, WorkflowQueryFailedError, asyncio.TimeoutError) as e:
+        raise RunnerError(f"workflow {workflow} of the previous version does not answer ({e or 'no worker'}): its "
+                          "runner must be running to hand its contacts over; start this run again then") from None
+    return found if isinstance(found, dict) else {}
+
+
+async def _progress(client: Client, workflow: str, unit: str) -> dict[str, Any]:
+    """A unit's progress (of a cohort's units, or of a workflow of its own)."""
+    found = await _ask(client, workflow)
     p = found.get("units", {}).get(unit, {}) if "units" in found else found
     return p if isinstance(p, dict) else {}
 
