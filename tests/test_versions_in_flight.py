@@ -633,3 +633,36 @@ def test_replacing_a_run_is_refused_in_one_line_when_it_cannot_be_done(released:
                                     "package's plan is for")
     finally:
         state.close()
+
+
+def test_a_unit_that_moved_on_before_the_signal_stays_on_the_old_version() -> None:
+    """The take-over confirms each stop from the unit's own progress: stopped at the step (moved or left), or gone on
+    to the next step first (it stays on the old version, nobody starts it on the new one)."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from temporalio.client import WorkflowExecutionStatus
+
+    from app.runner.migrate_flight import _confirm
+
+    class Handle:
+        def __init__(self, answers: list[dict[str, Any]]) -> None:
+            self.answers = answers
+
+        async def describe(self) -> Any:
+            return SimpleNamespace(status=WorkflowExecutionStatus.RUNNING)
+
+        async def query(self, name: str) -> dict[str, Any]:
+            return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+    def client(*answers: dict[str, Any]) -> Any:
+        handle = Handle(list(answers))
+        return SimpleNamespace(get_workflow_handle=lambda wid: handle)
+
+    waiting = {"units": {"u1": {"step": "pause", "visits": [["hello", 0, 5, "sent"]]}}}
+    stopped = {"units": {"u1": {"step": "end", "visits": [["hello", 0, 5, "sent"], ["pause", 5, 9, "stopped"]]}}}
+    went_on = {"units": {"u1": {"step": "text", "visits": [["hello", 0, 5, "sent"], ["pause", 5, 9, "completed"]]}}}
+    assert asyncio.run(_confirm(client(waiting, waiting, stopped), "cohort", "u1", "pause")) is True
+    assert asyncio.run(_confirm(client(waiting, went_on), "cohort", "u1", "pause")) is False
+    alone = {"step": "end", "visits": [["pause", 5, 9, "stopped"]]}  # a unit in a workflow of its own
+    assert asyncio.run(_confirm(client(alone), "journey:x:contact:1:it:0", "journey:x:contact:1:it:0", "pause"))
