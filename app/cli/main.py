@@ -14,7 +14,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, NoReturn, Sequence
+from typing import Any, Callable, NoReturn, Sequence, TypeVar
 
 import click
 
@@ -26,6 +26,7 @@ from app.words import count
 EXIT_FINDINGS = 1
 EXIT_BAD_INPUT = 2
 log = logging.getLogger("journey_studio")
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def fail(message: str) -> NoReturn:
@@ -241,6 +242,35 @@ def import_(project: str, file: str, rename: bool, replace: bool, source: str | 
         click.echo(line)
 
 
+def in_flight_options(f: _F) -> _F:
+    """The in-flight options of `package` and `export --release`, declared once (read by
+    app/cli/in_flight_options.py), in the order `--help` lists them."""
+    options = [
+        click.option("--in-flight", "in_flight", type=click.Choice(["move", "finish"]),
+                     help="What happens to contacts in flight on the previous version when this one goes live: move "
+                          "to the same step of this version (steps it removes need --move, --leave or --finish), or "
+                          "finish on theirs."),
+        click.option("--move", "moves", multiple=True, metavar="STEP=TARGET",
+                     help="Contacts at STEP of the previous version move to TARGET of this one (repeatable)."),
+        click.option("--leave", "leave", multiple=True, metavar="STEP",
+                     help="Contacts at STEP of the previous version leave the journey (repeatable)."),
+        click.option("--finish", "finish", multiple=True, metavar="STEP",
+                     help="Contacts at STEP of the previous version finish on it (repeatable; with --in-flight move)."),
+        click.option("--in-flight-from", "in_flight_from", metavar="RUN",
+                     help="Preview the plan with the live counts of the run of the previous version: its state folder "
+                          "(NAME.jpkg.run), its package, or a file of journey-studio status --json."),
+        click.option("--forecast-at", "forecast_at", metavar="DATE",
+                     help="With --in-flight-from: forecast the new version for the contacts it moves, from this "
+                          "moment (UTC, e.g. 2026-12-05T09:00), with the default behaviour assumptions."),
+        click.option("--forecast-seed", type=click.IntRange(0, 2**63 - 1), default=7, show_default=True,
+                     help="The forecast's seed."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+
 @cli.command()
 @click.argument("project", type=click.Path(dir_okay=False))
 @click.option("--journey", "journey_name", required=True, help="Journey name.")
@@ -249,9 +279,17 @@ def import_(project: str, file: str, rename: bool, replace: bool, source: str | 
 @click.option("--version", "version", type=int, help="Export this frozen version instead of the current draft.")
 @click.option("--release", is_flag=True,
               help="Freeze the journey as its next version first (refused while the check finds errors).")
+@in_flight_options
 def export(project: str, journey_name: str, out: str | None, as_json: bool, version: int | None,
-           release: bool) -> None:
-    """Write a journey as code (YAML or JSON)."""
+           release: bool, in_flight: str | None, moves: tuple[str, ...], leave: tuple[str, ...],
+           finish: tuple[str, ...], in_flight_from: str | None, forecast_at: str | None, forecast_seed: int) -> None:
+    """Write a journey as code (YAML or JSON).
+
+    With --release, `--in-flight` (with `--move`, `--leave` and `--finish`) says what happens to the contacts still
+    on the previous version, as `package` does: checked before anything is frozen, recorded as an in-flight
+    milestone, previewed with `--in-flight-from` and forecast with `--forecast-at`.
+    """
+    from app.cli.in_flight_options import echo_plan, read_in_flight
     from app.codec.plain import journey_to_doc
     from app.codec.yamlio import dump_json, dump_yaml
     from app.validation.checks import check_journey
@@ -260,6 +298,11 @@ def export(project: str, journey_name: str, out: str | None, as_json: bool, vers
         check_output_path(out, dash=True)  # before --release freezes anything
     if release and version is not None:
         fail("--release freezes the current draft; it does not go with --version")
+    flight = read_in_flight(in_flight, moves, leave, finish, in_flight_from, forecast_at, forecast_seed)
+    if flight.choice is not None and not release:
+        fail("--in-flight and its options go with --release: they say what happens to the contacts on the previous "
+             "version when this one is released")
+    plan = old_journey = new_journey = None
     with _open(project, write=release) as pf:
         if release:
             journey = pf.project.journey(journey_name)
@@ -269,6 +312,8 @@ def export(project: str, journey_name: str, out: str | None, as_json: bool, vers
                     click.echo(f"  error   {f.step or 'journey'}: {f.message} Fix: {f.fix}", err=True)
                 fail(f"journey '{journey.name}' has {count(len(errors), 'error')}; fix them before releasing "
                      "(nothing was frozen)")
+            if flight.choice is not None:  # resolved before anything is frozen, as package does
+                plan = _release_plan(pf, journey.name, flight.choice)
             from app.store.runs import unchanged_since
             same = unchanged_since(pf, journey)
             if same is not None:  # as package does: an unchanged journey is the version it was released as
@@ -279,6 +324,10 @@ def export(project: str, journey_name: str, out: str | None, as_json: bool, vers
                 version = pf.freeze(journey.id)
                 click.echo(f"Froze '{journey.name}' as version {version}; edits now make version {version + 1}",
                            err=True)
+            if plan is not None:
+                pf.add_milestone(journey.id, "in-flight", f"version {version}: {plan.summary()}")
+                old_journey = pf.read_version(journey.id, plan.from_version)[0]
+                new_journey = pf.read_version(journey.id, version)[0]
         if version is not None:
             journey, contents, segments = pf.read_version(journey_name, version)
             doc = journey_to_doc(journey, {c.name: c for c in contents}, {s.name: s for s in segments})
@@ -288,6 +337,23 @@ def export(project: str, journey_name: str, out: str | None, as_json: bool, vers
     write_output(out or STDOUT, text)
     if out and out != STDOUT:
         click.echo(f"Wrote {out}", err=True)
+    if plan is not None:  # a journey file does not carry the plan to the runner: a package of the version does
+        echo_plan(plan, new_journey, old_journey, flight,
+                  note=f"a journey file does not carry the plan to the live runner: package version {plan.to_version} "
+                       f"with the same options (journey-studio package ... --version {plan.to_version} ...) and run "
+                       f"it with --replaces and the state folder of the run of version {plan.from_version}")
+
+
+def _release_plan(pf: Any, journey_name: str, choice: Any) -> Any:
+    """`export --release`'s plan for the contacts in flight, resolved as `package` resolves it (refused, with
+    every problem, before anything is frozen)."""
+    from app.cli.in_flight_options import refuse
+    from app.package.build import assess, in_flight_plan
+    from app.package.errors import PackageRefused
+    try:
+        return in_flight_plan(pf, assess(pf, journey_name), choice)
+    except PackageRefused as e:
+        refuse(str(e).replace("no package was written, nothing was frozen", "nothing was frozen"), e.lines)
 
 
 @cli.command()

@@ -16,7 +16,8 @@ from typing import Any, NoReturn
 
 import click
 
-from app.cli.main import EXIT_FINDINGS, OUTPUT, STDOUT, _open, cli, fail
+from app.cli.in_flight_options import echo_plan, read_in_flight
+from app.cli.main import EXIT_FINDINGS, OUTPUT, STDOUT, _open, cli, fail, in_flight_options
 from app.cli.trust_options import trust_line, trust_options, trust_policy
 from app.package.signing import SIGNING_KEY_ENV
 from app.words import count
@@ -53,24 +54,7 @@ def _open_for_package(project: str, *, freezing: bool) -> Any:
 @click.option("--sign-key", type=click.Path(dir_okay=False), envvar=SIGNING_KEY_ENV, show_envvar=True,
               help="Sign the package with this Ed25519 private key (made by: journey-studio keygen).")
 @click.option("--by", "by", help="Who packages it, as the manifest records it (default: your user name).")
-@click.option("--in-flight", "in_flight", type=click.Choice(["move", "finish"]),
-              help="What happens to contacts in flight on the previous version when this one goes live: move to the "
-                   "same step of this version (steps it removes need --move, --leave or --finish), or finish on "
-                   "theirs.")
-@click.option("--move", "moves", multiple=True, metavar="STEP=TARGET",
-              help="Contacts at STEP of the previous version move to TARGET of this one (repeatable).")
-@click.option("--leave", "leave", multiple=True, metavar="STEP",
-              help="Contacts at STEP of the previous version leave the journey (repeatable).")
-@click.option("--finish", "finish", multiple=True, metavar="STEP",
-              help="Contacts at STEP of the previous version finish on it (repeatable; with --in-flight move).")
-@click.option("--in-flight-from", "in_flight_from", metavar="RUN",
-              help="Preview the plan with the live counts of the run of the previous version: its state folder "
-                   "(NAME.jpkg.run), its package, or a file of journey-studio status --json.")
-@click.option("--forecast-at", "forecast_at", metavar="DATE",
-              help="With --in-flight-from: forecast the new version for the contacts it moves, from this moment "
-                   "(UTC, e.g. 2026-12-05T09:00), with the default behaviour assumptions.")
-@click.option("--forecast-seed", type=click.IntRange(0, 2**63 - 1), default=7, show_default=True,
-              help="The forecast's seed.")
+@in_flight_options
 def package(project: str, journey_name: str, out: str, version: int | None, sign_key: str | None,
             by: str | None, in_flight: str | None, moves: tuple[str, ...], leave: tuple[str, ...],
             finish: tuple[str, ...], in_flight_from: str | None, forecast_at: str | None, forecast_seed: int) -> None:
@@ -85,8 +69,6 @@ def package(project: str, journey_name: str, out: str, version: int | None, sign
     """
     import getpass
 
-    from app.package.in_flight import InFlightError, choice_from_options
-
     from app.package.build import package_journey
     from app.package.errors import KeyFileError, PackageError, PackageRefused
     from app.package.keyring import check_name
@@ -99,25 +81,8 @@ def package(project: str, journey_name: str, out: str, version: int | None, sign
         by = check_name(by if by is not None else getpass.getuser())
     except KeyFileError as e:
         fail(f"--by: {e}")
-    choice = None
-    live = None
-    at = _moment(forecast_at) if forecast_at is not None else None
-    if forecast_at is not None and in_flight_from is None:
-        fail("--forecast-at forecasts the contacts in flight of a run: give --in-flight-from RUN")
-    if in_flight_from is not None:  # read first: a run that cannot be read freezes nothing
-        from app.runner.in_flight_read import run_counts
-        from app.runner.runnable import RunnerError
-        if in_flight is None and not moves and not leave and not finish:
-            fail("--in-flight-from previews a plan: give --in-flight (move or finish), --move, --leave or --finish")
-        try:
-            live = run_counts(in_flight_from)
-        except RunnerError as e:
-            fail(f"--in-flight-from: {e}")
-    if in_flight is not None or moves or leave or finish:
-        try:
-            choice = choice_from_options(0, in_flight, moves, leave, finish)
-        except InFlightError as e:
-            _refuse(str(e), e.lines)
+    flight = read_in_flight(in_flight, moves, leave, finish, in_flight_from, forecast_at, forecast_seed)
+    choice = flight.choice
     with _open_for_package(project, freezing=version is None) as pf:
         ring = project_keyring(pf.project)
         signer = ring.by_id(key_id(key.public_key())) if key is not None else None
@@ -145,9 +110,10 @@ def package(project: str, journey_name: str, out: str, version: int | None, sign
         if len(lines) > _MAX_CHANGE_LINES:
             click.echo(f"  ... and {len(lines) - _MAX_CHANGE_LINES} more", err=True)
     if choice is not None:
-        moved = _echo_in_flight(out, live, in_flight_from or "", old_journey)
-        if at is not None and moved:
-            _echo_forecast(out, moved, at, forecast_seed)
+        from app.package.in_flight import from_plain
+        from app.package.read import read_package
+        pkg = read_package(Path(out))  # what the package just written says
+        echo_plan(from_plain(pkg.manifest["in_flight"], out), pkg.journey, old_journey, flight)
     if ring and signer is None:
         click.echo(f"Note: the project trusts {count(len(ring), 'key')}; this package is "
                    + ("not signed" if key is None else "signed by a key it does not trust")
@@ -158,79 +124,6 @@ def package(project: str, journey_name: str, out: str, version: int | None, sign
     run = f", approved run {result.approved_run}" if result.approved_run is not None else ", no approved run"
     click.echo(f"Wrote {out}: '{result.journey_name}' version {result.version}, {signed}{run}")
     click.echo(f"SHA-256 {result.sha256}")
-
-
-def _moment(text: str) -> int:
-    """A forecast's moment, UTC seconds ('2026-12-05T09:00', '2026-12-05 09:00', a time zone allowed)."""
-    from datetime import datetime, timezone
-    try:
-        when = datetime.fromisoformat(text.strip()[:40])
-    except ValueError:
-        fail(f"--forecast-at: {text[:40]!r} is not a date and time (e.g. 2026-12-05T09:00)")
-    return int((when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp())
-
-
-def _echo_forecast(out: str, moved: dict[str, int], at: int, seed: int) -> None:
-    """The forecast of the new version for the contacts it moves (simulator/in_flight.py), step by step."""
-    from datetime import datetime, timezone
-
-    from app.package.read import read_package
-    from app.semantics.plan import compile_plan
-    from simulator.behaviour import BehaviourModel
-    from simulator.in_flight import ForecastError, forecast
-    pkg = read_package(Path(out))
-    when = datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    try:
-        result = forecast(compile_plan(pkg.journey), moved, at, BehaviourModel(), seed, replicas=1)
-    except ForecastError as e:
-        click.echo(f"No forecast: {e}", err=True)
-        return
-    click.echo(f"Forecast of version {result.version} for the {sum(moved.values()):,} contacts it moves, from {when} "
-               f"(seed {seed}, the default behaviour assumptions):", err=True)
-    for row in result.funnel():
-        if row["step"] == "end" or not row.get("entered"):
-            continue
-        figures = ", ".join(f"{row[k]:,.0f} {k}" for k in ("sent", "yes", "no", "opened", "clicked", "converted")
-                            if row.get(k))
-        click.echo(f"  '{row['name']}': {row['entered']:,.0f} entered" + (f", {figures}" if figures else ""), err=True)
-    for line in result.assumed:
-        click.echo(f"  assumed: {line}", err=True)
-
-
-def _echo_in_flight(out: str, live: dict[str, Any] | None, source: str, old: Any) -> dict[str, int]:
-    """What the package just written says about the contacts in flight on the previous version; with a live run's
-    counts (`live`, from `source`) and the previous version's journey (`old`), what happens to whom; the contacts
-    it moves per step of the new version (none without counts)."""
-    from app.package.in_flight import from_plain, moved_population, preview, totals, waiting_from_counts
-    from app.package.read import read_package
-    from app.runner.in_flight_read import run_version
-    pkg = read_package(Path(out))
-    plan = from_plain(pkg.manifest["in_flight"], out)
-    click.echo(f"In flight: {plan.summary()}", err=True)
-    for d in plan.decisions.values():
-        if d.why == "chosen":
-            what = f"move to '{d.target}'" if d.action == "move" else f"{d.action}"
-            click.echo(f"  contacts at '{d.step}' {what}", err=True)
-    note = plan.runner_note()
-    if note:
-        click.echo(f"Note: {note}", err=True)
-    if live is None:
-        return {}
-    found = run_version(live)
-    if found != (pkg.journey.id, plan.from_version):
-        what = f"version {found[1]}" if found is not None and found[0] == pkg.journey.id else "another journey"
-        click.echo(f"Note: {source} is a run of {what}, not of version {plan.from_version}: no preview", err=True)
-        return {}
-    if old is None:
-        return {}
-    lines = preview(plan, old, pkg.journey, waiting_from_counts(live))
-    t = totals(lines)
-    click.echo(f"In flight now on version {plan.from_version} ({source}): {count(sum(t.values()), 'contact')}: "
-               f"{t['move']:,} move to version {plan.to_version}, {t['finish']:,} finish on version "
-               f"{plan.from_version}, {t['leave']:,} leave", err=True)
-    for line in lines:
-        click.echo(f"  {line.text}", err=True)
-    return moved_population(plan, waiting_from_counts(live))
 
 
 def _summary(pkg: Any) -> list[str]:
