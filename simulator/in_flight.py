@@ -32,6 +32,15 @@ class ForecastError(ValueError):
     """A forecast that cannot be made (a step the plan does not have, a moment outside it, too many contacts)."""
 
 
+def _utc(t: int) -> str:
+    """A simulated moment (UTC seconds) as a reader writes it."""
+    from datetime import datetime, timezone
+    try:
+        return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    except (OverflowError, OSError, ValueError):
+        return str(t)
+
+
 def starting_plan(plan: Plan, step_id: str, at: int) -> Plan:
     """N+1's plan entered at `step_id` at simulated moment `at`, once, by everybody simulated."""
     ids = [s.id for s in plan.steps]
@@ -39,8 +48,8 @@ def starting_plan(plan: Plan, step_id: str, at: int) -> Plan:
         raise ForecastError(f"version {plan.version} has no step '{step_id}'")
     last = plan.iterations[-1][1] if plan.iterations else plan.horizon
     if not plan.start <= at < min(last, plan.horizon):
-        raise ForecastError(f"the moment {at} is outside version {plan.version}'s schedule ({plan.start} to "
-                            f"{min(last, plan.horizon)})")
+        raise ForecastError(f"the moment {_utc(at)} is outside version {plan.version}'s schedule ({_utc(plan.start)} "
+                            f"to {_utc(min(last, plan.horizon))})")
     audience = replace(plan.audience, segments=(), exclude=(), min_consent=0)
     return replace(plan, entry=ids.index(step_id), start=at, frequency="one-time", iterations=((at, last),),
                    audience=audience)

@@ -81,3 +81,66 @@ def test_export_release_records_previews_and_forecasts_the_plan_as_package_does(
                           "--version", "2", "--move", "launch=launched", "--leave", "clicked")
     assert code == 0, stderr
     assert read_package(tmp_path / "v2.jpkg").manifest["in_flight"]["to_version"] == 2
+
+
+# --- simulate --in-flight-from RUN --at DATE ------------------------------------------------------------------
+
+def test_simulate_forecasts_the_draft_for_the_contacts_the_plan_moves_without_packaging(released: Path, tmp_path: Path,
+                                                                                       capsys: Cap) -> None:
+    status = _status(released, tmp_path)
+    code, stdout, stderr = run(capsys, "simulate", released, "--journey", NAME, "--seed", "7", "--in-flight-from",
+                               status, "--at", "2026-12-03T09:00", "--move", "launch=launched",
+                               "--move", "clicked=pause")
+    assert code == 0, stderr
+    lines = stdout.splitlines()
+    assert lines[0].startswith("The draft of 'Product announcement' as version 2, for the contacts in flight on "
+                               f"version 1 ({status}): contacts in flight on version 1 move to the same steps")
+    assert lines[1] == "  450 contacts in flight: 450 move, 0 finish on version 1, 0 leave"
+    head = lines.index("Forecast of version 2 for the 450 contacts it moves, from 2026-12-03 09:00 UTC (seed 7, the "
+                       "default behaviour assumptions):")
+    body = lines[head + 1:]
+    assert body[0] == "  'Wait 2 days': 38 entered" and body[1].startswith("  'Product announcement email': 38 entered")
+    assert [ln for ln in body if ln.startswith("  assumed: ")] == [
+        "  assumed: moved contacts enter their step of the new version afresh at the moment given (a wait starts "
+        "again)",
+        "  assumed: an if/then waiting for an event of a message sent on the old version sees none of it (a floor "
+        "for 'yes')",
+        "  assumed: contacts are synthetic, drawn from the default population profile; no audience test (they are "
+        "in the journey already)"]
+    assert "Not saved: a forecast of the contacts in flight is not a run of the journey" in stderr
+    with ProjectFile.open(released) as pf:  # nothing frozen, nothing saved
+        assert [v for v, _ in pf.versions(NAME)] == [1] and pf.runs(NAME) == []
+    # the same figures as package --forecast-at, which goes through the same forecast
+    code, _, stderr = run(capsys, "package", released, "--journey", NAME, "--out", tmp_path / "v2.jpkg",
+                          "--move", "launch=launched", "--move", "clicked=pause", "--in-flight-from", status,
+                          "--forecast-at", "2026-12-03T09:00")
+    assert code == 0, stderr
+    assert body == stderr.splitlines()[-len(body):]
+
+
+def test_simulate_in_flight_json_and_its_refusals_are_one_line(released: Path, tmp_path: Path, capsys: Cap) -> None:
+    status = _status(released, tmp_path)
+    base: list[str | Path] = ["simulate", released, "--journey", NAME, "--seed", "3"]
+    code, stdout, _ = run(capsys, *base, "--in-flight-from", status, "--at", "2026-12-03T09:00",
+                          "--leave", "clicked", "--move", "launch=launched", "--replicas", "2", "--json", "-")
+    assert code == 0
+    doc = json.loads(stdout)
+    assert (doc["version"], doc["from_version"], doc["groups"], doc["totals"]) == (
+        2, 1, {"launched": 412}, {"move": 412, "finish": 0, "leave": 38})
+    assert len(doc["assumed"]) == 3 and doc["replicas"] == 2
+    cases: list[tuple[list[str | Path], str]] = [
+        (["--in-flight-from", status], "needs both --in-flight-from RUN and --at DATE"),
+        (["--in-flight-from", status, "--at", "soon"], "--at: 'soon' is not a date and time"),
+        (["--in-flight-from", status, "--at", "2026-12-03T09:00", "--contacts", "5"],
+         "--contacts does not go with --in-flight-from"),
+        (["--in-flight-from", tmp_path / "nowhere.jpkg.run", "--at", "2026-12-03T09:00"], "--in-flight-from: "),
+        (["--in-flight-from", status, "--at", "2030-01-01T00:00", "--move", "launch=launched"],
+         "--at: the moment 2030-01-01 00:00 UTC is outside version 2's schedule (2026-"),
+    ]
+    for extra, said in cases:
+        code, _, stderr = run(capsys, *base, *extra)
+        assert code == 2 and said in stderr and "Traceback" not in stderr, (extra, stderr)
+        assert len([ln for ln in stderr.splitlines() if ln.startswith("journey-studio: error")]) == 1
+    code, _, stderr = run(capsys, *base, "--in-flight-from", status, "--at", "2026-12-03T09:00")  # move by default
+    assert code == 1 and "  contacts waiting at 'Wait until 10 Dec 09:00' (launch), which version 2 removes, need a " \
+        "choice" in stderr and "(nothing was forecast)" in stderr

@@ -52,9 +52,13 @@ def moment(text: str, option: str = "--forecast-at") -> int:
 
 
 def read_in_flight(in_flight: str | None, moves: tuple[str, ...], leave: tuple[str, ...], finish: tuple[str, ...],
-                   in_flight_from: str | None, forecast_at: str | None, forecast_seed: int) -> InFlightArgs:
+                   in_flight_from: str | None, forecast_at: str | None, forecast_seed: int,
+                   default: str | None = None) -> InFlightArgs:
     """The options checked before anything is frozen: a run that cannot be read, a malformed option, a forecast
-    without a run each stop here, in one line (a malformed option lists its problems)."""
+    without a run each stop here, in one line (a malformed option lists its problems). `default`: the plan's
+    default when no option of the plan is given (else --in-flight-from without one is refused)."""
+    if default is not None and in_flight is None and not moves and not leave and not finish:
+        in_flight = default
     from app.package.in_flight import InFlightError, choice_from_options
     at = moment(forecast_at) if forecast_at is not None else None
     if forecast_at is not None and in_flight_from is None:
@@ -120,32 +124,38 @@ def echo_in_flight(plan: Any, new: Any, live: dict[str, Any] | None, source: str
     return moved_population(plan, waiting_from_counts(live))
 
 
-def echo_forecast(new: Any, moved: dict[str, int], at: int, seed: int, *, err: bool = True) -> bool:
-    """The forecast of the new version (`new`) for the contacts it moves (simulator/in_flight.py), step by step,
-    with what it assumed; False (and why, in one line) when there is none."""
+def forecast_lines(result: Any, moved: dict[str, int], seed: int, behaviour: str) -> list[str]:
+    """A forecast of the new version for the contacts a plan moves (simulator/in_flight.py) in words: the head,
+    a line per step entered, and what it assumed (`behaviour`: which behaviour assumptions it used)."""
     from datetime import datetime, timezone
-
-    from app.semantics.plan import compile_plan
-    from simulator.behaviour import BehaviourModel
-    from simulator.in_flight import ForecastError, forecast
-    when = datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    try:
-        result = forecast(compile_plan(new), moved, at, BehaviourModel(), seed, replicas=1)
-    except ForecastError as e:
-        click.echo(f"No forecast: {e}", err=True)
-        return False
-    click.echo(f"Forecast of version {result.version} for the {sum(moved.values()):,} contacts it moves, from {when} "
-               f"(seed {seed}, the default behaviour assumptions):", err=err)
+    when = datetime.fromtimestamp(result.at, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [f"Forecast of version {result.version} for the {sum(moved.values()):,} contacts it moves, from {when} "
+             f"(seed {seed}, {behaviour}):"]
     for row in result.funnel():
         if row["step"] == "end" or not row.get("entered"):
             continue
         figures = ", ".join(f"{row[k]:,.0f} {k}" for k in ("sent", "yes", "no", "opened", "clicked", "converted")
                             if row.get(k))
-        click.echo(f"  '{row['name']}': {row['entered']:,.0f} entered" + (f", {figures}" if figures else ""), err=err)
-    for line in result.assumed:
-        click.echo(f"  assumed: {line}", err=err)
+        lines.append(f"  '{row['name']}': {row['entered']:,.0f} entered" + (f", {figures}" if figures else ""))
+    lines += [f"  assumed: {line}" for line in result.assumed]
+    return lines
+
+
+def echo_forecast(new: Any, moved: dict[str, int], at: int, seed: int) -> bool:
+    """The forecast of the new version (`new`) for the contacts it moves, on standard error, with the default
+    behaviour assumptions; False (and why, in one line) when there is none."""
+    from app.semantics.plan import compile_plan
+    from simulator.behaviour import BehaviourModel
+    from simulator.in_flight import ForecastError, forecast
+    try:
+        result = forecast(compile_plan(new), moved, at, BehaviourModel(), seed, replicas=1)
+    except ForecastError as e:
+        click.echo(f"No forecast: {e}", err=True)
+        return False
+    for line in forecast_lines(result, moved, seed, "the default behaviour assumptions"):
+        click.echo(line, err=True)
     return True
 
 
-__all__ = ["InFlightArgs", "echo_forecast", "echo_in_flight", "echo_plan", "moment",
+__all__ = ["InFlightArgs", "echo_forecast", "forecast_lines", "echo_in_flight", "echo_plan", "moment",
            "read_in_flight", "refuse"]

@@ -242,9 +242,9 @@ def import_(project: str, file: str, rename: bool, replace: bool, source: str | 
         click.echo(line)
 
 
-def in_flight_options(f: _F) -> _F:
-    """The in-flight options of `package` and `export --release`, declared once (read by
-    app/cli/in_flight_options.py), in the order `--help` lists them."""
+def in_flight_choice_options(f: _F) -> _F:
+    """The in-flight plan's options (`package`, `export --release` and `simulate` share them), declared once and
+    read by app/cli/in_flight_options.py, in the order `--help` lists them."""
     options = [
         click.option("--in-flight", "in_flight", type=click.Choice(["move", "finish"]),
                      help="What happens to contacts in flight on the previous version when this one goes live: move "
@@ -257,18 +257,22 @@ def in_flight_options(f: _F) -> _F:
         click.option("--finish", "finish", multiple=True, metavar="STEP",
                      help="Contacts at STEP of the previous version finish on it (repeatable; with --in-flight move)."),
         click.option("--in-flight-from", "in_flight_from", metavar="RUN",
-                     help="Preview the plan with the live counts of the run of the previous version: its state folder "
-                          "(NAME.jpkg.run), its package, or a file of journey-studio status --json."),
-        click.option("--forecast-at", "forecast_at", metavar="DATE",
-                     help="With --in-flight-from: forecast the new version for the contacts it moves, from this "
-                          "moment (UTC, e.g. 2026-12-05T09:00), with the default behaviour assumptions."),
-        click.option("--forecast-seed", type=click.IntRange(0, 2**63 - 1), default=7, show_default=True,
-                     help="The forecast's seed."),
+                     help="The live counts of the run of the previous version: its state folder (NAME.jpkg.run), its "
+                          "package, or a file of journey-studio status --json."),
     ]
     for option in reversed(options):
         f = option(f)
     return f
 
+
+def in_flight_options(f: _F) -> _F:
+    """The plan's options and its forecast's (`package` and `export --release`)."""
+    f = click.option("--forecast-seed", type=click.IntRange(0, 2**63 - 1), default=7, show_default=True,
+                     help="The forecast's seed.")(f)
+    f = click.option("--forecast-at", "forecast_at", metavar="DATE",
+                     help="With --in-flight-from: forecast the new version for the contacts it moves, from this "
+                          "moment (UTC, e.g. 2026-12-05T09:00), with the default behaviour assumptions.")(f)
+    return in_flight_choice_options(f)
 
 
 @cli.command()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from app.cli.main import EXIT_FINDINGS, OUTPUT, STDOUT, _open, cli, fail, write_output
+from app.cli.main import EXIT_FINDINGS, OUTPUT, STDOUT, _open, cli, fail, in_flight_choice_options, write_output
 from app.files import OutputFileError, check_output_path, csv_text, os_error_text
 
 if TYPE_CHECKING:
@@ -250,12 +250,22 @@ class _SaveTarget:
 @click.option("--allow-errors", is_flag=True,
               help="Simulate a journey the check for errors finds errors in (what the run reads its own way is "
                    "printed). Without it such a journey is refused, with its findings, exit status 1.")
+@in_flight_choice_options
+@click.option("--at", "at", metavar="DATE",
+              help="With --in-flight-from: forecast the draft, as the next version, for the contacts the plan moves "
+                   "off that run, from this moment (UTC, e.g. 2026-12-05T09:00); nothing is packaged or saved.")
 def simulate(project: str, journey_name: str, contacts: int | None, seed: int, replicas: int, json_out: str | None,
              population: str | None, segment: str | None, as_of: str | None, horizon_days: int | None,
              save: bool | None, run_name: str, behaviour_file: str | None, locale: str, profile_file: str | None,
-             shared_population: bool, population_out: str | None, allow_errors: bool) -> None:
+             shared_population: bool, population_out: str | None, allow_errors: bool, in_flight: str | None,
+             moves: tuple[str, ...], leave: tuple[str, ...], finish: tuple[str, ...], in_flight_from: str | None,
+             at: str | None) -> None:
     """Simulate a journey over a population: what it causes (against the same contacts without it), its funnel;
-    save the run in the project."""
+    save the run in the project. With --in-flight-from RUN --at DATE: forecast the draft for the contacts in flight
+    on that run's version that the plan (--in-flight, --move, --leave, --finish; move by default) moves."""
+    if in_flight_from is not None or at is not None or in_flight is not None or moves or leave or finish:
+        _in_flight(locals())
+        return
     from contextlib import ExitStack, contextmanager
 
     from simulator.behaviour import BehaviourModel
@@ -391,6 +401,29 @@ def simulate(project: str, journey_name: str, contacts: int | None, seed: int, r
             click.echo(f"Wrote {json_out}", err=True)
     took = time.perf_counter() - started
     print_took(took, timings, startup)
+
+
+def _in_flight(given: dict[str, Any]) -> None:
+    """`simulate --in-flight-from RUN --at DATE` (app/cli/simulate_in_flight.py); the population's options refused."""
+    from app.cli.simulate_in_flight import simulate_in_flight
+    from simulator.behaviour import BehaviourModel
+    if given["in_flight_from"] is None or given["at"] is None:
+        fail("a forecast of the contacts in flight needs both --in-flight-from RUN and --at DATE")
+    for flag, key in (("--contacts", "contacts"), ("--population", "population"), ("--segment", "segment"),
+                      ("--as-of", "as_of"), ("--horizon-days", "horizon_days"), ("--save", "save"),
+                      ("--name", "run_name"), ("--profile", "profile_file"),
+                      ("--shared-population", "shared_population"), ("--population-out", "population_out")):
+        if given[key]:
+            fail(f"{flag} does not go with --in-flight-from: the contacts forecast are those the plan moves off the "
+                 "run (synthetic, as many as wait there), and the forecast is not saved")
+    if given["json_out"] and given["json_out"] != STDOUT:
+        check_output_path(given["json_out"], dash=True)
+    behaviour_file = given["behaviour_file"]
+    behaviour = read_behaviour(behaviour_file) if behaviour_file else BehaviourModel()
+    text = f"the behaviour assumptions of {Path(behaviour_file).name}" if behaviour_file else \
+        "the default behaviour assumptions"
+    simulate_in_flight(given["project"], given["journey_name"], given, given["at"], given["seed"],
+                       given["replicas"], behaviour, text, given["json_out"], given["allow_errors"])
 
 
 def print_took(took: float, timings: dict[str, float], startup: float | None) -> None:
