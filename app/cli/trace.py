@@ -2,8 +2,9 @@
 
 RUN is a saved simulation run's id (`journey-studio runs`): the run is re-derived for that contact
 (simulator/story.py) and checked against the run's saved trace. RUN may also name a live run (its package, or its
-state folder NAME.jpkg.run): the story is then read from the runner's state (app/runner/live_story.py), with what
-that state cannot show said. Registered lazily (app/cli/main.py's LAZY_COMMANDS).
+state folder NAME.jpkg.run): the story is then read from the runner's state and the contact's path re-derived from
+the run's contacts database (app/runner/live_story.py, live_story_derive.py), checked against the state.
+Registered lazily (app/cli/main.py's LAZY_COMMANDS).
 """
 
 from __future__ import annotations
@@ -32,8 +33,11 @@ MAX_ID = 2 ** 62
               help="Which replica of the run (its own population and draws when each replica drew one).")
 @click.option("--state-dir", type=click.Path(file_okay=False), default=None,
               help="A live run's state folder, when RUN is its package and the state is not beside it.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="A live run's split seed (as given to `journey-studio run --seed`), to re-derive its splits.")
 @click.option("--json", "as_json", is_flag=True, help="Print the story as JSON (format contact-story/1).")
-def trace(project: str, run: str, contact: int, replica: int, state_dir: str | None, as_json: bool) -> None:
+def trace(project: str, run: str, contact: int, replica: int, state_dir: str | None, seed: int,
+          as_json: bool) -> None:
     """One contact's story in a run: each step entered and left, what was sent, what it did, and why each branch
     went the way it did."""
     if run.strip().isdigit() and len(run.strip()) < 19:
@@ -53,7 +57,7 @@ def trace(project: str, run: str, contact: int, replica: int, state_dir: str | N
     except RunnerError as e:
         fail(str(e))
     try:
-        live = live_story(state, r.key, r.plan, contact)
+        live = live_story(state, r.key, r.plan, contact, runnable=r, seed=seed)
     except LiveStoryError as e:
         fail(str(e))
     click.echo(json.dumps(live.to_plain(), indent=1) if as_json else "\n".join(live.lines()))

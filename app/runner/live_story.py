@@ -7,13 +7,15 @@ clicked which link, unsubscribed, bounced); its own events (a purchase...), whic
 the channels it cannot be reached on from a moment (an opt-out, a hard bounce); the A/B split path it took in a
 test period and the decision taken there (when, which path won, why).
 
-What it cannot show: the waits and if/then branches it went through and when it left each step. Those live in the
-unit's Temporal workflow (its history; `journey-studio status` counts contacts per step while the run is up), not
-in the state file, so the story says so rather than guess. What can be inferred is said as inferred: a branch every
-way to a message step it reached goes through, and only one of whose outputs leads there, was taken that way
-(`inferred_branches`); when it was taken is not known, only that it was by the message's moment. Read with sqlite3
-in one read-only transaction, as `status` and `calibrate --live` read it; nothing here imports Temporal or
-SQLAlchemy.
+Given the package's runnable, the contact's path is then re-derived by the reference interpreter from the run's
+contacts database (live_story_derive.py): every step, waits and branches included, with when it was entered and
+left and why, up to the run's now; the derived path is checked against the sends the state holds, and the story
+says how they compare. When it cannot be derived (no contacts database named in the state, one that cannot be read,
+a journey that targets accounts) the story is the state's alone and says so: the waits and if/then branches are
+then not shown beyond what can be inferred (a branch every way to a message step it reached goes through, and only
+one of whose outputs leads there, was taken that way: `inferred_branches`; when is not known, only that it was by
+the message's moment). The state is read with sqlite3 in one read-only transaction, as `status` and
+`calibrate --live` read it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from app.model.registry import PATH_NAMES
-from app.semantics.plan import LINK_CLICK, Plan
+from app.semantics.plan import LINK_CLICK, Kind, Plan
 from app.semantics.timezones import utc_iso, zone
 
 MAX_EVENTS = 100_000  # a contact's outbox rows read at most
@@ -34,6 +36,9 @@ CANNOT_SHOW = ("the waits and if/then branches the contact went through (beyond 
                "reached), when it left each step and why a branch went its way are kept by its unit's Temporal "
                "workflow, not in the runner's state: `journey-studio status` counts contacts per step while the run "
                "is up")
+PARTED = ("which way the contact's workflow really went where the derived path and the state part: its Temporal "
+          "history holds it (`journey-studio status` counts contacts per step while the run is up)")
+SEND_STATUSES = ("sent", "suppressed", "no_address", "capped", "failed", "sending")
 HELD = {"suppressed": "not sent: it is in the suppression segment, or opted out of or hard-bounced on this channel",
         "no_address": "not sent: it has no address for this channel",
         "capped": "not sent: the project's frequency cap on this channel was reached",
@@ -65,12 +70,17 @@ class LiveStory:
     items: list[LiveItem]
     cannot_show: str = CANNOT_SHOW
     notes: list[str] = field(default_factory=list)
+    derived: str | None = None  # how the re-derived path compares with the state (None: not derived)
+    agrees: bool | None = None
+    sends: list[tuple[int, str, str, int]] = field(default_factory=list, repr=False)  # (iteration, step, status, at)
+    events: list[tuple[int, dict[str, Any]]] = field(default_factory=list, repr=False)  # (iteration, outbox event)
 
     def to_plain(self) -> dict[str, Any]:
         return {"format": "contact-story/1", "live": True, "journey": self.journey, "timezone": self.timezone,
                 "contact": self.contact, "entered": [{"iteration": k, "at": utc_iso(t)} for k, t in self.entered],
                 "items": [{"at": utc_iso(i.at), "step": i.step, "what": i.what, "text": i.text} for i in self.items],
-                "cannot_show": self.cannot_show, "notes": self.notes}
+                "cannot_show": self.cannot_show, "notes": self.notes, "derived": self.derived is not None,
+                "agrees": self.agrees, "compare": self.derived}
 
     def lines(self) -> list[str]:
         out = [f"Contact {self.contact} in the live run of {self.journey} (as its runner's state holds it; times in "
@@ -79,7 +89,10 @@ class LiveStory:
             out.append("  It has not entered the journey (no enrolment in the run's state).")
         for i in self.items:
             out.append(f"{_local(i.at, self.timezone)}  {i.text}")
-        out.append(f"Not shown: {self.cannot_show}.")
+        if self.derived is not None:
+            out.append(f"{self.derived}.")
+        if self.cannot_show:
+            out.append(f"Not shown: {self.cannot_show}.")
         out.extend(f"Note: {n}" for n in self.notes)
         return out
 
@@ -89,8 +102,9 @@ def _local(t: int, tz: str) -> str:
     return f"{d:%a} {d.day} {d:%b %Y %H:%M}"
 
 
-def live_story(state_dir: Path, key: str, plan: Plan, contact: int) -> LiveStory:
-    """The story of `contact` in the run of journey `key` (plan `plan`) whose state folder is `state_dir`."""
+def live_story(state_dir: Path, key: str, plan: Plan, contact: int, runnable: Any = None, seed: int = 0) -> LiveStory:
+    """The story of `contact` in the run of journey `key` (plan `plan`) whose state folder is `state_dir`; given
+    the package's `runnable`, its path is re-derived (live_story_derive.py) with the run's split seed `seed`."""
     db = Path(state_dir) / "runner.db"
     if not db.is_file():
         raise LiveStoryError(f"{state_dir}: no runner.db here; give the run's state folder (PACKAGE.run) or its "
@@ -101,11 +115,84 @@ def live_story(state_dir: Path, key: str, plan: Plan, contact: int) -> LiveStory
         raise LiveStoryError(f"{db}: cannot be opened ({e})") from None
     try:
         con.execute("BEGIN")
-        return _read(con, key, plan, contact)
+        story = _read(con, key, plan, contact)
+        settings = {str(n): v for n, v in con.execute("SELECT name, value FROM settings WHERE name IN ('worker', "
+                                                      "'clock', 'final_counts') OR name LIKE 'ab_decision:%'")}
     except sqlite3.Error as e:
         raise LiveStoryError(f"{db}: not a runner's state file, or not readable ({e})") from None
     finally:
         con.close()
+    if runnable is not None and story.entered:
+        _derive(story, runnable, settings, seed)
+    return story
+
+
+def _derive(story: LiveStory, r: Any, raw: dict[str, Any], seed: int) -> None:
+    """Re-derive the contact's path (live_story_derive.py) in place of the inferred branches, or say why not."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from app.errors import AudienceError
+    from app.runner.clock import Clock
+    from app.runner.contacts import ContactsDb
+    from app.runner.live_story_derive import derive
+    from app.runner.observed import ObservedError, _clock_now
+    from app.runner.runnable import RunnerError
+
+    def fallback(why: str) -> None:
+        story.notes.append(f"its path is not re-derived: {why}; the story is what the runner's state holds")
+
+    settings: dict[str, Any] = {}
+    for n, v in raw.items():
+        try:
+            settings[n] = json.loads(v) if isinstance(v, (str, bytes)) else v
+        except ValueError:
+            continue
+    if r.plan.accounts:
+        return fallback("the journey targets accounts (a unit's path depends on all of its account's contacts)")
+    doc = settings.get("worker")
+    if not isinstance(doc, dict) or not isinstance(doc.get("contacts_db"), str):
+        return fallback("the run's state names no contacts database (the runner's worker settings are missing)")
+    try:
+        final = settings.get("final_counts")
+        ended = final.get("ended_at") if isinstance(final, dict) else None
+        now = _clock_now(settings.get("clock"), ended if isinstance(ended, str) else None)
+        scale = Clock.from_plain(settings["clock"]).scale
+    except (ObservedError, KeyError, TypeError, ValueError):
+        return fallback("the run's clock is not recorded in its state")
+    try:
+        db = ContactsDb(doc["contacts_db"])
+    except RunnerError as e:
+        return fallback(f"the contacts database cannot be read ({e})")
+    routes = {n.rsplit(":", 1)[-1]: v for n, v in settings.items()
+              if n.startswith(f"ab_decision:{story.journey}:") and isinstance(v, dict)}
+    try:
+        if db.contact(story.contact) is None:
+            return fallback(f"contact {story.contact} is not in the contacts database {doc['contacts_db']}")
+        d = derive(r, db, story.contact, story.entered, story.sends, story.events, routes, now, scale, seed,
+                   lambda t: _local(t, story.timezone))
+    except (RunnerError, AudienceError, SQLAlchemyError, KeyError, ValueError, TypeError) as e:
+        return fallback(f"the contacts database cannot be read ({type(e).__name__}: {e})")
+    finally:
+        db.close()
+    names = {s.id: s.name for s in r.plan.steps}
+    index = {s.id: s.index for s in r.plan.steps}
+    told = {(v.step, v.left) for v in d.visits if r.plan.steps[index[v.step]].kind == Kind.MESSAGE}
+    story.items = [i for i in story.items if i.what != "branch" and not (i.what in SEND_STATUSES and
+                                                                         (i.step, i.at) in told)]  # told by its step
+    several = len(r.plan.iterations) > 1
+    for v in d.visits:
+        rep = f" (repetition {v.iteration + 1})" if several else ""
+        left = "still there" if v.left is None else "entered and left at once" if v.left == v.entered else \
+            f"left {_local(v.left, story.timezone)}"
+        story.items.append(LiveItem(v.entered, v.step, "step", f"'{names.get(v.step, v.step)}'{rep}: {left}: {v.why}"))
+    rank = {"entered": 0, "step": 2}
+    story.items.sort(key=lambda i: (i.at, rank.get(i.what, 1)))  # an event before the moves it causes
+    story.derived, story.agrees = d.compare, d.agrees
+    story.notes.extend(d.notes)
+    story.cannot_show = "" if d.agrees else PARTED
+    story.notes.append(f"the path is re-derived by the reference interpreter from the contact's facts in "
+                       f"{doc['contacts_db']} (read now), the events the runner took, split seed {seed} and the "
+                       f"state's A/B decisions, up to the run's now ({_local(now, story.timezone)})")
 
 
 def _tables(con: sqlite3.Connection) -> set[str]:
@@ -136,6 +223,7 @@ def _read(con: sqlite3.Connection, key: str, plan: Plan, contact: int) -> LiveSt
         name = names.get(str(step), str(step))
         when = int(at) if at is not None else (story.entered[-1][1] if story.entered else plan.start)
         reached.setdefault(int(k), {}).setdefault(str(step), when)
+        story.sends.append((int(k), str(step), str(status), when))
         if status == "sent":
             sends[(int(k), str(step))] = when
             text = f"'{name}': the {channel} was sent"
@@ -181,6 +269,7 @@ def _events(con: sqlite3.Connection, story: LiveStory, units: dict[str, int], na
             story.notes.append(f"more than {MAX_EVENTS:,} events: the later ones are not shown")
             break
         name, at, step = e["name"], int(e["at"]), e.get("step_id") or None
+        story.events.append((units[unit], e))
         if step:
             what = {"delivered": "was delivered", "opened": "opened it", "clicked": "clicked it",
                     "unsubscribed": "unsubscribed", "bounced": "it bounced", "hard_bounced":
