@@ -573,6 +573,9 @@ def test_live_contacts_waiting_on_n_finish_move_or_leave_as_chosen_none_lost_or_
                            f"({tmp_path / 'n.run'})")
     outcomes_n = done["n"].counts["outcomes"]
     assert outcomes_n["stopped"] == len(moved) + left and outcomes_n["completed"] == len(old_texts)
+    from app.runner.migrate_flight import replaced_by  # N's state says it was taken over: it enrols nobody new
+    mark = replaced_by(tmp_path / "n.run" / "runner.db")
+    assert mark is not None and mark["version"] == 2 and mark["key"].endswith(":v2")
     assert done["n1"].counts["steps"][-1]["sent"] == len(moved)
 
     # a crash before rows were settled: the run of version 2 started again redoes them, and nothing happens twice

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -144,3 +145,70 @@ def test_simulate_in_flight_json_and_its_refusals_are_one_line(released: Path, t
     code, _, stderr = run(capsys, *base, "--in-flight-from", status, "--at", "2026-12-03T09:00")  # move by default
     assert code == 1 and "  contacts waiting at 'Wait until 10 Dec 09:00' (launch), which version 2 removes, need a " \
         "choice" in stderr and "(nothing was forecast)" in stderr
+
+
+# --- a run taken over enrols nobody new -----------------------------------------------------------------------
+
+class _Starts:
+    """A stand-in Temporal client that records the workflows the enrolment starts."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+
+    async def start_workflow(self, workflow: Any, arg: Any, **kw: Any) -> None:
+        self.ids.append(str(kw["id"]))
+
+
+def _enrol_once(db: Path, state_path: Path, r: Any) -> list[str]:
+    """N's enrolment activity, one page of iteration 0, as a runner (re)started on `state_path` runs it: the
+    workflows it starts."""
+    import asyncio
+    import time
+
+    from app.runner.activities import Activities
+    from app.runner.calls import EnrolPage
+    from app.runner.channels import Tokens
+    from app.runner.contacts import ContactsDb
+    from app.runner.state import StateDb
+    client = _Starts()
+    contacts, state = ContactsDb(str(db)), StateDb(state_path)
+    try:
+        acts = Activities(contacts, state, Tokens("s"), "http://127.0.0.1:9", client=client)  # type: ignore[arg-type]
+        page = EnrolPage(r.key, r.digest, 0, r.plan.start, r.plan.start, 0, 100, [time.time(), r.plan.start, 1.0],
+                         0, 10.0)
+        asyncio.run(acts.enrol_page(page))
+    finally:
+        contacts.close()
+        state.close()
+    return client.ids
+
+
+def test_once_the_next_version_took_over_the_old_run_enrols_nobody_new_even_after_a_restart(tmp_path: Path) -> None:
+    from app.runner.migrate_flight import REPLACED, hand_over, replaced_by, taken
+    from app.runner.runnable import from_package, register
+    from app.runner.state import StateDb
+    from app.runner.state_read import read_settings
+    from tests.test_runner_journeys import _journey, _project
+    db, pkg = _project(tmp_path, _journey("one-time", "2026-12-10T09:00", "1d"), [1, 2, 3, 5, 8])
+    r = from_package(pkg)
+    register(r)
+    control = tmp_path / "control" / "runner.db"  # without the mark: the stand-in sees every start
+    assert len(_enrol_once(db, control, r)) == 5
+    old_db = tmp_path / "n.jpkg.run" / "runner.db"
+    new_db = tmp_path / "n1.jpkg.run" / "runner.db"
+    new_db.parent.mkdir()
+    state = StateDb(old_db)  # N enrolled contacts 1 and 2 (the second while the take-over ran)
+    state.record_enrolments(r.key, 0, [(1, "w1", 0), (2, "w2", 0)])
+    state.close()
+    assert replaced_by(old_db) is None
+    hand_over(old_db, new_db, r.key, "j:v2", 2)  # N+1's ledger is complete
+    mark = replaced_by(old_db)
+    assert mark is not None and (mark["key"], mark["version"]) == ("j:v2", 2)
+    assert taken(new_db, "j:v2", 0, [1, 2, 3, 5, 8]) == {1, 2}  # N+1 enrols neither again
+    hand_over(old_db, new_db, r.key, "j:v2", 2)  # again (a crash, a restart of N+1): nothing changes
+    assert read_settings(old_db, REPLACED)[REPLACED] == mark and taken(new_db, "j:v2", 0, [3]) == set()
+    assert _enrol_once(db, old_db, r) == []  # N, running: nobody new (3, 5 and 8 belong to N+1)
+    assert _enrol_once(db, old_db, r) == []  # N restarted on its state folder: the mark is durable
+    state = StateDb(old_db)
+    assert state.enrolment_count(r.key) == 2
+    state.close()

@@ -36,7 +36,7 @@ from app.runner.calls import (COHORT_WORKFLOW, CONTACT_WORKFLOW, CohortInput, Co
 from app.runner.channels import (ChannelError, SmsChannel, SmtpChannel, Tokens, Tracked, build_email, http_permanent,
                                  personalise)
 from app.runner.contacts import ContactsDb
-from app.runner.migrate_flight import taken
+from app.runner.migrate_flight import replaced_by, taken
 from app.runner.runnable import Runnable, RunnerError, lookup
 from app.runner.state import CAPPED, FAILED, NO_ADDRESS, SENT, SETTLED, SUPPRESSED, CapLedger, StateDb
 from app.runner.workflows import KEY, PERMANENT, TALLY
@@ -469,6 +469,8 @@ class Activities:
         page = await asyncio.to_thread(self.contacts.audience_page, r, req.at, req.after, req.limit)
         done = await asyncio.to_thread(self.state.enrolled, r.key, req.iteration, [c for c, _, _ in page])
         done |= await asyncio.to_thread(taken, self.state.path, r.key, req.iteration, [c for c, _, _ in page])
+        if await asyncio.to_thread(replaced_by, self.state.path):  # the next version took this run over: it enrols
+            done |= {c for c, _, _ in page}                         # nobody new (migrate_flight.hand_over)
         units: list[tuple[str, list[int], str | None, int]] = []  # (workflow id, contacts, zone, account)
         accounts: set[int] = set()
         for c, tz, acc in page:

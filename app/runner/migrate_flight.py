@@ -13,7 +13,10 @@ Durable and exactly once, through a ledger in N+1's state (`in_flight_moves`, on
    moved on first (then it stays on N: `stayed`);
 3. a unit confirmed stopped is started on N+1 at the target step, in a workflow of its own whose id comes from
    N+1's key, the contact and the iteration (`REJECT_DUPLICATE`: started once however often this runs), and
-   recorded as enrolled in N+1; or, told to leave, it is left. Then the row is settled (`moved`, `left`).
+   recorded as enrolled in N+1; or, told to leave, it is left. Then the row is settled (`moved`, `left`);
+4. once every row is settled, N's state is marked as replaced (`REPLACED`): N's enrolment, which reads the mark at
+   every page, enrols nobody new (they belong to N+1), after a restart too; and the contacts N enrolled while the
+   take-over ran are recorded as taken as well.
 
 A crash anywhere redoes only unsettled rows; a signal again is harmless, a start again is refused by Temporal, so
 nobody is lost or moved twice. A move never sends a message twice: the plan's check refuses a target from which
@@ -47,6 +50,7 @@ TAKEN = ("CREATE TABLE IF NOT EXISTS in_flight_taken (journey TEXT NOT NULL, ite
          "contact_id INTEGER NOT NULL, PRIMARY KEY (journey, iteration, contact_id))")
 LISTED = "in_flight_listed"  # the state's setting: the units of N were listed into the ledger
 MILESTONE = "in_flight_milestone"  # ... and the take-over was recorded as a milestone of the journey
+REPLACED = "replaced_by"  # N's state setting, written by N+1 once its ledger is complete: N enrols nobody new
 PLANNED, MOVED, LEFT, STAYED = "planned", "moved", "left", "stayed"
 CONFIRM_SECONDS = 60.0  # how long a unit of N is given to take the signal
 
@@ -269,6 +273,8 @@ async def migrate(run: Run, replaces: Path) -> dict[str, int]:
             elif action == LEAVE:
                 status = LEFT
         await asyncio.to_thread(_settle, db, uid, status)
+    # the ledger is complete: N enrols nobody new from now on (they belong to N+1), and whom N enrolled meanwhile
+    await asyncio.to_thread(hand_over, old_db, db, old_key, r.key, plan.to_version)
     counts = await asyncio.to_thread(ledger_counts, db)
     taken_over = dict(counts.get("contacts", {}))
     if not state.get(MILESTONE):
@@ -278,6 +284,39 @@ async def migrate(run: Run, replaces: Path) -> dict[str, int]:
         if await asyncio.to_thread(_milestone, s.contacts_db, r.plan.journey_id, detail):
             state.put(MILESTONE, True)
     return taken_over
+
+
+def hand_over(old_db: Path, new_db: Path, old_key: str, new_key: str, version: int) -> None:
+    """Once the ledger is complete: mark N's state as replaced (`REPLACED`, read by N's enrolment at every page, so
+    a restart of N enrols nobody new either), then record as taken every contact N enrolled until then (those it
+    enrolled while the take-over ran stay on N, and N+1's enrolment skips them). Harmless to do again."""
+    mark = json.dumps({"key": new_key, "version": version, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    con = _connect(old_db)
+    try:
+        con.execute("INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING", (REPLACED, mark))
+    finally:
+        con.close()
+    enrolled = _enrolled_of(old_db, old_key)
+    con = _connect(new_db)
+    try:
+        con.execute(TAKEN)
+        con.execute("BEGIN IMMEDIATE")
+        con.executemany("INSERT OR IGNORE INTO in_flight_taken VALUES (?, ?, ?)",
+                        [(new_key, it, c) for it, c in enrolled])
+        con.execute("COMMIT")
+    finally:
+        con.close()
+
+
+def replaced_by(db: Path) -> dict[str, Any] | None:
+    """The run that took this one over (its key, version and when), from this run's state; None: none did."""
+    if not db.is_file():
+        return None
+    try:
+        found = read_settings(db, REPLACED).get(REPLACED)
+    except sqlite3.Error:  # a state without its settings yet
+        return None
+    return found if isinstance(found, dict) else None
 
 
 def _milestone(contacts_db: str, journey_id: str, detail: str) -> bool:
@@ -326,4 +365,5 @@ def _settle(db: Path, unit: str, status: str) -> None:
         con.close()
 
 
-__all__ = ["IN_FLIGHT_EVENT", "ledger_counts", "migrate", "plan_of_package", "taken"]
+__all__ = ["IN_FLIGHT_EVENT", "REPLACED", "hand_over", "ledger_counts", "migrate", "plan_of_package", "replaced_by",
+           "taken"]
