@@ -15,7 +15,10 @@ from app.runner.live_story import live_story
 from app.runner.runnable import from_package
 from app.runner.state import StateDb
 from app.runner.unit import split_draw
+from tests.runner_helpers import dev_server, temporal_missing
 from tests.test_trace import run
+
+_fixtures = (dev_server,)  # used by name below
 
 DAY = 86_400
 BRANCHES = Path(__file__).parent / "fixtures" / "story" / "branches.yaml"
@@ -176,3 +179,62 @@ def test_trace_prints_the_derived_story_and_its_json(shop: dict[str, Any], tmp_p
     steps = [i["step"] for i in doc["items"] if i["what"] == "step"]
     assert steps == ["hello", "clicked", "reminder", "nudge"]
 
+
+
+# --- a rehearsal on a local Temporal dev server -----------------------------------------------------------
+
+@pytest.mark.temporal
+def test_a_rehearsals_stories_are_the_paths_its_workflows_took(tmp_path: Path, dev_server: Any,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """A rehearsal of a journey with a split, an if/then on an open, a condition, a task, a wait and an exit on a
+    purchase: each contact's re-derived story agrees with the state, and its steps and the moments it entered
+    them are those of its workflow's result."""
+    if temporal_missing() is not None:
+        pytest.skip(str(temporal_missing()))
+    from app.runner.calls import contact_workflow_id
+    from app.runner.devserver import connect, free_port
+    from app.runner.worker import RunSettings, run_journey
+    from tests.runner_helpers import SmsSink, SmtpSink, contacts_project, package_of, unit_result
+    from tests.test_runner_e2e import MIX
+    db = tmp_path / "contacts.jstudio"
+    pop = contacts_project(db, 36, MIX, no_email=False)
+    pkg = package_of(db, tmp_path / "mix.jpkg", "Rehearsal mix")
+    r = from_package(pkg)
+    script = {c: [{"after": "hello", "delay": 60, "event": "opened"}] if c % 4 == 1 else
+              [{"after": "text", "delay": 60, "event": "purchase"}] if c % 3 == 0 else [] for c in pop.ids}
+    smtp, sms = SmtpSink().start(), SmsSink().start()
+    settings = RunSettings(contacts_db=str(db), state_dir=tmp_path / "state", temporal=dev_server.address,
+                           smtp=("127.0.0.1", smtp.port), sms_url=sms.url, time_scale=43_200.0, send_timeout=10,
+                           listen=("127.0.0.1", free_port()), script=script)
+
+    async def go() -> dict[int, list[list[Any]]]:
+        await run_journey(r, settings)
+        client = await connect(dev_server.address)
+        state = StateDb(tmp_path / "state" / "runner.db")
+        try:  # each contact's visits as its workflow took them
+            return {c: (await unit_result(client, state, contact_workflow_id(r.key, c, 0)))["visits"]
+                    for c in pop.audience}
+        finally:
+            state.close()
+    try:
+        import asyncio
+        visits = asyncio.run(go())
+    finally:
+        smtp.stop()
+        sms.stop()
+    kinds = set()
+    for c, took in visits.items():
+        story = live_story(tmp_path / "state", r.key, r.plan, c, runnable=r)
+        assert story.agrees is True, "\n".join(story.lines())
+        doc = story.to_plain()
+        told = [(i["step"], i["at"]) for i in doc["items"] if i["what"] == "step"]
+        from app.semantics.timezones import utc_iso
+        assert told == [(step, utc_iso(at)) for step, at, _, _ in took if step != "end"], (c, took, told)
+        kinds.add(tuple(step for step, _ in told))
+    assert len(kinds) >= 4, kinds  # the split's paths, the open, the condition, the purchase
+    assert any("call" in k for k in kinds) and any("later" in k for k in kinds), kinds
+    assert any(i.what == "step" and "its event 'purchase'" in i.text and "the goal" in i.text
+               for c in visits for i in live_story(tmp_path / "state", r.key, r.plan, c, runnable=r).items)
+    code, out, err = run(capsys, "trace", db, pkg, "--contact", str(pop.audience[0]), "--state-dir",
+                         tmp_path / "state")
+    assert code == 0 and "The derived path agrees with the runner's state" in out, err

@@ -168,8 +168,9 @@ def _derive(story: LiveStory, r: Any, raw: dict[str, Any], seed: int) -> None:
     try:
         if db.contact(story.contact) is None:
             return fallback(f"contact {story.contact} is not in the contacts database {doc['contacts_db']}")
+        script = (doc.get("script") or {}).get(str(story.contact)) if isinstance(doc.get("script"), dict) else None
         d = derive(r, db, story.contact, story.entered, story.sends, story.events, routes, now, scale, seed,
-                   lambda t: _local(t, story.timezone))
+                   lambda t: _local(t, story.timezone), script if isinstance(script, list) else None)
     except (RunnerError, AudienceError, SQLAlchemyError, KeyError, ValueError, TypeError) as e:
         return fallback(f"the contacts database cannot be read ({type(e).__name__}: {e})")
     finally:
@@ -190,9 +191,10 @@ def _derive(story: LiveStory, r: Any, raw: dict[str, Any], seed: int) -> None:
     story.derived, story.agrees = d.compare, d.agrees
     story.notes.extend(d.notes)
     story.cannot_show = "" if d.agrees else PARTED
+    rehearsed = " and the rehearsal's scripted ones" if doc.get("script") else ""
     story.notes.append(f"the path is re-derived by the reference interpreter from the contact's facts in "
-                       f"{doc['contacts_db']} (read now), the events the runner took, split seed {seed} and the "
-                       f"state's A/B decisions, up to the run's now ({_local(now, story.timezone)})")
+                       f"{doc['contacts_db']} (read now), the events the runner took{rehearsed}, split seed {seed} "
+                       f"and the state's A/B decisions, up to the run's now ({_local(now, story.timezone)})")
 
 
 def _tables(con: sqlite3.Connection) -> set[str]:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.model.registry import PATH_NAMES
 from app.semantics.outcomes import CAPPED, COMPLETED, EXITED, GOAL, HOLDOUT, LABELS, NO, SENT, STOPPED, SUPPRESSED, YES
-from app.semantics.plan import CHANNEL_EVENTS, LINK_CLICK, MESSAGE_EVENT_NAMES, Kind, Plan, with_route
+from app.semantics.plan import CHANNEL_EVENTS, LINK_CLICK, MESSAGE_EVENT_NAMES, STEP_EVENTS, Kind, Plan, with_route
 from app.semantics.reference import (NEVER, ContactState, Move, UnitState, Wait, advance, apply, condition_holds,
                                      enter, event_limit, exit_due, observe, observe_event, send_slot, unit_zone)
 
@@ -87,9 +87,11 @@ def _span(seconds: int) -> str:
 
 def derive(r: Any, db: ContactsDb, contact: int, entered: list[tuple[int, int]], sends: list[tuple[int, str, str, int]],
            events: list[tuple[int, dict[str, Any]]], routes: dict[str, dict[str, Any]], now: int, scale: float,
-           seed: int, when: Any) -> Derived:
+           seed: int, when: Any, script: list[dict[str, Any]] | None = None) -> Derived:
     """The contact's derived path in each iteration it entered. `sends`: the state's (iteration, step, status,
-    moment); `events`: its outbox events per iteration; `routes`: A/B decisions by step id; `when`: moment -> text."""
+    moment); `events`: its outbox events per iteration; `routes`: A/B decisions by step id; `when`: moment -> text;
+    `script`: a rehearsal's items for the contact (app/runner/rehearsal.py: events its workflow made up itself,
+    which never reach the outbox)."""
     plan: Plan = r.plan
     for sid, d in routes.items():
         route = d.get("route")
@@ -105,7 +107,8 @@ def derive(r: Any, db: ContactsDb, contact: int, entered: list[tuple[int, int]],
         if k >= len(plan.iterations):
             notes.append(f"repetition {k + 1} is not in the package's schedule: not derived")
             continue
-        visits.extend(_iteration(plan, facts, person, k, at, [e for i, e in events if i == k], held, now, seed, when))
+        visits.extend(_iteration(plan, facts, person, k, at, [e for i, e in events if i == k], held, now, seed, when,
+                                 script or []))
     tol = max(MIN_LAG, int(LAG_REAL * scale))
     derived = {(v.iteration, v.step): v for v in visits if v.outcome == "sent"}
     gaps, wrong = [], []
@@ -146,12 +149,16 @@ def derive(r: Any, db: ContactsDb, contact: int, entered: list[tuple[int, int]],
 
 
 def _iteration(plan: Plan, facts: _Facts, person: ContactState, k: int, entered: int, events: list[dict[str, Any]],
-               held: dict[tuple[int, str], tuple[str, int]], run_now: int, seed: int, when: Any) -> list[Visit]:
+               held: dict[tuple[int, str], tuple[str, int]], run_now: int, seed: int, when: Any,
+               script: list[dict[str, Any]]) -> list[Visit]:
+    import bisect
+
     from app.runner.unit import split_draw
     cutoff = plan.cutoff(k)[0]
     horizon = min(cutoff, run_now)
     state = enter(plan, [person], k, entered)
-    pending = sorted(events, key=lambda e: int(e["at"]))
+    pending = sorted([*events, *({"name": str(i["event"]), "at": plan.start + int(i["at"])} for i in script
+                                 if "at" in i)], key=lambda e: int(e["at"]))
     sent: dict[int, int] = {}
     out: list[Visit] = []
     by_id = {s.id: s for s in plan.steps}
@@ -203,6 +210,14 @@ def _iteration(plan: Plan, facts: _Facts, person: ContactState, k: int, entered:
             if plan.steps[i].kind == Kind.MESSAGE and SENT in (action.contact_outcomes or ()):
                 sent[i] = action.at
                 observe(state, i, "delivered", action.at)
+                sid = plan.steps[i].id
+                for item in (x for x in script if x.get("after") == sid):  # a rehearsal: what it does after it
+                    at, name = action.at + int(item.get("delay", 0)), str(item["event"])
+                    made = [{"name": name, "at": at, "step_id": sid if name in STEP_EVENTS else ""}]
+                    if item.get("link"):
+                        made.append({"name": f"{LINK_CLICK}{item['link']}", "at": at, "step_id": sid})
+                    for e in made:
+                        bisect.insort(pending, e, key=lambda x: int(x["at"]))
             if action.next is None:
                 return out
             if action.next == plan.end:
