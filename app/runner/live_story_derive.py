@@ -28,8 +28,8 @@ from app.semantics.reference import (NEVER, ContactState, Move, UnitState, Wait,
 if TYPE_CHECKING:
     from app.runner.contacts import ContactsDb
 
-LAG_REAL = 60.0  # real seconds the runner may lag behind its clock (a send's moment is its slot; steps after drift)
-MIN_LAG = 60  # simulated seconds allowed at least
+LAG_REAL = 10.0  # real seconds the runner may lag behind its clock (a send's moment is its slot; steps after drift)
+MIN_LAG = 60  # simulated seconds allowed at least (and all a rehearsal gets: its moments are exact)
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ def derive(r: Any, db: ContactsDb, contact: int, entered: list[tuple[int, int]],
             continue
         visits.extend(_iteration(plan, facts, person, k, at, [e for i, e in events if i == k], held, now, seed, when,
                                  script or []))
-    tol = max(MIN_LAG, int(LAG_REAL * scale))
+    tol = MIN_LAG if script is not None else max(MIN_LAG, int(LAG_REAL * scale))
     derived = {(v.iteration, v.step): v for v in visits if v.outcome == "sent"}
     gaps, wrong = [], []
     unheld: set[tuple[int, str]] = set()
