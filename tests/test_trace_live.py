@@ -238,3 +238,41 @@ def test_a_rehearsals_stories_are_the_paths_its_workflows_took(tmp_path: Path, d
     code, out, err = run(capsys, "trace", db, pkg, "--contact", str(pop.audience[0]), "--state-dir",
                          tmp_path / "state")
     assert code == 0 and "The derived path agrees with the runner's state" in out, err
+
+
+def test_an_ab_decision_kept_in_the_state_sends_a_later_repetition_down_the_winner(tmp_path: Path) -> None:
+    from tests.runner_helpers import contacts_project, package_of
+    project = tmp_path / "ab.jstudio"
+    contacts_project(project, 6, (BRANCHES.parent / "ab-test.yaml").read_text(encoding="utf-8"))
+    r = from_package(package_of(project, tmp_path / "ab.jpkg", "Subject test"))
+    ab = next(s for s in r.plan.steps if s.id == "ab")
+    c = next(c for c in range(1, 7) if ab.thresholds[0] <= split_draw(0, ab, c) < ab.thresholds[1])  # draws B
+    s0, s1 = r.plan.iterations[0][0], r.plan.iterations[1][0]
+    assert ab.ab is not None and s0 < ab.ab.decide_at <= s1
+    folder = tmp_path / "ab.jpkg.run"
+    folder.mkdir()
+    state = StateDb(folder / "runner.db")
+    try:
+        state.put("journey", {"key": r.key, "digest": r.digest})
+        state.put("clock", [0.0, float(s0), 1.0])
+        state.put("final_counts", {"final": True, "ended_at": datetime.fromtimestamp(9 * DAY, timezone.utc)
+                                   .isoformat()})
+        state.put("worker", {"temporal": "localhost:1", "contacts_db": str(project)})
+        state.put(f"ab_decision:{r.key}:ab", {"route": "A", "decided_at": "2027-01-14T08:00:00Z",
+                                              "reason": "A was opened more"})
+        for k, at, step in ((0, s0, "mail_B"), (1, s1, "mail_A")):
+            wid = f"{r.key}:c{c}:{k}"
+            state.record_enrolments(r.key, k, [(c, wid, at)])
+            state.claim_many([{"key": f"{wid}:{step}", "journey": r.key, "contact": c, "iteration": k,
+                               "step_id": step, "channel": "email", "transport_id": f"t{k}"}])
+            state.mark_many([(f"{wid}:{step}", "sent", at)])
+    finally:
+        state.close()
+    story = live_story(folder, r.key, r.plan, c, runnable=r)
+    text = _text(story)
+    assert story.agrees is True, text
+    assert f"'Subject test' (repetition 1): entered and left at once: path B: its draw {split_draw(0, ab, c):.4f}" \
+           " (A below 0.4500, B below 0.9000) (in the A/B test's test period)" in text, text
+    assert "'Subject test' (repetition 2): entered and left at once: path A: the A/B test's decision (path A, kept " \
+           "in the runner's state) sends every contact arriving from" in text
+    assert "each of its 2 sends is a message step the path sent, at the same simulated second" in text
