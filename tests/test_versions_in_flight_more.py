@@ -211,4 +211,7 @@ def test_once_the_next_version_took_over_the_old_run_enrols_nobody_new_even_afte
     assert _enrol_once(db, old_db, r) == []  # N restarted on its state folder: the mark is durable
     state = StateDb(old_db)
     assert state.enrolment_count(r.key) == 2
+    state.record_enrolments(r.key, 0, [(3, "w3", 0)])  # a page N had begun before the mark, recorded after it
     state.close()
+    assert taken(new_db, "j:v2", 0, [1, 2, 3, 5, 8]) == {1, 2, 3}  # N+1 skips it too: it reads N's records
+    assert taken(new_db, "j:v2", 1, [1, 2, 3]) == set() and taken(new_db, "other", 0, [1, 2, 3]) == set()

@@ -48,6 +48,7 @@ LEDGER = ("CREATE TABLE IF NOT EXISTS in_flight_moves (unit TEXT PRIMARY KEY, wo
           "target TEXT, status TEXT NOT NULL, sim_at INTEGER)")
 TAKEN = ("CREATE TABLE IF NOT EXISTS in_flight_taken (journey TEXT NOT NULL, iteration INTEGER NOT NULL, "
          "contact_id INTEGER NOT NULL, PRIMARY KEY (journey, iteration, contact_id))")
+SOURCE = "CREATE TABLE IF NOT EXISTS in_flight_source (journey TEXT PRIMARY KEY, source TEXT NOT NULL)"
 LISTED = "in_flight_listed"  # the state's setting: the units of N were listed into the ledger
 MILESTONE = "in_flight_milestone"  # ... and the take-over was recorded as a milestone of the journey
 REPLACED = "replaced_by"  # N's state setting, written by N+1 once its ledger is complete: N enrols nobody new
@@ -71,23 +72,45 @@ def _ensure(path: Path) -> None:
 
 
 def taken(db: Path, journey: str, iteration: int, contacts: list[int]) -> set[int]:
-    """Which of these contacts the run of the previous version had (enrolment of this version skips them)."""
+    """Which of these contacts the run of the previous version had (enrolment of this version skips them): those
+    the take-over recorded, and, once it handed over, those N's own state records now."""
     if not contacts or not db.is_file():
         return set()
     con = _connect(db)
     try:
         if con.execute("SELECT 1 FROM sqlite_master WHERE name = 'in_flight_taken'").fetchone() is None:
             return set()
-        out: set[int] = set()
-        for i in range(0, len(contacts), 500):
-            part = contacts[i:i + 500]
-            marks = ", ".join("?" for _ in part)
-            out |= {int(c) for (c,) in con.execute(
-                f"SELECT contact_id FROM in_flight_taken WHERE journey = ? AND iteration = ? AND contact_id IN "
-                f"({marks})", (journey, iteration, *part))}
-        return out
+        out = _among(con, "SELECT contact_id FROM in_flight_taken WHERE journey = ? AND iteration = ?",
+                     (journey, iteration), contacts)
+        source = None
+        if con.execute("SELECT 1 FROM sqlite_master WHERE name = 'in_flight_source'").fetchone() is not None:
+            row = con.execute("SELECT source FROM in_flight_source WHERE journey = ?", (journey,)).fetchone()
+            source = json.loads(row[0]) if row else None
     finally:
         con.close()
+    if not isinstance(source, dict):
+        return out
+    old_db = Path(str(source.get("db", "")))
+    if old_db.is_file():
+        con = _connect(old_db)
+        try:
+            out |= _among(con, "SELECT contact_id FROM enrolments WHERE journey = ? AND iteration = ?",
+                          (str(source.get("key", "")), iteration), contacts)
+        except sqlite3.Error:
+            pass  # N's state cannot be read now: the records taken at the hand-over stand
+        finally:
+            con.close()
+    return out
+
+
+def _among(con: sqlite3.Connection, sql: str, args: tuple[Any, ...], contacts: list[int]) -> set[int]:
+    """The contacts of `contacts` a query (ending in its WHERE conditions) finds, 500 at a time."""
+    out: set[int] = set()
+    for i in range(0, len(contacts), 500):
+        part = contacts[i:i + 500]
+        marks = ", ".join("?" for _ in part)
+        out |= {int(c) for (c,) in con.execute(f"{sql} AND contact_id IN ({marks})", (*args, *part))}
+    return out
 
 
 def ledger_counts(db: Path) -> dict[str, Any]:
@@ -297,12 +320,15 @@ def hand_over(old_db: Path, new_db: Path, old_key: str, new_key: str, version: i
     finally:
         con.close()
     enrolled = _enrolled_of(old_db, old_key)
+    source = json.dumps({"db": str(Path(old_db).resolve()), "key": old_key})
     con = _connect(new_db)
     try:
         con.execute(TAKEN)
+        con.execute(SOURCE)
         con.execute("BEGIN IMMEDIATE")
         con.executemany("INSERT OR IGNORE INTO in_flight_taken VALUES (?, ?, ?)",
                         [(new_key, it, c) for it, c in enrolled])
+        con.execute("INSERT OR REPLACE INTO in_flight_source (journey, source) VALUES (?, ?)", (new_key, source))
         con.execute("COMMIT")
     finally:
         con.close()
