@@ -576,6 +576,11 @@ def test_live_contacts_waiting_on_n_finish_move_or_leave_as_chosen_none_lost_or_
     from app.runner.migrate_flight import replaced_by  # N's state says it was taken over: it enrols nobody new
     mark = replaced_by(tmp_path / "n.run" / "runner.db")
     assert mark is not None and mark["version"] == 2 and mark["key"].endswith(":v2")
+    from app.runner.status import format_counts, read_counts
+    old_counts = asyncio.run(read_counts(from_package(tmp_path / "n.jpkg"), tmp_path / "n.run", dev_server.address))
+    assert old_counts["replaced_by"] == mark
+    assert any(ln.startswith("Taken over by the run of version 2 (") and "enrols nobody new" in ln
+               for ln in format_counts(old_counts))
     assert done["n1"].counts["steps"][-1]["sent"] == len(moved)
 
     # a crash before rows were settled: the run of version 2 started again redoes them, and nothing happens twice
@@ -597,7 +602,6 @@ def test_live_contacts_waiting_on_n_finish_move_or_leave_as_chosen_none_lost_or_
     with ProjectFile.open(db) as pf:  # recorded once
         assert [d for k, _, d in pf.milestones("Simple") if k == "in-flight"] == flights
     # status of version 2 says what it took over
-    from app.runner.status import format_counts, read_counts
     counts = asyncio.run(read_counts(from_package(tmp_path / "n1.jpkg"), tmp_path / "n1.run", dev_server.address))
     assert counts["in_flight"] == ledger
     assert f"Contacts in flight on the previous version: {left:,} left, {len(moved):,} moved" in format_counts(counts)

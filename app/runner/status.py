@@ -229,6 +229,10 @@ def _state_lines(counts: dict[str, Any]) -> list[str]:
     if isinstance(flight, dict) and isinstance(flight.get("contacts"), dict) and flight["contacts"]:
         lines.append("Contacts in flight on the previous version: "
                      + ", ".join(f"{n:,} {k}" for k, n in sorted(flight["contacts"].items())))
+    by = counts.get("replaced_by")  # migrate_flight.hand_over: the next version's run took this one over
+    if isinstance(by, dict):
+        lines.append(f"Taken over by the run of version {by.get('version')} ({str(by.get('at', ''))[:20]}): this run "
+                     "enrols nobody new; those on it finish here or were moved as the plan says")
     return lines
 
 
@@ -257,6 +261,9 @@ async def read_counts(r: Runnable, state_dir: Path, temporal: str | None = None)
     tests = decisions(Path(state_dir) / "runner.db", r.plan, r.key)
     flight = ledger_counts(Path(state_dir) / "runner.db")  # the contacts taken over from the previous version
     counts = {**counts, "in_flight": flight} if flight else counts
+    from app.runner.migrate_flight import replaced_by
+    by = replaced_by(Path(state_dir) / "runner.db")  # taken over by the next version's run: it enrols nobody new
+    counts = {**counts, "replaced_by": by} if by else counts
     return {**counts, "ab_tests": tests} if tests else counts
 
 
