@@ -171,6 +171,9 @@ def test_trace_prints_the_derived_story_and_its_json(shop: dict[str, Any], tmp_p
     assert code == 0, err
     assert "The derived path agrees with the runner's state: each of its 2 sends" in out
     assert "'Reminder email':" in out and "Note: the path is re-derived by the reference interpreter" in out
+    assert "split seed 0" in out
+    code, out, err = run(capsys, "trace", shop["project"], "1", "--contact", "3", "--seed", "5")
+    assert code == 2 and err.count("\n") == 1 and "--seed is for a live run" in err
     code, out, err = run(capsys, "trace", shop["project"], shop["pkg"], "--contact", "3", "--state-dir", folder,
                          "--json")
     assert code == 0, err

@@ -41,6 +41,8 @@ def trace(project: str, run: str, contact: int, replica: int, state_dir: str | N
     """One contact's story in a run: each step entered and left, what was sent, what it did, and why each branch
     went the way it did."""
     if run.strip().isdigit() and len(run.strip()) < 19:
+        if seed != 0:
+            fail("--seed is for a live run; a saved simulation run keeps its own")
         story = _simulated(project, int(run), contact, replica - 1)
         click.echo(json.dumps(story.to_plain(), indent=1) if as_json else "\n".join(story.lines()))
         return
