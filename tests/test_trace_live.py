@@ -279,3 +279,16 @@ def test_an_ab_decision_kept_in_the_state_sends_a_later_repetition_down_the_winn
     assert "'Subject test' (repetition 2): entered and left at once: path A: the A/B test's decision (path A, kept " \
            "in the runner's state) sends every contact arriving from" in text
     assert "each of its 2 sends is a message step the path sent, at the same simulated second" in text
+
+
+def test_an_exit_on_a_segment_is_said_not_rederived(tmp_path: Path) -> None:
+    from tests.runner_helpers import contacts_project, package_of
+    project = tmp_path / "seg.jstudio"
+    text = BRANCHES.read_text(encoding="utf-8").replace("exit_when: [{event: purchase}, {event: form_submitted}]",
+                                                        "exit_when: [{event: purchase}, {segment: Staff, when: joins}]")
+    contacts_project(project, 4, text)
+    r = from_package(package_of(project, tmp_path / "seg.jpkg", "Story branches"))
+    s0 = r.plan.start
+    folder = _state(tmp_path / "seg.jpkg.run", r, s0 + DAY, str(project), {1: s0}, [(1, "hello", "sent", s0)], [])
+    text = _text(live_story(folder, r.key, r.plan, 1, runnable=r))
+    assert "Note: an exit on joining or leaving a segment ('Staff') is not re-derived" in text, text

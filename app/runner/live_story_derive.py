@@ -109,6 +109,11 @@ def derive(r: Any, db: ContactsDb, contact: int, entered: list[tuple[int, int]],
             continue
         visits.extend(_iteration(plan, facts, person, k, at, [e for i, e in events if i == k], held, now, seed, when,
                                  script or []))
+    looked = [t.segment for t in plan.exits if t.segment]
+    if looked:
+        notes.append("an exit on joining or leaving a segment (" + ", ".join(f"'{x}'" for x in looked) + ") is not "
+                     "re-derived: the runner looks at it every poll, at moments its state does not keep; if the "
+                     "contact left that way, the derived path goes on where the runner's stopped")
     tol = MIN_LAG if script is not None else max(MIN_LAG, int(LAG_REAL * scale))
     derived = {(v.iteration, v.step): v for v in visits if v.outcome == "sent"}
     gaps, wrong = [], []
