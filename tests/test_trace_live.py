@@ -292,3 +292,29 @@ def test_an_exit_on_a_segment_is_said_not_rederived(tmp_path: Path) -> None:
     folder = _state(tmp_path / "seg.jpkg.run", r, s0 + DAY, str(project), {1: s0}, [(1, "hello", "sent", s0)], [])
     text = _text(live_story(folder, r.key, r.plan, 1, runnable=r))
     assert "Note: an exit on joining or leaving a segment ('Staff') is not re-derived" in text, text
+
+
+def test_a_contact_moved_here_from_the_previous_version_is_derived_from_the_step_it_was_moved_to(
+        shop: dict[str, Any], tmp_path: Path) -> None:
+    import sqlite3
+
+    from app.runner.migrate_flight import LEDGER
+    r = shop["r"]
+    s0 = r.plan.start
+    moved = s0 + DAY
+    folder = _state(tmp_path / "b.jpkg.run", r, s0 + 40 * DAY, str(shop["project"]), {3: moved},
+                    [(3, "reminder", "sent", moved), (3, "nudge", "sent", moved)], [])
+    con = sqlite3.connect(folder / "runner.db")
+    try:
+        con.execute(LEDGER)
+        con.execute("INSERT INTO in_flight_moves VALUES ('u3', 'w3', 0, '[3]', 'old_wait', 'move', 'reminder', "
+                    "'moved', ?)", (moved,))
+        con.commit()
+    finally:
+        con.close()
+    story = live_story(folder, r.key, r.plan, 3, runnable=r)
+    text = _text(story)
+    assert story.agrees is True, text
+    assert "moved here from the previous version's step 'old_wait' (versions in flight)" in text
+    steps = [i.step for i in story.items if i.what == "step"]
+    assert steps == ["reminder", "nudge"], text

@@ -117,17 +117,38 @@ def live_story(state_dir: Path, key: str, plan: Plan, contact: int, runnable: An
         con.execute("BEGIN")
         story = _read(con, key, plan, contact)
         settings = {str(n): v for n, v in con.execute("SELECT name, value FROM settings WHERE name IN ('worker', "
-                                                      "'clock', 'final_counts') OR name LIKE 'ab_decision:%'")}
+                                                      "'clock', 'final_counts', 'replaced_by') OR name LIKE "
+                                                      "'ab_decision:%'")}
+        moves = _moves(con, story) if "in_flight_moves" in _tables(con) else {}
     except sqlite3.Error as e:
         raise LiveStoryError(f"{db}: not a runner's state file, or not readable ({e})") from None
     finally:
         con.close()
     if runnable is not None and story.entered:
-        _derive(story, runnable, settings, seed)
+        _derive(story, runnable, settings, seed, moves)
     return story
 
 
-def _derive(story: LiveStory, r: Any, raw: dict[str, Any], seed: int) -> None:
+def _moves(con: sqlite3.Connection, story: LiveStory) -> dict[int, str]:
+    """The iterations in which the contact was moved here from the previous version (versions in flight: the
+    ledger app/runner/migrate_flight.py keeps in this run's state), and the step it was moved to."""
+    out: dict[int, str] = {}
+    for k, contacts, source, target, at in con.execute(
+            "SELECT iteration, contacts, from_step, target, sim_at FROM in_flight_moves WHERE status = 'moved'"):
+        try:
+            who = json.loads(contacts)
+        except ValueError:
+            continue
+        if isinstance(who, list) and story.contact in who and target:
+            out[int(k)] = str(target)
+            when = next((t for i, t in story.entered if i == int(k)), int(at) if at is not None else None)
+            if when is not None:
+                story.items.append(LiveItem(when, str(target), "moved", f"moved here from the previous version's "
+                                                                        f"step '{source}' (versions in flight)"))
+    return out
+
+
+def _derive(story: LiveStory, r: Any, raw: dict[str, Any], seed: int, moves: dict[int, str]) -> None:
     """Re-derive the contact's path (live_story_derive.py) in place of the inferred branches, or say why not."""
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -170,7 +191,7 @@ def _derive(story: LiveStory, r: Any, raw: dict[str, Any], seed: int) -> None:
             return fallback(f"contact {story.contact} is not in the contacts database {doc['contacts_db']}")
         script = (doc.get("script") or {}).get(str(story.contact)) if isinstance(doc.get("script"), dict) else None
         d = derive(r, db, story.contact, story.entered, story.sends, story.events, routes, now, scale, seed,
-                   lambda t: _local(t, story.timezone), script if isinstance(script, list) else None)
+                   lambda t: _local(t, story.timezone), script if isinstance(script, list) else None, moves)
     except (RunnerError, AudienceError, SQLAlchemyError, KeyError, ValueError, TypeError) as e:
         return fallback(f"the contacts database cannot be read ({type(e).__name__}: {e})")
     finally:
@@ -191,6 +212,10 @@ def _derive(story: LiveStory, r: Any, raw: dict[str, Any], seed: int) -> None:
     story.derived, story.agrees = d.compare, d.agrees
     story.notes.extend(d.notes)
     story.cannot_show = "" if d.agrees else PARTED
+    if settings.get("replaced_by"):
+        story.notes.append("this run was taken over by the journey's next version: a contact moved there or made to "
+                           "leave stopped here at its step, which the derived path does not know (the next "
+                           "version's run tells where it went)")
     rehearsed = " and the rehearsal's scripted ones" if doc.get("script") else ""
     story.notes.append(f"the path is re-derived by the reference interpreter from the contact's facts in "
                        f"{doc['contacts_db']} (read now), the events the runner took{rehearsed}, split seed {seed} "

@@ -87,11 +87,13 @@ def _span(seconds: int) -> str:
 
 def derive(r: Any, db: ContactsDb, contact: int, entered: list[tuple[int, int]], sends: list[tuple[int, str, str, int]],
            events: list[tuple[int, dict[str, Any]]], routes: dict[str, dict[str, Any]], now: int, scale: float,
-           seed: int, when: Any, script: list[dict[str, Any]] | None = None) -> Derived:
+           seed: int, when: Any, script: list[dict[str, Any]] | None = None,
+           moved: dict[int, str] | None = None) -> Derived:
     """The contact's derived path in each iteration it entered. `sends`: the state's (iteration, step, status,
     moment); `events`: its outbox events per iteration; `routes`: A/B decisions by step id; `when`: moment -> text;
     `script`: a rehearsal's items for the contact (app/runner/rehearsal.py: events its workflow made up itself,
-    which never reach the outbox)."""
+    which never reach the outbox); `moved`: iteration -> the step the contact was moved to from the previous
+    version (it entered there)."""
     plan: Plan = r.plan
     for sid, d in routes.items():
         route = d.get("route")
@@ -108,7 +110,7 @@ def derive(r: Any, db: ContactsDb, contact: int, entered: list[tuple[int, int]],
             notes.append(f"repetition {k + 1} is not in the package's schedule: not derived")
             continue
         visits.extend(_iteration(plan, facts, person, k, at, [e for i, e in events if i == k], held, now, seed, when,
-                                 script or []))
+                                 script or [], (moved or {}).get(k)))
     looked = [t.segment for t in plan.exits if t.segment]
     if looked:
         notes.append("an exit on joining or leaving a segment (" + ", ".join(f"'{x}'" for x in looked) + ") is not "
@@ -155,13 +157,15 @@ def derive(r: Any, db: ContactsDb, contact: int, entered: list[tuple[int, int]],
 
 def _iteration(plan: Plan, facts: _Facts, person: ContactState, k: int, entered: int, events: list[dict[str, Any]],
                held: dict[tuple[int, str], tuple[str, int]], run_now: int, seed: int, when: Any,
-               script: list[dict[str, Any]]) -> list[Visit]:
+               script: list[dict[str, Any]], start_step: str | None = None) -> list[Visit]:
     import bisect
 
     from app.runner.unit import split_draw
     cutoff = plan.cutoff(k)[0]
     horizon = min(cutoff, run_now)
     state = enter(plan, [person], k, entered)
+    if start_step is not None:  # moved here from the previous version's run: it enters at that step (unit.py)
+        state.step = next((s.index for s in plan.steps if s.id == start_step), plan.entry)
     pending = sorted([*events, *({"name": str(i["event"]), "at": plan.start + int(i["at"])} for i in script
                                  if "at" in i)], key=lambda e: int(e["at"]))
     sent: dict[int, int] = {}
@@ -198,7 +202,8 @@ def _iteration(plan: Plan, facts: _Facts, person: ContactState, k: int, entered:
 
     t = entered
     if t >= cutoff:
-        visit(plan.entry, t, Move(cutoff, STOPPED, None), "the repetition was over when it entered")
+        visit(state.step if state.step is not None else plan.entry, t, Move(cutoff, STOPPED, None),
+              "the repetition was over when it entered")
         return out
     while True:
         action: Wait | Move = Wait(NEVER)
