@@ -37,7 +37,8 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def _state(folder: Path, r: Any, now: int, contacts_db: str | None, entries: dict[int, int],
-           sends: list[tuple[int, str, str, int]], events: list[tuple[int, dict[str, Any]]]) -> Path:
+           sends: list[tuple[int, str, str, int]], events: list[tuple[int, dict[str, Any]]],
+           seed: int | None = None) -> Path:
     """A runner's state folder: enrolments (contact -> entry), sends (contact, step, status, moment), outbox events
     (contact, event), the worker settings naming `contacts_db`, and a clock whose run ended at `now`."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -49,7 +50,8 @@ def _state(folder: Path, r: Any, now: int, contacts_db: str | None, entries: dic
         state.put("final_counts", {"final": True, "ended_at": datetime.fromtimestamp(now - start, timezone.utc)
                                    .isoformat()})
         if contacts_db is not None:
-            state.put("worker", {"temporal": "localhost:1", "contacts_db": contacts_db})
+            state.put("worker", {"temporal": "localhost:1", "contacts_db": contacts_db,
+                                 **({"seed": seed} if seed is not None else {})})
         state.record_enrolments(r.key, 0, [(c, f"{r.key}:c{c}:0", at) for c, at in entries.items()])
         channel = {s.id: s.channel for s in r.plan.steps}
         state.claim_many([{"key": f"{r.key}:c{c}:0:{step}", "journey": r.key, "contact": c, "iteration": 0,
@@ -318,3 +320,19 @@ def test_a_contact_moved_here_from_the_previous_version_is_derived_from_the_step
     assert "moved here from the previous version's step 'old_wait' (versions in flight)" in text
     steps = [i.step for i in story.items if i.what == "step"]
     assert steps == ["reminder", "nudge"], text
+
+
+def test_the_split_seed_the_run_recorded_is_used_unless_one_is_given(shop: dict[str, Any], tmp_path: Path) -> None:
+    """The runner keeps its split seed in its worker settings: the story re-derives the splits with it."""
+    r = shop["r"]
+    split = next(s for s in r.plan.steps if s.id == "split")
+    folder = _state(tmp_path / "b.jpkg.run", r, r.plan.start + 40 * DAY, str(shop["project"]), {1: r.plan.start},
+                    [(1, "hello", "sent", r.plan.start)],
+                    [(1, {"name": "clicked", "at": r.plan.start + 3600, "step_id": "hello", "contact": 1}),
+                     (1, {"name": "clicked:shop", "at": r.plan.start + 3600, "step_id": "hello", "contact": 1})],
+                    seed=7)
+    text = _text(live_story(folder, r.key, r.plan, 1, runnable=r))
+    assert "split seed 7" in text
+    assert f"its draw {split_draw(7, split, 1):.4f}" in text
+    given = _text(live_story(folder, r.key, r.plan, 1, runnable=r, seed=3))
+    assert "split seed 3" in given and f"its draw {split_draw(3, split, 1):.4f}" in given

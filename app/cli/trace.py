@@ -33,15 +33,16 @@ MAX_ID = 2 ** 62
               help="Which replica of the run (its own population and draws when each replica drew one).")
 @click.option("--state-dir", type=click.Path(file_okay=False), default=None,
               help="A live run's state folder, when RUN is its package and the state is not beside it.")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="A live run's split seed (as given to `journey-studio run --seed`), to re-derive its splits.")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
+              help="A live run's split seed (as given to `journey-studio run --seed`), to re-derive its splits "
+                   "(default: the seed the run recorded).")
 @click.option("--json", "as_json", is_flag=True, help="Print the story as JSON (format contact-story/1).")
-def trace(project: str, run: str, contact: int, replica: int, state_dir: str | None, seed: int,
+def trace(project: str, run: str, contact: int, replica: int, state_dir: str | None, seed: int | None,
           as_json: bool) -> None:
     """One contact's story in a run: each step entered and left, what was sent, what it did, and why each branch
     went the way it did."""
     if run.strip().isdigit() and len(run.strip()) < 19:
-        if seed != 0:
+        if seed is not None:
             fail("--seed is for a live run; a saved simulation run keeps its own")
         story = _simulated(project, int(run), contact, replica - 1)
         click.echo(json.dumps(story.to_plain(), indent=1) if as_json else "\n".join(story.lines()))

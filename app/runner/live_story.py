@@ -102,7 +102,8 @@ def _local(t: int, tz: str) -> str:
     return f"{d:%a} {d.day} {d:%b %Y %H:%M}"
 
 
-def live_story(state_dir: Path, key: str, plan: Plan, contact: int, runnable: Any = None, seed: int = 0) -> LiveStory:
+def live_story(state_dir: Path, key: str, plan: Plan, contact: int, runnable: Any = None,
+               seed: int | None = None) -> LiveStory:
     """The story of `contact` in the run of journey `key` (plan `plan`) whose state folder is `state_dir`; given
     the package's `runnable`, its path is re-derived (live_story_derive.py) with the run's split seed `seed`."""
     db = Path(state_dir) / "runner.db"
@@ -148,7 +149,7 @@ def _moves(con: sqlite3.Connection, story: LiveStory) -> dict[int, str]:
     return out
 
 
-def _derive(story: LiveStory, r: Any, raw: dict[str, Any], seed: int, moves: dict[int, str]) -> None:
+def _derive(story: LiveStory, r: Any, raw: dict[str, Any], seed: int | None, moves: dict[int, str]) -> None:
     """Re-derive the contact's path (live_story_derive.py) in place of the inferred branches, or say why not."""
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -173,6 +174,9 @@ def _derive(story: LiveStory, r: Any, raw: dict[str, Any], seed: int, moves: dic
     doc = settings.get("worker")
     if not isinstance(doc, dict) or not isinstance(doc.get("contacts_db"), str):
         return fallback("the run's state names no contacts database (the runner's worker settings are missing)")
+    if seed is None:  # the run's own split seed, as the runner recorded it (0 for a run made before it did)
+        kept = doc.get("seed")
+        seed = kept if isinstance(kept, int) and not isinstance(kept, bool) else 0
     try:
         final = settings.get("final_counts")
         ended = final.get("ended_at") if isinstance(final, dict) else None

@@ -308,7 +308,8 @@ def worker_settings(s: RunSettings, temporal: str, tracking_url: str) -> dict[st
             "smtp": list(s.smtp) if s.smtp else None, "sms_url": s.sms_url, "push_url": s.push_url,
             "sender": s.sender, "max_concurrent_activities": s.max_concurrent_activities,
             "script": {str(c): items for c, items in s.script.items()} if s.script is not None else None,
-            "caps_ledger": str(Path(s.caps_ledger).resolve()) if s.caps_ledger else None}
+            "caps_ledger": str(Path(s.caps_ledger).resolve()) if s.caps_ledger else None,
+            "seed": s.seed}  # the split seed, for `trace` to re-derive a contact's splits
 
 
 def make_worker(client: Client, r: Runnable, doc: dict[str, Any], contacts: ContactsDb, state: StateDb,
