@@ -259,6 +259,8 @@ class CalibrateDialog(QDialog):
         self.by_list.setMaximumHeight(110)
         self.by_list.setToolTip("Attribute columns to fit multipliers for and to compare by (up to 4)")
         form.addRow("Group by", self.by_list)
+        for combo in (*(c for _, c in self.outcome_rows), self.opened_combo, self.clicked_combo):
+            combo.currentTextChanged.connect(self._offer_by)
         self.days_spin = QSpinBox()
         self.days_spin.setRange(1, 365)
         self.days_spin.setValue(14)
@@ -372,11 +374,24 @@ class CalibrateDialog(QDialog):
             it.setCheckState(Qt.CheckState.Unchecked)
             self.by_list.addItem(it)
         self._arm_changed()
+        self._offer_by()
         self.status.setText(f"{len(header)} columns. Choose the arm, the control, the outcomes and what to group by.")
         self._enable()
         return True
 
+    def _offer_by(self) -> None:
+        """Group by offers the attribute columns: not the arm's, nor the outcomes', opened's or clicked's (a column
+        taken by one of those is unchecked and hidden)."""
+        taken = {self.arm_combo.currentText(), self.opened_combo.currentText(), self.clicked_combo.currentText(),
+                 *(c.currentText() for _, c in self.outcome_rows)}
+        for i in range(self.by_list.count()):
+            item = self.by_list.item(i)
+            if item.text() in taken:
+                item.setCheckState(Qt.CheckState.Unchecked)
+            item.setHidden(item.text() in taken)
+
     def _arm_changed(self) -> None:
+        self._offer_by()
         if not self.header:
             return
         values = column_values(self.path_edit.text(), self.arm_combo.currentIndex())

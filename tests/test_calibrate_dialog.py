@@ -101,3 +101,14 @@ def test_the_main_window_has_the_menu_entry_and_uses_the_fit_in_the_simulate_pan
     dialog.close()
     w.document.undo_stack.setClean()
     w.close()
+
+
+def test_group_by_offers_only_attribute_columns(qtbot: object, past: Path) -> None:
+    d = _filled(qtbot, past)
+    shown = {d.by_list.item(i).text() for i in range(d.by_list.count()) if not d.by_list.item(i).isHidden()}
+    assert not shown & {"arm", "bought", "visited"} and "tier" in shown
+    d.outcome_rows[2][1].setCurrentText("tier")  # a column taken as an outcome is no longer offered, nor kept
+    tier = d.by_list.findItems("tier", Qt.MatchFlag.MatchExactly)[0]
+    assert tier.isHidden() and tier.checkState() == Qt.CheckState.Unchecked
+    d.outcome_rows[2][1].setCurrentText("(none)")
+    assert not tier.isHidden()
