@@ -27,6 +27,7 @@ from app.codec.yamlio import read_journey_text
 from app.model.project import Project
 from app.resources import resource_path
 from app.runner.devserver import DevServer, DevServerError, free_port, temporal_binary
+from app.runner.live_story_derive import DbFacts  # the interpreter's Facts from the contacts database
 from app.services import import_journey
 from app.store import ProjectFile
 from app.store import schema as t
@@ -331,23 +332,6 @@ def contact_of(mail_or_sms: Mail | dict[str, Any]) -> int:
 
 
 # --- the reference interpreter driven by the same scripted events --------------------------------------------
-
-class DbFacts:
-    """The interpreter's Facts answered from the contacts database, as the runner's local activities answer."""
-
-    def __init__(self, db: Any, r: Any) -> None:
-        self.db, self.r = db, r
-
-    def member(self, contact: int, segment: str, t: int) -> bool:
-        return bool(self.db.member(self.r, contact, segment, t))
-
-    def attribute(self, contact: int, name: str) -> Any:
-        return self.db.attribute(contact, name)
-
-    def timezone(self, contact: int) -> str | None:
-        row = self.db.contact(contact)
-        return row.get("time_zone") if row else None
-
 
 Script = Callable[[int, str], list[tuple[str, int]]]  # (contact, message step sent) -> [(event, seconds later)]
 

@@ -24,7 +24,6 @@ def calibrate_live(project: str, run: str, state_dir: str | None, out: str, json
     from app.cli.simulate import read_behaviour
     from app.model.values import parse_duration
     from app.runner.observed import ObservedError, read_observed
-    from app.runner.runnable import RunnerError
     from app.semantics.plan import Kind
     from simulator.behaviour import BehaviourModel
     from simulator.behaviour_file import behaviour_file_text
@@ -37,13 +36,10 @@ def calibrate_live(project: str, run: str, state_dir: str | None, out: str, json
         settle_td = parse_duration(settle)
     except ValueError as e:
         fail(f"--settle {settle}: {e}")
-    if settle_td is None or not 0 <= settle_td.total_seconds() <= 90 * 86_400:
+    if not 0 <= settle_td.total_seconds() <= 90 * 86_400:
         fail(f"--settle {settle}: give a duration from 0 to 90d, e.g. 2d")
     package, state = run_of(run, state_dir)
-    try:
-        r = _runnable(package)
-    except RunnerError as e:
-        fail(str(e))
+    r = _runnable(package)  # a RunnerError is one line, as every JourneyStudioError
     try:
         observed = read_observed(state)
     except ObservedError as e:

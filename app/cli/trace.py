@@ -51,14 +51,10 @@ def trace(project: str, run: str, contact: int, replica: int, state_dir: str | N
         fail("--replica is for a simulation run; a live run has one")
     from app.cli.runner import _runnable, run_of
     from app.runner.live_story import LiveStoryError, live_story
-    from app.runner.runnable import RunnerError
     if not Path(project).exists():
         fail(f"{project}: no such project file (create one with: journey-studio new {project})")
     package, state = run_of(run, state_dir)
-    try:
-        r = _runnable(package)
-    except RunnerError as e:
-        fail(str(e))
+    r = _runnable(package)  # a RunnerError is one line, as every JourneyStudioError
     try:
         live = live_story(state, r.key, r.plan, contact, runnable=r, seed=seed)
     except LiveStoryError as e:

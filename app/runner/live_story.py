@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from app.model.registry import PATH_NAMES
+from app.runner.observed import outbox_events
 from app.semantics.plan import LINK_CLICK, Kind, Plan
 from app.semantics.timezones import utc_iso, zone
 
@@ -285,14 +286,7 @@ def _events(con: sqlite3.Connection, story: LiveStory, units: dict[str, int], na
     goal = plan.goal.name if plan.goal is not None else None
     exits = {t.name for t in plan.exits}
     n = 0
-    for wid, text in con.execute("SELECT workflow_id, event FROM outbox ORDER BY id"):
-        try:
-            e = json.loads(text) if isinstance(text, (str, bytes)) else None
-        except ValueError:
-            continue
-        if not isinstance(e, dict) or not isinstance(e.get("name"), str) or not isinstance(e.get("at"), int):
-            continue
-        unit = str(e.get("unit") or wid)
+    for _, unit, e in outbox_events(con):
         if unit not in units or e.get("contact", story.contact) not in (story.contact, None, -1):
             continue
         n += 1

@@ -55,8 +55,9 @@ class Derived:
     notes: list[str] = field(default_factory=list)
 
 
-class _Facts:
-    """The interpreter's Facts from the contacts database (as the runner's local activities answer them)."""
+class DbFacts:
+    """The interpreter's Facts from the contacts database (as the runner's local activities answer them; the runner
+    parity tests drive the interpreter with it too)."""
 
     def __init__(self, db: ContactsDb, r: Any) -> None:
         self.db, self.r = db, r
@@ -100,7 +101,7 @@ def derive(r: Any, db: ContactsDb, contact: int, entered: list[tuple[int, int]],
         idx = next((s.index for s in plan.steps if s.id == sid), None)
         if idx is not None and isinstance(route, str) and route in PATH_NAMES[:len(plan.steps[idx].thresholds)]:
             plan = with_route(plan, idx, PATH_NAMES.index(route))
-    facts = _Facts(db, r)
+    facts = DbFacts(db, r)
     person = ContactState(contact)
     held = {(k, step): (status, at) for k, step, status, at in sends}
     visits: list[Visit] = []
@@ -155,7 +156,7 @@ def derive(r: Any, db: ContactsDb, contact: int, entered: list[tuple[int, int]],
     return Derived(visits, now, not wrong, compare, notes)
 
 
-def _iteration(plan: Plan, facts: _Facts, person: ContactState, k: int, entered: int, events: list[dict[str, Any]],
+def _iteration(plan: Plan, facts: DbFacts, person: ContactState, k: int, entered: int, events: list[dict[str, Any]],
                held: dict[tuple[int, str], tuple[str, int]], run_now: int, seed: int, when: Any,
                script: list[dict[str, Any]], start_step: str | None = None) -> list[Visit]:
     import bisect
@@ -270,7 +271,7 @@ def _waiting_for(plan: Plan, state: UnitState) -> str:
     return ""
 
 
-def _explain(plan: Plan, facts: _Facts, state: UnitState, person: ContactState, i: int, move: Move,
+def _explain(plan: Plan, facts: DbFacts, state: UnitState, person: ContactState, i: int, move: Move,
              held: dict[tuple[int, str], tuple[str, int]], draw: Any, when: Any) -> tuple[Move, str]:
     """The move as the runner made it (a send the state says was held back counts as held back), and why."""
     step = plan.steps[i]

@@ -14,7 +14,7 @@ import json
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from app.runner.state_read import read_settings
 
@@ -48,6 +48,18 @@ class Observed:
     not_sent: dict[str, dict[str, int]]  # step -> status (suppressed, no_address, failed, sending) -> n
     contact_events: dict[tuple[int, int], dict[str, int]]  # ... -> contact event -> its first moment
     truncated: bool = False  # more events or units than were read
+
+
+def outbox_events(con: sqlite3.Connection) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """The runner's outbox in the order the events came: (workflow id, unit id, event) for every row that holds an
+    event (a name and a simulated moment); the unit is the event's own, else the workflow it was posted to."""
+    for wid, text in con.execute("SELECT workflow_id, event FROM outbox ORDER BY id"):
+        try:
+            e = json.loads(text) if isinstance(text, (str, bytes)) else None
+        except ValueError:
+            continue
+        if isinstance(e, dict) and isinstance(e.get("name"), str) and isinstance(e.get("at"), int):
+            yield str(wid), str(e.get("unit") or wid), e
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -127,18 +139,11 @@ def _read(db: Path, key: str, now: int) -> Observed:
                 row = not_sent.setdefault(str(step), {})
                 row[str(status)] = row.get(str(status), 0) + 1
         contact_events: dict[tuple[int, int], dict[str, int]] = {}
-        for n, (wid, text) in enumerate(con.execute("SELECT workflow_id, event FROM outbox ORDER BY id")):
+        for n, (_, unit, e) in enumerate(outbox_events(con)):
             if n >= MAX_EVENTS:
                 truncated = True
                 break
-            try:
-                e = json.loads(text) if isinstance(text, (str, bytes)) else None
-            except ValueError:
-                continue
-            if not isinstance(e, dict) or not isinstance(e.get("name"), str) or not isinstance(e.get("at"), int):
-                continue
-            unit = e.get("unit") or wid
-            base = unit_of.get(str(unit))
+            base = unit_of.get(unit)
             if base is None:
                 continue
             contact = e.get("contact")
