@@ -138,6 +138,26 @@ def bad(path: Path, message: str) -> PlainError:
     return PlainError(path, message)
 
 
+def check_parent_chains(nodes: Mapping[str, Any], field: str, what: str, missing: str, shown: Any = str) -> None:
+    """Every node's parent (`.parent`, an id or None) is a node, and following parents ends at a root: PlainError at
+    the node's `.path` + (`field`,) otherwise, as "`what` ID: `field` PARENT `missing`" or "... its `field` chain
+    loops (a -> b -> a)". Each node is walked once."""
+    for n in nodes.values():
+        if n.parent is not None and n.parent not in nodes:
+            raise bad(n.path + (field,), f"{what} {n.id}: {field} {shown(n.parent)} {missing}")
+    rooted: set[str] = set()
+    for n in nodes.values():
+        chain, on_chain, cur = [n.id], {n.id}, n
+        while cur.parent is not None and cur.id not in rooted:
+            cur = nodes[cur.parent]
+            if cur.id in on_chain:
+                raise bad(n.path + (field,), f"{what} {n.id}: its {field} chain loops "
+                          f"({' -> '.join(chain + [cur.id])})")
+            chain.append(cur.id)
+            on_chain.add(cur.id)
+        rooted.update(chain)
+
+
 def short(text: Any, limit: int = MAX_NAME) -> str:
     """Source text as a one-line name of at most `limit` characters."""
     s = " ".join(str(text).split()) if text is not None else ""

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
-from app.importers.common import (MAX_SOURCE_STEPS, Builder, ImportResult, Outcome, Path, bad, fast_json,
-                                  fmt_duration, short)
+from app.importers.common import (MAX_SOURCE_STEPS, Builder, ImportResult, Outcome, Path, bad,
+                                  check_parent_chains, fast_json, fmt_duration, short)
 from app.model.journey import Audience
 from app.model.values import format_datetime
 
@@ -144,21 +144,8 @@ def _tiles(acts: Any, path: Path) -> dict[str, _Tile]:
         target = a.get("EntityTarget")
         tiles[aid] = _Tile(aid, p, typ, parent or None, rel, branch,
                            target if isinstance(target, str) else None, list(items or []))
-    for t in tiles.values():
-        if t.parent is not None and t.parent not in tiles:
-            raise bad(t.path + ("ParentActivityId",), f"activity {t.id}: ParentActivityId {short(t.parent, 40)!r} "
-                      "is not an activity of this definition")
-    rooted: set[str] = set()  # parent chains must end at the root; each activity is walked once
-    for t in tiles.values():
-        chain, on_chain, cur = [t.id], {t.id}, t
-        while cur.parent is not None and cur.id not in rooted:
-            cur = tiles[cur.parent]
-            if cur.id in on_chain:
-                raise bad(t.path + ("ParentActivityId",), f"activity {t.id}: its ParentActivityId chain loops "
-                          f"({' -> '.join(chain + [cur.id])})")
-            chain.append(cur.id)
-            on_chain.add(cur.id)
-        rooted.update(chain)
+    check_parent_chains(tiles, "ParentActivityId", "activity", "is not an activity of this definition",
+                        shown=lambda x: repr(short(x, 40)))
     return tiles
 
 

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
-from app.importers.common import (MAX_SOURCE_STEPS, Builder, ImportResult, Outcome, Path, bad, fmt_duration,
-                                  html_to_text, parse_clock, scale_positions, short)
+from app.importers.common import (MAX_SOURCE_STEPS, Builder, ImportResult, Outcome, Path, bad,
+                                  check_parent_chains, fmt_duration, html_to_text, parse_clock, scale_positions,
+                                  short)
 from app.model.journey import Frequency, Position, QuietHours
 from app.model.values import format_datetime
 
@@ -204,21 +205,7 @@ def _events(m: Mapping[str, Any], path: Path) -> dict[str, _Ev]:
         order = r.get("event_order")
         evs[eid] = _Ev(eid, p, short(r.get("name")) or typ, typ, kind, parent_id,
                        str(path_v) if path_v else "", (order if isinstance(order, int) else 0, eid.zfill(12)), r)
-    for ev in evs.values():
-        if ev.parent is not None and ev.parent not in evs:
-            raise bad(ev.path + ("parent_id",), f"campaign_event {ev.id}: parent_id {ev.parent} is not an event of "
-                      "this export")
-    rooted: set[str] = set()  # parent chains must end at a root; each event is walked once
-    for ev in evs.values():
-        chain, on_chain, cur = [ev.id], {ev.id}, ev
-        while cur.parent is not None and cur.id not in rooted:
-            cur = evs[cur.parent]
-            if cur.id in on_chain:
-                raise bad(ev.path + ("parent_id",), f"campaign_event {ev.id}: its parent_id chain loops "
-                          f"({' -> '.join(chain + [cur.id])})")
-            chain.append(cur.id)
-            on_chain.add(cur.id)
-        rooted.update(chain)
+    check_parent_chains(evs, "parent_id", "campaign_event", "is not an event of this export")
     for ev in evs.values():
         if ev.parent is None:
             ev.port = "next"
