@@ -26,7 +26,7 @@ from app.runner.calls import Event, StepRequest, contact_workflow_id, unit_workf
 from app.runner.channels import ChannelError, SmsChannel, Tokens, Tracked, build_email, parse_host_port
 from app.runner.clock import Clock
 from app.runner.contacts import ContactsDb
-from app.runner.devserver import temporal_binary
+from app.runner.devserver import DevServer, DevServerError, temporal_binary
 from app.runner.runnable import Runnable, RunnerError, register, runnable
 from app.runner.state import SENDING, SENT, StateDb
 from app.runner.tracking import PIXEL, TrackingServer
@@ -93,6 +93,42 @@ def test_host_port_parsing() -> None:
 def test_temporal_binary_comes_from_the_installed_package() -> None:
     path = temporal_binary()
     assert path.is_file() and os.access(path, os.X_OK) and path.name.startswith("temporal")
+
+
+@needs_temporal
+def test_a_dev_server_that_finds_a_port_taken_is_started_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server's CLI picks its other ports (HTTP, metrics, internal) at random just before binding them; one
+    taken in between stops it at once. The start is tried again, on a fresh port while it has never run, and the
+    error says what the server said when every try fails."""
+    import socket
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    busy = taken.getsockname()[1]
+    tries: list[int] = []
+    command = DevServer.command
+
+    def first_collides(self: DevServer) -> list[str]:
+        tries.append(self.port)
+        return command(self) + (["--http-port", str(busy)] if len(tries) == 1 else [])
+
+    monkeypatch.setattr(DevServer, "command", first_collides)
+    server = DevServer(tmp_path / "t" / "temporal.db")
+    try:
+        server.start()
+        assert len(tries) == 2 and tries[0] != tries[1] and server.port == tries[1]
+        server.stop()
+        server.start()  # a restart keeps the port clients know
+        assert tries[-1] == tries[1]
+    finally:
+        server.stop()
+
+    monkeypatch.setattr(DevServer, "command", lambda self: command(self) + ["--http-port", str(busy)])
+    never = DevServer(tmp_path / "n" / "temporal.db")
+    with pytest.raises(DevServerError, match="address already in use"):
+        never.start()
+    assert never.process is None
+    taken.close()
 
 
 # --- journeys the runner refuses -------------------------------------------------------------------------------

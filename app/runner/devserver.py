@@ -78,6 +78,22 @@ def port_open(host: str, port: int, timeout: float = 0.2) -> bool:
         return False
 
 
+class _PortTaken(Exception):
+    """The server stopped at once because a port it wanted was taken."""
+
+
+def _log_tail(log_file: Path, offset: int, limit: int = 400) -> str:
+    """The last line the server wrote to its log after `offset` (its error), at most `limit` characters."""
+    try:
+        with open(log_file, "rb") as f:
+            f.seek(offset)
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1][:limit] if lines else ""
+
+
 def _die_with_parent() -> None:
     """In the child, before exec: ask Linux to stop it when the process that started it dies (even by SIGKILL)."""
     try:
@@ -98,6 +114,8 @@ class DevServer:
                  namespace: str = "default", log_file: Path | None = None) -> None:
         self.db_file = Path(db_file)
         self.host = host
+        self._picked_port = port is None
+        self._ever_started = False  # once it has, clients know its address: a restart keeps the port
         self.port = port or free_port(host)
         self.namespace = namespace
         self.log_file = log_file or self.db_file.with_suffix(".log")
@@ -120,11 +138,30 @@ class DevServer:
         return cmd
 
     def start(self, timeout: float = 60.0) -> "DevServer":
-        """Start the server and wait until it accepts connections."""
+        """Start the server and wait until it accepts connections.
+
+        The server binds ports besides its own (HTTP, metrics and its services' internal ones), which its CLI picks
+        at random just before binding them: another process can take one in between. A start that fails at once
+        with "address already in use" is tried again (up to 4 times), on a fresh port when ours was picked here
+        and nothing has started on it yet.
+        """
+        for attempt in range(4):
+            try:
+                return self._start_once(timeout)
+            except _PortTaken as taken:
+                if attempt == 3:
+                    raise DevServerError(str(taken)) from None
+                if self._picked_port and not self._ever_started:
+                    self.port = free_port(self.host)
+                time.sleep(0.2 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def _start_once(self, timeout: float) -> "DevServer":
         if port_open(self.host, self.port):
             raise DevServerError(f"port {self.port} on {self.host} is already in use; choose another port")
         self.db_file.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_file, "ab")
+        offset = log.tell()
         try:
             self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, start_new_session=True,
@@ -134,13 +171,19 @@ class DevServer:
         deadline = time.monotonic() + timeout
         while not port_open(self.host, self.port):
             if self.process.poll() is not None:
-                raise DevServerError(f"the Temporal dev server stopped at once (exit status {self.process.returncode}"
-                                     f"); see {self.log_file}")
+                said = _log_tail(self.log_file, offset)
+                message = (f"the Temporal dev server stopped at once (exit status {self.process.returncode})"
+                           + (f": {said}" if said else "") + f"; see {self.log_file}")
+                self.process = None
+                if "address already in use" in said:
+                    raise _PortTaken(message)
+                raise DevServerError(message)
             if time.monotonic() > deadline:
                 self.stop()
                 raise DevServerError(f"the Temporal dev server did not start within {timeout:.0f} s; "
                                      f"see {self.log_file}")
             time.sleep(0.05)
+        self._ever_started = True
         return self
 
     def stop(self, timeout: float = 20.0) -> None:
