@@ -29,12 +29,45 @@ from app.semantics.draws import SPLIT, SPLIT_ACCOUNT, hash_keys, stream, uniform
 from app.semantics.outcomes import COMPLETED, SENT
 from app.semantics.plan import LINK_CLICK, Kind, Plan, StepPlan
 from simulator.population import CategoryColumn, Population
-from app.semantics.reference import (NEVER, ContactState, Move, Wait, advance, apply, enter, exit_due,
-                                 observe, observe_event, stop)
+from app.semantics.reference import (NEVER, ContactState, Move, UnitState, Wait, advance, apply, enter, exit_due,
+                                     observe, observe_event, stop)
 from simulator.trace import Trace, TraceBuilder
 from simulator.world import World, build_world, effect_bits, trigger_times
 
 MSG_EVENTS = ("delivered", "bounced", "opened", "clicked")
+
+
+class UnitObserver:
+    """What a caller of the unit loop may follow as a unit moves: simulator/story_teller.py tells one contact's
+    story from these calls. Here every method does nothing (the reference run itself needs none of them)."""
+
+    def trigger(self, pos: int, name: str, t: int) -> None:
+        """The exit or goal event `name` of the unit's contact at `pos` is due at `t` (its own, not a message's)."""
+
+    def moving(self, state: UnitState, index: int, arrived: int, move: Move) -> None:
+        """The unit leaves step `index` (entered at `arrived`) by `move`: called before the move is applied."""
+
+    def message(self, pos: int, row: int, step_index: int, move: Move, ev: Any, link: str | None) -> None:
+        """What the contact at `pos` (population row `row`) does with the message of `step_index` it was sent (the
+        drawn events; `link` the one clicked, if any)."""
+
+    def moved(self) -> None:
+        """The move announced by `moving` is applied (and its message, if any, sent)."""
+
+    def reached_end(self, at: int, final: Move) -> None:
+        """The unit reached the end of its path at `at`."""
+
+    def exited(self, state: UnitState, ex: Move, drawn_conv: dict[int, int]) -> None:
+        """An exit or goal event took the unit out while it waited at its step."""
+
+    def cut_off(self, state: UnitState, final: Move, cutoff: int, horizon: bool) -> None:
+        """The simulation's horizon (or the schedule's end) came while the unit waited at its step."""
+
+    def finished(self, goal_at: int, reached: bool, final: Move) -> None:
+        """The unit is done: when its goal came (NEVER if not) and whether it counts."""
+
+
+_QUIET = UnitObserver()
 
 
 class PopulationFacts:
@@ -103,7 +136,7 @@ def run_reference(plan: Plan, pop: Population, behaviour: BehaviourModel, seed: 
         entries = [(row, entry_time(plan, facts, row, k)) for row in range(len(pop))]
         for members, t, account in _units(plan, pop, [(r, t) for r, t in entries if t < NEVER]):
             contacts = [carried.setdefault(r, ContactState(r)) for r in members]
-            _run_unit(plan, facts, world.behaviour, seed, k, contacts, t, account, out, mods_cache)
+            run_unit(plan, facts, world.behaviour, seed, k, contacts, t, account, out, mods_cache)
     return out.finish({"engine": "reference", "seed": seed, "effect_events": list(world.effect_events)})
 
 
@@ -124,9 +157,10 @@ def _units(plan: Plan, pop: Population, entries: list[tuple[int, int]]) -> list[
     return units
 
 
-def _run_unit(plan: Plan, facts: PopulationFacts, behaviour: BehaviourModel, seed: int, k: int,
-              contacts: list[ContactState], t0: int, account: int, out: TraceBuilder,
-              mods_cache: dict[int, Any]) -> None:
+def run_unit(plan: Plan, facts: PopulationFacts, behaviour: BehaviourModel, seed: int, k: int,
+             contacts: list[ContactState], t0: int, account: int, out: TraceBuilder,
+             mods_cache: dict[int, Any], observer: UnitObserver = _QUIET) -> None:
+    """One unit (a contact, or an account's contacts that enter together) from its entry at `t0` to its end."""
     pop = facts.pop
     cutoff, horizon = plan.cutoff(k)
     state = enter(plan, contacts, k, t0)
@@ -156,6 +190,8 @@ def _run_unit(plan: Plan, facts: PopulationFacts, behaviour: BehaviourModel, see
         for trig in (*plan.exits, *([plan.goal] if plan.goal else [])):
             t = int(trigger_times(facts.world, trig, np.array([c.contact]), np.array([t0]), k)[0])
             push(t, "contact", (trig.name, pos))
+            if t < NEVER:
+                observer.trigger(pos, trig.name, t)
 
     def chance(step: StepPlan) -> float:
         if account >= 0:
@@ -185,16 +221,19 @@ def _run_unit(plan: Plan, facts: PopulationFacts, behaviour: BehaviourModel, see
                 break
             step_index, arrived = state.step, state.arrived
             assert step_index is not None
+            observer.moving(state, step_index, arrived, action)
             visit(step_index, arrived, action)
             apply(plan, state, action)
             if plan.steps[step_index].kind == Kind.MESSAGE:
                 _send(plan, facts, behaviour, seed, k, step_index, contacts, action, mods, push, drawn_unsub,
-                      drawn_conv, out)
+                      drawn_conv, out, observer)
+            observer.moved()
             if action.next is None:
                 final = action
             elif action.next == plan.end:
                 final = Move(action.at, COMPLETED, None)
                 visit(plan.end, action.at, final)
+                observer.reached_end(action.at, final)
         if final is not None:
             break
         assert isinstance(action, Wait) and state.step is not None
@@ -202,15 +241,18 @@ def _run_unit(plan: Plan, facts: PopulationFacts, behaviour: BehaviourModel, see
         if ex is not None:  # an exit event seen now (after this moment's moves)
             final = ex
             visit(state.step, state.arrived, ex)
+            observer.exited(state, ex, drawn_conv)
             break
         wake = min(action.until, heap[0][0] if heap else NEVER)
         if wake >= cutoff:  # nothing happens at or after the cutoff
             final = stop(cutoff, horizon)
             visit(state.step, state.arrived, final)
+            observer.cut_off(state, final, cutoff, horizon)
             break
         now = wake
 
     reached = goal_at < plan.goal_deadline(t0, cutoff)  # whether or not the unit has left (plan.goal_deadline)
+    observer.finished(goal_at, reached, final)
     for pos, c in enumerate(contacts):
         caused = {"converted": np.array([drawn_conv.get(pos, NEVER)]),
                   "unsubscribed": np.array([drawn_unsub.get(pos, NEVER)])}
@@ -222,7 +264,7 @@ def _run_unit(plan: Plan, facts: PopulationFacts, behaviour: BehaviourModel, see
 
 def _send(plan: Plan, facts: PopulationFacts, behaviour: BehaviourModel, seed: int, k: int, step_index: int,
           contacts: list[ContactState], move: Move, mods: Any, push: Any, drawn_unsub: dict[int, int],
-          drawn_conv: dict[int, int], out: TraceBuilder) -> None:
+          drawn_conv: dict[int, int], out: TraceBuilder, observer: UnitObserver = _QUIET) -> None:
     """Draw what each contact sent the message does, and schedule those events."""
     pop = facts.pop
     step = plan.steps[step_index]
@@ -236,8 +278,10 @@ def _send(plan: Plan, facts: PopulationFacts, behaviour: BehaviourModel, seed: i
                             np.zeros(1, dtype=np.int64), len(step.links))
         for name in MSG_EVENTS:
             push(int(ev.get(name)[0]), "message", (step_index, name))
+        link = None
         if ev.link is not None and ev.link[0] >= 0:  # the click is on one link: an if/then may name it
-            push(int(ev.clicked[0]), "message", (step_index, f"{LINK_CLICK}{step.links[int(ev.link[0])]}"))
+            link = step.links[int(ev.link[0])]
+            push(int(ev.clicked[0]), "message", (step_index, f"{LINK_CLICK}{link}"))
         unsub = int(ev.unsubscribed[0])
         push(unsub, "contact", ("unsubscribed", pos, step.channel))
         drawn_unsub[pos] = min(drawn_unsub.get(pos, NEVER), unsub)
@@ -250,3 +294,4 @@ def _send(plan: Plan, facts: PopulationFacts, behaviour: BehaviourModel, seed: i
             facts.bought.setdefault(row, []).append(int(ev.converted[0]))
         out.messages(np.array([row]), k, step_index, np.array([move.at]),
                      {n: ev.get(n) for n in ("delivered", "opened", "clicked", "unsubscribed", "converted")})
+        observer.message(pos, row, step_index, move, ev, link)

@@ -272,7 +272,6 @@ def _tell(journey: Any, plan: Plan, pop: Population, world: World, seed: int, ro
         members, t, account = _unit_of(plan, facts, row, k)
         if not members:
             continue
-        teller._mine = members.index(row)
         contacts = [carried.setdefault(r, ContactState(r)) for r in members]
         teller.run_unit(k, contacts, t, account)
         if not entered_any:

@@ -1,9 +1,9 @@
 """The driver behind one contact's story (simulator/story.py): the reference run's unit loop for one unit, with
 the reason of every move recorded as it is made.
 
-`Teller.run_unit` is simulator/reference_run.py's `_run_unit` (and `send` its `_send`): the same interpreter calls
-in the same order, the same draws, the same trace rows, so the story's rows can be compared with the saved run's.
-Besides, before each move is applied, `explain` reads what the interpreter looked at (the watched event's time
+`Teller.run_unit` runs simulator/reference_run.py's `run_unit` (the same interpreter calls in the same order, the
+same draws, the same trace rows, so the story's rows can be compared with the saved run's) as its observer
+(`UnitObserver`): before each move is applied, `explain` reads what the interpreter looked at (the watched event's time
 and limit, the attribute and the operator, the segment at that moment, the split's draw and thresholds, the
 quiet hours, the cap's sends, the opt-out or suppression) and words it. Kept apart from story.py so that each
 stays readable; nothing else should need it.
@@ -11,7 +11,6 @@ stays readable; nothing else should need it.
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -19,16 +18,15 @@ import numpy as np
 
 from app.semantics.ab_test import PATH_NAMES
 from app.semantics.draws import SPLIT, SPLIT_ACCOUNT, hash_keys, stream, uniforms
-from app.semantics.outcomes import CAPPED, COMPLETED, GOAL, HOLDOUT, LABELS, SENT, SHARED, SUPPRESSED, YES
+from app.semantics.outcomes import CAPPED, GOAL, HOLDOUT, LABELS, SENT, SHARED, SUPPRESSED, YES
 from app.semantics.plan import LINK_CLICK, Kind, Plan, StepPlan
-from app.semantics.reference import (NEVER, ContactState, Move, UnitState, Wait, advance, apply, condition_holds,
-                                     enter, event_limit, exit_due, observe, observe_event, stop, unit_zone)
+from app.semantics.reference import (NEVER, ContactState, Move, UnitState, condition_holds,
+                                     event_limit, unit_zone)
 from app.semantics.timezones import utc_iso
-from simulator.behaviour import BehaviourModel, contact_modifiers, message_events
-from simulator.reference_run import MSG_EVENTS, PopulationFacts
+from simulator.behaviour import BehaviourModel
+from simulator.reference_run import PopulationFacts, UnitObserver, run_unit
 from simulator.story import Happening, StepStory, local_text
 from simulator.trace import TraceBuilder
-from simulator.world import effect_bits, trigger_times
 
 CHANNEL_WORDS = {"email": "email", "sms": "text message", "push": "push notification"}
 
@@ -69,7 +67,7 @@ class _Blocked:
     how: str  # "unsubscribed" | "hard bounce"
 
 
-class Teller:
+class Teller(UnitObserver):
     """Drives one unit through the interpreter as simulator.reference_run does, recording why it moved."""
 
     def __init__(self, plan: Plan, facts: PopulationFacts, behaviour: BehaviourModel, seed: int, row: int,
@@ -81,110 +79,75 @@ class Teller:
         self.blocked_why: dict[tuple[int, str], _Blocked] = {}  # (row, channel) -> why it is blocked
         self.decisions: Mapping[str, dict[str, Any]] = {}  # A/B split id -> its decision as the run saved it
         self.content: Mapping[str, Any] = {}  # content name -> Content (its subject or text is quoted)
+        # the unit being told (set per unit by run_unit)
+        self._k, self._account, self._mine = 0, -1, 0  # its iteration, account (-1: none), the story contact's place
+        self._sent: dict[int, _Message] = {}  # step index -> the story contact's message there
+        self._own: dict[str, int] = {}  # trigger name -> when the story contact's own event (not a message's) is
+        self._story: StepStory | None = None  # the move being made
 
-    # the reference run's unit loop (reference_run._run_unit), with the story recorded at every move
+    # the reference run's unit loop (reference_run.run_unit), with the story recorded at every move
     def run_unit(self, k: int, contacts: list[ContactState], t0: int, account: int) -> None:
-        plan, facts, pop = self.plan, self.facts, self.facts.pop
-        cutoff, horizon = plan.cutoff(k)
-        state = enter(plan, contacts, k, t0)
-        heap: list[tuple[int, int, str, Any]] = []
-        seq = 0
-        goal_name = plan.goal.name if plan.goal else None
-        goal_at = NEVER
-        drawn_unsub: dict[int, int] = {}
-        drawn_conv: dict[int, int] = {}
-        sent: dict[int, _Message] = {}  # step index -> the story contact's message there
-        mine = next(i for i, c in enumerate(contacts) if c.contact == self.row)
-        own: dict[str, int] = {}  # trigger name -> when the story contact's own event (not a message's) happens
+        self._k, self._account = k, account
+        self._mine = next(i for i, c in enumerate(contacts) if c.contact == self.row)
+        self._sent, self._own = {}, {}
+        run_unit(self.plan, self.facts, self.behaviour, self.seed, k, contacts, t0, account, self.out,
+                 self.mods_cache, observer=self)
 
-        def push(t: int, kind: str, payload: Any) -> None:
-            nonlocal seq, goal_at
-            if t >= NEVER:
-                return
-            heapq.heappush(heap, (t, seq, kind, payload))
-            seq += 1
-            if kind == "contact" and payload[0] == goal_name:
-                goal_at = min(goal_at, t)
+    # --- what the loop tells (reference_run.UnitObserver) ---------------------------------------------------
+    def trigger(self, pos: int, name: str, t: int) -> None:
+        if pos == self._mine:
+            self._own[name] = min(self._own.get(name, NEVER), t)
 
-        for pos, c in enumerate(contacts):
-            for trig in (*plan.exits, *([plan.goal] if plan.goal else [])):
-                t = int(trigger_times(facts.world, trig, np.array([c.contact]), np.array([t0]), k)[0])
-                push(t, "contact", (trig.name, pos))
-                if pos == mine and t < NEVER:
-                    own[trig.name] = min(own.get(trig.name, NEVER), t)
+    def moving(self, state: UnitState, index: int, arrived: int, move: Move) -> None:
+        self._story = self.explain(state, index, arrived, move, self._mine, self._account, self._sent)
 
-        def chance(step: StepPlan) -> float:
-            return self.draw(step, contacts[0].contact, account)
+    def message(self, pos: int, row: int, step_index: int, move: Move, ev: Any, link: str | None) -> None:
+        step = self.plan.steps[step_index]
+        unsub, hard = int(ev.unsubscribed[0]), int(ev.hard_bounced[0])
+        lost = min(unsub, hard)
+        if lost < NEVER and step.channel:
+            key = (row, step.channel)
+            if key not in self.blocked_why or lost < self.blocked_why[key].at:
+                self.blocked_why[key] = _Blocked(lost, step_index, "unsubscribed" if unsub <= hard else "hard bounce")
+        if pos == self._mine:
+            times = {n: int(ev.get(n)[0]) for n in ("delivered", "bounced", "hard_bounced", "opened", "clicked",
+                                                     "unsubscribed", "converted")}
+            self._sent[step_index] = _Message(step_index, move.at, times, link)
+            assert self._story is not None
+            self._story.happenings.extend(self.happenings(step, times, link))
 
-        now = t0
-        final: Move | None = None
-        while final is None:
-            while heap and heap[0][0] <= now:
-                t, _, kind, payload = heapq.heappop(heap)
-                if kind == "message":
-                    observe(state, payload[0], payload[1], t)
-                else:
-                    observe_event(state, payload[0], t, contacts[payload[1]], *payload[2:])
-            action: Wait | Move = Wait(NEVER)
-            while final is None:
-                action = advance(plan, facts, state, now, chance)
-                if isinstance(action, Wait):
-                    break
-                step_index, arrived = state.step, state.arrived
-                assert step_index is not None
-                story = self.explain(state, step_index, arrived, action, mine, account, sent)
-                self.visit(k, contacts, step_index, arrived, action)
-                apply(plan, state, action)
-                if plan.steps[step_index].kind == Kind.MESSAGE:
-                    self.send(k, step_index, contacts, action, push, drawn_unsub, drawn_conv, mine, sent, story)
-                self.stories.append(story)
-                if action.next is None:
-                    final = action
-                elif action.next == plan.end:
-                    final = Move(action.at, COMPLETED, None)
-                    self.visit(k, contacts, plan.end, action.at, final)
-                    self.stories.append(self.ending(k, plan.end, action.at, final, "reached the end of its path",
-                                                    {"kind": "end"}))
-            if final is not None:
-                break
-            assert isinstance(action, Wait) and state.step is not None
-            ex = exit_due(plan, state)
-            if ex is not None:
-                final = ex
-                self.visit(k, contacts, state.step, state.arrived, ex)
-                self.stories.append(self.left_on(k, state, ex, own, drawn_conv, mine, sent))
-                break
-            wake = min(action.until, heap[0][0] if heap else NEVER)
-            if wake >= cutoff:
-                final = stop(cutoff, horizon)
-                self.visit(k, contacts, state.step, state.arrived, final)
-                why = (f"still here when the simulation ended ({local_text(cutoff, plan.timezone)}): "
-                       + self.waiting_for(state, k)) if horizon else \
-                    (f"the journey's schedule ended at {local_text(cutoff, plan.timezone)} while it waited here"
-                     if cutoff >= plan.end_at else
-                     f"this repetition ended at {local_text(cutoff, plan.timezone)} while it waited here")
-                s = self.step_story(k, state.step, state.arrived, final, why,
-                                    {"kind": "horizon" if horizon else "schedule_end", "at": utc_iso(cutoff)})
-                self.stories.append(s)
-                break
-            now = wake
+    def moved(self) -> None:
+        assert self._story is not None
+        self.stories.append(self._story)
+        self._story = None
 
-        reached = goal_at < plan.goal_deadline(t0, cutoff)
+    def reached_end(self, at: int, final: Move) -> None:
+        self.stories.append(self.ending(self._k, self.plan.end, at, final, "reached the end of its path",
+                                        {"kind": "end"}))
+
+    def exited(self, state: UnitState, ex: Move, drawn_conv: dict[int, int]) -> None:
+        self.stories.append(self.left_on(self._k, state, ex, self._own, drawn_conv, self._mine, self._sent))
+
+    def cut_off(self, state: UnitState, final: Move, cutoff: int, horizon: bool) -> None:
+        plan = self.plan
+        assert state.step is not None
+        why = (f"still here when the simulation ended ({local_text(cutoff, plan.timezone)}): "
+               + self.waiting_for(state, self._k)) if horizon else \
+            (f"the journey's schedule ended at {local_text(cutoff, plan.timezone)} while it waited here"
+             if cutoff >= plan.end_at else
+             f"this repetition ended at {local_text(cutoff, plan.timezone)} while it waited here")
+        self.stories.append(self.step_story(self._k, state.step, state.arrived, final, why,
+                                            {"kind": "horizon" if horizon else "schedule_end",
+                                             "at": utc_iso(cutoff)}))
+
+    def finished(self, goal_at: int, reached: bool, final: Move) -> None:
+        plan = self.plan
         if reached and final.outcome != GOAL and self.stories and plan.goal is not None:
             days = plan.goal_window // 86_400
             late = "after leaving the journey" if goal_at >= final.at else "while in the journey"
             self.stories[-1].happenings.append(Happening(
                 goal_at, "goal", f"reached the goal ({plan.goal.name}) {late}: it counts for the journey, being "
                                  f"within {days} days of entering"))
-        for pos, c in enumerate(contacts):
-            caused = {"converted": np.array([drawn_conv.get(pos, NEVER)]),
-                      "unsubscribed": np.array([drawn_unsub.get(pos, NEVER)])}
-            with_bits, without_bits = effect_bits(facts.world, np.array([c.contact]), np.array([t0]),
-                                                  plan.goal_deadline(np.array([t0]), cutoff), k, caused)
-            self.out.units(np.array([c.contact]), k, np.array([t0]), np.array([final.at]),
-                           np.array([final.outcome]), np.array([goal_at if reached else NEVER]), with_bits,
-                           without_bits)
-        del pop
 
     def draw(self, step: StepPlan, first_row: int, account: int) -> float:
         """The split's uniform draw, keyed as the reference run keys it (the account, or the unit's first contact)."""
@@ -194,59 +157,6 @@ class Teller:
         else:
             h = hash_keys(pop.contact_id[first_row:first_row + 1], stream(self.seed, step.key, SPLIT))
         return float(uniforms(h)[0][0])
-
-    def visit(self, k: int, contacts: list[ContactState], step: int, t_enter: int, move: Move) -> None:
-        for pos, c in enumerate(contacts):
-            o = move.contact_outcomes[pos] if move.contact_outcomes is not None else move.outcome
-            self.out.visits(np.array([c.contact]), k, step, np.array([t_enter]), np.array([move.at]), o)
-
-    def send(self, k: int, step_index: int, contacts: list[ContactState], move: Move, push: Any,
-             drawn_unsub: dict[int, int], drawn_conv: dict[int, int], mine: int, sent: dict[int, _Message],
-             story: StepStory) -> None:
-        """reference_run._send, keeping what the story contact's message did."""
-        plan, pop = self.plan, self.facts.pop
-        step = plan.steps[step_index]
-        b = self.behaviour.for_step(step.id, step.channel or "")
-        assert move.contact_outcomes is not None
-        for pos, (c, o) in enumerate(zip(contacts, move.contact_outcomes)):
-            if o != SENT:
-                continue
-            row = c.contact
-            if row not in self.mods_cache:
-                self.mods_cache[row] = contact_modifiers(self.behaviour, pop, np.array([row]), plan.events,
-                                                         plan.start, self.facts.world.member)
-            ev = message_events(b, self.seed, k, step.key, pop.contact_id[row:row + 1], np.array([move.at]),
-                                self.mods_cache[row], np.zeros(1, dtype=np.int64), len(step.links))
-            for name in MSG_EVENTS:
-                push(int(ev.get(name)[0]), "message", (step_index, name))
-            link = None
-            if ev.link is not None and ev.link[0] >= 0:
-                link = step.links[int(ev.link[0])]
-                push(int(ev.clicked[0]), "message", (step_index, f"{LINK_CLICK}{link}"))
-            unsub = int(ev.unsubscribed[0])
-            push(unsub, "contact", ("unsubscribed", pos, step.channel))
-            drawn_unsub[pos] = min(drawn_unsub.get(pos, NEVER), unsub)
-            hard = int(ev.hard_bounced[0])
-            lost = min(unsub, hard)
-            if lost < NEVER and step.channel:
-                key = (row, step.channel)
-                if key not in self.blocked_why or lost < self.blocked_why[key].at:
-                    self.blocked_why[key] = _Blocked(lost, step_index, "unsubscribed" if unsub <= hard
-                                                     else "hard bounce")
-            c.block(step.channel, lost)
-            conv = int(ev.converted[0])
-            push(conv, "contact", (self.behaviour.conversion_event, pos))
-            drawn_conv[pos] = min(drawn_conv.get(pos, NEVER), conv)
-            if self.facts.world.feeds_back and conv < NEVER:
-                self.facts.bought.setdefault(row, []).append(conv)
-            self.out.messages(np.array([row]), k, step_index, np.array([move.at]),
-                              {n: ev.get(n) for n in ("delivered", "opened", "clicked", "unsubscribed",
-                                                      "converted")})
-            if pos == mine:
-                times = {n: int(ev.get(n)[0]) for n in ("delivered", "bounced", "hard_bounced", "opened",
-                                                          "clicked", "unsubscribed", "converted")}
-                sent[step_index] = _Message(step_index, move.at, times, link)
-                story.happenings.extend(self.happenings(step, times, link))
 
     def happenings(self, step: StepPlan, times: dict[str, int], link: str | None) -> list[Happening]:
         """What the contact did with a message, before the simulation's horizon, in time order."""
@@ -283,8 +193,6 @@ class Teller:
             sid, name, typ = s.id, s.name, s.type
         outcome = move.contact_outcomes[self._mine] if move.contact_outcomes is not None else move.outcome
         return StepStory(k, index, sid, name, typ, entered, move.at, LABELS.get(outcome, str(outcome)), why, reason)
-
-    _mine = 0  # the story contact's position in its unit (set per unit)
 
     def ending(self, k: int, index: int, at: int, move: Move, why: str, reason: dict[str, Any]) -> StepStory:
         return self.step_story(k, index, at, move, why, reason)
