@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QDateTime, QTimeZone, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QFormLayout, QFrame, QGridLayout, QHBoxLayout,
                                QLabel, QLineEdit, QProgressBar, QPushButton, QRadioButton, QSizePolicy, QSpinBox,
                                QToolButton, QVBoxLayout, QWidget)
@@ -35,6 +34,7 @@ from designer.panels.common import (ERROR_COLORS, FieldNote, MutedLabel, blocked
 from designer.panels.inputs import DateTimeLine
 from designer.simulation.behaviour_model import message_steps
 from designer.simulation.behaviour_table import BehaviourTable
+from designer.simulation.job_panel import JobPanel
 from designer.simulation.worker import RunJob
 from app.semantics.plan import DEFAULT_HORIZON_DAYS
 from simulator.population import LOCALES, MIXED
@@ -47,7 +47,6 @@ DEFAULT_REPLICAS = 3
 DEFAULT_HORIZON = 30
 PROGRESS_STEPS = 1000
 CHECK_DELAY_MS = 200
-CANCELLED_TEXT = "Run cancelled: nothing was saved."
 
 
 def _cancel(holder: list[RunJob | None]) -> None:
@@ -57,12 +56,13 @@ def _cancel(holder: list[RunJob | None]) -> None:
         job.cancel()
 
 
-class RunPanel(QWidget):
+class RunPanel(JobPanel[RunJob], QWidget):
     """Simulate the current journey (see the module docstring)."""
 
     runCompleted = Signal(object, object)  # RunRecord, run id (None: not saved)
     runStarted = Signal()
     runEnded = Signal(str)  # "completed", "failed" or "cancelled"
+    cancelled_text = "Run cancelled: nothing was saved."
 
     def __init__(self, document: Document, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -318,14 +318,6 @@ class RunPanel(QWidget):
         self._sync_enabled()
 
     # --- state ----------------------------------------------------------------------------------------------
-    @property
-    def job(self) -> RunJob | None:
-        """The running job, if any."""
-        return self._job_holder[0]
-
-    def is_running(self) -> bool:
-        return self.job is not None
-
     def population_kind(self) -> str:
         """'synthetic', 'project' or 'segment', as chosen."""
         return ("synthetic", "project", "segment")[max(0, self.population_group.checkedId())]
@@ -453,44 +445,23 @@ class RunPanel(QWidget):
         job.start()
         return True
 
-    def cancel(self) -> None:
-        """Stop the running job (it reports 'cancelled' and nothing is saved)."""
-        job = self.job
-        if job is not None:
-            job.cancel()
-            self.cancel_button.setEnabled(False)
-            self.progress.setFormat("Cancelling…")
-
     def shutdown(self, wait_ms: int = 30_000) -> None:
-        """Cancel a running job and wait for its thread to end (closing the panel or the window)."""
         job = self.job
-        if job is not None:
-            job.cancel()
-            job.wait(wait_ms)
-            self._finish()
-            if job.run_id is not None:  # the cancel came while the run was being stored: it is in the project
-                self.document.run_saved(job.run_id)
+        super().shutdown(wait_ms)
+        if job is not None and job.run_id is not None:  # cancelled while the run was stored: it is in the project
+            self.document.run_saved(job.run_id)
 
-    def closeEvent(self, event: QCloseEvent) -> None:
-        self.shutdown()
-        super().closeEvent(event)
-
-    def _finish(self) -> None:
-        job = self.job
-        if job is not None:
-            for signal in (job.progressed, job.succeeded, job.failed, job.cancelled):
-                signal.disconnect()
-        self._job_holder[0] = None
-        self._sync_enabled()
+    def _ended(self, how: str) -> None:
+        self.runEnded.emit(how)
 
     def _progressed(self, fraction: float, message: str) -> None:
-        if self.sender() is not self.job:
+        if not self._ours():
             return
         self.progress.setValue(round(max(0.0, min(1.0, fraction)) * PROGRESS_STEPS))
         self.progress.setFormat(f"{message} — %p%")
 
     def _succeeded(self, outcome: RunOutcome, run_id: int | None, why: str) -> None:
-        if self.sender() is not self.job:
+        if not self._ours():
             return
         request = self._request
         assert request is not None
@@ -509,24 +480,6 @@ class RunPanel(QWidget):
         self._say(self._summary(outcome, run_id, why))
         self.runCompleted.emit(outcome.record, run_id)
         self.runEnded.emit("completed")
-
-    def _failed(self, message: str) -> None:
-        if self.sender() is not self.job:
-            return
-        self._finish()
-        self.progress.setValue(0)
-        self.progress.setFormat("Not run")
-        self._say(message, error=True)
-        self.runEnded.emit("failed")
-
-    def _cancelled(self) -> None:
-        if self.sender() is not self.job:
-            return
-        self._finish()
-        self.progress.setValue(0)
-        self.progress.setFormat("Cancelled")
-        self._say(CANCELLED_TEXT)
-        self.runEnded.emit("cancelled")
 
     def _summary(self, outcome: RunOutcome, run_id: int | None, why: str = "") -> str:
         from simulator.effect_text import headline

@@ -29,13 +29,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, QTimer, Signal
-from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (QDockWidget, QFrame, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QMenu, QProgressBar,
                                QPushButton, QScrollArea, QSpinBox, QSplitter, QToolButton, QVBoxLayout,
                                QWidget)
 
 from app.errors import JourneyStudioError, one_line
 from designer.document import Document
+from designer.simulation.job_panel import JobPanel
 from designer.panels.common import ERROR_COLORS, FieldNote, MutedLabel, bold, combo_box, form_layout, tone
 
 if TYPE_CHECKING:
@@ -50,7 +50,6 @@ DEFAULT_REPLICAS = 5
 DEFAULT_SEED = 1
 MAX_CONTACTS = 2_000_000  # a sweep runs every point at this size: the command line takes more
 MODEL_DELAY_MS = 200
-CANCELLED_TEXT = "Sweep cancelled: its worker processes were stopped; nothing was changed."
 
 
 # --- the job ------------------------------------------------------------------------------------------------
@@ -186,10 +185,11 @@ class VariedRow(QWidget):
 
 # --- the panel ----------------------------------------------------------------------------------------------
 
-class SweepPanel(QWidget):
+class SweepPanel(JobPanel[SweepJob], QWidget):
     """What-if sweeps over a journey (see the module docstring)."""
 
     sweepEnded = Signal(str)  # "completed", "failed" or "cancelled"
+    cancelled_text = "Sweep cancelled: its worker processes were stopped; nothing was changed."
 
     def __init__(self, document: Document, behaviour: Callable[[], BehaviourModel | None] | None = None,
                  parent: QWidget | None = None) -> None:
@@ -343,13 +343,6 @@ class SweepPanel(QWidget):
         self._sync_enabled()
 
     # --- state ----------------------------------------------------------------------------------------------
-    @property
-    def job(self) -> SweepJob | None:
-        return self._job_holder[0]
-
-    def is_running(self) -> bool:
-        return self.job is not None
-
     def journey_id(self) -> str | None:
         data = self.journey_combo.currentData()
         return str(data) if data else None
@@ -461,43 +454,18 @@ class SweepPanel(QWidget):
         job.start()
         return True
 
-    def cancel(self) -> None:
-        """Stop the running sweep (its worker processes are ended)."""
-        job = self.job
-        if job is not None:
-            job.cancel()
-            self.cancel_button.setEnabled(False)
-            self.progress.setFormat("Cancelling…")
-
-    def shutdown(self, wait_ms: int = 30_000) -> None:
-        """Cancel a running sweep and wait for its thread (closing the panel or the window)."""
-        job = self.job
-        if job is not None:
-            job.cancel()
-            job.wait(wait_ms)
-            self._finish()
-
-    def closeEvent(self, event: QCloseEvent) -> None:
-        self.shutdown()
-        super().closeEvent(event)
-
-    def _finish(self) -> None:
-        job = self.job
-        if job is not None:
-            for signal in (job.progressed, job.succeeded, job.failed, job.cancelled):
-                signal.disconnect()
-        self._job_holder[0] = None
-        self._sync_enabled()
+    def _ended(self, how: str) -> None:
+        self.sweepEnded.emit(how)
 
     def _progressed(self, done: int, total: int) -> None:
-        if self.sender() is not self.job:
+        if not self._ours():
             return
         self.progress.setRange(0, total)
         self.progress.setValue(done)
         self.progress.setFormat(f"Point {done} of {total} ({time.perf_counter() - self._started:.0f} s)")
 
     def _succeeded(self, doc: dict[str, Any]) -> None:
-        if self.sender() is not self.job:
+        if not self._ours():
             return
         self._finish()
         took = time.perf_counter() - self._started
@@ -505,24 +473,6 @@ class SweepPanel(QWidget):
         self.progress.setFormat(f"Done: {len(doc['points'])} points and the current settings in {took:.1f} s")
         self.show_doc(doc)
         self.sweepEnded.emit("completed")
-
-    def _failed(self, message: str) -> None:
-        if self.sender() is not self.job:
-            return
-        self._finish()
-        self.progress.setValue(0)
-        self.progress.setFormat("Not run")
-        self._say(message, error=True)
-        self.sweepEnded.emit("failed")
-
-    def _cancelled(self) -> None:
-        if self.sender() is not self.job:
-            return
-        self._finish()
-        self.progress.setValue(0)
-        self.progress.setFormat("Cancelled")
-        self._say(CANCELLED_TEXT)
-        self.sweepEnded.emit("cancelled")
 
     # --- results --------------------------------------------------------------------------------------------
     def show_doc(self, doc: dict[str, Any]) -> None:
