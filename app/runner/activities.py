@@ -483,12 +483,16 @@ class Activities:
         if accounts:
             wids = {a: unit_workflow_id(r.key, a, req.iteration) for a in sorted(accounts)}
             entered = await asyncio.to_thread(self.state.started, r.key, req.iteration, list(wids.values()))
+            found: dict[int, list[tuple[int, str | None]]] = {}
             for a, wid in wids.items():
                 if wid in entered:
                     continue  # the account entered this iteration already (at an earlier page or look)
-                members = await asyncio.to_thread(self.contacts.account_audience, r, req.at, a)
-                if members:
-                    units.append((wid, [c for c, _ in members], _zone(members[0][1]), a))
+                found[a] = await asyncio.to_thread(self.contacts.account_audience, r, req.at, a)
+            had = await asyncio.to_thread(taken, self.state.path, r.key, req.iteration,
+                                          [c for members in found.values() for c, _ in members])
+            for a, members in found.items():  # an account the previous version's run had entered this iteration
+                if members and not had & {c for c, _ in members}:  # does not enter again (migrate_flight.taken)
+                    units.append((wids[a], [c for c, _ in members], _zone(members[0][1]), a))
         gate = asyncio.Semaphore(START_CONCURRENCY)
         attributes = TypedSearchAttributes([SearchAttributePair(KEY, r.key)])
 

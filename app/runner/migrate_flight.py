@@ -12,8 +12,11 @@ Durable and exactly once, through a ledger in N+1's state (`in_flight_moves`, on
    still waits there (outcome `stopped` on N). A `progress` query confirms it: stopped at that step, or it had
    moved on first (then it stays on N: `stayed`);
 3. a unit confirmed stopped is started on N+1 at the target step, in a workflow of its own whose id comes from
-   N+1's key, the contact and the iteration (`REJECT_DUPLICATE`: started once however often this runs), and
-   recorded as enrolled in N+1; or, told to leave, it is left. Then the row is settled (`moved`, `left`);
+   N+1's key, the contact (or, a journey that targets accounts, the account) and the iteration
+   (`REJECT_DUPLICATE`: started once however often this runs), and recorded as enrolled in N+1; or, told to leave,
+   it is left. Then the row is settled (`moved`, `left`). An account's unit moves whole: one workflow for all the
+   contacts it had on N (its members), with the account and the time zone it had there (the ledger's row keeps
+   them), so its path is one, its tasks are once per account and its contacts' events go to it;
 4. once every row is settled, N's state is marked as replaced (`REPLACED`): N's enrolment, which reads the mark at
    every page, enrols nobody new (they belong to N+1), after a restart too; and the contacts N enrolled while the
    take-over ran are recorded as taken as well.
@@ -32,7 +35,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app.runner.calls import CONTACT_WORKFLOW, IN_FLIGHT_EVENT, ContactInput, Event, contact_workflow_id
+from app.runner.calls import (CONTACT_WORKFLOW, IN_FLIGHT_EVENT, ContactInput, Event, contact_workflow_id,
+                              unit_workflow_id)
 from app.runner.runnable import RunnerError
 from app.runner.state_read import read_settings
 
@@ -45,7 +49,8 @@ if TYPE_CHECKING:
 
 LEDGER = ("CREATE TABLE IF NOT EXISTS in_flight_moves (unit TEXT PRIMARY KEY, workflow TEXT NOT NULL, "
           "iteration INTEGER NOT NULL, contacts TEXT NOT NULL, from_step TEXT NOT NULL, action TEXT NOT NULL, "
-          "target TEXT, status TEXT NOT NULL, sim_at INTEGER)")
+          "target TEXT, status TEXT NOT NULL, sim_at INTEGER, account INTEGER NOT NULL DEFAULT -1, timezone TEXT)")
+LATER_COLUMNS = {"account": "INTEGER NOT NULL DEFAULT -1", "timezone": "TEXT"}  # added to a ledger written before
 TAKEN = ("CREATE TABLE IF NOT EXISTS in_flight_taken (journey TEXT NOT NULL, iteration INTEGER NOT NULL, "
          "contact_id INTEGER NOT NULL, PRIMARY KEY (journey, iteration, contact_id))")
 SOURCE = "CREATE TABLE IF NOT EXISTS in_flight_source (journey TEXT PRIMARY KEY, source TEXT NOT NULL)"
@@ -67,6 +72,10 @@ def _ensure(path: Path) -> None:
     try:
         con.execute(LEDGER)
         con.execute(TAKEN)
+        have = {row[1] for row in con.execute("PRAGMA table_info(in_flight_moves)")}
+        for name, kind in LATER_COLUMNS.items():
+            if name not in have:
+                con.execute(f"ALTER TABLE in_flight_moves ADD COLUMN {name} {kind}")
     finally:
         con.close()
 
@@ -114,25 +123,43 @@ def _among(con: sqlite3.Connection, sql: str, args: tuple[Any, ...], contacts: l
 
 
 def ledger_counts(db: Path) -> dict[str, Any]:
-    """What the ledger holds, for `status`: units and contacts per status, and per (step, action)."""
+    """What the ledger holds, for `status`: contacts per status, and per (step, action); a journey that targets
+    accounts adds `accounts`, the accounts' units per status (a contact without an account is a unit of its own,
+    counted in contacts only)."""
     if not db.is_file():
         return {}
     con = _connect(db)
     try:
         if con.execute("SELECT 1 FROM sqlite_master WHERE name = 'in_flight_moves'").fetchone() is None:
             return {}
+        columns = {row[1] for row in con.execute("PRAGMA table_info(in_flight_moves)")}
+        account = "account" if "account" in columns else "-1"  # a ledger written before accounts could move
         contacts: dict[str, int] = {}
+        accounts: dict[str, int] = {}
         steps: dict[str, dict[str, int]] = {}
-        for status, step, action, target, people in con.execute(
-                "SELECT status, from_step, action, target, contacts FROM in_flight_moves"):
+        for status, step, action, target, people, acc in con.execute(
+                f"SELECT status, from_step, action, target, contacts, {account} FROM in_flight_moves"):
             n = len(json.loads(people))
             contacts[status] = contacts.get(status, 0) + n
+            if int(acc) >= 0:
+                accounts[status] = accounts.get(status, 0) + 1
             key = f"{action} {target}" if target else str(action)
             per = steps.setdefault(str(step), {})
             per[f"{key}: {status}"] = per.get(f"{key}: {status}", 0) + n
-        return {"contacts": contacts, "steps": steps}
+        return {"contacts": contacts, "steps": steps, **({"accounts": accounts} if accounts else {})}
     finally:
         con.close()
+
+
+def taken_over_text(counts: dict[str, Any]) -> str:
+    """The ledger's figures in words (ledger_counts): "12 left, 412 moved"; with accounts, "3 left (1 account), 6
+    moved (2 accounts)" (contacts, and the accounts among the units)."""
+    contacts, accounts = counts.get("contacts") or {}, counts.get("accounts") or {}
+
+    def part(status: str, n: int) -> str:
+        a = int(accounts.get(status, 0))
+        return f"{n:,} {status}" + (f" ({a:,} account{'s' if a != 1 else ''})" if a else "")
+    return ", ".join(part(k, int(n)) for k, n in sorted(contacts.items()))
 
 
 def plan_of_package(source: str) -> Plan | None:
@@ -149,10 +176,16 @@ def plan_of_package(source: str) -> Plan | None:
     return from_plain(doc, source) if doc is not None else None
 
 
-async def _units_of(client: Client, key: str) -> list[tuple[str, str, int, list[int], str]]:
-    """(unit id, workflow id, iteration, contacts, step it is at) of every unit of N still running."""
+UnitRow = tuple[str, str, int, list[int], str, int, str | None]  # unit and workflow id, iteration, contacts, step,
+#                                                                    account (-1: none), time zone
+UNKNOWN_ZONE = "?"  # a unit whose worker does not say its time zone (its code is older than this module's)
+
+
+async def _units_of(client: Client, key: str) -> list[UnitRow]:
+    """(unit id, workflow id, iteration, contacts, step it is at, account, time zone) of every unit of N still
+    running; an account's unit lists all its contacts, its first (whose time zone the unit keeps) first."""
     from app.runner.calls import COHORT_WORKFLOW
-    out: list[tuple[str, str, int, list[int], str]] = []
+    out: list[UnitRow] = []
     query = f"JourneyKey = '{key}' AND ExecutionStatus = 'Running'"
     async for wf in client.list_workflows(query, page_size=1000):
         found = await _ask(client, wf.id)
@@ -165,8 +198,22 @@ async def _units_of(client: Client, key: str) -> list[tuple[str, str, int, list[
             if not step or step == "end":
                 continue
             it = int(uid.rsplit(":it:", 1)[1]) if ":it:" in uid else 0
-            out.append((uid, wf.id, it, [int(c) for c in (p.get("paths") or {})], step))
+            zone = p.get("timezone") if isinstance(p.get("timezone"), str) else None if "timezone" in p \
+                else UNKNOWN_ZONE
+            out.append((uid, wf.id, it, [int(c) for c in (p.get("paths") or {})], step, _account_of(key, uid, p),
+                        zone))
     return out
+
+
+def _account_of(key: str, uid: str, progress: dict[str, Any]) -> int:
+    """The account a unit of N is (-1: a contact): as its progress says, else as its id names it
+    (calls.unit_workflow_id: a worker of N that does not say it)."""
+    found = progress.get("account")
+    if isinstance(found, int) and not isinstance(found, bool):
+        return found
+    head = f"journey:{key}:account:"
+    number = uid[len(head):].split(":it:", 1)[0] if uid.startswith(head) else ""
+    return int(number) if number.isdigit() else -1
 
 
 async def _ask(client: Client, workflow: str) -> dict[str, Any]:
@@ -226,13 +273,10 @@ async def migrate(run: Run, replaces: Path) -> dict[str, int]:
 
     from app.package.in_flight import FINISH, LEAVE, MOVE
     from app.runner.devserver import connect
-    from app.runner.workflows import KEY
+    from app.runner.workflows import KEY, TALLY
     r, s = run.r, run.settings
     state: StateDb | None = run.state
     assert state is not None
-    if r.plan.accounts:
-        raise RunnerError("--replaces: a journey that targets accounts cannot take over its previous version's run "
-                          "yet (its units are accounts); run it without --replaces")
     if s.script is not None:
         raise RunnerError("--replaces does not go with --rehearse: a rehearsal starts on its own logical time")
     if not r.source or not Path(r.source).is_file():
@@ -255,9 +299,12 @@ async def migrate(run: Run, replaces: Path) -> dict[str, int]:
     db = state.path
     await asyncio.to_thread(_ensure, db)
     if not state.get(LISTED):
-        units = await _units_of(old_client, old_key)
-        rows = [(uid, wid, it, json.dumps(cs), step, plan.decision(step).action, plan.decision(step).target, PLANNED)
-                for uid, wid, it, cs, step in units if plan.decision(step).action != FINISH]
+        units = [u for u in await _units_of(old_client, old_key) if plan.decision(u[4]).action != FINISH]
+        unknown = {u[3][0] for u in units if u[6] == UNKNOWN_ZONE and u[3]}
+        zones = await asyncio.to_thread(_zones_of, run, sorted(unknown)) if unknown else {}
+        rows = [(uid, wid, it, json.dumps(cs), step, plan.decision(step).action, plan.decision(step).target, PLANNED,
+                 account, zones.get(cs[0]) if zone == UNKNOWN_ZONE and cs else zone)
+                for uid, wid, it, cs, step, account, zone in units]
         enrolled = await asyncio.to_thread(_enrolled_of, old_db, old_key)
 
         def write() -> None:
@@ -265,7 +312,8 @@ async def migrate(run: Run, replaces: Path) -> dict[str, int]:
             try:
                 con.execute("BEGIN IMMEDIATE")
                 con.executemany("INSERT OR IGNORE INTO in_flight_moves (unit, workflow, iteration, contacts, "
-                                "from_step, action, target, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                                "from_step, action, target, status, account, timezone) "
+                                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
                 con.executemany("INSERT OR IGNORE INTO in_flight_taken VALUES (?, ?, ?)",
                                 [(r.key, it, c) for it, c in enrolled])
                 con.execute("COMMIT")
@@ -274,24 +322,37 @@ async def migrate(run: Run, replaces: Path) -> dict[str, int]:
         await asyncio.to_thread(write)
         state.put(LISTED, True)
     pending = await asyncio.to_thread(_pending, db)
-    attributes = TypedSearchAttributes([SearchAttributePair(KEY, r.key)])
-    for uid, wid, it, contacts, step, action, target in pending:
+
+    async def start(new_id: str, inp: ContactInput) -> None:
+        pairs: list[SearchAttributePair[Any]] = [SearchAttributePair(KEY, r.key)]
+        if inp.account >= 0:  # counted in contacts from its start, as enrolment's units are (status.tally)
+            pairs.append(SearchAttributePair(TALLY, [f"*{len(inp.contacts)}"]))
+        try:
+            await run.client.start_workflow(CONTACT_WORKFLOW, inp, id=new_id, task_queue=r.task_queue,
+                                            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                                            search_attributes=TypedSearchAttributes(pairs))
+        except WorkflowAlreadyStartedError:
+            pass  # started before a crash: not again
+        await asyncio.to_thread(state.record_enrolments, r.key, inp.iteration,
+                                [(c, new_id, inp.entered_at) for c in inp.contacts])
+
+    for uid, wid, it, contacts, step, action, target, account, zone in pending:
         await _signal(old_client, wid, uid, step)
         status = STAYED
         if await _confirm(old_client, wid, uid, step):
             if action == MOVE and target:
                 now = run.clock.sim(time.time())
-                for c in contacts:
-                    new_id = contact_workflow_id(r.key, c, it)
-                    inp = ContactInput(r.key, r.digest, c, it, now, None, run.clock.to_plain(), s.seed,
-                                       s.send_timeout, s.poll, False, [], [], -1, target)
-                    try:
-                        await run.client.start_workflow(CONTACT_WORKFLOW, inp, id=new_id, task_queue=r.task_queue,
-                                                        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                                                        search_attributes=attributes)
-                    except WorkflowAlreadyStartedError:
-                        pass  # started before a crash: not again
-                    await asyncio.to_thread(state.record_enrolments, r.key, it, [(c, new_id, now)])
+
+                def unit(first: int, members: list[int], acc: int, tz: str | None) -> ContactInput:
+                    return ContactInput(r.key, r.digest, first, it, now, tz, run.clock.to_plain(), s.seed,
+                                        s.send_timeout, s.poll, False, [], members, acc, str(target))
+                if account >= 0 and r.plan.accounts and contacts:  # the account's unit, whole: one workflow
+                    await start(unit_workflow_id(r.key, account, it), unit(contacts[0], contacts[1:], account, zone))
+                else:  # a contact (or, N+1 targeting contacts, each contact of N's account) on its own
+                    own = {contacts[0]: zone} if len(contacts) == 1 else await asyncio.to_thread(_zones_of, run,
+                                                                                                 contacts)
+                    for c in contacts:
+                        await start(contact_workflow_id(r.key, c, it), unit(c, [], -1, own.get(c)))
                 status = MOVED
             elif action == LEAVE:
                 status = LEFT
@@ -302,8 +363,7 @@ async def migrate(run: Run, replaces: Path) -> dict[str, int]:
     taken_over = dict(counts.get("contacts", {}))
     if not state.get(MILESTONE):
         detail = (f"the run of version {plan.to_version} took over the run of version {plan.from_version}: "
-                  + (", ".join(f"{n:,} {k}" for k, n in sorted(taken_over.items())) or "nobody was waiting")
-                  + f" ({replaces})")
+                  + (taken_over_text(counts) or "nobody was waiting") + f" ({replaces})")
         if await asyncio.to_thread(_milestone, s.contacts_db, r.plan.journey_id, detail):
             state.put(MILESTONE, True)
     return taken_over
@@ -372,15 +432,30 @@ def _enrolled_of(old_db: Path, key: str) -> list[tuple[int, int]]:
         con.close()
 
 
-def _pending(db: Path) -> list[tuple[str, str, int, list[int], str, str, str | None]]:
+def _pending(db: Path) -> list[tuple[str, str, int, list[int], str, str, str | None, int, str | None]]:
     con = _connect(db)
     try:
-        return [(str(u), str(w), int(it), [int(c) for c in json.loads(cs)], str(st), str(a), t)
-                for u, w, it, cs, st, a, t in con.execute(
-                    "SELECT unit, workflow, iteration, contacts, from_step, action, target FROM in_flight_moves "
-                    "WHERE status = ? ORDER BY unit", (PLANNED,))]
+        return [(str(u), str(w), int(it), [int(c) for c in json.loads(cs)], str(st), str(a), t, int(acc), tz)
+                for u, w, it, cs, st, a, t, acc, tz in con.execute(
+                    "SELECT unit, workflow, iteration, contacts, from_step, action, target, account, timezone "
+                    "FROM in_flight_moves WHERE status = ? ORDER BY unit", (PLANNED,))]
     finally:
         con.close()
+
+
+def _zones_of(run: Run, contacts: list[int]) -> dict[int, str | None]:
+    """The time zones of these contacts in the contacts database (a zone Python does not know: none), for a unit
+    whose own N's worker did not say."""
+    import zoneinfo
+    assert run.contacts is not None
+    out: dict[int, str | None] = {}
+    for c, row in run.contacts.contacts(contacts).items():
+        name = row.get("time_zone")
+        try:
+            out[c] = str(name) if name and zoneinfo.ZoneInfo(str(name)) else None
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            out[c] = None
+    return out
 
 
 def _settle(db: Path, unit: str, status: str) -> None:
@@ -392,4 +467,4 @@ def _settle(db: Path, unit: str, status: str) -> None:
 
 
 __all__ = ["IN_FLIGHT_EVENT", "REPLACED", "hand_over", "ledger_counts", "migrate", "plan_of_package", "replaced_by",
-           "taken"]
+           "taken", "taken_over_text"]

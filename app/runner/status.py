@@ -227,8 +227,8 @@ def _state_lines(counts: dict[str, Any]) -> list[str]:
     lines += [str(t.get("line")) for t in counts.get("ab_tests") or () if isinstance(t, dict)]
     flight = counts.get("in_flight")  # migrate_flight.py: the contacts this run took over from the previous version
     if isinstance(flight, dict) and isinstance(flight.get("contacts"), dict) and flight["contacts"]:
-        lines.append("Contacts in flight on the previous version: "
-                     + ", ".join(f"{n:,} {k}" for k, n in sorted(flight["contacts"].items())))
+        from app.runner.migrate_flight import taken_over_text  # "12 left, 412 moved" (with accounts, how many)
+        lines.append(f"Contacts in flight on the previous version: {taken_over_text(flight)}")
     by = counts.get("replaced_by")  # migrate_flight.hand_over: the next version's run took this one over
     if isinstance(by, dict):
         lines.append(f"Taken over by the run of version {by.get('version')} ({str(by.get('at', ''))[:20]}): this run "

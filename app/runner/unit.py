@@ -172,8 +172,10 @@ class Unit:
         self.woken = True
 
     def progress(self) -> dict[str, Any]:
-        """Where the unit is and the steps it took so far (its first contact's; `paths`: every contact's)."""
-        return {"step": self.where, "visits": self.visits, "paths": {str(c): v for c, v in self.paths.items()}}
+        """Where the unit is and the steps it took so far (its first contact's; `paths`: every contact's), with its
+        account and time zone (what the next version's run needs to take the unit over: migrate_flight.py)."""
+        return {"step": self.where, "visits": self.visits, "paths": {str(c): v for c, v in self.paths.items()},
+                "account": self.inp.account, "timezone": self.inp.timezone}
 
     async def run(self) -> dict[str, Any]:
         inp = self.inp
