@@ -4,9 +4,11 @@ project file) and the simulator (evaluated in memory) all draw their contacts he
 
 NumPy samples every numeric column for all contacts at once; Faker only fills small pools per locale (names,
 cities, companies), and only when a text column that needs them is read (`ContactBase` columns are made on
-first use), so the simulator, which needs no names, never starts Faker for the common locales. Every random
-draw is made up front, each part (accounts, contacts, attributes, lists, history) from a stream of its own in a
-fixed order, so what is read does not change what is drawn, and parts are drawn on two threads at once.
+first use), so the simulator, which needs no names, never starts Faker for the common locales. Each part
+(accounts, contacts, attributes, lists, history) draws from a stream of its own, so what is read does not change
+what is drawn: the contacts and their attributes are drawn at once, on two threads; the subscription lists and
+the interaction history when first read (a run whose segments read no history does not draw it: it was 40 % of
+a population's time), from the same streams and values, so the same numbers.
 
 The shape follows a real customer base, with engagement as the common thread (see app.audience.profile):
 lifetime value is lognormal (right-skewed), purchase recency exponential and shorter for engaged contacts,
@@ -21,10 +23,11 @@ versions of Faker and NumPy).
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -175,17 +178,28 @@ def synthesize(size: int, seed: int, profile: PopulationProfile | None = None, *
         return acc, _contacts(r_who, n, n_acc, shares, acc[1], profile), _static(seed, n, static, profile)
 
     with _Pool(n) as pool:
+        # the cut points (a fixed reference sample, made once per profile) on the thread of the shorter part
+        cuts_done = pool.submit(lambda: (_cuts(profile), _recency_factor(profile)))
         who_done = pool.submit(who_part)
         engagement, age_days, no_birth, created_s, buyer, lifetime_value, last_day, tier, consent = \
-            _attributes(r_attr, n, profile, now)
-        lists_done = pool.submit(_lists, r_list, n, seed, engagement, consent, profile, lists)
-        interactions = _history(r_events, profile, engagement, buyer, lifetime_value, last_day, created_s, now,
-                                mean_e, pool)
+            _attributes(r_attr, n, profile, now, cuts_done)
         (acc_locale, _, employees, industry, acc_city, name_state), \
             (loc, first_i, last_i, city_i, account, personal, digits, has_mobile, unknown_tz), \
             static_members = who_done.result()
-        items = lists_done.result()
     ids = np.arange(1, n + 1, dtype=np.int64)
+    list_names = tuple(lists)
+    last_days = last_day.astype(np.int32)  # what the history needs of it, kept in half the memory
+    del last_day
+
+    # the lists and the history, from streams of their own, are drawn when first read (a run whose segments
+    # read neither, or only the lists, does not pay for the history: 40 % of a population's time)
+    def drawn_lists() -> Items:
+        return _lists(r_list, n, seed, engagement, consent, profile, list_names)
+
+    def drawn_history() -> Interactions:
+        with _Pool(n) as pool:
+            return _history(r_events, profile, engagement, buyer, lifetime_value, last_days.astype(np.int64),
+                            created_s, now, mean_e, pool)
 
     # --- columns (text made when read) ---------------------------------------------------------------------------
     zone_tables = [city_zone_table(loc_name, int(s)) for loc_name, s in zip(locales, pool_seeds)]
@@ -251,11 +265,11 @@ def synthesize(size: int, seed: int, profile: PopulationProfile | None = None, *
         "time_zone": Text(zone_codes, zone_values),
         "language": Text(loc.astype(np.int32), tuple(name.replace("_", "-") for name in locales)),
         "birth_date": np.where(no_birth, np.nan, (today - age_days).astype(np.float64)),
-        "created_on": created_s.astype(np.float64),
+        "created_on": lambda: created_s.astype(np.float64),
         "consent_level": Text(consent.astype(np.int32), CONSENT_LEVELS),
         "loyalty_tier": Text(tier.astype(np.int32), LOYALTY_TIERS),
         "lifetime_value": lifetime_value,
-        "last_purchase_date": np.where(buyer, last_day.astype(np.float64), np.nan),
+        "last_purchase_date": np.where(buyer, last_days.astype(np.float64), np.nan),
         "engagement": engagement,
     }
 
@@ -265,8 +279,46 @@ def synthesize(size: int, seed: int, profile: PopulationProfile | None = None, *
     account_columns: dict[str, Any] = {
         "name": lambda: Text.of(account_names()), "industry": Text(industry.astype(np.int32), INDUSTRIES),
         "size": employees.astype(np.float64), "city": acc_city_text}
-    return ContactBase(ids, columns, account, np.arange(1, n_acc + 1, dtype=np.int64), account_columns,
-                       interactions, items, static_members)
+    return _SyntheticBase(ids, columns, account, np.arange(1, n_acc + 1, dtype=np.int64), account_columns,
+                          cast(Any, _Later(drawn_history)), cast(Any, _Later(drawn_lists)), static_members)
+
+
+class _Later:
+    """A part of a synthetic base drawn when first read (`_SyntheticBase`), once, whichever thread reads it."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make: Callable[[], Any] | None = make
+        self._value: Any = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        with self._lock:
+            if self._make is not None:
+                self._value, self._make = self._make(), None
+            return self._value
+
+
+class _SyntheticBase(ContactBase):
+    """A synthetic `ContactBase` whose interaction history and subscription lists are drawn when first read:
+    the same numbers as when drawn at once (each from a stream of its own, from values the base keeps)."""
+
+    @property
+    def interactions(self) -> Interactions:
+        part = self.__dict__["_interactions"]
+        return part.get() if isinstance(part, _Later) else part
+
+    @interactions.setter
+    def interactions(self, value: Interactions | _Later) -> None:
+        self.__dict__["_interactions"] = value
+
+    @property
+    def lists(self) -> Items:
+        part = self.__dict__["_lists"]
+        return part.get() if isinstance(part, _Later) else part
+
+    @lists.setter
+    def lists(self, value: Items | _Later) -> None:
+        self.__dict__["_lists"] = value
 
 
 class _Pool:
@@ -293,7 +345,7 @@ class _Pool:
 def _accounts(rng: np.random.Generator, n: int, n_acc: int, shares: np.ndarray,
               profile: PopulationProfile) -> tuple[Any, ...]:
     """Accounts: locale, share of the contacts (Zipf-like by size rank), employees, industry, city, name seed."""
-    acc_locale = rng.choice(len(shares), size=n_acc, p=shares)
+    acc_locale = _choice(rng, shares, n_acc)
     acc_share = 1.0 / (np.arange(1, n_acc + 1) + ZIPF_OFFSET) ** ZIPF_EXPONENT  # Zipf-Mandelbrot by size rank
     rng.shuffle(acc_share)
     acc_share = acc_share / acc_share.sum() if n_acc else acc_share
@@ -331,7 +383,7 @@ def _contacts(rng: np.random.Generator, n: int, n_acc: int, shares: np.ndarray, 
               profile: PopulationProfile) -> tuple[np.ndarray, ...]:
     """Per contact: locale, name and city picks, account (-1: none), personal domain, phone digits, whether
     the mobile number and the time zone are known."""
-    loc = rng.choice(len(shares), size=n, p=shares)
+    loc = _choice(rng, shares, n)  # rng.choice's numbers, without its binary search per contact (70 ns each)
     first_i = rng.integers(0, POOL_NAMES, n)
     last_i = rng.integers(0, POOL_NAMES, n)
     city_i = rng.integers(0, POOL_CITIES, n)
@@ -340,7 +392,7 @@ def _contacts(rng: np.random.Generator, n: int, n_acc: int, shares: np.ndarray, 
         account = np.where(works, _choice(rng, acc_share, n), -1).astype(np.int64)
     else:
         account = np.full(n, -1, dtype=np.int64)
-    personal = rng.choice(len(PERSONAL_DOMAINS), size=n, p=PERSONAL_DOMAIN_WEIGHTS)
+    personal = _choice(rng, np.array(PERSONAL_DOMAIN_WEIGHTS, dtype=np.float64), n)
     digits = rng.integers(600_000_000, 800_000_000, n)
     has_mobile = rng.random(n) < profile.mobile_share
     unknown_tz = rng.random(n) < profile.unknown_time_zone
@@ -349,9 +401,14 @@ def _contacts(rng: np.random.Generator, n: int, n_acc: int, shares: np.ndarray, 
             account, personal.astype(np.int8), digits.astype(np.int32), has_mobile, unknown_tz)
 
 
-def _attributes(rng: np.random.Generator, n: int, profile: PopulationProfile, now: int) -> tuple[np.ndarray, ...]:
+def _attributes(rng: np.random.Generator, n: int, profile: PopulationProfile, now: int,
+                cuts: Future[tuple[tuple[np.ndarray, np.ndarray], float]] | None = None) -> tuple[np.ndarray, ...]:
     """Per contact: engagement, age, whether the birth date is missing, creation time, whether a buyer,
-    lifetime value, last purchase day, loyalty tier and consent level (engagement the common thread)."""
+    lifetime value, last purchase day, loyalty tier and consent level (engagement the common thread). `cuts`:
+    the profile's `_cuts` and `_recency_factor` being worked out elsewhere (else they are worked out here)."""
+    def made() -> tuple[tuple[np.ndarray, np.ndarray], float]:  # waited for only when needed
+        return cuts.result() if cuts is not None else (_cuts(profile), _recency_factor(profile))
+
     today = now // DAY
     a, b = profile.engagement
     engagement = rng.beta(a, b, n)
@@ -367,13 +424,13 @@ def _attributes(rng: np.random.Generator, n: int, profile: PopulationProfile, no
     created_day = created_s // DAY
     buyer = rng.random(n) < _buyer_p(profile, engagement)
     lifetime_value = np.where(buyer, _value(profile, engagement, rng.normal(0.0, 1.0, n)), 0.0)
-    scale = _recency_scale(engagement) * _recency_factor(profile)
+    scale = _recency_scale(engagement) * made()[1]
     # rng.exponential(scale) draws scale * a standard exponential: the same numbers, without broadcasting
     recency = np.minimum(scale * rng.standard_exponential(n), tenure)
     last_day = np.maximum(today - 1 - recency.astype(np.int64), created_day)
-    consent_cuts, tier_cuts = _cuts(profile)
     tier_latent = rng.lognormal(0.0, 0.25, n)
     tier_latent *= lifetime_value
+    consent_cuts, tier_cuts = made()[0]
     tier = _level(tier_cuts, tier_latent)
     del tier_latent
     consent_latent = rng.normal(0.0, 0.6, n)
