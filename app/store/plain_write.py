@@ -1,0 +1,188 @@
+"""A simulation run saved into a project file with the standard library's sqlite3 alone, for `journey-studio
+simulate`: the same checks, lock, row and transaction as `ProjectFile.open(path)` then `save_run` then `close`,
+without importing SQLAlchemy (0.3-0.5 s of CPU that competed with the run for a 2-core machine).
+
+`RunWriter.open(path)` takes the write lock (or says, in `readonly_reason`, why the run cannot be written: the
+reasons ProjectFile gives), reads the schema state and checks every page when ProjectFile would
+(app.store.integrity); a file of an older schema needs an upgrade, which Alembic does: `NeedsProjectFile` is
+raised and the caller opens it with ProjectFile. `save_run` inserts the run and its "simulated" milestone in one
+`BEGIN IMMEDIATE` transaction (rolled back on any failure) with the pragmas of ProjectFile's connections
+(foreign keys, a rollback journal, FULL sync); `close` releases the lock and records a clean close as
+ProjectFile does. The rows are those app.store.runs.insert_run writes (JSON by `json.dumps`, time stamps as
+UtcDateTime's ISO text): tests/test_simulate_speed_save.py compares both, and reads the run back with
+ProjectFile.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from app import APP_NAME
+from app.errors import ModelError, ProjectFileError
+from app.model.values import printable
+from app.store import integrity
+from app.store import lock as locking
+from app.store.opening import BUSY_TIMEOUT_S, check_header, inspect_schema, sqlite_error, writable_bits
+
+if TYPE_CHECKING:
+    from app.store.runs import SavedRun
+
+SUMMARY_KEYS = ("journey", "seed", "replicas", "contacts", "start", "horizon", "interval", "funnel", "conversion",
+                "goal", "goal_window_days", "target", "entries", "effect", "effect_method", "behaviour_figures",
+                "population_per_replica", "notes", "allowed_errors")
+"""app.store.runs.SUMMARY_KEYS (a test keeps them equal): what a run's summary column holds of its results."""
+
+
+class NeedsProjectFile(ProjectFileError):
+    """The file must be upgraded to the current schema before a run is saved in it (ProjectFile does that)."""
+
+
+def utc_text(moment: datetime) -> str:
+    """A time stamp as schema.UtcDateTime stores it."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _created_at(record: SavedRun) -> datetime:
+    """app.store.runs._created_at: the record's time stamp, now when it cannot be read."""
+    try:
+        at = datetime.fromisoformat(record.created_at.replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.now(timezone.utc)
+    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+
+
+def summary_of(record: SavedRun) -> dict[str, Any]:
+    """app.store.runs.summary_of: the results the run browser lists, and the behaviour figures changed."""
+    summary = {k: record.results[k] for k in SUMMARY_KEYS if k in record.results}
+    summary["behaviour_changes"] = [list(c) for c in record.behaviour_changes()]
+    return summary
+
+
+def _lock_reason(holder: int) -> str:
+    who = f" (process {holder})" if holder else ""
+    return f"it is open for writing in another {APP_NAME} window{who}"
+
+
+class RunWriter:
+    """A project file opened to save simulation runs in (see the module docstring)."""
+
+    def __init__(self, path: Path, lock: locking.WriteLock | None, readonly_reason: str | None) -> None:
+        self.path = path
+        self.readonly_reason = readonly_reason
+        self._lock = lock
+        self._open = True
+        self._sound = not (readonly_reason or "").startswith("it is damaged")  # pages checked or not in doubt
+
+    @property
+    def readonly(self) -> bool:
+        """Whether runs cannot be written (see `readonly_reason`)."""
+        return self.readonly_reason is not None
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> RunWriter:
+        """The file opened as `ProjectFile.open(path)` opens it (the same refusals, the same read-only reasons);
+        NeedsProjectFile for a file of an older schema."""
+        path = Path(path)
+        check_header(path)
+        lock: locking.WriteLock | None = None
+        reason: str | None = None
+        if not writable_bits(path):
+            reason = "the file is read-only"
+        else:
+            try:
+                got = locking.try_acquire(path)
+            except OSError as e:
+                reason = f"its folder cannot be written to ({e.strerror or e})"
+            else:
+                if isinstance(got, int):
+                    reason = _lock_reason(got)
+                else:
+                    lock = got
+        unclean = lock.stale if lock is not None else (
+            locking.lock_path(path).exists() and locking.held_by(path) is None)
+        try:
+            state = inspect_schema(path, may_write=lock is not None)
+            if integrity.doubt(path, unclean=unclean) is not None:
+                problems = integrity.full_check(path)
+                if problems:
+                    integrity.forget(path)
+                    if lock is not None:
+                        lock.release()
+                        lock = None
+                    reason = integrity.damage_reason(problems)
+            if not state.current:
+                if lock is None:
+                    raise ProjectFileError(
+                        f"{path} uses schema {state.user_version} of an older {APP_NAME} and must be upgraded, "
+                        f"which cannot be done while {reason}")
+                raise NeedsProjectFile(f"{path} must be upgraded to the current schema first")
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        return cls(path, lock, reason)
+
+    def save_run(self, record: SavedRun, *, name: str = "") -> int:
+        """Save a run and a "simulated" milestone for its journey in one transaction; returns the run's id."""
+        if self.readonly_reason is not None or self._lock is None:
+            raise ProjectFileError(f"{self.path}: cannot save a simulation run: {self.readonly_reason or 'closed'}")
+        name = name.strip() or f"seed {record.seed}, {record.replicas} replica{'s' if record.replicas != 1 else ''}"
+        row = (record.journey_id, record.journey_version, name, utc_text(_created_at(record)),
+               json.dumps(record.population), json.dumps(record.behaviour), record.seed, record.replicas,
+               json.dumps(summary_of(record)), record.to_bytes(), "")
+        try:
+            con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        except sqlite3.Error as e:
+            raise sqlite_error(self.path, e, "cannot save the simulation run") from None
+        try:
+            for pragma in ("foreign_keys = ON", "journal_mode = DELETE", "synchronous = FULL"):
+                con.execute(f"PRAGMA {pragma}")
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                if con.execute("SELECT 1 FROM journeys WHERE id = ?", (record.journey_id,)).fetchone() is None:
+                    names = sorted(r[0] for r in con.execute("SELECT name FROM journeys"))
+                    raise ModelError(f"no journey named '{printable(record.journey_id)}' in the project (journeys: "
+                                     f"{', '.join(printable(n) for n in names) or 'none'})")
+                run_id = int(con.execute(
+                    "INSERT INTO simulation_runs (journey_id, journey_version, name, created_at, population, "
+                    "behaviour, seed, replicas, summary, data, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    row).lastrowid or 0)
+                con.execute("INSERT INTO milestones (journey_id, kind, at, detail) VALUES (?, ?, ?, ?)",
+                            (record.journey_id, "simulated", utc_text(datetime.now(timezone.utc)),
+                             f"run {run_id}: version {record.journey_version}, {name}"))
+                con.execute("COMMIT")
+            except BaseException:
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as e:
+            raise sqlite_error(self.path, e, "cannot save the simulation run") from None
+        finally:
+            con.close()
+        return run_id
+
+    def close(self) -> None:
+        """Release the file (idempotent); a sound file that this process held, or that nobody else holds, is
+        recorded as closed cleanly (as ProjectFile.close records it)."""
+        if not self._open:
+            return
+        self._open = False
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.release()
+        if self._sound and (lock is not None or locking.held_by(self.path) is None):
+            integrity.record_clean_close(self.path)
+
+    def __enter__(self) -> RunWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+__all__ = ["NeedsProjectFile", "RunWriter", "SUMMARY_KEYS", "summary_of", "utc_text"]
