@@ -246,3 +246,55 @@ def test_live_accounts_waiting_on_n_finish_move_or_leave_whole_none_lost_or_sent
     assert counts["in_flight"] == ledger
     assert "Contacts in flight on the previous version: 2 left (1 account), 5 moved (2 accounts)" \
         in format_counts(counts)
+
+
+# --- the window at the hand-over ------------------------------------------------------------------------------
+
+def test_the_hand_over_waits_for_a_page_the_old_run_began_before_its_mark(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """N's enrolment admits each page in one transaction with the take-over's mark (migrate_flight.admit_page): a page
+    begun before the mark is waited for until it has recorded whom it started, so the contacts N+1 finds taken at
+    the hand-over are all of them (no page of N starts someone N+1 then enrols too); a page begun after starts
+    nobody; a page that cannot finish holds the hand-over a bounded time, then the run says why in one line."""
+    from app.runner.migrate_flight import admit_page, hand_over, replaced_by
+    from app.runner.runnable import RunnerError, from_package, register
+    from app.runner.state import StateDb
+    from tests.test_runner_journeys import _journey, _project
+    from tests.test_versions_in_flight_more import _enrol_once
+    db, pkg = _project(tmp_path, _journey("one-time", "2026-12-10T09:00", "1d"), [1, 2, 3, 5, 8])
+    r = from_package(pkg)
+    register(r)
+    old_db, new_db = tmp_path / "n.jpkg.run" / "runner.db", tmp_path / "n1.jpkg.run" / "runner.db"
+    StateDb(old_db).close()
+    new_db.parent.mkdir()
+    page = f"{r.key}:0:{r.plan.start}:0"  # N's first page of iteration 0, as its enrolment names it
+    assert admit_page(old_db, page)  # it begins before the mark...
+    waits: list[float] = []
+
+    def meanwhile(seconds: float) -> None:  # ... and N's worker goes on with it while the hand-over waits
+        waits.append(seconds)
+        if len(waits) == 1:
+            assert replaced_by(old_db) is not None  # the mark is down: a page begun now starts nobody
+            assert not admit_page(old_db, f"{r.key}:0:{r.plan.start}:8")
+            assert len(_enrol_once(db, old_db, r)) == 5  # the page admitted before (again, after a failure) goes on
+    hand_over(old_db, new_db, r.key, "j:v2", 2, pause=meanwhile)
+    assert len(waits) == 1
+    con = sqlite3.connect(new_db)
+    try:  # recorded at the hand-over itself: N+1's enrolment never looks while N has them started, unrecorded
+        assert sorted(c for (c,) in con.execute("SELECT contact_id FROM in_flight_taken")) == [1, 2, 3, 5, 8]
+    finally:
+        con.close()
+    assert _enrol_once(db, old_db, r) == []  # that page again, now done: nobody
+
+    stuck_old, stuck_new = tmp_path / "stuck" / "runner.db", tmp_path / "stuck1" / "runner.db"
+    StateDb(stuck_old).close()
+    stuck_new.parent.mkdir()
+    assert admit_page(stuck_old, page)  # N's worker went away in the middle of a page
+    pauses: list[float] = []
+    monkeypatch.setattr("app.runner.migrate_flight.PAGE_SECONDS", 2.0)  # 300 s: ten looks here
+    with pytest.raises(RunnerError) as e:
+        hand_over(stuck_old, stuck_new, r.key, "j:v2", 2, pause=pauses.append)
+    assert str(e.value) == (f"the run of the previous version has been enrolling a page for 2 s ({page}): its "
+                            "runner must be running to finish it; start this run again then")
+    assert pauses == [0.2] * 10
+    assert replaced_by(stuck_old) is not None and not stuck_new.exists()  # nothing taken yet: all again next time

@@ -36,7 +36,7 @@ from app.runner.calls import (COHORT_WORKFLOW, CONTACT_WORKFLOW, CohortInput, Co
 from app.runner.channels import (ChannelError, SmsChannel, SmtpChannel, Tokens, Tracked, build_email, http_permanent,
                                  personalise)
 from app.runner.contacts import ContactsDb
-from app.runner.migrate_flight import replaced_by, taken
+from app.runner.migrate_flight import admit_page, page_done, taken
 from app.runner.runnable import Runnable, RunnerError, lookup
 from app.runner.state import CAPPED, FAILED, NO_ADDRESS, SENT, SETTLED, SUPPRESSED, CapLedger, StateDb
 from app.runner.workflows import KEY, PERMANENT, TALLY
@@ -469,8 +469,11 @@ class Activities:
         page = await asyncio.to_thread(self.contacts.audience_page, r, req.at, req.after, req.limit)
         done = await asyncio.to_thread(self.state.enrolled, r.key, req.iteration, [c for c, _, _ in page])
         done |= await asyncio.to_thread(taken, self.state.path, r.key, req.iteration, [c for c, _, _ in page])
-        if await asyncio.to_thread(replaced_by, self.state.path):  # the next version took this run over: it enrols
-            done |= {c for c, _, _ in page}                         # nobody new (migrate_flight.hand_over)
+        # the next version took this run over: it enrols nobody new; a page admitted before is waited for
+        mark = f"{r.key}:{req.iteration}:{req.at}:{req.after}"  # (migrate_flight.admit_page, hand_over)
+        admitted = await asyncio.to_thread(admit_page, self.state.path, mark)
+        if not admitted:
+            done |= {c for c, _, _ in page}
         units: list[tuple[str, list[int], str | None, int]] = []  # (workflow id, contacts, zone, account)
         accounts: set[int] = set()
         for c, tz, acc in page:
@@ -544,11 +547,15 @@ class Activities:
             await asyncio.to_thread(self.state.record_enrolments, r.key, req.iteration,
                                     [(c, wid, req.entered_at) for part in parts for wid, contacts, _, _ in part
                                      for c in contacts], hosts)
+            if admitted:
+                await asyncio.to_thread(page_done, self.state.path, mark)
             return EnrolResult(page[-1][0] if len(page) == req.limit else None,
                                sum(len(contacts) for part, (_, new) in zip(parts, started) if new
                                    for _, contacts, _, _ in part))
         rows = await asyncio.gather(*(start(*u) for u in units))
         await asyncio.to_thread(self.state.record_enrolments, r.key, req.iteration,
                                 [(c, wid, req.entered_at) for contacts, wid, _ in rows for c in contacts])
+        if admitted:
+            await asyncio.to_thread(page_done, self.state.path, mark)
         return EnrolResult(page[-1][0] if len(page) == req.limit else None,
                            sum(len(contacts) for contacts, wid, new in rows if new))

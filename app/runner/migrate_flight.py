@@ -33,6 +33,7 @@ import json
 import sqlite3
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from app.runner.calls import (CONTACT_WORKFLOW, IN_FLIGHT_EVENT, ContactInput, Event, contact_workflow_id,
@@ -54,6 +55,9 @@ LATER_COLUMNS = {"account": "INTEGER NOT NULL DEFAULT -1", "timezone": "TEXT"}  
 TAKEN = ("CREATE TABLE IF NOT EXISTS in_flight_taken (journey TEXT NOT NULL, iteration INTEGER NOT NULL, "
          "contact_id INTEGER NOT NULL, PRIMARY KEY (journey, iteration, contact_id))")
 SOURCE = "CREATE TABLE IF NOT EXISTS in_flight_source (journey TEXT PRIMARY KEY, source TEXT NOT NULL)"
+PAGES = "CREATE TABLE IF NOT EXISTS in_flight_pages (page TEXT PRIMARY KEY, since REAL NOT NULL)"  # in a run's own
+PAGE_SECONDS = 300.0  # how long the hand-over waits for the previous version's enrolment pages in progress
+PAGE_PAUSE = 0.2  # ... looking again this often
 LISTED = "in_flight_listed"  # the state's setting: the units of N were listed into the ledger
 MILESTONE = "in_flight_milestone"  # ... and the take-over was recorded as a milestone of the journey
 REPLACED = "replaced_by"  # N's state setting, written by N+1 once its ledger is complete: N enrols nobody new
@@ -369,16 +373,69 @@ async def migrate(run: Run, replaces: Path) -> dict[str, int]:
     return taken_over
 
 
-def hand_over(old_db: Path, new_db: Path, old_key: str, new_key: str, version: int) -> None:
-    """Once the ledger is complete: mark N's state as replaced (`REPLACED`, read by N's enrolment at every page, so
-    a restart of N enrols nobody new either), then record as taken every contact N enrolled until then (those it
-    enrolled while the take-over ran stay on N, and N+1's enrolment skips them). Harmless to do again."""
+def admit_page(db: Path, page: str) -> bool:
+    """Before an enrolment page starts anyone: whether it may (the run has not been taken over, or this page was
+    admitted before the take-over and is being done again after a failure); an admitted page is recorded in
+    progress (`in_flight_pages`) until `page_done`, and `hand_over` waits for it. One transaction with the
+    take-over's mark (`BEGIN IMMEDIATE` on both sides), so a page either sees the mark or is waited for."""
+    con = _connect(db)
+    try:
+        con.execute(PAGES)
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            again = con.execute("SELECT 1 FROM in_flight_pages WHERE page = ?", (page,)).fetchone() is not None
+            over = con.execute("SELECT 1 FROM settings WHERE name = ?", (REPLACED,)).fetchone() is not None
+            if again or not over:
+                con.execute("INSERT OR REPLACE INTO in_flight_pages (page, since) VALUES (?, ?)", (page, time.time()))
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return again or not over
+    finally:
+        con.close()
+
+
+def page_done(db: Path, page: str) -> None:
+    """An admitted enrolment page has recorded whom it started (admit_page)."""
+    con = _connect(db)
+    try:
+        con.execute("DELETE FROM in_flight_pages WHERE page = ?", (page,))
+    finally:
+        con.close()
+
+
+def _pages_in_progress(db: Path) -> list[tuple[str, float]]:
+    con = _connect(db)
+    try:
+        if con.execute("SELECT 1 FROM sqlite_master WHERE name = 'in_flight_pages'").fetchone() is None:
+            return []
+        return [(str(p), float(t)) for p, t in con.execute("SELECT page, since FROM in_flight_pages")]
+    finally:
+        con.close()
+
+
+def hand_over(old_db: Path, new_db: Path, old_key: str, new_key: str, version: int,
+              pause: Callable[[float], None] = time.sleep) -> None:
+    """Once the ledger is complete: mark N's state as replaced (`REPLACED`, read by N's enrolment before every page,
+    so a restart of N enrols nobody new either), wait for the pages N admitted before the mark to record whom they
+    started (admit_page), then record as taken every contact N enrolled (those it enrolled while the take-over ran
+    stay on N, and N+1's enrolment skips them). Harmless to do again."""
     mark = json.dumps({"key": new_key, "version": version, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     con = _connect(old_db)
     try:
+        con.execute("BEGIN IMMEDIATE")
         con.execute("INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING", (REPLACED, mark))
+        con.execute("COMMIT")
     finally:
         con.close()
+    tries = 0
+    while pages := _pages_in_progress(old_db):
+        if tries * PAGE_PAUSE >= PAGE_SECONDS:
+            raise RunnerError(f"the run of the previous version has been enrolling a page for {PAGE_SECONDS:g} s ("
+                              f"{pages[0][0]}): its runner must be running to finish it; start this run again then")
+        pause(PAGE_PAUSE)
+        tries += 1
     enrolled = _enrolled_of(old_db, old_key)
     source = json.dumps({"db": str(Path(old_db).resolve()), "key": old_key})
     con = _connect(new_db)
@@ -466,5 +523,5 @@ def _settle(db: Path, unit: str, status: str) -> None:
         con.close()
 
 
-__all__ = ["IN_FLIGHT_EVENT", "REPLACED", "hand_over", "ledger_counts", "migrate", "plan_of_package", "replaced_by",
-           "taken", "taken_over_text"]
+__all__ = ["IN_FLIGHT_EVENT", "REPLACED", "admit_page", "hand_over", "ledger_counts", "migrate", "page_done",
+           "plan_of_package", "replaced_by", "taken", "taken_over_text"]
