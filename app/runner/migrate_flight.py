@@ -17,9 +17,10 @@ Durable and exactly once, through a ledger in N+1's state (`in_flight_moves`, on
    it is left. Then the row is settled (`moved`, `left`). An account's unit moves whole: one workflow for all the
    contacts it had on N (its members), with the account and the time zone it had there (the ledger's row keeps
    them), so its path is one, its tasks are once per account and its contacts' events go to it;
-4. once every row is settled, N's state is marked as replaced (`REPLACED`): N's enrolment, which reads the mark at
-   every page, enrols nobody new (they belong to N+1), after a restart too; and the contacts N enrolled while the
-   take-over ran are recorded as taken as well.
+4. once every row is settled, N's state is marked as replaced (`REPLACED`): N's enrolment, which admits each page
+   in one transaction with the mark (`admit_page`), enrols nobody new (they belong to N+1), after a restart too;
+   the pages it admitted before the mark are waited for (`in_flight_pages`, until each has recorded whom it
+   started), then the contacts N enrolled while the take-over ran are recorded as taken as well.
 
 A crash anywhere redoes only unsettled rows; a signal again is harmless, a start again is refused by Temporal, so
 nobody is lost or moved twice. A move never sends a message twice: the plan's check refuses a target from which
@@ -32,8 +33,8 @@ import asyncio
 import json
 import sqlite3
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.runner.calls import (CONTACT_WORKFLOW, IN_FLIGHT_EVENT, ContactInput, Event, contact_workflow_id,
