@@ -49,7 +49,16 @@ class LocalePools:
     last_ascii: list[str]
     cities: list[str]
     city_zones: list[str]  # the time zone of each city of the pool
-    faker: Any  # the seeded Faker instance, for company names
+    faker_state: Any  # the seeded Faker's random state after the pools were drawn (resume_faker)
+
+    def resume_faker(self) -> Any:
+        """A Faker of the locale whose random state is where the pools' Faker left it: what it draws next (company
+        name parts) is the same whoever asks and however often the pools were served from the cache."""
+        from faker import Faker
+        fake = Faker(self.locale)
+        fake.seed_instance(0)  # an instance's own Random, not the module's shared one
+        fake.random.setstate(self.faker_state)
+        return fake
 
 
 def ascii_word(text: str) -> str:
@@ -131,12 +140,22 @@ def country_name(locale: str, seed: int = 0) -> str:
 
 
 def locale_pools(locale: str, seed: int) -> LocalePools:
-    """Draw the pools of one locale (a few thousand Faker calls) with a Faker instance seeded by `seed`."""
-    from faker import Faker
+    """The pools of one locale (a few thousand Faker calls, 15-300 ms) from a Faker instance seeded by `seed`.
+
+    Drawn once per process for each (locale, seed): every population of a seed, a story re-derived from a run,
+    and a re-run in the designer use the same pools, which are never changed (read-only lists).
+    """
     from faker.config import AVAILABLE_LOCALES
 
     if locale not in AVAILABLE_LOCALES:
         raise AudienceError(f"'{locale}' is not a locale Faker knows; use e.g. en_US, fr_FR, de_DE, ja_JP")
+    return _drawn_pools(locale, seed)
+
+
+@lru_cache(maxsize=64)
+def _drawn_pools(locale: str, seed: int) -> LocalePools:
+    from faker import Faker
+
     fake = Faker(locale)
     fake.seed_instance(seed)
     first = [fake.first_name() for _ in range(POOL_NAMES)]
@@ -154,7 +173,7 @@ def locale_pools(locale: str, seed: int) -> LocalePools:
         calling_code=CALLING_CODES.get(code, "999"),
         first_names=first, last_names=last,
         first_ascii=[ascii_word(n) or "contact" for n in first], last_ascii=[ascii_word(n) or "person" for n in last],
-        cities=cities, city_zones=city_zones, faker=fake)
+        cities=cities, city_zones=city_zones, faker_state=fake.random.getstate())
 
 
 _TOKEN = re.compile(r"\{\{\s*(\w+)\s*\}\}")
@@ -168,7 +187,7 @@ def company_names(pools: LocalePools, count: int, rng: np.random.Generator) -> l
     accounts: the locale's company formats are filled here from the name pools and small pools of the other
     parts (suffixes, prefixes...), which gives the same kind of names.
     """
-    fake: Any = pools.faker
+    fake: Any = pools.resume_faker()
     formats = list(getattr(_company_provider(fake), "formats", None) or ["{{last_name}} {{company_suffix}}"])
     parts: dict[str, list[str]] = {"last_name": pools.last_names, "first_name": pools.first_names}
     for fmt in formats:
