@@ -19,6 +19,7 @@ import numpy as np
 MAGIC = b"JSCOLS1\n"
 NPZ_MAGIC = b"PK\x03\x04"
 ZSTD_LEVEL = 1  # the fastest level of the usual range: 4-5 times smaller than the raw int32 columns
+THREADED_BYTES = 4 << 20  # from this size Zstandard compresses on two threads (the bytes differ, not what they hold)
 _CODECS = ("zstd", "raw")
 _ALIGN = 8
 
@@ -53,7 +54,10 @@ def pack(arrays: Mapping[str, np.ndarray], header: Mapping[str, Any] | None = No
     size = sum(len(p) for p in parts)
     if codec == "raw":
         return b"".join([MAGIC, b"raw\n", *parts])
-    compressor = zstd.ZstdCompressor(level=ZSTD_LEVEL).compressobj(size=size)
+    # a large trace (a million contacts: 37 MB, 0.16 s on one thread) on two threads: saving a run ends with it,
+    # while the other core has only the trace's digest to make
+    threads = 2 if size >= THREADED_BYTES else 0
+    compressor = zstd.ZstdCompressor(level=ZSTD_LEVEL, threads=threads).compressobj(size=size)
     out = [MAGIC, b"zstd\n"]
     out += [compressor.compress(p) for p in parts]
     out.append(compressor.flush())

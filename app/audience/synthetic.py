@@ -6,9 +6,10 @@ NumPy samples every numeric column for all contacts at once; Faker only fills sm
 cities, companies), and only when a text column that needs them is read (`ContactBase` columns are made on
 first use), so the simulator, which needs no names, never starts Faker for the common locales. Each part
 (accounts, contacts, attributes, lists, history) draws from a stream of its own, so what is read does not change
-what is drawn: the contacts and their attributes are drawn at once, on two threads; the subscription lists and
-the interaction history when first read (a run whose segments read no history does not draw it: it was 40 % of
-a population's time), from the same streams and values, so the same numbers.
+what is drawn: the contacts and their attributes are drawn at once, on two threads; the subscription lists
+then, on a thread of their own while the caller goes on; the interaction history when first read (a run whose
+segments read no history does not draw it: it was 40 % of a population's time), from the same streams and
+values, so the same numbers.
 
 The shape follows a real customer base, with engagement as the common thread (see app.audience.profile):
 lifetime value is lognormal (right-skewed), purchase recency exponential and shorter for engaged contacts,
@@ -44,6 +45,7 @@ ZIPF_EXPONENT, ZIPF_OFFSET = 1.1, 10.0  # the offset keeps the largest account t
 SUBSCRIBABLE = CONSENT_LEVELS.index("subscriptions")
 _PICK = np.int16 if max(POOL_NAMES, POOL_CITIES) < 2 ** 15 else np.int32  # a name or city pick
 _THREADED = 50_000  # contacts from which the population is drawn on two threads
+_FEW = 16  # shares from which `_choice` uses its guide table (below: one comparison per share)
 _REFERENCE = 200_000  # draws of the latent scores that place the consent and loyalty cut points
 # how engagement shapes a contact (log-value per unit of engagement above the mean; recency and buying odds)
 VALUE_SLOPE, BUYER_SLOPE, MAX_TENURE_DAYS = 2.0, 0.5, 3650.0
@@ -191,10 +193,14 @@ def synthesize(size: int, seed: int, profile: PopulationProfile | None = None, *
     last_days = last_day.astype(np.int32)  # what the history needs of it, kept in half the memory
     del last_day
 
-    # the lists and the history, from streams of their own, are drawn when first read (a run whose segments
-    # read neither, or only the lists, does not pay for the history: 40 % of a population's time)
+    # the lists and the history, from streams of their own, are drawn apart (a run whose segments read no history
+    # does not pay for it: 40 % of a population's time)
     def drawn_lists() -> Items:
         return _lists(r_list, n, seed, engagement, consent, profile, list_names)
+
+    # the lists (most journeys' audiences read one) are drawn on the second thread while this one goes on with
+    # the columns and the run's world, which is on one thread
+    lists_drawn = _Later(drawn_lists, started=n >= _THREADED)
 
     def drawn_history() -> Interactions:
         with _Pool(n) as pool:
@@ -280,20 +286,34 @@ def synthesize(size: int, seed: int, profile: PopulationProfile | None = None, *
         "name": lambda: Text.of(account_names()), "industry": Text(industry.astype(np.int32), INDUSTRIES),
         "size": employees.astype(np.float64), "city": acc_city_text}
     return _SyntheticBase(ids, columns, account, np.arange(1, n_acc + 1, dtype=np.int64), account_columns,
-                          cast(Any, _Later(drawn_history)), cast(Any, _Later(drawn_lists)), static_members)
+                          cast(Any, _Later(drawn_history)), cast(Any, lists_drawn), static_members)
 
 
 class _Later:
-    """A part of a synthetic base drawn when first read (`_SyntheticBase`), once, whichever thread reads it."""
+    """A part of a synthetic base drawn when first read (`_SyntheticBase`), once, whichever thread reads it; or,
+    `started`, drawn at once on a thread of its own, and waited for when read."""
 
-    def __init__(self, make: Callable[[], Any]) -> None:
+    def __init__(self, make: Callable[[], Any], *, started: bool = False) -> None:
         self._make: Callable[[], Any] | None = make
         self._value: Any = None
         self._lock = threading.Lock()
+        self._drawing: Future[Any] | None = None
+        if started:
+            self._drawing = Future()
+            threading.Thread(target=self._draw, name="synthetic part", daemon=True).start()
+
+    def _draw(self) -> None:
+        assert self._drawing is not None and self._make is not None
+        try:
+            self._drawing.set_result(self._make())
+        except BaseException as e:  # raised where it is read
+            self._drawing.set_exception(e)
 
     def get(self) -> Any:
         with self._lock:
-            if self._make is not None:
+            if self._drawing is not None:
+                self._value, self._drawing, self._make = self._drawing.result(), None, None
+            elif self._make is not None:
                 self._value, self._make = self._make(), None
             return self._value
 
@@ -357,14 +377,31 @@ def _accounts(rng: np.random.Generator, n: int, n_acc: int, shares: np.ndarray,
     return acc_locale, acc_share, employees, industry, acc_city, name_state
 
 
-def _choice(rng: np.random.Generator, p: np.ndarray, n: int) -> np.ndarray:
+def _choice(rng: np.random.Generator, p: np.ndarray, n: int, where: np.ndarray | None = None) -> np.ndarray:
     """`rng.choice(len(p), size=n, p=p)` drawn the same way (the same numbers), in time linear in `n`: a guide
     table over 2^b equal slices of [0, 1) holds the first index whose cumulative share passes each slice's start,
     so a uniform's answer is its slice's entry or, where a slice holds a cut, a few steps after it (a sort of the
-    uniforms to keep a search in cache cost n log n: 2.3 s of 10M contacts' population)."""
+    uniforms to keep a search in cache cost n log n: 2.3 s of 10M contacts' population). With a few shares, it
+    counts the cumulative shares at or below each uniform instead. `where` (n booleans): only those picks are
+    worked out, the others are -1 (all n uniforms are drawn all the same: the stream goes on from the same place)."""
     cdf = p.cumsum()
     cdf /= cdf[-1]
     u = rng.random(n)
+    if where is not None:
+        picked = np.full(n, -1, dtype=np.int64)
+        picked[where] = _pick(cdf, u[where])
+        return picked
+    return _pick(cdf, u)
+
+
+def _pick(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """`cdf.searchsorted(u, side="right")` for uniforms `u` in [0, 1) and a cumulative distribution ending at 1."""
+    n = len(u)
+    if len(cdf) <= _FEW:  # a few shares (locales, domains): how many cumulative shares are <= u, one pass each
+        few = np.zeros(n, dtype=np.int8)
+        for c in cdf.tolist():
+            few += u >= c
+        return few.astype(np.int64)
     k = 1 << min(22, max(8, (4 * len(cdf)).bit_length()))  # about 4 slices per account; the guide 16 MB at most
     guide = cdf.searchsorted(np.arange(k + 1, dtype=np.float64) / k, side="right").astype(np.int32)
     # u * k is exact (k a power of two), so slice b holds exactly the u in [b / k, (b + 1) / k)
@@ -389,7 +426,7 @@ def _contacts(rng: np.random.Generator, n: int, n_acc: int, shares: np.ndarray, 
     city_i = rng.integers(0, POOL_CITIES, n)
     if n_acc:
         works = rng.random(n) < profile.account_share
-        account = np.where(works, _choice(rng, acc_share, n), -1).astype(np.int64)
+        account = _choice(rng, acc_share, n, where=works)  # only the picks of those who work for one
     else:
         account = np.full(n, -1, dtype=np.int64)
     personal = _choice(rng, np.array(PERSONAL_DOMAIN_WEIGHTS, dtype=np.float64), n)
