@@ -412,15 +412,17 @@ def simulate(project: str, journey_name: str, contacts: int | None, seed: int, r
 
 
 def _end_process_now() -> None:
-    """End the process here when it was started to run this command (the console script, or python -m
-    app.cli.main): its output flushed, the project file closed, nothing left to run but the interpreter freeing
-    the population and the trace (0.2-0.3 s of a million-contact run). Called in-process (tests, a script calling main([...])) or with a thread still running,
-    it returns and the command ends as usual."""
+    """End the process here when it was started to run this command (the `journey-studio` console script, or
+    python -m app.cli.main: both exit as soon as the command returns): its output flushed, the project file
+    closed, nothing left to run but the interpreter freeing the population and the trace (0.2-0.3 s of a
+    million-contact run). Called in-process (tests, a script of its own calling main), or with a thread still
+    running, it returns and the command ends as usual."""
     import os
     import threading
-    from app.cli import main as entry
     started_as = sys.modules.get("__main__")
-    if not any(getattr(started_as, name, None) is entry.main for name in ("main", "_main")):
+    spec = getattr(started_as, "__spec__", None)
+    script = Path(getattr(started_as, "__file__", None) or "").stem
+    if not (script == "journey-studio" or (spec is not None and spec.name == "app.cli.main")):
         return
     if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
         return
