@@ -286,14 +286,15 @@ class Modifiers:
         np.exp(log, out=log)
         return log
 
-    def odds(self, target: str, idx: np.ndarray) -> np.ndarray | None:
+    def odds(self, target: str, idx: np.ndarray | None) -> np.ndarray | None:
         """Odds multipliers of 'open', 'click', 'unsubscribe' or 'conversion' for positions `idx` (worked out for
-        those positions alone unless the figure is asked for most rows: then once for all of them)."""
-        if target not in self._full and 2 * len(idx) > len(self._rows):
+        those positions alone unless the figure is asked for most rows: then once for all of them); None: for
+        every row (the array kept: not to be written to)."""
+        if target not in self._full and (idx is None or 2 * len(idx) > len(self._rows)):
             self._full[target] = self._compute(target, None)
         if target in self._full:
             full = self._full[target]
-            return None if full is None else np.take(full, idx)
+            return full if full is None or idx is None else np.take(full, idx)
         return self._compute(target, idx)
 
     def rate(self, event: str, idx: np.ndarray | None = None) -> np.ndarray | None:

@@ -61,18 +61,29 @@ def solve(p: float, multiplier: np.ndarray | None, weight: np.ndarray | None = N
     if multiplier is None or not 0.0 < p < 1.0 or not len(multiplier):
         return p
     x = np.log(multiplier)
-    w = np.ones_like(x) if weight is None else weight
-    total = float(w.sum())
+    # no weight is a weight of 1 for everyone: w * s is s itself, and the sum of ones is the count (exact)
+    total = float(len(x)) if weight is None else float(weight.sum())
     if total <= 0.0:
         return p
     logit = float(np.log(p / (1.0 - p)))
     c = 0.0
+    s, t = np.empty_like(x), np.empty_like(x)
+    ws = s if weight is None else np.empty_like(x)
     for _ in range(60):
-        s = _sigmoid(logit + c + x)
-        f = float((w * s).sum()) / total - p
+        # s = 1 / (1 + exp(-(logit + c + x))), the same operations as _sigmoid, in place
+        np.add(x, logit + c, out=s)
+        np.negative(s, out=s)
+        np.exp(s, out=s)
+        s += 1.0
+        np.divide(1.0, s, out=s)
+        if weight is not None:
+            np.multiply(weight, s, out=ws)
+        f = float(ws.sum()) / total - p
         if abs(f) < 1e-12:
             break
-        slope = float((w * s * (1.0 - s)).sum()) / total
+        np.subtract(1.0, s, out=t)
+        t *= ws  # w s (1 - s)
+        slope = float(t.sum()) / total
         if slope <= 1e-15:
             break
         c -= f / slope
@@ -86,11 +97,10 @@ def _probability(p0: float, mult: np.ndarray | None, n: int) -> np.ndarray:
     return q / (1.0 + q)
 
 
-def _channel(b: ChannelBehaviour, mods: Modifiers,
-             idx: np.ndarray) -> tuple[ChannelBehaviour, dict[str, dict[str, float]]]:
-    n = len(idx)
-    m_open, m_click = mods.odds("open", idx), mods.odds("click", idx)
-    m_unsub, m_conv = mods.odds("unsubscribe", idx), mods.odds("conversion", idx)
+def _channel(b: ChannelBehaviour, mods: Modifiers, n: int) -> tuple[ChannelBehaviour, dict[str, dict[str, float]]]:
+    """A channel's figures calibrated on the `n` rows of `mods`."""
+    m_open, m_click = mods.odds("open", None), mods.odds("click", None)
+    m_unsub, m_conv = mods.odds("unsubscribe", None), mods.odds("conversion", None)
     open0 = solve(b.open, m_open)
     p_open = _probability(open0, m_open, n)
     click0 = solve(b.click, m_click, p_open)
@@ -107,29 +117,52 @@ def _channel(b: ChannelBehaviour, mods: Modifiers,
     return calibrated, figures
 
 
-def calibrate(model: BehaviourModel, pop: Population, *, at: int, events: tuple[str, ...], member: Member,
-              steps: dict[str, str]) -> tuple[BehaviourModel, Calibration]:
-    """The model with every base figure calibrated on `pop` (multipliers by segment as at `at`), and what was
-    done. `steps` maps each message step id to its channel (steps with figures of their own are calibrated
-    apart); `events` are the background events whose rates are calibrated."""
+@dataclass
+class Calibrating:
+    """A calibration in two parts: the event rates (`rates`), worked out at once since a run's background events
+    need them first, and the channels' figures (`finish`), which take longer and may run beside the events."""
+
+    model: BehaviourModel
+    mods: Modifiers | None
+    size: int
+    rates: dict[str, float]
+    event_figures: dict[str, dict[str, float]]
+
+    def with_rates(self) -> BehaviourModel:
+        """The model with its event rates calibrated (its channels not yet)."""
+        return replace(self.model, event_rates=self.rates)
+
+    def finish(self, steps: dict[str, str]) -> tuple[BehaviourModel, Calibration]:
+        """The model with every base figure calibrated, and what was done (see `calibrate`)."""
+        model, mods = self.model, self.mods
+        if mods is None:
+            return model, Calibration()
+        channels: dict[str, ChannelBehaviour] = {}
+        figures: dict[str, dict[str, dict[str, float]]] = {}
+        for name, b in model.channels.items():
+            channels[name], figures[name] = _channel(b, mods, self.size)
+        messages: dict[str, dict[str, float]] = {}
+        for step_id, over in model.messages.items():
+            channel = steps.get(step_id)
+            if channel is None or channel not in model.channels:
+                messages[step_id] = dict(over)
+                continue
+            calibrated, figs = _channel(model.for_step(step_id, channel), mods, self.size)
+            messages[step_id] = {**over, **{k: getattr(calibrated, k) for k in ("open", "click", "unsubscribe",
+                                                                                 "conversion")}}
+            figures[f"step:{step_id}"] = figs
+        return (replace(model, channels=channels, messages=messages, event_rates=self.rates),
+                Calibration(figures, self.event_figures))
+
+
+def start_calibration(model: BehaviourModel, pop: Population, *, at: int, events: tuple[str, ...],
+                      member: Member) -> Calibrating:
+    """The first part of `calibrate`: the event rates; `Calibrating.finish` gives the rest."""
     if len(pop) == 0:
-        return model, Calibration()
+        return Calibrating(model, None, 0, dict(model.event_rates), {})
     idx = _sample(len(pop))
-    mods = Modifiers(model, pop, idx, tuple(events), at, member)
-    channels: dict[str, ChannelBehaviour] = {}
-    figures: dict[str, dict[str, dict[str, float]]] = {}
-    for name, b in model.channels.items():
-        channels[name], figures[name] = _channel(b, mods, np.arange(len(idx)))
-    messages: dict[str, dict[str, float]] = {}
-    for step_id, over in model.messages.items():
-        channel = steps.get(step_id)
-        if channel is None or channel not in model.channels:
-            messages[step_id] = dict(over)
-            continue
-        calibrated, figs = _channel(model.for_step(step_id, channel), mods, np.arange(len(idx)))
-        messages[step_id] = {**over, **{k: getattr(calibrated, k) for k in ("open", "click", "unsubscribe",
-                                                                             "conversion")}}
-        figures[f"step:{step_id}"] = figs
+    # the events' rate multipliers now; the channels' odds when `finish` asks (on the thread that runs it)
+    mods = Modifiers(model, pop, idx, tuple(events), at, member, eager=False)
     rates: dict[str, float] = {}
     event_figures: dict[str, dict[str, float]] = {}
     for event, rate in model.event_rates.items():
@@ -137,8 +170,15 @@ def calibrate(model: BehaviourModel, pop: Population, *, at: int, events: tuple[
         mean = float(mult.mean()) if mult is not None and len(mult) else 1.0
         rates[event] = rate / mean if mean > 0 else rate
         event_figures[event] = {"stated": rate, "base": rates[event]}
-    return (replace(model, channels=channels, messages=messages, event_rates=rates),
-            Calibration(figures, event_figures))
+    return Calibrating(model, mods, len(idx), rates, event_figures)
 
 
-__all__ = ["Calibration", "calibrate", "solve"]
+def calibrate(model: BehaviourModel, pop: Population, *, at: int, events: tuple[str, ...], member: Member,
+              steps: dict[str, str]) -> tuple[BehaviourModel, Calibration]:
+    """The model with every base figure calibrated on `pop` (multipliers by segment as at `at`), and what was
+    done. `steps` maps each message step id to its channel (steps with figures of their own are calibrated
+    apart); `events` are the background events whose rates are calibrated."""
+    return start_calibration(model, pop, at=at, events=events, member=member).finish(steps)
+
+
+__all__ = ["Calibrating", "Calibration", "calibrate", "solve", "start_calibration"]

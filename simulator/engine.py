@@ -25,12 +25,13 @@ import numpy as np
 from simulator.behaviour import BehaviourModel, Modifiers, contact_modifiers
 from app.semantics.draws import NEVER
 from simulator.memory import keep_freed_memory
+from simulator.metrics import Tally, tally
 from app.semantics.plan import Plan
 from app.semantics.reference import CHANNELS
 from simulator.population import Population
 from app.semantics.timezones import OffsetTable
 from simulator.trace import Trace, TraceBuilder
-from simulator.world import World, build_world
+from simulator.world import World, build_world, first_in_range, offset_table
 
 DEFAULT_CHUNK = 125_000  # contacts per chunk: arrays stay in cache and memory is reused (measured best)
 ENGINE_VERSION = "3"  # 2: segments from their definitions over time, calibrated figures, the twin; 3: the
@@ -114,6 +115,7 @@ class Chunk:
     # the next goes
     cap_ring: dict[int, np.ndarray] = field(default_factory=dict)
     cap_pos: dict[int, np.ndarray] = field(default_factory=dict)
+    contiguous: bool = False  # rows[i] == rows[0] + i (and there are rows)
     bought: list[np.ndarray] = field(default_factory=list)  # population rows that bought through the journey
     bought_at: list[np.ndarray] = field(default_factory=list)  # ... and when
 
@@ -163,18 +165,23 @@ def run(plan: Plan, pop: Population, behaviour: BehaviourModel, seed: int, *, ch
 
 def _run(plan: Plan, pop: Population, world: World, seed: int, chunk_size: int,
          progress: Progress | None, cancel: CancelToken | None, caps: CapInput | None = None) -> Trace:
-    zones = list(pop.timezones) + [plan.timezone]
-    ctx = Context(plan, pop, world.behaviour, seed,
-                  OffsetTable(zones, plan.start - 2 * 86_400, plan.horizon + 2 * 86_400), len(zones) - 1, world,
-                  caps=caps)
+    same = world.pop is pop and (world.plan.start, world.plan.horizon, world.plan.timezone) == \
+        (plan.start, plan.horizon, plan.timezone)
+    offsets = world.offsets if world.offsets is not None and same else offset_table(plan, pop)
+    ctx = Context(plan, pop, world.behaviour, seed, offsets, len(pop.timezones), world, caps=caps)
     out = TraceBuilder(plan, capacity=len(pop))
     order = _order(plan, pop)
     bounds = _chunk_bounds(plan, pop, order, max(1, chunk_size))
     steps = max(1, len(bounds) * len(plan.iterations))
     twin = busy = 0.0
+    total: Tally | None = None
 
-    def one(lo: int, hi: int) -> tuple[TraceBuilder, float, float]:
-        """Chunk [lo, hi) of the order into a trace of its own: (its rows, its twin's seconds, its seconds)."""
+    meta = {"engine": "vectorised", "engine_version": ENGINE_VERSION, "seed": seed, "chunk_size": chunk_size,
+            "effect_events": list(world.effect_events)}
+
+    def one(lo: int, hi: int) -> tuple[TraceBuilder, Tally, float, float]:
+        """Chunk [lo, hi) of the order into a trace of its own: (its rows, their counts, its twin's seconds, its
+        seconds)."""
         started = time.perf_counter()
         mine = replace(ctx, twin_seconds=0.0)
         rows = TraceBuilder(plan, capacity=hi - lo)
@@ -185,7 +192,7 @@ def _run(plan: Plan, pop: Population, world: World, seed: int, chunk_size: int,
             units = enter_units(mine, chunk, k)
             if units.n:
                 _run_iteration(mine, chunk, units, k, rows, cancel)
-        return rows, mine.twin_seconds, time.perf_counter() - started
+        return rows, tally(rows.finish(meta)), mine.twin_seconds, time.perf_counter() - started
 
     # chunks are independent: WORKERS threads run them (NumPy lets go of the interpreter inside its loops), and
     # their rows are appended in chunk order, so the trace is the same bit for bit whatever the number of threads
@@ -194,14 +201,15 @@ def _run(plan: Plan, pop: Population, world: World, seed: int, chunk_size: int,
     # holds its result: kept in a list, every chunk's rows stayed alive to the end, the trace twice over)
     workers = min(WORKERS, len(bounds)) or 1
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending: deque[Future[tuple[TraceBuilder, float, float]]] = deque()
+        pending: deque[Future[tuple[TraceBuilder, Tally, float, float]]] = deque()
         ahead = iter(bounds)
         try:
             for i, (_, hi) in enumerate(bounds):
                 for lo_next, hi_next in islice(ahead, max(0, 2 * workers - len(pending))):
                     pending.append(pool.submit(one, lo_next, hi_next))
-                rows, chunk_twin, chunk_seconds = pending.popleft().result()
+                rows, counts, chunk_twin, chunk_seconds = pending.popleft().result()
                 out.extend(rows)
+                total = counts if total is None else total.add(counts)
                 del rows
                 twin, busy = twin + chunk_twin, busy + chunk_seconds
                 if progress is not None:
@@ -211,8 +219,8 @@ def _run(plan: Plan, pop: Population, world: World, seed: int, chunk_size: int,
                 future.cancel()
             raise
     wall = time.perf_counter() - started
-    trace = out.finish({"engine": "vectorised", "engine_version": ENGINE_VERSION, "seed": seed,
-                        "chunk_size": chunk_size, "effect_events": list(world.effect_events)})
+    trace = out.finish(meta)
+    trace.tally = total  # the figures' counts, added up chunk by chunk (simulator.metrics.figures reads them)
     trace.timings["twin"] = twin * wall / busy if busy > 0 else twin  # the twin's share of the chunks' wall time
     return trace
 
@@ -247,7 +255,13 @@ def _chunk_bounds(plan: Plan, pop: Population, order: np.ndarray, size: int) -> 
 
 def _chunk(ctx: Context, rows: np.ndarray) -> Chunk:
     plan, pop = ctx.plan, ctx.pop
-    tz = np.take(pop.tz, rows).astype(np.int64)
+    # targeting contacts, a chunk's rows follow one another (_order): its columns are slices, not gathers
+    contiguous = not plan.accounts and len(rows) > 0
+    span = slice(int(rows[0]), int(rows[0]) + len(rows)) if contiguous else None
+
+    def gather(column: np.ndarray) -> np.ndarray:
+        return column[span] if span is not None else np.take(column, rows)
+    tz = gather(pop.tz).astype(np.int64)
     zone = np.where(tz < 0, ctx.journey_zone, tz)
     # a chunk's messages read odds only (event rates come from the world): each figure is worked out when
     # asked, for the contacts it is asked for (a quarter of a chunk often enters), or once for most of them
@@ -256,8 +270,8 @@ def _chunk(ctx: Context, rows: np.ndarray) -> Chunk:
     if plan.cap is not None:
         ring = np.full((len(rows), plan.cap[0]), -NEVER, dtype=np.int64)
         pos = np.zeros(len(rows), dtype=np.int64)
-    chunk = Chunk(rows, rows.astype(np.int32), np.take(pop.contact_id, rows), zone, mods,
-                  np.full((len(CHANNELS), len(rows)), NEVER, dtype=np.int64), ring, pos)
+    chunk = Chunk(rows, rows.astype(np.int32), gather(pop.contact_id), zone, mods,
+                  np.full((len(CHANNELS), len(rows)), NEVER, dtype=np.int64), ring, pos, contiguous=contiguous)
     if ctx.caps is not None:
         for ci, size in ctx.caps.ring.items():
             chunk.cap_ring[ci] = np.full((len(rows), size), -NEVER, dtype=np.int64)
@@ -277,7 +291,8 @@ def enter_units(ctx: Context, chunk: Chunk, k: int) -> Units:
     if audience is None:
         t = np.full(len(rows), begin, dtype=np.int64)
     elif plan.frequency == "ongoing":  # when each contact first is in the audience (joins it)
-        t = audience.first_at_or_after(rows, begin)
+        t = first_in_range(audience, int(rows[0]), int(rows[0]) + len(rows), begin) \
+            if chunk.contiguous and len(rows) else audience.first_at_or_after(rows, begin)
     else:
         inside = audience.member_at(rows, begin)
         if k > 0 and ctx.world.feeds_back:  # a later repetition: the purchases the journey caused count too

@@ -16,11 +16,13 @@
 - `channel_counts(trace)`: per channel, messages sent and their events (what the behaviour figures realised).
 
 `figures(trace)` gathers them all under flat names ('funnel.sent', 'series.opened', 'steps.opened',
-'conversion') for replicas; `METRICS` lists them by name.
+'conversion') for replicas, read from one `Tally` of the trace (additive counts: the engine tallies each chunk's
+rows on its thread and adds them up); `METRICS` lists them by name.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -205,14 +207,122 @@ def channel_counts(trace: Trace) -> dict[str, np.ndarray]:
 
 
 def figures(trace: Trace) -> dict[str, np.ndarray]:
-    """Every figure of a trace under a flat name, as float64 arrays (scalars as 0-d arrays)."""
-    out = {f"funnel.{k}": a.astype(np.float64) for k, a in funnel(trace).items()}
-    out.update({f"effect.{k}": a for k, a in effect_counts(trace).items()})
-    out.update({f"channels.{k}": a for k, a in channel_counts(trace).items()})
-    out.update({f"series.{k}": a.astype(np.float64) for k, a in time_series(trace).items()})
-    out.update({f"steps.{k}": a.astype(np.float64) for k, a in step_series(trace).items()})
-    out["conversion"] = np.array(conversion(trace))
+    """Every figure of a trace under a flat name, as float64 arrays (scalars as 0-d arrays): the same as each
+    metric above gives, read from one `Tally` of the trace (the engine's, summed over its chunks, when it made
+    one) instead of a pass over the columns per metric."""
+    t = trace.tally if isinstance(trace.tally, Tally) else tally(trace)
+    days = t.days
+    left = t.left.sum(axis=2)  # (steps, outcomes)
+    out = {"funnel.entered": left.sum(axis=1).astype(np.float64)}
+    out.update({f"funnel.{k}": left[:, list(codes)].sum(axis=1).astype(np.float64)
+                for k, codes in FUNNEL_OUTCOMES.items()})
+    counted = t.events.sum(axis=2)  # (sent and each message event, steps)
+    out.update({f"funnel.{k}": counted[1 + i].astype(np.float64) for i, k in enumerate(MESSAGE_EVENTS)})
+    out.update({"effect.n": np.array(float(t.units)), "effect.with": t.effect[0].astype(np.float64),
+                "effect.without": t.effect[1].astype(np.float64), "effect.differ": t.effect[2].astype(np.float64)})
+    out.update({f"channels.{k}": a for k, a in _channels(trace, counted).items()})
+    per_day = t.events[:, :, :days].sum(axis=1)  # (sent and each message event, days)
+    series = {"entered": t.unit_days[0], "sent": per_day[0], **{k: per_day[1 + MESSAGE_EVENTS.index(k)]
+                                                              for k in ("delivered", "opened", "clicked")},
+              "goals": t.unit_days[1], "exited": t.unit_days[2],
+              "in_journey": np.cumsum(t.unit_days[0]) - np.cumsum(t.unit_days[3])}
+    out.update({f"series.{k}": a.astype(np.float64) for k, a in series.items()})
+    codes = left.sum(axis=0)
+    steps = {"entered": _cumulative(t.entered)}
+    for name, cs in STEP_OUTCOMES.items():
+        present = [c for c in cs if codes[c]]
+        if present:
+            steps[name] = _cumulative(t.left[:, present[0]] if len(present) == 1 else t.left[:, present].sum(1))
+    for i, name in enumerate(MESSAGE_EVENTS):
+        if counted[1 + i].any():
+            steps[name] = _cumulative(t.events[1 + i])
+    out.update({f"steps.{k}": a.astype(np.float64) for k, a in steps.items()})
+    out["conversion"] = np.array(float(np.int64(t.goals) / t.units) if t.units else float("nan"))
     return out
+
+
+def _channels(trace: Trace, counted: np.ndarray) -> dict[str, np.ndarray]:
+    """`channel_counts` from a tally's message counts per step (channels in the order of the trace's blocks)."""
+    from app.model.registry import REGISTRY
+    out: dict[str, np.ndarray] = {}
+    for step in dict.fromkeys(trace.blocks["messages"][:, 0].tolist()):
+        tile = REGISTRY.get(trace.step_types[step])
+        channel = tile.channel if tile is not None and tile.channel else trace.step_types[step]
+        for name in CHANNEL_EVENTS:
+            key = f"{channel}.{name}"
+            count = int(counted[0 if name == "sent" else 1 + MESSAGE_EVENTS.index(name), step])
+            out[key] = out.get(key, np.array(0.0)) + count
+    return out
+
+
+@dataclass
+class Tally:
+    """The counts of a trace that every figure is read from, additive: the tallies of the parts of a run's rows
+    (the engine's chunks) add up to the tally of the whole. Days are UTC days from the trace's t0; `w` below is
+    days + 1, the last bucket the horizon itself (see `step_series`)."""
+
+    days: int
+    left: np.ndarray  # (steps, outcome codes, w): visits by outcome and the day they left
+    entered: np.ndarray  # (steps, w): visits by the day they entered
+    events: np.ndarray  # (1 + message events, steps, w): messages by the day they were sent, then of each event
+    unit_days: np.ndarray  # (4, days): contacts entering, reaching the goal, exiting, leaving (not waiting)
+    effect: np.ndarray  # (3, effect events): contacts with each event with the journey, without, in one only
+    units: int  # contacts entering (per iteration)
+    goals: int  # ... who reached the goal
+
+    def add(self, other: Tally) -> Tally:
+        """This tally with `other`'s counts added (in place)."""
+        for name in ("left", "entered", "events", "unit_days", "effect"):
+            getattr(self, name).__iadd__(getattr(other, name))
+        self.units += other.units
+        self.goals += other.goals
+        return self
+
+
+def tally(trace: Trace) -> Tally:
+    """The counts of `trace` (see `Tally`): one pass over each column."""
+    n, days = len(trace.steps), trace.days
+    w = days + 1
+    v, m, u = trace.visits, trace.messages, trace.units
+    left = np.zeros((n, oc.N_CODES, w), dtype=np.int64)
+    entered = np.zeros((n, w), dtype=np.int64)
+    for step, _, lo, hi in trace.blocks["visits"].tolist():
+        entered[step] += np.bincount(v["t_enter"][lo:hi] // DAY, minlength=w)[:w]
+        key = v["outcome"][lo:hi].astype(np.intp)
+        key *= w
+        key += v["t_leave"][lo:hi] // DAY
+        left[step] += np.bincount(key, minlength=oc.N_CODES * w).reshape(oc.N_CODES, w)
+    events = np.zeros((1 + len(MESSAGE_EVENTS), n, w), dtype=np.int64)
+    for step, _, lo, hi in trace.blocks["messages"].tolist():
+        for i, name in enumerate(("sent", *MESSAGE_EVENTS)):
+            d = m[name][lo:hi] + DAY  # -1 (did not happen) falls in a bucket before day 0, dropped
+            d //= DAY
+            counts = np.bincount(d, minlength=w + 1)
+            if len(counts) > w + 1:
+                raise ValueError(f"a message's '{name}' time lies after the trace's last day")
+            events[i, step] += counts[1:]
+    o = u["outcome"]
+    unit_days = np.stack([_per_day(u["entered"], days), _per_day(u["goal"], days),
+                          _per_day(np.where((o == oc.EXITED) | (o == oc.GOAL), u["left"], -1), days),
+                          _per_day(np.where(o == oc.WAITING, -1, u["left"]), days)])
+    names = trace.meta.get("effect_events", [])
+    effect = np.zeros((3, len(names)), dtype=np.int64)
+    with_bits, without_bits = u["effect_with"], u["effect_without"]
+    values = np.arange(1 << len(names)) if len(names) <= 12 else None
+    combos = [np.bincount(bits, minlength=len(values))
+              for bits in (with_bits, without_bits, with_bits ^ without_bits)] if values is not None else []
+    if values is not None and all(len(c) == len(values) for c in combos):
+        # few events: how many contacts hold each combination of bits, then each bit's count from those
+        for row, c in enumerate(combos):
+            for j in range(len(names)):
+                effect[row, j] = c[(values >> j) & 1 == 1].sum()
+    else:
+        for j in range(len(names)):
+            bit = np.int32(1 << j)
+            a, b = (with_bits & bit) != 0, (without_bits & bit) != 0
+            effect[:, j] = np.count_nonzero(a), np.count_nonzero(b), np.count_nonzero(a != b)
+    return Tally(days, left, entered, events, unit_days, effect, len(u["goal"]),
+                 int(np.count_nonzero(u["goal"] >= 0)))
 
 
 METRICS: dict[str, Callable[..., object]] = {"funnel": funnel, "time_series": time_series,

@@ -57,6 +57,9 @@ class Trace:
     blocks: dict[str, np.ndarray] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict, compare=False)  # how long parts took (not saved)
+    # the counts every figure is read from (simulator.metrics.Tally), summed over the chunks by the engine as it
+    # wrote their rows; not saved (None: `figures` counts the columns)
+    tally: Any = field(default=None, compare=False, repr=False)
 
     @property
     def days(self) -> int:

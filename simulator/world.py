@@ -20,10 +20,10 @@ itself is the "without the journey" twin of every run.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -32,13 +32,14 @@ from app.audience.evaluate import Evaluator
 from app.audience.timesets import TimeSet, _SPAN, _owner_range
 from app.model.attributes import CONTACT_EVENTS, INTERACTION_KINDS
 from simulator.behaviour import (BehaviourModel, Modifiers, background_times)
-from simulator.calibration import Calibration, calibrate
-from app.semantics.draws import BACKGROUND, NEVER, exponential_seconds, hash_keys, name_key, stream, uniform
+from simulator.calibration import Calibration, start_calibration
+from app.semantics.draws import BACKGROUND, NEVER, hash_keys, name_key, stream, uniform
 from app.semantics.plan import Kind, Plan, TriggerPlan
+from app.semantics.timezones import OffsetTable
 from simulator.population import Population, plan_segments
 
 DAY = 86_400
-_RATES_LOCK = threading.RLock()
+T = TypeVar("T")
 MAX_ROUNDS = 100_000  # a contact's events of one kind over the period at most (rates are bounded far below)
 
 
@@ -75,19 +76,47 @@ class EventTimes:
         return out.astype(np.int64, copy=False)
 
 
+def first_in_range(ts: TimeSet, start: int, stop: int, t: int) -> np.ndarray:
+    """`ts.first_at_or_after(np.arange(start, stop), t)` for one time `t`: the first moment at or after t each of
+    the owners start..stop-1 is a member (NEVER if none), read from their spans in one pass (no search per owner).
+
+    A set's spans are sorted by (owner, start), apart and not touching: an owner's first span that ends after t
+    holds t (then t) or starts after it (then its start)."""
+    tt = max(int(t), ts.w0)
+    a, b = _owner_range(ts.owner, np.array([start, stop - 1]))
+    if b > a and max(tt, int(ts.lo[a:b].max())) - ts.w0 >= _SPAN - 1:  # times its keys clip: as the set reads them
+        return ts.first_at_or_after(np.arange(start, stop, dtype=np.int64), t)
+    out = np.full(stop - start, NEVER, dtype=np.int64)
+    if b > a:
+        alive = np.flatnonzero(ts.hi[a:b] > tt)
+        alive += a
+        owner = np.take(ts.owner, alive)
+        first = np.ones(len(owner), dtype=bool)
+        np.not_equal(owner[1:], owner[:-1], out=first[1:])
+        pick = np.compress(first, alive)
+        owner = np.compress(first, owner)
+        owner -= start
+        np.put(out, owner, np.maximum(np.take(ts.lo, pick), tt))
+    out[ts.full[start:stop]] = tt
+    return out
+
+
 def event_sequence(keys: np.ndarray, rate_per_second: np.ndarray, seed: int, event: str, start: int,
                    end: int) -> EventTimes:
     """Every event of a Poisson process per contact in [start, end): the k-th waiting time is a counter-based
     draw keyed by (seed, contact id, event, k), so a contact's events do not depend on who else is simulated."""
     rate = np.asarray(rate_per_second, dtype=np.float64)
-    active = np.flatnonzero(rate > 0.0)
+    positive = rate > 0.0
+    everyone = bool(positive.all())  # (the common case) the first round draws for every row, as they are
+    active = np.arange(len(rate)) if everyone else np.flatnonzero(positive)
     cur = np.full(len(active), start, dtype=np.int64)
     owners, times = [], []
     k = 0
     base = name_key(event)
     while active.size and k < MAX_ROUNDS:
-        u = uniform(hash_keys(np.take(keys, active), stream(seed, BACKGROUND, base, -1 - k)))
-        cur = cur + exponential_seconds(u, np.take(rate, active))
+        whole = everyone and k == 0
+        u = uniform(hash_keys(keys if whole else np.take(keys, active), stream(seed, BACKGROUND, base, -1 - k)))
+        cur = cur + _waits(u, rate if whole else np.take(rate, active))  # (a new array: `times` keeps the last)
         ok = cur < end
         active, cur = np.compress(ok, active), np.compress(ok, cur)
         owners.append(active)
@@ -98,6 +127,17 @@ def event_sequence(keys: np.ndarray, rate_per_second: np.ndarray, seed: int, eve
     o, t = np.concatenate(owners), np.concatenate(times)
     order = np.argsort(o, kind="stable")  # rounds are in time order within each contact
     return EventTimes(o[order], t[order], start)
+
+
+def _waits(u: np.ndarray, rate_per_second: np.ndarray) -> np.ndarray:
+    """`exponential_seconds(u, rate_per_second)` for rates all above zero (the same operations, less the masks
+    for rates of zero and with fewer temporaries)."""
+    e = np.log(u.astype(np.float32))
+    np.negative(e, out=e)
+    d = np.divide(e, rate_per_second, dtype=np.float64)
+    np.rint(d, out=d)
+    np.clip(d, 1.0, 1e15, out=d)
+    return d.astype(np.int64)
 
 
 def effect_events(plan: Plan, behaviour: BehaviourModel) -> tuple[str, ...]:
@@ -129,9 +169,9 @@ class World:
     sequences: dict[str, EventTimes]
     effect_events: tuple[str, ...]
     sensitive: frozenset[str] = frozenset()  # segments a purchase changes (fed back: see `member_with`)
-    _rates: dict[str, np.ndarray | None] = field(default_factory=dict)
     _values: np.ndarray | None = None
     _own: Interactions | None = None
+    offsets: OffsetTable | None = None  # the contacts' zones' UTC offsets over the run (`offset_table`)
 
     @property
     def feeds_back(self) -> bool:
@@ -228,49 +268,32 @@ class World:
             have = ", ".join(sorted(self.segments)) or "none"
             raise KeyError(f"the population has no segment '{name}' (it has: {have})") from None
 
-    def rate_multiplier(self, event: str) -> np.ndarray | None:
-        """Each contact's multiplier of the event's rate (None: 1 for everyone)."""
-        if event in self._rates:
-            return self._rates[event]
-        with _RATES_LOCK:  # the engine's chunk threads ask at once: made once
-            # an event no multiplier names has the multipliers of any other such event (engagement's alone): the
-            # same array, without working it out again over the whole population
-            own = any(m.target == f"event:{event}" and m.factor != 1.0 for m in self.behaviour.multipliers)
-            twin = next((e for e in self._rates if not any(m.target == f"event:{e}" and m.factor != 1.0
-                                                           for m in self.behaviour.multipliers)), None)
-            if event not in self._rates and not own and twin is not None:
-                self._rates[event] = self._rates[twin]
-            if event not in self._rates:
-                mods = Modifiers(self.behaviour, self.pop, np.arange(len(self.pop)), (event,), self.plan.start,
-                                 self.member, eager=False)
-                rate = mods.rate(event)
-                # events whose multipliers come out the same (the same engagement effect, no attribute multiplier
-                # of their own) share one array: a full column each was half a GB at 10M contacts
-                same = next((r for r in self._rates.values() if r is not None and rate is not None
-                             and np.array_equal(r, rate)), None)
-                self._rates[event] = rate if same is None else same
-            return self._rates[event]
-
     def event_first(self, event: str, rows: np.ndarray, t: np.ndarray, iteration: int,
-                    taken: dict[int, np.ndarray] | None = None) -> np.ndarray:
+                    taken: dict[Any, np.ndarray | None] | None = None) -> np.ndarray:
         """The first time at or after `t` each contact does `event` on its own (NEVER: not before the horizon).
 
-        `taken` keeps the rows' contact ids and rate multipliers between calls for the same rows (by the
-        identity of the column they come from: events share multipliers)."""
+        `taken` keeps the rows' contact ids and rate multipliers between calls for the same rows (events whose
+        multipliers are alike share them)."""
         rows = np.asarray(rows, dtype=np.int64)
         if event in self.sequences:
             return self.sequences[event].first_at_or_after(rows, t)
         if self.behaviour.event_rates.get(event, 0.0) <= 0.0:  # never, whatever the multipliers
             return np.full(len(rows), NEVER, dtype=np.int64)
-        mult = self.rate_multiplier(event)
         kept = {} if taken is None else taken
+        ids = kept.get("ids")
+        if ids is None:
+            ids = kept["ids"] = np.take(self.pop.contact_id, rows)
+        return background_times(self.behaviour, self.seed, iteration, event, ids, np.asarray(t, dtype=np.int64),
+                                self._multipliers_at(event, rows, kept))
 
-        def take(column: np.ndarray) -> np.ndarray:
-            if id(column) not in kept:
-                kept[id(column)] = np.take(column, rows)
-            return kept[id(column)]
-        return background_times(self.behaviour, self.seed, iteration, event, take(self.pop.contact_id),
-                                np.asarray(t, dtype=np.int64), None if mult is None else take(mult))
+    def _multipliers_at(self, event: str, rows: np.ndarray, kept: dict[Any, np.ndarray | None]) -> np.ndarray | None:
+        """Each contact's multiplier of the event's rate (None: 1 for everyone), for `rows` alone (a contact's is
+        its own), once for the events whose multipliers are alike (engagement's alone, most often)."""
+        key = ("rate", tuple(m for m in self.behaviour.multipliers if m.target == f"event:{event}" and m.factor != 1.0))
+        if key not in kept:
+            mods = Modifiers(self.behaviour, self.pop, rows, (), self.plan.start, self.member, eager=False)
+            kept[key] = mods.rate(event)
+        return kept[key]
 
 
 def trigger_times(world: World, trig: TriggerPlan, rows: np.ndarray, entry: np.ndarray, iteration: int) -> np.ndarray:
@@ -295,7 +318,7 @@ def effect_bits(world: World, rows: np.ndarray, entry: np.ndarray, cutoff: int |
     with_bits = np.zeros(len(rows), dtype=np.int32)
     without_bits = np.zeros(len(rows), dtype=np.int32)
     conversion = world.behaviour.conversion_event
-    taken: dict[int, np.ndarray] = {}  # the rows' ids and multipliers, taken once for every event
+    taken: dict[Any, np.ndarray | None] = {}  # the rows' ids and multipliers, taken once for every event
     for j, name in enumerate(world.effect_events):
         if known is not None and name in known:
             own = journey = known[name]
@@ -379,31 +402,90 @@ def build_world(plan: Plan, pop: Population, behaviour: BehaviourModel, seed: in
     steps = {s.id: s.channel or "" for s in plan.steps if s.kind == Kind.MESSAGE}
     effects = effect_events(plan, behaviour)
     events = tuple(dict.fromkeys([*plan.events, *(e for e in effects if not e.startswith("segment:"))]))
-    calibrated, calibration = calibrate(behaviour, pop, at=plan.start, events=events, member=member_at_start,
-                                        steps=steps)
-
+    calibrating = start_calibration(behaviour, pop, at=plan.start, events=events, member=member_at_start)
+    rated = calibrating.with_rates()  # the background events need the calibrated rates alone
+    sensitive = frozenset(name for name, d in definitions.items()
+                          if _uses(d.query, "interactions") or _uses(d.query, "last_purchase_date")
+                          or _uses(d.query, "lifetime_value"))
     # background event sequences for the kinds that feed segments
     feed: list[str] = []
     if any(_uses(d.query, "interactions") for d in definitions.values()):
         feed += list(INTERACTION_KINDS)
     if any(_uses(d.query, a) for d in definitions.values() for a in ("last_purchase_date", "lifetime_value")):
         feed.append("purchase")
+    kinds = [k for k in dict.fromkeys(feed) if rated.event_rates.get(k, 0.0) > 0.0]
     sequences: dict[str, EventTimes] = {}
-    world = World(plan, pop, behaviour, calibrated, calibration, seed, dict(start_segments), None, sequences,
-                  effects)
-    for kind in dict.fromkeys(feed):
-        rate = calibrated.event_rates.get(kind, 0.0) / DAY
-        if rate <= 0.0:
-            continue
-        mult = world.rate_multiplier(kind)
-        per_row = np.full(len(pop), rate) if mult is None else mult * rate
-        sequences[kind] = event_sequence(pop.contact_id, per_row, seed, kind, plan.start, plan.horizon)
+    world = World(plan, pop, behaviour, rated, Calibration(), seed, dict(start_segments), None, sequences, effects,
+                  sensitive)
 
-    segments = dict(fixed)
-    world.sensitive = frozenset(name for name, d in definitions.items()
-                                if _uses(d.query, "interactions") or _uses(d.query, "last_purchase_date")
-                                or _uses(d.query, "lifetime_value"))
-    if source is not None and definitions:
+    # Two threads share the work: this one draws the background events (the first half of the contacts') and
+    # evaluates the segments they feed; the other draws the second half's events first, then calibrates the
+    # channels' figures, works out the time zones' offsets and evaluates the segments no simulated event changes
+    # (what it has not started when this one is done, this one does). The same world as one thread makes, in
+    # less time; errors are raised as the work done in order would raise them.
+    with _Beside() as beside:
+        n = len(pop)
+        mid = n // 2 if beside.parallel and n >= 2 * SPLIT_AT else n
+        later = {kind: beside.run(_sequence_part, world, kind, mid, n) for kind in kinds if mid < n}
+        channels = beside.run(calibrating.finish, steps)
+        table = beside.run(offset_table, plan, pop)
+        # an Evaluator of its own for the other thread (an evaluator keeps what it worked out)
+        fixed_by_definition = {name: beside.run(Evaluator(source.base, source.custom, w0=source.w0).segment, d)
+                               for name, d in definitions.items() if name not in sensitive} \
+            if source is not None else {}
+        try:
+            for kind in kinds:
+                parts = [(0, _sequence_part(world, kind, 0, mid))] + ([(mid, later[kind].result())] if mid < n else [])
+                sequences[kind] = _joined(parts, plan.start)
+            evaluated = _sensitive_segments(world, definitions, plain)
+        except Exception:
+            channels.result()  # a calibration error comes first, as it did when the calibration ran first
+            raise
+        world.behaviour, world.calibration = channels.result()
+        world.offsets = table.result()
+        segments = dict(fixed)
+        for name in definitions:  # in the definitions' order: the first that cannot be evaluated is the one said
+            got = evaluated[name] if name in sensitive else fixed_by_definition[name].result()
+            if isinstance(got, Exception):
+                raise got
+            segments[name] = got
+    world.segments = segments
+    world.audience = _audience(plan, segments, len(pop))
+    return world
+
+
+SPLIT_AT = 65_536  # contacts: from twice this, the background events are drawn in two halves on two threads
+
+
+def _sequence_part(world: World, kind: str, lo: int, hi: int) -> EventTimes:
+    """The background events of `kind` of population rows lo..hi-1 (owners counted from lo) over the run, at the
+    calibrated rate (world.behaviour's event rates) times each contact's multiplier."""
+    pop, plan = world.pop, world.plan
+    rows = np.arange(lo, hi, dtype=np.int64)
+    # multipliers read segments at the journey's start (the world's segments are those while it is made)
+    mult = Modifiers(world.behaviour, pop, rows, (), plan.start, world.member, eager=False).rate(kind)
+    rate = world.behaviour.event_rates.get(kind, 0.0) / DAY
+    per_row = np.full(hi - lo, rate) if mult is None else mult * rate
+    return event_sequence(pop.contact_id[lo:hi], per_row, world.seed, kind, plan.start, plan.horizon)
+
+
+def _joined(parts: list[tuple[int, EventTimes]], start: int) -> EventTimes:
+    """Sequences of consecutive ranges of rows (each from its first row) as one (a contact's draws are its own:
+    the same as one sequence over all the rows)."""
+    if len(parts) == 1 and parts[0][0] == 0:
+        return parts[0][1]
+    return EventTimes(np.concatenate([p.owner + lo for lo, p in parts]), np.concatenate([p.at for _, p in parts]),
+                      start)
+
+
+def _sensitive_segments(world: World, definitions: Mapping[str, Any],
+                        plain: Evaluator | None) -> dict[str, TimeSet | Exception]:
+    """The segments a simulated event changes (world.sensitive), evaluated with the world's background events (each
+    one's error in its place, to be raised in the definitions' order)."""
+    pop, sequences = world.pop, world.sequences
+    source = pop.source
+    segments: dict[str, TimeSet | Exception] = {}
+    if source is not None and world.sensitive:
         # what a purchase is worth only counts for segments on lifetime value or on interactions (their value);
         # one on the last purchase date alone needs its moment (working the values out was a tenth of a run)
         valued = any(_uses(d.query, "lifetime_value") or _uses(d.query, "interactions") for d in definitions.values())
@@ -413,10 +495,57 @@ def build_world(plan: Plan, pop: Population, behaviour: BehaviourModel, seed: in
             if simulated is not None else plain
         assert evaluator is not None
         for name, definition in definitions.items():
-            segments[name] = evaluator.segment(definition)
-    world.segments = segments
-    world.audience = _audience(plan, segments, len(pop))
-    return world
+            if name in world.sensitive:
+                try:
+                    segments[name] = evaluator.segment(definition)
+                except Exception as e:  # noqa: BLE001 - raised in the definitions' order by build_world
+                    segments[name] = e
+    return segments
+
+
+def offset_table(plan: Plan, pop: Population) -> OffsetTable:
+    """The UTC offsets of the contacts' time zones, and of the journey's (the last row), over the run's window
+    with two days either side: the engine's quiet hours read them."""
+    return OffsetTable([*pop.timezones, plan.timezone], plan.start - 2 * DAY, plan.horizon + 2 * DAY)
+
+
+class _Beside:
+    """Work run on a second thread beside the caller's, in the order it is handed over; what the thread has not
+    started when the caller asks for it, the caller does itself. With the engine on one thread
+    (simulator.engine.WORKERS), the caller does it all, when it asks."""
+
+    parallel = False
+
+    def __enter__(self) -> _Beside:
+        from simulator import engine  # (it imports this module) its thread count, which a sweep's workers set
+        self._pool = ThreadPoolExecutor(max_workers=1) if engine.WORKERS > 1 else None
+        self.parallel = self._pool is not None
+        return self
+
+    def run(self, fn: Callable[..., T], *args: Any) -> _Task[T]:
+        """fn(*args), on the other thread if it gets to it first."""
+        return _Task(fn, args, self._pool.submit(fn, *args) if self._pool is not None else None)
+
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        if self._pool is not None:  # on an error, what has not started yet is not started
+            self._pool.shutdown(wait=True, cancel_futures=kind is not None)
+
+
+class _Task(Generic[T]):
+    """A piece of work handed to `_Beside`."""
+
+    def __init__(self, fn: Callable[..., T], args: tuple[Any, ...], future: Future[T] | None) -> None:
+        self._fn, self._args, self._future = fn, args, future
+        self._done: tuple[T] | None = None
+
+    def result(self) -> T:
+        """What the work gives (its error raised), done here unless the other thread started it."""
+        if self._done is None:
+            if self._future is not None and not self._future.cancel():
+                self._done = (self._future.result(),)
+            else:
+                self._done = (self._fn(*self._args),)
+        return self._done[0]
 
 
 def _simulated_interactions(pop: Population, sequences: Mapping[str, EventTimes],
