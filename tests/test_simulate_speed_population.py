@@ -94,3 +94,15 @@ def test_a_saved_runs_population_is_made_again_for_replay(tmp_path: Path, capsys
     pop = record.population_()
     inter = pop.source.base.interactions if pop.source is not None else None
     assert inter is not None and len(inter) > len(pop)  # the history, drawn when read, is there for who needs it
+
+
+def test_the_cut_points_are_np_quantiles_numbers() -> None:
+    from app.audience.synthetic import _quantiles
+    rng = np.random.default_rng(0)
+    for i in range(400):
+        n = int(rng.integers(1, 2000))
+        x = rng.normal(size=n) * rng.lognormal(size=n)
+        if i % 3 == 0:
+            x = np.round(x, 1)  # ties
+        q = np.cumsum(rng.dirichlet(np.ones(int(rng.integers(2, 8)))))[:-1] if i % 4 else np.array([0.0, 0.5, 1.0])
+        assert np.array_equal(_quantiles(x, q), np.quantile(x, q)), (n, q)

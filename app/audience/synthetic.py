@@ -66,8 +66,30 @@ def _cuts(profile: PopulationProfile) -> tuple[np.ndarray, np.ndarray]:
     buyer = rng.random(_REFERENCE) < _buyer_p(profile, e)
     value = np.where(buyer, _value(profile, e, rng.normal(0.0, 1.0, _REFERENCE)), 0.0)
     tier_latent = value * rng.lognormal(0.0, 0.25, _REFERENCE)
-    return (np.quantile(consent_latent, np.cumsum(profile.consent)[:-1]),
-            np.quantile(tier_latent, np.cumsum(profile.loyalty)[:-1]))
+    return (_quantiles(consent_latent, np.cumsum(profile.consent)[:-1]),
+            _quantiles(tier_latent, np.cumsum(profile.loyalty)[:-1]))
+
+
+def _quantiles(x: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """`np.quantile(x, q)` (its default, linear method) of a sample without NaN, worked out as NumPy works it out
+    (the same numbers), without importing numpy.ma, which np.quantile's call to np.unique does (20 ms of CPU in
+    every simulation command)."""
+    n = len(x)
+    virtual = (n - 1) * np.asarray(q, dtype=np.float64)
+    prev = np.floor(virtual)
+    following = prev + 1
+    at_end = virtual >= n - 1
+    prev[at_end], following[at_end] = -1, -1
+    before = virtual < 0
+    prev[before], following[before] = 0, 0
+    lo, hi = prev.astype(np.intp), following.astype(np.intp)
+    ordered = np.partition(x, sorted({0, n - 1, *(lo % n).tolist(), *(hi % n).tolist()}))
+    a, b = ordered[lo], ordered[hi]
+    gamma = virtual - lo
+    diff = b - a
+    out = a + diff * gamma
+    np.subtract(b, diff * (1 - gamma), out=out, where=gamma >= 0.5)
+    return out
 
 
 @lru_cache(maxsize=32)
