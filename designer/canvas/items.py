@@ -27,6 +27,7 @@ from designer.canvas.theme import Theme, type_color
 from designer.icons import paint_glyph
 
 if TYPE_CHECKING:
+    from designer.canvas.motion import Motion
     from designer.canvas.overview import Overview
 
 LOD_SIMPLE = 0.4   # below this zoom tiles are coloured cards with only their name
@@ -165,6 +166,7 @@ class TileItem(QGraphicsItem):
         self._status: str | None = None
         self.status_board: StatusBoard | None = None  # the scene's status lines, read when needed (see boards)
         self.overview: Overview | None = None  # told of every change of look while the view paints it zoomed out
+        self.motion: Motion | None = None  # told of a hover or a drop highlight while the view paints a replay
         self._board_gen = -1
         self._lod_text: tuple[tuple[str, int], str] = (("", 0), "")  # the name as drawn when zoomed out
         self._errors = self._warnings = 0
@@ -172,6 +174,8 @@ class TileItem(QGraphicsItem):
         self._hover_port: str | None = None
         self._link_target = False
         self._rows: list[tuple[str, QRectF, str]] = []
+        self._name_lines: tuple[object, list[str]] = (None, [])  # the name wrapped, and what it was wrapped for
+        self._type_line: tuple[object, str] = (None, "")  # the type's label elided, and what for
         self._rows_dirty = False
         self._labels: list[tuple[QRectF, str]] = []
         self._notes: list[str] = []
@@ -267,12 +271,18 @@ class TileItem(QGraphicsItem):
         if port != self._drop_port:
             self._drop_port = port
             self.update()
+            self._touch_motion()
 
     def set_link_target(self, on: bool) -> None:
         """Highlight the tile as the target of a link being dragged."""
         if on != self._link_target:
             self._link_target = on
             self.update()
+            self._touch_motion()
+
+    def _touch_motion(self) -> None:
+        if self.motion is not None:
+            self.motion.touch()
 
     def _layout(self) -> None:
         t = self.theme
@@ -298,15 +308,19 @@ class TileItem(QGraphicsItem):
         self._rows_dirty = False
         mode = Qt.TextElideMode.ElideRight
         type_w = TEXT_W - (22.0 if self._errors or self._warnings else 0.0)
-        names = wrap_text(self._name, t.name_metrics, TEXT_W, 2)
+        if self._name_lines[0] != (self._name, t.name_metrics):  # kept: a replay lays the rows out at each frame
+            self._name_lines = ((self._name, t.name_metrics), wrap_text(self._name, t.name_metrics, TEXT_W, 2))
+        names = self._name_lines[1]
         status = fit_status(self.status_text, t.status_metrics, TEXT_W, 3 - len(names))
         if len(names) == 2 and self._status is not None and STATUS_SEP.join(status) != self._status:
             status = fit_status(self._status, t.status_metrics, TEXT_W, 2)
         # Type, name and status stacked and centred vertically; a long name or status takes two lines. Figures
         # (a replay) that need two lines under a two-line name take the type's line: the band's colour and glyph
         # say the type.
-        rows = [] if len(names) + len(status) > 3 else \
-            [("type", t.type_metrics.elidedText(self._type_label, mode, type_w), 14.0)]
+        if self._type_line[0] != (self._type_label, type_w, t.type_metrics):
+            self._type_line = ((self._type_label, type_w, t.type_metrics),
+                               t.type_metrics.elidedText(self._type_label, mode, type_w))
+        rows = [] if len(names) + len(status) > 3 else [("type", self._type_line[1], 14.0)]
         rows += [("name", line, 17.0) for line in names] + [("status", line, 14.0) for line in status]
         total = sum(h for _, _, h in rows) + 3.0 + (3.0 if status else 0.0)
         y = (self.height - total) / 2
@@ -395,12 +409,14 @@ class TileItem(QGraphicsItem):
             self._hover_port = port
             self.setCursor(Qt.CursorShape.CrossCursor if port else Qt.CursorShape.ArrowCursor)
             self.update()
+            self._touch_motion()
 
     def hoverLeaveEvent(self, event: object) -> None:
         if self._hover_port is not None:
             self._hover_port = None
             self.unsetCursor()
             self.update()
+            self._touch_motion()
 
     # --- painting -----------------------------------------------------------------------------------------
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
@@ -443,6 +459,34 @@ class TileItem(QGraphicsItem):
             painter.drawText(rect, LEFT, text)
         if self._errors or self._warnings:
             self._paint_badge(painter)
+
+    def still_rows(self) -> tuple[object, ...]:
+        """Where the rows other than the status lines are (a status line that takes one line more moves them)."""
+        self._resolve_status()
+        if self._rows_dirty:
+            self._layout_rows()
+        return tuple((kind, rect.top(), text) for kind, rect, text in self._rows if kind != "status")
+
+    def paint_still(self, painter: QPainter, lod: float) -> None:
+        """The tile but its status lines, at LOD_SIMPLE or closer (see motion.py)."""
+        t = self.theme
+        self._paint_body(painter, type_color(self.type_id), self.isSelected())  # exactly as the cached tile
+        painter.setFont(t.name_font)
+        painter.setPen(t.text_pen)
+        for kind, rect, text in self._rows:
+            if kind == "name":
+                painter.drawText(rect, LEFT, text)
+        if self._errors or self._warnings:
+            self._paint_badge(painter)
+
+    def paint_status(self, painter: QPainter) -> None:
+        """The status lines alone (see motion.py)."""
+        t = self.theme
+        painter.setFont(t.status_font)
+        painter.setPen(t.muted_pen)
+        for kind, rect, text in self._rows:
+            if kind == "status":
+                painter.drawText(rect, LEFT, text)
 
     def _paint_body(self, painter: QPainter, color: QColor, selected: bool) -> None:
         """Everything but the name, the status lines and the badge: the same for every tile of a type in the
@@ -561,6 +605,7 @@ class EdgeItem(QGraphicsItem):
         self._bounds = QRectF()
         self._shape: QPainterPath | None = None
         self._outlines: dict[float, QPainterPath] = {}  # pen width -> the stroke's outline (see _stroke)
+        self._moving_bands: dict[float, QPainterPath] = {}  # band width -> its outline (see paint_moving_band)
         self._band_pen = QPen()  # the flow's band: its pen and the width of its outline in _outlines[-1.0]
         self._band_width = 0.0
         self._geometry = next(_GEOMETRIES)  # the route's name in the keys of the line's pictures
@@ -686,6 +731,7 @@ class EdgeItem(QGraphicsItem):
         self._path = path
         self._shape = None
         self._outlines = {}
+        self._moving_bands = {}
         self._geometry = next(_GEOMETRIES)
         bounds = path.controlPointRect().adjusted(-10.0, -10.0, 10.0, 10.0)
         if self._end_at is not None:
@@ -803,8 +849,6 @@ class EdgeItem(QGraphicsItem):
     def draw(self, painter: QPainter, lod: float) -> None:
         """Paint the link at `lod` (zoomed out, the view paints links in batches instead: see overview.py)."""
         t = self.theme
-        selected = self.isSelected()
-        pen = t.edge_drop_pen if self._drop else t.edge_selected_pen if selected else t.edge_pen
         self._resolve_flow()
         if self._flow_w > 0.0:  # the flow under the link, as a translucent band as wide as the flow
             if self._band_pen.widthF() != self._flow_w or self._band_pen.color() != t.flow_pen.color():
@@ -816,20 +860,58 @@ class EdgeItem(QGraphicsItem):
                 painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
             else:
                 self._stroke(painter, self._band_pen, lod, band=True)
-        self._stroke(painter, pen, lod)
+        self._paint_line(painter, lod)
         if lod < LOD_SIMPLE:
             return
         self.paint_flow_label(painter)
+        self._paint_marks(painter)
+
+    def paint_still(self, painter: QPainter, lod: float) -> None:
+        """What a replay's frame leaves as it is: the line, the arrow or the end marker, the port's label (see
+        motion.py: the band and the count are painted apart)."""
+        self._paint_line(painter, lod)
+        if lod >= LOD_SIMPLE:
+            self._paint_marks(painter)
+
+    def moving_band(self) -> QPainterPath | None:
+        """The outline of the flow's band while a replay moves, kept per width to a quarter of a scene unit (a
+        replay changes every link's width at every frame; see motion.py). None: no flow on this link."""
+        self._resolve_flow()
+        if self._flow_w <= 0.0:
+            return None
+        width = max(0.25, round(self._flow_w * 4.0) / 4.0)
+        outline = self._moving_bands.get(width)
+        if outline is None:
+            if len(self._moving_bands) >= 64:
+                self._moving_bands.pop(next(iter(self._moving_bands)))
+            pen = QPen(self.theme.flow_pen)
+            pen.setWidthF(width)
+            outline = self._moving_bands[width] = QPainterPathStroker(pen).createStroke(self._path)
+        return outline
+
+    def flow_label_rect(self) -> QRectF:
+        """Where the flow's count goes (an empty rectangle when no flow is shown)."""
+        return self._flow_label_rect() if self.flow_text else QRectF()
+
+    def _paint_line(self, painter: QPainter, lod: float) -> None:
+        t = self.theme
+        self._stroke(painter, t.edge_drop_pen if self._drop else t.edge_selected_pen if self.isSelected()
+                     else t.edge_pen, lod)
+
+    def _paint_marks(self, painter: QPainter) -> None:
+        """The arrow or the end marker, and the port's label."""
+        t = self.theme
+        hot = self._drop or self.isSelected()
         painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(t.edge_selected_brush if (selected or self._drop) else t.edge_brush)
+        painter.setBrush(t.edge_selected_brush if hot else t.edge_brush)
         if not self._arrow.isEmpty():
             painter.drawPolygon(self._arrow)
         if self._end_at is not None:
-            painter.setPen(t.edge_selected_pen if (selected or self._drop) else t.edge_pen)
+            painter.setPen(t.edge_selected_pen if hot else t.edge_pen)
             painter.setBrush(t.card_brush)
             painter.drawEllipse(self._end_at, END_R, END_R)
             painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(t.edge_selected_brush if (selected or self._drop) else t.edge_brush)
+            painter.setBrush(t.edge_selected_brush if hot else t.edge_brush)
             painter.drawEllipse(self._end_at, END_R - 3.0, END_R - 3.0)
         if self.label:
             paint_port_label(painter, self._label_rect, self.label, t)

@@ -44,6 +44,7 @@ class Overview:
         self._request_update = request_update
         self._cells: list[_Cell] | None = None
         self._bands: tuple[int, float, dict[int, list[tuple[float, QPainterPath]]]] | None = None
+        self.on_touch: Callable[[], None] | None = None  # also told of every touch (the replay's motion layers)
 
     def touch(self) -> None:
         """A tile or link changed (added, removed, moved, selected, re-typed...): paths are made again."""
@@ -51,6 +52,8 @@ class Overview:
         self._bands = None
         if self.active:
             self._request_update()
+        if self.on_touch is not None:
+            self.on_touch()
 
     def flows_changed(self) -> None:
         self._bands = None

@@ -22,6 +22,7 @@ from app.model.registry import END
 from designer.canvas.boards import FLOW_MAX, FLOW_MIN, FlowBoard, StatusBoard  # noqa: F401  (FLOW_*: re-exported)
 from designer.canvas.geometry import PORT_HIT, TILE_H, TILE_W, after_port_spot, free_spot, to_point, to_position
 from designer.canvas.items import LOD_SIMPLE, EdgeItem, TileItem
+from designer.canvas.motion import Motion
 from designer.canvas.overview import Overview
 from designer.canvas.theme import Theme
 from designer.document import Document
@@ -56,6 +57,9 @@ class JourneyScene(QGraphicsScene):
         self._status_board = StatusBoard()  # a replay's or a live run's figures, read by the items in need
         self._flow_board = FlowBoard()
         self.overview = Overview(self.theme, self.update)  # zoomed out, the view paints tiles and links from it
+        self.motion = Motion(self.update)  # while a replay moves, the view paints tiles and links from it
+        self.overview.on_touch = self.motion.touch
+        self._items_hidden = False  # tiles and links marked as having no contents (overview or motion)
         self._entry: str | None = None
         self._drag_start: dict[str, QPointF] = {}
         self._drop_target: DropTarget | None = None
@@ -177,7 +181,8 @@ class JourneyScene(QGraphicsScene):
         tile.sync(step, is_entry=step.id == self._entry)
         tile.status_board = self._status_board
         tile.overview = self.overview
-        if self.overview.active:
+        tile.motion = self.motion
+        if self._items_hidden:
             tile.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents)
         self.overview.touch()
         tile.setPos(to_point(step.position) if step.position is not None else place or self._place_new(step))
@@ -213,7 +218,7 @@ class JourneyScene(QGraphicsScene):
         self.addItem(edge)
         edge.flow_board = self._flow_board
         edge.overview = self.overview
-        if self.overview.active:
+        if self._items_hidden:
             edge.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents)
         self.overview.touch()
         return edge
@@ -304,6 +309,7 @@ class JourneyScene(QGraphicsScene):
         `notes` gives a step's tooltip lines (the figures with their intervals). `lines` may work a line out
         when it is read (a replay's frame): the tiles in sight with their text read theirs now; the others when
         they are drawn with text or asked for it (see designer/canvas/boards.py)."""
+        same_lines = lines is self._status_board.lines  # only the notes are new (the replay has rested)
         self._status_board.post(lines, notes)
         views = self.views()
         text_views = [v for v in views if v.transform().m11() >= LOD_SIMPLE]
@@ -312,6 +318,10 @@ class JourneyScene(QGraphicsScene):
         if not views:
             for tile in self._tiles.values():
                 tile.refresh_status(now=True)
+            return
+        if same_lines and not isinstance(lines, dict):
+            return  # tiles read the notes from the board when asked for their tooltip
+        if self._frames_coming():
             return
         # The tiles in sight are drawn again now, and maybe at the next frame: not as pictures. The others hold
         # no picture either from now on, and read the board when they are drawn.
@@ -330,6 +340,8 @@ class JourneyScene(QGraphicsScene):
             self.overview.flows_changed()
             return
         views = self.views()
+        if views and (flows is not None or self.motion.active) and self._frames_coming():
+            return
         if views and flows is not None:
             # frames coming one after another: bands are filled rough until they stop (see _zoom_settled)
             self.theme.rough_bands = True
@@ -337,6 +349,39 @@ class JourneyScene(QGraphicsScene):
         edges = [i for i in self._in_sight(views) if isinstance(i, EdgeItem)] if views else self._edges.values()
         for edge in edges:
             edge.refresh_flow()
+
+    def _frames_coming(self) -> bool:
+        """A replay's frame was posted: until the frames stop (the settle timer), the view paints the tiles and
+        links in sight from the motion's pictures (see motion.py), bands rough. False: zoomed out (the overview
+        paints them) or no view."""
+        if self.overview.active or not self.views():
+            return False
+        self.theme.rough_bands = True
+        if not self.motion.active:
+            self.motion.active = True
+            self._hide_items()
+        self.zooming()  # tiles hold no pictures from now on: the status lines they showed are superseded
+        self.update()
+        return True
+
+    def _end_motion(self) -> None:
+        if self.motion.active:
+            self.motion.active = False
+            self.motion.drop()
+            self._hide_items()
+            self.update()
+
+    def _hide_items(self) -> None:
+        """Mark tiles and links as having no contents while the overview or the motion paints them."""
+        hide = self.overview.active or self.motion.active
+        if hide == self._items_hidden:
+            return
+        self._items_hidden = hide
+        flag = QGraphicsItem.GraphicsItemFlag.ItemHasNoContents
+        for tile in self._tiles.values():
+            tile.setFlag(flag, hide)
+        for edge in self._edges.values():
+            edge.setFlag(flag, hide)
 
     def _in_sight(self, views: list[QGraphicsView]) -> set[QGraphicsItem]:
         """The items in the visible part of these views."""
@@ -366,11 +411,9 @@ class JourneyScene(QGraphicsScene):
         if on == self.overview.active:
             return
         self.overview.active = on
-        flag = QGraphicsItem.GraphicsItemFlag.ItemHasNoContents
-        for tile in self._tiles.values():
-            tile.setFlag(flag, on)
-        for edge in self._edges.values():
-            edge.setFlag(flag, on)
+        if on:
+            self._end_motion()
+        self._hide_items()
         self.overview.touch()
         self.update()
 
@@ -378,6 +421,8 @@ class JourneyScene(QGraphicsScene):
         """Paint the tiles and links while zoomed out (the view calls this from its background)."""
         if self.overview.active:
             self.overview.paint(painter, rect, lod, self._tiles.values(), self._edges.values(), self._flow_board)
+        elif self.motion.active and not self.motion.paint(painter, self, lod):
+            self._end_motion()  # a view that is not plainly scaled: the items paint themselves
 
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
         """What `render` paints under the items (the view paints its own background, then `paint_layers`)."""
@@ -388,6 +433,7 @@ class JourneyScene(QGraphicsScene):
         """Render the scene (an image of it): tiles paint themselves unless the scale is that of the overview."""
         src = source if not source.isNull() else self.sceneRect()
         scale = target.width() / src.width() if not target.isNull() and src.width() > 0 else 1.0
+        self._end_motion()  # the items paint themselves (an image of the scene is not a frame of a replay)
         shown = self.overview.active
         self.set_overview(scale < LOD_SIMPLE)
         try:
@@ -407,6 +453,7 @@ class JourneyScene(QGraphicsScene):
 
     def _zoom_settled(self) -> None:
         self._set_cache_mode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self._end_motion()
         if self.theme.rough_bands:  # the frames stopped: the bands in sight are painted smooth again
             self.theme.rough_bands = False
             if not self.overview.active:
