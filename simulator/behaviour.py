@@ -434,8 +434,21 @@ def background_times(model: BehaviourModel, seed: int, iteration: int, event: st
     if rate <= 0.0:
         return np.full(len(keys), NEVER, dtype=np.int64)
     u = uniform(hash_keys(keys, stream(seed, BACKGROUND, name_key(event), iteration)))
-    r = rate if rate_multiplier is None else rate_multiplier * rate
-    return entry + exponential_seconds(u, r)
+    if rate_multiplier is None:
+        return entry + exponential_seconds(u, rate)
+    r = rate_multiplier * rate
+    return entry + (positive_waits(u, r) if bool((r > 0.0).all()) else exponential_seconds(u, r))
+
+
+def positive_waits(u: np.ndarray, rate_per_second: np.ndarray) -> np.ndarray:
+    """`exponential_seconds(u, rate_per_second)` for rates all above zero: the same operations, less the mask for
+    rates of zero, with fewer temporaries."""
+    e = np.log(u.astype(np.float32))
+    np.negative(e, out=e)
+    d = np.divide(e, rate_per_second, dtype=np.float64)
+    np.rint(d, out=d)
+    np.clip(d, 1.0, 1e15, out=d)
+    return d.astype(np.int64)
 
 
 def _flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -60,19 +60,19 @@ def solve(p: float, multiplier: np.ndarray | None, weight: np.ndarray | None = N
     p0's times its multiplier, equals p."""
     if multiplier is None or not 0.0 < p < 1.0 or not len(multiplier):
         return p
-    x = np.log(multiplier)
+    negative_x = np.log(multiplier)
+    np.negative(negative_x, out=negative_x)
     # no weight is a weight of 1 for everyone: w * s is s itself, and the sum of ones is the count (exact)
-    total = float(len(x)) if weight is None else float(weight.sum())
+    total = float(len(negative_x)) if weight is None else float(weight.sum())
     if total <= 0.0:
         return p
     logit = float(np.log(p / (1.0 - p)))
     c = 0.0
-    s, t = np.empty_like(x), np.empty_like(x)
-    ws = s if weight is None else np.empty_like(x)
+    s, t = np.empty_like(negative_x), np.empty_like(negative_x)
+    ws = s if weight is None else np.empty_like(negative_x)
     for _ in range(60):
-        # s = 1 / (1 + exp(-(logit + c + x))), the same operations as _sigmoid, in place
-        np.add(x, logit + c, out=s)
-        np.negative(s, out=s)
+        # s = 1 / (1 + exp(-(logit + c + x))) as _sigmoid works it out, in place: -(a + x) is -x - a exactly
+        np.subtract(negative_x, logit + c, out=s)
         np.exp(s, out=s)
         s += 1.0
         np.divide(1.0, s, out=s)
@@ -161,12 +161,20 @@ def start_calibration(model: BehaviourModel, pop: Population, *, at: int, events
     if len(pop) == 0:
         return Calibrating(model, None, 0, dict(model.event_rates), {})
     idx = _sample(len(pop))
-    # the events' rate multipliers now; the channels' odds when `finish` asks (on the thread that runs it)
-    mods = Modifiers(model, pop, idx, tuple(events), at, member, eager=False)
+    # the events' rate multipliers now (once for events whose multipliers are alike: engagement's alone, most
+    # often); the channels' odds when `finish` asks for them (on the thread that runs it)
+    mods = Modifiers(model, pop, idx, (), at, member, eager=False)
+    alike: dict[tuple[Any, ...], np.ndarray | None] = {}
+    multipliers: dict[str, np.ndarray | None] = {}
+    for event in events:
+        key = tuple(m for m in model.multipliers if m.target == f"event:{event}" and m.factor != 1.0)
+        if key not in alike:
+            alike[key] = mods.rate(event)
+        multipliers[event] = alike[key]
     rates: dict[str, float] = {}
     event_figures: dict[str, dict[str, float]] = {}
     for event, rate in model.event_rates.items():
-        mult = mods.rate(event) if event in events else None
+        mult = multipliers.get(event)
         mean = float(mult.mean()) if mult is not None and len(mult) else 1.0
         rates[event] = rate / mean if mean > 0 else rate
         event_figures[event] = {"stated": rate, "base": rates[event]}

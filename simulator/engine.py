@@ -185,7 +185,7 @@ def _run(plan: Plan, pop: Population, world: World, seed: int, chunk_size: int,
         started = time.perf_counter()
         mine = replace(ctx, twin_seconds=0.0)
         rows = TraceBuilder(plan, capacity=hi - lo)
-        chunk = _chunk(mine, order[lo:hi])
+        chunk = _chunk(mine, order[lo:hi] if order is not None else np.arange(lo, hi, dtype=np.int64))
         for k in range(len(plan.iterations)):
             if cancel is not None and cancel.is_set():
                 raise Cancelled("the simulation was cancelled")
@@ -231,17 +231,17 @@ def _run_iteration(ctx: Context, chunk: Chunk, units: Units, k: int, out: TraceB
     run_iteration(ctx, chunk, units, k, out, cancel)
 
 
-def _order(plan: Plan, pop: Population) -> np.ndarray:
-    """Population rows in processing order: as they are, or by account (then row) when targeting accounts."""
+def _order(plan: Plan, pop: Population) -> np.ndarray | None:
+    """Population rows in processing order by account (then row) when targeting accounts; None: as they are."""
     if not plan.accounts:
-        return np.arange(len(pop), dtype=np.int64)
+        return None
     return np.lexsort((np.arange(len(pop)), pop.account_id)).astype(np.int64)
 
 
-def _chunk_bounds(plan: Plan, pop: Population, order: np.ndarray, size: int) -> list[tuple[int, int]]:
-    n = len(order)
+def _chunk_bounds(plan: Plan, pop: Population, order: np.ndarray | None, size: int) -> list[tuple[int, int]]:
+    n = len(pop)
     cuts = list(range(0, n, size)) + [n]
-    if plan.accounts and n:  # move each cut forward to the start of an account's run of contacts
+    if order is not None and n:  # move each cut forward to the start of an account's run of contacts
         acc = pop.account_id[order]
         fixed = [0]
         for c in cuts[1:-1]:

@@ -31,7 +31,7 @@ from app.audience.base import Interactions
 from app.audience.evaluate import Evaluator
 from app.audience.timesets import TimeSet, _SPAN, _owner_range
 from app.model.attributes import CONTACT_EVENTS, INTERACTION_KINDS
-from simulator.behaviour import (BehaviourModel, Modifiers, background_times)
+from simulator.behaviour import BehaviourModel, Modifiers, background_times, positive_waits
 from simulator.calibration import Calibration, start_calibration
 from app.semantics.draws import BACKGROUND, NEVER, hash_keys, name_key, stream, uniform
 from app.semantics.plan import Kind, Plan, TriggerPlan
@@ -116,7 +116,7 @@ def event_sequence(keys: np.ndarray, rate_per_second: np.ndarray, seed: int, eve
     while active.size and k < MAX_ROUNDS:
         whole = everyone and k == 0
         u = uniform(hash_keys(keys if whole else np.take(keys, active), stream(seed, BACKGROUND, base, -1 - k)))
-        cur = cur + _waits(u, rate if whole else np.take(rate, active))  # (a new array: `times` keeps the last)
+        cur = cur + positive_waits(u, rate if whole else np.take(rate, active))  # (a new array: `times` keeps the last)
         ok = cur < end
         active, cur = np.compress(ok, active), np.compress(ok, cur)
         owners.append(active)
@@ -127,17 +127,6 @@ def event_sequence(keys: np.ndarray, rate_per_second: np.ndarray, seed: int, eve
     o, t = np.concatenate(owners), np.concatenate(times)
     order = np.argsort(o, kind="stable")  # rounds are in time order within each contact
     return EventTimes(o[order], t[order], start)
-
-
-def _waits(u: np.ndarray, rate_per_second: np.ndarray) -> np.ndarray:
-    """`exponential_seconds(u, rate_per_second)` for rates all above zero (the same operations, less the masks
-    for rates of zero and with fewer temporaries)."""
-    e = np.log(u.astype(np.float32))
-    np.negative(e, out=e)
-    d = np.divide(e, rate_per_second, dtype=np.float64)
-    np.rint(d, out=d)
-    np.clip(d, 1.0, 1e15, out=d)
-    return d.astype(np.int64)
 
 
 def effect_events(plan: Plan, behaviour: BehaviourModel) -> tuple[str, ...]:
