@@ -309,8 +309,9 @@ def test_a_contact_moved_here_from_the_previous_version_is_derived_from_the_step
     con = sqlite3.connect(folder / "runner.db")
     try:
         con.execute(LEDGER)
-        con.execute("INSERT INTO in_flight_moves VALUES ('u3', 'w3', 0, '[3]', 'old_wait', 'move', 'reminder', "
-                    "'moved', ?)", (moved,))
+        con.execute("INSERT INTO in_flight_moves (unit, workflow, iteration, contacts, from_step, action, target, "
+                    "status, sim_at) VALUES ('u3', 'w3', 0, '[3]', 'old_wait', 'move', 'reminder', 'moved', ?)",
+                    (moved,))
         con.commit()
     finally:
         con.close()
