@@ -223,13 +223,37 @@ def test_statistics_from_the_rows_are_what_analyze_writes() -> None:
     assert bulk.stat_rows(con, "x", 0, columns) == []
 
 
-def test_an_error_in_the_block_interrupts_the_worker(tmp_path: Path) -> None:
+@pytest.mark.parametrize("started", [False, True], ids=["before-it-starts", "while-it-runs"])
+def test_an_error_in_the_block_interrupts_the_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     started: bool) -> None:
+    """The block fails before the worker has begun its statement, or while it runs: either way no statement runs
+    on to its end (this one would count to 10^10, minutes) and the block's error is raised."""
+    import threading
+    running = threading.Event()
+    executed: list[str] = []
+    real_run = bulk._Worker.run
+
+    def run(self: Any) -> None:
+        if not started:
+            self.stopped.wait(10)  # the block fails first
+        real_run(self)
+
+    monkeypatch.setattr(bulk._Worker, "run", run)
+    slow = ("WITH RECURSIVE s(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM s WHERE x < 10000000000) "
+            "SELECT count(*) FROM s")
+
+    def statements() -> list[str]:
+        executed.append("slow")
+        running.set()
+        return [slow, "SELECT 1"]
+
     with ProjectFile.create(tmp_path / "f.jstudio") as pf, pytest.raises(ValueError, match="block"):
         with pf.connection(write=True) as conn:
-            slow = ("WITH RECURSIVE s(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM s WHERE x < 100000000) "
-                    "SELECT count(*) FROM s")
-            with bulk.in_background(conn, [slow]):
+            with bulk.in_background(conn, [statements]):
+                if started:
+                    assert running.wait(10)
                 raise ValueError("block")
+    assert executed == ["slow"] if started else executed == []
 
 
 KILLED = textwrap.dedent("""

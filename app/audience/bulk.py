@@ -72,14 +72,27 @@ class _Worker(threading.Thread):
         super().__init__(name="bulk-sql", daemon=True)
         self.driver, self.statements = driver, list(statements)
         self.error: BaseException | None = None
+        self.stopped = threading.Event()  # the block failed: start no further statement
 
     def run(self) -> None:
         try:
             for item in self.statements:
+                if self.stopped.is_set():
+                    return
                 for sql in [item] if isinstance(item, str) else item():
+                    if self.stopped.is_set():
+                        return
                     self.driver.execute(sql)
         except BaseException as e:  # handed to the caller's thread by `in_background`
             self.error = e
+
+    def stop(self) -> None:
+        """Interrupt the statement running, and any the worker was about to start (an interrupt only reaches a
+        statement already running: the block may fail before the worker has begun its first)."""
+        self.stopped.set()
+        while self.is_alive():
+            self.driver.interrupt()
+            self.join(0.05)
 
 
 @contextmanager
@@ -95,9 +108,7 @@ def in_background(conn: Connection, statements: Sequence[Statement]) -> Iterator
     try:
         yield
     except BaseException:
-        if worker.is_alive():
-            worker.driver.interrupt()
-        worker.join()
+        worker.stop()
         raise
     worker.join()
     if worker.error is not None:
