@@ -3,8 +3,8 @@ population so that its mean equals what the user typed.
 
 Contacts differ (engagement, loyalty and other multipliers raise or lower each one's odds), so a figure applied
 to an "average" contact is not what the population does on average: the logistic curve and multipliers above 1
-move the mean. Here, for every channel (and every message step with figures of its own), the base is solved so
-that over the population:
+move the mean. Here, for every channel the journey sends on (and every message step with figures of its own), the
+base is solved so that over the population:
 
 - the mean open probability (per delivered message) equals the stated open rate;
 - the mean click probability of openers (weighted by each one's chance to open) equals the stated click rate;
@@ -139,8 +139,12 @@ class Calibrating:
             return model, Calibration()
         channels: dict[str, ChannelBehaviour] = {}
         figures: dict[str, dict[str, dict[str, float]]] = {}
-        for name, b in model.channels.items():
-            channels[name], figures[name] = _channel(b, mods, self.size)
+        used = set(steps.values())
+        for name, b in model.channels.items():  # a channel the journey never sends on is never read: kept as is
+            if name in used:
+                channels[name], figures[name] = _channel(b, mods, self.size)
+            else:
+                channels[name] = b
         messages: dict[str, dict[str, float]] = {}
         for step_id, over in model.messages.items():
             channel = steps.get(step_id)
