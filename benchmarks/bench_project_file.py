@@ -9,6 +9,9 @@ At each size:
   interactions and memberships are written by a second process and copied in). Yardstick
   `plain_insert_s`: in this process, the same rows (already formatted) inserted with the sqlite3 driver's
   executemany into tables with no index, no key and no constraint, in one transaction, commit included.
+- `population_phases`: the same load in this process, each phase timed on the loading thread (wall and CPU
+  seconds), with the CPU of the whole process and of the side process: the profile of the command, steadier
+  than its wall time on a shared machine.
 - `counts`: a segment count in process on the open file, two ways: `ms`, through SQL (`count_where` on the
   compiled segment; median of repeats, warm page cache), beside a hand-written SQL query of the same segment
   run on a plain sqlite3 connection (`yardstick_ms`, compound SELECTs with UNION / EXCEPT); and on NumPy
@@ -127,6 +130,34 @@ def _plain_insert(path: Path, contacts: int) -> float:
         con.close()
 
 
+def _phases(path: Path, contacts: int) -> dict[str, Any]:
+    """Where the time of a population load goes: the same load as the command, in this process, each phase
+    timed by the loading thread (wall and CPU seconds; CPU is what a loaded machine shares out, so it is the
+    steadier figure), beside the CPU of the whole process and of the side process (app.audience.side_load)."""
+    import resource
+
+    from app.audience import bulk
+    from app.audience.population import generate
+    from app.store import ProjectFile
+
+    def child_cpu() -> float:
+        used = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return used.ru_utime + used.ru_stime
+
+    bulk.PHASES = []
+    children, cpu, t0 = child_cpu(), time.process_time(), time.perf_counter()
+    try:
+        with ProjectFile.create(path) as pf:
+            generate(pf, contacts, SEED, LOCALES, as_of=AS_OF)
+        phases = bulk.PHASES
+    finally:
+        bulk.PHASES = None
+    return {"wall_s": round(time.perf_counter() - t0, 2), "process_cpu_s": round(time.process_time() - cpu, 2),
+            "side_process_cpu_s": round(child_cpu() - children, 2),
+            "phases": [{"phase": name, "wall_s": round(wall, 2), "cpu_s": round(used, 2)}
+                       for name, wall, used in phases]}
+
+
 def measure(contacts: int, folder: Path) -> dict[str, Any]:
     from app.audience.members import count as members_count
     from app.audience.members import count_where, segment_condition
@@ -139,6 +170,7 @@ def measure(contacts: int, folder: Path) -> dict[str, Any]:
     population_s, said = _cli("population", str(project), "--contacts", str(contacts), "--seed", str(SEED),
                               *(a for loc in LOCALES for a in ("--locale", loc)), "--as-of", AS_OF.isoformat())
     plain_s = _plain_insert(folder / f"plain{contacts}.db", contacts)
+    phases = _phases(folder / f"phases{contacts}.jstudio", contacts)
 
     counts: dict[str, Any] = {}
     with ProjectFile.open(project, readonly=True) as pf, pf.connection() as conn:
@@ -193,7 +225,7 @@ def measure(contacts: int, folder: Path) -> dict[str, Any]:
     plain_open_ms, _ = _median_ms(plain_open)
     return {"contacts": contacts, "file_mb": round(project.stat().st_size / 1e6, 1), "cli_said": said,
             "population_s": round(population_s, 2), "plain_insert_s": round(plain_s, 2),
-            "population_ratio": round(population_s / plain_s, 2),
+            "population_ratio": round(population_s / plain_s, 2), "population_phases": phases,
             "counts": counts, "union_cache_ms": cache, "open_ms": {"readonly": open_ro, "writable": open_rw},
             "yardstick_open_ms": plain_open_ms}
 

@@ -211,29 +211,36 @@ def write_base(conn: Connection, base: ContactBase, side: Path | None = None) ->
         process = None
         if parallel:
             assert side is not None
-            process = _start_side(conn, side, list_cols, inter_cols)
+            with bulk.phase("save the memberships and interactions, start the side process"):
+                process = _start_side(conn, side, list_cols, inter_cols)
         try:
             dropped = bulk.drop_indexes(conn, (t.accounts, t.contacts) if parallel else (*first, t.accounts,
                                                                                           t.contacts))
             background: list[Any] = []
             if not parallel:
-                bulk.insert_rows(conn, t.contact_lists, ("contact_id", "list"), list_rows(*list_cols))
-                bulk.insert_rows(conn, t.interactions, ("id", "contact_id", "kind", "at", "value"),
-                                 interaction_rows(1, *inter_cols))
+                with bulk.phase("insert the memberships and interactions"):
+                    bulk.insert_rows(conn, t.contact_lists, ("contact_id", "list"), list_rows(*list_cols))
+                    bulk.insert_rows(conn, t.interactions, ("id", "contact_id", "kind", "at", "value"),
+                                     interaction_rows(1, *inter_cols))
                 background = [bulk.index_ddl(conn, ix) for ix in dropped if ix.table in first]
             # the statistics ANALYZE would gather, from the rows in hand instead of a scan of each table; any
             # ANALYZE makes sqlite_stat1 (the small tables' one, at the end, also makes the planner read them)
             conn.exec_driver_sql('ANALYZE "project"')
-            with bulk.in_background(conn, [*background, list_stats, interaction_stats]):
+            # (a side process gathers its tables' statistics itself: they come with its tables)
+            with bulk.phase("make the contact columns (lazy text included), worker thread joined"), \
+                    bulk.in_background(conn, background if parallel else [*background, list_stats,
+                                                                           interaction_stats]):
                 acc_columns, columns = _contact_columns(base)
-            n_acc = bulk.insert_rows(conn, t.accounts, ("id", *ACCOUNT_COLUMNS), zip(*acc_columns))
-            n_con = bulk.insert_rows(conn, t.contacts, CONTACT_COLUMNS, zip(*columns))
-            for segment, rows in base.static.items():
-                bulk.insert_rows(conn, t.segment_members, ("segment", "contact_id"),
-                                 ((segment, i) for i in base.ids[rows].tolist()))
-            for ix in dropped:
-                if ix.table not in first:
-                    ix.create(conn)
+            with bulk.phase("insert the accounts and contacts"):
+                n_acc = bulk.insert_rows(conn, t.accounts, ("id", *ACCOUNT_COLUMNS), zip(*acc_columns))
+                n_con = bulk.insert_rows(conn, t.contacts, CONTACT_COLUMNS, zip(*columns))
+                for segment, rows in base.static.items():
+                    bulk.insert_rows(conn, t.segment_members, ("segment", "contact_id"),
+                                     ((segment, i) for i in base.ids[rows].tolist()))
+            with bulk.phase("build the contacts' and accounts' indexes"):
+                for ix in dropped:
+                    if ix.table not in first:
+                        ix.create(conn)
             if process is not None:
                 assert side is not None
                 _copy_side(conn, side, process)
@@ -244,7 +251,8 @@ def write_base(conn: Connection, base: ContactBase, side: Path | None = None) ->
                 process.wait()
     # the contacts' pages are still in the page cache here: ANALYZE reads them faster than NumPy sorts seven
     # key columns, so their statistics are gathered the usual way
-    bulk.analyze(conn, [name for name in t.PROJECT_TABLES if name not in {x.name for x in first}])
+    with bulk.phase("ANALYZE the other tables"):
+        bulk.analyze(conn, [name for name in t.PROJECT_TABLES if name not in {x.name for x in first}])
     return n_con, n_acc, len(owners), len(order)
 
 
@@ -277,13 +285,21 @@ def _start_side(conn: Connection, side: Path, list_cols: tuple[np.ndarray, np.nd
 
 def _copy_side(conn: Connection, side: Path, process: subprocess.Popen[bytes]) -> None:
     """Wait for the side process, then copy its tables into the (empty) project tables, in this transaction."""
-    if process.wait() != 0:
+    with bulk.phase("wait for the side process"):
+        process.wait()
+    if process.returncode != 0:
         err = (side / "side.err").read_text(encoding="utf-8", errors="replace")
         last = err.strip().splitlines()[-1:] or [f"exit status {process.returncode}"]
         raise AudienceError(f"the interactions could not be written (nothing was changed): {last[0]}")
-    conn.exec_driver_sql(f"ATTACH DATABASE ? AS {_SIDE_SCHEMA}", (str(side / SIDE_FILE),))
-    for name in (t.contact_lists.name, t.interactions.name):
-        conn.exec_driver_sql(f'INSERT INTO main."{name}" SELECT * FROM {_SIDE_SCHEMA}."{name}"')
+    with bulk.phase("copy the side file's tables and statistics"):
+        conn.exec_driver_sql(f"ATTACH DATABASE ? AS {_SIDE_SCHEMA}", (str(side / SIDE_FILE),))
+        names = (t.contact_lists.name, t.interactions.name)
+        for name in names:
+            conn.exec_driver_sql(f'INSERT INTO main."{name}" SELECT * FROM {_SIDE_SCHEMA}."{name}"')
+        # their statistics, from the side process's ANALYZE (main.sqlite_stat1 exists: write_base made it)
+        conn.exec_driver_sql("DELETE FROM main.sqlite_stat1 WHERE tbl IN (?, ?)", names)
+        conn.exec_driver_sql(f"INSERT INTO main.sqlite_stat1 (tbl, idx, stat) SELECT tbl, idx, stat "
+                             f"FROM {_SIDE_SCHEMA}.sqlite_stat1 WHERE tbl IN (?, ?)", names)
 
 
 __all__ = ["read_base", "write_base"]

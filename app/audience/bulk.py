@@ -4,6 +4,7 @@ SQL that runs on a worker thread while the caller's thread prepares the next row
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from itertools import islice
@@ -14,6 +15,8 @@ from sqlalchemy import Connection, Index, Table
 from sqlalchemy.schema import CreateIndex
 
 CHUNK_ROWS = 50_000
+# the phases of a load, recorded when a benchmark sets a list here: (phase, wall seconds, loading thread's CPU)
+PHASES: list[tuple[str, float, float]] | None = None
 BULK_CACHE_KIB = 256 * 1024  # page cache while loading: index building sorts in memory instead of spilling
 
 
@@ -35,6 +38,20 @@ def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: It
     finally:
         cursor.close()
     return total
+
+
+@contextmanager
+def phase(name: str) -> Iterator[None]:
+    """Time a part of a load into PHASES when a benchmark asks (benchmarks/bench_project_file.py)."""
+    if PHASES is None:
+        yield
+        return
+    wall, cpu = time.perf_counter(), time.thread_time()
+    try:
+        yield
+    finally:
+        if PHASES is not None:
+            PHASES.append((name, time.perf_counter() - wall, time.thread_time() - cpu))
 
 
 def drop_indexes(conn: Connection, tables: Sequence[Table], keep: Collection[str] = ()) -> list[Index]:
@@ -211,5 +228,6 @@ def stat_statements(table: str, rows: Sequence[tuple[str, str]]) -> list[str]:
               for ix, stat in rows)]
 
 
-__all__ = ["KeyColumn", "Statement", "analyze", "analyze_statements", "bulk_pragmas", "drop_indexes", "in_background",
-           "index_ddl", "index_stats", "indexes_deferred", "insert_rows", "stat_rows", "stat_statements"]
+__all__ = ["PHASES", "KeyColumn", "Statement", "analyze", "analyze_statements", "bulk_pragmas", "drop_indexes",
+           "in_background", "index_ddl", "index_stats", "indexes_deferred", "insert_rows", "phase", "stat_rows",
+           "stat_statements"]

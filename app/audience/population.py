@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, delete, func, select
 
+from app.audience import bulk
 from app.audience.base import DAY, ContactBase
 from app.audience.base_store import write_base
 from app.audience.profile import DEFAULT_LISTS as PROFILE_LISTS
@@ -79,7 +80,8 @@ def generate(target: ProjectFile | Connection, size: int, seed: int, locales: Se
     chosen = _profile_for(profile, locales, lists)
     started = time.perf_counter()
     moment = (day - date(1970, 1, 1)).days * DAY
-    base = synthesize(size, seed, chosen, as_of=moment, accounts=accounts)
+    with bulk.phase("draw the population (synthesize)"):
+        base = synthesize(size, seed, chosen, as_of=moment, accounts=accounts)
     return write_population(target, base, replace=replace, seed=seed, as_of=day,
                             locales=tuple(n for n, _ in chosen.locales), started=started)
 

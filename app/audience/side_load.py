@@ -6,8 +6,9 @@ the loading process formats and inserts the contacts, this one writes the member
 their indexes, into a side file of its own, from arrays the loader saved. The loader then copies both tables
 into the project file inside its transaction (`INSERT INTO main.x SELECT * FROM side.x`, which SQLite does
 record by record, indexes included, without re-sorting or re-encoding them, when the two tables are defined
-alike, which they are: the side file's tables are made from the project file's own statements). The project
-file is changed only by the loader's one transaction; the side file is thrown away.
+alike, which they are: the side file's tables are made from the project file's own statements), and their
+statistics (a full ANALYZE of the side file: the same rows and indexes give the same `sqlite_stat1` rows). The
+project file is changed only by the loader's one transaction; the side file is thrown away.
 
 Run: python -m app.audience.side_load FOLDER [PARENT-PID]  (FOLDER holds rows.npz and ddl.json; side.db is
 written there; if the loading process PARENT-PID dies first, the folder is removed). The loader runs `main`
@@ -87,6 +88,10 @@ def write_side(folder: Path, parent: int | None = None) -> None:
                 interaction_rows(1, data["i.contact"], data["i.kind"], data["i.at"], data["i.value"]), parent)
         for sql in ddl["indexes"]:
             con.execute(sql)
+        # the planner's statistics of both tables, as a full ANALYZE of the project file would write them (same
+        # rows, same indexes); the loader copies them with the tables, so that process need not gather them
+        con.execute("PRAGMA analysis_limit = 0")
+        con.execute("ANALYZE")
         con.execute("COMMIT")
     finally:
         con.close()
