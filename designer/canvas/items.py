@@ -141,9 +141,22 @@ def _blit(painter: QPainter, device: QTransform, picture: QImage, x: int, y: int
     if not invertible:
         return False
     painter.setWorldTransform(pixels)
-    painter.drawImage(back.map(QPointF(x, y)), picture)
+    unscaled_copy(painter, back.map(QPointF(x, y)), picture)
     painter.setWorldTransform(world)
     return True
+
+
+def unscaled_copy(painter: QPainter, at: QPointF, picture: QImage) -> None:
+    """Draw `picture` at `at` where the painter's transform neither scales nor moves it off whole pixels. The
+    view asks for smooth pixmap transforms (for what is drawn scaled); with that hint on, Qt's raster engine
+    draws even such a copy as a textured fill, handed to its worker threads and waited for: 3 to 20 times as
+    long, for the same pixels."""
+    smooth = painter.testRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+    if smooth:
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+    painter.drawImage(at, picture)
+    if smooth:
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
 
 
 _GEOMETRIES = itertools.count()  # each route of a link, named in the keys of its line's pictures (see Strokes)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Callable
 from PySide6.QtCore import QPointF, QRect, QRectF, Qt
 from PySide6.QtGui import QImage, QPainter, QPainterPath, QTransform
 
-from designer.canvas.items import EdgeItem, TileItem
+from designer.canvas.items import EdgeItem, TileItem, unscaled_copy
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QGraphicsScene
@@ -37,10 +37,13 @@ STRIP = 40
 class _Layers:
     """The pictures of one view at one transform and size: lines in sight, cards in sight."""
 
-    def __init__(self, key: tuple[object, ...], edges: list[EdgeItem], tiles: list[TileItem]) -> None:
+    def __init__(self, key: tuple[object, ...], edges: list[EdgeItem], tiles: list[TileItem], frame: QRect,
+                 ratio: float) -> None:
         self.key = key
         self.edges = edges
         self.tiles = tiles
+        self.frame = frame  # what the pictures cover, in device pixels of the view: the items in sight, no more
+        self.ratio = ratio
         self.lines: QImage | None = None
         self.cards: QImage | None = None
         self.rows: list[tuple[object, ...]] = []  # each tile's rows other than its status lines, as in `cards`
@@ -84,16 +87,24 @@ class Motion:
                                 Qt.SortOrder.AscendingOrder)
             edges = [i for i in found if isinstance(i, EdgeItem) and i.isVisible()]
             tiles = [i for i in found if isinstance(i, TileItem) and i.isVisible()]
-            layers = self._layers = _Layers(key, edges, tiles)
-            layers.lines = self._picture(painter, width, height, ratio)
-            p = self._painter(layers.lines, painter)
-            for edge in edges:
-                edge.paint_still(p, lod)
-            p.end()
+            covered = QRectF()
+            for item in (*edges, *tiles):
+                covered = covered.united(item.sceneBoundingRect())
+            scaled = world.mapRect(covered)
+            frame = QRectF(scaled.x() * ratio, scaled.y() * ratio, scaled.width() * ratio, scaled.height() * ratio)
+            frame_px = frame.toAlignedRect().adjusted(-1, -1, 1, 1).intersected(
+                QRect(0, 0, round(width * ratio), round(height * ratio)))
+            layers = self._layers = _Layers(key, edges, tiles, frame_px, ratio)
+            layers.lines = self._picture(layers)
+            if layers.lines is not None:
+                p = self._painter(layers.lines, painter, layers)
+                for edge in edges:
+                    edge.paint_still(p, lod)
+                p.end()
         self._paint_bands(painter, layers.edges)
-        self._blit(painter, layers.lines)
+        self._blit(painter, layers, layers.lines)
         self._paint_counts(painter, layers.edges, world, ratio)
-        self._paint_cards(painter, layers, width, height, ratio, lod)
+        self._paint_cards(painter, layers, lod)
         for tile in layers.tiles:
             painter.setWorldTransform(QTransform.fromTranslate(tile.x(), tile.y()) * world)
             tile.paint_status(painter)
@@ -151,22 +162,22 @@ class Motion:
                 p.end()
                 picture.setDevicePixelRatio(ratio)
                 self._counts[key] = picture
-            painter.drawImage(QPointF((x - 2) / ratio, (y - 2) / ratio), picture)
+            unscaled_copy(painter, QPointF((x - 2) / ratio, (y - 2) / ratio), picture)
         painter.setWorldTransform(world)
 
-    def _paint_cards(self, painter: QPainter, layers: _Layers, width: int, height: int, ratio: float,
-                     lod: float) -> None:
+    def _paint_cards(self, painter: QPainter, layers: _Layers, lod: float) -> None:
         """The cards in sight, from their picture; the cards whose rows moved since are painted again in it."""
         rows = [tile.still_rows() for tile in layers.tiles]
         if layers.cards is None:
-            layers.cards = self._picture(painter, width, height, ratio)
-            p = self._painter(layers.cards, painter)
-            for tile in layers.tiles:
-                self._paint_card(p, tile, lod)
-            p.end()
+            layers.cards = self._picture(layers)
+            if layers.cards is not None:
+                p = self._painter(layers.cards, painter, layers)
+                for tile in layers.tiles:
+                    self._paint_card(p, tile, lod)
+                p.end()
         elif rows != layers.rows:
-            world = painter.worldTransform()
-            p = self._painter(layers.cards, painter)
+            p = self._painter(layers.cards, painter, layers)
+            world = p.worldTransform()  # scene to the picture's own pixels
             for tile, now, before in zip(layers.tiles, rows, layers.rows):
                 if now == before:
                     continue
@@ -186,7 +197,7 @@ class Motion:
                         self._paint_card(p, other, lod)
             p.end()
         layers.rows = rows
-        self._blit(painter, layers.cards)
+        self._blit(painter, layers, layers.cards)
 
     @staticmethod
     def _paint_card(painter: QPainter, tile: TileItem, lod: float) -> None:
@@ -196,28 +207,30 @@ class Motion:
         painter.setWorldTransform(world)
 
     @staticmethod
-    def _picture(painter: QPainter, width: int, height: int, ratio: float) -> QImage:
-        """A transparent picture the size of the view (at its pixel ratio)."""
-        picture = QImage(round(width * ratio), round(height * ratio), QImage.Format.Format_ARGB32_Premultiplied)
-        picture.setDevicePixelRatio(ratio)
+    def _picture(layers: _Layers) -> QImage | None:
+        """A transparent picture of the part of the view the items in sight cover (None: there are none)."""
+        if layers.frame.isEmpty():
+            return None
+        picture = QImage(layers.frame.size(), QImage.Format.Format_ARGB32_Premultiplied)
+        picture.setDevicePixelRatio(layers.ratio)
         picture.fill(0)
         return picture
 
     @staticmethod
-    def _painter(picture: QImage, like: QPainter) -> QPainter:
-        """A painter on `picture` with the view painter's hints and transform (scene to view)."""
+    def _painter(picture: QImage, like: QPainter, layers: _Layers) -> QPainter:
+        """A painter on `picture` with the view painter's hints, its transform from the scene moved to where the
+        picture sits in the view."""
         p = QPainter(picture)
         p.setRenderHints(like.renderHints())
-        p.setWorldTransform(like.worldTransform())
+        origin = QTransform.fromTranslate(-layers.frame.x() / layers.ratio, -layers.frame.y() / layers.ratio)
+        p.setWorldTransform(like.worldTransform() * origin)
         return p
 
     @staticmethod
-    def _blit(painter: QPainter, picture: QImage | None) -> None:
+    def _blit(painter: QPainter, layers: _Layers, picture: QImage | None) -> None:
         if picture is None:
             return
         world = painter.worldTransform()
         painter.resetTransform()
-        painter.drawImage(QPointF(0.0, 0.0), picture)
+        unscaled_copy(painter, QPointF(layers.frame.x() / layers.ratio, layers.frame.y() / layers.ratio), picture)
         painter.setWorldTransform(world)
-
-

@@ -62,8 +62,10 @@ class JourneyView(QGraphicsView):
         self._link_target: TileItem | None = None
         self._grid = DotGrid(scene.theme)
         self._framed = False
-        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing
-                            | QPainter.RenderHint.SmoothPixmapTransform)
+        # No smooth pixmap transforms: nothing on the canvas is a scaled picture (glyphs are vectors; tiles' and
+        # lines' pictures are copied pixel for pixel), and with that hint Qt's raster engine copies every cached
+        # tile of a pan as a textured fill handed to its worker threads (see items.unscaled_copy).
+        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         # Items set every pen, brush and font they use, so the scene need not save the painter around each.
         self.setOptimizationFlags(QGraphicsView.OptimizationFlag.DontAdjustForAntialiasing
