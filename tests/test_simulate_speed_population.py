@@ -70,8 +70,8 @@ def test_picks_by_share_are_numpys_and_only_where_asked(p: object) -> None:
 
 def test_a_large_trace_packed_on_two_threads_reads_back_the_same() -> None:
     rng = np.random.default_rng(1)
-    arrays = {"contact": rng.integers(0, 10**6, THREADED_BYTES // 4 + 12_345, dtype=np.int32),
-              "at": np.arange(300_000, dtype=np.int64), "flag": rng.random(1001) < 0.5}
+    arrays: dict[str, np.ndarray] = {"contact": rng.integers(0, 10**6, THREADED_BYTES // 4 + 12_345, dtype=np.int32),
+                                     "at": np.arange(300_000, dtype=np.int64), "flag": rng.random(1001) < 0.5}
     for codec in ("zstd", "raw"):
         back, header = unpack(pack(arrays, {"n": 3}, codec=codec))
         assert header == {"n": 3} and back.keys() == arrays.keys()
