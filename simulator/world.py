@@ -444,18 +444,26 @@ def build_world(plan: Plan, pop: Population, behaviour: BehaviourModel, seed: in
 
 
 SPLIT_AT = 65_536  # contacts: from twice this, the background events are drawn in two halves on two threads
+SEQUENCE_BLOCK = 1 << 20  # contacts whose background events are drawn at once (float64 arrays of 8 MB)
 
 
 def _sequence_part(world: World, kind: str, lo: int, hi: int) -> EventTimes:
     """The background events of `kind` of population rows lo..hi-1 (owners counted from lo) over the run, at the
-    calibrated rate (world.behaviour's event rates) times each contact's multiplier."""
+    calibrated rate (world.behaviour's event rates) times each contact's multiplier; drawn a block of rows at a
+    time (a block's arrays stay below glibc's largest mmap threshold: reused, not fresh pages to fault in)."""
     pop, plan = world.pop, world.plan
-    rows = np.arange(lo, hi, dtype=np.int64)
-    # multipliers read segments at the journey's start (the world's segments are those while it is made)
-    mult = Modifiers(world.behaviour, pop, rows, (), plan.start, world.member, eager=False).rate(kind)
     rate = world.behaviour.event_rates.get(kind, 0.0) / DAY
-    per_row = np.full(hi - lo, rate) if mult is None else mult * rate
-    return event_sequence(pop.contact_id[lo:hi], per_row, world.seed, kind, plan.start, plan.horizon)
+    parts = []
+    for a in range(lo, hi, SEQUENCE_BLOCK):
+        b = min(a + SEQUENCE_BLOCK, hi)
+        rows = np.arange(a, b, dtype=np.int64)
+        # multipliers read segments at the journey's start (the world's segments are those while it is made)
+        mult = Modifiers(world.behaviour, pop, rows, (), plan.start, world.member, eager=False).rate(kind)
+        per_row = np.full(b - a, rate) if mult is None else mult * rate
+        parts.append((a - lo, event_sequence(pop.contact_id[a:b], per_row, world.seed, kind, plan.start,
+                                             plan.horizon)))
+    return _joined(parts, plan.start) if parts else EventTimes(np.zeros(0, np.int64), np.zeros(0, np.int64),
+                                                               plan.start)
 
 
 def _joined(parts: list[tuple[int, EventTimes]], start: int) -> EventTimes:

@@ -94,10 +94,11 @@ def _world_arrays(w: World) -> list[object]:
 @pytest.mark.parametrize("template", TEMPLATES)
 def test_a_world_made_on_two_threads_is_the_world_made_on_one(template: str, monkeypatch: pytest.MonkeyPatch) -> None:
     plan, pop = _template(template, 5000, 9)
-    monkeypatch.setattr(world_module, "SPLIT_AT", 1000)  # the background events drawn in two halves
+    monkeypatch.setattr(world_module, "SPLIT_AT", 1000)  # the background events drawn in two halves...
     worlds = []
-    for workers in (1, 2):
+    for workers, block in ((1, 1 << 30), (2, 777)):  # ... and in blocks of rows, against all at once on one thread
         monkeypatch.setattr(engine, "WORKERS", workers)
+        monkeypatch.setattr(world_module, "SEQUENCE_BLOCK", block)
         worlds.append(_world_arrays(build_world(plan, pop, BehaviourModel(), 9)))
     assert worlds[0] == worlds[1]
 
