@@ -1,0 +1,77 @@
+"""A large population load: the side process's statistics are what ANALYZE of the loaded file writes, and the
+load's phases are recorded for the benchmark only when it asks."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from app.audience import base_store, bulk, population
+from app.store import ProjectFile
+
+AS_OF = date(2026, 6, 1)
+SIDE_TABLES = ("contact_lists", "interactions")
+
+
+@pytest.fixture()
+def side_process(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Large-load mode at any size (the memberships and interactions from a second process)."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(base_store, "SIDE_MIN_ROWS", 0)
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+
+
+def _stat1(path: Path) -> list[tuple[str, str, str]]:
+    con = sqlite3.connect(path)
+    try:
+        return sorted(con.execute("SELECT tbl, idx, stat FROM sqlite_stat1 WHERE tbl IN (?, ?)", SIDE_TABLES))
+    finally:
+        con.close()
+
+
+def test_the_side_statistics_are_what_analyze_of_the_loaded_file_writes(tmp_path: Path, side_process: None) -> None:
+    loaded = tmp_path / "loaded.jstudio"
+    with ProjectFile.create(loaded) as pf:
+        population.generate(pf, 2500, 5, ("en_US",), as_of=AS_OF)
+    shutil.copy(loaded, tmp_path / "analysed.jstudio")
+    con = sqlite3.connect(tmp_path / "analysed.jstudio")
+    try:
+        con.execute("PRAGMA analysis_limit = 0")
+        con.execute("ANALYZE")
+        con.commit()
+    finally:
+        con.close()
+    stats = _stat1(loaded)
+    assert {tbl for tbl, _, _ in stats} == set(SIDE_TABLES)
+    assert stats == _stat1(tmp_path / "analysed.jstudio")
+
+
+@pytest.mark.parametrize("mode", ["side process", "in process"])
+def test_the_phases_are_recorded_only_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 mode: str) -> None:
+    if mode == "side process":
+        monkeypatch.setattr(base_store, "SIDE_MIN_ROWS", 0)
+    with ProjectFile.create(tmp_path / "quiet.jstudio") as pf:
+        population.generate(pf, 500, 3, ("en_US",), as_of=AS_OF)
+    assert bulk.PHASES is None
+    monkeypatch.setattr(bulk, "PHASES", [])
+    with ProjectFile.create(tmp_path / "timed.jstudio") as pf:
+        population.generate(pf, 500, 3, ("en_US",), as_of=AS_OF)
+    assert bulk.PHASES is not None
+    names = [name for name, _, _ in bulk.PHASES]
+    expected = ["draw the population (synthesize)", "make the contact columns (lazy text included), worker thread "
+                "joined", "insert the accounts and contacts", "build the contacts' and accounts' indexes",
+                "ANALYZE the other tables"]
+    if mode == "side process":
+        expected[1:1] = ["save the memberships and interactions, start the side process"]
+        expected[-1:-1] = ["wait for the side process", "copy the side file's tables and statistics"]
+    else:
+        expected[1:1] = ["insert the memberships and interactions"]
+    assert names == expected
+    assert all(wall >= 0 and cpu >= 0 for _, wall, cpu in bulk.PHASES)
