@@ -5,13 +5,14 @@ change; the links' lines, arrows and port labels, and the tiles' cards and names
 item, a frame at 1x paints some 60 links and 40 tiles again (a picture copied or a curve filled for each line, a
 card, a few lines of text), most of a frame's time. So while frames come (the scene's settle timer runs), the
 scene marks its tiles and links as having no contents and the view paints them from its background
-(`JourneyScene.paint_layers`): the bands (each link's outline at its width to a quarter of a scene unit, filled
-rough), one picture of every line in sight, the counts, one picture of every card in sight, then the status
-lines. The pictures are made at the view's scale and sub-pixel phase, so they land where the items' own painting
-would, and again when the view moves, a tile or link changes (`touch`) or a tile's rows move (a status line that
-takes one line more). Within a frame every band is under every line and every count over every line (painted item
-by item, a link's band covers the links painted before it); once the frames stop, the items paint themselves
-again and the view is exactly as before (tests/test_canvas_motion.py).
+(`JourneyScene.paint_layers`): every flow's band in one rough fill (each link's outline kept per width, to a
+quarter of a scene unit), one picture of every line in sight, the counts (pictures of their text), one picture of
+every card in sight, then the status lines. The pictures cover the items in sight at the view's scale and
+sub-pixel phase, so they land where the items' own painting would; they are made again when the view moves or a
+tile or link changes (`touch`), and a card whose rows move (a status line that takes one line more) is painted
+again in its picture. Within a frame every band is under every line, and where bands cross they are filled once
+(painted item by item, a link's band covers the links painted before it); once the frames stop, the items paint
+themselves again and the view is exactly as before (tests/test_canvas_motion.py).
 """
 
 from __future__ import annotations
