@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.codec.yamlio import read_journey_text
+from app.codec.plain import MAX_WHOLE
 from app.errors import ModelError, ProjectFileError
 from app.model.attributes import CONSENT_LEVELS
 from app.model.content import Content
@@ -247,7 +248,8 @@ def props_for(tile: str) -> st.SearchStrategy[dict[str, Any]]:
             st.fixed_dictionaries({"wait_for": st.fixed_dictionaries(
                 {"event": names, "step": names}, optional={"link": texts}), "within": durations}),
             st.fixed_dictionaries({"condition": st.fixed_dictionaries(
-                {"attribute": names, "op": names}, optional={"value": st.one_of(texts, st.integers())})}),
+                {"attribute": names, "op": names},
+                optional={"value": st.one_of(texts, st.integers(-MAX_WHOLE, MAX_WHOLE))})}),
             st.fixed_dictionaries({"segment": names})),
         "wait": st.one_of(st.fixed_dictionaries({"duration": durations}),
                           st.fixed_dictionaries({"until": moments})),
@@ -315,6 +317,24 @@ def test_property_random_journeys_round_trip(a: Journey, b: Journey, content: li
         loaded = reloaded(path)
     assert loaded.journey("a") == a and loaded.journey("b") == b
     assert loaded.content == project.content
+
+
+def test_a_value_the_file_could_not_read_back_is_refused_when_written(tmp_path: Path) -> None:
+    """An if/then's value beyond SQLite's integers (from a script or an import that built the step itself) is
+    refused when written, naming the step and the property; no file is left half made, and an open file keeps
+    what it had."""
+    big = Journey("big", "Big")
+    big.add_step(Step("s1", "if-then", "Big?", {"condition": {"attribute": "x", "op": ">", "value": MAX_WHOLE + 1}}))
+    project = Project("P")
+    project.add_journey(big)
+    with pytest.raises(ProjectFileError, match=r"cannot be created: step\.s1\.condition\.value: the whole number is "
+                                               r"too large"):
+        ProjectFile.create(tmp_path / "a.jstudio", project=project)
+    assert not list(tmp_path.iterdir())
+    with ProjectFile.create(tmp_path / "b.jstudio", project=Project("P")) as f:
+        with pytest.raises(ProjectFileError, match="could not save the change: step.s1.condition.value"):
+            f.project.add_journey(big)
+    assert not reloaded(tmp_path / "b.jstudio").journeys
 
 
 # --- versions and milestones -------------------------------------------------------------------------------------

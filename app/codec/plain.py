@@ -366,7 +366,10 @@ STEP_KEYS = ("type", "name")
 
 
 def props_to_plain(step: Step) -> dict[str, Any]:
-    """A step's properties as plain values, those equal to their default left out."""
+    """A step's properties as plain values, those equal to their default left out.
+
+    Free-form values are held to what `props_from_plain` reads back (a PlainError at the step's property
+    otherwise): nothing is written that could not be read again."""
     tile = REGISTRY[step.type]
     out: dict[str, Any] = {}
     for spec in tile.props:
@@ -374,6 +377,8 @@ def props_to_plain(step: Step) -> dict[str, Any]:
             if spec.default is not None and step.props[spec.name] == spec.default:
                 continue
             out[spec.name] = spec.to_plain(step.props[spec.name])
+            if spec.kind in _FREE_FORM:
+                plain_value(out[spec.name], ("step", step.id, spec.name))
     return out
 
 
