@@ -12,11 +12,12 @@ import sqlite3
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from app import APP_NAME
 from app.errors import ProjectFileError
-from app.store import migrate
+from app.store import integrity, migrate
+from app.store import lock as locking
 from app.store.plain_schema import APPLICATION_ID, SQLITE_MAGIC
 
 if TYPE_CHECKING:
@@ -212,3 +213,72 @@ def make_engine(path: Path, *, readonly: bool) -> Engine:
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def lock_reason(holder: int) -> str:
+    """Why a file is opened read-only when another process holds its write lock."""
+    who = f" (process {holder})" if holder else ""
+    return f"it is open for writing in another {APP_NAME} window{who}"
+
+
+def take_lock(path: Path) -> tuple[locking.WriteLock | None, str | None]:
+    """The write lock, or the reason the file must be opened read-only instead."""
+    try:
+        got = locking.try_acquire(path)
+    except OSError as e:
+        return None, f"its folder cannot be written to ({e.strerror or e})"
+    if isinstance(got, int):
+        return None, lock_reason(got)
+    return got, None
+
+
+@dataclass
+class Access:
+    """How a project file is opened: its write lock (None: read-only, for `reason`), its schema, and a doubt about
+    its pages left for the caller to check (`pending`, with check="defer")."""
+
+    lock: locking.WriteLock | None
+    reason: str | None
+    state: SchemaState
+    pending: str | None
+
+
+def open_access(path: Path, *, readonly: bool = False,
+                check: Literal["auto", "defer", "never"] = "auto") -> Access:
+    """The steps every opening of a project file for its contents takes, in order (ProjectFile.open, and
+    plain_write.RunWriter.open, which saves runs with sqlite3 alone): the header checked, the write lock taken
+    unless read-only, the schema read (a crash's unfinished transaction rolled back when the lock is ours), the
+    pages checked when in doubt (app/store/integrity.py; a damaged file is opened read-only), and an older
+    schema refused when the file cannot be written (it must be upgraded). The lock is released on any error."""
+    check_header(path)
+    lock: locking.WriteLock | None = None
+    reason: str | None
+    if readonly:
+        reason = "it was opened read-only"
+    elif not writable_bits(path):
+        reason = "the file is read-only"
+    else:
+        lock, reason = take_lock(path)
+    unclean = lock.stale if lock is not None else (
+        locking.lock_path(path).exists() and locking.held_by(path) is None)
+    try:
+        state = inspect_schema(path, may_write=lock is not None)
+        pending = integrity.doubt(path, unclean=unclean) if check != "never" else None
+        if pending is not None and check == "auto":
+            problems = integrity.full_check(path)
+            pending = None
+            if problems:
+                integrity.forget(path)
+                if lock is not None:
+                    lock.release()
+                    lock = None
+                reason = integrity.damage_reason(problems)
+        if not state.current and lock is None:
+            raise ProjectFileError(
+                f"{path} uses schema {state.user_version} of an older {APP_NAME} and must be upgraded, "
+                f"which cannot be done while {reason}")
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+    return Access(lock, reason, state, pending)

@@ -22,12 +22,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app import APP_NAME
 from app.errors import ModelError, ProjectFileError
 from app.model.values import printable
 from app.store import integrity
 from app.store import lock as locking
-from app.store.opening import BUSY_TIMEOUT_S, check_header, inspect_schema, sqlite_error, writable_bits
+from app.store.opening import BUSY_TIMEOUT_S, open_access, sqlite_error
 
 if TYPE_CHECKING:
     from app.store.runs import SavedRun
@@ -63,11 +62,6 @@ def summary_of(record: SavedRun) -> dict[str, Any]:
     return summary
 
 
-def _lock_reason(holder: int) -> str:
-    who = f" (process {holder})" if holder else ""
-    return f"it is open for writing in another {APP_NAME} window{who}"
-
-
 class RunWriter:
     """A project file opened to save simulation runs in (see the module docstring)."""
 
@@ -88,43 +82,12 @@ class RunWriter:
         """The file opened as `ProjectFile.open(path)` opens it (the same refusals, the same read-only reasons);
         NeedsProjectFile for a file of an older schema."""
         path = Path(path)
-        check_header(path)
-        lock: locking.WriteLock | None = None
-        reason: str | None = None
-        if not writable_bits(path):
-            reason = "the file is read-only"
-        else:
-            try:
-                got = locking.try_acquire(path)
-            except OSError as e:
-                reason = f"its folder cannot be written to ({e.strerror or e})"
-            else:
-                if isinstance(got, int):
-                    reason = _lock_reason(got)
-                else:
-                    lock = got
-        unclean = lock.stale if lock is not None else (
-            locking.lock_path(path).exists() and locking.held_by(path) is None)
-        try:
-            state = inspect_schema(path, may_write=lock is not None)
-            if integrity.doubt(path, unclean=unclean) is not None:
-                problems = integrity.full_check(path)
-                if problems:
-                    integrity.forget(path)
-                    if lock is not None:
-                        lock.release()
-                        lock = None
-                    reason = integrity.damage_reason(problems)
-            if not state.current:
-                if lock is None:
-                    raise ProjectFileError(
-                        f"{path} uses schema {state.user_version} of an older {APP_NAME} and must be upgraded, "
-                        f"which cannot be done while {reason}")
-                raise NeedsProjectFile(f"{path} must be upgraded to the current schema first")
-        except BaseException:
-            if lock is not None:
-                lock.release()
-            raise
+        access = open_access(path)
+        if not access.state.current:
+            if access.lock is not None:
+                access.lock.release()
+            raise NeedsProjectFile(f"{path} must be upgraded to the current schema first")
+        lock, reason = access.lock, access.reason
         return cls(path, lock, reason)
 
     def save_run(self, record: SavedRun, *, name: str = "") -> int:

@@ -20,7 +20,6 @@ from typing import Any, Callable, Iterator, Literal
 from sqlalchemy import Connection, Engine, Text, insert, select, text, type_coerce
 from sqlalchemy.exc import SQLAlchemyError
 
-from app import APP_NAME
 from app.codec.plain import PlainError, journey_from_doc, journey_to_doc
 from app.errors import ModelError, ProjectFileError, one_line
 from app.model.content import Content
@@ -34,7 +33,7 @@ from app.store import migrate
 from app.store import runs as _runs
 from app.store import schema as t
 from app.store.loading import encode_settings, load_project, stored_json, stored_time
-from app.store.opening import check_header, inspect_schema, make_engine, sqlite_error, writable_bits
+from app.store.opening import (check_header, make_engine, open_access, sqlite_error, take_lock)
 from app.store.runs import RunInfo, SavedRun
 from app.store.writing import write_changes, write_project
 
@@ -42,22 +41,6 @@ MILESTONE_KINDS: tuple[str, ...] = ("created", "checked", "simulated", "approved
 """Milestones the application records; other lower-case words are accepted too."""
 _MILESTONE_KIND = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 Write = Callable[[Connection], None]
-
-
-def _lock_reason(holder: int) -> str:
-    who = f" (process {holder})" if holder else ""
-    return f"it is open for writing in another {APP_NAME} window{who}"
-
-
-def _take_lock(path: Path) -> tuple[locking.WriteLock | None, str | None]:
-    """The write lock, or the reason the file must be opened read-only instead."""
-    try:
-        got = locking.try_acquire(path)
-    except OSError as e:
-        return None, f"its folder cannot be written to ({e.strerror or e})"
-    if isinstance(got, int):
-        return None, _lock_reason(got)
-    return got, None
 
 
 def _upgrade(path: Path, conn: Connection, old: int) -> None:
@@ -129,7 +112,7 @@ class ProjectFile:
             raise ProjectFileError(f"{path} already exists; choose another name")
         if not path.parent.is_dir():
             raise ProjectFileError(f"{path} cannot be created: the folder {path.parent} does not exist")
-        lock, reason = _take_lock(path)
+        lock, reason = take_lock(path)
         if lock is None:
             raise ProjectFileError(f"{path} cannot be created: {reason}")
         project = project if project is not None else Project(name or path.stem)
@@ -176,34 +159,11 @@ class ProjectFile:
         `check="defer"` leaves the doubt in `pending_check` for the caller to `verify()` later (the designer does
         it in the background); `check="never"` skips it."""
         path = Path(path)
-        check_header(path)
         lock: locking.WriteLock | None = None
-        if readonly:
-            reason: str | None = "it was opened read-only"
-        elif not writable_bits(path):
-            reason = "the file is read-only"
-        else:
-            lock, reason = _take_lock(path)
-        unclean = lock.stale if lock is not None else (
-            locking.lock_path(path).exists() and locking.held_by(path) is None)
         engine = conn = None
-        pending: str | None = None
         try:
-            state = inspect_schema(path, may_write=lock is not None)
-            pending = integrity.doubt(path, unclean=unclean) if check != "never" else None
-            if pending is not None and check == "auto":
-                problems = integrity.full_check(path)
-                pending = None
-                if problems:
-                    integrity.forget(path)
-                    if lock is not None:
-                        lock.release()
-                        lock = None
-                    reason = integrity.damage_reason(problems)
-            if not state.current and lock is None:
-                raise ProjectFileError(
-                    f"{path} uses schema {state.user_version} of an older {APP_NAME} and must be upgraded, "
-                    f"which cannot be done while {reason}")
+            access = open_access(path, readonly=readonly, check=check)  # releases its lock if it fails
+            lock, reason, state, pending = access.lock, access.reason, access.state, access.pending
             engine = make_engine(path, readonly=lock is None)
             conn = engine.connect()
             if not state.current:
@@ -482,7 +442,7 @@ class ProjectFile:
             raise ProjectFileError(f"{new} already exists; choose another name")
         if not new.parent.is_dir():
             raise ProjectFileError(f"{new} cannot be created: the folder {new.parent} does not exist")
-        lock, reason = _take_lock(new)
+        lock, reason = take_lock(new)
         if lock is None:
             raise ProjectFileError(f"{new} cannot be written: {reason}")
         tmp = new.with_name(f".{new.name}.{os.getpid()}.tmp")
