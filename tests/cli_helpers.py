@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from app.cli.main import main
+from app.resources import resource_path
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
@@ -14,3 +15,13 @@ def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str
     code = main([str(a) for a in args])
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def template_project(path: Path, template: str, capsys: pytest.CaptureFixture[str] | None = None) -> Path:
+    """A new project file at `path` holding one of resources/templates (its file name), made with the command
+    line; what the commands printed is dropped when `capsys` is given."""
+    assert main(["new", str(path)]) == 0
+    assert main(["import", str(path), str(resource_path("templates", template))]) == 0
+    if capsys is not None:
+        capsys.readouterr()
+    return path

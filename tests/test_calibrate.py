@@ -11,14 +11,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from app.cli.main import main
-from app.resources import resource_path
 from simulator import calibrate_data
 from simulator.behaviour import BehaviourModel
 from simulator.behaviour_file import behaviour_file_text, read_behaviour_file
 from simulator.calibrate import CalibrateSpec, Calibration, calibrate, read_campaign
 from tests.calibrate_helpers import TIERS, Truth, generate
-from tests.cli_helpers import run
+from tests.cli_helpers import run, template_project
 
 TRUTH = Truth()
 OUTCOMES = (("purchase", "bought"), ("web_visit", "visited"))
@@ -122,10 +120,7 @@ def test_opened_and_clicked_columns_fit_open_and_click_too(tmp_path: Path) -> No
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("project") / "p.jstudio"
-    assert main(["new", str(path)]) == 0
-    assert main(["import", str(path), str(resource_path("templates", "announcement.yaml"))]) == 0
-    return path
+    return template_project(tmp_path_factory.mktemp("project") / "p.jstudio", "announcement.yaml")
 
 
 @pytest.fixture(scope="module")

@@ -7,18 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from app.cli.main import main
-from app.resources import resource_path
-from tests.cli_helpers import run
+from tests.cli_helpers import run, template_project
 
 
 @pytest.fixture
 def project(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
-    path = tmp_path / "p.jstudio"
-    assert main(["new", str(path)]) == 0
-    assert main(["import", str(path), str(resource_path("templates", "announcement.yaml"))]) == 0
-    capsys.readouterr()
-    return path
+    return template_project(tmp_path / "p.jstudio", "announcement.yaml", capsys)
 
 
 def _opened(doc: dict) -> float:

@@ -14,9 +14,8 @@ import pytest
 from simulator.runs import load_run
 from app.audience import members as m
 from app.cli.main import main
-from app.resources import resource_path
 from app.store import ProjectFile
-from tests.cli_helpers import run
+from tests.cli_helpers import run, template_project
 
 START = "2026-12-01T08:00"
 MOMENT = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
@@ -25,9 +24,7 @@ MOMENT = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """A project with the announcement journey and 2,000 generated contacts (built once, copied per test)."""
-    path = tmp_path_factory.mktemp("cli") / "base.jstudio"
-    assert main(["new", str(path)]) == 0
-    assert main(["import", str(path), str(resource_path("templates", "announcement.yaml"))]) == 0
+    path = template_project(tmp_path_factory.mktemp("cli") / "base.jstudio", "announcement.yaml")
     assert main(["population", str(path), "--contacts", "2000", "--seed", "2", "--as-of", "2026-12-01"]) == 0
     with ProjectFile.open(path) as pf:
         m.add_members(pf, "Do not contact", list(range(1, 2001, 9)))

@@ -10,21 +10,15 @@ from pathlib import Path
 import click
 import pytest
 
-from app.cli.main import main
 from app.cli.simulate import _Progress, _since_process_start
-from app.resources import resource_path
-from tests.cli_helpers import run
+from tests.cli_helpers import run, template_project
 
 TOOK = re.compile(r"^Took ([0-9.]+) s in all \((.*)\)\.$", re.M)
 
 
 @pytest.fixture
 def project(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
-    path = tmp_path / "p.jstudio"
-    assert main(["new", str(path)]) == 0
-    assert main(["import", str(path), str(resource_path("templates", "re-engagement.yaml"))]) == 0
-    capsys.readouterr()
-    return path
+    return template_project(tmp_path / "p.jstudio", "re-engagement.yaml", capsys)
 
 
 def test_the_whole_time_and_its_parts_are_printed_and_json_to_stdout_stays_clean(

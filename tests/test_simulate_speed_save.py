@@ -16,25 +16,20 @@ from typing import Any
 
 import pytest
 
-from app.cli.main import main
 from app.errors import ProjectFileError
-from app.resources import resource_path
 from app.store import ProjectFile, integrity, lock as locking
 from app.store import runs as store_runs
 from app.store.plain_write import SUMMARY_KEYS, NeedsProjectFile, RunWriter
 from simulator.request import RunRequest, execute, snapshot
 from simulator.runs import RunRecord, load_run
+from tests.cli_helpers import template_project
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
 def project(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
-    path = tmp_path / "p.jstudio"
-    assert main(["new", str(path)]) == 0
-    assert main(["import", str(path), str(resource_path("templates", "re-engagement.yaml"))]) == 0
-    capsys.readouterr()
-    return path
+    return template_project(tmp_path / "p.jstudio", "re-engagement.yaml", capsys)
 
 
 def _record(path: Path) -> RunRecord:
