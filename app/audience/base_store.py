@@ -293,6 +293,9 @@ def _copy_side(conn: Connection, side: Path, process: subprocess.Popen[bytes]) -
         raise AudienceError(f"the interactions could not be written (nothing was changed): {last[0]}")
     with bulk.phase("copy the side file's tables and statistics"):
         conn.exec_driver_sql(f"ATTACH DATABASE ? AS {_SIDE_SCHEMA}", (str(side / SIDE_FILE),))
+        # the side file is read once, whole, and no longer written: mapped, its pages cost no read call each
+        # (about a sixth of the copy's CPU at 1M); a platform without memory-mapped I/O ignores the pragma
+        conn.exec_driver_sql(f"PRAGMA {_SIDE_SCHEMA}.mmap_size = {int((side / SIDE_FILE).stat().st_size)}")
         names = (t.contact_lists.name, t.interactions.name)
         for name in names:
             conn.exec_driver_sql(f'INSERT INTO main."{name}" SELECT * FROM {_SIDE_SCHEMA}."{name}"')
