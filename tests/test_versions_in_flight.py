@@ -493,6 +493,65 @@ def _sent(db: Path) -> list[tuple[int, str]]:
         con.close()
 
 
+class Runs:
+    """Packages run to their end, each on the caller's thread, against the contacts project `db`, the dev server
+    at `temporal` and the mail and text sinks (a day is 4 s): what each returned in `done`, what raised in
+    `errors` (the live in-flight tests)."""
+
+    def __init__(self, db: Path, tmp_path: Path, temporal: str, smtp_port: int, sms_url: str) -> None:
+        self.db, self.tmp_path, self.temporal, self.smtp_port, self.sms_url = db, tmp_path, temporal, smtp_port, sms_url
+        self.done: dict[str, Any] = {}
+        self.errors: list[BaseException] = []
+
+    def settings(self, state: str, **kw: Any) -> Any:
+        """RunSettings for a run whose state is in tmp_path / `state`."""
+        from app.runner.worker import RunSettings
+        return RunSettings(contacts_db=str(self.db), state_dir=self.tmp_path / state, temporal=self.temporal,
+                           smtp=("127.0.0.1", self.smtp_port), sms_url=self.sms_url, time_scale=21_600.0,
+                           send_timeout=10, **kw)
+
+    def go(self, name: str, package: Path, s: Any) -> None:
+        import asyncio
+
+        from app.runner.runnable import from_package
+        from app.runner.worker import run_journey
+        try:
+            self.done[name] = asyncio.run(run_journey(from_package(package), s))
+        except BaseException as e:  # noqa: BLE001 - reported by the test
+            self.errors.append(e)
+
+
+def ran_again_after_a_crash(tmp_path: Path, go: Any, settings: Any, errors: list[BaseException], db: Path,
+                            journey: str, ledger: dict[str, Any], new_sent: list[tuple[int, str]],
+                            flights: list[str]) -> None:
+    """A crash before the ledger's rows were settled: the run of version 2 (its state in tmp_path / "n1.run",
+    taking over "n.run") started again redoes them, and nothing happens twice: nothing sent, the same ledger and
+    sends, the take-over's milestone recorded once. `go(name, package, settings)` runs a package to its end,
+    appending what it raised to `errors`; `settings(state, **kw)` makes its RunSettings."""
+    import sqlite3
+    from dataclasses import replace
+
+    from app.runner.migrate_flight import ledger_counts
+    from tests.runner_helpers import SmsSink, SmtpSink
+    con = sqlite3.connect(tmp_path / "n1.run" / "runner.db")
+    with con:
+        con.execute("UPDATE in_flight_moves SET status = 'planned'")
+    con.close()
+    smtp, sms = SmtpSink().start(), SmsSink().start()
+    try:
+        go("again", tmp_path / "n1.jpkg", replace(settings("n1.run", replaces=str(tmp_path / "n.run")),
+                                                 smtp=("127.0.0.1", smtp.port), sms_url=sms.url))
+        assert not errors, errors
+        assert not smtp.snapshot() and not sms.snapshot()
+    finally:
+        smtp.stop()
+        sms.stop()
+    assert ledger_counts(tmp_path / "n1.run" / "runner.db") == ledger
+    assert _sent(tmp_path / "n1.run" / "runner.db") == new_sent
+    with ProjectFile.open(db) as pf:  # recorded once
+        assert [d for k, _, d in pf.milestones(journey) if k == "in-flight"] == flights
+
+
 @needs_temporal
 @pytest.mark.temporal
 def test_live_contacts_waiting_on_n_finish_move_or_leave_as_chosen_none_lost_or_sent_twice(
@@ -506,7 +565,6 @@ def test_live_contacts_waiting_on_n_finish_move_or_leave_as_chosen_none_lost_or_
     from app.package.build import package_journey
     from app.runner.migrate_flight import ledger_counts
     from app.runner.runnable import from_package
-    from app.runner.worker import RunSettings, run_journey
     from tests.runner_helpers import SmsSink, SmtpSink, contact_of, contacts_project, package_of
     db = tmp_path / "contacts.jstudio"
     contacts_project(db, 12, LIVE, no_email=False)
@@ -524,18 +582,8 @@ def test_live_contacts_waiting_on_n_finish_move_or_leave_as_chosen_none_lost_or_
                         in_flight=InFlight(0, MOVE, {"pause": "text"}, frozenset({"hold"}), frozenset({"stay"})))
     smtp, sms = SmtpSink().start(), SmsSink().start()
     try:
-        def settings(state: str, **kw: Any) -> RunSettings:
-            return RunSettings(contacts_db=str(db), state_dir=tmp_path / state, temporal=dev_server.address,
-                               smtp=("127.0.0.1", smtp.port), sms_url=sms.url, time_scale=21_600.0, send_timeout=10,
-                               **kw)
-        done: dict[str, Any] = {}
-        errors: list[BaseException] = []
-
-        def go(name: str, package: Path, s: RunSettings) -> None:
-            try:
-                done[name] = asyncio.run(run_journey(from_package(package), s))
-            except BaseException as e:  # noqa: BLE001 - reported by the test
-                errors.append(e)
+        runs = Runs(db, tmp_path, dev_server.address, smtp.port, sms.url)
+        settings, go, done, errors = runs.settings, runs.go, runs.done, runs.errors
         n = threading.Thread(target=go, args=("n", pkg_n, settings("n.run")))
         n.start()
         deadline = time.monotonic() + 60
@@ -583,24 +631,7 @@ def test_live_contacts_waiting_on_n_finish_move_or_leave_as_chosen_none_lost_or_
                for ln in format_counts(old_counts))
     assert done["n1"].counts["steps"][-1]["sent"] == len(moved)
 
-    # a crash before rows were settled: the run of version 2 started again redoes them, and nothing happens twice
-    import sqlite3
-    con = sqlite3.connect(tmp_path / "n1.run" / "runner.db")
-    with con:
-        con.execute("UPDATE in_flight_moves SET status = 'planned'")
-    con.close()
-    smtp, sms = SmtpSink().start(), SmsSink().start()
-    try:
-        go("again", tmp_path / "n1.jpkg", settings("n1.run", replaces=str(tmp_path / "n.run")))
-        assert not errors, errors
-        assert not smtp.snapshot() and not sms.snapshot()
-    finally:
-        smtp.stop()
-        sms.stop()
-    assert ledger_counts(tmp_path / "n1.run" / "runner.db") == ledger
-    assert _sent(tmp_path / "n1.run" / "runner.db") == new_sent
-    with ProjectFile.open(db) as pf:  # recorded once
-        assert [d for k, _, d in pf.milestones("Simple") if k == "in-flight"] == flights
+    ran_again_after_a_crash(tmp_path, go, settings, errors, db, "Simple", ledger, new_sent, flights)
     # status of version 2 says what it took over
     counts = asyncio.run(read_counts(from_package(tmp_path / "n1.jpkg"), tmp_path / "n1.run", dev_server.address))
     assert counts["in_flight"] == ledger

@@ -19,7 +19,7 @@ from app.package.in_flight import MOVE, InFlight
 from app.store import ProjectFile
 from app.store import schema as t
 from tests.runner_helpers import dev_server, needs_temporal
-from tests.test_versions_in_flight import _sent
+from tests.test_versions_in_flight import Runs, _sent, ran_again_after_a_crash
 
 _fixtures = (dev_server,)
 
@@ -107,7 +107,6 @@ def test_live_accounts_waiting_on_n_finish_move_or_leave_whole_none_lost_or_sent
     from app.runner.migrate_flight import ledger_counts, replaced_by
     from app.runner.runnable import from_package
     from app.runner.status import format_counts, read_counts
-    from app.runner.worker import RunSettings, run_journey
     from tests.runner_helpers import People, SmsSink, SmtpSink, contact_of, package_of
     db = tmp_path / "contacts.jstudio"
     _project(db)
@@ -121,18 +120,8 @@ def test_live_accounts_waiting_on_n_finish_move_or_leave_whole_none_lost_or_sent
             people.visit_now("open", str(mail.pixel()))
     smtp, sms = SmtpSink(on_mail).start(), SmsSink().start()
     try:
-        def settings(state: str, **kw: Any) -> RunSettings:
-            return RunSettings(contacts_db=str(db), state_dir=tmp_path / state, temporal=dev_server.address,
-                               smtp=("127.0.0.1", smtp.port), sms_url=sms.url, time_scale=21_600.0, send_timeout=10,
-                               **kw)
-        done: dict[str, Any] = {}
-        errors: list[BaseException] = []
-
-        def go(name: str, package: Path, s: RunSettings) -> None:
-            try:
-                done[name] = asyncio.run(run_journey(from_package(package), s))
-            except BaseException as e:  # noqa: BLE001 - reported by the test
-                errors.append(e)
+        runs = Runs(db, tmp_path, dev_server.address, smtp.port, sms.url)
+        settings, go, done, errors = runs.settings, runs.go, runs.done, runs.errors
         n = threading.Thread(target=go, args=("n", pkg_n, settings("n.run")))
         n.start()
         waits = {"pause", "hold", "stay"}
@@ -226,22 +215,7 @@ def test_live_accounts_waiting_on_n_finish_move_or_leave_whole_none_lost_or_sent
     assert old_counts["replaced_by"] == mark and old_counts["outcomes"]["stopped"] == 7
 
     # a crash before the rows were settled: version 2 run again redoes them; nothing is sent twice
-    con = sqlite3.connect(tmp_path / "n1.run" / "runner.db")
-    with con:
-        con.execute("UPDATE in_flight_moves SET status = 'planned'")
-    con.close()
-    smtp, sms = SmtpSink().start(), SmsSink().start()
-    try:
-        go("again", tmp_path / "n1.jpkg", settings("n1.run", replaces=str(tmp_path / "n.run")))
-        assert not errors, errors
-        assert not smtp.snapshot() and not sms.snapshot()
-    finally:
-        smtp.stop()
-        sms.stop()
-    assert ledger_counts(tmp_path / "n1.run" / "runner.db") == ledger
-    assert _sent(tmp_path / "n1.run" / "runner.db") == new_sent
-    with ProjectFile.open(db) as pf:  # recorded once
-        assert [d for k, _, d in pf.milestones("Accounts") if k == "in-flight"] == flights
+    ran_again_after_a_crash(tmp_path, go, settings, errors, db, "Accounts", ledger, new_sent, flights)
     counts = asyncio.run(read_counts(from_package(tmp_path / "n1.jpkg"), tmp_path / "n1.run", dev_server.address))
     assert counts["in_flight"] == ledger
     assert "Contacts in flight on the previous version: 2 left (1 account), 5 moved (2 accounts)" \
