@@ -20,22 +20,17 @@ import os
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from app.errors import ModelError, ProjectFileError
 from app.model.values import printable
 from app.store import integrity
 from app.store import lock as locking
 from app.store.opening import BUSY_TIMEOUT_S, open_access, sqlite_error
+from app.store.run_rows import SUMMARY_KEYS, created_at, milestone_detail, run_name, summary_of
 
 if TYPE_CHECKING:
     from app.store.runs import SavedRun
-
-SUMMARY_KEYS = ("journey", "seed", "replicas", "contacts", "start", "horizon", "interval", "funnel", "conversion",
-                "goal", "goal_window_days", "target", "entries", "effect", "effect_method", "behaviour_figures",
-                "population_per_replica", "notes", "allowed_errors")
-"""app.store.runs.SUMMARY_KEYS (a test keeps them equal): what a run's summary column holds of its results."""
-
 
 class NeedsProjectFile(ProjectFileError):
     """The file must be upgraded to the current schema before a run is saved in it (ProjectFile does that)."""
@@ -44,22 +39,6 @@ class NeedsProjectFile(ProjectFileError):
 def utc_text(moment: datetime) -> str:
     """A time stamp as schema.UtcDateTime stores it."""
     return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
-
-
-def _created_at(record: SavedRun) -> datetime:
-    """app.store.runs._created_at: the record's time stamp, now when it cannot be read."""
-    try:
-        at = datetime.fromisoformat(record.created_at.replace("Z", "+00:00"))
-    except ValueError:
-        return datetime.now(timezone.utc)
-    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
-
-
-def summary_of(record: SavedRun) -> dict[str, Any]:
-    """app.store.runs.summary_of: the results the run browser lists, and the behaviour figures changed."""
-    summary = {k: record.results[k] for k in SUMMARY_KEYS if k in record.results}
-    summary["behaviour_changes"] = [list(c) for c in record.behaviour_changes()]
-    return summary
 
 
 class RunWriter:
@@ -94,8 +73,8 @@ class RunWriter:
         """Save a run and a "simulated" milestone for its journey in one transaction; returns the run's id."""
         if self.readonly_reason is not None or self._lock is None:
             raise ProjectFileError(f"{self.path}: cannot save a simulation run: {self.readonly_reason or 'closed'}")
-        name = name.strip() or f"seed {record.seed}, {record.replicas} replica{'s' if record.replicas != 1 else ''}"
-        row = (record.journey_id, record.journey_version, name, utc_text(_created_at(record)),
+        name = run_name(record, name)
+        row = (record.journey_id, record.journey_version, name, utc_text(created_at(record)),
                json.dumps(record.population), json.dumps(record.behaviour), record.seed, record.replicas,
                json.dumps(summary_of(record)), record.to_bytes(), "")
         try:
@@ -117,7 +96,7 @@ class RunWriter:
                     row).lastrowid or 0)
                 con.execute("INSERT INTO milestones (journey_id, kind, at, detail) VALUES (?, ?, ?, ?)",
                             (record.journey_id, "simulated", utc_text(datetime.now(timezone.utc)),
-                             f"run {run_id}: version {record.journey_version}, {name}"))
+                             milestone_detail(run_id, record, name)))
                 con.execute("COMMIT")
             except BaseException:
                 if con.in_transaction:

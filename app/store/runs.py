@@ -17,7 +17,7 @@ transaction) or withdraws the approval; `approved_run` finds the run a journey's
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 import io
 import json
 import zipfile
@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from app.errors import ModelError, ProjectFileError
 from app.store import schema as t
+from app.store.run_rows import SUMMARY_KEYS, created_at, milestone_detail, run_name, summary_of
 
 if TYPE_CHECKING:
     from app.model.journey import Journey
@@ -50,12 +51,6 @@ class SavedRun(Protocol):
     def behaviour_changes(self) -> tuple[tuple[str, Any, Any], ...]: ...
 
 _r = t.simulation_runs
-SUMMARY_KEYS = ("journey", "seed", "replicas", "contacts", "start", "horizon", "interval", "funnel", "conversion",
-                "goal", "goal_window_days", "target", "entries", "effect", "effect_method", "behaviour_figures",
-                "population_per_replica", "notes",
-                "allowed_errors")
-
-
 @dataclass(frozen=True)
 class RunInfo:
     """What the run browser lists about a saved run (the replayable record is `ProjectFile.load_run(id)`)."""
@@ -209,22 +204,6 @@ class RunInfo:
                                       for n, v, d in self.behaviour_changes]}
 
 
-def summary_of(record: SavedRun) -> dict[str, Any]:
-    """The part of a run's results the browser lists: funnel with intervals, conversion (no time series), and
-    the behaviour figures that differ from the defaults."""
-    summary = {k: record.results[k] for k in SUMMARY_KEYS if k in record.results}
-    summary["behaviour_changes"] = [list(c) for c in record.behaviour_changes()]
-    return summary
-
-
-def _created_at(record: SavedRun) -> datetime:
-    try:
-        at = datetime.fromisoformat(record.created_at.replace("Z", "+00:00"))
-    except ValueError:
-        return t.utcnow()
-    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
-
-
 def save_run(pf: ProjectFile, record: SavedRun, *, name: str = "") -> int:
     """Save a run (and a "simulated" milestone for its journey) in one transaction; returns the run's id."""
     pf._require_writable("save a simulation run")
@@ -236,9 +215,9 @@ def save_run(pf: ProjectFile, record: SavedRun, *, name: str = "") -> int:
 def insert_run(conn: Connection, record: SavedRun, *, name: str = "", journey_id: str | None = None) -> int:
     """Insert a run and its "simulated" milestone through `conn`, in the caller's transaction (a worker thread
     saves a large run on a connection of its own so that the editor never waits for it); returns the run's id."""
-    name = name.strip() or f"seed {record.seed}, {record.replicas} replica{'s' if record.replicas != 1 else ''}"
+    name = run_name(record, name)
     blob = record.to_bytes()
-    at = _created_at(record)
+    at = created_at(record)
     key = conn.execute(insert(_r).values(
         journey_id=record.journey_id, journey_version=record.journey_version, name=name, created_at=at,
         population=record.population, behaviour=record.behaviour, seed=record.seed, replicas=record.replicas,
@@ -247,7 +226,7 @@ def insert_run(conn: Connection, record: SavedRun, *, name: str = "", journey_id
     run_id = key[0]
     conn.execute(insert(t.milestones).values(
         journey_id=journey_id or record.journey_id, kind="simulated", at=t.utcnow(),
-        detail=f"run {run_id}: version {record.journey_version}, {name}"))
+        detail=milestone_detail(run_id, record, name)))
     return int(run_id)
 
 
@@ -467,4 +446,4 @@ def approved_run(pf: ProjectFile, journey_key: str, version: int | None = None) 
 
 __all__ = ["RunInfo", "approve_run", "approved_run", "delete_run", "describe_change",
            "figure_label", "insert_run", "load_run_bytes", "saved_journey_doc", "SavedRun", "rename_run", "run_info",
-           "runs", "save_run", "set_run_notes", "summary_of", "withdraw_approval"]
+           "runs", "save_run", "set_run_notes", "summary_of", "SUMMARY_KEYS", "withdraw_approval"]
