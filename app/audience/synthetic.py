@@ -28,7 +28,7 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 
 import numpy as np
 
@@ -340,27 +340,29 @@ class _Later:
             return self._value
 
 
+T = TypeVar("T")
+
+
+class _DrawnWhenRead(Generic[T]):
+    """A field of `_SyntheticBase` that may hold a `_Later`: reading it draws the part (once) and gives its value."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.key = f"_{name}"
+
+    def __get__(self, base: Any, owner: type | None = None) -> T:
+        part = base.__dict__[self.key]
+        return part.get() if isinstance(part, _Later) else part
+
+    def __set__(self, base: Any, value: T | _Later) -> None:
+        base.__dict__[self.key] = value
+
+
 class _SyntheticBase(ContactBase):
     """A synthetic `ContactBase` whose interaction history and subscription lists are drawn when first read:
     the same numbers as when drawn at once (each from a stream of its own, from values the base keeps)."""
 
-    @property
-    def interactions(self) -> Interactions:
-        part = self.__dict__["_interactions"]
-        return part.get() if isinstance(part, _Later) else part
-
-    @interactions.setter
-    def interactions(self, value: Interactions | _Later) -> None:
-        self.__dict__["_interactions"] = value
-
-    @property
-    def lists(self) -> Items:
-        part = self.__dict__["_lists"]
-        return part.get() if isinstance(part, _Later) else part
-
-    @lists.setter
-    def lists(self, value: Items | _Later) -> None:
-        self.__dict__["_lists"] = value
+    interactions = _DrawnWhenRead[Interactions]()
+    lists = _DrawnWhenRead[Items]()
 
 
 class _Pool:
