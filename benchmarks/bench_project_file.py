@@ -29,6 +29,7 @@ with `columnar_first_ms` the price of the first count); open <= 100 ms.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sqlite3
@@ -244,4 +245,7 @@ def main(sizes: list[int]) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main([int(a) for a in sys.argv[1:]] or [100_000, 1_000_000])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("contacts", nargs="*", type=int, default=[100_000, 1_000_000],
+                        help="sizes (default 100000 1000000)")
+    main(parser.parse_args().contacts)

@@ -24,6 +24,7 @@ count.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -102,5 +103,10 @@ def main(contacts: int = 100_000, rounds: int = 3, workers: int = 0, replicas: i
 
 
 if __name__ == "__main__":
-    argv = [int(a) for a in sys.argv[1:]]
-    print(json.dumps(main(*argv), indent=1))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("contacts", nargs="?", type=int, default=100_000)
+    parser.add_argument("rounds", nargs="?", type=int, default=3)
+    parser.add_argument("workers", nargs="?", type=int, default=0, help="worker processes (default: the CPUs)")
+    parser.add_argument("replicas", nargs="?", type=int, default=1)
+    a = parser.parse_args()
+    print(json.dumps(main(a.contacts, a.rounds, a.workers, a.replicas), indent=1))
