@@ -72,7 +72,9 @@ class RunSettings:
     seed: int = 0
     poll: int = 3600
     page: int = 500
-    cohort: int = 500  # units per cohort workflow (cohort.py); 0: a workflow per unit (ContactWorkflow)
+    # units per cohort workflow (cohort.py); 0: a workflow per unit (ContactWorkflow). Half a page: a page's two
+    # cohorts start together, so two worker processes share even a small audience (bench_runner, runner README)
+    cohort: int = 250
     send_timeout: float = 60.0
     until_done: bool = True  # stop when everybody has left the journey (not for ongoing journeys without end)
     sender: str = "journeys@localhost"
