@@ -18,7 +18,7 @@ from simulator.engine import Cancelled, run
 from app.semantics.plan import PlanError, compile_plan
 from simulator.population import population_for
 from simulator.replicas import simulate
-from app.semantics.timezones import OffsetTable, utc_offset
+from app.semantics.timezones import OffsetTable, transitions, utc_offset
 
 
 def test_vector_and_scalar_hashes_agree() -> None:
@@ -51,6 +51,18 @@ def test_offset_table_matches_zoneinfo_across_clock_changes() -> None:
         z = np.concatenate([z, np.repeat(np.arange(len(zones)), 3)])
     got = table.offsets(z, t)
     assert got.tolist() == [utc_offset(zones[i], int(x)) for i, x in zip(z.tolist(), t.tolist())]
+
+
+def test_a_second_table_over_the_same_window_reuses_the_zones_transitions_and_equals_the_first() -> None:
+    zones = ["Europe/Paris", "America/Santiago", "Asia/Tokyo"]
+    lo, hi = int(datetime(2031, 3, 1).timestamp()), int(datetime(2031, 12, 1).timestamp())
+    first = OffsetTable(zones, lo, hi)
+    hits = transitions.cache_info().hits
+    second = OffsetTable(zones, lo, hi)
+    assert transitions.cache_info().hits == hits + len(zones)
+    assert np.array_equal(first.at, second.at) and np.array_equal(first.delta, second.delta)
+    assert np.array_equal(first.base, second.base)
+    assert isinstance(transitions("Europe/Paris", lo, hi)[1], tuple)  # shared between tables: not to be changed
 
 
 def _journey(*steps: Step) -> Journey:
