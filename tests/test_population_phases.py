@@ -75,3 +75,29 @@ def test_the_phases_are_recorded_only_when_asked(tmp_path: Path, monkeypatch: py
         expected[1:1] = ["insert the memberships and interactions"]
     assert names == expected
     assert all(wall >= 0 and cpu >= 0 for _, wall, cpu in bulk.PHASES)
+
+
+@pytest.mark.parametrize("mode", ["side process", "in process"])
+def test_a_watcher_is_told_each_part_of_the_load_as_it_begins_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                         mode: str) -> None:
+    if mode == "side process":
+        monkeypatch.setattr(base_store, "SIDE_MIN_ROWS", 0)
+    seen: list[str] = []
+    with ProjectFile.create(tmp_path / "watched.jstudio") as pf, bulk.watched(seen.append):
+        population.generate(pf, 400, 3, ("en_US",), as_of=AS_OF)
+    middle = (["making the contacts' names, addresses and phones", "writing the accounts and contacts",
+               "indexing the contacts", "waiting for the interactions and list subscriptions",
+               "adding the interactions and list subscriptions"] if mode == "side process" else
+              ["writing the interactions and list subscriptions", "making the contacts' names, addresses and phones",
+               "writing the accounts and contacts", "indexing the contacts"])
+    assert seen == ["drawing the contacts", *middle, "gathering statistics for segment counts",
+                    "saving the project file"]
+    with ProjectFile.open(tmp_path / "watched.jstudio") as pf, bulk.watched(seen.append):
+        seen.clear()
+        population.generate(pf, 50, 4, ("en_US",), as_of=AS_OF, replace=True)
+    assert seen[:2] == ["drawing the contacts", "removing the project's contacts"]
+    # outside the block nobody is told
+    seen.clear()
+    with ProjectFile.create(tmp_path / "unwatched.jstudio") as pf:
+        population.generate(pf, 50, 4, ("en_US",), as_of=AS_OF)
+    assert seen == []

@@ -218,7 +218,8 @@ def write_base(conn: Connection, base: ContactBase, side: Path | None = None) ->
                                                                                           t.contacts))
             background: list[Any] = []
             if not parallel:
-                with bulk.phase("insert the memberships and interactions"):
+                with bulk.phase("insert the memberships and interactions",
+                                "writing the interactions and list subscriptions"):
                     bulk.insert_rows(conn, t.contact_lists, ("contact_id", "list"), list_rows(*list_cols))
                     bulk.insert_rows(conn, t.interactions, ("id", "contact_id", "kind", "at", "value"),
                                      interaction_rows(1, *inter_cols))
@@ -227,17 +228,18 @@ def write_base(conn: Connection, base: ContactBase, side: Path | None = None) ->
             # ANALYZE makes sqlite_stat1 (the small tables' one, at the end, also makes the planner read them)
             conn.exec_driver_sql('ANALYZE "project"')
             # (a side process gathers its tables' statistics itself: they come with its tables)
-            with bulk.phase("make the contact columns (lazy text included), worker thread joined"), \
+            with bulk.phase("make the contact columns (lazy text included), worker thread joined",
+                            "making the contacts' names, addresses and phones"), \
                     bulk.in_background(conn, background if parallel else [*background, list_stats,
                                                                            interaction_stats]):
                 acc_columns, columns = _contact_columns(base)
-            with bulk.phase("insert the accounts and contacts"):
+            with bulk.phase("insert the accounts and contacts", "writing the accounts and contacts"):
                 n_acc = bulk.insert_rows(conn, t.accounts, ("id", *ACCOUNT_COLUMNS), zip(*acc_columns))
                 n_con = bulk.insert_rows(conn, t.contacts, CONTACT_COLUMNS, zip(*columns))
                 for segment, rows in base.static.items():
                     bulk.insert_rows(conn, t.segment_members, ("segment", "contact_id"),
                                      ((segment, i) for i in base.ids[rows].tolist()))
-            with bulk.phase("build the contacts' and accounts' indexes"):
+            with bulk.phase("build the contacts' and accounts' indexes", "indexing the contacts"):
                 for ix in dropped:
                     if ix.table not in first:
                         ix.create(conn)
@@ -251,7 +253,7 @@ def write_base(conn: Connection, base: ContactBase, side: Path | None = None) ->
                 process.wait()
     # the contacts' pages are still in the page cache here: ANALYZE reads them faster than NumPy sorts seven
     # key columns, so their statistics are gathered the usual way
-    with bulk.phase("ANALYZE the other tables"):
+    with bulk.phase("ANALYZE the other tables", "gathering statistics for segment counts"):
         bulk.analyze(conn, [name for name in t.PROJECT_TABLES if name not in {x.name for x in first}])
     return n_con, n_acc, len(owners), len(order)
 
@@ -285,13 +287,13 @@ def _start_side(conn: Connection, side: Path, list_cols: tuple[np.ndarray, np.nd
 
 def _copy_side(conn: Connection, side: Path, process: subprocess.Popen[bytes]) -> None:
     """Wait for the side process, then copy its tables into the (empty) project tables, in this transaction."""
-    with bulk.phase("wait for the side process"):
+    with bulk.phase("wait for the side process", "waiting for the interactions and list subscriptions"):
         process.wait()
     if process.returncode != 0:
         err = (side / "side.err").read_text(encoding="utf-8", errors="replace")
         last = err.strip().splitlines()[-1:] or [f"exit status {process.returncode}"]
         raise AudienceError(f"the interactions could not be written (nothing was changed): {last[0]}")
-    with bulk.phase("copy the side file's tables and statistics"):
+    with bulk.phase("copy the side file's tables and statistics", "adding the interactions and list subscriptions"):
         conn.exec_driver_sql(f"ATTACH DATABASE ? AS {_SIDE_SCHEMA}", (str(side / SIDE_FILE),))
         # the side file is read once, whole, and no longer written: mapped, its pages cost no read call each
         # (about a sixth of the copy's CPU at 1M); a platform without memory-mapped I/O ignores the pragma

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from itertools import islice
 from typing import Any
 
@@ -40,9 +41,35 @@ def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: It
     return total
 
 
+# who is told what a load is doing as each part begins (the command line's progress line): set by `watched`, in
+# the loading thread's context
+_WATCHER: ContextVar[Callable[[str], None] | None] = ContextVar("bulk_watcher", default=None)
+
+
 @contextmanager
-def phase(name: str) -> Iterator[None]:
-    """Time a part of a load into PHASES when a benchmark asks (benchmarks/bench_project_file.py)."""
+def watched(tell: Callable[[str], None]) -> Iterator[None]:
+    """Within the block, tell `tell` what the load in this thread is doing (a short text for the user) as each
+    part begins."""
+    token = _WATCHER.set(tell)
+    try:
+        yield
+    finally:
+        _WATCHER.reset(token)
+
+
+def announce(shown: str) -> None:
+    """Tell the watcher, if any, that the load is now doing `shown`."""
+    tell = _WATCHER.get()
+    if tell is not None:
+        tell(shown)
+
+
+@contextmanager
+def phase(name: str, shown: str | None = None) -> Iterator[None]:
+    """A part of a load: announced to the watcher as `shown` (when given), and timed into PHASES when a
+    benchmark asks (benchmarks/bench_project_file.py)."""
+    if shown is not None:
+        announce(shown)
     if PHASES is None:
         yield
         return
@@ -228,6 +255,6 @@ def stat_statements(table: str, rows: Sequence[tuple[str, str]]) -> list[str]:
               for ix, stat in rows)]
 
 
-__all__ = ["PHASES", "KeyColumn", "Statement", "analyze", "analyze_statements", "bulk_pragmas", "drop_indexes",
-           "in_background", "index_ddl", "index_stats", "indexes_deferred", "insert_rows", "phase", "stat_rows",
-           "stat_statements"]
+__all__ = ["PHASES", "KeyColumn", "Statement", "analyze", "analyze_statements", "announce", "bulk_pragmas",
+           "drop_indexes", "in_background", "index_ddl", "index_stats", "indexes_deferred", "insert_rows", "phase",
+           "stat_rows", "stat_statements", "watched"]

@@ -80,7 +80,7 @@ def generate(target: ProjectFile | Connection, size: int, seed: int, locales: Se
     chosen = _profile_for(profile, locales, lists)
     started = time.perf_counter()
     moment = (day - date(1970, 1, 1)).days * DAY
-    with bulk.phase("draw the population (synthesize)"):
+    with bulk.phase("draw the population (synthesize)", "drawing the contacts"):
         base = synthesize(size, seed, chosen, as_of=moment, accounts=accounts)
     return write_population(target, base, replace=replace, seed=seed, as_of=day,
                             locales=tuple(n for n, _ in chosen.locales), started=started)
@@ -101,9 +101,11 @@ def write_population(target: ProjectFile | Connection, base: ContactBase, *, rep
             raise AudienceError("the project already has contacts or accounts; replace them to generate a new "
                                 "population (nothing was changed)")
         if existing:
+            bulk.announce("removing the project's contacts")
             for table in (t.interactions, t.contact_lists, t.segment_members, t.contacts, t.accounts):
                 conn.execute(delete(table))
         contacts, n_accounts, subscriptions, interactions = write_base(conn, base, side)
+        bulk.announce("saving the project file")  # the transaction's commit, when the caller's block ends
         return PopulationReport(contacts, n_accounts, interactions, subscriptions, seed,
                                 as_of or datetime.now(timezone.utc).date(), locales, time.perf_counter() - started)
 

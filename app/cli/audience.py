@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import date, datetime
 from typing import Any, NoReturn
 
@@ -57,7 +58,9 @@ def population(project: str, contacts: int, seed: int, locales: tuple[str, ...],
             day = date.fromisoformat(as_of)
         except ValueError:
             _fail(f"--as-of {as_of}: not a date; write e.g. 2026-06-01")
-    with _open(project, write=True) as pf:
+    from app.audience.bulk import watched
+    from app.cli.status_line import StatusLine
+    with StatusLine(sys.stderr) as line, watched(line.show), _open(project, write=True) as pf:
         report = generate(pf, contacts, seed, locales or ("en_US",), accounts=accounts, as_of=day,
                           replace=replace, profile=profile)
     click.echo(f"Generated {report.contacts:,} contacts, {report.accounts:,} accounts, "
