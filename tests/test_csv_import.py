@@ -181,3 +181,17 @@ def test_semicolon_separated_files_and_injection_text(pf: ProjectFile, tmp_path:
     assert bobby.full_name == "Robert'); DROP TABLE contacts;--" and bobby.city == "100%_town"
     with pf.connection() as conn:
         assert conn.execute(text("SELECT count(*) FROM contacts")).scalar_one() == 1
+
+
+def test_a_watcher_is_told_what_the_import_is_doing_with_the_rows_read_so_far(pf: ProjectFile, tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.audience import bulk, csv_import
+    monkeypatch.setattr(csv_import, "CHUNK", 2)  # a chunk written every two good rows
+    seen: list[str] = []
+    with bulk.watched(seen.append):
+        report = import_contacts(pf, _write(tmp_path, GOOD), now=NOW)
+    assert report.imported == 3
+    # new custom columns (Shoe size, VIP, ...) are typed from a first pass over the file
+    assert seen == ["reading the file for the new columns' types", "checking and writing the rows",
+                    "checking and writing the rows: 2 read", "checking and writing the rows: 3 read",
+                    "saving the project file"]

@@ -30,7 +30,7 @@ from typing import Any, TextIO
 
 from sqlalchemy import Connection, func, insert, select
 
-from app.audience.bulk import analyze, insert_rows
+from app.audience.bulk import analyze, announce, insert_rows
 from app.audience.base import CONTACT_COLUMNS
 from app.errors import AudienceError
 from app.model.attributes import CONSENT_LEVELS, LOYALTY_TIERS, STANDARD_ATTRIBUTES
@@ -384,6 +384,7 @@ def import_contacts(pf: ProjectFile, path: str | Path, mapping: Mapping[str, str
         raise AudienceError(f"{path}: the header names a column twice; give every column its own name")
     report = ImportReport(mapping=resolve_mapping(header, mapping, custom), file=str(path))
     kinds = _kinds(path, header, report, custom)
+    announce("checking and writing the rows")
     moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None, microsecond=0)
     try:
         with pf.connection(write=True) as conn:
@@ -391,7 +392,9 @@ def import_contacts(pf: ProjectFile, path: str | Path, mapping: Mapping[str, str
             if report.has_errors and not skip_bad_rows:
                 raise _Rollback
             if report.imported >= 10_000:
+                announce("gathering statistics for segment counts")
                 analyze(conn)
+            announce("saving the project file")
     except _Rollback:
         report.imported = report.accounts_created = 0
         return report
@@ -415,6 +418,7 @@ def _kinds(path: Path, header: list[str], report: ImportReport, custom: dict[str
         else:
             new.append(i)
     if new:
+        announce("reading the file for the new columns' types")
         values: dict[int, list[str]] = {i: [] for i in new}
         records = _records(path)
         next(records, None)
@@ -522,6 +526,7 @@ class _Importer:
         if self.rows:
             self.report.imported += insert_rows(self.conn, t.contacts, CONTACT_COLUMNS + ("custom",), self.rows)
             insert_rows(self.conn, t.contact_lists, ("contact_id", "list"), self.lists)
+            announce(f"checking and writing the rows: {self.report.rows_ok + self.report.rows_bad:,} read")
         self.rows, self.lists = [], []
 
 

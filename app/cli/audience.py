@@ -89,7 +89,9 @@ def import_contacts_command(project: str, file: str, maps: tuple[str, ...], skip
         if not sep or not column.strip():
             _fail(f"--map {item}: write COLUMN=ATTRIBUTE (or COLUMN= to leave the column out)")
         mapping[column.strip()] = attribute.strip() or None
-    with _open(project, write=True) as pf:
+    from app.audience.bulk import watched
+    from app.cli.status_line import StatusLine
+    with StatusLine(sys.stderr) as line, watched(line.show), _open(project, write=True) as pf:
         report = import_contacts(pf, file, mapping or None, skip_bad_rows)
     for header, target in report.mapping.items():
         new = report.new_custom.get(target or "")
