@@ -18,27 +18,29 @@ class _Terminal(io.StringIO):
         return True
 
 
+def _tickers() -> int:
+    return sum(t.name == "status-line" for t in threading.enumerate())
+
+
 def test_on_a_terminal_the_line_says_what_is_done_and_is_taken_away_at_the_end() -> None:
     out = _Terminal()
-    before = threading.active_count()
     with StatusLine(out) as line:
         line.show("indexing the contacts")
-        assert threading.active_count() == before + 1  # the ticker
+        assert _tickers() == 1
         drawn = out.getvalue()
         assert drawn.startswith("\r") and "s  indexing the contacts..." in drawn
         assert len(drawn) == 1 + WIDTH  # one line, padded so that a shorter text covers a longer one
         line.show("saving the project file")
         assert out.getvalue().rsplit("\r", 1)[1].strip().endswith("saving the project file...")
     assert out.getvalue().endswith("\r" + " " * WIDTH + "\r")  # cleared for the result
-    assert threading.active_count() == before  # the ticker has stopped
+    assert _tickers() == 0  # the ticker has stopped
 
 
 def test_off_a_terminal_nothing_is_written_and_no_thread_starts() -> None:
     out = io.StringIO()
-    before = threading.active_count()
     with StatusLine(out) as line:
         line.show("indexing the contacts")
-        assert threading.active_count() == before
+        assert _tickers() == 0
     assert out.getvalue() == ""
 
 
