@@ -101,3 +101,22 @@ def test_a_watcher_is_told_each_part_of_the_load_as_it_begins_in_order(tmp_path:
     with ProjectFile.create(tmp_path / "unwatched.jstudio") as pf:
         population.generate(pf, 50, 4, ("en_US",), as_of=AS_OF)
     assert seen == []
+
+
+def test_the_seconds_reported_include_the_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from contextlib import contextmanager
+
+    clock = [0.0]
+    monkeypatch.setattr(population.time, "perf_counter", lambda: clock[0])
+    real = ProjectFile.bulk_connection
+
+    @contextmanager
+    def slow_commit(self: ProjectFile, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        with real(self, *args, **kwargs) as conn:
+            yield conn
+            clock[0] += 100.0  # the block's end commits: 100 "seconds" of writing out and syncing
+
+    monkeypatch.setattr(ProjectFile, "bulk_connection", slow_commit)
+    with ProjectFile.create(tmp_path / "p.jstudio") as pf:
+        report = population.generate(pf, 50, 1, ("en_US",), as_of=AS_OF)
+    assert report.contacts == 50 and report.seconds == 100.0
