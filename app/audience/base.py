@@ -41,6 +41,17 @@ class Text:
                             dtype=np.int32, count=len(items))
         return cls(codes, tuple(index))
 
+    @classmethod
+    def per_row(cls, texts: Sequence[str], present: np.ndarray | None = None) -> Text:
+        """Each row's text under a code of its own (values may repeat): no search for repeated values, for a column
+        of mostly distinct texts. With `present` (a flag per row), `texts` are those of the flagged rows, in order;
+        the other rows have no data."""
+        if present is None:
+            return cls(np.arange(len(texts), dtype=np.int32), tuple(texts))
+        codes = np.full(len(present), -1, dtype=np.int32)
+        codes[present] = np.arange(len(texts), dtype=np.int32)
+        return cls(codes, tuple(texts))
+
     def texts(self) -> list[str | None]:
         """The column as Python values (None: no data)."""
         table = np.array(list(self.values) + [None], dtype=object)

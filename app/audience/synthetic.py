@@ -243,9 +243,9 @@ def synthesize(size: int, seed: int, profile: PopulationProfile | None = None, *
     def full_name() -> Text:
         first = pools.flat("first_names")[loc * POOL_NAMES + first_i]
         last = pools.flat("last_names")[loc * POOL_NAMES + last_i]
-        # the codes are the rows (a Text's values may repeat): finding the repeats by hashing a million names
-        # cost more than the names themselves, for a column that is only written out and tested value by value
-        return Text(np.arange(n, dtype=np.int32), tuple(f"{x} {y}" for x, y in zip(first.tolist(), last.tolist())))
+        # finding the repeated names by hashing a million of them cost more than the names themselves, for a
+        # column that is only written out and tested value by value
+        return Text.per_row([f"{x} {y}" for x, y in zip(first.tolist(), last.tolist())])
 
     domains_cache: dict[str, list[str]] = {}
 
@@ -276,15 +276,12 @@ def synthesize(size: int, seed: int, profile: PopulationProfile | None = None, *
                                                             domain.tolist())]
         # the names are letters and digits (ascii_word), so the text between the last "." and the "@" is the
         # contact's id and every address differs: the codes are the rows, as Text.of finds them by hashing
-        return Text(np.arange(n, dtype=np.int32), tuple(texts))
+        return Text.per_row(texts)
 
     def mobile() -> Text:
         calling = np.array([_calling_code(name) for name in locales], dtype=object)[loc[has_mobile]]
-        texts = tuple(f"+{cc} 2{d}" if cc == "1" else f"+{cc} {d}"
-                      for cc, d in zip(calling.tolist(), digits[has_mobile].tolist()))
-        codes = np.full(n, -1, dtype=np.int32)  # no mobile: no data; the others' codes are their texts, in order
-        codes[has_mobile] = np.arange(len(texts), dtype=np.int32)
-        return Text(codes, texts)
+        return Text.per_row([f"+{cc} 2{d}" if cc == "1" else f"+{cc} {d}"
+                             for cc, d in zip(calling.tolist(), digits[has_mobile].tolist())], has_mobile)
 
     def city() -> Text:
         return Text((loc * POOL_CITIES + city_i).astype(np.int32), tuple(pools.flat("cities").tolist()))
