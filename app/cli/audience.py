@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any, NoReturn
 
@@ -20,6 +22,15 @@ def _fail(message: str) -> NoReturn:
 def _open(path: str, *, write: bool) -> Any:
     from app.cli.main import _open as open_project
     return open_project(path, write=write)
+
+
+@contextmanager
+def _loading(path: str) -> Iterator[Any]:
+    """The project open for a long load, with a status line on a terminal saying what the load is doing."""
+    from app.audience.bulk import watched
+    from app.cli.status_line import StatusLine
+    with StatusLine(sys.stderr) as line, watched(line.show), _open(path, write=True) as pf:
+        yield pf
 
 
 def _moment(text: str | None) -> datetime | None:
@@ -58,9 +69,7 @@ def population(project: str, contacts: int, seed: int, locales: tuple[str, ...],
             day = date.fromisoformat(as_of)
         except ValueError:
             _fail(f"--as-of {as_of}: not a date; write e.g. 2026-06-01")
-    from app.audience.bulk import watched
-    from app.cli.status_line import StatusLine
-    with StatusLine(sys.stderr) as line, watched(line.show), _open(project, write=True) as pf:
+    with _loading(project) as pf:
         report = generate(pf, contacts, seed, locales or ("en_US",), accounts=accounts, as_of=day,
                           replace=replace, profile=profile)
     click.echo(f"Generated {report.contacts:,} contacts, {report.accounts:,} accounts, "
@@ -89,9 +98,7 @@ def import_contacts_command(project: str, file: str, maps: tuple[str, ...], skip
         if not sep or not column.strip():
             _fail(f"--map {item}: write COLUMN=ATTRIBUTE (or COLUMN= to leave the column out)")
         mapping[column.strip()] = attribute.strip() or None
-    from app.audience.bulk import watched
-    from app.cli.status_line import StatusLine
-    with StatusLine(sys.stderr) as line, watched(line.show), _open(project, write=True) as pf:
+    with _loading(project) as pf:
         report = import_contacts(pf, file, mapping or None, skip_bad_rows)
     for header, target in report.mapping.items():
         new = report.new_custom.get(target or "")
