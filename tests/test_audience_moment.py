@@ -254,3 +254,16 @@ def test_a_read_only_file_is_counted_and_follows_other_writers(project: ProjectF
         with project.connection(write=True) as conn:
             conn.execute(text("UPDATE contacts SET loyalty_tier = 'gold' WHERE id <= 60"))
         assert count(ro, seg, AT) == count(ro, seg, AT, columnar=False) > before
+
+
+def test_reals_are_read_exactly_whatever_their_digits(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    values = [0.08930656036506571, 0.1 + 0.2, 1e300, -1.7976931348623157e308, 5e-324, float("inf"), -0.0,
+              *rng.random(2000).tolist(), *(rng.standard_normal(500) * 1e250).tolist()]
+    con = sqlite3.connect(tmp_path / "reals.db")
+    con.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, x REAL)")
+    con.executemany("INSERT INTO t (x) VALUES (?)", [(v,) for v in values])
+    for kind in ("number", "real"):
+        _, got = read_table(con, "t", "id", [("x", kind)])
+        assert got["x"].tolist() == values
+    con.close()

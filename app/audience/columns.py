@@ -1,7 +1,7 @@
 """Read whole columns of the audience tables into NumPy quickly: SQLite joins each chunk of a column into one
 text (`group_concat`) that NumPy or `str.split` parses in C, instead of handing Python a row object per value.
 
-Numbers are exact: a real whose 15-digit text does not read back as itself is fetched on its own; a text in a
+Numbers are exact: a real is joined with 17 significant digits (from 1e100 up, fetched on its own); a text in a
 number column is +inf (SQLite orders text after every number). Texts are split on a control character; a
 column that contains it is read row by row instead. Missing values are NaN (numbers, dates as days, date-times
 as seconds) or code -1 (texts), as app.audience.base reads them.
@@ -21,11 +21,16 @@ CHUNK = 1_000_000  # rows per group_concat (bounds the text SQLite builds)
 _SEP, _MARK = "\x1e", "\x1f"  # between values; before every present text (NULL: empty)
 
 
-def _number_sql(col: str) -> str:
-    """A number as text that reads back exactly, else 'nan' (missing), 'inf' (a text or blob, which SQLite
-    orders after every number, so comparisons with a number agree) or 'x' (fetch it alone)."""
-    return (f"CASE WHEN {col} IS NULL THEN 'nan' WHEN typeof({col}) NOT IN ('integer', 'real') THEN 'inf' "
-            f"WHEN CAST(CAST({col} AS TEXT) AS REAL) = {col} THEN CAST({col} AS TEXT) ELSE 'x' END")
+def _number_sql(col: str, other: str = "inf") -> str:
+    """A number as text that reads back exactly, else 'nan' (missing), `other` for a text or blob ('inf' by
+    default: SQLite orders them after every number, so comparisons with a number agree) or 'x' (fetch it
+    alone). A real is written with 17 significant digits, which NumPy reads back as the same double; SQLite
+    writes them right below 1e100 but not always above (its arithmetic is long double), so larger reals and
+    the infinities are fetched alone. (Fifteen digits, SQLite's own text of a real, do not always read back
+    as the same double; nor does SQLite's reading of its own text always agree with a correct one.)"""
+    return (f"CASE WHEN {col} IS NULL THEN 'nan' WHEN typeof({col}) NOT IN ('integer', 'real') THEN '{other}' "
+            f"WHEN typeof({col}) = 'integer' THEN CAST({col} AS TEXT) "
+            f"WHEN abs({col}) < 1e100 THEN printf('%!.17g', {col}) ELSE 'x' END")
 
 
 def _date_sql(col: str, days: bool) -> str:
@@ -39,14 +44,15 @@ def _date_sql(col: str, days: bool) -> str:
 def read_table(driver: Any, table: str, key: str,
                columns: Sequence[tuple[str, str]]) -> tuple[np.ndarray, dict[str, Any]]:
     """(keys, {name: column}) of every row of `table` in `key` order (an integer key). `columns` are (SQL
-    expression or column name, kind) with kind one of: int (NULL: -1), number, days, seconds, text."""
+    expression or column name, kind) with kind one of: int (NULL: -1), number, real (a number column whose
+    texts are missing values, NaN, as app.audience.base_store reads them), days, seconds, text."""
     exprs = ["group_concat(k)"]
     for i, (_, kind) in enumerate(columns):
         col = f"c{i}"
         if kind == "int":
             exprs.append(f"group_concat(ifnull({col}, -1))")
-        elif kind == "number":
-            exprs.append(f"group_concat({_number_sql(col)})")
+        elif kind in ("number", "real"):
+            exprs.append(f"group_concat({_number_sql(col, 'inf' if kind == 'number' else 'nan')})")
         elif kind in ("days", "seconds"):
             exprs.append(f"group_concat({_date_sql(col, kind == 'days')})")
         else:
@@ -103,10 +109,10 @@ def _parse(driver: Any, table: str, key: str, col: str, kind: str, parts: list[A
     text = ",".join(parts)
     if kind == "int":
         ints = np.fromstring(text, dtype=np.int64, sep=",")
-        return ints if len(ints) == n else _one_by_one(driver, table, key, col, keys, int_=True)
+        return ints if len(ints) == n else _one_by_one(driver, table, key, col, keys, "int")
     if "x" not in text:
         floats = np.fromstring(text, dtype=np.float64, sep=",")
-        return floats if len(floats) == n else _one_by_one(driver, table, key, col, keys)
+        return floats if len(floats) == n else _one_by_one(driver, table, key, col, keys, kind)
     items = text.split(",")
     lossy = [i for i, v in enumerate(items) if v == "x"]
     for i in lossy:
@@ -118,12 +124,14 @@ def _parse(driver: Any, table: str, key: str, col: str, kind: str, parts: list[A
     return out
 
 
-def _one_by_one(driver: Any, table: str, key: str, col: str, keys: np.ndarray, int_: bool = False) -> np.ndarray:
-    """A number column row by row (a value the joined text could not carry): not a number is NaN / -1."""
+def _one_by_one(driver: Any, table: str, key: str, col: str, keys: np.ndarray, kind: str) -> np.ndarray:
+    """A number column row by row (a value the joined text could not carry): missing is NaN (int: -1), a text
+    +inf (real: NaN)."""
     got = dict(driver.execute(f"SELECT {key}, {col} FROM {table}").fetchall())
-    if int_:
+    if kind == "int":
         return np.array([v if isinstance(v, int) else -1 for v in map(got.get, keys.tolist())], dtype=np.int64)
-    return np.array([np.nan if v is None else float(v) if isinstance(v, (int, float)) else np.inf
+    other = np.inf if kind == "number" else np.nan
+    return np.array([np.nan if v is None else float(v) if isinstance(v, (int, float)) else other
                      for v in map(got.get, keys.tolist())], dtype=np.float64)
 
 
