@@ -295,3 +295,41 @@ def test_runs_migration_downgrades_cleanly(tmp_path: Path) -> None:
         engine.dispose()
     assert "simulation_runs" not in tables and "contacts" in tables
     assert _pragmas(path)[1:] == (2, ["0002"])
+
+
+# --- schema 3 -> 4 (the audience stamp and kept columns) -----------------------------------------------------
+
+def test_schema_3_file_is_migrated_to_the_stamped_schema(tmp_path: Path) -> None:
+    path = _schema1_file(tmp_path / "old3.jstudio", "0003")
+    assert _pragmas(path) == (APPLICATION_ID, 3, ["0003"])
+    with sqlite3.connect(path) as con:
+        con.execute("INSERT INTO contacts (id, full_name, lifetime_value) VALUES (7, 'Ada', 12.5)")
+    con.close()
+    with ProjectFile.open(path) as f:
+        assert f.schema_version() == migrate.SCHEMA_VERSION >= 4
+        with f.connection() as conn:
+            assert conn.execute(select(schema.contacts.c.full_name)).scalars().all() == ["Ada"]
+            assert conn.execute(select(schema.audience_stamp.c.n)).scalars().all() == [0]
+        with f.connection(write=True) as conn:
+            conn.execute(schema.contacts.update().values(lifetime_value=13))
+        with f.connection() as conn:
+            assert conn.execute(select(schema.audience_stamp.c.n)).scalars().all() == [1]
+    with sqlite3.connect(path) as con:
+        made = dict(con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").fetchall())
+    con.close()
+    assert made == dict(schema.stamp_triggers())
+
+
+def test_stamp_migration_downgrades_cleanly(tmp_path: Path) -> None:
+    path = _make(tmp_path / "p.jstudio")
+    engine = make_engine(path, readonly=False)
+    try:
+        with engine.connect() as conn, conn.begin():
+            from alembic import command
+            command.downgrade(migrate.make_config(conn), "0003")
+            tables = set(inspect(conn).get_table_names())
+            triggers = conn.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'").scalar()
+    finally:
+        engine.dispose()
+    assert not tables & {"audience_stamp", "audience_columns"} and "simulation_runs" in tables and triggers == 0
+    assert _pragmas(path)[1:] == (3, ["0003"])

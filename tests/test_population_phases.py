@@ -67,10 +67,10 @@ def test_the_phases_are_recorded_only_when_asked(tmp_path: Path, monkeypatch: py
     names = [name for name, _, _ in bulk.PHASES]
     expected = ["draw the population (synthesize)", "make the contact columns (lazy text included), worker thread "
                 "joined", "insert the accounts and contacts", "build the contacts' and accounts' indexes",
-                "ANALYZE the other tables"]
+                "ANALYZE the other tables", "keep the columns read most"]
     if mode == "side process":
         expected[1:1] = ["save the memberships and interactions, start the side process"]
-        expected[-1:-1] = ["wait for the side process", "copy the side file's tables and statistics"]
+        expected[-2:-2] = ["wait for the side process", "copy the side file's tables and statistics"]
     else:
         expected[1:1] = ["insert the memberships and interactions"]
     assert names == expected
@@ -91,6 +91,7 @@ def test_a_watcher_is_told_each_part_of_the_load_as_it_begins_in_order(tmp_path:
               ["writing the interactions and list subscriptions", "making the contacts' names, addresses and phones",
                "writing the accounts and contacts", "indexing the contacts"])
     assert seen == ["drawing the contacts", *middle, "gathering statistics for segment counts",
+                    "keeping the contacts' columns for quick reading",
                     "saving the project file"]
     with ProjectFile.open(tmp_path / "watched.jstudio") as pf, bulk.watched(seen.append):
         seen.clear()

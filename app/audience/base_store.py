@@ -11,21 +11,21 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, String, func, select, type_coerce
+from sqlalchemy import Connection, delete, func, select
 
 from app.audience.base import (ACCOUNT_COLUMNS, CONTACT_COLUMNS, NUMBER_COLUMNS, TEXT_COLUMNS, Column, ContactBase,
                                Interactions, Items, Text, _contact_columns, days_of, seconds_of)
-from app.audience import bulk
+from app.audience import bulk, column_store
 from app.audience.side_load import SIDE_FILE, interaction_rows, list_rows, save_rows
 from app.errors import AudienceError
 from app.model.attributes import INTERACTION_KINDS
 from app.store import schema as t
-from app.store.schema import IsoDate, IsoSeconds
 
 _c, _a, _i, _l, _m = t.contacts, t.accounts, t.interactions, t.contact_lists, t.segment_members
 
@@ -43,11 +43,17 @@ def _typed(values: Sequence[Any], kind: str) -> Column:
     return Text.of([None if v is None else str(v) for v in values])
 
 
-def _raw(column: Any) -> Any:
-    """A date or date-time column read as its stored text (other columns as they are)."""
-    if isinstance(column.type, (IsoDate, IsoSeconds)):
-        return type_coerce(column, String).label(column.name)
-    return column
+_KINDS = {"number": "real", "boolean": "real", "date": "days", "datetime": "seconds"}
+
+
+@contextmanager
+def _snapshot(driver: Any) -> Iterator[None]:
+    """One read transaction (the caller's, or a savepoint's): every statement inside sees the same rows."""
+    driver.execute("SAVEPOINT journey_studio_read_base")
+    try:
+        yield
+    finally:
+        driver.execute("RELEASE journey_studio_read_base")
 
 
 def read_base(conn: Connection, *, columns: Iterable[str] = (), custom: Mapping[str, str] | None = None,
@@ -57,90 +63,110 @@ def read_base(conn: Connection, *, columns: Iterable[str] = (), custom: Mapping[
 
     Only what is asked is read: the standard contact `columns` (attribute names; account.* names read the
     account columns), the custom attributes `custom_names` (typed by `custom`), interactions, subscription
-    lists and the members of the `static` segments. Rows are in id order.
+    lists and the members of the `static` segments. Rows are in id order. A number column's texts are missing
+    values (NaN); dates and date-times are read as SQLite reads them (app.audience.columns).
+
+    Whole columns are read (app.audience.column_store: kept in the file after the first reading, otherwise
+    joined by SQLite into one text per column), then the rows matching `where` are taken.
     """
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    with _snapshot(driver):
+        return _read_base(conn, driver, columns, custom, custom_names, interactions, lists, static, where)
+
+
+def _read_base(conn: Connection, driver: Any, columns: Iterable[str], custom: Mapping[str, str] | None,
+               custom_names: Iterable[str], interactions: bool, lists: bool, static: Iterable[str],
+               where: Any) -> ContactBase:
+    from app.audience import column_store
+
     wanted = list(dict.fromkeys(c for c in columns if c in NUMBER_COLUMNS or c in TEXT_COLUMNS))
     custom = dict(custom or {})
     extra = [n for n in dict.fromkeys(custom_names) if n in custom]
-    # dates come as their stored text (parsed below in bulk), not through the column types' per-row parsing
-    sel = [_c.c.id, _c.c.account_id, *(_raw(_c.c[c]) for c in wanted),
-           *(func.json_extract(_c.c.custom, f'$."{n}"').label(f"x{i}") for i, n in enumerate(extra))]
-    q = select(*sel).order_by(_c.c.id)
-    if where is not None:
-        q = q.where(where)
-    rows = conn.execute(q).all()
-    cols: list[tuple[Any, ...]] = list(zip(*rows)) if rows else [() for _ in sel]
-    del rows
-    ids = np.array(cols[0], dtype=np.int64)
+    all_ids, cols = column_store.read(driver, "contacts", "id", [
+        ("account_id", "int"), *((c, _KINDS[NUMBER_COLUMNS[c]] if c in NUMBER_COLUMNS else "text") for c in wanted)])
+    if where is None:
+        rows = np.arange(len(all_ids), dtype=np.int64)
+    else:
+        joined = conn.execute(select(func.group_concat(_c.c.id)).where(where)).scalar()
+        chosen = np.unique(np.fromstring(joined, dtype=np.int64, sep=",")) if joined else np.zeros(0, np.int64)
+        rows = np.searchsorted(all_ids, chosen)
+    ids = all_ids[rows]
     n = len(ids)
     table: dict[str, Column | Callable[[], Column]] = {}
-    for i, name in enumerate(wanted):
-        values = cols[2 + i]
-        table[name] = _typed(values, NUMBER_COLUMNS[name]) if name in NUMBER_COLUMNS else Text.of(values)
-    custom_cols: dict[str, Column | Callable[[], Column]] = {}
-    for i, name in enumerate(extra):
-        values = cols[2 + len(wanted) + i]
-        kind = custom[name]
-        if kind == "list":
-            custom_cols[name] = _json_lists(n, values)
-        else:
-            custom_cols[name] = _typed(values, kind if kind in ("number", "date", "datetime", "boolean") else "text")
+    for name in wanted:
+        col = cols[name]
+        table[name] = Text(col.codes[rows], col.values) if isinstance(col, Text) else col[rows]
+
+    def rows_of(contact_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(row of each contact id among those read, whether it is one of them)."""
+        at = np.minimum(np.searchsorted(ids, contact_ids), max(n - 1, 0))
+        return at, (ids[at] == contact_ids) if n else np.zeros(len(contact_ids), dtype=bool)
 
     # accounts: every account a read contact works for
-    acc_raw = np.array([-1 if v is None else v for v in cols[1]], dtype=np.int64) if n else np.zeros(0, np.int64)
+    acc_raw = cols["account_id"][rows]
     account_ids = np.unique(acc_raw[acc_raw >= 0])
     account = np.where(acc_raw >= 0, np.searchsorted(account_ids, acc_raw), -1).astype(np.int64)
+    found, acols = column_store.read(driver, "accounts", "id", [(c, "real" if k == "number" else "text")
+                                                                 for c, k in ACCOUNT_COLUMNS.items()])
+    pos = np.minimum(np.searchsorted(found, account_ids), max(len(found) - 1, 0))
+    present = found[pos] == account_ids if len(found) else np.zeros(len(account_ids), dtype=bool)
     accounts: dict[str, Column | Callable[[], Column]] = {}
-    if len(account_ids):
-        arows = conn.execute(select(_a.c.id, _a.c.name, _a.c.industry, _a.c.size, _a.c.city)
-                             .where(_a.c.id.in_(select(_c.c.account_id).where(where) if where is not None
-                                                else select(_c.c.account_id)))
-                             .order_by(_a.c.id)).all()
-        acols = list(zip(*arows)) if arows else [()] * 5
-        found = np.array(acols[0], dtype=np.int64)
-        pos = np.searchsorted(found, account_ids)
-        present = (pos < len(found)) & (found[np.minimum(pos, len(found) - 1)] == account_ids) if len(found) \
-            else np.zeros(len(account_ids), bool)
-        for j, (name, kind) in enumerate(ACCOUNT_COLUMNS.items()):
-            vals = [acols[1 + j][p] if ok else None for p, ok in zip(pos.tolist(), present.tolist())]
-            accounts[name] = _typed(vals, kind)
-    else:
-        for name, kind in ACCOUNT_COLUMNS.items():
-            accounts[name] = _typed([], kind)
+    for name, col in acols.items():
+        if isinstance(col, Text):
+            accounts[name] = Text(np.where(present, col.codes[pos] if len(found) else -1, -1).astype(np.int32),
+                                  col.values)
+        else:
+            accounts[name] = np.where(present, col[pos] if len(found) else np.nan, np.nan)
+
+    custom_cols: dict[str, Column | Callable[[], Column]] = {}
+    if extra and n:
+        sel = [_c.c.id, *(func.json_extract(_c.c.custom, f'$."{name}"').label(f"x{i}") for i, name in enumerate(extra))]
+        got = conn.execute(select(*sel).where(where) if where is not None else select(*sel)).all()
+        at, ok = rows_of(np.array([r[0] for r in got], dtype=np.int64))
+        for i, name in enumerate(extra):
+            values: list[Any] = [None] * n
+            for row, inside, value in zip(at.tolist(), ok.tolist(), (r[1 + i] for r in got)):
+                if inside:
+                    values[row] = value
+            kind = custom[name]
+            custom_cols[name] = _json_lists(n, values) if kind == "list" else _typed(
+                values, kind if kind in ("number", "date", "datetime", "boolean") else "text")
+    elif extra:
+        for name in extra:
+            kind = custom[name]
+            custom_cols[name] = _json_lists(0, []) if kind == "list" else _typed(
+                [], kind if kind in ("number", "date", "datetime", "boolean") else "text")
 
     inter = Interactions.none()
     if interactions and n:
-        iq = select(_i.c.contact_id, _i.c.kind, _raw(_i.c.at), _i.c.value).order_by(_i.c.contact_id, _i.c.at, _i.c.id)
-        if where is not None:
-            iq = iq.where(_i.c.contact_id.in_(select(_c.c.id).where(where)))
-        irows = conn.execute(iq).all()
-        icols = list(zip(*irows)) if irows else [()] * 4
-        del irows
-        who = np.searchsorted(ids, np.array(icols[0], dtype=np.int64))
-        kinds = {k: i for i, k in enumerate(INTERACTION_KINDS)}
-        kind_codes = np.array([kinds.get(k, -1) for k in icols[1]], dtype=np.int8)
-        at = seconds_of(icols[2])
-        ok = ~np.isnan(at)
-        value = np.array([np.nan if v is None else float(v) for v in icols[3]], dtype=np.float64)
-        inter = Interactions(who[ok].astype(np.int64), kind_codes[ok], at[ok].astype(np.int64), value[ok])
+        kind_sql = column_store.interaction_kind_sql()
+        inter_ids, icols = column_store.read(driver, "interactions", "id", [
+            ("contact_id", "int"), (kind_sql, "int"), ("at", "seconds"), ("value", "real")])
+        who, ok = rows_of(icols["contact_id"])
+        at_s = icols["at"]
+        ok &= ~np.isnan(at_s)
+        sel_rows = np.flatnonzero(ok)
+        # by contact, then time, then id (as the rows were read before: ORDER BY contact_id, at, id)
+        order = sel_rows[np.lexsort((inter_ids[sel_rows], at_s[sel_rows], who[sel_rows]))]
+        inter = Interactions(who[order].astype(np.int64), icols[kind_sql][order].astype(np.int8),
+                             at_s[order].astype(np.int64), icols["value"][order])
 
     list_items = Items.of(n, np.zeros(0, np.int64), [])
     if lists and n:
-        lq = select(_l.c.contact_id, _l.c.list)
-        if where is not None:
-            lq = lq.where(_l.c.contact_id.in_(select(_c.c.id).where(where)))
-        lrows = conn.execute(lq).all()
-        if lrows:
-            who = np.searchsorted(ids, np.array([r[0] for r in lrows], dtype=np.int64))
-            list_items = Items.of(n, who, [str(r[1]) for r in lrows])
+        _, lcols = column_store.read(driver, "contact_lists", "rowid", [("contact_id", "int"), ("list", "text")])
+        who, ok = rows_of(lcols["contact_id"])
+        names: Text = lcols["list"]
+        ok &= names.codes >= 0
+        if ok.any():
+            list_items = Items.from_codes(n, who[ok], names.codes[ok], names.values)
 
     members: dict[str, np.ndarray] = {}
     for name in dict.fromkeys(static):
-        found_ids = np.array(conn.execute(select(_m.c.contact_id).where(_m.c.segment == name)).scalars().all(),
-                             dtype=np.int64)
-        pos = np.searchsorted(ids, found_ids)
-        inside = (pos < n) & (ids[np.minimum(pos, max(n - 1, 0))] == found_ids) if n else np.zeros(0, bool)
-        members[name] = np.sort(pos[inside])
+        found_ids = np.array([r[0] for r in driver.execute(
+            "SELECT contact_id FROM segment_members WHERE segment = ?", (name,))], dtype=np.int64)
+        at, inside = rows_of(found_ids)
+        members[name] = np.sort(at[inside])
     return ContactBase(ids, table, account, account_ids, accounts, inter, list_items, members, custom_cols,
                        {k: custom[k] for k in extra})
 
@@ -171,9 +197,59 @@ def _json_lists(n: int, values: Sequence[Any]) -> Items:
 SIDE_MIN_ROWS = 300_000  # memberships + interactions from which a second process writes them (start-up ~0.3 s)
 
 
-def write_base(conn: Connection, base: ContactBase, side: Path | None = None) -> tuple[int, int, int, int]:
+def _keep_base(driver: Any, base: ContactBase, list_cols: tuple[np.ndarray, np.ndarray, Sequence[str]],
+               inter_cols: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> None:
+    """Keep the columns segment counts and simulations read (app.audience.column_store), as reading the rows
+    just written would give them: numbers, dates, the attributes with few distinct texts, accounts,
+    interactions and list memberships. The texts nearly every contact has its own of (names, e-mail addresses,
+    phones) are left to the first reader that needs them."""
+    n, m = base.n, len(inter_cols[0])
+    account_id = np.where(base.account >= 0, base.account_ids[np.maximum(base.account, 0)] if base.n_accounts
+                          else -1, -1).astype(np.int64)
+    contacts: list[tuple[str, str, Any]] = [("account_id", "int", account_id)]
+    for name, kind in NUMBER_COLUMNS.items():
+        col = base.column(name)
+        values = np.full(n, np.nan) if col is None else np.asarray(col, dtype=np.float64)
+        if kind in ("date", "datetime"):  # written as whole days / seconds
+            ok = ~np.isnan(values)
+            values = values.copy()
+            values[ok] = values[ok].astype(np.int64)
+            contacts.append((name, "days" if kind == "date" else "seconds", values))
+        else:
+            contacts += [(name, "number", values), (name, "real", values)]
+    for name in TEXT_COLUMNS:
+        col = base.column(name)
+        if col is None:
+            contacts.append((name, "text", Text(np.full(n, -1, dtype=np.int32), ())))
+        elif isinstance(col, Text) and len(col.values) <= max(1000, n // 100):
+            contacts.append((name, "text", col))
+    column_store.keep_columns(driver, "contacts", "id", base.ids, contacts)
+    accounts: list[tuple[str, str, Any]] = []
+    for name, kind in ACCOUNT_COLUMNS.items():
+        col = base.account_column(name)
+        if kind == "number":
+            values = np.full(base.n_accounts, np.nan) if col is None else np.asarray(col, dtype=np.float64)
+            accounts += [(name, "number", values), (name, "real", values)]
+        elif isinstance(col, Text) or col is None:
+            accounts.append((name, "text", col if col is not None else Text(np.full(base.n_accounts, -1, np.int32),
+                                                                            ())))
+    column_store.keep_columns(driver, "accounts", "id", base.account_ids, accounts)
+    contact_ids, kinds, at, value = inter_cols
+    column_store.keep_columns(driver, "interactions", "id", np.arange(1, m + 1, dtype=np.int64), [
+        ("contact_id", "int", contact_ids), (column_store.interaction_kind_sql(), "int", kinds.astype(np.int64)),
+        ("at", "seconds", at.astype(np.int64).astype(np.float64)), ("value", "number", value),
+        ("value", "real", value)])
+    owners, codes, names = list_cols
+    column_store.keep_columns(driver, "contact_lists", "rowid", np.arange(1, len(owners) + 1, dtype=np.int64), [
+        ("contact_id", "int", owners), ("list", "text", Text(codes.astype(np.int32), tuple(names)))])
+
+
+def write_base(conn: Connection, base: ContactBase, side: Path | None = None, *,
+               clear: bool = False) -> tuple[int, int, int, int]:
     """Insert the base's accounts, contacts, list memberships and interactions (inside the caller's
-    transaction, into empty tables); returns (contacts, accounts, list memberships, interactions).
+    transaction, into empty tables, or tables it first empties with `clear`); returns (contacts, accounts, list
+    memberships, interactions). The audience stamp moves once for the whole load, and the columns read most are
+    kept (app.audience.column_store).
 
     With `side` (an empty scratch folder; the caller removes it after its transaction, once the connection has
     let go of it: ProjectFile.bulk_connection does) and enough rows, the memberships and interactions are
@@ -206,55 +282,64 @@ def write_base(conn: Connection, base: ContactBase, side: Path | None = None) ->
 
     # rows referring to contacts go in before the contacts: where keys are enforced (a loader outside
     # ProjectFile.bulk_connection), they are checked at commit instead of row by row
-    conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
-    with bulk.bulk_pragmas(conn):
-        process = None
-        if parallel:
-            assert side is not None
-            with bulk.phase("save the memberships and interactions, start the side process"):
-                process = _start_side(conn, side, list_cols, inter_cols)
-        try:
-            dropped = bulk.drop_indexes(conn, (t.accounts, t.contacts) if parallel else (*first, t.accounts,
-                                                                                          t.contacts))
-            background: list[Any] = []
-            if not parallel:
-                with bulk.phase("insert the memberships and interactions",
-                                "writing the interactions and list subscriptions"):
-                    bulk.insert_rows(conn, t.contact_lists, ("contact_id", "list"), list_rows(*list_cols))
-                    bulk.insert_rows(conn, t.interactions, ("id", "contact_id", "kind", "at", "value"),
-                                     interaction_rows(1, *inter_cols))
-                background = [bulk.index_ddl(conn, ix) for ix in dropped if ix.table in first]
-            # the statistics ANALYZE would gather, from the rows in hand instead of a scan of each table; any
-            # ANALYZE makes sqlite_stat1 (the small tables' one, at the end, also makes the planner read them)
-            conn.exec_driver_sql('ANALYZE "project"')
-            # (a side process gathers its tables' statistics itself: they come with its tables)
-            with bulk.phase("make the contact columns (lazy text included), worker thread joined",
-                            "making the contacts' names, addresses and phones"), \
-                    bulk.in_background(conn, background if parallel else [*background, list_stats,
-                                                                           interaction_stats]):
-                acc_columns, columns = _contact_columns(base)
-            with bulk.phase("insert the accounts and contacts", "writing the accounts and contacts"):
-                n_acc = bulk.insert_rows(conn, t.accounts, ("id", *ACCOUNT_COLUMNS), zip(*acc_columns))
-                n_con = bulk.insert_rows(conn, t.contacts, CONTACT_COLUMNS, zip(*columns))
-                for segment, rows in base.static.items():
-                    bulk.insert_rows(conn, t.segment_members, ("segment", "contact_id"),
-                                     ((segment, i) for i in base.ids[rows].tolist()))
-            with bulk.phase("build the contacts' and accounts' indexes", "indexing the contacts"):
-                for ix in dropped:
-                    if ix.table not in first:
-                        ix.create(conn)
-            if process is not None:
+    # the audience stamp moves once for the whole load (no trigger per row; SQLite copies the side file's
+    # tables record by record only into tables without triggers)
+    with column_store.stamp_paused(driver):
+        if clear:
+            bulk.announce("removing the project's contacts")
+            for table in (t.interactions, t.contact_lists, t.segment_members, t.contacts, t.accounts):
+                conn.execute(delete(table))
+        conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
+        with bulk.bulk_pragmas(conn):
+            process = None
+            if parallel:
                 assert side is not None
-                _copy_side(conn, side, process)
-                process = None
-        finally:
-            if process is not None:  # something failed here: the side process is of no use any more
-                process.kill()
-                process.wait()
-    # the contacts' pages are still in the page cache here: ANALYZE reads them faster than NumPy sorts seven
-    # key columns, so their statistics are gathered the usual way
-    with bulk.phase("ANALYZE the other tables", "gathering statistics for segment counts"):
-        bulk.analyze(conn, [name for name in t.PROJECT_TABLES if name not in {x.name for x in first}])
+                with bulk.phase("save the memberships and interactions, start the side process"):
+                    process = _start_side(conn, side, list_cols, inter_cols)
+            try:
+                dropped = bulk.drop_indexes(conn, (t.accounts, t.contacts) if parallel else (*first, t.accounts,
+                                                                                              t.contacts))
+                background: list[Any] = []
+                if not parallel:
+                    with bulk.phase("insert the memberships and interactions",
+                                    "writing the interactions and list subscriptions"):
+                        bulk.insert_rows(conn, t.contact_lists, ("contact_id", "list"), list_rows(*list_cols))
+                        bulk.insert_rows(conn, t.interactions, ("id", "contact_id", "kind", "at", "value"),
+                                         interaction_rows(1, *inter_cols))
+                    background = [bulk.index_ddl(conn, ix) for ix in dropped if ix.table in first]
+                # the statistics ANALYZE would gather, from the rows in hand instead of a scan of each table; any
+                # ANALYZE makes sqlite_stat1 (the small tables' one, at the end, also makes the planner read them)
+                conn.exec_driver_sql('ANALYZE "project"')
+                # (a side process gathers its tables' statistics itself: they come with its tables)
+                with bulk.phase("make the contact columns (lazy text included), worker thread joined",
+                                "making the contacts' names, addresses and phones"), \
+                        bulk.in_background(conn, background if parallel else [*background, list_stats,
+                                                                               interaction_stats]):
+                    acc_columns, columns = _contact_columns(base)
+                with bulk.phase("insert the accounts and contacts", "writing the accounts and contacts"):
+                    n_acc = bulk.insert_rows(conn, t.accounts, ("id", *ACCOUNT_COLUMNS), zip(*acc_columns))
+                    n_con = bulk.insert_rows(conn, t.contacts, CONTACT_COLUMNS, zip(*columns))
+                    for segment, rows in base.static.items():
+                        bulk.insert_rows(conn, t.segment_members, ("segment", "contact_id"),
+                                         ((segment, i) for i in base.ids[rows].tolist()))
+                with bulk.phase("build the contacts' and accounts' indexes", "indexing the contacts"):
+                    for ix in dropped:
+                        if ix.table not in first:
+                            ix.create(conn)
+                if process is not None:
+                    assert side is not None
+                    _copy_side(conn, side, process)
+                    process = None
+            finally:
+                if process is not None:  # something failed here: the side process is of no use any more
+                    process.kill()
+                    process.wait()
+        # the contacts' pages are still in the page cache here: ANALYZE reads them faster than NumPy sorts seven
+        # key columns, so their statistics are gathered the usual way
+        with bulk.phase("ANALYZE the other tables", "gathering statistics for segment counts"):
+            bulk.analyze(conn, [name for name in t.PROJECT_TABLES if name not in {x.name for x in first}])
+    with bulk.phase("keep the columns read most", "keeping the contacts' columns for quick reading"):
+        _keep_base(driver, base, list_cols, inter_cols)
     return n_con, n_acc, len(owners), len(order)
 
 

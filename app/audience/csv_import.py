@@ -30,6 +30,7 @@ from typing import Any, TextIO
 
 from sqlalchemy import Connection, func, insert, select
 
+from app.audience.column_store import stamp_paused
 from app.audience.bulk import analyze, announce, insert_rows
 from app.audience.base import CONTACT_COLUMNS
 from app.errors import AudienceError
@@ -387,7 +388,8 @@ def import_contacts(pf: ProjectFile, path: str | Path, mapping: Mapping[str, str
     announce("checking and writing the rows")
     moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None, microsecond=0)
     try:
-        with pf.connection(write=True) as conn:
+        with pf.connection(write=True) as conn, stamp_paused(conn.connection.driver_connection):
+            # (the audience stamp moves once for the whole import, not once per row)
             _Importer(conn, header, report, kinds, moment).run(records)
             if report.has_errors and not skip_bad_rows:
                 raise _Rollback

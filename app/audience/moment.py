@@ -29,11 +29,11 @@ from sqlalchemy import Connection
 from app.audience.base import (ACCOUNT_COLUMNS, DAY, NUMBER_COLUMNS, TEXT_COLUMNS, ContactBase, Interactions, Items,
                                Text)
 from app.audience.base_store import read_base
-from app.audience.columns import read_table
+from app.audience import column_store
 from app.audience.evaluate import MAX_DAYS, Evaluator, _day_number, _second
 from app.audience.query import find_attribute
 from app.audience.timesets import TimeSet
-from app.model.attributes import INTERACTION_KINDS, STANDARD_ATTRIBUTES
+from app.model.attributes import STANDARD_ATTRIBUTES
 from app.model.segment import Segment
 
 _INFO_KEY = "journey_studio.audience_columns"
@@ -178,14 +178,14 @@ def read_needs(conn: Connection, needs: Needs, custom: Mapping[str, str]) -> Con
     driver = conn.connection.driver_connection
     assert driver is not None
     wanted = sorted(c for c in needs.columns if c in NUMBER_COLUMNS or c in TEXT_COLUMNS)
-    ids, cols = read_table(driver, "contacts", "id", [("account_id", "int"),
+    ids, cols = column_store.read(driver, "contacts", "id", [("account_id", "int"),
                                                       *((c, _KINDS.get(NUMBER_COLUMNS.get(c, ""), "text"))
                                                         for c in wanted)])
     n = len(ids)
     acc_raw = cols.pop("account_id")
     account_ids = np.unique(acc_raw[acc_raw >= 0])
     account = np.where(acc_raw >= 0, np.searchsorted(account_ids, acc_raw), -1).astype(np.int64)
-    found, acols = read_table(driver, "accounts", "id", [(c, _KINDS.get(k, "text"))
+    found, acols = column_store.read(driver, "accounts", "id", [(c, _KINDS.get(k, "text"))
                                                          for c, k in ACCOUNT_COLUMNS.items()])
     pos = np.minimum(np.searchsorted(found, account_ids), max(len(found) - 1, 0))
     present = found[pos] == account_ids if len(found) else np.zeros(len(account_ids), dtype=bool)
@@ -208,9 +208,8 @@ def read_needs(conn: Connection, needs: Needs, custom: Mapping[str, str]) -> Con
 
     inter = Interactions.none()
     if needs.interactions and n:
-        kind = "CASE kind " + " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(INTERACTION_KINDS)) + \
-            " ELSE -1 END"
-        _, icols = read_table(driver, "interactions", "id", [("contact_id", "int"), (kind, "int"),
+        kind = column_store.interaction_kind_sql()
+        _, icols = column_store.read(driver, "interactions", "id", [("contact_id", "int"), (kind, "int"),
                                                               ("at", "seconds"), ("value", "number")])
         who, ok = rows_of(icols["contact_id"])
         ok &= ~np.isnan(icols["at"])
@@ -218,7 +217,7 @@ def read_needs(conn: Connection, needs: Needs, custom: Mapping[str, str]) -> Con
                              icols["value"][ok])
     lists = Items.of(n, np.zeros(0, np.int64), [])
     if needs.lists and n:
-        _, lcols = read_table(driver, "contact_lists", "rowid", [("contact_id", "int"), ("list", "text")])
+        _, lcols = column_store.read(driver, "contact_lists", "rowid", [("contact_id", "int"), ("list", "text")])
         who, ok = rows_of(lcols["contact_id"])
         names: Text = lcols["list"]
         lists = Items.from_codes(n, who[ok], names.codes[ok], names.values)

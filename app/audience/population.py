@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace as dc_replace
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, func, select
 
 from app.audience import bulk
 from app.audience.base import DAY, ContactBase
@@ -100,11 +100,7 @@ def write_population(target: ProjectFile | Connection, base: ContactBase, *, rep
         if existing and not replace:
             raise AudienceError("the project already has contacts or accounts; replace them to generate a new "
                                 "population (nothing was changed)")
-        if existing:
-            bulk.announce("removing the project's contacts")
-            for table in (t.interactions, t.contact_lists, t.segment_members, t.contacts, t.accounts):
-                conn.execute(delete(table))
-        contacts, n_accounts, subscriptions, interactions = write_base(conn, base, side)
+        contacts, n_accounts, subscriptions, interactions = write_base(conn, base, side, clear=bool(existing))
         bulk.announce("saving the project file")  # the transaction's commit, when the caller's block ends
         return PopulationReport(contacts, n_accounts, interactions, subscriptions, seed,
                                 as_of or datetime.now(timezone.utc).date(), locales, time.perf_counter() - started)

@@ -178,7 +178,9 @@ def repair(source: Path, target: Path) -> RepairReport:
     try:
         tables = [r[0] for r in dst.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-            "AND name != 'alembic_version'")]
+            "AND name NOT IN ('alembic_version', 'audience_columns', 'audience_stamp')")]
+        # (the audience's kept columns are not copied: rows on damaged pages may be lost, so the copy's columns
+        # are read from its own rows when first needed; the copy keeps its own stamp)
         dst.execute("PRAGMA foreign_keys = OFF")
         dst.execute("BEGIN")
         for table in tables:

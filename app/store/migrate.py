@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
 
 SCRIPT_LOCATION = Path(__file__).resolve().parent / "migrations"
-HEAD_REVISION = "0003"
-SCHEMA_VERSION = 3
+HEAD_REVISION = "0004"
+SCHEMA_VERSION = 4
 
 
 def schema_number(revision: str | None) -> int:

@@ -259,5 +259,37 @@ simulation_runs = Table(
     Index("ix_simulation_runs_journey_id_id", "journey_id", "id"),
 )
 
+# --- the audience's columns kept for reading (schema 4) ---------------------------------------------------------
+# Reading a million contacts row by row takes seconds; app.audience.column_store keeps whole columns here (as
+# read from the audience tables: NumPy bytes, and the distinct texts of a text column) with the audience stamp
+# they were read at. The stamp is a number that triggers in the file move on every insert, update and delete of
+# an audience table, whoever makes it (this application, another process, the sqlite3 shell), so a kept column
+# whose stamp is not the current one is never used. A bulk load drops the triggers for its own transaction and
+# moves the stamp once (app.audience.column_store.stamp_paused).
+audience_stamp = Table(
+    "audience_stamp", metadata,
+    Column("id", Integer, primary_key=True),  # one row: id 1
+    Column("n", Integer, nullable=False),
+)
+
+audience_columns = Table(
+    "audience_columns", metadata,
+    Column("name", Text, primary_key=True),  # table, key, kind and column (or expression) read
+    Column("stamp", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),  # little-endian int64 / float64, or int32 text codes
+    Column("texts", Text),  # a text column's distinct values (JSON list); NULL for numbers
+)
+
 AUDIENCE_TABLES: tuple[str, ...] = ("accounts", "contacts", "contact_lists", "interactions", "segment_members")
+
+
+def stamp_triggers() -> list[tuple[str, str]]:
+    """(name, CREATE TRIGGER statement) of the triggers that move the audience stamp (migration 0004 makes
+    the same ones; a test compares them)."""
+    return [(f"audience_stamp_{table}_{event.lower()}",
+             f"CREATE TRIGGER audience_stamp_{table}_{event.lower()} AFTER {event} ON {table} "
+             "BEGIN UPDATE audience_stamp SET n = n + 1 WHERE id = 1; END")
+            for table in AUDIENCE_TABLES for event in ("INSERT", "UPDATE", "DELETE")]
+
+
 PROJECT_TABLES: tuple[str, ...] = tuple(metadata.tables)
