@@ -216,7 +216,7 @@ def _keep_base(driver: Any, base: ContactBase, list_cols: tuple[np.ndarray, np.n
             values[ok] = values[ok].astype(np.int64)
             contacts.append((name, "days" if kind == "date" else "seconds", values))
         else:
-            contacts += [(name, "number", values), (name, "real", values)]
+            contacts.append((name, column_store.PLAIN, values))  # generated numbers: no text among them
     for name in TEXT_COLUMNS:
         col = base.column(name)
         if col is None:
@@ -229,7 +229,7 @@ def _keep_base(driver: Any, base: ContactBase, list_cols: tuple[np.ndarray, np.n
         col = base.account_column(name)
         if kind == "number":
             values = np.full(base.n_accounts, np.nan) if col is None else np.asarray(col, dtype=np.float64)
-            accounts += [(name, "number", values), (name, "real", values)]
+            accounts.append((name, column_store.PLAIN, values))
         elif isinstance(col, Text) or col is None:
             accounts.append((name, "text", col if col is not None else Text(np.full(base.n_accounts, -1, np.int32),
                                                                             ())))
@@ -237,8 +237,7 @@ def _keep_base(driver: Any, base: ContactBase, list_cols: tuple[np.ndarray, np.n
     contact_ids, kinds, at, value = inter_cols
     column_store.keep_columns(driver, "interactions", "id", np.arange(1, m + 1, dtype=np.int64), [
         ("contact_id", "int", contact_ids), (column_store.interaction_kind_sql(), "int", kinds.astype(np.int64)),
-        ("at", "seconds", at.astype(np.int64).astype(np.float64)), ("value", "number", value),
-        ("value", "real", value)])
+        ("at", "seconds", at.astype(np.int64).astype(np.float64)), ("value", column_store.PLAIN, value)])
     owners, codes, names = list_cols
     column_store.keep_columns(driver, "contact_lists", "rowid", np.arange(1, len(owners) + 1, dtype=np.int64), [
         ("contact_id", "int", owners), ("list", "text", Text(codes.astype(np.int32), tuple(names)))])

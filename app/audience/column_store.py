@@ -38,9 +38,6 @@ def interaction_kind_sql() -> str:
 
     return "CASE kind " + " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(INTERACTION_KINDS)) + " ELSE -1 END"
 MAX_KEPT_BYTES = 512 * 1024 * 1024  # a column larger than this (SQLite's blobs stop at 1 GB) is not kept
-_DTYPES = {"int": "<i8", "text": "<i4"}  # every other kind is float64
-
-
 def current_stamp(driver: Any) -> int | None:
     """The audience stamp; None for a file without one (a database that is not a schema-4 project file)."""
     try:
@@ -55,17 +52,34 @@ def entry_name(table: str, key: str, column: str, kind: str) -> str:
     return f"{table}|{key}|{kind}|{column}"
 
 
+PLAIN = "plain"  # `texts` of a number column known to hold no text: read as "number" or "real", it is the same
+
+
+def _ints(values: np.ndarray) -> bytes:
+    """Whole numbers in the fewest bytes that hold them: one byte saying how many, then the numbers."""
+    values = np.asarray(values, dtype=np.int64)
+    lo, hi = (int(values.min()), int(values.max())) if len(values) else (0, 0)
+    width = next(w for w in (1, 2, 4, 8) if -(1 << (8 * w - 1)) <= lo and hi < (1 << (8 * w - 1)))
+    return bytes([width]) + values.astype(f"<i{width}").tobytes()
+
+
+def _from_ints(data: bytes) -> np.ndarray:
+    return np.frombuffer(data, dtype=f"<i{data[0]}", offset=1).astype(np.int64)
+
+
 def _encode(column: Any, kind: str) -> tuple[bytes, str | None]:
     if kind == "text":
-        return np.ascontiguousarray(column.codes, dtype="<i4").tobytes(), json.dumps(list(column.values))
-    return np.ascontiguousarray(column, dtype=_DTYPES.get(kind, "<f8")).tobytes(), None
+        return _ints(column.codes), json.dumps(list(column.values))
+    if kind == "int":
+        return _ints(column), None
+    return np.ascontiguousarray(column, dtype="<f8").tobytes(), PLAIN if kind == PLAIN else None
 
 
 def _decode(kind: str, data: bytes, texts: str | None) -> Any:
     if kind == "text":
-        return Text(np.frombuffer(data, dtype="<i4").astype(np.int32), tuple(json.loads(texts or "[]")))
+        return Text(_from_ints(data).astype(np.int32), tuple(json.loads(texts or "[]")))
     if kind == "int":
-        return np.frombuffer(data, dtype="<i8").astype(np.int64)
+        return _from_ints(data)
     return np.frombuffer(data, dtype="<f8").astype(np.float64)
 
 
@@ -100,7 +114,9 @@ def _read(driver: Any, table: str, key: str, columns: Sequence[tuple[str, str]],
         return read_table(driver, table, key, columns)
     names = {column: entry_name(table, key, column, kind) for column, kind in columns}
     keys_name = entry_name(table, key, KEYS, "int")
-    wanted = [keys_name, *names.values()]
+    # a real column may be kept as a number column that holds no text (the two readings are then the same)
+    plain = {column: entry_name(table, key, column, "number") for column, kind in columns if kind == "real"}
+    wanted = [keys_name, *names.values(), *plain.values()]
     found: dict[str, tuple[bytes, str | None]] = {}
     for i in range(0, len(wanted), 500):
         part = wanted[i:i + 500]
@@ -108,6 +124,9 @@ def _read(driver: Any, table: str, key: str, columns: Sequence[tuple[str, str]],
                 f"SELECT name, data, texts FROM audience_columns WHERE stamp = ? AND name IN "
                 f"({', '.join('?' * len(part))})", (stamp, *part)):
             found[name] = (data, texts)
+    for column, name in plain.items():
+        if names[column] not in found and name in found and found[name][1] == PLAIN:
+            found[names[column]] = found[name]
     kept_keys = found.get(keys_name)
     missing = [(column, kind) for column, kind in columns if names[column] not in found]
     if kept_keys is not None and not missing:
@@ -143,12 +162,14 @@ def _keep(driver: Any, stamp: int, first: list[tuple[str, str, Any]], keys: np.n
 def keep_columns(driver: Any, table: str, key: str, keys: np.ndarray,
                  columns: Sequence[tuple[str, str, Any]]) -> None:
     """Keep columns a loader knows (it wrote the rows they come from, in this transaction): (column, kind,
-    values as `read_table` would read them), at the current stamp, replacing any kept before."""
+    values as `read_table` would read them), at the current stamp, replacing any kept before. Kind "plain" is
+    a number column the loader knows holds no text: kept once, it serves both the "number" and "real" readings."""
     stamp = current_stamp(driver)
     if stamp is None:
         return
     _keep(driver, stamp, [(entry_name(table, key, KEYS, "int"), "int", keys)], keys,
-          [(entry_name(table, key, c, kind), kind, values) for c, kind, values in columns])
+          [(entry_name(table, key, c, "number" if kind == PLAIN else kind), kind, values)
+           for c, kind, values in columns])
 
 
 def trigger_names(driver: Any) -> list[str]:
