@@ -16,11 +16,17 @@ At each size:
   compiled segment; median of repeats, warm page cache), beside a hand-written SQL query of the same segment
   run on a plain sqlite3 connection (`yardstick_ms`, compound SELECTs with UNION / EXCEPT); and on NumPy
   columns cached on the connection (app.audience.moment, what `members.count` does): `columnar_first_ms` is
-  the first count with nothing cached (reading the columns the segment needs from the file, then counting),
+  the first count with nothing cached on the connection (the columns the segment needs read from those the
+  population kept in the file, app.audience.column_store, else from the rows; then counting),
   `columnar_ms` the median of the counts after it (columns cached, data unchanged). `same` says all found
   the same count.
 - `union_cache_ms`: the union count through `members.count` on a writable file: the first (columns read),
   after a journey is added (the cache is kept: a cached count), after a contact is edited (read again).
+- `simulate_project_population`: `journey-studio simulate --population project --no-save` of the re-engagement
+  template over the project's own contacts (a new process: start-up, imports, reading the contacts who may
+  enter and what the journey's segments need, the run and its no-journey twin), median of 3, beside the same
+  command over as many synthetic contacts drawn in the process (`synthetic_yardstick_s`); again after a
+  contact is edited (`project_after_contact_edit_s`: the kept columns are stale, so the rows are read).
 - `open_ms`: `ProjectFile.open` of the file, read-only and for writing (median; a clean-closed file, so no
   full check is due), beside `sqlite3.connect` + reading the schema (`yardstick_open_ms`).
 Issue 15's floors: population at 1M <= 15 s; union and exclude at 1M <= 150 ms (read against `columnar_ms`,
@@ -198,6 +204,17 @@ def measure(contacts: int, folder: Path) -> dict[str, Any]:
                              "ratio": round(counts[name]["ms"] / ms, 2) if ms else None}
     finally:
         raw.close()
+    # a simulation of the project's own contacts (their columns kept in the file by the population) beside the
+    # same journey over as many synthetic contacts drawn in the process: whole commands, medians of 3
+    template = Path(__file__).resolve().parents[1] / "resources" / "templates" / "re-engagement.yaml"
+    _cli("import", str(project), str(template))
+    sim = ("simulate", str(project), "--journey", "Re-engagement", "--seed", "1", "--no-save")
+
+    def sim_s(*more: str) -> float:
+        return round(statistics.median(_cli(*sim, *more)[0] for _ in range(3)), 2)
+
+    simulate = {"project_s": sim_s("--population", "project"),
+                "synthetic_yardstick_s": sim_s("--population", "synthetic", "--contacts", str(contacts))}
     # the cache after an edit outside the audience (a journey added through the file's own connection), then
     # after an edit of the contacts (last: it changes the data the counts above measured)
     from app.model.journey import Journey
@@ -212,6 +229,11 @@ def measure(contacts: int, folder: Path) -> dict[str, Any]:
             conn.execute(text("UPDATE contacts SET loyalty_tier = 'gold' WHERE id = 1"))
         after_contact = count_at_ms()
     cache = {"first_ms": warm, "after_journey_edit_ms": after_journey, "after_contact_edit_ms": after_contact}
+    # after that edit the kept columns are stale: a read-only simulation reads the rows every time
+    simulate["project_after_contact_edit_s"] = sim_s("--population", "project")
+    simulate["ratio_kept"] = round(simulate["project_s"] / simulate["synthetic_yardstick_s"], 2)
+    simulate["ratio_after_edit"] = round(simulate["project_after_contact_edit_s"] / simulate["synthetic_yardstick_s"],
+                                         2)
 
     def open_close(readonly: bool) -> None:
         ProjectFile.open(project, readonly=readonly).close()
@@ -227,7 +249,8 @@ def measure(contacts: int, folder: Path) -> dict[str, Any]:
     return {"contacts": contacts, "file_mb": round(project.stat().st_size / 1e6, 1), "cli_said": said,
             "population_s": round(population_s, 2), "plain_insert_s": round(plain_s, 2),
             "population_ratio": round(population_s / plain_s, 2), "population_phases": phases,
-            "counts": counts, "union_cache_ms": cache, "open_ms": {"readonly": open_ro, "writable": open_rw},
+            "counts": counts, "union_cache_ms": cache, "simulate_project_population": simulate,
+            "open_ms": {"readonly": open_ro, "writable": open_rw},
             "yardstick_open_ms": plain_open_ms}
 
 
