@@ -31,9 +31,14 @@ from tests.base_reference import reference_read_base
 AS_OF = date(2026, 6, 1)
 
 
-def _stamp(pf: ProjectFile) -> int:
+def _stamps(pf: ProjectFile) -> dict[str, int]:
     with pf.connection() as conn:
-        stamp = column_store.current_stamp(conn.connection.driver_connection)
+        return {tbl: n for tbl, n in conn.exec_driver_sql("SELECT tbl, n FROM audience_stamp")}
+
+
+def _stamp(pf: ProjectFile, table: str = "contacts") -> int:
+    with pf.connection() as conn:
+        stamp = column_store.current_stamp(conn.connection.driver_connection, table)
     assert stamp is not None
     return stamp
 
@@ -69,10 +74,9 @@ def _kept_equals_rows(path: Path) -> int:
     kept = _kept(path, plain)
     con = sqlite3.connect(path)
     try:
-        stamp = column_store.current_stamp(con)
         for name, (at, values) in kept.items():
-            assert at == stamp, name
             table, key, kind, column = name.split("|", 3)
+            assert at == column_store.current_stamp(con, table), name
             keys, got = columns.read_table(con, table, key, [] if column == column_store.KEYS else [(column, kind)])
             assert _same(keys if column == column_store.KEYS else got[column], values), name
             if name in plain:  # kept once for both readings of a number column
@@ -95,19 +99,38 @@ def test_a_new_file_has_the_stamp_and_its_triggers(tmp_path: Path) -> None:
     assert len(made) == 3 * len(t.AUDIENCE_TABLES)
 
 
-@pytest.mark.parametrize("sql", [
-    "INSERT INTO accounts (id, name) VALUES (9, 'New')",
-    "UPDATE contacts SET city = 'Paris' WHERE id = 1",
-    "DELETE FROM interactions WHERE id = 1",
-    "INSERT INTO contact_lists (contact_id, list) VALUES (3, 'Offers')",
-    "INSERT INTO segment_members (segment, contact_id) VALUES ('Picked', 1)",
+@pytest.mark.parametrize("table, sql", [
+    ("accounts", "INSERT INTO accounts (id, name) VALUES (9, 'New')"),
+    ("contacts", "UPDATE contacts SET city = 'Paris' WHERE id = 1"),
+    ("interactions", "DELETE FROM interactions WHERE id = 1"),
+    ("contact_lists", "INSERT INTO contact_lists (contact_id, list) VALUES (3, 'Offers')"),
+    ("segment_members", "INSERT INTO segment_members (segment, contact_id) VALUES ('Picked', 1)"),
 ])
-def test_every_change_of_an_audience_table_moves_the_stamp(tmp_path: Path, sql: str) -> None:
+def test_every_change_of_an_audience_table_moves_its_stamp(tmp_path: Path, table: str, sql: str) -> None:
     with known_project(tmp_path / "k.jstudio") as pf:
-        before = _stamp(pf)
+        before = _stamps(pf)
         with pf.connection(write=True) as conn:
             conn.execute(text(sql))
-        assert _stamp(pf) > before
+        after = _stamps(pf)
+        assert after[table] > before[table] and {k: v for k, v in after.items() if k != table} == {
+            k: v for k, v in before.items() if k != table}
+
+
+def test_a_contact_edit_leaves_the_interactions_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with known_project(tmp_path / "k.jstudio") as pf:
+        asked = [("contact_id", "int"), ("at", "seconds")]
+        with pf.connection() as conn:
+            _, first = column_store.read(conn.connection.driver_connection, "interactions", "id", asked)
+        with pf.connection(write=True) as conn:
+            conn.execute(text("UPDATE contacts SET city = 'Paris' WHERE id = 1"))
+
+        def no_rows(*args: Any) -> Any:
+            raise AssertionError("the rows were read again")
+
+        monkeypatch.setattr(column_store, "read_table", no_rows)
+        with pf.connection() as conn:
+            _, again = column_store.read(conn.connection.driver_connection, "interactions", "id", asked)
+        assert all(_same(first[c], again[c]) for c, _ in asked)
 
 
 def test_edits_outside_the_audience_and_rollbacks_leave_the_stamp(tmp_path: Path) -> None:
@@ -255,7 +278,7 @@ def test_a_repaired_copy_keeps_no_columns(tmp_path: Path) -> None:
     repair(path, tmp_path / "copy.jstudio")
     assert _kept(tmp_path / "copy.jstudio") == {}
     with ProjectFile.open(tmp_path / "copy.jstudio") as copy, copy.connection() as conn:
-        assert column_store.current_stamp(conn.connection.driver_connection) is not None
+        assert column_store.current_stamp(conn.connection.driver_connection, "contacts") is not None
 
 
 # --- the customer base -------------------------------------------------------------------------------------------

@@ -2,15 +2,15 @@
 
 `read(driver, table, key, columns)` returns what app.audience.columns.read_table returns (every row's key, in
 key order, and the columns asked), from the `audience_columns` table when the columns kept there were read at
-the current audience stamp (schema 4: a number that triggers in the file move on every insert, update and
-delete of an audience table, whoever makes the change); whatever is not kept is read from the rows and, on a
-connection that may write, kept for next time. A kept column is exactly what reading the rows gave, so a
+the current stamp of their table (schema 4: a number per audience table that triggers in the file move on every
+insert, update and delete of its rows, whoever makes the change); whatever is not kept is read from the rows
+and, on a connection that may write, kept for next time. A kept column is exactly what reading the rows gave, so a
 reader cannot tell the two apart (a test holds them equal); one whose stamp is not the current one is never
 used, and is replaced when the column is kept again.
 
-A bulk load drops the stamp's triggers for its own transaction (a trigger per loaded row would cost about a
+A bulk load drops the stamps' triggers for its own transaction (a trigger per loaded row would cost about a
 second a million rows, and SQLite copies a table record by record only into a table without triggers), then
-moves the stamp once: `stamp_paused`.
+moves every stamp once: `stamp_paused`.
 
 Takes the sqlite3 connection (SQLAlchemy's driver connection), as app.audience.columns does.
 """
@@ -38,10 +38,11 @@ def interaction_kind_sql() -> str:
 
     return "CASE kind " + " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(INTERACTION_KINDS)) + " ELSE -1 END"
 MAX_KEPT_BYTES = 512 * 1024 * 1024  # a column larger than this (SQLite's blobs stop at 1 GB) is not kept
-def current_stamp(driver: Any) -> int | None:
-    """The audience stamp; None for a file without one (a database that is not a schema-4 project file)."""
+def current_stamp(driver: Any, table: str) -> int | None:
+    """The stamp of an audience table; None for a file without one (a database that is not a schema-4 project
+    file, or a table that is not an audience table)."""
     try:
-        row = driver.execute("SELECT n FROM audience_stamp WHERE id = 1").fetchone()
+        row = driver.execute("SELECT n FROM audience_stamp WHERE tbl = ?", (table,)).fetchone()
     except sqlite3.OperationalError:
         return None
     return None if row is None else int(row[0])
@@ -109,7 +110,7 @@ def read(driver: Any, table: str, key: str, columns: Sequence[tuple[str, str]], 
 
 def _read(driver: Any, table: str, key: str, columns: Sequence[tuple[str, str]],
           keep: bool) -> tuple[np.ndarray, dict[str, Any]]:
-    stamp = current_stamp(driver)  # first: rows read after it are at least as new (and, here, in one snapshot)
+    stamp = current_stamp(driver, table)  # first: rows read after it are at least as new (here, one snapshot)
     if stamp is None:
         return read_table(driver, table, key, columns)
     names = {column: entry_name(table, key, column, kind) for column, kind in columns}
@@ -164,7 +165,7 @@ def keep_columns(driver: Any, table: str, key: str, keys: np.ndarray,
     """Keep columns a loader knows (it wrote the rows they come from, in this transaction): (column, kind,
     values as `read_table` would read them), at the current stamp, replacing any kept before. Kind "plain" is
     a number column the loader knows holds no text: kept once, it serves both the "number" and "real" readings."""
-    stamp = current_stamp(driver)
+    stamp = current_stamp(driver, table)
     if stamp is None:
         return
     _keep(driver, stamp, [(entry_name(table, key, KEYS, "int"), "int", keys)], keys,
@@ -180,13 +181,13 @@ def trigger_names(driver: Any) -> list[str]:
 
 @contextmanager
 def stamp_paused(driver: Any) -> Iterator[None]:
-    """Inside the caller's transaction: drop the stamp's triggers for a bulk load, then make them again, move
-    the stamp once and forget the kept columns (their stamp is gone for good). If the block fails, the
+    """Inside the caller's transaction: drop the stamps' triggers for a bulk load, then make them again, move
+    every stamp once and forget the kept columns (their stamps are gone for good). If the block fails, the
     caller's rollback brings the triggers back."""
     from app.store.schema import stamp_triggers
 
     had = set(trigger_names(driver))
-    if not had and current_stamp(driver) is None:  # not a project file of schema 4: nothing to pause
+    if not had and current_stamp(driver, "contacts") is None:  # not a project file of schema 4: nothing to pause
         yield
         return
     for name in sorted(had):
@@ -195,7 +196,7 @@ def stamp_paused(driver: Any) -> Iterator[None]:
     for name, sql in stamp_triggers():
         if name in had:
             driver.execute(sql)
-    driver.execute("UPDATE audience_stamp SET n = n + 1 WHERE id = 1")
+    driver.execute("UPDATE audience_stamp SET n = n + 1")
     driver.execute("DELETE FROM audience_columns")
 
 

@@ -261,15 +261,15 @@ simulation_runs = Table(
 
 # --- the audience's columns kept for reading (schema 4) ---------------------------------------------------------
 # Reading a million contacts row by row takes seconds; app.audience.column_store keeps whole columns here (as
-# read from the audience tables: NumPy bytes, and the distinct texts of a text column) with the audience stamp
-# they were read at. The stamp is a number that triggers in the file move on every insert, update and delete of
-# an audience table, whoever makes it (this application, another process, the sqlite3 shell), so a kept column
+# read from the audience tables: NumPy bytes, and the distinct texts of a text column) with the stamp of their
+# table they were read at. A table's stamp is a number that triggers in the file move on every insert, update and
+# delete of its rows, whoever makes it (this application, another process, the sqlite3 shell), so a kept column
 # whose stamp is not the current one is never used. A bulk load drops the triggers for its own transaction and
 # moves the stamp once (app.audience.column_store.stamp_paused).
 audience_stamp = Table(
     "audience_stamp", metadata,
-    Column("id", Integer, primary_key=True),  # one row: id 1
-    Column("n", Integer, nullable=False),
+    Column("tbl", Text, primary_key=True),  # one row per audience table, so an edit of a contact leaves the
+    Column("n", Integer, nullable=False),   # interactions' kept columns current
 )
 
 audience_columns = Table(
@@ -288,7 +288,7 @@ def stamp_triggers() -> list[tuple[str, str]]:
     the same ones; a test compares them)."""
     return [(f"audience_stamp_{table}_{event.lower()}",
              f"CREATE TRIGGER audience_stamp_{table}_{event.lower()} AFTER {event} ON {table} "
-             "BEGIN UPDATE audience_stamp SET n = n + 1 WHERE id = 1; END")
+             f"BEGIN UPDATE audience_stamp SET n = n + 1 WHERE tbl = '{table}'; END")
             for table in AUDIENCE_TABLES for event in ("INSERT", "UPDATE", "DELETE")]
 
 

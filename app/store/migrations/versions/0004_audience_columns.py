@@ -1,5 +1,5 @@
-"""Schema 4: the audience stamp (moved by triggers on every change of an audience table) and the audience's
-columns kept for reading (app.audience.column_store).
+"""Schema 4: the audience stamps (one per audience table, moved by triggers on every change of its rows) and the
+audience's columns kept for reading (app.audience.column_store).
 
 Revision ID: 0004
 Revises: 0003
@@ -25,11 +25,12 @@ _EVENTS = ("INSERT", "UPDATE", "DELETE")
 def upgrade() -> None:
     op.create_table(
         "audience_stamp",
-        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("tbl", sa.Text(), nullable=False),
         sa.Column("n", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_audience_stamp"),
+        sa.PrimaryKeyConstraint("tbl", name="pk_audience_stamp"),
     )
-    op.execute("INSERT INTO audience_stamp (id, n) VALUES (1, 0)")
+    for table in _AUDIENCE:
+        op.execute(f"INSERT INTO audience_stamp (tbl, n) VALUES ('{table}', 0)")
     op.create_table(
         "audience_columns",
         sa.Column("name", sa.Text(), nullable=False),
@@ -41,7 +42,7 @@ def upgrade() -> None:
     for table in _AUDIENCE:
         for event in _EVENTS:
             op.execute(f"CREATE TRIGGER audience_stamp_{table}_{event.lower()} AFTER {event} ON {table} "
-                       "BEGIN UPDATE audience_stamp SET n = n + 1 WHERE id = 1; END")
+                       f"BEGIN UPDATE audience_stamp SET n = n + 1 WHERE tbl = '{table}'; END")
     op.execute("PRAGMA user_version = 4")
 
 
