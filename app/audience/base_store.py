@@ -46,6 +46,27 @@ def _typed(values: Sequence[Any], kind: str) -> Column:
 _KINDS = {"number": "real", "boolean": "real", "date": "days", "datetime": "seconds"}
 
 
+def accounts_of(driver: Any, account_id: np.ndarray, numbers: str) -> tuple[np.ndarray, np.ndarray,
+                                                                             dict[str, Column | Callable[[], Column]]]:
+    """The accounts the contacts work for (`account_id`: each contact's account id, -1 for none), read whole:
+    (each contact's row among the accounts or -1, the accounts' ids, their columns). `numbers` is the kind
+    their number columns are read as (app.audience.columns: "number" or "real")."""
+    account_ids = np.unique(account_id[account_id >= 0])
+    account = np.where(account_id >= 0, np.searchsorted(account_ids, account_id), -1).astype(np.int64)
+    found, acols = column_store.read(driver, "accounts", "id", [(c, numbers if k == "number" else "text")
+                                                                 for c, k in ACCOUNT_COLUMNS.items()])
+    pos = np.minimum(np.searchsorted(found, account_ids), max(len(found) - 1, 0))
+    present = found[pos] == account_ids if len(found) else np.zeros(len(account_ids), dtype=bool)
+    accounts: dict[str, Column | Callable[[], Column]] = {}
+    for name, col in acols.items():
+        if isinstance(col, Text):
+            accounts[name] = Text(np.where(present, col.codes[pos] if len(found) else -1, -1).astype(np.int32),
+                                  col.values)
+        else:
+            accounts[name] = np.where(present, col[pos] if len(found) else np.nan, np.nan)
+    return account, account_ids, accounts
+
+
 @contextmanager
 def _snapshot(driver: Any) -> Iterator[None]:
     """One read transaction (the caller's, or a savepoint's): every statement inside sees the same rows."""
@@ -103,21 +124,7 @@ def _read_base(conn: Connection, driver: Any, columns: Iterable[str], custom: Ma
         at = np.minimum(np.searchsorted(ids, contact_ids), max(n - 1, 0))
         return at, (ids[at] == contact_ids) if n else np.zeros(len(contact_ids), dtype=bool)
 
-    # accounts: every account a read contact works for
-    acc_raw = cols["account_id"][rows]
-    account_ids = np.unique(acc_raw[acc_raw >= 0])
-    account = np.where(acc_raw >= 0, np.searchsorted(account_ids, acc_raw), -1).astype(np.int64)
-    found, acols = column_store.read(driver, "accounts", "id", [(c, "real" if k == "number" else "text")
-                                                                 for c, k in ACCOUNT_COLUMNS.items()])
-    pos = np.minimum(np.searchsorted(found, account_ids), max(len(found) - 1, 0))
-    present = found[pos] == account_ids if len(found) else np.zeros(len(account_ids), dtype=bool)
-    accounts: dict[str, Column | Callable[[], Column]] = {}
-    for name, col in acols.items():
-        if isinstance(col, Text):
-            accounts[name] = Text(np.where(present, col.codes[pos] if len(found) else -1, -1).astype(np.int32),
-                                  col.values)
-        else:
-            accounts[name] = np.where(present, col[pos] if len(found) else np.nan, np.nan)
+    account, account_ids, accounts = accounts_of(driver, cols["account_id"][rows], "real")
 
     custom_cols: dict[str, Column | Callable[[], Column]] = {}
     if extra and n:
@@ -391,4 +398,4 @@ def _copy_side(conn: Connection, side: Path, process: subprocess.Popen[bytes]) -
                              f"FROM {_SIDE_SCHEMA}.sqlite_stat1 WHERE tbl IN (?, ?)", names)
 
 
-__all__ = ["read_base", "write_base"]
+__all__ = ["accounts_of", "read_base", "write_base"]

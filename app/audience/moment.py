@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection
 
-from app.audience.base import (ACCOUNT_COLUMNS, DAY, NUMBER_COLUMNS, TEXT_COLUMNS, ContactBase, Interactions, Items,
+from app.audience.base import (DAY, NUMBER_COLUMNS, TEXT_COLUMNS, ContactBase, Interactions, Items,
                                Text)
-from app.audience.base_store import read_base
+from app.audience.base_store import accounts_of, read_base
 from app.audience import column_store
 from app.audience.evaluate import MAX_DAYS, Evaluator, _day_number, _second
 from app.audience.query import find_attribute
@@ -182,20 +182,7 @@ def read_needs(conn: Connection, needs: Needs, custom: Mapping[str, str]) -> Con
                                                       *((c, _KINDS.get(NUMBER_COLUMNS.get(c, ""), "text"))
                                                         for c in wanted)])
     n = len(ids)
-    acc_raw = cols.pop("account_id")
-    account_ids = np.unique(acc_raw[acc_raw >= 0])
-    account = np.where(acc_raw >= 0, np.searchsorted(account_ids, acc_raw), -1).astype(np.int64)
-    found, acols = column_store.read(driver, "accounts", "id", [(c, _KINDS.get(k, "text"))
-                                                         for c, k in ACCOUNT_COLUMNS.items()])
-    pos = np.minimum(np.searchsorted(found, account_ids), max(len(found) - 1, 0))
-    present = found[pos] == account_ids if len(found) else np.zeros(len(account_ids), dtype=bool)
-    accounts: dict[str, Any] = {}
-    for name, col in acols.items():
-        if isinstance(col, Text):
-            accounts[name] = Text(np.where(present, col.codes[pos] if len(found) else -1, -1).astype(np.int32),
-                                  col.values)
-        else:
-            accounts[name] = np.where(present, col[pos] if len(found) else np.nan, np.nan)
+    account, account_ids, accounts = accounts_of(driver, cols.pop("account_id"), "number")
 
     def rows_of(contact_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(row of each contact id, whether it is one of the contacts)."""
