@@ -20,6 +20,7 @@ from app.audience.base_store import read_base
 from app.audience.csv_import import import_contacts
 from app.audience.members import add_members, segment_condition
 from app.audience.population import generate
+from app.errors import ProjectFileError
 from app.model.journey import Journey
 from app.model.segment import Segment
 from app.store import ProjectFile
@@ -379,3 +380,20 @@ def test_after_a_population_counts_and_simulations_read_no_row(tmp_path: Path, m
             for kind in ("number", "real"):
                 column_store.read(driver, "contacts", "id", [("lifetime_value", kind)])
                 column_store.read(driver, "interactions", "id", [("value", kind)])
+
+
+def test_an_interrupted_read_reports_the_interruption_and_leaves_the_connection_usable(tmp_path: Path) -> None:
+    with ProjectFile.create(tmp_path / "g.jstudio") as pf:
+        generate(pf, 3000, 4, ("en_US",), as_of=AS_OF)
+        with pf.connection(write=True) as conn:
+            conn.execute(text("UPDATE contacts SET city = 'Paris' WHERE id = 1"))  # the rows must be read
+        with pytest.raises(ProjectFileError, match="interrupted"):
+            with pf.connection() as conn:
+                driver = conn.connection.driver_connection
+                driver.set_progress_handler(lambda: 1, 2_000)  # stops any long statement, as Cancel does
+                try:
+                    read_base(conn, columns=["city", "country"])
+                finally:
+                    driver.set_progress_handler(None, 0)
+        with pf.connection() as conn:
+            assert read_base(conn, columns=["city"]).column("city").texts()[0] == "Paris"

@@ -73,8 +73,10 @@ def _snapshot(driver: Any) -> Iterator[None]:
     driver.execute("SAVEPOINT journey_studio_read_base")
     try:
         yield
-    finally:
-        driver.execute("RELEASE journey_studio_read_base")
+    except BaseException:
+        column_store.quietly(driver, "RELEASE journey_studio_read_base")
+        raise
+    driver.execute("RELEASE journey_studio_read_base")
 
 
 def read_base(conn: Connection, *, columns: Iterable[str] = (), custom: Mapping[str, str] | None = None,

@@ -101,11 +101,20 @@ def read(driver: Any, table: str, key: str, columns: Sequence[tuple[str, str]], 
     try:
         got = _read(driver, table, key, columns, keep)
     except BaseException:
-        driver.execute("ROLLBACK TO journey_studio_columns")
-        driver.execute("RELEASE journey_studio_columns")
+        quietly(driver, "ROLLBACK TO journey_studio_columns", "RELEASE journey_studio_columns")
         raise
     driver.execute("RELEASE journey_studio_columns")
     return got
+
+
+def quietly(driver: Any, *statements: str) -> None:
+    """Run the statements that end a savepoint after a failure, ignoring their own errors: an interrupted
+    statement may have ended the transaction already, and the first error is the one to report."""
+    for sql in statements:
+        try:
+            driver.execute(sql)
+        except sqlite3.Error:
+            pass
 
 
 def _read(driver: Any, table: str, key: str, columns: Sequence[tuple[str, str]],
@@ -156,6 +165,8 @@ def _keep(driver: Any, stamp: int, first: list[tuple[str, str, Any]], keys: np.n
         driver.executemany("INSERT OR REPLACE INTO audience_columns (name, stamp, data, texts) VALUES (?, ?, ?, ?)",
                            rows)
     except sqlite3.OperationalError:  # busy, locked, read-only, full: the columns are simply read again next time
+        if not driver.in_transaction:  # the failure ended the transaction (an interrupt): that is the news
+            raise
         driver.execute("ROLLBACK TO journey_studio_keep")
     driver.execute("RELEASE journey_studio_keep")
 
@@ -200,5 +211,5 @@ def stamp_paused(driver: Any) -> Iterator[None]:
     driver.execute("DELETE FROM audience_columns")
 
 
-__all__ = ["KEYS", "current_stamp", "entry_name", "interaction_kind_sql", "keep_columns", "read", "stamp_paused",
-           "trigger_names"]
+__all__ = ["KEYS", "PLAIN", "current_stamp", "entry_name", "interaction_kind_sql", "keep_columns", "quietly", "read",
+           "stamp_paused", "trigger_names"]
