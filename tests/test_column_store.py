@@ -397,3 +397,13 @@ def test_an_interrupted_read_reports_the_interruption_and_leaves_the_connection_
                     driver.set_progress_handler(None, 0)
         with pf.connection() as conn:
             assert read_base(conn, columns=["city"]).column("city").texts()[0] == "Paris"
+
+
+@pytest.mark.parametrize("ids", [[], [-1, -1], [3, -1, 3, 7, 1], [5_000_000, -1, 12, 5_000_000],
+                                 list(range(-1, 2000, 3)) * 2])
+def test_contacts_find_their_accounts_rows_by_table_or_by_search_alike(ids: list[int]) -> None:
+    got_ids, got_rows = base_store._rows_of_ids(np.array(ids, dtype=np.int64))
+    arr = np.array(ids, dtype=np.int64)
+    want_ids = np.unique(arr[arr >= 0])
+    want_rows = np.where(arr >= 0, np.searchsorted(want_ids, arr), -1)
+    assert got_ids.tolist() == want_ids.tolist() and got_rows.tolist() == want_rows.tolist()

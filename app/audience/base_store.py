@@ -46,13 +46,30 @@ def _typed(values: Sequence[Any], kind: str) -> Column:
 _KINDS = {"number": "real", "boolean": "real", "date": "days", "datetime": "seconds"}
 
 
+def _rows_of_ids(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the distinct ids >= 0, sorted; each id's row among them, -1 for a negative id). Ids within a few times
+    their count (accounts numbered from 1, as usual) go through a table instead of a sort and a search."""
+    ok = ids >= 0
+    hi = int(ids.max()) if len(ids) else -1
+    if hi < 0:
+        return np.zeros(0, np.int64), np.full(len(ids), -1, np.int64)
+    if hi <= 4 * len(ids) + 4096:
+        present = np.zeros(hi + 1, dtype=bool)
+        present[ids[ok]] = True
+        distinct = np.flatnonzero(present).astype(np.int64)
+        table = np.full(hi + 1, -1, dtype=np.int64)
+        table[distinct] = np.arange(len(distinct), dtype=np.int64)
+        return distinct, np.where(ok, table[np.maximum(ids, 0)], -1)
+    distinct = np.unique(ids[ok])
+    return distinct, np.where(ok, np.searchsorted(distinct, ids), -1).astype(np.int64)
+
+
 def accounts_of(driver: Any, account_id: np.ndarray, numbers: str) -> tuple[np.ndarray, np.ndarray,
                                                                              dict[str, Column | Callable[[], Column]]]:
     """The accounts the contacts work for (`account_id`: each contact's account id, -1 for none), read whole:
     (each contact's row among the accounts or -1, the accounts' ids, their columns). `numbers` is the kind
     their number columns are read as (app.audience.columns: "number" or "real")."""
-    account_ids = np.unique(account_id[account_id >= 0])
-    account = np.where(account_id >= 0, np.searchsorted(account_ids, account_id), -1).astype(np.int64)
+    account_ids, account = _rows_of_ids(account_id)
     found, acols = column_store.read(driver, "accounts", "id", [(c, numbers if k == "number" else "text")
                                                                  for c, k in ACCOUNT_COLUMNS.items()])
     pos = np.minimum(np.searchsorted(found, account_ids), max(len(found) - 1, 0))
