@@ -407,3 +407,40 @@ def test_contacts_find_their_accounts_rows_by_table_or_by_search_alike(ids: list
     want_ids = np.unique(arr[arr >= 0])
     want_rows = np.where(arr >= 0, np.searchsorted(want_ids, arr), -1)
     assert got_ids.tolist() == want_ids.tolist() and got_rows.tolist() == want_rows.tolist()
+
+
+def test_a_single_count_uses_the_kept_columns_only_when_they_are_current(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.audience import members, moment
+
+    seg = Segment("Buyers", query={"blocks": [
+        {"root": "contacts", "where": {"all": [{"attribute": "loyalty_tier", "op": "in", "value": ["gold"]}]}},
+        {"root": "interactions", "op": "union", "where": {"all": [
+            {"attribute": "kind", "op": "equals", "value": "purchase"},
+            {"attribute": "at", "op": "in_last_days", "value": 90}]}}]})
+    path = tmp_path / "g.jstudio"
+    with ProjectFile.create(path) as pf:
+        generate(pf, 800, 6, ("en_US",), as_of=AS_OF)
+        pf.project.put_segment(seg)
+        sql = members.count(pf, "Buyers", AT, columnar=False)
+    real_sql, real_columns = members.count_where, moment.count_at
+
+    def must_not(*args: Any) -> Any:
+        raise AssertionError("the other way was taken")
+
+    with ProjectFile.open(path, readonly=True) as pf:
+        with pf.connection() as conn:
+            assert moment.all_kept(conn, seg) and not moment.all_kept(conn, Segment("Shoes", query={"blocks": [
+                {"root": "contacts", "where": {"all": [{"attribute": "shoe_size", "op": "greater_than",
+                                                        "value": 40}]}}]}), {"shoe_size": "number"})
+        monkeypatch.setattr(members, "count_where", must_not)
+        assert members.count(pf, "Buyers", AT, columnar="auto") == sql  # on the kept columns
+    monkeypatch.setattr(members, "count_where", real_sql)
+    with ProjectFile.open(path) as pf:
+        with pf.connection(write=True) as conn:
+            conn.execute(text("UPDATE contacts SET loyalty_tier = 'gold' WHERE id <= 40"))
+        sql = members.count(pf, "Buyers", AT, columnar=False)
+    monkeypatch.setattr(moment, "count_at", must_not)
+    with ProjectFile.open(path, readonly=True) as pf:
+        assert members.count(pf, "Buyers", AT, columnar="auto") == sql  # stale: one SQL query
+    monkeypatch.setattr(moment, "count_at", real_columns)
