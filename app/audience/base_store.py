@@ -64,18 +64,14 @@ def _rows_of_ids(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return distinct, np.where(ok, np.searchsorted(distinct, ids), -1).astype(np.int64)
 
 
-def account_reads(numbers: str) -> list[tuple[str, str]]:
-    """The account columns `accounts_of` reads, with their kinds."""
-    return [(c, numbers if k == "number" else "text") for c, k in ACCOUNT_COLUMNS.items()]
-
-
 def accounts_of(driver: Any, account_id: np.ndarray, numbers: str) -> tuple[np.ndarray, np.ndarray,
                                                                              dict[str, Column | Callable[[], Column]]]:
     """The accounts the contacts work for (`account_id`: each contact's account id, -1 for none), read whole:
     (each contact's row among the accounts or -1, the accounts' ids, their columns). `numbers` is the kind
     their number columns are read as (app.audience.columns: "number" or "real")."""
     account_ids, account = _rows_of_ids(account_id)
-    found, acols = column_store.read(driver, "accounts", "id", account_reads(numbers))
+    found, acols = column_store.read(driver, "accounts", "id", [(c, numbers if k == "number" else "text")
+                                                                 for c, k in ACCOUNT_COLUMNS.items()])
     pos = np.minimum(np.searchsorted(found, account_ids), max(len(found) - 1, 0))
     present = found[pos] == account_ids if len(found) else np.zeros(len(account_ids), dtype=bool)
     accounts: dict[str, Column | Callable[[], Column]] = {}
@@ -423,4 +419,4 @@ def _copy_side(conn: Connection, side: Path, process: subprocess.Popen[bytes]) -
                              f"FROM {_SIDE_SCHEMA}.sqlite_stat1 WHERE tbl IN (?, ?)", names)
 
 
-__all__ = ["account_reads", "accounts_of", "read_base", "write_base"]
+__all__ = ["accounts_of", "read_base", "write_base"]

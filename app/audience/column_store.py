@@ -149,25 +149,6 @@ def _read(driver: Any, table: str, key: str, columns: Sequence[tuple[str, str]],
     return keys, out
 
 
-def is_kept(driver: Any, table: str, key: str, columns: Sequence[tuple[str, str]]) -> bool:
-    """Whether `read` would give these columns (and the keys) from the kept ones, without reading a row."""
-    stamp = current_stamp(driver, table)
-    if stamp is None:
-        return False
-    names = {entry_name(table, key, KEYS, "int"): False}
-    for column, kind in columns:
-        names[entry_name(table, key, column, kind)] = False
-        if kind == "real":
-            names[entry_name(table, key, column, "number")] = False
-    found = {name: bool(plain) for name, plain in driver.execute(
-        f"SELECT name, texts IS '{PLAIN}' FROM audience_columns WHERE stamp = ? AND name IN "
-        f"({', '.join('?' * len(names))})", (stamp, *names))}
-    return entry_name(table, key, KEYS, "int") in found and all(
-        entry_name(table, key, column, kind) in found
-        or (kind == "real" and found.get(entry_name(table, key, column, "number"), False))
-        for column, kind in columns)
-
-
 def _keep(driver: Any, stamp: int, first: list[tuple[str, str, Any]], keys: np.ndarray,
           columns: list[tuple[str, str, Any]]) -> None:
     """Keep columns read at `stamp` (best effort: a file another connection is writing keeps nothing)."""
@@ -230,5 +211,5 @@ def stamp_paused(driver: Any) -> Iterator[None]:
     driver.execute("DELETE FROM audience_columns")
 
 
-__all__ = ["KEYS", "PLAIN", "current_stamp", "entry_name", "interaction_kind_sql", "is_kept", "keep_columns", "quietly",
-           "read", "stamp_paused", "trigger_names"]
+__all__ = ["KEYS", "PLAIN", "current_stamp", "entry_name", "interaction_kind_sql", "keep_columns", "quietly", "read",
+           "stamp_paused", "trigger_names"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, and_, delete, func, not_, or_, select, true
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -98,22 +98,17 @@ def ids_where(conn: Connection, condition: Condition, offset: int = 0, limit: in
 
 
 def count(pf: ProjectFile, segment: Segment | str, at: datetime | date | None = None, *,
-          columnar: bool | Literal["auto"] = True) -> int:
+          columnar: bool = True) -> int:
     """How many contacts are members of a segment (by object or name) at moment `at` (default: now).
 
-    `columnar=True`: counted on NumPy columns cached on the file's connection (app.audience.moment), with the
-    SQL's meaning: the first count after opening reads the columns it needs from those the file keeps
-    (app.audience.column_store; about 0.1 s at a million contacts), or from the rows after a change of them
-    (seconds at a million contacts); later counts take milliseconds. `False`: one SQL query. `"auto"` (one
-    count, as the command line makes): on columns when every column the segment needs is kept and current,
-    otherwise one SQL query.
+    `columnar`: counted on NumPy columns cached on the file's connection (app.audience.moment), with the SQL's
+    meaning: the first count after opening or after a change of the audience tables reads the columns it needs
+    (seconds at a million contacts; journey, content and segment edits keep them), later ones take
+    milliseconds. Otherwise one SQL query (better for a single count).
     """
     seg, custom = _segment(pf, segment), _custom(pf)
     condition = segment_condition(seg, custom, at)  # also the checks and messages of an uncountable segment
     with pf.connection() as conn:
-        if columnar == "auto":
-            from app.audience.moment import all_kept
-            columnar = all_kept(conn, seg, custom)
         if not columnar:
             return count_where(conn, condition)
         from app.audience.moment import count_at

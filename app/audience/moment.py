@@ -28,7 +28,7 @@ from sqlalchemy import Connection
 
 from app.audience.base import (DAY, NUMBER_COLUMNS, TEXT_COLUMNS, ContactBase, Interactions, Items,
                                Text)
-from app.audience.base_store import account_reads, accounts_of, read_base
+from app.audience.base_store import accounts_of, read_base
 from app.audience import column_store
 from app.audience.evaluate import MAX_DAYS, Evaluator, _day_number, _second
 from app.audience.query import find_attribute
@@ -173,36 +173,14 @@ class _Columns:
 _KINDS = {"number": "number", "date": "days", "datetime": "seconds"}
 
 
-def _reads(needs: Needs) -> dict[str, tuple[str, list[tuple[str, str]]]]:
-    """{table: (key, columns)} of what `read_needs` reads for `needs` through the column store (custom
-    attributes and static members aside: they come from the rows)."""
-    wanted = sorted(c for c in needs.columns if c in NUMBER_COLUMNS or c in TEXT_COLUMNS)
-    out = {"contacts": ("id", [("account_id", "int"),
-                               *((c, _KINDS.get(NUMBER_COLUMNS.get(c, ""), "text")) for c in wanted)]),
-           "accounts": ("id", account_reads("number"))}
-    if needs.interactions:
-        out["interactions"] = ("id", [("contact_id", "int"), (column_store.interaction_kind_sql(), "int"),
-                                      ("at", "seconds"), ("value", "number")])
-    if needs.lists:
-        out["contact_lists"] = ("rowid", [("contact_id", "int"), ("list", "text")])
-    return out
-
-
-def all_kept(conn: Connection, segment: Segment, custom: Mapping[str, str] | None = None) -> bool:
-    """Whether counting `segment` on columns would read no row: every column it needs is kept in the file
-    and current (app.audience.column_store), and it reads no custom attribute."""
-    needs = needs_of(segment, dict(custom or {}))
-    driver = conn.connection.driver_connection
-    return not needs.custom and all(column_store.is_kept(driver, table, key, columns)
-                                    for table, (key, columns) in _reads(needs).items())
-
-
 def read_needs(conn: Connection, needs: Needs, custom: Mapping[str, str]) -> ContactBase:
     """The contacts (all, in id order) with their accounts and what `needs` names, read column by column."""
     driver = conn.connection.driver_connection
     assert driver is not None
-    reads = _reads(needs)
-    ids, cols = column_store.read(driver, "contacts", "id", reads["contacts"][1])
+    wanted = sorted(c for c in needs.columns if c in NUMBER_COLUMNS or c in TEXT_COLUMNS)
+    ids, cols = column_store.read(driver, "contacts", "id", [("account_id", "int"),
+                                                      *((c, _KINDS.get(NUMBER_COLUMNS.get(c, ""), "text"))
+                                                        for c in wanted)])
     n = len(ids)
     account, account_ids, accounts = accounts_of(driver, cols.pop("account_id"), "number")
 
@@ -218,14 +196,15 @@ def read_needs(conn: Connection, needs: Needs, custom: Mapping[str, str]) -> Con
     inter = Interactions.none()
     if needs.interactions and n:
         kind = column_store.interaction_kind_sql()
-        _, icols = column_store.read(driver, "interactions", "id", reads["interactions"][1])
+        _, icols = column_store.read(driver, "interactions", "id", [("contact_id", "int"), (kind, "int"),
+                                                              ("at", "seconds"), ("value", "number")])
         who, ok = rows_of(icols["contact_id"])
         ok &= ~np.isnan(icols["at"])
         inter = Interactions(who[ok], icols[kind][ok].astype(np.int8), icols["at"][ok].astype(np.int64),
                              icols["value"][ok])
     lists = Items.of(n, np.zeros(0, np.int64), [])
     if needs.lists and n:
-        _, lcols = column_store.read(driver, "contact_lists", "rowid", reads["contact_lists"][1])
+        _, lcols = column_store.read(driver, "contact_lists", "rowid", [("contact_id", "int"), ("list", "text")])
         who, ok = rows_of(lcols["contact_id"])
         names: Text = lcols["list"]
         lists = Items.from_codes(n, who[ok], names.codes[ok], names.values)
@@ -375,5 +354,5 @@ def forget(conn: Connection) -> None:
     conn.info.pop(_INFO_KEY, None)
 
 
-__all__ = ["MomentEvaluator", "MomentSet", "Needs", "WATCHED", "all_kept", "columns_for", "count_at", "forget",
-           "members_mask", "moment_seconds", "needs_of", "unwatch"]
+__all__ = ["MomentEvaluator", "MomentSet", "Needs", "WATCHED", "columns_for", "count_at", "forget", "members_mask",
+           "moment_seconds", "needs_of", "unwatch"]

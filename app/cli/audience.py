@@ -132,9 +132,7 @@ def segment_count(project: str, name: str, at: str | None) -> None:
     """Print how many contacts are members of a segment."""
     from app.audience.members import count
     with _open(project, write=False) as pf:
-        # one count: on the columns the file keeps when they are current, else one SQL query (reading the
-        # columns from the rows would not pay for one count)
-        click.echo(count(pf, name, _moment(at), columnar="auto"))
+        click.echo(count(pf, name, _moment(at), columnar=False))  # one count: reading columns would not pay
 
 
 @segment_group.command("members")
