@@ -84,6 +84,17 @@ def accounts_of(driver: Any, account_id: np.ndarray, numbers: str) -> tuple[np.n
     return account, account_ids, accounts
 
 
+def rows_among(ids: np.ndarray, contact_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(row of each contact id among `ids`, sorted contact ids; whether it is one of them)."""
+    n = len(ids)
+    if n and int(ids[-1]) - int(ids[0]) + 1 == n:  # ids without gaps: the row is the id's offset
+        at = contact_ids - ids[0]
+        inside = (at >= 0) & (at < n)
+        return np.where(inside, at, 0), inside
+    at = np.minimum(np.searchsorted(ids, contact_ids), max(n - 1, 0))
+    return at, (ids[at] == contact_ids) if n else np.zeros(len(contact_ids), dtype=bool)
+
+
 @contextmanager
 def _snapshot(driver: Any) -> Iterator[None]:
     """One read transaction (the caller's, or a savepoint's): every statement inside sees the same rows."""
@@ -118,8 +129,6 @@ def read_base(conn: Connection, *, columns: Iterable[str] = (), custom: Mapping[
 def _read_base(conn: Connection, driver: Any, columns: Iterable[str], custom: Mapping[str, str] | None,
                custom_names: Iterable[str], interactions: bool, lists: bool, static: Iterable[str],
                where: Any) -> ContactBase:
-    from app.audience import column_store
-
     wanted = list(dict.fromkeys(c for c in columns if c in NUMBER_COLUMNS or c in TEXT_COLUMNS))
     custom = dict(custom or {})
     extra = [n for n in dict.fromkeys(custom_names) if n in custom]
@@ -140,18 +149,13 @@ def _read_base(conn: Connection, driver: Any, columns: Iterable[str], custom: Ma
         col = cols[name]
         table[name] = Text(col.codes[rows], col.values) if isinstance(col, Text) else col[rows]
 
-    def rows_of(contact_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(row of each contact id among those read, whether it is one of them)."""
-        at = np.minimum(np.searchsorted(ids, contact_ids), max(n - 1, 0))
-        return at, (ids[at] == contact_ids) if n else np.zeros(len(contact_ids), dtype=bool)
-
     account, account_ids, accounts = accounts_of(driver, cols["account_id"][rows], "real")
 
     custom_cols: dict[str, Column | Callable[[], Column]] = {}
-    if extra and n:
+    if extra:  # JSON values, read row by row
         sel = [_c.c.id, *(func.json_extract(_c.c.custom, f'$."{name}"').label(f"x{i}") for i, name in enumerate(extra))]
-        got = conn.execute(select(*sel).where(where) if where is not None else select(*sel)).all()
-        at, ok = rows_of(np.array([r[0] for r in got], dtype=np.int64))
+        got = conn.execute(select(*sel).where(where) if where is not None else select(*sel)).all() if n else []
+        at, ok = rows_among(ids, np.array([r[0] for r in got], dtype=np.int64))
         for i, name in enumerate(extra):
             values: list[Any] = [None] * n
             for row, inside, value in zip(at.tolist(), ok.tolist(), (r[1 + i] for r in got)):
@@ -160,18 +164,13 @@ def _read_base(conn: Connection, driver: Any, columns: Iterable[str], custom: Ma
             kind = custom[name]
             custom_cols[name] = _json_lists(n, values) if kind == "list" else _typed(
                 values, kind if kind in ("number", "date", "datetime", "boolean") else "text")
-    elif extra:
-        for name in extra:
-            kind = custom[name]
-            custom_cols[name] = _json_lists(0, []) if kind == "list" else _typed(
-                [], kind if kind in ("number", "date", "datetime", "boolean") else "text")
 
     inter = Interactions.none()
     if interactions and n:
         kind_sql = column_store.interaction_kind_sql()
         inter_ids, icols = column_store.read(driver, "interactions", "id", [
             ("contact_id", "int"), (kind_sql, "int"), ("at", "seconds"), ("value", "real")])
-        who, ok = rows_of(icols["contact_id"])
+        who, ok = rows_among(ids, icols["contact_id"])
         at_s = icols["at"]
         ok &= ~np.isnan(at_s)
         sel_rows = np.flatnonzero(ok)
@@ -183,7 +182,7 @@ def _read_base(conn: Connection, driver: Any, columns: Iterable[str], custom: Ma
     list_items = Items.of(n, np.zeros(0, np.int64), [])
     if lists and n:
         _, lcols = column_store.read(driver, "contact_lists", "rowid", [("contact_id", "int"), ("list", "text")])
-        who, ok = rows_of(lcols["contact_id"])
+        who, ok = rows_among(ids, lcols["contact_id"])
         names: Text = lcols["list"]
         ok &= names.codes >= 0
         if ok.any():
@@ -193,7 +192,7 @@ def _read_base(conn: Connection, driver: Any, columns: Iterable[str], custom: Ma
     for name in dict.fromkeys(static):
         found_ids = np.array([r[0] for r in driver.execute(
             "SELECT contact_id FROM segment_members WHERE segment = ?", (name,))], dtype=np.int64)
-        at, inside = rows_of(found_ids)
+        at, inside = rows_among(ids, found_ids)
         members[name] = np.sort(at[inside])
     return ContactBase(ids, table, account, account_ids, accounts, inter, list_items, members, custom_cols,
                        {k: custom[k] for k in extra})
@@ -419,4 +418,4 @@ def _copy_side(conn: Connection, side: Path, process: subprocess.Popen[bytes]) -
                              f"FROM {_SIDE_SCHEMA}.sqlite_stat1 WHERE tbl IN (?, ?)", names)
 
 
-__all__ = ["accounts_of", "read_base", "write_base"]
+__all__ = ["accounts_of", "read_base", "rows_among", "write_base"]

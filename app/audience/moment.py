@@ -28,7 +28,7 @@ from sqlalchemy import Connection
 
 from app.audience.base import (DAY, NUMBER_COLUMNS, TEXT_COLUMNS, ContactBase, Interactions, Items,
                                Text)
-from app.audience.base_store import accounts_of, read_base
+from app.audience.base_store import accounts_of, read_base, rows_among
 from app.audience import column_store
 from app.audience.evaluate import MAX_DAYS, Evaluator, _day_number, _second
 from app.audience.query import find_attribute
@@ -178,41 +178,31 @@ def read_needs(conn: Connection, needs: Needs, custom: Mapping[str, str]) -> Con
     driver = conn.connection.driver_connection
     assert driver is not None
     wanted = sorted(c for c in needs.columns if c in NUMBER_COLUMNS or c in TEXT_COLUMNS)
-    ids, cols = column_store.read(driver, "contacts", "id", [("account_id", "int"),
-                                                      *((c, _KINDS.get(NUMBER_COLUMNS.get(c, ""), "text"))
-                                                        for c in wanted)])
+    ids, cols = column_store.read(driver, "contacts", "id", [
+        ("account_id", "int"), *((c, _KINDS.get(NUMBER_COLUMNS.get(c, ""), "text")) for c in wanted)])
     n = len(ids)
     account, account_ids, accounts = accounts_of(driver, cols.pop("account_id"), "number")
-
-    def rows_of(contact_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(row of each contact id, whether it is one of the contacts)."""
-        if n and int(ids[-1]) - int(ids[0]) + 1 == n:  # ids without gaps: the row is the id's offset
-            at = contact_ids - ids[0]
-            inside = (at >= 0) & (at < n)
-            return np.where(inside, at, 0), inside
-        at = np.minimum(np.searchsorted(ids, contact_ids), max(n - 1, 0))
-        return at, (ids[at] == contact_ids) if n else np.zeros(len(contact_ids), dtype=bool)
 
     inter = Interactions.none()
     if needs.interactions and n:
         kind = column_store.interaction_kind_sql()
         _, icols = column_store.read(driver, "interactions", "id", [("contact_id", "int"), (kind, "int"),
-                                                              ("at", "seconds"), ("value", "number")])
-        who, ok = rows_of(icols["contact_id"])
+                                                                    ("at", "seconds"), ("value", "number")])
+        who, ok = rows_among(ids, icols["contact_id"])
         ok &= ~np.isnan(icols["at"])
         inter = Interactions(who[ok], icols[kind][ok].astype(np.int8), icols["at"][ok].astype(np.int64),
                              icols["value"][ok])
     lists = Items.of(n, np.zeros(0, np.int64), [])
     if needs.lists and n:
         _, lcols = column_store.read(driver, "contact_lists", "rowid", [("contact_id", "int"), ("list", "text")])
-        who, ok = rows_of(lcols["contact_id"])
+        who, ok = rows_among(ids, lcols["contact_id"])
         names: Text = lcols["list"]
         lists = Items.from_codes(n, who[ok], names.codes[ok], names.values)
     static: dict[str, np.ndarray] = {}
     for name in sorted(needs.static):
         member_ids = np.array([r[0] for r in driver.execute(
             "SELECT contact_id FROM segment_members WHERE segment = ?", (name,))], dtype=np.int64)
-        at, ok = rows_of(member_ids)
+        at, ok = rows_among(ids, member_ids)
         static[name] = np.unique(at[ok])
     custom_cols: dict[str, Any] = {}
     custom_types: dict[str, str] = {}
