@@ -145,10 +145,20 @@ _CHUNK = 512
 
 def _rows(con: sqlite3.Connection, table: str, columns: list[str], lo: int, hi: int,
           report: RepairReport) -> list[tuple[Any, ...]]:
-    """Rows of rowid in [lo, hi): read in one go, or split until the unreadable ones are isolated."""
+    """Rows of rowid in [lo, hi): read in one go, or split until the unreadable ones are isolated.
+
+    The range is read from both ends (rowid up from `lo`, and down from `hi`): a damaged page can hold a cell
+    whose garbage rowid lies past the range, which ends a walk through it without an error, so one walk would
+    silently leave out every row after the damage; the other walk reads those from the far side."""
     cols = ", ".join(f'"{c}"' for c in columns)
+    sql = f'SELECT rowid, {cols} FROM "{table}" WHERE rowid >= ? AND rowid < ? ORDER BY rowid'
     try:
-        return list(con.execute(f'SELECT {cols} FROM "{table}" WHERE rowid >= ? AND rowid < ?', (lo, hi)))
+        up = con.execute(sql, (lo, hi)).fetchall()
+        down = con.execute(sql + " DESC", (lo, hi)).fetchall()
+        rows: dict[int, tuple[Any, ...]] = {}
+        for row in (*up, *down):
+            rows.setdefault(row[0], row[1:])
+        return [rows[rowid] for rowid in sorted(rows)]
     except sqlite3.DatabaseError:
         if hi - lo <= 1:
             report.lost[table] = report.lost.get(table, 0) + 1
