@@ -15,7 +15,7 @@ from app.audience import base_store, bulk, population
 from app.store import ProjectFile
 
 AS_OF = date(2026, 6, 1)
-SIDE_TABLES = ("contact_lists", "interactions")
+SIDE_TABLES = ("contact_lists", "interactions", "accounts", "contacts")  # (the last two: a side file too)
 
 
 @pytest.fixture()
@@ -30,7 +30,7 @@ def side_process(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def _stat1(path: Path) -> list[tuple[str, str, str]]:
     con = sqlite3.connect(path)
     try:
-        return sorted(con.execute("SELECT tbl, idx, stat FROM sqlite_stat1 WHERE tbl IN (?, ?)", SIDE_TABLES))
+        return sorted(con.execute("SELECT tbl, idx, stat FROM sqlite_stat1 WHERE tbl IN (?, ?, ?, ?)", SIDE_TABLES))
     finally:
         con.close()
 
@@ -68,8 +68,10 @@ def test_the_phases_are_recorded_only_when_asked(tmp_path: Path, monkeypatch: py
     expected = ["draw the population (synthesize)", "make the contact columns (lazy text included), worker thread "
                 "joined", "insert the accounts and contacts", "build the contacts' and accounts' indexes",
                 "ANALYZE the other tables", "keep the columns read most"]
-    if mode == "side process":
-        expected[1:1] = ["save the memberships and interactions, start the side process"]
+    if mode == "side process":  # the accounts and contacts from pages written beside the file, then copied
+        expected[1:4] = ["save the memberships and interactions, start the side process",
+                         "write the accounts' and contacts' pages", "gather the contacts' statistics",
+                         "copy the accounts and contacts"]
         expected[-2:-2] = ["wait for the side process", "copy the side file's tables and statistics"]
     else:
         expected[1:1] = ["insert the memberships and interactions"]
@@ -85,8 +87,8 @@ def test_a_watcher_is_told_each_part_of_the_load_as_it_begins_in_order(tmp_path:
     seen: list[str] = []
     with ProjectFile.create(tmp_path / "watched.jstudio") as pf, bulk.watched(seen.append):
         population.generate(pf, 400, 3, ("en_US",), as_of=AS_OF)
-    middle = (["making the contacts' names, addresses and phones", "writing the accounts and contacts",
-               "indexing the contacts", "waiting for the interactions and list subscriptions",
+    middle = (["writing the accounts and contacts", "gathering the contacts' statistics",
+               "adding the accounts and contacts", "waiting for the interactions and list subscriptions",
                "adding the interactions and list subscriptions"] if mode == "side process" else
               ["writing the interactions and list subscriptions", "making the contacts' names, addresses and phones",
                "writing the accounts and contacts", "indexing the contacts"])

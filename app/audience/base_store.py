@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from sqlalchemy import Connection, delete, func, select
 
 from app.audience.base import (ACCOUNT_COLUMNS, CONTACT_COLUMNS, NUMBER_COLUMNS, TEXT_COLUMNS, Column, ContactBase,
                                Interactions, Items, Text, _contact_columns, days_of, seconds_of)
-from app.audience import bulk, column_store
-from app.audience.side_load import SIDE_FILE, interaction_rows, list_rows, save_rows
+from app.audience import bulk, column_store, pages
+from app.audience.side_load import SIDE_FILE, interaction_rows, list_rows, moment_texts, save_rows
 from app.errors import AudienceError
 from app.model.attributes import INTERACTION_KINDS
 from app.store import schema as t
@@ -323,8 +324,15 @@ def write_base(conn: Connection, base: ContactBase, side: Path | None = None, *,
                 with bulk.phase("save the memberships and interactions, start the side process"):
                     process = _start_side(conn, side, list_cols, inter_cols)
             try:
-                dropped = bulk.drop_indexes(conn, (t.accounts, t.contacts) if parallel else (*first, t.accounts,
-                                                                                              t.contacts))
+                # a large load writes the accounts' and contacts' pages itself, while the side process writes the
+                # interactions', and copies them in (app.audience.pages); rows that writer refuses, and small
+                # loads, go in through the sqlite3 module
+                # any ANALYZE makes sqlite_stat1, which the copies and the statistics gathered below write into
+                # (the small tables' one, at the end, also makes the planner read them)
+                conn.exec_driver_sql('ANALYZE "project"')
+                paged = parallel and _page_contacts(conn, cast(Path, side), base)
+                dropped = [] if paged else bulk.drop_indexes(conn, (t.accounts, t.contacts) if parallel else (
+                    *first, t.accounts, t.contacts))
                 background: list[Any] = []
                 if not parallel:
                     with bulk.phase("insert the memberships and interactions",
@@ -333,25 +341,25 @@ def write_base(conn: Connection, base: ContactBase, side: Path | None = None, *,
                         bulk.insert_rows(conn, t.interactions, ("id", "contact_id", "kind", "at", "value"),
                                          interaction_rows(1, *inter_cols))
                     background = [bulk.index_ddl(conn, ix) for ix in dropped if ix.table in first]
-                # the statistics ANALYZE would gather, from the rows in hand instead of a scan of each table; any
-                # ANALYZE makes sqlite_stat1 (the small tables' one, at the end, also makes the planner read them)
-                conn.exec_driver_sql('ANALYZE "project"')
-                # (a side process gathers its tables' statistics itself: they come with its tables)
-                with bulk.phase("make the contact columns (lazy text included), worker thread joined",
-                                "making the contacts' names, addresses and phones"), \
-                        bulk.in_background(conn, background if parallel else [*background, list_stats,
-                                                                               interaction_stats]):
-                    acc_columns, columns = _contact_columns(base)
-                with bulk.phase("insert the accounts and contacts", "writing the accounts and contacts"):
-                    n_acc = bulk.insert_rows(conn, t.accounts, ("id", *ACCOUNT_COLUMNS), zip(*acc_columns))
-                    n_con = bulk.insert_rows(conn, t.contacts, CONTACT_COLUMNS, zip(*columns))
-                    for segment, rows in base.static.items():
-                        bulk.insert_rows(conn, t.segment_members, ("segment", "contact_id"),
-                                         ((segment, i) for i in base.ids[rows].tolist()))
-                with bulk.phase("build the contacts' and accounts' indexes", "indexing the contacts"):
-                    for ix in dropped:
-                        if ix.table not in first:
-                            ix.create(conn)
+                if not paged:
+                    # the statistics ANALYZE would gather, from the rows in hand instead of a scan of each table
+                    # (a side process gathers its tables' statistics itself: they come with its tables)
+                    with bulk.phase("make the contact columns (lazy text included), worker thread joined",
+                                    "making the contacts' names, addresses and phones"), \
+                            bulk.in_background(conn, background if parallel else [*background, list_stats,
+                                                                                   interaction_stats]):
+                        acc_columns, columns = _contact_columns(base)
+                    with bulk.phase("insert the accounts and contacts", "writing the accounts and contacts"):
+                        bulk.insert_rows(conn, t.accounts, ("id", *ACCOUNT_COLUMNS), zip(*acc_columns))
+                        bulk.insert_rows(conn, t.contacts, CONTACT_COLUMNS, zip(*columns))
+                for segment, rows in base.static.items():
+                    bulk.insert_rows(conn, t.segment_members, ("segment", "contact_id"),
+                                     ((segment, i) for i in base.ids[rows].tolist()))
+                if not paged:
+                    with bulk.phase("build the contacts' and accounts' indexes", "indexing the contacts"):
+                        for ix in dropped:
+                            if ix.table not in first:
+                                ix.create(conn)
                 if process is not None:
                     assert side is not None
                     _copy_side(conn, side, process)
@@ -361,15 +369,115 @@ def write_base(conn: Connection, base: ContactBase, side: Path | None = None, *,
                     process.kill()
                     process.wait()
         # the contacts' pages are still in the page cache here: ANALYZE reads them faster than NumPy sorts seven
-        # key columns, so their statistics are gathered the usual way
+        # key columns, so their statistics are gathered the usual way (unless their side file brought them)
+        copied = {x.name for x in first} | ({t.accounts.name, t.contacts.name} if paged else set())
         with bulk.phase("ANALYZE the other tables", "gathering statistics for segment counts"):
-            bulk.analyze(conn, [name for name in t.PROJECT_TABLES if name not in {x.name for x in first}])
+            bulk.analyze(conn, [name for name in t.PROJECT_TABLES if name not in copied])
     with bulk.phase("keep the columns read most", "keeping the contacts' columns for quick reading"):
         _keep_base(driver, base, list_cols, inter_cols)
-    return n_con, n_acc, len(owners), len(order)
+    return base.n, base.n_accounts, len(owners), len(order)
 
 
 _SIDE_SCHEMA = "journey_studio_side"
+_CONTACTS_SCHEMA = "journey_studio_contacts"
+CONTACTS_FILE = "contacts.db"
+
+
+def _page_column(col: Column | None, n: int, kind: str, affinity_integer: bool = False) -> pages.PageColumn | None:
+    """A base column as the page writer takes it, holding the values `_python` gives the sqlite3 module."""
+    if col is None:
+        return None
+    if isinstance(col, Text):
+        return pages.Texts(col.codes, col.values)
+    if isinstance(col, Items):
+        raise pages.NotPageable("a list column is written as rows of its own")
+    values = np.asarray(col, dtype=np.float64)
+    if kind == "date":
+        return moment_texts(values, "D")
+    if kind == "datetime":
+        return moment_texts(values, "s")
+    if affinity_integer:  # SQLite keeps a whole float bound to an INTEGER column as an integer
+        null = np.isnan(values)
+        if not np.all(np.where(null, 0.0, values) == np.round(np.where(null, 0.0, values))) or \
+                (len(values) and np.abs(np.where(null, 0.0, values)).max() >= 2.0 ** 53):
+            raise pages.NotPageable("numbers with fractions in an INTEGER column")
+        return pages.Ints(np.where(null, 0, values).astype(np.int64), null)
+    return pages.Reals(values)
+
+
+def contact_page_columns(base: ContactBase) -> dict[str, dict[str, pages.PageColumn]]:
+    """The accounts' and contacts' columns for the page writer (app.audience.pages): the values
+    `_contact_columns` gives the sqlite3 module, without making a Python value of each."""
+    n = base.n
+    accounts: dict[str, pages.PageColumn] = {"id": pages.Ints(base.account_ids)}
+    for name, kind in ACCOUNT_COLUMNS.items():
+        col = _page_column(base.account_column(name), base.n_accounts, kind, affinity_integer=name == "size")
+        if col is not None:
+            accounts[name] = col
+    contacts: dict[str, pages.PageColumn] = {"id": pages.Ints(base.ids)}
+    account = np.asarray(base.account, dtype=np.int64)
+    contacts["account_id"] = pages.Ints(
+        base.account_ids[np.maximum(account, 0)] if base.n_accounts else np.zeros(n, dtype=np.int64), account < 0)
+    for name in CONTACT_COLUMNS:
+        if name not in contacts:
+            col = _page_column(base.column(name), n, NUMBER_COLUMNS.get(name, "text"))
+            if col is not None:
+                contacts[name] = col
+    return {t.accounts.name: accounts, t.contacts.name: contacts}
+
+
+def _page_contacts(conn: Connection, side: Path, base: ContactBase) -> bool:
+    """Write the accounts and contacts, with their indexes and statistics, into a side file of their own
+    (app.audience.pages) and copy it into the project's tables, in this transaction; False, with nothing
+    copied, for rows the page writer refuses (the caller inserts them the usual way)."""
+    names = (t.accounts.name, t.contacts.name)
+    path = side / CONTACTS_FILE
+    marks = ", ".join("?" * len(names))
+    ddl = [r[0] for r in conn.exec_driver_sql(
+        f"SELECT sql FROM main.sqlite_master WHERE type IN ('table', 'index') AND tbl_name IN ({marks}) "
+        "AND sql IS NOT NULL ORDER BY type DESC, name", names)]  # tables first
+    page_size = conn.exec_driver_sql("PRAGMA main.page_size").scalar_one()
+    with bulk.phase("write the accounts' and contacts' pages", "writing the accounts and contacts"):
+        scratch = sqlite3.connect(path, isolation_level=None)
+        try:
+            scratch.execute(f"PRAGMA page_size = {int(page_size)}")
+            scratch.execute("PRAGMA journal_mode = OFF")
+            scratch.execute("BEGIN")
+            for sql in ddl:
+                scratch.execute(sql)
+            scratch.execute("COMMIT")
+        finally:
+            scratch.close()
+        try:
+            pages.write_tables(path, contact_page_columns(base))
+        except pages.NotPageable:
+            return False
+    with bulk.phase("gather the contacts' statistics", "gathering the contacts' statistics"):
+        scratch = sqlite3.connect(path, isolation_level=None)
+        try:
+            scratch.execute("PRAGMA journal_mode = OFF")
+            scratch.execute("PRAGMA analysis_limit = 0")
+            scratch.execute("ANALYZE")
+        finally:
+            scratch.close()
+    with bulk.phase("copy the accounts and contacts", "adding the accounts and contacts"):
+        _copy_file(conn, path, _CONTACTS_SCHEMA, names)
+    return True
+
+
+def _copy_file(conn: Connection, path: Path, schema: str, names: Sequence[str]) -> None:
+    """Copy a side file's tables (indexes included) into the project's empty ones, and their statistics."""
+    conn.exec_driver_sql(f"ATTACH DATABASE ? AS {schema}", (str(path),))
+    # the side file is read once, whole, and no longer written: mapped, its pages cost no read call each
+    # (about a sixth of the copy's CPU at 1M); a platform without memory-mapped I/O ignores the pragma
+    conn.exec_driver_sql(f"PRAGMA {schema}.mmap_size = {int(path.stat().st_size)}")
+    for name in names:
+        conn.exec_driver_sql(f'INSERT INTO main."{name}" SELECT * FROM {schema}."{name}"')
+    # their statistics, from the side file's ANALYZE (main.sqlite_stat1 exists: write_base made it)
+    marks = ", ".join("?" * len(names))
+    conn.exec_driver_sql(f"DELETE FROM main.sqlite_stat1 WHERE tbl IN ({marks})", tuple(names))
+    conn.exec_driver_sql(f"INSERT INTO main.sqlite_stat1 (tbl, idx, stat) SELECT tbl, idx, stat "
+                         f"FROM {schema}.sqlite_stat1 WHERE tbl IN ({marks})", tuple(names))
 
 
 def _start_side(conn: Connection, side: Path, list_cols: tuple[np.ndarray, np.ndarray, Sequence[str]],
@@ -405,17 +513,7 @@ def _copy_side(conn: Connection, side: Path, process: subprocess.Popen[bytes]) -
         last = err.strip().splitlines()[-1:] or [f"exit status {process.returncode}"]
         raise AudienceError(f"the interactions could not be written (nothing was changed): {last[0]}")
     with bulk.phase("copy the side file's tables and statistics", "adding the interactions and list subscriptions"):
-        conn.exec_driver_sql(f"ATTACH DATABASE ? AS {_SIDE_SCHEMA}", (str(side / SIDE_FILE),))
-        # the side file is read once, whole, and no longer written: mapped, its pages cost no read call each
-        # (about a sixth of the copy's CPU at 1M); a platform without memory-mapped I/O ignores the pragma
-        conn.exec_driver_sql(f"PRAGMA {_SIDE_SCHEMA}.mmap_size = {int((side / SIDE_FILE).stat().st_size)}")
-        names = (t.contact_lists.name, t.interactions.name)
-        for name in names:
-            conn.exec_driver_sql(f'INSERT INTO main."{name}" SELECT * FROM {_SIDE_SCHEMA}."{name}"')
-        # their statistics, from the side process's ANALYZE (main.sqlite_stat1 exists: write_base made it)
-        conn.exec_driver_sql("DELETE FROM main.sqlite_stat1 WHERE tbl IN (?, ?)", names)
-        conn.exec_driver_sql(f"INSERT INTO main.sqlite_stat1 (tbl, idx, stat) SELECT tbl, idx, stat "
-                             f"FROM {_SIDE_SCHEMA}.sqlite_stat1 WHERE tbl IN (?, ?)", names)
+        _copy_file(conn, side / SIDE_FILE, _SIDE_SCHEMA, (t.contact_lists.name, t.interactions.name))
 
 
 __all__ = ["accounts_of", "read_base", "rows_among", "write_base"]

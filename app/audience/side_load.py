@@ -29,6 +29,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from app.audience import pages
 from app.audience.base import second_texts
 from app.model.attributes import INTERACTION_KINDS
 
@@ -54,6 +55,32 @@ def list_rows(contact_ids: np.ndarray, codes: np.ndarray, names: Sequence[str]) 
     return zip(contact_ids.tolist(), np.array(list(names), dtype=object)[codes].tolist() if len(codes) else [])
 
 
+def moment_texts(values: np.ndarray, unit: str) -> pages.Texts:
+    """Whole days ("D") or seconds ("s") since 1970 (float NaN: none) as the texts the project file stores
+    ('YYYY-MM-DD', 'YYYY-MM-DDTHH:MM:SS'), for the page writer: each distinct moment formatted once, and ranked by
+    its number when every text has the same width (then text order is time order)."""
+    v = np.asarray(values)
+    ok = ~np.isnan(v) if v.dtype.kind == "f" else np.ones(len(v), dtype=bool)
+    unique, inverse = np.unique(v[ok].astype(np.int64), return_inverse=True)
+    texts = np.datetime_as_string(unique.astype(f"datetime64[{unit}]"), unit=unit).tolist()
+    codes = np.full(len(v), -1, dtype=np.int64)
+    codes[ok] = inverse.reshape(-1)
+    same_width = len({len(x) for x in texts}) <= 1 and not any(x.startswith("-") for x in texts[:1])
+    return pages.Texts(codes, texts, np.arange(len(texts), dtype=np.int64) if same_width else None)
+
+
+def side_columns(data: Any, lists: Sequence[str]) -> dict[str, dict[str, pages.PageColumn]]:
+    """The memberships' and interactions' columns for the page writer, from the arrays `save_rows` saved: the
+    same values `list_rows` and `interaction_rows` give the sqlite3 module (interaction ids from 1)."""
+    m = len(data["i.contact"])
+    return {"contact_lists": {"contact_id": pages.Ints(data["l.contact"]),
+                              "list": pages.Texts(data["l.codes"], list(lists))},
+            "interactions": {"id": pages.Ints(np.arange(1, m + 1, dtype=np.int64)),
+                             "contact_id": pages.Ints(data["i.contact"]),
+                             "kind": pages.Texts(data["i.kind"], list(INTERACTION_KINDS)),
+                             "at": moment_texts(data["i.at"], "s"), "value": pages.Reals(data["i.value"])}}
+
+
 class Orphaned(Exception):
     """The loading process is gone: nobody will copy the side file."""
 
@@ -69,29 +96,60 @@ def _insert(con: sqlite3.Connection, table: str, columns: Sequence[str], rows: I
 
 
 def write_side(folder: Path, parent: int | None = None) -> None:
-    """Write side.db in `folder` from rows.npz and ddl.json (tables first, then their indexes). With `parent`
-    (the loading process), stop and remove the folder if that process is gone (killed mid-load)."""
+    """Write side.db in `folder` from rows.npz and ddl.json: the tables and their indexes, their pages written
+    directly (app.audience.pages), else, for rows that writer refuses, inserted and indexed by SQLite. With
+    `parent` (the loading process), stop and remove the folder if that process is gone (killed mid-load)."""
     ddl = json.loads((folder / DDL_FILE).read_text(encoding="utf-8"))
     data = np.load(folder / ROWS_FILE, allow_pickle=False)
-    con = sqlite3.connect(folder / SIDE_FILE, isolation_level=None)
+    path = folder / SIDE_FILE
+    con = _scratch_connection(path, int(ddl["page_size"]))
     try:
-        con.execute(f"PRAGMA page_size = {int(ddl['page_size'])}")
-        con.execute("PRAGMA journal_mode = OFF")  # a scratch file: thrown away if anything fails
-        con.execute("PRAGMA synchronous = OFF")
-        con.execute("PRAGMA cache_size = -262144")
         con.execute("BEGIN")
-        for sql in ddl["tables"]:
+        for sql in [*ddl["tables"], *ddl["indexes"]]:
             con.execute(sql)
+        con.execute("COMMIT")
+    finally:
+        con.close()
+    try:
+        pages.write_tables(path, side_columns(data, ddl["lists"]))
+    except pages.NotPageable:
+        _insert_side(path, ddl, data, parent)
+    if parent is not None and os.getppid() != parent:
+        raise Orphaned
+    # the planner's statistics of both tables, as a full ANALYZE of the project file would write them (same
+    # rows, same indexes); the loader copies them with the tables, so that process need not gather them
+    con = _scratch_connection(path, int(ddl["page_size"]))
+    try:
+        con.execute("PRAGMA analysis_limit = 0")
+        con.execute("ANALYZE")
+    finally:
+        con.close()
+
+
+def _scratch_connection(path: Path, page_size: int) -> sqlite3.Connection:
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute(f"PRAGMA page_size = {int(page_size)}")
+    con.execute("PRAGMA journal_mode = OFF")  # a scratch file: thrown away if anything fails
+    con.execute("PRAGMA synchronous = OFF")
+    con.execute("PRAGMA cache_size = -262144")
+    return con
+
+
+def _insert_side(path: Path, ddl: dict[str, Any], data: Any, parent: int | None) -> None:
+    """The rows the page writer refused, inserted by SQLite into the empty tables (their indexes dropped for the
+    inserts and made again after, one sort each)."""
+    con = _scratch_connection(path, int(ddl["page_size"]))
+    try:
+        con.execute("BEGIN")
+        names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")]
+        for name in names:
+            con.execute(f'DROP INDEX "{name}"')
         _insert(con, "contact_lists", ("contact_id", "list"),
                 list_rows(data["l.contact"], data["l.codes"], ddl["lists"]), parent)
         _insert(con, "interactions", ("id", "contact_id", "kind", "at", "value"),
                 interaction_rows(1, data["i.contact"], data["i.kind"], data["i.at"], data["i.value"]), parent)
         for sql in ddl["indexes"]:
             con.execute(sql)
-        # the planner's statistics of both tables, as a full ANALYZE of the project file would write them (same
-        # rows, same indexes); the loader copies them with the tables, so that process need not gather them
-        con.execute("PRAGMA analysis_limit = 0")
-        con.execute("ANALYZE")
         con.execute("COMMIT")
     finally:
         con.close()

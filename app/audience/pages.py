@@ -1,0 +1,843 @@
+"""Table and index pages of an SQLite file written straight from NumPy columns: a large load's side files.
+
+Inserting rows through the sqlite3 module costs a Python call per value, and building an index afterwards makes
+SQLite read and sort every row again. For a side file (app.audience.side_load and base_store: a scratch file the
+loader then copies into the project file with `INSERT INTO main.x SELECT * FROM side.x`), this module writes the
+b-tree pages of tables and of their indexes directly, in SQLite's documented file format
+(https://www.sqlite.org/fileformat2.html): records are encoded column by column with NumPy, index entries sorted
+with `np.lexsort` in SQLite's own order (NULL first, numbers by value, texts by the index's collation, BINARY or
+NOCASE, then the rowid), and pages filled bottom up, leaf by leaf. SQLite then reads the file as its own; the
+tests check what is written with `PRAGMA integrity_check` and against SQLite's own writing of the same rows.
+
+The file must hold the tables and their indexes empty, as SQLite made them (`CREATE TABLE`, `CREATE INDEX`),
+in rollback-journal mode, UTF-8, without auto-vacuum. What this module does not write (overflow pages, DESC,
+partial or expression indexes, WITHOUT ROWID tables, CHECK constraints, defaults other than NULL, triggers,
+values SQLite would convert on insert, NULL in a NOT NULL column, a duplicate key of a UNIQUE index) it refuses
+with NotPageable before it changes the file; the caller then inserts those rows the usual way.
+
+Imports neither SQLAlchemy nor the rest of the application (the side process loads it).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import cast
+
+import numpy as np
+
+CHUNK_ROWS = 131_072  # rows encoded at a time (a few tens of MB of cells)
+PAD_BYTES = 1 << 28  # the largest matrix of a text column's distinct values, each padded to the longest
+_LEAF_TABLE, _INTERIOR_TABLE, _LEAF_INDEX, _INTERIOR_INDEX = 0x0D, 0x05, 0x0A, 0x02
+
+
+class NotPageable(Exception):
+    """Rows this module does not write; the caller inserts them the usual way (the file is unchanged)."""
+
+
+@dataclass(frozen=True)
+class Ints:
+    """Whole numbers (int64); `null` marks the rows without one."""
+
+    values: np.ndarray
+    null: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Reals:
+    """Floating-point numbers (float64); NaN is NULL, as the sqlite3 module binds it."""
+
+    values: np.ndarray
+
+
+@dataclass(frozen=True)
+class Texts:
+    """Texts as codes into `values` (-1: NULL; values may repeat). `ranks`, when the caller knows it, is each
+    value's place in the BINARY and NOCASE order alike (equal texts equal ranks): it saves sorting many values."""
+
+    codes: np.ndarray
+    values: Sequence[str]
+    ranks: np.ndarray | None = None
+
+
+PageColumn = Ints | Reals | Texts
+
+
+# --- the file's own description ------------------------------------------------------------------------------
+
+def _affinity(declared: str) -> str:
+    """A column's type affinity from its declared type (https://www.sqlite.org/datatype3.html, 3.1)."""
+    d = declared.upper()
+    if "INT" in d:
+        return "INTEGER"
+    if "CHAR" in d or "CLOB" in d or "TEXT" in d:
+        return "TEXT"
+    if "BLOB" in d or not d:
+        return "BLOB"
+    if "REAL" in d or "FLOA" in d or "DOUB" in d:
+        return "REAL"
+    return "NUMERIC"
+
+
+@dataclass
+class _Index:
+    name: str
+    root: int
+    columns: list[str]
+    collations: list[str]
+    unique: bool
+
+
+@dataclass
+class _Table:
+    name: str
+    root: int
+    columns: list[str]
+    affinity: dict[str, str]
+    not_null: set[str]
+    alias: str | None  # the INTEGER PRIMARY KEY column: the rowid itself, stored as NULL in the record
+    indexes: list[_Index] = field(default_factory=list)
+
+
+@dataclass
+class _File:
+    page_size: int
+    pages: int
+    counter: int
+    format4: bool  # schema format 4: the integers 0 and 1 are stored as serial types 8 and 9, without a body
+    tables: dict[str, _Table]
+
+
+def _describe(path: Path, names: Sequence[str]) -> _File:
+    head = path.read_bytes()[:100] if path.stat().st_size >= 100 else b""
+    if len(head) < 100 or not head.startswith(b"SQLite format 3\x00"):
+        raise NotPageable(f"{path.name} is not an SQLite file")
+    page_size = int.from_bytes(head[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    if head[18] != 1 or head[19] != 1:
+        raise NotPageable("the file is in WAL mode")
+    if head[20] != 0:
+        raise NotPageable("the file reserves bytes at the end of each page")
+    if int.from_bytes(head[52:56], "big") != 0:
+        raise NotPageable("the file uses auto-vacuum")
+    if int.from_bytes(head[56:60], "big") != 1:
+        raise NotPageable("the file's text is not UTF-8")
+    counter = int.from_bytes(head[24:28], "big")
+    pages = int.from_bytes(head[28:32], "big")
+    if pages == 0 or counter != int.from_bytes(head[92:96], "big"):
+        pages = path.stat().st_size // page_size
+    if path.stat().st_size != pages * page_size:
+        raise NotPageable("the file's size does not match its header")
+    con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        tables = {name: _describe_table(con, name) for name in names}
+    finally:
+        con.close()
+    return _File(page_size, pages, counter, int.from_bytes(head[44:48], "big") >= 4, tables)
+
+
+def _describe_table(con: sqlite3.Connection, name: str) -> _Table:
+    row = con.execute("SELECT rootpage, sql FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone()
+    if row is None:
+        raise NotPageable(f"no table {name}")
+    root, sql = row
+    upper = " ".join(str(sql).upper().split())
+    if "WITHOUT ROWID" in upper or "CHECK" in upper or " AS (" in upper or "GENERATED" in upper:
+        raise NotPageable(f"{name}: a WITHOUT ROWID table, a CHECK constraint or a generated column")
+    if con.execute("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (name,)).fetchone():
+        raise NotPageable(f"{name} has triggers")
+    info = con.execute(f'PRAGMA table_info("{name}")').fetchall()
+    columns = [r[1] for r in info]
+    for r in info:
+        if r[4] is not None and str(r[4]).upper() != "NULL":
+            raise NotPageable(f"{name}.{r[1]} has a default")
+    pk = [r for r in info if r[5]]
+    alias = pk[0][1] if len(pk) == 1 and str(pk[0][2]).upper() == "INTEGER" else None
+    table = _Table(name, int(root), columns, {r[1]: _affinity(str(r[2] or "")) for r in info},
+                   {r[1] for r in info if r[3]}, alias)
+    for _, index, unique, origin, partial in con.execute(f'PRAGMA index_list("{name}")').fetchall():
+        if partial:
+            raise NotPageable(f"{index} is a partial index")
+        if origin == "pk" and alias is not None:
+            continue  # the rowid itself
+        iroot = con.execute("SELECT rootpage FROM sqlite_master WHERE type = 'index' AND name = ?",
+                            (index,)).fetchone()[0]
+        cols, colls = [], []
+        for _, cid, cname, desc, coll, key in con.execute(f'PRAGMA index_xinfo("{index}")').fetchall():
+            if not key:
+                continue
+            if cid < 0 or desc or str(coll).upper() not in ("BINARY", "NOCASE"):
+                raise NotPageable(f"{index}: an expression, DESC or {coll} key")
+            cols.append(cname)
+            colls.append(str(coll).upper())
+        table.indexes.append(_Index(index, int(iroot), cols, colls, bool(unique)))
+    return table
+
+
+# --- values as record pieces ---------------------------------------------------------------------------------
+
+@dataclass
+class _Enc:
+    """A column as record pieces: each row's serial type, and its body: `length` bytes of `src` from `start`."""
+
+    serial: np.ndarray  # int64
+    src: np.ndarray  # uint8
+    start: np.ndarray  # int64
+    length: np.ndarray  # int64
+    null: np.ndarray  # bool
+    sort: np.ndarray  # the rows' order among themselves (NULL aside)
+    column: PageColumn | None
+    # the same bodies as rows of a matrix, when it is small enough: row `unit[i]` of `pad`, from byte `skip[i]`
+    # (texts: the distinct values, left-aligned; numbers: their 8 big-endian bytes, of which the last `length`)
+    pad: np.ndarray | None = None
+    unit: np.ndarray | None = None
+    skip: np.ndarray | None = None
+    tail: bool = False  # the body is the last `length` bytes of its matrix row (integers), else the first
+
+
+_INT_WIDTH = np.array([0, 1, 2, 3, 4, 6, 8, 8, 0, 0], dtype=np.int64)
+
+
+def _ints(values: np.ndarray, null: np.ndarray, format4: bool) -> _Enc:
+    v = np.ascontiguousarray(values, dtype=np.int64)
+    serial = np.full(len(v), 6, dtype=np.int64)
+    for s, bound in ((5, 1 << 47), (4, 1 << 31), (3, 1 << 23), (2, 1 << 15), (1, 1 << 7)):
+        serial[(v >= -bound) & (v < bound)] = s
+    if format4:
+        serial[v == 0] = 8
+        serial[v == 1] = 9
+    serial[null] = 0
+    width = _INT_WIDTH[serial]
+    src = v.astype(">i8").view(np.uint8)
+    rows = np.arange(len(v), dtype=np.int64)
+    return _Enc(serial, src, rows * 8 + 8 - width, width, null, v, None, src.reshape(-1, 8), rows, 8 - width, True)
+
+
+def _encode(col: PageColumn | None, n: int, where: str, affinity: str, format4: bool) -> _Enc:
+    if col is None:
+        zero = np.zeros(n, dtype=np.int64)
+        return _Enc(zero, np.zeros(0, np.uint8), zero, zero, np.ones(n, dtype=bool), zero, None,
+                    np.zeros((1, 0), np.uint8), zero, zero)
+    if isinstance(col, Ints):
+        if affinity == "TEXT":
+            raise NotPageable(f"{where}: whole numbers in a text column")
+        null = np.zeros(n, dtype=bool) if col.null is None else np.asarray(col.null, dtype=bool)
+        if len(col.values) != n or len(null) != n:
+            raise NotPageable(f"{where}: {len(col.values)} values for {n} rows")
+        enc = _ints(col.values, null, format4)
+        enc.column = col
+        return enc
+    if isinstance(col, Reals):
+        if affinity not in ("REAL", "BLOB"):
+            raise NotPageable(f"{where}: SQLite would convert these numbers ({affinity} affinity)")
+        v = np.ascontiguousarray(col.values, dtype=np.float64)
+        if len(v) != n:
+            raise NotPageable(f"{where}: {len(v)} values for {n} rows")
+        null = np.isnan(v)
+        serial = np.where(null, 0, 7).astype(np.int64)
+        src = v.astype(">f8").view(np.uint8)
+        rows = np.arange(n, dtype=np.int64)
+        return _Enc(serial, src, rows * 8, np.where(null, 0, 8).astype(np.int64), null, np.where(null, 0.0, v), col,
+                    src.reshape(-1, 8), rows, np.zeros(n, dtype=np.int64))
+    codes = np.asarray(col.codes, dtype=np.int64)
+    if len(codes) != n:
+        raise NotPageable(f"{where}: {len(codes)} values for {n} rows")
+    values = list(col.values)
+    if affinity in ("INTEGER", "REAL", "NUMERIC") and any(
+            v.strip()[:1] in ("", "+", "-", ".") or v.strip()[:1].isdigit() for v in values):
+        raise NotPageable(f"{where}: texts SQLite might read as numbers ({affinity} affinity)")
+    try:
+        blob = "\x00".join(values).encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise NotPageable(f"{where}: {e}") from None
+    raw = np.frombuffer(blob, dtype=np.uint8)
+    ends = np.flatnonzero(raw == 0)
+    if len(ends) != max(len(values) - 1, 0):
+        raise NotPageable(f"{where}: a text holds a NUL character")
+    ends = np.append(ends, len(raw)).astype(np.int64)
+    starts = np.concatenate(([0], ends[:-1] + 1)).astype(np.int64) if len(values) else ends[:0]
+    lens = ends - starts if len(values) else ends[:0]
+    null = codes < 0
+    safe = np.where(null, 0, codes)
+    if len(values):
+        length = np.where(null, 0, lens[safe])
+        start = starts[safe]
+    else:
+        if not null.all():
+            raise NotPageable(f"{where}: codes without values")
+        length = start = np.zeros(n, dtype=np.int64)
+    serial = np.where(null, 0, 2 * length + 13).astype(np.int64)
+    enc = _Enc(serial, raw, start, length.astype(np.int64), null, safe, col)
+    widest = int(lens.max()) if len(values) else 0
+    if len(values) * widest <= PAD_BYTES:
+        pad = np.zeros((max(len(values), 1), widest), dtype=np.uint8)
+        if len(values) and widest:  # a mask fills row after row: the texts' bytes without their separators
+            pad[np.arange(widest) < lens[:, None]] = raw[raw != 0]
+        enc.pad, enc.unit, enc.skip = pad, safe, np.zeros(n, dtype=np.int64)
+    return enc
+
+
+def _text_ranks(col: Texts, collation: str) -> np.ndarray:
+    """Each value's place in `collation` order (equal texts, equal places)."""
+    if col.ranks is not None:
+        return np.asarray(col.ranks, dtype=np.int64)
+    keys = [v.encode("utf-8") for v in col.values]
+    if collation == "NOCASE":  # SQLite folds ASCII letters only, as bytes.lower does
+        keys = [k.lower() for k in keys]
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    ranks = np.zeros(len(keys), dtype=np.int64)
+    place, last = -1, None
+    for i in order:
+        if keys[i] != last:
+            place, last = place + 1, keys[i]
+        ranks[i] = place
+    return ranks
+
+
+def _packed(keys: list[np.ndarray]) -> list[np.ndarray]:
+    """Sort keys (least significant first) with neighbouring small whole-number keys combined into one, where
+    their ranges multiply to under 2**62: the same order, in fewer sorting passes."""
+    out: list[np.ndarray] = []
+    run: np.ndarray | None = None
+    span = 1
+    for key in reversed(keys):  # most significant first
+        if key.dtype.kind not in "iub" or len(key) == 0:
+            if run is not None:
+                out.append(run)
+            run, span = None, 1
+            out.append(key)
+            continue
+        lo, hi = int(key.min()), int(key.max())
+        width = hi - lo + 1
+        if run is not None and span * width < 1 << 62:
+            run = run * width + (key.astype(np.int64) - lo)
+            span *= width
+        else:
+            if run is not None:
+                out.append(run)
+            run, span = key.astype(np.int64) - lo, width
+    if run is not None:
+        out.append(run)
+    return out[::-1]
+
+
+def _sort_keys(enc: _Enc, collation: str) -> tuple[np.ndarray, np.ndarray]:
+    """(not NULL, value order) of each row: NULL sorts first, then values in the index's order."""
+    col = enc.column
+    if isinstance(col, Texts):
+        ranks = _text_ranks(col, collation)
+        value = ranks[enc.sort] if len(ranks) else np.zeros(len(enc.sort), dtype=np.int64)
+    else:
+        value = enc.sort
+    return (~enc.null).astype(np.int8), np.where(enc.null, 0, value)  # NULLs tie: the next key decides
+
+
+# --- records and cells ---------------------------------------------------------------------------------------
+
+def _vlen(v: np.ndarray) -> np.ndarray:
+    """The length of each value's varint (values from 0 to 2**56 - 1)."""
+    if len(v) == 0:
+        return np.zeros(0, dtype=np.int64)
+    if v.min() < 0 or v.max() >= 1 << 56:
+        raise NotPageable("a value beyond the varints written here")
+    out = np.ones(len(v), dtype=np.int64)
+    if v.max() >= 128:
+        for k in range(1, 8):
+            out += v >= (1 << (7 * k))
+    return out
+
+
+def _put_varints(out: np.ndarray, pos: np.ndarray, v: np.ndarray, lens: np.ndarray) -> None:
+    if len(v) == 0:
+        return
+    if lens.max() == 1:
+        out[pos] = v
+        return
+    for j in range(int(lens.max())):
+        sel = lens > j
+        vs, ls = v[sel], lens[sel]
+        b = (vs >> (7 * (ls - 1 - j))) & 0x7F
+        out[pos[sel] + j] = b | np.where(ls - 1 > j, 0x80, 0)
+
+
+def _scatter(out: np.ndarray, dest: np.ndarray, src: np.ndarray, start: np.ndarray, length: np.ndarray) -> None:
+    """out[dest[i]:dest[i] + length[i]] = src[start[i]:start[i] + length[i]] for every i."""
+    total = int(length.sum())
+    before = np.cumsum(length) - length
+    k = np.arange(total, dtype=np.int64) - np.repeat(before, length)
+    out[np.repeat(dest, length) + k] = src[np.repeat(start, length) + k]
+
+
+class _Source:
+    """The bodies of a table's columns in one array, each column's bytes at an offset of its own, with room after
+    them for a chunk's record headers: a chunk's cells are then a single gather from it."""
+
+    def __init__(self, encs: Sequence[_Enc]) -> None:
+        self.encs = encs
+        self._data: np.ndarray | None = None
+
+    @property
+    def data(self) -> np.ndarray:
+        if self._data is None:  # made when a chunk first needs it (most take the matrix path instead)
+            self._gather_columns()
+        return cast(np.ndarray, self._data)
+
+    def _gather_columns(self) -> None:
+        encs = self.encs
+        self.base: dict[int, int] = {}
+        parts, at = [], 0
+        for e in encs:
+            if id(e) not in self.base:
+                self.base[id(e)] = at
+                parts.append(e.src)
+                at += len(e.src)
+        self.head_at = at
+        self._data = np.empty(at + (CHUNK_ROWS + 8192) * 24, dtype=np.uint8)
+        at = 0
+        for part in parts:
+            self._data[at:at + len(part)] = part
+            at += len(part)
+
+    def headers(self, size: int) -> np.ndarray:
+        """The room for `size` bytes of record headers (grown when a chunk needs more)."""
+        if self.head_at + size > len(self.data):
+            grown = np.empty(self.head_at + 2 * size, dtype=np.uint8)
+            grown[:self.head_at] = self.data[:self.head_at]
+            self._data = grown
+        return self.data[self.head_at:self.head_at + size]
+
+
+def _cells(source: _Source, encs: Sequence[_Enc], rows: np.ndarray, rowids: np.ndarray | None, max_payload: int,
+           where: str) -> tuple[np.ndarray, np.ndarray]:
+    """The cells of `rows` in that order: (bytes, offsets with the end appended). With `rowids`, table leaf
+    cells (payload size, rowid, record); without, index cells (payload size, record)."""
+    m = len(rows)
+    serial = [e.serial[rows] for e in encs]
+    slen = [_vlen(s) for s in serial]
+    blen = [e.length[rows] for e in encs]
+    head = np.sum(slen, axis=0) if encs else np.zeros(m, dtype=np.int64)
+    head_len = np.where(head + 1 <= 127, head + 1, head + 2)
+    if m and int(head_len.max()) > 16383:
+        raise NotPageable(f"{where}: a record header beyond two bytes")
+    hl_len = np.where(head_len <= 127, 1, 2)
+    body = np.sum(blen, axis=0) if encs else np.zeros(m, dtype=np.int64)
+    payload = head_len + body
+    if m and int(payload.max()) > max_payload:
+        raise NotPageable(f"{where}: a row too large for one page (it needs overflow pages)")
+    plen = _vlen(payload)
+    rlen = _vlen(rowids) if rowids is not None else np.zeros(m, dtype=np.int64)
+    lead = plen + rlen + head_len
+    offsets = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(lead + body, out=offsets[1:])
+    if m and all(e.pad is not None for e in encs):
+        widths = [cast(np.ndarray, e.pad).shape[1] for e in encs]
+        first = int(lead.max())
+        if m * (first + sum(widths)) <= 3 * int(offsets[-1]) + (1 << 24):
+            return _padded_cells(encs, rows, serial, slen, blen, (payload, plen), (rowids, rlen),
+                                 (head_len, hl_len), lead=lead, widths=widths), offsets
+    # each cell's leading bytes (payload size, rowid, record header) written into the source's spare room
+    lead_at = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(lead, out=lead_at[1:])
+    room = source.headers(int(lead_at[-1]))
+    pos = lead_at[:-1].copy()
+    _put_varints(room, pos, payload, plen)
+    pos += plen
+    if rowids is not None:
+        _put_varints(room, pos, rowids, rlen)
+        pos += rlen
+    _put_varints(room, pos, head_len, hl_len)
+    pos += hl_len
+    for s, n in zip(serial, slen):
+        _put_varints(room, pos, s, n)
+        pos += n
+    # then one gather: the pieces of each row in turn (leading bytes, then each column's body)
+    starts = np.empty((m, len(encs) + 1), dtype=np.int64)
+    lengths = np.empty((m, len(encs) + 1), dtype=np.int64)
+    starts[:, 0], lengths[:, 0] = source.head_at + lead_at[:-1], lead
+    for j, (e, b) in enumerate(zip(encs, blen), start=1):
+        starts[:, j], lengths[:, j] = source.base[id(e)] + e.start[rows], b
+    flat_len = lengths.reshape(-1)
+    shift = starts.reshape(-1) - (np.cumsum(flat_len) - flat_len)
+    total = int(offsets[-1])
+    small = len(source.data) < 2 ** 31 and total < 2 ** 31  # 32-bit positions: half the memory traffic
+    kind = np.int32 if small else np.int64
+    where_from = np.repeat(shift.astype(kind), flat_len)
+    where_from += np.arange(total, dtype=kind)
+    return source.data[where_from], offsets
+
+
+def _padded_cells(encs: Sequence[_Enc], rows: np.ndarray, serial: Sequence[np.ndarray], slen: Sequence[np.ndarray],
+                  blen: Sequence[np.ndarray], *leading: tuple[np.ndarray | None, np.ndarray], lead: np.ndarray,
+                  widths: Sequence[int]) -> np.ndarray:
+    """The cells of `rows` laid out as a matrix, a row per cell and a slot per piece at its widest, then the
+    bytes in use read out in order with one mask: row-sized copies instead of a position per byte."""
+    m = len(rows)
+    first = int(lead.max())
+    width = first + sum(widths)
+    padded = np.empty((m, width), dtype=np.uint8)
+    used = np.empty((m, width), dtype=bool)
+    heads = np.zeros(m * first, dtype=np.uint8)
+    pos = np.arange(m, dtype=np.int64) * first
+    for values, lens in leading:
+        if values is not None:
+            _put_varints(heads, pos, values, lens)
+            pos = pos + lens
+    for s, n in zip(serial, slen):
+        _put_varints(heads, pos, s, n)
+        pos = pos + n
+    padded[:, :first] = heads.reshape(m, first)
+    np.less(np.arange(first, dtype=np.int16), lead.astype(np.int16)[:, None], out=used[:, :first])
+    at = first
+    for e, b, w in zip(encs, blen, widths):
+        if w == 0:
+            continue
+        pad, unit, skip = cast(np.ndarray, e.pad), cast(np.ndarray, e.unit), cast(np.ndarray, e.skip)
+        # whole rows of the matrix as single items: np.take copies each at once
+        block = np.take(np.ascontiguousarray(pad).view(f"V{w}").reshape(-1), unit[rows])
+        padded[:, at:at + w] = block.view(np.uint8).reshape(m, w)
+        kind = np.int16 if w < 32768 else np.int64
+        step = np.arange(w, dtype=kind)
+        if e.tail:  # integers: the last `b` of their 8 bytes
+            np.greater_equal(step, skip[rows].astype(kind)[:, None], out=used[:, at:at + w])
+        else:  # from the first byte, `b` of them
+            np.less(step, b.astype(kind)[:, None], out=used[:, at:at + w])
+        at += w
+    return padded[used]
+
+
+# --- pages ---------------------------------------------------------------------------------------------------
+
+class _Pages:
+    """Page numbers from the end of the file (skipping the lock-byte page), and the pages written there."""
+
+    def __init__(self, fd: int, info: _File) -> None:
+        self.fd, self.size, self.last = fd, info.page_size, info.pages
+        self.lock_page = 0x40000000 // info.page_size + 1
+
+    def take(self, k: int) -> np.ndarray:
+        numbers = np.arange(self.last + 1, self.last + 1 + k, dtype=np.int64)
+        if k and numbers[0] <= self.lock_page <= numbers[-1]:
+            numbers[numbers >= self.lock_page] += 1
+        if k:
+            self.last = int(numbers[-1])
+        return numbers
+
+    def write(self, numbers: np.ndarray, pages: np.ndarray) -> None:
+        """Write pages (one row each) at their numbers (consecutive but for the lock-byte page)."""
+        i = 0
+        while i < len(numbers):
+            j = i + 1
+            while j < len(numbers) and numbers[j] == numbers[j - 1] + 1:
+                j += 1
+            os.pwrite(self.fd, pages[i:j].tobytes(), (int(numbers[i]) - 1) * self.size)
+            i = j
+
+    def put(self, number: int, page: bytes) -> None:
+        os.pwrite(self.fd, page, (number - 1) * self.size)
+
+
+def _leaf_pages(kind: int, size: int, buf: np.ndarray, offsets: np.ndarray, runs: Sequence[tuple[int, int]]
+                ) -> np.ndarray:
+    """Leaf pages, one per run [a, b) of cells: the cells at the end of the page, their pointers after the
+    header, in order."""
+    pages = np.zeros((len(runs), size), dtype=np.uint8)
+    if not runs:
+        return pages
+    a = np.array([r[0] for r in runs], dtype=np.int64)
+    b = np.array([r[1] for r in runs], dtype=np.int64)
+    content = offsets[b] - offsets[a]
+    top = size - content
+    for p, (lo, hi) in enumerate(runs):
+        pages[p, size - int(content[p]):] = buf[offsets[lo]:offsets[hi]]
+    counts = b - a
+    flat = pages.reshape(-1)
+    base = np.arange(len(runs), dtype=np.int64) * size
+    flat[base] = kind
+    flat[base + 3], flat[base + 4] = counts >> 8, counts & 0xFF
+    start = np.where(top == 65536, 0, top)
+    flat[base + 5], flat[base + 6] = start >> 8, start & 0xFF
+    page_of = np.repeat(np.arange(len(runs), dtype=np.int64), counts)
+    cell = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts) + \
+        np.repeat(a, counts)  # the cells of each run in turn (index leaves skip the cell promoted between runs)
+    pointer = top[page_of] + offsets[cell] - offsets[a[page_of]]
+    slot = base[page_of] + 8 + 2 * (cell - a[page_of])
+    flat[slot], flat[slot + 1] = pointer >> 8, pointer & 0xFF
+    return pages
+
+
+def _interior_page(kind: int, size: int, cells: Sequence[bytes], right: int) -> bytes:
+    content = b"".join(reversed(cells))
+    top = size - len(content)
+    pointers, at = [], size
+    for c in cells:
+        at -= len(c)
+        pointers.append(at.to_bytes(2, "big"))
+    head = bytes([kind, 0, 0]) + len(cells).to_bytes(2, "big") + (top % 65536).to_bytes(2, "big") + b"\x00" + \
+        right.to_bytes(4, "big")
+    body = head + b"".join(pointers)
+    if len(body) > top:
+        raise NotPageable("an interior page overflows")
+    return body + bytes(top - len(body)) + content
+
+
+def _greedy(sizes: np.ndarray, room: int, promote: bool) -> list[tuple[int, int]]:
+    """Runs [a, b) of items that fill pages of `room` bytes in turn (sizes include each item's pointer); with
+    `promote`, the item after each run but the last goes up to the parent and the next run starts after it. The
+    last run is never empty."""
+    n = len(sizes)
+    cum = np.concatenate(([0], np.cumsum(sizes)))
+    runs: list[tuple[int, int]] = []
+    a = 0
+    while a < n:
+        b = int(np.searchsorted(cum, cum[a] + room, side="right")) - 1
+        if b <= a:
+            raise NotPageable("an entry larger than a page")
+        runs.append((a, min(b, n)))
+        a = b + 1 if promote else b
+    if promote and runs and runs[-1][1] < n:
+        # the last run ended just before the last item, which would go up with no run after it: end the run one
+        # item earlier, so that one goes up and the last item makes a run of its own
+        lo, hi = runs[-1]
+        if hi - 1 <= lo:
+            raise NotPageable("an index page with a single entry")
+        runs[-1] = (lo, hi - 1)
+        runs.append((n - 1, n))
+    return runs
+
+
+def _write_table_tree(pages: _Pages, table: _Table, info: _File, source: _Source, encs: Sequence[_Enc],
+                      order: np.ndarray, ids: np.ndarray) -> None:
+    """A table b-tree: rows `order` (ascending rowids `ids[order]`), leaves filled in turn, then interior pages."""
+    size = info.page_size
+    n = len(order)
+    leaves: list[tuple[int, int]] = []  # (page number, largest rowid in it)
+    pending: np.ndarray = np.zeros(0, dtype=np.int64)
+    first: tuple[np.ndarray, int] | None = None  # the only leaf: the root itself
+    for lo in range(0, n, CHUNK_ROWS):
+        at = np.concatenate((pending, np.arange(lo, min(lo + CHUNK_ROWS, n), dtype=np.int64)))
+        rows = order[at]
+        last = lo + CHUNK_ROWS >= n
+        buf, offsets = _cells(source, encs, rows, ids[rows], size - 35, table.name)
+        runs = _greedy(np.diff(offsets) + 2, size - 8, promote=False)
+        if not last:
+            pending, runs = at[runs[-1][0]:], runs[:-1]
+        if not runs:
+            continue
+        built = _leaf_pages(_LEAF_TABLE, size, buf, offsets, runs)
+        if not leaves and len(runs) == 1 and last:
+            first = (built[0], int(ids[rows[runs[0][1] - 1]]))
+            break
+        numbers = pages.take(len(runs))
+        pages.write(numbers, built)
+        leaves += [(int(p), int(ids[rows[hi - 1]])) for p, (_, hi) in zip(numbers, runs)]
+    if first is not None:
+        pages.put(table.root, first[0].tobytes())
+        return
+    level = leaves
+    while True:
+        # an interior level: each page takes children while their cells fit, the last child as its right pointer
+        cells = [p.to_bytes(4, "big") + _varint(k) for p, k in level]
+        groups = _children_groups(len(level), np.array([len(c) + 2 for c in cells], dtype=np.int64), size - 12)
+        if len(groups) == 1:
+            a, b = groups[0]
+            pages.put(table.root, _interior_page(_INTERIOR_TABLE, size, cells[a:b - 1], level[b - 1][0]))
+            return
+        numbers = pages.take(len(groups))
+        for number, (a, b) in zip(numbers, groups):
+            pages.put(int(number), _interior_page(_INTERIOR_TABLE, size, cells[a:b - 1], level[b - 1][0]))
+        level = [(int(number), level[b - 1][1]) for number, (a, b) in zip(numbers, groups)]
+
+
+def _children_groups(n: int, sizes: np.ndarray, room: int) -> list[tuple[int, int]]:
+    """Children [a, b) of each interior table page: cells for all but the last, which is the right pointer; each
+    page at least two children."""
+    groups: list[tuple[int, int]] = []
+    a = 0
+    cum = np.concatenate(([0], np.cumsum(sizes)))
+    while a < n:
+        # cells a..b-2 must fit: cum[b-1] - cum[a] <= room
+        b = int(np.searchsorted(cum, cum[a] + room, side="right"))  # b - 1 cells fit from a
+        b = min(b, n)
+        if b - a < 2 and n - a >= 2:
+            b = a + 2
+        groups.append((a, b))
+        a = b
+    if len(groups) > 1 and groups[-1][1] - groups[-1][0] < 2:
+        (pa, pb), (_, lb) = groups[-2], groups[-1]
+        groups[-2:] = [(pa, pb - 1), (pb - 1, lb)]
+    return groups
+
+
+def _varint(v: int) -> bytes:
+    if v < 0 or v >= 1 << 56:
+        raise NotPageable("a value beyond the varints written here")
+    out = [v & 0x7F]
+    v >>= 7
+    while v:
+        out.append((v & 0x7F) | 0x80)
+        v >>= 7
+    return bytes(reversed(out))
+
+
+def _write_index_tree(pages: _Pages, index: _Index, info: _File, source: _Source, encs: Sequence[_Enc],
+                      order: np.ndarray) -> None:
+    """An index b-tree: entries in `order` (rows), leaves filled in turn, the entry after each leaf going up."""
+    size = info.page_size
+    max_local = (size - 12) * 64 // 255 - 23
+    n = len(order)
+    promoted: list[bytes] = []  # cells (payload size, record) of the entries that went up
+    children: list[int] = []
+    pending = np.zeros(0, dtype=np.int64)
+    single: np.ndarray | None = None
+    lo = 0
+    while lo < n or len(pending):
+        hi = min(lo + CHUNK_ROWS, n)
+        part = np.concatenate((pending, np.arange(lo, hi, dtype=np.int64)))
+        last = hi >= n
+        lo = hi
+        buf, offsets = _cells(source, encs, order[part], None, max_local, index.name)
+        runs = _greedy(np.diff(offsets) + 2, size - 8, promote=True)
+        if not last:
+            # keep the last page's entries (and what follows) for the next chunk: the last run may grow there
+            pending, runs = part[runs[-1][0]:], runs[:-1]
+        else:
+            pending = np.zeros(0, dtype=np.int64)
+        if not runs:
+            continue
+        built = _leaf_pages(_LEAF_INDEX, size, buf, offsets, runs)
+        if last and not children and len(runs) == 1:
+            single = built[0]
+            break
+        numbers = pages.take(len(runs))
+        pages.write(numbers, built)
+        children += [int(p) for p in numbers]
+        # the entry after each run goes up (the last run's, only when more entries follow)
+        for a, b in runs[:-1] if last else runs:
+            promoted.append(buf[offsets[b]:offsets[b + 1]].tobytes())
+    if single is not None:
+        pages.put(index.root, single.tobytes())
+        return
+    if n == 0:
+        return
+    # interior levels: items (promoted entries) between children; the same greedy fill, the item after each
+    # page going up again
+    while True:
+        assert len(children) == len(promoted) + 1
+        cells = [children[i].to_bytes(4, "big") + promoted[i] for i in range(len(promoted))]
+        sizes = np.array([len(c) + 2 for c in cells], dtype=np.int64)
+        runs = _greedy(sizes, size - 12, promote=True)
+        if len(runs) == 1:
+            a, b = runs[0]
+            pages.put(index.root, _interior_page(_INTERIOR_INDEX, size, cells[a:b], children[b]))
+            return
+        numbers = pages.take(len(runs))
+        for number, (a, b) in zip(numbers, runs):
+            pages.put(int(number), _interior_page(_INTERIOR_INDEX, size, cells[a:b], children[b]))
+        promoted = [promoted[b] for _, b in runs[:-1]]
+        children = [int(x) for x in numbers]
+
+
+# --- the whole --------------------------------------------------------------------------------------------------
+
+def write_tables(path: str | os.PathLike[str], tables: Mapping[str, Mapping[str, PageColumn]],
+                 rowids: Mapping[str, np.ndarray] | None = None) -> None:
+    """Write rows into the empty tables of the SQLite file at `path`, with their indexes.
+
+    `tables` maps each table to its columns (a column not given is NULL); a table's INTEGER PRIMARY KEY column,
+    when it has one, gives its rowids (any order: rows are stored by rowid), else `rowids[table]` does, else
+    they are 1, 2, ... in the order given. No connection may have the file open while it is written.
+    Raises NotPageable, with the file unchanged, for what it does not write (see the module's text).
+    """
+    path = Path(path)
+    info = _describe(path, list(tables))
+    plans = []
+    for name, columns in tables.items():
+        table = info.tables[name]
+        unknown = set(columns) - set(table.columns)
+        if unknown:
+            raise NotPageable(f"{name} has no column {sorted(unknown)[0]}")
+        lengths = {len(c.codes) if isinstance(c, Texts) else len(c.values) for c in columns.values()}
+        if len(lengths) > 1:
+            raise NotPageable(f"{name}: columns of different lengths")
+        n = lengths.pop() if lengths else 0
+        given = (rowids or {}).get(name)
+        if table.alias is not None and table.alias in columns:
+            alias = columns[table.alias]
+            if not isinstance(alias, Ints) or (alias.null is not None and np.any(alias.null)):
+                raise NotPageable(f"{name}.{table.alias}: the rowids must be whole numbers")
+            ids = np.asarray(alias.values, dtype=np.int64)
+        elif given is not None:
+            ids = np.asarray(given, dtype=np.int64)
+        else:
+            ids = np.arange(1, n + 1, dtype=np.int64)
+        if len(ids) != n:
+            raise NotPageable(f"{name}: {len(ids)} rowids for {n} rows")
+        order = np.argsort(ids, kind="stable") if n and np.any(ids[1:] < ids[:-1]) else None
+        sorted_ids = ids if order is None else ids[order]
+        if n and (sorted_ids[0] < 1 or np.any(sorted_ids[1:] == sorted_ids[:-1])):
+            raise NotPageable(f"{name}: rowids that are not distinct positive numbers")
+        encs = {}
+        for c in table.columns:
+            col = None if c == table.alias else columns.get(c)
+            encs[c] = _encode(col, n, f"{name}.{c}", table.affinity[c], info.format4)
+            if c in table.not_null and c != table.alias and bool(encs[c].null.any()):
+                raise NotPageable(f"{name}.{c}: NULL in a NOT NULL column")
+        rowid_enc = _ints(ids, np.zeros(n, dtype=bool), info.format4)
+        index_plans = []
+        for index in table.indexes:
+            # np.lexsort sorts by the last key first and is stable: rows already in rowid order need no rowid key,
+            # and a column without NULL no NULL-first key
+            keys: list[np.ndarray] = [] if order is None else [ids]
+            column_keys: list[np.ndarray] = []
+            for c, coll in reversed(list(zip(index.columns, index.collations))):
+                flag, value = _sort_keys(encs[c], coll)
+                column_keys += [value, flag] if bool(encs[c].null.any()) else [value]
+            keys += _packed(column_keys)
+            entry_order = np.lexsort(keys) if n else np.arange(n, dtype=np.int64)
+            if index.unique and n > 1:
+                same = np.ones(n - 1, dtype=bool)
+                for k in column_keys:
+                    ks = k[entry_order]
+                    same &= ks[1:] == ks[:-1]
+                for c in index.columns:
+                    same &= ~encs[c].null[entry_order][1:]
+                if same.any():
+                    raise NotPageable(f"{index.name}: a duplicate key in a UNIQUE index")
+            index_plans.append((index, [encs[c] for c in index.columns] + [rowid_enc], entry_order))
+        plans.append((table, [encs[c] for c in table.columns], order, ids, index_plans, n))
+    for table, _, _, _, _, _ in plans:
+        if not _empty_root(path, info, table.root, _LEAF_TABLE) or not all(
+                _empty_root(path, info, ix.root, _LEAF_INDEX) for ix in table.indexes):
+            raise NotPageable(f"{table.name} is not empty")
+    fd = os.open(path, os.O_RDWR)
+    try:
+        pages = _Pages(fd, info)
+        for table, encs_t, order, ids, index_plans, n in plans:
+            if n == 0:
+                continue
+            source = _Source([*encs_t, *(e for _, encs_i, _ in index_plans for e in encs_i)])
+            rows = np.arange(n, dtype=np.int64) if order is None else order
+            _write_table_tree(pages, table, info, source, encs_t, rows, ids)
+            for index, encs_i, entry_order in index_plans:
+                _write_index_tree(pages, index, info, source, encs_i, entry_order)
+        # the header: the new size, and a new change counter (the size counts only when the two agree)
+        os.ftruncate(fd, pages.last * info.page_size)  # the lock-byte page, if skipped last, is a hole of zeros
+        counter = ((info.counter + 1) & 0xFFFFFFFF).to_bytes(4, "big")
+        os.pwrite(fd, counter, 24)
+        os.pwrite(fd, pages.last.to_bytes(4, "big"), 28)
+        os.pwrite(fd, counter, 92)  # (no sync: a scratch file, thrown away if the machine stops)
+    finally:
+        os.close(fd)
+
+
+def _empty_root(path: Path, info: _File, root: int, kind: int) -> bool:
+    with open(path, "rb") as f:
+        f.seek((root - 1) * info.page_size + (100 if root == 1 else 0))
+        head = f.read(8)
+    return len(head) == 8 and head[0] == kind and head[3] == 0 and head[4] == 0
+
+
+__all__ = ["Ints", "NotPageable", "PageColumn", "Reals", "Texts", "write_tables"]
