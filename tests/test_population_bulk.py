@@ -126,6 +126,73 @@ def test_the_load_with_a_side_process_writes_what_a_plain_write_does(tmp_path: P
     _assert_as_a_plain_write(tmp_path)
 
 
+def test_the_contacts_pages_are_written_directly_in_a_large_load_and_inserted_when_refused(
+        tmp_path: Path, side_process: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.audience import pages
+
+    written: list[list[str]] = []
+    real = pages.write_tables
+
+    def watch(path: Any, tables: Any, rowids: Any = None) -> None:
+        written.append(sorted(tables))
+        real(path, tables, rowids)
+
+    monkeypatch.setattr(pages, "write_tables", watch)
+    with ProjectFile.create(tmp_path / "bulk.jstudio") as pf:
+        _bulk_write(pf)
+    assert written == [["accounts", "contacts"]]  # (the side process writes the interactions' pages)
+    _assert_as_a_plain_write(tmp_path)
+
+    def refuse(path: Any, tables: Any, rowids: Any = None) -> None:
+        raise pages.NotPageable("refused")
+
+    monkeypatch.setattr(pages, "write_tables", refuse)
+    (tmp_path / "bulk.jstudio").unlink()
+    (tmp_path / "plain.jstudio").unlink()
+    with ProjectFile.create(tmp_path / "bulk.jstudio") as pf:
+        _bulk_write(pf)
+    _assert_as_a_plain_write(tmp_path)
+
+
+def test_the_side_file_is_inserted_by_sqlite_when_the_page_writer_refuses(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.audience import pages, side_load
+
+    base = synthesize(800, 4, _profile_for(None, ("en_US",), population.DEFAULT_LISTS),
+                      as_of=(AS_OF - date(1970, 1, 1)).days * 86_400)
+    inter = base.interactions
+    order = np.lexsort((inter.kind, inter.at, inter.contact))
+    inter_cols = (base.ids[inter.contact[order]], inter.kind[order], inter.at[order], inter.value[order])
+    lists = base.lists
+    names = np.array(lists.values, dtype=object)[lists.codes]
+    list_order = np.lexsort((names.astype(str), lists.owners))
+    list_cols = (base.ids[lists.owners[list_order]], lists.codes[list_order], lists.values)
+    with ProjectFile.create(tmp_path / "p.jstudio") as pf, pf.connection() as conn:
+        tables = [r[0] for r in conn.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name IN ('contact_lists', 'interactions')")]
+        indexes = [r[0] for r in conn.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('contact_lists', 'interactions') "
+            "AND sql IS NOT NULL")]
+    dumps = []
+    for mode in ("pages", "refused"):
+        folder = tmp_path / mode
+        folder.mkdir()
+        side_load.save_rows(folder, {"tables": tables, "indexes": indexes, "page_size": 4096}, list_cols, inter_cols)
+        if mode == "refused":
+            monkeypatch.setattr(pages, "write_tables", lambda *a, **k: (_ for _ in ()).throw(pages.NotPageable("x")))
+        side_load.write_side(folder)
+        con = sqlite3.connect(folder / side_load.SIDE_FILE)
+        try:
+            assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+            dumps.append([con.execute(f"SELECT rowid, * FROM {name} ORDER BY rowid").fetchall()
+                          for name in ("contact_lists", "interactions")] +
+                         [sorted(con.execute("SELECT * FROM sqlite_stat1").fetchall())])
+        finally:
+            con.close()
+    assert dumps[0] == dumps[1]
+    assert len(dumps[0][1]) == len(order) > 0
+
+
 def test_the_side_process_runs_this_application_whatever_the_working_folder_holds(
         tmp_path: Path, side_process: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     decoy = tmp_path / "work" / "app"

@@ -403,6 +403,7 @@ class _Source:
 
     def headers(self, size: int) -> np.ndarray:
         """The room for `size` bytes of record headers (grown when a chunk needs more)."""
+        self.data  # noqa: B018 (made on first use; it sets head_at)
         if self.head_at + size > len(self.data):
             grown = np.empty(self.head_at + 2 * size, dtype=np.uint8)
             grown[:self.head_at] = self.data[:self.head_at]

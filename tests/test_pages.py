@@ -1,0 +1,236 @@
+"""The page writer (app.audience.pages): what it writes SQLite reads as its own writing of the same rows (same
+rows, same index order, integrity check clean), at every tree depth; what it does not write it refuses with the
+file unchanged."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from app.audience import pages
+from app.audience.pages import Ints, NotPageable, Reals, Texts, write_tables
+
+DDL = [
+    "CREATE TABLE t (id INTEGER NOT NULL, name TEXT COLLATE NOCASE, v FLOAT, k INTEGER, d VARCHAR(10), "
+    "note TEXT, CONSTRAINT pk PRIMARY KEY (id))",
+    "CREATE INDEX ix_name ON t (name)",
+    "CREATE INDEX ix_multi ON t (d, v, k, name)",
+    "CREATE INDEX ix_k ON t (k)",
+    "CREATE TABLE l (cid INTEGER NOT NULL, list TEXT COLLATE NOCASE NOT NULL, PRIMARY KEY (cid, list))",
+    "CREATE INDEX ix_l ON l (list, cid)",
+]
+NAMES = ["alice", "Alice", "ALICE", "BOB", "bob", "Zoë", "ZOË", "éclair", "Éclair", "", "ABC", "abd", "日本", "a b",
+         "x" * 70, "y" * 300] + [f"n{i}" for i in range(40)]
+QUERIES = [
+    "SELECT * FROM t ORDER BY id",
+    "SELECT name, id FROM t INDEXED BY ix_name ORDER BY name",
+    "SELECT d, v, k, name, id FROM t INDEXED BY ix_multi ORDER BY d, v, k, name",
+    "SELECT k, id FROM t INDEXED BY ix_k ORDER BY k",
+    "SELECT rowid, * FROM l ORDER BY rowid",
+    "SELECT list, cid FROM l INDEXED BY ix_l ORDER BY list, cid",
+    "SELECT cid, list FROM l INDEXED BY sqlite_autoindex_l_1 ORDER BY cid, list",
+    "SELECT typeof(v), typeof(k), count(*) FROM t GROUP BY 1, 2 ORDER BY 1, 2",
+    "SELECT id FROM t WHERE name = 'alice' ORDER BY id",
+    "SELECT id FROM t WHERE k BETWEEN -5 AND 5 ORDER BY id",
+]
+
+
+def _make(path: Path, ddl: list[str] = DDL, page_size: int = 4096) -> None:
+    con = sqlite3.connect(path)
+    try:
+        con.execute(f"PRAGMA page_size = {page_size}")
+        for sql in ddl:
+            con.execute(sql)
+        con.commit()
+    finally:
+        con.close()
+
+
+def _data(n: int, seed: int) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(-1, len(NAMES), n)
+    v = rng.normal(0, 1e6, n)
+    v[rng.random(n) < 0.1] = np.nan
+    v[rng.random(n) < 0.05] = 0.0
+    v[rng.random(n) < 0.05] = -0.0
+    v[rng.random(n) < 0.05] = 3.0
+    v[rng.random(n) < 0.01] = np.inf
+    k = rng.integers(-2**62, 2**62, n)
+    small = rng.random(n) < 0.5
+    k[small] = rng.integers(-300, 300, int(small.sum()))
+    k[rng.random(n) < 0.05] = 0
+    k[rng.random(n) < 0.05] = 1
+    k_null = rng.random(n) < 0.1
+    ids = rng.permutation(np.arange(1, 3 * n + 1))[:n]  # out of order, with gaps
+    days = [f"2024-{m:02d}-{d:02d}" for m in range(1, 13) for d in range(1, 29)]
+    day_codes = rng.integers(-1, len(days), n)
+    pairs = sorted({(int(a), NAMES[b].lower()) for a, b in zip(rng.integers(1, n + 1, 2 * n),
+                                                                  rng.integers(0, len(NAMES), 2 * n)) if NAMES[b]})
+    return {"ids": ids, "codes": codes, "v": v, "k": k, "k_null": k_null, "days": days, "day_codes": day_codes,
+            "pairs": pairs}
+
+
+def _columns(d: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    pairs = d["pairs"]
+    return {"t": {"id": Ints(d["ids"]), "name": Texts(d["codes"], NAMES), "v": Reals(d["v"]),
+                  "k": Ints(d["k"], d["k_null"]), "d": Texts(d["day_codes"], d["days"])},
+            "l": {"cid": Ints(np.array([a for a, _ in pairs], dtype=np.int64)),
+                  "list": Texts(np.arange(len(pairs)), [b for _, b in pairs])}}
+
+
+def _plain(path: Path, d: dict[str, Any]) -> None:
+    """The same rows written by SQLite, through the sqlite3 module."""
+    con = sqlite3.connect(path)
+    try:
+        rows = [(int(i), None if c < 0 else NAMES[c], None if np.isnan(x) else float(x), None if kn else int(kk),
+                 None if dc < 0 else d["days"][dc])
+                for i, c, x, kk, kn, dc in zip(d["ids"], d["codes"], d["v"], d["k"], d["k_null"], d["day_codes"])]
+        con.executemany("INSERT INTO t (id, name, v, k, d) VALUES (?, ?, ?, ?, ?)", rows)
+        con.executemany("INSERT INTO l VALUES (?, ?)", d["pairs"])
+        con.commit()
+    finally:
+        con.close()
+
+
+def _read(path: Path) -> dict[str, Any]:
+    con = sqlite3.connect(path)
+    try:
+        out: dict[str, Any] = {q: con.execute(q).fetchall() for q in QUERIES}
+        out["check"] = con.execute("PRAGMA integrity_check").fetchall()
+        return out
+    finally:
+        con.close()
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize(("n", "chunk"), [(0, 1000), (1, 1000), (40, 1000), (3000, 700), (60_000, 9_000)])
+def test_the_pages_read_back_as_sqlites_own_writing_of_the_same_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                    n: int, chunk: int) -> None:
+    monkeypatch.setattr(pages, "CHUNK_ROWS", chunk)  # chunks that end mid-page, and trees of several levels
+    d = _data(n, seed=n)
+    _make(tmp_path / "paged.db")
+    _make(tmp_path / "plain.db")
+    write_tables(tmp_path / "paged.db", _columns(d))
+    _plain(tmp_path / "plain.db", d)
+    paged, plain = _read(tmp_path / "paged.db"), _read(tmp_path / "plain.db")
+    assert paged["check"] == [("ok",)]
+    assert paged == plain
+    assert len(paged["SELECT * FROM t ORDER BY id"]) == n
+
+
+def test_texts_through_the_padded_and_the_gathered_paths_alike(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    d = _data(5000, seed=9)
+    _make(tmp_path / "plain.db")
+    _plain(tmp_path / "plain.db", d)
+    expected = _read(tmp_path / "plain.db")
+    for pad_bytes in (pages.PAD_BYTES, 0):  # 0: no text column gets a matrix; every chunk gathers byte by byte
+        monkeypatch.setattr(pages, "PAD_BYTES", pad_bytes)
+        path = tmp_path / f"paged{pad_bytes}.db"
+        _make(path)
+        write_tables(path, _columns(d))
+        assert _read(path) == expected
+
+
+def test_rowids_from_a_column_or_given_or_counted(tmp_path: Path) -> None:
+    ddl = ["CREATE TABLE a (x TEXT, y INTEGER)", "CREATE INDEX ix_a ON a (y, x)"]
+    _make(tmp_path / "a.db", ddl)
+    columns = {"x": Texts(np.array([0, 1, -1]), ["p", "q"]), "y": Ints(np.array([5, 5, 4]))}
+    write_tables(tmp_path / "a.db", {"a": columns}, rowids={"a": np.array([30, 10, 20])})
+    con = sqlite3.connect(tmp_path / "a.db")
+    try:
+        assert con.execute("SELECT rowid, x, y FROM a").fetchall() == [(10, "q", 5), (20, None, 4), (30, "p", 5)]
+        assert con.execute("SELECT y, x FROM a INDEXED BY ix_a ORDER BY y, x").fetchall() == [
+            (4, None), (5, "p"), (5, "q")]
+        assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    finally:
+        con.close()
+
+
+REFUSED = [
+    ("a row needing overflow pages", ["CREATE TABLE a (x TEXT)"], {"a": {"x": Texts(np.array([0]), ["z" * 5000])}}),
+    ("NULL in a NOT NULL column", ["CREATE TABLE a (x TEXT NOT NULL)"], {"a": {"x": Texts(np.array([-1]), [])}}),
+    ("a duplicate UNIQUE key", ["CREATE TABLE a (x TEXT COLLATE NOCASE UNIQUE)"],
+     {"a": {"x": Texts(np.array([0, 1]), ["Ab", "aB"])}}),
+    ("a DESC index", ["CREATE TABLE a (x INTEGER)", "CREATE INDEX ix ON a (x DESC)"],
+     {"a": {"x": Ints(np.array([1]))}}),
+    ("a partial index", ["CREATE TABLE a (x INTEGER)", "CREATE INDEX ix ON a (x) WHERE x > 0"],
+     {"a": {"x": Ints(np.array([1]))}}),
+    ("an expression index", ["CREATE TABLE a (x INTEGER)", "CREATE INDEX ix ON a (x + 1)"],
+     {"a": {"x": Ints(np.array([1]))}}),
+    ("texts a NUMERIC column would read as numbers", ["CREATE TABLE a (x NUMERIC)"],
+     {"a": {"x": Texts(np.array([0]), ["12"])}}),
+    ("fractions an INTEGER column would keep", ["CREATE TABLE a (x INTEGER)"], {"a": {"x": Reals(np.array([1.5]))}}),
+    ("whole numbers a TEXT column would make texts", ["CREATE TABLE a (x TEXT)"], {"a": {"x": Ints(np.array([1]))}}),
+    ("a column with a default", ["CREATE TABLE a (x INTEGER, y TEXT DEFAULT 'z')"], {"a": {"x": Ints(np.array([1]))}}),
+    ("a CHECK constraint", ["CREATE TABLE a (x INTEGER CHECK (x > 0))"], {"a": {"x": Ints(np.array([1]))}}),
+    ("a WITHOUT ROWID table", ["CREATE TABLE a (x INTEGER PRIMARY KEY, y TEXT) WITHOUT ROWID"],
+     {"a": {"x": Ints(np.array([1]))}}),
+    ("a text holding NUL", ["CREATE TABLE a (x TEXT)"], {"a": {"x": Texts(np.array([0, 1]), ["a\x00b", "c"])}}),
+    ("duplicate rowids", ["CREATE TABLE a (id INTEGER PRIMARY KEY, x TEXT)"], {"a": {"id": Ints(np.array([2, 2]))}}),
+    ("a column the table lacks", ["CREATE TABLE a (x TEXT)"], {"a": {"nope": Ints(np.array([1]))}}),
+    ("a table with triggers", ["CREATE TABLE a (x INTEGER)", "CREATE TABLE b (y INTEGER)",
+                               "CREATE TRIGGER tr AFTER INSERT ON a BEGIN INSERT INTO b VALUES (1); END"],
+     {"a": {"x": Ints(np.array([1]))}}),
+]
+
+
+@pytest.mark.parametrize(("why", "ddl", "tables"), REFUSED, ids=[r[0] for r in REFUSED])
+def test_what_it_does_not_write_it_refuses_with_the_file_unchanged(tmp_path: Path, why: str, ddl: list[str],
+                                                                   tables: dict[str, Any]) -> None:
+    path = tmp_path / "r.db"
+    _make(path, ddl)
+    before = _digest(path)
+    with pytest.raises(NotPageable):
+        write_tables(path, tables)
+    assert _digest(path) == before
+
+
+def test_a_table_with_rows_or_a_wal_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "full.db"
+    _make(path, ["CREATE TABLE a (x INTEGER)"])
+    con = sqlite3.connect(path)
+    con.execute("INSERT INTO a VALUES (1)")
+    con.commit()
+    con.close()
+    before = _digest(path)
+    with pytest.raises(NotPageable, match="not empty"):
+        write_tables(path, {"a": {"x": Ints(np.array([2]))}})
+    assert _digest(path) == before
+    wal = tmp_path / "wal.db"
+    _make(wal, ["CREATE TABLE a (x INTEGER)"])
+    con = sqlite3.connect(wal)
+    con.execute("PRAGMA journal_mode = WAL")
+    con.close()
+    with pytest.raises(NotPageable, match="WAL"):
+        write_tables(wal, {"a": {"x": Ints(np.array([2]))}})
+
+
+def test_page_numbers_skip_the_lock_byte_page() -> None:
+    """SQLite never uses the page holding byte 2**30 (its file locks live there)."""
+    info = pages._File(page_size=4096, pages=262_140, counter=1, format4=True, tables={})
+    taken = pages._Pages(-1, info).take(10)
+    lock = 2**30 // 4096 + 1
+    assert lock not in taken.tolist()
+    assert taken.tolist() == [p for p in range(262_141, 262_152) if p != lock]
+
+
+def test_a_small_page_size_makes_deep_trees_that_still_read_back(tmp_path: Path) -> None:
+    d = _data(4000, seed=4)
+    long = np.isin(d["codes"], [NAMES.index("x" * 70), NAMES.index("y" * 300)])  # entries that would overflow
+    d["codes"] = np.where(long, 0, d["codes"])
+    d["pairs"] = [(a, b) for a, b in d["pairs"] if len(b) < 50]
+    _make(tmp_path / "paged.db", page_size=512)
+    _make(tmp_path / "plain.db", page_size=512)
+    write_tables(tmp_path / "paged.db", _columns(d))
+    _plain(tmp_path / "plain.db", d)
+    paged = _read(tmp_path / "paged.db")
+    assert paged["check"] == [("ok",)]
+    assert paged == _read(tmp_path / "plain.db")
