@@ -118,12 +118,21 @@ def test_the_pages_read_back_as_sqlites_own_writing_of_the_same_rows(tmp_path: P
     d = _data(n, seed=n)
     _make(tmp_path / "paged.db")
     _make(tmp_path / "plain.db")
-    write_tables(tmp_path / "paged.db", _columns(d))
+    stats = write_tables(tmp_path / "paged.db", _columns(d))
     _plain(tmp_path / "plain.db", d)
     paged, plain = _read(tmp_path / "paged.db"), _read(tmp_path / "plain.db")
     assert paged["check"] == [("ok",)]
     assert paged == plain
     assert len(paged["SELECT * FROM t ORDER BY id"]) == n
+    # the statistics it returns are what ANALYZE of the same rows writes
+    con = sqlite3.connect(tmp_path / "plain.db")
+    try:
+        con.execute("PRAGMA analysis_limit = 0")
+        con.execute("ANALYZE")
+        analysed = sorted(con.execute("SELECT tbl, idx, stat FROM sqlite_stat1").fetchall(), key=str)
+    finally:
+        con.close()
+    assert sorted(((tbl, idx, stat) for tbl, rows in stats.items() for idx, stat in rows), key=str) == analysed
 
 
 def test_texts_through_the_padded_and_the_gathered_paths_alike(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -70,8 +70,7 @@ def test_the_phases_are_recorded_only_when_asked(tmp_path: Path, monkeypatch: py
                 "ANALYZE the other tables", "keep the columns read most"]
     if mode == "side process":  # the accounts and contacts from pages written beside the file, then copied
         expected[1:4] = ["save the memberships and interactions, start the side process",
-                         "write the accounts' and contacts' pages", "gather the contacts' statistics",
-                         "copy the accounts and contacts"]
+                         "write the accounts' and contacts' pages", "copy the accounts and contacts"]
         expected[-2:-2] = ["wait for the side process", "copy the side file's tables and statistics"]
     else:
         expected[1:1] = ["insert the memberships and interactions"]
@@ -87,8 +86,7 @@ def test_a_watcher_is_told_each_part_of_the_load_as_it_begins_in_order(tmp_path:
     seen: list[str] = []
     with ProjectFile.create(tmp_path / "watched.jstudio") as pf, bulk.watched(seen.append):
         population.generate(pf, 400, 3, ("en_US",), as_of=AS_OF)
-    middle = (["writing the accounts and contacts", "gathering the contacts' statistics",
-               "adding the accounts and contacts", "waiting for the interactions and list subscriptions",
+    middle = (["writing the accounts and contacts", "adding the accounts and contacts", "waiting for the interactions and list subscriptions",
                "adding the interactions and list subscriptions"] if mode == "side process" else
               ["writing the interactions and list subscriptions", "making the contacts' names, addresses and phones",
                "writing the accounts and contacts", "indexing the contacts"])

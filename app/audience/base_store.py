@@ -23,7 +23,7 @@ from sqlalchemy import Connection, delete, func, select
 from app.audience.base import (ACCOUNT_COLUMNS, CONTACT_COLUMNS, NUMBER_COLUMNS, TEXT_COLUMNS, Column, ContactBase,
                                Interactions, Items, Text, _contact_columns, days_of, seconds_of)
 from app.audience import bulk, column_store, pages
-from app.audience.side_load import SIDE_FILE, interaction_rows, list_rows, moment_texts, save_rows
+from app.audience.side_load import SIDE_FILE, STATS_FILE, interaction_rows, list_rows, moment_texts, save_rows
 from app.errors import AudienceError
 from app.model.attributes import INTERACTION_KINDS
 from app.store import schema as t
@@ -449,35 +449,29 @@ def _page_contacts(conn: Connection, side: Path, base: ContactBase) -> bool:
         finally:
             scratch.close()
         try:
-            pages.write_tables(path, contact_page_columns(base))
+            stats = pages.write_tables(path, contact_page_columns(base))
         except pages.NotPageable:
             return False
-    with bulk.phase("gather the contacts' statistics", "gathering the contacts' statistics"):
-        scratch = sqlite3.connect(path, isolation_level=None)
-        try:
-            scratch.execute("PRAGMA journal_mode = OFF")
-            scratch.execute("PRAGMA analysis_limit = 0")
-            scratch.execute("ANALYZE")
-        finally:
-            scratch.close()
     with bulk.phase("copy the accounts and contacts", "adding the accounts and contacts"):
-        _copy_file(conn, path, _CONTACTS_SCHEMA, names)
+        _copy_file(conn, path, _CONTACTS_SCHEMA, stats)
     return True
 
 
-def _copy_file(conn: Connection, path: Path, schema: str, names: Sequence[str]) -> None:
-    """Copy a side file's tables (indexes included) into the project's empty ones, and their statistics."""
+def _copy_file(conn: Connection, path: Path, schema: str, stats: Mapping[str, Sequence[Sequence[Any]]]) -> None:
+    """Copy a side file's tables (indexes included) into the project's empty ones, with their statistics
+    (`sqlite_stat1` rows by table, as ANALYZE writes them)."""
     conn.exec_driver_sql(f"ATTACH DATABASE ? AS {schema}", (str(path),))
     # the side file is read once, whole, and no longer written: mapped, its pages cost no read call each
     # (about a sixth of the copy's CPU at 1M); a platform without memory-mapped I/O ignores the pragma
     conn.exec_driver_sql(f"PRAGMA {schema}.mmap_size = {int(path.stat().st_size)}")
-    for name in names:
+    for name in stats:
         conn.exec_driver_sql(f'INSERT INTO main."{name}" SELECT * FROM {schema}."{name}"')
-    # their statistics, from the side file's ANALYZE (main.sqlite_stat1 exists: write_base made it)
-    marks = ", ".join("?" * len(names))
-    conn.exec_driver_sql(f"DELETE FROM main.sqlite_stat1 WHERE tbl IN ({marks})", tuple(names))
-    conn.exec_driver_sql(f"INSERT INTO main.sqlite_stat1 (tbl, idx, stat) SELECT tbl, idx, stat "
-                         f"FROM {schema}.sqlite_stat1 WHERE tbl IN ({marks})", tuple(names))
+    # (main.sqlite_stat1 exists: write_base made it)
+    marks = ", ".join("?" * len(stats))
+    conn.exec_driver_sql(f"DELETE FROM main.sqlite_stat1 WHERE tbl IN ({marks})", tuple(stats))
+    rows = [(name, index, stat) for name, table_rows in stats.items() for index, stat in table_rows]
+    if rows:
+        conn.exec_driver_sql("INSERT INTO main.sqlite_stat1 (tbl, idx, stat) VALUES (?, ?, ?)", rows)
 
 
 def _start_side(conn: Connection, side: Path, list_cols: tuple[np.ndarray, np.ndarray, Sequence[str]],
@@ -513,7 +507,9 @@ def _copy_side(conn: Connection, side: Path, process: subprocess.Popen[bytes]) -
         last = err.strip().splitlines()[-1:] or [f"exit status {process.returncode}"]
         raise AudienceError(f"the interactions could not be written (nothing was changed): {last[0]}")
     with bulk.phase("copy the side file's tables and statistics", "adding the interactions and list subscriptions"):
-        _copy_file(conn, side / SIDE_FILE, _SIDE_SCHEMA, (t.contact_lists.name, t.interactions.name))
+        stats = json.loads((side / STATS_FILE).read_text(encoding="utf-8"))
+        _copy_file(conn, side / SIDE_FILE, _SIDE_SCHEMA, {name: stats.get(name, [])
+                                                           for name in (t.contact_lists.name, t.interactions.name)})
 
 
 __all__ = ["accounts_of", "read_base", "rows_among", "write_base"]

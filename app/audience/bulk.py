@@ -15,6 +15,8 @@ import numpy as np
 from sqlalchemy import Connection, Index, Table
 from sqlalchemy.schema import CreateIndex
 
+from app.audience.pages import stat_text
+
 CHUNK_ROWS = 50_000
 # the phases of a load, recorded when a benchmark sets a list here: (phase, wall seconds, loading thread's CPU)
 PHASES: list[tuple[str, float, float]] | None = None
@@ -214,17 +216,15 @@ def index_stats(n_rows: int, keys: Sequence[np.ndarray]) -> str:
     """The `sqlite_stat1.stat` text ANALYZE writes for an index of `n_rows` rows whose key columns have the
     equality codes `keys` (in index order): the row count, then for each key prefix the average rows per
     distinct value, rounded up as SQLite does (and 2 read as 1 when nearly every row is distinct)."""
-    numbers = [n_rows]
+    distinct = []
     if n_rows:
         order = np.lexsort(list(keys)[::-1])
         changed = np.zeros(n_rows - 1, dtype=bool)
         for k in keys:
             s = k[order]
             changed |= s[1:] != s[:-1]
-            distinct = int(changed.sum()) + 1
-            value = (n_rows + distinct - 1) // distinct
-            numbers.append(1 if value == 2 and n_rows * 10 <= distinct * 11 else value)
-    return " ".join(str(v) for v in numbers)
+            distinct.append(int(changed.sum()) + 1)
+    return stat_text(n_rows, distinct)
 
 
 def stat_rows(driver: Any, table: str, n_rows: int, columns: Mapping[str, KeyColumn]) -> list[tuple[str, str]]:

@@ -744,17 +744,20 @@ def _write_index_tree(pages: _Pages, index: _Index, info: _File, source: _Source
 # --- the whole --------------------------------------------------------------------------------------------------
 
 def write_tables(path: str | os.PathLike[str], tables: Mapping[str, Mapping[str, PageColumn]],
-                 rowids: Mapping[str, np.ndarray] | None = None) -> None:
+                 rowids: Mapping[str, np.ndarray] | None = None) -> dict[str, list[tuple[str | None, str]]]:
     """Write rows into the empty tables of the SQLite file at `path`, with their indexes.
 
     `tables` maps each table to its columns (a column not given is NULL); a table's INTEGER PRIMARY KEY column,
     when it has one, gives its rowids (any order: rows are stored by rowid), else `rowids[table]` does, else
     they are 1, 2, ... in the order given. No connection may have the file open while it is written.
-    Raises NotPageable, with the file unchanged, for what it does not write (see the module's text).
+    Raises NotPageable, with the file unchanged, for what it does not write (see the module's text). Returns
+    each table's `sqlite_stat1` rows, (index, stat), as ANALYZE without an analysis limit would write them (from
+    the sorted entries: no second pass over the rows); nothing is written into the file's own sqlite_stat1.
     """
     path = Path(path)
     info = _describe(path, list(tables))
     plans = []
+    stats: dict[str, list[tuple[str | None, str]]] = {name: [] for name in tables}
     for name, columns in tables.items():
         table = info.tables[name]
         unknown = set(columns) - set(table.columns)
@@ -798,16 +801,27 @@ def write_tables(path: str | os.PathLike[str], tables: Mapping[str, Mapping[str,
                 column_keys += [value, flag] if bool(encs[c].null.any()) else [value]
             keys += _packed(column_keys)
             entry_order = np.lexsort(keys) if n else np.arange(n, dtype=np.int64)
+            # where each key prefix changes between neighbouring entries (NULL equal to NULL, as ANALYZE counts)
+            changes = []
+            if n > 1:
+                changed = np.zeros(n - 1, dtype=bool)
+                for c, coll in zip(index.columns, index.collations):
+                    for key in _sort_keys(encs[c], coll):
+                        ks = key[entry_order]
+                        changed |= ks[1:] != ks[:-1]
+                    changes.append(changed.copy())
             if index.unique and n > 1:
-                same = np.ones(n - 1, dtype=bool)
-                for k in column_keys:
-                    ks = k[entry_order]
-                    same &= ks[1:] == ks[:-1]
+                keyed = np.ones(n - 1, dtype=bool)  # NULLs never clash in a UNIQUE index
                 for c in index.columns:
-                    same &= ~encs[c].null[entry_order][1:]
-                if same.any():
+                    keyed &= ~encs[c].null[entry_order][1:] & ~encs[c].null[entry_order][:-1]
+                if np.any(~changes[-1] & keyed):
                     raise NotPageable(f"{index.name}: a duplicate key in a UNIQUE index")
+            if n:
+                stats[name].append((index.name, stat_text(n, [int(ch.sum()) + 1 for ch in changes] if n > 1 else
+                                                          [1] * len(index.columns))))
             index_plans.append((index, [encs[c] for c in index.columns] + [rowid_enc], entry_order))
+        if n and not table.indexes:
+            stats[name].append((None, str(n)))
         plans.append((table, [encs[c] for c in table.columns], order, ids, index_plans, n))
     for table, _, _, _, _, _ in plans:
         if not _empty_root(path, info, table.root, _LEAF_TABLE) or not all(
@@ -832,6 +846,18 @@ def write_tables(path: str | os.PathLike[str], tables: Mapping[str, Mapping[str,
         os.pwrite(fd, counter, 92)  # (no sync: a scratch file, thrown away if the machine stops)
     finally:
         os.close(fd)
+    return stats
+
+
+def stat_text(n_rows: int, distinct: Sequence[int]) -> str:
+    """The `sqlite_stat1.stat` text ANALYZE writes for an index of `n_rows` rows with `distinct[k]` distinct
+    values of its first k + 1 key columns: the row count, then the average rows per distinct value of each key
+    prefix, rounded up as SQLite does (and 2 read as 1 when nearly every row is distinct)."""
+    numbers = [n_rows]
+    for d in distinct:
+        value = (n_rows + d - 1) // d
+        numbers.append(1 if value == 2 and n_rows * 10 <= d * 11 else value)
+    return " ".join(str(v) for v in numbers)
 
 
 def _empty_root(path: Path, info: _File, root: int, kind: int) -> bool:
@@ -841,4 +867,4 @@ def _empty_root(path: Path, info: _File, root: int, kind: int) -> bool:
     return len(head) == 8 and head[0] == kind and head[3] == 0 and head[4] == 0
 
 
-__all__ = ["Ints", "NotPageable", "PageColumn", "Reals", "Texts", "write_tables"]
+__all__ = ["Ints", "NotPageable", "PageColumn", "Reals", "Texts", "stat_text", "write_tables"]

@@ -10,9 +10,9 @@ alike, which they are: the side file's tables are made from the project file's o
 statistics (a full ANALYZE of the side file: the same rows and indexes give the same `sqlite_stat1` rows). The
 project file is changed only by the loader's one transaction; the side file is thrown away.
 
-Run: python -m app.audience.side_load FOLDER [PARENT-PID]  (FOLDER holds rows.npz and ddl.json; side.db is
-written there; if the loading process PARENT-PID dies first, the folder is removed). The loader runs `main`
-with the application's own folder first on sys.path.
+Run: python -m app.audience.side_load FOLDER [PARENT-PID]  (FOLDER holds rows.npz and ddl.json; side.db and
+stats.json are written there; if the loading process PARENT-PID dies first, the folder is removed). The loader runs
+`main` with the application's own folder first on sys.path.
 Imports neither SQLAlchemy nor the rest of the application's store.
 """
 
@@ -25,7 +25,7 @@ import sqlite3
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -34,6 +34,7 @@ from app.audience.base import second_texts
 from app.model.attributes import INTERACTION_KINDS
 
 SIDE_FILE = "side.db"
+STATS_FILE = "stats.json"  # the side tables' sqlite_stat1 rows: {table: [[index, stat], ...]}
 ROWS_FILE = "rows.npz"
 DDL_FILE = "ddl.json"
 TABLES = ("contact_lists", "interactions")
@@ -55,14 +56,14 @@ def list_rows(contact_ids: np.ndarray, codes: np.ndarray, names: Sequence[str]) 
     return zip(contact_ids.tolist(), np.array(list(names), dtype=object)[codes].tolist() if len(codes) else [])
 
 
-def moment_texts(values: np.ndarray, unit: str) -> pages.Texts:
+def moment_texts(values: np.ndarray, unit: Literal["D", "s"]) -> pages.Texts:
     """Whole days ("D") or seconds ("s") since 1970 (float NaN: none) as the texts the project file stores
     ('YYYY-MM-DD', 'YYYY-MM-DDTHH:MM:SS'), for the page writer: each distinct moment formatted once, and ranked by
     its number when every text has the same width (then text order is time order)."""
     v = np.asarray(values)
     ok = ~np.isnan(v) if v.dtype.kind == "f" else np.ones(len(v), dtype=bool)
     unique, inverse = np.unique(v[ok].astype(np.int64), return_inverse=True)
-    texts = np.datetime_as_string(unique.astype(f"datetime64[{unit}]"), unit=unit).tolist()
+    texts = cast(list[str], np.datetime_as_string(cast(Any, unique.astype(f"datetime64[{unit}]")), unit=unit).tolist())
     codes = np.full(len(v), -1, dtype=np.int64)
     codes[ok] = inverse.reshape(-1)
     same_width = len({len(x) for x in texts}) <= 1 and not any(x.startswith("-") for x in texts[:1])
@@ -110,20 +111,24 @@ def write_side(folder: Path, parent: int | None = None) -> None:
         con.execute("COMMIT")
     finally:
         con.close()
+    # with the planner's statistics of both tables, as a full ANALYZE of the project file would write them
+    # (same rows, same indexes): the loader writes them with the tables, so that process need not gather them
     try:
-        pages.write_tables(path, side_columns(data, ddl["lists"]))
+        stats = pages.write_tables(path, side_columns(data, ddl["lists"]))
     except pages.NotPageable:
         _insert_side(path, ddl, data, parent)
+        con = _scratch_connection(path, int(ddl["page_size"]))
+        try:
+            con.execute("PRAGMA analysis_limit = 0")
+            con.execute("ANALYZE")
+            stats = {name: [] for name in TABLES}
+            for tbl, idx, stat in con.execute("SELECT tbl, idx, stat FROM sqlite_stat1"):
+                stats.setdefault(tbl, []).append((idx, stat))
+        finally:
+            con.close()
     if parent is not None and os.getppid() != parent:
         raise Orphaned
-    # the planner's statistics of both tables, as a full ANALYZE of the project file would write them (same
-    # rows, same indexes); the loader copies them with the tables, so that process need not gather them
-    con = _scratch_connection(path, int(ddl["page_size"]))
-    try:
-        con.execute("PRAGMA analysis_limit = 0")
-        con.execute("ANALYZE")
-    finally:
-        con.close()
+    (folder / STATS_FILE).write_text(json.dumps(stats), encoding="utf-8")
 
 
 def _scratch_connection(path: Path, page_size: int) -> sqlite3.Connection:
