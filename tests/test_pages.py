@@ -243,3 +243,21 @@ def test_a_small_page_size_makes_deep_trees_that_still_read_back(tmp_path: Path)
     paged = _read(tmp_path / "paged.db")
     assert paged["check"] == [("ok",)]
     assert paged == _read(tmp_path / "plain.db")
+
+
+@pytest.mark.parametrize(("unit", "lo", "hi"), [("s", -62135596800, 253402300799), ("D", -719162, 2932896),
+                                                ("s", 0, 2 * 10**9), ("D", -800000, 2900000)])
+def test_moments_as_texts_are_what_numpy_writes(unit: str, lo: int, hi: int) -> None:
+    """Years 1 to 9999 as a matrix of digits, others (negative years here) as strings: the same texts."""
+    from app.audience.side_load import moment_texts
+
+    rng = np.random.default_rng(lo % 1000)
+    values = rng.integers(lo, hi, 5000).astype(np.float64)
+    values[::9] = np.nan
+    values[1], values[2] = lo, hi
+    texts = moment_texts(values, unit)  # type: ignore[arg-type]
+    decoded = ([bytes(row).decode() for row in texts.values] if isinstance(texts.values, np.ndarray)
+               else list(texts.values))
+    assert isinstance(texts.values, np.ndarray) == (lo >= (-719162 if unit == "D" else -62135596800))
+    assert [None if c < 0 else decoded[c] for c in texts.codes] == [
+        None if np.isnan(x) else str(np.datetime_as_string(np.datetime64(int(x), unit), unit=unit)) for x in values]

@@ -56,10 +56,12 @@ class Reals:
 @dataclass(frozen=True)
 class Texts:
     """Texts as codes into `values` (-1: NULL; values may repeat). `ranks`, when the caller knows it, is each
-    value's place in the BINARY and NOCASE order alike (equal texts equal ranks): it saves sorting many values."""
+    value's place in the BINARY and NOCASE order alike (equal texts equal ranks): it saves sorting many values.
+    `values` may also be a matrix of ASCII bytes, a value a row, every value as wide as the matrix (texts made
+    with NumPy, such as ISO dates, never become Python strings)."""
 
     codes: np.ndarray
-    values: Sequence[str]
+    values: Sequence[str] | np.ndarray
     ranks: np.ndarray | None = None
 
 
@@ -245,6 +247,8 @@ def _encode(col: PageColumn | None, n: int, where: str, affinity: str, format4: 
     codes = np.asarray(col.codes, dtype=np.int64)
     if len(codes) != n:
         raise NotPageable(f"{where}: {len(codes)} values for {n} rows")
+    if isinstance(col.values, np.ndarray):
+        return _encode_matrix(col, codes, n, where, affinity)
     values = list(col.values)
     if affinity in ("INTEGER", "REAL", "NUMERIC") and any(
             v.strip()[:1] in ("", "+", "-", ".") or v.strip()[:1].isdigit() for v in values):
@@ -280,11 +284,34 @@ def _encode(col: PageColumn | None, n: int, where: str, affinity: str, format4: 
     return enc
 
 
+def _encode_matrix(col: Texts, codes: np.ndarray, n: int, where: str, affinity: str) -> _Enc:
+    """Texts given as a matrix of ASCII bytes, one value a row, all as wide as the matrix."""
+    matrix = np.ascontiguousarray(col.values, dtype=np.uint8)
+    if matrix.ndim != 2 or affinity not in ("TEXT", "BLOB"):
+        raise NotPageable(f"{where}: a matrix of texts is taken for a TEXT column only")
+    if matrix.size and (int(matrix.max()) >= 0x80 or int(matrix.min()) == 0):
+        raise NotPageable(f"{where}: a matrix of texts holds only ASCII characters, without NUL")
+    k, width = matrix.shape
+    null = codes < 0
+    if k == 0 and not null.all():
+        raise NotPageable(f"{where}: codes without values")
+    safe = np.where(null, 0, codes)
+    length = np.where(null, 0, width).astype(np.int64)
+    serial = np.where(null, 0, 2 * width + 13).astype(np.int64)
+    rows = np.arange(max(k, 1), dtype=np.int64)
+    pad = matrix if k else np.zeros((1, width), dtype=np.uint8)
+    return _Enc(serial, pad.reshape(-1), rows[safe] * width, length, null, safe, col, pad, safe,
+                np.zeros(n, dtype=np.int64))
+
+
 def _text_ranks(col: Texts, collation: str) -> np.ndarray:
     """Each value's place in `collation` order (equal texts, equal places)."""
     if col.ranks is not None:
         return np.asarray(col.ranks, dtype=np.int64)
-    keys = [v.encode("utf-8") for v in col.values]
+    if isinstance(col.values, np.ndarray):
+        keys = [bytes(row) for row in np.asarray(col.values, dtype=np.uint8)]
+    else:
+        keys = [v.encode("utf-8") for v in col.values]
     if collation == "NOCASE":  # SQLite folds ASCII letters only, as bytes.lower does
         keys = [k.lower() for k in keys]
     order = sorted(range(len(keys)), key=keys.__getitem__)

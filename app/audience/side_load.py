@@ -58,16 +58,35 @@ def list_rows(contact_ids: np.ndarray, codes: np.ndarray, names: Sequence[str]) 
 
 def moment_texts(values: np.ndarray, unit: Literal["D", "s"]) -> pages.Texts:
     """Whole days ("D") or seconds ("s") since 1970 (float NaN: none) as the texts the project file stores
-    ('YYYY-MM-DD', 'YYYY-MM-DDTHH:MM:SS'), for the page writer: each distinct moment formatted once, and ranked by
-    its number when every text has the same width (then text order is time order)."""
+    ('YYYY-MM-DD', 'YYYY-MM-DDTHH:MM:SS', as np.datetime_as_string writes them), for the page writer: each distinct
+    moment once, ranked by its number. Years 0 to 9999 (all of the same width, so that text order is time order)
+    are written as a matrix of digits by NumPy; others as strings, left for the writer to rank."""
     v = np.asarray(values)
     ok = ~np.isnan(v) if v.dtype.kind == "f" else np.ones(len(v), dtype=bool)
     unique, inverse = np.unique(v[ok].astype(np.int64), return_inverse=True)
-    texts = cast(list[str], np.datetime_as_string(cast(Any, unique.astype(f"datetime64[{unit}]")), unit=unit).tolist())
     codes = np.full(len(v), -1, dtype=np.int64)
     codes[ok] = inverse.reshape(-1)
-    same_width = len({len(x) for x in texts}) <= 1 and not any(x.startswith("-") for x in texts[:1])
-    return pages.Texts(codes, texts, np.arange(len(texts), dtype=np.int64) if same_width else None)
+    moments = unique.astype(f"datetime64[{unit}]")
+    years = moments.astype("datetime64[Y]").astype(np.int64) + 1970
+    if len(unique) and (years[0] < 0 or years[-1] > 9999):
+        texts = cast(list[str], np.datetime_as_string(cast(Any, moments), unit=unit).tolist())
+        return pages.Texts(codes, texts)
+    months = moments.astype("datetime64[M]")
+    days = moments.astype("datetime64[D]")
+    fields = [(years, 4), (months.astype(np.int64) % 12 + 1, 2), ((days - months).astype(np.int64) + 1, 2)]
+    if unit == "s":
+        seconds = (moments - days).astype(np.int64)
+        fields += [(seconds // 3600, 2), (seconds // 60 % 60, 2), (seconds % 60, 2)]
+    matrix = np.empty((len(unique), 10 if unit == "D" else 19), dtype=np.uint8)
+    at = 0
+    for i, (number, digits) in enumerate(fields):
+        if i:  # the separator before this field
+            matrix[:, at] = ord("-") if i < 3 else ord("T") if i == 3 else ord(":")
+            at += 1
+        for d in range(digits):
+            matrix[:, at + d] = ord("0") + number // 10 ** (digits - 1 - d) % 10
+        at += digits
+    return pages.Texts(codes, matrix, np.arange(len(unique), dtype=np.int64))
 
 
 def side_columns(data: Any, lists: Sequence[str]) -> dict[str, dict[str, pages.PageColumn]]:
