@@ -198,6 +198,11 @@ class _Enc:
     unit: np.ndarray | None = None
     skip: np.ndarray | None = None
     tail: bool = False  # the body is the last `length` bytes of its matrix row (integers), else the first
+    fixed: bool = False  # every row's body is as wide as its matrix row
+    slen: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # its serial type's varint length
+
+    def __post_init__(self) -> None:
+        self.slen = _vlen(self.serial)
 
 
 _INT_WIDTH = np.array([0, 1, 2, 3, 4, 6, 8, 8, 0, 0], dtype=np.int64)
@@ -215,7 +220,7 @@ def _ints(values: np.ndarray, null: np.ndarray, format4: bool) -> _Enc:
     width = _INT_WIDTH[serial]
     src = v.astype(">i8").view(np.uint8)
     rows = np.arange(len(v), dtype=np.int64)
-    return _Enc(serial, src, rows * 8 + 8 - width, width, null, v, None, src.reshape(-1, 8), rows, 8 - width, True)
+    return _Enc(serial, src, rows * 8 + 8 - width, width, null, v, None, src.reshape(-1, 8), None, 8 - width, True)
 
 
 def _encode(col: PageColumn | None, n: int, where: str, affinity: str, format4: bool) -> _Enc:
@@ -243,7 +248,7 @@ def _encode(col: PageColumn | None, n: int, where: str, affinity: str, format4: 
         src = v.astype(">f8").view(np.uint8)
         rows = np.arange(n, dtype=np.int64)
         return _Enc(serial, src, rows * 8, np.where(null, 0, 8).astype(np.int64), null, np.where(null, 0.0, v), col,
-                    src.reshape(-1, 8), rows, np.zeros(n, dtype=np.int64))
+                    src.reshape(-1, 8), None, np.zeros(n, dtype=np.int64), fixed=not null.any())
     codes = np.asarray(col.codes, dtype=np.int64)
     if len(codes) != n:
         raise NotPageable(f"{where}: {len(codes)} values for {n} rows")
@@ -301,7 +306,7 @@ def _encode_matrix(col: Texts, codes: np.ndarray, n: int, where: str, affinity: 
     rows = np.arange(max(k, 1), dtype=np.int64)
     pad = matrix if k else np.zeros((1, width), dtype=np.uint8)
     return _Enc(serial, pad.reshape(-1), rows[safe] * width, length, null, safe, col, pad, safe,
-                np.zeros(n, dtype=np.int64))
+                np.zeros(n, dtype=np.int64), fixed=not null.any())
 
 
 def _text_ranks(col: Texts, collation: str) -> np.ndarray:
@@ -438,13 +443,14 @@ class _Source:
         return self.data[self.head_at:self.head_at + size]
 
 
-def _cells(source: _Source, encs: Sequence[_Enc], rows: np.ndarray, rowids: np.ndarray | None, max_payload: int,
-           where: str) -> tuple[np.ndarray, np.ndarray]:
-    """The cells of `rows` in that order: (bytes, offsets with the end appended). With `rowids`, table leaf
-    cells (payload size, rowid, record); without, index cells (payload size, record)."""
-    m = len(rows)
+def _cells(source: _Source, encs: Sequence[_Enc], rows: np.ndarray | slice, rowids: np.ndarray | None,
+           max_payload: int, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """The cells of `rows` (row numbers, or a slice of consecutive rows) in that order: (bytes, offsets with the
+    end appended). With `rowids`, table leaf cells (payload size, rowid, record); without, index cells (payload
+    size, record)."""
+    m = rows.stop - rows.start if isinstance(rows, slice) else len(rows)
     serial = [e.serial[rows] for e in encs]
-    slen = [_vlen(s) for s in serial]
+    slen = [e.slen[rows] for e in encs]
     blen = [e.length[rows] for e in encs]
     head = np.sum(slen, axis=0) if encs else np.zeros(m, dtype=np.int64)
     head_len = np.where(head + 1 <= 127, head + 1, head + 2)
@@ -464,8 +470,8 @@ def _cells(source: _Source, encs: Sequence[_Enc], rows: np.ndarray, rowids: np.n
         widths = [cast(np.ndarray, e.pad).shape[1] for e in encs]
         first = int(lead.max())
         if m * (first + sum(widths)) <= 3 * int(offsets[-1]) + (1 << 24):
-            return _padded_cells(encs, rows, serial, slen, blen, (payload, plen), (rowids, rlen),
-                                 (head_len, hl_len), lead=lead, widths=widths), offsets
+            leading = [(payload, plen), *([(rowids, rlen)] if rowids is not None else []), (head_len, hl_len)]
+            return _padded_cells(encs, rows, m, serial, slen, blen, leading, widths), offsets
     # each cell's leading bytes (payload size, rowid, record header) written into the source's spare room
     lead_at = np.zeros(m + 1, dtype=np.int64)
     np.cumsum(lead, out=lead_at[1:])
@@ -497,41 +503,50 @@ def _cells(source: _Source, encs: Sequence[_Enc], rows: np.ndarray, rowids: np.n
     return source.data[where_from], offsets
 
 
-def _padded_cells(encs: Sequence[_Enc], rows: np.ndarray, serial: Sequence[np.ndarray], slen: Sequence[np.ndarray],
-                  blen: Sequence[np.ndarray], *leading: tuple[np.ndarray | None, np.ndarray], lead: np.ndarray,
-                  widths: Sequence[int]) -> np.ndarray:
-    """The cells of `rows` laid out as a matrix, a row per cell and a slot per piece at its widest, then the
-    bytes in use read out in order with one mask: row-sized copies instead of a position per byte."""
-    m = len(rows)
-    first = int(lead.max())
-    width = first + sum(widths)
-    padded = np.empty((m, width), dtype=np.uint8)
-    used = np.empty((m, width), dtype=bool)
-    heads = np.zeros(m * first, dtype=np.uint8)
-    pos = np.arange(m, dtype=np.int64) * first
-    for values, lens in leading:
-        if values is not None:
-            _put_varints(heads, pos, values, lens)
-            pos = pos + lens
-    for s, n in zip(serial, slen):
-        _put_varints(heads, pos, s, n)
-        pos = pos + n
-    padded[:, :first] = heads.reshape(m, first)
-    np.less(np.arange(first, dtype=np.int16), lead.astype(np.int16)[:, None], out=used[:, :first])
-    at = first
+def _varint_slot(padded: np.ndarray, used: np.ndarray, at: int, v: np.ndarray, lens: np.ndarray, width: int) -> None:
+    """Varints (big-endian, 7 bits a byte) left-aligned in columns at..at+width of the matrix."""
+    if width == 1:
+        padded[:, at] = v
+        used[:, at] = True
+        return
+    for j in range(width):
+        shift = np.maximum(7 * (lens - 1 - j), 0)
+        padded[:, at + j] = ((v >> shift) & 0x7F) | np.where(lens - 1 > j, 0x80, 0)
+        np.greater(lens, j, out=used[:, at + j])
+
+
+def _padded_cells(encs: Sequence[_Enc], rows: np.ndarray | slice, m: int, serial: Sequence[np.ndarray],
+                  slen: Sequence[np.ndarray], blen: Sequence[np.ndarray],
+                  leading: Sequence[tuple[np.ndarray, np.ndarray]], widths: Sequence[int]) -> np.ndarray:
+    """The cells of `rows` laid out as a matrix, a row per cell and a slot per piece (each varint, each body) at
+    its widest, then the bytes in use read out in order with one mask: row-sized copies instead of a position
+    per byte."""
+    varint_widths = [int(lens.max()) for _, lens in leading] + [int(n.max()) for n in slen]
+    padded = np.empty((m, sum(varint_widths) + sum(widths)), dtype=np.uint8)
+    used = np.empty(padded.shape, dtype=bool)
+    at = 0
+    for (v, lens), w in zip([*leading, *zip(serial, slen)], varint_widths):
+        _varint_slot(padded, used, at, v, lens, w)
+        at += w
     for e, b, w in zip(encs, blen, widths):
         if w == 0:
             continue
-        pad, unit, skip = cast(np.ndarray, e.pad), cast(np.ndarray, e.unit), cast(np.ndarray, e.skip)
-        # whole rows of the matrix as single items: np.take copies each at once
-        block = np.take(np.ascontiguousarray(pad).view(f"V{w}").reshape(-1), unit[rows])
-        padded[:, at:at + w] = block.view(np.uint8).reshape(m, w)
-        kind = np.int16 if w < 32768 else np.int64
-        step = np.arange(w, dtype=kind)
-        if e.tail:  # integers: the last `b` of their 8 bytes
-            np.greater_equal(step, skip[rows].astype(kind)[:, None], out=used[:, at:at + w])
-        else:  # from the first byte, `b` of them
-            np.less(step, b.astype(kind)[:, None], out=used[:, at:at + w])
+        pad = cast(np.ndarray, e.pad)
+        if e.unit is None and isinstance(rows, slice):  # row i of the matrix is row i of the table
+            padded[:, at:at + w] = pad[rows]
+        else:  # whole rows of the matrix as single items: np.take copies each at once
+            unit = rows if e.unit is None else e.unit[rows]
+            block = np.take(np.ascontiguousarray(pad).view(f"V{w}").reshape(-1), unit)
+            padded[:, at:at + w] = block.view(np.uint8).reshape(m, w)
+        if e.fixed:  # every value as wide as its slot
+            used[:, at:at + w] = True
+        else:
+            kind = np.int16 if w < 32768 else np.int64
+            step = np.arange(w, dtype=kind)
+            if e.tail:  # integers: the last `b` of their 8 bytes
+                np.greater_equal(step, (w - b).astype(kind)[:, None], out=used[:, at:at + w])
+            else:  # from the first byte, `b` of them
+                np.less(step, b.astype(kind)[:, None], out=used[:, at:at + w])
         at += w
     return padded[used]
 
@@ -637,8 +652,9 @@ def _greedy(sizes: np.ndarray, room: int, promote: bool) -> list[tuple[int, int]
 
 
 def _write_table_tree(pages: _Pages, table: _Table, info: _File, source: _Source, encs: Sequence[_Enc],
-                      order: np.ndarray, ids: np.ndarray) -> None:
-    """A table b-tree: rows `order` (ascending rowids `ids[order]`), leaves filled in turn, then interior pages."""
+                      order: np.ndarray, ids: np.ndarray, consecutive: bool) -> None:
+    """A table b-tree: rows `order` (ascending rowids `ids[order]`; `consecutive`: order is 0, 1, 2, ...), leaves
+    filled in turn, then interior pages."""
     size = info.page_size
     n = len(order)
     leaves: list[tuple[int, int]] = []  # (page number, largest rowid in it)
@@ -648,7 +664,9 @@ def _write_table_tree(pages: _Pages, table: _Table, info: _File, source: _Source
         at = np.concatenate((pending, np.arange(lo, min(lo + CHUNK_ROWS, n), dtype=np.int64)))
         rows = order[at]
         last = lo + CHUNK_ROWS >= n
-        buf, offsets = _cells(source, encs, rows, ids[rows], size - 35, table.name)
+        # rows in table order are consecutive (the pending ones precede the chunk): a slice, read without copies
+        taken: np.ndarray | slice = slice(int(rows[0]), int(rows[-1]) + 1) if consecutive else rows
+        buf, offsets = _cells(source, encs, taken, ids[taken], size - 35, table.name)
         runs = _greedy(np.diff(offsets) + 2, size - 8, promote=False)
         if not last:
             pending, runs = at[runs[-1][0]:], runs[:-1]
@@ -862,7 +880,7 @@ def write_tables(path: str | os.PathLike[str], tables: Mapping[str, Mapping[str,
                 continue
             source = _Source([*encs_t, *(e for _, encs_i, _ in index_plans for e in encs_i)])
             rows = np.arange(n, dtype=np.int64) if order is None else order
-            _write_table_tree(pages, table, info, source, encs_t, rows, ids)
+            _write_table_tree(pages, table, info, source, encs_t, rows, ids, order is None)
             for index, encs_i, entry_order in index_plans:
                 _write_index_tree(pages, index, info, source, encs_i, entry_order)
         # the header: the new size, and a new change counter (the size counts only when the two agree)
