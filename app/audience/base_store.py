@@ -13,7 +13,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, cast
 
@@ -317,7 +317,8 @@ def write_base(conn: Connection, base: ContactBase, side: Path | None = None, *,
             for table in (t.interactions, t.contact_lists, t.segment_members, t.contacts, t.accounts):
                 conn.execute(delete(table))
         conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
-        with bulk.bulk_pragmas(conn):
+        # (a large load: the file's new pages go to disk as they are written, not all at the commit)
+        with bulk.bulk_pragmas(conn), bulk.flushing(driver) if parallel else nullcontext():
             process = None
             if parallel:
                 assert side is not None

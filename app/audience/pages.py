@@ -535,7 +535,7 @@ def _padded_cells(encs: Sequence[_Enc], rows: np.ndarray | slice, m: int, serial
         if e.unit is None and isinstance(rows, slice):  # row i of the matrix is row i of the table
             padded[:, at:at + w] = pad[rows]
         else:  # whole rows of the matrix as single items: np.take copies each at once
-            unit = rows if e.unit is None else e.unit[rows]
+            unit = cast(np.ndarray, rows) if e.unit is None else e.unit[rows]
             block = np.take(np.ascontiguousarray(pad).view(f"V{w}").reshape(-1), unit)
             padded[:, at:at + w] = block.view(np.uint8).reshape(m, w)
         if e.fixed:  # every value as wide as its slot
