@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,6 +200,7 @@ class _Enc:
     skip: np.ndarray | None = None
     tail: bool = False  # the body is the last `length` bytes of its matrix row (integers), else the first
     fixed: bool = False  # every row's body is as wide as its matrix row
+    ranks: np.ndarray | None = None  # numbers' ranks among themselves (made for the first index that needs them)
     slen: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # its serial type's varint length
 
     def __post_init__(self) -> None:
@@ -362,6 +364,10 @@ def _sort_keys(enc: _Enc, collation: str) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(col, Texts):
         ranks = _text_ranks(col, collation)
         value = ranks[enc.sort] if len(ranks) else np.zeros(len(enc.sort), dtype=np.int64)
+    elif isinstance(col, Reals):  # numbers as their ranks: whole numbers pack with the other keys of the index
+        if enc.ranks is None:
+            enc.ranks = np.unique(enc.sort, return_inverse=True)[1].reshape(-1).astype(np.int64)
+        value = enc.ranks
     else:
         value = enc.sort
     return (~enc.null).astype(np.int8), np.where(enc.null, 0, value)  # NULLs tie: the next key decides
@@ -631,11 +637,11 @@ def _greedy(sizes: np.ndarray, room: int, promote: bool) -> list[tuple[int, int]
     `promote`, the item after each run but the last goes up to the parent and the next run starts after it. The
     last run is never empty."""
     n = len(sizes)
-    cum = np.concatenate(([0], np.cumsum(sizes)))
+    cum = np.concatenate(([0], np.cumsum(sizes))).tolist()  # bisect on a list: a page costs a microsecond
     runs: list[tuple[int, int]] = []
     a = 0
     while a < n:
-        b = int(np.searchsorted(cum, cum[a] + room, side="right")) - 1
+        b = bisect_right(cum, cum[a] + room) - 1
         if b <= a:
             raise NotPageable("an entry larger than a page")
         runs.append((a, min(b, n)))
