@@ -261,3 +261,20 @@ def test_moments_as_texts_are_what_numpy_writes(unit: str, lo: int, hi: int) -> 
     assert isinstance(texts.values, np.ndarray) == (lo >= (-719162 if unit == "D" else -62135596800))
     assert [None if c < 0 else decoded[c] for c in texts.codes] == [
         None if np.isnan(x) else str(np.datetime_as_string(np.datetime64(int(x), unit), unit=unit)) for x in values]
+
+
+def test_a_failure_while_the_trees_are_written_leaves_the_file_as_it_was(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "f.db"
+    _make(path)
+    before = _digest(path)
+    real = pages._write_index_tree
+
+    def failing(*args: Any) -> None:
+        real(*args)  # pages after the end are written, then it fails
+        raise OSError("the disk is full")
+
+    monkeypatch.setattr(pages, "_write_index_tree", failing)
+    with pytest.raises(OSError, match="disk is full"):
+        write_tables(path, _columns(_data(3000, seed=2)))
+    assert _digest(path) == before  # the roots and the header were not written; the new pages were cut off

@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -416,6 +418,7 @@ class _Source:
     def __init__(self, encs: Sequence[_Enc]) -> None:
         self.encs = encs
         self._data: np.ndarray | None = None
+        self.lock = threading.Lock()  # one chunk at a time in the room for headers (trees run on several threads)
 
     @property
     def data(self) -> np.ndarray:
@@ -478,6 +481,19 @@ def _cells(source: _Source, encs: Sequence[_Enc], rows: np.ndarray | slice, rowi
         if m * (first + sum(widths)) <= 3 * int(offsets[-1]) + (1 << 24):
             leading = [(payload, plen), *([(rowids, rlen)] if rowids is not None else []), (head_len, hl_len)]
             return _padded_cells(encs, rows, m, serial, slen, blen, leading, widths), offsets
+    with source.lock:
+        return _gathered_cells(source, encs, rows, m, rowids, serial, slen, blen, offsets,
+                               (payload, plen), (rlen, head_len, hl_len, lead, body))
+
+
+def _gathered_cells(source: _Source, encs: Sequence[_Enc], rows: np.ndarray | slice, m: int,
+                    rowids: np.ndarray | None, serial: Sequence[np.ndarray], slen: Sequence[np.ndarray],
+                    blen: Sequence[np.ndarray], offsets: np.ndarray, sizes: tuple[np.ndarray, np.ndarray],
+                    more: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The cells as one gather from the source, position by position (for texts too wide for a matrix)."""
+    payload, plen = sizes
+    rlen, head_len, hl_len, lead, body = more
     # each cell's leading bytes (payload size, rowid, record header) written into the source's spare room
     lead_at = np.zeros(m + 1, dtype=np.int64)
     np.cumsum(lead, out=lead_at[1:])
@@ -565,14 +581,17 @@ class _Pages:
     def __init__(self, fd: int, info: _File) -> None:
         self.fd, self.size, self.last = fd, info.page_size, info.pages
         self.lock_page = 0x40000000 // info.page_size + 1
+        self.roots: dict[int, bytes] = {}  # written last, once every tree is done
+        self._taking = threading.Lock()
 
     def take(self, k: int) -> np.ndarray:
-        numbers = np.arange(self.last + 1, self.last + 1 + k, dtype=np.int64)
-        if k and numbers[0] <= self.lock_page <= numbers[-1]:
-            numbers[numbers >= self.lock_page] += 1
-        if k:
-            self.last = int(numbers[-1])
-        return numbers
+        with self._taking:  # (trees are written by several threads)
+            numbers = np.arange(self.last + 1, self.last + 1 + k, dtype=np.int64)
+            if k and numbers[0] <= self.lock_page <= numbers[-1]:
+                numbers[numbers >= self.lock_page] += 1
+            if k:
+                self.last = int(numbers[-1])
+            return numbers
 
     def write(self, numbers: np.ndarray, pages: np.ndarray) -> None:
         """Write pages (one row each) at their numbers (consecutive but for the lock-byte page)."""
@@ -586,6 +605,10 @@ class _Pages:
 
     def put(self, number: int, page: bytes) -> None:
         os.pwrite(self.fd, page, (number - 1) * self.size)
+
+    def root(self, number: int, page: bytes) -> None:
+        """A tree's root page: kept until every tree is written (it replaces a page the file already has)."""
+        self.roots[number] = page
 
 
 def _leaf_pages(kind: int, size: int, buf: np.ndarray, offsets: np.ndarray, runs: Sequence[tuple[int, int]]
@@ -686,7 +709,7 @@ def _write_table_tree(pages: _Pages, table: _Table, info: _File, source: _Source
         pages.write(numbers, built)
         leaves += [(int(p), int(ids[rows[hi - 1]])) for p, (_, hi) in zip(numbers, runs)]
     if first is not None:
-        pages.put(table.root, first[0].tobytes())
+        pages.root(table.root, first[0].tobytes())
         return
     level = leaves
     while True:
@@ -695,7 +718,7 @@ def _write_table_tree(pages: _Pages, table: _Table, info: _File, source: _Source
         groups = _children_groups(len(level), np.array([len(c) + 2 for c in cells], dtype=np.int64), size - 12)
         if len(groups) == 1:
             a, b = groups[0]
-            pages.put(table.root, _interior_page(_INTERIOR_TABLE, size, cells[a:b - 1], level[b - 1][0]))
+            pages.root(table.root, _interior_page(_INTERIOR_TABLE, size, cells[a:b - 1], level[b - 1][0]))
             return
         numbers = pages.take(len(groups))
         for number, (a, b) in zip(numbers, groups):
@@ -770,7 +793,7 @@ def _write_index_tree(pages: _Pages, index: _Index, info: _File, source: _Source
         for a, b in runs[:-1] if last else runs:
             promoted.append(buf[offsets[b]:offsets[b + 1]].tobytes())
     if single is not None:
-        pages.put(index.root, single.tobytes())
+        pages.root(index.root, single.tobytes())
         return
     if n == 0:
         return
@@ -783,7 +806,7 @@ def _write_index_tree(pages: _Pages, index: _Index, info: _File, source: _Source
         runs = _greedy(sizes, size - 12, promote=True)
         if len(runs) == 1:
             a, b = runs[0]
-            pages.put(index.root, _interior_page(_INTERIOR_INDEX, size, cells[a:b], children[b]))
+            pages.root(index.root, _interior_page(_INTERIOR_INDEX, size, cells[a:b], children[b]))
             return
         numbers = pages.take(len(runs))
         for number, (a, b) in zip(numbers, runs):
@@ -793,6 +816,19 @@ def _write_index_tree(pages: _Pages, index: _Index, info: _File, source: _Source
 
 
 # --- the whole --------------------------------------------------------------------------------------------------
+
+WORKERS = 2  # threads that sort the indexes and write the trees (NumPy lets go of the interpreter lock meanwhile)
+
+
+@dataclass
+class _Plan:
+    table: _Table
+    encs: dict[str, _Enc]
+    order: np.ndarray | None  # the rows in rowid order, when they are not given so
+    ids: np.ndarray
+    n: int
+    rowid: _Enc
+
 
 def write_tables(path: str | os.PathLike[str], tables: Mapping[str, Mapping[str, PageColumn]],
                  rowids: Mapping[str, np.ndarray] | None = None) -> dict[str, list[tuple[str | None, str]]]:
@@ -804,100 +840,140 @@ def write_tables(path: str | os.PathLike[str], tables: Mapping[str, Mapping[str,
     Raises NotPageable, with the file unchanged, for what it does not write (see the module's text). Returns
     each table's `sqlite_stat1` rows, (index, stat), as ANALYZE without an analysis limit would write them (from
     the sorted entries: no second pass over the rows); nothing is written into the file's own sqlite_stat1.
+    The file is changed only once every check has passed: new pages go after its end, and the root pages and
+    the header are written last (on any failure before, the file is cut back to its size).
     """
     path = Path(path)
     info = _describe(path, list(tables))
-    plans = []
-    stats: dict[str, list[tuple[str | None, str]]] = {name: [] for name in tables}
-    for name, columns in tables.items():
-        table = info.tables[name]
-        unknown = set(columns) - set(table.columns)
-        if unknown:
-            raise NotPageable(f"{name} has no column {sorted(unknown)[0]}")
-        lengths = {len(c.codes) if isinstance(c, Texts) else len(c.values) for c in columns.values()}
-        if len(lengths) > 1:
-            raise NotPageable(f"{name}: columns of different lengths")
-        n = lengths.pop() if lengths else 0
-        given = (rowids or {}).get(name)
-        if table.alias is not None and table.alias in columns:
-            alias = columns[table.alias]
-            if not isinstance(alias, Ints) or (alias.null is not None and np.any(alias.null)):
-                raise NotPageable(f"{name}.{table.alias}: the rowids must be whole numbers")
-            ids = np.asarray(alias.values, dtype=np.int64)
-        elif given is not None:
-            ids = np.asarray(given, dtype=np.int64)
-        else:
-            ids = np.arange(1, n + 1, dtype=np.int64)
-        if len(ids) != n:
-            raise NotPageable(f"{name}: {len(ids)} rowids for {n} rows")
-        order = np.argsort(ids, kind="stable") if n and np.any(ids[1:] < ids[:-1]) else None
-        sorted_ids = ids if order is None else ids[order]
-        if n and (sorted_ids[0] < 1 or np.any(sorted_ids[1:] == sorted_ids[:-1])):
-            raise NotPageable(f"{name}: rowids that are not distinct positive numbers")
-        encs = {}
-        for c in table.columns:
-            col = None if c == table.alias else columns.get(c)
-            encs[c] = _encode(col, n, f"{name}.{c}", table.affinity[c], info.format4)
-            if c in table.not_null and c != table.alias and bool(encs[c].null.any()):
-                raise NotPageable(f"{name}.{c}: NULL in a NOT NULL column")
-        rowid_enc = _ints(ids, np.zeros(n, dtype=bool), info.format4)
-        index_plans = []
-        for index in table.indexes:
-            # np.lexsort sorts by the last key first and is stable: rows already in rowid order need no rowid key,
-            # and a column without NULL no NULL-first key
-            keys: list[np.ndarray] = [] if order is None else [ids]
-            column_keys: list[np.ndarray] = []
-            for c, coll in reversed(list(zip(index.columns, index.collations))):
-                flag, value = _sort_keys(encs[c], coll)
-                column_keys += [value, flag] if bool(encs[c].null.any()) else [value]
-            keys += _packed(column_keys)
-            entry_order = np.lexsort(keys) if n else np.arange(n, dtype=np.int64)
-            # where each key prefix changes between neighbouring entries (NULL equal to NULL, as ANALYZE counts)
-            changes = []
-            if n > 1:
-                changed = np.zeros(n - 1, dtype=bool)
-                for c, coll in zip(index.columns, index.collations):
-                    for key in _sort_keys(encs[c], coll):
-                        ks = key[entry_order]
-                        changed |= ks[1:] != ks[:-1]
-                    changes.append(changed.copy())
-            if index.unique and n > 1:
-                keyed = np.ones(n - 1, dtype=bool)  # NULLs never clash in a UNIQUE index
-                for c in index.columns:
-                    keyed &= ~encs[c].null[entry_order][1:] & ~encs[c].null[entry_order][:-1]
-                if np.any(~changes[-1] & keyed):
-                    raise NotPageable(f"{index.name}: a duplicate key in a UNIQUE index")
-            if n:
-                stats[name].append((index.name, stat_text(n, [int(ch.sum()) + 1 for ch in changes] if n > 1 else
-                                                          [1] * len(index.columns))))
-            index_plans.append((index, [encs[c] for c in index.columns] + [rowid_enc], entry_order))
-        if n and not table.indexes:
-            stats[name].append((None, str(n)))
-        plans.append((table, [encs[c] for c in table.columns], order, ids, index_plans, n))
-    for table, _, _, _, _, _ in plans:
-        if not _empty_root(path, info, table.root, _LEAF_TABLE) or not all(
-                _empty_root(path, info, ix.root, _LEAF_INDEX) for ix in table.indexes):
-            raise NotPageable(f"{table.name} is not empty")
-    fd = os.open(path, os.O_RDWR)
-    try:
-        pages = _Pages(fd, info)
-        for table, encs_t, order, ids, index_plans, n in plans:
-            if n == 0:
-                continue
-            source = _Source([*encs_t, *(e for _, encs_i, _ in index_plans for e in encs_i)])
-            rows = np.arange(n, dtype=np.int64) if order is None else order
-            _write_table_tree(pages, table, info, source, encs_t, rows, ids, order is None)
-            for index, encs_i, entry_order in index_plans:
-                _write_index_tree(pages, index, info, source, encs_i, entry_order)
-        # the header: the new size, and a new change counter (the size counts only when the two agree)
-        os.ftruncate(fd, pages.last * info.page_size)  # the lock-byte page, if skipped last, is a hole of zeros
-        counter = ((info.counter + 1) & 0xFFFFFFFF).to_bytes(4, "big")
-        os.pwrite(fd, counter, 24)
-        os.pwrite(fd, pages.last.to_bytes(4, "big"), 28)
-        os.pwrite(fd, counter, 92)  # (no sync: a scratch file, thrown away if the machine stops)
-    finally:
-        os.close(fd)
+    plans = [_plan(info, name, columns, (rowids or {}).get(name)) for name, columns in tables.items()]
+    for plan in plans:
+        if not _empty_root(path, info, plan.table.root, _LEAF_TABLE) or not all(
+                _empty_root(path, info, ix.root, _LEAF_INDEX) for ix in plan.table.indexes):
+            raise NotPageable(f"{plan.table.name} is not empty")
+    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="pages") as pool:
+        # each index's entries in order, with its UNIQUE check and its statistics, before anything is written
+        sorting = [[pool.submit(_index_order, plan, index) for index in plan.table.indexes] for plan in plans]
+        orders = [[job.result() for job in jobs] for jobs in sorting]
+        stats: dict[str, list[tuple[str | None, str]]] = {}
+        for plan, done in zip(plans, orders):
+            stats[plan.table.name] = [(ix.name, stat) for ix, (_, stat) in zip(plan.table.indexes, done) if plan.n]
+            if plan.n and not plan.table.indexes:
+                stats[plan.table.name].append((None, str(plan.n)))
+        size = path.stat().st_size
+        fd = os.open(path, os.O_RDWR)
+        try:
+            pages = _Pages(fd, info)
+            jobs = []
+            for plan, done in zip(plans, orders):
+                if plan.n == 0:
+                    continue
+                table = plan.table
+                encs_t = [plan.encs[c] for c in table.columns]
+                index_encs = [[plan.encs[c] for c in ix.columns] + [plan.rowid] for ix in table.indexes]
+                source = _Source([*encs_t, *(e for encs in index_encs for e in encs)])
+                rows = np.arange(plan.n, dtype=np.int64) if plan.order is None else plan.order
+                jobs.append(pool.submit(_write_table_tree, pages, table, info, source, encs_t, rows, plan.ids,
+                                        plan.order is None))
+                for index, encs_i, (entry_order, _) in zip(table.indexes, index_encs, done):
+                    jobs.append(pool.submit(_write_index_tree, pages, index, info, source, encs_i, entry_order))
+            for job in jobs:
+                job.result()
+            for number, page in sorted(pages.roots.items()):
+                os.pwrite(fd, page, (number - 1) * info.page_size)
+            # the header: the new size, and a new change counter (the size counts only when the two agree)
+            os.ftruncate(fd, pages.last * info.page_size)  # the lock-byte page, if skipped last, is zeros
+            counter = ((info.counter + 1) & 0xFFFFFFFF).to_bytes(4, "big")
+            os.pwrite(fd, counter, 24)
+            os.pwrite(fd, pages.last.to_bytes(4, "big"), 28)
+            os.pwrite(fd, counter, 92)  # (no sync: a scratch file, thrown away if the machine stops)
+        except BaseException:
+            for job in jobs:
+                job.cancel()
+            pool.shutdown(wait=True)
+            os.ftruncate(fd, size)  # only pages after the end were written: the file is as it was
+            raise
+        finally:
+            os.close(fd)
     return stats
+
+
+def _plan(info: _File, name: str, columns: Mapping[str, PageColumn], given: np.ndarray | None) -> _Plan:
+    """A table's rows checked and encoded (NotPageable for what is not written)."""
+    table = info.tables[name]
+    unknown = set(columns) - set(table.columns)
+    if unknown:
+        raise NotPageable(f"{name} has no column {sorted(unknown)[0]}")
+    lengths = {len(c.codes) if isinstance(c, Texts) else len(c.values) for c in columns.values()}
+    if len(lengths) > 1:
+        raise NotPageable(f"{name}: columns of different lengths")
+    n = lengths.pop() if lengths else 0
+    if table.alias is not None and table.alias in columns:
+        alias = columns[table.alias]
+        if not isinstance(alias, Ints) or (alias.null is not None and np.any(alias.null)):
+            raise NotPageable(f"{name}.{table.alias}: the rowids must be whole numbers")
+        ids = np.asarray(alias.values, dtype=np.int64)
+    elif given is not None:
+        ids = np.asarray(given, dtype=np.int64)
+    else:
+        ids = np.arange(1, n + 1, dtype=np.int64)
+    if len(ids) != n:
+        raise NotPageable(f"{name}: {len(ids)} rowids for {n} rows")
+    order = np.argsort(ids, kind="stable") if n and np.any(ids[1:] < ids[:-1]) else None
+    sorted_ids = ids if order is None else ids[order]
+    if n and (sorted_ids[0] < 1 or np.any(sorted_ids[1:] == sorted_ids[:-1])):
+        raise NotPageable(f"{name}: rowids that are not distinct positive numbers")
+    encs = {}
+    for c in table.columns:
+        col = None if c == table.alias else columns.get(c)
+        encs[c] = _encode(col, n, f"{name}.{c}", table.affinity[c], info.format4)
+        if c in table.not_null and c != table.alias and bool(encs[c].null.any()):
+            raise NotPageable(f"{name}.{c}: NULL in a NOT NULL column")
+    plan = _Plan(table, encs, order, ids, n, _ints(ids, np.zeros(n, dtype=bool), info.format4))
+    # every record fits on its page (overflow pages are not written): checked before anything is
+    _fits([encs[c] for c in table.columns], info.page_size - 35, name)
+    for index in table.indexes:
+        _fits([encs[c] for c in index.columns] + [plan.rowid], (info.page_size - 12) * 64 // 255 - 23, index.name)
+    return plan
+
+
+def _fits(encs: Sequence[_Enc], max_payload: int, where: str) -> None:
+    if not encs or len(encs[0].serial) == 0:
+        return
+    head = np.sum([e.slen for e in encs], axis=0)
+    payload = np.where(head + 1 <= 127, head + 1, head + 2) + np.sum([e.length for e in encs], axis=0)
+    if int(payload.max()) > max_payload:
+        raise NotPageable(f"{where}: a row too large for one page (it needs overflow pages)")
+
+
+def _index_order(plan: _Plan, index: _Index) -> tuple[np.ndarray, str]:
+    """An index's entries in SQLite's order (rows), after its UNIQUE check, and its `sqlite_stat1` text."""
+    n, encs = plan.n, plan.encs
+    # np.lexsort sorts by the last key first and is stable: rows already in rowid order need no rowid key, and a
+    # column without NULL no NULL-first key
+    keys: list[np.ndarray] = [] if plan.order is None else [plan.ids]
+    column_keys: list[np.ndarray] = []
+    for c, coll in reversed(list(zip(index.columns, index.collations))):
+        flag, value = _sort_keys(encs[c], coll)
+        column_keys += [value, flag] if bool(encs[c].null.any()) else [value]
+    keys += _packed(column_keys)
+    entry_order = np.lexsort(keys) if n else np.arange(n, dtype=np.int64)
+    # where each key prefix changes between neighbouring entries (NULL equal to NULL, as ANALYZE counts)
+    changes = []
+    if n > 1:
+        changed = np.zeros(n - 1, dtype=bool)
+        for c, coll in zip(index.columns, index.collations):
+            for key in _sort_keys(encs[c], coll):
+                ks = key[entry_order]
+                changed |= ks[1:] != ks[:-1]
+            changes.append(changed.copy())
+    if index.unique and n > 1:
+        keyed = np.ones(n - 1, dtype=bool)  # NULLs never clash in a UNIQUE index
+        for c in index.columns:
+            keyed &= ~encs[c].null[entry_order][1:] & ~encs[c].null[entry_order][:-1]
+        if np.any(~changes[-1] & keyed):
+            raise NotPageable(f"{index.name}: a duplicate key in a UNIQUE index")
+    distinct = [int(ch.sum()) + 1 for ch in changes] if n > 1 else [1] * len(index.columns)
+    return entry_order, stat_text(n, distinct)
 
 
 def stat_text(n_rows: int, distinct: Sequence[int]) -> str:
