@@ -186,27 +186,39 @@ def _describe_table(con: sqlite3.Connection, name: str) -> _Table:
 
 @dataclass
 class _Enc:
-    """A column as record pieces: each row's serial type, and its body: `length` bytes of `src` from `start`."""
+    """A column as record pieces: each row's serial type, and its body: `length` bytes of `src` (`start_of`).
 
-    serial: np.ndarray  # int64
+    Per row it keeps only what the cells need (serial type, body length, varint length, NULL), in the narrowest
+    types; bodies stay in one array per column (`pad`: a matrix row per value or per row, for numbers their 8
+    big-endian bytes of which the last `length`; texts: the distinct values, left-aligned)."""
+
+    serial: np.ndarray  # int32
     src: np.ndarray  # uint8
-    start: np.ndarray  # int64
-    length: np.ndarray  # int64
+    length: np.ndarray  # int32
     null: np.ndarray  # bool
-    sort: np.ndarray  # the rows' order among themselves (NULL aside)
+    sort: np.ndarray  # the rows' order among themselves (NULL rows: any value)
     column: PageColumn | None
-    # the same bodies as rows of a matrix, when it is small enough: row `unit[i]` of `pad`, from byte `skip[i]`
-    # (texts: the distinct values, left-aligned; numbers: their 8 big-endian bytes, of which the last `length`)
     pad: np.ndarray | None = None
-    unit: np.ndarray | None = None
-    skip: np.ndarray | None = None
+    unit: np.ndarray | None = None  # each row's row of `pad` (None: the row itself)
     tail: bool = False  # the body is the last `length` bytes of its matrix row (integers), else the first
     fixed: bool = False  # every row's body is as wide as its matrix row
     ranks: np.ndarray | None = None  # numbers' ranks among themselves (made for the first index that needs them)
-    slen: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # its serial type's varint length
+    text_starts: np.ndarray | None = None  # texts: where each value starts in `src` (the values with separators)
+    slen: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))  # serial types' varint lengths
 
     def __post_init__(self) -> None:
-        self.slen = _vlen(self.serial)
+        self.slen = _vlen(self.serial).astype(np.int8)
+
+    def start_of(self, rows: np.ndarray | slice) -> np.ndarray:
+        """Where the bodies of `rows` start in `src`."""
+        if self.text_starts is not None:
+            return self.text_starts[cast(np.ndarray, self.unit)[rows]]
+        width = cast(np.ndarray, self.pad).shape[1]
+        units = np.arange(len(self.serial), dtype=np.int64)[rows] if self.unit is None else self.unit[rows]
+        out = units.astype(np.int64) * width
+        if self.tail:
+            out += width - self.length[rows]
+        return out
 
 
 _INT_WIDTH = np.array([0, 1, 2, 3, 4, 6, 8, 8, 0, 0], dtype=np.int64)
@@ -221,17 +233,16 @@ def _ints(values: np.ndarray, null: np.ndarray, format4: bool) -> _Enc:
         serial[v == 0] = 8
         serial[v == 1] = 9
     serial[null] = 0
-    width = _INT_WIDTH[serial]
     src = v.astype(">i8").view(np.uint8)
-    rows = np.arange(len(v), dtype=np.int64)
-    return _Enc(serial, src, rows * 8 + 8 - width, width, null, v, None, src.reshape(-1, 8), None, 8 - width, True)
+    return _Enc(serial.astype(np.int32), src, _INT_WIDTH[serial].astype(np.int32), null, v, None, src.reshape(-1, 8),
+                None, tail=True)
 
 
 def _encode(col: PageColumn | None, n: int, where: str, affinity: str, format4: bool) -> _Enc:
     if col is None:
-        zero = np.zeros(n, dtype=np.int64)
-        return _Enc(zero, np.zeros(0, np.uint8), zero, zero, np.ones(n, dtype=bool), zero, None,
-                    np.zeros((1, 0), np.uint8), zero, zero)
+        zero = np.zeros(n, dtype=np.int32)
+        return _Enc(zero, np.zeros(0, np.uint8), zero, np.ones(n, dtype=bool), zero, None, np.zeros((1, 0), np.uint8),
+                    np.zeros(n, dtype=np.int64))
     if isinstance(col, Ints):
         if affinity == "TEXT":
             raise NotPageable(f"{where}: whole numbers in a text column")
@@ -248,11 +259,9 @@ def _encode(col: PageColumn | None, n: int, where: str, affinity: str, format4: 
         if len(v) != n:
             raise NotPageable(f"{where}: {len(v)} values for {n} rows")
         null = np.isnan(v)
-        serial = np.where(null, 0, 7).astype(np.int64)
         src = v.astype(">f8").view(np.uint8)
-        rows = np.arange(n, dtype=np.int64)
-        return _Enc(serial, src, rows * 8, np.where(null, 0, 8).astype(np.int64), null, np.where(null, 0.0, v), col,
-                    src.reshape(-1, 8), None, np.zeros(n, dtype=np.int64), fixed=not null.any())
+        return _Enc(np.where(null, 0, 7).astype(np.int32), src, np.where(null, 0, 8).astype(np.int32), null, v, col,
+                    src.reshape(-1, 8), None, fixed=not null.any())
     codes = np.asarray(col.codes, dtype=np.int64)
     if len(codes) != n:
         raise NotPageable(f"{where}: {len(codes)} values for {n} rows")
@@ -276,20 +285,20 @@ def _encode(col: PageColumn | None, n: int, where: str, affinity: str, format4: 
     null = codes < 0
     safe = np.where(null, 0, codes)
     if len(values):
-        length = np.where(null, 0, lens[safe])
-        start = starts[safe]
+        length = np.where(null, 0, lens[safe]).astype(np.int32)
     else:
         if not null.all():
             raise NotPageable(f"{where}: codes without values")
-        length = start = np.zeros(n, dtype=np.int64)
-    serial = np.where(null, 0, 2 * length + 13).astype(np.int64)
-    enc = _Enc(serial, raw, start, length.astype(np.int64), null, safe, col)
+        length = np.zeros(n, dtype=np.int32)
+        starts = np.zeros(1, dtype=np.int64)
+    serial = np.where(null, 0, 2 * length + 13).astype(np.int32)
+    enc = _Enc(serial, raw, length, null, safe, col, unit=safe, text_starts=starts)
     widest = int(lens.max()) if len(values) else 0
     if len(values) * widest <= PAD_BYTES:
         pad = np.zeros((max(len(values), 1), widest), dtype=np.uint8)
         if len(values) and widest:  # a mask fills row after row: the texts' bytes without their separators
-            pad[np.arange(widest) < lens[:, None]] = raw[raw != 0]
-        enc.pad, enc.unit, enc.skip = pad, safe, np.zeros(n, dtype=np.int64)
+            pad[np.arange(widest, dtype=np.int32) < lens.astype(np.int32)[:, None]] = raw[raw != 0]
+        enc.pad = pad
     return enc
 
 
@@ -305,12 +314,10 @@ def _encode_matrix(col: Texts, codes: np.ndarray, n: int, where: str, affinity: 
     if k == 0 and not null.all():
         raise NotPageable(f"{where}: codes without values")
     safe = np.where(null, 0, codes)
-    length = np.where(null, 0, width).astype(np.int64)
-    serial = np.where(null, 0, 2 * width + 13).astype(np.int64)
-    rows = np.arange(max(k, 1), dtype=np.int64)
+    length = np.where(null, 0, width).astype(np.int32)
+    serial = np.where(null, 0, 2 * width + 13).astype(np.int32)
     pad = matrix if k else np.zeros((1, width), dtype=np.uint8)
-    return _Enc(serial, pad.reshape(-1), rows[safe] * width, length, null, safe, col, pad, safe,
-                np.zeros(n, dtype=np.int64), fixed=not null.any())
+    return _Enc(serial, pad.reshape(-1), length, null, safe, col, pad, safe, fixed=not null.any())
 
 
 def _text_ranks(col: Texts, collation: str) -> np.ndarray:
@@ -514,7 +521,7 @@ def _gathered_cells(source: _Source, encs: Sequence[_Enc], rows: np.ndarray | sl
     lengths = np.empty((m, len(encs) + 1), dtype=np.int64)
     starts[:, 0], lengths[:, 0] = source.head_at + lead_at[:-1], lead
     for j, (e, b) in enumerate(zip(encs, blen), start=1):
-        starts[:, j], lengths[:, j] = source.base[id(e)] + e.start[rows], b
+        starts[:, j], lengths[:, j] = source.base[id(e)] + e.start_of(rows), b
     flat_len = lengths.reshape(-1)
     shift = starts.reshape(-1) - (np.cumsum(flat_len) - flat_len)
     total = int(offsets[-1])
