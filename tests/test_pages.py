@@ -278,3 +278,17 @@ def test_a_failure_while_the_trees_are_written_leaves_the_file_as_it_was(tmp_pat
     with pytest.raises(OSError, match="disk is full"):
         write_tables(path, _columns(_data(3000, seed=2)))
     assert _digest(path) == before  # the roots and the header were not written; the new pages were cut off
+
+
+def test_packed_keys_sort_as_lexsort_does() -> None:
+    rng = np.random.default_rng(5)
+    n = 20_000
+    cases = [
+        [rng.integers(0, 4, n, dtype=np.int8), rng.integers(-10**9, 10**9, n), rng.integers(0, 3, n)],
+        [rng.integers(-2**62, 2**62, n), rng.integers(0, 2, n).astype(bool), rng.integers(0, 5, n)],  # too wide
+        [rng.normal(size=n), rng.integers(0, 3, n), rng.integers(0, 3, n)],  # a float key is kept apart
+        [rng.integers(0, 2, n)],
+    ]
+    for keys in cases:
+        assert np.array_equal(pages.lex_order(keys), np.lexsort(keys))
+    assert len(pages.lex_order([np.zeros(0, dtype=np.int64)])) == 0

@@ -286,11 +286,13 @@ def write_base(conn: Connection, base: ContactBase, side: Path | None = None, *,
     """
     lists = base.lists
     owners = lists.owners
-    names = np.array(lists.values, dtype=object)[lists.codes] if len(lists.codes) else np.zeros(0, dtype=object)
-    order = np.lexsort((names.astype(str), owners)) if len(owners) else np.zeros(0, np.int64)
+    # the memberships by contact, then list name; the interactions by contact, time, kind (keys packed into one
+    # where their ranges allow: a single sort)
+    name_rank = np.unique(np.array(lists.values, dtype=str), return_inverse=True)[1].reshape(-1)  # equal, equal
+    order = pages.lex_order((name_rank[lists.codes], owners)) if len(owners) else np.zeros(0, np.int64)
     list_cols = (base.ids[owners[order]], lists.codes[order], lists.values)
     inter = base.interactions
-    order = np.lexsort((inter.kind, inter.at, inter.contact))
+    order = pages.lex_order((inter.kind, inter.at, inter.contact))
     inter_cols = (base.ids[inter.contact[order]], inter.kind[order], inter.at[order], inter.value[order])
     first = (t.contact_lists, t.interactions)
     parallel = side is not None and len(order) + len(owners) >= SIDE_MIN_ROWS and not getattr(sys, "frozen", False)

@@ -367,6 +367,14 @@ def _packed(keys: list[np.ndarray]) -> list[np.ndarray]:
     return out[::-1]
 
 
+def lex_order(keys: Sequence[np.ndarray]) -> np.ndarray:
+    """np.lexsort(keys) (the last key first), with neighbouring whole-number keys packed into one where their
+    ranges allow: the same order, in fewer sorting passes."""
+    packed = _packed(list(keys))
+    return np.lexsort(packed) if len(packed) > 1 else np.argsort(packed[0], kind="stable") if packed else \
+        np.zeros(0, dtype=np.int64)
+
+
 def _sort_keys(enc: _Enc, collation: str) -> tuple[np.ndarray, np.ndarray]:
     """(not NULL, value order) of each row: NULL sorts first, then values in the index's order."""
     col = enc.column
@@ -1001,4 +1009,4 @@ def _empty_root(path: Path, info: _File, root: int, kind: int) -> bool:
     return len(head) == 8 and head[0] == kind and head[3] == 0 and head[4] == 0
 
 
-__all__ = ["Ints", "NotPageable", "PageColumn", "Reals", "Texts", "stat_text", "write_tables"]
+__all__ = ["Ints", "NotPageable", "PageColumn", "Reals", "Texts", "lex_order", "stat_text", "write_tables"]
