@@ -225,12 +225,22 @@ def _json_lists(n: int, values: Sequence[Any]) -> Items:
 SIDE_MIN_ROWS = 300_000  # memberships + interactions from which a second process writes them (start-up ~0.3 s)
 
 
-def _keep_base(driver: Any, base: ContactBase, list_cols: tuple[np.ndarray, np.ndarray, Sequence[str]],
-               inter_cols: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> None:
-    """Keep the columns segment counts and simulations read (app.audience.column_store), as reading the rows
-    just written would give them: numbers, dates, the attributes with few distinct texts, accounts,
-    interactions and list memberships. The texts nearly every contact has its own of (names, e-mail addresses,
-    phones) are left to the first reader that needs them."""
+Encoded = dict[str, list[tuple[str, bytes, str | None]]]
+
+
+def _keep_base(driver: Any, kept: Encoded) -> None:
+    """Keep the columns `_kept_base` encoded (app.audience.column_store), at their tables' stamps."""
+    for table, encoded in kept.items():
+        column_store.keep_encoded(driver, table, encoded)
+
+
+def _kept_base(base: ContactBase, list_cols: tuple[np.ndarray, np.ndarray, Sequence[str]],
+               inter_cols: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> Encoded:
+    """The columns segment counts and simulations read, encoded to be kept (app.audience.column_store) as
+    reading the rows just written would give them: numbers, dates, the attributes with few distinct texts,
+    accounts, interactions and list memberships. The texts nearly every contact has its own of (names, e-mail
+    addresses, phones) are left to the first reader that needs them. NumPy work, no SQL: a thread may do it."""
+    kept: Encoded = {}
     n, m = base.n, len(inter_cols[0])
     account_id = np.where(base.account >= 0, base.account_ids[np.maximum(base.account, 0)] if base.n_accounts
                           else -1, -1).astype(np.int64)
@@ -251,7 +261,7 @@ def _keep_base(driver: Any, base: ContactBase, list_cols: tuple[np.ndarray, np.n
             contacts.append((name, "text", Text(np.full(n, -1, dtype=np.int32), ())))
         elif isinstance(col, Text) and len(col.values) <= max(1000, n // 100):
             contacts.append((name, "text", col))
-    column_store.keep_columns(driver, "contacts", "id", base.ids, contacts)
+    kept["contacts"] = column_store.encode_columns("contacts", "id", base.ids, contacts)
     accounts: list[tuple[str, str, Any]] = []
     for name, kind in ACCOUNT_COLUMNS.items():
         col = base.account_column(name)
@@ -261,14 +271,16 @@ def _keep_base(driver: Any, base: ContactBase, list_cols: tuple[np.ndarray, np.n
         elif isinstance(col, Text) or col is None:
             accounts.append((name, "text", col if col is not None else Text(np.full(base.n_accounts, -1, np.int32),
                                                                             ())))
-    column_store.keep_columns(driver, "accounts", "id", base.account_ids, accounts)
+    kept["accounts"] = column_store.encode_columns("accounts", "id", base.account_ids, accounts)
     contact_ids, kinds, at, value = inter_cols
-    column_store.keep_columns(driver, "interactions", "id", np.arange(1, m + 1, dtype=np.int64), [
+    kept["interactions"] = column_store.encode_columns("interactions", "id", np.arange(1, m + 1, dtype=np.int64), [
         ("contact_id", "int", contact_ids), (column_store.interaction_kind_sql(), "int", kinds.astype(np.int64)),
         ("at", "seconds", at.astype(np.int64).astype(np.float64)), ("value", column_store.PLAIN, value)])
     owners, codes, names = list_cols
-    column_store.keep_columns(driver, "contact_lists", "rowid", np.arange(1, len(owners) + 1, dtype=np.int64), [
-        ("contact_id", "int", owners), ("list", "text", Text(codes.astype(np.int32), tuple(names)))])
+    kept["contact_lists"] = column_store.encode_columns(
+        "contact_lists", "rowid", np.arange(1, len(owners) + 1, dtype=np.int64),
+        [("contact_id", "int", owners), ("list", "text", Text(codes.astype(np.int32), tuple(names)))])
+    return kept
 
 
 def write_base(conn: Connection, base: ContactBase, side: Path | None = None, *,
@@ -313,6 +325,7 @@ def write_base(conn: Connection, base: ContactBase, side: Path | None = None, *,
     # ProjectFile.bulk_connection), they are checked at commit instead of row by row
     # the audience stamp moves once for the whole load (no trigger per row; SQLite copies the side file's
     # tables record by record only into tables without triggers)
+    keeping: bulk.Later[Encoded] | None = None
     with column_store.stamp_paused(driver):
         if clear:
             bulk.announce("removing the project's contacts")
@@ -334,6 +347,8 @@ def write_base(conn: Connection, base: ContactBase, side: Path | None = None, *,
                 # (the small tables' one, at the end, also makes the planner read them)
                 conn.exec_driver_sql('ANALYZE "project"')
                 paged = parallel and _page_contacts(conn, cast(Path, side), base)
+                if paged:  # the columns to keep, encoded on a thread while SQLite copies (it lets go of the GIL)
+                    keeping = bulk.Later(_kept_base, base, list_cols, inter_cols)
                 dropped = [] if paged else bulk.drop_indexes(conn, (t.accounts, t.contacts) if parallel else (
                     *first, t.accounts, t.contacts))
                 background: list[Any] = []
@@ -377,7 +392,7 @@ def write_base(conn: Connection, base: ContactBase, side: Path | None = None, *,
         with bulk.phase("ANALYZE the other tables", "gathering statistics for segment counts"):
             bulk.analyze(conn, [name for name in t.PROJECT_TABLES if name not in copied])
     with bulk.phase("keep the columns read most", "keeping the contacts' columns for quick reading"):
-        _keep_base(driver, base, list_cols, inter_cols)
+        _keep_base(driver, keeping.result() if keeping is not None else _kept_base(base, list_cols, inter_cols))
     return base.n, base.n_accounts, len(owners), len(order)
 
 

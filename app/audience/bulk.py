@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from contextlib import contextmanager
 from contextvars import ContextVar
 from itertools import islice
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 import numpy as np
 from sqlalchemy import Connection, Index, Table
@@ -18,6 +18,7 @@ from sqlalchemy.schema import CreateIndex
 
 from app.audience.pages import stat_text
 
+T = TypeVar("T")
 CHUNK_ROWS = 50_000
 # the phases of a load, recorded when a benchmark sets a list here: (phase, wall seconds, loading thread's CPU)
 PHASES: list[tuple[str, float, float]] | None = None
@@ -173,6 +174,30 @@ def bulk_pragmas(conn: Connection) -> Iterator[None]:
         conn.exec_driver_sql(f"PRAGMA cache_size = {int(old)}")
 
 
+class Later(Generic[T]):
+    """`fn(*args)` on a thread of its own, from now; `result()` waits for it (and raises what it raised). For
+    NumPy work that overlaps SQL on the loading thread (both let go of the interpreter lock). Nothing waits for
+    it if the load fails first: it ends by itself."""
+
+    def __init__(self, fn: Callable[..., T], *args: Any) -> None:
+        self._value: T | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(fn, *args), name="bulk-later", daemon=True)
+        self._thread.start()
+
+    def _run(self, fn: Callable[..., T], *args: Any) -> None:
+        try:
+            self._value = fn(*args)
+        except BaseException as e:  # handed to the caller by result()
+            self._error = e
+
+    def result(self) -> T:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return cast(T, self._value)
+
+
 @contextmanager
 def flushing(driver: Any, every: float = 0.25) -> Iterator[None]:
     """While the block runs, have the OS write what SQLite has written into the main database file out to disk
@@ -287,6 +312,6 @@ def stat_statements(table: str, rows: Sequence[tuple[str, str]]) -> list[str]:
               for ix, stat in rows)]
 
 
-__all__ = ["PHASES", "KeyColumn", "Statement", "analyze", "analyze_statements", "announce", "bulk_pragmas",
+__all__ = ["PHASES", "KeyColumn", "Later", "Statement", "analyze", "analyze_statements", "announce", "bulk_pragmas",
            "drop_indexes", "flushing", "in_background", "index_ddl", "index_stats", "indexes_deferred", "insert_rows",
            "phase", "stat_rows", "stat_statements", "watched"]

@@ -149,15 +149,26 @@ def _read(driver: Any, table: str, key: str, columns: Sequence[tuple[str, str]],
     return keys, out
 
 
-def _keep(driver: Any, stamp: int, first: list[tuple[str, str, Any]], keys: np.ndarray,
-          columns: list[tuple[str, str, Any]]) -> None:
-    """Keep columns read at `stamp` (best effort: a file another connection is writing keeps nothing)."""
-    rows = []
+def _encoded(first: list[tuple[str, str, Any]], keys: np.ndarray,
+             columns: list[tuple[str, str, Any]]) -> list[tuple[str, bytes, str | None]]:
+    """(entry name, data, texts) of the columns that are kept (not too large, one value a key)."""
+    out = []
     for name, kind, values in [*first, *columns]:
         data, texts = _encode(values, kind)
         if len(data) + len(texts or "") <= MAX_KEPT_BYTES and len(values if kind != "text" else values.codes) \
                 == len(keys):
-            rows.append((name, stamp, data, texts))
+            out.append((name, data, texts))
+    return out
+
+
+def _keep(driver: Any, stamp: int, first: list[tuple[str, str, Any]], keys: np.ndarray,
+          columns: list[tuple[str, str, Any]]) -> None:
+    """Keep columns read at `stamp` (best effort: a file another connection is writing keeps nothing)."""
+    _keep_encoded(driver, stamp, _encoded(first, keys, columns))
+
+
+def _keep_encoded(driver: Any, stamp: int, encoded: Sequence[tuple[str, bytes, str | None]]) -> None:
+    rows = [(name, stamp, data, texts) for name, data, texts in encoded]
     if not rows:
         return
     driver.execute("SAVEPOINT journey_studio_keep")
@@ -176,12 +187,22 @@ def keep_columns(driver: Any, table: str, key: str, keys: np.ndarray,
     """Keep columns a loader knows (it wrote the rows they come from, in this transaction): (column, kind,
     values as `read_table` would read them), at the current stamp, replacing any kept before. Kind "plain" is
     a number column the loader knows holds no text: kept once, it serves both the "number" and "real" readings."""
+    keep_encoded(driver, table, encode_columns(table, key, keys, columns))
+
+
+def encode_columns(table: str, key: str, keys: np.ndarray,
+                   columns: Sequence[tuple[str, str, Any]]) -> list[tuple[str, bytes, str | None]]:
+    """What `keep_columns` keeps, encoded (NumPy work, no SQL: a loader may do it on another thread)."""
+    return _encoded([(entry_name(table, key, KEYS, "int"), "int", keys)], keys,
+                    [(entry_name(table, key, c, "number" if kind == PLAIN else kind), kind, values)
+                     for c, kind, values in columns])
+
+
+def keep_encoded(driver: Any, table: str, encoded: Sequence[tuple[str, bytes, str | None]]) -> None:
+    """Keep columns `encode_columns` encoded, at the table's current stamp."""
     stamp = current_stamp(driver, table)
-    if stamp is None:
-        return
-    _keep(driver, stamp, [(entry_name(table, key, KEYS, "int"), "int", keys)], keys,
-          [(entry_name(table, key, c, "number" if kind == PLAIN else kind), kind, values)
-           for c, kind, values in columns])
+    if stamp is not None:
+        _keep_encoded(driver, stamp, encoded)
 
 
 def trigger_names(driver: Any) -> list[str]:
@@ -211,5 +232,5 @@ def stamp_paused(driver: Any) -> Iterator[None]:
     driver.execute("DELETE FROM audience_columns")
 
 
-__all__ = ["KEYS", "PLAIN", "current_stamp", "entry_name", "interaction_kind_sql", "keep_columns", "quietly", "read",
-           "stamp_paused", "trigger_names"]
+__all__ = ["KEYS", "PLAIN", "current_stamp", "encode_columns", "entry_name", "interaction_kind_sql", "keep_columns",
+           "keep_encoded", "quietly", "read", "stamp_paused", "trigger_names"]
