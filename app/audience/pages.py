@@ -418,14 +418,6 @@ def _put_varints(out: np.ndarray, pos: np.ndarray, v: np.ndarray, lens: np.ndarr
         out[pos[sel] + j] = b | np.where(ls - 1 > j, 0x80, 0)
 
 
-def _scatter(out: np.ndarray, dest: np.ndarray, src: np.ndarray, start: np.ndarray, length: np.ndarray) -> None:
-    """out[dest[i]:dest[i] + length[i]] = src[start[i]:start[i] + length[i]] for every i."""
-    total = int(length.sum())
-    before = np.cumsum(length) - length
-    k = np.arange(total, dtype=np.int64) - np.repeat(before, length)
-    out[np.repeat(dest, length) + k] = src[np.repeat(start, length) + k]
-
-
 class _Source:
     """The bodies of a table's columns in one array, each column's bytes at an offset of its own, with room after
     them for a chunk's record headers: a chunk's cells are then a single gather from it."""
