@@ -220,6 +220,13 @@ def test_a_table_with_rows_or_a_wal_file_is_refused(tmp_path: Path) -> None:
     con.close()
     with pytest.raises(NotPageable, match="WAL"):
         write_tables(wal, {"a": {"x": Ints(np.array([2]))}})
+    hot = tmp_path / "hot.db"  # a journal beside it: a transaction that did not finish
+    _make(hot, ["CREATE TABLE a (x INTEGER)"])
+    (tmp_path / "hot.db-journal").write_bytes(b"")
+    before = _digest(hot)
+    with pytest.raises(NotPageable, match="journal"):
+        write_tables(hot, {"a": {"x": Ints(np.array([2]))}})
+    assert _digest(hot) == before
 
 
 def test_page_numbers_skip_the_lock_byte_page() -> None:

@@ -117,9 +117,12 @@ class _File:
 
 
 def _describe(path: Path, names: Sequence[str]) -> _File:
-    head = path.read_bytes()[:100] if path.stat().st_size >= 100 else b""
+    with open(path, "rb") as f:
+        head = f.read(100)
     if len(head) < 100 or not head.startswith(b"SQLite format 3\x00"):
         raise NotPageable(f"{path.name} is not an SQLite file")
+    if any(path.with_name(path.name + end).exists() for end in ("-journal", "-wal")):
+        raise NotPageable(f"{path.name} has a journal beside it (a transaction not finished)")
     page_size = int.from_bytes(head[16:18], "big")
     page_size = 65536 if page_size == 1 else page_size
     if head[18] != 1 or head[19] != 1:
