@@ -152,11 +152,9 @@ def launch(project: str | None = None) -> int:
     """Open the main window on a project (or, given a package, on the last project with the package offered for
     import) and run the event loop; returns the exit status."""
     from designer import crash
-    from designer.collector import GuiThreadCollector
     from designer.main_window import MainWindow
     app = application()
     crash.install()  # an uncaught error or a native fault: a local crash log and a dialog with its path
-    collector = GuiThreadCollector(parent=app)  # cycles collected on this thread only (designer/collector.py)
     package = project if project and is_package(project) else None
     if package:
         project = None
@@ -169,7 +167,4 @@ def launch(project: str | None = None) -> int:
     window.show()
     if package:
         offer_package(window, package)
-    try:
-        return app.exec()
-    finally:
-        collector.stop()
+    return app.exec()

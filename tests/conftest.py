@@ -63,23 +63,6 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
-def _collect_on_the_gui_thread(request: pytest.FixtureRequest):
-    """A GUI test runs as the application does: Python's cyclic collector only on the GUI thread (a Qt object
-    destroyed by a collection on a worker thread can hang the test; designer/collector.py)."""
-    if "qtbot" not in getattr(request, "fixturenames", ()):
-        yield
-        return
-    request.getfixturevalue("qapp")
-    from designer.collector import GuiThreadCollector
-    collector = GuiThreadCollector()
-    try:
-        yield
-    finally:
-        collector.stop()
-        collector.deleteLater()
-
-
-@pytest.fixture(autouse=True)
 def _settings_of_its_own(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     """Each GUI test starts with no saved window layout and writes none into the user's own settings."""
     if request.node.get_closest_marker("gui") is None:
