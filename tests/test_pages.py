@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from app.audience import pages
+from app.audience import pages, records
 from app.audience.pages import Ints, NotPageable, Reals, Texts, write_tables
 
 DDL = [
@@ -140,8 +140,8 @@ def test_texts_through_the_padded_and_the_gathered_paths_alike(tmp_path: Path, m
     _make(tmp_path / "plain.db")
     _plain(tmp_path / "plain.db", d)
     expected = _read(tmp_path / "plain.db")
-    for pad_bytes in (pages.PAD_BYTES, 0):  # 0: no text column gets a matrix; every chunk gathers byte by byte
-        monkeypatch.setattr(pages, "PAD_BYTES", pad_bytes)
+    for pad_bytes in (records.PAD_BYTES, 0):  # 0: no text column gets a matrix; every chunk gathers byte by byte
+        monkeypatch.setattr(records, "PAD_BYTES", pad_bytes)
         path = tmp_path / f"paged{pad_bytes}.db"
         _make(path)
         write_tables(path, _columns(d))
