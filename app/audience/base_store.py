@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -23,7 +22,8 @@ from sqlalchemy import Connection, delete, func, select
 from app.audience.base import (ACCOUNT_COLUMNS, CONTACT_COLUMNS, NUMBER_COLUMNS, TEXT_COLUMNS, Column, ContactBase,
                                Interactions, Items, Text, _contact_columns, days_of, seconds_of)
 from app.audience import bulk, column_store, pages
-from app.audience.side_load import SIDE_FILE, STATS_FILE, interaction_rows, list_rows, moment_texts, save_rows
+from app.audience.side_load import (SIDE_FILE, STATS_FILE, interaction_rows, list_rows, make_scratch, moment_texts,
+                                   save_rows)
 from app.errors import AudienceError
 from app.model.attributes import INTERACTION_KINDS
 from app.store import schema as t
@@ -456,16 +456,7 @@ def _page_contacts(conn: Connection, side: Path, base: ContactBase) -> bool:
         "AND sql IS NOT NULL ORDER BY type DESC, name", names)]  # tables first
     page_size = conn.exec_driver_sql("PRAGMA main.page_size").scalar_one()
     with bulk.phase("write the accounts' and contacts' pages", "writing the accounts and contacts"):
-        scratch = sqlite3.connect(path, isolation_level=None)
-        try:
-            scratch.execute(f"PRAGMA page_size = {int(page_size)}")
-            scratch.execute("PRAGMA journal_mode = OFF")
-            scratch.execute("BEGIN")
-            for sql in ddl:
-                scratch.execute(sql)
-            scratch.execute("COMMIT")
-        finally:
-            scratch.close()
+        make_scratch(path, int(page_size), ddl)
         try:
             stats = pages.write_tables(path, contact_page_columns(base))
         except pages.NotPageable:

@@ -2,13 +2,13 @@
 
 Most of a bulk insert's time is Python handing values to SQLite one by one (the sqlite3 module binds each
 value with the interpreter lock held), so a thread cannot overlap two inserts. A second process can: while
-the loading process formats and inserts the contacts, this one writes the memberships and interactions, with
+the loading process writes the contacts, this one writes the memberships and interactions, with
 their indexes, into a side file of its own, from arrays the loader saved. The loader then copies both tables
 into the project file inside its transaction (`INSERT INTO main.x SELECT * FROM side.x`, which SQLite does
 record by record, indexes included, without re-sorting or re-encoding them, when the two tables are defined
 alike, which they are: the side file's tables are made from the project file's own statements), and their
-statistics (a full ANALYZE of the side file: the same rows and indexes give the same `sqlite_stat1` rows). The
-project file is changed only by the loader's one transaction; the side file is thrown away.
+statistics (stats.json: the `sqlite_stat1` rows ANALYZE would write, which the page writer counts from its sorted
+entries). The project file is changed only by the loader's one transaction; the side file is thrown away.
 
 Run: python -m app.audience.side_load FOLDER [PARENT-PID]  (FOLDER holds rows.npz and ddl.json; side.db and
 stats.json are written there; if the loading process PARENT-PID dies first, the folder is removed). The loader runs
@@ -122,14 +122,7 @@ def write_side(folder: Path, parent: int | None = None) -> None:
     ddl = json.loads((folder / DDL_FILE).read_text(encoding="utf-8"))
     data = np.load(folder / ROWS_FILE, allow_pickle=False)
     path = folder / SIDE_FILE
-    con = _scratch_connection(path, int(ddl["page_size"]))
-    try:
-        con.execute("BEGIN")
-        for sql in [*ddl["tables"], *ddl["indexes"]]:
-            con.execute(sql)
-        con.execute("COMMIT")
-    finally:
-        con.close()
+    make_scratch(path, int(ddl["page_size"]), [*ddl["tables"], *ddl["indexes"]])
     # with the planner's statistics of both tables, as a full ANALYZE of the project file would write them
     # (same rows, same indexes): the loader writes them with the tables, so that process need not gather them
     try:
@@ -148,6 +141,19 @@ def write_side(folder: Path, parent: int | None = None) -> None:
     if parent is not None and os.getppid() != parent:
         raise Orphaned
     (folder / STATS_FILE).write_text(json.dumps(stats), encoding="utf-8")
+
+
+def make_scratch(path: Path, page_size: int, statements: Sequence[str]) -> None:
+    """A scratch SQLite file of the project's page size, holding what `statements` make (empty tables and their
+    indexes, for the page writer), without a journal."""
+    con = _scratch_connection(path, page_size)
+    try:
+        con.execute("BEGIN")
+        for sql in statements:
+            con.execute(sql)
+        con.execute("COMMIT")
+    finally:
+        con.close()
 
 
 def _scratch_connection(path: Path, page_size: int) -> sqlite3.Connection:
