@@ -299,3 +299,105 @@ def test_packed_keys_sort_as_lexsort_does() -> None:
     for keys in cases:
         assert np.array_equal(pages.lex_order(keys), np.lexsort(keys))
     assert len(pages.lex_order([np.zeros(0, dtype=np.int64)])) == 0
+
+
+# --- graft: trees moved from a side file into another file ------------------------------------------------------
+
+OTHER = ["CREATE TABLE other (a INTEGER PRIMARY KEY, b TEXT)", "CREATE INDEX ix_other ON other (b)"]
+
+
+def _target(path: Path, page_size: int = 4096) -> list[tuple[Any, ...]]:
+    """A file with the tables to fill, empty, among others that hold rows (and free pages: some were deleted)."""
+    _make(path, OTHER + DDL, page_size=page_size)
+    con = sqlite3.connect(path)
+    try:
+        con.executemany("INSERT INTO other VALUES (?, ?)", [(i, f"row {i} " * (i % 40)) for i in range(1, 3000)])
+        con.execute("DELETE FROM other WHERE a % 3 = 0")
+        con.commit()
+        return con.execute("SELECT * FROM other ORDER BY a").fetchall()
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize(("n", "page_size", "written"), [(0, 4096, True), (1, 4096, True), (3000, 4096, True),
+                                                         (20_000, 512, True), (3000, 4096, False)])
+def test_grafted_trees_read_back_as_sqlites_own_writing(tmp_path: Path, n: int, page_size: int, written: bool) -> None:
+    """Trees the page writer wrote, or SQLite itself, moved whole into a file that holds other tables: the same
+    rows, every index intact, the other tables untouched."""
+    d = _data(n, seed=n + 3)
+    if page_size < 1024:  # no entry may need an overflow page
+        d["codes"] = np.where(np.isin(d["codes"], [NAMES.index("x" * 70), NAMES.index("y" * 300)]), 0, d["codes"])
+        d["pairs"] = [(a, b) for a, b in d["pairs"] if len(b) < 50]
+    side, target, plain = tmp_path / "side.db", tmp_path / "target.db", tmp_path / "plain.db"
+    _make(side, page_size=page_size)
+    if written:
+        write_tables(side, _columns(d))
+    else:
+        _plain(side, d)
+    others = _target(target, page_size)
+    _make(plain, page_size=page_size)
+    _plain(plain, d)
+    pages.graft(side, target, ["t", "l"])
+    assert _read(target) == _read(plain)
+    con = sqlite3.connect(target)
+    try:
+        assert con.execute("SELECT * FROM other ORDER BY a").fetchall() == others
+        assert con.execute("SELECT count(*) FROM other INDEXED BY ix_other WHERE b >= ''").fetchone()[0] == len(others)
+        assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        con.execute("INSERT INTO t (id, name) VALUES (?, 'after')", (10**9,))  # and it takes more rows as usual
+        con.commit()
+        assert con.execute("SELECT id FROM t WHERE name = 'AFTER'").fetchall() == [(10**9,)]
+        assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    finally:
+        con.close()
+
+
+def _refused_side(tmp_path: Path, why: str) -> tuple[Path, Path]:
+    side, target = tmp_path / "side.db", tmp_path / "target.db"
+    d = _data(500, seed=8)
+    _make(side, DDL + (["CREATE TABLE extra (x)"] if why == "another table" else []))
+    _plain(side, d)
+    _target(target)
+    con = sqlite3.connect(side if why != "rows in the target" else target)
+    try:
+        if why == "overflow":
+            con.execute("INSERT INTO t (id, note) VALUES (10000000, ?)", ("z" * 20_000,))
+        elif why == "free pages":
+            con.execute("DELETE FROM t WHERE id % 2 = 0")
+        elif why == "another table":
+            con.execute("INSERT INTO extra VALUES (1)")
+        elif why == "rows in the target":
+            con.execute("INSERT INTO l VALUES (1, 'a')")
+        elif why == "defined otherwise":
+            con.execute("DROP INDEX ix_k")
+            con.execute("CREATE INDEX ix_k ON t (k, id)")
+        con.commit()
+    finally:
+        con.close()
+    return side, target
+
+
+@pytest.mark.parametrize("why", ["overflow", "free pages", "another table", "rows in the target",
+                                 "defined otherwise"])
+def test_a_graft_it_cannot_make_is_refused_with_the_target_unchanged(tmp_path: Path, why: str) -> None:
+    side, target = _refused_side(tmp_path, why)
+    before = _digest(target)
+    with pytest.raises(NotPageable):
+        pages.graft(side, target, ["t", "l"])
+    assert _digest(target) == before
+
+
+def test_a_failed_graft_cuts_the_target_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    side, target = tmp_path / "side.db", tmp_path / "target.db"
+    _make(side)
+    write_tables(side, _columns(_data(3000, seed=2)))
+    _target(target)
+    before = _digest(target)
+
+    def broken(*args: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pages, "_finish", broken)
+    with pytest.raises(OSError, match="disk full"):
+        pages.graft(side, target, ["t", "l"])
+    assert _digest(target) == before

@@ -21,6 +21,7 @@ Imports neither SQLAlchemy nor the rest of the application (the side process loa
 
 from __future__ import annotations
 
+import mmap
 import os
 import sqlite3
 import threading
@@ -86,7 +87,8 @@ class _File:
     tables: dict[str, _Table]
 
 
-def _describe(path: Path, names: Sequence[str]) -> _File:
+def _head(path: Path) -> tuple[_File, bytes]:
+    """The file's header, checked for what this module writes into (no tables described yet), and its bytes."""
     with open(path, "rb") as f:
         head = f.read(100)
     if len(head) < 100 or not head.startswith(b"SQLite format 3\x00"):
@@ -109,12 +111,17 @@ def _describe(path: Path, names: Sequence[str]) -> _File:
         pages = path.stat().st_size // page_size
     if path.stat().st_size != pages * page_size:
         raise NotPageable("the file's size does not match its header")
+    return _File(page_size, pages, counter, int.from_bytes(head[44:48], "big") >= 4, {}), head
+
+
+def _describe(path: Path, names: Sequence[str]) -> _File:
+    info, _ = _head(path)
     con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     try:
-        tables = {name: _describe_table(con, name) for name in names}
+        info.tables = {name: _describe_table(con, name) for name in names}
     finally:
         con.close()
-    return _File(page_size, pages, counter, int.from_bytes(head[44:48], "big") >= 4, tables)
+    return info
 
 
 def _describe_table(con: sqlite3.Connection, name: str) -> _Table:
@@ -460,14 +467,7 @@ def write_tables(path: str | os.PathLike[str], tables: Mapping[str, Mapping[str,
                     jobs.append(pool.submit(_write_index_tree, pages, index, info, source, encs_i, entry_order))
             for job in jobs:
                 job.result()
-            for number, page in sorted(pages.roots.items()):
-                os.pwrite(fd, page, (number - 1) * info.page_size)
-            # the header: the new size, and a new change counter (the size counts only when the two agree)
-            os.ftruncate(fd, pages.last * info.page_size)  # the lock-byte page, if skipped last, is zeros
-            counter = ((info.counter + 1) & 0xFFFFFFFF).to_bytes(4, "big")
-            os.pwrite(fd, counter, 24)
-            os.pwrite(fd, pages.last.to_bytes(4, "big"), 28)
-            os.pwrite(fd, counter, 92)  # (no sync: a scratch file, thrown away if the machine stops)
+            _finish(fd, info, pages)
         except BaseException:
             for job in jobs:
                 job.cancel()
@@ -477,6 +477,18 @@ def write_tables(path: str | os.PathLike[str], tables: Mapping[str, Mapping[str,
         finally:
             os.close(fd)
     return stats
+
+
+def _finish(fd: int, info: _File, pages: _Pages) -> None:
+    """The root pages, then the header: the new size, and a new change counter (the size counts only when the
+    two agree; a connection that opens the file next sees it changed and reads it afresh)."""
+    for number, page in sorted(pages.roots.items()):
+        os.pwrite(fd, page, (number - 1) * info.page_size)
+    os.ftruncate(fd, pages.last * info.page_size)  # the lock-byte page, if skipped last, is zeros
+    counter = ((info.counter + 1) & 0xFFFFFFFF).to_bytes(4, "big")
+    os.pwrite(fd, counter, 24)
+    os.pwrite(fd, pages.last.to_bytes(4, "big"), 28)
+    os.pwrite(fd, counter, 92)  # (no sync: the caller's file is a scratch file or syncs itself)
 
 
 def _plan(info: _File, name: str, columns: Mapping[str, PageColumn], given: np.ndarray | None) -> _Plan:
@@ -567,4 +579,195 @@ def _empty_root(path: Path, info: _File, root: int, kind: int) -> bool:
     return len(head) == 8 and head[0] == kind and head[3] == 0 and head[4] == 0
 
 
-__all__ = ["Ints", "NotPageable", "PageColumn", "Reals", "Texts", "lex_order", "stat_text", "write_tables"]
+# --- trees moved from one file into another --------------------------------------------------------------------
+
+def _trees(con: sqlite3.Connection, names: Sequence[str]) -> dict[str, tuple[str, int, str]]:
+    """The b-trees of tables `names` and of their indexes: name -> (table or index, root page, statement)."""
+    marks = ", ".join("?" * len(names))
+    rows = con.execute(f"SELECT type, name, rootpage, sql FROM sqlite_master WHERE type IN ('table', 'index') "
+                       f"AND tbl_name IN ({marks})", tuple(names)).fetchall()
+    if {r[1] for r in rows if r[0] == "table"} != set(names):
+        raise NotPageable("a table to move is missing")
+    return {name: (kind, int(root), " ".join(str(sql or "").split())) for kind, name, root, sql in rows}
+
+
+def _tree_pages(data: memoryview, size: int, root: int, last: int, leaf: int, interior: int,
+                seen: set[int]) -> list[int]:
+    """Every page of the b-tree at `root` (added to `seen`), and the interior ones among them (returned); only
+    pages of the tree's own kinds, each reached once."""
+    inner: list[int] = []
+    stack = [root]
+    while stack:
+        number = stack.pop()
+        if not 2 <= number <= last or number in seen:
+            raise NotPageable(f"page {number} is not where a tree's page can be")
+        seen.add(number)
+        at = (number - 1) * size
+        kind = data[at]
+        if kind == leaf:
+            continue
+        if kind != interior:
+            raise NotPageable(f"page {number} is not a page of its tree")
+        inner.append(number)
+        count = int.from_bytes(data[at + 3:at + 5], "big")
+        stack.append(int.from_bytes(data[at + 8:at + 12], "big"))
+        for k in range(count):
+            cell = int.from_bytes(data[at + 12 + 2 * k:at + 14 + 2 * k], "big")
+            stack.append(int.from_bytes(data[at + cell:at + cell + 4], "big"))
+    return inner
+
+
+def _varint_at(data: memoryview, at: int) -> tuple[int, int]:
+    """The varint at `at`: (value, its length)."""
+    value = 0
+    for k in range(9):
+        byte = data[at + k]
+        if k == 8:
+            return (value << 8) | byte, 9
+        value = (value << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            return value, k + 1
+    raise AssertionError
+
+
+def _schema_pages(data: memoryview, size: int, last: int, seen: set[int]) -> None:
+    """The pages of the file's schema table (added to `seen`): its b-tree from page 1 and the overflow pages of
+    long statements."""
+    stack = [1]
+    while stack:
+        number = stack.pop()
+        if not 1 <= number <= last or number in seen:
+            raise NotPageable(f"page {number} is not where a schema page can be")
+        seen.add(number)
+        at = (number - 1) * size
+        head = at + (100 if number == 1 else 0)
+        kind, count = data[head], int.from_bytes(data[head + 3:head + 5], "big")
+        if kind not in (_LEAF_TABLE, _INTERIOR_TABLE):
+            raise NotPageable(f"page {number} is not a page of the schema table")
+        cells = head + (8 if kind == _LEAF_TABLE else 12)
+        if kind == _INTERIOR_TABLE:
+            stack.append(int.from_bytes(data[head + 8:head + 12], "big"))
+        for k in range(count):
+            cell = at + int.from_bytes(data[cells + 2 * k:cells + 2 * k + 2], "big")
+            if kind == _INTERIOR_TABLE:
+                stack.append(int.from_bytes(data[cell:cell + 4], "big"))
+                continue
+            payload, a = _varint_at(data, cell)
+            _, b = _varint_at(data, cell + a)
+            # the part kept on the page, as SQLite splits a record (https://www.sqlite.org/fileformat2.html)
+            most, least = size - 35, (size - 12) * 32 // 255 - 23
+            if payload <= most:
+                continue
+            local = least + (payload - least) % (size - 4)
+            local = local if local <= most else least
+            link = cell + a + b + local
+            over = int.from_bytes(data[link:link + 4], "big")
+            while over:
+                if not 2 <= over <= last or over in seen:
+                    raise NotPageable(f"page {over} is not where an overflow page can be")
+                seen.add(over)
+                over = int.from_bytes(data[(over - 1) * size:(over - 1) * size + 4], "big")
+
+
+def _moved_interior(page: bytes, new: np.ndarray) -> bytes:
+    """An interior page with its children's page numbers moved (`new[old]`)."""
+    out = bytearray(page)
+    count = int.from_bytes(page[3:5], "big")
+    out[8:12] = int(new[int.from_bytes(page[8:12], "big")]).to_bytes(4, "big")
+    for k in range(count):
+        cell = int.from_bytes(page[12 + 2 * k:14 + 2 * k], "big")
+        out[cell:cell + 4] = int(new[int.from_bytes(page[cell:cell + 4], "big")]).to_bytes(4, "big")
+    return bytes(out)
+
+
+def graft(source: str | os.PathLike[str], target: str | os.PathLike[str], tables: Sequence[str]) -> None:
+    """Move the rows of `tables`, indexes included, from the SQLite file `source` into the same, empty tables of
+    `target`: their b-tree pages are copied after the target's end, renumbered, and the trees' roots put in the
+    target's root pages (no record is decoded, nothing is sorted again).
+
+    Both files as `write_tables` takes them (same page size and schema format), the tables and their indexes
+    made by the same statements in both; `source` holds these tables only, without free or overflow pages (as
+    `write_tables` writes a fresh file: every page but the schema's is reached from the trees' roots, which is
+    checked). Raises NotPageable, with `target` unchanged, otherwise. No connection may have either file open;
+    the caller writes the tables' statistics. Triggers are the caller's: none is fired.
+    """
+    source, target = Path(source), Path(target)
+    src, _ = _head(source)
+    dst, _ = _head(target)
+    if (src.page_size, src.format4) != (dst.page_size, dst.format4):
+        raise NotPageable("the two files differ in page size or schema format")
+    if not tables:
+        return
+    cons = [sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True) for p in (source, target)]
+    try:
+        from_trees, to_trees = (_trees(con, tables) for con in cons)
+        free = cons[0].execute("PRAGMA freelist_count").fetchone()[0]
+    finally:
+        for con in cons:
+            con.close()
+    if {k: (v[0], v[2]) for k, v in from_trees.items()} != {k: (v[0], v[2]) for k, v in to_trees.items()}:
+        raise NotPageable("the tables or their indexes are not defined alike in the two files")
+    if free:
+        raise NotPageable(f"{source.name} has free pages")
+    size = src.page_size
+    for name, (kind, root, _) in to_trees.items():
+        if not _empty_root(target, dst, root, _LEAF_TABLE if kind == "table" else _LEAF_INDEX):
+            raise NotPageable(f"{name} is not empty in {target.name}")
+    lock_page = 0x40000000 // size + 1
+    with open(source, "rb") as f:
+        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)  # read once, straight from the page cache
+    data = memoryview(mapped)
+    try:
+        seen: set[int] = set()
+        inner: list[int] = []
+        for name, (kind, root, _) in from_trees.items():
+            leaf, interior = (_LEAF_TABLE, _INTERIOR_TABLE) if kind == "table" else (_LEAF_INDEX, _INTERIOR_INDEX)
+            inner += _tree_pages(data, size, root, src.pages, leaf, interior, seen)
+        moved = set(seen)
+        _schema_pages(data, size, src.pages, seen)
+        if len(seen) != src.pages - (1 if src.pages >= lock_page else 0):
+            raise NotPageable(f"{source.name} holds pages outside the trees moved (overflow or other tables)")
+        roots = {from_trees[name][1]: to_trees[name][1] for name in from_trees}
+        others = np.array(sorted(moved - set(roots)), dtype=np.int64)
+        end = dst.pages * size
+        fd = os.open(target, os.O_RDWR)
+        try:
+            pages = _Pages(fd, dst)
+            numbers = pages.take(len(others))
+            new = np.zeros(src.pages + 1, dtype=np.int64)
+            new[others] = numbers
+            for old, number in roots.items():
+                new[old] = number
+            # the pages in runs consecutive in both files, as they are; then the interior ones, renumbered
+            i = 0
+            while i < len(others):
+                j = i + 1
+                while j < len(others) and others[j] == others[j - 1] + 1 and numbers[j] == numbers[j - 1] + 1 \
+                        and j - i < 8192:
+                    j += 1
+                a = (int(others[i]) - 1) * size
+                os.pwrite(fd, data[a:a + (j - i) * size], (int(numbers[i]) - 1) * size)
+                i = j
+            for old in inner:
+                a = (old - 1) * size
+                page = _moved_interior(bytes(data[a:a + size]), new)
+                if old in roots:
+                    pages.root(roots[old], page)
+                else:
+                    pages.put(int(new[old]), page)
+            for old, number in roots.items():
+                if number not in pages.roots:  # a root that is a leaf: as it is
+                    a = (old - 1) * size
+                    pages.root(number, bytes(data[a:a + size]))
+            _finish(fd, dst, pages)
+        except BaseException:
+            os.ftruncate(fd, end)  # only pages after the end were written: the file is as it was
+            raise
+        finally:
+            os.close(fd)
+    finally:
+        data.release()
+        mapped.close()
+
+
+__all__ = ["Ints", "NotPageable", "PageColumn", "Reals", "Texts", "graft", "lex_order", "stat_text", "write_tables"]
