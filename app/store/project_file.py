@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -32,15 +32,21 @@ from app.store import lock as locking
 from app.store import migrate
 from app.store import runs as _runs
 from app.store import schema as t
+from app.store.flush import flushing
 from app.store.loading import encode_settings, load_project, stored_json, stored_time
 from app.store.opening import (check_header, make_engine, open_access, sqlite_error, take_lock)
 from app.store.runs import RunInfo, SavedRun
 from app.store.writing import write_changes, write_project
 
+BACKUP_STEP_PAGES = 8192  # pages copied per step of a rebuilt file's backup (32 MB at the usual page size)
 MILESTONE_KINDS: tuple[str, ...] = ("created", "checked", "simulated", "approved", "exported")
 """Milestones the application records; other lower-case words are accepted too."""
 _MILESTONE_KIND = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 Write = Callable[[Connection], None]
+
+
+def _backup_step(status: int, remaining: int, total: int) -> None:
+    """Called after each step of a rebuilt file's backup (a hook for tests: the transaction is open here)."""
 
 
 def _upgrade(path: Path, conn: Connection, old: int) -> None:
@@ -72,6 +78,7 @@ class ProjectFile:
         self._unsaved: list[Change] = []
         self._queued: list[Write] = []
         self._attached = False
+        self._rebuilding = False  # a load is rebuilding the file from a copy (see `rebuilt`)
         self.pending_check: str | None = None  # why the pages are in doubt, until `verify()` checks them
         self.sound = readonly_reason is None and lock is not None  # pages known sound (a new file's are)
         if not self.readonly:
@@ -249,6 +256,8 @@ class ProjectFile:
     def _transaction(self, doing: str) -> Iterator[Connection]:
         if self._conn is None:
             raise ProjectFileError(f"{self.path} is closed")
+        if self._rebuilding:
+            raise ProjectFileError(f"{self.path} {doing}: a load is being written into it; try again when it ends")
         try:
             with self._conn.begin():
                 yield self._conn
@@ -262,6 +271,9 @@ class ProjectFile:
             raise ProjectFileError(f"{self.path}: cannot {doing}: {self.readonly_reason}")
 
     def _on_committed(self, changes: list[Change]) -> None:
+        if self._rebuilding:  # a load replaces the file's content from a copy made before these edits
+            self._unsaved += list(changes)
+            return
         pending = self._unsaved + list(changes)
         queued = self._queued
         try:
@@ -516,6 +528,55 @@ class ProjectFile:
             for _, schema, _ in driver.execute("PRAGMA database_list").fetchall():
                 if schema not in ("main", "temp"):
                     driver.execute(f'DETACH DATABASE "{schema}"')
+
+    @contextmanager
+    def rebuilt(self, copy: str | os.PathLike[str], *,
+                saving: AbstractContextManager[Any] | None = None) -> Iterator[Path]:
+        """A copy of the file at `copy` (a new path) for a loader to rebuild as it likes, through connections of
+        its own or pages it writes itself; when the block ends without error, the copy becomes this file's
+        content in one transaction: SQLite's backup of the copy into this file, all or nothing (crash-safe
+        through the rollback journal; other connections see the old content or the new, never a mix). Nothing
+        is written into this file before that, and nothing if the block fails. `saving` is entered around the
+        backup (a progress phase).
+
+        The copy starts as this file is; edits to the project made meanwhile are written after the backup, and
+        other writes are refused until it is done.
+        """
+        self._require_writable("change the contacts")
+        if self._conn is None:
+            raise ProjectFileError(f"{self.path} is closed")
+        if self._conn.in_transaction() or self._rebuilding:
+            raise ProjectFileError(f"{self.path}: a bulk load cannot start inside another transaction")
+        copy = Path(copy)
+        driver = self._conn.connection.driver_connection
+        assert driver is not None
+        try:
+            target = sqlite3.connect(copy, isolation_level=None)
+            try:
+                driver.backup(target)
+            finally:
+                target.close()
+        except sqlite3.Error as e:
+            raise sqlite_error(self.path, e, "cannot be copied for the load") from None
+        self._rebuilding = True
+        try:
+            yield copy
+            with saving if saving is not None else nullcontext():
+                source = sqlite3.connect(f"{copy.resolve().as_uri()}?mode=ro", uri=True)
+                try:
+                    # read once, straight from the page cache; the pages written go to disk as they come, so
+                    # that the commit's sync has little left to wait for (app.store.flush)
+                    source.execute(f"PRAGMA mmap_size = {int(copy.stat().st_size)}")
+                    with flushing(self.path):
+                        source.backup(driver, pages=BACKUP_STEP_PAGES, progress=_backup_step)
+                except sqlite3.Error as e:
+                    raise sqlite_error(self.path, e, "could not take the load (nothing was changed)") from None
+                finally:
+                    source.close()
+        finally:
+            self._rebuilding = False
+        if self._unsaved or self._queued:  # edits made during the load, written now
+            self._on_committed([])
 
     def schema_version(self) -> int:
         """The schema number recorded in the file (PRAGMA user_version)."""
