@@ -216,15 +216,29 @@ def stamp_paused(driver: Any) -> Iterator[None]:
     """Inside the caller's transaction: drop the stamps' triggers for a bulk load, then make them again, move
     every stamp once and forget the kept columns (their stamps are gone for good). If the block fails, the
     caller's rollback brings the triggers back."""
-    from app.store.schema import stamp_triggers
+    had = pause_stamps(driver)
+    yield
+    resume_stamps(driver, had)
 
+
+def pause_stamps(driver: Any) -> set[str] | None:
+    """Drop the stamps' triggers (a bulk load moves the stamps once, with `resume_stamps`); the names dropped, or
+    None for a file without stamps."""
     had = set(trigger_names(driver))
     if not had and current_stamp(driver, "contacts") is None:  # not a project file of schema 4: nothing to pause
-        yield
-        return
+        return None
     for name in sorted(had):
         driver.execute(f'DROP TRIGGER "{name}"')
-    yield
+    return had
+
+
+def resume_stamps(driver: Any, had: set[str] | None) -> None:
+    """After `pause_stamps` and the load (in the same transaction or a later one on the same file): the triggers
+    made again, every stamp moved once, the kept columns forgotten."""
+    from app.store.schema import stamp_triggers
+
+    if had is None:
+        return
     for name, sql in stamp_triggers():
         if name in had:
             driver.execute(sql)
@@ -233,4 +247,4 @@ def stamp_paused(driver: Any) -> Iterator[None]:
 
 
 __all__ = ["KEYS", "PLAIN", "current_stamp", "encode_columns", "entry_name", "interaction_kind_sql", "keep_columns",
-           "keep_encoded", "quietly", "read", "stamp_paused", "trigger_names"]
+           "keep_encoded", "pause_stamps", "quietly", "read", "resume_stamps", "stamp_paused", "trigger_names"]
