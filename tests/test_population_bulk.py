@@ -155,6 +155,54 @@ def test_the_contacts_pages_are_written_directly_in_a_large_load_and_inserted_wh
     _assert_as_a_plain_write(tmp_path)
 
 
+def test_the_side_files_pages_move_in_whole_and_are_copied_by_sqlite_when_they_cannot(
+        tmp_path: Path, side_process: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.audience import pages
+
+    grafted: list[list[str]] = []
+    real = pages.graft
+
+    def watch(source: Any, target: Any, tables: Any) -> None:
+        grafted.append(list(tables))
+        real(source, target, tables)
+
+    monkeypatch.setattr(pages, "graft", watch)
+    with ProjectFile.create(tmp_path / "bulk.jstudio") as pf:
+        _bulk_write(pf)
+    assert grafted == [["contact_lists", "interactions"]]
+    _assert_as_a_plain_write(tmp_path)
+
+    def refuse(source: Any, target: Any, tables: Any) -> None:
+        raise pages.NotPageable("refused")
+
+    monkeypatch.setattr(pages, "graft", refuse)
+    (tmp_path / "bulk.jstudio").unlink()
+    (tmp_path / "plain.jstudio").unlink()
+    with ProjectFile.create(tmp_path / "bulk.jstudio") as pf:
+        _bulk_write(pf)
+    _assert_as_a_plain_write(tmp_path)
+
+
+def test_a_large_load_that_replaces_a_population_leaves_no_trace_of_the_old_one(
+        tmp_path: Path, side_process: Path) -> None:
+    path = tmp_path / "bulk.jstudio"
+    with ProjectFile.create(path) as pf:
+        population.generate(pf, 5000, 3, as_of=AS_OF)
+        once = path.stat().st_size
+        with pytest.raises(AudienceError, match="already has contacts"):
+            population.generate(pf, 3000, 11, as_of=AS_OF)
+        assert path.stat().st_size == once
+        base = synthesize(3000, 11, _profile_for(None, ("en_US", "fr_FR"), population.DEFAULT_LISTS),
+                          as_of=(AS_OF - date(1970, 1, 1)).days * 86_400, static=("Picked",))
+        population.write_population(pf, base, seed=11, as_of=AS_OF, replace=True)
+        with pf.connection() as conn:
+            triggers = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+            assert conn.exec_driver_sql("PRAGMA freelist_count").scalar_one() == 0  # the old rows' pages are gone
+    assert {name for name, _ in t.stamp_triggers()} <= triggers
+    assert path.stat().st_size < once
+    _assert_as_a_plain_write(tmp_path)
+
+
 def test_the_side_file_is_inserted_by_sqlite_when_the_page_writer_refuses(tmp_path: Path,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     from app.audience import pages, side_load
@@ -328,8 +376,8 @@ def test_an_error_in_the_block_interrupts_the_worker(tmp_path: Path, monkeypatch
 KILLED = textwrap.dedent("""
     import sys, time
     from datetime import date
-    from app.audience import base_store, bulk, population
-    from app.store import ProjectFile
+    from app.audience import base_store, bulk, pages, population
+    from app.store import ProjectFile, project_file
     bulk.BULK_CACHE_KIB = 64  # a small page cache spills pages into the file mid-load: the kill leaves a journal
     real = bulk.insert_rows
     def slow(conn, table, *args, **kw):
@@ -339,44 +387,63 @@ KILLED = textwrap.dedent("""
             time.sleep(60)
         return n
     bulk.insert_rows = slow
-    real_copy = base_store._copy_file
-    def slow_copy(conn, path, schema, names):  # a large load copies its contacts from a side file instead
-        real_copy(conn, path, schema, names)
-        if "contacts" in names:
+    mode = sys.argv[2]
+    if mode != "one process":  # a large load: the file rebuilt from a copy, with a second process
+        base_store.SIDE_MIN_ROWS = 0
+    if mode == "rebuilding":  # killed while the copy is written: the project file is not touched yet
+        real_graft = pages.graft
+        def slow_graft(*args):
+            real_graft(*args)
             print("writing", flush=True)
             time.sleep(60)
-    base_store._copy_file = slow_copy
-    if sys.argv[2] == "side":  # the interactions from a second process, which must not outlive this one
-        from app.audience import base_store
-        base_store.SIDE_MIN_ROWS = 0
+        pages.graft = slow_graft
+    if mode == "saving":  # killed while the copy goes into the project file, half of it written there
+        project_file.BACKUP_STEP_PAGES = 16
+        def step(status, remaining, total):
+            if remaining < total // 2:
+                print("writing", flush=True)
+                time.sleep(60)
+        project_file._backup_step = step
     with ProjectFile.open(sys.argv[1]) as pf:
+        pf._conn.connection.driver_connection.execute("PRAGMA cache_size = 16")
         population.generate(pf, 4000, 5, as_of=date(2026, 6, 1))
 """)
 
 
-@pytest.mark.parametrize("mode", ["one process", "side"])
+@pytest.mark.parametrize("mode", ["one process", "rebuilding", "saving"])
 def test_a_killed_population_leaves_the_file_as_it_was(tmp_path: Path, mode: str) -> None:
     import os
     import time
 
     path = tmp_path / "k.jstudio"
     ProjectFile.create(path).close()
+    size = path.stat().st_size
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     env = dict(os.environ, TMPDIR=str(scratch))
     child = subprocess.Popen([sys.executable, "-c", KILLED, str(path), mode], stdout=subprocess.PIPE, text=True,
                              env=env)
-    assert child.stdout is not None and child.stdout.readline().strip() == "writing"
-    assert path.with_name(path.name + "-journal").exists()
-    child.send_signal(signal.SIGKILL)
-    child.wait(timeout=10)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "writing"
+        journal = path.with_name(path.name + "-journal")
+        if mode == "rebuilding":
+            assert not journal.exists() and path.stat().st_size == size
+        else:
+            assert journal.exists()
+        if mode == "saving":  # pages of the load are in the file already: only the journal can undo them
+            assert path.stat().st_size > size
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
     with ProjectFile.open(path) as again, again.connection() as conn:  # the unfinished load is rolled back
         for table in AUDIENCE:
             assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 0
         assert conn.exec_driver_sql("PRAGMA integrity_check").scalar_one() == "ok"
         indexes = set(conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'index'")).scalars())
+        triggers = set(conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars())
     assert {ix.name for table in (t.contacts, t.interactions) for ix in table.indexes} <= indexes
-    if mode == "side":  # the next load removes what the killed one left behind in the scratch folder
+    assert {name for name, _ in t.stamp_triggers()} <= triggers
+    if mode != "one process":  # the next load removes what the killed one left behind in the scratch folder
         os.environ["TMPDIR"] = str(scratch)
         import tempfile
         tempfile.tempdir = None

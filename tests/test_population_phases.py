@@ -15,7 +15,7 @@ from app.audience import base_store, bulk, population
 from app.store import ProjectFile
 
 AS_OF = date(2026, 6, 1)
-SIDE_TABLES = ("contact_lists", "interactions", "accounts", "contacts")  # (the last two: a side file too)
+SIDE_TABLES = ("contact_lists", "interactions", "accounts", "contacts")  # (all four: pages written directly)
 
 
 @pytest.fixture()
@@ -68,10 +68,11 @@ def test_the_phases_are_recorded_only_when_asked(tmp_path: Path, monkeypatch: py
     expected = ["draw the population (synthesize)", "make the contact columns (lazy text included), worker thread "
                 "joined", "insert the accounts and contacts", "build the contacts' and accounts' indexes",
                 "ANALYZE the other tables", "keep the columns read most"]
-    if mode == "side process":  # the accounts and contacts from pages written beside the file, then copied
+    if mode == "side process":  # a copy of the file rebuilt, its tables' pages written, then copied back
         expected[1:4] = ["save the memberships and interactions, start the side process",
-                         "write the accounts' and contacts' pages", "copy the accounts and contacts"]
-        expected[-2:-2] = ["wait for the side process", "copy the side file's tables and statistics"]
+                         "write the accounts' and contacts' pages", "wait for the side process",
+                         "move the side file's pages in"]
+        expected.append("copy the rebuilt file into the project file")
     else:
         expected[1:1] = ["insert the memberships and interactions"]
     assert names == expected
@@ -86,7 +87,7 @@ def test_a_watcher_is_told_each_part_of_the_load_as_it_begins_in_order(tmp_path:
     seen: list[str] = []
     with ProjectFile.create(tmp_path / "watched.jstudio") as pf, bulk.watched(seen.append):
         population.generate(pf, 400, 3, ("en_US",), as_of=AS_OF)
-    middle = (["writing the accounts and contacts", "adding the accounts and contacts", "waiting for the interactions and list subscriptions",
+    middle = (["writing the accounts and contacts", "waiting for the interactions and list subscriptions",
                "adding the interactions and list subscriptions"] if mode == "side process" else
               ["writing the interactions and list subscriptions", "making the contacts' names, addresses and phones",
                "writing the accounts and contacts", "indexing the contacts"])
@@ -104,12 +105,16 @@ def test_a_watcher_is_told_each_part_of_the_load_as_it_begins_in_order(tmp_path:
     assert seen == []
 
 
-def test_the_seconds_reported_include_the_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("mode", "method"), [("in process", "bulk_connection"), ("side process", "rebuilt")])
+def test_the_seconds_reported_include_the_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str,
+                                                 method: str) -> None:
     from contextlib import contextmanager
 
+    if mode == "side process":
+        monkeypatch.setattr(base_store, "SIDE_MIN_ROWS", 0)
     clock = [0.0]
     monkeypatch.setattr(population.time, "perf_counter", lambda: clock[0])
-    real = ProjectFile.bulk_connection
+    real = getattr(ProjectFile, method)
 
     @contextmanager
     def slow_commit(self: ProjectFile, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
@@ -117,7 +122,7 @@ def test_the_seconds_reported_include_the_commit(tmp_path: Path, monkeypatch: py
             yield conn
             clock[0] += 100.0  # the block's end commits: 100 "seconds" of writing out and syncing
 
-    monkeypatch.setattr(ProjectFile, "bulk_connection", slow_commit)
+    monkeypatch.setattr(ProjectFile, method, slow_commit)
     with ProjectFile.create(tmp_path / "p.jstudio") as pf:
         report = population.generate(pf, 50, 1, ("en_US",), as_of=AS_OF)
     assert report.contacts == 50 and report.seconds == 100.0

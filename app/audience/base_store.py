@@ -12,9 +12,9 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, delete, func, select
@@ -22,7 +22,7 @@ from sqlalchemy import Connection, delete, func, select
 from app.audience.base import (ACCOUNT_COLUMNS, CONTACT_COLUMNS, NUMBER_COLUMNS, TEXT_COLUMNS, Column, ContactBase,
                                Interactions, Items, Text, _contact_columns, days_of, seconds_of)
 from app.audience import bulk, column_store, pages
-from app.audience.side_load import (SIDE_FILE, STATS_FILE, interaction_rows, list_rows, make_scratch, moment_texts,
+from app.audience.side_load import (SIDE_FILE, STATS_FILE, TABLES, interaction_rows, list_rows, moment_texts,
                                    save_rows)
 from app.errors import AudienceError
 from app.model.attributes import INTERACTION_KINDS
@@ -283,122 +283,209 @@ def _kept_base(base: ContactBase, list_cols: tuple[np.ndarray, np.ndarray, Seque
     return kept
 
 
-def write_base(conn: Connection, base: ContactBase, side: Path | None = None, *,
-               clear: bool = False) -> tuple[int, int, int, int]:
-    """Insert the base's accounts, contacts, list memberships and interactions (inside the caller's
-    transaction, into empty tables, or tables it first empties with `clear`); returns (contacts, accounts, list
-    memberships, interactions). The audience stamp moves once for the whole load, and the columns read most are
-    kept (app.audience.column_store).
-
-    With `side` (an empty scratch folder; the caller removes it after its transaction, once the connection has
-    let go of it: ProjectFile.bulk_connection does) and enough rows, the memberships and interactions are
-    written by a second process into a side file while this one formats and inserts the contacts, then copied
-    in (app.audience.side_load). Otherwise they go in first, and their indexes and statistics are built on a
-    worker thread while this one formats the contact columns. Every other index is built once its rows are in.
-    """
+def _ordered(base: ContactBase) -> tuple[tuple[np.ndarray, np.ndarray, Sequence[str]],
+                                        tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """The memberships by contact, then list name, as (contact ids, list codes, list names); the interactions by
+    contact, time, kind, as (contact ids, kinds, times, values): the order they are stored in (keys packed into
+    one where their ranges allow: a single sort)."""
     lists = base.lists
     owners = lists.owners
-    # the memberships by contact, then list name; the interactions by contact, time, kind (keys packed into one
-    # where their ranges allow: a single sort)
     name_rank = np.unique(np.array(lists.values, dtype=str), return_inverse=True)[1].reshape(-1)  # equal, equal
     order = pages.lex_order((name_rank[lists.codes], owners)) if len(owners) else np.zeros(0, np.int64)
     list_cols = (base.ids[owners[order]], lists.codes[order], lists.values)
     inter = base.interactions
     order = pages.lex_order((inter.kind, inter.at, inter.contact))
-    inter_cols = (base.ids[inter.contact[order]], inter.kind[order], inter.at[order], inter.value[order])
+    return list_cols, (base.ids[inter.contact[order]], inter.kind[order], inter.at[order], inter.value[order])
+
+
+def rebuilds(base: ContactBase) -> bool:
+    """Whether a load of `base` into a project file is large enough to rebuild the file from a copy
+    (`rebuild_base`) rather than insert into it (`write_base`)."""
+    return len(base.interactions.contact) + len(base.lists.owners) >= SIDE_MIN_ROWS and \
+        not getattr(sys, "frozen", False)  # (a frozen application has no interpreter for the side process)
+
+
+def write_base(conn: Connection, base: ContactBase, *, clear: bool = False) -> tuple[int, int, int, int]:
+    """Insert the base's accounts, contacts, list memberships and interactions (inside the caller's
+    transaction, into empty tables, or tables it first empties with `clear`); returns (contacts, accounts, list
+    memberships, interactions). The audience stamp moves once for the whole load, and the columns read most are
+    kept (app.audience.column_store).
+
+    The memberships and interactions go in first, and their indexes and statistics are built on a worker thread
+    while this one formats the contact columns. Every other index is built once its rows are in. A large load
+    into a project file rebuilds it instead (`rebuild_base`).
+    """
+    list_cols, inter_cols = _ordered(base)
     first = (t.contact_lists, t.interactions)
-    parallel = side is not None and len(order) + len(owners) >= SIDE_MIN_ROWS and not getattr(sys, "frozen", False)
     driver = conn.connection.driver_connection
 
     def list_stats() -> list[str]:
         name = t.contact_lists.name
-        return bulk.stat_statements(name, bulk.stat_rows(driver, name, len(owners), {
-            "contact_id": base.ids[owners], "list": (lists.codes, lists.values)}))
+        return bulk.stat_statements(name, bulk.stat_rows(driver, name, len(list_cols[0]), {
+            "contact_id": list_cols[0], "list": (list_cols[1], list_cols[2])}))
 
     def interaction_stats() -> list[str]:
         name = t.interactions.name
-        return bulk.stat_statements(name, bulk.stat_rows(driver, name, len(inter.contact), {
-            "contact_id": base.ids[inter.contact], "kind": (inter.kind, INTERACTION_KINDS),
-            "at": inter.at.astype(np.float64)}))
+        return bulk.stat_statements(name, bulk.stat_rows(driver, name, len(inter_cols[0]), {
+            "contact_id": inter_cols[0], "kind": (inter_cols[1], INTERACTION_KINDS),
+            "at": inter_cols[2].astype(np.float64)}))
 
     # rows referring to contacts go in before the contacts: where keys are enforced (a loader outside
     # ProjectFile.bulk_connection), they are checked at commit instead of row by row
-    # the audience stamp moves once for the whole load (no trigger per row; SQLite copies the side file's
-    # tables record by record only into tables without triggers)
-    keeping: bulk.Later[Encoded] | None = None
+    # the audience stamp moves once for the whole load (no trigger per row)
     with column_store.stamp_paused(driver):
         if clear:
-            bulk.announce("removing the project's contacts")
-            for table in (t.interactions, t.contact_lists, t.segment_members, t.contacts, t.accounts):
-                conn.execute(delete(table))
+            _clear(conn)
         conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
-        # (a large load: the file's new pages go to disk as they are written, not all at the commit)
-        with bulk.bulk_pragmas(conn), bulk.flushing(driver) if parallel else nullcontext():
-            process = None
-            if parallel:
-                assert side is not None
-                with bulk.phase("save the memberships and interactions, start the side process"):
-                    process = _start_side(conn, side, list_cols, inter_cols)
-            try:
-                # a large load writes the accounts' and contacts' pages itself, while the side process writes the
-                # interactions', and copies them in (app.audience.pages); rows that writer refuses, and small
-                # loads, go in through the sqlite3 module
-                # any ANALYZE makes sqlite_stat1, which the copies and the statistics gathered below write into
-                # (the small tables' one, at the end, also makes the planner read them)
-                conn.exec_driver_sql('ANALYZE "project"')
-                paged = parallel and _page_contacts(conn, cast(Path, side), base)
-                if paged:  # the columns to keep, encoded on a thread while SQLite copies (it lets go of the GIL)
-                    keeping = bulk.Later(_kept_base, base, list_cols, inter_cols)
-                dropped = [] if paged else bulk.drop_indexes(conn, (t.accounts, t.contacts) if parallel else (
-                    *first, t.accounts, t.contacts))
-                background: list[Any] = []
-                if not parallel:
-                    with bulk.phase("insert the memberships and interactions",
-                                    "writing the interactions and list subscriptions"):
-                        bulk.insert_rows(conn, t.contact_lists, ("contact_id", "list"), list_rows(*list_cols))
-                        bulk.insert_rows(conn, t.interactions, ("id", "contact_id", "kind", "at", "value"),
-                                         interaction_rows(1, *inter_cols))
-                    background = [bulk.index_ddl(conn, ix) for ix in dropped if ix.table in first]
-                if not paged:
-                    # the statistics ANALYZE would gather, from the rows in hand instead of a scan of each table
-                    # (a side process gathers its tables' statistics itself: they come with its tables)
-                    with bulk.phase("make the contact columns (lazy text included), worker thread joined",
-                                    "making the contacts' names, addresses and phones"), \
-                            bulk.in_background(conn, background if parallel else [*background, list_stats,
-                                                                                   interaction_stats]):
-                        acc_columns, columns = _contact_columns(base)
-                    with bulk.phase("insert the accounts and contacts", "writing the accounts and contacts"):
-                        bulk.insert_rows(conn, t.accounts, ("id", *ACCOUNT_COLUMNS), zip(*acc_columns))
-                        bulk.insert_rows(conn, t.contacts, CONTACT_COLUMNS, zip(*columns))
-                for segment, rows in base.static.items():
-                    bulk.insert_rows(conn, t.segment_members, ("segment", "contact_id"),
-                                     ((segment, i) for i in base.ids[rows].tolist()))
-                if not paged:
-                    with bulk.phase("build the contacts' and accounts' indexes", "indexing the contacts"):
-                        for ix in dropped:
-                            if ix.table not in first:
-                                ix.create(conn)
-                if process is not None:
-                    assert side is not None
-                    _copy_side(conn, side, process)
-                    process = None
-            finally:
-                if process is not None:  # something failed here: the side process is of no use any more
-                    process.kill()
-                    process.wait()
-        # the contacts' pages are still in the page cache here: ANALYZE reads them faster than NumPy sorts seven
-        # key columns, so their statistics are gathered the usual way (unless their side file brought them)
-        copied = {x.name for x in first} | ({t.accounts.name, t.contacts.name} if paged else set())
-        with bulk.phase("ANALYZE the other tables", "gathering statistics for segment counts"):
-            bulk.analyze(conn, [name for name in t.PROJECT_TABLES if name not in copied])
+        with bulk.bulk_pragmas(conn):
+            # any ANALYZE makes sqlite_stat1, which the statistics gathered below write into (the small tables'
+            # one, at the end, also makes the planner read them)
+            conn.exec_driver_sql('ANALYZE "project"')
+            dropped = bulk.drop_indexes(conn, (*first, t.accounts, t.contacts))
+            with bulk.phase("insert the memberships and interactions",
+                            "writing the interactions and list subscriptions"):
+                bulk.insert_rows(conn, t.contact_lists, ("contact_id", "list"), list_rows(*list_cols))
+                bulk.insert_rows(conn, t.interactions, ("id", "contact_id", "kind", "at", "value"),
+                                 interaction_rows(1, *inter_cols))
+            background = [bulk.index_ddl(conn, ix) for ix in dropped if ix.table in first]
+            # the statistics ANALYZE would gather, from the rows in hand instead of a scan of each table
+            _insert_contacts(conn, base, [ix for ix in dropped if ix.table not in first],
+                             [*background, list_stats, interaction_stats])
+            _insert_members(conn, base)
+            # the contacts' pages are still in the page cache here: ANALYZE reads them faster than NumPy sorts
+            # seven key columns, so their statistics are gathered the usual way
+            with bulk.phase("ANALYZE the other tables", "gathering statistics for segment counts"):
+                bulk.analyze(conn, [name for name in t.PROJECT_TABLES if name not in {x.name for x in first}])
     with bulk.phase("keep the columns read most", "keeping the contacts' columns for quick reading"):
-        _keep_base(driver, keeping.result() if keeping is not None else _kept_base(base, list_cols, inter_cols))
-    return base.n, base.n_accounts, len(owners), len(order)
+        _keep_base(driver, _kept_base(base, list_cols, inter_cols))
+    return base.n, base.n_accounts, len(list_cols[0]), len(inter_cols[0])
+
+
+def _clear(conn: Connection) -> None:
+    bulk.announce("removing the project's contacts")
+    for table in (t.interactions, t.contact_lists, t.segment_members, t.contacts, t.accounts):
+        conn.execute(delete(table))
+
+
+def _insert_contacts(conn: Connection, base: ContactBase, dropped: Sequence[Any],
+                     background: Sequence[Any] = ()) -> None:
+    """The accounts and contacts inserted through the sqlite3 module (their indexes `dropped` made again after,
+    one sort each), while `background` statements run on a worker thread."""
+    with bulk.phase("make the contact columns (lazy text included), worker thread joined",
+                    "making the contacts' names, addresses and phones"), bulk.in_background(conn, background):
+        acc_columns, columns = _contact_columns(base)
+    with bulk.phase("insert the accounts and contacts", "writing the accounts and contacts"):
+        bulk.insert_rows(conn, t.accounts, ("id", *ACCOUNT_COLUMNS), zip(*acc_columns))
+        bulk.insert_rows(conn, t.contacts, CONTACT_COLUMNS, zip(*columns))
+    with bulk.phase("build the contacts' and accounts' indexes", "indexing the contacts"):
+        for ix in dropped:
+            ix.create(conn)
+
+
+def _insert_members(conn: Connection, base: ContactBase) -> None:
+    for segment, rows in base.static.items():
+        bulk.insert_rows(conn, t.segment_members, ("segment", "contact_id"),
+                         ((segment, i) for i in base.ids[rows].tolist()))
+
+
+def rebuild_base(path: Path, base: ContactBase, side: Path, *, clear: bool = False) -> tuple[int, int, int, int]:
+    """`write_base` for a large load, into `path`: a copy of the project file that no connection has open
+    (ProjectFile.rebuilt makes it, and copies it back into the project file in one transaction once this
+    returns). The copy is changed freely: its tables' b-tree pages are written directly (app.audience.pages),
+    the accounts and contacts by this process while a second one (app.audience.side_load) writes the memberships
+    and interactions into a side file in `side` (an empty scratch folder), whose pages then move into the copy
+    whole. No record is copied by SQLite; rows the page writer refuses are inserted the usual way. Returns
+    (contacts, accounts, list memberships, interactions).
+    """
+    list_cols, inter_cols = _ordered(base)
+    engine = _scratch_engine(path)
+    process: subprocess.Popen[bytes] | None = None
+    try:
+        with engine.connect() as conn, conn.begin():
+            driver = conn.connection.driver_connection
+            had = column_store.pause_stamps(driver)  # moved once, at the end, for the whole load
+            if clear:
+                _clear(conn)
+                if had is not None:  # (the kept columns go too; resume_stamps would drop them after the VACUUM)
+                    conn.exec_driver_sql("DELETE FROM audience_columns")
+            with bulk.phase("save the memberships and interactions, start the side process"):
+                process = _start_side(conn, side, list_cols, inter_cols)
+        if clear:  # the old rows' pages, free now, are left out (new pages go after the end)
+            raw = engine.raw_connection()
+            try:
+                raw.driver_connection.execute("VACUUM")  # (outside any transaction, as VACUUM must be)
+            finally:
+                raw.close()
+        with bulk.phase("write the accounts' and contacts' pages", "writing the accounts and contacts"):
+            try:
+                contact_stats: dict[str, list[tuple[str | None, str]]] | None = pages.write_tables(
+                    path, contact_page_columns(base))
+            except pages.NotPageable:
+                contact_stats = None
+        # the columns to keep, encoded on a thread while the side file moves in (NumPy lets go of the GIL)
+        keeping = bulk.Later(_kept_base, base, list_cols, inter_cols) if contact_stats is not None else None
+        side_stats = _wait_side(side, process)
+        process = None
+        with bulk.phase("move the side file's pages in", "adding the interactions and list subscriptions"):
+            try:
+                pages.graft(side / SIDE_FILE, path, TABLES)
+                grafted = True
+            except pages.NotPageable:
+                grafted = False
+        with engine.connect() as conn, conn.begin():
+            driver = conn.connection.driver_connection
+            with bulk.bulk_pragmas(conn):
+                conn.exec_driver_sql('ANALYZE "project"')  # makes sqlite_stat1, if the file has none yet
+                if not grafted:
+                    _copy_file(conn, side / SIDE_FILE, _SIDE_SCHEMA, side_stats)
+                else:
+                    _write_stats(conn, side_stats)
+                if contact_stats is None:
+                    _insert_contacts(conn, base, bulk.drop_indexes(conn, (t.accounts, t.contacts)))
+                else:
+                    _write_stats(conn, contact_stats)
+                _insert_members(conn, base)
+                done = {*TABLES} | ({t.accounts.name, t.contacts.name} if contact_stats is not None else set())
+                with bulk.phase("ANALYZE the other tables", "gathering statistics for segment counts"):
+                    bulk.analyze(conn, [name for name in t.PROJECT_TABLES if name not in done])
+            column_store.resume_stamps(driver, had)
+            with bulk.phase("keep the columns read most", "keeping the contacts' columns for quick reading"):
+                _keep_base(driver, keeping.result() if keeping is not None else
+                           _kept_base(base, list_cols, inter_cols))
+    finally:
+        if process is not None:  # something failed here: the side process is of no use any more
+            process.kill()
+            process.wait()
+        engine.dispose()
+    return base.n, base.n_accounts, len(list_cols[0]), len(inter_cols[0])
+
+
+def _scratch_engine(path: Path) -> Any:
+    """An engine on a copy being rebuilt: no journal and no sync (a failed load throws the copy away), keys not
+    enforced (the rows are consistent by construction), every transaction an SQLite one."""
+    import sqlite3
+
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.pool import NullPool
+
+    def creator() -> sqlite3.Connection:
+        # check_same_thread=False: indexes may be built on a worker thread (bulk.in_background), one at a time
+        con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        con.execute("PRAGMA journal_mode = OFF")
+        con.execute("PRAGMA synchronous = OFF")
+        con.execute("PRAGMA secure_delete = OFF")  # a cleared table's pages are left out by a VACUUM anyway
+        return con
+
+    engine = create_engine("sqlite+pysqlite://", creator=creator, poolclass=NullPool)
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
 
 
 _SIDE_SCHEMA = "journey_studio_side"
-_CONTACTS_SCHEMA = "journey_studio_contacts"
-CONTACTS_FILE = "contacts.db"
 
 
 def _page_column(col: Column | None, n: int, kind: str, affinity_integer: bool = False) -> pages.PageColumn | None:
@@ -444,38 +531,22 @@ def contact_page_columns(base: ContactBase) -> dict[str, dict[str, pages.PageCol
     return {t.accounts.name: accounts, t.contacts.name: contacts}
 
 
-def _page_contacts(conn: Connection, side: Path, base: ContactBase) -> bool:
-    """Write the accounts and contacts, with their indexes and statistics, into a side file of their own
-    (app.audience.pages) and copy it into the project's tables, in this transaction; False, with nothing
-    copied, for rows the page writer refuses (the caller inserts them the usual way)."""
-    names = (t.accounts.name, t.contacts.name)
-    path = side / CONTACTS_FILE
-    marks = ", ".join("?" * len(names))
-    ddl = [r[0] for r in conn.exec_driver_sql(
-        f"SELECT sql FROM main.sqlite_master WHERE type IN ('table', 'index') AND tbl_name IN ({marks}) "
-        "AND sql IS NOT NULL ORDER BY type DESC, name", names)]  # tables first
-    page_size = conn.exec_driver_sql("PRAGMA main.page_size").scalar_one()
-    with bulk.phase("write the accounts' and contacts' pages", "writing the accounts and contacts"):
-        make_scratch(path, int(page_size), ddl)
-        try:
-            stats = pages.write_tables(path, contact_page_columns(base))
-        except pages.NotPageable:
-            return False
-    with bulk.phase("copy the accounts and contacts", "adding the accounts and contacts"):
-        _copy_file(conn, path, _CONTACTS_SCHEMA, stats)
-    return True
-
-
 def _copy_file(conn: Connection, path: Path, schema: str, stats: Mapping[str, Sequence[Sequence[Any]]]) -> None:
-    """Copy a side file's tables (indexes included) into the project's empty ones, with their statistics
-    (`sqlite_stat1` rows by table, as ANALYZE writes them)."""
+    """Copy a side file's tables (indexes included) into the empty ones of `conn`'s file, with their statistics
+    (`sqlite_stat1` rows by table, as ANALYZE writes them): SQLite's way, record by record, for a side file
+    whose pages cannot move whole (pages.graft refused it)."""
     conn.exec_driver_sql(f"ATTACH DATABASE ? AS {schema}", (str(path),))
     # the side file is read once, whole, and no longer written: mapped, its pages cost no read call each
     # (about a sixth of the copy's CPU at 1M); a platform without memory-mapped I/O ignores the pragma
     conn.exec_driver_sql(f"PRAGMA {schema}.mmap_size = {int(path.stat().st_size)}")
-    for name in stats:
+    for name in stats:  # (the connection lets go of the side file when it closes, after its transaction)
         conn.exec_driver_sql(f'INSERT INTO main."{name}" SELECT * FROM {schema}."{name}"')
-    # (main.sqlite_stat1 exists: write_base made it)
+    _write_stats(conn, stats)
+
+
+def _write_stats(conn: Connection, stats: Mapping[str, Sequence[Sequence[Any]]]) -> None:
+    """The tables' `sqlite_stat1` rows, (index, stat) by table, in place of any they had (the file has a
+    sqlite_stat1 table: an ANALYZE made it)."""
     marks = ", ".join("?" * len(stats))
     conn.exec_driver_sql(f"DELETE FROM main.sqlite_stat1 WHERE tbl IN ({marks})", tuple(stats))
     rows = [(name, index, stat) for name, table_rows in stats.items() for index, stat in table_rows]
@@ -507,18 +578,16 @@ def _start_side(conn: Connection, side: Path, list_cols: tuple[np.ndarray, np.nd
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
 
 
-def _copy_side(conn: Connection, side: Path, process: subprocess.Popen[bytes]) -> None:
-    """Wait for the side process, then copy its tables into the (empty) project tables, in this transaction."""
+def _wait_side(side: Path, process: subprocess.Popen[bytes]) -> dict[str, list[Any]]:
+    """Wait for the side process; its tables' statistics (`sqlite_stat1` rows by table)."""
     with bulk.phase("wait for the side process", "waiting for the interactions and list subscriptions"):
         process.wait()
     if process.returncode != 0:
         err = (side / "side.err").read_text(encoding="utf-8", errors="replace")
         last = err.strip().splitlines()[-1:] or [f"exit status {process.returncode}"]
         raise AudienceError(f"the interactions could not be written (nothing was changed): {last[0]}")
-    with bulk.phase("copy the side file's tables and statistics", "adding the interactions and list subscriptions"):
-        stats = json.loads((side / STATS_FILE).read_text(encoding="utf-8"))
-        _copy_file(conn, side / SIDE_FILE, _SIDE_SCHEMA, {name: stats.get(name, [])
-                                                           for name in (t.contact_lists.name, t.interactions.name)})
+    stats = json.loads((side / STATS_FILE).read_text(encoding="utf-8"))
+    return {name: stats.get(name, []) for name in TABLES}
 
 
-__all__ = ["accounts_of", "read_base", "rows_among", "write_base"]
+__all__ = ["accounts_of", "read_base", "rebuild_base", "rebuilds", "rows_among", "write_base"]

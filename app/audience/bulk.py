@@ -3,7 +3,6 @@ SQL that runs on a worker thread while the caller's thread prepares the next row
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -198,37 +197,6 @@ class Later(Generic[T]):
         return cast(T, self._value)
 
 
-@contextmanager
-def flushing(driver: Any, every: float = 0.25) -> Iterator[None]:
-    """While the block runs, have the OS write what SQLite has written into the main database file out to disk
-    every `every` seconds, on a thread of its own, so that the commit's sync at the end has little left to wait
-    for (a large load writes hundreds of MB, which the OS otherwise holds until that sync). Only what SQLite has
-    already written is synced, which its journal rules allow at any time. POSIX only; elsewhere a plain block."""
-    name = next((r[2] for r in driver.execute("PRAGMA database_list").fetchall() if r[1] == "main"), "")
-    sync = getattr(os, "fdatasync", None)
-    if os.name != "posix" or not name or sync is None:
-        yield
-        return
-    fd = os.open(name, os.O_RDONLY)
-    stop = threading.Event()
-
-    def run() -> None:
-        while not stop.wait(every):
-            try:
-                sync(fd)
-            except OSError:  # a file system that cannot: the commit syncs anyway
-                return
-
-    thread = threading.Thread(target=run, name="bulk-flush", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-        os.close(fd)
-
-
 def analyze(conn: Connection, tables: Sequence[str] = ()) -> None:
     """Refresh the planner's statistics after a bulk load (of `tables`, default all).
 
@@ -313,5 +281,5 @@ def stat_statements(table: str, rows: Sequence[tuple[str, str]]) -> list[str]:
 
 
 __all__ = ["PHASES", "KeyColumn", "Later", "Statement", "analyze", "analyze_statements", "announce", "bulk_pragmas",
-           "drop_indexes", "flushing", "in_background", "index_ddl", "index_stats", "indexes_deferred", "insert_rows",
+           "drop_indexes", "in_background", "index_ddl", "index_stats", "indexes_deferred", "insert_rows",
            "phase", "stat_rows", "stat_statements", "watched"]

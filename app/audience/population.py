@@ -21,7 +21,7 @@ from sqlalchemy import Connection, func, select
 
 from app.audience import bulk
 from app.audience.base import DAY, ContactBase
-from app.audience.base_store import write_base
+from app.audience.base_store import rebuild_base, rebuilds, write_base
 from app.audience.profile import DEFAULT_LISTS as PROFILE_LISTS
 from app.audience.profile import PopulationProfile
 from app.audience.synthetic import MAX_SIZE, synthesize
@@ -92,41 +92,65 @@ def write_population(target: ProjectFile | Connection, base: ContactBase, *, rep
     """Write a base into a project file (refused if it has contacts, unless `replace`), in one transaction."""
     started = time.perf_counter() if started is None else started
 
-    def run(conn: Connection, side: Path | None = None) -> PopulationReport:
+    def existing(conn: Connection) -> int:
+        """The contacts and accounts the project has (refused unless `replace`)."""
         from app.audience.moment import unwatch
         unwatch(conn)  # cached columns go; no trigger fires per loaded row
-        existing = conn.execute(select(func.count()).select_from(t.contacts)).scalar_one()
-        existing += conn.execute(select(func.count()).select_from(t.accounts)).scalar_one()
-        if existing and not replace:
+        found = conn.execute(select(func.count()).select_from(t.contacts)).scalar_one()
+        found += conn.execute(select(func.count()).select_from(t.accounts)).scalar_one()
+        if found and not replace:
             raise AudienceError("the project already has contacts or accounts; replace them to generate a new "
                                 "population (nothing was changed)")
-        contacts, n_accounts, subscriptions, interactions = write_base(conn, base, side, clear=bool(existing))
-        bulk.announce("saving the project file")  # the transaction's commit, when the caller's block ends
-        return PopulationReport(contacts, n_accounts, interactions, subscriptions, seed,
-                                as_of or datetime.now(timezone.utc).date(), locales, time.perf_counter() - started)
+        return int(found)
 
-    if isinstance(target, ProjectFile):
+    def run(conn: Connection) -> tuple[int, int, int, int]:
+        counts = write_base(conn, base, clear=bool(existing(conn)))
+        bulk.announce("saving the project file")  # the transaction's commit, when the caller's block ends
+        return counts
+
+    if isinstance(target, ProjectFile) and rebuilds(base):
+        # a large load rebuilds a copy of the file, its tables' pages written directly, which then replaces
+        # the file's content in one transaction (ProjectFile.rebuilt); the copy and the side process's files go
+        # in a scratch folder, removed after
+        with target.connection() as conn:
+            clear = bool(existing(conn))
+        with _scratch() as side:
+            with target.rebuilt(Path(side) / REBUILT_FILE, saving=bulk.phase(
+                    "copy the rebuilt file into the project file", "saving the project file")) as copy:
+                counts = rebuild_base(copy, base, Path(side), clear=clear)
+        with target.connection() as conn:
+            from app.audience.moment import unwatch
+            unwatch(conn)  # (the file changed under this connection: nothing cached is kept)
+    elif isinstance(target, ProjectFile):
         # the rows are consistent by construction (every id they refer to is written with them, into tables
         # emptied first), so the load skips the per-row foreign key lookups
-        # (a large load writes its interactions from a second process into a scratch folder; the file lets go
-        # of it when the bulk connection's block ends, before the folder is removed)
-        with _scratch() as side, target.bulk_connection() as conn:
-            report = run(conn, Path(side))
+        _sweep()
+        with target.bulk_connection() as conn:
+            counts = run(conn)
     elif target.in_transaction():
-        return run(target)  # the caller's transaction: its commit is the caller's
+        counts = run(target)  # the caller's transaction: its commit is the caller's
     else:
         with target.begin():
-            report = run(target)
+            counts = run(target)
+    contacts, n_accounts, subscriptions, interactions = counts
     # the time the user waited includes the commit (writing out the pages still in the cache, and the sync)
-    return dc_replace(report, seconds=time.perf_counter() - started)
+    return PopulationReport(contacts, n_accounts, interactions, subscriptions, seed,
+                            as_of or datetime.now(timezone.utc).date(), locales, time.perf_counter() - started)
 
 
+REBUILT_FILE = "project.db"  # the copy a large load rebuilds, in its scratch folder
 SCRATCH_PREFIX = "jstudio-load-"
 
 
 def _scratch() -> tempfile.TemporaryDirectory[str]:
-    """A scratch folder for a load, named after this process; those of loaders that are gone (killed mid-load)
-    are removed first."""
+    """A scratch folder for a load, named after this process (those of loaders that are gone are removed
+    first)."""
+    _sweep()
+    return tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
+
+
+def _sweep() -> None:
+    """Remove the scratch folders of loaders that are gone (killed mid-load)."""
     if os.name == "posix":  # signal 0 only asks whether the process exists there
         for old in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*-*"):
             pid = old.name[len(SCRATCH_PREFIX):].split("-")[0]
@@ -137,7 +161,6 @@ def _scratch() -> tempfile.TemporaryDirectory[str]:
                     shutil.rmtree(old, ignore_errors=True)
                 except OSError:
                     pass
-    return tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
 
 
 __all__ = ["DEFAULT_LISTS", "PopulationReport", "generate", "write_population"]
