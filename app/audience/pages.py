@@ -27,9 +27,11 @@ import sqlite3
 import threading
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from typing import Any
 
 import numpy as np
 
@@ -273,11 +275,18 @@ def _write_table_tree(pages: _Pages, table: _Table, info: _File, source: Source,
                       order: np.ndarray, ids: np.ndarray, consecutive: bool) -> None:
     """A table b-tree: rows `order` (ascending rowids `ids[order]`; `consecutive`: order is 0, 1, 2, ...), leaves
     filled in turn, then interior pages."""
+    _table_interior(pages, table, info, _table_leaves(pages, table, info, source, encs, order, ids, consecutive))
+
+
+def _table_leaves(pages: _Pages, table: _Table, info: _File, source: Source, encs: Sequence[Enc],
+                  order: np.ndarray, ids: np.ndarray, consecutive: bool, whole: bool = True) -> list[tuple[int, int]]:
+    """The leaves of rows `order`, filled in turn: (page number, largest rowid in it) of each. When `whole` (these
+    are all the table's rows) and they fit in one leaf, that leaf is the root and [] is returned. A part of a
+    table (not `whole`) ends with a leaf of its own, however full: the parts' leaves, in order, are the table's."""
     size = info.page_size
     n = len(order)
     leaves: list[tuple[int, int]] = []  # (page number, largest rowid in it)
     pending: np.ndarray = np.zeros(0, dtype=np.int64)
-    first: tuple[np.ndarray, int] | None = None  # the only leaf: the root itself
     for lo in range(0, n, CHUNK_ROWS):
         at = np.concatenate((pending, np.arange(lo, min(lo + CHUNK_ROWS, n), dtype=np.int64)))
         rows = order[at]
@@ -291,17 +300,20 @@ def _write_table_tree(pages: _Pages, table: _Table, info: _File, source: Source,
         if not runs:
             continue
         built = _leaf_pages(_LEAF_TABLE, size, buf, offsets, runs)
-        if not leaves and len(runs) == 1 and last:
-            first = (built[0], int(ids[rows[runs[0][1] - 1]]))
-            break
+        if whole and not leaves and len(runs) == 1 and last:  # the only leaf: the root itself
+            pages.root(table.root, built[0].tobytes())
+            return []
         numbers = pages.take(len(runs))
         pages.write(numbers, built)
         leaves += [(int(p), int(ids[rows[hi - 1]])) for p, (_, hi) in zip(numbers, runs)]
-    if first is not None:
-        pages.root(table.root, first[0].tobytes())
-        return
+    return leaves
+
+
+def _table_interior(pages: _Pages, table: _Table, info: _File, leaves: list[tuple[int, int]]) -> None:
+    """The interior levels over a table's leaves (none when the root is the only leaf: [])."""
+    size = info.page_size
     level = leaves
-    while True:
+    while level:
         # an interior level: each page takes children while their cells fit, the last child as its right pointer
         cells = [p.to_bytes(4, "big") + _varint(k) for p, k in level]
         groups = _children_groups(len(level), np.array([len(c) + 2 for c in cells], dtype=np.int64), size - 12)
@@ -406,7 +418,8 @@ def _write_index_tree(pages: _Pages, index: _Index, info: _File, source: Source,
 
 # --- the whole --------------------------------------------------------------------------------------------------
 
-WORKERS = 2  # threads that sort the indexes and write the trees (NumPy lets go of the interpreter lock meanwhile)
+TABLE_PARTS = 2  # a large table's leaves are written in this many parts at once
+WORKERS = 3  # threads that sort the indexes and write the trees (NumPy lets go of the interpreter lock meanwhile)
 
 
 @dataclass
@@ -429,8 +442,9 @@ def write_tables(path: str | os.PathLike[str], tables: Mapping[str, Mapping[str,
     Raises NotPageable, with the file unchanged, for what it does not write (see the module's text). Returns
     each table's `sqlite_stat1` rows, (index, stat), as ANALYZE without an analysis limit would write them (from
     the sorted entries: no second pass over the rows); nothing is written into the file's own sqlite_stat1.
-    The file is changed only once every check has passed: new pages go after its end, and the root pages and
-    the header are written last (on any failure before, the file is cut back to its size).
+    The file's own pages change only once every check has passed: new pages go after its end (the trees are
+    written while the indexes' checks still run, and a refusal or failure cuts the file back to its size), and
+    the root pages and the header are written last.
     """
     path = Path(path)
     info = _describe(path, list(tables))
@@ -439,43 +453,59 @@ def write_tables(path: str | os.PathLike[str], tables: Mapping[str, Mapping[str,
         if not _empty_root(path, info, plan.table.root, _LEAF_TABLE) or not all(
                 _empty_root(path, info, ix.root, _LEAF_INDEX) for ix in plan.table.indexes):
             raise NotPageable(f"{plan.table.name} is not empty")
-    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="pages") as pool:
-        # each index's entries in order, with its UNIQUE check and its statistics, before anything is written
-        sorting = [[pool.submit(_index_order, plan, index) for index in plan.table.indexes] for plan in plans]
-        orders = [[job.result() for job in jobs] for jobs in sorting]
+    size = path.stat().st_size
+    fd = os.open(path, os.O_RDWR)
+    jobs: list[Future[None]] = []
+    sorting: dict[Future[tuple[np.ndarray, str]], tuple[_Plan, Source, _Index, list[Enc]]] = {}
+    parts: list[list[Future[list[tuple[int, int]]]]] = []
+    pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="pages")
+    try:
+        pages = _Pages(fd, info)
+        # each index's sort (with its UNIQUE check and its statistics) first, the widest indexes first, and its
+        # tree as soon as it is sorted; then the tables' leaves, a large table's in parts side by side. A refusal
+        # on the way cuts the file back
+        work = []
+        for plan in plans:
+            table = plan.table
+            encs_t = [plan.encs[c] for c in table.columns]
+            index_encs = [[plan.encs[c] for c in ix.columns] + [plan.rowid] for ix in table.indexes]
+            work.append((plan, Source([*encs_t, *(e for encs in index_encs for e in encs)]), index_encs))
+        wanted = sorted(((plan, source, index, encs_i) for plan, source, index_encs in work
+                         for index, encs_i in zip(plan.table.indexes, index_encs)),
+                        key=lambda w: -w[0].n * sum(int(e.length.max()) + 1 if len(e.length) else 1 for e in w[3]))
+        sorting = {pool.submit(_index_order, w[0], w[2]): w for w in wanted}
+        found: dict[tuple[str, str], str] = {}
+        for job in as_completed(sorting):
+            plan, source, index, encs_i = sorting[job]
+            entry_order, found[plan.table.name, index.name] = job.result()
+            if plan.n:
+                jobs.append(pool.submit(_write_index_tree, pages, index, info, source, encs_i, entry_order))
         stats: dict[str, list[tuple[str | None, str]]] = {}
-        for plan, done in zip(plans, orders):
-            stats[plan.table.name] = [(ix.name, stat) for ix, (_, stat) in zip(plan.table.indexes, done) if plan.n]
-            if plan.n and not plan.table.indexes:
-                stats[plan.table.name].append((None, str(plan.n)))
-        size = path.stat().st_size
-        fd = os.open(path, os.O_RDWR)
-        try:
-            pages = _Pages(fd, info)
-            jobs = []
-            for plan, done in zip(plans, orders):
-                if plan.n == 0:
-                    continue
-                table = plan.table
-                encs_t = [plan.encs[c] for c in table.columns]
-                index_encs = [[plan.encs[c] for c in ix.columns] + [plan.rowid] for ix in table.indexes]
-                source = Source([*encs_t, *(e for encs in index_encs for e in encs)])
-                rows = np.arange(plan.n, dtype=np.int64) if plan.order is None else plan.order
-                jobs.append(pool.submit(_write_table_tree, pages, table, info, source, encs_t, rows, plan.ids,
-                                        plan.order is None))
-                for index, encs_i, (entry_order, _) in zip(table.indexes, index_encs, done):
-                    jobs.append(pool.submit(_write_index_tree, pages, index, info, source, encs_i, entry_order))
-            for job in jobs:
-                job.result()
-            _finish(fd, info, pages)
-        except BaseException:
-            for job in jobs:
-                job.cancel()
-            pool.shutdown(wait=True)
-            os.ftruncate(fd, size)  # only pages after the end were written: the file is as it was
-            raise
-        finally:
-            os.close(fd)
+        for plan, source, _ in work:
+            table = plan.table
+            stats[table.name] = [(ix.name, found[table.name, ix.name]) for ix in table.indexes] if plan.n and \
+                table.indexes else [(None, str(plan.n))] if plan.n else []
+            rows = np.arange(plan.n, dtype=np.int64) if plan.order is None else plan.order
+            cuts = np.linspace(0, plan.n, TABLE_PARTS + 1 if plan.n >= 2 * CHUNK_ROWS else 2).astype(np.int64)
+            encs_t = [plan.encs[c] for c in table.columns]
+            parts.append([pool.submit(_table_leaves, pages, table, info, source, encs_t, rows[a:b], plan.ids,
+                                      plan.order is None, len(cuts) == 2) for a, b in zip(cuts[:-1], cuts[1:])
+                          if b > a])
+        for tree in jobs:
+            tree.result()
+        for (plan, _, _), leaves in zip(work, parts):
+            _table_interior(pages, plan.table, info, [leaf for part in leaves for leaf in part.result()])
+        _finish(fd, info, pages)
+    except BaseException:
+        waiting: list[Future[Any]] = [*jobs, *sorting, *(part for leaves in parts for part in leaves)]
+        for job in waiting:
+            job.cancel()
+        pool.shutdown(wait=True)
+        os.ftruncate(fd, size)  # only pages after the end were written: the file is as it was
+        raise
+    finally:
+        pool.shutdown(wait=True)
+        os.close(fd)
     return stats
 
 
