@@ -1,7 +1,8 @@
 """A customer base (app.audience.base) read from and written into a project file's audience tables.
 
 `read_base` reads the contacts (and what is asked of their accounts, interactions, lists and static segment
-members) into NumPy columns; `write_base` bulk-loads a base into empty tables. The SQL is here rather than in
+members) into NumPy columns; `write_base` bulk-loads a base into empty tables, and `rebuild_base` does a large
+load into a copy of the project file, its tables' pages written directly. The SQL is here rather than in
 app.audience.base so that code that only draws or evaluates a base (the simulator) does not import SQLAlchemy.
 """
 
@@ -222,7 +223,7 @@ def _json_lists(n: int, values: Sequence[Any]) -> Items:
 
 # --- writing a project file -----------------------------------------------------------------------------------
 
-SIDE_MIN_ROWS = 300_000  # memberships + interactions from which a second process writes them (start-up ~0.3 s)
+SIDE_MIN_ROWS = 300_000  # memberships + interactions from which a load rebuilds the file (`rebuilds`)
 
 
 Encoded = dict[str, list[tuple[str, bytes, str | None]]]

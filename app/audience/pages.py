@@ -1,20 +1,22 @@
-"""Table and index pages of an SQLite file written straight from NumPy columns: a large load's side files.
+"""Table and index pages of an SQLite file written straight from NumPy columns: a large load's scratch files.
 
 Inserting rows through the sqlite3 module costs a Python call per value, and building an index afterwards makes
-SQLite read and sort every row again. For a side file (app.audience.side_load and base_store: a scratch file the
-loader then copies into the project file with `INSERT INTO main.x SELECT * FROM side.x`), this module writes the
-b-tree pages of tables and of their indexes directly, in SQLite's documented file format
+SQLite read and sort every row again. For a scratch file (a large load works on a copy of the project file,
+ProjectFile.rebuilt, and a side file its second process writes: app.audience.base_store and side_load), this
+module writes the b-tree pages of tables and of their indexes directly, in SQLite's documented file format
 (https://www.sqlite.org/fileformat2.html): records are encoded column by column with NumPy (app.audience.records,
 the first half of the writer), index entries sorted
 with `np.lexsort` in SQLite's own order (NULL first, numbers by value, texts by the index's collation, BINARY or
 NOCASE, then the rowid), and pages filled bottom up, leaf by leaf. SQLite then reads the file as its own; the
 tests check what is written with `PRAGMA integrity_check` and against SQLite's own writing of the same rows.
+`graft` moves whole trees from one such file into the same empty tables of another (renumbering the pages,
+decoding no record).
 
 The file must hold the tables and their indexes empty, as SQLite made them (`CREATE TABLE`, `CREATE INDEX`),
 in rollback-journal mode, UTF-8, without auto-vacuum. What this module does not write (overflow pages, DESC,
 partial or expression indexes, WITHOUT ROWID tables, CHECK constraints, defaults other than NULL, triggers,
 values SQLite would convert on insert, NULL in a NOT NULL column, a duplicate key of a UNIQUE index) it refuses
-with NotPageable before it changes the file; the caller then inserts those rows the usual way.
+with NotPageable, the file left as it was; the caller then inserts those rows the usual way.
 
 Imports neither SQLAlchemy nor the rest of the application (the side process loads it).
 """

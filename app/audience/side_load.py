@@ -2,13 +2,13 @@
 
 Most of a bulk insert's time is Python handing values to SQLite one by one (the sqlite3 module binds each
 value with the interpreter lock held), so a thread cannot overlap two inserts. A second process can: while
-the loading process writes the contacts, this one writes the memberships and interactions, with
-their indexes, into a side file of its own, from arrays the loader saved. The loader then copies both tables
-into the project file inside its transaction (`INSERT INTO main.x SELECT * FROM side.x`, which SQLite does
-record by record, indexes included, without re-sorting or re-encoding them, when the two tables are defined
-alike, which they are: the side file's tables are made from the project file's own statements), and their
-statistics (stats.json: the `sqlite_stat1` rows ANALYZE would write, which the page writer counts from its sorted
-entries). The project file is changed only by the loader's one transaction; the side file is thrown away.
+the loading process writes the contacts' pages into its copy of the project file, this one writes the
+memberships and interactions, with their indexes, into a side file of its own (their pages written directly:
+app.audience.pages), from arrays the loader saved, and their statistics (stats.json: the `sqlite_stat1` rows
+ANALYZE would write, which the page writer counts from its sorted entries). The loader then moves the side
+file's trees into its copy whole (pages.graft; SQLite's `INSERT INTO main.x SELECT * FROM side.x` when they
+cannot move), the side file's tables being made from the project file's own statements. The project file is
+changed only when the loader's copy replaces its content (ProjectFile.rebuilt); the side file is thrown away.
 
 Run: python -m app.audience.side_load FOLDER [PARENT-PID]  (FOLDER holds rows.npz and ddl.json; side.db and
 stats.json are written there; if the loading process PARENT-PID dies first, the folder is removed). The loader runs
