@@ -224,7 +224,7 @@ def test_a_database_without_a_stamp_is_read_from_its_rows(tmp_path: Path) -> Non
 def test_a_population_keeps_exactly_what_reading_its_rows_gives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                 mode: str) -> None:
     if mode == "side process":
-        monkeypatch.setattr(base_store, "SIDE_MIN_ROWS", 0)
+        monkeypatch.setattr(base_store, "REBUILD_MIN_CONTACTS", 0)
     path = tmp_path / "pop.jstudio"
     with ProjectFile.create(path) as pf:
         generate(pf, 1500, 7, ("en_US", "ja_JP"), as_of=AS_OF)

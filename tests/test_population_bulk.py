@@ -103,7 +103,7 @@ def side_process(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    monkeypatch.setattr(base_store, "SIDE_MIN_ROWS", 0)
+    monkeypatch.setattr(base_store, "REBUILD_MIN_CONTACTS", 0)
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     return scratch
 
@@ -389,7 +389,7 @@ KILLED = textwrap.dedent("""
     bulk.insert_rows = slow
     mode = sys.argv[2]
     if mode != "one process":  # a large load: the file rebuilt from a copy, with a second process
-        base_store.SIDE_MIN_ROWS = 0
+        base_store.REBUILD_MIN_CONTACTS = 0
     if mode == "rebuilding":  # killed while the copy is written: the project file is not touched yet
         real_graft = pages.graft
         def slow_graft(*args):

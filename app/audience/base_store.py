@@ -223,7 +223,7 @@ def _json_lists(n: int, values: Sequence[Any]) -> Items:
 
 # --- writing a project file -----------------------------------------------------------------------------------
 
-SIDE_MIN_ROWS = 300_000  # memberships + interactions from which a load rebuilds the file (`rebuilds`)
+REBUILD_MIN_CONTACTS = 100_000  # contacts from which a load rebuilds the file (`rebuilds`)
 
 
 Encoded = dict[str, list[tuple[str, bytes, str | None]]]
@@ -302,7 +302,8 @@ def _ordered(base: ContactBase) -> tuple[tuple[np.ndarray, np.ndarray, Sequence[
 def rebuilds(base: ContactBase) -> bool:
     """Whether a load of `base` into a project file is large enough to rebuild the file from a copy
     (`rebuild_base`) rather than insert into it (`write_base`)."""
-    return len(base.interactions.contact) + len(base.lists.owners) >= SIDE_MIN_ROWS and \
+    # (by its contacts: its history, drawn when first read, is drawn on a thread during the load)
+    return base.n >= REBUILD_MIN_CONTACTS and \
         not getattr(sys, "frozen", False)  # (a frozen application has no interpreter for the side process)
 
 
@@ -398,8 +399,8 @@ def rebuild_base(path: Path, base: ContactBase, side: Path, *, clear: bool = Fal
     whole. No record is copied by SQLite; rows the page writer refuses are inserted the usual way. Returns
     (contacts, accounts, list memberships, interactions).
     """
-    list_cols, inter_cols = _ordered(base)
     engine = _scratch_engine(path)
+    starting: bulk.Later[tuple[Any, Any, subprocess.Popen[bytes]]] | None = None
     process: subprocess.Popen[bytes] | None = None
     try:
         with engine.connect() as conn, conn.begin():
@@ -409,8 +410,10 @@ def rebuild_base(path: Path, base: ContactBase, side: Path, *, clear: bool = Fal
                 _clear(conn)
                 if had is not None:  # (the kept columns go too; resume_stamps would drop them after the VACUUM)
                     conn.exec_driver_sql("DELETE FROM audience_columns")
-            with bulk.phase("save the memberships and interactions, start the side process"):
-                process = _start_side(conn, side, list_cols, inter_cols)
+            ddl = _side_ddl(conn)
+        # the interactions drawn and sorted, saved, and the side process started, on a thread (NumPy, mostly
+        # without the interpreter lock) while this one makes the contacts' texts
+        starting = bulk.Later(_ordered_and_started, base, side, ddl)
         if clear:  # the old rows' pages, free now, are left out (new pages go after the end)
             raw = engine.raw_connection()
             try:
@@ -418,15 +421,16 @@ def rebuild_base(path: Path, base: ContactBase, side: Path, *, clear: bool = Fal
             finally:
                 raw.close()
         with bulk.phase("write the accounts' and contacts' pages", "writing the accounts and contacts"):
+            columns = contact_page_columns(base)
+            list_cols, inter_cols, process = starting.result()
             try:
-                contact_stats: dict[str, list[tuple[str | None, str]]] | None = pages.write_tables(
-                    path, contact_page_columns(base))
+                contact_stats: dict[str, list[tuple[str | None, str]]] | None = pages.write_tables(path, columns)
             except pages.NotPageable:
                 contact_stats = None
+            del columns
         # the columns to keep, encoded on a thread while the side file moves in (NumPy lets go of the GIL)
         keeping = bulk.Later(_kept_base, base, list_cols, inter_cols) if contact_stats is not None else None
         side_stats = _wait_side(side, process)
-        process = None
         with bulk.phase("move the side file's pages in", "adding the interactions and list subscriptions"):
             try:
                 pages.graft(side / SIDE_FILE, path, TABLES)
@@ -454,11 +458,25 @@ def rebuild_base(path: Path, base: ContactBase, side: Path, *, clear: bool = Fal
                 _keep_base(driver, keeping.result() if keeping is not None else
                            _kept_base(base, list_cols, inter_cols))
     finally:
-        if process is not None:  # something failed here: the side process is of no use any more
+        if process is None and starting is not None:  # failed before the side process was waited for
+            try:
+                process = starting.result()[2]
+            except BaseException:
+                process = None
+        if process is not None and process.poll() is None:  # the side process is of no use any more
             process.kill()
             process.wait()
         engine.dispose()
     return base.n, base.n_accounts, len(list_cols[0]), len(inter_cols[0])
+
+
+def _ordered_and_started(base: ContactBase, side: Path, ddl: dict[str, Any]) -> tuple[
+        tuple[np.ndarray, np.ndarray, Sequence[str]], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+        subprocess.Popen[bytes]]:
+    """The memberships and interactions in the order they are stored, and the side process started on them."""
+    list_cols, inter_cols = _ordered(base)
+    with bulk.phase("save the memberships and interactions, start the side process"):
+        return list_cols, inter_cols, _start_side(side, ddl, list_cols, inter_cols)
 
 
 def _scratch_engine(path: Path) -> Any:
@@ -555,11 +573,9 @@ def _write_stats(conn: Connection, stats: Mapping[str, Sequence[Sequence[Any]]])
         conn.exec_driver_sql("INSERT INTO main.sqlite_stat1 (tbl, idx, stat) VALUES (?, ?, ?)", rows)
 
 
-def _start_side(conn: Connection, side: Path, list_cols: tuple[np.ndarray, np.ndarray, Sequence[str]],
-                inter_cols: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> subprocess.Popen[bytes]:
-    """Save the rows and the tables' own statements into `side`, and start the process that writes them."""
-    import app
-
+def _side_ddl(conn: Connection) -> dict[str, Any]:
+    """The statements of the memberships' and interactions' tables and indexes, and the page size: what the side
+    process makes its file from."""
     names = [x.name for x in (t.contact_lists, t.interactions)]
     marks = ", ".join("?" * len(names))
     tables = [r[0] for r in conn.exec_driver_sql(
@@ -569,7 +585,15 @@ def _start_side(conn: Connection, side: Path, list_cols: tuple[np.ndarray, np.nd
         f"SELECT sql FROM main.sqlite_master WHERE type = 'index' AND tbl_name IN ({marks}) AND sql IS NOT NULL "
         "ORDER BY name", tuple(names))]
     page_size = conn.exec_driver_sql("PRAGMA main.page_size").scalar_one()
-    save_rows(side, {"tables": tables, "indexes": indexes, "page_size": page_size}, list_cols, inter_cols)
+    return {"tables": tables, "indexes": indexes, "page_size": page_size}
+
+
+def _start_side(side: Path, ddl: dict[str, Any], list_cols: tuple[np.ndarray, np.ndarray, Sequence[str]],
+                inter_cols: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> subprocess.Popen[bytes]:
+    """Save the rows and the tables' own statements into `side`, and start the process that writes them."""
+    import app
+
+    save_rows(side, ddl, list_cols, inter_cols)
     # the same application code as this process, whatever the working folder holds (`python -m` would look
     # there first: a folder named `app` in it would be imported instead)
     root = str(Path(app.__file__).resolve().parents[1])
