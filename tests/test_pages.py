@@ -5,6 +5,7 @@ file unchanged."""
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -401,3 +402,27 @@ def test_a_failed_graft_cuts_the_target_back(tmp_path: Path, monkeypatch: pytest
     with pytest.raises(OSError, match="disk full"):
         pages.graft(side, target, ["t", "l"])
     assert _digest(target) == before
+
+
+def test_a_graft_copies_through_the_mapping_where_the_kernel_cannot(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file system without in-kernel copies (or a copy cut short) still gets every page."""
+    calls = []
+
+    def partial(src: int, dst: int, count: int, offset_src: int, offset_dst: int) -> int:
+        calls.append(count)
+        if len(calls) > 1:
+            raise OSError(18, "Invalid cross-device link")
+        return os.pwrite(dst, os.pread(src, min(count, 4096 * 3), offset_src), offset_dst)
+
+    monkeypatch.setattr(os, "copy_file_range", partial, raising=False)
+    d = _data(3000, seed=5)
+    side, target, plain = tmp_path / "side.db", tmp_path / "target.db", tmp_path / "plain.db"
+    _make(side)
+    write_tables(side, _columns(d))
+    _target(target)
+    _make(plain)
+    _plain(plain, d)
+    pages.graft(side, target, ["t", "l"])
+    assert len(calls) >= 2
+    assert _read(target) == _read(plain)

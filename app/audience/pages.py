@@ -749,6 +749,7 @@ def graft(source: str | os.PathLike[str], target: str | os.PathLike[str], tables
     with open(source, "rb") as f:
         mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)  # read once, straight from the page cache
     data = memoryview(mapped)
+    from_fd = os.open(source, os.O_RDONLY)
     try:
         seen: set[int] = set()
         inner: list[int] = []
@@ -777,8 +778,7 @@ def graft(source: str | os.PathLike[str], target: str | os.PathLike[str], tables
                 while j < len(others) and others[j] == others[j - 1] + 1 and numbers[j] == numbers[j - 1] + 1 \
                         and j - i < 8192:
                     j += 1
-                a = (int(others[i]) - 1) * size
-                os.pwrite(fd, data[a:a + (j - i) * size], (int(numbers[i]) - 1) * size)
+                _copy(from_fd, fd, data, (int(others[i]) - 1) * size, (int(numbers[i]) - 1) * size, (j - i) * size)
                 i = j
             for old in inner:
                 a = (old - 1) * size
@@ -798,8 +798,27 @@ def graft(source: str | os.PathLike[str], target: str | os.PathLike[str], tables
         finally:
             os.close(fd)
     finally:
+        os.close(from_fd)
         data.release()
         mapped.close()
+
+
+def _copy(from_fd: int, to_fd: int, data: memoryview, at: int, to: int, length: int) -> None:
+    """`length` bytes of one file (also mapped as `data`) at `at` into another at `to`: by the kernel, file to
+    file, where it can (about half the time of reading and writing them here), else through the mapping."""
+    copy_range = getattr(os, "copy_file_range", None)
+    done = 0
+    if copy_range is not None:
+        try:
+            while done < length:
+                moved = copy_range(from_fd, to_fd, length - done, at + done, to + done)
+                if moved <= 0:
+                    break
+                done += moved
+        except OSError:  # a file system that cannot (or copies across file systems): the plain way
+            pass
+    if done < length:
+        os.pwrite(to_fd, data[at + done:at + length], to + done)
 
 
 __all__ = ["Ints", "NotPageable", "PageColumn", "Reals", "Texts", "graft", "lex_order", "stat_text", "write_tables"]
