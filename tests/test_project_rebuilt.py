@@ -71,9 +71,16 @@ def test_a_failed_rebuild_leaves_the_file_as_it_was(tmp_path: Path) -> None:
                 raise ValueError("loader failed")
         assert _digest(path) == before
         assert not path.with_name(path.name + "-journal").exists()
+        with pytest.raises(ValueError, match="loader failed"):
+            with pf.rebuilt(tmp_path / "copy2.db"):
+                pf.project.put_segment(Segment("Meanwhile", query={"country": {"equals": "Italy"}}))
+                raise ValueError("loader failed")
+        assert not pf.unsaved  # the edit made during the failed load is written all the same
         pf.project.put_segment(Segment("Later", query={"country": {"equals": "Spain"}}))  # the file writes on
     with ProjectFile.open(path) as again:
-        assert "Later" in set(again.project.segments)
+        assert {"Meanwhile", "Later"} <= set(again.project.segments)
+        with again.connection() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM accounts").scalar_one() == 0
 
 
 def test_edits_during_a_rebuild_are_written_after_it_and_other_writes_wait(tmp_path: Path) -> None:

@@ -559,6 +559,7 @@ class ProjectFile:
         except sqlite3.Error as e:
             raise sqlite_error(self.path, e, "cannot be copied for the load") from None
         self._rebuilding = True
+        failed = True
         try:
             yield copy
             with saving if saving is not None else nullcontext():
@@ -573,10 +574,15 @@ class ProjectFile:
                     raise sqlite_error(self.path, e, "could not take the load (nothing was changed)") from None
                 finally:
                     source.close()
+            failed = False
         finally:
             self._rebuilding = False
-        if self._unsaved or self._queued:  # edits made during the load, written now
-            self._on_committed([])
+            if self._unsaved or self._queued:  # edits made during the load (or before it), written now
+                try:
+                    self._on_committed([])
+                except ProjectFileError:
+                    if not failed:  # (else the load's own failure is the one to report; they stay unsaved)
+                        raise
 
     def schema_version(self) -> int:
         """The schema number recorded in the file (PRAGMA user_version)."""
