@@ -248,6 +248,9 @@ def lex_order(keys: Sequence[np.ndarray]) -> np.ndarray:
         np.zeros(0, dtype=np.int64)
 
 
+_RANKING = threading.Lock()
+
+
 def sort_keys(enc: Enc, collation: str) -> tuple[np.ndarray, np.ndarray]:
     """(not NULL, value order) of each row: NULL sorts first, then values in the index's order."""
     col = enc.column
@@ -255,8 +258,9 @@ def sort_keys(enc: Enc, collation: str) -> tuple[np.ndarray, np.ndarray]:
         ranks = _text_ranks(col, collation)
         value = ranks[enc.sort] if len(ranks) else np.zeros(len(enc.sort), dtype=np.int64)
     elif isinstance(col, Reals):  # numbers as their ranks: whole numbers pack with the other keys of the index
-        if enc.ranks is None:
-            enc.ranks = np.unique(enc.sort, return_inverse=True)[1].reshape(-1).astype(np.int64)
+        with _RANKING:  # two indexes of one column are sorted on two threads: its ranks are made once
+            if enc.ranks is None:
+                enc.ranks = np.unique(enc.sort, return_inverse=True)[1].reshape(-1).astype(np.int64)
         value = enc.ranks
     else:
         value = enc.sort
