@@ -470,3 +470,27 @@ def test_day_texts_format_each_day_as_numpy_does() -> None:
     assert day_texts(days) == expected
     assert day_texts(np.zeros(0)) == [] and day_texts(np.array([np.nan])) == [None]
     assert day_texts(np.array([0.0, 20_605.0])) == ["1970-01-01", "2026-06-01"]
+
+
+def test_a_large_load_without_room_for_its_scratch_files_says_so_and_changes_nothing(
+        tmp_path: Path, side_process: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+    import hashlib
+
+    from app.audience import pages
+    from app.cli.main import main
+
+    def full(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pages, "write_tables", full)
+    path = tmp_path / "full.jstudio"
+    ProjectFile.create(path).close()
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    with ProjectFile.open(path) as pf:
+        with pytest.raises(AudienceError, match="scratch files in .* could not be written: the disk is full; "
+                                                "the project file was not changed"):
+            population.generate(pf, 300, 2, as_of=AS_OF)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+    assert list(side_process.iterdir()) == []
+    assert main(["population", str(path), "--contacts", "300", "--seed", "2", "--as-of", "2026-06-01"]) == 2

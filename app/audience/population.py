@@ -8,6 +8,7 @@ interactions and assumed static segment members, in one transaction, so a failur
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -114,10 +115,17 @@ def write_population(target: ProjectFile | Connection, base: ContactBase, *, rep
         # in a scratch folder, removed after
         with target.connection() as conn:
             clear = bool(existing(conn))
-        with _scratch() as side:
-            with target.rebuilt(Path(side) / REBUILT_FILE, saving=bulk.phase(
-                    "copy the rebuilt file into the project file", "saving the project file")) as copy:
-                counts = rebuild_base(copy, base, Path(side), clear=clear)
+        try:
+            with _scratch() as side:
+                with target.rebuilt(Path(side) / REBUILT_FILE, saving=bulk.phase(
+                        "copy the rebuilt file into the project file", "saving the project file")) as copy:
+                    counts = rebuild_base(copy, base, Path(side), clear=clear)
+        except OSError as e:  # the scratch files (the project file's own errors come through SQLite)
+            reason = "the disk is full" if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)) else \
+                str(e.strerror or e)
+            raise AudienceError(f"the load's scratch files in {tempfile.gettempdir()} could not be written: {reason}; "
+                                "the project file was not changed (TMPDIR names a folder with room for about twice "
+                                "the project file)") from None
         with target.connection() as conn:
             from app.audience.moment import unwatch
             unwatch(conn)  # (the file changed under this connection: nothing cached is kept)
