@@ -623,29 +623,37 @@ def _trees(con: sqlite3.Connection, names: Sequence[str]) -> dict[str, tuple[str
     return {name: (kind, int(root), " ".join(str(sql or "").split())) for kind, name, root, sql in rows}
 
 
-def _tree_pages(data: memoryview, size: int, root: int, last: int, leaf: int, interior: int,
-                seen: set[int]) -> list[int]:
+def _child_slots(page: bytes | memoryview, head: int) -> list[int]:
+    """Where an interior page (its header at `head`) holds its children's page numbers: each cell's first four
+    bytes, then the right-most pointer."""
+    count = int.from_bytes(page[head + 3:head + 5], "big")
+    return [int.from_bytes(page[head + 12 + 2 * k:head + 14 + 2 * k], "big") for k in range(count)] + [head + 8]
+
+
+def _tree_pages(data: memoryview, size: int, root: int, last: int, leaf: int, interior: int, seen: set[int],
+                overflow: bool = False) -> list[int]:
     """Every page of the b-tree at `root` (added to `seen`), and the interior ones among them (returned); only
-    pages of the tree's own kinds, each reached once."""
+    pages of the tree's own kinds, each reached once. With `overflow` (a table's leaves: the schema table's long
+    statements), the overflow pages of its records too."""
     inner: list[int] = []
     stack = [root]
     while stack:
         number = stack.pop()
-        if not 2 <= number <= last or number in seen:
+        if not 1 <= number <= last or number in seen:
             raise NotPageable(f"page {number} is not where a tree's page can be")
         seen.add(number)
         at = (number - 1) * size
-        kind = data[at]
+        head = 100 if number == 1 else 0
+        kind = data[at + head]
         if kind == leaf:
+            if overflow:
+                _overflow_pages(data, size, at, head, last, seen)
             continue
         if kind != interior:
             raise NotPageable(f"page {number} is not a page of its tree")
         inner.append(number)
-        count = int.from_bytes(data[at + 3:at + 5], "big")
-        stack.append(int.from_bytes(data[at + 8:at + 12], "big"))
-        for k in range(count):
-            cell = int.from_bytes(data[at + 12 + 2 * k:at + 14 + 2 * k], "big")
-            stack.append(int.from_bytes(data[at + cell:at + cell + 4], "big"))
+        stack += [int.from_bytes(data[at + slot:at + slot + 4], "big")
+                  for slot in _child_slots(data[at:at + size], head)]
     return inner
 
 
@@ -662,53 +670,33 @@ def _varint_at(data: memoryview, at: int) -> tuple[int, int]:
     raise AssertionError
 
 
-def _schema_pages(data: memoryview, size: int, last: int, seen: set[int]) -> None:
-    """The pages of the file's schema table (added to `seen`): its b-tree from page 1 and the overflow pages of
-    long statements."""
-    stack = [1]
-    while stack:
-        number = stack.pop()
-        if not 1 <= number <= last or number in seen:
-            raise NotPageable(f"page {number} is not where a schema page can be")
-        seen.add(number)
-        at = (number - 1) * size
-        head = at + (100 if number == 1 else 0)
-        kind, count = data[head], int.from_bytes(data[head + 3:head + 5], "big")
-        if kind not in (_LEAF_TABLE, _INTERIOR_TABLE):
-            raise NotPageable(f"page {number} is not a page of the schema table")
-        cells = head + (8 if kind == _LEAF_TABLE else 12)
-        if kind == _INTERIOR_TABLE:
-            stack.append(int.from_bytes(data[head + 8:head + 12], "big"))
-        for k in range(count):
-            cell = at + int.from_bytes(data[cells + 2 * k:cells + 2 * k + 2], "big")
-            if kind == _INTERIOR_TABLE:
-                stack.append(int.from_bytes(data[cell:cell + 4], "big"))
-                continue
-            payload, a = _varint_at(data, cell)
-            _, b = _varint_at(data, cell + a)
-            # the part kept on the page, as SQLite splits a record (https://www.sqlite.org/fileformat2.html)
-            most, least = size - 35, (size - 12) * 32 // 255 - 23
-            if payload <= most:
-                continue
-            local = least + (payload - least) % (size - 4)
-            local = local if local <= most else least
-            link = cell + a + b + local
-            over = int.from_bytes(data[link:link + 4], "big")
-            while over:
-                if not 2 <= over <= last or over in seen:
-                    raise NotPageable(f"page {over} is not where an overflow page can be")
-                seen.add(over)
-                over = int.from_bytes(data[(over - 1) * size:(over - 1) * size + 4], "big")
+def _overflow_pages(data: memoryview, size: int, at: int, head: int, last: int, seen: set[int]) -> None:
+    """The overflow pages of the records on a table leaf page (at `at`, its header at `head`), added to `seen`."""
+    count = int.from_bytes(data[at + head + 3:at + head + 5], "big")
+    most, least = size - 35, (size - 12) * 32 // 255 - 23
+    for k in range(count):
+        cell = at + int.from_bytes(data[at + head + 8 + 2 * k:at + head + 10 + 2 * k], "big")
+        payload, a = _varint_at(data, cell)
+        _, b = _varint_at(data, cell + a)
+        if payload <= most:
+            continue
+        # the part kept on the page, as SQLite splits a record (https://www.sqlite.org/fileformat2.html)
+        local = least + (payload - least) % (size - 4)
+        local = local if local <= most else least
+        link = cell + a + b + local
+        over = int.from_bytes(data[link:link + 4], "big")
+        while over:
+            if not 2 <= over <= last or over in seen:
+                raise NotPageable(f"page {over} is not where an overflow page can be")
+            seen.add(over)
+            over = int.from_bytes(data[(over - 1) * size:(over - 1) * size + 4], "big")
 
 
 def _moved_interior(page: bytes, new: np.ndarray) -> bytes:
     """An interior page with its children's page numbers moved (`new[old]`)."""
     out = bytearray(page)
-    count = int.from_bytes(page[3:5], "big")
-    out[8:12] = int(new[int.from_bytes(page[8:12], "big")]).to_bytes(4, "big")
-    for k in range(count):
-        cell = int.from_bytes(page[12 + 2 * k:14 + 2 * k], "big")
-        out[cell:cell + 4] = int(new[int.from_bytes(page[cell:cell + 4], "big")]).to_bytes(4, "big")
+    for slot in _child_slots(page, 0):
+        out[slot:slot + 4] = int(new[int.from_bytes(page[slot:slot + 4], "big")]).to_bytes(4, "big")
     return bytes(out)
 
 
@@ -751,13 +739,14 @@ def graft(source: str | os.PathLike[str], target: str | os.PathLike[str], tables
     data = memoryview(mapped)
     from_fd = os.open(source, os.O_RDONLY)
     try:
-        seen: set[int] = set()
+        seen: set[int] = set()  # the schema table's pages first: no tree moved may reach them
+        _tree_pages(data, size, 1, src.pages, _LEAF_TABLE, _INTERIOR_TABLE, seen, overflow=True)
+        schema = set(seen)
         inner: list[int] = []
         for name, (kind, root, _) in from_trees.items():
             leaf, interior = (_LEAF_TABLE, _INTERIOR_TABLE) if kind == "table" else (_LEAF_INDEX, _INTERIOR_INDEX)
             inner += _tree_pages(data, size, root, src.pages, leaf, interior, seen)
-        moved = set(seen)
-        _schema_pages(data, size, src.pages, seen)
+        moved = seen - schema
         if len(seen) != src.pages - (1 if src.pages >= lock_page else 0):
             raise NotPageable(f"{source.name} holds pages outside the trees moved (overflow or other tables)")
         roots = {from_trees[name][1]: to_trees[name][1] for name in from_trees}
