@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from app.audience import pages, records
+from app.audience import grafting, pages, records
 from app.audience.pages import Ints, NotPageable, Reals, Texts, write_tables
 
 DDL = [
@@ -232,8 +232,8 @@ def test_a_table_with_rows_or_a_wal_file_is_refused(tmp_path: Path) -> None:
 
 def test_page_numbers_skip_the_lock_byte_page() -> None:
     """SQLite never uses the page holding byte 2**30 (its file locks live there)."""
-    info = pages._File(page_size=4096, pages=262_140, counter=1, format4=True, tables={})
-    taken = pages._Pages(-1, info).take(10)
+    info = pages.File(page_size=4096, pages=262_140, counter=1, format4=True, tables={})
+    taken = pages.Pages(-1, info).take(10)
     lock = 2**30 // 4096 + 1
     assert lock not in taken.tolist()
     assert taken.tolist() == [p for p in range(262_141, 262_152) if p != lock]
@@ -338,7 +338,7 @@ def test_grafted_trees_read_back_as_sqlites_own_writing(tmp_path: Path, n: int, 
     others = _target(target, page_size)
     _make(plain, page_size=page_size)
     _plain(plain, d)
-    pages.graft(side, target, ["t", "l"])
+    grafting.graft(side, target, ["t", "l"])
     assert _read(target) == _read(plain)
     con = sqlite3.connect(target)
     try:
@@ -384,7 +384,7 @@ def test_a_graft_it_cannot_make_is_refused_with_the_target_unchanged(tmp_path: P
     side, target = _refused_side(tmp_path, why)
     before = _digest(target)
     with pytest.raises(NotPageable):
-        pages.graft(side, target, ["t", "l"])
+        grafting.graft(side, target, ["t", "l"])
     assert _digest(target) == before
 
 
@@ -398,9 +398,9 @@ def test_a_failed_graft_cuts_the_target_back(tmp_path: Path, monkeypatch: pytest
     def broken(*args: Any) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(pages, "_finish", broken)
+    monkeypatch.setattr(grafting, "finish", broken)
     with pytest.raises(OSError, match="disk full"):
-        pages.graft(side, target, ["t", "l"])
+        grafting.graft(side, target, ["t", "l"])
     assert _digest(target) == before
 
 
@@ -423,6 +423,6 @@ def test_a_graft_copies_through_the_mapping_where_the_kernel_cannot(tmp_path: Pa
     _target(target)
     _make(plain)
     _plain(plain, d)
-    pages.graft(side, target, ["t", "l"])
+    grafting.graft(side, target, ["t", "l"])
     assert len(calls) >= 2
     assert _read(target) == _read(plain)

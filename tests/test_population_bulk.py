@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -127,60 +128,46 @@ def test_the_load_with_a_side_process_writes_what_a_plain_write_does(tmp_path: P
     _assert_as_a_plain_write(tmp_path)
 
 
+def _used_then_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: Any, name: str,
+                       tables_of: Callable[[tuple[Any, ...]], list[str]]) -> list[list[str]]:
+    """The bulk load with `module.name` watched, then with it refusing (NotPageable): each time the rows of a plain
+    write. The tables it was given the first time (`tables_of` its arguments), call by call."""
+    from app.audience import pages
+
+    given: list[list[str]] = []
+    real = getattr(module, name)
+
+    def watch(*args: Any) -> Any:
+        given.append(tables_of(args))
+        return real(*args)
+
+    def refuse(*args: Any) -> None:
+        raise pages.NotPageable("refused")
+
+    for stand_in in (watch, refuse):
+        monkeypatch.setattr(module, name, stand_in)
+        for path in (tmp_path / "bulk.jstudio", tmp_path / "plain.jstudio"):
+            path.unlink(missing_ok=True)
+        with ProjectFile.create(tmp_path / "bulk.jstudio") as pf:
+            _bulk_write(pf)
+        _assert_as_a_plain_write(tmp_path)
+    return given
+
+
 def test_the_contacts_pages_are_written_directly_in_a_large_load_and_inserted_when_refused(
         tmp_path: Path, side_process: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from app.audience import pages
 
-    written: list[list[str]] = []
-    real = pages.write_tables
-
-    def watch(path: Any, tables: Any, rowids: Any = None) -> Any:
-        written.append(sorted(tables))
-        return real(path, tables, rowids)
-
-    monkeypatch.setattr(pages, "write_tables", watch)
-    with ProjectFile.create(tmp_path / "bulk.jstudio") as pf:
-        _bulk_write(pf)
+    written = _used_then_refused(tmp_path, monkeypatch, pages, "write_tables", lambda args: sorted(args[1]))
     assert written == [["accounts", "contacts"]]  # (the side process writes the interactions' pages)
-    _assert_as_a_plain_write(tmp_path)
-
-    def refuse(path: Any, tables: Any, rowids: Any = None) -> None:
-        raise pages.NotPageable("refused")
-
-    monkeypatch.setattr(pages, "write_tables", refuse)
-    (tmp_path / "bulk.jstudio").unlink()
-    (tmp_path / "plain.jstudio").unlink()
-    with ProjectFile.create(tmp_path / "bulk.jstudio") as pf:
-        _bulk_write(pf)
-    _assert_as_a_plain_write(tmp_path)
 
 
 def test_the_side_files_pages_move_in_whole_and_are_copied_by_sqlite_when_they_cannot(
         tmp_path: Path, side_process: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from app.audience import pages
+    from app.audience import grafting
 
-    grafted: list[list[str]] = []
-    real = pages.graft
-
-    def watch(source: Any, target: Any, tables: Any) -> None:
-        grafted.append(list(tables))
-        real(source, target, tables)
-
-    monkeypatch.setattr(pages, "graft", watch)
-    with ProjectFile.create(tmp_path / "bulk.jstudio") as pf:
-        _bulk_write(pf)
+    grafted = _used_then_refused(tmp_path, monkeypatch, grafting, "graft", lambda args: list(args[2]))
     assert grafted == [["contact_lists", "interactions"]]
-    _assert_as_a_plain_write(tmp_path)
-
-    def refuse(source: Any, target: Any, tables: Any) -> None:
-        raise pages.NotPageable("refused")
-
-    monkeypatch.setattr(pages, "graft", refuse)
-    (tmp_path / "bulk.jstudio").unlink()
-    (tmp_path / "plain.jstudio").unlink()
-    with ProjectFile.create(tmp_path / "bulk.jstudio") as pf:
-        _bulk_write(pf)
-    _assert_as_a_plain_write(tmp_path)
 
 
 def test_a_large_load_that_replaces_a_population_leaves_no_trace_of_the_old_one(
@@ -376,7 +363,7 @@ def test_an_error_in_the_block_interrupts_the_worker(tmp_path: Path, monkeypatch
 KILLED = textwrap.dedent("""
     import sys, time
     from datetime import date
-    from app.audience import base_store, bulk, pages, population
+    from app.audience import base_store, bulk, grafting, pages, population
     from app.store import ProjectFile, project_file
     bulk.BULK_CACHE_KIB = 64  # a small page cache spills pages into the file mid-load: the kill leaves a journal
     real = bulk.insert_rows
@@ -391,12 +378,12 @@ KILLED = textwrap.dedent("""
     if mode != "one process":  # a large load: the file rebuilt from a copy, with a second process
         base_store.REBUILD_MIN_CONTACTS = 0
     if mode == "rebuilding":  # killed while the copy is written: the project file is not touched yet
-        real_graft = pages.graft
+        real_graft = grafting.graft
         def slow_graft(*args):
             real_graft(*args)
             print("writing", flush=True)
             time.sleep(60)
-        pages.graft = slow_graft
+        grafting.graft = slow_graft
     if mode == "saving":  # killed while the copy goes into the project file, half of it written there
         project_file.BACKUP_STEP_PAGES = 16
         def step(status, remaining, total):

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, delete, func, select
 
 from app.audience.base import (ACCOUNT_COLUMNS, CONTACT_COLUMNS, NUMBER_COLUMNS, TEXT_COLUMNS, Column, ContactBase,
                                Interactions, Items, Text, _contact_columns, days_of, seconds_of)
-from app.audience import bulk, column_store, pages
+from app.audience import bulk, column_store, grafting, pages
 from app.audience.side_load import (SIDE_FILE, STATS_FILE, TABLES, interaction_rows, list_rows, moment_texts,
                                    save_rows)
 from app.errors import AudienceError
@@ -433,7 +433,7 @@ def rebuild_base(path: Path, base: ContactBase, side: Path, *, clear: bool = Fal
         side_stats = _wait_side(side, process)
         with bulk.phase("move the side file's pages in", "adding the interactions and list subscriptions"):
             try:
-                pages.graft(side / SIDE_FILE, path, TABLES)
+                grafting.graft(side / SIDE_FILE, path, TABLES)
                 grafted = True
             except pages.NotPageable:
                 grafted = False
@@ -553,7 +553,7 @@ def contact_page_columns(base: ContactBase) -> dict[str, dict[str, pages.PageCol
 def _copy_file(conn: Connection, path: Path, schema: str, stats: Mapping[str, Sequence[Sequence[Any]]]) -> None:
     """Copy a side file's tables (indexes included) into the empty ones of `conn`'s file, with their statistics
     (`sqlite_stat1` rows by table, as ANALYZE writes them): SQLite's way, record by record, for a side file
-    whose pages cannot move whole (pages.graft refused it)."""
+    whose pages cannot move whole (grafting.graft refused it)."""
     conn.exec_driver_sql(f"ATTACH DATABASE ? AS {schema}", (str(path),))
     # the side file is read once, whole, and no longer written: mapped, its pages cost no read call each
     # (about a sixth of the copy's CPU at 1M); a platform without memory-mapped I/O ignores the pragma

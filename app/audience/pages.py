@@ -9,8 +9,7 @@ the first half of the writer), index entries sorted
 with `np.lexsort` in SQLite's own order (NULL first, numbers by value, texts by the index's collation, BINARY or
 NOCASE, then the rowid), and pages filled bottom up, leaf by leaf. SQLite then reads the file as its own; the
 tests check what is written with `PRAGMA integrity_check` and against SQLite's own writing of the same rows.
-`graft` moves whole trees from one such file into the same empty tables of another (renumbering the pages,
-decoding no record).
+app.audience.grafting moves whole trees from one such file into the same empty tables of another.
 
 The file must hold the tables and their indexes empty, as SQLite made them (`CREATE TABLE`, `CREATE INDEX`),
 in rollback-journal mode, UTF-8, without auto-vacuum. What this module does not write (overflow pages, DESC,
@@ -23,7 +22,6 @@ Imports neither SQLAlchemy nor the rest of the application (the side process loa
 
 from __future__ import annotations
 
-import mmap
 import os
 import sqlite3
 import threading
@@ -32,7 +30,6 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-
 from typing import Any
 
 import numpy as np
@@ -41,7 +38,7 @@ from app.audience.records import (Enc, Ints, NotPageable, PageColumn, Reals, Sou
                                   fits, lex_order, make_cells, pack_keys, sort_keys)
 
 CHUNK_ROWS = 131_072  # rows encoded at a time (a few tens of MB of cells)
-_LEAF_TABLE, _INTERIOR_TABLE, _LEAF_INDEX, _INTERIOR_INDEX = 0x0D, 0x05, 0x0A, 0x02
+LEAF_TABLE, INTERIOR_TABLE, LEAF_INDEX, INTERIOR_INDEX = 0x0D, 0x05, 0x0A, 0x02
 
 
 
@@ -83,7 +80,7 @@ class _Table:
 
 
 @dataclass
-class _File:
+class File:
     page_size: int
     pages: int
     counter: int
@@ -91,7 +88,7 @@ class _File:
     tables: dict[str, _Table]
 
 
-def _head(path: Path) -> tuple[_File, bytes]:
+def read_head(path: Path) -> tuple[File, bytes]:
     """The file's header, checked for what this module writes into (no tables described yet), and its bytes."""
     with open(path, "rb") as f:
         head = f.read(100)
@@ -115,11 +112,11 @@ def _head(path: Path) -> tuple[_File, bytes]:
         pages = path.stat().st_size // page_size
     if path.stat().st_size != pages * page_size:
         raise NotPageable("the file's size does not match its header")
-    return _File(page_size, pages, counter, int.from_bytes(head[44:48], "big") >= 4, {}), head
+    return File(page_size, pages, counter, int.from_bytes(head[44:48], "big") >= 4, {}), head
 
 
-def _describe(path: Path, names: Sequence[str]) -> _File:
-    info, _ = _head(path)
+def _describe(path: Path, names: Sequence[str]) -> File:
+    info, _ = read_head(path)
     con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     try:
         info.tables = {name: _describe_table(con, name) for name in names}
@@ -168,10 +165,10 @@ def _describe_table(con: sqlite3.Connection, name: str) -> _Table:
 
 # --- pages ---------------------------------------------------------------------------------------------------
 
-class _Pages:
+class Pages:
     """Page numbers from the end of the file (skipping the lock-byte page), and the pages written there."""
 
-    def __init__(self, fd: int, info: _File) -> None:
+    def __init__(self, fd: int, info: File) -> None:
         self.fd, self.size, self.last = fd, info.page_size, info.pages
         self.lock_page = 0x40000000 // info.page_size + 1
         self.roots: dict[int, bytes] = {}  # written last, once every tree is done
@@ -273,14 +270,14 @@ def _greedy(sizes: np.ndarray, room: int, promote: bool) -> list[tuple[int, int]
     return runs
 
 
-def _write_table_tree(pages: _Pages, table: _Table, info: _File, source: Source, encs: Sequence[Enc],
+def _write_table_tree(pages: Pages, table: _Table, info: File, source: Source, encs: Sequence[Enc],
                       order: np.ndarray, ids: np.ndarray, consecutive: bool) -> None:
     """A table b-tree: rows `order` (ascending rowids `ids[order]`; `consecutive`: order is 0, 1, 2, ...), leaves
     filled in turn, then interior pages."""
     _table_interior(pages, table, info, _table_leaves(pages, table, info, source, encs, order, ids, consecutive))
 
 
-def _table_leaves(pages: _Pages, table: _Table, info: _File, source: Source, encs: Sequence[Enc],
+def _table_leaves(pages: Pages, table: _Table, info: File, source: Source, encs: Sequence[Enc],
                   order: np.ndarray, ids: np.ndarray, consecutive: bool, whole: bool = True) -> list[tuple[int, int]]:
     """The leaves of rows `order`, filled in turn: (page number, largest rowid in it) of each. When `whole` (these
     are all the table's rows) and they fit in one leaf, that leaf is the root and [] is returned. A part of a
@@ -301,7 +298,7 @@ def _table_leaves(pages: _Pages, table: _Table, info: _File, source: Source, enc
             pending, runs = at[runs[-1][0]:], runs[:-1]
         if not runs:
             continue
-        built = _leaf_pages(_LEAF_TABLE, size, buf, offsets, runs)
+        built = _leaf_pages(LEAF_TABLE, size, buf, offsets, runs)
         if whole and not leaves and len(runs) == 1 and last:  # the only leaf: the root itself
             pages.root(table.root, built[0].tobytes())
             return []
@@ -311,7 +308,7 @@ def _table_leaves(pages: _Pages, table: _Table, info: _File, source: Source, enc
     return leaves
 
 
-def _table_interior(pages: _Pages, table: _Table, info: _File, leaves: list[tuple[int, int]]) -> None:
+def _table_interior(pages: Pages, table: _Table, info: File, leaves: list[tuple[int, int]]) -> None:
     """The interior levels over a table's leaves (none when the root is the only leaf: [])."""
     size = info.page_size
     level = leaves
@@ -321,11 +318,11 @@ def _table_interior(pages: _Pages, table: _Table, info: _File, leaves: list[tupl
         groups = _children_groups(len(level), np.array([len(c) + 2 for c in cells], dtype=np.int64), size - 12)
         if len(groups) == 1:
             a, b = groups[0]
-            pages.root(table.root, _interior_page(_INTERIOR_TABLE, size, cells[a:b - 1], level[b - 1][0]))
+            pages.root(table.root, _interior_page(INTERIOR_TABLE, size, cells[a:b - 1], level[b - 1][0]))
             return
         numbers = pages.take(len(groups))
         for number, (a, b) in zip(numbers, groups):
-            pages.put(int(number), _interior_page(_INTERIOR_TABLE, size, cells[a:b - 1], level[b - 1][0]))
+            pages.put(int(number), _interior_page(INTERIOR_TABLE, size, cells[a:b - 1], level[b - 1][0]))
         level = [(int(number), level[b - 1][1]) for number, (a, b) in zip(numbers, groups)]
 
 
@@ -360,7 +357,7 @@ def _varint(v: int) -> bytes:
     return bytes(reversed(out))
 
 
-def _write_index_tree(pages: _Pages, index: _Index, info: _File, source: Source, encs: Sequence[Enc],
+def _write_index_tree(pages: Pages, index: _Index, info: File, source: Source, encs: Sequence[Enc],
                       order: np.ndarray) -> None:
     """An index b-tree: entries in `order` (rows), leaves filled in turn, the entry after each leaf going up."""
     size = info.page_size
@@ -385,7 +382,7 @@ def _write_index_tree(pages: _Pages, index: _Index, info: _File, source: Source,
             pending = np.zeros(0, dtype=np.int64)
         if not runs:
             continue
-        built = _leaf_pages(_LEAF_INDEX, size, buf, offsets, runs)
+        built = _leaf_pages(LEAF_INDEX, size, buf, offsets, runs)
         if last and not children and len(runs) == 1:
             single = built[0]
             break
@@ -409,11 +406,11 @@ def _write_index_tree(pages: _Pages, index: _Index, info: _File, source: Source,
         runs = _greedy(sizes, size - 12, promote=True)
         if len(runs) == 1:
             a, b = runs[0]
-            pages.root(index.root, _interior_page(_INTERIOR_INDEX, size, cells[a:b], children[b]))
+            pages.root(index.root, _interior_page(INTERIOR_INDEX, size, cells[a:b], children[b]))
             return
         numbers = pages.take(len(runs))
         for number, (a, b) in zip(numbers, runs):
-            pages.put(int(number), _interior_page(_INTERIOR_INDEX, size, cells[a:b], children[b]))
+            pages.put(int(number), _interior_page(INTERIOR_INDEX, size, cells[a:b], children[b]))
         promoted = [promoted[b] for _, b in runs[:-1]]
         children = [int(x) for x in numbers]
 
@@ -452,8 +449,8 @@ def write_tables(path: str | os.PathLike[str], tables: Mapping[str, Mapping[str,
     info = _describe(path, list(tables))
     plans = [_plan(info, name, columns, (rowids or {}).get(name)) for name, columns in tables.items()]
     for plan in plans:
-        if not _empty_root(path, info, plan.table.root, _LEAF_TABLE) or not all(
-                _empty_root(path, info, ix.root, _LEAF_INDEX) for ix in plan.table.indexes):
+        if not empty_root(path, info, plan.table.root, LEAF_TABLE) or not all(
+                empty_root(path, info, ix.root, LEAF_INDEX) for ix in plan.table.indexes):
             raise NotPageable(f"{plan.table.name} is not empty")
     size = path.stat().st_size
     fd = os.open(path, os.O_RDWR)
@@ -462,7 +459,7 @@ def write_tables(path: str | os.PathLike[str], tables: Mapping[str, Mapping[str,
     parts: list[list[Future[list[tuple[int, int]]]]] = []
     pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="pages")
     try:
-        pages = _Pages(fd, info)
+        pages = Pages(fd, info)
         # each index's sort (with its UNIQUE check and its statistics) first, the widest indexes first, and its
         # tree as soon as it is sorted; then the tables' leaves, a large table's in parts side by side. A refusal
         # on the way cuts the file back
@@ -497,7 +494,7 @@ def write_tables(path: str | os.PathLike[str], tables: Mapping[str, Mapping[str,
             tree.result()
         for (plan, _, _), leaves in zip(work, parts):
             _table_interior(pages, plan.table, info, [leaf for part in leaves for leaf in part.result()])
-        _finish(fd, info, pages)
+        finish(fd, info, pages)
     except BaseException:
         waiting: list[Future[Any]] = [*jobs, *sorting, *(part for leaves in parts for part in leaves)]
         for job in waiting:
@@ -511,7 +508,7 @@ def write_tables(path: str | os.PathLike[str], tables: Mapping[str, Mapping[str,
     return stats
 
 
-def _finish(fd: int, info: _File, pages: _Pages) -> None:
+def finish(fd: int, info: File, pages: Pages) -> None:
     """The root pages, then the header: the new size, and a new change counter (the size counts only when the
     two agree; a connection that opens the file next sees it changed and reads it afresh)."""
     for number, page in sorted(pages.roots.items()):
@@ -523,7 +520,7 @@ def _finish(fd: int, info: _File, pages: _Pages) -> None:
     os.pwrite(fd, counter, 92)  # (no sync: the caller's file is a scratch file or syncs itself)
 
 
-def _plan(info: _File, name: str, columns: Mapping[str, PageColumn], given: np.ndarray | None) -> _Plan:
+def _plan(info: File, name: str, columns: Mapping[str, PageColumn], given: np.ndarray | None) -> _Plan:
     """A table's rows checked and encoded (NotPageable for what is not written)."""
     table = info.tables[name]
     unknown = set(columns) - set(table.columns)
@@ -604,210 +601,13 @@ def stat_text(n_rows: int, distinct: Sequence[int]) -> str:
     return " ".join(str(v) for v in numbers)
 
 
-def _empty_root(path: Path, info: _File, root: int, kind: int) -> bool:
+def empty_root(path: Path, info: File, root: int, kind: int) -> bool:
     with open(path, "rb") as f:
         f.seek((root - 1) * info.page_size + (100 if root == 1 else 0))
         head = f.read(8)
     return len(head) == 8 and head[0] == kind and head[3] == 0 and head[4] == 0
 
 
-# --- trees moved from one file into another --------------------------------------------------------------------
-
-def _trees(con: sqlite3.Connection, names: Sequence[str]) -> dict[str, tuple[str, int, str]]:
-    """The b-trees of tables `names` and of their indexes: name -> (table or index, root page, statement)."""
-    marks = ", ".join("?" * len(names))
-    rows = con.execute(f"SELECT type, name, rootpage, sql FROM sqlite_master WHERE type IN ('table', 'index') "
-                       f"AND tbl_name IN ({marks})", tuple(names)).fetchall()
-    if {r[1] for r in rows if r[0] == "table"} != set(names):
-        raise NotPageable("a table to move is missing")
-    return {name: (kind, int(root), " ".join(str(sql or "").split())) for kind, name, root, sql in rows}
-
-
-def _child_slots(page: bytes | memoryview, head: int) -> list[int]:
-    """Where an interior page (its header at `head`) holds its children's page numbers: each cell's first four
-    bytes, then the right-most pointer."""
-    count = int.from_bytes(page[head + 3:head + 5], "big")
-    return [int.from_bytes(page[head + 12 + 2 * k:head + 14 + 2 * k], "big") for k in range(count)] + [head + 8]
-
-
-def _tree_pages(data: memoryview, size: int, root: int, last: int, leaf: int, interior: int, seen: set[int],
-                overflow: bool = False) -> list[int]:
-    """Every page of the b-tree at `root` (added to `seen`), and the interior ones among them (returned); only
-    pages of the tree's own kinds, each reached once. With `overflow` (a table's leaves: the schema table's long
-    statements), the overflow pages of its records too."""
-    inner: list[int] = []
-    stack = [root]
-    while stack:
-        number = stack.pop()
-        if not 1 <= number <= last or number in seen:
-            raise NotPageable(f"page {number} is not where a tree's page can be")
-        seen.add(number)
-        at = (number - 1) * size
-        head = 100 if number == 1 else 0
-        kind = data[at + head]
-        if kind == leaf:
-            if overflow:
-                _overflow_pages(data, size, at, head, last, seen)
-            continue
-        if kind != interior:
-            raise NotPageable(f"page {number} is not a page of its tree")
-        inner.append(number)
-        stack += [int.from_bytes(data[at + slot:at + slot + 4], "big")
-                  for slot in _child_slots(data[at:at + size], head)]
-    return inner
-
-
-def _varint_at(data: memoryview, at: int) -> tuple[int, int]:
-    """The varint at `at`: (value, its length)."""
-    value = 0
-    for k in range(9):
-        byte = data[at + k]
-        if k == 8:
-            return (value << 8) | byte, 9
-        value = (value << 7) | (byte & 0x7F)
-        if byte < 0x80:
-            return value, k + 1
-    raise AssertionError
-
-
-def _overflow_pages(data: memoryview, size: int, at: int, head: int, last: int, seen: set[int]) -> None:
-    """The overflow pages of the records on a table leaf page (at `at`, its header at `head`), added to `seen`."""
-    count = int.from_bytes(data[at + head + 3:at + head + 5], "big")
-    most, least = size - 35, (size - 12) * 32 // 255 - 23
-    for k in range(count):
-        cell = at + int.from_bytes(data[at + head + 8 + 2 * k:at + head + 10 + 2 * k], "big")
-        payload, a = _varint_at(data, cell)
-        _, b = _varint_at(data, cell + a)
-        if payload <= most:
-            continue
-        # the part kept on the page, as SQLite splits a record (https://www.sqlite.org/fileformat2.html)
-        local = least + (payload - least) % (size - 4)
-        local = local if local <= most else least
-        link = cell + a + b + local
-        over = int.from_bytes(data[link:link + 4], "big")
-        while over:
-            if not 2 <= over <= last or over in seen:
-                raise NotPageable(f"page {over} is not where an overflow page can be")
-            seen.add(over)
-            over = int.from_bytes(data[(over - 1) * size:(over - 1) * size + 4], "big")
-
-
-def _moved_interior(page: bytes, new: np.ndarray) -> bytes:
-    """An interior page with its children's page numbers moved (`new[old]`)."""
-    out = bytearray(page)
-    for slot in _child_slots(page, 0):
-        out[slot:slot + 4] = int(new[int.from_bytes(page[slot:slot + 4], "big")]).to_bytes(4, "big")
-    return bytes(out)
-
-
-def graft(source: str | os.PathLike[str], target: str | os.PathLike[str], tables: Sequence[str]) -> None:
-    """Move the rows of `tables`, indexes included, from the SQLite file `source` into the same, empty tables of
-    `target`: their b-tree pages are copied after the target's end, renumbered, and the trees' roots put in the
-    target's root pages (no record is decoded, nothing is sorted again).
-
-    Both files as `write_tables` takes them (same page size and schema format), the tables and their indexes
-    made by the same statements in both; `source` holds these tables only, without free or overflow pages (as
-    `write_tables` writes a fresh file: every page but the schema's is reached from the trees' roots, which is
-    checked). Raises NotPageable, with `target` unchanged, otherwise. No connection may have either file open;
-    the caller writes the tables' statistics. Triggers are the caller's: none is fired.
-    """
-    source, target = Path(source), Path(target)
-    src, _ = _head(source)
-    dst, _ = _head(target)
-    if (src.page_size, src.format4) != (dst.page_size, dst.format4):
-        raise NotPageable("the two files differ in page size or schema format")
-    if not tables:
-        return
-    cons = [sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True) for p in (source, target)]
-    try:
-        from_trees, to_trees = (_trees(con, tables) for con in cons)
-        free = cons[0].execute("PRAGMA freelist_count").fetchone()[0]
-    finally:
-        for con in cons:
-            con.close()
-    if {k: (v[0], v[2]) for k, v in from_trees.items()} != {k: (v[0], v[2]) for k, v in to_trees.items()}:
-        raise NotPageable("the tables or their indexes are not defined alike in the two files")
-    if free:
-        raise NotPageable(f"{source.name} has free pages")
-    size = src.page_size
-    for name, (kind, root, _) in to_trees.items():
-        if not _empty_root(target, dst, root, _LEAF_TABLE if kind == "table" else _LEAF_INDEX):
-            raise NotPageable(f"{name} is not empty in {target.name}")
-    lock_page = 0x40000000 // size + 1
-    with open(source, "rb") as f:
-        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)  # read once, straight from the page cache
-    data = memoryview(mapped)
-    from_fd = os.open(source, os.O_RDONLY)
-    try:
-        seen: set[int] = set()  # the schema table's pages first: no tree moved may reach them
-        _tree_pages(data, size, 1, src.pages, _LEAF_TABLE, _INTERIOR_TABLE, seen, overflow=True)
-        schema = set(seen)
-        inner: list[int] = []
-        for name, (kind, root, _) in from_trees.items():
-            leaf, interior = (_LEAF_TABLE, _INTERIOR_TABLE) if kind == "table" else (_LEAF_INDEX, _INTERIOR_INDEX)
-            inner += _tree_pages(data, size, root, src.pages, leaf, interior, seen)
-        moved = seen - schema
-        if len(seen) != src.pages - (1 if src.pages >= lock_page else 0):
-            raise NotPageable(f"{source.name} holds pages outside the trees moved (overflow or other tables)")
-        roots = {from_trees[name][1]: to_trees[name][1] for name in from_trees}
-        others = np.array(sorted(moved - set(roots)), dtype=np.int64)
-        end = dst.pages * size
-        fd = os.open(target, os.O_RDWR)
-        try:
-            pages = _Pages(fd, dst)
-            numbers = pages.take(len(others))
-            new = np.zeros(src.pages + 1, dtype=np.int64)
-            new[others] = numbers
-            for old, number in roots.items():
-                new[old] = number
-            # the pages in runs consecutive in both files, as they are; then the interior ones, renumbered
-            i = 0
-            while i < len(others):
-                j = i + 1
-                while j < len(others) and others[j] == others[j - 1] + 1 and numbers[j] == numbers[j - 1] + 1 \
-                        and j - i < 8192:
-                    j += 1
-                _copy(from_fd, fd, data, (int(others[i]) - 1) * size, (int(numbers[i]) - 1) * size, (j - i) * size)
-                i = j
-            for old in inner:
-                a = (old - 1) * size
-                page = _moved_interior(bytes(data[a:a + size]), new)
-                if old in roots:
-                    pages.root(roots[old], page)
-                else:
-                    pages.put(int(new[old]), page)
-            for old, number in roots.items():
-                if number not in pages.roots:  # a root that is a leaf: as it is
-                    a = (old - 1) * size
-                    pages.root(number, bytes(data[a:a + size]))
-            _finish(fd, dst, pages)
-        except BaseException:
-            os.ftruncate(fd, end)  # only pages after the end were written: the file is as it was
-            raise
-        finally:
-            os.close(fd)
-    finally:
-        os.close(from_fd)
-        data.release()
-        mapped.close()
-
-
-def _copy(from_fd: int, to_fd: int, data: memoryview, at: int, to: int, length: int) -> None:
-    """`length` bytes of one file (also mapped as `data`) at `at` into another at `to`: by the kernel, file to
-    file, where it can (about half the time of reading and writing them here), else through the mapping."""
-    copy_range = getattr(os, "copy_file_range", None)
-    done = 0
-    if copy_range is not None:
-        try:
-            while done < length:
-                moved = copy_range(from_fd, to_fd, length - done, at + done, to + done)
-                if moved <= 0:
-                    break
-                done += moved
-        except OSError:  # a file system that cannot (or copies across file systems): the plain way
-            pass
-    if done < length:
-        os.pwrite(to_fd, data[at + done:at + length], to + done)
-
-
-__all__ = ["Ints", "NotPageable", "PageColumn", "Reals", "Texts", "graft", "lex_order", "stat_text", "write_tables"]
+__all__ = ["INTERIOR_INDEX", "INTERIOR_TABLE", "LEAF_INDEX", "LEAF_TABLE", "File", "Ints", "NotPageable",
+           "PageColumn", "Pages", "Reals", "Texts", "empty_root", "finish", "lex_order", "read_head", "stat_text",
+           "write_tables"]

@@ -6,7 +6,7 @@ the loading process writes the contacts' pages into its copy of the project file
 memberships and interactions, with their indexes, into a side file of its own (their pages written directly:
 app.audience.pages), from arrays the loader saved, and their statistics (stats.json: the `sqlite_stat1` rows
 ANALYZE would write, which the page writer counts from its sorted entries). The loader then moves the side
-file's trees into its copy whole (pages.graft; SQLite's `INSERT INTO main.x SELECT * FROM side.x` when they
+file's trees into its copy whole (app.audience.grafting; SQLite's `INSERT INTO main.x SELECT * FROM side.x` when they
 cannot move), the side file's tables being made from the project file's own statements. The project file is
 changed only when the loader's copy replaces its content (ProjectFile.rebuilt); the side file is thrown away.
 
