@@ -62,11 +62,18 @@ def os_error_text(path: Path | str, e: OSError) -> str:
     """One line saying why `path` could not be written, for an error from the operating system."""
     if e.errno in _FULL:
         return f"{path}: the disk is full; nothing was written (the file, if any, is as it was)"
+    return f"{path}: {os_reason(e)}; nothing was written"
+
+
+def os_reason(e: OSError) -> str:
+    """Why the operating system refused a write, in a few words."""
+    if e.errno in _FULL:
+        return "the disk is full"
     if e.errno == errno.EROFS:
-        return f"{path}: the file system is read-only; nothing was written"
+        return "the file system is read-only"
     if e.errno in (errno.EACCES, errno.EPERM):
-        return f"{path}: permission denied; nothing was written"
-    return f"{path}: cannot write the file: {e.strerror or e}; nothing was written"
+        return "permission denied"
+    return f"cannot write the file: {e.strerror or e}"
 
 
 def check_output_path(path: Path | str, *, dash: bool = False) -> None:
@@ -272,4 +279,4 @@ def write_csv(path: Path | str, rows: Iterable[Sequence[object]], *, dash: bool 
 
 
 __all__ = ["OutputFileError", "STDOUT", "check_output_path", "csv_cell", "csv_text", "new_file_mode", "os_error_text",
-           "write_atomically", "write_csv"]
+           "os_reason", "write_atomically", "write_csv"]

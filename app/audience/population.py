@@ -8,7 +8,6 @@ interactions and assumed static segment members, in one transaction, so a failur
 
 from __future__ import annotations
 
-import errno
 import os
 import shutil
 import tempfile
@@ -27,6 +26,7 @@ from app.audience.profile import DEFAULT_LISTS as PROFILE_LISTS
 from app.audience.profile import PopulationProfile
 from app.audience.synthetic import MAX_SIZE, synthesize
 from app.errors import AudienceError
+from app.files import os_reason
 from app.store import ProjectFile
 from app.store import schema as t
 
@@ -93,9 +93,10 @@ def write_population(target: ProjectFile | Connection, base: ContactBase, *, rep
     """Write a base into a project file (refused if it has contacts, unless `replace`), in one transaction."""
     started = time.perf_counter() if started is None else started
 
+    from app.audience.moment import unwatch
+
     def existing(conn: Connection) -> int:
         """The contacts and accounts the project has (refused unless `replace`)."""
-        from app.audience.moment import unwatch
         unwatch(conn)  # cached columns go; no trigger fires per loaded row
         found = conn.execute(select(func.count()).select_from(t.contacts)).scalar_one()
         found += conn.execute(select(func.count()).select_from(t.accounts)).scalar_one()
@@ -121,13 +122,10 @@ def write_population(target: ProjectFile | Connection, base: ContactBase, *, rep
                         "copy the rebuilt file into the project file", "saving the project file")) as copy:
                     counts = rebuild_base(copy, base, Path(side), clear=clear)
         except OSError as e:  # the scratch files (the project file's own errors come through SQLite)
-            reason = "the disk is full" if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)) else \
-                str(e.strerror or e)
-            raise AudienceError(f"the load's scratch files in {tempfile.gettempdir()} could not be written: {reason}; "
-                                "the project file was not changed (TMPDIR names a folder with room for about twice "
-                                "the project file)") from None
+            raise AudienceError(f"the load's scratch files in {tempfile.gettempdir()} could not be written: "
+                                f"{os_reason(e)}; the project file was not changed (TMPDIR names a folder with room "
+                                "for about twice the project file)") from None
         with target.connection() as conn:
-            from app.audience.moment import unwatch
             unwatch(conn)  # (the file changed under this connection: nothing cached is kept)
     elif isinstance(target, ProjectFile):
         # the rows are consistent by construction (every id they refer to is written with them, into tables
