@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from sqlalchemy import text
 
-from app.audience import base_store, column_store, columns
+from app.audience import base_load, base_store, column_store, columns
 from app.audience.base import Items, Text
 from app.audience.base_store import read_base
 from app.audience.csv_import import import_contacts
@@ -224,7 +224,7 @@ def test_a_database_without_a_stamp_is_read_from_its_rows(tmp_path: Path) -> Non
 def test_a_population_keeps_exactly_what_reading_its_rows_gives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                 mode: str) -> None:
     if mode == "side process":
-        monkeypatch.setattr(base_store, "REBUILD_MIN_CONTACTS", 0)
+        monkeypatch.setattr(base_load, "REBUILD_MIN_CONTACTS", 0)
     path = tmp_path / "pop.jstudio"
     with ProjectFile.create(path) as pf:
         generate(pf, 1500, 7, ("en_US", "ja_JP"), as_of=AS_OF)
@@ -247,7 +247,7 @@ def test_a_failed_population_leaves_the_triggers_and_the_stamp(tmp_path: Path, m
         def broken(*args: Any) -> None:
             raise OSError("disk on fire")
 
-        monkeypatch.setattr(base_store, "_keep_base", broken)
+        monkeypatch.setattr(base_load, "_keep_base", broken)
         with pytest.raises(OSError):
             generate(pf, 200, 1, ("en_US",), as_of=AS_OF)
         assert _stamp(pf) == 0

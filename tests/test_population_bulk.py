@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from sqlalchemy import insert, text
 
-from app.audience import base_store, bulk, population
+from app.audience import base_load, bulk, population
 from app.audience.base import ACCOUNT_COLUMNS, CONTACT_COLUMNS, _contact_columns, day_texts, second_texts
 from app.audience.population import _profile_for
 from app.audience.synthetic import synthesize
@@ -104,21 +104,21 @@ def side_process(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    monkeypatch.setattr(base_store, "REBUILD_MIN_CONTACTS", 0)
+    monkeypatch.setattr(base_load, "REBUILD_MIN_CONTACTS", 0)
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     return scratch
 
 
 def test_the_load_with_a_side_process_writes_what_a_plain_write_does(tmp_path: Path, side_process: Path) -> None:
     started = []
-    real = base_store._start_side
+    real = base_load._start_side
 
     def start(*args: Any) -> Any:
         started.append(1)
         return real(*args)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(base_store, "_start_side", start)
+        patch.setattr(base_load, "_start_side", start)
         with ProjectFile.create(tmp_path / "bulk.jstudio") as pf:
             _bulk_write(pf)
             with pf.connection() as conn:  # the side file was let go of, and removed
@@ -244,12 +244,12 @@ def test_the_side_process_runs_this_application_whatever_the_working_folder_hold
 
 def test_a_failed_side_process_changes_nothing(tmp_path: Path, side_process: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    real = base_store.save_rows
+    real = base_load.save_rows
 
     def broken(folder: Path, ddl: dict[str, Any], *rest: Any) -> None:
         real(folder, ddl | {"indexes": ["CREATE INDEX nonsense ON no_such_table (x)"]}, *rest)
 
-    monkeypatch.setattr(base_store, "save_rows", broken)
+    monkeypatch.setattr(base_load, "save_rows", broken)
     with ProjectFile.create(tmp_path / "f.jstudio") as pf:
         with pytest.raises(AudienceError, match="no such table"):
             population.generate(pf, 300, 2, as_of=AS_OF)
@@ -257,7 +257,7 @@ def test_a_failed_side_process_changes_nothing(tmp_path: Path, side_process: Pat
             for table in AUDIENCE:
                 assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 0
             assert {r[1] for r in conn.exec_driver_sql("PRAGMA database_list")} <= {"main", "temp"}
-        monkeypatch.setattr(base_store, "save_rows", real)
+        monkeypatch.setattr(base_load, "save_rows", real)
         population.generate(pf, 300, 2, as_of=AS_OF)  # and the next load goes through
     assert list(side_process.iterdir()) == []
 
@@ -363,7 +363,7 @@ def test_an_error_in_the_block_interrupts_the_worker(tmp_path: Path, monkeypatch
 KILLED = textwrap.dedent("""
     import sys, time
     from datetime import date
-    from app.audience import base_store, bulk, grafting, pages, population
+    from app.audience import base_load, bulk, grafting, pages, population
     from app.store import ProjectFile, project_file
     bulk.BULK_CACHE_KIB = 64  # a small page cache spills pages into the file mid-load: the kill leaves a journal
     real = bulk.insert_rows
@@ -376,7 +376,7 @@ KILLED = textwrap.dedent("""
     bulk.insert_rows = slow
     mode = sys.argv[2]
     if mode != "one process":  # a large load: the file rebuilt from a copy, with a second process
-        base_store.REBUILD_MIN_CONTACTS = 0
+        base_load.REBUILD_MIN_CONTACTS = 0
     if mode == "rebuilding":  # killed while the copy is written: the project file is not touched yet
         real_graft = grafting.graft
         def slow_graft(*args):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.audience import base_store, bulk, population
+from app.audience import base_load, bulk, population
 from app.store import ProjectFile
 
 AS_OF = date(2026, 6, 1)
@@ -23,7 +23,7 @@ def side_process(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Large-load mode at any size (the memberships and interactions from a second process)."""
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    monkeypatch.setattr(base_store, "REBUILD_MIN_CONTACTS", 0)
+    monkeypatch.setattr(base_load, "REBUILD_MIN_CONTACTS", 0)
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
 
 
@@ -56,7 +56,7 @@ def test_the_side_statistics_are_what_analyze_of_the_loaded_file_writes(tmp_path
 def test_the_phases_are_recorded_only_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                  mode: str) -> None:
     if mode == "side process":
-        monkeypatch.setattr(base_store, "REBUILD_MIN_CONTACTS", 0)
+        monkeypatch.setattr(base_load, "REBUILD_MIN_CONTACTS", 0)
     with ProjectFile.create(tmp_path / "quiet.jstudio") as pf:
         population.generate(pf, 500, 3, ("en_US",), as_of=AS_OF)
     assert bulk.PHASES is None
@@ -83,7 +83,7 @@ def test_the_phases_are_recorded_only_when_asked(tmp_path: Path, monkeypatch: py
 def test_a_watcher_is_told_each_part_of_the_load_as_it_begins_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                          mode: str) -> None:
     if mode == "side process":
-        monkeypatch.setattr(base_store, "REBUILD_MIN_CONTACTS", 0)
+        monkeypatch.setattr(base_load, "REBUILD_MIN_CONTACTS", 0)
     seen: list[str] = []
     with ProjectFile.create(tmp_path / "watched.jstudio") as pf, bulk.watched(seen.append):
         population.generate(pf, 400, 3, ("en_US",), as_of=AS_OF)
@@ -111,7 +111,7 @@ def test_the_seconds_reported_include_the_commit(tmp_path: Path, monkeypatch: py
     from contextlib import contextmanager
 
     if mode == "side process":
-        monkeypatch.setattr(base_store, "REBUILD_MIN_CONTACTS", 0)
+        monkeypatch.setattr(base_load, "REBUILD_MIN_CONTACTS", 0)
     clock = [0.0]
     monkeypatch.setattr(population.time, "perf_counter", lambda: clock[0])
     real = getattr(ProjectFile, method)

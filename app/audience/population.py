@@ -21,7 +21,7 @@ from sqlalchemy import Connection, func, select
 
 from app.audience import bulk
 from app.audience.base import DAY, ContactBase
-from app.audience.base_store import rebuild_base, rebuilds, write_base
+from app.audience.base_load import rebuild_base, rebuilds, write_base
 from app.audience.profile import DEFAULT_LISTS as PROFILE_LISTS
 from app.audience.profile import PopulationProfile
 from app.audience.synthetic import MAX_SIZE, synthesize
